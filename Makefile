@@ -1,0 +1,32 @@
+# Each target does its own set-up: a fresh clone needs only python3 (>= 3.11) with venv.
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## run: the daemon on the example config (until the daemon lands: validate it)
+run: $(STAMP)
+	$(BIN)/router validate config/
+
+## test: lint and the whole test suite
+test: $(STAMP) lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check router tests bench
+
+## bench: speed figures for docs/benchmarks.md
+bench: $(STAMP)
+	$(BIN)/python bench/bench_config.py
+	$(BIN)/python bench/bench_oncall.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

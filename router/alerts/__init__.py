@@ -1,0 +1,1 @@
+"""Inbound alerts: the normalized records and one parser module per source format."""

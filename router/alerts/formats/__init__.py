@@ -1,0 +1,1 @@
+"""One module per inbound format: parse(body, headers) -> list[Alert]."""

@@ -1,0 +1,91 @@
+"""The command line (room: cli; imports config, core, engine, store, daemon, errors).
+
+Parses arguments, calls one function, prints its result. Exit codes: 0 success, 1 the input
+was wrong (invalid config, ...), 2 the command line itself was wrong. A user never sees a
+traceback: every expected failure is a value printed to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from router import __version__
+from router.config import ConfigInvalid, load_config
+from router.config.schema import bundled_schema
+from router.errors import Problem
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="router", description="Self-hosted alert router and on-call daemon.")
+    parser.add_argument("--version", action="version", version=f"router {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    validate = commands.add_parser(
+        "validate", help="check a config directory or files; exit 1 listing every problem")
+    validate.add_argument("paths", nargs="*", default=["config"], metavar="DIR|FILE",
+                          help="config directories and/or files (default: config)")
+    validate.add_argument("--no-secrets", action="store_true",
+                          help="do not resolve ${env:...} and ${file:...} (for CI runners)")
+    validate.add_argument("--format", choices=("text", "json"), default="text",
+                          help="problems as text lines or one JSON document")
+    validate.set_defaults(handler=run_validate)
+
+    schema = commands.add_parser("schema", help="print the config's JSON Schema")
+    schema.set_defaults(handler=run_schema)
+    return parser
+
+
+def run_validate(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        config = load_config(arguments.paths, resolve_secrets=not arguments.no_secrets)
+    except ConfigInvalid as invalid:
+        _report(invalid.problems, arguments.format, valid=False, out=out, err=err)
+        return EXIT_INVALID
+    warnings = list(config.warnings)
+    if arguments.format == "json":
+        _report(warnings, "json", valid=True, out=out, err=err, summary=config.summary())
+    else:
+        _report(warnings, "text", valid=True, out=out, err=err)
+        print(f"config valid: {config.summary()}", file=out)
+    return EXIT_OK
+
+
+def _report(problems: Sequence[Problem], form: str, *, valid: bool, out: TextIO,
+            err: TextIO, summary: str = "") -> None:
+    if form == "json":
+        document = {"valid": valid, "summary": summary,
+                    "problems": [problem.to_json() for problem in problems]}
+        print(json.dumps(document, indent=2), file=out)
+        return
+    for problem in problems:
+        print(problem, file=err)
+    if not valid:
+        errors = sum(problem.severity == "error" for problem in problems)
+        print(f"config invalid: {errors} problem{'s' if errors != 1 else ''}", file=err)
+
+
+def run_schema(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    print(json.dumps(bundled_schema(), indent=2), file=out)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout,
+         err: TextIO = sys.stderr) -> int:
+    parser = build_parser()
+    try:
+        arguments = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse exits 2 on usage errors, 0 on --help/--version
+        return int(stop.code or 0)
+    try:
+        return int(arguments.handler(arguments, out, err))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

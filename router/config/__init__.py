@@ -1,0 +1,48 @@
+"""YAML files -> one validated, immutable Config (room: config).
+
+`load_config` is the package's one entry point: find the files, parse them, check their
+shape, build the model, run the semantic checks, and raise every problem at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from router.config.build import build_config
+from router.config.load import Document, find_files, read_file
+from router.config.model import Config
+from router.config.schema import check_shape
+from router.config.secrets import SecretResolver
+from router.errors import ConfigInvalid, Problem, Where
+
+__all__ = ["Config", "ConfigInvalid", "load_config"]
+
+
+def load_config(paths: Sequence[str | Path], *, resolve_secrets: bool = True,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Load and validate the config in `paths` (directories and/or files).
+
+    Raises:
+        ConfigInvalid: with every problem found, each with file, line and column.
+    """
+    resolver = SecretResolver(resolve=resolve_secrets)
+    if environ is not None:
+        resolver.environ = environ
+    files, problems = find_files(paths)
+    documents: list[Document] = []
+    dropped = False  # a document left out means its ids cannot be checked against
+    for path in files:
+        found, file_problems = read_file(path, resolver)
+        problems.extend(file_problems)
+        dropped = dropped or (bool(file_problems) and not found)
+        for document in found:
+            shape = check_shape(document, resolver.redact)
+            problems.extend(shape)
+            if shape:
+                dropped = True
+            else:
+                documents.append(document)
+    if not files and not problems:
+        problems.append(Problem(Where(""), "", "no config files given"))
+    return build_config(documents, resolver, problems, check_references=not dropped)

@@ -1,0 +1,322 @@
+"""The validated config as frozen, typed values (room: config; imports errors only).
+
+Everything past `config/build.py` reads these objects, never raw YAML dicts. Each object keeps
+the `Where` it was declared at, so later checks and run-time messages can still point at the
+line a person wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
+from typing import Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+from router.errors import Problem, Where
+
+SEVERITIES = ("critical", "error", "warning", "info")
+"""Alert severities, most severe first."""
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Day names as the config spells them; index = `date.weekday()`."""
+
+NOWHERE = Where("")
+
+Severity = Literal["critical", "error", "warning", "info"]
+Urgency = Literal["high", "low", "dynamic"]
+MatchOperator = Literal["=", "!=", "=~", "!~"]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def frozen_mapping(items: Mapping[K, V] | None = None) -> Mapping[K, V]:
+    """A read-only view of a fresh dict: the config's mappings cannot change after build."""
+    return MappingProxyType(dict(items or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A value that came from `${env:...}` or `${file:...}`; never printed, never logged."""
+
+    value: str = field(repr=False)
+    reference: str = ""
+
+    def reveal(self) -> str:
+        return self.value
+
+    def __str__(self) -> str:
+        return f"<secret {self.reference}>" if self.reference else "<secret>"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WeeklyWindow:
+    """A recurring stretch of each listed weekday, in local wall-clock time.
+
+    `end <= start` means the window runs past midnight into the next day (22:00-07:00), and
+    `start == end` means the whole day.
+    """
+
+    days: frozenset[int]
+    start: time
+    end: time
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FatigueLimits:
+    """Per-person on-call limits for one week; a report over a longer period scales them."""
+
+    hours_per_week: float | None = None
+    night_hours_per_week: float | None = None
+    weekend_hours_per_week: float | None = None
+    pages_per_week: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestToken:
+    """A bearer token a sender presents; `sources` limits which inbound formats it may use."""
+
+    name: str
+    token: Secret
+    sources: frozenset[str] = frozenset()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Daemon-wide settings; every default lives here and only here."""
+
+    timezone: ZoneInfo = ZoneInfo("UTC")  # noqa: RUF009 (ZoneInfo instances are cached, immutable)
+    listen: str = "127.0.0.1:9080"
+    public_url: str = "http://127.0.0.1:9080"
+    ingest_tokens: tuple[IngestToken, ...] = ()
+    max_body_bytes: int = 1_048_576
+    fatigue: FatigueLimits = FatigueLimits()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactMethod:
+    """One way to reach a person: an email address, a Slack user, or a phone via a gateway.
+
+    `channel` names the channel that carries the message (for phone: an SMS/voice gateway
+    webhook; for Slack: the workspace channel); None means the first channel of that type.
+    `urgency` is which pages use it: "high" methods only for high urgency, "low" for all.
+    """
+
+    kind: Literal["email", "slack", "phone"]
+    address: str
+    channel: str | None = None
+    urgency: Literal["high", "low"] = "low"
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Person:
+    id: str
+    name: str
+    timezone: ZoneInfo
+    contact_methods: tuple[ContactMethod, ...] = ()
+    quiet_hours: WeeklyWindow | None = None
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Channel:
+    """An outbound connector; `settings` is the Settings object of its notify module."""
+
+    id: str
+    type: str
+    settings: object
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Layer:
+    """One rotation in a rota.
+
+    Handoffs fall at local wall-clock times `start` + `handoff` (moved forward to
+    `handoff_day` when given) + k * `every`, in the rota's timezone; `first` is on call from
+    the first handoff. Later layers sit above earlier ones. `restrictions` empty means always.
+    """
+
+    name: str
+    members: tuple[str, ...]
+    every: timedelta
+    start: date
+    first: str
+    handoff: time = time(9, 0)
+    handoff_day: int | None = None
+    restrictions: tuple[WeeklyWindow, ...] = ()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Override:
+    """`person` is on call from `start` to `end` instead of `replaces` (None: the whole rota).
+
+    `order` ranks overlapping overrides: the higher (declared or created later) wins.
+    """
+
+    person: str
+    start: datetime
+    end: datetime
+    replaces: str | None = None
+    reason: str = ""
+    order: int = 0
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Holidays:
+    """Days off for a rota, from a list and/or an .ics file, and what happens on them.
+
+    policy "skip": the member whose shift starts on a holiday is skipped and the next takes
+    it; policy "cover": `cover` takes every shift that starts on a holiday.
+    """
+
+    dates: frozenset[date] = frozenset()
+    policy: Literal["skip", "cover"] = "skip"
+    cover: str | None = None
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rota:
+    id: str
+    name: str
+    timezone: ZoneInfo
+    layers: tuple[Layer, ...]
+    overrides: tuple[Override, ...] = ()
+    holidays: Holidays = Holidays()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    kind: Literal["rota", "person", "channel"]
+    id: str
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Level:
+    targets: tuple[Target, ...]
+    delay: timedelta
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationPolicy:
+    """Levels notified in order; after the last, start again `repeat` more times."""
+
+    id: str
+    name: str
+    levels: tuple[Level, ...]
+    repeat: int = 0
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Service:
+    id: str
+    name: str
+    description: str = ""
+    escalation_policy: str | None = None
+    channels: tuple[str, ...] = ()
+    dedup_key: str | None = None
+    urgency: Urgency = "dynamic"
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Matcher:
+    """`name op value`; name is `severity`, `source`, `service`, or a label name.
+
+    Regular expressions are anchored at both ends, as in Alertmanager.
+    """
+
+    name: str
+    operator: MatchOperator
+    value: str
+    pattern: re.Pattern[str] | None = None
+    where: Where = NOWHERE
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.operator}{self.value!r}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    """An ordered routing rule; with no matchers it catches everything.
+
+    `severity` sets the alert's severity; `severity_map` renames some severities instead.
+    """
+
+    name: str
+    matchers: tuple[Matcher, ...]
+    service: str | None = None
+    channels: tuple[str, ...] = ()
+    escalation_policy: str | None = None
+    severity: Severity | None = None
+    severity_map: Mapping[str, Severity] = field(default_factory=frozen_mapping)
+    continue_matching: bool = False
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FixedWindow:
+    start: datetime
+    end: datetime
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Suppression:
+    """Matching alerts are recorded but not notified inside the window(s)."""
+
+    id: str
+    reason: str
+    matchers: tuple[Matcher, ...]
+    timezone: ZoneInfo
+    fixed: FixedWindow | None = None
+    weekly: tuple[WeeklyWindow, ...] = ()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """One immutable snapshot; a reload builds a new one and swaps the reference."""
+
+    settings: Settings
+    people: Mapping[str, Person]
+    channels: Mapping[str, Channel]
+    rotas: Mapping[str, Rota]
+    escalation_policies: Mapping[str, EscalationPolicy]
+    services: Mapping[str, Service]
+    routes: tuple[Route, ...]
+    suppressions: tuple[Suppression, ...]
+    files: tuple[str, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+
+    def summary(self) -> str:
+        counts = [
+            (len(self.people), "person", "people"),
+            (len(self.channels), "channel", "channels"),
+            (len(self.rotas), "rota", "rotas"),
+            (len(self.escalation_policies), "escalation policy", "escalation policies"),
+            (len(self.services), "service", "services"),
+            (len(self.routes), "route", "routes"),
+            (len(self.suppressions), "suppression", "suppressions"),
+        ]
+        parts = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts)
+        files = f"{len(self.files)} file" + ("" if len(self.files) == 1 else "s")
+        return f"{parts} from {files}"

@@ -1,0 +1,174 @@
+"""Pass one: check each file's shape against the JSON Schema in schemas/ (room: config).
+
+schemas/ is the single source of the config's shape; editors use the same files through
+yaml-language-server. A document is first checked by jsonschema-rs, which is fast enough to
+keep validation near the cost of parsing; only a document that fails is walked again by the
+Python `jsonschema` package, whose structured errors become messages with a place and a
+did-you-mean.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import jsonschema_rs
+import referencing
+import referencing.jsonschema
+
+from router.config.load import Document, Source
+from router.errors import Problem
+
+_TYPE_WORDS = {
+    "object": "a mapping", "array": "a list", "string": "text", "integer": "a whole number",
+    "number": "a number", "boolean": "true or false", "null": "nothing",
+}
+
+
+def schema_directory() -> Path:
+    """schemas/ beside the package in a checkout, or inside it in an installed wheel."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "schemas", package.parent / "schemas"):
+        if (candidate / "router.json").is_file():
+            return candidate
+    raise FileNotFoundError(f"router's schemas/ directory is missing near {package}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Schemas:
+    base_uri: str
+    root: dict[str, Any]
+    resources: tuple[tuple[str, dict[str, Any]], ...]
+
+
+@functools.cache
+def _schemas() -> _Schemas:
+    directory = schema_directory()
+    resources = tuple(
+        (path.resolve().as_uri(), json.loads(path.read_text(encoding="utf-8")))
+        for path in sorted(directory.glob("channels/*.json"))
+    )
+    root = json.loads((directory / "router.json").read_text(encoding="utf-8"))
+    return _Schemas((directory / "router.json").resolve().as_uri(), root, resources)
+
+
+@functools.cache
+def _fast_validator() -> Any:
+    schemas = _schemas()
+    registry = jsonschema_rs.Registry(list(schemas.resources))
+    return jsonschema_rs.validator_for(schemas.root, registry=registry,
+                                       base_uri=schemas.base_uri)
+
+
+@functools.cache
+def _detailed_validator() -> jsonschema.protocols.Validator:
+    schemas = _schemas()
+    registry: referencing.Registry[Any] = referencing.Registry().with_resources(
+        (uri, referencing.Resource.from_contents(
+            contents, default_specification=referencing.jsonschema.DRAFT202012))
+        for uri, contents in schemas.resources
+    )
+    return jsonschema.Draft202012Validator({**schemas.root, "$id": schemas.base_uri},
+                                           registry=registry)
+
+
+def bundled_schema() -> dict[str, Any]:
+    """The whole schema as one document, for `router schema`."""
+    schemas = _schemas()
+    registry = jsonschema_rs.Registry(list(schemas.resources))
+    return dict(jsonschema_rs.bundle({**schemas.root, "$id": schemas.base_uri},
+                                     registry=registry))
+
+
+def check_shape(document: Document, redact: Callable[[str], str] = str) -> list[Problem]:
+    """Every shape problem of one document, each with its place; [] when it fits."""
+    if _fast_validator().is_valid(document.data):
+        return []
+    problems: list[Problem] = []
+    for error in _leaf_errors(_detailed_validator().iter_errors(document.data)):
+        problems.extend(_describe(error, document.source, redact))
+    return problems
+
+
+def _leaf_errors(
+    errors: Iterable[jsonschema.ValidationError],
+) -> Iterator[jsonschema.ValidationError]:
+    """Errors to show: a oneOf/anyOf failure speaks through its own `x-expected` if it has
+    one, else through the alternative that got furthest (jsonschema's best_match)."""
+    for error in errors:
+        if error.context and "x-expected" not in error.schema:
+            yield from _leaf_errors([jsonschema.exceptions.best_match(error.context)])
+        else:
+            yield error
+
+
+def _describe(error: jsonschema.ValidationError, root: Source,
+              redact: Callable[[str], str]) -> list[Problem]:
+    source = root
+    for part in error.absolute_path:
+        source = source.at(part)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        return _unknown_keys(error, source)
+    expected = error.schema.get("x-expected") if isinstance(error.schema, dict) else None
+    message = _message(error, expected)
+    return [Problem(source.where, source.path, redact(message))]
+
+
+def _unknown_keys(error: jsonschema.ValidationError, source: Source) -> list[Problem]:
+    known = sorted(error.schema.get("properties", {}))
+    problems = []
+    for key in error.instance:
+        if key in known:
+            continue
+        place = source.key(str(key))
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(Problem(place.where, place.path,
+                                f"unknown key {key!r}{hint}; expected one of: {', '.join(known)}"))
+    return problems
+
+
+def _message(error: jsonschema.ValidationError, expected: str | None) -> str:
+    kind, value, instance = error.validator, error.validator_value, error.instance
+    if kind == "required":
+        missing = [name for name in value if name not in instance]
+        return f"missing required key {missing[0]!r}" if missing else error.message
+    if expected:
+        shown = "" if isinstance(instance, (dict, list)) else f", got {_show(instance)}"
+        return f"expected {expected}{shown}"
+    if kind == "type":
+        types = [value] if isinstance(value, str) else value
+        return f"expected {' or '.join(_TYPE_WORDS[t] for t in types)}, got {_show(instance)}"
+    if kind in ("enum", "const"):
+        options = [value] if kind == "const" else value
+        close = difflib.get_close_matches(str(instance), [str(o) for o in options], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"expected one of {', '.join(map(str, options))}, got {_show(instance)}{hint}"
+    if kind == "minItems":
+        return f"expected at least {value} item{'s' if value != 1 else ''}, got {len(instance)}"
+    if kind == "uniqueItems":
+        return "expected every item to be different"
+    if kind in ("minimum", "exclusiveMinimum", "maximum"):
+        word = {"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most"}
+        return f"expected a number {word[kind]} {value}, got {_show(instance)}"
+    if kind == "minLength":
+        return "expected non-empty text"
+    return error.message
+
+
+def _show(instance: Any) -> str:
+    if isinstance(instance, dict):
+        return "a mapping"
+    if isinstance(instance, list):
+        return "a list"
+    if instance is None:
+        return "nothing"
+    if isinstance(instance, bool):
+        return str(instance).lower()
+    return repr(instance)

@@ -1,0 +1,124 @@
+"""Text -> typed values for the config language (room: config; imports config.model, errors).
+
+Each parser takes the text a person wrote and returns the value, or raises `ValueError` with
+a message that says what was expected; build.py adds the place.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+from datetime import date, datetime, time, timedelta
+from typing import cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from router.config.model import WEEKDAYS, Matcher, MatchOperator, WeeklyWindow
+from router.errors import Where
+
+_DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)|(24:00)")
+_MATCHER = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*(=~|!~|!=|=)\s*(.*?)\s*")
+_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30s`, `15m`, `1h30m`, `1d`, `2w`: units largest first, each at most once."""
+    match = _DURATION.fullmatch(text.strip())
+    if not text.strip() or match is None:
+        raise ValueError(f"expected a duration like 30s, 15m, 1h30m or 2w, got {text!r}")
+    amounts = zip(_UNITS, match.groups(), strict=True)
+    return timedelta(**{unit: int(amount) for unit, amount in amounts if amount})
+
+
+def parse_positive_duration(text: str) -> timedelta:
+    duration = parse_duration(text)
+    if duration <= timedelta(0):
+        raise ValueError(f"expected a duration longer than zero, got {text!r}")
+    return duration
+
+
+def parse_time_of_day(text: str) -> time:
+    """`HH:MM` in 24-hour form; `24:00` is midnight at the end of the day."""
+    match = _TIME.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"expected a time of day HH:MM such as 09:00 or 17:30, got {text!r}")
+    if match.group(3):
+        return time(0, 0)
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a date YYYY-MM-DD such as 2026-01-05, got {text!r}") from None
+
+
+def parse_datetime(text: str, zone: ZoneInfo) -> datetime:
+    """ISO 8601; a time without an offset is wall-clock time in `zone`."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"expected a date and time such as 2026-12-24T09:00 or 2026-12-24T09:00:00+01:00,"
+            f" got {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+@functools.cache
+def _timezone_names() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+def parse_timezone(text: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+        close = difflib.get_close_matches(text, _timezone_names(), n=1, cutoff=0.7)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{text!r} is not a known timezone{hint}") from None
+
+
+def parse_weekday(text: str) -> int:
+    return WEEKDAYS.index(text)
+
+
+def parse_weekly_window(data: dict[str, object], where: Where) -> WeeklyWindow:
+    """A `{days, from, until}` mapping whose shape the schema already checked."""
+    days = data.get("days") or WEEKDAYS
+    return WeeklyWindow(
+        days=frozenset(parse_weekday(str(day)) for day in days),  # type: ignore[attr-defined]
+        start=parse_time_of_day(str(data["from"])),
+        end=parse_time_of_day(str(data["until"])),
+        where=where,
+    )
+
+
+def parse_matcher(text: str, where: Where) -> Matcher:
+    """`name=value`, `name!=value`, `name=~regex`, `name!~regex`; the value may be quoted.
+
+    Regular expressions must match the whole value, as in Alertmanager.
+    """
+    match = _MATCHER.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f"expected a matcher like team=db, severity!=info or env=~\"prod|staging\", "
+            f"got {text!r}")
+    name, operator, value = match.groups()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"the quoted value in {text!r} is not valid") from None
+    pattern = None
+    if operator in ("=~", "!~"):
+        try:
+            pattern = re.compile(value)
+        except re.error as error:
+            raise ValueError(
+                f"{value!r} is not a valid regular expression: {error.msg} at position "
+                f"{error.pos}") from None
+    return Matcher(name=name, operator=cast(MatchOperator, operator), value=value,
+                   pattern=pattern, where=where)

@@ -1,0 +1,1 @@
+"""Pure decisions of (config, state, now): routing, suppression, on-call, incidents, escalation."""

@@ -1,0 +1,93 @@
+"""Errors and result values that carry a place (room: errors; imports nothing from router).
+
+Every problem a user can cause is reported as a value that says where it happened and what was
+expected, so the CLI and the servers can print it instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Where:
+    """A place in a config file: 1-based line and column, as editors count them."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if not self.line:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong (or, with severity 'warning', suspicious) in the config."""
+
+    where: Where
+    path: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        prefix = f"{self.where}: " if self.where.file else ""
+        path = f"{self.path}: " if self.path else ""
+        label = "warning: " if self.severity == "warning" else ""
+        return f"{prefix}{label}{path}{self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.where.file,
+            "line": self.where.line,
+            "column": self.where.column,
+            "path": self.path,
+            "message": self.message,
+            "severity": self.severity,
+        }
+
+
+class ConfigInvalid(Exception):
+    """Raised once, after every check ran, with all the problems found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda problem: (problem.where, problem.path))
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class BadRequest(Exception):
+    """Input from a sender that cannot be accepted; names the field at fault."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one delivery attempt came to: delivered, try again later, or failed for good."""
+
+    kind: Literal["ok", "retry", "failed"]
+    reason: str = ""
+    after: timedelta | None = None
+
+    @classmethod
+    def ok(cls) -> Outcome:
+        return cls("ok")
+
+    @classmethod
+    def retry(cls, reason: str, after: timedelta | None = None) -> Outcome:
+        return cls("retry", reason, after)
+
+    @classmethod
+    def failed(cls, reason: str) -> Outcome:
+        return cls("failed", reason)
+
+

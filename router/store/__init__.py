@@ -1,0 +1,1 @@
+"""Durable state in SQLite: incidents, outbox, timers, silences, overrides."""
