@@ -8,12 +8,14 @@ traceback: every expected failure is a value printed to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from router import __version__
+from router import __version__, cli_oncall, roster
+from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.schema import bundled_schema
 from router.errors import Problem
@@ -39,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the config's JSON Schema")
     schema.set_defaults(handler=run_schema)
+    cli_oncall.add_commands(commands)
     return parser
 
 
@@ -48,7 +51,7 @@ def run_validate(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int
     except ConfigInvalid as invalid:
         _report(invalid.problems, arguments.format, valid=False, out=out, err=err)
         return EXIT_INVALID
-    warnings = list(config.warnings)
+    warnings = [*config.warnings, *roster.coverage_warnings(config, SystemClock().now())]
     if arguments.format == "json":
         _report(warnings, "json", valid=True, out=out, err=err, summary=config.summary())
     else:
@@ -76,11 +79,15 @@ def run_schema(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout,
-         err: TextIO = sys.stderr) -> int:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    """Run one command; `out` and `err` default to the process's stdout and stderr."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     parser = build_parser()
-    try:
-        arguments = parser.parse_args(argv)
+    try:  # argparse prints usage, --help and --version itself: to the streams given here
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            arguments = parser.parse_args(argv)
     except SystemExit as stop:  # argparse exits 2 on usage errors, 0 on --help/--version
         return int(stop.code or 0)
     try:

@@ -79,3 +79,115 @@ class Alert:
         if name == "service":
             return self.service if self.service is not None else self.labels.get("service")
         return self.labels.get(name)
+
+
+class IncidentState(StrEnum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Incident:
+    """What people act on: the alerts sharing one dedup key while it is open.
+
+    `number` gives the short human id (`INC42`), unique for the life of the state directory.
+    `level` is the escalation level last notified (1-based; 0 before any).
+    """
+
+    number: int
+    dedup_key: str
+    service: str | None
+    summary: str
+    severity: Severity
+    state: IncidentState
+    opened_at: datetime
+    updated_at: datetime
+    source: str = ""
+    escalation_policy: str | None = None
+    level: int = 0
+    assigned_to: str | None = None
+    alert_count: int = 1
+    suppressed_by: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    labels: Mapping[str, str] = field(default_factory=_empty)
+
+    @property
+    def id(self) -> str:
+        return f"INC{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is not IncidentState.RESOLVED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimelineEntry:
+    """One line of an incident's history: who did what, when."""
+
+    at: datetime
+    actor: str
+    action: str
+    details: Mapping[str, str] = field(default_factory=_empty)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notification:
+    """One message to one target over one channel, as written to the outbox.
+
+    `target` is "channel:<id>" for a channel's own destination or "person:<id>" for a
+    person reached through `address` (an email address, Slack user, phone number).
+    `event` is what it tells: trigger, acknowledge, resolve, escalate.
+    """
+
+    id: str
+    incident_number: int
+    channel: str
+    target: str
+    address: str
+    event: str
+    created_at: datetime
+
+
+SILENCE_OPERATORS = ("=", "!=", "=~", "!~")
+"""The operators a silence matcher may use, as in a route's `match`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SilenceMatcher:
+    """`name op value` of a run-time silence; name is severity, source, service or a label.
+
+    `operator` is one of `SILENCE_OPERATORS`; a regex (`=~`, `!~`) must match the whole value.
+    The API or CLI that creates a silence checks that its regexes compile.
+    """
+
+    name: str
+    operator: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.operator not in SILENCE_OPERATORS:
+            raise ValueError(f"unknown match operator {self.operator!r}; expected one of "
+                             f"{' '.join(SILENCE_OPERATORS)}")
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.operator}{self.value!r}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Silence:
+    """A suppression created at run time (API, CLI) and stored: alerts matching every matcher
+    between `starts_at` (inclusive) and `ends_at` (exclusive) are recorded, not notified.
+
+    Both times are timezone-aware. No matchers would silence every alert, so whatever creates
+    a silence insists on at least one; expiring a silence early sets `ends_at` to now.
+    """
+
+    id: str
+    matchers: tuple[SilenceMatcher, ...]
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_by: str = ""

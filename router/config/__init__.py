@@ -31,18 +31,18 @@ def load_config(paths: Sequence[str | Path], *, resolve_secrets: bool = True,
         resolver.environ = environ
     files, problems = find_files(paths)
     documents: list[Document] = []
-    dropped = False  # a document left out means its ids cannot be checked against
+    dropped = False  # an item left out means its id cannot be checked against
     for path in files:
         found, file_problems = read_file(path, resolver)
         problems.extend(file_problems)
         dropped = dropped or (bool(file_problems) and not found)
         for document in found:
-            shape = check_shape(document, resolver.redact)
+            shape, usable = check_shape(document, resolver.redact)
             problems.extend(shape)
-            if shape:
-                dropped = True
-            else:
-                documents.append(document)
+            dropped = dropped or bool(shape)
+            if usable is not None:
+                documents.append(usable)
     if not files and not problems:
         problems.append(Problem(Where(""), "", "no config files given"))
-    return build_config(documents, resolver, problems, check_references=not dropped)
+    return build_config(documents, resolver, problems, files=[str(path) for path in files],
+                        check_references=not dropped)

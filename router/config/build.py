@@ -9,19 +9,20 @@ after every item was looked at.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import icalendar
 import jinja2
 import jinja2.sandbox
 
 from router.config import checks
 from router.config.load import LIST_SECTIONS, Document, Source
 from router.config.model import (
+    WEEKDAYS,
     Channel,
     Config,
     ContactMethod,
@@ -42,10 +43,12 @@ from router.config.model import (
     Settings,
     Suppression,
     Target,
+    WeeklyWindow,
     frozen_mapping,
 )
 from router.config.secrets import SecretResolver
 from router.config.values import (
+    parse_calendar_dates,
     parse_date,
     parse_datetime,
     parse_matcher,
@@ -53,27 +56,31 @@ from router.config.values import (
     parse_time_of_day,
     parse_timezone,
     parse_weekday,
-    parse_weekly_window,
 )
-from router.errors import ConfigInvalid, Problem
+from router.errors import ConfigInvalid, Problem, Where
 from router.notify import CHANNELS
 
 T = TypeVar("T")
 # Stand-ins for a value that failed to parse; its problem is already reported, so the
-# Config carrying them is never returned.
+# Config carrying them is never returned. An unset start is the earliest time and an unset
+# end the latest, so no range check reports a window made of a value that did not parse.
 _UNSET_DATE = date(1970, 1, 1)
-_UNSET_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+_UNSET_START = datetime.min.replace(tzinfo=UTC)
+_UNSET_END = datetime.max.replace(tzinfo=UTC)
 Item = tuple[dict[str, Any], Source]
 _TEMPLATES = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+_FIELD = re.compile(r"\[\d+\]|[^.\[\]]+")
 
 
 def build_config(documents: list[Document], resolver: SecretResolver,
-                 problems: list[Problem], *, check_references: bool = True) -> Config:
+                 problems: list[Problem], *, files: Sequence[str] | None = None,
+                 check_references: bool = True) -> Config:
     """Build the Config from documents whose shape is valid.
 
     Args:
         problems: problems found by earlier passes; raised together with this pass's.
-        check_references: False when some documents were dropped for shape problems, so
+        files: the files read (the summary counts them); by default those of `documents`.
+        check_references: False when some items were dropped for shape problems, so
             that ids they would have defined are not reported as missing.
 
     Raises:
@@ -81,10 +88,15 @@ def build_config(documents: list[Document], resolver: SecretResolver,
     """
     builder = _Builder(resolver, problems)
     config = builder.config(documents)
-    found = checks.run_all(config, builder.problems, references=check_references)
-    errors = [problem for problem in found if problem.severity == "error"]
-    if errors:
+    found = builder.problems + [builder.locate(problem) for problem in
+                                checks.run_all(config, references=check_references)]
+    if resolver.references:  # a secret's value never reaches a message; its reference does
+        found = [dataclasses.replace(problem, message=resolver.redact(problem.message))
+                 for problem in found]
+    if any(problem.severity == "error" for problem in found):
         raise ConfigInvalid(found)
+    if files is not None:
+        config = dataclasses.replace(config, files=tuple(files))
     return dataclasses.replace(config, warnings=tuple(found))
 
 
@@ -93,9 +105,28 @@ class _Builder:
         self.resolver = resolver
         self.problems = problems
         self.settings = Settings()
+        self.sources: dict[Where, Source] = {}
 
     def error(self, source: Source, message: str) -> None:
         self.problems.append(Problem(source.where, source.path, message))
+
+    def place(self, source: Source) -> Where:
+        """The `where` of a model object, remembered so a check's problem can name its path."""
+        where = source.where
+        if where.line:
+            self.sources.setdefault(where, source)
+        return where
+
+    def locate(self, problem: Problem) -> Problem:
+        """Turn a check's problem, placed at an object with `path` relative to it, into one
+        placed at the field itself with the field's full path."""
+        source = self.sources.get(problem.where)
+        if source is None:
+            return problem
+        for part in _FIELD.findall(problem.path):
+            source = source.at(int(part[1:-1]) if part.startswith("[") else part)
+        where = source.where if source.where.line else problem.where
+        return dataclasses.replace(problem, where=where, path=source.path)
 
     def parse(self, parser: Callable[[str], T], data: Mapping[str, Any], source: Source,
               key: str) -> T | None:
@@ -159,18 +190,21 @@ class _Builder:
                 ContactMethod(kind=method["type"], address=method["address"],
                               channel=method.get("channel"),
                               urgency=method.get("urgency", "low"),
-                              where=methods.at(index).where)
+                              where=self.place(methods.at(index)))
                 for index, method in enumerate(data.get("contact_methods", ()))),
             quiet_hours=self.window(quiet, source.at("quiet_hours")) if quiet else None,
-            where=source.where,
+            where=self.place(source),
         )
 
-    def window(self, data: dict[str, Any], source: Source) -> Any:
-        try:
-            return parse_weekly_window(data, source.where)
-        except ValueError as error:
-            self.error(source, str(error))
+    def window(self, data: dict[str, Any], source: Source) -> WeeklyWindow | None:
+        """A `{days, from, until}` mapping; None (with the problem reported) if a time is bad."""
+        start = self.parse(parse_time_of_day, data, source, "from")
+        end = self.parse(parse_time_of_day, data, source, "until")
+        if start is None or end is None:
             return None
+        days = data.get("days") or WEEKDAYS
+        return WeeklyWindow(days=frozenset(parse_weekday(day) for day in days), start=start,
+                            end=end, where=source.where)
 
     def channel(self, data: dict[str, Any], source: Source) -> Channel:
         module = CHANNELS[data["type"]]
@@ -181,7 +215,7 @@ class _Builder:
             if key in data:
                 values[field.name] = self.setting(data[key], hints[field.name], source, key)
         return Channel(id=data["id"], type=data["type"], settings=module.Settings(**values),
-                       where=source.where)
+                       where=self.place(source))
 
     def setting(self, value: Any, hint: Any, source: Source, key: str) -> Any:
         """Convert one channel setting to the type its Settings dataclass declares."""
@@ -207,7 +241,7 @@ class _Builder:
             overrides=tuple(self.override(override, overrides.at(index), index, zone)
                             for index, override in enumerate(data.get("overrides", ()))),
             holidays=self.holidays(data.get("holidays", {}), source.at("holidays")),
-            where=source.where,
+            where=self.place(source),
         )
 
     def layer(self, data: dict[str, Any], source: Source, index: int) -> Layer:
@@ -226,38 +260,39 @@ class _Builder:
             restrictions=tuple(
                 window for position, restriction in enumerate(data.get("restrictions", ()))
                 if (window := self.window(restriction, restrictions.at(position)))),
-            where=source.where, **values,
+            where=self.place(source), **values,
         )
 
     def override(self, data: dict[str, Any], source: Source, index: int, zone: Any) -> Override:
         start = self.parse(lambda text: parse_datetime(text, zone), data, source, "from")
         end = self.parse(lambda text: parse_datetime(text, zone), data, source, "until")
         return Override(
-            person=data["person"], start=start or _UNSET_TIME, end=end or _UNSET_TIME,
+            person=data["person"], start=start or _UNSET_START, end=end or _UNSET_END,
             replaces=data.get("replaces"), reason=data.get("reason", ""), order=index,
-            where=source.where,
+            where=self.place(source),
         )
 
     def holidays(self, data: dict[str, Any], source: Source) -> Holidays:
-        dates = {day for index, text in enumerate(data.get("dates", ()))
-                 if (day := self.parse(parse_date, {"d": text}, source.at("dates").at(index),
-                                       "d")) is not None}
+        dates = set()
+        for index, text in enumerate(data.get("dates", ())):
+            try:
+                dates.add(parse_date(str(text)))
+            except ValueError as error:
+                self.error(source.at("dates").at(index), str(error))
         if "ics" in data:
             dates |= self.ics_dates(Path(source.file).parent / data["ics"], source.at("ics"))
         values = {key: data[key] for key in ("policy", "cover") if key in data}
-        return Holidays(dates=frozenset(dates), where=source.where, **values)
+        return Holidays(dates=frozenset(dates), where=self.place(source), **values)
 
-    def ics_dates(self, path: Path, source: Source) -> set[Any]:
-        """Every day an event of the .ics file covers (DTEND exclusive, as RFC 5545 says)."""
+    def ics_dates(self, path: Path, source: Source) -> set[date]:
+        """Every day an event of the .ics file covers."""
         try:
-            calendar = icalendar.Calendar.from_ical(path.read_bytes())
+            return parse_calendar_dates(path.read_bytes())
         except OSError as error:
             self.error(source, f"cannot read holiday calendar {str(path)!r}: {error.strerror}")
-            return set()
         except ValueError as error:
             self.error(source, f"{str(path)!r} is not a valid iCalendar file: {error}")
-            return set()
-        return _event_dates(calendar)
+        return set()
 
     def policy(self, data: dict[str, Any], source: Source) -> EscalationPolicy:
         levels = source.at("levels")
@@ -265,13 +300,14 @@ class _Builder:
             id=data["id"], name=data.get("name", data["id"]), repeat=data.get("repeat", 0),
             levels=tuple(self.level(level, levels.at(index))
                          for index, level in enumerate(data["levels"])),
-            where=source.where,
+            where=self.place(source),
         )
 
     def level(self, data: dict[str, Any], source: Source) -> Level:
         targets = source.at("targets")
         return Level(
-            targets=tuple(Target(kind=kind, id=target_id, where=targets.at(index).where)
+            targets=tuple(Target(kind=kind, id=target_id,
+                                 where=self.place(targets.at(index)))
                           for index, target in enumerate(data["targets"])
                           for kind, target_id in target.items()),
             delay=self.parse(parse_positive_duration, data, source, "delay") or timedelta(0),
@@ -284,13 +320,17 @@ class _Builder:
         values = {key: data[key] for key in ("description", "escalation_policy", "dedup_key",
                                               "urgency") if key in data}
         return Service(id=data["id"], name=data.get("name", data["id"]),
-                       channels=tuple(data.get("channels", ())), where=source.where, **values)
+                       channels=tuple(data.get("channels", ())),
+                       routing_keys=tuple(self.secret(key)
+                                          for key in data.get("routing_keys", ())),
+                       where=self.place(source), **values)
 
     def template(self, text: str, source: Source) -> None:
-        try:
-            _TEMPLATES.parse(text)
+        try:  # compiling, not only parsing, also finds unknown filters and tests
+            _TEMPLATES.from_string(text)
         except jinja2.TemplateSyntaxError as error:
-            self.error(source, f"not a valid template: {error.message} "
+            reason = (error.message or "syntax error").rstrip(".")
+            self.error(source, f"not a valid template: {reason} "
                                f"(line {error.lineno} of the template)")
 
     def matchers(self, data: dict[str, Any], source: Source) -> tuple[Matcher, ...]:
@@ -314,7 +354,8 @@ class _Builder:
             name=data.get("name", f"route {index + 1}"), matchers=self.matchers(data, source),
             service=data.get("service"), channels=tuple(data.get("channels", ())),
             escalation_policy=data.get("escalation_policy"),
-            continue_matching=data.get("continue", False), where=source.where, **values,
+            continue_matching=data.get("continue", False), where=self.place(source),
+            **values,
         )
 
     def suppression(self, data: dict[str, Any], source: Source) -> Suppression:
@@ -323,15 +364,15 @@ class _Builder:
         if "from" in data:
             start = self.parse(lambda text: parse_datetime(text, zone), data, source, "from")
             end = self.parse(lambda text: parse_datetime(text, zone), data, source, "until")
-            fixed = FixedWindow(start=start or _UNSET_TIME, end=end or _UNSET_TIME,
-                                where=source.at("from").where)
+            fixed = FixedWindow(start=start or _UNSET_START, end=end or _UNSET_END,
+                                where=self.place(source))
         weekly = source.at("weekly")
         return Suppression(
             id=data["id"], reason=data["reason"], matchers=self.matchers(data, source),
             timezone=zone, fixed=fixed,
             weekly=tuple(window for index, item in enumerate(data.get("weekly", ()))
                          if (window := self.window(item, weekly.at(index)))),
-            where=source.where,
+            where=self.place(source),
         )
 
 
@@ -344,6 +385,8 @@ def _gather(documents: list[Document], builder: _Builder) -> dict[str, list[Item
     seen: dict[tuple[str, str], Source] = {}
     for document in documents:
         for section, items in document.data.items():
+            if (section, None) in document.broken:
+                continue
             section_source = document.source.at(section)
             if section == "settings":
                 settings_source = settings_source or section_source
@@ -352,6 +395,8 @@ def _gather(documents: list[Document], builder: _Builder) -> dict[str, list[Item
                     settings[key] = value
                 continue
             for index, item in enumerate(items or ()):
+                if (section, index) in document.broken:
+                    continue
                 item_source = section_source.at(index)
                 name = item.get("id", item.get("name"))
                 if name is not None:
@@ -367,21 +412,6 @@ def _once(seen: dict[tuple[str, str], Source], key: tuple[str, str], source: Sou
           builder: _Builder) -> None:
     first = seen.setdefault(key, source)
     if first is not source:
-        what = "setting" if key[0] == "settings" else "id"
+        what = {"settings": "setting", "routes": "route name"}.get(key[0], "id")
         builder.error(source, f"{what} {key[1]!r} is defined twice: here and at {first.where}")
 
-
-def _event_dates(calendar: icalendar.Calendar) -> set[date]:
-    """Every day an event covers: DTSTART up to DTEND exclusive, one day when DTEND is absent."""
-    days: set[date] = set()
-    for event in calendar.walk("VEVENT"):
-        start = event.decoded("DTSTART")
-        end = event.decoded("DTEND") if "DTEND" in event else None
-        first = start.date() if isinstance(start, datetime) else start
-        last = (end.date() if isinstance(end, datetime) else end) if end else first
-        days.add(first)
-        day = first + timedelta(days=1)
-        while day < last:
-            days.add(day)
-            day += timedelta(days=1)
-    return days

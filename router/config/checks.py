@@ -16,62 +16,70 @@ from router.errors import Problem, Where
 Check = Callable[[Config], Iterable[Problem]]
 
 
-def run_all(config: Config, problems: list[Problem], *, references: bool) -> list[Problem]:
-    """Problems found so far plus those of every check; errors and warnings together."""
-    found = list(problems)
+def run_all(config: Config, *, references: bool) -> list[Problem]:
+    """The problems of every check, errors and warnings together.
+
+    A problem's `where` is that of the object the check looked at, and its `path` names the
+    field at fault relative to that object (`escalation_policy`, `members[2]`, or "" for the
+    object itself); build.py turns both into the field's own place and full path.
+    """
     selected: list[Check] = [check_rota_layers, check_time_ranges, check_contact_methods,
                              check_unreachable_routes]
     if references:
-        selected.insert(0, check_references)
-    for check in selected:
-        found.extend(check(config))
-    return found
+        selected[:0] = [check_references, check_people_references]
+    return [problem for check in selected for problem in check(config)]
 
 
 def _error(where: Where, message: str, path: str = "") -> Problem:
     return Problem(where, path, message)
 
 
-def _missing(kind: str, name: str, known: Mapping[str, object], where: Where) -> Problem:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return _error(where, f"no {kind} with id {name!r}{hint}")
+def _refer(kind: str, name: str | None, known: Mapping[str, object], where: Where,
+           path: str) -> Iterator[Problem]:
+    """A problem if `name` is given and not among the `known` ids of its section."""
+    if name is not None and name not in known:
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        yield _error(where, f"no {kind} with id {name!r}{hint}", path)
 
 
 def check_references(config: Config) -> Iterator[Problem]:
-    """Every id a section names is defined in the section it belongs to."""
-    def refer(kind: str, name: str | None, known: Mapping[str, object], where: Where
-              ) -> Iterator[Problem]:
-        if name is not None and name not in known:
-            yield _missing(kind, name, known, where)
-
+    """Every policy, channel, service and target a service, route or level names exists."""
+    policies, channels = config.escalation_policies, config.channels
     for service in config.services.values():
-        yield from refer("escalation policy", service.escalation_policy,
-                         config.escalation_policies, service.where)
-        for channel in service.channels:
-            yield from refer("channel", channel, config.channels, service.where)
+        yield from _refer("escalation policy", service.escalation_policy, policies,
+                          service.where, "escalation_policy")
+        for index, channel in enumerate(service.channels):
+            yield from _refer("channel", channel, channels, service.where, f"channels[{index}]")
     for route in config.routes:
-        yield from refer("service", route.service, config.services, route.where)
-        yield from refer("escalation policy", route.escalation_policy,
-                         config.escalation_policies, route.where)
-        for channel in route.channels:
-            yield from refer("channel", channel, config.channels, route.where)
-    sections = {"rota": config.rotas, "person": config.people, "channel": config.channels}
-    for policy in config.escalation_policies.values():
+        yield from _refer("service", route.service, config.services, route.where, "service")
+        yield from _refer("escalation policy", route.escalation_policy, policies,
+                          route.where, "escalation_policy")
+        for index, channel in enumerate(route.channels):
+            yield from _refer("channel", channel, channels, route.where, f"channels[{index}]")
+    sections = {"rota": config.rotas, "person": config.people, "channel": channels}
+    for policy in policies.values():
         for level in policy.levels:
             for target in level.targets:
-                yield from refer(target.kind, target.id, sections[target.kind], target.where)
+                yield from _refer(target.kind, target.id, sections[target.kind],
+                                  target.where, target.kind)
+
+
+def check_people_references(config: Config) -> Iterator[Problem]:
+    """Every person a rota names and every channel a contact method names exists."""
+    people = config.people
     for rota in config.rotas.values():
         for layer in rota.layers:
-            for member in layer.members:
-                yield from refer("person", member, config.people, layer.where)
+            for index, member in enumerate(layer.members):
+                yield from _refer("person", member, people, layer.where, f"members[{index}]")
         for override in rota.overrides:
-            yield from refer("person", override.person, config.people, override.where)
-            yield from refer("person", override.replaces, config.people, override.where)
-        yield from refer("person", rota.holidays.cover, config.people, rota.holidays.where)
-    for person in config.people.values():
+            yield from _refer("person", override.person, people, override.where, "person")
+            yield from _refer("person", override.replaces, people, override.where, "replaces")
+        yield from _refer("person", rota.holidays.cover, people, rota.holidays.where, "cover")
+    for person in people.values():
         for method in person.contact_methods:
-            yield from refer("channel", method.channel, config.channels, method.where)
+            yield from _refer("channel", method.channel, config.channels, method.where,
+                              "channel")
 
 
 def check_rota_layers(config: Config) -> Iterator[Problem]:
@@ -80,12 +88,13 @@ def check_rota_layers(config: Config) -> Iterator[Problem]:
         for layer in rota.layers:
             if not layer.members:
                 yield _error(layer.where, f"rota {rota.id!r} layer {layer.name!r} has no "
-                                          "members; list at least one person")
+                                          "members; list at least one person", "members")
             elif layer.first not in layer.members:
-                yield _error(layer.where, f"first {layer.first!r} is not one of the layer's "
-                                          f"members ({', '.join(layer.members)})")
+                yield _error(layer.where, f"{layer.first!r} is not one of the layer's "
+                                          f"members ({', '.join(layer.members)})", "first")
         if rota.holidays.policy == "cover" and rota.holidays.cover is None:
-            yield _error(rota.holidays.where, "holiday policy 'cover' needs 'cover: PERSON'")
+            yield _error(rota.holidays.where, "holiday policy 'cover' needs 'cover: PERSON', "
+                                              "the person who takes holiday shifts", "policy")
 
 
 def check_time_ranges(config: Config) -> Iterator[Problem]:
@@ -94,12 +103,13 @@ def check_time_ranges(config: Config) -> Iterator[Problem]:
         for override in rota.overrides:
             if override.end <= override.start:
                 yield _error(override.where, f"override ends ({override.end.isoformat()}) "
-                                             f"before it starts ({override.start.isoformat()})")
+                                             f"before it starts ({override.start.isoformat()})",
+                             "until")
     for suppression in config.suppressions:
         window = suppression.fixed
         if window and window.end <= window.start:
             yield _error(window.where, f"suppression ends ({window.end.isoformat()}) before "
-                                       f"it starts ({window.start.isoformat()})")
+                                       f"it starts ({window.start.isoformat()})", "until")
 
 
 def check_contact_methods(config: Config) -> Iterator[Problem]:
@@ -112,9 +122,14 @@ def check_contact_methods(config: Config) -> Iterator[Problem]:
                                            "channel of an SMS or voice gateway")
             channel = config.channels.get(method.channel or "")
             if channel is not None and channel.type not in carriers[method.kind]:
-                yield _error(method.where, f"channel {channel.id!r} is a {channel.type} "
-                                           f"channel; a {method.kind} contact needs a "
-                                           f"{' or '.join(carriers[method.kind])} channel")
+                needed = " or ".join(carriers[method.kind])
+                yield _error(method.where, f"channel {channel.id!r} is {_a(channel.type)} "
+                                           f"channel; {_a(method.kind)} contact needs "
+                                           f"{_a(needed)} channel", "channel")
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def check_unreachable_routes(config: Config) -> Iterator[Problem]:

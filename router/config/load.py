@@ -26,6 +26,8 @@ SECTIONS = (
 )
 LIST_SECTIONS = SECTIONS[1:]
 YAML_SUFFIXES = (".yaml", ".yml")
+MAX_DEPTH = 100
+"""Deeper nesting is a mistake in a config, and would exhaust Python's stack."""
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -90,10 +92,15 @@ def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One YAML document of a config file, as data plus the node tree it came from."""
+    """One YAML document of a config file, as data plus the node tree it came from.
+
+    `broken` names the list items (section, index) and whole sections (section, None) whose
+    shape is wrong; they are left out of the build, so the rest can still be checked.
+    """
 
     data: dict[str, Any]
     source: Source
+    broken: frozenset[tuple[str, int | None]] = frozenset()
 
 
 def find_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
@@ -103,29 +110,41 @@ def find_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
     which also skips the `..data` directories of Kubernetes ConfigMaps and git-sync while
     their top-level links are still followed.
     """
-    files: list[Path] = []
+    files: dict[Path, Path] = {}  # real path -> the path first seen, so each file is read once
     problems: list[Problem] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(_walk(path))
+            found = sorted(_walk(path, set(), problems))
             if not found:
                 problems.append(Problem(Where(str(path)), "", "no .yaml or .yml files here"))
-            files.extend(found)
+            for file in found:
+                files.setdefault(file.resolve(), file)
         elif path.is_file():
-            files.append(path)
+            files.setdefault(path.resolve(), path)
         else:
             problems.append(Problem(Where(str(path)), "", "no such file or directory"))
-    return files, problems
+    return list(files.values()), problems
 
 
-def _walk(directory: Path) -> Iterator[Path]:
-    for entry in sorted(directory.iterdir()):
+def _walk(directory: Path, visited: set[Path], problems: list[Problem]) -> Iterator[Path]:
+    """YAML files under `directory`; a directory reached twice through links is read once."""
+    real = directory.resolve()
+    if real in visited:
+        return
+    visited.add(real)
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError as error:
+        problems.append(Problem(Where(str(directory)), "",
+                                f"cannot read directory: {error.strerror}"))
+        return
+    for entry in entries:
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            yield from _walk(entry)
-        elif entry.suffix in YAML_SUFFIXES and entry.is_file():
+            yield from _walk(entry, visited, problems)
+        elif entry.suffix in YAML_SUFFIXES:  # a broken link is reported when it is read
             yield entry
 
 
@@ -153,9 +172,21 @@ def read_file(path: Path, resolver: SecretResolver) -> tuple[list[Document], lis
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Where(display, mark.line + 1, mark.column + 1) if mark else Where(display)
-        detail = " ".join(part for part in (error.context, error.problem) if part)
+        context = error.context or ""
+        started = error.context_mark
+        if context and started and mark and started.line != mark.line:
+            # an unclosed bracket or quote is noticed lines later: say where it began
+            context += f" started at line {started.line + 1}, column {started.column + 1},"
+        detail = " ".join(part for part in (context, error.problem) if part)
+        if mark and _character_at(text, mark.line, mark.column) == "\t":
+            detail += " (a tab; YAML indents with spaces only)"
         return [], [Problem(where, "", f"invalid YAML: {detail}")]
     return documents, builder.problems
+
+
+def _character_at(text: str, line: int, column: int) -> str:
+    lines = text.splitlines()
+    return lines[line][column:column + 1] if line < len(lines) else ""
 
 
 class _Builder:
@@ -184,10 +215,14 @@ class _Builder:
         if id(node) in self._building:
             self._problem(node, "an alias refers to the node that contains it")
             return None
+        if len(self._building) >= MAX_DEPTH:  # `_building` holds the path down to here
+            self._problem(node, f"nested more than {MAX_DEPTH} levels deep")
+            return None
         self._building.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
                 return [self.value(child) for child in node.value]
+            assert isinstance(node, yaml.MappingNode)  # the composer makes no other kind
             return self.mapping(node)
         finally:
             self._building.discard(id(node))
@@ -200,9 +235,11 @@ class _Builder:
                 self._merge_into(merged, value_node)
                 continue
             key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-            if key is None or isinstance(key, (list, dict)):
+            if key is None:
                 self._problem(key_node, "expected a plain text key")
                 continue
+            if not isinstance(key, str):  # `1:` or `yes:` is the key "1" or "yes"
+                key = key_node.value
             if key in result:
                 self._problem(key_node, f"key {key!r} is written twice in this mapping")
             result[key] = self.value(value_node)

@@ -234,6 +234,8 @@ class Service:
     channels: tuple[str, ...] = ()
     dedup_key: str | None = None
     urgency: Urgency = "dynamic"
+    routing_keys: tuple[Secret, ...] = ()
+    """PagerDuty Events v2 integration keys that send to this service."""
     where: Where = NOWHERE
 
 

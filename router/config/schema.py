@@ -9,6 +9,7 @@ did-you-mean.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
@@ -21,6 +22,7 @@ import jsonschema
 import jsonschema_rs
 import referencing
 import referencing.jsonschema
+import yaml
 
 from router.config.load import Document, Source
 from router.errors import Problem
@@ -47,15 +49,21 @@ class _Schemas:
     resources: tuple[tuple[str, dict[str, Any]], ...]
 
 
+# Identifiers, not locations: the same on every machine, so `router schema` prints the same
+# document wherever it runs (`.invalid` never resolves, RFC 2606).
+_BASE_URI = "https://router.invalid/schemas/"
+
+
 @functools.cache
 def _schemas() -> _Schemas:
     directory = schema_directory()
     resources = tuple(
-        (path.resolve().as_uri(), json.loads(path.read_text(encoding="utf-8")))
+        (_BASE_URI + path.relative_to(directory).as_posix(),
+         json.loads(path.read_text(encoding="utf-8")))
         for path in sorted(directory.glob("channels/*.json"))
     )
     root = json.loads((directory / "router.json").read_text(encoding="utf-8"))
-    return _Schemas((directory / "router.json").resolve().as_uri(), root, resources)
+    return _Schemas(_BASE_URI + "router.json", root, resources)
 
 
 @functools.cache
@@ -86,14 +94,39 @@ def bundled_schema() -> dict[str, Any]:
                                      registry=registry))
 
 
-def check_shape(document: Document, redact: Callable[[str], str] = str) -> list[Problem]:
-    """Every shape problem of one document, each with its place; [] when it fits."""
+def check_shape(document: Document, redact: Callable[[str], str] = str
+                ) -> tuple[list[Problem], Document | None]:
+    """Every shape problem of one document, each with its place, and the part that fits.
+
+    Returns:
+        The problems ([] when the document fits), and the document with each item or section
+        that does not fit marked `broken`, so the rest can still be checked; None when no
+        part of it can be used.
+    """
     if _fast_validator().is_valid(document.data):
-        return []
+        return [], document
     problems: list[Problem] = []
-    for error in _leaf_errors(_detailed_validator().iter_errors(document.data)):
-        problems.extend(_describe(error, document.source, redact))
-    return problems
+    broken: set[tuple[str, int | None]] | None = set()
+    for error in _detailed_validator().iter_errors(document.data):
+        for leaf in _leaf_errors([error]):
+            problems.extend(_describe(leaf, document.source, redact))
+        part = _broken_part(error)
+        broken = None if part is None or broken is None else broken | part
+    usable = None if broken is None else dataclasses.replace(document, broken=frozenset(broken))
+    return problems, usable
+
+
+def _broken_part(error: jsonschema.ValidationError) -> set[tuple[str, int | None]] | None:
+    """The list items (section, index) or whole sections (section, None) an error spoils."""
+    path = list(error.absolute_path)
+    if not path:
+        if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+            return None
+        known = error.schema.get("properties", {})
+        return {(str(key), None) for key in error.instance if key not in known}
+    if len(path) >= 2 and isinstance(path[1], int):
+        return {(str(path[0]), path[1])}
+    return {(str(path[0]), None)}
 
 
 def _leaf_errors(
@@ -116,8 +149,19 @@ def _describe(error: jsonschema.ValidationError, root: Source,
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         return _unknown_keys(error, source)
     expected = error.schema.get("x-expected") if isinstance(error.schema, dict) else None
-    message = _message(error, expected)
+    message = _message(error, expected) + _quote_hint(error, source)
     return [Problem(source.where, source.path, redact(message))]
+
+
+def _quote_hint(error: jsonschema.ValidationError, source: Source) -> str:
+    """YAML reads a bare `no`, `on` or `+4915...` as a boolean or number; say how to keep text."""
+    value = error.validator_value if error.validator == "type" else ()
+    types = [value] if isinstance(value, str) else value
+    node = source.node
+    if ("string" in types and isinstance(node, yaml.ScalarNode) and not node.style
+            and not isinstance(error.instance, str) and error.instance is not None):
+        return f"; write {node.value!r} in quotes to keep it as text"
+    return ""
 
 
 def _unknown_keys(error: jsonschema.ValidationError, source: Source) -> list[Problem]:
@@ -159,7 +203,7 @@ def _message(error: jsonschema.ValidationError, expected: str | None) -> str:
         return f"expected a number {word[kind]} {value}, got {_show(instance)}"
     if kind == "minLength":
         return "expected non-empty text"
-    return error.message
+    return str(error.message)
 
 
 def _show(instance: Any) -> str:

@@ -48,15 +48,15 @@ class SecretResolver:
         escaped, source, name = match.groups()
         if escaped:
             return match.group(0)[1:]
+        if source not in ("env", "file"):  # wrong with or without the secrets at hand
+            raise SecretMissing(f"unknown secret source {source!r} (expected 'env' or 'file')")
         if not self.resolve:
             return match.group(0)
         if source == "env":
             if name not in self.environ:
                 raise SecretMissing(f"environment variable {name!r} is not set")
             return self.environ[name]
-        if source == "file":
-            return self._read_file(base_dir / Path(name).expanduser())
-        raise SecretMissing(f"unknown secret source {source!r} (expected 'env' or 'file')")
+        return self._read_file(base_dir / Path(name).expanduser())
 
     @staticmethod
     def _read_file(path: Path) -> str:

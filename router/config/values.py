@@ -14,7 +14,9 @@ from datetime import date, datetime, time, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from router.config.model import WEEKDAYS, Matcher, MatchOperator, WeeklyWindow
+import icalendar
+
+from router.config.model import WEEKDAYS, Matcher, MatchOperator
 from router.errors import Where
 
 _DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
@@ -29,7 +31,10 @@ def parse_duration(text: str) -> timedelta:
     if not text.strip() or match is None:
         raise ValueError(f"expected a duration like 30s, 15m, 1h30m or 2w, got {text!r}")
     amounts = zip(_UNITS, match.groups(), strict=True)
-    return timedelta(**{unit: int(amount) for unit, amount in amounts if amount})
+    try:
+        return timedelta(**{unit: int(amount) for unit, amount in amounts if amount})
+    except OverflowError:
+        raise ValueError(f"expected a duration of at most 999999999 days, got {text!r}") from None
 
 
 def parse_positive_duration(text: str) -> timedelta:
@@ -85,15 +90,24 @@ def parse_weekday(text: str) -> int:
     return WEEKDAYS.index(text)
 
 
-def parse_weekly_window(data: dict[str, object], where: Where) -> WeeklyWindow:
-    """A `{days, from, until}` mapping whose shape the schema already checked."""
-    days = data.get("days") or WEEKDAYS
-    return WeeklyWindow(
-        days=frozenset(parse_weekday(str(day)) for day in days),  # type: ignore[attr-defined]
-        start=parse_time_of_day(str(data["from"])),
-        end=parse_time_of_day(str(data["until"])),
-        where=where,
-    )
+def parse_calendar_dates(content: bytes) -> set[date]:
+    """Every day an event of an iCalendar file covers: DTSTART up to DTEND exclusive (RFC
+    5545), one day when DTEND is absent."""
+    calendar = icalendar.Calendar.from_ical(content)  # raises ValueError when malformed
+    days: set[date] = set()
+    for event in calendar.walk("VEVENT"):
+        if "DTSTART" not in event:
+            raise ValueError(f"event {str(event.get('SUMMARY', '?'))!r} has no DTSTART")
+        start = event.decoded("DTSTART")
+        end = event.decoded("DTEND") if "DTEND" in event else None
+        first = start.date() if isinstance(start, datetime) else start
+        last = (end.date() if isinstance(end, datetime) else end) if end else first
+        days.add(first)
+        day = first + timedelta(days=1)
+        while day < last:
+            days.add(day)
+            day += timedelta(days=1)
+    return days
 
 
 def parse_matcher(text: str, where: Where) -> Matcher:

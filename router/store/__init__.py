@@ -1,1 +1,137 @@
-"""Durable state in SQLite: incidents, outbox, timers, silences, overrides."""
+"""Durable state in SQLite (room: store; imports config.model, alerts.model, errors).
+
+WAL mode with synchronous=FULL by default, so what a commit returned survives a power cut.
+Writes are group-committed: every `write` that arrives while a commit is running joins the
+next one, each unit of work in its own savepoint, so one failing unit rolls back alone and
+concurrent requests share the cost of one fsync. sqlite3 runs only in worker threads
+(`trio.to_thread.run_sync`): one writer connection behind a limiter of one, and one reader.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+import trio
+
+from router.store.migrations import migrate
+from router.store.records import IncidentDetail, Reader, Transaction
+
+__all__ = ["IncidentDetail", "Reader", "Store", "Transaction"]
+
+T = TypeVar("T")
+Synchronous = Literal["FULL", "NORMAL", "OFF"]
+
+
+@dataclass(slots=True)
+class _Unit(Generic[T]):
+    work: Callable[[Transaction], T]
+    result: Any = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+@dataclass(slots=True)
+class _Batch:
+    finished: trio.Event = field(default_factory=trio.Event)
+
+
+def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
+    # trio's thread cache may run each call on a different thread; the limiters make sure
+    # only one thread uses a connection at a time.
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                 timeout=30)
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute(f"PRAGMA synchronous = {synchronous}")
+    connection.execute("PRAGMA foreign_keys = ON")
+    return connection
+
+
+class Store:
+    def __init__(self, writer: sqlite3.Connection, reader: sqlite3.Connection) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._write_limiter = trio.CapacityLimiter(1)
+        self._read_limiter = trio.CapacityLimiter(1)
+        self._queue: list[_Unit[Any]] = []
+        self._committing = False
+        self._batch = _Batch()
+        self.commits = 0
+
+    @classmethod
+    async def open(cls, path: Path, *, synchronous: Synchronous = "FULL") -> Store:
+        """Open (creating and migrating as needed) the store at `path`."""
+        def connect() -> Store:
+            writer = _connect(path, synchronous)
+            migrate(writer)
+            return cls(writer, _connect(path, synchronous))
+        return await trio.to_thread.run_sync(connect)
+
+    async def close(self) -> None:
+        async with self._write_limiter, self._read_limiter:
+            self._writer.close()
+            self._reader.close()
+
+    async def read(self, query: Callable[[Reader], T]) -> T:
+        """Run `query` on the read connection, which sees the last committed state."""
+        reader = Reader(self._reader)
+        return await trio.to_thread.run_sync(query, reader, limiter=self._read_limiter)
+
+    async def write(self, work: Callable[[Transaction], T]) -> T:
+        """Run `work` in a committed transaction and return its result.
+
+        Returns only once the transaction is durable. Raises what `work` raised, after
+        rolling back that unit alone.
+        """
+        unit: _Unit[T] = _Unit(work)
+        self._queue.append(unit)
+        while not unit.done:
+            if self._committing:
+                await self._batch.finished.wait()
+                continue
+            await self._commit_queued()
+        if unit.error is not None:
+            raise unit.error
+        return unit.result  # type: ignore[no-any-return]
+
+    async def _commit_queued(self) -> None:
+        self._committing = True
+        batch, self._queue = self._queue, []
+        finished = self._batch
+        try:
+            await trio.to_thread.run_sync(self._commit, batch, limiter=self._write_limiter)
+        finally:
+            self._committing = False
+            self._batch = _Batch()
+            finished.finished.set()
+
+    def _commit(self, units: list[_Unit[Any]]) -> None:
+        connection = self._writer
+        transaction = Transaction(connection)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for unit in units:
+                connection.execute("SAVEPOINT unit")
+                try:
+                    unit.result = unit.work(transaction)
+                except Exception as error:  # the unit's own failure: undo only its writes
+                    connection.execute("ROLLBACK TO unit")
+                    unit.error = error
+                connection.execute("RELEASE unit")
+            connection.execute("COMMIT")
+            self.commits += 1
+        except BaseException as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            for unit in units:
+                unit.error = unit.error or error
+            raise_later = not isinstance(error, sqlite3.Error)
+            if raise_later:
+                raise
+        finally:
+            for unit in units:
+                unit.done = True

@@ -1,0 +1,297 @@
+"""JSON helpers shared by the inbound formats (room: alerts.formats; imports alerts.model, errors).
+
+Every format must answer any body with either alerts or a `BadRequest` naming the field at
+fault. Decoding, the typed getters, the timestamp grammar and the alert-count limit live here so
+that promise is kept in one place and each format module stays a short description of its
+mapping. Paths name fields the way jq would: `alerts[2].labels.severity`; "" is the whole body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from types import MappingProxyType
+from typing import TypeVar
+
+from router.alerts.model import Link
+from router.errors import BadRequest
+
+MAX_ALERTS = 1000
+"""Most alerts one request may carry (Prometheus sends at most 256 per request)."""
+
+ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+"""Go's zero `time.Time`, which Alertmanager and Grafana write for "no end time"."""
+
+EMPTY: Mapping[str, str] = MappingProxyType({})
+
+_QUOTE_LIMIT = 60
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))",
+    re.ASCII,
+)
+
+Choice = TypeVar("Choice")
+
+
+class _Constant(ValueError):
+    """NaN and Infinity: Python's json accepts them, JSON (RFC 8259) does not."""
+
+
+def _reject_constant(name: str) -> object:
+    raise _Constant(f"invalid JSON: {name} is not a JSON number")
+
+
+def decode(body: bytes) -> object:
+    """The JSON document in `body`.
+
+    Raises:
+        BadRequest: with field "" when the body is not UTF-8, not JSON, or holds a string no
+            store could keep (a lone UTF-16 surrogate written as a \\u escape).
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("", f"the body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+        if _SURROGATE_ESCAPE.search(text):  # rare, so only then pay for the check
+            json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except json.JSONDecodeError as exc:
+        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise BadRequest("", message) from None
+    except _Constant as exc:
+        raise BadRequest("", str(exc)) from None
+    except UnicodeEncodeError:
+        raise BadRequest("", "invalid JSON: a \\u escape names a lone UTF-16 surrogate") from None
+    except RecursionError:
+        raise BadRequest("", "invalid JSON: nested too deeply") from None
+    except ValueError:  # int() refuses numbers of more than 4300 digits
+        raise BadRequest("", "invalid JSON: a number has too many digits") from None
+    return document
+
+
+def member(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def index(path: str, position: int) -> str:
+    return f"{path}[{position}]"
+
+
+def kind(value: object) -> str:
+    """What a JSON value is, in words, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
+def quote(value: str) -> str:
+    """`value` quoted for a message, cut short so a message never echoes a whole body."""
+    if len(value) > _QUOTE_LIMIT:
+        value = value[:_QUOTE_LIMIT] + "..."
+    return f"'{value}'"
+
+
+def as_object(value: object, path: str, what: str = "a mapping") -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise BadRequest(path, f"expected {what}, got {kind(value)}")
+    return value
+
+
+def bounded(value: object, path: str, what: str = "a list of alerts") -> list[object]:
+    """A list of at most MAX_ALERTS entries."""
+    if not isinstance(value, list):
+        raise BadRequest(path, f"expected {what}, got {kind(value)}")
+    if len(value) > MAX_ALERTS:
+        raise BadRequest(path, f"at most {MAX_ALERTS} alerts per request, got {len(value)}")
+    return value
+
+
+def alert_list(document: Mapping[str, object], key: str, path: str) -> list[object]:
+    """The required list of alerts under `key`, at most MAX_ALERTS long."""
+    value = document.get(key)
+    if value is None:
+        raise BadRequest(member(path, key), "is required")
+    return bounded(value, member(path, key))
+
+
+def text(
+    document: Mapping[str, object], key: str, path: str, *, max_length: int | None = None
+) -> str | None:
+    """An optional text field; null counts as absent."""
+    value = document.get(key)
+    if value is None:
+        return None
+    field = member(path, key)
+    if not isinstance(value, str):
+        raise BadRequest(field, f"expected text, got {kind(value)}")
+    if max_length is not None and len(value) > max_length:
+        raise BadRequest(field, f"is longer than {max_length} characters ({len(value)})")
+    return value
+
+
+def required_text(
+    document: Mapping[str, object], key: str, path: str, *, max_length: int | None = None
+) -> str:
+    """A text field that must be present and not blank."""
+    value = text(document, key, path, max_length=max_length)
+    if value is None:
+        raise BadRequest(member(path, key), "is required")
+    if not value.strip():
+        raise BadRequest(member(path, key), "must not be empty")
+    return value
+
+
+def number(document: Mapping[str, object], key: str, path: str) -> int | float | None:
+    value = document.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(member(path, key), f"expected a number, got {kind(value)}")
+    return value
+
+
+def choice(
+    document: Mapping[str, object],
+    key: str,
+    path: str,
+    choices: Mapping[str, Choice],
+    default: Choice | None = None,
+) -> Choice:
+    """The value `choices` maps the field's text to; without a default the field is required."""
+    value = text(document, key, path)
+    if value is None:
+        if default is None:
+            raise BadRequest(member(path, key), "is required")
+        return default
+    if value not in choices:
+        expected = ", ".join(choices)
+        raise BadRequest(member(path, key), f"expected one of {expected}; got {quote(value)}")
+    return choices[value]
+
+
+def text_map(
+    document: Mapping[str, object], key: str, path: str, noun: str, *, required: bool = False
+) -> Mapping[str, str]:
+    """A mapping of names to text, such as labels or annotations."""
+    value = document.get(key)
+    field = member(path, key)
+    if value is None:
+        if required:
+            raise BadRequest(field, "is required")
+        return EMPTY
+    if not isinstance(value, dict):
+        raise BadRequest(field, f"expected a mapping of {noun} names to text, got {kind(value)}")
+    for name, item in value.items():
+        if not name:
+            raise BadRequest(field, f"{noun} names must not be empty")
+        if not isinstance(item, str):
+            raise BadRequest(member(field, name), f"expected text, got {kind(item)}")
+    return MappingProxyType(dict(value))
+
+
+def detail_text(value: object, field: str) -> str:
+    """Free-form JSON as text: strings as they are, anything else as compact JSON."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except RecursionError:
+        raise BadRequest(field, "nested too deeply") from None
+
+
+def detail_map(document: Mapping[str, object], key: str, path: str) -> Mapping[str, str]:
+    """A free-form object whose values become text (see detail_text)."""
+    value = document.get(key)
+    field = member(path, key)
+    if value is None:
+        return EMPTY
+    if not isinstance(value, dict):
+        raise BadRequest(field, f"expected a mapping, got {kind(value)}")
+    return MappingProxyType(
+        {name: detail_text(item, member(field, name)) for name, item in value.items()}
+    )
+
+
+def timestamp(document: Mapping[str, object], key: str, path: str) -> datetime | None:
+    value = text(document, key, path)
+    if value is None:
+        return None
+    return parse_time(value, member(path, key))
+
+
+def parse_time(value: str, field: str) -> datetime:
+    """An RFC 3339 instant, in UTC.
+
+    Accepts any number of fractional digits (Go writes nine; kept to microseconds) and an
+    offset with or without its colon (PagerDuty's own examples write `+0000`). An offset is
+    required: an instant without one names no instant.
+    """
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        raise BadRequest(
+            field, f"expected an RFC 3339 timestamp like 2026-05-24T09:30:00Z, got {quote(value)}"
+        )
+    year, month, day, hour, minute, second = (int(match[group]) for group in range(1, 7))
+    micro = int((match[7] or "0")[:6].ljust(6, "0"))
+    offset = timedelta(0)
+    if not match[8]:
+        offset_hours, offset_minutes = int(match[10]), int(match[11])
+        if offset_hours > 23 or offset_minutes > 59:
+            raise BadRequest(field, f"{quote(value)} has no valid UTC offset")
+        offset = timedelta(hours=offset_hours, minutes=offset_minutes)
+        offset = -offset if match[9] == "-" else offset
+    try:
+        moment = datetime(year, month, day, hour, minute, second, micro, timezone(offset))
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise BadRequest(field, f"{quote(value)} is not a valid instant") from None
+
+
+def links(document: Mapping[str, object], key: str, path: str) -> tuple[Link, ...]:
+    """A list of `{href, text}` objects; href is required."""
+    value = document.get(key)
+    field = member(path, key)
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise BadRequest(field, f"expected a list of links, got {kind(value)}")
+    found = []
+    for position, item in enumerate(value):
+        entry = as_object(item, index(field, position), "a link {href, text}")
+        href = required_text(entry, "href", index(field, position))
+        found.append(Link(href=href, text=text(entry, "text", index(field, position)) or ""))
+    return tuple(found)
+
+
+def url_links(
+    document: Mapping[str, object], path: str, fields: Iterable[tuple[str, str]]
+) -> tuple[Link, ...]:
+    """One Link per non-empty URL field, in the order of `fields` (key, link text)."""
+    found = []
+    for key, label in fields:
+        href = text(document, key, path)
+        if href:
+            found.append(Link(href=href, text=label))
+    return tuple(found)
+
+
+def reject_unknown(document: Mapping[str, object], known: Iterable[str], path: str) -> None:
+    allowed = sorted(known)
+    for key in document:
+        if key not in allowed:
+            raise BadRequest(
+                member(path, key), f"is not a known field (expected one of {', '.join(allowed)})"
+            )

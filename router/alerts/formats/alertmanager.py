@@ -1,0 +1,118 @@
+"""The Alertmanager webhook, version 4 (room: alerts.formats; imports alerts.model, errors).
+
+Alertmanager's `webhook_configs` receiver POSTs one group of alerts per request; each entry of
+`alerts` becomes one Alert. The payload is parsed leniently: unknown keys are ignored, because
+newer Alertmanagers add fields (`notification_reason` in 0.32, `routeLabels` in 0.34) and the
+group-level fields (`groupKey`, `commonLabels`, ...) say nothing the alerts do not.
+
+| Alert field  | from                                                                      |
+| ------------ | ------------------------------------------------------------------------- |
+| dedup_key    | `fingerprint` (else the fingerprint computed from the labels, see below)  |
+| status       | the alert's own `status`: firing or resolved (the group's is ignored)     |
+| labels       | `labels` (required), text to text                                         |
+| annotations  | `annotations`, text to text                                               |
+| summary      | annotations.summary, else annotations.description, else labels.alertname, |
+|              | else the labels as `name=value, ...`                                      |
+| severity     | labels.severity through SEVERITIES, case-insensitively: critical and page |
+|              | critical; error and high error; warning, warn and medium warning; info,   |
+|              | low and none info; anything else, or no label, warning                    |
+| service      | labels.service, if present                                                |
+| starts_at    | `startsAt`; ends_at from `endsAt`; 0001-01-01T00:00:00Z (Go's zero time)  |
+|              | means unset                                                               |
+| links        | `generatorURL`, as "Source"                                               |
+
+The fingerprint is Alertmanager's own (prometheus/common `model.LabelSet.Fingerprint`): 64-bit
+FNV-1a over the label names in sorted order, each name and value followed by the byte 0xff,
+written as 16 lowercase hex digits. The same alert therefore has the same dedup key whether it
+comes through this webhook or straight from Prometheus (alertmanager_v2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from router.alerts.formats import _json
+from router.alerts.model import Alert, Severity, Status
+
+SOURCE = "alertmanager"
+
+STATUSES: Mapping[str, Status] = {"firing": Status.FIRING, "resolved": Status.RESOLVED}
+
+SEVERITIES: Mapping[str, Severity] = {
+    "critical": Severity.CRITICAL,
+    "page": Severity.CRITICAL,
+    "error": Severity.ERROR,
+    "high": Severity.ERROR,
+    "warning": Severity.WARNING,
+    "warn": Severity.WARNING,
+    "medium": Severity.WARNING,
+    "info": Severity.INFO,
+    "low": Severity.INFO,
+    "none": Severity.INFO,
+}
+
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_SEPARATOR = 0xFF
+
+
+def parse(body: bytes, headers: Mapping[str, str]) -> list[Alert]:
+    """The alerts of one Alertmanager webhook notification.
+
+    Raises:
+        BadRequest: naming the field at fault.
+    """
+    document = _json.as_object(_json.decode(body), "", "a JSON object (an Alertmanager webhook)")
+    entries = _json.alert_list(document, "alerts", "")
+    return [
+        parse_alert(entry, _json.index("alerts", position), SOURCE)
+        for position, entry in enumerate(entries)
+    ]
+
+
+def parse_alert(entry: object, path: str, source: str) -> Alert:
+    """One entry of `alerts`; Grafana's webhook shares this shape."""
+    document = _json.as_object(entry, path, "an alert object")
+    labels = _json.text_map(document, "labels", path, "label", required=True)
+    annotations = _json.text_map(document, "annotations", path, "annotation")
+    return Alert(
+        summary=summary(labels, annotations),
+        source=source,
+        severity=severity(labels),
+        status=_json.choice(document, "status", path, STATUSES),
+        labels=labels,
+        annotations=annotations,
+        service=labels.get("service") or None,
+        dedup_key=_json.text(document, "fingerprint", path) or fingerprint(labels),
+        starts_at=instant(document, "startsAt", path),
+        ends_at=instant(document, "endsAt", path),
+        links=_json.url_links(document, path, [("generatorURL", "Source")]),
+    )
+
+
+def summary(labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
+    found = annotations.get("summary") or annotations.get("description")
+    found = found or labels.get("alertname")
+    return found or ", ".join(f"{name}={value}" for name, value in sorted(labels.items()))
+
+
+def severity(labels: Mapping[str, str]) -> Severity:
+    return SEVERITIES.get(labels.get("severity", "").strip().lower(), Severity.WARNING)
+
+
+def instant(document: Mapping[str, object], key: str, path: str) -> datetime | None:
+    """A timestamp where Go's zero time means none."""
+    moment = _json.timestamp(document, key, path)
+    return None if moment == _json.ZERO_TIME else moment
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's fingerprint of a label set (see the module docstring)."""
+    digest = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode("utf-8"):
+                digest = ((digest ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+            digest = ((digest ^ _SEPARATOR) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{digest:016x}"

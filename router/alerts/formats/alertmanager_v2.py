@@ -1,0 +1,80 @@
+"""Alertmanager API v2 `POST /api/v2/alerts` (room: alerts.formats; imports alerts.model, errors).
+
+This is what Prometheus sends to the Alertmanagers in its `alerting.alertmanagers`, so router can
+stand in for one. Unlike the other formats, `parse` takes a third argument, `now`: whether an
+alert is over depends on the time it arrives, and time is a parameter (STYLE.md rule 8).
+
+The body is a JSON list of postable alerts. Mapping:
+
+| Alert field  | from                                                                       |
+| ------------ | -------------------------------------------------------------------------- |
+| labels       | `labels` (required); empty values are dropped first, as Alertmanager does; |
+|              | at least one label must remain                                             |
+| dedup_key    | Alertmanager's fingerprint of those labels (alertmanager.fingerprint:      |
+|              | FNV-1a 64 over the sorted label set), since Prometheus sends none          |
+| status       | resolved when `endsAt` is set and not after `now`, else firing. Prometheus |
+|              | re-sends firing alerts every minute with `endsAt` a few evaluation         |
+|              | intervals ahead: those stay firing and refresh one incident              |
+| starts_at    | `startsAt`, else `endsAt`, else `now` (Alertmanager's defaulting)          |
+| ends_at      | `endsAt`; unset when absent (Alertmanager would add its resolve_timeout;   |
+|              | expiring such alerts is the engine's business, not the parser's)          |
+| annotations, summary, severity, service | as the Alertmanager webhook (alertmanager.py)   |
+| links        | `generatorURL`, as "Source"                                                |
+
+`endsAt` before `startsAt` is refused, as Alertmanager refuses it. Unknown keys are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+
+from router.alerts.formats import _json, alertmanager
+from router.alerts.model import Alert, Status
+from router.errors import BadRequest
+
+SOURCE = "alertmanager_v2"
+
+
+def parse(body: bytes, headers: Mapping[str, str], now: datetime) -> list[Alert]:
+    """The alerts of one `POST /api/v2/alerts`.
+
+    Args:
+        now: the aware instant the request arrived; decides firing or resolved.
+
+    Raises:
+        BadRequest: naming the field at fault, e.g. `[3].labels`.
+    """
+    entries = _json.bounded(_json.decode(body), "", "a JSON list of alerts")
+    return [_parse_alert(entry, _json.index("", position), now)
+            for position, entry in enumerate(entries)]
+
+
+def _parse_alert(entry: object, path: str, now: datetime) -> Alert:
+    document = _json.as_object(entry, path, "an alert object")
+    labels = _present(_json.text_map(document, "labels", path, "label", required=True))
+    if not labels:
+        raise BadRequest(_json.member(path, "labels"), "must hold at least one non-empty label")
+    annotations = _json.text_map(document, "annotations", path, "annotation")
+    ends_at = alertmanager.instant(document, "endsAt", path)
+    starts_at = alertmanager.instant(document, "startsAt", path) or ends_at or now
+    if ends_at is not None and ends_at < starts_at:
+        raise BadRequest(_json.member(path, "endsAt"), "is before startsAt")
+    return Alert(
+        summary=alertmanager.summary(labels, annotations),
+        source=SOURCE,
+        severity=alertmanager.severity(labels),
+        status=Status.RESOLVED if ends_at is not None and ends_at <= now else Status.FIRING,
+        labels=labels,
+        annotations=annotations,
+        service=labels.get("service") or None,
+        dedup_key=alertmanager.fingerprint(labels),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        links=_json.url_links(document, path, [("generatorURL", "Source")]),
+    )
+
+
+def _present(labels: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType({name: value for name, value in labels.items() if value})

@@ -1,0 +1,82 @@
+"""router's own alert JSON (room: alerts.formats; imports alerts.model, errors).
+
+The format for scripts and tools that speak to router directly (`POST /v1/alerts`, and the
+unix socket). The body is one alert object or a list of them. Being our own, it is strict:
+an unknown field is refused, so a typo such as `sevrity` is an error rather than a silent
+default. docs/formats.md documents it for users.
+
+| field        | type                                  | Alert field                         |
+| ------------ | ------------------------------------- | ----------------------------------- |
+| summary      | text, required, not blank             | summary                             |
+| severity     | critical, error, warning, info        | severity (default warning)          |
+| status       | firing, acknowledged, resolved        | status (default firing)             |
+| labels       | mapping of text to text               | labels                              |
+| annotations  | mapping of text to text               | annotations                         |
+| details      | mapping; values that are not text     | details                             |
+|              | become compact JSON text              |                                     |
+| service      | text                                  | service                             |
+| dedup_key    | text                                  | dedup_key (else the engine derives) |
+| starts_at    | RFC 3339 timestamp with offset        | starts_at                           |
+| ends_at      | RFC 3339 timestamp, not before start  | ends_at                             |
+| links        | list of {href (required), text}       | links                               |
+
+Severity needs no table: the format's levels are router's own. Empty `service` and
+`dedup_key` count as absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from router.alerts.formats import _json
+from router.alerts.model import Alert, Severity, Status
+from router.errors import BadRequest
+
+SOURCE = "native"
+
+FIELDS = frozenset({
+    "summary", "severity", "status", "labels", "annotations", "details", "service",
+    "dedup_key", "starts_at", "ends_at", "links",
+})
+
+SEVERITIES: Mapping[str, Severity] = {severity.value: severity for severity in Severity}
+STATUSES: Mapping[str, Status] = {status.value: status for status in Status}
+
+
+def parse(body: bytes, headers: Mapping[str, str]) -> list[Alert]:
+    """One alert, or a list of alerts, in router's own JSON.
+
+    Raises:
+        BadRequest: naming the field at fault: `summary` for a single alert, `[2].summary` for
+            the third of a list.
+    """
+    document = _json.decode(body)
+    if isinstance(document, list):
+        entries = _json.bounded(document, "")
+        return [_parse_alert(entry, _json.index("", position))
+                for position, entry in enumerate(entries)]
+    return [_parse_alert(document, "")]
+
+
+def _parse_alert(entry: object, path: str) -> Alert:
+    document = _json.as_object(entry, path, "an alert object or a list of alert objects")
+    _json.reject_unknown(document, FIELDS, path)
+    summary = _json.required_text(document, "summary", path)
+    starts_at = _json.timestamp(document, "starts_at", path)
+    ends_at = _json.timestamp(document, "ends_at", path)
+    if starts_at is not None and ends_at is not None and ends_at < starts_at:
+        raise BadRequest(_json.member(path, "ends_at"), "is before starts_at")
+    return Alert(
+        summary=summary,
+        source=SOURCE,
+        severity=_json.choice(document, "severity", path, SEVERITIES, Severity.WARNING),
+        status=_json.choice(document, "status", path, STATUSES, Status.FIRING),
+        labels=_json.text_map(document, "labels", path, "label"),
+        annotations=_json.text_map(document, "annotations", path, "annotation"),
+        details=_json.detail_map(document, "details", path),
+        service=_json.text(document, "service", path) or None,
+        dedup_key=_json.text(document, "dedup_key", path) or None,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        links=_json.links(document, "links", path),
+    )

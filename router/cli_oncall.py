@@ -1,0 +1,192 @@
+"""`router oncall`, `router schedule` and `router fatigue` (room: cli; imports config, roster,
+core, clock, errors).
+
+Read-only answers from the config alone, no daemon needed: who is on call, the final
+shifts of a rota (text, JSON or iCal) and the on-call load per person. Times print in the
+rota's (or person's) own timezone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from router import roster
+from router.clock import SystemClock
+from router.config import ConfigInvalid, load_config
+from router.config.model import Config
+from router.config.values import parse_datetime, parse_duration
+from router.core.oncall import EARLIEST, LATEST, Shift
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def add_commands(commands: Any) -> None:
+    """Register the three commands on the CLI's subparsers."""
+    oncall = commands.add_parser("oncall", help="who is on call now (or --at), until when, "
+                                                "and who is next")
+    oncall.add_argument("team", nargs="?", metavar="ROTA|SERVICE",
+                        help="a rota, or a service (its escalation policy's rotas); all rotas "
+                             "if omitted")
+    oncall.add_argument("--at", metavar="TIME", help="ISO 8601 instant (default: now)")
+    _common(oncall, handler=run_oncall)
+
+    schedule = commands.add_parser("schedule", help="the final shifts of a rota")
+    schedule.add_argument("rota", metavar="ROTA")
+    _window(schedule)
+    schedule.add_argument("--ics", action="store_true", help="print an iCalendar feed")
+    _common(schedule, handler=run_schedule)
+
+    fatigue = commands.add_parser("fatigue", help="on-call hours, nights and weekends per "
+                                                  "person, flagged over the configured limits")
+    _window(fatigue)
+    _common(fatigue, handler=run_fatigue)
+
+
+def _common(parser: argparse.ArgumentParser, *, handler: Any) -> None:
+    parser.add_argument("--config", action="append", metavar="DIR|FILE",
+                        help="config directory or file (default: config); may repeat")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(handler=handler)
+
+
+def _window(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="start", metavar="TIME",
+                        help="ISO 8601 date or instant (default: now)")
+    parser.add_argument("--until", dest="end", metavar="TIME",
+                        help="ISO 8601 date or instant, or a duration after --from such as "
+                             "2w (default: 2w)")
+
+
+class _Usage(Exception):
+    """A bad argument value; exits 2 with the message."""
+
+
+def _load(arguments: argparse.Namespace, err: TextIO) -> Config | None:
+    try:
+        return load_config(arguments.config or ["config"])
+    except ConfigInvalid as invalid:
+        for problem in invalid.problems:
+            print(problem, file=err)
+        print("config invalid: fix it first (router validate)", file=err)
+        return None
+
+
+def _instant(text: str | None, zone: ZoneInfo, default: datetime) -> datetime:
+    if text is None:
+        return default
+    try:
+        return parse_datetime(text, zone)
+    except ValueError as error:
+        raise _Usage(str(error)) from None
+
+
+def _span(arguments: argparse.Namespace, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """--from and --until; dates and times without an offset are read in `zone`."""
+    start = _instant(arguments.start, zone, SystemClock().now())
+    text = arguments.end or "2w"
+    try:
+        end = start + parse_duration(text)
+    except ValueError:
+        end = _instant(text, zone, start)
+    if end <= start:
+        raise _Usage(f"--until ({end.isoformat()}) must be after --from ({start.isoformat()})")
+    return start, end
+
+
+def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, action: Any) -> int:
+    config = _load(arguments, err)
+    if config is None:
+        return EXIT_INVALID
+    try:
+        return int(action(config))
+    except _Usage as usage:
+        print(f"router {arguments.command}: {usage}", file=err)
+        return EXIT_USAGE
+    except LookupError as missing:
+        print(f"router {arguments.command}: {missing.args[0]}", file=err)
+        return EXIT_INVALID
+
+
+def run_oncall(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    def action(config: Config) -> int:
+        at = _instant(arguments.at, config.settings.timezone, SystemClock().now())
+        answers = roster.on_call(config, arguments.team, at)
+        if arguments.format == "json":
+            print(json.dumps({"at": at.isoformat(),
+                              "rotas": [roster.on_call_json(item) for item in answers]},
+                             indent=2), file=out)
+            return EXIT_OK
+        for answer in answers:
+            zone = answer.rota.timezone
+            line = f"{answer.rota.id}: {_who(answer.shift, config)} {_until(answer.shift, zone)}"
+            if answer.next is not None:
+                line += (f"; next: {_who(answer.next, config)} from "
+                         f"{_local(answer.next.start, zone)}")
+            print(line, file=out)
+        return EXIT_OK
+    return _run(arguments, out, err, action)
+
+
+def run_schedule(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    def action(config: Config) -> int:
+        if arguments.ics:
+            out.write(roster.rota_ics(config, arguments.rota, SystemClock().now())
+                      .decode("utf-8"))
+            return EXIT_OK
+        rota = roster.rotas_for(config, arguments.rota)[0]
+        start, end = _span(arguments, rota.timezone)
+        shifts = roster.schedule(config, rota.id, start, end)
+        if arguments.format == "json":
+            print(json.dumps({"rota": arguments.rota, "from": start.isoformat(),
+                              "until": end.isoformat(),
+                              "shifts": [roster.shift_json(shift) for shift in shifts]},
+                             indent=2), file=out)
+            return EXIT_OK
+        for shift in shifts:
+            print(f"{_local(shift.start, rota.timezone)}  {_local(shift.end, rota.timezone)}  "
+                  f"{_who(shift, config)}", file=out)
+        return EXIT_OK
+    return _run(arguments, out, err, action)
+
+
+def run_fatigue(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    def action(config: Config) -> int:
+        start, end = _span(arguments, config.settings.timezone)
+        reports = roster.fatigue(config, start, end)
+        if arguments.format == "json":
+            print(json.dumps({"from": start.isoformat(), "until": end.isoformat(),
+                              "people": [roster.fatigue_json(item) for item in reports]},
+                             indent=2), file=out)
+            return EXIT_OK
+        print(f"{'person':<16} {'hours':>7} {'night':>7} {'weekend':>8}  over limits",
+              file=out)
+        for item in reports:
+            print(f"{item.person:<16} {item.hours:>7.1f} {item.night_hours:>7.1f} "
+                  f"{item.weekend_hours:>8.1f}  {', '.join(item.flags) or '-'}", file=out)
+        return EXIT_OK
+    return _run(arguments, out, err, action)
+
+
+def _who(shift: Shift, config: Config) -> str:
+    if shift.person is None:
+        return "nobody"
+    person = config.people.get(shift.person)
+    name = f"{person.name} ({shift.person})" if person and person.name != shift.person \
+        else shift.person
+    return f"{name} [{shift.layer}]" if shift.layer else name
+
+
+def _until(shift: Shift, zone: ZoneInfo) -> str:
+    return "until further notice" if shift.end == LATEST else f"until {_local(shift.end, zone)}"
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    if moment in (EARLIEST, LATEST):
+        return "-"
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+

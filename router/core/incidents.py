@@ -1,0 +1,135 @@
+"""How an alert changes its incident (room: core; imports config.model, alerts.model, errors).
+
+Pure: the engine reads the open incident for the alert's dedup key and the set of alerts
+still firing in it, calls `apply_alert`, and writes back what it returns.
+
+Rules:
+- A firing alert whose dedup key has no open incident opens one (state triggered).
+- A firing alert whose dedup key has an open incident joins it: the count and last-seen
+  time go up, the severity becomes the most severe seen; a repeat of an alert already in it
+  (Prometheus re-sends every cycle) adds no timeline line.
+- A resolved alert leaves the incident's firing set; when none is left the incident is
+  resolved. A resolve with no labels (PagerDuty's resolve carries only the dedup key)
+  resolves every alert of the incident. A resolve with no open incident is ignored
+  (Prometheus re-sends resolved alerts for 15 minutes).
+- An acknowledge (PagerDuty's acknowledge event) acknowledges a triggered incident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+
+from router.alerts.model import Alert, Incident, IncidentState, Severity, Status, TimelineEntry
+
+Action = Literal["opened", "updated", "acknowledged", "resolved", "ignored"]
+
+
+def label_fingerprint(labels: Mapping[str, str]) -> str:
+    """A stable hash of the sorted label set: the same labels always give the same text."""
+    canonical = json.dumps(sorted(labels.items()), separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def dedup_key(alert: Alert, from_template: str | None) -> str:
+    """The sender's own key, else the service's template result, else the label hash."""
+    if alert.dedup_key:
+        return alert.dedup_key
+    if from_template:
+        return from_template
+    return label_fingerprint({**alert.labels, "__source": alert.source})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Opening:
+    """What the engine knows about an incident it would open: routing's answer."""
+
+    number: int
+    service: str | None
+    escalation_policy: str | None
+    severity: Severity
+    dedup_key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    action: Action
+    incident: Incident | None
+    firing: frozenset[str]
+    timeline: tuple[TimelineEntry, ...] = ()
+
+
+def apply_alert(incident: Incident | None, firing: frozenset[str], alert: Alert,
+                opening: Opening, now: datetime) -> Change:
+    """The incident after `alert`; `firing` holds the label fingerprints still firing."""
+    identity = label_fingerprint(alert.labels)
+    if alert.status is Status.FIRING:
+        if incident is None:
+            return _open(alert, identity, opening, now)
+        return _join(incident, firing, alert, identity, now)
+    if incident is None:
+        return Change(action="ignored", incident=None, firing=frozenset())
+    if alert.status is Status.ACKNOWLEDGED:
+        return acknowledge(incident, firing, f"source:{alert.source}", now)
+    return _resolve_alert(incident, firing, alert, identity, now)
+
+
+def _open(alert: Alert, identity: str, opening: Opening, now: datetime) -> Change:
+    incident = Incident(
+        number=opening.number, dedup_key=opening.dedup_key, service=opening.service,
+        summary=alert.summary, severity=opening.severity, state=IncidentState.TRIGGERED,
+        opened_at=now, updated_at=now, source=alert.source,
+        escalation_policy=opening.escalation_policy, labels=alert.labels,
+    )
+    entry = TimelineEntry(at=now, actor=f"source:{alert.source}", action="opened",
+                          details={"summary": alert.summary, "severity": opening.severity})
+    return Change(action="opened", incident=incident, firing=frozenset({identity}),
+                  timeline=(entry,))
+
+
+def _join(incident: Incident, firing: frozenset[str], alert: Alert, identity: str,
+          now: datetime) -> Change:
+    severity = min(incident.severity, alert.severity, key=lambda level: level.rank)
+    updated = replace(incident, alert_count=incident.alert_count + 1, updated_at=now,
+                      severity=severity)
+    timeline: tuple[TimelineEntry, ...] = ()
+    if identity not in firing:
+        timeline = (TimelineEntry(at=now, actor=f"source:{alert.source}", action="alert joined",
+                                  details={"summary": alert.summary}),)
+    return Change(action="updated", incident=updated, firing=firing | {identity},
+                  timeline=timeline)
+
+
+def _resolve_alert(incident: Incident, firing: frozenset[str], alert: Alert, identity: str,
+                   now: datetime) -> Change:
+    left = firing - {identity} if alert.labels else frozenset()
+    if left:
+        entry = TimelineEntry(at=now, actor=f"source:{alert.source}", action="alert resolved",
+                              details={"summary": alert.summary, "still firing": str(len(left))})
+        return Change(action="updated", incident=replace(incident, updated_at=now),
+                      firing=left, timeline=(entry,))
+    return resolve(incident, f"source:{alert.source}", now)
+
+
+def acknowledge(incident: Incident, firing: frozenset[str], actor: str,
+                now: datetime) -> Change:
+    """Acknowledge a triggered incident; acknowledging twice or after resolve changes nothing."""
+    if incident.state is not IncidentState.TRIGGERED:
+        return Change(action="ignored", incident=incident, firing=firing)
+    updated = replace(incident, state=IncidentState.ACKNOWLEDGED, acknowledged_at=now,
+                      acknowledged_by=actor, updated_at=now)
+    entry = TimelineEntry(at=now, actor=actor, action="acknowledged")
+    return Change(action="acknowledged", incident=updated, firing=firing, timeline=(entry,))
+
+
+def resolve(incident: Incident, actor: str, now: datetime) -> Change:
+    """Resolve an open incident; resolving a resolved one changes nothing."""
+    if incident.state is IncidentState.RESOLVED:
+        return Change(action="ignored", incident=incident, firing=frozenset())
+    updated = replace(incident, state=IncidentState.RESOLVED, resolved_at=now, updated_at=now)
+    entry = TimelineEntry(at=now, actor=actor, action="resolved")
+    return Change(action="resolved", incident=updated, firing=frozenset(), timeline=(entry,))

@@ -1,0 +1,338 @@
+"""The use cases: ingest, acknowledge, resolve, silence (room: engine; imports core, store,
+config.model, alerts.model, clock, errors).
+
+Each use case reads the config snapshot once at its start and makes its writes in ONE store
+unit of work, so a reload never tears an operation in half and nothing is acknowledged to a
+sender before it is durable. Decisions are the core's; this module only gathers their
+inputs from the store and writes back their effects.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import jinja2
+import jinja2.sandbox
+
+from router.alerts.model import Alert, Incident, Notification, Silence, TimelineEntry
+from router.clock import Clock
+from router.config.model import Config
+from router.core import incidents as incident_rules
+from router.core.escalation import plan_level
+from router.core.oncall import Shift, shift_at
+from router.core.routing import Decision, RouteTable, route
+from router.core.suppression import check as check_suppression
+from router.errors import BadRequest
+from router.store import IncidentDetail, Store, Transaction
+
+logger = logging.getLogger(__name__)
+_TEMPLATES = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One config with what is derived from it, swapped in as a whole on reload."""
+
+    config: Config
+    routes: RouteTable
+    dedup_templates: dict[str, jinja2.Template]
+    routing_keys: dict[str, str]
+
+    @classmethod
+    def of(cls, config: Config) -> Snapshot:
+        templates = {service.id: _TEMPLATES.from_string(service.dedup_key)
+                     for service in config.services.values() if service.dedup_key}
+        keys = {key.reveal(): service.id for service in config.services.values()
+                for key in service.routing_keys}
+        return cls(config, RouteTable.compile(config.routes), templates, keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What ingest did with one alert, for the sender's answer."""
+
+    incident_id: str | None
+    dedup_key: str
+    action: str
+    suppressed_by: str | None = None
+
+
+class Engine:
+    def __init__(self, config: Config, store: Store, clock: Clock,
+                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+        self.snapshot = Snapshot.of(config)
+        self.store = store
+        self.clock = clock
+        self.new_id = new_id
+
+    def use_config(self, config: Config) -> None:
+        """Swap in a new config; everything fallible happens before the one assignment."""
+        snapshot = Snapshot.of(config)
+        self.snapshot = snapshot
+
+    async def ingest(self, alerts: Sequence[Alert]) -> list[Accepted]:
+        """Store every alert with its incident changes and notifications, in one commit."""
+        snapshot, now = self.snapshot, self.clock.now()
+        accepted = await self.store.write(
+            lambda transaction: [self._ingest_one(transaction, snapshot, alert, now)
+                                 for alert in alerts])
+        for item in accepted:
+            logger.info("alert accepted", extra={"incident": item.incident_id,
+                                                 "action": item.action})
+        return accepted
+
+    def _ingest_one(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
+                    now: datetime, *, page: bool = True) -> Accepted:
+        config = snapshot.config
+        if alert.service is None and alert.routing_key in snapshot.routing_keys:
+            alert = replace(alert, service=snapshot.routing_keys[alert.routing_key])
+        decision = route(alert, snapshot.routes)
+        service = config.services.get(decision.service or "")
+        key = incident_rules.dedup_key(alert, _render_key(snapshot, service and service.id,
+                                                           alert))
+        verdict = check_suppression(alert, config.suppressions,
+                                    transaction.active_silences(now), now)
+        suppressed_by = f"{verdict.kind}:{verdict.id}" if verdict.suppressed else None
+        found = transaction.open_incident(key)
+        incident, firing = found if found else (None, frozenset[str]())
+        opening = incident_rules.Opening(
+            number=0, service=decision.service, severity=decision.severity, dedup_key=key,
+            escalation_policy=decision.escalation_policy
+            or (service.escalation_policy if service else None))
+        if incident is None and alert.status.value == "firing":
+            opening = replace(opening, number=transaction.next_incident_number())
+        change = incident_rules.apply_alert(incident, firing, alert, opening, now)
+        transaction.record_alert(alert, change.incident.number if change.incident else None,
+                                 key, now, suppressed_by)
+        if change.incident is None:
+            return Accepted(None, key, change.action, suppressed_by)
+        if page:
+            updated = self._effects(transaction, snapshot, change, decision, suppressed_by, now)
+        else:  # send_alert: a message, no escalation
+            updated = change.incident
+            transaction.add_timeline(updated.number, change.timeline)
+        transaction.save_incident(updated, change.firing)
+        return Accepted(updated.id, key, change.action, suppressed_by)
+
+    def _effects(self, transaction: Transaction, snapshot: Snapshot,
+                 change: incident_rules.Change, decision: Decision,
+                 suppressed_by: str | None, now: datetime) -> Incident:
+        """Write the change's timeline, notifications and timers; return the incident."""
+        incident = change.incident
+        assert incident is not None
+        timeline = list(change.timeline)
+        if change.action in ("opened", "updated") and incident.level == 0:
+            if suppressed_by:
+                if incident.suppressed_by != suppressed_by:
+                    timeline.append(TimelineEntry(at=now, actor="router", action="suppressed",
+                                                  details={"by": suppressed_by}))
+                incident = replace(incident, suppressed_by=suppressed_by)
+            else:
+                if incident.suppressed_by:
+                    timeline.append(TimelineEntry(at=now, actor="router",
+                                                  action="suppression ended"))
+                incident = self._page(transaction, snapshot, incident, decision, timeline, now)
+        elif change.action in ("acknowledged", "resolved"):
+            transaction.cancel_timers(incident.number)
+            transaction.add_notifications(self._follow_ups(transaction, incident, change.action,
+                                                           now))
+        transaction.add_timeline(incident.number, timeline)
+        return incident
+
+    def _page(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
+              decision: Decision, timeline: list[TimelineEntry], now: datetime) -> Incident:
+        """First notifications of an incident: its channels and escalation level 1."""
+        service = snapshot.config.services.get(incident.service or "")
+        channels = dict.fromkeys((*decision.channels, *(service.channels if service else ())))
+        notifications = [
+            Notification(id=self.new_id(), incident_number=incident.number, channel=channel,
+                         target=f"channel:{channel}", address="", event="trigger",
+                         created_at=now)
+            for channel in channels]
+        plan = plan_level(snapshot.config, incident, 1, now, self.new_id)
+        notifications.extend(plan.notifications)
+        transaction.add_notifications(notifications)
+        timeline.extend(TimelineEntry(at=now, actor="router", action="not notified",
+                                      details={"why": why}) for why in plan.held)
+        timeline.extend(TimelineEntry(at=now, actor="router", action="notified",
+                                      details={"channel": item.channel, "target": item.target})
+                        for item in notifications)
+        if plan.deadline is not None:
+            transaction.set_timer(incident.number, "escalate", plan.deadline)
+        return replace(incident, suppressed_by=None, level=1 if plan.deadline else 0,
+                       assigned_to=plan.people[0] if plan.people else None)
+
+    def _follow_ups(self, transaction: Transaction, incident: Incident, event: str,
+                    now: datetime) -> list[Notification]:
+        """Tell each channel that carried the trigger (PagerDuty, Slack) about the change."""
+        word = "acknowledge" if event == "acknowledged" else "resolve"
+        return [Notification(id=self.new_id(), incident_number=incident.number,
+                             channel=channel, target=f"channel:{channel}", address="",
+                             event=word, created_at=now)
+                for channel in transaction.notified_channels(incident.number)]
+
+    async def acknowledge(self, incident_id: str, actor: str) -> Incident:
+        return await self._transition(incident_id, actor, "acknowledge")
+
+    async def resolve(self, incident_id: str, actor: str) -> Incident:
+        return await self._transition(incident_id, actor, "resolve")
+
+    async def _transition(self, incident_id: str, actor: str, verb: str) -> Incident:
+        number = parse_incident_id(incident_id)
+        now = self.clock.now()
+
+        def work(transaction: Transaction) -> Incident:
+            found = transaction.incident_with_firing(number)
+            if found is None:
+                raise LookupError(incident_id)
+            incident, firing = found
+            if verb == "acknowledge":
+                change = incident_rules.acknowledge(incident, firing, actor, now)
+            else:
+                change = incident_rules.resolve(incident, actor, now)
+            if change.action == "ignored":
+                return incident
+            transaction.cancel_timers(number)
+            assert change.incident is not None
+            transaction.add_notifications(self._follow_ups(transaction, change.incident,
+                                                           change.action, now))
+            transaction.add_timeline(number, change.timeline)
+            transaction.save_incident(change.incident, change.firing)
+            return change.incident
+
+        return await self.store.write(work)
+
+    async def escalate(self, incident_id: str, actor: str, *,
+                       from_level: int | None = None) -> tuple[Incident, int]:
+        """Notify the next level now; returns the incident and the level it was at.
+
+        `from_level`, when given, is the level the caller saw: checked in the same
+        transaction, so two callers that saw the same level escalate only once.
+
+        Raises:
+            LookupError: no such incident.
+            ValueError: the incident is resolved, is not at `from_level`, or has no further
+                level.
+        """
+        number = parse_incident_id(incident_id)
+        snapshot, now = self.snapshot, self.clock.now()
+
+        def work(transaction: Transaction) -> tuple[Incident, int]:
+            found = transaction.incident_with_firing(number)
+            if found is None:
+                raise LookupError(incident_id)
+            incident, firing = found
+            if not incident.is_open:
+                raise ValueError(f"{incident.id} is resolved")
+            if from_level is not None and incident.level != from_level:
+                raise ValueError(f"{incident.id} is at level {incident.level}, not {from_level}")
+            plan = plan_level(snapshot.config, incident, incident.level + 1, now, self.new_id,
+                              event="escalate")
+            if plan.deadline is None:
+                raise ValueError(f"{incident.id} is at the last level of its policy")
+            transaction.add_notifications(plan.notifications)
+            transaction.set_timer(number, "escalate", plan.deadline)
+            transaction.add_timeline(number, [TimelineEntry(
+                at=now, actor=actor, action="escalated",
+                details={"from": str(incident.level), "to": str(incident.level + 1),
+                         "people": ", ".join(plan.people)})])
+            updated = replace(incident, level=incident.level + 1, updated_at=now,
+                              assigned_to=plan.people[0] if plan.people else incident.assigned_to)
+            transaction.save_incident(updated, firing)
+            return updated, incident.level
+
+        return await self.store.write(work)
+
+    def on_call(self, team: str, at: datetime | None = None) -> tuple[str, Shift]:
+        """Who is on call for a rota, or for a service (its policy's first rota).
+
+        Raises:
+            LookupError: no such rota or service, or the service's policy names no rota.
+        """
+        config = self.snapshot.config
+        rota = config.rotas.get(team)
+        if rota is None and team in config.services:
+            policy = config.escalation_policies.get(
+                config.services[team].escalation_policy or "")
+            rota_ids = [target.id for level in (policy.levels if policy else ())
+                        for target in level.targets if target.kind == "rota"]
+            rota = config.rotas.get(rota_ids[0]) if rota_ids else None
+        if rota is None:
+            raise LookupError(team)
+        return rota.id, shift_at(rota, at or self.clock.now()).shift
+
+    async def send_alert(self, alert: Alert, slack_channel: str) -> tuple[Accepted, str]:
+        """Record `alert` as an incident that pages nobody, and post it to a Slack channel
+        (`#alerts`) through the config's first Slack channel; its Acknowledge button then
+        acknowledges that incident. Returns the incident and the notification id.
+
+        Raises:
+            LookupError: the config has no Slack channel.
+        """
+        snapshot, now = self.snapshot, self.clock.now()
+        slack = next((channel.id for channel in sorted(snapshot.config.channels.values(),
+                                                        key=lambda item: item.id)
+                      if channel.type == "slack"), None)
+        if slack is None:
+            raise LookupError("no slack channel is configured")
+        notification_id = self.new_id()
+
+        def work(transaction: Transaction) -> Accepted:
+            accepted = self._ingest_one(transaction, snapshot, alert, now, page=False)
+            if accepted.incident_id is not None:
+                transaction.add_notifications([Notification(
+                    id=notification_id, incident_number=parse_incident_id(accepted.incident_id),
+                    channel=slack, target=f"slack:{slack_channel}", address=slack_channel,
+                    event="message", created_at=now)])
+            return accepted
+
+        return await self.store.write(work), notification_id
+
+    async def incident(self, incident_id: str) -> IncidentDetail | None:
+        number = parse_incident_id(incident_id)
+        return await self.store.read(lambda reader: reader.detail(number))
+
+    async def incidents(self, **filters: Any) -> list[Incident]:
+        return await self.store.read(lambda reader: reader.incidents(**filters))
+
+    async def add_silence(self, silence: Silence) -> Silence:
+        await self.store.write(lambda transaction: transaction.add_silence(silence))
+        return silence
+
+    async def silences(self, *, include_expired: bool = False) -> list[Silence]:
+        now = self.clock.now()
+        return await self.store.read(
+            lambda reader: reader.silences(None if include_expired else now))
+
+    async def expire_silence(self, silence_id: str) -> bool:
+        now = self.clock.now()
+        return await self.store.write(
+            lambda transaction: transaction.expire_silence(silence_id, now))
+
+
+def parse_incident_id(text: str) -> int:
+    """`INC12` or `12` -> 12; anything else is a BadRequest."""
+    digits = text[3:] if text.upper().startswith("INC") else text
+    if not digits.isdigit():
+        raise BadRequest("incident_id", f"expected an incident id like INC12, got {text!r}")
+    return int(digits)
+
+
+def _render_key(snapshot: Snapshot, service_id: str | None, alert: Alert) -> str | None:
+    template = snapshot.dedup_templates.get(service_id or "")
+    if template is None:
+        return None
+    try:
+        rendered = template.render(labels=dict(alert.labels), annotations=dict(alert.annotations),
+                                   severity=alert.severity.value, source=alert.source,
+                                   summary=alert.summary, service=service_id)
+    except jinja2.TemplateError as error:
+        logger.warning("dedup key template failed; using the label hash",
+                       extra={"service": service_id, "error": str(error)})
+        return None
+    return rendered.strip() or None

@@ -1,0 +1,436 @@
+"""HTTP/1.1 on h11 over trio streams (room: server; imports router.errors, server.routes).
+
+Generic: a route table, request limits, keep-alive and pipelining, `Expect: 100-continue`,
+graceful shutdown. It knows nothing about alerts; `daemon.py` wires routes to the engine.
+
+Every error a client can cause is answered as JSON `{"error": "<message>"}`, and a handler
+that raises is answered 500 and logged: the server never crashes and never shows a traceback.
+Excess connections (over `Limits.max_connections`) wait in the kernel's accept backlog: the
+accept loop takes the next one only when a slot frees, so memory stays bounded and no sender
+is refused outright (alert senders retry on refusal, but a short wait is cheaper).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import formatdate
+from http import HTTPStatus
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import h11
+import trio
+
+from router.errors import BadRequest
+from router.server.routes import Handler, Request, Response, Routes
+
+__all__ = [
+    "Handler", "Limits", "Request", "Response", "Routes", "bound_port", "open_listeners",
+    "serve_http", "serve_listeners",
+]
+
+logger = logging.getLogger(__name__)
+
+_RECEIVE_SIZE = 65536
+_ACCEPT_BACKOFF = 0.1  # seconds to wait when out of file descriptors before accepting again
+_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+_REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
+_CONTINUE = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """What one client may cost the server; every wait a client can cause has a deadline here."""
+
+    max_body_bytes: int = 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    max_connections: int = 1000
+    header_timeout: timedelta = timedelta(seconds=10)  # first byte (or accept) -> whole head
+    body_timeout: timedelta = timedelta(seconds=30)  # start of body -> whole body
+    keep_alive_timeout: timedelta = timedelta(seconds=60)  # idle between requests
+    handler_timeout: timedelta = timedelta(seconds=30)  # then 503
+    send_timeout: timedelta = timedelta(seconds=10)  # a client that does not read is dropped
+    linger: timedelta = timedelta(seconds=2)  # drain an unread body before closing on an error
+    grace: timedelta = timedelta(seconds=10)  # in-flight requests at shutdown
+
+
+_INTERNAL_ERROR = Response.error(500, "internal error")
+_HEAD_TIMEOUT = Response.error(408, "request head not received in time")
+_BODY_TIMEOUT = Response.error(408, "request body not received in time")
+_HANDLER_TIMEOUT = Response.error(503, "request not handled in time")
+
+
+class _Abort(Exception):
+    """Answer this and close the connection: the request cannot be read any further."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+class _Gone(Exception):
+    """The client stopped reading; drop the connection without an answer."""
+
+
+async def open_listeners(host: str, port: int) -> list[trio.SocketListener]:
+    """Bound, listening TCP sockets; port 0 picks a free port (see `bound_port`)."""
+    return await trio.open_tcp_listeners(port, host=host)
+
+
+def bound_port(listeners: Sequence[trio.SocketListener]) -> int:
+    """The port the first listener is bound to."""
+    port: int = listeners[0].socket.getsockname()[1]
+    return port
+
+
+async def serve_http(
+    routes: Routes, *, host: str = "127.0.0.1", port: int, limits: Limits = Limits(),
+    shutdown: trio.Event | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Listen on host:port and serve until `shutdown` is set; reports the bound port."""
+    listeners = await open_listeners(host, port)
+    task_status.started(bound_port(listeners))
+    await serve_listeners(routes, listeners, limits=limits, shutdown=shutdown)
+
+
+async def serve_listeners(
+    routes: Routes, listeners: Sequence[trio.SocketListener], *, limits: Limits = Limits(),
+    shutdown: trio.Event | None = None,
+    task_status: trio.TaskStatus[Sequence[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve on listeners (pre-opened, so socket activation can hand them in) and close them.
+
+    When `shutdown` is set: stop accepting, close idle keep-alive connections, give in-flight
+    requests `limits.grace` to finish (their answers carry `Connection: close`), then return.
+    """
+    server = _Server(routes, limits)
+    stop = trio.Event() if shutdown is None else shutdown
+    try:
+        async with trio.open_nursery() as connections:
+            async with trio.open_nursery() as acceptors:
+                for listener in listeners:
+                    acceptors.start_soon(server.accept_forever, listener, connections)
+                task_status.started(listeners)
+                await stop.wait()
+                acceptors.cancel_scope.cancel()
+            await _close_all(listeners)
+            server.begin_shutdown()
+            connections.cancel_scope.deadline = trio.current_time() + limits.grace.total_seconds()
+    finally:
+        await _close_all(listeners)  # when cancelled rather than shut down
+
+
+async def _close_all(listeners: Sequence[trio.SocketListener]) -> None:
+    for listener in listeners:
+        await trio.aclose_forcefully(listener)
+
+
+class _Server:
+    """State shared by the connections of one `serve_listeners` call."""
+
+    def __init__(self, routes: Routes, limits: Limits) -> None:
+        self.routes = routes
+        self.limits = limits
+        self.header_timeout = limits.header_timeout.total_seconds()
+        self.body_timeout = limits.body_timeout.total_seconds()
+        self.keep_alive_timeout = limits.keep_alive_timeout.total_seconds()
+        self.handler_timeout = limits.handler_timeout.total_seconds()
+        self.send_timeout = limits.send_timeout.total_seconds()
+        self.slots = trio.Semaphore(limits.max_connections)
+        self.idle: set[_Connection] = set()  # waiting for a next request; woken at shutdown
+        self.draining = False
+        self._date_second = 0
+        self._date = ""
+
+    def begin_shutdown(self) -> None:
+        self.draining = True
+        for connection in self.idle:
+            # Wakes only a connection blocked in its idle receive; one whose request bytes
+            # already arrived is not waiting, so it is not disturbed (a cancel would be).
+            trio.lowlevel.notify_closing(connection.stream.socket)
+
+    def date(self) -> str:
+        """The Date header, formatted once a second (wall time is HTTP's, not the clock's)."""
+        second = int(time.time())
+        if second != self._date_second:
+            self._date_second = second
+            self._date = formatdate(second, usegmt=True)
+        return self._date
+
+    async def accept_forever(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:
+        while True:
+            await self.slots.acquire()  # at max_connections, the rest wait in the backlog
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                self.slots.release()
+                if exc.errno not in _CAPACITY_ERRNOS:
+                    raise
+                logger.error("accept failed, retrying: %s", exc)
+                await trio.sleep(_ACCEPT_BACKOFF)
+                continue
+            except BaseException:
+                self.slots.release()
+                raise
+            nursery.start_soon(self._run_connection, stream)
+
+    async def _run_connection(self, stream: trio.SocketStream) -> None:
+        try:
+            await _Connection(self, stream).run()
+        except Exception:
+            logger.exception("connection failed")
+        finally:
+            self.slots.release()
+
+
+class _Connection:
+    """One client connection: requests in turn (pipelined ones queue in h11's buffer).
+
+    One cancel scope, the watchdog, covers the whole connection; each phase moves its deadline
+    and names what to answer if it passes (every timeout ends the connection). That costs a
+    deadline assignment per phase instead of a cancel scope per wait on the hot path.
+    """
+
+    __slots__ = ("client", "conn", "head_only", "on_timeout", "request", "server", "stream",
+                 "watchdog")
+
+    def __init__(self, server: _Server, stream: trio.SocketStream) -> None:
+        self.server = server
+        self.stream = stream
+        self.conn = h11.Connection(
+            h11.SERVER, max_incomplete_event_size=server.limits.max_header_bytes)
+        self.watchdog = trio.CancelScope()
+        self.on_timeout: Response | None = None  # what to answer when the watchdog fires
+        self.head_only = False  # answering HEAD: headers as for GET, no body
+        self.request: Request | None = None  # in the handler, for the timeout log line
+        try:
+            peer = stream.socket.getpeername()
+            self.client: tuple[str, int] | None = (str(peer[0]), int(peer[1]))
+        except (OSError, TypeError, IndexError):
+            self.client = None
+
+    async def run(self) -> None:
+        try:
+            response = await self._serve_watched()
+            if response is not None:
+                await self._abort(response)
+        except (_Gone, trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            await trio.aclose_forcefully(self.stream)
+
+    def _arm(self, timeout: float, on_timeout: Response | None) -> None:
+        self.watchdog.deadline = trio.current_time() + timeout
+        self.on_timeout = on_timeout
+
+    async def _serve_watched(self) -> Response | None:
+        """Serve requests; the answer to end the connection with, or None to just close."""
+        with self.watchdog:
+            try:
+                await self._serve()
+            except h11.RemoteProtocolError as exc:
+                return self._protocol_error(exc)
+            except _Abort as abort:
+                return abort.response
+            return None
+        if self.on_timeout is _HANDLER_TIMEOUT and self.request is not None:
+            logger.error("handler timed out: %s %s", self.request.method, self.request.path)
+        return self.on_timeout
+
+    async def _serve(self) -> None:
+        conn = self.conn
+        first = True
+        while await self._wait_request(first):
+            await self._handle()
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                return
+            conn.start_next_cycle()
+            first = False
+
+    def _protocol_error(self, exc: h11.RemoteProtocolError) -> Response:
+        if exc.error_status_hint == 431:
+            limit = self.server.limits.max_header_bytes
+            return Response.error(431, f"request head is over {limit} bytes")
+        return Response.error(exc.error_status_hint, f"malformed request: {exc}")
+
+    async def _wait_request(self, first: bool) -> bool:
+        """Wait for the first bytes of the next request (or find them pipelined already).
+        False when the client closed, idled out, or the server is draining."""
+        conn = self.conn
+        if conn.trailing_data[0]:
+            return True
+        server = self.server
+        if server.draining:
+            return False
+        if first:  # a fresh connection gets header_timeout from accept, then a 408
+            self._arm(server.header_timeout, _HEAD_TIMEOUT)
+        else:
+            self._arm(server.keep_alive_timeout, None)
+        server.idle.add(self)
+        try:
+            data = await self.stream.receive_some(_RECEIVE_SIZE)
+        except trio.ClosedResourceError:
+            if server.draining:
+                return False  # woken by begin_shutdown
+            raise
+        finally:
+            server.idle.discard(self)
+        conn.receive_data(data)
+        return bool(data)
+
+    async def _next_event(self, allowance: float, on_timeout: Response) -> h11.Event:
+        """The next h11 event, receiving as needed. The phase's deadline is armed at its first
+        wait (a request that arrives whole, the usual case, arms none)."""
+        conn = self.conn
+        while True:
+            event = conn.next_event()
+            if event is not h11.NEED_DATA:
+                if event is h11.PAUSED:
+                    raise h11.RemoteProtocolError("request arrived out of turn")
+                return event  # type: ignore[return-value]
+            if self.on_timeout is not on_timeout:
+                self._arm(allowance, on_timeout)
+            conn.receive_data(await self.stream.receive_some(_RECEIVE_SIZE))
+
+    async def _handle(self) -> None:
+        head = await self._next_event(self.server.header_timeout, _HEAD_TIMEOUT)
+        if type(head) is not h11.Request:
+            raise _Gone  # the client closed between requests
+        method = head.method.decode("ascii")
+        self.head_only = method == "HEAD"
+        path, query = _split_target(head.target)
+        headers, size = _header_map(head.headers)
+        if size + len(head.target) > self.server.limits.max_header_bytes:
+            raise _Abort(self._protocol_error(h11.RemoteProtocolError("", 431)))
+        found = self.server.routes.find(method, path)
+        if isinstance(found, Response):
+            if _declares_body(headers):
+                raise _Abort(found)  # do not read a body nobody wants
+            await self._read_body(headers)
+            await self._send(found)
+            return
+        handler, params = found
+        body = await self._read_body(headers)
+        request = Request(method=method, path=path, query=query, headers=headers, body=body,
+                          params=params, client=self.client)
+        response = await self._call(handler, request)
+        await self._send(response)
+
+    async def _read_body(self, headers: Mapping[str, str]) -> bytes:
+        """The whole body, within max_body_bytes and body_timeout (413 or 408 otherwise)."""
+        conn = self.conn
+        limit = self.server.limits.max_body_bytes
+        length = headers.get("content-length")
+        if length is not None and int(length.partition(",")[0]) > limit:
+            raise _Abort(Response.error(413, f"request body is over {limit} bytes"))
+        allowance = self.server.body_timeout
+        if (conn.they_are_waiting_for_100_continue and not conn.trailing_data[0]
+                and _declares_body(headers)):
+            await self._send_bytes(conn.send(_CONTINUE))  # routed and sized: now ask for it
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            event = await self._next_event(allowance, _BODY_TIMEOUT)
+            if type(event) is h11.Data:
+                size += len(event.data)
+                if size > limit:
+                    raise _Abort(Response.error(413, f"request body is over {limit} bytes"))
+                chunks.append(event.data)
+            elif type(event) is h11.EndOfMessage:
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            else:
+                raise h11.RemoteProtocolError(f"unexpected {event!r} in the request body")
+
+    async def _call(self, handler: Handler, request: Request) -> Response:
+        self.request = request
+        self._arm(self.server.handler_timeout, _HANDLER_TIMEOUT)
+        try:
+            return await handler(request)
+        except BadRequest as exc:
+            return Response.error(400, str(exc))
+        except Exception:
+            logger.exception("handler failed: %s %s", request.method, request.path)
+            return _INTERNAL_ERROR
+
+    async def _send(self, response: Response, *, close: bool = False) -> None:
+        conn = self.conn
+        close = close or self.server.draining
+        try:
+            event = self._response_event(response, close)
+        except h11.LocalProtocolError:
+            logger.exception("handler answered an invalid response: %r", response.status)
+            response = _INTERNAL_ERROR
+            event = self._response_event(response, close)
+        data = conn.send(event) or b""
+        if response.body and not self.head_only:
+            data += conn.send(h11.Data(data=response.body)) or b""
+        data += conn.send(h11.EndOfMessage()) or b""
+        await self._send_bytes(data)
+
+    def _response_event(self, response: Response, close: bool) -> h11.Response:
+        headers = [*response.headers, ("content-length", str(len(response.body))),
+                   ("date", self.server.date())]
+        if close:
+            headers.append(("connection", "close"))
+        return h11.Response(status_code=response.status, headers=headers,
+                            reason=_REASONS.get(response.status, b""))
+
+    async def _send_bytes(self, data: bytes | None) -> None:
+        self._arm(self.server.send_timeout, None)
+        await self.stream.send_all(data or b"")
+
+    async def _abort(self, response: Response) -> None:
+        """Answer (when h11 still allows an answer) and drain what the client still sends, so
+        closing does not reset the connection before the client reads the answer."""
+        limits = self.server.limits
+        with trio.move_on_after(self.server.send_timeout):
+            if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                await self._send(response, close=True)
+        if self.conn.their_state not in (h11.SEND_BODY, h11.ERROR):
+            return  # nothing more is on its way
+        with trio.move_on_after(limits.linger.total_seconds()):
+            await self.stream.send_eof()
+            drained = 0
+            while drained <= limits.max_body_bytes:
+                data = await self.stream.receive_some(_RECEIVE_SIZE)
+                if not data:
+                    break
+                drained += len(data)
+
+
+def _split_target(target: bytes) -> tuple[str, Mapping[str, tuple[str, ...]]]:
+    """Path (percent-decoded) and query of a request target; absolute-form is accepted."""
+    text = target.decode("ascii")
+    if not text.startswith("/"):
+        parts = urlsplit(text)
+        text = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    path, _, query_text = text.partition("?")
+    if "%" in path:
+        try:
+            path = unquote(path, errors="strict")
+        except UnicodeDecodeError:
+            raise _Abort(Response.error(400, "request path is not valid UTF-8")) from None
+    if not query_text:
+        return path, {}
+    query = parse_qs(query_text, keep_blank_values=True)
+    return path, {name: tuple(values) for name, values in query.items()}
+
+
+def _header_map(raw: Sequence[tuple[bytes, bytes]]) -> tuple[dict[str, str], int]:
+    """Headers by lower-case name (repeats comma-joined) and their size in bytes."""
+    headers: dict[str, str] = {}
+    size = 0
+    for name, value in raw:
+        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        size += len(key) + len(text) + 4
+    return headers, size
+
+
+def _declares_body(headers: Mapping[str, str]) -> bool:
+    return "transfer-encoding" in headers or headers.get("content-length", "0") != "0"

@@ -1,0 +1,124 @@
+"""Versioned schema migrations for the SQLite store (room: store).
+
+Each entry moves the schema one version up; `PRAGMA user_version` records where a state
+directory is. Entries are never edited once released: a change is a new entry.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: incidents, their alerts and timeline, the outbox, timers, silences
+    """
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters VALUES ('incident', 0);
+    CREATE TABLE incidents (
+        number INTEGER PRIMARY KEY,
+        dedup_key TEXT NOT NULL,
+        service TEXT,
+        summary TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        state TEXT NOT NULL,
+        source TEXT NOT NULL,
+        escalation_policy TEXT,
+        level INTEGER NOT NULL,
+        assigned_to TEXT,
+        alert_count INTEGER NOT NULL,
+        suppressed_by TEXT,
+        opened_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        acknowledged_at REAL,
+        acknowledged_by TEXT,
+        resolved_at REAL,
+        labels TEXT NOT NULL,
+        firing TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX incidents_open_key ON incidents (dedup_key) WHERE state != 'resolved';
+    CREATE INDEX incidents_by_state ON incidents (state, opened_at);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        incident_number INTEGER,
+        received_at REAL NOT NULL,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL,
+        dedup_key TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        annotations TEXT NOT NULL,
+        suppressed_by TEXT
+    );
+    CREATE INDEX alerts_by_incident ON alerts (incident_number, id);
+    CREATE TABLE timeline (
+        id INTEGER PRIMARY KEY,
+        incident_number INTEGER NOT NULL,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX timeline_by_incident ON timeline (incident_number, id);
+    CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        incident_number INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        target TEXT NOT NULL,
+        address TEXT NOT NULL,
+        event TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        due_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending',
+        last_error TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (due_at) WHERE state = 'pending';
+    CREATE TABLE timers (
+        id INTEGER PRIMARY KEY,
+        incident_number INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        due_at REAL NOT NULL,
+        UNIQUE (incident_number, kind)
+    );
+    CREATE INDEX timers_due ON timers (due_at);
+    CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        matchers TEXT NOT NULL,
+        starts_at REAL NOT NULL,
+        ends_at REAL NOT NULL,
+        reason TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
+)
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Bring the schema to the newest version, each step in its own transaction.
+
+    Returns:
+        The version the store is now at.
+
+    Raises:
+        RuntimeError: the store was written by a newer router than this one.
+    """
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"the state store is at schema version {version}, newer than this "
+                           f"router knows ({len(MIGRATIONS)}); upgrade router")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {number}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    return [statement.strip() for statement in script.split(";") if statement.strip()]

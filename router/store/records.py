@@ -1,0 +1,250 @@
+"""Rows <-> records for the SQLite store (room: store; imports alerts.model, errors).
+
+`Transaction` holds the writes a use case makes inside one store transaction; `Reader` the
+queries the read API makes. Both are synchronous: they run in a worker thread, never on the
+trio thread. Times are stored as Unix seconds (REAL) so deadlines compare and index cheaply.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from router.alerts.model import (
+    Alert,
+    Incident,
+    IncidentState,
+    Notification,
+    Severity,
+    Silence,
+    SilenceMatcher,
+    TimelineEntry,
+)
+
+_INCIDENT_COLUMNS = (
+    "number, dedup_key, service, summary, severity, state, source, escalation_policy, level, "
+    "assigned_to, alert_count, suppressed_by, opened_at, updated_at, acknowledged_at, "
+    "acknowledged_by, resolved_at, labels, firing"
+)
+
+# An upsert on the number only: OR REPLACE would also delete a row that clashes on the
+# one-open-incident-per-dedup-key index, and that clash must be an error instead.
+_UPDATE_ALL = ", ".join(f"{column.strip()} = excluded.{column.strip()}"
+                        for column in _INCIDENT_COLUMNS.split(",")[1:])
+
+
+def to_seconds(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def from_seconds(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def _json(mapping: Mapping[str, Any]) -> str:
+    return json.dumps(dict(mapping), separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+def _incident(row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
+    incident = Incident(
+        number=row["number"], dedup_key=row["dedup_key"], service=row["service"],
+        summary=row["summary"], severity=Severity(row["severity"]),
+        state=IncidentState(row["state"]), source=row["source"],
+        escalation_policy=row["escalation_policy"], level=row["level"],
+        assigned_to=row["assigned_to"], alert_count=row["alert_count"],
+        suppressed_by=row["suppressed_by"],
+        opened_at=from_seconds(row["opened_at"]),  # type: ignore[arg-type]
+        updated_at=from_seconds(row["updated_at"]),  # type: ignore[arg-type]
+        acknowledged_at=from_seconds(row["acknowledged_at"]),
+        acknowledged_by=row["acknowledged_by"], resolved_at=from_seconds(row["resolved_at"]),
+        labels=MappingProxyType(json.loads(row["labels"])),
+    )
+    return incident, frozenset(json.loads(row["firing"]))
+
+
+def _silence(row: sqlite3.Row) -> Silence:
+    return Silence(
+        id=row["id"],
+        matchers=tuple(SilenceMatcher(name=name, operator=operator, value=value)
+                       for name, operator, value in json.loads(row["matchers"])),
+        starts_at=from_seconds(row["starts_at"]),  # type: ignore[arg-type]
+        ends_at=from_seconds(row["ends_at"]),  # type: ignore[arg-type]
+        reason=row["reason"], created_by=row["created_by"])
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDetail:
+    incident: Incident
+    alerts: tuple[Mapping[str, Any], ...]
+    timeline: tuple[TimelineEntry, ...]
+
+
+class Reader:
+    """Queries; every method is one SELECT or a few, no writes."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def incident(self, number: int) -> Incident | None:
+        row = self.connection.execute(
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE number = ?", (number,)).fetchone()
+        return _incident(row)[0] if row else None
+
+    def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None:
+        row = self.connection.execute(
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = ? "
+            "AND state != 'resolved'", (dedup_key,)).fetchone()
+        return _incident(row) if row else None
+
+    def incidents(self, *, states: Sequence[str] = (), service: str | None = None,
+                  since: datetime | None = None, limit: int = 100) -> list[Incident]:
+        clauses, values = ["1 = 1"], []
+        if states:
+            clauses.append(f"state IN ({', '.join('?' * len(states))})")
+            values.extend(states)
+        if service is not None:
+            clauses.append("service = ?")
+            values.append(service)
+        if since is not None:
+            clauses.append("opened_at >= ?")
+            values.append(since.timestamp())
+        rows = self.connection.execute(
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {' AND '.join(clauses)} "
+            "ORDER BY number DESC LIMIT ?", (*values, limit)).fetchall()
+        return [_incident(row)[0] for row in rows]
+
+    def detail(self, number: int) -> IncidentDetail | None:
+        incident = self.incident(number)
+        if incident is None:
+            return None
+        alerts = tuple(
+            {"received_at": from_seconds(row["received_at"]), "source": row["source"],
+             "status": row["status"], "summary": row["summary"], "severity": row["severity"],
+             "labels": json.loads(row["labels"]), "annotations": json.loads(row["annotations"]),
+             "suppressed_by": row["suppressed_by"]}
+            for row in self.connection.execute(
+                "SELECT * FROM alerts WHERE incident_number = ? ORDER BY id", (number,)))
+        timeline = tuple(
+            TimelineEntry(at=from_seconds(row["at"]), actor=row["actor"],  # type: ignore[arg-type]
+                          action=row["action"], details=json.loads(row["details"]))
+            for row in self.connection.execute(
+                "SELECT * FROM timeline WHERE incident_number = ? ORDER BY id", (number,)))
+        return IncidentDetail(incident, alerts, timeline)
+
+    def pending_notifications(self, limit: int = 1000) -> list[Notification]:
+        rows = self.connection.execute(
+            "SELECT * FROM outbox WHERE state = 'pending' ORDER BY due_at LIMIT ?", (limit,))
+        return [Notification(id=row["id"], incident_number=row["incident_number"],
+                             channel=row["channel"], target=row["target"],
+                             address=row["address"], event=row["event"],
+                             created_at=from_seconds(row["created_at"]))  # type: ignore[arg-type]
+                for row in rows]
+
+    def earliest_timer(self) -> tuple[int, str, datetime] | None:
+        row = self.connection.execute(
+            "SELECT incident_number, kind, due_at FROM timers ORDER BY due_at LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1], from_seconds(row[2])) if row else None  # type: ignore[return-value]
+
+    def incident_with_firing(self, number: int) -> tuple[Incident, frozenset[str]] | None:
+        row = self.connection.execute(
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE number = ?", (number,)).fetchone()
+        return _incident(row) if row else None
+
+    def notified_channels(self, number: int) -> list[str]:
+        """Channels that were sent this incident's trigger (not people's contact methods)."""
+        return [row[0] for row in self.connection.execute(
+            "SELECT DISTINCT channel FROM outbox WHERE incident_number = ? AND event = "
+            "'trigger' AND target LIKE 'channel:%' ORDER BY channel", (number,))]
+
+    def silences(self, active_at: datetime | None = None) -> list[Silence]:
+        """Silences in force at `active_at`, or every silence when it is None."""
+        query, values = "SELECT * FROM silences", ()
+        if active_at is not None:
+            query += " WHERE starts_at <= ? AND ends_at > ?"
+            values = (active_at.timestamp(),) * 2  # type: ignore[assignment]
+        return [_silence(row) for row in self.connection.execute(query + " ORDER BY id",
+                                                                 values)]
+
+    def active_silences(self, now: datetime) -> list[Silence]:
+        return self.silences(now)
+
+    def counts(self) -> dict[str, int]:
+        return {row[0]: row[1] for row in self.connection.execute(
+            "SELECT state, count(*) FROM incidents GROUP BY state")}
+
+
+class Transaction(Reader):
+    """The writes of one use case; runs inside the store's group-committed transaction."""
+
+    def next_incident_number(self) -> int:
+        row = self.connection.execute(
+            "UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value"
+        ).fetchone()
+        return int(row[0])
+
+    def save_incident(self, incident: Incident, firing: Iterable[str]) -> None:
+        self.connection.execute(
+            f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({', '.join('?' * 19)}) "
+            f"ON CONFLICT (number) DO UPDATE SET {_UPDATE_ALL}",
+            (incident.number, incident.dedup_key, incident.service, incident.summary,
+             incident.severity.value, incident.state.value, incident.source,
+             incident.escalation_policy, incident.level, incident.assigned_to,
+             incident.alert_count, incident.suppressed_by, to_seconds(incident.opened_at),
+             to_seconds(incident.updated_at), to_seconds(incident.acknowledged_at),
+             incident.acknowledged_by, to_seconds(incident.resolved_at),
+             _json(incident.labels), json.dumps(sorted(firing))))
+
+    def record_alert(self, alert: Alert, incident_number: int | None, dedup_key: str,
+                     received_at: datetime, suppressed_by: str | None) -> None:
+        self.connection.execute(
+            "INSERT INTO alerts (incident_number, received_at, source, status, dedup_key, "
+            "summary, severity, labels, annotations, suppressed_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (incident_number, received_at.timestamp(), alert.source, alert.status.value,
+             dedup_key, alert.summary, alert.severity.value, _json(alert.labels),
+             _json(alert.annotations), suppressed_by))
+
+    def add_timeline(self, number: int, entries: Iterable[TimelineEntry]) -> None:
+        self.connection.executemany(
+            "INSERT INTO timeline (incident_number, at, actor, action, details) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(number, entry.at.timestamp(), entry.actor, entry.action, _json(entry.details))
+             for entry in entries])
+
+    def add_notifications(self, notifications: Iterable[Notification]) -> None:
+        self.connection.executemany(
+            "INSERT INTO outbox (id, incident_number, channel, target, address, event, "
+            "created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(item.id, item.incident_number, item.channel, item.target, item.address,
+              item.event, item.created_at.timestamp(), item.created_at.timestamp())
+             for item in notifications])
+
+    def set_timer(self, number: int, kind: str, due_at: datetime) -> None:
+        self.connection.execute(
+            "INSERT INTO timers (incident_number, kind, due_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (incident_number, kind) DO UPDATE SET due_at = excluded.due_at",
+            (number, kind, due_at.timestamp()))
+
+    def add_silence(self, silence: Silence) -> None:
+        self.connection.execute(
+            "INSERT INTO silences (id, matchers, starts_at, ends_at, reason, created_by, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (silence.id, json.dumps([[m.name, m.operator, m.value] for m in silence.matchers]),
+             silence.starts_at.timestamp(), silence.ends_at.timestamp(), silence.reason,
+             silence.created_by, silence.starts_at.timestamp()))
+
+    def expire_silence(self, silence_id: str, now: datetime) -> bool:
+        """End a silence now; False if there is no such silence in force."""
+        cursor = self.connection.execute(
+            "UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?",
+            (now.timestamp(), silence_id, now.timestamp()))
+        return cursor.rowcount == 1
+
+    def cancel_timers(self, number: int) -> None:
+        self.connection.execute("DELETE FROM timers WHERE incident_number = ?", (number,))

@@ -1,0 +1,174 @@
+"""The Alertmanager webhook, with payloads a real Alertmanager sent.
+
+payloads/alertmanager_firing.json and alertmanager_resolved.json are the exact bodies Debian's
+prometheus-alertmanager 0.25.0 POSTed to a webhook receiver (User-Agent Alertmanager/0.25.0)
+after payloads/alertmanager_v2_firing.json, then alertmanager_v2_resolved.json, were posted to
+its /api/v2/alerts; the fingerprints in them are Alertmanager's own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from router.alerts.formats import alertmanager
+from router.alerts.formats._json import MAX_ALERTS
+from router.alerts.model import Alert, Link, Severity, Status
+from router.errors import BadRequest
+
+PAYLOADS = Path(__file__).parent / "payloads"
+GENERATOR = (
+    "http://prometheus.example.com:9090/graph?g0.expr=job%3Aerror_rate%3Aratio5m+%3E+0.05&g0.tab=1"
+)
+
+
+def payload(name: str) -> bytes:
+    return (PAYLOADS / name).read_bytes()
+
+
+def expected(instance: str, fingerprint: str, failing: str, minute: int) -> Alert:
+    return Alert(
+        summary=f"Error rate above 5% on {instance}",
+        source="alertmanager",
+        severity=Severity.CRITICAL,
+        status=Status.FIRING,
+        labels={"alertname": "HighErrorRate", "instance": instance, "job": "api",
+                "service": "api", "severity": "critical"},
+        annotations={"description": f"{failing} of requests fail",
+                     "runbook_url": "https://runbooks.example.com/HighErrorRate",
+                     "summary": f"Error rate above 5% on {instance}"},
+        service="api",
+        dedup_key=fingerprint,
+        starts_at=datetime(2026, 11, 23, 14, minute, 29, tzinfo=UTC),
+        links=(Link(href=GENERATOR, text="Source"),),
+    )
+
+
+FIRST = expected("api-1:8080", "0f3ef813eb86bd39", "15%", 14)
+SECOND = expected("api-2:8080", "1d3f58b2d7994044", "9%", 15)
+
+
+def test_a_firing_group_gives_one_alert_per_entry_keyed_by_fingerprint() -> None:
+    headers = {"content-type": "application/json", "user-agent": "Alertmanager/0.25.0"}
+    assert alertmanager.parse(payload("alertmanager_firing.json"), headers) == [FIRST, SECOND]
+
+
+def test_each_alert_keeps_its_own_status_and_end() -> None:
+    resolved = dataclasses.replace(
+        SECOND,
+        status=Status.RESOLVED,
+        ends_at=datetime(2026, 11, 23, 14, 17, 31, 368000, tzinfo=UTC),
+    )
+    assert alertmanager.parse(payload("alertmanager_resolved.json"), {}) == [FIRST, resolved]
+
+
+def test_fields_of_newer_alertmanagers_are_ignored() -> None:
+    document = json.loads(payload("alertmanager_firing.json"))
+    document["notification_reason"] = "new alerts added"
+    document["routeLabels"] = {"team": "api"}
+    document["alerts"][0]["somethingNew"] = {"nested": [1, 2]}
+    assert alertmanager.parse(json.dumps(document).encode(), {}) == [FIRST, SECOND]
+
+
+def test_the_fingerprint_is_computed_as_alertmanager_does_when_missing() -> None:
+    document = json.loads(payload("alertmanager_firing.json"))
+    for entry in document["alerts"]:
+        del entry["fingerprint"]
+    alerts = alertmanager.parse(json.dumps(document).encode(), {})
+    assert [alert.dedup_key for alert in alerts] == ["0f3ef813eb86bd39", "1d3f58b2d7994044"]
+
+
+def test_fingerprint_of_no_labels_is_the_fnv_offset() -> None:
+    assert alertmanager.fingerprint({}) == "cbf29ce484222325"
+
+
+def one(entry: dict[str, object]) -> Alert:
+    body = json.dumps({"version": "4", "alerts": [{"status": "firing", **entry}]}).encode()
+    (alert,) = alertmanager.parse(body, {})
+    return alert
+
+
+@pytest.mark.parametrize(
+    ("level", "severity"),
+    [
+        ("critical", Severity.CRITICAL), ("page", Severity.CRITICAL),
+        ("error", Severity.ERROR), ("high", Severity.ERROR), ("ERROR", Severity.ERROR),
+        ("warning", Severity.WARNING), ("warn", Severity.WARNING),
+        ("medium", Severity.WARNING), ("info", Severity.INFO), ("low", Severity.INFO),
+        ("none", Severity.INFO), (" Critical ", Severity.CRITICAL),
+        ("disaster", Severity.WARNING), ("", Severity.WARNING),
+    ],
+)
+def test_severity_label_maps_onto_router_levels(level: str, severity: Severity) -> None:
+    assert one({"labels": {"alertname": "A", "severity": level}}).severity is severity
+
+
+def test_no_severity_label_is_warning() -> None:
+    assert one({"labels": {"alertname": "A"}}).severity is Severity.WARNING
+
+
+@pytest.mark.parametrize(
+    ("labels", "annotations", "summary"),
+    [
+        ({"alertname": "A"}, {"summary": "S", "description": "D"}, "S"),
+        ({"alertname": "A"}, {"summary": "", "description": "D"}, "D"),
+        ({"alertname": "A"}, {"runbook_url": "r"}, "A"),
+        ({"job": "api", "instance": "i"}, {}, "instance=i, job=api"),
+    ],
+)
+def test_summary_falls_back_from_annotations_to_labels(
+    labels: dict[str, str], annotations: dict[str, str], summary: str
+) -> None:
+    assert one({"labels": labels, "annotations": annotations}).summary == summary
+
+
+def test_no_service_label_no_times_no_link() -> None:
+    alert = one({"labels": {"alertname": "A"}, "generatorURL": "", "endsAt": None})
+    assert (alert.service, alert.starts_at, alert.ends_at, alert.links) == (None, None, None, ())
+
+
+def alerts_body(*entries: object) -> bytes:
+    return json.dumps({"alerts": list(entries)}).encode()
+
+
+FIRING = {"status": "firing", "labels": {"alertname": "A"}}
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        (b"{", "", "invalid JSON at line 1, column 2: "
+         "Expecting property name enclosed in double quotes"),
+        (b"[]", "", "expected a JSON object (an Alertmanager webhook), got a list"),
+        (b"{}", "alerts", "is required"),
+        (b'{"alerts": {}}', "alerts", "expected a list of alerts, got a mapping"),
+        (alerts_body(*[FIRING] * (MAX_ALERTS + 1)), "alerts",
+         f"at most {MAX_ALERTS} alerts per request, got {MAX_ALERTS + 1}"),
+        (alerts_body(FIRING, "x"), "alerts[1]", "expected an alert object, got text"),
+        (alerts_body({"labels": {"a": "b"}}), "alerts[0].status", "is required"),
+        (alerts_body({**FIRING, "status": "pending"}), "alerts[0].status",
+         "expected one of firing, resolved; got 'pending'"),
+        (alerts_body({"status": "firing"}), "alerts[0].labels", "is required"),
+        (alerts_body(FIRING, FIRING, {**FIRING, "labels": ["a"]}), "alerts[2].labels",
+         "expected a mapping of label names to text, got a list"),
+        (alerts_body({**FIRING, "labels": {"severity": 3}}), "alerts[0].labels.severity",
+         "expected text, got a number"),
+        (alerts_body({**FIRING, "annotations": "x"}), "alerts[0].annotations",
+         "expected a mapping of annotation names to text, got text"),
+        (alerts_body({**FIRING, "startsAt": "2026-11-23 14:14"}), "alerts[0].startsAt",
+         "expected an RFC 3339 timestamp like 2026-05-24T09:30:00Z, got '2026-11-23 14:14'"),
+        (alerts_body({**FIRING, "endsAt": 0}), "alerts[0].endsAt", "expected text, got a number"),
+        (alerts_body({**FIRING, "fingerprint": 12}), "alerts[0].fingerprint",
+         "expected text, got a number"),
+        (alerts_body({**FIRING, "generatorURL": []}), "alerts[0].generatorURL",
+         "expected text, got a list"),
+    ],
+)
+def test_bad_input_names_the_field(body: bytes, field: str, message: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        alertmanager.parse(body, {})
+    assert (caught.value.field, caught.value.message) == (field, message)

@@ -1,0 +1,141 @@
+"""`router oncall`, `router schedule`, `router fatigue` and the validate coverage warning,
+run through the CLI's `main` against small YAML configs."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+from pathlib import Path
+
+import icalendar
+import pytest
+
+from router.cli import main
+
+ROTA = """
+settings: {timezone: Europe/Berlin, fatigue: {hours_per_week: 90}}
+people:
+  - {id: ann, name: Ann Arbor, timezone: Europe/Berlin}
+  - {id: ben, timezone: America/New_York}
+  - {id: cy}
+rotas:
+  - id: web
+    timezone: Europe/Berlin
+    layers:
+      - {name: daily, members: [ann, ben], every: 1d, handoff: "09:00", start: 2026-03-27}
+    overrides:
+      - {person: cy, replaces: ben, from: 2026-03-30T09:00, until: 2026-03-31T09:00}
+    holidays: {dates: [2026-04-03], policy: cover, cover: cy}
+escalation_policies:
+  - id: web
+    levels: [{targets: [{rota: web}], delay: 5m}]
+services:
+  - {id: shop, escalation_policy: web}
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    (tmp_path / "rota.yaml").write_text(textwrap.dedent(ROTA))
+    return tmp_path
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_oncall_names_the_person_until_when_and_who_is_next(config: Path) -> None:
+    code, out, err = run("oncall", "web", "--at", "2026-03-28T12:00", "--config", str(config))
+    assert (code, err) == (0, "")
+    assert out == ("web: ben [daily] until 2026-03-29 09:00 CEST; "
+                   "next: Ann Arbor (ann) [daily] from 2026-03-29 09:00 CEST\n")
+
+
+def test_oncall_for_a_service_answers_for_its_policy_rota_as_json(config: Path) -> None:
+    code, out, _ = run("oncall", "shop", "--at", "2026-03-30T12:00+02:00", "--config",
+                       str(config), "--format", "json")
+    assert code == 0
+    answer = json.loads(out)["rotas"][0]
+    assert answer["rota"] == "web"
+    assert answer["on_call"] == {"person": "cy", "start": "2026-03-30T07:00:00+00:00",
+                                 "end": "2026-03-31T07:00:00+00:00", "layer": "override"}
+
+
+def test_schedule_applies_dst_overrides_and_holiday_cover(config: Path) -> None:
+    code, out, _ = run("schedule", "web", "--from", "2026-03-28T09:00", "--until",
+                       "2026-04-04T09:00", "--config", str(config))
+    assert code == 0
+    assert out.splitlines() == [
+        "2026-03-28 09:00 CET  2026-03-29 09:00 CEST  ben [daily]",  # 23 hours: DST
+        "2026-03-29 09:00 CEST  2026-03-30 09:00 CEST  Ann Arbor (ann) [daily]",
+        "2026-03-30 09:00 CEST  2026-03-31 09:00 CEST  cy [override]",
+        "2026-03-31 09:00 CEST  2026-04-01 09:00 CEST  Ann Arbor (ann) [daily]",
+        "2026-04-01 09:00 CEST  2026-04-02 09:00 CEST  ben [daily]",
+        "2026-04-02 09:00 CEST  2026-04-03 09:00 CEST  Ann Arbor (ann) [daily]",
+        "2026-04-03 09:00 CEST  2026-04-04 09:00 CEST  cy [holiday cover]",
+    ]
+
+
+def test_schedule_ics_is_a_calendar_with_stable_uids(config: Path) -> None:
+    code, first, _ = run("schedule", "web", "--ics", "--config", str(config))
+    assert code == 0
+    calendar = icalendar.Calendar.from_ical(first)
+    events = calendar.walk("VEVENT")
+    assert len(events) > 50  # eight weeks ahead of daily shifts
+    _, second, _ = run("schedule", "web", "--ics", "--config", str(config))
+    uids = [str(event["UID"]) for event in events]
+    assert uids == [str(event["UID"]) for event in
+                    icalendar.Calendar.from_ical(second).walk("VEVENT")]
+
+
+def test_fatigue_counts_hours_and_flags_limits(config: Path) -> None:
+    code, out, _ = run("fatigue", "--from", "2026-04-06T09:00", "--until", "2w", "--config",
+                       str(config), "--format", "json")
+    assert code == 0
+    people = {item["person"]: item for item in json.loads(out)["people"]}
+    assert people["ann"]["hours"] == 168.0 and people["ben"]["hours"] == 168.0
+    assert people["cy"]["hours"] == 0.0
+    assert people["ann"]["over_limits"] == []  # 168 h in two weeks: under 2 x 90 h
+    code, out, _ = run("fatigue", "--from", "2026-04-06T09:00", "--until", "1w", "--config",
+                       str(config))
+    assert code == 0
+    assert out.splitlines()[1:] == [
+        "ann                 96.0    36.0     24.0  hours_per_week",  # 4 days: over 90 h
+        "ben                 72.0    27.0     24.0  -",
+        "cy                   0.0     0.0      0.0  -",
+    ]
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), [
+    (["oncall", "nope"], 1, "router oncall: no rota or service with id 'nope'\n"),
+    (["schedule", "web", "--from", "soon"], 2,
+     "router schedule: expected a date and time such as 2026-12-24T09:00 or "
+     "2026-12-24T09:00:00+01:00, got 'soon'\n"),
+    (["schedule", "web", "--from", "2026-04-02", "--until", "2026-04-01"], 2,
+     "router schedule: --until (2026-04-01T00:00:00+02:00) must be after --from "
+     "(2026-04-02T00:00:00+02:00)\n"),
+])
+def test_bad_arguments_get_a_clear_message(config: Path, argv: list[str], code: int,
+                                           message: str) -> None:
+    assert run(*argv, "--config", str(config)) == (code, "", message)
+
+
+def test_validate_warns_about_the_first_gap_in_cover(tmp_path: Path) -> None:
+    (tmp_path / "rota.yaml").write_text(textwrap.dedent("""
+        people: [{id: ann}]
+        rotas:
+          - id: office
+            layers:
+              - members: [ann]
+                every: 1w
+                start: 2026-01-05
+                restrictions: [{from: "09:00", until: "17:00"}]
+        """))
+    code, out, err = run("validate", str(tmp_path))
+    assert code == 0
+    assert out.startswith("config valid:")
+    assert f"{tmp_path / 'rota.yaml'}:4:5: warning: rotas.office: nobody is on call from " in err
+    assert "(the first gap in the next 90 days)" in err

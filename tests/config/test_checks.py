@@ -1,0 +1,263 @@
+"""Semantic checks (config/checks.py): references, rota layers, time ranges, contact methods and
+unreachable routes, each with the exact place and words of its problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from router.config import load_config
+from tests.config.support import FIXTURES, problems, write
+
+DANGLING = FIXTURES / "bad-dangling-reference"
+
+PEOPLE = """
+    people:
+      - id: alice
+      - id: bob
+"""
+
+
+@pytest.mark.parametrize("expected", [
+    # service -> escalation policy, service -> channel
+    "services.yaml:3:24: services[0].escalation_policy: no escalation policy with id "
+    "'platfrom' (did you mean 'platform'?)",
+    "services.yaml:4:21: services[0].channels[1]: no channel with id 'pager'",
+    # route -> service, escalation policy, channel
+    "routes.yaml:3:14: routes[0].service: no service with id 'apii' (did you mean 'api'?)",
+    "routes.yaml:4:24: routes[0].escalation_policy: no escalation policy with id 'database'",
+    "routes.yaml:5:21: routes[0].channels[1]: no channel with id 'slack'",
+    # level targets: rota, person, channel
+    "escalation.yaml:4:26: escalation_policies[0].levels[0].targets[0].rota: no rota with id "
+    "'primray' (did you mean 'primary'?)",
+    "escalation.yaml:4:45: escalation_policies[0].levels[0].targets[1].person: no person with "
+    "id 'alcie' (did you mean 'alice'?)",
+    "escalation.yaml:4:63: escalation_policies[0].levels[0].targets[2].channel: no channel "
+    "with id 'lgo' (did you mean 'log'?)",
+    # layer member, override person and replaced person, holiday cover
+    "rotas.yaml:4:26: rotas[0].layers[0].members[1]: no person with id 'bbo' "
+    "(did you mean 'bob'?)",
+    "rotas.yaml:8:17: rotas[0].overrides[0].person: no person with id 'carol'",
+    "rotas.yaml:9:19: rotas[0].overrides[0].replaces: no person with id 'alicia' "
+    "(did you mean 'alice'?)",
+    "rotas.yaml:14:14: rotas[0].holidays.cover: no person with id 'dave'",
+    # contact method -> channel
+    "people.yaml:5:60: people[0].contact_methods[0].channel: no channel with id 'mailer'",
+])
+def test_dangling_reference(expected: str) -> None:
+    assert f"{DANGLING}/{expected}" in problems([DANGLING])
+
+
+def test_dangling_references_are_all_reported_and_nothing_else() -> None:
+    assert len(problems([DANGLING])) == 13
+
+
+def test_references_across_files_resolve(tmp_path: Path) -> None:
+    write(tmp_path, "people.yaml", PEOPLE)
+    write(tmp_path, "rotas/primary.yaml", """
+        rotas:
+          - id: primary
+            layers: [{members: [alice, bob], every: 1w, start: 2026-01-05}]
+    """)
+    write(tmp_path, "policies.yaml", """
+        escalation_policies:
+          - id: platform
+            levels: [{targets: [{rota: primary}], delay: 5m}]
+        services:
+          - id: api
+            escalation_policy: platform
+    """)
+    assert problems([tmp_path]) == []
+
+
+def test_a_layer_with_no_members(tmp_path: Path) -> None:
+    path = write(tmp_path, "rotas.yaml", """
+        rotas:
+          - id: primary
+            layers:
+              - members: []
+                every: 1w
+                start: 2026-01-05
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:4:18: rotas[0].layers[0].members: rota 'primary' layer 'layer 1' has no "
+        "members; list at least one person"]
+
+
+def test_first_must_be_one_of_the_members(tmp_path: Path) -> None:
+    write(tmp_path, "people.yaml", PEOPLE)
+    path = write(tmp_path, "rotas.yaml", """
+        rotas:
+          - id: primary
+            layers:
+              - name: weekly
+                members: [alice, bob]
+                first: carol
+                every: 1w
+                start: 2026-01-05
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:6:16: rotas[0].layers[0].first: 'carol' is not one of the layer's members "
+        "(alice, bob)"]
+
+
+def test_a_cover_holiday_policy_needs_someone_to_cover(tmp_path: Path) -> None:
+    write(tmp_path, "people.yaml", PEOPLE)
+    path = write(tmp_path, "rotas.yaml", """
+        rotas:
+          - id: primary
+            layers: [{members: [alice, bob], every: 1d, start: 2026-01-05}]
+            holidays:
+              dates: [2026-12-25]
+              policy: cover
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:6:15: rotas[0].holidays.policy: holiday policy 'cover' needs "
+        "'cover: PERSON', the person who takes holiday shifts"]
+
+
+def test_an_override_that_ends_before_it_starts(tmp_path: Path) -> None:
+    write(tmp_path, "people.yaml", PEOPLE)
+    path = write(tmp_path, "rotas.yaml", """
+        rotas:
+          - id: primary
+            timezone: Europe/Berlin
+            layers: [{members: [alice], every: 1w, start: 2026-01-05}]
+            overrides:
+              - person: bob
+                from: 2026-12-27T09:00
+                until: 2026-12-24T09:00
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:8:16: rotas[0].overrides[0].until: override ends (2026-12-24T09:00:00+01:00) "
+        "before it starts (2026-12-27T09:00:00+01:00)"]
+
+
+def test_an_override_of_no_length_is_reported_too(tmp_path: Path) -> None:
+    write(tmp_path, "people.yaml", PEOPLE)
+    path = write(tmp_path, "rotas.yaml", """
+        rotas:
+          - id: primary
+            layers: [{members: [alice], every: 1w, start: 2026-01-05}]
+            overrides:
+              - {person: bob, from: "2026-12-24T09:00Z", until: "2026-12-24T10:00+01:00"}
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:5:57: rotas[0].overrides[0].until: override ends (2026-12-24T10:00:00+01:00) "
+        "before it starts (2026-12-24T09:00:00+00:00)"]
+
+
+def test_an_unreadable_time_is_reported_once_not_as_a_backwards_range(tmp_path: Path) -> None:
+    write(tmp_path, "people.yaml", PEOPLE)
+    path = write(tmp_path, "rotas.yaml", """
+        rotas:
+          - id: primary
+            layers: [{members: [alice], every: 1w, start: 2026-01-05}]
+            overrides:
+              - {person: bob, from: 2026-12-24T25:00, until: 2026-12-20T09:00}
+        suppressions:
+          - {id: freeze, reason: freeze, from: 2026-12-24T09:00, until: soon}
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:5:29: rotas[0].overrides[0].from: expected a date and time such as "
+        "2026-12-24T09:00 or 2026-12-24T09:00:00+01:00, got '2026-12-24T25:00'",
+        f"{path}:7:65: suppressions[0].until: expected a date and time such as "
+        "2026-12-24T09:00 or 2026-12-24T09:00:00+01:00, got 'soon'",
+    ]
+
+
+def test_a_suppression_that_ends_before_it_starts(tmp_path: Path) -> None:
+    path = write(tmp_path, "suppressions.yaml", """
+        suppressions:
+          - id: migration
+            reason: database migration
+            timezone: America/New_York
+            from: 2026-03-01T02:00
+            until: 2026-03-01T01:00
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:6:12: suppressions[0].until: suppression ends (2026-03-01T01:00:00-05:00) "
+        "before it starts (2026-03-01T02:00:00-05:00)"]
+
+
+def test_a_phone_contact_needs_a_gateway_channel(tmp_path: Path) -> None:
+    path = write(tmp_path, "people.yaml", """
+        people:
+          - id: alice
+            contact_methods:
+              - {type: email, address: alice@example.com}
+              - {type: phone, address: "+4915112345678"}
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:5:9: people[0].contact_methods[1]: a phone contact needs 'channel': the "
+        "webhook channel of an SMS or voice gateway"]
+
+
+@pytest.mark.parametrize(("method", "channel", "expected"), [
+    ("email", "chat", "channel 'chat' is a slack channel; an email contact needs an email "
+                      "channel"),
+    ("slack", "mail", "channel 'mail' is an email channel; a slack contact needs a slack "
+                      "channel"),
+    ("phone", "chat", "channel 'chat' is a slack channel; a phone contact needs a webhook "
+                      "channel"),
+])
+def test_a_contact_method_through_the_wrong_kind_of_channel(
+        tmp_path: Path, method: str, channel: str, expected: str) -> None:
+    write(tmp_path, "channels.yaml", """
+        channels:
+          - {id: chat, type: slack, webhook_url: "https://hooks.example.com/x"}
+          - {id: mail, type: email, host: localhost, from: router@example.com}
+    """)
+    path = write(tmp_path, "people.yaml", f"""
+        people:
+          - id: alice
+            contact_methods:
+              - {{type: {method}, address: x, channel: {channel}}}
+    """)
+    column = 39 + len(method)
+    assert problems([tmp_path]) == [
+        f"{path}:4:{column}: people[0].contact_methods[0].channel: {expected}"]
+
+
+def test_a_route_after_a_catch_all_is_unreachable_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, "routes.yaml", """
+        routes:
+          - name: database
+            match: [team=db]
+          - name: everything else
+          - name: web
+            match: [team=web]
+    """)
+    config = load_config([tmp_path])
+    assert [str(problem) for problem in config.warnings] == [
+        f"{path}:5:5: warning: routes[2]: route 'web' can never match: route 'everything "
+        f"else' at {path}:4:5 before it matches every alert and has no 'continue: true'"]
+    assert config.warnings[0].severity == "warning"
+
+
+def test_a_catch_all_with_continue_hides_nothing(tmp_path: Path) -> None:
+    write(tmp_path, "routes.yaml", """
+        routes:
+          - name: audit everything
+            continue: true
+          - name: web
+            match: [team=web]
+          - name: everything else
+    """)
+    assert load_config([tmp_path]).warnings == ()
+
+
+def test_warnings_do_not_hide_errors(tmp_path: Path) -> None:
+    path = write(tmp_path, "routes.yaml", """
+        routes:
+          - name: everything
+          - name: web
+            match: [team=web]
+            service: web
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:3:5: warning: routes[1]: route 'web' can never match: route 'everything' at "
+        f"{path}:2:5 before it matches every alert and has no 'continue: true'",
+        f"{path}:5:14: routes[1].service: no service with id 'web'",
+    ]

@@ -1,0 +1,102 @@
+"""The SQLite store: migrations, durability across reopen, group commit, unit isolation."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import trio
+
+from router.alerts.model import Incident, IncidentState, Severity, TimelineEntry
+from router.store import Store, Transaction
+from router.store.migrations import MIGRATIONS
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def an_incident(number: int, dedup_key: str = "key") -> Incident:
+    return Incident(number=number, dedup_key=dedup_key, service="api", summary="disk full",
+                    severity=Severity.CRITICAL, state=IncidentState.TRIGGERED,
+                    opened_at=NOW, updated_at=NOW, labels={"host": "db1"})
+
+
+async def test_a_new_store_is_migrated_to_the_newest_version(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "state.db")
+    await store.close()
+    connection = sqlite3.connect(tmp_path / "state.db")
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_a_store_from_a_newer_router_is_refused(tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / "state.db")
+    connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    connection.close()
+    with pytest.raises(RuntimeError, match="newer than this router knows"):
+        await Store.open(tmp_path / "state.db")
+
+
+async def test_committed_writes_survive_reopening(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "state.db")
+
+    def work(transaction: Transaction) -> int:
+        number = transaction.next_incident_number()
+        transaction.save_incident(an_incident(number), {"abc"})
+        transaction.add_timeline(number, [TimelineEntry(at=NOW, actor="me", action="opened")])
+        return number
+
+    assert await store.write(work) == 1
+    await store.close()
+    reopened = await Store.open(tmp_path / "state.db")
+    detail = await reopened.read(lambda reader: reader.detail(1))
+    assert detail is not None
+    assert detail.incident == an_incident(1)
+    assert [entry.action for entry in detail.timeline] == ["opened"]
+    found = await reopened.read(lambda reader: reader.open_incident("key"))
+    assert found == (an_incident(1), frozenset({"abc"}))
+    await reopened.close()
+
+
+async def test_concurrent_writes_share_commits_and_a_failing_unit_rolls_back_alone(
+        tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "state.db")
+    results: dict[int, object] = {}
+
+    async def write(index: int) -> None:
+        def work(transaction: Transaction) -> int:
+            number = transaction.next_incident_number()
+            transaction.save_incident(an_incident(number, f"key{index}"), ())
+            if index == 3:
+                raise ValueError("unit 3 fails")
+            return number
+        try:
+            results[index] = await store.write(work)
+        except ValueError as error:
+            results[index] = str(error)
+
+    async with trio.open_nursery() as nursery:
+        for index in range(50):
+            nursery.start_soon(write, index)
+    assert results[3] == "unit 3 fails"
+    numbers = sorted(value for value in results.values() if isinstance(value, int))
+    assert len(numbers) == 49 and len(set(numbers)) == 49
+    assert store.commits < 50  # group commit: several units per transaction
+    incidents = await store.read(lambda reader: reader.incidents(limit=100))
+    assert sorted(incident.dedup_key for incident in incidents) == sorted(
+        f"key{index}" for index in range(50) if index != 3)
+    await store.close()
+
+
+async def test_only_one_open_incident_per_dedup_key(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "state.db")
+
+    def two_open(transaction: Transaction) -> None:
+        transaction.save_incident(an_incident(1), ())
+        transaction.save_incident(an_incident(2), ())
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.write(two_open)
+    assert await store.read(lambda reader: reader.incidents()) == []
+    await store.close()
