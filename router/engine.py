@@ -93,8 +93,8 @@ class Engine:
             alert = replace(alert, service=snapshot.routing_keys[alert.routing_key])
         decision = route(alert, snapshot.routes)
         service = config.services.get(decision.service or "")
-        key = incident_rules.dedup_key(alert, _render_key(snapshot, service and service.id,
-                                                           alert))
+        key = incident_rules.dedup_key(alert, _render_key(snapshot, decision.service, alert),
+                                       decision.service)
         verdict = check_suppression(alert, config.suppressions,
                                     transaction.active_silences(now), now)
         suppressed_by = f"{verdict.kind}:{verdict.id}" if verdict.suppressed else None

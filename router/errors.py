@@ -59,12 +59,27 @@ class ConfigInvalid(Exception):
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
-@dataclass(frozen=True, slots=True)
 class BadRequest(Exception):
-    """Input from a sender that cannot be accepted; names the field at fault."""
+    """Input from a sender that cannot be accepted; names the field at fault.
 
-    field: str
-    message: str
+    A plain class, not a frozen dataclass: Python sets `__traceback__` on an exception as
+    it passes through `contextlib` and `trio`, which a frozen, slotted one refuses.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)
+        self.field = field
+        self.message = message
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, BadRequest)
+                and (self.field, self.message) == (other.field, other.message))
+
+    def __hash__(self) -> int:
+        return hash((self.field, self.message))
+
+    def __repr__(self) -> str:
+        return f"BadRequest(field={self.field!r}, message={self.message!r})"
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message

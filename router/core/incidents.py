@@ -35,13 +35,15 @@ def label_fingerprint(labels: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def dedup_key(alert: Alert, from_template: str | None) -> str:
-    """The sender's own key, else the service's template result, else the label hash."""
+def dedup_key(alert: Alert, from_template: str | None, service: str | None = None) -> str:
+    """The sender's own key, else the service's template result, else a hash of the labels
+    with the source and service, so equal labels sent to two services stay apart."""
     if alert.dedup_key:
         return alert.dedup_key
     if from_template:
         return from_template
-    return label_fingerprint({**alert.labels, "__source": alert.source})
+    return label_fingerprint({**alert.labels, "__source": alert.source,
+                              "__service": service or ""})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -44,6 +44,9 @@ def make_routes(entered: trio.Event | None = None) -> Routes:
     async def bad(request: Request) -> Response:
         raise BadRequest("labels.service", "is required")
 
+    async def large(request: Request) -> Response:
+        return Response(200, b"x" * 64_000_000)
+
     async def slow(request: Request) -> Response:
         if entered is not None:
             entered.set()
@@ -60,6 +63,7 @@ def make_routes(entered: trio.Event | None = None) -> Routes:
     routes.add("GET", "/boom", boom)
     routes.add("GET", "/bad", bad)
     routes.add("GET", "/slow", slow)
+    routes.add("GET", "/large", large)
     return routes
 
 
@@ -342,6 +346,19 @@ async def test_excess_connections_wait_for_a_slot(
         raw = await exchange(port, request("GET", "/v1/incidents/X", b"", "Connection: close"))
         assert trio.current_time() == pytest.approx(10, abs=0.1)  # holder timed out: 408
         assert parse(await read_until_eof(holder))[0][0] == 408
+    assert parse(raw)[0][0] == 200
+
+
+async def test_client_that_does_not_read_is_dropped_after_the_send_timeout(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock,
+) -> None:
+    limits = Limits(max_connections=1, send_timeout=timedelta(seconds=10))
+    port = await start(nursery, limits)
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stalled:
+        await stalled.send_all(request("GET", "/large"))
+        # The only slot frees when the server gives up on `stalled`, 10 s on.
+        raw = await exchange(port, request("GET", "/v1/incidents/X", b"", "Connection: close"))
+        assert trio.current_time() == pytest.approx(10, abs=0.1)
     assert parse(raw)[0][0] == 200
 
 

@@ -354,7 +354,7 @@ async def test_native_alert_lines(client: Client, engine: Engine) -> None:
     await client.send('{"summary": "Disk full", "severity": "error", "service": "api",'
                       ' "labels": {"host": "db1"}}')
     assert await client.reply() == {"status": "accepted", "incidents": ["INC1"]}
-    await client.send('[{"summary": "Disk full", "labels": {"host": "db1"}},'
+    await client.send('[{"summary": "Disk full", "service": "api", "labels": {"host": "db1"}},'
                       ' {"summary": "CPU", "labels": {"host": "db2"}},'
                       ' {"summary": "Gone", "status": "resolved", "labels": {"host": "db3"}}]')
     assert await client.reply() == {"status": "accepted", "incidents": ["INC1", "INC2", None]}
