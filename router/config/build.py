@@ -170,7 +170,7 @@ class _Builder:
         values["ingest_tokens"] = tuple(
             IngestToken(name=token["name"], token=self.secret(token["token"]),
                         sources=frozenset(token.get("sources", ())),
-                        where=source.at("ingest_tokens").at(index).where)
+                        where=self.place(source.at("ingest_tokens").at(index)))
             for index, token in enumerate(data.get("ingest_tokens", ())))
         if "fatigue" in data:
             values["fatigue"] = FatigueLimits(**data["fatigue"])
@@ -214,8 +214,10 @@ class _Builder:
             key = field.metadata.get("key", field.name)
             if key in data:
                 values[field.name] = self.setting(data[key], hints[field.name], source, key)
-        return Channel(id=data["id"], type=data["type"], settings=module.Settings(**values),
-                       where=self.place(source))
+        if isinstance(data.get("body"), str):  # a webhook's body template
+            self.template(data["body"], source.at("body"))
+        return Channel(id=data["id"], type=data["type"], name=data.get("name", data["id"]),
+                       settings=module.Settings(**values), where=self.place(source))
 
     def setting(self, value: Any, hint: Any, source: Source, key: str) -> Any:
         """Convert one channel setting to the type its Settings dataclass declares."""

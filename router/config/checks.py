@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
 
 from router.config.model import Config, Route
 from router.errors import Problem, Where
+
+MIN_ROTATION = timedelta(hours=3)
+"""Handoffs at local wall-clock times stay in order only if a shift is longer than any
+change of UTC offset (at most 2 hours in the tz database)."""
 
 Check = Callable[[Config], Iterable[Problem]]
 
@@ -23,8 +28,8 @@ def run_all(config: Config, *, references: bool) -> list[Problem]:
     field at fault relative to that object (`escalation_policy`, `members[2]`, or "" for the
     object itself); build.py turns both into the field's own place and full path.
     """
-    selected: list[Check] = [check_rota_layers, check_time_ranges, check_contact_methods,
-                             check_unreachable_routes]
+    selected: list[Check] = [check_ingest_tokens, check_rota_layers, check_time_ranges,
+                             check_contact_methods, check_unreachable_routes]
     if references:
         selected[:0] = [check_references, check_people_references]
     return [problem for check in selected for problem in check(config)]
@@ -82,6 +87,16 @@ def check_people_references(config: Config) -> Iterator[Problem]:
                               "channel")
 
 
+def check_ingest_tokens(config: Config) -> Iterator[Problem]:
+    """Token names are unique: logs and metrics name the sender by them."""
+    seen: dict[str, Where] = {}
+    for token in config.settings.ingest_tokens:
+        first = seen.setdefault(token.name, token.where)
+        if first is not token.where:
+            yield _error(token.where, f"ingest token name {token.name!r} is used twice: here "
+                                      f"and at {first}", "name")
+
+
 def check_rota_layers(config: Config) -> Iterator[Problem]:
     """A layer has members, starts with one of them, and a cover policy names who covers."""
     for rota in config.rotas.values():
@@ -92,6 +107,10 @@ def check_rota_layers(config: Config) -> Iterator[Problem]:
             elif layer.first not in layer.members:
                 yield _error(layer.where, f"{layer.first!r} is not one of the layer's "
                                           f"members ({', '.join(layer.members)})", "first")
+            if layer.every < MIN_ROTATION:
+                yield _error(layer.where, f"expected a rotation of at least 3h, got "
+                                          f"{layer.every}: shorter ones cannot stay in order "
+                                          "across a change of clocks", "every")
         if rota.holidays.policy == "cover" and rota.holidays.cover is None:
             yield _error(rota.holidays.where, "holiday policy 'cover' needs 'cover: PERSON', "
                                               "the person who takes holiday shifts", "policy")

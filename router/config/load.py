@@ -207,7 +207,9 @@ class _Builder:
         if not isinstance(data, dict):
             self._problem(root, "expected a mapping of sections (settings, people, ...)")
             return None
-        return Document(data, source)
+        # `people:` with nothing under it (all entries commented out) means no people.
+        return Document({key: value for key, value in data.items() if value is not None},
+                        source)
 
     def value(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):

@@ -136,6 +136,7 @@ class Channel:
     id: str
     type: str
     settings: object
+    name: str = ""
     where: Where = NOWHERE
 
 

@@ -261,3 +261,48 @@ def test_warnings_do_not_hide_errors(tmp_path: Path) -> None:
         f"{path}:2:5 before it matches every alert and has no 'continue: true'",
         f"{path}:5:14: routes[1].service: no service with id 'web'",
     ]
+
+
+def test_a_rotation_shorter_than_three_hours_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "rota.yaml", """
+        people: [{id: ann}]
+        rotas:
+          - id: web
+            layers: [{members: [ann], every: 2h, start: 2026-01-01}]
+        """)
+    assert problems([path]) == [
+        f"{path}:4:38: rotas[0].layers[0].every: expected a rotation of at least 3h, got "
+        "2:00:00: shorter ones cannot stay in order across a change of clocks"]
+
+
+def test_ingest_token_names_are_unique(tmp_path: Path) -> None:
+    path = write(tmp_path, "settings.yaml", """
+        settings:
+          ingest_tokens:
+            - {name: prometheus, token: a}
+            - {name: prometheus, token: b}
+        """)
+    assert problems([path]) == [
+        f"{path}:4:14: settings.ingest_tokens[1].name: ingest token name 'prometheus' is used "
+        f"twice: here and at {path}:3:7"]
+
+
+def test_a_webhook_body_template_is_compiled_at_load(tmp_path: Path) -> None:
+    path = write(tmp_path, "channels.yaml", """
+        channels:
+          - {id: hook, type: webhook, url: "http://127.0.0.1:1/", body: "{{ incident.id "}
+        """)
+    [problem] = problems([path])
+    assert problem == (f"{path}:2:65: channels[0].body: not a valid template: unexpected end "
+                       "of template, expected 'end of print statement' (line 1 of the template)")
+
+
+def test_an_empty_section_means_none_and_a_channel_keeps_its_name(tmp_path: Path) -> None:
+    path = write(tmp_path, "config.yaml", """
+        people:
+        channels:
+          - {id: log, type: log, name: Daemon log}
+        """)
+    config = load_config([path])
+    assert config.people == {}
+    assert config.channels["log"].name == "Daemon log"
