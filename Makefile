@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## run: the daemon on the example config (until the daemon lands: validate it)
+## run: the daemon on the example config, state in ./state, HTTP on 127.0.0.1:9080
 run: $(STAMP)
-	$(BIN)/router validate config/
+	$(BIN)/router run --config config/ --state state/
 
 ## test: lint and the whole test suite
 test: $(STAMP) lint

@@ -10,15 +10,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
-from router import __version__, cli_oncall, roster
+import trio
+
+from router import __version__, cli_oncall, daemon, roster
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.schema import bundled_schema
 from router.errors import Problem
+from router.store import DEFAULT_STATE_DIR
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -38,6 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", choices=("text", "json"), default="text",
                           help="problems as text lines or one JSON document")
     validate.set_defaults(handler=run_validate)
+
+    run = commands.add_parser("run", help="run the daemon")
+    run.add_argument("--config", action="append", type=Path, metavar="DIR|FILE",
+                     help="config directory or file (default: config); may repeat")
+    run.add_argument("--state", type=Path, default=DEFAULT_STATE_DIR, metavar="DIR",
+                     help=f"state directory: the store and the socket "
+                          f"(default: {DEFAULT_STATE_DIR})")
+    run.add_argument("--listen", metavar="HOST:PORT",
+                     help="HTTP listener; overrides settings.listen (default 127.0.0.1:9080)")
+    run.add_argument("--socket", type=Path, metavar="PATH",
+                     help="unix socket path (default: STATE/router.sock)")
+    run.set_defaults(handler=run_daemon)
 
     schema = commands.add_parser("schema", help="print the config's JSON Schema")
     schema.set_defaults(handler=run_schema)
@@ -72,6 +89,28 @@ def _report(problems: Sequence[Problem], form: str, *, valid: bool, out: TextIO,
     if not valid:
         errors = sum(problem.severity == "error" for problem in problems)
         print(f"config invalid: {errors} problem{'s' if errors != 1 else ''}", file=err)
+
+
+def run_daemon(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    logging.basicConfig(level=logging.INFO, stream=err,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = daemon.Options(config_paths=arguments.config or [Path("config")],
+                             state_dir=arguments.state, listen=arguments.listen,
+                             socket=arguments.socket)
+    try:
+        if arguments.listen is not None:
+            daemon.split_listen(arguments.listen)
+        trio.run(daemon.run, options)
+    except ConfigInvalid as invalid:
+        _report(invalid.problems, "text", valid=False, out=out, err=err)
+        return EXIT_INVALID
+    except ValueError as error:
+        print(f"router run: {error}", file=err)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"router run: {error.strerror or error}", file=err)
+        return EXIT_INVALID
+    return EXIT_OK
 
 
 def run_schema(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:

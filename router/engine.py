@@ -82,8 +82,8 @@ class Engine:
             lambda transaction: [self._ingest_one(transaction, snapshot, alert, now)
                                  for alert in alerts])
         for item in accepted:
-            logger.info("alert accepted", extra={"incident": item.incident_id,
-                                                 "action": item.action})
+            logger.info("alert accepted: incident=%s action=%s dedup_key=%s suppressed_by=%s",
+                        item.incident_id, item.action, item.dedup_key, item.suppressed_by)
         return accepted
 
     def _ingest_one(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,

@@ -282,22 +282,19 @@ class _Connection:
         conn.receive_data(data)
         return bool(data)
 
-    async def _next_event(self, allowance: float, on_timeout: Response) -> h11.Event:
-        """The next h11 event, receiving as needed. The phase's deadline is armed at its first
-        wait (a request that arrives whole, the usual case, arms none)."""
-        conn = self.conn
-        while True:
-            event = conn.next_event()
-            if event is not h11.NEED_DATA:
-                if event is h11.PAUSED:
-                    raise h11.RemoteProtocolError("request arrived out of turn")
-                return event  # type: ignore[return-value]
-            if self.on_timeout is not on_timeout:
-                self._arm(allowance, on_timeout)
-            conn.receive_data(await self.stream.receive_some(_RECEIVE_SIZE))
+    async def _receive_more(self, allowance: float, on_timeout: Response) -> None:
+        """Feed h11 more bytes. A phase's deadline is armed at its first wait, so a request
+        that arrives whole (the usual case) arms none."""
+        if self.on_timeout is not on_timeout:
+            self._arm(allowance, on_timeout)
+        self.conn.receive_data(await self.stream.receive_some(_RECEIVE_SIZE))
 
     async def _handle(self) -> None:
-        head = await self._next_event(self.server.header_timeout, _HEAD_TIMEOUT)
+        conn = self.conn
+        head = conn.next_event()
+        while head is h11.NEED_DATA:
+            await self._receive_more(self.server.header_timeout, _HEAD_TIMEOUT)
+            head = conn.next_event()
         if type(head) is not h11.Request:
             raise _Gone  # the client closed between requests
         method = head.method.decode("ascii")
@@ -334,8 +331,10 @@ class _Connection:
         chunks: list[bytes] = []
         size = 0
         while True:
-            event = await self._next_event(allowance, _BODY_TIMEOUT)
-            if type(event) is h11.Data:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                await self._receive_more(allowance, _BODY_TIMEOUT)
+            elif type(event) is h11.Data:
                 size += len(event.data)
                 if size > limit:
                     raise _Abort(Response.error(413, f"request body is over {limit} bytes"))
@@ -369,7 +368,8 @@ class _Connection:
         if response.body and not self.head_only:
             data += conn.send(h11.Data(data=response.body)) or b""
         data += conn.send(h11.EndOfMessage()) or b""
-        await self._send_bytes(data)
+        self._arm(self.server.send_timeout, None)
+        await self.stream.send_all(data)
 
     def _response_event(self, response: Response, close: bool) -> h11.Response:
         headers = [*response.headers, ("content-length", str(len(response.body))),

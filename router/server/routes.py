@@ -11,6 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # stateless; reused
+_JSON_TYPE = ("content-type", "application/json")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
@@ -35,8 +38,8 @@ class Response:
 
     @classmethod
     def json(cls, status: int, value: Any, *, headers: Sequence[tuple[str, str]] = ()) -> Response:
-        body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-        return cls(status, body, (("content-type", "application/json"), *headers))
+        body = _ENCODER.encode(value).encode()
+        return cls(status, body, (_JSON_TYPE, *headers) if headers else (_JSON_TYPE,))
 
     @classmethod
     def error(

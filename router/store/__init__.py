@@ -20,7 +20,12 @@ import trio
 from router.store.migrations import migrate
 from router.store.records import IncidentDetail, Reader, Transaction
 
-__all__ = ["IncidentDetail", "Reader", "Store", "Transaction"]
+__all__ = ["DATABASE_NAME", "DEFAULT_STATE_DIR", "IncidentDetail", "Reader", "Store",
+           "Transaction"]
+
+DEFAULT_STATE_DIR = Path("state")
+"""Where the daemon and the CLI keep the store (and the socket) unless told otherwise."""
+DATABASE_NAME = "router.db"
 
 T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL", "OFF"]

@@ -1,0 +1,137 @@
+"""The composition root (room: daemon; may import everything).
+
+The only place that opens the root nursery and starts long-running tasks: the HTTP server,
+the unix socket server and the signal handler. It builds the store, the engine and the
+route table, and owns shutdown and reload:
+- SIGTERM / SIGINT: stop accepting, let in-flight requests finish within the servers'
+  grace, leave pending notifications and timers in the store, return (exit 0). A second
+  signal cancels everything at once.
+- SIGHUP: load and validate the config again off the event loop; swap it in only if valid,
+  else log every problem and keep the old one.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from router.clock import Clock, SystemClock
+from router.config import ConfigInvalid, load_config
+from router.config.model import Config
+from router.engine import Engine
+from router.server.api import build_routes
+from router.server.http import Limits, bound_port, open_listeners, serve_listeners
+from router.server.socket import serve_socket
+from router.store import DATABASE_NAME, Store
+
+logger = logging.getLogger(__name__)
+SOCKET_NAME = "router.sock"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    """Where the daemon reads and listens; `listen` and `socket` override the config."""
+
+    config_paths: Sequence[Path]
+    state_dir: Path
+    listen: str | None = None
+    socket: Path | None = None
+
+
+def split_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT` or `[v6]:PORT` -> (host, port).
+
+    Raises:
+        ValueError: not HOST:PORT with a port 0-65535.
+    """
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT such as 127.0.0.1:9080, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _beyond_loopback(host: str) -> bool:
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host != "localhost"
+
+
+async def load(paths: Sequence[Path]) -> Config:
+    """Load the config in a worker thread: parsing a large config must not stall the loop."""
+    return await trio.to_thread.run_sync(lambda: load_config(list(paths)))
+
+
+async def run(options: Options, *, clock: Clock | None = None,
+              task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED
+              ) -> None:
+    """Run until SIGTERM/SIGINT. Reports (host, port) once both listeners accept.
+
+    Raises:
+        ConfigInvalid: the config is invalid at start.
+    """
+    config = await load(options.config_paths)
+    options.state_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(options.state_dir / DATABASE_NAME)
+    engine = Engine(config, store, clock or SystemClock())
+    host, port = split_listen(options.listen or config.settings.listen)
+    if _beyond_loopback(host) and not config.settings.ingest_tokens:
+        logger.warning("listening on %s beyond loopback with no ingest tokens configured: "
+                       "anyone who can reach it can page", host)
+    shutdown = trio.Event()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_signals, shutdown, engine, options, nursery.cancel_scope)
+            async with trio.open_nursery() as servers:  # both return once drained
+                listeners = await open_listeners(host, port)
+                limits = Limits(max_body_bytes=config.settings.max_body_bytes)
+                await servers.start(functools.partial(
+                    serve_listeners, build_routes(engine), listeners, limits=limits,
+                    shutdown=shutdown))
+                socket_path = options.socket or options.state_dir / SOCKET_NAME
+                await servers.start(functools.partial(serve_socket, engine, socket_path,
+                                                      shutdown=shutdown))
+                bound = (host, bound_port(listeners))
+                logger.info("listening on http://%s:%d and unix:%s", *bound, socket_path)
+                task_status.started(bound)
+            nursery.cancel_scope.cancel()  # the signal handler
+    finally:
+        with trio.CancelScope(shield=True):
+            await store.close()
+    logger.info("stopped")
+
+
+async def _signals(shutdown: trio.Event, engine: Engine, options: Options,
+                   scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for number in signals:
+            if number == signal.SIGHUP:
+                await reload(engine, options)
+            elif shutdown.is_set():
+                logger.warning("second signal: stopping at once")
+                scope.cancel()
+            else:
+                logger.info("shutting down: finishing requests in flight")
+                shutdown.set()
+
+
+async def reload(engine: Engine, options: Options) -> bool:
+    """Swap in the config from disk if it is valid; keep the old one otherwise."""
+    try:
+        config = await load(options.config_paths)
+    except ConfigInvalid as invalid:
+        for problem in invalid.problems:
+            logger.error("config reload rejected: %s", problem)
+        return False
+    engine.use_config(config)
+    logger.info("config reloaded: %s", config.summary())
+    return True
+
+

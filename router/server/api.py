@@ -1,0 +1,196 @@
+"""The HTTP API: which path does what (room: server; imports engine, roster, views,
+alerts.formats, errors).
+
+Each ingest endpoint hands the body to its format's parser and the alerts to
+`engine.ingest`, answering only after the store committed them. Bad input is a 4xx with a
+JSON error naming the field; a sender's token is checked before anything is parsed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from router import roster
+from router.alerts.formats import (
+    alertmanager,
+    alertmanager_v2,
+    datadog,
+    grafana,
+    native,
+    pagerduty,
+)
+from router.engine import Accepted, Engine
+from router.errors import BadRequest
+from router.server.routes import Handler, Request, Response, Routes
+
+logger = logging.getLogger(__name__)
+Parser = Callable[[bytes, dict[str, str]], Sequence[Any]]
+
+
+def build_routes(engine: Engine) -> Routes:
+    routes = Routes()
+    ingest = _Ingest(engine)
+    routes.add("POST", "/v1/alerts", ingest.endpoint("native", native.parse))
+    routes.add("POST", "/v1/ingest/alertmanager",
+               ingest.endpoint("alertmanager", alertmanager.parse))
+    routes.add("POST", "/api/v2/alerts", ingest.endpoint(
+        "alertmanager_v2", lambda body, headers: alertmanager_v2.parse(
+            body, headers, engine.clock.now()), status=200, empty=True))
+    routes.add("POST", "/v1/ingest/grafana", ingest.endpoint("grafana", grafana.parse))
+    routes.add("POST", "/v1/ingest/datadog", ingest.endpoint("datadog", datadog.parse))
+    routes.add("POST", "/v2/enqueue", ingest.pagerduty)
+    routes.add("GET", "/healthz", _health)
+    routes.add("GET", "/readyz", _health)
+    reads = _Reads(engine)
+    routes.add("GET", "/v1/oncall", _guard(engine, reads.on_call))
+    routes.add("GET", "/v1/rotas/{id}/shifts", _guard(engine, reads.shifts))
+    routes.add("GET", "/v1/rotas/{id}.ics", _guard(engine, reads.rota_ics))
+    routes.add("GET", "/v1/people/{id}.ics", _guard(engine, reads.person_ics))
+    routes.add("GET", "/v1/fatigue", _guard(engine, reads.fatigue))
+    return routes
+
+
+async def _health(request: Request) -> Response:
+    return Response.json(200, {"status": "ok"})
+
+
+def authorized(engine: Engine, request: Request, source: str | None) -> bool:
+    """With no tokens configured every request passes; else a `Bearer` token must match
+    one, and for an ingest endpoint that token's `sources` (if any) must name it."""
+    tokens = engine.snapshot.config.settings.ingest_tokens
+    if not tokens:
+        return True
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented:
+        return False
+    for token in tokens:
+        if hmac.compare_digest(token.token.reveal().encode(), presented.strip().encode()):
+            return source is None or not token.sources or source in token.sources
+    return False
+
+
+_UNAUTHORIZED = Response.error(401, "missing or invalid bearer token",
+                               headers=[("www-authenticate", 'Bearer realm="router"')])
+
+
+def _guard(engine: Engine, handler: Handler, source: str | None = None) -> Handler:
+    async def guarded(request: Request) -> Response:
+        if not authorized(engine, request, source):
+            return _UNAUTHORIZED
+        try:
+            return await handler(request)
+        except BadRequest as bad:
+            return Response.json(400, {"error": bad.message, "field": bad.field})
+        except LookupError as missing:
+            return Response.error(404, str(missing.args[0]) if missing.args else "not found")
+    return guarded
+
+
+def _accepted_json(items: Sequence[Accepted]) -> dict[str, Any]:
+    return {"status": "accepted", "incidents": [
+        {"incident_id": item.incident_id, "dedup_key": item.dedup_key, "action": item.action,
+         "suppressed_by": item.suppressed_by} for item in items]}
+
+
+class _Ingest:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def endpoint(self, source: str, parse: Parser, *, status: int = 202,
+                 empty: bool = False) -> Handler:
+        async def handle(request: Request) -> Response:
+            alerts = parse(request.body, dict(request.headers))
+            accepted = await self.engine.ingest(alerts)
+            if empty:
+                return Response(status)
+            return Response.json(status, _accepted_json(accepted))
+        return _guard(self.engine, handle, source)
+
+    async def pagerduty(self, request: Request) -> Response:
+        """PagerDuty Events API v2, answered as PagerDuty answers.
+
+        PagerDuty clients send no Authorization header: the routing key is the credential.
+        So when ingest tokens are configured, the key must be one a service declares.
+        """
+        def refuse(message: str) -> Response:
+            return Response(pagerduty.ERROR_STATUS, pagerduty.error_body([message]),
+                            (("content-type", "application/json"),))
+        try:
+            alerts = pagerduty.parse(request.body, dict(request.headers))
+        except BadRequest as bad:
+            return refuse(str(bad))
+        snapshot = self.engine.snapshot
+        keys = snapshot.routing_keys
+        if snapshot.config.settings.ingest_tokens and alerts[0].routing_key not in keys:
+            return refuse("Invalid routing key")
+        # PagerDuty gives a key-less trigger a fresh key, so each one opens its own alert.
+        alerts = [alert if alert.dedup_key else dataclasses.replace(
+            alert, dedup_key=uuid.uuid4().hex) for alert in alerts]
+        accepted = await self.engine.ingest(alerts)
+        return Response(pagerduty.SUCCESS_STATUS, pagerduty.success_body(accepted[0].dedup_key),
+                        (("content-type", "application/json"),))
+
+
+def _instant(request: Request, name: str, default: datetime) -> datetime:
+    """A query parameter as an aware instant; naive text is UTC."""
+    values = request.query.get(name)
+    if not values:
+        return default
+    try:
+        moment = datetime.fromisoformat(values[-1])
+    except ValueError:
+        raise BadRequest(name, f"expected an ISO 8601 instant, got {values[-1]!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class _Reads:
+    """On-call answers from the current config snapshot."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def window(self, request: Request) -> tuple[datetime, datetime]:
+        start = _instant(request, "from", self.engine.clock.now())
+        end = _instant(request, "until", start + roster.CALENDAR_SPAN)
+        if end <= start:
+            raise BadRequest("until", "must be after from")
+        return start, end
+
+    async def on_call(self, request: Request) -> Response:
+        at = _instant(request, "at", self.engine.clock.now())
+        team = (request.query.get("team") or [None])[-1]
+        answers = roster.on_call(self.engine.snapshot.config, team, at)
+        return Response.json(200, {"at": at.isoformat(),
+                                   "rotas": [roster.on_call_json(item) for item in answers]})
+
+    async def shifts(self, request: Request) -> Response:
+        start, end = self.window(request)
+        rota_id = request.params["id"]
+        shifts = roster.schedule(self.engine.snapshot.config, rota_id, start, end)
+        return Response.json(200, {"rota": rota_id, "from": start.isoformat(),
+                                   "until": end.isoformat(),
+                                   "shifts": [roster.shift_json(item) for item in shifts]})
+
+    async def rota_ics(self, request: Request) -> Response:
+        body = roster.rota_ics(self.engine.snapshot.config, request.params["id"],
+                               self.engine.clock.now())
+        return Response(200, body, (("content-type", "text/calendar; charset=utf-8"),))
+
+    async def person_ics(self, request: Request) -> Response:
+        body = roster.person_ics(self.engine.snapshot.config, request.params["id"],
+                                 self.engine.clock.now())
+        return Response(200, body, (("content-type", "text/calendar; charset=utf-8"),))
+
+    async def fatigue(self, request: Request) -> Response:
+        start, end = self.window(request)
+        reports = roster.fatigue(self.engine.snapshot.config, start, end)
+        return Response.json(200, {"from": start.isoformat(), "until": end.isoformat(),
+                                   "people": [roster.fatigue_json(item) for item in reports]})
+
+
