@@ -10,6 +10,7 @@ inputs from the store and writes back their effects.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -19,11 +20,19 @@ from typing import Any
 import jinja2
 import jinja2.sandbox
 
-from router.alerts.model import Alert, Incident, Notification, Silence, TimelineEntry
+from router.alerts.model import (
+    Alert,
+    Incident,
+    Notification,
+    Silence,
+    SilenceMatcher,
+    TimelineEntry,
+)
 from router.clock import Clock
 from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.escalation import plan_level
+from router.core.matching import pattern_of
 from router.core.oncall import Shift, shift_at
 from router.core.routing import Decision, RouteTable, route
 from router.core.suppression import check as check_suppression
@@ -299,6 +308,36 @@ class Engine:
 
     async def incidents(self, **filters: Any) -> list[Incident]:
         return await self.store.read(lambda reader: reader.incidents(**filters))
+
+    async def create_silence(self, matchers: Sequence[tuple[str, str, str]], *,
+                             ends_at: datetime, reason: str, created_by: str = "",
+                             starts_at: datetime | None = None) -> Silence:
+        """Check and store a run-time silence from (name, operator, value) triples.
+
+        Raises:
+            BadRequest: no matchers, an unknown operator, a regex that does not compile, an
+                empty reason, or an end not after the start.
+        """
+        if not matchers:
+            raise BadRequest("matchers", "give at least one matcher: a silence with none "
+                                         "would silence everything")
+        checked = []
+        for index, (name, operator, value) in enumerate(matchers):
+            try:
+                checked.append(SilenceMatcher(name=name, operator=operator, value=value))
+                if operator in ("=~", "!~"):
+                    pattern_of(value)
+            except (ValueError, re.error) as error:
+                raise BadRequest(f"matchers[{index}]", str(error)) from None
+        start = starts_at or self.clock.now()
+        if ends_at <= start:
+            raise BadRequest("ends_at", f"must be after the start ({start.isoformat()})")
+        if not reason.strip():
+            raise BadRequest("reason", "say why: a silence needs a reason")
+        silence = Silence(id=f"SIL-{self.new_id()[:8]}", matchers=tuple(checked),
+                          starts_at=start, ends_at=ends_at, reason=reason,
+                          created_by=created_by)
+        return await self.add_silence(silence)
 
     async def add_silence(self, silence: Silence) -> Silence:
         await self.store.write(lambda transaction: transaction.add_silence(silence))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from router import roster
+from router import roster, views
 from router.alerts.formats import (
     alertmanager,
     alertmanager_v2,
@@ -53,6 +54,15 @@ def build_routes(engine: Engine) -> Routes:
     routes.add("GET", "/v1/rotas/{id}.ics", _guard(engine, reads.rota_ics))
     routes.add("GET", "/v1/people/{id}.ics", _guard(engine, reads.person_ics))
     routes.add("GET", "/v1/fatigue", _guard(engine, reads.fatigue))
+    incidents = _Incidents(engine)
+    routes.add("GET", "/v1/incidents", _guard(engine, incidents.list))
+    routes.add("GET", "/v1/incidents/{id}", _guard(engine, incidents.show))
+    for verb in ("acknowledge", "resolve", "escalate"):
+        routes.add("POST", f"/v1/incidents/{{id}}/{verb}",
+                   _guard(engine, incidents.transition(verb)))
+    routes.add("GET", "/v1/silences", _guard(engine, incidents.silences))
+    routes.add("POST", "/v1/silences", _guard(engine, incidents.add_silence))
+    routes.add("DELETE", "/v1/silences/{id}", _guard(engine, incidents.expire_silence))
     return routes
 
 
@@ -89,6 +99,8 @@ def _guard(engine: Engine, handler: Handler, source: str | None = None) -> Handl
             return Response.json(400, {"error": bad.message, "field": bad.field})
         except LookupError as missing:
             return Response.error(404, str(missing.args[0]) if missing.args else "not found")
+        except ValueError as conflict:  # e.g. escalating a resolved incident
+            return Response.error(409, str(conflict))
     return guarded
 
 
@@ -194,3 +206,103 @@ class _Reads:
                                    "people": [roster.fatigue_json(item) for item in reports]})
 
 
+
+
+def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        document = json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadRequest("", f"expected a JSON object: {error}") from None
+    if not isinstance(document, dict):
+        raise BadRequest("", "expected a JSON object")
+    return document
+
+
+def _text(document: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = document.get(name, default)
+    if not isinstance(value, str):
+        raise BadRequest(name, "expected text" if name in document else "is required")
+    return value
+
+
+class _Incidents:
+    """Incidents and silences: reads, lifecycle transitions, run-time silences."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def list(self, request: Request) -> Response:
+        states = [state for value in request.query.get("state", ())
+                  for state in value.split(",") if state]
+        unknown = set(states) - {"triggered", "acknowledged", "resolved"}
+        if unknown:
+            raise BadRequest("state", f"unknown state {sorted(unknown)[0]!r}; expected "
+                                      "triggered, acknowledged or resolved")
+        service = (request.query.get("service") or [None])[-1]
+        since = _instant(request, "since", datetime.min.replace(tzinfo=UTC))
+        limit_text = (request.query.get("limit") or ["100"])[-1]
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+            raise BadRequest("limit", "expected a whole number from 1 to 1000")
+        found = await self.engine.incidents(states=states, service=service, since=since,
+                                            limit=int(limit_text))
+        return Response.json(200, {"incidents": [views.incident_json(item) for item in found]})
+
+    async def show(self, request: Request) -> Response:
+        detail = await self.engine.incident(request.params["id"])
+        if detail is None:
+            raise LookupError(f"no incident {request.params['id']}")
+        return Response.json(200, views.detail_json(detail))
+
+    def transition(self, verb: str) -> Handler:
+        async def handle(request: Request) -> Response:
+            incident_id = request.params["id"]
+            body = _json_body(request) if request.body.strip() else {}
+            actor = f"api:{_text(body, 'by', 'anonymous')}"
+            try:
+                if verb == "acknowledge":
+                    incident = await self.engine.acknowledge(incident_id, actor)
+                elif verb == "resolve":
+                    incident = await self.engine.resolve(incident_id, actor)
+                else:
+                    incident, _ = await self.engine.escalate(incident_id, actor)
+            except LookupError:
+                raise LookupError(f"no incident {incident_id}") from None
+            return Response.json(200, views.incident_json(incident))
+        return handle
+
+    async def silences(self, request: Request) -> Response:
+        every = (request.query.get("all") or ["false"])[-1] in ("1", "true", "yes")
+        found = await self.engine.silences(include_expired=every)
+        now = self.engine.clock.now()
+        return Response.json(200, {"silences": [views.silence_json(item, now)
+                                                for item in found]})
+
+    async def add_silence(self, request: Request) -> Response:
+        body = _json_body(request)
+        matchers = body.get("matchers")
+        if not isinstance(matchers, list) or not all(
+                isinstance(item, dict) and all(isinstance(item.get(key), str)
+                                               for key in ("name", "operator", "value"))
+                for item in matchers):
+            raise BadRequest("matchers", 'expected a list of {"name", "operator", "value"} '
+                                         "objects, operator one of = != =~ !~")
+        silence = await self.engine.create_silence(
+            [(item["name"], item["operator"], item["value"]) for item in matchers],
+            ends_at=_body_instant(body, "ends_at"),
+            starts_at=_body_instant(body, "starts_at") if "starts_at" in body else None,
+            reason=_text(body, "reason"), created_by=_text(body, "created_by", ""))
+        return Response.json(201, views.silence_json(silence, self.engine.clock.now()))
+
+    async def expire_silence(self, request: Request) -> Response:
+        if not await self.engine.expire_silence(request.params["id"]):
+            raise LookupError(f"no silence {request.params['id']} in force")
+        return Response.json(200, {"id": request.params["id"], "state": "expired"})
+
+
+def _body_instant(body: dict[str, Any], name: str) -> datetime:
+    text = _text(body, name)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(name, f"expected an ISO 8601 instant, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
