@@ -18,7 +18,7 @@ from typing import TextIO
 
 import trio
 
-from router import __version__, cli_oncall, daemon, roster
+from router import __version__, cli_incidents, cli_oncall, daemon, roster
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.schema import bundled_schema
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the config's JSON Schema")
     schema.set_defaults(handler=run_schema)
     cli_oncall.add_commands(commands)
+    cli_incidents.add_commands(commands)
     return parser
 
 

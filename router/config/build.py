@@ -22,6 +22,7 @@ import jinja2.sandbox
 from router.config import checks
 from router.config.load import LIST_SECTIONS, Document, Source
 from router.config.model import (
+    FIELD_PATH,
     WEEKDAYS,
     Channel,
     Config,
@@ -29,6 +30,7 @@ from router.config.model import (
     EscalationPolicy,
     FatigueLimits,
     FixedWindow,
+    GenericWebhook,
     Holidays,
     IngestToken,
     Layer,
@@ -70,6 +72,7 @@ _UNSET_END = datetime.max.replace(tzinfo=UTC)
 Item = tuple[dict[str, Any], Source]
 _TEMPLATES = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
 _FIELD = re.compile(r"\[\d+\]|[^.\[\]]+")
+_WEBHOOK_PATHS = ("summary", "severity", "status", "dedup_key", "service", "alerts")
 
 
 def build_config(documents: list[Document], resolver: SecretResolver,
@@ -174,7 +177,49 @@ class _Builder:
             for index, token in enumerate(data.get("ingest_tokens", ())))
         if "fatigue" in data:
             values["fatigue"] = FatigueLimits(**data["fatigue"])
+        webhooks = source.at("generic_webhooks")
+        values["generic_webhooks"] = tuple(
+            self.generic_webhook(item, webhooks.at(index))
+            for index, item in enumerate(data.get("generic_webhooks", ())))
+        self.unique_webhook_names(values["generic_webhooks"], webhooks)
         return Settings(**values)
+
+    def generic_webhook(self, data: dict[str, Any], source: Source) -> GenericWebhook:
+        values = {key: data[key] for key in _WEBHOOK_PATHS if key in data}
+        for key, text in values.items():
+            self.field_path(text, source.at(key))
+        for key in ("labels", "annotations"):
+            if isinstance(data.get(key), dict):
+                for name, text in data[key].items():
+                    self.field_path(text, source.at(key).at(name))
+                values[key] = frozen_mapping(data[key])
+            elif key in data:
+                self.field_path(data[key], source.at(key))
+                values[key] = data[key]
+        defaults = data.get("defaults", {})
+        return GenericWebhook(
+            name=data["name"], severity_map=frozen_mapping(data.get("severity_map")),
+            status_map=frozen_mapping(data.get("status_map")),
+            default_severity=defaults.get("severity"), default_status=defaults.get("status"),
+            where=self.place(source), **values,
+        )
+
+    def field_path(self, text: str, source: Source) -> None:
+        if FIELD_PATH.fullmatch(text) is None:
+            self.error(source, f"{text!r} is not a field path: write names joined by dots and "
+                               "list positions in brackets, such as alert.message, "
+                               "alerts[0].labels or details[\"ping time\"], or $ for the "
+                               "whole body")
+
+    def unique_webhook_names(self, webhooks: tuple[GenericWebhook, ...], source: Source
+                             ) -> None:
+        """A name is the webhook's URL and its alerts' source, so it must be unique."""
+        seen: dict[str, GenericWebhook] = {}
+        for index, webhook in enumerate(webhooks):
+            first = seen.setdefault(webhook.name, webhook)
+            if first is not webhook:
+                self.error(source.at(index).at("name"), f"generic webhook name "
+                           f"{webhook.name!r} is used twice: here and at {first.where}")
 
     def secret(self, value: str) -> Secret:
         return Secret(value, self.resolver.references.get(value, ""))

@@ -28,6 +28,16 @@ NOWHERE = Where("")
 Severity = Literal["critical", "error", "warning", "info"]
 Urgency = Literal["high", "low", "dynamic"]
 MatchOperator = Literal["=", "!=", "=~", "!~"]
+AlertStatus = Literal["firing", "acknowledged", "resolved"]
+
+_PATH_NAME = r"[A-Za-z0-9_-]+"
+_PATH_KEY = r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
+FIELD_PATH = re.compile(
+    rf"(?:\$|{_PATH_NAME}|(?=\[))(?:\.{_PATH_NAME}|\[[0-9]+\]|\[{_PATH_KEY}\])*"
+)
+"""A generic webhook's field path, whole (fullmatch): `alert.message`, `alerts[0].labels`,
+`details["ping time"]`, `$.action`, `$`. alerts/formats/generic.py, which may not import the
+config, holds the same pattern; tests/config/test_generic_webhooks.py keeps the two equal."""
 
 
 K = TypeVar("K")
@@ -91,6 +101,34 @@ class IngestToken:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class GenericWebhook:
+    """The field mapping of one tool's JSON webhook, `POST /v1/ingest/generic/<name>`.
+
+    Every path is text that matches FIELD_PATH (build.py refused the config otherwise);
+    alerts/formats/generic.py reads a body through it. `labels` and `annotations` are a path
+    to a mapping whose entries all become labels, or a mapping of label name -> path.
+    `alerts`, when set, is where a batch body keeps its list; the other paths are then read
+    inside each entry. The maps translate the sender's values; the defaults stand in for a
+    value the body lacks or neither the map nor router knows.
+    """
+
+    name: str
+    summary: str
+    severity: str | None = None
+    status: str | None = None
+    dedup_key: str | None = None
+    service: str | None = None
+    labels: str | Mapping[str, str] | None = None
+    annotations: str | Mapping[str, str] | None = None
+    severity_map: Mapping[str, Severity] = field(default_factory=frozen_mapping)
+    status_map: Mapping[str, AlertStatus] = field(default_factory=frozen_mapping)
+    alerts: str | None = None
+    default_severity: Severity | None = None
+    default_status: AlertStatus | None = None
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Daemon-wide settings; every default lives here and only here."""
 
@@ -100,6 +138,7 @@ class Settings:
     ingest_tokens: tuple[IngestToken, ...] = ()
     max_body_bytes: int = 1_048_576
     fatigue: FatigueLimits = FatigueLimits()
+    generic_webhooks: tuple[GenericWebhook, ...] = ()
     where: Where = NOWHERE
 
 

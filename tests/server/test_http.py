@@ -234,7 +234,7 @@ async def test_slow_head_is_408(nursery: trio.Nursery, autojump_clock: trio.test
         raw = await read_until_eof(stream)
     [(status, _, body)] = parse(raw)
     assert (status, json.loads(body)) == (408, {"error": "request head not received in time"})
-    assert trio.current_time() == pytest.approx(10, abs=0.1)
+    assert trio.current_time() == pytest.approx(10, abs=0.5)
 
 
 async def test_silent_connection_is_408_after_the_header_timeout(
@@ -254,7 +254,7 @@ async def test_slow_body_is_408(nursery: trio.Nursery, autojump_clock: trio.test
         raw = await read_until_eof(stream)
     [(status, _, body)] = parse(raw)
     assert (status, json.loads(body)) == (408, {"error": "request body not received in time"})
-    assert trio.current_time() == pytest.approx(20, abs=0.1)
+    assert trio.current_time() == pytest.approx(20, abs=0.5)
 
 
 async def test_idle_keep_alive_connection_is_closed_silently(
@@ -267,7 +267,7 @@ async def test_idle_keep_alive_connection_is_closed_silently(
         rest = await read_until_eof(stream)
     assert first.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"HTTP/1.1" not in rest
-    assert trio.current_time() == pytest.approx(60, abs=0.1)
+    assert trio.current_time() == pytest.approx(60, abs=0.5)
 
 
 @pytest.mark.parametrize(("data", "expected"), [
@@ -344,7 +344,7 @@ async def test_excess_connections_wait_for_a_slot(
     port = await start(nursery, Limits(max_connections=1, header_timeout=timedelta(seconds=10)))
     async with await trio.open_tcp_stream("127.0.0.1", port) as holder:
         raw = await exchange(port, request("GET", "/v1/incidents/X", b"", "Connection: close"))
-        assert trio.current_time() == pytest.approx(10, abs=0.1)  # holder timed out: 408
+        assert trio.current_time() == pytest.approx(10, abs=0.5)  # holder timed out: 408
         assert parse(await read_until_eof(holder))[0][0] == 408
     assert parse(raw)[0][0] == 200
 
@@ -358,7 +358,7 @@ async def test_client_that_does_not_read_is_dropped_after_the_send_timeout(
         await stalled.send_all(request("GET", "/large"))
         # The only slot frees when the server gives up on `stalled`, 10 s on.
         raw = await exchange(port, request("GET", "/v1/incidents/X", b"", "Connection: close"))
-        assert trio.current_time() == pytest.approx(10, abs=0.1)
+        assert trio.current_time() == pytest.approx(10, abs=0.5)
     assert parse(raw)[0][0] == 200
 
 
@@ -383,7 +383,7 @@ async def test_shutdown_finishes_in_flight_and_closes_idle(
             results["idle"] = await read_until_eof(idle)
             assert trio.current_time() < 1  # idle connection closed at once
     await idle.aclose()
-    assert trio.current_time() == pytest.approx(5, abs=0.1)  # returned after the slow one
+    assert trio.current_time() == pytest.approx(5, abs=0.5)  # returned after the slow one
     assert results["idle"] == b""
     [(status, headers, body)] = parse(results["slow"])
     assert (status, headers["connection"], json.loads(body)) == (200, "close", {"slept": True})
@@ -402,7 +402,7 @@ async def test_shutdown_cuts_requests_that_outlive_the_grace(
             await entered.wait()
             shutdown.set()
             assert await read_until_eof(stream) == b""
-    assert trio.current_time() == pytest.approx(10, abs=0.1)
+    assert trio.current_time() == pytest.approx(10, abs=0.5)
 
 
 def test_routes_prefer_static_then_most_literal_pattern() -> None:
