@@ -302,6 +302,10 @@ class Engine:
 
         return await self.store.write(work), notification_id
 
+    async def pages(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
+        """When each person was paged in [start, end), for the fatigue report."""
+        return await self.store.read(lambda reader: reader.pages(start, end))
+
     async def incident(self, incident_id: str) -> IncidentDetail | None:
         number = parse_incident_id(incident_id)
         return await self.store.read(lambda reader: reader.detail(number))

@@ -201,7 +201,8 @@ class _Reads:
 
     async def fatigue(self, request: Request) -> Response:
         start, end = self.window(request)
-        reports = roster.fatigue(self.engine.snapshot.config, start, end)
+        pages = await self.engine.pages(start, end)
+        reports = roster.fatigue(self.engine.snapshot.config, start, end, pages)
         return Response.json(200, {"from": start.isoformat(), "until": end.isoformat(),
                                    "people": [roster.fatigue_json(item) for item in reports]})
 

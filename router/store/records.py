@@ -174,6 +174,21 @@ class Reader:
     def active_silences(self, now: datetime) -> list[Silence]:
         return self.silences(now)
 
+    def pages(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
+        """When each person was paged (a trigger or escalation reaching them) in [start, end).
+
+        One page per incident and moment, however many contact methods carried it.
+        """
+        pages: dict[str, list[datetime]] = {}
+        for target, created_at, _ in self.connection.execute(
+                "SELECT DISTINCT target, created_at, incident_number FROM outbox "
+                "WHERE target LIKE 'person:%' AND event IN ('trigger', 'escalate') "
+                "AND created_at >= ? AND created_at < ? ORDER BY created_at",
+                (start.timestamp(), end.timestamp())).fetchall():
+            pages.setdefault(target.removeprefix("person:"), []).append(
+                from_seconds(created_at))  # type: ignore[arg-type]
+        return pages
+
     def counts(self) -> dict[str, int]:
         return {row[0]: row[1] for row in self.connection.execute(
             "SELECT state, count(*) FROM incidents GROUP BY state")}

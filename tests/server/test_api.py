@@ -28,8 +28,12 @@ settings:
     - {name: prometheus, token: s3cret-prom, sources: [alertmanager_v2]}
     - {name: ops, token: s3cret-ops}
 people:
-  - {id: ann, timezone: Europe/Berlin}
+  - id: ann
+    timezone: Europe/Berlin
+    contact_methods: [{type: email, address: ann@example.com}]
   - {id: ben, timezone: Europe/Berlin}
+channels:
+  - {id: mail, type: email, host: localhost, from: router@example.com}
 rotas:
   - id: web
     layers: [{members: [ann, ben], every: 1d, handoff: "09:00", start: 2026-11-01}]
@@ -129,3 +133,15 @@ async def test_pagerduty_needs_a_known_routing_key_when_tokens_are_set(
     answer = await client.post("/v2/enqueue", json=event)
     assert answer.status_code == 400
     assert answer.json()["errors"] == ["Invalid routing key"]
+
+
+async def test_fatigue_counts_the_pages_each_person_received(
+        client: httpx.AsyncClient) -> None:
+    for host in ("db1", "db2"):
+        alert = {"summary": "Disk full", "severity": "critical", "labels": {"host": host}}
+        assert (await client.post("/v1/alerts", json=alert, headers=OPS)).status_code == 202
+    fatigue = await client.get("/v1/fatigue", headers=OPS, params={
+        "from": "2026-11-23T00:00:00Z", "until": "2026-11-24T00:00:00Z"})
+    pages = {item["person"]: (item["pages"], item["night_pages"])
+             for item in fatigue.json()["people"]}
+    assert pages == {"ann": (2, 0), "ben": (0, 0)}  # 13:00 in Berlin is not night
