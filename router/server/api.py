@@ -22,6 +22,7 @@ from router.alerts.formats import (
     alertmanager,
     alertmanager_v2,
     datadog,
+    generic,
     grafana,
     native,
     pagerduty,
@@ -46,6 +47,7 @@ def build_routes(engine: Engine) -> Routes:
     routes.add("POST", "/v1/ingest/grafana", ingest.endpoint("grafana", grafana.parse))
     routes.add("POST", "/v1/ingest/datadog", ingest.endpoint("datadog", datadog.parse))
     routes.add("POST", "/v2/enqueue", ingest.pagerduty)
+    routes.add("POST", "/v1/ingest/generic/{name}", ingest.generic)
     routes.add("GET", "/healthz", _health)
     routes.add("GET", "/readyz", _health)
     reads = _Reads(engine)
@@ -123,6 +125,18 @@ class _Ingest:
                 return Response(status)
             return Response.json(status, _accepted_json(accepted))
         return _guard(self.engine, handle, source)
+
+    async def generic(self, request: Request) -> Response:
+        """A generic JSON webhook, read by the field mapping `settings.generic_webhooks`
+        declares under that name; a token's `sources` names it `generic:NAME`."""
+        name = request.params["name"]
+        webhooks = self.engine.snapshot.config.settings.generic_webhooks
+        mapping = next((webhook for webhook in webhooks if webhook.name == name), None)
+        if mapping is None:
+            return Response.error(404, f"no generic webhook {name!r} in settings")
+        handle = self.endpoint(f"generic:{name}",
+                               lambda body, headers: generic.parse(body, headers, mapping))
+        return await handle(request)
 
     async def pagerduty(self, request: Request) -> Response:
         """PagerDuty Events API v2, answered as PagerDuty answers.

@@ -24,6 +24,8 @@ from router.store import Store
 CONFIG = """
 settings:
   timezone: Europe/Berlin
+  generic_webhooks:
+    - {name: checks, summary: title, severity: level, labels: {host: target}}
   ingest_tokens:
     - {name: prometheus, token: s3cret-prom, sources: [alertmanager_v2]}
     - {name: ops, token: s3cret-ops}
@@ -145,3 +147,22 @@ async def test_fatigue_counts_the_pages_each_person_received(
     pages = {item["person"]: (item["pages"], item["night_pages"])
              for item in fatigue.json()["people"]}
     assert pages == {"ann": (2, 0), "ben": (0, 0)}  # 13:00 in Berlin is not night
+
+
+async def test_a_generic_webhook_is_read_by_its_declared_mapping(
+        client: httpx.AsyncClient) -> None:
+    check = {"title": "Ping failed", "level": "critical", "target": "db1"}
+    answer = await client.post("/v1/ingest/generic/checks", json=check, headers=OPS)
+    assert answer.status_code == 202
+    detail = await client.get(f"/v1/incidents/{answer.json()['incidents'][0]['incident_id']}",
+                              headers=OPS)
+    incident = detail.json()["incident"]
+    assert (incident["summary"], incident["severity"], incident["source"]) == (
+        "Ping failed", "critical", "generic:checks")
+    assert incident["labels"] == {"host": "db1"}
+    missing = await client.post("/v1/ingest/generic/checks", json={"level": "error"},
+                                headers=OPS)
+    assert (missing.status_code, missing.json()) == (400, {"error": "is required",
+                                                           "field": "title"})
+    unknown = await client.post("/v1/ingest/generic/nope", json=check, headers=OPS)
+    assert unknown.json() == {"error": "no generic webhook 'nope' in settings"}
