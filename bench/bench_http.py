@@ -1,9 +1,12 @@
 """Requests/s of server/http.py for a trivial JSON POST endpoint, measured with wrk.
 
 The server runs in a subprocess pinned to core 0 (`taskset -c 0`), wrk on core 1, so the
-figure is one Python process on one core, as in issue 4 item 12.
+figure is one Python process on one core, as in issue 4 item 12. `--compare` also measures,
+in the same run, the leanest h11 loop (no limits, no timeouts, no routing: the issue's
+~9,000 req/s reference), so a figure on a busy machine can be read as a ratio.
 
-    .venv/bin/python bench/bench_http.py [--duration 10] [--connections 50] [--profile out.prof]
+    .venv/bin/python bench/bench_http.py [--duration 10] [--connections 50] [--compare]
+                                         [--profile out.prof]
 
 Needs `wrk` (Debian: apt-get install wrk) and `taskset` (util-linux).
 """
@@ -22,6 +25,7 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
+import h11
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -57,7 +61,41 @@ async def serve() -> None:
                 break
 
 
-def run_child(profile: str | None) -> None:
+async def serve_minimal_connection(stream: trio.SocketStream) -> None:
+    """The reference: h11's documented loop and nothing else."""
+    conn = h11.Connection(h11.SERVER)
+    while True:
+        body = b""
+        while type(event := conn.next_event()) is not h11.EndOfMessage:
+            if event is h11.NEED_DATA:
+                conn.receive_data(await stream.receive_some(65536))
+            elif type(event) is h11.Data:
+                body += event.data
+            elif type(event) is h11.ConnectionClosed:
+                return
+        alert = json.loads(body)
+        answer = json.dumps({"status": "accepted", "labels": len(alert["labels"])}).encode()
+        headers = [("content-type", "application/json"), ("content-length", str(len(answer)))]
+        data = conn.send(h11.Response(status_code=202, headers=headers)) or b""
+        data += (conn.send(h11.Data(data=answer)) or b"") + (conn.send(h11.EndOfMessage()) or b"")
+        await stream.send_all(data)
+        conn.start_next_cycle()
+
+
+async def serve_minimal() -> None:
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    print(listeners[0].socket.getsockname()[1], flush=True)
+    with trio.open_signal_receiver(signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trio.serve_listeners, serve_minimal_connection, listeners)
+            async for _ in signals:
+                nursery.cancel_scope.cancel()
+
+
+def run_child(profile: str | None, minimal: bool) -> None:
+    if minimal:
+        trio.run(serve_minimal)
+        return
     if profile is None:
         trio.run(serve)
         return
@@ -66,10 +104,13 @@ def run_child(profile: str | None) -> None:
     profiler.dump_stats(profile)
 
 
-def measure(duration: int, connections: int, profile: str | None) -> float:
+def measure(duration: int, connections: int, profile: str | None, minimal: bool = False,
+            ) -> float:
     command = ["taskset", "-c", "0", sys.executable, __file__, "--child"]
     if profile:
         command += ["--profile", profile]
+    if minimal:
+        command += ["--minimal"]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
@@ -97,13 +138,21 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--profile", help="write cProfile stats of the server to this file")
+    parser.add_argument("--compare", action="store_true",
+                        help="also measure the minimal h11 loop, in the same run")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--minimal", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
-        run_child(arguments.profile)
+        run_child(arguments.profile, arguments.minimal)
         return
     rate = measure(arguments.duration, arguments.connections, arguments.profile)
-    print(f"requests/s: {rate:,.0f}")
+    reference = 0.0
+    if arguments.compare:
+        reference = measure(arguments.duration, arguments.connections, None, minimal=True)
+    print(f"router.server.http requests/s: {rate:,.0f}")
+    if reference:
+        print(f"minimal h11 loop   requests/s: {reference:,.0f} (ours: {rate / reference:.0%})")
 
 
 if __name__ == "__main__":

@@ -18,14 +18,13 @@ from typing import TextIO
 
 import trio
 
-from router import __version__, cli_incidents, cli_oncall, daemon, roster
+from router import __version__, cli_incidents, cli_oncall, cli_routes, daemon, roster
+from router.cli_support import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.schema import bundled_schema
 from router.errors import Problem
 from router.store import DEFAULT_STATE_DIR
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the config's JSON Schema")
     schema.set_defaults(handler=run_schema)
     cli_oncall.add_commands(commands)
+    cli_routes.add_commands(commands)
     cli_incidents.add_commands(commands)
     return parser
 

@@ -1,5 +1,5 @@
-"""`router oncall`, `router schedule` and `router fatigue` (room: cli; imports config, roster,
-core, clock, errors).
+"""`router oncall`, `router schedule` and `router fatigue` (room: cli; imports cli_support, config,
+roster, core, clock, errors).
 
 Read-only answers from the config alone, no daemon needed: who is on call, the final
 shifts of a rota (text, JSON or iCal) and the on-call load per person. Times print in the
@@ -9,19 +9,16 @@ rota's (or person's) own timezone.
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from router import roster
+from router.cli_support import EXIT_OK, Action, Usage, add_common_options, print_json
 from router.clock import SystemClock
-from router.config import ConfigInvalid, load_config
 from router.config.model import Config
 from router.config.values import parse_datetime, parse_duration
 from router.core.oncall import EARLIEST, LATEST, Shift
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def add_commands(commands: Any) -> None:
@@ -32,25 +29,23 @@ def add_commands(commands: Any) -> None:
                         help="a rota, or a service (its escalation policy's rotas); all rotas "
                              "if omitted")
     oncall.add_argument("--at", metavar="TIME", help="ISO 8601 instant (default: now)")
-    _common(oncall, handler=run_oncall)
+    _common(oncall, "oncall", _oncall)
 
     schedule = commands.add_parser("schedule", help="the final shifts of a rota")
     schedule.add_argument("rota", metavar="ROTA")
     _window(schedule)
     schedule.add_argument("--ics", action="store_true", help="print an iCalendar feed")
-    _common(schedule, handler=run_schedule)
+    _common(schedule, "schedule", _schedule)
 
     fatigue = commands.add_parser("fatigue", help="on-call hours, nights and weekends per "
                                                   "person, flagged over the configured limits")
     _window(fatigue)
-    _common(fatigue, handler=run_fatigue)
+    _common(fatigue, "fatigue", _fatigue)
 
 
-def _common(parser: argparse.ArgumentParser, *, handler: Any) -> None:
-    parser.add_argument("--config", action="append", metavar="DIR|FILE",
-                        help="config directory or file (default: config); may repeat")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.set_defaults(handler=handler)
+def _common(parser: argparse.ArgumentParser, name: str, act: Action) -> None:
+    """The shared options, no store; secrets resolved, as these commands always have."""
+    add_common_options(parser, name, act, store=False, resolve_secrets=True)
 
 
 def _window(parser: argparse.ArgumentParser) -> None:
@@ -61,27 +56,13 @@ def _window(parser: argparse.ArgumentParser) -> None:
                              "2w (default: 2w)")
 
 
-class _Usage(Exception):
-    """A bad argument value; exits 2 with the message."""
-
-
-def _load(arguments: argparse.Namespace, err: TextIO) -> Config | None:
-    try:
-        return load_config(arguments.config or ["config"])
-    except ConfigInvalid as invalid:
-        for problem in invalid.problems:
-            print(problem, file=err)
-        print("config invalid: fix it first (router validate)", file=err)
-        return None
-
-
 def _instant(text: str | None, zone: ZoneInfo, default: datetime) -> datetime:
     if text is None:
         return default
     try:
         return parse_datetime(text, zone)
     except ValueError as error:
-        raise _Usage(str(error)) from None
+        raise Usage(str(error)) from None
 
 
 def _span(arguments: argparse.Namespace, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -93,82 +74,60 @@ def _span(arguments: argparse.Namespace, zone: ZoneInfo) -> tuple[datetime, date
     except ValueError:
         end = _instant(text, zone, start)
     if end <= start:
-        raise _Usage(f"--until ({end.isoformat()}) must be after --from ({start.isoformat()})")
+        raise Usage(f"--until ({end.isoformat()}) must be after --from ({start.isoformat()})")
     return start, end
 
 
-def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, action: Any) -> int:
-    config = _load(arguments, err)
-    if config is None:
-        return EXIT_INVALID
-    try:
-        return int(action(config))
-    except _Usage as usage:
-        print(f"router {arguments.command}: {usage}", file=err)
-        return EXIT_USAGE
-    except LookupError as missing:
-        print(f"router {arguments.command}: {missing.args[0]}", file=err)
-        return EXIT_INVALID
-
-
-def run_oncall(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    def action(config: Config) -> int:
-        at = _instant(arguments.at, config.settings.timezone, SystemClock().now())
-        answers = roster.on_call(config, arguments.team, at)
-        if arguments.format == "json":
-            print(json.dumps({"at": at.isoformat(),
-                              "rotas": [roster.on_call_json(item) for item in answers]},
-                             indent=2), file=out)
-            return EXIT_OK
-        for answer in answers:
-            zone = answer.rota.timezone
-            line = f"{answer.rota.id}: {_who(answer.shift, config)} {_until(answer.shift, zone)}"
-            if answer.next is not None:
-                line += (f"; next: {_who(answer.next, config)} from "
-                         f"{_local(answer.next.start, zone)}")
-            print(line, file=out)
+def _oncall(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
+    at = _instant(arguments.at, config.settings.timezone, SystemClock().now())
+    answers = roster.on_call(config, arguments.team, at)
+    if arguments.format == "json":
+        print_json({"at": at.isoformat(),
+                    "rotas": [roster.on_call_json(item) for item in answers]},
+                   out, ascii_only=True)
         return EXIT_OK
-    return _run(arguments, out, err, action)
+    for answer in answers:
+        zone = answer.rota.timezone
+        line = f"{answer.rota.id}: {_who(answer.shift, config)} {_until(answer.shift, zone)}"
+        if answer.next is not None:
+            line += (f"; next: {_who(answer.next, config)} from "
+                     f"{_local(answer.next.start, zone)}")
+        print(line, file=out)
+    return EXIT_OK
 
 
-def run_schedule(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    def action(config: Config) -> int:
-        if arguments.ics:
-            out.write(roster.rota_ics(config, arguments.rota, SystemClock().now())
-                      .decode("utf-8"))
-            return EXIT_OK
-        rota = roster.rotas_for(config, arguments.rota)[0]
-        start, end = _span(arguments, rota.timezone)
-        shifts = roster.schedule(config, rota.id, start, end)
-        if arguments.format == "json":
-            print(json.dumps({"rota": arguments.rota, "from": start.isoformat(),
-                              "until": end.isoformat(),
-                              "shifts": [roster.shift_json(shift) for shift in shifts]},
-                             indent=2), file=out)
-            return EXIT_OK
-        for shift in shifts:
-            print(f"{_local(shift.start, rota.timezone)}  {_local(shift.end, rota.timezone)}  "
-                  f"{_who(shift, config)}", file=out)
+def _schedule(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
+    if arguments.ics:
+        out.write(roster.rota_ics(config, arguments.rota, SystemClock().now()).decode("utf-8"))
         return EXIT_OK
-    return _run(arguments, out, err, action)
-
-
-def run_fatigue(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    def action(config: Config) -> int:
-        start, end = _span(arguments, config.settings.timezone)
-        reports = roster.fatigue(config, start, end)
-        if arguments.format == "json":
-            print(json.dumps({"from": start.isoformat(), "until": end.isoformat(),
-                              "people": [roster.fatigue_json(item) for item in reports]},
-                             indent=2), file=out)
-            return EXIT_OK
-        print(f"{'person':<16} {'hours':>7} {'night':>7} {'weekend':>8}  over limits",
-              file=out)
-        for item in reports:
-            print(f"{item.person:<16} {item.hours:>7.1f} {item.night_hours:>7.1f} "
-                  f"{item.weekend_hours:>8.1f}  {', '.join(item.flags) or '-'}", file=out)
+    rota = roster.rotas_for(config, arguments.rota)[0]
+    start, end = _span(arguments, rota.timezone)
+    shifts = roster.schedule(config, rota.id, start, end)
+    if arguments.format == "json":
+        print_json({"rota": arguments.rota, "from": start.isoformat(),
+                    "until": end.isoformat(),
+                    "shifts": [roster.shift_json(shift) for shift in shifts]},
+                   out, ascii_only=True)
         return EXIT_OK
-    return _run(arguments, out, err, action)
+    for shift in shifts:
+        print(f"{_local(shift.start, rota.timezone)}  {_local(shift.end, rota.timezone)}  "
+              f"{_who(shift, config)}", file=out)
+    return EXIT_OK
+
+
+def _fatigue(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
+    start, end = _span(arguments, config.settings.timezone)
+    reports = roster.fatigue(config, start, end)
+    if arguments.format == "json":
+        print_json({"from": start.isoformat(), "until": end.isoformat(),
+                    "people": [roster.fatigue_json(item) for item in reports]},
+                   out, ascii_only=True)
+        return EXIT_OK
+    print(f"{'person':<16} {'hours':>7} {'night':>7} {'weekend':>8}  over limits", file=out)
+    for item in reports:
+        print(f"{item.person:<16} {item.hours:>7.1f} {item.night_hours:>7.1f} "
+              f"{item.weekend_hours:>8.1f}  {', '.join(item.flags) or '-'}", file=out)
+    return EXIT_OK
 
 
 def _who(shift: Shift, config: Config) -> str:

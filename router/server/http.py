@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import formatdate
 from http import HTTPStatus
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import h11
 import trio
 
 from router.errors import BadRequest
-from router.server.routes import Handler, Request, Response, Routes
+from router.server.routes import Handler, Request, Response, Routes, header_map, split_target
 
 __all__ = [
     "Handler", "Limits", "Request", "Response", "Routes", "bound_port", "open_listeners",
@@ -40,6 +39,7 @@ _RECEIVE_SIZE = 65536
 _ACCEPT_BACKOFF = 0.1  # seconds to wait when out of file descriptors before accepting again
 _CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
+_BODILESS = frozenset({204, 304})  # no body and no Content-Length (RFC 9110 8.6)
 _CONTINUE = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
 
 
@@ -322,8 +322,11 @@ class _Connection:
             raise _Gone  # the client closed between requests
         method = head.method.decode("ascii")
         self.head_only = method == "HEAD"
-        path, query = _split_target(head.target)
-        headers, size = _header_map(head.headers)
+        try:
+            path, query = split_target(head.target)
+        except UnicodeDecodeError:
+            raise _Abort(Response.error(400, "request path is not valid UTF-8")) from None
+        headers, size = header_map(head.headers)
         if size + len(head.target) > self.server.limits.max_header_bytes:
             raise _Abort(self._protocol_error(h11.RemoteProtocolError("", 431)))
         found = self.server.routes.find(method, path)
@@ -395,8 +398,11 @@ class _Connection:
         await self.stream.send_all(data)
 
     def _response_event(self, response: Response, close: bool) -> h11.Response:
-        headers = [*response.headers, ("content-length", str(len(response.body))),
-                   ("date", self.server.date())]
+        headers = [*response.headers, ("date", self.server.date())]
+        if response.status not in _BODILESS:
+            headers.append(("content-length", str(len(response.body))))
+        elif response.body:
+            raise h11.LocalProtocolError(f"a {response.status} answer cannot have a body")
         if close:
             headers.append(("connection", "close"))
         return h11.Response(status_code=response.status, headers=headers,
@@ -423,36 +429,6 @@ class _Connection:
                 if not data:
                     break
                 drained += len(data)
-
-
-def _split_target(target: bytes) -> tuple[str, Mapping[str, tuple[str, ...]]]:
-    """Path (percent-decoded) and query of a request target; absolute-form is accepted."""
-    text = target.decode("ascii")
-    if not text.startswith("/"):
-        parts = urlsplit(text)
-        text = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-    path, _, query_text = text.partition("?")
-    if "%" in path:
-        try:
-            path = unquote(path, errors="strict")
-        except UnicodeDecodeError:
-            raise _Abort(Response.error(400, "request path is not valid UTF-8")) from None
-    if not query_text:
-        return path, {}
-    query = parse_qs(query_text, keep_blank_values=True)
-    return path, {name: tuple(values) for name, values in query.items()}
-
-
-def _header_map(raw: Sequence[tuple[bytes, bytes]]) -> tuple[dict[str, str], int]:
-    """Headers by lower-case name (repeats comma-joined) and their size in bytes."""
-    headers: dict[str, str] = {}
-    size = 0
-    for name, value in raw:
-        key = name.decode("latin-1")
-        text = value.decode("latin-1")
-        headers[key] = f"{headers[key]}, {text}" if key in headers else text
-        size += len(key) + len(text) + 4
-    return headers, size
 
 
 def _declares_body(headers: Mapping[str, str]) -> bool:

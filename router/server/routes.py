@@ -1,4 +1,5 @@
-"""The route table and the request and response values (room: server; imports no router module).
+"""The route table, the request and response values, and request-target parsing (room: server;
+imports no router module).
 
 Pure: no sockets, no trio. `server/http.py` reads requests off the wire into `Request`, asks
 `Routes.find` for a handler, and writes the `Response` it returns.
@@ -10,6 +11,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # stateless; reused
 _JSON_TYPE = ("content-type", "application/json")
@@ -142,3 +144,34 @@ def _pick(handlers: dict[str, Handler], method: str) -> Handler | None:
     if handler is None and method == "HEAD":
         return handlers.get("GET")
     return handler
+
+
+def split_target(target: bytes) -> tuple[str, Mapping[str, tuple[str, ...]]]:
+    """Path (percent-decoded) and query of a request target; absolute-form is accepted.
+
+    Raises:
+        UnicodeDecodeError: the path's percent-escapes are not UTF-8.
+    """
+    text = target.decode("ascii")
+    if not text.startswith("/"):
+        parts = urlsplit(text)
+        text = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    path, _, query_text = text.partition("?")
+    if "%" in path:
+        path = unquote(path, errors="strict")
+    if not query_text:
+        return path, {}
+    query = parse_qs(query_text, keep_blank_values=True)
+    return path, {name: tuple(values) for name, values in query.items()}
+
+
+def header_map(raw: Sequence[tuple[bytes, bytes]]) -> tuple[dict[str, str], int]:
+    """Headers by lower-case name (repeats comma-joined) and their size in bytes."""
+    headers: dict[str, str] = {}
+    size = 0
+    for name, value in raw:
+        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        size += len(key) + len(text) + 4
+    return headers, size

@@ -15,7 +15,9 @@ import trio
 
 from router.errors import BadRequest
 from router.server.http import Limits, Request, Response, Routes, serve_http
+from router.server.routes import split_target
 
+# Deadlines are checked every min(timeouts) / 20 = 0.5 s here, hence `abs=0.5` on timings.
 LIMITS = Limits(
     max_body_bytes=1000, max_header_bytes=2000, header_timeout=timedelta(seconds=10),
     body_timeout=timedelta(seconds=20), keep_alive_timeout=timedelta(seconds=60),
@@ -44,6 +46,9 @@ def make_routes(entered: trio.Event | None = None) -> Routes:
     async def bad(request: Request) -> Response:
         raise BadRequest("labels.service", "is required")
 
+    async def empty(request: Request) -> Response:
+        return Response(204, request.body)
+
     async def large(request: Request) -> Response:
         return Response(200, b"x" * 64_000_000)
 
@@ -64,6 +69,7 @@ def make_routes(entered: trio.Event | None = None) -> Routes:
     routes.add("GET", "/bad", bad)
     routes.add("GET", "/slow", slow)
     routes.add("GET", "/large", large)
+    routes.add("POST", "/empty", empty)
     return routes
 
 
@@ -287,6 +293,13 @@ async def test_malformed_request_is_answered_then_closed(
         "request head is over 2000 bytes")
 
 
+async def test_path_that_is_not_utf8_is_400(nursery: trio.Nursery) -> None:
+    port = await start(nursery)
+    raw = await exchange(port, request("GET", "/v1/incidents/%ff", b"", "Connection: close"))
+    [(status, _, body)] = parse(raw)
+    assert (status, json.loads(body)) == (400, {"error": "request path is not valid UTF-8"})
+
+
 async def test_handler_exception_is_500_json_and_logged(
     nursery: trio.Nursery, caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -329,6 +342,20 @@ async def test_head_answers_get_headers_without_body(nursery: trio.Nursery) -> N
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert f"content-length: {len(ICS)}".encode() in head.lower()
     assert body == b""
+
+
+async def test_204_has_no_body_and_a_204_with_one_is_500(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = await start(nursery)
+    with caplog.at_level(logging.ERROR, logger="router.server.http"):
+        raw = await exchange(port, request("POST", "/empty") + request("POST", "/empty", b"x")
+                             + request("POST", "/empty", b"", "Connection: close"))
+    assert raw.startswith(b"HTTP/1.1 204 No Content\r\n")
+    assert b"content-length" not in raw.partition(b"\r\n\r\n")[0]
+    assert [status for status, _, _ in parse(raw)] == [204, 500, 204]
+    assert [record.getMessage() for record in caplog.records] == [
+        "handler answered an invalid response: 204"]
 
 
 async def test_connection_close_is_honoured(nursery: trio.Nursery) -> None:
@@ -434,3 +461,14 @@ def test_routes_reject_bad_patterns(pattern: str, message: str) -> None:
     with pytest.raises(ValueError) as raised:
         routes.add("GET", pattern, handler)
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    (b"/v1/alerts", ("/v1/alerts", {})),
+    (b"/v1/incidents?state=open&state=acknowledged&since=", (
+        "/v1/incidents", {"state": ("open", "acknowledged"), "since": ("",)})),
+    (b"/v1/rotas/on%20call.ics", ("/v1/rotas/on call.ics", {})),
+    (b"http://router.example:8080/healthz?x=1", ("/healthz", {"x": ("1",)})),
+])
+def test_split_target(target: bytes, expected: tuple[str, dict[str, tuple[str, ...]]]) -> None:
+    assert split_target(target) == expected

@@ -1,0 +1,154 @@
+"""What every config-reading command shares (room: cli; imports config, engine, store, clock).
+
+The exit codes, the option scheme (`--config`, `--state`, `--format`), the one place that
+loads the config and turns expected failures into a message and an exit code, and the text
+layout that more than one command module prints. Exit codes: 0 done, 1 the input was wrong
+(not found, invalid config or input file, a store problem), 2 the command line was wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import trio
+
+from router.clock import SystemClock
+from router.config import ConfigInvalid, load_config
+from router.config.model import Config
+from router.engine import Engine
+from router.store import DATABASE_NAME, DEFAULT_STATE_DIR, Store
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
+
+Action = Callable[[argparse.Namespace, Config, TextIO], int]
+"""A command's body: the parsed arguments and the loaded config in, an exit code out."""
+
+_CONFIG_HELP = "config directory or file (default: config); may repeat"
+_STATE_HELP = (f"state directory holding {DATABASE_NAME}, as `router run --state` "
+               f"(default: {DEFAULT_STATE_DIR}); an incident state filter is --status")
+_STORE_EXITS = ("exit status: 0 done; 1 not found, invalid config or a store problem; 2 usage. "
+                "Works with or without a running daemon (SQLite WAL).")
+_PLAIN = re.compile(r"[\w.\-/:@]+")
+
+
+class Usage(Exception):
+    """A bad argument value; exits 2 with the message."""
+
+
+class Failure(Exception):
+    """Not found, an unreadable input file, a store problem; exits 1 with the message."""
+
+
+def command(commands: Any, name: str, summary: str,
+            exits: str = _STORE_EXITS) -> argparse.ArgumentParser:
+    """A subcommand whose --help repeats the summary and ends with what its exit codes mean.
+
+    The default epilog is the store commands'; a command with other exit codes passes its own.
+    """
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary, description=f"{summary}.", epilog=exits)
+    return parser
+
+
+def add_common_options(parser: argparse.ArgumentParser, name: str, act: Action, *,
+                       store: bool = True, resolve_secrets: bool = False) -> None:
+    """Add `--config`, `--state` (when the command opens the store) and `--format`.
+
+    Args:
+        name: the command as the user typed it, prefixed to every error message.
+        act: the command's body, run by `run` once the config loaded.
+        store: whether the command reads the store in the state directory.
+        resolve_secrets: whether loading resolves `${env:...}` and `${file:...}`; a command
+            that sends nothing need not, and then runs where the secrets are absent.
+    """
+    parser.add_argument("--config", action="append", metavar="DIR|FILE", help=_CONFIG_HELP)
+    if store:
+        parser.add_argument("--state", type=Path, default=DEFAULT_STATE_DIR, metavar="DIR",
+                            help=_STATE_HELP)
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(handler=functools.partial(
+        run, name=name, act=act, resolve_secrets=resolve_secrets))
+
+
+def run(arguments: argparse.Namespace, out: TextIO, err: TextIO, *, name: str, act: Action,
+        resolve_secrets: bool) -> int:
+    """Load the config, run the command, turn expected failures into messages and codes.
+
+    `LookupError` is what `router.roster` raises for an unknown rota, service or person; like
+    `Failure` it carries one message, printed without the quotes `str(KeyError)` would add.
+    """
+    try:
+        config = load_config(arguments.config or ["config"], resolve_secrets=resolve_secrets)
+    except ConfigInvalid as invalid:
+        for problem in invalid.problems:
+            print(problem, file=err)
+        print("config invalid: fix it first (router validate)", file=err)
+        return EXIT_INVALID
+    try:
+        return int(act(arguments, config, out))
+    except Usage as usage:
+        print(f"router {name}: {usage}", file=err)
+        return EXIT_USAGE
+    except (Failure, LookupError) as failure:
+        print(f"router {name}: {failure.args[0]}", file=err)
+        return EXIT_INVALID
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def with_engine(arguments: argparse.Namespace, config: Config,
+                work: Callable[[Engine], Awaitable[T]]) -> T:
+    """Open the store in the state directory, run `work` on an engine, close the store."""
+    directory: Path = arguments.state
+    path = directory / DATABASE_NAME
+    if not directory.is_dir():
+        raise Failure(f"no state directory {str(directory)!r} (router run creates it; or "
+                      "pass --state DIR)")
+
+    async def session() -> T:
+        try:
+            store = await Store.open(path)
+        except (sqlite3.Error, OSError, RuntimeError) as error:  # RuntimeError: newer schema
+            raise Failure(f"cannot open the store {path}: {error}") from None
+        try:
+            return await work(Engine(config, store, SystemClock()))
+        finally:
+            await store.close()
+
+    try:
+        return trio.run(session)
+    except sqlite3.Error as error:
+        raise Failure(f"the store {path} failed: {error}") from None
+
+
+def print_json(document: object, out: TextIO, *, ascii_only: bool = False) -> None:
+    """One indented JSON document.
+
+    `ascii_only` escapes non-ASCII text as `\\uXXXX`, as oncall, schedule and fatigue always
+    have; the other commands print UTF-8 as it is.
+    """
+    print(json.dumps(document, indent=2, ensure_ascii=ascii_only), file=out)
+
+
+def quoted(value: str) -> str:
+    """A value as a matcher or label is written: bare when plain, else a JSON string."""
+    return value if _PLAIN.fullmatch(value) else json.dumps(value, ensure_ascii=False)
+
+
+def fields(pairs: Sequence[tuple[str, str | None]], *, indent: str = "") -> list[str]:
+    """`name  value` lines with the values aligned; a missing or empty value prints `-`."""
+    width = max(len(name) for name, _ in pairs)
+    return [f"{indent}{name.ljust(width)}  {value or '-'}" for name, value in pairs]
