@@ -22,6 +22,7 @@ test: $(STAMP) lint
 
 lint: $(STAMP)
 	$(BIN)/ruff check router tests bench
+	$(BIN)/mypy router
 
 ## bench: speed figures for docs/benchmarks.md
 bench: $(STAMP)

@@ -103,7 +103,8 @@ class Reader:
 
     def incidents(self, *, states: Sequence[str] = (), service: str | None = None,
                   since: datetime | None = None, limit: int = 100) -> list[Incident]:
-        clauses, values = ["1 = 1"], []
+        clauses: list[str] = ["1 = 1"]
+        values: list[str | float] = []
         if states:
             clauses.append(f"state IN ({', '.join('?' * len(states))})")
             values.extend(states)
