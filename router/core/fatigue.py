@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from router.config.model import FatigueLimits, Person, Rota
-from router.core.oncall import shifts_between
+from router.core.oncall import merge_spans, shifts_between
 
 NIGHT_START = time(22)
 NIGHT_END = time(7)
@@ -40,16 +40,6 @@ class Fatigue:
     pages: int = 0
     night_pages: int = 0
     flags: tuple[str, ...] = ()
-
-
-def _union(spans: Iterable[_Span]) -> list[_Span]:
-    merged: list[_Span] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def _overlap(first: Sequence[_Span], second: Sequence[_Span]) -> timedelta:
@@ -138,7 +128,7 @@ def fatigue_report(people: Mapping[str, Person], rotas: Iterable[Rota], start: d
     for person, spans in sorted(on_call.items()):
         known = people.get(person)
         timezone = known.timezone if known else ZoneInfo("UTC")
-        fatigue = _measure(person, _union(spans), timezone, (pages or {}).get(person, ()),
+        fatigue = _measure(person, merge_spans(spans), timezone, (pages or {}).get(person, ()),
                            (start, end))
         report.append(replace(fatigue, flags=_flags(fatigue, limits, weeks)))
     return tuple(report)

@@ -147,7 +147,8 @@ def _instant(wall: datetime, offset: Callable[[datetime], timedelta | None]) -> 
     return wall - (offset(wall) or _ZERO)
 
 
-def _merge(spans: Iterable[tuple[_Edge, _Edge]]) -> list[tuple[_Edge, _Edge]]:
+def merge_spans(spans: Iterable[tuple[_Edge, _Edge]]) -> list[tuple[_Edge, _Edge]]:
+    """Sorted spans with overlapping and touching ones joined."""
     merged: list[tuple[_Edge, _Edge]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
@@ -191,7 +192,7 @@ def _windows(windows: Sequence[WeeklyWindow]) -> tuple[tuple[timedelta, ...], ..
             for week in range(-2, 3):
                 base = _DAY * day + _WEEK * week
                 spans.append((base + opens, base + closes))
-    merged = _merge(spans)
+    merged = merge_spans(spans)
     if not windows or any(end - start >= _WEEK for start, end in merged):
         return None
     return tuple(start for start, _ in merged), tuple(end for _, end in merged)
@@ -300,7 +301,7 @@ def _window_at(
         if opens < closes:
             spans.append((opens, closes))
     before = _MIN
-    for opens, closes in _merge(spans):
+    for opens, closes in merge_spans(spans):
         if closes <= utc:
             before = closes
         elif opens <= utc:

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from router.alerts.formats import native
+from router.alerts.formats import decode_json, native
 from router.engine import Engine
 from router.errors import BadRequest
 
@@ -45,7 +44,6 @@ ACTIONS = ("Acknowledge", "View Details")
 """The buttons of a send_alert message in Slack."""
 
 _ENVELOPE_KEYS = frozenset({"src", "dest", "body"})
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _NATIVE_NAMES = {"summary": "title", "annotations.description": "description"}
 _FOREVER = datetime.max.replace(tzinfo=UTC)  # core.oncall's LATEST: a shift with no end
 
@@ -85,7 +83,7 @@ async def answer(engine: Engine, line: bytes) -> Reply:
     when it runs out.
     """
     try:
-        document = _decode(line)
+        document = decode_json(line, "line")
     except BadRequest as error:
         return envelope(None, error_body(None, 400, str(error)))
     if _is_envelope(document):
@@ -97,7 +95,7 @@ async def answer(engine: Engine, line: bytes) -> Reply:
 def timed_out(line: bytes, seconds: float) -> Reply:
     """The answer to a line whose handling `answer` did not finish in `seconds` (503)."""
     text = f"not handled in {seconds:g} s"
-    document = _decode(line)  # it decoded once already
+    document = decode_json(line, "line")  # it decoded once already
     if not _is_envelope(document):
         logger.error("socket alerts timed out")
         return {"error": text, "field": ""}
@@ -119,32 +117,9 @@ def error_body(msg_id: int | None, code: int, text: str) -> Reply:
     return {"type": "error", "in_reply_to": msg_id, "code": code, "text": text}
 
 
-def _decode(line: bytes) -> object:
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BadRequest("", f"the line is not valid UTF-8 (byte {error.start})") from None
-    try:
-        document = json.loads(text, parse_constant=_reject_constant)
-        if _SURROGATE_ESCAPE.search(text):  # a store cannot keep a lone UTF-16 surrogate
-            json.dumps(document, ensure_ascii=False).encode("utf-8")
-    except json.JSONDecodeError as error:
-        raise BadRequest("", f"invalid JSON at column {error.colno}: {error.msg}") from None
-    except UnicodeEncodeError:
-        raise BadRequest("", "invalid JSON: a \\u escape names a lone surrogate") from None
-    except ValueError as error:  # NaN, Infinity, numbers of more than 4300 digits
-        raise BadRequest("", f"invalid JSON: {error}") from None
-    except RecursionError:
-        raise BadRequest("", "invalid JSON: nested too deeply") from None
-    return document
-
-
 def _is_envelope(document: object) -> bool:
     return isinstance(document, dict) and not _ENVELOPE_KEYS.isdisjoint(document)
 
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 async def _answer_message(engine: Engine, document: Mapping[str, object]) -> Reply:

@@ -325,15 +325,15 @@ async def test_bad_messages_are_answered_and_the_connection_stays_usable(
 
 
 @pytest.mark.parametrize(("line", "expected"), [
-    (b"not json", unaddressed(None, 400, "invalid JSON at column 1: Expecting value")),
+    (b"not json", unaddressed(None, 400, "invalid JSON at line 1, column 1: Expecting value")),
     (b'{"src": "a", "body": ', unaddressed(
-        None, 400, "invalid JSON at column 22: Expecting value")),
+        None, 400, "invalid JSON at line 1, column 22: Expecting value")),
     (b'{"src":"a","dest":"b","body":{"type":"get_on_call","msg_id":1,"team":"\xff"}}',
      unaddressed(None, 400, "the line is not valid UTF-8 (byte 70)")),
     (b'{"body": {"type": "get_on_call", "msg_id": NaN}}',
      unaddressed(None, 400, "invalid JSON: NaN is not a JSON number")),
     (b'{"src":"a","dest":"b","body":{"type":"x","msg_id":1,"by":"\\ud800"}}',
-     unaddressed(None, 400, "invalid JSON: a \\u escape names a lone surrogate")),
+     unaddressed(None, 400, "invalid JSON: a \\u escape names a lone UTF-16 surrogate")),
     (b'{"src": "a", "dest": "b"}',
      {"src": "b", "dest": "a", "body": error(None, 400, "body: is required")}),
     (b'{"src": "a", "dest": "b", "body": "create_incident"}',

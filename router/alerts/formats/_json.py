@@ -45,8 +45,8 @@ def _reject_constant(name: str) -> object:
     raise _Constant(f"invalid JSON: {name} is not a JSON number")
 
 
-def decode(body: bytes) -> object:
-    """The JSON document in `body`.
+def decode(body: bytes, what: str = "body") -> object:
+    """The JSON document in `body` (`what` names it in messages: "body", "line").
 
     Raises:
         BadRequest: with field "" when the body is not UTF-8, not JSON, or holds a string no
@@ -55,7 +55,7 @@ def decode(body: bytes) -> object:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadRequest("", f"the body is not valid UTF-8 (byte {exc.start})") from None
+        raise BadRequest("", f"the {what} is not valid UTF-8 (byte {exc.start})") from None
     try:
         document = json.loads(text, parse_constant=_reject_constant)
         if _SURROGATE_ESCAPE.search(text):  # rare, so only then pay for the check
