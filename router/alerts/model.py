@@ -23,7 +23,10 @@ class Severity(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Severity).index(self)
+        return _RANKS[self]
+
+
+_RANKS = {severity: position for position, severity in enumerate(Severity)}
 
 
 class Status(StrEnum):

@@ -23,10 +23,12 @@ from datetime import datetime
 from typing import Literal
 
 from router.alerts.model import Incident, Notification, Severity
-from router.config.model import Config, ContactMethod, Person, Service, WeeklyWindow
+from router.config.model import Config, ContactMethod, Person, Rota, Service, WeeklyWindow
 from router.core.oncall import shift_at
 
 Urgency = Literal["high", "low"]
+OnCallLookup = Callable[[Rota, datetime], "str | None"]
+"""Who is on call in a rota at an instant: `person_on_call`, or a cache of its answers."""
 _CARRIER = {"email": "email", "slack": "slack"}
 
 
@@ -79,8 +81,13 @@ def channel_for(method: ContactMethod, config: Config) -> str | None:
                  if channel.type == kind), None)
 
 
+def person_on_call(rota: Rota, now: datetime) -> str | None:
+    return shift_at(rota, now).shift.person
+
+
 def plan_level(config: Config, incident: Incident, level_number: int, now: datetime,
-               new_id: Callable[[], str], event: str = "trigger") -> LevelPlan:
+               new_id: Callable[[], str], event: str = "trigger",
+               on_call: OnCallLookup = person_on_call) -> LevelPlan:
     """Notifications for level `level_number` (1-based) of the incident's policy."""
     policy = config.escalation_policies.get(incident.escalation_policy or "")
     if policy is None or not 1 <= level_number <= len(policy.levels):
@@ -98,7 +105,7 @@ def plan_level(config: Config, incident: Incident, level_number: int, now: datet
             continue
         person_id = target.id
         if target.kind == "rota":
-            person_id = shift_at(config.rotas[target.id], now).shift.person or ""
+            person_id = on_call(config.rotas[target.id], now) or ""
             if not person_id:
                 held.append(f"nobody is on call in rota {target.id}")
                 continue

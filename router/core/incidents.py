@@ -29,9 +29,12 @@ from router.alerts.model import Alert, Incident, IncidentState, Severity, Status
 Action = Literal["opened", "updated", "acknowledged", "resolved", "ignored"]
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def label_fingerprint(labels: Mapping[str, str]) -> str:
     """A stable hash of the sorted label set: the same labels always give the same text."""
-    canonical = json.dumps(sorted(labels.items()), separators=(",", ":"), ensure_ascii=False)
+    canonical = _ENCODE(sorted(labels.items()))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 

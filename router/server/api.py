@@ -172,6 +172,9 @@ def _instant(request: Request, name: str, default: datetime) -> datetime:
         moment = datetime.fromisoformat(values[-1])
     except ValueError:
         raise BadRequest(name, f"expected an ISO 8601 instant, got {values[-1]!r}") from None
+    if not 1000 <= moment.year <= 9000:  # shift arithmetic near year 1 or 9999 overflows
+        raise BadRequest(name, f"expected an instant between the years 1000 and 9000, got "
+                               f"{values[-1]!r}")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -201,6 +201,9 @@ def instant(body: Mapping[str, object], name: str) -> datetime | None:
                                f"got {value[:60]!r}") from None
     if moment.tzinfo is None:
         raise BadRequest(name, "needs a UTC offset (Z or +01:00)")
+    if not 1000 <= moment.year <= 9000:  # shift arithmetic near year 1 or 9999 overflows
+        raise BadRequest(name, f"expected an instant between the years 1000 and 9000, got "
+                               f"{value[:60]!r}")
     return moment
 
 

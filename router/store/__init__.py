@@ -122,9 +122,12 @@ class Store:
             for unit in units:
                 connection.execute("SAVEPOINT unit")
                 try:
-                    unit.result = unit.work(transaction)
+                    result = unit.work(transaction)
+                    transaction.flush()  # what the transaction held back, inside the unit
+                    unit.result = result
                 except Exception as error:  # the unit's own failure: undo only its writes
                     connection.execute("ROLLBACK TO unit")
+                    transaction.forget()
                     unit.error = error
                 connection.execute("RELEASE unit")
             connection.execute("COMMIT")

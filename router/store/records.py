@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from router.alerts.model import (
     Alert,
@@ -36,6 +36,19 @@ _INCIDENT_COLUMNS = (
 # one-open-incident-per-dedup-key index, and that clash must be an error instead.
 _UPDATE_ALL = ", ".join(f"{column.strip()} = excluded.{column.strip()}"
                         for column in _INCIDENT_COLUMNS.split(",")[1:])
+_SAVE_INCIDENT = (f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({', '.join('?' * 19)}) "
+                  f"ON CONFLICT (number) DO UPDATE SET {_UPDATE_ALL}")
+_SELECT_OPEN = (f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = ? "
+                "AND state != 'resolved'")
+_SELECT_NUMBER = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE number = ?"
+_SILENCES_SINCE = 3600.0  # seconds before a transaction's first `now` that its cache covers
+_INSERT_ALERT = (
+    "INSERT INTO alerts (incident_number, received_at, source, status, dedup_key, summary, "
+    "severity, labels, annotations, suppressed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_TIMELINE = ("INSERT INTO timeline (incident_number, at, actor, action, details) "
+                    "VALUES (?, ?, ?, ?, ?)")
+_INSERT_OUTBOX = ("INSERT INTO outbox (id, incident_number, channel, target, address, event, "
+                  "created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def to_seconds(moment: datetime | None) -> float | None:
@@ -46,8 +59,12 @@ def from_seconds(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
+# One encoder, built once: json.dumps with these options would build a new one per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode
+
+
 def _json(mapping: Mapping[str, Any]) -> str:
-    return json.dumps(dict(mapping), separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    return _ENCODE(dict(mapping))
 
 
 def _incident(row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
@@ -91,15 +108,15 @@ class Reader:
         self.connection = connection
 
     def incident(self, number: int) -> Incident | None:
-        row = self.connection.execute(
-            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE number = ?", (number,)).fetchone()
+        row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()
         return _incident(row)[0] if row else None
 
     def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None:
-        row = self.connection.execute(
-            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = ? "
-            "AND state != 'resolved'", (dedup_key,)).fetchone()
-        return _incident(row) if row else None
+        row = self.connection.execute(_SELECT_OPEN, (dedup_key,)).fetchone()
+        return self._loaded(row) if row else None
+
+    def _loaded(self, row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
+        return _incident(row)
 
     def incidents(self, *, states: Sequence[str] = (), service: str | None = None,
                   since: datetime | None = None, limit: int = 100) -> list[Incident]:
@@ -153,9 +170,8 @@ class Reader:
         return (row[0], row[1], from_seconds(row[2])) if row else None  # type: ignore[return-value]
 
     def incident_with_firing(self, number: int) -> tuple[Incident, frozenset[str]] | None:
-        row = self.connection.execute(
-            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE number = ?", (number,)).fetchone()
-        return _incident(row) if row else None
+        row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()
+        return self._loaded(row) if row else None
 
     def notified_channels(self, number: int) -> list[str]:
         """Channels that were sent this incident's trigger (not people's contact methods)."""
@@ -195,59 +211,158 @@ class Reader:
             "SELECT state, count(*) FROM incidents GROUP BY state")}
 
 
+class _Flushing:
+    """The connection as a Transaction's queries see it: the rows the transaction holds back
+    are written before any statement runs, so every query sees every write made before it."""
+
+    __slots__ = ("_connection", "_flush")
+
+    def __init__(self, connection: sqlite3.Connection, flush: Callable[[], None]) -> None:
+        self._connection = connection
+        self._flush = flush
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
+        self._flush()
+        return self._connection.execute(sql, parameters)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        self._flush()
+        return self._connection.executemany(sql, rows)
+
+
 class Transaction(Reader):
-    """The writes of one use case; runs inside the store's group-committed transaction."""
+    """The writes of one use case; runs inside the store's group-committed transaction.
+
+    One Transaction serves every unit of a group commit. What ingest does for every alert
+    is made cheap here, with the same end state as one statement per call:
+    - rows that are only ever appended (alerts, timeline, outbox) and the incident counter
+      are held back and written by `flush` in one statement per table: at the end of the
+      unit (the store calls it before releasing the unit's savepoint) or before any other
+      statement (`self.connection` flushes first), so no query misses them;
+    - the silences not yet over are read once (again after a unit writes a silence);
+    - the JSON text of a label mapping is made once per mapping (an incident's labels are
+      the labels of the alert that opened it, or the text read with the incident).
+    `forget` drops all of it when the store rolls a unit back.
+    """
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        super().__init__(cast(sqlite3.Connection, _Flushing(connection, self.flush)))
+        self._raw = connection
+        self._alerts: list[tuple[Any, ...]] = []
+        self._timeline: list[tuple[Any, ...]] = []
+        self._outbox: list[tuple[Any, ...]] = []
+        self._number: int | None = None  # the incident counter as this transaction moved it
+        self._number_written = True
+        self._silences: list[tuple[float, float, Silence]] | None = None
+        self._silences_since = 0.0
+        self._texts: dict[int, tuple[Mapping[str, Any], str]] = {}
+
+    def flush(self) -> None:
+        """Write the rows held back."""
+        if self._alerts:
+            self._raw.executemany(_INSERT_ALERT, self._alerts)
+            self._alerts.clear()
+        if self._timeline:
+            self._raw.executemany(_INSERT_TIMELINE, self._timeline)
+            self._timeline.clear()
+        if self._outbox:
+            self._raw.executemany(_INSERT_OUTBOX, self._outbox)
+            self._outbox.clear()
+        if not self._number_written:
+            self._raw.execute("UPDATE counters SET value = ? WHERE name = 'incident'",
+                              (self._number,))
+            self._number_written = True
+
+    def forget(self) -> None:
+        """Drop what is held back and what was read (the unit was rolled back)."""
+        self._alerts.clear()
+        self._timeline.clear()
+        self._outbox.clear()
+        self._number, self._number_written = None, True
+        self._silences = None
+
+    def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None:
+        # Incidents are written at once, so this needs no flush.
+        row = self._raw.execute(_SELECT_OPEN, (dedup_key,)).fetchone()
+        return self._loaded(row) if row else None
+
+    def active_silences(self, now: datetime) -> list[Silence]:
+        """As `Reader.active_silences`, from one query per group commit."""
+        seconds = now.timestamp()
+        if self._silences is None or seconds < self._silences_since:
+            since = seconds - _SILENCES_SINCE
+            self._silences = [
+                (row["starts_at"], row["ends_at"], _silence(row))
+                for row in self._raw.execute(
+                    "SELECT * FROM silences WHERE ends_at > ? ORDER BY id", (since,))]
+            self._silences_since = since
+        return [silence for starts_at, ends_at, silence in self._silences
+                if starts_at <= seconds < ends_at]
+
+    def _loaded(self, row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
+        incident, firing = _incident(row)
+        self._remember(incident.labels, row["labels"])
+        return incident, firing
+
+    def _remember(self, mapping: Mapping[str, Any], text: str) -> None:
+        if len(self._texts) >= 256:
+            self._texts.clear()
+        self._texts[id(mapping)] = (mapping, text)
+
+    def _labels(self, mapping: Mapping[str, Any]) -> str:
+        """`_json(mapping)`, encoded once for the mapping object."""
+        known = self._texts.get(id(mapping))
+        if known is not None and known[0] is mapping:
+            return known[1]
+        text = _json(mapping)
+        self._remember(mapping, text)
+        return text
 
     def next_incident_number(self) -> int:
-        row = self.connection.execute(
-            "UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value"
-        ).fetchone()
-        return int(row[0])
+        if self._number is None:
+            self._number = int(self._raw.execute(
+                "SELECT value FROM counters WHERE name = 'incident'").fetchone()[0])
+        self._number += 1
+        self._number_written = False
+        return self._number
 
     def save_incident(self, incident: Incident, firing: Iterable[str]) -> None:
-        self.connection.execute(
-            f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({', '.join('?' * 19)}) "
-            f"ON CONFLICT (number) DO UPDATE SET {_UPDATE_ALL}",
+        self._raw.execute(
+            _SAVE_INCIDENT,
             (incident.number, incident.dedup_key, incident.service, incident.summary,
              incident.severity.value, incident.state.value, incident.source,
              incident.escalation_policy, incident.level, incident.assigned_to,
              incident.alert_count, incident.suppressed_by, to_seconds(incident.opened_at),
              to_seconds(incident.updated_at), to_seconds(incident.acknowledged_at),
              incident.acknowledged_by, to_seconds(incident.resolved_at),
-             _json(incident.labels), json.dumps(sorted(firing))))
+             self._labels(incident.labels), json.dumps(sorted(firing))))
 
     def record_alert(self, alert: Alert, incident_number: int | None, dedup_key: str,
                      received_at: datetime, suppressed_by: str | None) -> None:
-        self.connection.execute(
-            "INSERT INTO alerts (incident_number, received_at, source, status, dedup_key, "
-            "summary, severity, labels, annotations, suppressed_by) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._alerts.append(
             (incident_number, received_at.timestamp(), alert.source, alert.status.value,
-             dedup_key, alert.summary, alert.severity.value, _json(alert.labels),
+             dedup_key, alert.summary, alert.severity.value, self._labels(alert.labels),
              _json(alert.annotations), suppressed_by))
 
     def add_timeline(self, number: int, entries: Iterable[TimelineEntry]) -> None:
-        self.connection.executemany(
-            "INSERT INTO timeline (incident_number, at, actor, action, details) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(number, entry.at.timestamp(), entry.actor, entry.action, _json(entry.details))
-             for entry in entries])
+        self._timeline.extend(
+            (number, entry.at.timestamp(), entry.actor, entry.action, _json(entry.details))
+            for entry in entries)
 
     def add_notifications(self, notifications: Iterable[Notification]) -> None:
-        self.connection.executemany(
-            "INSERT INTO outbox (id, incident_number, channel, target, address, event, "
-            "created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(item.id, item.incident_number, item.channel, item.target, item.address,
-              item.event, item.created_at.timestamp(), item.created_at.timestamp())
-             for item in notifications])
+        self._outbox.extend(
+            (item.id, item.incident_number, item.channel, item.target, item.address,
+             item.event, item.created_at.timestamp(), item.created_at.timestamp())
+            for item in notifications)
 
     def set_timer(self, number: int, kind: str, due_at: datetime) -> None:
-        self.connection.execute(
+        self._raw.execute(
             "INSERT INTO timers (incident_number, kind, due_at) VALUES (?, ?, ?) "
             "ON CONFLICT (incident_number, kind) DO UPDATE SET due_at = excluded.due_at",
             (number, kind, due_at.timestamp()))
 
     def add_silence(self, silence: Silence) -> None:
+        self._silences = None
         self.connection.execute(
             "INSERT INTO silences (id, matchers, starts_at, ends_at, reason, created_by, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -257,6 +372,7 @@ class Transaction(Reader):
 
     def expire_silence(self, silence_id: str, now: datetime) -> bool:
         """End a silence now; False if there is no such silence in force."""
+        self._silences = None
         cursor = self.connection.execute(
             "UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?",
             (now.timestamp(), silence_id, now.timestamp()))

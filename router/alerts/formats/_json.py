@@ -239,6 +239,22 @@ def parse_time(value: str, field: str) -> datetime:
     offset with or without its colon (PagerDuty's own examples write `+0000`). An offset is
     required: an instant without one names no instant.
     """
+    known = _recent_instants.get(value)
+    if known is not None:
+        return known
+    moment = _parse_time(value, field)
+    if len(_recent_instants) >= 1024:
+        _recent_instants.clear()
+    _recent_instants[value] = moment
+    return moment
+
+
+# Senders repeat timestamps: Prometheus re-sends an alert with its unchanging startsAt every
+# cycle, and alerts of one evaluation share it.
+_recent_instants: dict[str, datetime] = {}
+
+
+def _parse_time(value: str, field: str) -> datetime:
     match = _RFC3339.fullmatch(value)
     if match is None:
         raise BadRequest(

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 
 from router.alerts.formats import _json
 from router.alerts.model import Alert, Severity, Status
@@ -109,9 +110,14 @@ def instant(document: Mapping[str, object], key: str, path: str) -> datetime | N
 
 def fingerprint(labels: Mapping[str, str]) -> str:
     """Alertmanager's fingerprint of a label set (see the module docstring)."""
+    return _fingerprint(tuple(sorted(labels.items())))
+
+
+@lru_cache(maxsize=4096)  # Prometheus re-sends each firing alert every evaluation cycle
+def _fingerprint(items: tuple[tuple[str, str], ...]) -> str:
     digest = _FNV_OFFSET
-    for name in sorted(labels):
-        for part in (name, labels[name]):
+    for name, value in items:
+        for part in (name, value):
             for byte in part.encode("utf-8"):
                 digest = ((digest ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
             digest = ((digest ^ _SEPARATOR) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
