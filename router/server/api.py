@@ -74,7 +74,8 @@ async def _health(request: Request) -> Response:
 
 def authorized(engine: Engine, request: Request, source: str | None) -> bool:
     """With no tokens configured every request passes; else a `Bearer` token must match
-    one, and for an ingest endpoint that token's `sources` (if any) must name it."""
+    one. A token with `sources` is a sender's: it may post only to the ingest endpoints it
+    names, and nothing else (no reads, acknowledgements or silences)."""
     tokens = engine.snapshot.config.settings.ingest_tokens
     if not tokens:
         return True
@@ -83,7 +84,9 @@ def authorized(engine: Engine, request: Request, source: str | None) -> bool:
         return False
     for token in tokens:
         if hmac.compare_digest(token.token.reveal().encode(), presented.strip().encode()):
-            return source is None or not token.sources or source in token.sources
+            if not token.sources:
+                return True
+            return source is not None and source in token.sources
     return False
 
 

@@ -124,6 +124,10 @@ async def test_tokens_guard_every_endpoint_but_health(client: httpx.AsyncClient)
     v2 = [{"labels": {"alertname": "Up"}, "startsAt": "2026-11-23T11:00:00Z"}]
     assert (await client.post("/api/v2/alerts", json=v2, headers=prometheus)).status_code == 200
     assert (await client.get("/v1/oncall")).status_code == 401
+    # a sender's token may post its alerts and nothing else
+    assert (await client.get("/v1/incidents", headers=prometheus)).status_code == 401
+    assert (await client.post("/v1/incidents/INC1/acknowledge",
+                              headers=prometheus)).status_code == 401
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).status_code == 200
 

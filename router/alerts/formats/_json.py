@@ -45,6 +45,17 @@ def _reject_constant(name: str) -> object:
     raise _Constant(f"invalid JSON: {name} is not a JSON number")
 
 
+# Built once: json.loads with a parse_constant builds a new decoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _loads(text: str) -> object:
+    """json.loads(text, parse_constant=_reject_constant), with the decoder built once."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
+
+
 def decode(body: bytes, what: str = "body") -> object:
     """The JSON document in `body` (`what` names it in messages: "body", "line").
 
@@ -57,7 +68,7 @@ def decode(body: bytes, what: str = "body") -> object:
     except UnicodeDecodeError as exc:
         raise BadRequest("", f"the {what} is not valid UTF-8 (byte {exc.start})") from None
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = _loads(text)
         if _SURROGATE_ESCAPE.search(text):  # rare, so only then pay for the check
             json.dumps(document, ensure_ascii=False).encode("utf-8")
     except json.JSONDecodeError as exc:
