@@ -241,7 +241,8 @@ class Transaction(Reader):
       statement (`self.connection` flushes first), so no query misses them;
     - the silences not yet over are read once (again after a unit writes a silence);
     - the JSON text of a label mapping is made once per mapping (an incident's labels are
-      the labels of the alert that opened it, or the text read with the incident).
+      the labels of the alert that opened it, or the text read with the incident), and that
+      of timeline details once per distinct details ("notified" lines repeat).
     `forget` drops all of it when the store rolls a unit back.
     """
 
@@ -256,6 +257,7 @@ class Transaction(Reader):
         self._silences: list[tuple[float, float, Silence]] | None = None
         self._silences_since = 0.0
         self._texts: dict[int, tuple[Mapping[str, Any], str]] = {}
+        self._details: dict[tuple[tuple[str, Any], ...], str] = {}
 
     def flush(self) -> None:
         """Write the rows held back."""
@@ -318,6 +320,17 @@ class Transaction(Reader):
         self._remember(mapping, text)
         return text
 
+    def _details_json(self, details: Mapping[str, Any]) -> str:
+        key = tuple(details.items())
+        if not all(isinstance(value, str) for _, value in key):  # 1 == True, yet not in JSON
+            return _json(details)
+        text = self._details.get(key)
+        if text is None:
+            if len(self._details) >= 1024:
+                self._details.clear()
+            text = self._details[key] = _json(details)
+        return text
+
     def next_incident_number(self) -> int:
         if self._number is None:
             self._number = int(self._raw.execute(
@@ -346,7 +359,8 @@ class Transaction(Reader):
 
     def add_timeline(self, number: int, entries: Iterable[TimelineEntry]) -> None:
         self._timeline.extend(
-            (number, entry.at.timestamp(), entry.actor, entry.action, _json(entry.details))
+            (number, entry.at.timestamp(), entry.actor, entry.action,
+             self._details_json(entry.details))
             for entry in entries)
 
     def add_notifications(self, notifications: Iterable[Notification]) -> None:

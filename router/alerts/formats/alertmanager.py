@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from functools import lru_cache
 
 from router.alerts.formats import _json
 from router.alerts.model import Alert, Severity, Status
@@ -110,15 +109,26 @@ def instant(document: Mapping[str, object], key: str, path: str) -> datetime | N
 
 def fingerprint(labels: Mapping[str, str]) -> str:
     """Alertmanager's fingerprint of a label set (see the module docstring)."""
-    return _fingerprint(tuple(sorted(labels.items())))
+    items = tuple(sorted(labels.items()))
+    known = _fingerprints.get(items)
+    if known is None:
+        if len(_fingerprints) >= 4096:
+            _fingerprints.clear()
+        known = _fingerprints[items] = _fingerprint(items)
+    return known
 
 
-@lru_cache(maxsize=4096)  # Prometheus re-sends each firing alert every evaluation cycle
+# Prometheus re-sends every firing alert each evaluation cycle: remember recent label sets.
+_fingerprints: dict[tuple[tuple[str, str], ...], str] = {}
+
+
 def _fingerprint(items: tuple[tuple[str, str], ...]) -> str:
     digest = _FNV_OFFSET
     for name, value in items:
         for part in (name, value):
+            # Only the low 64 bits matter and a product's low bits depend only on its
+            # factors' low bits: so mask once per part rather than once per byte.
             for byte in part.encode("utf-8"):
-                digest = ((digest ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+                digest = (digest ^ byte) * _FNV_PRIME
             digest = ((digest ^ _SEPARATOR) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
     return f"{digest:016x}"
