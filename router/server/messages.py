@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from router.alerts.formats import decode_json, native
+from router.alerts.formats import decode_json, json_kind, native
 from router.engine import Engine
 from router.errors import BadRequest
 
@@ -125,11 +125,11 @@ def _is_envelope(document: object) -> bool:
 async def _answer_message(engine: Engine, document: Mapping[str, object]) -> Reply:
     body = document.get("body")
     if not isinstance(body, dict):
-        what = "is required" if body is None else f"expected an object, got {_kind(body)}"
+        what = "is required" if body is None else f"expected an object, got {json_kind(body)}"
         return error_body(None, 400, f"body: {what}")
     msg_id = body.get("msg_id")
     if msg_id is None or isinstance(msg_id, bool) or not isinstance(msg_id, int):
-        what = "is required" if msg_id is None else f"expected an integer, got {_kind(msg_id)}"
+        what = "is required" if msg_id is None else f"expected an integer, got {json_kind(msg_id)}"
         return error_body(None, 400, f"msg_id: {what}")
     message = Message(body, document.get("src"), msg_id)
     try:
@@ -168,7 +168,7 @@ def optional_text(body: Mapping[str, object], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise BadRequest(name, f"expected text, got {_kind(value)}")
+        raise BadRequest(name, f"expected text, got {json_kind(value)}")
     return value
 
 
@@ -186,7 +186,7 @@ def integer(body: Mapping[str, object], name: str) -> int:
     if value is None:
         raise BadRequest(name, "is required")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(name, f"expected an integer, got {_kind(value)}")
+        raise BadRequest(name, f"expected an integer, got {json_kind(value)}")
     return value
 
 
@@ -205,17 +205,6 @@ def instant(body: Mapping[str, object], name: str) -> datetime | None:
         raise BadRequest(name, f"expected an instant between the years 1000 and 9000, got "
                                f"{value[:60]!r}")
     return moment
-
-
-def _kind(value: object) -> str:
-    """What a JSON value is, in words, for messages."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    return "a list" if isinstance(value, list) else "an object" if value is not None else "null"
 
 
 def _utc(moment: datetime) -> str | None:
