@@ -24,10 +24,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check router tests bench
 	$(BIN)/mypy router
 
-## bench: speed figures for docs/benchmarks.md
+## bench: speed figures for docs/benchmarks.md (installs wrk and Alertmanager if missing)
 bench: $(STAMP)
+	@command -v wrk >/dev/null && command -v prometheus-alertmanager >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	   wrk prometheus-alertmanager >/dev/null)
 	$(BIN)/python bench/bench_config.py
 	$(BIN)/python bench/bench_oncall.py
+	$(BIN)/python bench/bench_routing.py
+	$(BIN)/python bench/bench_http.py --compare
 	$(BIN)/python bench/bench_ingest.py
 
 clean:
