@@ -94,11 +94,18 @@ class Store:
         """
         unit: _Unit[T] = _Unit(work)
         self._queue.append(unit)
-        while not unit.done:
-            if self._committing:
-                await self._batch.finished.wait()
-                continue
-            await self._commit_queued()
+        try:
+            while not unit.done:
+                if self._committing:
+                    await self._batch.finished.wait()
+                    continue
+                await self._commit_queued()
+        except BaseException:
+            # Cancelled before its commit began: the caller will not hear of it, so it is
+            # not written. (Once a commit holds it, the commit finishes: at least once.)
+            if unit in self._queue:
+                self._queue.remove(unit)
+            raise
         if unit.error is not None:
             raise unit.error
         return unit.result  # type: ignore[no-any-return]
@@ -110,6 +117,9 @@ class Store:
         try:
             await trio.to_thread.run_sync(self._commit, batch, limiter=self._write_limiter)
         finally:
+            # A leader cancelled before the worker thread ran leaves units undone: give them
+            # back to the queue for the next writer instead of stranding their callers.
+            self._queue[:0] = [waiting for waiting in batch if not waiting.done]
             self._committing = False
             self._batch = _Batch()
             finished.finished.set()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import trio
+import trio.lowlevel
 
 from router.alerts.model import Incident, IncidentState, Severity, TimelineEntry
 from router.store import Store, Transaction
@@ -99,4 +102,42 @@ async def test_only_one_open_incident_per_dedup_key(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         await store.write(two_open)
     assert await store.read(lambda reader: reader.incidents()) == []
+    await store.close()
+
+
+async def test_cancelled_writers_never_strand_the_others(tmp_path: Path) -> None:
+    """Writers cancelled at random points (waiting, leading, committing): every writer that
+    was not cancelled gets its answer and its row; a cancelled one may or may not be
+    written (at least once once a commit holds it), and nobody waits forever."""
+    store = await Store.open(tmp_path / "state.db")
+    randomness = random.Random(7)
+    answered: list[str] = []
+
+    def open_one(key: str) -> Callable[[Transaction], int]:
+        def work(transaction: Transaction) -> int:
+            number = transaction.next_incident_number()
+            transaction.save_incident(an_incident(number, key), ())
+            return number
+        return work
+
+    async def writer(key: str, scope: trio.CancelScope) -> None:
+        with scope:
+            await store.write(open_one(key))
+            answered.append(key)
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            scopes = []
+            for index in range(300):
+                scope = trio.CancelScope()
+                scopes.append(scope)
+                nursery.start_soon(writer, f"key{index}", scope)
+                if randomness.random() < 0.3:
+                    await trio.lowlevel.checkpoint()
+                if randomness.random() < 0.3:
+                    randomness.choice(scopes).cancel()
+    stored = {incident.dedup_key for incident in
+              await store.read(lambda reader: reader.incidents(limit=1000))}
+    assert set(answered) <= stored
+    assert len(answered) > 100
     await store.close()
