@@ -197,7 +197,9 @@ class Engine:
                         for item in notifications)
         if plan.deadline is not None:
             transaction.set_timer(incident.number, "escalate", plan.deadline)
-        return replace(incident, suppressed_by=None, level=1 if plan.deadline else 0,
+        # Level 1 is notified even when no policy adds people: re-sent alerts must not page
+        # the channels again (level 0 means never notified).
+        return replace(incident, suppressed_by=None, level=1,
                        assigned_to=plan.people[0] if plan.people else None)
 
     def _follow_ups(self, transaction: Transaction, incident: Incident, event: str,

@@ -184,3 +184,20 @@ async def test_acknowledge_and_resolve_cancel_escalation_and_follow_up(engine: E
         await engine.resolve("INC99", "me")
     with pytest.raises(BadRequest):
         await engine.resolve("incident-one", "me")
+
+
+async def test_an_incident_without_a_policy_notifies_its_channels_once(
+        tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(textwrap.dedent("""
+        channels: [{id: log, type: log}]
+        services: [{id: batch, channels: [log]}]
+        routes: [{service: batch}]
+        """))
+    store = await Store.open(tmp_path / "state.db")
+    engine = Engine(load_config([tmp_path / "config.yaml"]), store, FixedClock(MONDAY_NOON))
+    for _ in range(4):  # Prometheus re-sends a firing alert every cycle
+        [accepted] = await engine.ingest([alert(host="db1")])
+    assert accepted.action == "updated"
+    assert [(channel, event) for channel, _, _, event in await outbox(engine)] == [
+        ("log", "trigger")]
+    await store.close()
