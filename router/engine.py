@@ -103,9 +103,9 @@ class Engine:
         self.new_id = new_id
 
     def use_config(self, config: Config) -> None:
-        """Swap in a new config; everything fallible happens before the one assignment."""
-        snapshot = Snapshot.of(config)
-        self.snapshot = snapshot
+        """Swap in a new config; everything fallible (Snapshot.of) happens before the one
+        assignment."""
+        self.snapshot = Snapshot.of(config)
 
     async def ingest(self, alerts: Sequence[Alert]) -> list[Accepted]:
         """Store every alert with its incident changes and notifications, in one commit."""
@@ -125,8 +125,8 @@ class Engine:
             alert = replace(alert, service=snapshot.routing_keys[alert.routing_key])
         decision = route(alert, snapshot.routes)
         service = config.services.get(decision.service or "")
-        key = alert.dedup_key or incident_rules.dedup_key(
-            alert, _render_key(snapshot, decision.service, alert), decision.service)
+        key = incident_rules.dedup_key(
+            alert, lambda: _render_key(snapshot, decision.service, alert), decision.service)
         verdict = check_suppression(alert, config.suppressions,
                                     transaction.active_silences(now), now)
         suppressed_by = f"{verdict.kind}:{verdict.id}" if verdict.suppressed else None

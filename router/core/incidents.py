@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -38,13 +38,19 @@ def label_fingerprint(labels: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def dedup_key(alert: Alert, from_template: str | None, service: str | None = None) -> str:
+def dedup_key(alert: Alert, from_template: Callable[[], str | None],
+              service: str | None = None) -> str:
     """The sender's own key, else the service's template result, else a hash of the labels
-    with the source and service, so equal labels sent to two services stay apart."""
+    with the source and service, so equal labels sent to two services stay apart.
+
+    `from_template` renders the service's template; it is called only when needed, since
+    rendering costs more than the rest of choosing the key.
+    """
     if alert.dedup_key:
         return alert.dedup_key
-    if from_template:
-        return from_template
+    rendered = from_template()
+    if rendered:
+        return rendered
     return label_fingerprint({**alert.labels, "__source": alert.source,
                               "__service": service or ""})
 
