@@ -23,6 +23,7 @@ from router.cli_support import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.schema import bundled_schema
+from router.config.values import parse_listen
 from router.errors import Problem
 from router.store import DEFAULT_STATE_DIR
 
@@ -100,7 +101,7 @@ def run_daemon(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                              socket=arguments.socket)
     try:
         if arguments.listen is not None:
-            daemon.split_listen(arguments.listen)
+            parse_listen(arguments.listen)
         trio.run(daemon.run, options)
     except ConfigInvalid as invalid:
         _report(invalid.problems, "text", valid=False, out=out, err=err)

@@ -25,6 +25,7 @@ import trio
 from router.clock import Clock, SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.model import Config
+from router.config.values import parse_listen
 from router.engine import Engine
 from router.server.api import build_routes
 from router.server.http import Limits, bound_port, open_listeners, serve_listeners
@@ -43,18 +44,6 @@ class Options:
     state_dir: Path
     listen: str | None = None
     socket: Path | None = None
-
-
-def split_listen(text: str) -> tuple[str, int]:
-    """`HOST:PORT` or `[v6]:PORT` -> (host, port).
-
-    Raises:
-        ValueError: not HOST:PORT with a port 0-65535.
-    """
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"expected HOST:PORT such as 127.0.0.1:9080, got {text!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _beyond_loopback(host: str) -> bool:
@@ -81,7 +70,7 @@ async def run(options: Options, *, clock: Clock | None = None,
     options.state_dir.mkdir(parents=True, exist_ok=True)
     store = await Store.open(options.state_dir / DATABASE_NAME)
     engine = Engine(config, store, clock or SystemClock())
-    host, port = split_listen(options.listen or config.settings.listen)
+    host, port = parse_listen(options.listen or config.settings.listen)
     if _beyond_loopback(host) and not config.settings.ingest_tokens:
         logger.warning("listening on %s beyond loopback with no ingest tokens configured: "
                        "anyone who can reach it can page", host)

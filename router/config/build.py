@@ -53,6 +53,7 @@ from router.config.values import (
     parse_calendar_dates,
     parse_date,
     parse_datetime,
+    parse_listen,
     parse_matcher,
     parse_positive_duration,
     parse_time_of_day,
@@ -170,6 +171,7 @@ class _Builder:
         for key in ("listen", "public_url", "max_body_bytes"):
             if key in data:
                 values[key] = data[key]
+        self.parse(parse_listen, data, source, "listen")  # refused here, not at `router run`
         values["ingest_tokens"] = tuple(
             IngestToken(name=token["name"], token=self.secret(token["token"]),
                         sources=frozenset(token.get("sources", ())),

@@ -136,3 +136,11 @@ def parse_matcher(text: str, where: Where) -> Matcher:
                 f"{error.pos}") from None
     return Matcher(name=name, operator=cast(MatchOperator, operator), value=value,
                    pattern=pattern, where=where)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT` or `[v6]:PORT` -> (host, port); an empty host means 127.0.0.1."""
+    host, separator, port = text.rpartition(":")
+    if not separator or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT such as 127.0.0.1:9080, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)

@@ -306,3 +306,13 @@ def test_an_empty_section_means_none_and_a_channel_keeps_its_name(tmp_path: Path
     config = load_config([path])
     assert config.people == {}
     assert config.channels["log"].name == "Daemon log"
+
+
+def test_a_listen_address_without_a_port_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "settings.yaml", """
+        settings:
+          listen: 0.0.0.0
+        """)
+    assert problems([path]) == [
+        f"{path}:2:11: settings.listen: expected HOST:PORT such as 127.0.0.1:9080, "
+        "got '0.0.0.0'"]
