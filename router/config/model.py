@@ -169,13 +169,39 @@ class Person:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateText:
+    """A Jinja2 template's source and where its first line was written: the YAML value of
+    an inline template, or line 1 of a template file. notify/templates.py compiles it."""
+
+    text: str
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    """How patiently a channel delivers: at most `concurrency` requests at once, at most
+    `rate` per second (None: the channel module's DEFAULT_RATE, else unlimited), retried
+    with backoff until `retry_for` after the notification was written, then failed."""
+
+    concurrency: int = 4
+    rate: float | None = None
+    retry_for: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Channel:
-    """An outbound connector; `settings` is the Settings object of its notify module."""
+    """An outbound connector; `settings` is the Settings object of its notify module.
+
+    `templates` maps a template name (title, text, html; a webhook's payload) to its
+    source; a name not given uses the default of notify/templates.py.
+    """
 
     id: str
     type: str
     settings: object
     name: str = ""
+    templates: Mapping[str, TemplateText] = field(default_factory=frozen_mapping)
+    delivery: Delivery = Delivery()
     where: Where = NOWHERE
 
 
