@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,8 @@ from router.cli_support import (
     positive,
     print_json,
     quoted,
+    table,
+    text_time,
     with_engine,
 )
 from router.clock import SystemClock
@@ -140,7 +142,7 @@ def _silence_end(arguments: argparse.Namespace, now: datetime) -> datetime:
             raise Usage(f"--for: {error}") from None
     end = _instant("--until", arguments.until)
     if end <= now:
-        raise Usage(f"--until {_text_time(end)} is not in the future")
+        raise Usage(f"--until {text_time(end)} is not in the future")
     return end
 
 
@@ -167,11 +169,11 @@ def _silence_list(arguments: argparse.Namespace, config: Config, out: TextIO) ->
     if not silences:
         print("no silences" if arguments.all else "no silences in force", file=out)
         return EXIT_OK
-    rows = [(item.id, silence_state(item, now), _text_time(item.starts_at),
-             _text_time(item.ends_at), item.created_by or "-",
+    rows = [(item.id, silence_state(item, now), text_time(item.starts_at),
+             text_time(item.ends_at), item.created_by or "-",
              ", ".join(_matcher_text(matcher) for matcher in item.matchers), item.reason)
             for item in silences]
-    print("\n".join(_table(("ID", "STATE", "STARTS", "ENDS", "BY", "MATCHERS", "REASON"),
+    print("\n".join(table(("ID", "STATE", "STARTS", "ENDS", "BY", "MATCHERS", "REASON"),
                            rows)), file=out)
     return EXIT_OK
 
@@ -221,9 +223,9 @@ def _incidents(arguments: argparse.Namespace, config: Config, out: TextIO) -> in
         print("no incidents", file=out)
         return EXIT_OK
     rows = [(item.id, item.state.value, item.severity.value, item.service or "-",
-             str(item.alert_count), _text_time(item.opened_at), item.assigned_to or "-",
+             str(item.alert_count), text_time(item.opened_at), item.assigned_to or "-",
              item.summary) for item in found]
-    print("\n".join(_table(("ID", "STATE", "SEVERITY", "SERVICE", "ALERTS", "OPENED",
+    print("\n".join(table(("ID", "STATE", "SEVERITY", "SERVICE", "ALERTS", "OPENED",
                             "ASSIGNED TO", "SUMMARY"), rows)), file=out)
     return EXIT_OK
 
@@ -247,34 +249,30 @@ def _detail_text(detail: IncidentDetail) -> list[str]:
     incident = detail.incident
     policy = (f"{incident.escalation_policy} (level {incident.level})"
               if incident.escalation_policy else None)
-    acknowledged = (f"{_text_time(incident.acknowledged_at)} by {incident.acknowledged_by}"
+    acknowledged = (f"{text_time(incident.acknowledged_at)} by {incident.acknowledged_by}"
                     if incident.acknowledged_at else None)
     lines = [f"{incident.id}: {incident.summary}", *fields([
         ("state", incident.state.value), ("severity", incident.severity.value),
         ("service", incident.service), ("source", incident.source),
         ("escalation policy", policy), ("assigned to", incident.assigned_to),
         ("alerts", str(incident.alert_count)), ("dedup key", incident.dedup_key),
-        ("opened", _text_time(incident.opened_at)), ("updated", _text_time(incident.updated_at)),
-        ("acknowledged", acknowledged), ("resolved", _text_time(incident.resolved_at)),
+        ("opened", text_time(incident.opened_at)), ("updated", text_time(incident.updated_at)),
+        ("acknowledged", acknowledged), ("resolved", text_time(incident.resolved_at)),
         ("suppressed by", incident.suppressed_by), ("labels", _labels(incident.labels))],
         indent="  ")]
-    lines += ["", f"alerts ({len(detail.alerts)}):", *_table(
+    lines += ["", f"alerts ({len(detail.alerts)}):", *table(
         ("RECEIVED", "STATUS", "SEVERITY", "SOURCE", "SUMMARY", "LABELS"),
-        [(_text_time(alert["received_at"]), alert["status"], alert["severity"],
+        [(text_time(alert["received_at"]), alert["status"], alert["severity"],
           alert["source"], alert["summary"], _labels(alert["labels"]) or "-")
          for alert in detail.alerts], indent="  ")]
-    lines += ["", f"timeline ({len(detail.timeline)}):", *_table(
+    lines += ["", f"timeline ({len(detail.timeline)}):", *table(
         ("AT", "ACTOR", "ACTION", "DETAILS"),
-        [(_text_time(entry.at), entry.actor, entry.action, _labels(entry.details) or "-")
+        [(text_time(entry.at), entry.actor, entry.action, _labels(entry.details) or "-")
          for entry in detail.timeline], indent="  ")]
     return lines
 
 
 # text layout
-
-
-def _text_time(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _matcher_text(matcher: SilenceMatcher) -> str:
@@ -283,13 +281,3 @@ def _matcher_text(matcher: SilenceMatcher) -> str:
 
 def _labels(labels: Mapping[str, str]) -> str:
     return " ".join(f"{name}={quoted(value)}" for name, value in labels.items())
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
-           indent: str = "") -> list[str]:
-    """Left-aligned columns two spaces apart, no trailing blanks."""
-    lines = [header, *rows]
-    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
-    return [(indent + "  ".join(cell.ljust(width) for cell, width in zip(line, widths,
-                                                                          strict=True))).rstrip()
-            for line in lines]

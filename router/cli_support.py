@@ -14,6 +14,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -152,3 +153,17 @@ def fields(pairs: Sequence[tuple[str, str | None]], *, indent: str = "") -> list
     """`name  value` lines with the values aligned; a missing or empty value prints `-`."""
     width = max(len(name) for name, _ in pairs)
     return [f"{indent}{name.ljust(width)}  {value or '-'}" for name, value in pairs]
+
+
+def text_time(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
+           indent: str = "") -> list[str]:
+    """Left-aligned columns two spaces apart, no trailing blanks."""
+    lines = [header, *rows]
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
+    return [(indent + "  ".join(cell.ljust(width) for cell, width in zip(line, widths,
+                                                                          strict=True))).rstrip()
+            for line in lines]

@@ -39,7 +39,8 @@ from router.core.oncall import Shift, shift_at
 from router.core.routing import Decision, RouteTable, route
 from router.core.suppression import check as check_suppression
 from router.errors import BadRequest
-from router.store import IncidentDetail, Store, Transaction
+from router.store import IncidentDetail, Store, Transaction, outbox
+from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
 _TEMPLATES = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
@@ -101,6 +102,9 @@ class Engine:
         self.store = store
         self.clock = clock
         self.new_id = new_id
+        self.outbox_written: Callable[[], None] = lambda: None
+        """Called after a commit that may have written notifications (the deliverer's wake);
+        set by the daemon."""
 
     def use_config(self, config: Config) -> None:
         """Swap in a new config; everything fallible (Snapshot.of) happens before the one
@@ -113,6 +117,7 @@ class Engine:
         accepted = await self.store.write(
             lambda transaction: [self._ingest_one(transaction, snapshot, alert, now)
                                  for alert in alerts])
+        self.outbox_written()
         for item in accepted:
             logger.info("alert accepted: incident=%s action=%s dedup_key=%s suppressed_by=%s",
                         item.incident_id, item.action, item.dedup_key, item.suppressed_by)
@@ -240,7 +245,9 @@ class Engine:
             transaction.save_incident(change.incident, change.firing)
             return change.incident
 
-        return await self.store.write(work)
+        incident = await self.store.write(work)
+        self.outbox_written()
+        return incident
 
     async def escalate(self, incident_id: str, actor: str, *,
                        from_level: int | None = None) -> tuple[Incident, int]:
@@ -281,7 +288,9 @@ class Engine:
             transaction.save_incident(updated, firing)
             return updated, incident.level
 
-        return await self.store.write(work)
+        escalated = await self.store.write(work)
+        self.outbox_written()
+        return escalated
 
     def on_call(self, team: str, at: datetime | None = None) -> tuple[str, Shift]:
         """Who is on call for a rota, or for a service (its policy's first rota).
@@ -326,7 +335,9 @@ class Engine:
                     event="message", created_at=now)])
             return accepted
 
-        return await self.store.write(work), notification_id
+        accepted = await self.store.write(work)
+        self.outbox_written()
+        return accepted, notification_id
 
     async def pages(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
         """When each person was paged in [start, end), for the fatigue report."""
@@ -338,6 +349,14 @@ class Engine:
 
     async def incidents(self, **filters: Any) -> list[Incident]:
         return await self.store.read(lambda reader: reader.incidents(**filters))
+
+    async def deliveries(self, *, incident_id: str | None = None, failed: bool = False,
+                         channel: str | None = None, limit: int = 100) -> list[Attempt]:
+        """The delivery log, newest first."""
+        number = parse_incident_id(incident_id) if incident_id is not None else None
+        return await self.store.read(lambda reader: outbox.attempts(
+            reader.connection, incident_number=number, failed=failed, channel=channel,
+            limit=limit))
 
     async def create_silence(self, matchers: Sequence[tuple[str, str, str]], *,
                              ends_at: datetime, reason: str, created_by: str = "",

@@ -32,6 +32,7 @@ from typing import Any
 
 from router.alerts.model import Incident, Silence, TimelineEntry
 from router.store import IncidentDetail
+from router.store.outbox import Attempt
 
 
 def instant_json(moment: datetime | None) -> str | None:
@@ -106,4 +107,17 @@ def silence_json(silence: Silence, now: datetime) -> dict[str, Any]:
         "ends_at": instant_json(silence.ends_at),
         "reason": silence.reason,
         "created_by": silence.created_by,
+    }
+
+
+def attempt_json(attempt: Attempt) -> dict[str, Any]:
+    """One line of the delivery log."""
+    return {
+        "notification_id": attempt.notification_id,
+        "incident_id": (f"INC{attempt.incident_number}"
+                        if attempt.incident_number is not None else None),
+        "channel": attempt.channel, "target": attempt.target, "event": attempt.event,
+        "attempt": attempt.attempt, "attempted_at": instant_json(attempt.attempted_at),
+        "outcome": attempt.outcome, "status_code": attempt.status_code,
+        "latency_ms": attempt.latency_ms, "error": attempt.error,
     }

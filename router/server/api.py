@@ -29,13 +29,15 @@ from router.alerts.formats import (
 )
 from router.engine import Accepted, Engine
 from router.errors import BadRequest
+from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.routes import Handler, Request, Response, Routes
 
 logger = logging.getLogger(__name__)
 Parser = Callable[[bytes, dict[str, str]], Sequence[Any]]
 
 
-def build_routes(engine: Engine) -> Routes:
+def build_routes(engine: Engine, tester: ChannelTester | None = None) -> Routes:
+    """The API's routes; `tester` sends channel tests (the daemon's deliverer)."""
     routes = Routes()
     ingest = _Ingest(engine)
     routes.add("POST", "/v1/alerts", ingest.endpoint("native", native.parse))
@@ -65,6 +67,9 @@ def build_routes(engine: Engine) -> Routes:
     routes.add("GET", "/v1/silences", _guard(engine, incidents.silences))
     routes.add("POST", "/v1/silences", _guard(engine, incidents.add_silence))
     routes.add("DELETE", "/v1/silences/{id}", _guard(engine, incidents.expire_silence))
+    deliveries = Deliveries(engine, tester)
+    routes.add("GET", "/v1/deliveries", _guard(engine, deliveries.list))
+    routes.add("POST", "/v1/channels/{id}/test", _guard(engine, deliveries.test))
     return routes
 
 

@@ -91,6 +91,28 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     """,
+    # 2: the delivery log (every attempt), and what the deliverer needs of the outbox
+    """
+    ALTER TABLE outbox ADD COLUMN finished_at REAL;
+    CREATE INDEX outbox_by_incident ON outbox (incident_number, channel, target, created_at)
+        WHERE state = 'pending';
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        notification_id TEXT NOT NULL,
+        incident_number INTEGER,
+        channel TEXT NOT NULL,
+        target TEXT NOT NULL,
+        event TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        attempted_at REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        status_code INTEGER,
+        latency_ms REAL,
+        error TEXT
+    );
+    CREATE INDEX deliveries_by_incident ON deliveries (incident_number, id);
+    CREATE INDEX deliveries_failed ON deliveries (id) WHERE outcome = 'failed';
+    """,
 )
 
 

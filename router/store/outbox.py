@@ -1,0 +1,168 @@
+"""The outbox as the deliverer sees it, and the delivery log (room: store).
+
+The outbox holds one row per notification: `pending` until the receiver accepts it
+(`delivered`), it has nothing to send (`skipped`), or the deliverer gives up (`failed`, a dead
+letter). Every attempt is a row of `deliveries`, kept for `router deliveries` and
+`GET /v1/deliveries`. Functions here take the connection of a Reader or Transaction, so they run
+inside the store's threads and its group commit like every other query.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from router.alerts.model import Incident, Notification
+from router.store.records import _INCIDENT_COLUMNS, _incident, from_seconds
+
+Outcome = Literal["delivered", "retry", "failed", "skipped"]
+
+_QUALIFIED = ", ".join(f"incidents.{column.strip()}" for column in _INCIDENT_COLUMNS.split(","))
+_DUE = (
+    "SELECT outbox.id, outbox.channel, outbox.target, outbox.address, outbox.event, "
+    "outbox.created_at, outbox.attempts, " + _QUALIFIED + " FROM outbox "
+    "JOIN incidents ON incidents.number = outbox.incident_number "
+    "WHERE outbox.state = 'pending' AND outbox.channel = ? AND outbox.due_at <= ? "
+    # what an incident tells one target over one channel arrives in the order it was decided:
+    # an acknowledge never overtakes its trigger while the trigger waits for a retry
+    "AND NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.state = 'pending' "
+    "AND earlier.incident_number = outbox.incident_number AND earlier.channel = outbox.channel "
+    "AND earlier.target = outbox.target AND earlier.created_at < outbox.created_at) "
+    "ORDER BY outbox.due_at, outbox.id LIMIT ?")
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A pending notification whose time has come, with its incident as it is now."""
+
+    notification: Notification
+    incident: Incident
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """One delivery attempt, as the delivery log keeps it."""
+
+    notification_id: str
+    incident_number: int | None
+    channel: str
+    target: str
+    event: str
+    attempt: int
+    attempted_at: datetime
+    outcome: Outcome
+    status_code: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
+        busy: Collection[str] = ()) -> list[Due]:
+    """Up to `limit` notifications of `channel` due at `now`, oldest due first, leaving out
+    those in `busy` (being sent right now)."""
+    rows = connection.execute(_DUE, (channel, now.timestamp(), limit + len(busy))).fetchall()
+    found = []
+    for row in rows:
+        if row["id"] in busy:
+            continue
+        notification = Notification(
+            id=row["id"], incident_number=row["number"], channel=row["channel"],
+            target=row["target"], address=row["address"], event=row["event"],
+            created_at=from_seconds(row["created_at"]))  # type: ignore[arg-type]
+        found.append(Due(notification, _incident(row)[0], row["attempts"]))
+    return found[:limit]
+
+
+def next_due_after(connection: sqlite3.Connection, now: datetime) -> datetime | None:
+    """When the next pending notification falls due after `now`. (Those due already are
+    being sent, or wait for a free slot or for an earlier notification: each of those ends
+    with a send, which wakes the deliverer.)"""
+    row = connection.execute(
+        "SELECT min(due_at) FROM outbox WHERE state = 'pending' AND due_at > ?",
+        (now.timestamp(),)).fetchone()
+    return from_seconds(row[0]) if row and row[0] is not None else None
+
+
+def pending_channels(connection: sqlite3.Connection) -> list[str]:
+    """Every channel some pending notification waits for (a reload may have removed it)."""
+    return [row[0] for row in connection.execute(
+        "SELECT DISTINCT channel FROM outbox WHERE state = 'pending'")]
+
+
+def record(connection: sqlite3.Connection, attempt: Attempt,
+           retry_at: datetime | None = None) -> None:
+    """Log `attempt` and move its notification on: done, failed, or pending until
+    `retry_at` (outcome "retry")."""
+    connection.execute(
+        "INSERT INTO deliveries (notification_id, incident_number, channel, target, event, "
+        "attempt, attempted_at, outcome, status_code, latency_ms, error) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (attempt.notification_id, attempt.incident_number, attempt.channel, attempt.target,
+         attempt.event, attempt.attempt, attempt.attempted_at.timestamp(), attempt.outcome,
+         attempt.status_code, attempt.latency_ms, attempt.error))
+    if attempt.outcome == "retry":
+        assert retry_at is not None
+        connection.execute(
+            "UPDATE outbox SET attempts = ?, due_at = ?, last_error = ? WHERE id = ?",
+            (attempt.attempt, retry_at.timestamp(), attempt.error, attempt.notification_id))
+    else:
+        connection.execute(
+            "UPDATE outbox SET attempts = ?, state = ?, last_error = ?, finished_at = ? "
+            "WHERE id = ?",
+            (attempt.attempt, attempt.outcome, attempt.error,
+             attempt.attempted_at.timestamp(), attempt.notification_id))
+
+
+def attempts(connection: sqlite3.Connection, *, incident_number: int | None = None,
+             failed: bool = False, channel: str | None = None,
+             limit: int = 100) -> list[Attempt]:
+    """The delivery log, newest first; `failed`: only attempts that gave up for good."""
+    clauses: list[str] = ["1 = 1"]
+    values: list[int | str] = []
+    if incident_number is not None:
+        clauses.append("incident_number = ?")
+        values.append(incident_number)
+    if failed:
+        clauses.append("outcome = 'failed'")
+    if channel is not None:
+        clauses.append("channel = ?")
+        values.append(channel)
+    rows = connection.execute(
+        f"SELECT * FROM deliveries WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
+        (*values, limit)).fetchall()
+    return [_attempt(row) for row in rows]
+
+
+def outbox_counts(connection: sqlite3.Connection) -> dict[str, int]:
+    """Notifications by state: pending, delivered, failed, skipped."""
+    return {row[0]: row[1] for row in connection.execute(
+        "SELECT state, count(*) FROM outbox GROUP BY state")}
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        notification_id=row["notification_id"], incident_number=row["incident_number"],
+        channel=row["channel"], target=row["target"], event=row["event"],
+        attempt=row["attempt"],
+        attempted_at=from_seconds(row["attempted_at"]),  # type: ignore[arg-type]
+        outcome=row["outcome"], status_code=row["status_code"],
+        latency_ms=row["latency_ms"], error=row["error"])
+
+
+def fail_channel(connection: sqlite3.Connection, channel: str, now: datetime,
+                 reason: str) -> Sequence[str]:
+    """Give up every pending notification of a channel the config no longer has; returns
+    their ids (each also gets a line in the delivery log)."""
+    rows = connection.execute(
+        "SELECT id, incident_number, target, event, attempts FROM outbox "
+        "WHERE state = 'pending' AND channel = ?", (channel,)).fetchall()
+    for row in rows:
+        record(connection, Attempt(
+            notification_id=row["id"], incident_number=row["incident_number"], channel=channel,
+            target=row["target"], event=row["event"], attempt=row["attempts"] + 1,
+            attempted_at=now, outcome="failed", error=reason))
+    return [row["id"] for row in rows]
