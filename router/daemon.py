@@ -22,6 +22,7 @@ from pathlib import Path
 
 import trio
 
+from router import systemd
 from router.clock import Clock, SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.model import Config
@@ -67,10 +68,13 @@ async def run(options: Options, *, clock: Clock | None = None,
         ConfigInvalid: the config is invalid at start.
     """
     config = await load(options.config_paths)
+    activated = systemd.listeners(systemd.listen_fds())  # socket activation: not --listen
     options.state_dir.mkdir(parents=True, exist_ok=True)
     store = await Store.open(options.state_dir / DATABASE_NAME)
     engine = Engine(config, store, clock or SystemClock())
     host, port = parse_listen(options.listen or config.settings.listen)
+    if activated:
+        host, port = activated[0].socket.getsockname()[:2]
     if _beyond_loopback(host) and not config.settings.ingest_tokens:
         logger.warning("listening on %s beyond loopback with no ingest tokens configured: "
                        "anyone who can reach it can page", host)
@@ -78,8 +82,10 @@ async def run(options: Options, *, clock: Clock | None = None,
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_signals, shutdown, engine, options, nursery.cancel_scope)
+            if (interval := systemd.watchdog_interval()) is not None:
+                nursery.start_soon(systemd.ping_watchdog, interval)
             async with trio.open_nursery() as servers:  # both return once drained
-                listeners = await open_listeners(host, port)
+                listeners = activated or await open_listeners(host, port)
                 limits = Limits(max_body_bytes=config.settings.max_body_bytes)
                 await servers.start(functools.partial(
                     serve_listeners, build_routes(engine), listeners, limits=limits,
@@ -89,6 +95,8 @@ async def run(options: Options, *, clock: Clock | None = None,
                                                       shutdown=shutdown))
                 bound = (host, bound_port(listeners))
                 logger.info("listening on http://%s:%d and unix:%s", *bound, socket_path)
+                systemd.notify("READY=1", f"STATUS=listening on http://{host}:{bound[1]} "
+                                          f"and unix:{socket_path}")
                 task_status.started(bound)
             nursery.cancel_scope.cancel()  # the signal handler
     finally:
@@ -102,12 +110,16 @@ async def _signals(shutdown: trio.Event, engine: Engine, options: Options,
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for number in signals:
             if number == signal.SIGHUP:
-                await reload(engine, options)
+                systemd.notify("RELOADING=1", systemd.monotonic_usec())
+                taken = await reload(engine, options)
+                systemd.notify("READY=1", "STATUS=config reloaded" if taken else
+                               "STATUS=config reload rejected: serving the previous config")
             elif shutdown.is_set():
                 logger.warning("second signal: stopping at once")
                 scope.cancel()
             else:
                 logger.info("shutting down: finishing requests in flight")
+                systemd.notify("STOPPING=1", "STATUS=finishing requests in flight")
                 shutdown.set()
 
 
