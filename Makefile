@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean wheelhouse
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,5 +35,33 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_http.py --compare
 	$(BIN)/python bench/bench_ingest.py
 
+## wheelhouse: router and every dependency it runs with (no test tools) as wheels in
+## ./wheelhouse, with a hash-pinned requirements.txt, for hosts with no internet. The wheels
+## fit this machine's Python version and architecture; see docs/install.md.
+WHEELHOUSE ?= wheelhouse
+wheelhouse: $(STAMP)
+	mkdir -p $(WHEELHOUSE)
+	rm -f $(WHEELHOUSE)/*.whl $(WHEELHOUSE)/requirements.txt
+	$(BIN)/python -m pip wheel --quiet --wheel-dir $(WHEELHOUSE) .
+	$(BIN)/python -c "$$WHEELHOUSE_LOCK" $(WHEELHOUSE) > $(WHEELHOUSE)/requirements.txt.new
+	mv $(WHEELHOUSE)/requirements.txt.new $(WHEELHOUSE)/requirements.txt
+	@echo "$(WHEELHOUSE): $$(ls $(WHEELHOUSE)/*.whl | wc -l) wheels; install with" \
+	  "pip install --no-index --find-links $(WHEELHOUSE) --require-hashes" \
+	  "-r $(WHEELHOUSE)/requirements.txt"
+
+# Every wheel pinned to its version and sha256, so pip refuses a file damaged or swapped on
+# its way to the air-gapped host (pip install --require-hashes).
+define WHEELHOUSE_LOCK
+import hashlib, pathlib, sys
+house = pathlib.Path(sys.argv[1])
+print("# Written by make wheelhouse; install with:")
+print(f"#   pip install --no-index --find-links {house} --require-hashes -r {house}/requirements.txt")
+for wheel in sorted(house.glob("*.whl"), key=lambda path: path.name.lower()):
+    name, version = wheel.name.split("-")[:2]
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    print(f"{name}=={version} \\\n    --hash=sha256:{digest}")
+endef
+export WHEELHOUSE_LOCK
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis wheelhouse
