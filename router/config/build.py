@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import jinja2
 import jinja2.sandbox
+import yaml
 
 from router.config import checks
 from router.config.load import LIST_SECTIONS, Document, Source
@@ -27,6 +28,7 @@ from router.config.model import (
     Channel,
     Config,
     ContactMethod,
+    Delivery,
     EscalationPolicy,
     FatigueLimits,
     FixedWindow,
@@ -45,6 +47,7 @@ from router.config.model import (
     Settings,
     Suppression,
     Target,
+    TemplateText,
     WeeklyWindow,
     frozen_mapping,
 )
@@ -61,6 +64,7 @@ from router.config.values import (
     parse_weekday,
 )
 from router.errors import ConfigInvalid, Problem, Where
+from router.notify.templates import compile_template
 from router.notify import CHANNELS
 
 T = TypeVar("T")
@@ -261,10 +265,66 @@ class _Builder:
             key = field.metadata.get("key", field.name)
             if key in data:
                 values[field.name] = self.setting(data[key], hints[field.name], source, key)
-        if isinstance(data.get("body"), str):  # a webhook's body template
-            self.template(data["body"], source.at("body"))
+                if field.metadata.get("path") and values[field.name] is not None:
+                    values[field.name] = self.file_setting(values[field.name], source.at(key))
         return Channel(id=data["id"], type=data["type"], name=data.get("name", data["id"]),
-                       settings=module.Settings(**values), where=self.place(source))
+                       settings=module.Settings(**values), templates=self.templates(data, source),
+                       delivery=self.delivery(data, source, module), where=self.place(source))
+
+    def delivery(self, data: dict[str, Any], source: Source, module: Any) -> Delivery:
+        """`rate` defaults to the channel module's DEFAULT_RATE (Slack's one a second)."""
+        values: dict[str, Any] = {key: data[key] for key in ("concurrency", "rate")
+                                  if key in data}
+        if "rate" not in data and hasattr(module, "DEFAULT_RATE"):
+            values["rate"] = module.DEFAULT_RATE
+        if (retry_for := self.parse(parse_positive_duration, data, source, "retry_for")):
+            values["retry_for"] = retry_for
+        return Delivery(**values)
+
+    def templates(self, data: dict[str, Any], source: Source) -> Mapping[str, TemplateText]:
+        """The channel's templates, each compiled; a webhook's `body` is its payload."""
+        given = dict(data.get("templates", {}))
+        places = {name: source.at("templates").at(name) for name in given}
+        if "body" in data:
+            if "payload" in given:
+                self.error(source.at("body"), "the webhook body is given twice: as 'body' and "
+                                              "as 'templates.payload'; keep one")
+            given["payload"], places["payload"] = data["body"], source.at("body")
+        found = {name: self.template_text(text, places[name], html=name == "html")
+                 for name, text in given.items()}
+        return frozen_mapping({name: text for name, text in found.items() if text is not None})
+
+    def template_text(self, value: str | dict[str, str], source: Source, *, html: bool
+                      ) -> TemplateText | None:
+        """An inline template or a template file, compiled; None if it cannot be used."""
+        if isinstance(value, dict):
+            path = Path(source.file).parent / value["file"]
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                reason = getattr(error, "strerror", None) or "not valid UTF-8"
+                self.error(source.at("file"), f"cannot read template file {str(path)!r}: "
+                                              f"{reason}")
+                return None
+            template = TemplateText(text=text, where=Where(str(path), 1, 1))
+        else:
+            template = TemplateText(text=value, where=source.where)
+        try:
+            compile_template(template.text, html=html)
+        except jinja2.TemplateSyntaxError as error:
+            reason = (error.message or "syntax error").rstrip(".")
+            where = _template_line(template, source, error.lineno or 1)
+            self.problems.append(Problem(where, source.path, f"not a valid template: {reason} "
+                                         f"(line {error.lineno} of the template)"))
+            return None
+        return template
+
+    def file_setting(self, value: str, source: Source) -> str:
+        """A setting that names a file: relative to the YAML file, and readable now."""
+        path = Path(source.file).parent / value
+        if not path.is_file():
+            self.error(source, f"no such file: {str(path)!r}")
+        return str(path)
 
     def setting(self, value: Any, hint: Any, source: Source, key: str) -> Any:
         """Convert one channel setting to the type its Settings dataclass declares."""
@@ -430,6 +490,19 @@ def _gather(documents: list[Document], builder: _Builder) -> dict[str, list[Item
     twice is reported with both places."""
     sections: dict[str, list[Item]] = {name: [] for name in LIST_SECTIONS}
     settings: dict[str, Any] = {}
+def _template_line(template: TemplateText, source: Source, line: int) -> Where:
+    """Where line `line` of a template was written: in its file; in a YAML literal block
+    (`|`) the lines after the `|`; else the value itself, as folding and escapes leave the
+    template's lines no place of their own in the YAML."""
+    where = template.where
+    if where.file != source.file:
+        return Where(where.file, line, 1)
+    node = source.node
+    if isinstance(node, yaml.ScalarNode) and node.style == "|":
+        return Where(where.file, where.line + line, 1)
+    return where
+
+
     settings_source: Source | None = None
     seen: dict[tuple[str, str], Source] = {}
     for document in documents:

@@ -29,7 +29,8 @@ def run_all(config: Config, *, references: bool) -> list[Problem]:
     object itself); build.py turns both into the field's own place and full path.
     """
     selected: list[Check] = [check_ingest_tokens, check_rota_layers, check_time_ranges,
-                             check_contact_methods, check_unreachable_routes]
+                             check_contact_methods, check_unreachable_routes,
+                             check_email_recipients]
     if references:
         selected[:0] = [check_references, check_people_references]
     return [problem for check in selected for problem in check(config)]
@@ -161,3 +162,27 @@ def check_unreachable_routes(config: Config) -> Iterator[Problem]:
                           "alert and has no 'continue: true'", "warning")
         elif not route.matchers and not route.continue_matching:
             catch_all = route
+
+
+def check_email_recipients(config: Config) -> Iterator[Problem]:
+    """An email channel named as a target of its own (by a service, a route or an escalation
+    level) mails its `to` list; without one its notifications would reach nobody."""
+    named: dict[str, Where] = {}
+    for service in config.services.values():
+        for channel_id in service.channels:
+            named.setdefault(channel_id, service.where)
+    for route in config.routes:
+        for channel_id in route.channels:
+            named.setdefault(channel_id, route.where)
+    for policy in config.escalation_policies.values():
+        for level in policy.levels:
+            for target in level.targets:
+                if target.kind == "channel":
+                    named.setdefault(target.id, target.where)
+    for channel_id, where in sorted(named.items()):
+        channel = config.channels.get(channel_id)
+        if (channel is not None and channel.type == "email"
+                and not getattr(channel.settings, "to", ())):
+            yield _error(channel.where, f"email channel {channel_id!r} is notified as a "
+                                        f"channel (at {where}) but has no 'to': list the "
+                                        "addresses its mail goes to", "to")

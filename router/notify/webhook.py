@@ -1,27 +1,115 @@
 """Generic JSON webhook channel (room: notify; imports notify.wire, config.model, errors).
 
-This module holds the channel's settings; rendering and classifying requests come with the
-delivery engine.
+`render` sends the channel's body template (its `payload`, written `body` or
+`templates.payload` in the config) or, without one, the documented default JSON body below.
+With `hmac_secret` every request is signed as Slack signs its own: `X-Router-Timestamp` holds
+the Unix time of signing, and the signature header `sha256=<hex>`, the HMAC-SHA256 of
+`"<timestamp>.<body>"` under the secret. A receiver recomputes it over the raw body and
+refuses a timestamp too far from its own clock, so a recorded request cannot be replayed
+later; docs/channels.md shows the check in Python.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from router.config.model import Secret, frozen_mapping
+from router.errors import Outcome
+from router.notify.wire import HttpRequest, HttpResponse, Message, classify_http
+
+BODY_VERSION = 1
+"""The version of the default JSON body; raised only when a field changes meaning."""
+
+TIMESTAMP_HEADER = "X-Router-Timestamp"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
-    """`body` is a Jinja2 template; None sends the documented default JSON body."""
+    """The body template is not here but in the channel's templates, as `payload`."""
 
     url: str
     method: Literal["POST", "PUT"] = "POST"
     headers: Mapping[str, str] = field(default_factory=frozen_mapping)
     hmac_secret: Secret | None = None
     signature_header: str = "X-Router-Signature"
-    body: str | None = None
     timeout: timedelta = timedelta(seconds=10)
+
+
+def render(message: Message, settings: Settings, *, now: datetime | None = None
+           ) -> HttpRequest:
+    """The request for one notification.
+
+    Args:
+        now: when the request is signed, for `X-Router-Timestamp`; the deliverer passes the
+            time of the attempt, so a retry an hour later still carries a fresh timestamp.
+            Without it, the time the notification was written.
+    """
+    body = (message.payload.encode("utf-8") if message.payload is not None
+            else default_body(message))
+    headers = {"X-Router-Notification": message.notification.id, **settings.headers}
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = "application/json"
+    if settings.hmac_secret is not None:
+        signed_at = int((now or message.notification.created_at).timestamp())
+        headers[TIMESTAMP_HEADER] = str(signed_at)
+        headers[settings.signature_header] = signature(settings.hmac_secret.reveal(),
+                                                       signed_at, body)
+    return HttpRequest(method=settings.method, url=settings.url, body=body,
+                       target=display_url(settings.url), headers=headers,
+                       timeout=settings.timeout)
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """`sha256=` and the hex HMAC-SHA256 of `"<timestamp>.<body>"` under `secret`."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body,
+                      hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def display_url(url: str) -> str:
+    """The URL for the delivery log: without user name, password, query or fragment, any of
+    which may hold a token."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def default_body(message: Message) -> bytes:
+    """The documented JSON body (docs/channels.md), UTF-8."""
+    incident = message.incident
+    notification = message.notification
+    document: dict[str, Any] = {
+        "version": BODY_VERSION,
+        "event": notification.event,
+        "notification": notification.id,
+        "test": message.test,
+        "incident": {
+            "id": incident.id, "number": incident.number, "state": incident.state.value,
+            "severity": incident.severity.value, "summary": incident.summary,
+            "service": incident.service, "service_name": message.service_name,
+            "dedup_key": incident.dedup_key, "url": message.incident_url,
+            "labels": dict(incident.labels), "opened_at": incident.opened_at.isoformat(),
+            "alert_count": incident.alert_count, "level": incident.level,
+            "assigned_to": incident.assigned_to,
+            "acknowledged_by": incident.acknowledged_by,
+        },
+        "target": notification.target,
+        "address": notification.address,
+        "title": message.title,
+        "text": message.text,
+        "acknowledge_url": message.acknowledge_url,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def classify(response: HttpResponse) -> Outcome:
+    """2xx delivered; 408, 429 and 5xx again later (429/503 after Retry-After); other 4xx
+    failed for good."""
+    return classify_http(response, "webhook")

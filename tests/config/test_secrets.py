@@ -94,7 +94,7 @@ def test_dollar_dollar_writes_a_literal_reference(tmp_path: Path) -> None:
     """)
     for resolve in (True, False):
         config = load_config([tmp_path], resolve_secrets=resolve, environ={})
-        assert config.channels["hook"].settings.body == (  # type: ignore[attr-defined]
+        assert config.channels["hook"].templates["payload"].text == (
             '{"text": "${env:NOT_A_SECRET} costs $$5"}')
 
 

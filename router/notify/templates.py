@@ -1,0 +1,251 @@
+"""Message templates: the sandboxed Jinja2 environment, what a template may read, the default
+templates, and `build_message` (room: notify; imports notify.wire, config.model, alerts.model,
+errors).
+
+Templates are written by whoever edits the config and filled with what senders put in their
+alerts, so they run in Jinja2's immutable sandbox: no attribute starting with `_`, no
+mutation, ranges and repetitions bounded. `config/build.py` compiles every template through
+`compile_template` at load, so `router validate` finds a syntax error; a template that still
+fails while rendering (a filter given the wrong type, a sandbox refusal) never costs the
+page: the default template of that name is used instead and a WARNING names the channel.
+
+The context every template sees (names and types are a promise to the config's authors,
+documented in docs/channels.md):
+
+    incident        id ("INC3"), number, summary, severity, state, service (id),
+                    dedup_key, labels (mapping), opened_at (ISO 8601 text), alert_count,
+                    level, assigned_to, acknowledged_by
+    service         id, name, description
+    event           trigger, escalate, acknowledge, resolve or message
+    person          id and name of the person notified, or None for a channel target
+    channel         id and type of the channel
+    notification    id, target, address
+    incident_url    the incident in router's HTTP API
+    acknowledge_url a link that acknowledges the incident, or None
+    test            true for a test notification
+    title, text     (in the html and payload templates only) the rendered title and text
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import operator
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+import jinja2.sandbox
+from jinja2.exceptions import SecurityError
+
+from router.alerts.model import Incident, Notification
+from router.config.model import Channel, Config
+from router.notify.wire import Message
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE_NAMES = ("title", "text", "html", "payload")
+"""Every channel takes title, text and html; a webhook also its body, `payload`."""
+
+MAX_REPEAT = 100_000
+"""The longest text or list `*` may build."""
+
+MAX_POWER_BITS = 4096
+"""The largest whole number `**` may compute, in bits."""
+
+_TITLE = "[{{ incident.severity | upper }}] {{ incident.id }}: {{ incident.summary }}"
+_ABOUT = """
+Service: {{ service.name }}{% if service.description %} ({{ service.description }}){% endif %}
+Severity: {{ incident.severity }}
+State: {{ incident.state }}, opened {{ incident.opened_at }}, {{ incident.alert_count }} \
+alert{{ '' if incident.alert_count == 1 else 's' }}
+{%- if incident.assigned_to %}
+Assigned to: {{ incident.assigned_to }}{% endif %}
+{%- if incident.labels %}
+Labels: {% for name, value in incident.labels | dictsort %}{{ name }}={{ value }}\
+{{ ', ' if not loop.last }}{% endfor %}{% endif %}
+
+Incident: {{ incident_url }}"""
+_ACKNOWLEDGE = """
+{%- if acknowledge_url %}
+Acknowledge: {{ acknowledge_url }}{% endif %}"""
+
+DEFAULT_TITLES: Mapping[str, str] = {
+    "trigger": _TITLE,
+    "escalate": _TITLE,
+    "acknowledge": "{{ incident.id }} acknowledged{% if incident.acknowledged_by %} by "
+                   "{{ incident.acknowledged_by }}{% endif %}: {{ incident.summary }}",
+    "resolve": "{{ incident.id }} resolved: {{ incident.summary }}",
+    "message": "{{ incident.id }}: {{ incident.summary }}",
+    "test": "[TEST] {{ incident.id }}: {{ incident.summary }}",
+}
+"""The default title of each event ("test" for every test notification)."""
+
+DEFAULT_TEXTS: Mapping[str, str] = {
+    "trigger": "{{ incident.summary }}\n" + _ABOUT + _ACKNOWLEDGE,
+    "escalate": "{{ incident.summary }}\nNot acknowledged: escalated to level "
+                "{{ incident.level }}.\n" + _ABOUT + _ACKNOWLEDGE,
+    "acknowledge": "{{ incident.summary }}\nAcknowledged{% if incident.acknowledged_by %} by "
+                   "{{ incident.acknowledged_by }}{% endif %}.\n" + _ABOUT,
+    "resolve": "{{ incident.summary }}\nResolved.\n" + _ABOUT,
+    "message": "{{ incident.summary }}\n" + _ABOUT + _ACKNOWLEDGE,
+    "test": "This is a test notification from router through channel {{ channel.id }}; "
+            "nothing needs doing.\n\n{{ incident.summary }}\n" + _ABOUT + _ACKNOWLEDGE,
+}
+"""The default text of each event. There is no default html (email escapes the text) and
+no default payload (the webhook sends its documented JSON body)."""
+
+
+class _Environment(jinja2.sandbox.ImmutableSandboxedEnvironment):
+    """The sandbox, with `*` and `**` refusing results too large to be a message."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator_name: str, left: Any,
+                   right: Any) -> Any:
+        if operator_name == "**":
+            if _bits(left) * abs(_number(right)) > MAX_POWER_BITS:
+                raise SecurityError(f"{left!r} ** {right!r} is larger than {MAX_POWER_BITS} "
+                                    "bits")
+            return operator.pow(left, right)
+        for sized, count in ((left, right), (right, left)):
+            if (isinstance(sized, (str, list, tuple)) and isinstance(count, int)
+                    and len(sized) * count > MAX_REPEAT):
+                raise SecurityError(f"repeating {len(sized)} items {count} times makes more "
+                                    f"than {MAX_REPEAT}")
+        return operator.mul(left, right)
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def _bits(value: Any) -> int:
+    """How many bits `value` takes; 1 for anything that is not a whole number (a float
+    overflows by itself, with an OverflowError)."""
+    return max(abs(value).bit_length(), 1) if isinstance(value, int) else 1
+
+
+class _Undefined(jinja2.Undefined):
+    """A name that is not there prints as nothing (`{{ incident.labels.env }}` for an alert
+    without `env`), but one the sandbox refused fails the template, so a WARNING says so."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        if self._undefined_exception is SecurityError:
+            self._fail_with_undefined_error()
+        return ""
+
+
+_TEXT = _Environment(autoescape=False, undefined=_Undefined)
+_HTML = _Environment(autoescape=True, undefined=_Undefined)
+
+
+@functools.lru_cache(maxsize=512)
+def compile_template(text: str, *, html: bool = False) -> jinja2.Template:
+    """The compiled template, from a cache keyed by its text: a config reload that keeps a
+    template does not compile it again, and render time never compiles.
+
+    Args:
+        html: compile for the html template: every value is HTML-escaped unless marked safe.
+
+    Raises:
+        jinja2.TemplateSyntaxError: with `lineno`, the line of the template at fault; an
+            unknown filter or test is one too, as compiling (not only parsing) finds it.
+    """
+    return (_HTML if html else _TEXT).from_string(text)
+
+
+def build_message(config: Config, channel: Channel, notification: Notification,
+                  incident: Incident, *, test: bool = False,
+                  acknowledge_url: str | None = None) -> Message:
+    """Everything the channel module needs to say about `notification`, templates rendered.
+
+    `title` is always one line (a mail subject cannot hold more); `html` and `payload` are
+    None unless the channel has such a template and it rendered.
+    """
+    service = config.services.get(incident.service or "")
+    person = _person(config, notification)
+    incident_url = f"{config.settings.public_url.rstrip('/')}/v1/incidents/{incident.id}"
+    context = _context(
+        incident=incident, notification=notification, channel=channel, test=test,
+        service={"id": incident.service or "", "name": service.name if service else
+                 (incident.service or ""), "description": service.description if service
+                 else ""},
+        person=person, incident_url=incident_url, acknowledge_url=acknowledge_url)
+    kind = "test" if test else notification.event
+    title = " ".join(_render(channel, "title", context, DEFAULT_TITLES, kind).split())
+    text = _render(channel, "text", context, DEFAULT_TEXTS, kind).strip("\n")
+    extra = {**context, "title": title, "text": text}
+    return Message(
+        notification=notification, incident=incident, service_name=extra["service"]["name"],
+        service_description=extra["service"]["description"],
+        person_name=person["name"] if person else None, incident_url=incident_url,
+        acknowledge_url=acknowledge_url, title=title, text=text,
+        html=_render_optional(channel, "html", extra),
+        payload=_render_optional(channel, "payload", extra), test=test)
+
+
+def _person(config: Config, notification: Notification) -> dict[str, str] | None:
+    kind, _, person_id = notification.target.partition(":")
+    if kind != "person":
+        return None
+    person = config.people.get(person_id)
+    return {"id": person_id, "name": person.name if person else person_id}
+
+
+def _context(*, incident: Incident, notification: Notification, channel: Channel,
+             **values: Any) -> dict[str, Any]:
+    """Plain values only: a template sees text, numbers and mappings, never our objects."""
+    return {
+        "incident": {
+            "id": incident.id, "number": incident.number, "summary": incident.summary,
+            "severity": incident.severity.value, "state": incident.state.value,
+            "service": incident.service, "dedup_key": incident.dedup_key,
+            "labels": dict(incident.labels), "opened_at": incident.opened_at.isoformat(),
+            "alert_count": incident.alert_count, "level": incident.level,
+            "assigned_to": incident.assigned_to, "acknowledged_by": incident.acknowledged_by,
+        },
+        "event": notification.event,
+        "channel": {"id": channel.id, "type": channel.type},
+        "notification": {"id": notification.id, "target": notification.target,
+                         "address": notification.address},
+        **values,
+    }
+
+
+def _render(channel: Channel, name: str, context: dict[str, Any],
+            defaults: Mapping[str, str], kind: str) -> str:
+    """The channel's template `name`, or the default for `kind` if it has none, it fails,
+    or it renders only white space (a page needs words)."""
+    default = defaults.get(kind, defaults["message"])
+    custom = channel.templates.get(name)
+    if custom is not None:
+        rendered = _try(channel, name, custom.text, context)
+        if rendered is not None and rendered.strip():
+            return rendered
+        if rendered is not None:
+            logger.warning("channel %s: template %s (%s) rendered nothing, using the default "
+                           "instead", channel.id, name, custom.where,
+                           extra={"channel": channel.id, "template": name})
+    return compile_template(default).render(context)
+
+
+def _render_optional(channel: Channel, name: str, context: dict[str, Any]) -> str | None:
+    custom = channel.templates.get(name)
+    if custom is None:
+        return None
+    return _try(channel, name, custom.text, context)
+
+
+def _try(channel: Channel, name: str, text: str, context: dict[str, Any]) -> str | None:
+    """Render one of the channel's templates; None (and a WARNING) if it fails."""
+    try:
+        return compile_template(text, html=name == "html").render(context)
+    except Exception as error:  # whatever a template does wrong, the page goes out
+        where = channel.templates[name].where
+        logger.warning("channel %s: template %s (%s) failed, using the default instead: %s: %s",
+                       channel.id, name, where, type(error).__name__, error,
+                       extra={"channel": channel.id, "template": name})
+        return None
