@@ -37,12 +37,20 @@ bench: $(STAMP)
 
 ## wheelhouse: router and every dependency it runs with (no test tools) as wheels in
 ## ./wheelhouse, with a hash-pinned requirements.txt, for hosts with no internet. The wheels
-## fit this machine's Python version and architecture; see docs/install.md.
+## fit this machine's Python and architecture, or the host named by WHEEL_TARGET, e.g.
+## WHEEL_TARGET="--python-version 3.11 --platform manylinux2014_x86_64" (docs/install.md).
 WHEELHOUSE ?= wheelhouse
+WHEEL_TARGET ?=
 wheelhouse: $(STAMP)
 	mkdir -p $(WHEELHOUSE)
 	rm -f $(WHEELHOUSE)/*.whl $(WHEELHOUSE)/requirements.txt
+ifeq ($(strip $(WHEEL_TARGET)),)
 	$(BIN)/python -m pip wheel --quiet --wheel-dir $(WHEELHOUSE) .
+else
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEELHOUSE) .
+	$(BIN)/python -m pip download --quiet --only-binary=:all: $(WHEEL_TARGET) \
+	  --dest $(WHEELHOUSE) $(WHEELHOUSE)/router-*.whl
+endif
 	$(BIN)/python -c "$$WHEELHOUSE_LOCK" $(WHEELHOUSE) > $(WHEELHOUSE)/requirements.txt.new
 	mv $(WHEELHOUSE)/requirements.txt.new $(WHEELHOUSE)/requirements.txt
 	@echo "$(WHEELHOUSE): $$(ls $(WHEELHOUSE)/*.whl | wc -l) wheels; install with" \

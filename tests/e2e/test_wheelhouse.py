@@ -9,6 +9,7 @@ directory can fill a gap in the wheelhouse.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -36,11 +37,22 @@ def offline_environment() -> dict[str, str]:
     return {**env, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
-@pytest.fixture(scope="module")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`make wheelhouse` into a temporary directory, with this test run's venv."""
+def this_host() -> str:
+    """WHEEL_TARGET naming this machine, as a build machine would name the air-gapped host."""
+    if sys.platform != "linux" or platform.machine() not in ("x86_64", "aarch64"):
+        pytest.skip(f"no manylinux wheels for {sys.platform} {platform.machine()}")
+    return (f"--python-version {sys.version_info.major}.{sys.version_info.minor} "
+            f"--platform manylinux2014_{platform.machine()}")
+
+
+@pytest.fixture(scope="module", params=["this machine", "WHEEL_TARGET"])
+def wheelhouse(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make wheelhouse` into a temporary directory, with this test run's venv: built here
+    (pip wheel), or fetched for a target named by WHEEL_TARGET (pip download)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
+    target = [f"WHEEL_TARGET={this_host()}"] if request.param == "WHEEL_TARGET" else []
     house = tmp_path_factory.mktemp("wheelhouse")
     probe = run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest",
                  str(tmp_path_factory.mktemp("probe")), "hatchling"],
@@ -50,7 +62,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     f"{probe.stderr.strip().splitlines()[-1:]}")
     # -o: take the venv as it is; never reinstall the venv these tests run from.
     built = run(["make", "--no-print-directory", "-o", str(VENV / ".installed"), "wheelhouse",
-                 f"VENV={VENV}", f"WHEELHOUSE={house}"], timeout=300, cwd=REPOSITORY)
+                 f"VENV={VENV}", f"WHEELHOUSE={house}", *target], timeout=300, cwd=REPOSITORY)
     assert built.returncode == 0, built.stdout + built.stderr
     return house
 
