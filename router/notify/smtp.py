@@ -30,7 +30,9 @@ def send(message: SmtpMessage) -> SmtpReply:
     Raises:
         OSError: when no answer came, always a subclass of OSError, which the transport
             turns into a retry: ConnectionRefusedError and other ConnectionErrors,
-            TimeoutError (`message.timeout` passed without an answer), socket.gaierror (the
+            TimeoutError (`message.timeout` passed without a connection or an answer;
+            smtplib's own "Connection unexpectedly closed: timed out" is turned into
+            this), socket.gaierror (the
             host name does not resolve), ssl.SSLError (ssl.SSLCertVerificationError: the
             certificate is not trusted or names another host), FileNotFoundError
             (`ca_file` is gone), smtplib.SMTPServerDisconnected (the connection dropped),
@@ -40,6 +42,11 @@ def send(message: SmtpMessage) -> SmtpReply:
     context = ssl.create_default_context(cafile=message.ca_file)
     try:
         return _converse(message, context)
+    except smtplib.SMTPServerDisconnected as error:
+        if isinstance(error.__context__, TimeoutError):  # smtplib words a timeout so
+            raise TimeoutError(f"no answer from {message.host}:{message.port} within "
+                               f"{message.timeout.total_seconds():g}s") from error
+        raise
     except smtplib.SMTPRecipientsRefused as error:
         refused = {address: (code, _words(text))
                    for address, (code, text) in error.recipients.items()}

@@ -47,9 +47,10 @@ def render(message: Message, settings: Settings, *, now: datetime | None = None
     """The request for one notification.
 
     Args:
-        now: when the request is signed, for `X-Router-Timestamp`; the deliverer passes the
-            time of the attempt, so a retry an hour later still carries a fresh timestamp.
-            Without it, the time the notification was written.
+        now: when the request is signed, for `X-Router-Timestamp`: the deliverer should
+            pass the time of the attempt, as receivers refuse a timestamp more than a few
+            minutes old and a retry may come an hour after the notification was written.
+            Without it, the time the notification was written (the function stays pure).
     """
     body = (message.payload.encode("utf-8") if message.payload is not None
             else default_body(message))

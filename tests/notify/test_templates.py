@@ -152,7 +152,7 @@ def test_templates_that_fail_fall_back_to_the_defaults_with_a_warning(
 def test_the_sandbox_keeps_templates_from_python_internals() -> None:
     for text in ("{{ ''.__class__.__mro__ }}", "{{ incident.labels.update({'a': 1}) }}",
                  "{% for i in range(1000000) %}{% endfor %}"):
-        with pytest.raises(Exception, match="(?i)unsafe|not safely callable|range too big"):
+        with pytest.raises(Exception, match=r"(?i)unsafe|not safely callable|range too big"):
             compile_template(text).render(incident={"labels": {}})
 
 
