@@ -56,8 +56,8 @@ class HttpRequest:
     and a fixed label only)."""
 
     method: Literal["POST", "PUT"]
-    url: str
-    body: bytes
+    url: str = field(repr=False)  # a Slack webhook URL is a secret
+    body: bytes = field(repr=False)  # a PagerDuty body holds the routing key
     target: str
     headers: Mapping[str, str] = field(default_factory=_empty)
     timeout: timedelta = timedelta(seconds=10)

@@ -234,8 +234,8 @@ def test_defaults_come_from_the_model(tmp_path: Path) -> None:
     assert (route.name, route.continue_matching, route.severity, dict(route.severity_map)) == (
         "route 1", False, None, {})
     chat = config.channels["chat"].settings
-    assert (chat.username, chat.timeout, chat.messages_per_second) == (  # type: ignore[attr-defined]
-        "router", timedelta(seconds=10), 1.0)
+    assert (chat.username, chat.timeout, chat.channel) == (  # type: ignore[attr-defined]
+        "router", timedelta(seconds=10), None)
     assert config.settings.listen == "127.0.0.1:9080"
 
 
