@@ -24,6 +24,7 @@ import jinja2.sandbox
 from router.alerts.model import (
     Alert,
     Incident,
+    IncidentState,
     Notification,
     Silence,
     SilenceMatcher,
@@ -33,7 +34,7 @@ from router.alerts.model import (
 from router.clock import Clock
 from router.config.model import Config, Rota
 from router.core import incidents as incident_rules
-from router.core.escalation import plan_level
+from router.core.escalation import next_step, plan_level
 from router.core.matching import pattern_of
 from router.core.oncall import Shift, shift_at
 from router.core.routing import Decision, RouteTable, route
@@ -105,22 +106,29 @@ class Engine:
         self.outbox_written: Callable[[], None] = lambda: None
         """Called after a commit that may have written notifications (the deliverer's wake);
         set by the daemon."""
+        self.timers_written: Callable[[], None] = lambda: None
+        """Called after a commit that may have set a timer (the scheduler's wake)."""
 
     def use_config(self, config: Config) -> None:
         """Swap in a new config; everything fallible (Snapshot.of) happens before the one
         assignment."""
         self.snapshot = Snapshot.of(config)
 
-    async def ingest(self, alerts: Sequence[Alert]) -> list[Accepted]:
-        """Store every alert with its incident changes and notifications, in one commit."""
+    async def ingest(self, alerts: Sequence[Alert], *,
+                     trace_id: str | None = None) -> list[Accepted]:
+        """Store every alert with its incident changes and notifications, in one commit.
+        `trace_id` names the request in the log lines (the server makes one per request)."""
         snapshot, now = self.snapshot, self.clock.now()
         accepted = await self.store.write(
             lambda transaction: [self._ingest_one(transaction, snapshot, alert, now)
                                  for alert in alerts])
         self.outbox_written()
+        self.timers_written()
         for item in accepted:
-            logger.info("alert accepted: incident=%s action=%s dedup_key=%s suppressed_by=%s",
-                        item.incident_id, item.action, item.dedup_key, item.suppressed_by)
+            logger.info("alert accepted", extra={
+                "incident": item.incident_id, "action": item.action,
+                "dedup_key": item.dedup_key, "suppressed_by": item.suppressed_by,
+                "trace_id": trace_id})
         return accepted
 
     def _ingest_one(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
@@ -149,7 +157,8 @@ class Engine:
         if change.incident is None:
             return Accepted(None, key, change.action, suppressed_by)
         if page:
-            updated = self._effects(transaction, snapshot, change, decision, suppressed_by, now)
+            updated = self._effects(transaction, snapshot, change, decision, suppressed_by, now,
+                                    firing_alert=alert.status is Status.FIRING)
         else:  # send_alert: a message, no escalation
             updated = change.incident
             transaction.add_timeline(updated.number, change.timeline)
@@ -158,7 +167,7 @@ class Engine:
 
     def _effects(self, transaction: Transaction, snapshot: Snapshot,
                  change: incident_rules.Change, decision: Decision,
-                 suppressed_by: str | None, now: datetime) -> Incident:
+                 suppressed_by: str | None, now: datetime, *, firing_alert: bool) -> Incident:
         """Write the change's timeline, notifications and timers; return the incident."""
         incident = change.incident
         assert incident is not None
@@ -175,11 +184,45 @@ class Engine:
                                                   action="suppression ended"))
                 incident = self._page(transaction, snapshot, incident, decision, timeline, now)
         elif change.action in ("acknowledged", "resolved"):
-            transaction.cancel_timers(incident.number)
-            transaction.add_notifications(self._follow_ups(transaction, incident, change.action,
-                                                           now))
+            self._settle_change(transaction, snapshot, incident, change.action, now)
+        elif change.action == "updated" and firing_alert and self._retriggers(
+                snapshot, incident, now):
+            transaction.add_timeline(incident.number, timeline)
+            timeline = []
+            incident = self._retrigger(transaction, snapshot, incident, change.firing, now)
         transaction.add_timeline(incident.number, timeline)
         return incident
+
+    def _settle_change(self, transaction: Transaction, snapshot: Snapshot,
+                       incident: Incident, action: str, now: datetime) -> None:
+        """After an acknowledge or resolve: escalation stops, the channels that carried the
+        trigger hear of it, and an acknowledgement starts its timeout if the service has one."""
+        transaction.cancel_timers(incident.number)
+        transaction.add_notifications(self._follow_ups(transaction, incident, action, now))
+        service = snapshot.config.services.get(incident.service or "")
+        if action == "acknowledged" and service and service.acknowledge_timeout:
+            transaction.set_timer(incident.number, "unacknowledge",
+                                  now + service.acknowledge_timeout)
+
+    @staticmethod
+    def _retriggers(snapshot: Snapshot, incident: Incident, now: datetime) -> bool:
+        """Whether a firing alert joining `incident` triggers it again (retrigger_after)."""
+        service = snapshot.config.services.get(incident.service or "")
+        return (incident.state is IncidentState.ACKNOWLEDGED and service is not None
+                and service.retrigger_after is not None
+                and incident.acknowledged_at is not None
+                and now - incident.acknowledged_at >= service.retrigger_after)
+
+    def _retrigger(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
+                   firing: frozenset[str], now: datetime) -> Incident:
+        """Acknowledged -> triggered, escalating again from level 1."""
+        transaction.cancel_timers(incident.number)
+        restarted = replace(incident, state=IncidentState.TRIGGERED, acknowledged_at=None,
+                            acknowledged_by=None, level=0, repeats=0, updated_at=now)
+        transaction.add_timeline(incident.number, [TimelineEntry(
+            at=now, actor="router", action="triggered again",
+            details={"why": "the alert fired again after retrigger_after"})])
+        return self._advance(transaction, snapshot, restarted, firing, "router", now) or restarted
 
     def _page(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
               decision: Decision, timeline: list[TimelineEntry], now: datetime) -> Incident:
@@ -224,7 +267,7 @@ class Engine:
 
     async def _transition(self, incident_id: str, actor: str, verb: str) -> Incident:
         number = parse_incident_id(incident_id)
-        now = self.clock.now()
+        snapshot, now = self.snapshot, self.clock.now()
 
         def work(transaction: Transaction) -> Incident:
             found = transaction.incident_with_firing(number)
@@ -237,22 +280,23 @@ class Engine:
                 change = incident_rules.resolve(incident, actor, now)
             if change.action == "ignored":
                 return incident
-            transaction.cancel_timers(number)
             assert change.incident is not None
-            transaction.add_notifications(self._follow_ups(transaction, change.incident,
-                                                           change.action, now))
+            self._settle_change(transaction, snapshot, change.incident, change.action, now)
             transaction.add_timeline(number, change.timeline)
             transaction.save_incident(change.incident, change.firing)
             return change.incident
 
         incident = await self.store.write(work)
         self.outbox_written()
+        self.timers_written()
         return incident
 
     async def escalate(self, incident_id: str, actor: str, *,
                        from_level: int | None = None) -> tuple[Incident, int]:
         """Notify the next level now; returns the incident and the level it was at.
 
+        After the last level the policy starts again at level 1 while its `repeat` allows.
+        An acknowledged incident escalated by hand is triggered again, as in PagerDuty.
         `from_level`, when given, is the level the caller saw: checked in the same
         transaction, so two callers that saw the same level escalate only once.
 
@@ -273,24 +317,122 @@ class Engine:
                 raise ValueError(f"{incident.id} is resolved")
             if from_level is not None and incident.level != from_level:
                 raise ValueError(f"{incident.id} is at level {incident.level}, not {from_level}")
-            plan = plan_level(snapshot.config, incident, incident.level + 1, now, self.new_id,
-                              event="escalate", on_call=snapshot.on_call)
-            if plan.deadline is None:
+            if incident.state is IncidentState.ACKNOWLEDGED:
+                incident = replace(incident, state=IncidentState.TRIGGERED,
+                                   acknowledged_at=None, acknowledged_by=None)
+                transaction.cancel_timers(number)
+                transaction.add_timeline(number, [TimelineEntry(
+                    at=now, actor=actor, action="triggered again",
+                    details={"why": "escalated by hand while acknowledged"})])
+            updated = self._advance(transaction, snapshot, incident, firing, actor, now)
+            if updated is None:
                 raise ValueError(f"{incident.id} is at the last level of its policy")
-            transaction.add_notifications(plan.notifications)
-            transaction.set_timer(number, "escalate", plan.deadline)
-            transaction.add_timeline(number, [TimelineEntry(
-                at=now, actor=actor, action="escalated",
-                details={"from": str(incident.level), "to": str(incident.level + 1),
-                         "people": ", ".join(plan.people)})])
-            updated = replace(incident, level=incident.level + 1, updated_at=now,
-                              assigned_to=plan.people[0] if plan.people else incident.assigned_to)
-            transaction.save_incident(updated, firing)
-            return updated, incident.level
+            return updated, found[0].level
 
         escalated = await self.store.write(work)
         self.outbox_written()
+        self.timers_written()
         return escalated
+
+    def _advance(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
+                 firing: frozenset[str], actor: str, now: datetime) -> Incident | None:
+        """Notify the policy's next step and set its deadline; None when it has none."""
+        policy = snapshot.config.escalation_policies.get(incident.escalation_policy or "")
+        step = next_step(policy, incident.level, incident.repeats)
+        if step is None:
+            return None
+        level, repeats = step
+        plan = plan_level(snapshot.config, incident, level, now, self.new_id,
+                          event="escalate", on_call=snapshot.on_call)
+        transaction.add_notifications(plan.notifications)
+        if plan.deadline is not None:
+            transaction.set_timer(incident.number, "escalate", plan.deadline)
+        details = {"from": str(incident.level), "to": str(level),
+                   "people": ", ".join(plan.people)}
+        if repeats != incident.repeats:
+            details["repeat"] = f"{repeats} of {policy.repeat if policy else 0}"
+        timeline = [TimelineEntry(at=now, actor=actor, action="escalated", details=details)]
+        timeline.extend(TimelineEntry(at=now, actor="router", action="not notified",
+                                      details={"why": why}) for why in plan.held)
+        timeline.extend(TimelineEntry(at=now, actor="router", action="notified",
+                                      details={"channel": item.channel, "target": item.target})
+                        for item in plan.notifications)
+        transaction.add_timeline(incident.number, timeline)
+        updated = replace(incident, level=level, repeats=repeats, updated_at=now,
+                          assigned_to=plan.people[0] if plan.people else incident.assigned_to)
+        transaction.save_incident(updated, firing)
+        return updated
+
+    async def due_timers(self, now: datetime, limit: int = 256
+                         ) -> list[tuple[int, str, datetime]]:
+        """Timers due at `now`, earliest first: (incident number, kind, due at)."""
+        return await self.store.read(lambda reader: reader.due_timers(now, limit))
+
+    async def next_timer(self) -> datetime | None:
+        found = await self.store.read(lambda reader: reader.earliest_timer())
+        return found[2] if found else None
+
+    async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
+        """Act on a timer that fell due; returns what it came to (for logs and tests).
+
+        The timer is taken in the same transaction that acts on it, and only if it is still
+        the one that fell due: an acknowledge, resolve or escalation that committed first
+        removed or moved it, and then nothing happens ("stale"). So a timer and an
+        acknowledge arriving together have one outcome whatever their order.
+        - escalate: a triggered incident moves to its policy's next step, or is recorded as
+          exhausted. A policy that a reload removed stops escalation (recorded).
+        - unacknowledge: an acknowledgement that timed out (the service's
+          acknowledge_timeout) triggers the incident again from level 1.
+        """
+        snapshot, now = self.snapshot, self.clock.now()
+
+        def work(transaction: Transaction) -> str:
+            if not transaction.take_timer(number, kind, due_at):
+                return "stale"
+            found = transaction.incident_with_firing(number)
+            if found is None or not found[0].is_open:
+                return "closed"
+            incident, firing = found
+            if kind == "unacknowledge":
+                return self._unacknowledge(transaction, snapshot, incident, firing, now)
+            if kind != "escalate" or incident.state is not IncidentState.TRIGGERED:
+                return "ignored"
+            return self._escalate_on_time(transaction, snapshot, incident, firing, now)
+
+        outcome = await self.store.write(work)
+        self.outbox_written()
+        self.timers_written()
+        return outcome
+
+    def _escalate_on_time(self, transaction: Transaction, snapshot: Snapshot,
+                          incident: Incident, firing: frozenset[str], now: datetime) -> str:
+        policy_id = incident.escalation_policy
+        if policy_id and policy_id not in snapshot.config.escalation_policies:
+            transaction.add_timeline(incident.number, [TimelineEntry(
+                at=now, actor="router", action="escalation stopped",
+                details={"why": f"escalation policy {policy_id} is no longer in the config"})])
+            return "policy removed"
+        if self._advance(transaction, snapshot, incident, firing, "router", now) is not None:
+            return "escalated"
+        policy = snapshot.config.escalation_policies.get(policy_id or "")
+        transaction.add_timeline(incident.number, [TimelineEntry(
+            at=now, actor="router", action="escalation exhausted",
+            details={"levels": str(len(policy.levels) if policy else 0),
+                     "repeats": str(incident.repeats)})])
+        return "exhausted"
+
+    def _unacknowledge(self, transaction: Transaction, snapshot: Snapshot,
+                       incident: Incident, firing: frozenset[str], now: datetime) -> str:
+        if incident.state is not IncidentState.ACKNOWLEDGED:
+            return "ignored"
+        restarted = replace(incident, state=IncidentState.TRIGGERED, acknowledged_at=None,
+                            acknowledged_by=None, level=0, repeats=0, updated_at=now)
+        transaction.add_timeline(incident.number, [TimelineEntry(
+            at=now, actor="router", action="acknowledgement timed out",
+            details={"acknowledged by": incident.acknowledged_by or ""})])
+        if self._advance(transaction, snapshot, restarted, firing, "router", now) is None:
+            transaction.save_incident(restarted, firing)
+        return "triggered again"
 
     def on_call(self, team: str, at: datetime | None = None) -> tuple[str, Shift]:
         """Who is on call for a rota, or for a service (its policy's first rota).

@@ -51,6 +51,7 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "dedup_key": incident.dedup_key,
         "escalation_policy": incident.escalation_policy,
         "level": incident.level,
+        "repeats": incident.repeats,
         "assigned_to": incident.assigned_to,
         "alert_count": incident.alert_count,
         "suppressed_by": incident.suppressed_by,

@@ -95,7 +95,8 @@ class Incident:
     """What people act on: the alerts sharing one dedup key while it is open.
 
     `number` gives the short human id (`INC42`), unique for the life of the state directory.
-    `level` is the escalation level last notified (1-based; 0 before any).
+    `level` is the escalation level last notified (1-based; 0 before any); `repeats` how
+    many times its policy has started over from level 1 after the last level.
     """
 
     number: int
@@ -109,6 +110,7 @@ class Incident:
     source: str = ""
     escalation_policy: str | None = None
     level: int = 0
+    repeats: int = 0
     assigned_to: str | None = None
     alert_count: int = 1
     suppressed_by: str | None = None

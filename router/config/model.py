@@ -301,6 +301,8 @@ class Service:
     dedup_key: str | None = None
     urgency: Urgency = "dynamic"
     routing_keys: tuple[Secret, ...] = ()
+    acknowledge_timeout: timedelta | None = None
+    retrigger_after: timedelta | None = None
     """PagerDuty Events v2 integration keys that send to this service."""
     where: Where = NOWHERE
 

@@ -11,6 +11,8 @@ Pure: the engine passes `now` and a function that makes notification ids.
   low-urgency page only the methods marked `urgency: low` (the default, the "quiet" ones).
   During the person's quiet hours (their own timezone) a low-urgency page reaches nobody: it
   is recorded in the timeline as held, and escalation goes on as usual.
+- Steps: after a level's delay with no acknowledgement, the next level; after the last
+  level the policy starts again at level 1, `repeat` times; then it is exhausted.
 - A method's channel is the one it names, else the first channel (by id) of its kind: email
   for email, slack for slack; phone always names its gateway.
 """
@@ -23,7 +25,15 @@ from datetime import datetime
 from typing import Literal
 
 from router.alerts.model import Incident, Notification, Severity
-from router.config.model import Config, ContactMethod, Person, Rota, Service, WeeklyWindow
+from router.config.model import (
+    Config,
+    ContactMethod,
+    EscalationPolicy,
+    Person,
+    Rota,
+    Service,
+    WeeklyWindow,
+)
 from router.core.oncall import shift_at
 
 Urgency = Literal["high", "low"]
@@ -79,6 +89,20 @@ def channel_for(method: ContactMethod, config: Config) -> str | None:
     return next((channel.id for channel in sorted(config.channels.values(),
                                                    key=lambda item: item.id)
                  if channel.type == kind), None)
+
+
+def next_step(policy: EscalationPolicy | None, level: int, repeats: int
+              ) -> tuple[int, int] | None:
+    """Where escalation goes when level `level` times out, as (level, repeats): the next
+    level; after the last, level 1 again while the policy's `repeat` allows; else None (the
+    policy is exhausted: escalation stops and the incident waits for a person)."""
+    if policy is None:
+        return None
+    if level < len(policy.levels):
+        return level + 1, repeats
+    if repeats < policy.repeat:
+        return 1, repeats + 1
+    return None
 
 
 def person_on_call(rota: Rota, now: datetime) -> str | None:

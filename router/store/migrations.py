@@ -113,6 +113,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_by_incident ON deliveries (incident_number, id);
     CREATE INDEX deliveries_failed ON deliveries (id) WHERE outcome = 'failed';
     """,
+    # 3: how many times an incident's escalation policy started over; run-time rota overrides
+    """
+    ALTER TABLE incidents ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE overrides (
+        id TEXT PRIMARY KEY,
+        rota TEXT NOT NULL,
+        person TEXT NOT NULL,
+        replaces TEXT,
+        starts_at REAL NOT NULL,
+        ends_at REAL NOT NULL,
+        reason TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        removed_at REAL
+    );
+    CREATE INDEX overrides_by_rota ON overrides (rota, ends_at);
+    """,
 )
 
 

@@ -29,14 +29,14 @@ from router.alerts.model import (
 _INCIDENT_COLUMNS = (
     "number, dedup_key, service, summary, severity, state, source, escalation_policy, level, "
     "assigned_to, alert_count, suppressed_by, opened_at, updated_at, acknowledged_at, "
-    "acknowledged_by, resolved_at, labels, firing"
+    "acknowledged_by, resolved_at, labels, firing, repeats"
 )
 
 # An upsert on the number only: OR REPLACE would also delete a row that clashes on the
 # one-open-incident-per-dedup-key index, and that clash must be an error instead.
 _UPDATE_ALL = ", ".join(f"{column.strip()} = excluded.{column.strip()}"
                         for column in _INCIDENT_COLUMNS.split(",")[1:])
-_SAVE_INCIDENT = (f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({', '.join('?' * 19)}) "
+_SAVE_INCIDENT = (f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({', '.join('?' * 20)}) "
                   f"ON CONFLICT (number) DO UPDATE SET {_UPDATE_ALL}")
 _SELECT_OPEN = (f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = ? "
                 "AND state != 'resolved'")
@@ -79,7 +79,7 @@ def _incident(row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
         updated_at=from_seconds(row["updated_at"]),  # type: ignore[arg-type]
         acknowledged_at=from_seconds(row["acknowledged_at"]),
         acknowledged_by=row["acknowledged_by"], resolved_at=from_seconds(row["resolved_at"]),
-        labels=MappingProxyType(json.loads(row["labels"])),
+        labels=MappingProxyType(json.loads(row["labels"])), repeats=row["repeats"],
     )
     return incident, frozenset(json.loads(row["firing"]))
 
@@ -168,6 +168,12 @@ class Reader:
             "SELECT incident_number, kind, due_at FROM timers ORDER BY due_at LIMIT 1"
         ).fetchone()
         return (row[0], row[1], from_seconds(row[2])) if row else None  # type: ignore[return-value]
+
+    def due_timers(self, now: datetime, limit: int) -> list[tuple[int, str, datetime]]:
+        rows = self.connection.execute(
+            "SELECT incident_number, kind, due_at FROM timers WHERE due_at <= ? "
+            "ORDER BY due_at LIMIT ?", (now.timestamp(), limit)).fetchall()
+        return [(row[0], row[1], from_seconds(row[2])) for row in rows]  # type: ignore[misc]
 
     def incident_with_firing(self, number: int) -> tuple[Incident, frozenset[str]] | None:
         row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()
@@ -348,7 +354,7 @@ class Transaction(Reader):
              incident.alert_count, incident.suppressed_by, to_seconds(incident.opened_at),
              to_seconds(incident.updated_at), to_seconds(incident.acknowledged_at),
              incident.acknowledged_by, to_seconds(incident.resolved_at),
-             self._labels(incident.labels), json.dumps(sorted(firing))))
+             self._labels(incident.labels), json.dumps(sorted(firing)), incident.repeats))
 
     def record_alert(self, alert: Alert, incident_number: int | None, dedup_key: str,
                      received_at: datetime, suppressed_by: str | None) -> None:
@@ -390,6 +396,14 @@ class Transaction(Reader):
         cursor = self.connection.execute(
             "UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?",
             (now.timestamp(), silence_id, now.timestamp()))
+        return cursor.rowcount == 1
+
+    def take_timer(self, number: int, kind: str, due_at: datetime) -> bool:
+        """Remove the timer if it is still the one that fell due at `due_at`."""
+        cursor = self.connection.execute(
+            # within a millisecond: the instant went through a datetime and back
+            "DELETE FROM timers WHERE incident_number = ? AND kind = ? AND abs(due_at - ?) < 1e-3",
+            (number, kind, due_at.timestamp()))
         return cursor.rowcount == 1
 
     def cancel_timers(self, number: int) -> None:

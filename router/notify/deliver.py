@@ -1,0 +1,310 @@
+"""Outbox workers: claim, render, send, classify, record (room: notify.deliver; imports
+notify, store, clock, errors).
+
+One dispatcher task, started by the daemon, reads due notifications from the store channel by
+channel and starts one task per send, within each channel's limits:
+- `concurrency` sends at once and at most `rate` per second (Slack webhooks take about one a
+  second), so a slow or dead channel only ever holds its own slots: ingest and every other
+  channel go on;
+- a retry waits with exponential backoff and jitter (5 s doubling to 5 min, times 0.5..1), or
+  exactly the receiver's Retry-After; the last attempt is made at the notification's deadline
+  (`retry_for` after it was written), after which it is failed for good: a dead letter, an
+  ERROR log line, visible in the delivery log;
+- at least once: a notification is done only once the receiver accepted it and that is
+  committed; a send cut short by a restart is sent again (PagerDuty's dedup_key and the
+  notification id in every message let receivers recognise a repeat);
+- what one incident tells one target over one channel keeps its order (store/outbox.py).
+Every attempt is written to the delivery log and logged: INFO when delivered, WARNING when it
+will be retried, ERROR when it failed for good.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import trio
+
+from router.alerts.model import Incident, IncidentState, Notification, Severity
+from router.clock import Clock
+from router.config.model import Channel, Config
+from router.errors import Outcome
+from router.notify import CHANNELS
+from router.notify.templates import build_message
+from router.notify.transport import Sent, Transport
+from router.store import Reader, Store, Transaction, outbox
+from router.store.outbox import Attempt, Due
+
+logger = logging.getLogger(__name__)
+
+FIRST_BACKOFF = timedelta(seconds=5)
+LONGEST_BACKOFF = timedelta(minutes=5)
+RESCAN = timedelta(seconds=60)
+"""Look at the outbox at least this often even when nothing pokes the deliverer."""
+_SEND_GRACE = 10.0
+"""Seconds beyond a request's own timeout before the deliverer abandons a send."""
+
+
+def backoff(attempt: int, jitter: float) -> timedelta:
+    """The wait after failed attempt number `attempt` (1-based); `jitter` in [0, 1)."""
+    doubled: timedelta = FIRST_BACKOFF * 2 ** min(attempt - 1, 16)
+    return min(doubled, LONGEST_BACKOFF) * (0.5 + jitter / 2)
+
+
+@dataclass(slots=True)
+class _Lane:
+    """One channel's limits and the notifications it is sending now."""
+
+    channel: Channel
+    module: ModuleType
+    busy: set[str] = field(default_factory=set)
+    next_start: float = 0.0
+
+    @property
+    def free(self) -> int:
+        return self.channel.delivery.concurrency - len(self.busy)
+
+    async def pace(self) -> None:
+        """Wait for this channel's next send slot under its rate limit."""
+        rate = self.channel.delivery.rate or getattr(self.module, "DEFAULT_RATE", None)
+        if not rate:
+            return
+        start = max(trio.current_time(), self.next_start)
+        self.next_start = start + 1 / rate
+        await trio.sleep_until(start)
+
+
+class Deliverer:
+    def __init__(self, store: Store, clock: Clock, config: Callable[[], Config],
+                 transport: Transport, *, jitter: Callable[[], float] = random.random) -> None:
+        self._store = store
+        self._clock = clock
+        self._config = config
+        self._transport = transport
+        self._jitter = jitter
+        self._lanes: dict[str, _Lane] = {}
+        self._woken = trio.Event()
+        self.on_attempt: Callable[[Attempt], None] = lambda attempt: None
+        """Called after each attempt is recorded (metrics)."""
+
+    def wake(self) -> None:
+        """New notifications were written, or a send finished: look at the outbox now."""
+        self._woken.set()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        """Deliver until cancelled; pending notifications stay in the store for the next run."""
+        async with trio.open_nursery() as sends:
+            task_status.started()
+            while True:
+                self._woken = trio.Event()  # before reading: a poke during the pass counts
+                now = self._clock.now()
+                config = self._config()
+                await self._fail_removed(config, now)
+                for channel in config.channels.values():
+                    await self._dispatch(sends, self._lane(channel), config, now)
+                later = await self._store.read(
+                    functools.partial(_next_due_after, now=now))
+                wait = RESCAN if later is None else min(RESCAN, later - now)
+                with trio.move_on_after(max(wait.total_seconds(), 0.0)):
+                    await self._woken.wait()
+
+    def _lane(self, channel: Channel) -> _Lane:
+        lane = self._lanes.get(channel.id)
+        if lane is None or lane.channel.type != channel.type:
+            lane = self._lanes[channel.id] = _Lane(channel, CHANNELS[channel.type])
+        lane.channel = channel  # a reload may change its limits
+        return lane
+
+    async def _dispatch(self, sends: trio.Nursery, lane: _Lane, config: Config,
+                        now: datetime) -> None:
+        if lane.free <= 0:
+            return
+        found = await self._store.read(lambda reader: outbox.due(
+            reader.connection, lane.channel.id, now, lane.free, frozenset(lane.busy)))
+        for item in found:
+            lane.busy.add(item.notification.id)
+            sends.start_soon(self._deliver, lane, config, item)
+
+    async def _fail_removed(self, config: Config, now: datetime) -> None:
+        """Notifications for a channel a reload removed can never be sent: fail them."""
+        waiting = await self._store.read(lambda reader: outbox.pending_channels(
+            reader.connection))
+        for channel_id in waiting:
+            if channel_id in config.channels:
+                continue
+            reason = f"channel {channel_id!r} is no longer in the config"
+            failed = await self._store.write(functools.partial(
+                _fail_channel, channel_id=channel_id, now=now, reason=reason))
+            for notification_id in failed:
+                logger.error("notification failed: %s", reason,
+                             extra={"channel": channel_id, "notification": notification_id})
+
+    async def _deliver(self, lane: _Lane, config: Config, item: Due) -> None:
+        notification = item.notification
+        try:
+            await lane.pace()
+            shipped = await ship(self._transport, lane.channel, lane.module, config,
+                                 notification, item.incident)
+            attempt, retry_at = self._settle(lane.channel, item, shipped)
+            await self._store.write(
+                lambda transaction: outbox.record(transaction.connection, attempt, retry_at))
+            _log(attempt, retry_at)
+            self.on_attempt(attempt)
+        except Exception:
+            # The notification stays pending and is tried again; the daemon goes on.
+            logger.exception("delivery failed unexpectedly; it will be tried again",
+                             extra={"channel": lane.channel.id, "notification": notification.id})
+        finally:
+            lane.busy.discard(notification.id)
+            self.wake()
+
+    def _settle(self, channel: Channel, item: Due, shipped: Shipped
+                ) -> tuple[Attempt, datetime | None]:
+        """The attempt to log, and when to try again (None: done or failed)."""
+        now = self._clock.now()
+        sent, outcome = shipped.sent, shipped.outcome
+        number = item.attempts + 1
+        notification = item.notification
+        retry_at = None
+        if outcome.kind == "ok":
+            result: outbox.Outcome = "skipped" if sent is None else "delivered"
+            error = outcome.reason or None
+        elif outcome.kind == "failed":
+            result, error = "failed", outcome.reason
+        else:
+            deadline = notification.created_at + channel.delivery.retry_for
+            if now >= deadline:
+                result = "failed"
+                error = (f"gave up after {number} attempts in "
+                         f"{_duration(now - notification.created_at)}: {outcome.reason}")
+            else:
+                wait = outcome.after if outcome.after is not None else backoff(
+                    number, self._jitter())
+                result, error, retry_at = "retry", outcome.reason, min(now + wait, deadline)
+        attempt = Attempt(
+            notification_id=notification.id, incident_number=notification.incident_number,
+            channel=channel.id, target=shipped.target, event=notification.event,
+            attempt=number, attempted_at=now, outcome=result,
+            status_code=sent.status_code if sent else None,
+            latency_ms=sent.latency_ms if sent else None, error=error)
+        return attempt, retry_at
+
+    async def test(self, channel_id: str) -> Attempt:
+        """Send a test notification through a channel now, as PagerDuty's "Send test event"
+        does, and log the attempt. No incident is opened and nothing is retried.
+
+        Raises:
+            LookupError: no such channel.
+        """
+        config = self._config()
+        channel = config.channels.get(channel_id)
+        if channel is None:
+            raise LookupError(channel_id)
+        attempt = await send_test(config, channel, self._clock, self._transport)
+        await self._store.write(lambda transaction: outbox.record(transaction.connection,
+                                                                  attempt))
+        _log(attempt, None)
+        self.on_attempt(attempt)
+        return attempt
+
+
+async def send_test(config: Config, channel: Channel, clock: Clock,
+                    transport: Transport) -> Attempt:
+    """One test notification through `channel`, unrecorded: the attempt it came to."""
+    now = clock.now()
+    notification_id = f"test-{now.strftime('%Y%m%dT%H%M%S')}-{random.getrandbits(32):08x}"
+    notification = Notification(id=notification_id, incident_number=0, channel=channel.id,
+                                target=f"channel:{channel.id}", address="", event="trigger",
+                                created_at=now)
+    incident = Incident(number=0, dedup_key=notification_id, service=None,
+                        summary=f"Test notification from router through {channel.id}",
+                        severity=Severity.WARNING, state=IncidentState.TRIGGERED,
+                        opened_at=now, updated_at=now, source="router test-channel")
+    shipped = await ship(transport, channel, CHANNELS[channel.type], config, notification,
+                         incident, test=True)
+    sent, outcome = shipped.sent, shipped.outcome
+    result: outbox.Outcome = "failed"
+    if outcome.kind == "ok":
+        result = "skipped" if sent is None else "delivered"
+    return Attempt(notification_id=notification_id, incident_number=None, channel=channel.id,
+                   target=shipped.target, event="test", attempt=1,
+                   attempted_at=now, outcome=result,
+                   status_code=sent.status_code if sent else None,
+                   latency_ms=sent.latency_ms if sent else None,
+                   error=outcome.reason or None)
+
+
+@dataclass(frozen=True, slots=True)
+class Shipped:
+    """What sending one notification came to. `sent` is None when nothing went out:
+    the channel had nothing to send for the event, or the message could not be rendered."""
+
+    target: str
+    sent: Sent | None
+    outcome: Outcome
+
+
+async def ship(transport: Transport, channel: Channel, module: ModuleType, config: Config,
+               notification: Notification, incident: Incident, *, test: bool = False
+               ) -> Shipped:
+    """Render one notification through its channel module, send it and classify the answer."""
+    target = notification.address or notification.target
+    try:
+        message = build_message(config, channel, notification, incident, test=test)
+        request = module.render(message, channel.settings)
+    except Exception as error:  # a bug must not lose the page: it is tried again later
+        logger.exception("cannot render a notification",
+                         extra={"channel": channel.id, "notification": notification.id})
+        return Shipped(target, None,
+                       Outcome.retry(f"render failed: {type(error).__name__}: {error}"))
+    if request is None:
+        return Shipped(target, None, Outcome("ok", "nothing to send for this event"))
+    timeout = getattr(request, "timeout", timedelta(seconds=30)).total_seconds()
+    with trio.move_on_after(timeout + _SEND_GRACE):
+        sent = await transport.send(request)
+        return Shipped(request.target, sent,
+                       sent.outcome or module.classify(sent.response))
+    return Shipped(request.target, None,
+                   Outcome.retry(f"{request.target}: no answer within {timeout:g}s"))
+
+
+def _next_due_after(reader: Reader, *, now: datetime) -> datetime | None:
+    return outbox.next_due_after(reader.connection, now)
+
+
+def _fail_channel(transaction: Transaction, *, channel_id: str, now: datetime,
+                  reason: str) -> Sequence[str]:
+    return outbox.fail_channel(transaction.connection, channel_id, now, reason)
+
+
+def _log(attempt: Attempt, retry_at: datetime | None) -> None:
+    fields: dict[str, Any] = {
+        "incident": f"INC{attempt.incident_number}" if attempt.incident_number else None,
+        "notification": attempt.notification_id, "channel": attempt.channel,
+        "target": attempt.target, "event": attempt.event, "attempt": attempt.attempt,
+        "status": attempt.status_code, "latency_ms": attempt.latency_ms}
+    if attempt.outcome in ("delivered", "skipped"):
+        logger.info("notification %s: %s %s", attempt.outcome, attempt.channel, attempt.target,
+                    extra=fields)
+    elif attempt.outcome == "retry":
+        assert retry_at is not None
+        logger.warning("delivery failed, retrying at %s: %s", retry_at.isoformat(),
+                       attempt.error, extra=fields | {"retry_at": retry_at.isoformat()})
+    else:
+        logger.error("notification failed for good: %s", attempt.error, extra=fields)
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

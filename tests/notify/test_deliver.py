@@ -1,0 +1,393 @@
+"""The deliverer against stand-in PagerDuty and Slack servers on loopback, a real SQLite store
+and trio's MockClock: retries, Retry-After, timeouts, dead receivers, ordering, rate limits,
+restarts. Virtual minutes pass in milliseconds; the clock only jumps when every task waits
+(the autojump threshold leaves real socket and SQLite work time to finish first).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import trio
+import trio.lowlevel
+import trio.testing
+
+from router.alerts.model import Alert, Severity
+from router.clock import TrioClock
+from router.config import load_config
+from router.engine import Engine
+from router.notify.deliver import Deliverer, backoff
+from router.notify.transport import Transport
+from router.store import Store, outbox
+from router.store.outbox import Attempt
+from tests.fakes import Answer
+from tests.fakes.pagerduty import FakePagerDuty, serve_fake_pagerduty
+from tests.fakes.slack import FakeSlack, serve_fake_slack
+
+ROUTING_KEY = "R" * 32
+EPOCH = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+async def wait_for(condition: Callable[[], bool], limit: float) -> None:
+    """Poll `condition` in virtual time until it holds, failing after `limit` seconds."""
+    with trio.fail_after(limit):
+        while not condition():  # noqa: ASYNC110 (the fakes have no event to wait on)
+            await trio.sleep(0.05)
+
+
+@pytest.fixture
+def clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0.02)
+
+
+def config_text(pagerduty: str, slack: str, extra: str = "") -> str:
+    return textwrap.dedent(f"""
+        channels:
+          - {{id: pd, type: pagerduty, routing_key: {ROUTING_KEY}, url: "{pagerduty}",
+             retry_for: 10m, timeout: 10s}}
+          - {{id: slack, type: slack, webhook_url: "{slack}", retry_for: 10m}}
+          {extra}
+        services:
+          - id: api
+            channels: [pd, slack]
+        routes:
+          - service: api
+        """)
+
+
+class Harness:
+    """A store, an engine and a deliverer in the test's nursery, restartable."""
+
+    def __init__(self, tmp_path: Path, nursery: trio.Nursery, text: str) -> None:
+        self.path = tmp_path / "router.db"
+        self.config_dir = tmp_path / "config"
+        self.config_dir.mkdir(exist_ok=True)
+        self.write_config(text)
+        self.nursery = nursery
+        self.jitter = 0.0
+        self.stopped = True
+
+    def write_config(self, text: str) -> None:
+        (self.config_dir / "router.yaml").write_text(text)
+
+    async def start(self) -> None:
+        self.store = await Store.open(self.path, synchronous="NORMAL")
+        self.engine = Engine(load_config([self.config_dir]), self.store,
+                             TrioClock(EPOCH))
+        self.transport = Transport()
+        self.deliverer = Deliverer(self.store, self.engine.clock,
+                                   lambda: self.engine.snapshot.config, self.transport,
+                                   jitter=lambda: self.jitter)
+        self.engine.outbox_written = self.deliverer.wake
+        self.scope = trio.CancelScope()
+        self.stopped = False
+
+        async def run(task_status: trio.TaskStatus[None]) -> None:
+            with self.scope:
+                await self.deliverer.run(task_status=task_status)
+        await self.nursery.start(run)
+
+    async def stop(self) -> None:
+        """As a daemon stops: deliveries in flight are cut off, the rest stays pending."""
+        self.scope.cancel()
+        await trio.lowlevel.checkpoint()
+        await self.transport.aclose()
+        await self.store.close()
+        self.stopped = True
+
+    async def alert(self, summary: str = "disk full", severity: Severity = Severity.CRITICAL,
+                    **labels: str) -> str:
+        accepted = await self.engine.ingest([Alert(
+            summary=summary, source="test", severity=severity,
+            labels={"alertname": summary, **labels})])
+        assert accepted[0].incident_id is not None
+        return accepted[0].incident_id
+
+    async def settled(self, limit: float = 3600) -> dict[str, int]:
+        """Wait (virtual time) until nothing is pending; the outbox counts by state."""
+        with trio.fail_after(limit):
+            while True:
+                counts = await self.store.read(lambda reader: outbox.outbox_counts(
+                    reader.connection))
+                if not counts.get("pending"):
+                    return counts
+                await trio.sleep(0.5)
+
+    async def log(self, channel: str | None = None) -> list[Attempt]:
+        """The delivery log, oldest first."""
+        found = await self.engine.deliveries(channel=channel, limit=1000)
+        return list(reversed(found))
+
+    def elapsed(self, attempt: Attempt) -> float:
+        return (attempt.attempted_at - EPOCH).total_seconds()
+
+
+@pytest.fixture
+async def services(nursery: trio.Nursery) -> tuple[FakePagerDuty, FakeSlack]:
+    return (await nursery.start(serve_fake_pagerduty), await nursery.start(serve_fake_slack))
+
+
+@pytest.fixture
+async def started(tmp_path: Path, nursery: trio.Nursery
+                  ) -> AsyncIterator[Callable[[str], Awaitable[Harness]]]:
+    """Start a harness on a config text; everything is closed at the end of the test."""
+    running: list[Harness] = []
+
+    async def start(text: str) -> Harness:
+        harness = Harness(tmp_path, nursery, text)
+        await harness.start()
+        running.append(harness)
+        return harness
+
+    yield start
+    for harness in running:
+        if not harness.stopped:
+            await harness.stop()
+
+
+@pytest.fixture
+async def harness(started: Callable[[str], Awaitable[Harness]],
+                  services: tuple[FakePagerDuty, FakeSlack]) -> Harness:
+    pagerduty, slack = services
+    return await started(config_text(pagerduty.url, slack.url))
+
+
+async def test_a_trigger_reaches_pagerduty_and_slack_and_each_attempt_is_logged(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, slack = services
+    incident_id = await harness.alert()
+    assert await harness.settled() == {"delivered": 2}
+    assert [alert.status for alert in pagerduty.open_alerts()] == ["triggered"]
+    assert pagerduty.events[0]["payload"]["summary"].endswith("disk full")
+    assert len(slack.messages) == 1
+    attempts = await harness.log()
+    assert sorted((item.channel, item.outcome, item.status_code, item.attempt,
+                   item.incident_number) for item in attempts) == [
+        ("pd", "delivered", 202, 1, 1), ("slack", "delivered", 200, 1, 1)]
+    assert all(item.latency_ms is not None and item.latency_ms >= 0 for item in attempts)
+    assert incident_id == "INC1"
+
+
+async def test_acknowledge_and_resolve_follow_the_trigger_to_pagerduty_and_slack(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, slack = services
+    incident_id = await harness.alert()
+    await harness.settled()
+    await harness.engine.acknowledge(incident_id, "api:ann")
+    await harness.settled()
+    assert [alert.status for alert in pagerduty.alerts] == ["acknowledged"]
+    await harness.engine.resolve(incident_id, "api:ann")
+    await harness.settled()
+    assert [alert.status for alert in pagerduty.alerts] == ["resolved"]
+    assert [event["event_action"] for event in pagerduty.events] == [
+        "trigger", "acknowledge", "resolve"]
+    assert len(slack.messages) == 3
+
+
+async def test_429_is_retried_exactly_after_its_retry_after(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, _ = services
+    pagerduty.answer_next(Answer(status=429, headers={"Retry-After": "7"},
+                                 body=b'{"status":"throttle event"}'))
+    await harness.alert()
+    await harness.settled()
+    first, second = await harness.log("pd")
+    assert (first.outcome, first.status_code, second.outcome, second.attempt) == (
+        "retry", 429, "delivered", 2)
+    assert harness.elapsed(second) - harness.elapsed(first) == pytest.approx(7, abs=0.3)
+    assert len(pagerduty.open_alerts()) == 1
+
+
+async def test_500_then_success_backs_off_then_delivers(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, _ = services
+    pagerduty.answer_next(Answer(status=500), Answer(status=502))
+    await harness.alert()
+    await harness.settled()
+    attempts = await harness.log("pd")
+    assert [(item.outcome, item.status_code) for item in attempts] == [
+        ("retry", 500), ("retry", 502), ("delivered", 202)]
+    # jitter 0: half of 5 s, then half of 10 s
+    gaps = [harness.elapsed(later) - harness.elapsed(earlier)
+            for earlier, later in itertools.pairwise(attempts)]
+    assert gaps == [pytest.approx(2.5, abs=0.3), pytest.approx(5, abs=0.3)]
+    assert len(pagerduty.open_alerts()) == 1
+
+
+async def test_a_receiver_that_never_answers_times_out_and_is_retried(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, _ = services
+    pagerduty.answer_next(Answer(delay=120))
+    await harness.alert()
+    await harness.settled()
+    first, second = await harness.log("pd")
+    assert first.outcome == "retry" and "no answer within 10s" in (first.error or "")
+    assert harness.elapsed(first) == pytest.approx(10, abs=0.5)
+    assert second.outcome == "delivered"
+
+
+async def test_a_permanent_400_fails_at_once_without_retrying(
+        clock: trio.testing.MockClock, started: Callable[[str], Awaitable[Harness]],
+        services: tuple[FakePagerDuty, FakeSlack], caplog: pytest.LogCaptureFixture) -> None:
+    pagerduty, slack = services
+    harness = await started(config_text(pagerduty.url, slack.url).replace(ROUTING_KEY,
+                                                                           "too-short"))
+    with caplog.at_level(logging.ERROR, logger="router.notify.deliver"):
+        await harness.alert()
+        assert await harness.settled() == {"failed": 1, "delivered": 1}
+    (attempt,) = await harness.log("pd")
+    assert (attempt.outcome, attempt.status_code, attempt.attempt) == ("failed", 400, 1)
+    assert "routing_key" in (attempt.error or "")
+    assert "too-short" not in caplog.text.replace("routing_key", "")
+    assert any(record.levelno == logging.ERROR for record in caplog.records)
+    failed = await harness.engine.deliveries(failed=True)
+    assert [item.notification_id for item in failed] == [attempt.notification_id]
+
+
+async def test_a_receiver_down_for_the_whole_deadline_is_a_dead_letter(
+        clock: trio.testing.MockClock, started: Callable[[str], Awaitable[Harness]],
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    _, slack = services
+    with trio.socket.socket() as closed:  # a port nobody listens on
+        await closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    harness = await started(config_text(f"http://127.0.0.1:{port}/v2/enqueue", slack.url))
+    await harness.alert()
+    assert await harness.settled() == {"failed": 1, "delivered": 1}
+    attempts = await harness.log("pd")
+    assert [item.outcome for item in attempts[:-1]] == ["retry"] * (len(attempts) - 1)
+    assert attempts[-1].outcome == "failed"
+    assert "cannot connect" in (attempts[0].error or "")
+    assert (attempts[-1].error or "").startswith(f"gave up after {len(attempts)} attempts")
+    # the last attempt is made at the deadline, 10 minutes after the notification
+    assert harness.elapsed(attempts[-1]) == pytest.approx(600, abs=1)
+    # backoff doubles to its ceiling: 2.5, 5, 10, 20, 40, 80, 150, 150, ... (jitter 0)
+    assert 8 <= len(attempts) <= 12
+
+
+async def test_a_slow_channel_does_not_hold_up_another_or_ingest(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, slack = services
+    slack.answer_next(*[Answer(delay=9)] * 4)
+    for number in range(4):
+        await harness.alert(f"alert {number}")
+    assert trio.current_time() < 1  # ingest waited for nobody
+    await wait_for(lambda: len(pagerduty.open_alerts()) == 4, limit=2)
+    assert len(slack.messages) == 0  # Slack is still answering the first one
+    await harness.settled()
+    assert len(slack.messages) == 4
+
+
+async def test_slack_is_paced_at_one_message_a_second(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    _, slack = services
+    for number in range(4):
+        await harness.alert(f"alert {number}")
+    await harness.settled()
+    times = [request.time for request in slack.requests]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert len(times) == 4 and all(gap >= 0.99 for gap in gaps)
+
+
+async def test_an_acknowledge_waits_for_its_trigger_to_be_delivered(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, _ = services
+    pagerduty.answer_next(Answer(status=500), Answer(status=500))
+    incident_id = await harness.alert()
+    await trio.sleep(1)  # the trigger failed once and waits for its retry
+    await harness.engine.acknowledge(incident_id, "api:ann")
+    await harness.settled()
+    assert [event["event_action"] for event in pagerduty.events] == ["trigger", "acknowledge"]
+    assert [alert.status for alert in pagerduty.alerts] == ["acknowledged"]
+
+
+async def test_a_restart_in_the_middle_of_retries_resumes_at_the_same_attempt(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, _ = services
+    pagerduty.answer_next(Answer(status=503, headers={"Retry-After": "30"}))
+    await harness.alert()
+    await wait_for(lambda: len(pagerduty.requests) == 1, limit=5)
+    await trio.sleep(0.5)  # the attempt is recorded
+    await harness.stop()
+    await trio.sleep(5)
+    await harness.start()  # a new store connection and deliverer, as after a restart
+    await harness.settled()
+    first, second = await harness.log("pd")
+    assert (first.outcome, second.outcome, second.attempt) == ("retry", "delivered", 2)
+    assert harness.elapsed(second) == pytest.approx(30, abs=0.5)
+    assert len(pagerduty.open_alerts()) == 1 and len(pagerduty.events) == 1
+
+
+async def test_a_send_cut_short_by_a_restart_is_sent_again_and_opens_nothing_twice(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, _ = services
+    pagerduty.answer_next(Answer(delay=5))  # the daemon stops while PagerDuty works
+    await harness.alert()
+    await trio.sleep(1)
+    await harness.stop()
+    await trio.sleep(10)  # PagerDuty did accept it in the end
+    await harness.start()
+    await harness.settled()
+    assert len(pagerduty.events) == 2  # sent again: at least once
+    assert len(pagerduty.alerts) == 1  # one dedup key: PagerDuty opened one alert
+
+
+async def test_a_channel_removed_by_a_reload_fails_what_waits_for_it(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, slack = services
+    slack.answer_next(Answer(status=500))
+    await harness.alert()
+    await trio.sleep(1)
+    harness.write_config(config_text(pagerduty.url, slack.url).replace(
+        "  - {id: slack", "  # - {id: slack").replace("[pd, slack]", "[pd]").replace(
+        "   retry_for: 10m}\n", "").replace(
+        'webhook_url: "', '# '))
+    harness.engine.use_config(load_config([harness.config_dir]))
+    harness.deliverer.wake()
+    assert await harness.settled() == {"delivered": 1, "failed": 1}
+    last = (await harness.log("slack"))[-1]
+    assert last.outcome == "failed" and "no longer in the config" in (last.error or "")
+
+
+async def test_info_is_not_paged_to_pagerduty_by_default(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, slack = services
+    await harness.alert(severity=Severity.INFO)
+    assert await harness.settled() == {"skipped": 1, "delivered": 1}
+    assert pagerduty.requests == [] and len(slack.messages) == 1
+
+
+async def test_a_test_notification_is_sent_and_logged(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, _ = services
+    attempt = await harness.deliverer.test("pd")
+    assert (attempt.outcome, attempt.status_code, attempt.event) == ("delivered", 202, "test")
+    assert "test" in pagerduty.events[0]["payload"]["summary"].lower()
+    assert [item.event for item in await harness.log()] == ["test"]
+    with pytest.raises(LookupError):
+        await harness.deliverer.test("nope")
+
+
+def test_backoff_doubles_from_5_seconds_to_5_minutes_with_jitter() -> None:
+    assert [backoff(number, 0.999999).total_seconds() for number in range(1, 9)] == [
+        pytest.approx(value, abs=0.01) for value in (5, 10, 20, 40, 80, 160, 300, 300)]
+    assert backoff(3, 0.0) == timedelta(seconds=10)
