@@ -100,7 +100,7 @@ def room_of(module: str) -> str:
 
 
 PACKAGES = {"router.config", "router.alerts", "router.core", "router.store", "router.notify",
-            "router.server"}
+            "router.server", "router.engine"}
 
 
 def allowed(module: str, target: str) -> bool:

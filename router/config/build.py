@@ -20,6 +20,9 @@ import jinja2
 import jinja2.sandbox
 import yaml
 
+# The module, not its CHANNELS: importing router.notify first imports the channel modules,
+# which import config.model and so this module while router.notify is half made.
+from router import notify
 from router.config import checks
 from router.config.load import LIST_SECTIONS, Document, Source
 from router.config.model import (
@@ -65,7 +68,6 @@ from router.config.values import (
 )
 from router.errors import ConfigInvalid, Problem, Where
 from router.notify.templates import compile_template
-from router.notify import CHANNELS
 
 T = TypeVar("T")
 # Stand-ins for a value that failed to parse; its problem is already reported, so the
@@ -258,7 +260,7 @@ class _Builder:
                             end=end, where=source.where)
 
     def channel(self, data: dict[str, Any], source: Source) -> Channel:
-        module = CHANNELS[data["type"]]
+        module = notify.CHANNELS[data["type"]]
         hints = typing.get_type_hints(module.Settings)
         values: dict[str, Any] = {}
         for field in dataclasses.fields(module.Settings):
@@ -426,8 +428,11 @@ class _Builder:
     def service(self, data: dict[str, Any], source: Source) -> Service:
         if "dedup_key" in data:
             self.template(data["dedup_key"], source.at("dedup_key"))
-        values = {key: data[key] for key in ("description", "escalation_policy", "dedup_key",
-                                              "urgency") if key in data}
+        values: dict[str, Any] = {key: data[key] for key in (
+            "description", "escalation_policy", "dedup_key", "urgency") if key in data}
+        for key in ("acknowledge_timeout", "retrigger_after"):
+            if key in data:
+                values[key] = self.parse(parse_positive_duration, data, source, key)
         return Service(id=data["id"], name=data.get("name", data["id"]),
                        channels=tuple(data.get("channels", ())),
                        routing_keys=tuple(self.secret(key)
@@ -485,11 +490,6 @@ class _Builder:
         )
 
 
-def _gather(documents: list[Document], builder: _Builder) -> dict[str, list[Item]]:
-    """Merge each section across documents; an id (or route name, or settings key) defined
-    twice is reported with both places."""
-    sections: dict[str, list[Item]] = {name: [] for name in LIST_SECTIONS}
-    settings: dict[str, Any] = {}
 def _template_line(template: TemplateText, source: Source, line: int) -> Where:
     """Where line `line` of a template was written: in its file; in a YAML literal block
     (`|`) the lines after the `|`; else the value itself, as folding and escapes leave the
@@ -503,6 +503,11 @@ def _template_line(template: TemplateText, source: Source, line: int) -> Where:
     return where
 
 
+def _gather(documents: list[Document], builder: _Builder) -> dict[str, list[Item]]:
+    """Merge each section across documents; an id (or route name, or settings key) defined
+    twice is reported with both places."""
+    sections: dict[str, list[Item]] = {name: [] for name in LIST_SECTIONS}
+    settings: dict[str, Any] = {}
     settings_source: Source | None = None
     seen: dict[tuple[str, str], Source] = {}
     for document in documents:

@@ -10,80 +10,34 @@ inputs from the store and writes back their effects.
 from __future__ import annotations
 
 import logging
-import os
-import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-
-import jinja2
-import jinja2.sandbox
 
 from router.alerts.model import (
     Alert,
     Incident,
     IncidentState,
     Notification,
-    Silence,
-    SilenceMatcher,
     Status,
     TimelineEntry,
 )
 from router.clock import Clock
-from router.config.model import Config, Rota
+from router.config.model import Config
 from router.core import incidents as incident_rules
-from router.core.escalation import next_step, plan_level
-from router.core.matching import pattern_of
+from router.core.escalation import plan_level
 from router.core.oncall import Shift, shift_at
-from router.core.routing import Decision, RouteTable, route
+from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
-from router.errors import BadRequest
+from router.engine.escalation import Escalation
+from router.engine.ids import parse_incident_id, time_ordered_id
+from router.engine.silences import Silences
+from router.engine.snapshot import Snapshot, render_key
 from router.store import IncidentDetail, Store, Transaction, outbox
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
-_TEMPLATES = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """One config with what is derived from it, swapped in as a whole on reload."""
-
-    config: Config
-    routes: RouteTable
-    dedup_templates: dict[str, jinja2.Template]
-    routing_keys: dict[str, str]
-    on_call: OnCallCache
-
-    @classmethod
-    def of(cls, config: Config) -> Snapshot:
-        templates = {service.id: _TEMPLATES.from_string(service.dedup_key)
-                     for service in config.services.values() if service.dedup_key}
-        keys = {key.reveal(): service.id for service in config.services.values()
-                for key in service.routing_keys}
-        return cls(config, RouteTable.compile(config.routes), templates, keys, OnCallCache())
-
-
-class OnCallCache:
-    """Who is on call in a rota, remembered for the stretch `shift_at` answers for.
-
-    `shift_at` returns the stretch around the instant in which no input changes (its start
-    and end), so any instant inside it has the same answer: paging asks once per shift
-    instead of once per incident. One per Snapshot, so a reload starts afresh.
-    """
-
-    def __init__(self) -> None:
-        self._known: dict[str, tuple[Rota, datetime, datetime, str | None]] = {}
-
-    def __call__(self, rota: Rota, now: datetime) -> str | None:
-        known = self._known.get(rota.id)
-        if known is not None and known[0] is rota and known[1] <= now < known[2]:
-            return known[3]
-        shift = shift_at(rota, now).shift
-        self._known[rota.id] = (rota, shift.start, shift.end, shift.person)
-        return shift.person
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +50,7 @@ class Accepted:
     suppressed_by: str | None = None
 
 
-class Engine:
+class Engine(Escalation, Silences):
     def __init__(self, config: Config, store: Store, clock: Clock,
                  new_id: Callable[[], str] = lambda: time_ordered_id()) -> None:
         self.snapshot = Snapshot.of(config)
@@ -139,7 +93,7 @@ class Engine:
         decision = route(alert, snapshot.routes)
         service = config.services.get(decision.service or "")
         key = incident_rules.dedup_key(
-            alert, lambda: _render_key(snapshot, decision.service, alert), decision.service)
+            alert, lambda: render_key(snapshot, decision.service, alert), decision.service)
         verdict = check_suppression(alert, config.suppressions,
                                     transaction.active_silences(now), now)
         suppressed_by = f"{verdict.kind}:{verdict.id}" if verdict.suppressed else None
@@ -291,149 +245,6 @@ class Engine:
         self.timers_written()
         return incident
 
-    async def escalate(self, incident_id: str, actor: str, *,
-                       from_level: int | None = None) -> tuple[Incident, int]:
-        """Notify the next level now; returns the incident and the level it was at.
-
-        After the last level the policy starts again at level 1 while its `repeat` allows.
-        An acknowledged incident escalated by hand is triggered again, as in PagerDuty.
-        `from_level`, when given, is the level the caller saw: checked in the same
-        transaction, so two callers that saw the same level escalate only once.
-
-        Raises:
-            LookupError: no such incident.
-            ValueError: the incident is resolved, is not at `from_level`, or has no further
-                level.
-        """
-        number = parse_incident_id(incident_id)
-        snapshot, now = self.snapshot, self.clock.now()
-
-        def work(transaction: Transaction) -> tuple[Incident, int]:
-            found = transaction.incident_with_firing(number)
-            if found is None:
-                raise LookupError(incident_id)
-            incident, firing = found
-            if not incident.is_open:
-                raise ValueError(f"{incident.id} is resolved")
-            if from_level is not None and incident.level != from_level:
-                raise ValueError(f"{incident.id} is at level {incident.level}, not {from_level}")
-            if incident.state is IncidentState.ACKNOWLEDGED:
-                incident = replace(incident, state=IncidentState.TRIGGERED,
-                                   acknowledged_at=None, acknowledged_by=None)
-                transaction.cancel_timers(number)
-                transaction.add_timeline(number, [TimelineEntry(
-                    at=now, actor=actor, action="triggered again",
-                    details={"why": "escalated by hand while acknowledged"})])
-            updated = self._advance(transaction, snapshot, incident, firing, actor, now)
-            if updated is None:
-                raise ValueError(f"{incident.id} is at the last level of its policy")
-            return updated, found[0].level
-
-        escalated = await self.store.write(work)
-        self.outbox_written()
-        self.timers_written()
-        return escalated
-
-    def _advance(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
-                 firing: frozenset[str], actor: str, now: datetime) -> Incident | None:
-        """Notify the policy's next step and set its deadline; None when it has none."""
-        policy = snapshot.config.escalation_policies.get(incident.escalation_policy or "")
-        step = next_step(policy, incident.level, incident.repeats)
-        if step is None:
-            return None
-        level, repeats = step
-        plan = plan_level(snapshot.config, incident, level, now, self.new_id,
-                          event="escalate", on_call=snapshot.on_call)
-        transaction.add_notifications(plan.notifications)
-        if plan.deadline is not None:
-            transaction.set_timer(incident.number, "escalate", plan.deadline)
-        details = {"from": str(incident.level), "to": str(level),
-                   "people": ", ".join(plan.people)}
-        if repeats != incident.repeats:
-            details["repeat"] = f"{repeats} of {policy.repeat if policy else 0}"
-        timeline = [TimelineEntry(at=now, actor=actor, action="escalated", details=details)]
-        timeline.extend(TimelineEntry(at=now, actor="router", action="not notified",
-                                      details={"why": why}) for why in plan.held)
-        timeline.extend(TimelineEntry(at=now, actor="router", action="notified",
-                                      details={"channel": item.channel, "target": item.target})
-                        for item in plan.notifications)
-        transaction.add_timeline(incident.number, timeline)
-        updated = replace(incident, level=level, repeats=repeats, updated_at=now,
-                          assigned_to=plan.people[0] if plan.people else incident.assigned_to)
-        transaction.save_incident(updated, firing)
-        return updated
-
-    async def due_timers(self, now: datetime, limit: int = 256
-                         ) -> list[tuple[int, str, datetime]]:
-        """Timers due at `now`, earliest first: (incident number, kind, due at)."""
-        return await self.store.read(lambda reader: reader.due_timers(now, limit))
-
-    async def next_timer(self) -> datetime | None:
-        found = await self.store.read(lambda reader: reader.earliest_timer())
-        return found[2] if found else None
-
-    async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
-        """Act on a timer that fell due; returns what it came to (for logs and tests).
-
-        The timer is taken in the same transaction that acts on it, and only if it is still
-        the one that fell due: an acknowledge, resolve or escalation that committed first
-        removed or moved it, and then nothing happens ("stale"). So a timer and an
-        acknowledge arriving together have one outcome whatever their order.
-        - escalate: a triggered incident moves to its policy's next step, or is recorded as
-          exhausted. A policy that a reload removed stops escalation (recorded).
-        - unacknowledge: an acknowledgement that timed out (the service's
-          acknowledge_timeout) triggers the incident again from level 1.
-        """
-        snapshot, now = self.snapshot, self.clock.now()
-
-        def work(transaction: Transaction) -> str:
-            if not transaction.take_timer(number, kind, due_at):
-                return "stale"
-            found = transaction.incident_with_firing(number)
-            if found is None or not found[0].is_open:
-                return "closed"
-            incident, firing = found
-            if kind == "unacknowledge":
-                return self._unacknowledge(transaction, snapshot, incident, firing, now)
-            if kind != "escalate" or incident.state is not IncidentState.TRIGGERED:
-                return "ignored"
-            return self._escalate_on_time(transaction, snapshot, incident, firing, now)
-
-        outcome = await self.store.write(work)
-        self.outbox_written()
-        self.timers_written()
-        return outcome
-
-    def _escalate_on_time(self, transaction: Transaction, snapshot: Snapshot,
-                          incident: Incident, firing: frozenset[str], now: datetime) -> str:
-        policy_id = incident.escalation_policy
-        if policy_id and policy_id not in snapshot.config.escalation_policies:
-            transaction.add_timeline(incident.number, [TimelineEntry(
-                at=now, actor="router", action="escalation stopped",
-                details={"why": f"escalation policy {policy_id} is no longer in the config"})])
-            return "policy removed"
-        if self._advance(transaction, snapshot, incident, firing, "router", now) is not None:
-            return "escalated"
-        policy = snapshot.config.escalation_policies.get(policy_id or "")
-        transaction.add_timeline(incident.number, [TimelineEntry(
-            at=now, actor="router", action="escalation exhausted",
-            details={"levels": str(len(policy.levels) if policy else 0),
-                     "repeats": str(incident.repeats)})])
-        return "exhausted"
-
-    def _unacknowledge(self, transaction: Transaction, snapshot: Snapshot,
-                       incident: Incident, firing: frozenset[str], now: datetime) -> str:
-        if incident.state is not IncidentState.ACKNOWLEDGED:
-            return "ignored"
-        restarted = replace(incident, state=IncidentState.TRIGGERED, acknowledged_at=None,
-                            acknowledged_by=None, level=0, repeats=0, updated_at=now)
-        transaction.add_timeline(incident.number, [TimelineEntry(
-            at=now, actor="router", action="acknowledgement timed out",
-            details={"acknowledged by": incident.acknowledged_by or ""})])
-        if self._advance(transaction, snapshot, restarted, firing, "router", now) is None:
-            transaction.save_incident(restarted, firing)
-        return "triggered again"
-
     def on_call(self, team: str, at: datetime | None = None) -> tuple[str, Shift]:
         """Who is on call for a rota, or for a service (its policy's first rota).
 
@@ -499,80 +310,3 @@ class Engine:
         return await self.store.read(lambda reader: outbox.attempts(
             reader.connection, incident_number=number, failed=failed, channel=channel,
             limit=limit))
-
-    async def create_silence(self, matchers: Sequence[tuple[str, str, str]], *,
-                             ends_at: datetime, reason: str, created_by: str = "",
-                             starts_at: datetime | None = None) -> Silence:
-        """Check and store a run-time silence from (name, operator, value) triples.
-
-        Raises:
-            BadRequest: no matchers, an unknown operator, a regex that does not compile, an
-                empty reason, or an end not after the start.
-        """
-        if not matchers:
-            raise BadRequest("matchers", "give at least one matcher: a silence with none "
-                                         "would silence everything")
-        checked = []
-        for index, (name, operator, value) in enumerate(matchers):
-            try:
-                checked.append(SilenceMatcher(name=name, operator=operator, value=value))
-                if operator in ("=~", "!~"):
-                    pattern_of(value)
-            except (ValueError, re.error) as error:
-                raise BadRequest(f"matchers[{index}]", str(error)) from None
-        start = starts_at or self.clock.now()
-        if ends_at <= start:
-            raise BadRequest("ends_at", f"must be after the start ({start.isoformat()})")
-        if not reason.strip():
-            raise BadRequest("reason", "say why: a silence needs a reason")
-        silence = Silence(id=f"SIL-{self.new_id()[-8:]}", matchers=tuple(checked),
-                          starts_at=start, ends_at=ends_at, reason=reason,
-                          created_by=created_by)
-        return await self.add_silence(silence)
-
-    async def add_silence(self, silence: Silence) -> Silence:
-        await self.store.write(lambda transaction: transaction.add_silence(silence))
-        return silence
-
-    async def silences(self, *, include_expired: bool = False) -> list[Silence]:
-        now = self.clock.now()
-        return await self.store.read(
-            lambda reader: reader.silences(None if include_expired else now))
-
-    async def expire_silence(self, silence_id: str) -> bool:
-        now = self.clock.now()
-        return await self.store.write(
-            lambda transaction: transaction.expire_silence(silence_id, now))
-
-
-def time_ordered_id() -> str:
-    """A fresh id: 32 hex digits like `uuid4().hex`, 72 of its bits random, led by the time
-    in microseconds. Outbox ids (its primary key) then append to their index instead of each
-    dirtying a random page of it, every one of which a commit must write and fsync. The time
-    only orders ids; nothing decides by it (the Clock does that)."""
-    return f"{time.time_ns() // 1000:014x}{os.urandom(9).hex()}"
-
-
-def parse_incident_id(text: str) -> int:
-    """`INC12` or `12` -> 12; anything else is a BadRequest."""
-    digits = text[3:] if text.upper().startswith("INC") else text
-    # ASCII only (int() refuses '²', which isdigit() accepts); at most 18 digits, so the
-    # number fits SQLite's 64-bit INTEGER instead of overflowing in the store (a 500).
-    if not digits.isascii() or not digits.isdigit() or len(digits) > 18:
-        raise BadRequest("incident_id", f"expected an incident id like INC12, got {text!r}")
-    return int(digits)
-
-
-def _render_key(snapshot: Snapshot, service_id: str | None, alert: Alert) -> str | None:
-    template = snapshot.dedup_templates.get(service_id or "")
-    if template is None:
-        return None
-    try:
-        rendered = template.render(labels=dict(alert.labels), annotations=dict(alert.annotations),
-                                   severity=alert.severity.value, source=alert.source,
-                                   summary=alert.summary, service=service_id)
-    except jinja2.TemplateError as error:
-        logger.warning("dedup key template failed; using the label hash",
-                       extra={"service": service_id, "error": str(error)})
-        return None
-    return rendered.strip() or None

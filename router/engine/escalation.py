@@ -1,0 +1,173 @@
+"""Escalation use cases (room: engine): escalate by hand, and the timers that escalate,
+repeat the policy, or end an acknowledgement that timed out.
+
+Each runs in ONE store unit of work; the timer is taken in the same transaction that acts on
+it, so a timer racing an acknowledgement has one outcome whatever the order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from router.alerts.model import (
+    Incident,
+    IncidentState,
+    TimelineEntry,
+)
+from router.core.escalation import next_step, plan_level
+from router.engine.base import EngineBase
+from router.engine.ids import parse_incident_id
+from router.engine.snapshot import Snapshot
+from router.store import Transaction
+from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
+
+logger = logging.getLogger(__name__)
+
+
+class Escalation(EngineBase):
+    """Mixed into Engine."""
+
+    async def escalate(self, incident_id: str, actor: str, *,
+                       from_level: int | None = None) -> tuple[Incident, int]:
+        """Notify the next level now; returns the incident and the level it was at.
+
+        After the last level the policy starts again at level 1 while its `repeat` allows.
+        An acknowledged incident escalated by hand is triggered again, as in PagerDuty.
+        `from_level`, when given, is the level the caller saw: checked in the same
+        transaction, so two callers that saw the same level escalate only once.
+
+        Raises:
+            LookupError: no such incident.
+            ValueError: the incident is resolved, is not at `from_level`, or has no further
+                level.
+        """
+        number = parse_incident_id(incident_id)
+        snapshot, now = self.snapshot, self.clock.now()
+
+        def work(transaction: Transaction) -> tuple[Incident, int]:
+            found = transaction.incident_with_firing(number)
+            if found is None:
+                raise LookupError(incident_id)
+            incident, firing = found
+            if not incident.is_open:
+                raise ValueError(f"{incident.id} is resolved")
+            if from_level is not None and incident.level != from_level:
+                raise ValueError(f"{incident.id} is at level {incident.level}, not {from_level}")
+            if incident.state is IncidentState.ACKNOWLEDGED:
+                incident = replace(incident, state=IncidentState.TRIGGERED,
+                                   acknowledged_at=None, acknowledged_by=None)
+                transaction.cancel_timers(number)
+                transaction.add_timeline(number, [TimelineEntry(
+                    at=now, actor=actor, action="triggered again",
+                    details={"why": "escalated by hand while acknowledged"})])
+            updated = self._advance(transaction, snapshot, incident, firing, actor, now)
+            if updated is None:
+                raise ValueError(f"{incident.id} is at the last level of its policy")
+            return updated, found[0].level
+
+        escalated = await self.store.write(work)
+        self.outbox_written()
+        self.timers_written()
+        return escalated
+
+    def _advance(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
+                 firing: frozenset[str], actor: str, now: datetime) -> Incident | None:
+        """Notify the policy's next step and set its deadline; None when it has none."""
+        policy = snapshot.config.escalation_policies.get(incident.escalation_policy or "")
+        step = next_step(policy, incident.level, incident.repeats)
+        if step is None:
+            return None
+        level, repeats = step
+        plan = plan_level(snapshot.config, incident, level, now, self.new_id,
+                          event="escalate", on_call=snapshot.on_call)
+        transaction.add_notifications(plan.notifications)
+        if plan.deadline is not None:
+            transaction.set_timer(incident.number, "escalate", plan.deadline)
+        details = {"from": str(incident.level), "to": str(level),
+                   "people": ", ".join(plan.people)}
+        if repeats != incident.repeats:
+            details["repeat"] = f"{repeats} of {policy.repeat if policy else 0}"
+        timeline = [TimelineEntry(at=now, actor=actor, action="escalated", details=details)]
+        timeline.extend(TimelineEntry(at=now, actor="router", action="not notified",
+                                      details={"why": why}) for why in plan.held)
+        timeline.extend(TimelineEntry(at=now, actor="router", action="notified",
+                                      details={"channel": item.channel, "target": item.target})
+                        for item in plan.notifications)
+        transaction.add_timeline(incident.number, timeline)
+        updated = replace(incident, level=level, repeats=repeats, updated_at=now,
+                          assigned_to=plan.people[0] if plan.people else incident.assigned_to)
+        transaction.save_incident(updated, firing)
+        return updated
+
+    async def due_timers(self, now: datetime, limit: int = 256
+                         ) -> list[tuple[int, str, datetime]]:
+        """Timers due at `now`, earliest first: (incident number, kind, due at)."""
+        return await self.store.read(lambda reader: reader.due_timers(now, limit))
+
+    async def next_timer(self) -> datetime | None:
+        found = await self.store.read(lambda reader: reader.earliest_timer())
+        return found[2] if found else None
+
+    async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
+        """Act on a timer that fell due; returns what it came to (for logs and tests).
+
+        The timer is taken in the same transaction that acts on it, and only if it is still
+        the one that fell due: an acknowledge, resolve or escalation that committed first
+        removed or moved it, and then nothing happens ("stale"). So a timer and an
+        acknowledge arriving together have one outcome whatever their order.
+        - escalate: a triggered incident moves to its policy's next step, or is recorded as
+          exhausted. A policy that a reload removed stops escalation (recorded).
+        - unacknowledge: an acknowledgement that timed out (the service's
+          acknowledge_timeout) triggers the incident again from level 1.
+        """
+        snapshot, now = self.snapshot, self.clock.now()
+
+        def work(transaction: Transaction) -> str:
+            if not transaction.take_timer(number, kind, due_at):
+                return "stale"
+            found = transaction.incident_with_firing(number)
+            if found is None or not found[0].is_open:
+                return "closed"
+            incident, firing = found
+            if kind == "unacknowledge":
+                return self._unacknowledge(transaction, snapshot, incident, firing, now)
+            if kind != "escalate" or incident.state is not IncidentState.TRIGGERED:
+                return "ignored"
+            return self._escalate_on_time(transaction, snapshot, incident, firing, now)
+
+        outcome = await self.store.write(work)
+        self.outbox_written()
+        self.timers_written()
+        return outcome
+
+    def _escalate_on_time(self, transaction: Transaction, snapshot: Snapshot,
+                          incident: Incident, firing: frozenset[str], now: datetime) -> str:
+        policy_id = incident.escalation_policy
+        if policy_id and policy_id not in snapshot.config.escalation_policies:
+            transaction.add_timeline(incident.number, [TimelineEntry(
+                at=now, actor="router", action="escalation stopped",
+                details={"why": f"escalation policy {policy_id} is no longer in the config"})])
+            return "policy removed"
+        if self._advance(transaction, snapshot, incident, firing, "router", now) is not None:
+            return "escalated"
+        policy = snapshot.config.escalation_policies.get(policy_id or "")
+        transaction.add_timeline(incident.number, [TimelineEntry(
+            at=now, actor="router", action="escalation exhausted",
+            details={"levels": str(len(policy.levels) if policy else 0),
+                     "repeats": str(incident.repeats)})])
+        return "exhausted"
+
+    def _unacknowledge(self, transaction: Transaction, snapshot: Snapshot,
+                       incident: Incident, firing: frozenset[str], now: datetime) -> str:
+        if incident.state is not IncidentState.ACKNOWLEDGED:
+            return "ignored"
+        restarted = replace(incident, state=IncidentState.TRIGGERED, acknowledged_at=None,
+                            acknowledged_by=None, level=0, repeats=0, updated_at=now)
+        transaction.add_timeline(incident.number, [TimelineEntry(
+            at=now, actor="router", action="acknowledgement timed out",
+            details={"acknowledged by": incident.acknowledged_by or ""})])
+        if self._advance(transaction, snapshot, restarted, firing, "router", now) is None:
+            transaction.save_incident(restarted, firing)
+        return "triggered again"

@@ -1,0 +1,79 @@
+"""One config with what is derived from it (room: engine).
+
+Swapped in as a whole on reload, so every use case sees one consistent config: the route
+table, compiled dedup-key templates, routing keys and the on-call cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import jinja2
+import jinja2.sandbox
+
+from router.alerts.model import (
+    Alert,
+)
+from router.config.model import Config, Rota
+from router.core.oncall import shift_at
+from router.core.routing import RouteTable
+from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
+
+logger = logging.getLogger(__name__)
+_TEMPLATES = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One config with what is derived from it, swapped in as a whole on reload."""
+
+    config: Config
+    routes: RouteTable
+    dedup_templates: dict[str, jinja2.Template]
+    routing_keys: dict[str, str]
+    on_call: OnCallCache
+
+    @classmethod
+    def of(cls, config: Config) -> Snapshot:
+        templates = {service.id: _TEMPLATES.from_string(service.dedup_key)
+                     for service in config.services.values() if service.dedup_key}
+        keys = {key.reveal(): service.id for service in config.services.values()
+                for key in service.routing_keys}
+        return cls(config, RouteTable.compile(config.routes), templates, keys, OnCallCache())
+
+
+class OnCallCache:
+    """Who is on call in a rota, remembered for the stretch `shift_at` answers for.
+
+    `shift_at` returns the stretch around the instant in which no input changes (its start
+    and end), so any instant inside it has the same answer: paging asks once per shift
+    instead of once per incident. One per Snapshot, so a reload starts afresh.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[Rota, datetime, datetime, str | None]] = {}
+
+    def __call__(self, rota: Rota, now: datetime) -> str | None:
+        known = self._known.get(rota.id)
+        if known is not None and known[0] is rota and known[1] <= now < known[2]:
+            return known[3]
+        shift = shift_at(rota, now).shift
+        self._known[rota.id] = (rota, shift.start, shift.end, shift.person)
+        return shift.person
+
+
+def render_key(snapshot: Snapshot, service_id: str | None, alert: Alert) -> str | None:
+    template = snapshot.dedup_templates.get(service_id or "")
+    if template is None:
+        return None
+    try:
+        rendered = template.render(labels=dict(alert.labels), annotations=dict(alert.annotations),
+                                   severity=alert.severity.value, source=alert.source,
+                                   summary=alert.summary, service=service_id)
+    except jinja2.TemplateError as error:
+        logger.warning("dedup key template failed; using the label hash",
+                       extra={"service": service_id, "error": str(error)})
+        return None
+    return rendered.strip() or None
