@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,16 @@ from typing import TextIO
 
 import trio
 
-from router import __version__, cli_incidents, cli_oncall, cli_routes, daemon, roster
+from router import (
+    __version__,
+    cli_incidents,
+    cli_oncall,
+    cli_reload,
+    cli_routes,
+    daemon,
+    logs,
+    roster,
+)
 from router.cli_support import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
@@ -54,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="HTTP listener; overrides settings.listen (default 127.0.0.1:9080)")
     run.add_argument("--socket", type=Path, metavar="PATH",
                      help="unix socket path (default: STATE/router.sock)")
+    run.add_argument("--log-format", choices=logs.FORMATS, metavar="FORMAT",
+                     help="log lines as json, text or journal (default: journal when stderr "
+                          "is systemd's journal stream, else json)")
+    run.add_argument("--log-level", choices=logs.LEVELS, default="info", metavar="LEVEL",
+                     help="least level logged: debug, info, warning or error (default: info)")
     run.set_defaults(handler=run_daemon)
 
     schema = commands.add_parser("schema", help="print the config's JSON Schema")
@@ -61,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_oncall.add_commands(commands)
     cli_routes.add_commands(commands)
     cli_incidents.add_commands(commands)
+    cli_reload.add_commands(commands)
     return parser
 
 
@@ -94,15 +108,14 @@ def _report(problems: Sequence[Problem], form: str, *, valid: bool, out: TextIO,
 
 
 def run_daemon(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    logging.basicConfig(level=logging.INFO, stream=err,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redactor = logs.configure(form=arguments.log_format, level=arguments.log_level, stream=err)
     options = daemon.Options(config_paths=arguments.config or [Path("config")],
                              state_dir=arguments.state, listen=arguments.listen,
                              socket=arguments.socket)
     try:
         if arguments.listen is not None:
             parse_listen(arguments.listen)
-        trio.run(daemon.run, options)
+        trio.run(lambda: daemon.run(options, redactor=redactor))
     except ConfigInvalid as invalid:
         _report(invalid.problems, "text", valid=False, out=out, err=err)
         return EXIT_INVALID

@@ -6,8 +6,9 @@ route table, and owns shutdown and reload:
 - SIGTERM / SIGINT: stop accepting, let in-flight requests finish within the servers'
   grace, leave pending notifications and timers in the store, return (exit 0). A second
   signal cancels everything at once.
-- SIGHUP: load and validate the config again off the event loop; swap it in only if valid,
-  else log every problem and keep the old one.
+- reload, on SIGHUP, on `POST /-/reload` and when the config changes on disk (the watcher
+  of router/reload.py): load and validate the config again off the event loop; swap it in
+  only if valid, else log every problem and keep the old one; one reload at a time.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from router.config import ConfigInvalid, load_config
 from router.config.model import Config
 from router.config.values import parse_listen
 from router.engine import Engine
+from router.logs import Redactor, secrets_in
+from router.reload import Reloader, ReloadOutcome, watch_config
 from router.server.api import build_routes
 from router.server.http import Limits, bound_port, open_listeners, serve_listeners
 from router.server.socket import serve_socket
@@ -60,9 +63,11 @@ async def load(paths: Sequence[Path]) -> Config:
 
 
 async def run(options: Options, *, clock: Clock | None = None,
+              redactor: Redactor | None = None,
               task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED
               ) -> None:
     """Run until SIGTERM/SIGINT. Reports (host, port) once both listeners accept.
+    `redactor` (the log lines') learns the config's secret values, at start and on reload.
 
     Raises:
         ConfigInvalid: the config is invalid at start.
@@ -72,6 +77,10 @@ async def run(options: Options, *, clock: Clock | None = None,
     options.state_dir.mkdir(parents=True, exist_ok=True)
     store = await Store.open(options.state_dir / DATABASE_NAME)
     engine = Engine(config, store, clock or SystemClock())
+    if redactor is not None:
+        redactor.learn(secrets_in(config))
+    reloader = Reloader(engine, options.config_paths, engine.clock, load=load,
+                        redactor=redactor)
     host, port = parse_listen(options.listen or config.settings.listen)
     if activated:
         host, port = activated[0].socket.getsockname()[:2]
@@ -81,14 +90,19 @@ async def run(options: Options, *, clock: Clock | None = None,
     shutdown = trio.Event()
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_signals, shutdown, engine, options, nursery.cancel_scope)
+            nursery.start_soon(_signals, shutdown, reloader, nursery.cancel_scope)
+            await nursery.start(functools.partial(
+                watch_config, options.config_paths, functools.partial(reload, reloader),
+                ignore=[options.state_dir]))
             if (interval := systemd.watchdog_interval()) is not None:
                 nursery.start_soon(systemd.ping_watchdog, interval)
             async with trio.open_nursery() as servers:  # both return once drained
                 listeners = activated or await open_listeners(host, port)
                 limits = Limits(max_body_bytes=config.settings.max_body_bytes)
+                routes = build_routes(engine, reload=functools.partial(
+                    _reload_or_raise, reloader))
                 await servers.start(functools.partial(
-                    serve_listeners, build_routes(engine), listeners, limits=limits,
+                    serve_listeners, routes, listeners, limits=limits,
                     shutdown=shutdown))
                 socket_path = options.socket or options.state_dir / SOCKET_NAME
                 await servers.start(functools.partial(serve_socket, engine, socket_path,
@@ -105,13 +119,12 @@ async def run(options: Options, *, clock: Clock | None = None,
     logger.info("stopped")
 
 
-async def _signals(shutdown: trio.Event, engine: Engine, options: Options,
-                   scope: trio.CancelScope) -> None:
+async def _signals(shutdown: trio.Event, reloader: Reloader, scope: trio.CancelScope) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for number in signals:
             if number == signal.SIGHUP:
                 systemd.notify("RELOADING=1", systemd.monotonic_usec())
-                taken = await reload(engine, options)
+                taken = (await reload(reloader, "signal")).ok
                 systemd.notify("READY=1", "STATUS=config reloaded" if taken else
                                "STATUS=config reload rejected: serving the previous config")
             elif shutdown.is_set():
@@ -123,16 +136,18 @@ async def _signals(shutdown: trio.Event, engine: Engine, options: Options,
                 shutdown.set()
 
 
-async def reload(engine: Engine, options: Options) -> bool:
-    """Swap in the config from disk if it is valid; keep the old one otherwise."""
-    try:
-        config = await load(options.config_paths)
-    except ConfigInvalid as invalid:
-        for problem in invalid.problems:
-            logger.error("config reload rejected: %s", problem)
-        return False
-    engine.use_config(config)
-    logger.info("config reloaded: %s", config.summary())
-    return True
+async def reload(reloader: Reloader, trigger: str) -> ReloadOutcome:
+    """Every reload comes through here: SIGHUP ("signal"), the config watcher ("watch") and
+    POST /-/reload ("api"). The Reloader runs one at a time and swaps in only a valid config,
+    logging every problem of an invalid one."""
+    return await reloader.reload(trigger)
+
+
+async def _reload_or_raise(reloader: Reloader) -> str:
+    """POST /-/reload: the new config's summary, or ConfigInvalid with every problem."""
+    outcome = await reload(reloader, "api")
+    if not outcome.ok:
+        raise ConfigInvalid(list(outcome.problems))
+    return outcome.summary
 
 

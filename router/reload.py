@@ -275,6 +275,7 @@ async def watch_config(paths: Sequence[Path], reload: Reload, *, ignore: Sequenc
     """
     ignored = await trio.to_thread.run_sync(lambda: tuple(path.resolve() for path in ignore))
     failures = 0
+    replanned = False  # the config loaded at start is current; after a new plan it may not be
     task_status.started()
     while True:
         plan = await trio.to_thread.run_sync(plan_watch, paths)
@@ -282,21 +283,27 @@ async def watch_config(paths: Sequence[Path], reload: Reload, *, ignore: Sequenc
             logger.info("watching the config for changes", extra={
                 "directories": sorted(map(str, plan.trees)),
                 "links_and_files": sorted(map(str, plan.names))})
-            failed = await _watch_once(plan, paths, reload, ignored, timing)
+            failed = await _watch_once(plan, paths, reload, ignored, timing,
+                                       reload_first=replanned)
         else:
             logger.warning("nothing of the config is left to watch; looking again shortly",
                            extra={"paths": [str(path) for path in paths]})
             failed = True
+        replanned = True
         failures = failures + 1 if failed else 0
         if failed:
             backoff = timing.retry.total_seconds() * 2 ** min(failures - 1, 5)
             await trio.sleep(min(backoff, 60.0))
-            await reload("watch")  # whatever broke the watch may have changed the config
 
 
 async def _watch_once(plan: WatchPlan, paths: Sequence[Path], reload: Reload,
-                      ignored: tuple[Path, ...], timing: WatchTiming) -> bool:
-    """Watch as `plan` says until it must be made again; True if a watch failed."""
+                      ignored: tuple[Path, ...], timing: WatchTiming, *,
+                      reload_first: bool) -> bool:
+    """Watch as `plan` says until it must be made again; True if a watch failed.
+
+    With `reload_first`, reload once the new watch is in place: what changed between the
+    last reload and now (a swap right after another) was seen by no watch.
+    """
     send, receive = trio.open_memory_channel[bool](math.inf)  # True: a watch failed
     async with trio.open_nursery() as nursery:
         if plan.trees:
@@ -305,6 +312,9 @@ async def _watch_once(plan: WatchPlan, paths: Sequence[Path], reload: Reload,
         if plan.parents:
             nursery.start_soon(_watch_batches, sorted(plan.parents), False,
                                _Filter(plan.names, ignored), send.clone(), timing)
+        if reload_first:
+            await trio.sleep(timing.settle.total_seconds())  # the watches start meanwhile
+            await reload("watch")
         failed = await _reload_after_changes(receive, plan, paths, reload, timing)
         nursery.cancel_scope.cancel()
     return failed
@@ -327,9 +337,9 @@ async def _reload_after_changes(receive: trio.MemoryReceiveChannel[bool], plan: 
                     return True
                 continue
             break
-        await reload("watch")
         if await trio.to_thread.run_sync(plan_watch, paths) != plan:
-            return False
+            return False  # the next plan's watch reloads once it is in place
+        await reload("watch")
     return False
 
 

@@ -242,9 +242,13 @@ class Calls:
     def __init__(self) -> None:
         self.triggers: list[str] = []
         self.release: trio.Event | None = None
+        self.read: Path | None = None
+        self.contents: list[str] = []  # of `read` at each reload
 
     async def __call__(self, trigger: str) -> None:
         self.triggers.append(trigger)
+        if self.read is not None:
+            self.contents.append(self.read.read_text())
         if self.release is not None:
             await self.release.wait()
 
@@ -342,6 +346,17 @@ async def test_the_data_symlink_swap_reloads_and_the_watch_follows_it(
     configmap(mount, "v3", CONFIG)
     shutil.rmtree(mount / "..v2")
     await settled(calls, 2)
+
+
+async def test_a_swap_right_after_a_reload_is_in_force(watch: Watch, tmp_path: Path) -> None:
+    mount = tmp_path / "mount"
+    configmap(mount, "v1", CONFIG)
+    calls = await watch([mount / "router.yaml"])
+    calls.read = mount / "router.yaml"
+    configmap(mount, "v2", TWO_SERVICES)
+    await eventually(lambda: calls.contents[-1:] == [TWO_SERVICES], "v2 loaded")
+    configmap(mount, "v3", CONFIG)  # while the watch moves from ..v1 to ..v2
+    await eventually(lambda: calls.contents[-1:] == [CONFIG], "v3 loaded")
 
 
 async def test_a_directory_replaced_whole_is_followed(watch: Watch, tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ import dataclasses
 import hmac
 import json
 import logging
+import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,16 +29,21 @@ from router.alerts.formats import (
     pagerduty,
 )
 from router.engine import Accepted, Engine
-from router.errors import BadRequest
+from router.errors import BadRequest, ConfigInvalid
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.routes import Handler, Request, Response, Routes
 
 logger = logging.getLogger(__name__)
 Parser = Callable[[bytes, dict[str, str]], Sequence[Any]]
+Reload = Callable[[], Awaitable[str]]
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+"""Reloads the config: returns the new config's summary, or raises ConfigInvalid."""
 
 
-def build_routes(engine: Engine, tester: ChannelTester | None = None) -> Routes:
-    """The API's routes; `tester` sends channel tests (the daemon's deliverer)."""
+def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
+                 reload: Reload | None = None) -> Routes:
+    """The API's routes; `tester` sends channel tests (the daemon's deliverer), `reload`
+    reloads the config (the daemon's one reload entry point; no `/-/reload` without it)."""
     routes = Routes()
     ingest = _Ingest(engine)
     routes.add("POST", "/v1/alerts", ingest.endpoint("native", native.parse))
@@ -52,6 +58,8 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None) -> Routes:
     routes.add("POST", "/v1/ingest/generic/{name}", ingest.generic)
     routes.add("GET", "/healthz", _health)
     routes.add("GET", "/readyz", _health)
+    if reload is not None:
+        routes.add("POST", "/-/reload", _guard(engine, _reloading(reload)))
     reads = _Reads(engine)
     routes.add("GET", "/v1/oncall", _guard(engine, reads.on_call))
     routes.add("GET", "/v1/rotas/{id}/shifts", _guard(engine, reads.shifts))
@@ -75,6 +83,19 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None) -> Routes:
 
 async def _health(request: Request) -> Response:
     return Response.json(200, {"status": "ok"})
+
+
+def _reloading(reload: Reload) -> Handler:
+    """POST /-/reload: 200 with the new config's summary once it is in force, or 400 with
+    every problem (file, line, column, path, message) while the running config stays."""
+    async def handle(request: Request) -> Response:
+        try:
+            summary = await reload()
+        except ConfigInvalid as invalid:
+            return Response.json(400, {"status": "invalid", "problems": [
+                problem.to_json() for problem in invalid.problems]})
+        return Response.json(200, {"status": "reloaded", "summary": summary})
+    return handle
 
 
 def authorized(engine: Engine, request: Request, source: str | None) -> bool:
@@ -114,6 +135,15 @@ def _guard(engine: Engine, handler: Handler, source: str | None = None) -> Handl
     return guarded
 
 
+def trace_id(request: Request) -> str:
+    """The trace id of the W3C `traceparent` header a sender passed, else a fresh one; the
+    log lines about the request's alerts carry it."""
+    found = _TRACEPARENT.fullmatch(request.headers.get("traceparent", "").strip())
+    if found and found.group(1) != "0" * 32:
+        return found.group(1)
+    return uuid.uuid4().hex
+
+
 def _accepted_json(items: Sequence[Accepted]) -> dict[str, Any]:
     return {"status": "accepted", "incidents": [
         {"incident_id": item.incident_id, "dedup_key": item.dedup_key, "action": item.action,
@@ -128,7 +158,7 @@ class _Ingest:
                  empty: bool = False) -> Handler:
         async def handle(request: Request) -> Response:
             alerts = parse(request.body, dict(request.headers))
-            accepted = await self.engine.ingest(alerts)
+            accepted = await self.engine.ingest(alerts, trace_id=trace_id(request))
             if empty:
                 return Response(status)
             return Response.json(status, _accepted_json(accepted))
@@ -166,7 +196,7 @@ class _Ingest:
         # PagerDuty gives a key-less trigger a fresh key, so each one opens its own alert.
         alerts = [alert if alert.dedup_key else dataclasses.replace(
             alert, dedup_key=uuid.uuid4().hex) for alert in alerts]
-        accepted = await self.engine.ingest(alerts)
+        accepted = await self.engine.ingest(alerts, trace_id=trace_id(request))
         return Response(pagerduty.SUCCESS_STATUS, pagerduty.success_body(accepted[0].dedup_key),
                         (("content-type", "application/json"),))
 

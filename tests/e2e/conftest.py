@@ -99,7 +99,7 @@ socket's send_alert; nothing is delivered to it in these tests)."""
 START_TIMEOUT = 20.0  # seconds until "listening on"; a cold start takes about one
 STOP_TIMEOUT = 15.0  # seconds until exit after SIGTERM; in-flight requests get 10 s of grace
 LISTENING = re.compile(
-    r"listening on http://(?P<host>\S+):(?P<port>[0-9]+) and unix:(?P<socket>\S+)")
+    r'listening on http://(?P<host>\S+):(?P<port>[0-9]+) and unix:(?P<socket>[^\s"]+)')
 
 
 def wait_until(condition: Callable[[], T | None], *, timeout: float,

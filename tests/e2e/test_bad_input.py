@@ -203,4 +203,4 @@ def test_still_healthy_and_nothing_stored(daemon: Daemon, client: httpx.Client) 
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/v1/incidents").json() == {"incidents": []}
     log = daemon.log()
-    assert "Traceback" not in log and " ERROR " not in log, log
+    assert "Traceback" not in log and '"level": "ERROR"' not in log, log

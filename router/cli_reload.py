@@ -1,0 +1,127 @@
+"""`router reload`: ask the running daemon to reload its config (room: cli; imports
+cli_support, config, errors).
+
+It sends `POST /-/reload` to the daemon's HTTP listener (`--listen`, else the config's
+`settings.listen`), with the bearer token in `$ROUTER_TOKEN` when set, and prints what the
+daemon answered: the new config's summary, or every problem that kept it out (the daemon
+goes on serving the config it had). Exit codes: 0 reloaded; 1 the new config is invalid, or
+the daemon refused or failed the request; 2 usage, or no daemon answers at the address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+from typing import Any, TextIO
+
+import httpx
+
+from router.cli_support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, command
+from router.config import ConfigInvalid, load_config
+from router.config.model import Settings
+from router.config.values import parse_listen
+from router.errors import Problem, Where
+
+TOKEN_VARIABLE = "ROUTER_TOKEN"
+TIMEOUT = 60.0  # seconds: the daemon answers once a large config has loaded
+_EXITS = ("exit status: 0 reloaded; 1 the new config is invalid (the daemon keeps the old "
+          "one) or the daemon refused; 2 usage, or no daemon answers at the address.")
+
+
+def add_commands(commands: Any) -> None:
+    """Register `reload` on the CLI's subparsers."""
+    reload = command(commands, "reload", "make the running daemon reload its config now",
+                     exits=_EXITS)
+    reload.add_argument("--listen", metavar="HOST:PORT",
+                        help="the daemon's HTTP listener (default: settings.listen of the "
+                             "config)")
+    reload.add_argument("--config", action="append", metavar="DIR|FILE",
+                        help="where to read settings.listen (default: config); may repeat")
+    reload.set_defaults(handler=run_reload)
+
+
+def run_reload(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        url = _url(arguments.listen or _configured_listen(arguments.config, err))
+    except ValueError as error:
+        print(f"router reload: {error}", file=err)
+        return EXIT_USAGE
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    try:
+        with httpx.Client(timeout=TIMEOUT, trust_env=False) as client:
+            response = client.post(url, headers=headers)
+    except httpx.ConnectError as error:
+        print(f"router reload: no daemon answers at {url} ({error}); is `router run` "
+              "running, and is this its --listen address?", file=err)
+        return EXIT_USAGE
+    except httpx.HTTPError as error:
+        print(f"router reload: {url}: {type(error).__name__}: {error}", file=err)
+        return EXIT_INVALID
+    return _report(response, url, out, err)
+
+
+def _configured_listen(paths: list[str] | None, err: TextIO) -> str:
+    """settings.listen of the config; the default when the config cannot be read (it may
+    be the very config that is invalid), saying so."""
+    try:
+        return load_config(paths or ["config"], resolve_secrets=False).settings.listen
+    except ConfigInvalid as invalid:
+        default = Settings().listen
+        print(f"router reload: the config here is invalid ({len(invalid.problems)} "
+              f"problem(s)), so its settings.listen is unknown; trying {default} (pass "
+              "--listen)", file=err)
+        return default
+
+
+def _url(listen: str) -> str:
+    """The reload URL of a listener; a wildcard address is reached over loopback."""
+    host, port = parse_listen(listen)
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:  # a name
+        pass
+    return f"http://{host}:{port}/-/reload"
+
+
+def _report(response: httpx.Response, url: str, out: TextIO, err: TextIO) -> int:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code == 200 and isinstance(body, dict):
+        print(f"reloaded: {body.get('summary', '')}", file=out)
+        return EXIT_OK
+    if response.status_code == 400 and isinstance(body, dict) and "problems" in body:
+        problems = [_problem(item) for item in body["problems"]]
+        for problem in problems:
+            print(problem, file=err)
+        errors = sum(problem.severity == "error" for problem in problems)
+        print(f"config invalid: {errors} problem{'' if errors == 1 else 's'}; the daemon "
+              "keeps serving its previous config", file=err)
+        return EXIT_INVALID
+    if response.status_code == 401:
+        print(f"router reload: {url} refused the token: set {TOKEN_VARIABLE} to an ingest "
+              "token without sources", file=err)
+        return EXIT_INVALID
+    print(f"router reload: {url} answered {response.status_code}: "
+          f"{response.text.strip()[:500]}", file=err)
+    return EXIT_INVALID
+
+
+def _problem(item: Any) -> Problem:
+    """A problem as the daemon's JSON gives it back."""
+    if not isinstance(item, dict):
+        return Problem(Where(""), "", str(item))
+    where = Where(str(item.get("file", "")), int(item.get("line") or 0),
+                  int(item.get("column") or 0))
+    path, message = str(item.get("path", "")), str(item.get("message", ""))
+    if item.get("severity") == "warning":
+        return Problem(where, path, message, "warning")
+    return Problem(where, path, message)
