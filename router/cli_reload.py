@@ -43,7 +43,7 @@ def add_commands(commands: Any) -> None:
 
 def run_reload(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        url = _url(arguments.listen or _configured_listen(arguments.config, err))
+        url = reload_url(arguments.listen or _configured_listen(arguments.config, err))
     except ValueError as error:
         print(f"router reload: {error}", file=err)
         return EXIT_USAGE
@@ -75,7 +75,7 @@ def _configured_listen(paths: list[str] | None, err: TextIO) -> str:
         return default
 
 
-def _url(listen: str) -> str:
+def reload_url(listen: str) -> str:
     """The reload URL of a listener; a wildcard address is reached over loopback."""
     host, port = parse_listen(listen)
     if host in ("", "0.0.0.0"):

@@ -251,6 +251,8 @@ def configure(*, form: str | None = None, level: str = "info", stream: TextIO | 
     handler = RouterHandler(stream)
     handler.setFormatter(_FORMATTERS[form](redactor))
     target = logging.getLogger() if logger is None else logger
+    if logger is None:
+        logging.captureWarnings(True)  # a library's warning becomes a line like any other
     for old in [old for old in target.handlers if isinstance(old, RouterHandler)]:
         target.removeHandler(old)
     target.addHandler(handler)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from router.cli import main
 from router.config import load_config
 from router.config.model import Secret
 from router.logs import Redactor, configure, secrets_in, under_journal
@@ -224,3 +225,10 @@ def test_configure_picks_journal_under_systemd_and_json_elsewhere(
     configure(stream=stream, logger=logger, environ={})
     logger.info("started")
     assert json.loads(stream.getvalue())["message"] == "started"
+
+
+@pytest.mark.parametrize(("option", "value"), [("--log-format", "xml"), ("--log-level", "loud")])
+def test_router_run_refuses_an_unknown_log_option(option: str, value: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["run", option, value], out, err) == 2
+    assert f"argument {option}: invalid choice: '{value}'" in err.getvalue()

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from router.cli_reload import reload_url
 from router.clock import FixedClock
 from router.config import load_config
 from router.config.model import Config
@@ -397,3 +398,14 @@ async def test_cancelling_the_watch_returns_at_once(tmp_path: Path) -> None:
         started = trio.current_time()
         nursery.cancel_scope.cancel()
     assert trio.current_time() - started < 1.0  # not watchfiles' 5 s timeout
+
+
+@pytest.mark.parametrize(("listen", "url"), [
+    ("127.0.0.1:9080", "http://127.0.0.1:9080/-/reload"),
+    (":9080", "http://127.0.0.1:9080/-/reload"),
+    ("0.0.0.0:9080", "http://127.0.0.1:9080/-/reload"),
+    ("[::]:9080", "http://[::1]:9080/-/reload"),
+    ("[fd00::7]:80", "http://[fd00::7]:80/-/reload"),
+    ("router.internal:9080", "http://router.internal:9080/-/reload")])
+def test_router_reload_reaches_a_wildcard_listener_over_loopback(listen: str, url: str) -> None:
+    assert reload_url(listen) == url
