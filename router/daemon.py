@@ -86,7 +86,7 @@ async def run(options: Options, *, clock: Clock | None = None,
         host, port = activated[0].socket.getsockname()[:2]
     if _beyond_loopback(host) and not config.settings.ingest_tokens:
         logger.warning("listening on %s beyond loopback with no ingest tokens configured: "
-                       "anyone who can reach it can page", host)
+                       "anyone who can reach it can page", host, extra={"host": host})
     shutdown = trio.Event()
     try:
         async with trio.open_nursery() as nursery:
@@ -108,7 +108,9 @@ async def run(options: Options, *, clock: Clock | None = None,
                 await servers.start(functools.partial(serve_socket, engine, socket_path,
                                                       shutdown=shutdown))
                 bound = (host, bound_port(listeners))
-                logger.info("listening on http://%s:%d and unix:%s", *bound, socket_path)
+                logger.info("listening on http://%s:%d and unix:%s", *bound, socket_path,
+                            extra={"url": f"http://{host}:{bound[1]}",
+                                   "socket": str(socket_path)})
                 systemd.notify("READY=1", f"STATUS=listening on http://{host}:{bound[1]} "
                                           f"and unix:{socket_path}")
                 task_status.started(bound)
