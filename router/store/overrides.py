@@ -1,0 +1,138 @@
+"""Run-time rota overrides as the store keeps them (room: store; imports config.model).
+
+`router override add` and `POST /v1/rotas/{id}/overrides` write a row; removing one sets
+`removed_at` and keeps the row, so the history of who covered when survives. An override
+applies from `start` until `end`, or until it was removed if that came first: one removed
+before it began never applied. Functions here take the connection of a Reader or
+Transaction, so they run inside the store's threads and its group commit like every other
+query. Times are Unix seconds (REAL), as everywhere in the store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from router.config.model import Override
+from router.store.records import from_seconds, to_seconds
+
+RUN_TIME_ORDER = sys.maxsize
+"""The rank of every run-time override: above any override of the config. Among themselves
+they rank by creation (they reach `core.oncall` in that order), so the newest wins."""
+
+_COLUMNS = ("id, rota, person, replaces, starts_at, ends_at, reason, created_by, created_at, "
+            "removed_at")
+# When an override stops applying: at its end, or when it was removed if that came first.
+_UNTIL = "min(ends_at, coalesce(removed_at, ends_at))"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RotaOverride:
+    """`person` is on call in `rota` during [start, end) instead of `replaces` (None: the
+    whole rota), created at run time; `removed_at` is set once someone removed it."""
+
+    id: str
+    rota: str
+    person: str
+    start: datetime
+    end: datetime
+    reason: str
+    created_at: datetime
+    replaces: str | None = None
+    created_by: str = ""
+    removed_at: datetime | None = None
+
+    @property
+    def until(self) -> datetime:
+        """When it stops applying: its end, or its removal if that came first."""
+        return self.end if self.removed_at is None else min(self.end, self.removed_at)
+
+    def as_override(self) -> Override:
+        """The override as `core.oncall` applies it: ranked above the config's, cut short
+        at its removal."""
+        return Override(person=self.person, start=self.start, end=max(self.start, self.until),
+                        replaces=self.replaces, reason=self.reason, order=RUN_TIME_ORDER)
+
+
+def _override(row: sqlite3.Row) -> RotaOverride:
+    start, end, created_at = (from_seconds(row[name])
+                              for name in ("starts_at", "ends_at", "created_at"))
+    assert start is not None and end is not None and created_at is not None
+    return RotaOverride(
+        id=row["id"], rota=row["rota"], person=row["person"], replaces=row["replaces"],
+        start=start, end=end, reason=row["reason"], created_by=row["created_by"],
+        created_at=created_at, removed_at=from_seconds(row["removed_at"]))
+
+
+def insert(connection: sqlite3.Connection, override: RotaOverride) -> None:
+    connection.execute(
+        f"INSERT INTO overrides ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (override.id, override.rota, override.person, override.replaces,
+         override.start.timestamp(), override.end.timestamp(), override.reason,
+         override.created_by, override.created_at.timestamp(),
+         to_seconds(override.removed_at)))
+
+
+def exists(connection: sqlite3.Connection, override_id: str) -> bool:
+    return connection.execute("SELECT 1 FROM overrides WHERE id = ?",
+                              (override_id,)).fetchone() is not None
+
+
+def get(connection: sqlite3.Connection, override_id: str) -> RotaOverride | None:
+    row = connection.execute(f"SELECT {_COLUMNS} FROM overrides WHERE id = ?",
+                             (override_id,)).fetchone()
+    return _override(row) if row else None
+
+
+def remove(connection: sqlite3.Connection, override_id: str, now: datetime
+           ) -> RotaOverride | None:
+    """Remove an override in force or still to come, as of `now`; None when there is no
+    such override (unknown, already removed, or over)."""
+    cursor = connection.execute(
+        "UPDATE overrides SET removed_at = ? WHERE id = ? AND removed_at IS NULL "
+        "AND ends_at > ?", (now.timestamp(), override_id, now.timestamp()))
+    return get(connection, override_id) if cursor.rowcount else None
+
+
+def listed(connection: sqlite3.Connection, *, rota: str | None = None,
+           now: datetime | None = None) -> list[RotaOverride]:
+    """Overrides by start, then creation: only those in force or to come at `now` (neither
+    removed nor over), or every one ever made when `now` is None."""
+    conditions: list[str] = []
+    values: list[str | float] = []
+    if rota is not None:
+        conditions.append("rota = ?")
+        values.append(rota)
+    if now is not None:
+        conditions.append("removed_at IS NULL AND ends_at > ?")
+        values.append(now.timestamp())
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return [_override(row) for row in connection.execute(
+        f"SELECT {_COLUMNS} FROM overrides{where} ORDER BY starts_at, created_at, rowid",
+        values)]
+
+
+def applying_since(connection: sqlite3.Connection, since: datetime) -> list[RotaOverride]:
+    """Every override that applies at some instant at or after `since`, oldest created
+    first: the order in which `core.oncall` must rank them."""
+    return [_override(row) for row in connection.execute(
+        f"SELECT {_COLUMNS} FROM overrides WHERE {_UNTIL} > ? AND {_UNTIL} > starts_at "
+        "ORDER BY created_at, rowid", (since.timestamp(),))]
+
+
+def by_rota(overrides: Iterable[RotaOverride]) -> dict[str, tuple[Override, ...]]:
+    """Overrides (oldest created first) as `core.oncall`'s `extra_overrides`, per rota id."""
+    found: dict[str, list[Override]] = {}
+    for override in overrides:
+        found.setdefault(override.rota, []).append(override.as_override())
+    return {rota: tuple(items) for rota, items in found.items()}
+
+
+def data_version(connection: sqlite3.Connection) -> int:
+    """SQLite's counter of commits made by OTHER connections (another process's `router
+    override add`): unchanged, the overrides read before are still current, unless this
+    connection wrote them itself."""
+    return int(connection.execute("PRAGMA data_version").fetchone()[0])
