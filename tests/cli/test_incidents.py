@@ -29,7 +29,7 @@ people:
   - {id: bob, contact_methods: [{type: email, address: bob@example.com}]}
 channels:
   - {id: log, type: log}
-  - {id: mail, type: email, host: localhost, from: router@example.com}
+  - {id: mail, type: email, host: localhost, from: router@example.com, to: [ops@example.com]}
   - {id: pager, type: pagerduty, routing_key: R0000000000000000000000000000000}
 rotas:
   - id: primary
