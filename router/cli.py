@@ -20,6 +20,7 @@ import trio
 from router import (
     __version__,
     cli_incidents,
+    cli_lifecycle,
     cli_oncall,
     cli_reload,
     cli_routes,
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_oncall.add_commands(commands)
     cli_routes.add_commands(commands)
     cli_incidents.add_commands(commands)
+    cli_lifecycle.add_commands(commands)
     cli_reload.add_commands(commands)
     return parser
 
