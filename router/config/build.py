@@ -185,6 +185,10 @@ class _Builder:
             for index, token in enumerate(data.get("ingest_tokens", ())))
         if "fatigue" in data:
             values["fatigue"] = FatigueLimits(**data["fatigue"])
+        if "link_secret" in data:
+            values["link_secret"] = self.secret(data["link_secret"])
+        if (lifetime := self.parse(parse_positive_duration, data, source, "link_lifetime")):
+            values["link_lifetime"] = lifetime
         webhooks = source.at("generic_webhooks")
         values["generic_webhooks"] = tuple(
             self.generic_webhook(item, webhooks.at(index))

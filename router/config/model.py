@@ -139,6 +139,9 @@ class Settings:
     max_body_bytes: int = 1_048_576
     fatigue: FatigueLimits = FatigueLimits()
     generic_webhooks: tuple[GenericWebhook, ...] = ()
+    link_secret: Secret | None = None
+    """Signs the acknowledge links in emails; None: the key in the state directory."""
+    link_lifetime: timedelta = timedelta(hours=24)
     where: Where = NOWHERE
 
 

@@ -31,7 +31,9 @@ from router.alerts.formats import (
 from router.engine import Accepted, Engine
 from router.errors import BadRequest, ConfigInvalid
 from router.server.api_deliveries import ChannelTester, Deliveries
+from router.server.link_pages import LinkPages
 from router.server.routes import Handler, Request, Response, Routes
+from router.server.slack_actions import SlackActions
 
 logger = logging.getLogger(__name__)
 Parser = Callable[[bytes, dict[str, str]], Sequence[Any]]
@@ -41,9 +43,12 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}"
 
 
 def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
-                 reload: Reload | None = None) -> Routes:
+                 reload: Reload | None = None, slack: SlackActions | None = None,
+                 link_pages: LinkPages | None = None) -> Routes:
     """The API's routes; `tester` sends channel tests (the daemon's deliverer), `reload`
-    reloads the config (the daemon's one reload entry point; no `/-/reload` without it)."""
+    reloads the config (the daemon's one reload entry point; no `/-/reload` without it).
+    Slack's buttons and the email acknowledge links prove themselves by signature, not by a
+    bearer token (slack_actions.py, link_pages.py); no link routes without `link_pages`."""
     routes = Routes()
     ingest = _Ingest(engine)
     routes.add("POST", "/v1/alerts", ingest.endpoint("native", native.parse))
@@ -72,6 +77,10 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     for verb in ("acknowledge", "resolve", "escalate"):
         routes.add("POST", f"/v1/incidents/{{id}}/{verb}",
                    _guard(engine, incidents.transition(verb)))
+    routes.add("POST", "/v1/slack/actions", (slack or SlackActions(engine)).handle)
+    if link_pages is not None:
+        routes.add("GET", "/v1/incidents/{id}/acknowledge-link", link_pages.show)
+        routes.add("POST", "/v1/incidents/{id}/acknowledge-link", link_pages.acknowledge)
     routes.add("GET", "/v1/silences", _guard(engine, incidents.silences))
     routes.add("POST", "/v1/silences", _guard(engine, incidents.add_silence))
     routes.add("DELETE", "/v1/silences/{id}", _guard(engine, incidents.expire_silence))
