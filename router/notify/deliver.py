@@ -47,6 +47,8 @@ FIRST_BACKOFF = timedelta(seconds=5)
 LONGEST_BACKOFF = timedelta(minutes=5)
 RESCAN = timedelta(seconds=60)
 """Look at the outbox at least this often even when nothing pokes the deliverer."""
+AcknowledgeUrl = Callable[[Channel, Notification, Incident], str | None]
+"""The signed acknowledge link for a notification, or None (the daemon's link pages)."""
 _SEND_GRACE = 10.0
 """Seconds beyond a request's own timeout before the deliverer abandons a send."""
 
@@ -82,8 +84,10 @@ class _Lane:
 
 class Deliverer:
     def __init__(self, store: Store, clock: Clock, config: Callable[[], Config],
-                 transport: Transport, *, jitter: Callable[[], float] = random.random) -> None:
+                 transport: Transport, *, jitter: Callable[[], float] = random.random,
+                 acknowledge_url: AcknowledgeUrl | None = None) -> None:
         self._store = store
+        self._acknowledge_url = acknowledge_url
         self._clock = clock
         self._config = config
         self._transport = transport
@@ -150,8 +154,10 @@ class Deliverer:
         notification = item.notification
         try:
             await lane.pace()
+            link = (self._acknowledge_url(lane.channel, notification, item.incident)
+                    if self._acknowledge_url else None)
             shipped = await ship(self._transport, lane.channel, lane.module, config,
-                                 notification, item.incident)
+                                 notification, item.incident, acknowledge_url=link)
             attempt, retry_at = self._settle(lane.channel, item, shipped)
             await self._store.write(
                 lambda transaction: outbox.record(transaction.connection, attempt, retry_at))
@@ -252,12 +258,13 @@ class Shipped:
 
 
 async def ship(transport: Transport, channel: Channel, module: ModuleType, config: Config,
-               notification: Notification, incident: Incident, *, test: bool = False
-               ) -> Shipped:
+               notification: Notification, incident: Incident, *, test: bool = False,
+               acknowledge_url: str | None = None) -> Shipped:
     """Render one notification through its channel module, send it and classify the answer."""
     target = notification.address or notification.target
     try:
-        message = build_message(config, channel, notification, incident, test=test)
+        message = build_message(config, channel, notification, incident, test=test,
+                                acknowledge_url=acknowledge_url)
         request = module.render(message, channel.settings)
     except Exception as error:  # a bug must not lose the page: it is tried again later
         logger.exception("cannot render a notification",
