@@ -49,9 +49,14 @@ escalation_policies:
   - id: channel-only
     levels:
       - {targets: [{channel: log}], delay: 15m}
+  - id: then-channel
+    levels:
+      - {targets: [{rota: primary}], delay: 15m}
+      - {targets: [{channel: log}], delay: 15m}
 services:
   - {id: api, escalation_policy: default, channels: [log]}
   - {id: quiet, escalation_policy: channel-only}
+  - {id: web, escalation_policy: then-channel}
 """
 
 # Monday 2026-11-23 12:00 in Berlin: the first week of the rota, on-call-engineer's.
@@ -223,6 +228,37 @@ async def test_escalate_incident(client: Client) -> None:
     last = await client.ask({"type": "escalate_incident", "msg_id": 5,
                              "incident_id": "INC1", "current_level": 2})
     assert last == error(5, 409, "INC1 is at the last level of its policy")
+
+
+async def test_escalated_to_names_the_new_levels_target_when_it_pages_no_one(
+        client: Client, engine: Engine) -> None:
+    # level 2 of then-channel notifies a channel: its escalated_to is that target, not the
+    # person level 1 paged (who stays the incident's assigned_to)
+    assert (await client.ask({**create(1), "service": "web"}))["assigned_to"] == (
+        "on-call-engineer")
+    reply = await client.ask({"type": "escalate_incident", "msg_id": 2, "incident_id": "INC1",
+                              "current_level": 1})
+    assert reply == {"type": "incident_escalated", "in_reply_to": 2, "incident_id": "INC1",
+                     "from_level": 1, "to_level": 2, "escalated_to": "channel:log"}
+    detail = await engine.incident("INC1")
+    assert detail is not None
+    assert (detail.incident.level, detail.incident.assigned_to) == (2, "on-call-engineer")
+
+
+async def test_escalating_an_acknowledged_incident_triggers_it_again(client: Client) -> None:
+    await client.ask(create(1))
+    await client.ask({"type": "acknowledge_incident", "msg_id": 2, "incident_id": "INC1"})
+    twice = await client.ask({"type": "acknowledge_incident", "msg_id": 3,
+                              "incident_id": "INC1", "by": "bob"})
+    assert twice == {"type": "incident_acknowledged", "in_reply_to": 3, "incident_id": "INC1",
+                     "status": "acknowledged"}
+    reply = await client.ask({"type": "escalate_incident", "msg_id": 4, "incident_id": "INC1",
+                              "current_level": 1})
+    assert reply == {"type": "incident_escalated", "in_reply_to": 4, "incident_id": "INC1",
+                     "from_level": 1, "to_level": 2, "escalated_to": "backup"}
+    again = await client.ask({"type": "acknowledge_incident", "msg_id": 5,
+                              "incident_id": "INC1"})
+    assert again["status"] == "acknowledged"
 
 
 @pytest.mark.parametrize(("at", "expected"), [
