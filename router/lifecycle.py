@@ -40,12 +40,13 @@ class Acted:
     incident: Incident
     actor: str
     from_level: int | None = None
+    escalated_to: str | None = None
 
     @property
     def sentence(self) -> str:
         incident = self.incident
         if self.verb == "escalate":
-            to = f" ({incident.assigned_to})" if incident.assigned_to else ""
+            to = f" ({self.escalated_to})" if self.escalated_to else ""
             return (f"{incident.id} escalated by {self.actor} from level {self.from_level} "
                     f"to level {incident.level}{to}")
         if incident.state is IncidentState.RESOLVED:
@@ -75,7 +76,8 @@ async def act(engine: Engine, verb: Verb, incident_id: str, actor: str) -> Acted
     try:
         if verb == "escalate":
             escalated, from_level = await engine.escalate(canonical, actor)
-            return Acted(verb, "done", escalated, actor, from_level)
+            return Acted(verb, "done", escalated, actor, from_level,
+                         await escalated_to(engine, escalated))
         if verb == "acknowledge":
             after = await engine.acknowledge(canonical, actor)
         else:
@@ -83,6 +85,26 @@ async def act(engine: Engine, verb: Verb, incident_id: str, actor: str) -> Acted
     except LookupError:  # removed between the read and the write (a store started afresh)
         raise LookupError(f"no incident {canonical}") from None
     return Acted(verb, _result(verb, before.incident, after, actor), after, actor)
+
+
+async def escalated_to(engine: Engine, incident: Incident) -> str | None:
+    """Whom the incident's current level paged first (the person id the engine recorded in
+    its timeline), else that level's first target (`channel:ID`, or `rota:ID` with nobody on
+    call). Not `assigned_to`: that stays the earlier level's person when a level pages no one.
+    """
+    detail = await engine.incident(incident.id)
+    if detail is None:
+        return None
+    escalations = [entry for entry in detail.timeline if entry.action == "escalated"
+                   and entry.details.get("to") == str(incident.level)]
+    people = escalations[-1].details.get("people", "") if escalations else ""
+    if people:
+        return people.split(", ")[0]
+    policy = engine.snapshot.config.escalation_policies.get(incident.escalation_policy or "")
+    if policy is None or not 1 <= incident.level <= len(policy.levels):
+        return None
+    targets = policy.levels[incident.level - 1].targets
+    return f"{targets[0].kind}:{targets[0].id}" if targets else None
 
 
 def _result(verb: Verb, before: Incident, after: Incident, actor: str) -> Result:

@@ -1,5 +1,5 @@
 """The unix socket's lines: the message protocol and native alerts (room: server; imports
-engine, alerts.formats, errors).
+engine, lifecycle, alerts.formats, errors).
 
 One received line in, one line to send back out; `server/socket.py` does the framing. The
 protocol is ../shared/reference/node-protocol.md: an envelope `{"src", "dest", "body"}` whose
@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from router import lifecycle
 from router.alerts.formats import decode_json, json_kind, native
 from router.engine import Engine
 from router.errors import BadRequest
@@ -285,27 +286,7 @@ async def escalate_incident(engine: Engine, message: Message) -> Reply:
         incident_id, message.actor(), from_level=level))
     return message.reply("incident_escalated", incident_id=incident.id, from_level=previous,
                          to_level=incident.level,
-                         escalated_to=await _escalated_to(engine, incident.id, incident.level))
-
-
-async def _escalated_to(engine: Engine, incident_id: str, level: int) -> str | None:
-    """Who the new level paged first (the person id the engine recorded), else its first
-    target (`channel:ID`, or `rota:ID` with nobody on call): the incident's `assigned_to`
-    stays the earlier level's person when the new level pages no one."""
-    detail = await engine.incident(incident_id)
-    if detail is None:
-        return None
-    escalations = [entry for entry in detail.timeline if entry.action == "escalated"
-                   and entry.details.get("to") == str(level)]
-    people = escalations[-1].details.get("people", "") if escalations else ""
-    if people:
-        return people.split(", ")[0]
-    policy = engine.snapshot.config.escalation_policies.get(
-        detail.incident.escalation_policy or "")
-    if policy is None or not 1 <= level <= len(policy.levels):
-        return None
-    targets = policy.levels[level - 1].targets
-    return f"{targets[0].kind}:{targets[0].id}" if targets else None
+                         escalated_to=await lifecycle.escalated_to(engine, incident))
 
 
 async def get_on_call(engine: Engine, message: Message) -> Reply:
