@@ -16,6 +16,7 @@ an acknowledge that race have one outcome.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import trio
@@ -26,18 +27,18 @@ logger = logging.getLogger(__name__)
 
 BATCH = 256
 """Timers handed out per query; a backlog is worked through batch after batch."""
-IDLE = timedelta(minutes=5)
-"""Look again after this long even when no deadline is near (a safety net: nothing needs it)."""
+IDLE = timedelta(seconds=5)
+"""Look again after this long even when no deadline is near: a CLI command in another
+process (router escalate, router ack) writes timers that no poke announces."""
 
 
 class Scheduler:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._poked = trio.Event()
-        self.fired = 0
-        self.lateness: list[float] = []
-        """Seconds between each timer's deadline and its firing, since the last read (metrics
-        and benchmarks empty it)."""
+        self.on_fired: Callable[[str, float], None] = lambda kind, lateness: None
+        """Called with each fired timer's kind and how many seconds after its deadline it
+        fired (metrics)."""
 
     def poke(self) -> None:
         """A commit may have set a timer earlier than the one being waited for."""
@@ -71,9 +72,7 @@ class Scheduler:
             await trio.sleep(1)
             return
         late = (self._engine.clock.now() - due_at).total_seconds()
-        self.fired += 1
-        if len(self.lateness) < 1_000_000:
-            self.lateness.append(late)
+        self.on_fired(kind, late)
         logger.info("timer fired: %s", outcome, extra={
             "incident": f"INC{number}", "timer": kind, "outcome": outcome,
             "late_ms": round(late * 1000, 1)})

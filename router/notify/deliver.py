@@ -21,6 +21,7 @@ will be retried, ERROR when it failed for good.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -45,8 +46,9 @@ logger = logging.getLogger(__name__)
 
 FIRST_BACKOFF = timedelta(seconds=5)
 LONGEST_BACKOFF = timedelta(minutes=5)
-RESCAN = timedelta(seconds=60)
-"""Look at the outbox at least this often even when nothing pokes the deliverer."""
+RESCAN = timedelta(seconds=5)
+"""Look at the outbox at least this often even when nothing pokes the deliverer: a CLI
+command in another process writes follow-ups that no poke announces."""
 AcknowledgeUrl = Callable[[Channel, Notification, Incident], str | None]
 """The signed acknowledge link for a notification, or None (the daemon's link pages)."""
 _SEND_GRACE = 10.0
@@ -157,7 +159,8 @@ class Deliverer:
             link = (self._acknowledge_url(lane.channel, notification, item.incident)
                     if self._acknowledge_url else None)
             shipped = await ship(self._transport, lane.channel, lane.module, config,
-                                 notification, item.incident, acknowledge_url=link)
+                                 notification, item.incident, acknowledge_url=link,
+                                 now=self._clock.now())
             attempt, retry_at = self._settle(lane.channel, item, shipped)
             await self._store.write(
                 lambda transaction: outbox.record(transaction.connection, attempt, retry_at))
@@ -234,7 +237,7 @@ async def send_test(config: Config, channel: Channel, clock: Clock,
                         severity=Severity.WARNING, state=IncidentState.TRIGGERED,
                         opened_at=now, updated_at=now, source="router test-channel")
     shipped = await ship(transport, channel, CHANNELS[channel.type], config, notification,
-                         incident, test=True)
+                         incident, test=True, now=now)
     sent, outcome = shipped.sent, shipped.outcome
     result: outbox.Outcome = "failed"
     if outcome.kind == "ok":
@@ -258,14 +261,20 @@ class Shipped:
 
 
 async def ship(transport: Transport, channel: Channel, module: ModuleType, config: Config,
-               notification: Notification, incident: Incident, *, test: bool = False,
-               acknowledge_url: str | None = None) -> Shipped:
-    """Render one notification through its channel module, send it and classify the answer."""
+               notification: Notification, incident: Incident, *, now: datetime,
+               test: bool = False, acknowledge_url: str | None = None) -> Shipped:
+    """Render one notification through its channel module, send it and classify the answer.
+
+    A channel whose `render` takes `now` (the webhook's signature timestamp) is given the
+    time of this attempt, so a retry is signed afresh rather than with a stale time."""
     target = notification.address or notification.target
     try:
         message = build_message(config, channel, notification, incident, test=test,
                                 acknowledge_url=acknowledge_url)
-        request = module.render(message, channel.settings)
+        if _takes_now(module):
+            request = module.render(message, channel.settings, now=now)
+        else:
+            request = module.render(message, channel.settings)
     except Exception as error:  # a bug must not lose the page: it is tried again later
         logger.exception("cannot render a notification",
                          extra={"channel": channel.id, "notification": notification.id})
@@ -280,6 +289,11 @@ async def ship(transport: Transport, channel: Channel, module: ModuleType, confi
                        sent.outcome or module.classify(sent.response))
     return Shipped(request.target, None,
                    Outcome.retry(f"{request.target}: no answer within {timeout:g}s"))
+
+
+@functools.cache
+def _takes_now(module: ModuleType) -> bool:
+    return "now" in inspect.signature(module.render).parameters
 
 
 def _next_due_after(reader: Reader, *, now: datetime) -> datetime | None:
