@@ -16,9 +16,11 @@ import jinja2.sandbox
 from router.alerts.model import (
     Alert,
 )
-from router.config.model import Config, Rota
+from router.config.model import Config, Override, Rota
 from router.core.oncall import shift_at
 from router.core.routing import RouteTable
+from router.store import Reader
+from router.store import overrides as run_time
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
@@ -50,16 +52,38 @@ class OnCallCache:
     `shift_at` returns the stretch around the instant in which no input changes (its start
     and end), so any instant inside it has the same answer: paging asks once per shift
     instead of once per incident. One per Snapshot, so a reload starts afresh.
+
+    Run-time overrides (router/overrides.py) come from the store: `within` reads them again,
+    at most once per group commit, when another connection committed since (SQLite's
+    data_version: `router override add` in another process) or after `forget` (this process
+    added or removed one), and drops the remembered answers only if they changed.
     """
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[Rota, datetime, datetime, str | None]] = {}
+        self._overrides: dict[str, tuple[Override, ...]] = {}
+        self._seen: tuple[Reader, int] | None = None  # the transaction, data_version read
+
+    def forget(self) -> None:
+        """This process changed the run-time overrides: read them before the next answer."""
+        self._seen = None
+
+    def within(self, transaction: Reader, now: datetime) -> OnCallCache:
+        """The cache as escalation's lookup inside `transaction`, run-time overrides current."""
+        if self._seen is None or self._seen[0] is not transaction:
+            version = run_time.data_version(transaction.connection)
+            if self._seen is None or self._seen[1] != version:
+                fresh = run_time.by_rota(run_time.applying_since(transaction.connection, now))
+                if fresh != self._overrides:
+                    self._overrides, self._known = fresh, {}
+            self._seen = (transaction, version)
+        return self
 
     def __call__(self, rota: Rota, now: datetime) -> str | None:
         known = self._known.get(rota.id)
         if known is not None and known[0] is rota and known[1] <= now < known[2]:
             return known[3]
-        shift = shift_at(rota, now).shift
+        shift = shift_at(rota, now, self._overrides.get(rota.id, ())).shift
         self._known[rota.id] = (rota, shift.start, shift.end, shift.person)
         return shift.person
 
