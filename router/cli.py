@@ -22,6 +22,7 @@ from router import (
     cli_incidents,
     cli_lifecycle,
     cli_oncall,
+    cli_overrides,
     cli_reload,
     cli_routes,
     daemon,
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the config's JSON Schema")
     schema.set_defaults(handler=run_schema)
     cli_oncall.add_commands(commands)
+    cli_overrides.add_commands(commands)
     cli_routes.add_commands(commands)
     cli_incidents.add_commands(commands)
     cli_lifecycle.add_commands(commands)

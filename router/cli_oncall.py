@@ -1,24 +1,43 @@
 """`router oncall`, `router schedule` and `router fatigue` (room: cli; imports cli_support, config,
-roster, core, clock, errors).
+roster, core, engine, store, overrides, clock, errors).
 
-Read-only answers from the config alone, no daemon needed: who is on call, the final
-shifts of a rota (text, JSON or iCal) and the on-call load per person. Times print in the
-rota's (or person's) own timezone.
+Read-only answers, no daemon needed: who is on call, the final shifts of a rota (text, JSON or
+iCal) and the on-call load per person. Times print in the rota's (or person's) own timezone.
+When the state directory (`--state`, else ./state) holds a store, the answers apply its
+run-time overrides (`router override add`) and the fatigue report counts its pages; without
+one they come from the config alone, without a word. A `--state` given that holds no store
+is an error.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
 from router import roster
-from router.cli_support import EXIT_OK, Action, Usage, add_common_options, print_json
+from router.cli_support import (
+    EXIT_OK,
+    Action,
+    Failure,
+    Usage,
+    add_common_options,
+    print_json,
+    with_engine,
+)
 from router.clock import SystemClock
-from router.config.model import Config
+from router.config.model import Config, Override
 from router.config.values import parse_datetime, parse_duration
 from router.core.oncall import EARLIEST, LATEST, Shift
+from router.engine import Engine
+from router.overrides import extra_overrides
+from router.store import DATABASE_NAME, DEFAULT_STATE_DIR
+
+T = TypeVar("T")
+Overrides = Mapping[str, Sequence[Override]]
 
 
 def add_commands(commands: Any) -> None:
@@ -44,8 +63,32 @@ def add_commands(commands: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser, name: str, act: Action) -> None:
-    """The shared options, no store; secrets resolved, as these commands always have."""
+    """The shared options; secrets resolved, as these commands always have. `--state` has
+    no default here: absent, ./state is read only if it holds a store."""
     add_common_options(parser, name, act, store=False, resolve_secrets=True)
+    parser.add_argument("--state", type=Path, metavar="DIR",
+                        help=f"state directory holding {DATABASE_NAME}, as `router run --state`: "
+                             "its run-time overrides apply, and fatigue counts its pages "
+                             f"(default: {DEFAULT_STATE_DIR} if it holds a store, else the "
+                             "config alone)")
+
+
+def _from_store(arguments: argparse.Namespace, config: Config,
+                work: Callable[[Engine], Awaitable[T]]) -> T | None:
+    """`work` on the store of the state directory, or None when there is none to read."""
+    directory: Path = arguments.state or DEFAULT_STATE_DIR
+    if not (directory / DATABASE_NAME).is_file():
+        if arguments.state is not None:
+            raise Failure(f"no store {DATABASE_NAME} in {str(directory)!r} (router run "
+                          "creates it; leave out --state to answer from the config alone)")
+        return None
+    return with_engine(argparse.Namespace(state=directory), config, work)
+
+
+def _overrides(arguments: argparse.Namespace, config: Config, since: datetime) -> Overrides:
+    """Run-time overrides that apply at or after `since`, per rota; none without a store."""
+    return _from_store(arguments, config,
+                       lambda engine: extra_overrides(engine, since)) or {}
 
 
 def _window(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +123,7 @@ def _span(arguments: argparse.Namespace, zone: ZoneInfo) -> tuple[datetime, date
 
 def _oncall(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
     at = _instant(arguments.at, config.settings.timezone, SystemClock().now())
-    answers = roster.on_call(config, arguments.team, at)
+    answers = roster.on_call(config, arguments.team, at, _overrides(arguments, config, at))
     if arguments.format == "json":
         print_json({"at": at.isoformat(),
                     "rotas": [roster.on_call_json(item) for item in answers]},
@@ -98,11 +141,15 @@ def _oncall(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
 
 def _schedule(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
     if arguments.ics:
-        out.write(roster.rota_ics(config, arguments.rota, SystemClock().now()).decode("utf-8"))
+        now = SystemClock().now()
+        extra = _overrides(arguments, config, roster.calendar_window(now)[0])
+        out.write(roster.rota_ics(config, arguments.rota, now, extra.get(arguments.rota, ()))
+                  .decode("utf-8"))
         return EXIT_OK
     rota = roster.rotas_for(config, arguments.rota)[0]
     start, end = _span(arguments, rota.timezone)
-    shifts = roster.schedule(config, rota.id, start, end)
+    extra = _overrides(arguments, config, start)
+    shifts = roster.schedule(config, rota.id, start, end, extra.get(rota.id, ()))
     if arguments.format == "json":
         print_json({"rota": arguments.rota, "from": start.isoformat(),
                     "until": end.isoformat(),
@@ -117,16 +164,26 @@ def _schedule(arguments: argparse.Namespace, config: Config, out: TextIO) -> int
 
 def _fatigue(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
     start, end = _span(arguments, config.settings.timezone)
-    reports = roster.fatigue(config, start, end)
+
+    async def read(engine: Engine) -> tuple[Overrides, dict[str, list[datetime]]]:
+        return await extra_overrides(engine, start), await engine.pages(start, end)
+
+    stored = _from_store(arguments, config, read)
+    extra, pages = stored if stored is not None else ({}, None)
+    reports = roster.fatigue(config, start, end, pages, extra)
     if arguments.format == "json":
         print_json({"from": start.isoformat(), "until": end.isoformat(),
                     "people": [roster.fatigue_json(item) for item in reports]},
                    out, ascii_only=True)
         return EXIT_OK
-    print(f"{'person':<16} {'hours':>7} {'night':>7} {'weekend':>8}  over limits", file=out)
+    print(f"{'person':<16} {'hours':>7} {'night':>7} {'weekend':>8} {'pages':>6} "
+          f"{'night pages':>11}  over limits", file=out)
     for item in reports:
+        # without a store the pages are unknown, not zero
+        paged = (f"{item.pages:>6} {item.night_pages:>11}" if pages is not None
+                 else f"{'-':>6} {'-':>11}")
         print(f"{item.person:<16} {item.hours:>7.1f} {item.night_hours:>7.1f} "
-              f"{item.weekend_hours:>8.1f}  {', '.join(item.flags) or '-'}", file=out)
+              f"{item.weekend_hours:>8.1f} {paged}  {', '.join(item.flags) or '-'}", file=out)
     return EXIT_OK
 
 

@@ -86,12 +86,12 @@ def check_override(config: Config, rota_id: str, *, person: str, start: datetime
         if not _EARLIEST_YEAR <= moment.year <= _LATEST_YEAR:
             raise BadRequest(field, f"expected a year from {_EARLIEST_YEAR} to "
                                     f"{_LATEST_YEAR}, got {moment.year}")
-    if end <= start:
-        raise BadRequest("until", f"must be after from ({_utc_text(start)}), got "
-                                  f"{_utc_text(end)}")
     if end <= now:
         raise BadRequest("until", f"{_utc_text(end)} is already past: an override must "
                                   "end in the future")
+    if end <= start:
+        raise BadRequest("until", f"must be after from ({_utc_text(start)}), got "
+                                  f"{_utc_text(end)}")
     if not reason.strip():
         raise BadRequest("reason", "say why: an override needs a reason")
     return rota

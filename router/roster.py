@@ -107,9 +107,11 @@ def person_ics(config: Config, person_id: str, now: datetime,
 
 
 def fatigue(config: Config, start: datetime, end: datetime,
-            pages: Mapping[str, Sequence[datetime]] | None = None) -> tuple[Fatigue, ...]:
+            pages: Mapping[str, Sequence[datetime]] | None = None,
+            extra_overrides: Mapping[str, Sequence[Override]] | None = None
+            ) -> tuple[Fatigue, ...]:
     return fatigue_report(config.people, config.rotas.values(), start, end,
-                          config.settings.fatigue, pages)
+                          config.settings.fatigue, pages, extra_overrides)
 
 
 GAP_HORIZON = timedelta(days=90)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from router.config.model import FatigueLimits, Person, Rota
+from router.config.model import FatigueLimits, Override, Person, Rota
 from router.core.oncall import merge_spans, shifts_between
 
 NIGHT_START = time(22)
@@ -111,16 +111,18 @@ def _measure(person: str, spans: Sequence[_Span], timezone: ZoneInfo,
 def fatigue_report(people: Mapping[str, Person], rotas: Iterable[Rota], start: datetime,
                    end: datetime, limits: FatigueLimits,
                    pages: Mapping[str, Sequence[datetime]] | None = None,
+                   extra_overrides: Mapping[str, Sequence[Override]] | None = None,
                    ) -> tuple[Fatigue, ...]:
     """On-call load per person over [start, end), sorted by person id.
 
     Args:
         people: everyone to report on, zero hours included; gives each one's timezone.
         pages: per person id, when each page reached them; empty until the store exists.
+        extra_overrides: per rota id, run-time overrides (as `oncall.shift_at` takes them).
     """
     on_call: dict[str, list[_Span]] = {person: [] for person in people}
     for rota in rotas:
-        for shift in shifts_between(rota, start, end):
+        for shift in shifts_between(rota, start, end, (extra_overrides or {}).get(rota.id, ())):
             if shift.person is not None:
                 on_call.setdefault(shift.person, []).append((shift.start, shift.end))
     weeks = (end - start) / _WEEK
