@@ -20,7 +20,15 @@ import trio
 
 from router.errors import Outcome
 from router.notify import smtp
-from router.notify.wire import HttpRequest, HttpResponse, LogLine, Request, Response, SmtpMessage
+from router.notify.wire import (
+    HttpRequest,
+    HttpResponse,
+    LogLine,
+    Request,
+    Response,
+    SmtpMessage,
+    SmtpReply,
+)
 
 _LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
                "error": logging.ERROR}
@@ -37,8 +45,11 @@ class Sent:
 
     @property
     def status_code(self) -> int | None:
+        """The HTTP status, or the SMTP server's final reply code (250 when accepted)."""
         if isinstance(self.response, HttpResponse):
             return self.response.status
+        if isinstance(self.response, SmtpReply):
+            return self.response.code
         return None
 
 
