@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from router import roster, views
+from router import overrides, roster, views
 from router.alerts.formats import (
     alertmanager,
     alertmanager_v2,
@@ -31,6 +31,7 @@ from router.alerts.formats import (
 from router.engine import Accepted, Engine
 from router.errors import BadRequest, ConfigInvalid
 from router.server.api_deliveries import ChannelTester, Deliveries
+from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
 from router.server.routes import Handler, Request, Response, Routes
 from router.server.slack_actions import SlackActions
@@ -71,6 +72,10 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     routes.add("GET", "/v1/rotas/{id}.ics", _guard(engine, reads.rota_ics))
     routes.add("GET", "/v1/people/{id}.ics", _guard(engine, reads.person_ics))
     routes.add("GET", "/v1/fatigue", _guard(engine, reads.fatigue))
+    rota_overrides = Overrides(engine)
+    routes.add("GET", "/v1/rotas/{id}/overrides", _guard(engine, rota_overrides.list))
+    routes.add("POST", "/v1/rotas/{id}/overrides", _guard(engine, rota_overrides.add))
+    routes.add("DELETE", "/v1/overrides/{id}", _guard(engine, rota_overrides.remove))
     incidents = _Incidents(engine)
     routes.add("GET", "/v1/incidents", _guard(engine, incidents.list))
     routes.add("GET", "/v1/incidents/{id}", _guard(engine, incidents.show))
@@ -226,7 +231,7 @@ def _instant(request: Request, name: str, default: datetime) -> datetime:
 
 
 class _Reads:
-    """On-call answers from the current config snapshot."""
+    """On-call answers from the current config snapshot and the store's run-time overrides."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -241,32 +246,39 @@ class _Reads:
     async def on_call(self, request: Request) -> Response:
         at = _instant(request, "at", self.engine.clock.now())
         team = (request.query.get("team") or [None])[-1]
-        answers = roster.on_call(self.engine.snapshot.config, team, at)
+        extra = await overrides.extra_overrides(self.engine, at)
+        answers = roster.on_call(self.engine.snapshot.config, team, at, extra)
         return Response.json(200, {"at": at.isoformat(),
                                    "rotas": [roster.on_call_json(item) for item in answers]})
 
     async def shifts(self, request: Request) -> Response:
         start, end = self.window(request)
         rota_id = request.params["id"]
-        shifts = roster.schedule(self.engine.snapshot.config, rota_id, start, end)
+        extra = await overrides.extra_overrides(self.engine, start)
+        shifts = roster.schedule(self.engine.snapshot.config, rota_id, start, end,
+                                 extra.get(rota_id, ()))
         return Response.json(200, {"rota": rota_id, "from": start.isoformat(),
                                    "until": end.isoformat(),
                                    "shifts": [roster.shift_json(item) for item in shifts]})
 
     async def rota_ics(self, request: Request) -> Response:
-        body = roster.rota_ics(self.engine.snapshot.config, request.params["id"],
-                               self.engine.clock.now())
+        now = self.engine.clock.now()
+        extra = await overrides.extra_overrides(self.engine, roster.calendar_window(now)[0])
+        body = roster.rota_ics(self.engine.snapshot.config, request.params["id"], now,
+                               extra.get(request.params["id"], ()))
         return Response(200, body, (("content-type", "text/calendar; charset=utf-8"),))
 
     async def person_ics(self, request: Request) -> Response:
-        body = roster.person_ics(self.engine.snapshot.config, request.params["id"],
-                                 self.engine.clock.now())
+        now = self.engine.clock.now()
+        extra = await overrides.extra_overrides(self.engine, roster.calendar_window(now)[0])
+        body = roster.person_ics(self.engine.snapshot.config, request.params["id"], now, extra)
         return Response(200, body, (("content-type", "text/calendar; charset=utf-8"),))
 
     async def fatigue(self, request: Request) -> Response:
         start, end = self.window(request)
         pages = await self.engine.pages(start, end)
-        reports = roster.fatigue(self.engine.snapshot.config, start, end, pages)
+        extra = await overrides.extra_overrides(self.engine, start)
+        reports = roster.fatigue(self.engine.snapshot.config, start, end, pages, extra)
         return Response.json(200, {"from": start.isoformat(), "until": end.isoformat(),
                                    "people": [roster.fatigue_json(item) for item in reports]})
 

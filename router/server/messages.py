@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from router import lifecycle
+from router import lifecycle, overrides
 from router.alerts.formats import decode_json, json_kind, native
 from router.engine import Engine
 from router.errors import BadRequest
@@ -263,7 +263,7 @@ async def create_incident(engine: Engine, message: Message) -> Reply:
     assigned_to = incident.assigned_to
     if assigned_to is None and incident.service is not None:
         with suppress(LookupError):  # a service without a rota: nobody to name
-            assigned_to = engine.on_call(incident.service)[1].person
+            assigned_to = (await overrides.on_call(engine, incident.service))[1].person
     return message.reply("incident_created", incident_id=incident.id,
                          status=incident.state.value, assigned_to=assigned_to)
 
@@ -293,7 +293,7 @@ async def get_on_call(engine: Engine, message: Message) -> Reply:
     team = text(message.body, "team")
     at = instant(message.body, "at")
     try:
-        _, shift = engine.on_call(team, at)
+        _, shift = await overrides.on_call(engine, team, at)  # run-time overrides applied
     except LookupError:
         raise MessageError(404, f"unknown team {team!r}: no such rota, or service with a "
                                 f"rota") from None

@@ -1,0 +1,79 @@
+"""Run-time rota overrides over HTTP (room: server; imports engine, overrides, errors).
+
+`GET /v1/rotas/{id}/overrides[?all=true]` lists a rota's overrides in force or to come (with
+`all`, removed and ended ones too); `POST /v1/rotas/{id}/overrides` adds one (201);
+`DELETE /v1/overrides/{id}` removes one in force or to come (200; the row stays as history).
+The checks are router/overrides.py's, shared with `router override`: each failure is a 400
+naming the field of the JSON body (`rota` for the path's rota).
+
+POST body: {"person": "dave", "from": "2026-12-24T09:00" (default: now),
+            "until": "2026-12-27T09:00", "reason": "covering for alice",
+            "replaces": "alice" (optional; without it the whole rota), "created_by": "bob"}
+Times are ISO 8601; without an offset they are wall-clock time in the rota's timezone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from router.engine import Engine
+from router.errors import BadRequest
+from router.overrides import (
+    add_override,
+    override_json,
+    overrides,
+    parse_override_id,
+    parse_time,
+    remove_override,
+)
+from router.server.routes import Request, Response
+
+
+def _body(request: Request) -> dict[str, Any]:
+    try:
+        document = json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadRequest("", f"expected a JSON object: {error}") from None
+    if not isinstance(document, dict):
+        raise BadRequest("", "expected a JSON object")
+    return document
+
+
+def _required(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise BadRequest(name, "expected text" if name in body else "is required")
+    return value
+
+
+def _optional(body: dict[str, Any], name: str) -> str | None:
+    return None if body.get(name) is None else _required(body, name)
+
+
+class Overrides:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def list(self, request: Request) -> Response:
+        every = (request.query.get("all") or ["false"])[-1].lower() in ("1", "true", "yes")
+        found = await overrides(self.engine, request.params["id"], include_past=every)
+        now = self.engine.clock.now()
+        return Response.json(200, {"overrides": [override_json(item, now) for item in found]})
+
+    async def add(self, request: Request) -> Response:
+        body = _body(request)
+        config, rota_id = self.engine.snapshot.config, request.params["id"]
+        start_text = _optional(body, "from")
+        start = (self.engine.clock.now() if start_text is None
+                 else parse_time(config, rota_id, "from", start_text))
+        end = parse_time(config, rota_id, "until", _required(body, "until"))
+        override = await add_override(
+            self.engine, rota_id, person=_required(body, "person"), start=start, end=end,
+            reason=_required(body, "reason"), replaces=_optional(body, "replaces"),
+            created_by=_optional(body, "created_by") or "")
+        return Response.json(201, override_json(override, self.engine.clock.now()))
+
+    async def remove(self, request: Request) -> Response:
+        removed = await remove_override(self.engine, parse_override_id(request.params["id"]))
+        return Response.json(200, override_json(removed, self.engine.clock.now()))
