@@ -21,6 +21,7 @@ from router.cli_support import (
     EXIT_INVALID,
     EXIT_OK,
     Failure,
+    Usage,
     add_common_options,
     command,
     positive,
@@ -31,7 +32,8 @@ from router.cli_support import (
 )
 from router.clock import SystemClock
 from router.config.model import Config
-from router.engine import Attempt, Engine
+from router.engine import Attempt, Engine, parse_incident_id
+from router.errors import BadRequest
 from router.notify.deliver import send_test
 from router.notify.transport import Transport
 from router.store import outbox
@@ -61,8 +63,14 @@ _TEST_EXITS = ("exit status: 0 delivered (or nothing to send); 1 not delivered, 
 
 
 def _deliveries(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
+    incident_id = None
+    if arguments.incident is not None:
+        try:
+            incident_id = f"INC{parse_incident_id(arguments.incident.strip())}"
+        except BadRequest as bad:
+            raise Usage(bad.message) from None
     found = with_engine(arguments, config, lambda engine: engine.deliveries(
-        incident_id=arguments.incident, failed=arguments.failed, channel=arguments.channel,
+        incident_id=incident_id, failed=arguments.failed, channel=arguments.channel,
         limit=arguments.limit))
     if arguments.format == "json":
         print_json({"deliveries": [attempt_json(item) for item in found]}, out)
