@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from router import views
-from router.engine import Attempt, Engine
+from router.engine import Attempt, Engine, parse_incident_id
 from router.errors import BadRequest
 from router.server.routes import Request, Response
 
@@ -33,9 +33,14 @@ class Deliveries:
         limit_text = (request.query.get("limit") or ["100"])[-1]
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
             raise BadRequest("limit", "expected a whole number from 1 to 1000")
+        incident_id = (request.query.get("incident") or [None])[-1]
+        if incident_id is not None:
+            try:  # named as the query names it, not as the engine does
+                incident_id = f"INC{parse_incident_id(incident_id)}"
+            except BadRequest as bad:
+                raise BadRequest("incident", bad.message) from None
         found = await self.engine.deliveries(
-            incident_id=(request.query.get("incident") or [None])[-1],
-            failed=failed_text in ("true", "1"),
+            incident_id=incident_id, failed=failed_text in ("true", "1"),
             channel=(request.query.get("channel") or [None])[-1], limit=int(limit_text))
         return Response.json(200, {"deliveries": [views.attempt_json(item) for item in found]})
 
