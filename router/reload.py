@@ -114,6 +114,7 @@ class Reloader:
             if self.redactor is not None:
                 self.redactor.learn(secrets_in(config))
             self.engine.use_config(config)  # the one write; readers take it per use case
+            await self.engine.schedule_handoffs()  # rotas may have changed
         except ConfigInvalid as invalid:
             return self._rejected(trigger, tuple(invalid.problems))
         except Exception as error:  # a bug or an I/O failure must never stop paging

@@ -154,6 +154,9 @@ class Notification:
     address: str
     event: str
     created_at: datetime
+    note: str = ""
+    """What to say when the notification belongs to no incident (incident_number 0): a
+    rota handoff notice."""
 
 
 SILENCE_OPERATORS = ("=", "!=", "=~", "!~")

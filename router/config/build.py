@@ -356,6 +356,7 @@ class _Builder:
             overrides=tuple(self.override(override, overrides.at(index), index, zone)
                             for index, override in enumerate(data.get("overrides", ()))),
             holidays=self.holidays(data.get("holidays", {}), source.at("holidays")),
+            handoff_notices=bool(data.get("handoff_notices", False)),
             where=self.place(source),
         )
 

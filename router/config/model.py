@@ -266,6 +266,8 @@ class Rota:
     layers: tuple[Layer, ...]
     overrides: tuple[Override, ...] = ()
     holidays: Holidays = Holidays()
+    handoff_notices: bool = False
+    """Tell the outgoing and the incoming person when the person on call changes."""
     where: Where = NOWHERE
 
 

@@ -31,6 +31,7 @@ from router.core.oncall import Shift, shift_at
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
 from router.engine.escalation import Escalation
+from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
@@ -50,7 +51,7 @@ class Accepted:
     suppressed_by: str | None = None
 
 
-class Engine(Escalation, Silences):
+class Engine(Escalation, Handoffs, Silences):
     def __init__(self, config: Config, store: Store, clock: Clock,
                  new_id: Callable[[], str] = lambda: time_ordered_id()) -> None:
         self.snapshot = Snapshot.of(config)

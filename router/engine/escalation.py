@@ -17,6 +17,7 @@ from router.alerts.model import (
     TimelineEntry,
 )
 from router.core.escalation import next_step, plan_level
+from router.core.handoff import TIMER_PREFIX
 from router.engine.base import EngineBase
 from router.engine.ids import parse_incident_id
 from router.engine.snapshot import Snapshot
@@ -121,12 +122,16 @@ class Escalation(EngineBase):
           exhausted. A policy that a reload removed stops escalation (recorded).
         - unacknowledge: an acknowledgement that timed out (the service's
           acknowledge_timeout) triggers the incident again from level 1.
+        - handoff:<rota>: tell the outgoing and incoming person (router/engine/handoffs.py).
         """
         snapshot, now = self.snapshot, self.clock.now()
 
         def work(transaction: Transaction) -> str:
             if not transaction.take_timer(number, kind, due_at):
                 return "stale"
+            if kind.startswith(TIMER_PREFIX):
+                return self._handoff(transaction, snapshot, kind.removeprefix(TIMER_PREFIX),
+                                     due_at, now)
             found = transaction.incident_with_firing(number)
             if found is None or not found[0].is_open:
                 return "closed"

@@ -71,7 +71,7 @@ def render(message: Message, settings: Settings) -> HttpRequest:
     and message events (the latter to the Slack channel in `notification.address`), a
     follow-up for acknowledge and resolve, and a page without buttons for a test."""
     event = message.notification.event
-    if not message.test and event in ("acknowledge", "resolve"):
+    if not message.test and event in ("acknowledge", "resolve", "handoff"):
         text, blocks = follow_up(message)
     else:
         text, blocks = page(message)
@@ -142,6 +142,10 @@ def follow_up(message: Message) -> tuple[str, list[dict[str, Any]]]:
     """Fallback text and blocks of an acknowledge or resolve follow-up: what happened, by
     whom, to which incident; no buttons."""
     incident = message.incident
+    if message.notification.event == "handoff":  # a notice about no incident
+        line = f"{_mention(message)}{escape(incident.summary)}"
+        return _cut(line, FALLBACK_LIMIT), [
+            {"type": "section", "text": _mrkdwn(_cut(line, SECTION_LIMIT))}]
     if message.notification.event == "acknowledge":
         who = incident.acknowledged_by
         news = f"{incident.id} acknowledged" + (f" by {who}" if who else "")

@@ -78,6 +78,7 @@ DEFAULT_TITLES: Mapping[str, str] = {
     "resolve": "{{ incident.id }} resolved: {{ incident.summary }}",
     "message": "{{ incident.id }}: {{ incident.summary }}",
     "test": "[TEST] {{ incident.id }}: {{ incident.summary }}",
+    "handoff": "On-call handoff: {{ incident.summary }}",
 }
 """The default title of each event ("test" for every test notification)."""
 
@@ -91,6 +92,7 @@ DEFAULT_TEXTS: Mapping[str, str] = {
     "message": "{{ incident.summary }}\n" + _ABOUT + _ACKNOWLEDGE,
     "test": "This is a test notification from router through channel {{ channel.id }}; "
             "nothing needs doing.\n\n{{ incident.summary }}\n" + _ABOUT + _ACKNOWLEDGE,
+    "handoff": "{{ incident.summary }}",
 }
 """The default text of each event. There is no default html (email escapes the text) and
 no default payload (the webhook sends its documented JSON body)."""

@@ -113,9 +113,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_by_incident ON deliveries (incident_number, id);
     CREATE INDEX deliveries_failed ON deliveries (id) WHERE outcome = 'failed';
     """,
-    # 3: how many times an incident's escalation policy started over; run-time rota overrides
+    # 3: how many times an incident's escalation policy started over; notices that belong to
+    # no incident (rota handoffs); run-time rota overrides
     """
     ALTER TABLE incidents ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN note TEXT NOT NULL DEFAULT '';
     CREATE TABLE overrides (
         id TEXT PRIMARY KEY,
         rota TEXT NOT NULL,

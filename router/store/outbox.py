@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from router.alerts.model import Incident, Notification
+from router.alerts.model import Incident, IncidentState, Notification, Severity
 from router.store.records import _INCIDENT_COLUMNS, _incident, from_seconds
 
 Outcome = Literal["delivered", "retry", "failed", "skipped"]
@@ -23,8 +23,9 @@ Outcome = Literal["delivered", "retry", "failed", "skipped"]
 _QUALIFIED = ", ".join(f"incidents.{column.strip()}" for column in _INCIDENT_COLUMNS.split(","))
 _DUE = (
     "SELECT outbox.id, outbox.channel, outbox.target, outbox.address, outbox.event, "
-    "outbox.created_at, outbox.attempts, " + _QUALIFIED + " FROM outbox "
-    "JOIN incidents ON incidents.number = outbox.incident_number "
+    "outbox.created_at, outbox.attempts, outbox.note, outbox.incident_number AS about, "
+    + _QUALIFIED + " FROM outbox "
+    "LEFT JOIN incidents ON incidents.number = outbox.incident_number "
     "WHERE outbox.state = 'pending' AND outbox.channel = ? AND outbox.due_at <= ? "
     # what an incident tells one target over one channel arrives in the order it was decided:
     # an acknowledge never overtakes its trigger while the trigger waits for a retry
@@ -70,11 +71,22 @@ def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
         if row["id"] in busy:
             continue
         notification = Notification(
-            id=row["id"], incident_number=row["number"], channel=row["channel"],
+            id=row["id"], incident_number=row["about"], channel=row["channel"],
             target=row["target"], address=row["address"], event=row["event"],
-            created_at=from_seconds(row["created_at"]))  # type: ignore[arg-type]
-        found.append(Due(notification, _incident(row)[0], row["attempts"]))
+            created_at=from_seconds(row["created_at"]),  # type: ignore[arg-type]
+            note=row["note"])
+        incident = _incident(row)[0] if row["number"] is not None else notice(notification)
+        found.append(Due(notification, incident, row["attempts"]))
     return found[:limit]
+
+
+def notice(notification: Notification) -> Incident:
+    """What a notice that belongs to no incident (a rota handoff) shows where an incident
+    would be: number 0, its note as the summary, severity info."""
+    return Incident(number=0, dedup_key=f"notice-{notification.id}", service=None,
+                    summary=notification.note, severity=Severity.INFO,
+                    state=IncidentState.TRIGGERED, opened_at=notification.created_at,
+                    updated_at=notification.created_at, source="router")
 
 
 def next_due_after(connection: sqlite3.Connection, now: datetime) -> datetime | None:

@@ -48,7 +48,7 @@ _INSERT_ALERT = (
 _INSERT_TIMELINE = ("INSERT INTO timeline (incident_number, at, actor, action, details) "
                     "VALUES (?, ?, ?, ?, ?)")
 _INSERT_OUTBOX = ("INSERT INTO outbox (id, incident_number, channel, target, address, event, "
-                  "created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                  "created_at, due_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def to_seconds(moment: datetime | None) -> float | None:
@@ -160,7 +160,8 @@ class Reader:
         return [Notification(id=row["id"], incident_number=row["incident_number"],
                              channel=row["channel"], target=row["target"],
                              address=row["address"], event=row["event"],
-                             created_at=from_seconds(row["created_at"]))  # type: ignore[arg-type]
+                             created_at=from_seconds(row["created_at"]),  # type: ignore[arg-type]
+                             note=row["note"])
                 for row in rows]
 
     def earliest_timer(self) -> tuple[int, str, datetime] | None:
@@ -215,6 +216,10 @@ class Reader:
     def counts(self) -> dict[str, int]:
         return {row[0]: row[1] for row in self.connection.execute(
             "SELECT state, count(*) FROM incidents GROUP BY state")}
+
+    def timer_count(self) -> int:
+        """Timers waiting in the store (escalations, acknowledgement timeouts)."""
+        return int(self.connection.execute("SELECT count(*) FROM timers").fetchone()[0])
 
 
 class _Flushing:
@@ -372,7 +377,7 @@ class Transaction(Reader):
     def add_notifications(self, notifications: Iterable[Notification]) -> None:
         self._outbox.extend(
             (item.id, item.incident_number, item.channel, item.target, item.address,
-             item.event, item.created_at.timestamp(), item.created_at.timestamp())
+             item.event, item.created_at.timestamp(), item.created_at.timestamp(), item.note)
             for item in notifications)
 
     def set_timer(self, number: int, kind: str, due_at: datetime) -> None:
@@ -397,6 +402,15 @@ class Transaction(Reader):
             "UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?",
             (now.timestamp(), silence_id, now.timestamp()))
         return cursor.rowcount == 1
+
+    def timers_of(self, number: int) -> dict[str, datetime]:
+        """The timers of one incident (0: those that belong to no incident), by kind."""
+        return {row[0]: from_seconds(row[1]) for row in self.connection.execute(  # type: ignore[misc]
+            "SELECT kind, due_at FROM timers WHERE incident_number = ?", (number,))}
+
+    def delete_timer(self, number: int, kind: str) -> None:
+        self.connection.execute("DELETE FROM timers WHERE incident_number = ? AND kind = ?",
+                                (number, kind))
 
     def take_timer(self, number: int, kind: str, due_at: datetime) -> bool:
         """Remove the timer if it is still the one that fell due at `due_at`."""

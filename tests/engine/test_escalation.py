@@ -297,3 +297,26 @@ async def test_an_alert_firing_again_after_retrigger_after_triggers_again(
                      (65.0, "escalated", "1", "alice")]
     detail = await daemon.engine.incident(incident_id)
     assert detail is not None and detail.incident.state is IncidentState.TRIGGERED
+
+
+async def test_handoff_notices_tell_the_outgoing_and_incoming_person_once(
+        tmp_path: Path, nursery: trio.Nursery, clock: trio.testing.MockClock) -> None:
+    daemon = Daemon(tmp_path, nursery)
+    # notices go to low-urgency methods: make everyone's email one
+    daemon.config_path.write_text(textwrap.dedent(CONFIG).replace(", urgency: high", "").replace(
+        "  - id: primary\n", "  - id: primary\n    name: Primary\n    handoff_notices: true\n"))
+    await daemon.start()
+    timers = await daemon.engine.schedule_handoffs()
+    assert timers == {"primary": datetime(2026, 11, 23, 8, 0, tzinfo=UTC)}  # 09:00 Berlin
+    await trio.sleep(15 * 60)
+    pending = await daemon.store.read(lambda reader: reader.pending_notifications())
+    told = sorted((item.target, item.event, item.note) for item in pending)
+    assert told == [
+        ("person:alice", "handoff", "You are on call for Primary from Mon 23 Nov 09:00 "
+                                    "(Europe/Berlin), taking over from bob."),
+        ("person:bob", "handoff", "Your on-call shift for Primary ended at Mon 23 Nov 09:00 "
+                                  "(Europe/Berlin); alice is on call now.")]
+    # the next handoff, a week later, is already set
+    assert await daemon.pending_timers() == [
+        (0, "handoff:primary", datetime(2026, 11, 30, 8, 0, tzinfo=UTC))]
+    daemon.scope.cancel()

@@ -1,0 +1,57 @@
+"""Rota handoff notices on the timer scheduler (room: engine).
+
+Each rota with `handoff_notices: true` keeps one timer, `handoff:<rota>` on incident number 0,
+due when its current on-call stretch ends. `schedule_handoffs` sets them at start and after a
+reload (and drops those of rotas that no longer want them); the timer's firing sends the
+notices of core/handoff.py and sets the next one, in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from router.core.handoff import TIMER_PREFIX, next_change, notices
+from router.engine.base import EngineBase
+from router.engine.snapshot import Snapshot
+from router.store import Transaction
+
+logger = logging.getLogger(__name__)
+
+
+class Handoffs(EngineBase):
+    """Mixed into Engine."""
+
+    async def schedule_handoffs(self) -> dict[str, datetime]:
+        """Make the handoff timers match the config; returns them by rota."""
+        snapshot, now = self.snapshot, self.clock.now()
+        wanted = {rota.id: next_change(rota, now)
+                  for rota in snapshot.config.rotas.values() if rota.handoff_notices}
+
+        def work(transaction: Transaction) -> None:
+            for kind in transaction.timers_of(0):
+                rota_id = kind.removeprefix(TIMER_PREFIX)
+                if kind.startswith(TIMER_PREFIX) and rota_id not in wanted:
+                    transaction.delete_timer(0, kind)
+            existing = transaction.timers_of(0)
+            for rota_id, due_at in wanted.items():
+                if existing.get(TIMER_PREFIX + rota_id) != due_at:
+                    transaction.set_timer(0, TIMER_PREFIX + rota_id, due_at)
+
+        await self.store.write(work)
+        self.timers_written()
+        return wanted
+
+    def _handoff(self, transaction: Transaction, snapshot: Snapshot, rota_id: str,
+                 due_at: datetime, now: datetime) -> str:
+        rota = snapshot.config.rotas.get(rota_id)
+        if rota is None or not rota.handoff_notices:
+            return "rota gone"
+        handoff = notices(snapshot.config, rota, due_at, now, self.new_id, snapshot.on_call)
+        transaction.add_notifications(handoff.notifications)
+        transaction.set_timer(0, TIMER_PREFIX + rota_id, handoff.next_at)
+        for why in handoff.held:
+            logger.info("handoff notice held: %s", why, extra={"rota": rota_id})
+        if handoff.outgoing == handoff.incoming:
+            return "no change"
+        return f"handoff {handoff.outgoing or 'nobody'} -> {handoff.incoming or 'nobody'}"
