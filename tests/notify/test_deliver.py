@@ -391,3 +391,18 @@ def test_backoff_doubles_from_5_seconds_to_5_minutes_with_jitter() -> None:
     assert [backoff(number, 0.999999).total_seconds() for number in range(1, 9)] == [
         pytest.approx(value, abs=0.01) for value in (5, 10, 20, 40, 80, 160, 300, 300)]
     assert backoff(3, 0.0) == timedelta(seconds=10)
+
+
+async def test_a_resolve_during_delivery_follows_the_trigger_it_overtook(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, _ = services
+    pagerduty.answer_next(Answer(delay=3))  # the trigger is in flight for 3 s
+    incident_id = await harness.alert()
+    await trio.sleep(1)
+    await harness.engine.resolve(incident_id, "api:ann")
+    await harness.settled()
+    assert [event["event_action"] for event in pagerduty.events] == ["trigger", "resolve"]
+    assert [alert.status for alert in pagerduty.alerts] == ["resolved"]
+    times = [request.time for request in pagerduty.requests]
+    assert times[1] >= times[0] + 3
