@@ -75,6 +75,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "router.cli_reload": ("router.cli_support", "router.config", "router.errors"),
     "router.reload": ("router.config", "router.engine", "router.errors", "router.logs",
                       "router.clock"),
+    "router.metrics": ("router.store", "router.alerts.model"),
     "router.daemon": ("router",),
     "router.__main__": ("router.cli",),
     "router": (),

@@ -39,19 +39,27 @@ from router.server.slack_actions import SlackActions
 logger = logging.getLogger(__name__)
 Parser = Callable[[bytes, dict[str, str]], Sequence[Any]]
 Reload = Callable[[], Awaitable[str]]
+Exposition = Callable[[], Awaitable[bytes]]
+"""Renders the metrics in Prometheus' text format (the daemon's router.metrics)."""
+Received = Callable[[str, str, int], None]
+"""Told (format, source, count) once alerts are stored: the inbound format, the name of the
+token the sender presented (or "anonymous") and how many (metrics count them)."""
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 """Reloads the config: returns the new config's summary, or raises ConfigInvalid."""
 
 
 def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
-                 reload: Reload | None = None, slack: SlackActions | None = None,
+                 reload: Reload | None = None, metrics: Exposition | None = None,
+                 received: Received | None = None, slack: SlackActions | None = None,
                  link_pages: LinkPages | None = None) -> Routes:
     """The API's routes; `tester` sends channel tests (the daemon's deliverer), `reload`
-    reloads the config (the daemon's one reload entry point; no `/-/reload` without it).
+    reloads the config (the daemon's one reload entry point; no `/-/reload` without it),
+    `metrics` renders `GET /metrics` (none without it), `received` counts stored alerts.
     Slack's buttons and the email acknowledge links prove themselves by signature, not by a
     bearer token (slack_actions.py, link_pages.py); no link routes without `link_pages`."""
     routes = Routes()
-    ingest = _Ingest(engine)
+    ingest = _Ingest(engine, received)
     routes.add("POST", "/v1/alerts", ingest.endpoint("native", native.parse))
     routes.add("POST", "/v1/ingest/alertmanager",
                ingest.endpoint("alertmanager", alertmanager.parse))
@@ -64,6 +72,8 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     routes.add("POST", "/v1/ingest/generic/{name}", ingest.generic)
     routes.add("GET", "/healthz", _health)
     routes.add("GET", "/readyz", _health)
+    if metrics is not None:  # a token as for /v1 reads, when tokens are configured
+        routes.add("GET", "/metrics", _guard(engine, _scrape(metrics)))
     if reload is not None:
         routes.add("POST", "/-/reload", _guard(engine, _reloading(reload)))
     reads = _Reads(engine)
@@ -99,6 +109,12 @@ async def _health(request: Request) -> Response:
     return Response.json(200, {"status": "ok"})
 
 
+def _scrape(metrics: Exposition) -> Handler:
+    async def handle(request: Request) -> Response:
+        return Response(200, await metrics(), (("content-type", METRICS_TYPE),))
+    return handle
+
+
 def _reloading(reload: Reload) -> Handler:
     """POST /-/reload: 200 with the new config's summary once it is in force, or 400 with
     every problem (file, line, column, path, message) while the running config stays."""
@@ -112,22 +128,34 @@ def _reloading(reload: Reload) -> Handler:
     return handle
 
 
+def _token(engine: Engine, request: Request) -> tuple[str, frozenset[str]] | None:
+    """The name and sources of the configured token the request's `Bearer` token matches."""
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented:
+        return None
+    for token in engine.snapshot.config.settings.ingest_tokens:
+        if hmac.compare_digest(token.token.reveal().encode(), presented.strip().encode()):
+            return token.name, token.sources
+    return None
+
+
 def authorized(engine: Engine, request: Request, source: str | None) -> bool:
     """With no tokens configured every request passes; else a `Bearer` token must match
     one. A token with `sources` is a sender's: it may post only to the ingest endpoints it
     names, and nothing else (no reads, acknowledgements or silences)."""
-    tokens = engine.snapshot.config.settings.ingest_tokens
-    if not tokens:
+    if not engine.snapshot.config.settings.ingest_tokens:
         return True
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not presented:
+    found = _token(engine, request)
+    if found is None:
         return False
-    for token in tokens:
-        if hmac.compare_digest(token.token.reveal().encode(), presented.strip().encode()):
-            if not token.sources:
-                return True
-            return source is not None and source in token.sources
-    return False
+    sources = found[1]
+    return not sources or (source is not None and source in sources)
+
+
+def sender(engine: Engine, request: Request) -> str:
+    """Who sent a request, as metrics name it: its token's name, or "anonymous"."""
+    found = _token(engine, request)
+    return "anonymous" if found is None else found[0]
 
 
 _UNAUTHORIZED = Response.error(401, "missing or invalid bearer token",
@@ -165,14 +193,20 @@ def _accepted_json(items: Sequence[Accepted]) -> dict[str, Any]:
 
 
 class _Ingest:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, received: Received | None = None) -> None:
         self.engine = engine
+        self.received = received
+
+    def count(self, inbound_format: str, request: Request, alerts: int) -> None:
+        if self.received is not None:
+            self.received(inbound_format, sender(self.engine, request), alerts)
 
     def endpoint(self, source: str, parse: Parser, *, status: int = 202,
                  empty: bool = False) -> Handler:
         async def handle(request: Request) -> Response:
             alerts = parse(request.body, dict(request.headers))
             accepted = await self.engine.ingest(alerts, trace_id=trace_id(request))
+            self.count(source.partition(":")[0], request, len(alerts))
             if empty:
                 return Response(status)
             return Response.json(status, _accepted_json(accepted))
@@ -211,6 +245,7 @@ class _Ingest:
         alerts = [alert if alert.dedup_key else dataclasses.replace(
             alert, dedup_key=uuid.uuid4().hex) for alert in alerts]
         accepted = await self.engine.ingest(alerts, trace_id=trace_id(request))
+        self.count("pagerduty", request, len(alerts))
         return Response(pagerduty.SUCCESS_STATUS, pagerduty.success_body(accepted[0].dedup_key),
                         (("content-type", "application/json"),))
 

@@ -16,7 +16,7 @@ import errno
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import formatdate
@@ -100,15 +100,17 @@ async def serve_http(
 
 async def serve_listeners(
     routes: Routes, listeners: Sequence[trio.SocketListener], *, limits: Limits = Limits(),
-    shutdown: trio.Event | None = None,
+    shutdown: trio.Event | None = None, on_response: Callable[[int], None] | None = None,
     task_status: trio.TaskStatus[Sequence[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve on listeners (pre-opened, so socket activation can hand them in) and close them.
 
     When `shutdown` is set: stop accepting, close idle keep-alive connections, give in-flight
     requests `limits.grace` to finish (their answers carry `Connection: close`), then return.
+    `on_response` is told the status of every answer, refusals by the server included
+    (metrics count them).
     """
-    server = _Server(routes, limits)
+    server = _Server(routes, limits, on_response)
     stop = trio.Event() if shutdown is None else shutdown
     try:
         async with trio.open_nursery() as watch:
@@ -136,9 +138,11 @@ async def _close_all(listeners: Sequence[trio.SocketListener]) -> None:
 class _Server:
     """State shared by the connections of one `serve_listeners` call."""
 
-    def __init__(self, routes: Routes, limits: Limits) -> None:
+    def __init__(self, routes: Routes, limits: Limits,
+                 on_response: Callable[[int], None] | None = None) -> None:
         self.routes = routes
         self.limits = limits
+        self.on_response = on_response or _ignore
         self.header_timeout = limits.header_timeout.total_seconds()
         self.body_timeout = limits.body_timeout.total_seconds()
         self.keep_alive_timeout = limits.keep_alive_timeout.total_seconds()
@@ -390,6 +394,7 @@ class _Connection:
             logger.exception("handler answered an invalid response: %r", response.status)
             response = _INTERNAL_ERROR
             event = self._response_event(response, close)
+        self.server.on_response(response.status)
         data = conn.send(event) or b""
         if response.body and not self.head_only:
             data += conn.send(h11.Data(data=response.body)) or b""
@@ -429,6 +434,10 @@ class _Connection:
                 if not data:
                     break
                 drained += len(data)
+
+
+def _ignore(status: int) -> None:
+    pass
 
 
 def _declares_body(headers: Mapping[str, str]) -> bool:

@@ -93,6 +93,18 @@ async def answer(engine: Engine, line: bytes) -> Reply:
     return await _answer_alerts(engine, line)
 
 
+def accepted(reply: Reply) -> int:
+    """How many alerts a reply of `answer` says were stored (metrics count them): one per
+    id of native alerts, one for an incident created or an alert sent."""
+    incidents = reply.get("incidents")
+    if reply.get("status") == "accepted" and isinstance(incidents, list):
+        return len(incidents)
+    body = reply.get("body")
+    if isinstance(body, dict) and body.get("type") in ("incident_created", "alert_sent"):
+        return 1
+    return 0
+
+
 def timed_out(line: bytes, seconds: float) -> Reply:
     """The answer to a line whose handling `answer` did not finish in `seconds` (503)."""
     text = f"not handled in {seconds:g} s"

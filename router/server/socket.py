@@ -21,6 +21,7 @@ import json
 import logging
 import socket
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -34,6 +35,8 @@ from router.server import messages
 logger = logging.getLogger(__name__)
 
 MODE = 0o660
+Received = Callable[[str, str, int], None]
+"""Told (format, source, count) of the alerts a line stored (metrics count them)."""
 _RECEIVE_SIZE = 65536
 _BACKLOG = 128
 
@@ -63,19 +66,20 @@ class _Gone(Exception):
 
 async def serve_socket(
     engine: Engine, path: Path, *, limits: SocketLimits = SocketLimits(),
-    shutdown: trio.Event | None = None,
+    shutdown: trio.Event | None = None, received: Received | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Listen on a unix socket at `path` and serve until `shutdown` is set (or cancelled).
 
     When `shutdown` is set: stop accepting and remove the socket file, close connections
     that wait for a line, give lines being handled `limits.grace` to be answered, return.
+    `received("socket", "anonymous", count)` is told of the alerts each line stored.
 
     Raises:
         FileExistsError: something other than a stale socket is at `path`.
     """
     listener, inode = await _bind(path)
-    server = _Server(engine, limits)
+    server = _Server(engine, limits, received)
     stop = trio.Event() if shutdown is None else shutdown
     try:
         async with trio.open_nursery() as connections:
@@ -148,9 +152,11 @@ def _unlink(path: Path) -> None:
 class _Server:
     """State shared by the connections of one `serve_socket` call."""
 
-    def __init__(self, engine: Engine, limits: SocketLimits) -> None:
+    def __init__(self, engine: Engine, limits: SocketLimits,
+                 received: Received | None = None) -> None:
         self.engine = engine
         self.limits = limits
+        self.received = received
         self.waiting: set[trio.CancelScope] = set()  # reads cancelled at shutdown
         self.draining = False
 
@@ -234,7 +240,10 @@ class _Connection:
     async def _answer(self, line: bytes) -> messages.Reply:
         seconds = self.limits.handler_timeout.total_seconds()
         with trio.move_on_after(seconds):
-            return await messages.answer(self.server.engine, line)
+            reply = await messages.answer(self.server.engine, line)
+            if self.server.received is not None and (count := messages.accepted(reply)):
+                self.server.received("socket", "anonymous", count)
+            return reply
         return messages.timed_out(line, seconds)
 
     async def _send(self, reply: messages.Reply) -> None:
