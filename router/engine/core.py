@@ -74,9 +74,12 @@ class Engine(Escalation, Handoffs, Silences):
         """Store every alert with its incident changes and notifications, in one commit.
         `trace_id` names the request in the log lines (the server makes one per request)."""
         snapshot, now = self.snapshot, self.clock.now()
-        accepted = await self.store.write(
-            lambda transaction: [self._ingest_one(transaction, snapshot, alert, now)
-                                 for alert in alerts])
+
+        def work(transaction: Transaction) -> list[Accepted]:
+            transaction.trace_id = trace_id or ""  # carried by the notifications to delivery
+            return [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
+
+        accepted = await self.store.write(work)
         self.outbox_written()
         self.timers_written()
         for item in accepted:

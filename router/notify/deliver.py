@@ -164,7 +164,7 @@ class Deliverer:
             attempt, retry_at = self._settle(lane.channel, item, shipped)
             await self._store.write(
                 lambda transaction: outbox.record(transaction.connection, attempt, retry_at))
-            _log(attempt, retry_at)
+            _log(attempt, retry_at, item.trace_id)
             self.on_attempt(attempt)
         except Exception:
             # The notification stays pending and is tried again; the daemon goes on.
@@ -305,12 +305,13 @@ def _fail_channel(transaction: Transaction, *, channel_id: str, now: datetime,
     return outbox.fail_channel(transaction.connection, channel_id, now, reason)
 
 
-def _log(attempt: Attempt, retry_at: datetime | None) -> None:
+def _log(attempt: Attempt, retry_at: datetime | None, trace_id: str = "") -> None:
     fields: dict[str, Any] = {
         "incident": f"INC{attempt.incident_number}" if attempt.incident_number else None,
         "notification": attempt.notification_id, "channel": attempt.channel,
         "target": attempt.target, "event": attempt.event, "attempt": attempt.attempt,
-        "status": attempt.status_code, "latency_ms": attempt.latency_ms}
+        "status": attempt.status_code, "latency_ms": attempt.latency_ms,
+        "trace_id": trace_id or None}
     if attempt.outcome in ("delivered", "skipped"):
         logger.info("notification %s: %s %s", attempt.outcome, attempt.channel, attempt.target,
                     extra=fields)

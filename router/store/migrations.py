@@ -118,6 +118,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE incidents ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE outbox ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE outbox ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
     CREATE TABLE overrides (
         id TEXT PRIMARY KEY,
         rota TEXT NOT NULL,

@@ -23,7 +23,8 @@ Outcome = Literal["delivered", "retry", "failed", "skipped"]
 _QUALIFIED = ", ".join(f"incidents.{column.strip()}" for column in _INCIDENT_COLUMNS.split(","))
 _DUE = (
     "SELECT outbox.id, outbox.channel, outbox.target, outbox.address, outbox.event, "
-    "outbox.created_at, outbox.attempts, outbox.note, outbox.incident_number AS about, "
+    "outbox.created_at, outbox.attempts, outbox.note, outbox.trace_id, "
+    "outbox.incident_number AS about, "
     + _QUALIFIED + " FROM outbox "
     "LEFT JOIN incidents ON incidents.number = outbox.incident_number "
     "WHERE outbox.state = 'pending' AND outbox.channel = ? AND outbox.due_at <= ? "
@@ -42,6 +43,8 @@ class Due:
     notification: Notification
     incident: Incident
     attempts: int
+    trace_id: str = ""
+    """The ingest request that caused it, for the log lines ("" for timers, acks...)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +79,7 @@ def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
             created_at=from_seconds(row["created_at"]),  # type: ignore[arg-type]
             note=row["note"])
         incident = _incident(row)[0] if row["number"] is not None else notice(notification)
-        found.append(Due(notification, incident, row["attempts"]))
+        found.append(Due(notification, incident, row["attempts"], row["trace_id"]))
     return found[:limit]
 
 

@@ -48,7 +48,7 @@ _INSERT_ALERT = (
 _INSERT_TIMELINE = ("INSERT INTO timeline (incident_number, at, actor, action, details) "
                     "VALUES (?, ?, ?, ?, ?)")
 _INSERT_OUTBOX = ("INSERT INTO outbox (id, incident_number, channel, target, address, event, "
-                  "created_at, due_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                  "created_at, due_at, note, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def to_seconds(moment: datetime | None) -> float | None:
@@ -269,6 +269,9 @@ class Transaction(Reader):
         self._silences_since = 0.0
         self._texts: dict[int, tuple[Mapping[str, Any], str]] = {}
         self._details: dict[tuple[tuple[str, Any], ...], str] = {}
+        self.trace_id = ""
+        """The request a unit of work serves, stamped on the notifications it writes so the
+        deliverer's log lines carry it (units set it as they begin)."""
 
     def flush(self) -> None:
         """Write the rows held back."""
@@ -293,6 +296,7 @@ class Transaction(Reader):
         self._outbox.clear()
         self._number, self._number_written = None, True
         self._silences = None
+        self.trace_id = ""
 
     def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None:
         # Incidents are written at once, so this needs no flush.
@@ -377,7 +381,8 @@ class Transaction(Reader):
     def add_notifications(self, notifications: Iterable[Notification]) -> None:
         self._outbox.extend(
             (item.id, item.incident_number, item.channel, item.target, item.address,
-             item.event, item.created_at.timestamp(), item.created_at.timestamp(), item.note)
+             item.event, item.created_at.timestamp(), item.created_at.timestamp(), item.note,
+             self.trace_id)
             for item in notifications)
 
     def set_timer(self, number: int, kind: str, due_at: datetime) -> None:

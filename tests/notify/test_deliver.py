@@ -406,3 +406,17 @@ async def test_a_resolve_during_delivery_follows_the_trigger_it_overtook(
     assert [alert.status for alert in pagerduty.alerts] == ["resolved"]
     times = [request.time for request in pagerduty.requests]
     assert times[1] >= times[0] + 3
+
+
+async def test_the_ingest_trace_id_reaches_the_delivery_log_lines(
+        clock: trio.testing.MockClock, harness: Harness,
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="router.notify.deliver"):
+        await harness.engine.ingest([Alert(summary="traced", source="test")],
+                                    trace_id="trace-123")
+        await harness.settled()
+    delivered = [record for record in caplog.records
+                 if record.getMessage().startswith("notification delivered")]
+    assert len(delivered) == 2
+    assert {getattr(record, "trace_id", None) for record in delivered} == {"trace-123"}
+    assert {getattr(record, "incident", None) for record in delivered} == {"INC1"}
