@@ -115,18 +115,7 @@ class Metrics:
         self._store = store
         self._reloads = reloads
         self._render = trio.CapacityLimiter(1)  # one scrape renders at a time
-        # A `_created` series beside every counter and histogram doubles the series for no
-        # use (Prometheus does not read them from the text format). prometheus_client's
-        # switch is process-wide; router is its only user in the process.
-        disable_created_metrics()  # type: ignore[no-untyped-call]
-        self.registry = registry = CollectorRegistry()
-        if process:
-            ProcessCollector(registry=registry)
-            PlatformCollector(registry=registry)
-            GCCollector(registry=registry)
-        build = Gauge("router_build_info", "router's version and the Python running it; "
-                      "always 1.", ["version", "python"], registry=registry)
-        build.labels(version=version, python=platform.python_version()).set(1)
+        self.registry = registry = _standard_registry(version, process)
         self.alerts = Counter(
             "router_alerts_received_total", "Alerts accepted and stored, by sender (the name "
             "of the ingest token presented, or anonymous) and inbound format.",
@@ -186,6 +175,24 @@ class Metrics:
         scrape = _Scrape(self.registry, families)
         # The process collector reads /proc: file I/O stays off the event loop.
         return await trio.to_thread.run_sync(generate_latest, scrape, limiter=self._render)
+
+
+def _standard_registry(version: str, process: bool) -> CollectorRegistry:
+    """A registry of our own with router_build_info and, if `process`, prometheus_client's
+    process, platform and garbage-collector metrics."""
+    # A `_created` series beside every counter and histogram would reach Prometheus, from
+    # the 0.0.4 text format, as a series of its own: double the series for no use. The
+    # switch is process-wide; router is prometheus_client's only user in the process.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
+    registry = CollectorRegistry()
+    if process:
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+    build = Gauge("router_build_info", "router's version and the Python running it; "
+                  "always 1.", ["version", "python"], registry=registry)
+    build.labels(version=version, python=platform.python_version()).set(1)
+    return registry
 
 
 class _Scrape:
