@@ -67,6 +67,18 @@ def reloads(daemon: Daemon) -> list[dict[str, Any]]:
             if record["message"].startswith("config reload")]
 
 
+def logged_reloads(daemon: Daemon, count: int) -> list[dict[str, Any]]:
+    """The reload records, once `count` reloads have logged their outcome (the config is in
+    force a moment before its reload's line is written)."""
+    def done() -> list[dict[str, Any]] | None:
+        found = reloads(daemon)
+        finished = [record for record in found if record["message"].startswith(
+            ("config reloaded", "config reload rejected with"))]
+        return found if len(finished) >= count else None
+    return wait_until(done, timeout=RELOAD_TIMEOUT,
+                      what=lambda: f"{count} reload(s) logged; the log:\n{daemon.log()}")
+
+
 def status_with(daemon: Daemon, token: str) -> int:
     with daemon.client(token) as client:
         return client.get("/v1/incidents").status_code
@@ -119,7 +131,8 @@ def test_an_edit_in_place_is_in_force_without_a_signal(daemon: Daemon) -> None:
         file.truncate()
         file.write(text.replace(ON_CALL, "members: [backup]"))
     wait_on_call(daemon, "backup")
-    [reloaded] = [record for record in reloads(daemon) if record["trigger"] == "watch"]
+    [reloaded] = [record for record in logged_reloads(daemon, 1)
+                  if record["trigger"] == "watch"]
     assert reloaded["level"] == "INFO"
     assert reloaded["message"].startswith("config reloaded: 2 people, 3 channels, 1 rota")
 
@@ -201,7 +214,7 @@ def test_a_git_checkout_of_many_files_is_one_reload(own_daemon: OwnDaemon,
     assert on_call(daemon) == "p00"
     git(repository, "checkout", "-q", "main")
     wait_on_call(daemon, "p07")
-    found = reloads(daemon)
+    found = logged_reloads(daemon, 1)
     assert all(record["level"] == "INFO" for record in found), found
     assert 1 <= len(found) <= 2, found  # one, unless git paused mid-checkout for 0.4 s
     assert found[-1]["message"].endswith("from 22 files")
@@ -218,7 +231,7 @@ def test_sighup_brings_in_what_the_watcher_cannot_see(start_daemon: StartDaemon,
     wait_until(lambda: status_with(daemon, NEW_TOKEN) == 200, timeout=RELOAD_TIMEOUT,
                what=lambda: f"the new token after SIGHUP; the log:\n{daemon.log()}")
     assert status_with(daemon, OLD_TOKEN) == 401
-    assert [record["trigger"] for record in reloads(daemon)] == ["signal"]
+    assert [record["trigger"] for record in logged_reloads(daemon, 1)] == ["signal"]
 
 
 def test_post_reload_answers_with_the_summary(start_daemon: StartDaemon,
