@@ -149,6 +149,7 @@ async def add_override(engine: Engine, rota_id: str, *, person: str, start: date
         return override
 
     override = await engine.store.write(write)
+    await engine.schedule_handoffs()  # the override may move the next handoff
     logger.info("override added", extra={
         "override": override.id, "rota": override.rota, "person": override.person,
         "replaces": override.replaces, "from": override.start.isoformat(),
@@ -196,6 +197,7 @@ async def remove_override(engine: Engine, override_id: str) -> RotaOverride:
     removed = await engine.store.write(write)
     if removed is None:
         raise LookupError(f"no override {override_id} in force or to come")
+    await engine.schedule_handoffs()
     logger.info("override removed", extra={"override": removed.id, "rota": removed.rota})
     return removed
 

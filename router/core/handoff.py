@@ -39,13 +39,15 @@ class Handoff:
 
 
 def next_change(rota: Rota, now: datetime) -> datetime:
-    """When the rota's current on-call stretch ends."""
+    """When the rota's current on-call stretch ends (config overrides only)."""
     return shift_at(rota, now).shift.end
 
 
 def notices(config: Config, rota: Rota, at: datetime, now: datetime,
-            new_id: Callable[[], str], on_call: OnCallLookup) -> Handoff:
-    """The notices of a handoff due at `at` (sent `now`, which is later after an outage)."""
+            new_id: Callable[[], str], on_call: OnCallLookup,
+            change: Callable[[Rota, datetime], datetime] = next_change) -> Handoff:
+    """The notices of a handoff due at `at` (sent `now`, which is later after an outage).
+    `on_call` and `change` answer with the run-time overrides applied, where there are any."""
     outgoing = on_call(rota, at - _JUST_BEFORE)
     incoming = on_call(rota, at)
     notifications: list[Notification] = []
@@ -62,7 +64,7 @@ def notices(config: Config, rota: Rota, at: datetime, now: datetime,
                 f"{_name(config, incoming)} is on call now." if incoming
                 else "nobody is on call now.")
             notifications += _tell(config, config.people[outgoing], words, now, new_id, held)
-    later = max(next_change(rota, max(at, now)), max(at, now) + _JUST_BEFORE)
+    later = max(change(rota, max(at, now)), max(at, now) + _JUST_BEFORE)
     return Handoff(outgoing, incoming, tuple(notifications), tuple(held), later)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from router.core.handoff import TIMER_PREFIX, next_change, notices
+from router.core.handoff import TIMER_PREFIX, notices
 from router.engine.base import EngineBase
 from router.engine.snapshot import Snapshot
 from router.store import Transaction
@@ -23,12 +23,16 @@ class Handoffs(EngineBase):
     """Mixed into Engine."""
 
     async def schedule_handoffs(self) -> dict[str, datetime]:
-        """Make the handoff timers match the config; returns them by rota."""
+        """Make the handoff timers match the config and the run-time overrides (called at
+        start, after a reload, and when an override is added or removed); returns them by
+        rota."""
         snapshot, now = self.snapshot, self.clock.now()
-        wanted = {rota.id: next_change(rota, now)
-                  for rota in snapshot.config.rotas.values() if rota.handoff_notices}
+        wanted: dict[str, datetime] = {}
 
         def work(transaction: Transaction) -> None:
+            lookup = snapshot.on_call.within(transaction, now)
+            wanted.update((rota.id, lookup.next_change(rota, now))
+                          for rota in snapshot.config.rotas.values() if rota.handoff_notices)
             for kind in transaction.timers_of(0):
                 rota_id = kind.removeprefix(TIMER_PREFIX)
                 if kind.startswith(TIMER_PREFIX) and rota_id not in wanted:
@@ -47,7 +51,9 @@ class Handoffs(EngineBase):
         rota = snapshot.config.rotas.get(rota_id)
         if rota is None or not rota.handoff_notices:
             return "rota gone"
-        handoff = notices(snapshot.config, rota, due_at, now, self.new_id, snapshot.on_call)
+        lookup = snapshot.on_call.within(transaction, now)
+        handoff = notices(snapshot.config, rota, due_at, now, self.new_id, lookup,
+                          lookup.next_change)
         transaction.add_notifications(handoff.notifications)
         transaction.set_timer(0, TIMER_PREFIX + rota_id, handoff.next_at)
         for why in handoff.held:

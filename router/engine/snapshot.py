@@ -79,6 +79,10 @@ class OnCallCache:
             self._seen = (transaction, version)
         return self
 
+    def next_change(self, rota: Rota, now: datetime) -> datetime:
+        """When the on-call stretch around `now` ends, run-time overrides included."""
+        return shift_at(rota, now, self._overrides.get(rota.id, ())).shift.end
+
     def __call__(self, rota: Rota, now: datetime) -> str | None:
         known = self._known.get(rota.id)
         if known is not None and known[0] is rota and known[1] <= now < known[2]:

@@ -19,6 +19,7 @@ from router.alerts.model import Alert, IncidentState, Severity
 from router.clock import TrioClock
 from router.config import load_config
 from router.engine import Engine
+from router.overrides import add_override
 from router.scheduler import Scheduler
 from router.store import Store
 
@@ -319,4 +320,35 @@ async def test_handoff_notices_tell_the_outgoing_and_incoming_person_once(
     # the next handoff, a week later, is already set
     assert await daemon.pending_timers() == [
         (0, "handoff:primary", datetime(2026, 11, 30, 8, 0, tzinfo=UTC))]
+    daemon.scope.cancel()
+
+
+async def test_a_run_time_override_moves_the_handoff_and_names_who_takes_over(
+        tmp_path: Path, nursery: trio.Nursery, clock: trio.testing.MockClock) -> None:
+    daemon = Daemon(tmp_path, nursery)
+    daemon.config_path.write_text(textwrap.dedent(CONFIG).replace(", urgency: high", "").replace(
+        "  - id: primary\n", "  - id: primary\n    name: Primary\n    handoff_notices: true\n"))
+    await daemon.start()
+    await daemon.engine.schedule_handoffs()
+    # carol covers 08:55-10:00 Berlin: the handoff moves to 08:55, from bob to carol
+    await add_override(daemon.engine, "primary", person="carol",
+                       start=datetime(2026, 11, 23, 7, 55, tzinfo=UTC),
+                       end=datetime(2026, 11, 23, 9, 0, tzinfo=UTC), reason="swap")
+    assert await daemon.pending_timers() == [
+        (0, "handoff:primary", datetime(2026, 11, 23, 7, 55, tzinfo=UTC))]
+    await trio.sleep(6 * 60)
+    pending = await daemon.store.read(lambda reader: reader.pending_notifications())
+    assert sorted((item.target, item.note.split(";")[0]) for item in pending) == [
+        ("person:bob", "Your on-call shift for Primary ended at Mon 23 Nov 08:55 "
+                       "(Europe/Berlin)"),
+        ("person:carol", "You are on call for Primary from Mon 23 Nov 08:55 (Europe/Berlin), "
+                         "taking over from bob.")]
+    # at 09:00 the layer hands bob's week to alice under carol's cover: nobody is told
+    assert await daemon.pending_timers() == [
+        (0, "handoff:primary", datetime(2026, 11, 23, 8, 0, tzinfo=UTC))]
+    await trio.sleep(10 * 60)
+    assert len(await daemon.store.read(lambda reader: reader.pending_notifications())) == 2
+    # carol's cover ends at 10:00 Berlin, when alice takes over
+    assert await daemon.pending_timers() == [
+        (0, "handoff:primary", datetime(2026, 11, 23, 9, 0, tzinfo=UTC))]
     daemon.scope.cancel()
