@@ -387,7 +387,8 @@ def test_incidents_json_shape(seeded: list[str]) -> None:
     assert json.loads(out) == {"incidents": [{
         "id": "INC1", "summary": "DiskFull on db1", "state": "acknowledged",
         "severity": "critical", "service": "api", "source": "native", "dedup_key": "DiskFull",
-        "escalation_policy": "default", "level": 1, "repeats": 0, "assigned_to": "bob", "alert_count": 2,
+        "escalation_policy": "default", "level": 1, "repeats": 0, "assigned_to": "bob",
+        "alert_count": 2,
         "suppressed_by": None, "opened_at": "2026-11-23T11:00:00+00:00",
         "updated_at": "2026-11-23T11:05:00+00:00",
         "acknowledged_at": "2026-11-23T11:05:00+00:00", "acknowledged_by": "bob",
