@@ -19,6 +19,7 @@ import trio
 
 from router import (
     __version__,
+    cli_deliveries,
     cli_incidents,
     cli_lifecycle,
     cli_oncall,
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_incidents.add_commands(commands)
     cli_lifecycle.add_commands(commands)
     cli_reload.add_commands(commands)
+    cli_deliveries.add_commands(commands)
     return parser
 
 

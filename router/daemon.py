@@ -19,20 +19,29 @@ import logging
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import trio
 
-from router import systemd
+from router import __version__, systemd
 from router.clock import Clock, SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.model import Config
 from router.config.values import parse_listen
 from router.engine import Engine
+from router.links import read_or_create_key
 from router.logs import Redactor, secrets_in
+from router.metrics import Metrics
+from router.notify.deliver import Deliverer
+from router.notify.transport import Transport
+from router.notify.wire import HttpRequest
 from router.reload import Reloader, ReloadOutcome, watch_config
+from router.scheduler import Scheduler
 from router.server.api import build_routes
 from router.server.http import Limits, bound_port, open_listeners, serve_listeners
+from router.server.link_pages import LinkPages
+from router.server.slack_actions import Responder, SlackActions
 from router.server.socket import serve_socket
 from router.store import DATABASE_NAME, Store
 
@@ -81,6 +90,20 @@ async def run(options: Options, *, clock: Clock | None = None,
         redactor.learn(secrets_in(config))
     reloader = Reloader(engine, options.config_paths, engine.clock, load=load,
                         redactor=redactor)
+    transport = Transport()
+    link_pages = LinkPages(engine, await trio.to_thread.run_sync(
+        read_or_create_key, options.state_dir))
+    deliverer = Deliverer(store, engine.clock, lambda: engine.snapshot.config, transport,
+                          acknowledge_url=lambda channel, notification, incident:
+                          link_pages.acknowledge_url(channel.type, notification.event,
+                                                     incident.id))
+    slack_replies = Responder(functools.partial(_post_json, transport))
+    engine.outbox_written = deliverer.wake
+    scheduler = Scheduler(engine)
+    engine.timers_written = scheduler.poke
+    metrics = Metrics(store, version=__version__, reloads=lambda: reloader.status)
+    deliverer.on_attempt = metrics.delivery_attempted
+    scheduler.on_fired = metrics.timer_fired
     host, port = parse_listen(options.listen or config.settings.listen)
     if activated:
         host, port = activated[0].socket.getsockname()[:2]
@@ -96,17 +119,26 @@ async def run(options: Options, *, clock: Clock | None = None,
                 ignore=[options.state_dir]))
             if (interval := systemd.watchdog_interval()) is not None:
                 nursery.start_soon(systemd.ping_watchdog, interval)
+            # Delivery and timers run until the servers have drained; what is pending then
+            # stays in the store and resumes at the next start (overdue timers at once).
+            await nursery.start(deliverer.run)
+            await engine.schedule_handoffs()
+            await nursery.start(scheduler.run)
+            await nursery.start(slack_replies.run)
             async with trio.open_nursery() as servers:  # both return once drained
                 listeners = activated or await open_listeners(host, port)
                 limits = Limits(max_body_bytes=config.settings.max_body_bytes)
-                routes = build_routes(engine, reload=functools.partial(
-                    _reload_or_raise, reloader))
+                routes = build_routes(engine, deliverer, reload=functools.partial(
+                    _reload_or_raise, reloader), metrics=metrics.exposition,
+                    received=metrics.alerts_received,
+                    slack=SlackActions(engine, slack_replies), link_pages=link_pages)
                 await servers.start(functools.partial(
                     serve_listeners, routes, listeners, limits=limits,
-                    shutdown=shutdown))
+                    shutdown=shutdown, on_response=metrics.responded))
                 socket_path = options.socket or options.state_dir / SOCKET_NAME
                 await servers.start(functools.partial(serve_socket, engine, socket_path,
-                                                      shutdown=shutdown))
+                                                      shutdown=shutdown,
+                                                      received=metrics.alerts_received))
                 bound = (host, bound_port(listeners))
                 logger.info("listening on http://%s:%d and unix:%s", *bound, socket_path,
                             extra={"url": f"http://{host}:{bound[1]}",
@@ -117,8 +149,19 @@ async def run(options: Options, *, clock: Clock | None = None,
             nursery.cancel_scope.cancel()  # the signal handler
     finally:
         with trio.CancelScope(shield=True):
+            await transport.aclose()
             await store.close()
     logger.info("stopped")
+
+
+async def _post_json(transport: Transport, url: str, body: bytes) -> str:
+    """POST a JSON body (a reply to Slack's response_url); how it went, for the log."""
+    sent = await transport.send(HttpRequest(
+        method="POST", url=url, body=body, target="slack response_url",
+        headers={"Content-Type": "application/json"}, timeout=timedelta(seconds=10)))
+    if sent.outcome is not None:
+        return sent.outcome.reason
+    return f"answered {sent.status_code}"
 
 
 async def _signals(shutdown: trio.Event, reloader: Reloader, scope: trio.CancelScope) -> None:
