@@ -444,6 +444,14 @@ async def test_a_long_line_without_newline_is_refused_before_it_ends(client: Cli
 ON_CALL = {"type": "get_on_call", "msg_id": 1, "team": "primary"}
 
 
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    """pytest-trio's autojump clock, but jumping only after 20 ms of real idleness: the
+    engine reads the store in a worker thread, and a clock that jumped while it reads would
+    run the client's timeouts out under it."""
+    return trio.testing.MockClock(autojump_threshold=0.02)
+
+
 async def test_an_idle_client_is_closed(client: Client, autojump_clock: trio.testing.MockClock,
                                         ) -> None:
     assert (await client.ask(ON_CALL))["type"] == "on_call"
