@@ -13,7 +13,6 @@ Exit codes: 0 done, 1 not found / invalid config or store problem, 2 usage.
 from __future__ import annotations
 
 import argparse
-import getpass
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TextIO
@@ -27,6 +26,7 @@ from router.cli_support import (
     add_common_options,
     command,
     fields,
+    login_name,
     positive,
     print_json,
     quoted,
@@ -115,7 +115,7 @@ def _silence_add(arguments: argparse.Namespace, config: Config, out: TextIO) -> 
     try:  # the engine checks again and picks the id, as for POST /v1/silences
         silence = with_engine(arguments, config, lambda engine: engine.create_silence(
             matchers, starts_at=now, ends_at=ends_at, reason=reason,
-            created_by=arguments.by if arguments.by is not None else _login()))
+            created_by=arguments.by if arguments.by is not None else login_name()))
     except BadRequest as bad:
         raise Usage(str(bad)) from None
     if arguments.format == "json":
@@ -151,13 +151,6 @@ def _instant(option: str, text: str) -> datetime:
         return parse_datetime(text, _UTC_ZONE)
     except ValueError as error:
         raise Usage(f"{option}: {error}") from None
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name in the environment or the password database
-        return ""
 
 
 def _silence_list(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:

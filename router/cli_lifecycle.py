@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import getpass
 from typing import Any, TextIO
 
 from router import lifecycle
@@ -29,6 +28,7 @@ from router.cli_support import (
     Usage,
     add_common_options,
     command,
+    login_name,
     print_json,
     with_engine,
 )
@@ -58,7 +58,7 @@ def add_commands(commands: Any) -> None:
 
 def _act(verb: lifecycle.Verb, arguments: argparse.Namespace, config: Config,
          out: TextIO) -> int:
-    name = (arguments.by if arguments.by is not None else _login()).strip()
+    name = (arguments.by if arguments.by is not None else login_name()).strip()
     if not name:
         raise Usage("--by must name someone (no login name was found)")
     actor = f"cli:{name}"
@@ -80,8 +80,3 @@ def _act(verb: lifecycle.Verb, arguments: argparse.Namespace, config: Config,
     return EXIT_OK
 
 
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name in the environment or the password database
-        return ""

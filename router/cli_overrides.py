@@ -12,7 +12,6 @@ Exit codes: 0 done, 1 not found / invalid config or store problem, 2 usage (a ch
 from __future__ import annotations
 
 import argparse
-import getpass
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -21,6 +20,7 @@ from router.cli_support import (
     Usage,
     add_common_options,
     command,
+    login_name,
     print_json,
     table,
     text_time,
@@ -97,7 +97,7 @@ def _span(arguments: argparse.Namespace, config: Config, now: datetime
 
 def _add(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
     now = SystemClock().now()
-    by = arguments.by if arguments.by is not None else _login()
+    by = arguments.by if arguments.by is not None else login_name()
     try:
         start, end = _span(arguments, config, now)
         fields = {"person": arguments.person, "start": start, "end": end,
@@ -112,13 +112,6 @@ def _add(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
     else:
         print(override.id, file=out)
     return EXIT_OK
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name in the environment or the password database
-        return ""
 
 
 async def _listed(engine: Engine, rota: str | None, every: bool

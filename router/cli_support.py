@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import getpass
 import json
 import re
 import sqlite3
@@ -167,3 +168,12 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
     return [(indent + "  ".join(cell.ljust(width) for cell, width in zip(line, widths,
                                                                           strict=True))).rstrip()
             for line in lines]
+
+
+def login_name() -> str:
+    """Who runs the command, for `--by` defaults: the login name, or "" when the environment
+    and the password database have none."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import json
 import logging
 import re
 import uuid
@@ -318,18 +317,6 @@ class _Reads:
                                    "people": [roster.fatigue_json(item) for item in reports]})
 
 
-
-
-def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        document = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BadRequest("", f"expected a JSON object: {error}") from None
-    if not isinstance(document, dict):
-        raise BadRequest("", "expected a JSON object")
-    return document
-
-
 def _text(document: dict[str, Any], name: str, default: str | None = None) -> str:
     value = document.get(name, default)
     if not isinstance(value, str):
@@ -368,7 +355,7 @@ class _Incidents:
     def transition(self, verb: str) -> Handler:
         async def handle(request: Request) -> Response:
             incident_id = request.params["id"]
-            body = _json_body(request) if request.body.strip() else {}
+            body = request.json_object() if request.body.strip() else {}
             actor = f"api:{_text(body, 'by', 'anonymous')}"
             try:
                 if verb == "acknowledge":
@@ -390,7 +377,7 @@ class _Incidents:
                                                 for item in found]})
 
     async def add_silence(self, request: Request) -> Response:
-        body = _json_body(request)
+        body = request.json_object()
         matchers = body.get("matchers")
         if not isinstance(matchers, list) or not all(
                 isinstance(item, dict) and all(isinstance(item.get(key), str)

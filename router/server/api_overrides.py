@@ -14,7 +14,6 @@ Times are ISO 8601; without an offset they are wall-clock time in the rota's tim
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from router.engine import Engine
@@ -28,16 +27,6 @@ from router.overrides import (
     remove_override,
 )
 from router.server.routes import Request, Response
-
-
-def _body(request: Request) -> dict[str, Any]:
-    try:
-        document = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BadRequest("", f"expected a JSON object: {error}") from None
-    if not isinstance(document, dict):
-        raise BadRequest("", "expected a JSON object")
-    return document
 
 
 def _required(body: dict[str, Any], name: str) -> str:
@@ -62,7 +51,7 @@ class Overrides:
         return Response.json(200, {"overrides": [override_json(item, now) for item in found]})
 
     async def add(self, request: Request) -> Response:
-        body = _body(request)
+        body = request.json_object()
         config, rota_id = self.engine.snapshot.config, request.params["id"]
         start_text = _optional(body, "from")
         start = (self.engine.clock.now() if start_text is None

@@ -1,5 +1,5 @@
 """The route table, the request and response values, and request-target parsing (room: server;
-imports no router module).
+imports errors only).
 
 Pure: no sockets, no trio. `server/http.py` reads requests off the wire into `Request`, asks
 `Routes.find` for a handler, and writes the `Response` it returns.
@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from router.errors import BadRequest
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # stateless; reused
 _JSON_TYPE = ("content-type", "application/json")
@@ -28,6 +30,16 @@ class Request:
     body: bytes
     params: Mapping[str, str]  # the `{name}` segments of the matched route
     client: tuple[str, int] | None  # peer address of a TCP connection
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object, or a BadRequest saying why it is not one."""
+        try:
+            document = json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise BadRequest("", f"expected a JSON object: {error}") from None
+        if not isinstance(document, dict):
+            raise BadRequest("", "expected a JSON object")
+        return document
 
 
 @dataclass(frozen=True, slots=True)
