@@ -134,18 +134,20 @@ def plan_level(config: Config, incident: Incident, level_number: int, now: datet
                 held.append(f"nobody is on call in rota {target.id}")
                 continue
         people.append(person_id)
-        notifications.extend(_page(config, config.people[person_id], urgency, incident, now,
-                                   new_id, event, held))
+        notifications.extend(reach(config, config.people[person_id], urgency, now, new_id, held,
+                                   incident_number=incident.number, event=event))
     return LevelPlan(tuple(notifications), tuple(people), tuple(held),
                      now + level.delay)
 
 
-def _page(config: Config, person: Person, urgency: Urgency, incident: Incident,
-          now: datetime, new_id: Callable[[], str], event: str, held: list[str]
-          ) -> list[Notification]:
+def reach(config: Config, person: Person, urgency: Urgency, now: datetime,
+          new_id: Callable[[], str], held: list[str], *, incident_number: int, event: str,
+          note: str = "", what: str = "low-urgency page") -> list[Notification]:
+    """One notification per contact method the urgency uses now; what cannot go out is
+    said in `held` (quiet hours, no such method, no channel for a method)."""
     methods = contact_methods(person, urgency, now)
     if not methods:
-        held.append(f"{person.id}: low-urgency page held" +
+        held.append(f"{person.id}: {what} held" +
                     (" (quiet hours)" if person.quiet_hours else " (no low-urgency method)"))
     notifications = []
     for method in methods:
@@ -154,9 +156,9 @@ def _page(config: Config, person: Person, urgency: Urgency, incident: Incident,
             held.append(f"{person.id}: no {method.kind} channel configured")
             continue
         notifications.append(Notification(
-            id=new_id(), incident_number=incident.number, channel=channel,
+            id=new_id(), incident_number=incident_number, channel=channel,
             target=f"person:{person.id}", address=method.address, event=event,
-            created_at=now))
+            created_at=now, note=note))
     return notifications
 
 

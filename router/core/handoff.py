@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from router.alerts.model import Notification
 from router.config.model import Config, Person, Rota
-from router.core.escalation import OnCallLookup, channel_for, contact_methods
+from router.core.escalation import OnCallLookup, reach
 from router.core.oncall import shift_at
 
 TIMER_PREFIX = "handoff:"
@@ -75,16 +75,5 @@ def _name(config: Config, person_id: str | None) -> str:
 
 def _tell(config: Config, person: Person, words: str, now: datetime,
           new_id: Callable[[], str], held: list[str]) -> list[Notification]:
-    methods = contact_methods(person, "low", now)
-    if not methods:
-        held.append(f"{person.id}: handoff notice held (quiet hours or no low-urgency method)")
-    told = []
-    for method in methods:
-        channel = channel_for(method, config)
-        if channel is None:
-            held.append(f"{person.id}: no {method.kind} channel configured")
-            continue
-        told.append(Notification(id=new_id(), incident_number=0, channel=channel,
-                                 target=f"person:{person.id}", address=method.address,
-                                 event="handoff", created_at=now, note=words))
-    return told
+    return reach(config, person, "low", now, new_id, held, incident_number=0,
+                 event="handoff", note=words, what="handoff notice")
