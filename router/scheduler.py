@@ -33,8 +33,9 @@ process (router escalate, router ack) writes timers that no poke announces."""
 
 
 class Scheduler:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, idle: timedelta = IDLE) -> None:
         self._engine = engine
+        self._idle = idle
         self._poked = trio.Event()
         self.on_fired: Callable[[str, float], None] = lambda kind, lateness: None
         """Called with each fired timer's kind and how many seconds after its deadline it
@@ -57,7 +58,8 @@ class Scheduler:
                         firing.start_soon(self._fire, number, kind, due_at)
                 continue  # more may be due: ask again before sleeping
             later = await self._engine.next_timer()
-            wait = IDLE if later is None else min(IDLE, later - self._engine.clock.now())
+            wait = self._idle if later is None else min(
+                self._idle, later - self._engine.clock.now())
             with trio.move_on_after(max(wait.total_seconds(), 0.0)):
                 await self._poked.wait()
 

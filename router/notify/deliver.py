@@ -87,8 +87,10 @@ class _Lane:
 class Deliverer:
     def __init__(self, store: Store, clock: Clock, config: Callable[[], Config],
                  transport: Transport, *, jitter: Callable[[], float] = random.random,
-                 acknowledge_url: AcknowledgeUrl | None = None) -> None:
+                 acknowledge_url: AcknowledgeUrl | None = None,
+                 rescan: timedelta = RESCAN) -> None:
         self._store = store
+        self._rescan = rescan
         self._acknowledge_url = acknowledge_url
         self._clock = clock
         self._config = config
@@ -117,7 +119,7 @@ class Deliverer:
                     await self._dispatch(sends, self._lane(channel), config, now)
                 later = await self._store.read(
                     functools.partial(_next_due_after, now=now))
-                wait = RESCAN if later is None else min(RESCAN, later - now)
+                wait = self._rescan if later is None else min(self._rescan, later - now)
                 with trio.move_on_after(max(wait.total_seconds(), 0.0)):
                     await self._woken.wait()
 

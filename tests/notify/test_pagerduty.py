@@ -210,9 +210,9 @@ async def deliver(client: httpx.AsyncClient, settings: pagerduty.Settings,
 
 @pytest.fixture
 def autojump_clock() -> trio.testing.MockClock:
-    """Jumps only after 20 ms of real idleness, so loopback I/O in flight is answered before
+    """Jumps only after 50 ms of real idleness, so loopback I/O in flight is answered before
     a request's timeout could be reached in virtual time."""
-    return trio.testing.MockClock(autojump_threshold=0.02)
+    return trio.testing.MockClock(autojump_threshold=0.05)
 
 
 def settings_for(fake: FakePagerDuty, key: str = PRODUCTION_KEY) -> pagerduty.Settings:

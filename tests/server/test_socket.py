@@ -446,10 +446,10 @@ ON_CALL = {"type": "get_on_call", "msg_id": 1, "team": "primary"}
 
 @pytest.fixture
 def autojump_clock() -> trio.testing.MockClock:
-    """pytest-trio's autojump clock, but jumping only after 20 ms of real idleness: the
+    """pytest-trio's autojump clock, but jumping only after 50 ms of real idleness: the
     engine reads the store in a worker thread, and a clock that jumped while it reads would
     run the client's timeouts out under it."""
-    return trio.testing.MockClock(autojump_threshold=0.02)
+    return trio.testing.MockClock(autojump_threshold=0.05)
 
 
 async def test_an_idle_client_is_closed(client: Client, autojump_clock: trio.testing.MockClock,
