@@ -168,10 +168,7 @@ async def _signals(shutdown: trio.Event, reloader: Reloader, scope: trio.CancelS
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for number in signals:
             if number == signal.SIGHUP:
-                systemd.notify("RELOADING=1", systemd.monotonic_usec())
-                taken = (await reload(reloader, "signal")).ok
-                systemd.notify("READY=1", "STATUS=config reloaded" if taken else
-                               "STATUS=config reload rejected: serving the previous config")
+                await reload(reloader, "signal")
             elif shutdown.is_set():
                 logger.warning("second signal: stopping at once")
                 scope.cancel()
@@ -184,8 +181,13 @@ async def _signals(shutdown: trio.Event, reloader: Reloader, scope: trio.CancelS
 async def reload(reloader: Reloader, trigger: str) -> ReloadOutcome:
     """Every reload comes through here: SIGHUP ("signal"), the config watcher ("watch") and
     POST /-/reload ("api"). The Reloader runs one at a time and swaps in only a valid config,
-    logging every problem of an invalid one."""
-    return await reloader.reload(trigger)
+    logging every problem of an invalid one. systemd hears RELOADING=1 and READY=1 around
+    each, whatever started it."""
+    systemd.notify("RELOADING=1", systemd.monotonic_usec())
+    outcome = await reloader.reload(trigger)
+    systemd.notify("READY=1", "STATUS=config reloaded" if outcome.ok else
+                   "STATUS=config reload rejected: serving the previous config")
+    return outcome
 
 
 async def _reload_or_raise(reloader: Reloader) -> str:
