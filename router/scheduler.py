@@ -37,12 +37,19 @@ class Scheduler:
         self._engine = engine
         self._idle = idle
         self._poked = trio.Event()
+        self._until: datetime | None = None
+        """When the sleeping task looks again; None while it is looking."""
         self.on_fired: Callable[[str, float], None] = lambda kind, lateness: None
         """Called with each fired timer's kind and how many seconds after its deadline it
         fired (metrics)."""
 
     def poke(self) -> None:
-        """A commit may have set a timer earlier than the one being waited for."""
+        """A commit may have set a timer earlier than the one being waited for: look again
+        if one did. Every commit pokes; most set no timer (a repeat alert, a delivery) or
+        only a later one (the next level's deadline), and those cost no query."""
+        earliest = self._engine.store.take_timers_set()
+        if earliest is None or (self._until is not None and earliest >= self._until):
+            return
         self._poked.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -50,6 +57,7 @@ class Scheduler:
         task_status.started()
         while True:
             self._poked = trio.Event()  # before the query: a poke during it is not lost
+            self._until = None
             now = self._engine.clock.now()
             due = await self._engine.due_timers(now, BATCH)
             if due:
@@ -58,8 +66,9 @@ class Scheduler:
                         firing.start_soon(self._fire, number, kind, due_at)
                 continue  # more may be due: ask again before sleeping
             later = await self._engine.next_timer()
-            wait = self._idle if later is None else min(
-                self._idle, later - self._engine.clock.now())
+            now = self._engine.clock.now()
+            wait = self._idle if later is None else min(self._idle, later - now)
+            self._until = now + wait
             with trio.move_on_after(max(wait.total_seconds(), 0.0)):
                 await self._poked.wait()
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import trio
 
 from router.store.migrations import migrate
-from router.store.records import IncidentDetail, Reader, Transaction
+from router.store.records import IncidentDetail, Reader, Transaction, from_seconds
 
 __all__ = ["DATABASE_NAME", "DEFAULT_STATE_DIR", "IncidentDetail", "Reader", "Store",
            "Transaction"]
@@ -65,6 +66,7 @@ class Store:
         self._queue: list[_Unit[Any]] = []
         self._committing = False
         self._batch = _Batch()
+        self._timers_set: float | None = None
         self.commits = 0
 
     @classmethod
@@ -110,12 +112,23 @@ class Store:
             raise unit.error
         return unit.result  # type: ignore[no-any-return]
 
+    def take_timers_set(self) -> datetime | None:
+        """The earliest deadline that commits set since the last call; None if they set no
+        timer. The scheduler's poke asks, so a commit that set no timer (a repeat alert, a
+        delivery) or only later ones costs it no query."""
+        earliest, self._timers_set = self._timers_set, None
+        return from_seconds(earliest)
+
     async def _commit_queued(self) -> None:
         self._committing = True
         batch, self._queue = self._queue, []
         finished = self._batch
         try:
-            await trio.to_thread.run_sync(self._commit, batch, limiter=self._write_limiter)
+            earliest = await trio.to_thread.run_sync(self._commit, batch,
+                                                     limiter=self._write_limiter)
+            if earliest is not None and (self._timers_set is None
+                                         or earliest < self._timers_set):
+                self._timers_set = earliest
         finally:
             # A leader cancelled before the worker thread ran leaves units undone: give them
             # back to the queue for the next writer instead of stranding their callers.
@@ -124,7 +137,8 @@ class Store:
             self._batch = _Batch()
             finished.finished.set()
 
-    def _commit(self, units: list[_Unit[Any]]) -> None:
+    def _commit(self, units: list[_Unit[Any]]) -> float | None:
+        """Run the units in one transaction; the earliest deadline they set, if any."""
         connection = self._writer
         transaction = Transaction(connection)
         try:
@@ -142,6 +156,7 @@ class Store:
                 connection.execute("RELEASE unit")
             connection.execute("COMMIT")
             self.commits += 1
+            return transaction.earliest_timer_set
         except BaseException as error:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
@@ -150,6 +165,7 @@ class Store:
             raise_later = not isinstance(error, sqlite3.Error)
             if raise_later:
                 raise
+            return None
         finally:
             for unit in units:
                 unit.done = True

@@ -272,6 +272,9 @@ class Transaction(Reader):
         self.trace_id = ""
         """The request a unit of work serves, stamped on the notifications it writes so the
         deliverer's log lines carry it (units set it as they begin)."""
+        self.earliest_timer_set: float | None = None
+        """The earliest deadline (seconds) any unit set, kept when a unit rolls back: the
+        scheduler needs waking only for a deadline before the one it sleeps until."""
 
     def flush(self) -> None:
         """Write the rows held back."""
@@ -386,10 +389,13 @@ class Transaction(Reader):
             for item in notifications)
 
     def set_timer(self, number: int, kind: str, due_at: datetime) -> None:
+        seconds = due_at.timestamp()
+        if self.earliest_timer_set is None or seconds < self.earliest_timer_set:
+            self.earliest_timer_set = seconds
         self._raw.execute(
             "INSERT INTO timers (incident_number, kind, due_at) VALUES (?, ?, ?) "
             "ON CONFLICT (incident_number, kind) DO UPDATE SET due_at = excluded.due_at",
-            (number, kind, due_at.timestamp()))
+            (number, kind, seconds))
 
     def add_silence(self, silence: Silence) -> None:
         self._silences = None

@@ -1,0 +1,164 @@
+"""When the one timer task looks at the store: every commit pokes it, but only a commit that
+set a deadline earlier than the one it sleeps until makes it query (bench/bench_timers.py
+found two store reads per commit, a tenth of a core at 500 one-alert requests a second).
+A real SQLite store and the engine under trio's MockClock.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from router.alerts.model import Alert, Severity
+from router.clock import TrioClock
+from router.config import load_config
+from router.engine import Engine
+from router.scheduler import Scheduler
+from router.store import Store, Transaction
+
+START = datetime(2026, 11, 23, 7, 50, tzinfo=UTC)
+
+CONFIG = """
+settings: {timezone: UTC}
+channels:
+  - {id: log, type: log}
+escalation_policies:
+  - id: quick
+    levels:
+      - {targets: [{channel: log}], delay: 5m}
+      - {targets: [{channel: log}], delay: 1h}
+  - id: slow
+    levels:
+      - {targets: [{channel: log}], delay: 30m}
+      - {targets: [{channel: log}], delay: 1h}
+services:
+  - {id: quick, escalation_policy: quick}
+  - {id: slow, escalation_policy: slow}
+routes:
+  - {match: [service=quick], service: quick}
+  - service: slow
+"""
+
+
+@dataclass
+class Running:
+    engine: Engine
+    queries: list[float] = field(default_factory=list)
+    """Seconds after START of each look at the store's timers."""
+    fired: list[tuple[float, str]] = field(default_factory=list)
+    """(seconds after START, incident) of each escalation."""
+
+    def seconds(self) -> float:
+        return round((self.engine.clock.now() - START).total_seconds(), 3)
+
+    async def open(self, service: str, instance: str = "a") -> str:
+        [accepted] = await self.engine.ingest([Alert(
+            summary="checkout fails", source="test", severity=Severity.CRITICAL,
+            labels={"alertname": "Checkout", "service": service, "instance": instance})])
+        assert accepted.incident_id is not None
+        return accepted.incident_id
+
+
+@pytest.fixture
+def clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0.05)
+
+
+@pytest.fixture
+async def running(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Running]:
+    (tmp_path / "router.yaml").write_text(textwrap.dedent(CONFIG))
+    store = await Store.open(tmp_path / "router.db", synchronous="NORMAL")
+    engine = Engine(load_config([tmp_path / "router.yaml"]), store, TrioClock(START))
+    state = Running(engine)
+    due_timers, timer_fired = engine.due_timers, engine.timer_fired
+
+    async def counted_due_timers(now: datetime, limit: int = 256
+                                 ) -> list[tuple[int, str, datetime]]:
+        state.queries.append(state.seconds())
+        return await due_timers(now, limit)
+
+    async def recorded_timer_fired(number: int, kind: str, due_at: datetime) -> str:
+        outcome = await timer_fired(number, kind, due_at)
+        state.fired.append((state.seconds(), f"INC{number}"))
+        return outcome
+
+    engine.due_timers = counted_due_timers  # type: ignore[method-assign]
+    engine.timer_fired = recorded_timer_fired  # type: ignore[method-assign]
+    scheduler = Scheduler(engine, idle=timedelta(hours=2))
+    engine.timers_written = scheduler.poke
+    scope = trio.CancelScope()
+
+    async def run(task_status: trio.TaskStatus[None]) -> None:
+        with scope:
+            await scheduler.run(task_status=task_status)
+
+    await nursery.start(run)
+    yield state
+    scope.cancel()
+    await store.close()
+
+
+async def test_commits_that_set_no_timer_cost_the_sleeping_scheduler_no_query(
+        running: Running, clock: trio.testing.MockClock) -> None:
+    await trio.sleep(1)
+    first = await running.open("quick")
+    await trio.sleep(1)
+    looked = len(running.queries)
+    for _ in range(20):  # the same alert again: the open incident takes it, no timer is set
+        await running.open("quick")
+        await trio.sleep(0.1)
+    assert len(running.queries) == looked
+    await trio.sleep(600)
+    assert running.fired == [(301.0, first)]
+
+
+async def test_a_deadline_later_than_the_awaited_one_is_not_queried_for_yet_fires_on_time(
+        running: Running, clock: trio.testing.MockClock) -> None:
+    quick = await running.open("quick")
+    await trio.sleep(1)
+    looked = len(running.queries)
+    slow = await running.open("slow")
+    await trio.sleep(1)
+    assert len(running.queries) == looked
+    await trio.sleep(3600)
+    assert running.fired == [(300.0, quick), (1801.0, slow)]
+
+
+async def test_a_deadline_earlier_than_the_awaited_one_wakes_the_scheduler(
+        running: Running, clock: trio.testing.MockClock) -> None:
+    slow = await running.open("slow")
+    await trio.sleep(60)
+    looked = len(running.queries)
+    quick = await running.open("quick")
+    await trio.sleep(1)
+    assert len(running.queries) > looked
+    await trio.sleep(3600)
+    assert running.fired == [(360.0, quick), (1800.0, slow)]
+
+
+async def test_the_store_reports_the_earliest_deadline_set_since_it_was_last_asked(
+        tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "router.db", synchronous="NORMAL")
+
+    def setting(*minutes: int) -> Callable[[Transaction], None]:
+        def work(transaction: Transaction) -> None:
+            for number, delay in enumerate(minutes, start=1):
+                transaction.set_timer(number, "escalate", START + timedelta(minutes=delay))
+        return work
+
+    assert store.take_timers_set() is None
+    await store.write(setting(30, 5))
+    await store.write(setting(15))
+    await store.write(lambda transaction: transaction.cancel_timers(9))
+    assert store.take_timers_set() == START + timedelta(minutes=5)
+    assert store.take_timers_set() is None
+    await store.write(lambda transaction: transaction.cancel_timers(1))
+    assert store.take_timers_set() is None
+    await store.close()
