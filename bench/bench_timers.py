@@ -28,8 +28,9 @@ One daemon state is carried through three phases:
    queued, not just until the scheduler woke.
 
     .venv/bin/python bench/bench_timers.py [--incidents 100000] [--overdue 1000]
-        [--rate 500] [--fire-rate 100] [--fire-seconds 60] [--delay 60] [--load new|repeat]
-        [--py-spy DIR] [--quick] [--keep]
+        [--rate 500] [--batch 1] [--load new|repeat] [--fire-rate 100] [--fire-seconds 60]
+        [--delay 60]
+        [--py-spy DIR [--py-spy-gil]] [--quick] [--keep] [--router-source CHECKOUT]
     .venv/bin/python bench/bench_timers.py --reference [--timers 100000] [--seconds 60]
 
 `--quick`: 5,000 incidents, 200 overdue, 10 s of firing after a 10 s delay. `--reference`:
@@ -138,6 +139,15 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+def core_busy_seconds(core: str) -> float:
+    """Seconds core `core` spent not idle since boot, whoever ran (from /proc/stat)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{core} "):
+            ticks = [int(field) for field in line.split()[1:]]
+            return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    raise RuntimeError(f"no cpu{core} in /proc/stat")
+
+
 def vm_kib(pid: int, name: str) -> int:
     """A /proc/PID/status figure in KiB: VmRSS, VmHWM (the peak RSS)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -150,6 +160,8 @@ def vm_kib(pid: int, name: str) -> int:
 
 class Daemon:
     """`router run` on one state directory, started and stopped as often as asked."""
+
+    source = ROOT  # the checkout whose `router` package runs
 
     def __init__(self, directory: Path, config: str) -> None:
         self.directory = directory
@@ -171,7 +183,7 @@ class Daemon:
                    "--config", str(self.directory / "config"),
                    "--state", str(self.directory / "state"),
                    "--listen", f"127.0.0.1:{self.port}", "--log-format", "json"]
-        environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+        environment = {**os.environ, "PYTHONPATH": str(self.source)}
         with self.log.open("ab") as log:
             self.started_at, began = time.time(), time.monotonic()
             self.process = subprocess.Popen(command, stdout=log, stderr=log, cwd=self.directory,
@@ -400,23 +412,30 @@ class Lateness:
     window: tuple[float, float]  # trio times when the timers were due
     cpu: float  # the daemon's CPU seconds per second over the window (all threads)
     main_cpu: float  # the same for its trio thread
+    others: float  # CPU seconds per second other processes took on the daemon's core
     rss_kib: int
     hwm_kib: int
 
-    def load_rate(self) -> float:
+    def load_rate(self, batch: int) -> float:
         """Alerts/s the load client sent during the window."""
         first, last = self.window
-        return sum(first <= sent < last for sent in self.load.sent_at) / (last - first)
+        sent = sum(first <= sent < last for sent in self.load.sent_at)
+        return sent * batch / (last - first)
 
 
 def lateness_phase(daemon: Daemon, arguments: argparse.Namespace) -> Lateness:
+    batch = arguments.batch
+
+    def make_load(number: int) -> bytes:
+        alerts = range(number * batch, (number + 1) * batch)
+        if arguments.load == "repeat":
+            return body("api", [f"repeat-{count % REPEAT_POOL}" for count in alerts])
+        return body("api", [f"load-{count}" for count in alerts])
+
     if arguments.load == "repeat":
         post_alerts(daemon.port, REPEAT_POOL, "repeat", "api")
-        make_load = lambda number: body("api", [f"repeat-{number % REPEAT_POOL}"])  # noqa: E731
-    else:
-        make_load = lambda number: body("api", [f"load-{number}"])  # noqa: E731
-    load = Stream("load", arguments.rate, arguments.delay + arguments.fire_seconds + 2,
-                  make_load, connections=16)
+    load = Stream("load", arguments.rate / batch, arguments.delay + arguments.fire_seconds + 2,
+                  make_load, connections=16 if batch == 1 else 4)
     timed = Stream("timed", arguments.fire_rate, arguments.fire_seconds,
                    lambda number: body("timed", [f"timed-{number}"]), connections=4)
     since = daemon.log_size()
@@ -431,10 +450,12 @@ def lateness_phase(daemon: Daemon, arguments: argparse.Namespace) -> Lateness:
             await trio.sleep_until(window[0])
             if arguments.py_spy:
                 spy = start_py_spy(daemon.pid, Path(arguments.py_spy) / "timers-lateness.txt",
-                                   arguments.fire_seconds, gil=False)
-            cpu.extend((cpu_seconds(daemon.pid), main_thread_cpu_seconds(daemon.pid)))
+                                   arguments.fire_seconds, arguments.py_spy_gil)
+            cpu.extend((cpu_seconds(daemon.pid), main_thread_cpu_seconds(daemon.pid),
+                        core_busy_seconds(SERVER_CORE)))
             await trio.sleep_until(window[1])
-            cpu.extend((cpu_seconds(daemon.pid), main_thread_cpu_seconds(daemon.pid)))
+            cpu.extend((cpu_seconds(daemon.pid), main_thread_cpu_seconds(daemon.pid),
+                        core_busy_seconds(SERVER_CORE)))
             if spy is not None:
                 await trio.to_thread.run_sync(spy.wait)
 
@@ -453,8 +474,10 @@ def lateness_phase(daemon: Daemon, arguments: argparse.Namespace) -> Lateness:
     for line in fired:
         outcomes[line["outcome"]] = outcomes.get(line["outcome"], 0) + 1
     seconds = window[1] - window[0]
+    daemon_cpu, main_cpu, core_busy = ((after - before) / seconds
+                                       for before, after in zip(cpu[:3], cpu[3:], strict=True))
     return Lateness(expected, [float(line["late_ms"]) for line in fired], outcomes, load,
-                    timed, window, (cpu[2] - cpu[0]) / seconds, (cpu[3] - cpu[1]) / seconds,
+                    timed, window, daemon_cpu, main_cpu, max(0.0, core_busy - daemon_cpu),
                     rss_kib(daemon.pid), vm_kib(daemon.pid, "VmHWM"))
 
 
@@ -575,11 +598,13 @@ def lateness_table(result: Lateness, arguments: argparse.Namespace) -> str:
     load, timed = result.load, result.timed
     lines += [
         "",
-        f"While they fell due: load {result.load_rate():,.0f} alerts/s ({arguments.load} "
-        f"alerts, one per request; planned {arguments.rate:g}/s), request p99 "
+        f"While they fell due: load {result.load_rate(arguments.batch):,.0f} alerts/s "
+        f"({arguments.load} alerts, {arguments.batch} per request; planned "
+        f"{arguments.rate:g}/s), request p99 "
         f"{percentile(load.latencies, 0.99) * 1000:,.1f} ms, {load.failed} failed, "
         f"p99 start lag {percentile(load.lags, 0.99) * 1000:,.1f} ms; daemon CPU "
-        f"{result.cpu:.0%} of a core ({result.main_cpu:.0%} in the trio thread); "
+        f"{result.cpu:.0%} of a core ({result.main_cpu:.0%} in the trio thread), other "
+        f"processes {result.others:.0%} of that core; "
         f"VmRSS {mib(result.rss_kib)}, VmHWM {mib(result.hwm_kib)}. The timed incidents were "
         f"opened at {len(timed.sent_at) / arguments.fire_seconds:,.0f}/s (request p99 "
         f"{percentile(timed.latencies, 0.99) * 1000:,.1f} ms, {timed.failed} failed).",
@@ -629,6 +654,8 @@ def arguments_parsed() -> argparse.Namespace:
     parser.add_argument("--overdue-delay", type=float, default=15,
                         help="their policy's delay in seconds")
     parser.add_argument("--rate", type=float, default=500, help="load: alerts per second")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="load: alerts per request (Prometheus sends up to 256 in one)")
     parser.add_argument("--load", choices=("new", "repeat"), default="new",
                         help="load alerts: each opens an incident, or re-sends one of 1,000")
     parser.add_argument("--fire-rate", type=float, default=100,
@@ -639,9 +666,13 @@ def arguments_parsed() -> argparse.Namespace:
                         help="the timed policy's first delay in seconds")
     parser.add_argument("--py-spy", help="record py-spy stacks of the daemon (collapsed) "
                         "while the timers fall due, into this directory")
+    parser.add_argument("--py-spy-gil", action="store_true",
+                        help="only samples of the thread holding the GIL")
     parser.add_argument("--quick", action="store_true",
                         help="a fast sanity run: 5,000 incidents, 10 s of firing")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--router-source", type=Path, default=ROOT,
+                        help="run the router package of this checkout (for before/after)")
     parser.add_argument("--reference", action="store_true",
                         help="only the bare-trio reference (heap task vs task per timer)")
     parser.add_argument("--timers", type=int, default=100_000, help="reference: timers")
@@ -673,10 +704,12 @@ def main() -> None:
         print()
         print(reference_table(results, arguments.timers, arguments.seconds))
         return
+    Daemon.source = arguments.router_source.resolve()
     os.sched_setaffinity(0, {int(CLIENT_CORE)})  # the clients, off the daemon's core
     print(f"router pinned to core {SERVER_CORE}, clients on core {CLIENT_CORE}; "
           f"{arguments.incidents:,} incidents, {arguments.overdue:,} overdue at restart; "
-          f"{arguments.rate:g} {arguments.load} alerts/s while {arguments.fire_rate:g} "
+          f"{arguments.rate:g} {arguments.load} alerts/s ({arguments.batch} per request) "
+          f"while {arguments.fire_rate:g} "
           f"timers/s fall due for {arguments.fire_seconds:g} s", flush=True)
     with workspace(arguments.keep) as directory:
         daemon = Daemon(directory, CONFIG.format(delay=int(arguments.delay),
