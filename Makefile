@@ -34,6 +34,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_routing.py
 	$(BIN)/python bench/bench_http.py --compare
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_timers.py
+	$(BIN)/python bench/bench_timers.py --reference
 
 ## wheelhouse: router and every dependency it runs with (no test tools) as wheels in
 ## ./wheelhouse, with a hash-pinned requirements.txt, for hosts with no internet. The wheels
