@@ -21,7 +21,7 @@ from router.core.handoff import TIMER_PREFIX
 from router.engine.base import EngineBase
 from router.engine.ids import parse_incident_id
 from router.engine.snapshot import Snapshot
-from router.store import Transaction
+from router.store import Reader, Transaction
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
@@ -102,14 +102,18 @@ class Escalation(EngineBase):
         transaction.save_incident(updated, firing)
         return updated
 
-    async def due_timers(self, now: datetime, limit: int = 256
-                         ) -> list[tuple[int, str, datetime]]:
-        """Timers due at `now`, earliest first: (incident number, kind, due at)."""
-        return await self.store.read(lambda reader: reader.due_timers(now, limit))
-
-    async def next_timer(self) -> datetime | None:
-        found = await self.store.read(lambda reader: reader.earliest_timer())
-        return found[2] if found else None
+    async def timers_due_by(self, until: datetime, limit: int = 256
+                            ) -> tuple[list[tuple[int, str, datetime]], datetime | None]:
+        """Timers due at or before `until`, earliest first, at most `limit` of them: (incident
+        number, kind, due at); and when the first one after them falls due (None: no other).
+        One store read, so the scheduler's look ahead costs one thread hop."""
+        def read(reader: Reader) -> tuple[list[tuple[int, str, datetime]], datetime | None]:
+            rows = reader.due_timers(until, limit)
+            if len(rows) == limit:
+                return rows, rows[-1][2]
+            after = reader.earliest_timer_after(until)
+            return rows, after
+        return await self.store.read(read)
 
     async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
         """Act on a timer that fell due; returns what it came to (for logs and tests).

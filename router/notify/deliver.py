@@ -108,17 +108,20 @@ class Deliverer:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         """Deliver until cancelled; pending notifications stay in the store for the next run."""
+        checked: tuple[Config | None, datetime | None] = (None, None)
         async with trio.open_nursery() as sends:
             task_status.started()
             while True:
                 self._woken = trio.Event()  # before reading: a poke during the pass counts
                 now = self._clock.now()
                 config = self._config()
-                await self._fail_removed(config, now)
-                for channel in config.channels.values():
-                    await self._dispatch(sends, self._lane(channel), config, now)
-                later = await self._store.read(
-                    functools.partial(_next_due_after, now=now))
+                if checked[0] is not config or checked[1] is None or (
+                        now - checked[1] >= self._rescan):
+                    # A reload, or a rescan: notifications an engine wrote with the config
+                    # before a reload may name a channel that is gone.
+                    await self._fail_removed(config, now)
+                    checked = (config, now)
+                later = await self._dispatch(sends, config, now)
                 wait = self._rescan if later is None else min(self._rescan, later - now)
                 with trio.move_on_after(max(wait.total_seconds(), 0.0)):
                     await self._woken.wait()
@@ -130,15 +133,25 @@ class Deliverer:
         lane.channel = channel  # a reload may change its limits
         return lane
 
-    async def _dispatch(self, sends: trio.Nursery, lane: _Lane, config: Config,
-                        now: datetime) -> None:
-        if lane.free <= 0:
-            return
-        found = await self._store.read(lambda reader: outbox.due(
-            reader.connection, lane.channel.id, now, lane.free, frozenset(lane.busy)))
-        for item in found:
-            lane.busy.add(item.notification.id)
-            sends.start_soon(self._deliver, lane, config, item)
+    async def _dispatch(self, sends: trio.Nursery, config: Config, now: datetime
+                        ) -> datetime | None:
+        """Start a send for every due notification a channel has room for; when the next
+        one falls due. One store read for every channel: a pass runs after every commit
+        that wrote notifications and after every send."""
+        lanes = [lane for lane in map(self._lane, config.channels.values()) if lane.free > 0]
+        wanted = [(lane.channel.id, lane.free, frozenset(lane.busy)) for lane in lanes]
+
+        def read(reader: Reader) -> tuple[list[list[Due]], datetime | None]:
+            found = [outbox.due(reader.connection, channel_id, now, free, busy)
+                     for channel_id, free, busy in wanted]
+            return found, outbox.next_due_after(reader.connection, now)
+
+        found, later = await self._store.read(read)
+        for lane, items in zip(lanes, found, strict=True):
+            for item in items:
+                lane.busy.add(item.notification.id)
+                sends.start_soon(self._deliver, lane, config, item)
+        return later
 
     async def _fail_removed(self, config: Config, now: datetime) -> None:
         """Notifications for a channel a reload removed can never be sent: fail them."""
@@ -296,10 +309,6 @@ async def ship(transport: Transport, channel: Channel, module: ModuleType, confi
 @functools.cache
 def _takes_now(module: ModuleType) -> bool:
     return "now" in inspect.signature(module.render).parameters
-
-
-def _next_due_after(reader: Reader, *, now: datetime) -> datetime | None:
-    return outbox.next_due_after(reader.connection, now)
 
 
 def _fail_channel(transaction: Transaction, *, channel_id: str, now: datetime,

@@ -170,6 +170,12 @@ class Reader:
         ).fetchone()
         return (row[0], row[1], from_seconds(row[2])) if row else None  # type: ignore[return-value]
 
+    def earliest_timer_after(self, instant: datetime) -> datetime | None:
+        row = self.connection.execute(
+            "SELECT min(due_at) FROM timers WHERE due_at > ?", (instant.timestamp(),)
+        ).fetchone()
+        return from_seconds(row[0]) if row and row[0] is not None else None
+
     def due_timers(self, now: datetime, limit: int) -> list[tuple[int, str, datetime]]:
         rows = self.connection.execute(
             "SELECT incident_number, kind, due_at FROM timers WHERE due_at <= ? "

@@ -20,7 +20,7 @@ from router.alerts.model import Alert, Severity
 from router.clock import TrioClock
 from router.config import load_config
 from router.engine import Engine
-from router.scheduler import Scheduler
+from router.scheduler import BATCH, Scheduler
 from router.store import Store, Transaction
 
 START = datetime(2026, 11, 23, 7, 50, tzinfo=UTC)
@@ -53,7 +53,14 @@ class Running:
     queries: list[float] = field(default_factory=list)
     """Seconds after START of each look at the store's timers."""
     fired: list[tuple[float, str]] = field(default_factory=list)
-    """(seconds after START, incident) of each escalation."""
+    """(seconds after START, incident) of each fired timer, once its transaction ended."""
+    outcomes: list[str] = field(default_factory=list)
+    started: list[int] = field(default_factory=list)
+    """Incident numbers in the order their timers were handed to the engine."""
+    in_flight: int = 0
+    most_in_flight: int = 0
+    hold: dict[int, trio.Event] = field(default_factory=dict)
+    """Incident numbers whose escalation waits for the event before it runs."""
 
     def seconds(self) -> float:
         return round((self.engine.clock.now() - START).total_seconds(), 3)
@@ -77,19 +84,28 @@ async def running(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Runnin
     store = await Store.open(tmp_path / "router.db", synchronous="NORMAL")
     engine = Engine(load_config([tmp_path / "router.yaml"]), store, TrioClock(START))
     state = Running(engine)
-    due_timers, timer_fired = engine.due_timers, engine.timer_fired
+    timers_due_by, timer_fired = engine.timers_due_by, engine.timer_fired
 
-    async def counted_due_timers(now: datetime, limit: int = 256
-                                 ) -> list[tuple[int, str, datetime]]:
+    async def counted_timers_due_by(until: datetime, limit: int = 256
+                                    ) -> tuple[list[tuple[int, str, datetime]], datetime | None]:
         state.queries.append(state.seconds())
-        return await due_timers(now, limit)
+        return await timers_due_by(until, limit)
 
     async def recorded_timer_fired(number: int, kind: str, due_at: datetime) -> str:
-        outcome = await timer_fired(number, kind, due_at)
+        state.started.append(number)
+        state.in_flight += 1
+        state.most_in_flight = max(state.most_in_flight, state.in_flight)
+        try:
+            if number in state.hold:
+                await state.hold[number].wait()
+            outcome = await timer_fired(number, kind, due_at)
+        finally:
+            state.in_flight -= 1
         state.fired.append((state.seconds(), f"INC{number}"))
+        state.outcomes.append(outcome)
         return outcome
 
-    engine.due_timers = counted_due_timers  # type: ignore[method-assign]
+    engine.timers_due_by = counted_timers_due_by  # type: ignore[method-assign]
     engine.timer_fired = recorded_timer_fired  # type: ignore[method-assign]
     scheduler = Scheduler(engine, idle=timedelta(hours=2))
     engine.timers_written = scheduler.poke
@@ -162,3 +178,58 @@ async def test_the_store_reports_the_earliest_deadline_set_since_it_was_last_ask
     await store.write(lambda transaction: transaction.cancel_timers(1))
     assert store.take_timers_set() is None
     await store.close()
+
+
+async def test_timers_due_every_ten_milliseconds_fire_on_time_at_two_reads_a_second(
+        running: Running, clock: trio.testing.MockClock) -> None:
+    opened = []
+    for instance in range(200):  # deadlines 300.00 s, 300.01 s, ... 301.99 s
+        opened.append(await running.open("quick", f"host-{instance}"))
+        await trio.sleep(0.01)
+    await trio.sleep(290)
+    looked = len(running.queries)
+    await trio.sleep(20)
+    assert running.fired == [(round(300 + index * 0.01, 3), incident)
+                             for index, incident in enumerate(opened)]
+    assert len(running.queries) - looked <= 6  # a read every half second, not one a timer
+
+
+async def test_the_next_timer_fires_on_time_while_an_earlier_escalation_is_unfinished(
+        running: Running, clock: trio.testing.MockClock) -> None:
+    first = await running.open("quick", "a")
+    await trio.sleep(1)
+    second = await running.open("quick", "b")
+    running.hold[1] = trio.Event()  # INC1's escalation hangs (a slow commit, say)
+    await trio.sleep(310)
+    assert running.fired == [(301.0, second)]
+    running.hold[1].set()
+    await trio.sleep(1)
+    assert running.fired == [(301.0, second), (311.0, first)]
+
+
+async def test_a_timer_read_ahead_then_acknowledged_before_its_deadline_comes_to_nothing(
+        running: Running, clock: trio.testing.MockClock) -> None:
+    incident = await running.open("quick")
+    await trio.sleep(299.9)  # read into memory by now
+    await running.engine.acknowledge(incident, "api:bob")
+    await trio.sleep(600)
+    assert running.outcomes == ["stale"]
+    detail = await running.engine.incident(incident)
+    assert detail is not None and detail.incident.level == 1
+    assert "escalated" not in [entry.action for entry in detail.timeline]
+
+
+async def test_a_backlog_of_overdue_timers_fires_in_deadline_order_a_batch_at_a_time(
+        running: Running, clock: trio.testing.MockClock) -> None:
+    def overdue(transaction: Transaction) -> None:  # incidents long gone: each is "closed"
+        for number in range(1000, 1700):
+            transaction.set_timer(number, "escalate", START - timedelta(seconds=number))
+    await running.engine.store.write(overdue)
+    running.engine.timers_written()  # what the engine's own commits do
+    await trio.sleep(5)
+    # Within a batch trio starts tasks in any order; batch after batch, the most overdue first.
+    assert sorted(running.started) == list(range(1000, 1700))
+    assert set(running.started[:BATCH]) == set(range(1699, 1699 - BATCH, -1))
+    assert running.outcomes == ["closed"] * 700
+    assert 0 < running.most_in_flight <= BATCH
+    assert await running.engine.store.read(lambda reader: reader.earliest_timer()) is None
