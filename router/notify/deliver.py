@@ -69,6 +69,9 @@ class _Lane:
     module: ModuleType
     busy: set[str] = field(default_factory=set)
     next_start: float = 0.0
+    capped: bool = False
+    """The last look at the outbox found as many due as there was room for: more may wait,
+    so a finished send looks again."""
 
     @property
     def free(self) -> int:
@@ -148,6 +151,7 @@ class Deliverer:
 
         found, later = await self._store.read(read)
         for lane, items in zip(lanes, found, strict=True):
+            lane.capped = len(items) >= lane.free
             for item in items:
                 lane.busy.add(item.notification.id)
                 sends.start_soon(self._deliver, lane, config, item)
@@ -169,6 +173,7 @@ class Deliverer:
 
     async def _deliver(self, lane: _Lane, config: Config, item: Due) -> None:
         notification = item.notification
+        look_again = True
         try:
             await lane.pace()
             link = (self._acknowledge_url(lane.channel, notification, item.incident)
@@ -177,8 +182,13 @@ class Deliverer:
                                  notification, item.incident, acknowledge_url=link,
                                  now=self._clock.now())
             attempt, retry_at = self._settle(lane.channel, item, shipped)
-            await self._store.write(
+            successor = await self._store.write(
                 lambda transaction: outbox.record(transaction.connection, attempt, retry_at))
+            # Look at the outbox again only if this send may have let another start: its
+            # lane was full, a later message to the same target waited for it, or it will
+            # be retried (the next due time moved). New notifications wake the deliverer
+            # themselves, so a page sent at 600 a second does not cost a read each.
+            look_again = lane.capped or successor or retry_at is not None
             _log(attempt, retry_at, item.trace_id)
             self.on_attempt(attempt)
         except Exception:
@@ -187,7 +197,8 @@ class Deliverer:
                              extra={"channel": lane.channel.id, "notification": notification.id})
         finally:
             lane.busy.discard(notification.id)
-            self.wake()
+            if look_again:
+                self.wake()
 
     def _settle(self, channel: Channel, item: Due, shipped: Shipped
                 ) -> tuple[Attempt, datetime | None]:

@@ -109,9 +109,10 @@ def pending_channels(connection: sqlite3.Connection) -> list[str]:
 
 
 def record(connection: sqlite3.Connection, attempt: Attempt,
-           retry_at: datetime | None = None) -> None:
+           retry_at: datetime | None = None) -> bool:
     """Log `attempt` and move its notification on: done, failed, or pending until
-    `retry_at` (outcome "retry")."""
+    `retry_at` (outcome "retry"). True if a later notification of the same incident to the
+    same target over the same channel is pending: one that waited for this one."""
     connection.execute(
         "INSERT INTO deliveries (notification_id, incident_number, channel, target, event, "
         "attempt, attempted_at, outcome, status_code, latency_ms, error) "
@@ -130,6 +131,11 @@ def record(connection: sqlite3.Connection, attempt: Attempt,
             "WHERE id = ?",
             (attempt.attempt, attempt.outcome, attempt.error,
              attempt.attempted_at.timestamp(), attempt.notification_id))
+    return bool(connection.execute(
+        "SELECT EXISTS (SELECT 1 FROM outbox AS this JOIN outbox AS later ON "
+        "later.incident_number = this.incident_number AND later.channel = this.channel AND "
+        "later.target = this.target WHERE this.id = ? AND later.state = 'pending' "
+        "AND later.id != this.id)", (attempt.notification_id,)).fetchone()[0])
 
 
 def attempts(connection: sqlite3.Connection, *, incident_number: int | None = None,
