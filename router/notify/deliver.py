@@ -150,8 +150,9 @@ class Deliverer:
             return found, outbox.next_due_after(reader.connection, now)
 
         found, later = await self._store.read(read)
-        for lane, items in zip(lanes, found, strict=True):
-            lane.capped = len(items) >= lane.free
+        for lane, (_, free, _), items in zip(lanes, wanted, found, strict=True):
+            # Against the room asked for: sends that finished during the read freed more.
+            lane.capped = len(items) >= free
             for item in items:
                 lane.busy.add(item.notification.id)
                 sends.start_soon(self._deliver, lane, config, item)

@@ -32,7 +32,9 @@ _DUE = (
     # an acknowledge never overtakes its trigger while the trigger waits for a retry
     "AND NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.state = 'pending' "
     "AND earlier.incident_number = outbox.incident_number AND earlier.channel = outbox.channel "
-    "AND earlier.target = outbox.target AND earlier.created_at < outbox.created_at) "
+    "AND earlier.target = outbox.target AND (earlier.created_at < outbox.created_at "
+    # decided at the same instant (one commit, or a clock that did not move): written first
+    "OR (earlier.created_at = outbox.created_at AND earlier.rowid < outbox.rowid))) "
     "ORDER BY outbox.due_at, outbox.id LIMIT ?")
 
 

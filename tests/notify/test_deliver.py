@@ -449,3 +449,34 @@ async def test_a_finished_send_looks_at_the_outbox_again_only_when_it_may_free_a
     await wait_for(lambda: len(pagerduty.events) == 3, 60)
     assert [event["event_action"] for event in pagerduty.events[1:]] == [
         "trigger", "acknowledge"]
+
+
+async def test_a_backlog_larger_than_a_lane_drains_when_sends_finish_during_a_read(
+        clock: trio.testing.MockClock, started: Callable[[str], Awaitable[Harness]],
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    """A lane counts as full against the room it asked the outbox for, not the room it has
+    once the read returns: sends that finished during the read must not hide the backlog
+    (found by bench_timers: pages stuck until the next rescan)."""
+    pagerduty, _ = services
+    harness = await started(textwrap.dedent(f"""
+        channels:
+          - {{id: pd, type: pagerduty, routing_key: {ROUTING_KEY}, url: "{pagerduty.url}"}}
+        services:
+          - {{id: api, channels: [pd]}}
+        routes:
+          - service: api
+        """))
+    read = harness.store.read
+
+    async def slow(query):  # type: ignore[no-untyped-def]
+        await trio.sleep(0.5)  # in-flight sends (real loopback HTTP) finish meanwhile
+        return await read(query)
+
+    harness.store.read = slow  # type: ignore[method-assign]
+    await harness.engine.ingest([
+        Alert(summary="disk full", source="test", severity=Severity.CRITICAL,
+              labels={"alertname": "disk full", "instance": str(number)})
+        for number in range(30)])
+    # The harness rescans once an hour: only the deliverer's own wakes can drain this.
+    assert await harness.settled(limit=600) == {"delivered": 30}
+    assert len(pagerduty.events) == 30
