@@ -354,8 +354,22 @@ def test_a_route_name_used_twice(tmp_path: Path) -> None:
 
 
 def test_nesting_deeper_than_any_config_needs(tmp_path: Path) -> None:
-    path = write(tmp_path, "people.yaml", "people: " + "[" * 5000 + "]" * 5000 + "\n")
+    path = write(tmp_path, "people.yaml", "people: " + "[" * 500 + "]" * 500 + "\n")
     assert problems([tmp_path]) == [
         f"{path}:1:10: people[0]: expected a mapping, got a list",
         f"{path}:1:108: nested more than 100 levels deep",
     ]
+
+
+def test_nesting_deeper_than_the_yaml_parser_takes_is_a_clear_error(tmp_path: Path) -> None:
+    """libyaml 0.2.6 (PyYAML 6.0.4's wheels) refuses flow nesting past 1,000 levels itself;
+    older ones hand the nodes to our own 100-level check. Either way: one place, no
+    traceback, no recursion error."""
+    path = write(tmp_path, "people.yaml", "people: " + "[" * 5000 + "]" * 5000 + "\n")
+    found = problems([tmp_path])
+    assert found in (
+        [f"{path}:1:1008: invalid YAML: while increasing flow level exceeded maximum "
+         "nesting depth"],
+        [f"{path}:1:10: people[0]: expected a mapping, got a list",
+         f"{path}:1:108: nested more than 100 levels deep"],
+    )
