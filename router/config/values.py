@@ -11,10 +11,11 @@ import functools
 import json
 import re
 from datetime import date, datetime, time, timedelta
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import icalendar
+import recurring_ical_events
 
 from router.config.model import WEEKDAYS, Matcher, MatchOperator
 from router.errors import Where
@@ -90,24 +91,67 @@ def parse_weekday(text: str) -> int:
     return WEEKDAYS.index(text)
 
 
+HOLIDAY_YEARS = 100
+"""How far a recurring holiday (an RRULE without an end) is expanded: this many years after
+the calendar's first event. A rota's holidays are a table of days, not a rule evaluated per
+query, which keeps `shift_at` at bisection speed; 100 years of days is at most 36,525."""
+
+
 def parse_calendar_dates(content: bytes) -> set[date]:
     """Every day an event of an iCalendar file covers: DTSTART up to DTEND exclusive (RFC
-    5545), one day when DTEND is absent."""
+    5545), one day when DTEND is absent; recurring events (RRULE, RDATE, less EXDATE, with
+    moved occurrences) for each occurrence up to HOLIDAY_YEARS after the first event."""
     calendar = icalendar.Calendar.from_ical(content)  # raises ValueError when malformed
-    days: set[date] = set()
+    starts = []
     for event in calendar.walk("VEVENT"):
+        summary = str(event.get("SUMMARY", "?"))
         if "DTSTART" not in event:
-            raise ValueError(f"event {str(event.get('SUMMARY', '?'))!r} has no DTSTART")
-        start = event.decoded("DTSTART")
-        end = event.decoded("DTEND") if "DTEND" in event else None
-        first = start.date() if isinstance(start, datetime) else start
-        last = (end.date() if isinstance(end, datetime) else end) if end else first
-        days.add(first)
-        day = first + timedelta(days=1)
+            raise ValueError(f"event {summary!r} has no DTSTART")
+        starts.append(_day(event.decoded("DTSTART")))
+        for rule in _as_list(event.get("RRULE")):
+            frequency = rule.get("FREQ", ["?"])[0]  # a broken RRULE raises ValueError here
+            if frequency in ("SECONDLY", "MINUTELY", "HOURLY"):
+                # and would be expanded into ~876,000 occurrences a century, for minutes
+                raise ValueError(
+                    f"event {summary!r} recurs {frequency}: a holiday lasts whole days, "
+                    "expected FREQ=DAILY, WEEKLY, MONTHLY or YEARLY")
+    days: set[date] = set()
+    if not starts:
+        return days
+    first = min(starts)
+    # between(), not all(): recurring-ical-events 3.8's all() stalls on an endless daily
+    # rule some 80 years in; a bounded window is expanded in one go.
+    window = recurring_ical_events.of(calendar).between(
+        first, _years_after(first, HOLIDAY_YEARS))
+    for occurrence in window:
+        start = _day(occurrence.decoded("DTSTART"))
+        end = occurrence.decoded("DTEND") if "DTEND" in occurrence else None
+        last = _day(end) if end else start
+        days.add(start)
+        day = start + timedelta(days=1)
         while day < last:
             days.add(day)
             day += timedelta(days=1)
     return days
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A property that may appear once or several times (icalendar gives a list then)."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _day(moment: date | datetime) -> date:
+    """The calendar day of a DATE or DATE-TIME value, in the event's own time zone."""
+    return moment.date() if isinstance(moment, datetime) else moment
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def parse_matcher(text: str, where: Where) -> Matcher:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from router.config.values import (
+    HOLIDAY_YEARS,
     parse_calendar_dates,
     parse_date,
     parse_datetime,
@@ -162,8 +163,10 @@ def test_matcher_with_a_broken_quoted_value() -> None:
 
 
 def _calendar(*events: str) -> bytes:
-    body = "".join(f"BEGIN:VEVENT\r\nUID:{index}@example.com\r\n{event}END:VEVENT\r\n"
-                   for index, event in enumerate(events))
+    """A calendar of these events; each gets a UID of its own unless it names one."""
+    body = "".join(
+        "BEGIN:VEVENT\r\n" + ("" if "UID:" in event else f"UID:{index}@example.com\r\n")
+        + f"{event}END:VEVENT\r\n" for index, event in enumerate(events))
     return (f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//example//EN\r\n{body}"
             "END:VCALENDAR\r\n").encode()
 
@@ -183,3 +186,56 @@ def test_a_calendar_event_without_a_start() -> None:
     with pytest.raises(ValueError) as raised:
         parse_calendar_dates(_calendar("SUMMARY:Mystery day\r\n"))
     assert str(raised.value) == "event 'Mystery day' has no DTSTART"
+
+
+def test_a_recurring_holiday_counts_each_occurrence_less_its_exceptions() -> None:
+    """RRULE with EXDATE, an RDATE, and one occurrence moved by a RECURRENCE-ID event (a
+    company's Christmas break that one year starts a day early)."""
+    content = _calendar(
+        "SUMMARY:Christmas break\r\nUID:xmas@example.com\r\n"
+        "DTSTART;VALUE=DATE:20261224\r\nDTEND;VALUE=DATE:20261226\r\n"
+        "RRULE:FREQ=YEARLY;COUNT=4\r\nEXDATE;VALUE=DATE:20271224\r\n"
+        "RDATE;VALUE=DATE:20270704\r\n",
+        "SUMMARY:Christmas break\r\nUID:xmas@example.com\r\n"
+        "RECURRENCE-ID;VALUE=DATE:20281224\r\n"
+        "DTSTART;VALUE=DATE:20281223\r\nDTEND;VALUE=DATE:20281225\r\n")
+    assert sorted(parse_calendar_dates(content)) == [
+        date(2026, 12, 24), date(2026, 12, 25),
+        date(2027, 7, 4), date(2027, 7, 5),  # an RDATE lasts as long as the event
+        date(2028, 12, 23), date(2028, 12, 24),
+        date(2029, 12, 24), date(2029, 12, 25)]
+
+
+def test_a_recurring_holiday_without_an_end_is_expanded_for_a_hundred_years() -> None:
+    content = _calendar("DTSTART;VALUE=DATE:20260501\r\nRRULE:FREQ=YEARLY\r\n",
+                        "DTSTART:20300101T090000Z\r\nDTEND:20300101T170000Z\r\n"
+                        "RRULE:FREQ=YEARLY;BYMONTH=1;BYMONTHDAY=1\r\n")
+    days = parse_calendar_dates(content)
+    assert HOLIDAY_YEARS == 100
+    assert min(days) == date(2026, 5, 1)
+    assert date(2125, 5, 1) in days and date(2126, 5, 1) not in days
+    assert date(2126, 1, 1) in days and date(2127, 1, 1) not in days
+    assert len(days) == 100 + 97
+
+
+def test_a_rule_that_recurs_within_a_day_is_refused() -> None:
+    content = _calendar("SUMMARY:Every hour\r\nDTSTART:20260101T000000Z\r\n"
+                        "RRULE:FREQ=HOURLY\r\n")
+    with pytest.raises(ValueError) as raised:
+        parse_calendar_dates(content)
+    assert str(raised.value) == (
+        "event 'Every hour' recurs HOURLY: a holiday lasts whole days, expected FREQ=DAILY, "
+        "WEEKLY, MONTHLY or YEARLY")
+
+
+def test_an_endless_daily_rule_is_a_hundred_years_of_days() -> None:
+    content = _calendar("DTSTART;VALUE=DATE:20260101\r\nRRULE:FREQ=DAILY\r\n")
+    days = parse_calendar_dates(content)
+    assert len(days) == 36_524  # 2026-01-01 up to 2126-01-01; 2100 is no leap year
+    assert max(days) == date(2125, 12, 31)
+
+
+def test_a_recurrence_rule_that_is_not_one() -> None:
+    with pytest.raises(ValueError, match="Expected frequency, got: SOMETIMES"):
+        parse_calendar_dates(_calendar("DTSTART;VALUE=DATE:20261225\r\n"
+                                       "RRULE:FREQ=SOMETIMES\r\n"))
