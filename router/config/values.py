@@ -148,10 +148,10 @@ def _day(moment: date | datetime) -> date:
 
 
 def _years_after(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
+    """The same day `years` later (28 February for 29 February), at most date.max."""
+    if day.year + years > date.max.year:
+        return date.max
+    return day.replace(year=day.year + years, day=min(day.day, 28 if day.month == 2 else 31))
 
 
 def parse_matcher(text: str, where: Where) -> Matcher:

@@ -239,3 +239,9 @@ def test_a_recurrence_rule_that_is_not_one() -> None:
     with pytest.raises(ValueError, match="Expected frequency, got: SOMETIMES"):
         parse_calendar_dates(_calendar("DTSTART;VALUE=DATE:20261225\r\n"
                                        "RRULE:FREQ=SOMETIMES\r\n"))
+
+
+def test_a_recurring_holiday_near_the_end_of_the_calendar_stops_at_year_9999() -> None:
+    content = _calendar("DTSTART;VALUE=DATE:99971225\r\nRRULE:FREQ=YEARLY\r\n")
+    assert sorted(parse_calendar_dates(content)) == [
+        date(9997, 12, 25), date(9998, 12, 25), date(9999, 12, 25)]
