@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import logging
 import math
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import trio
 
 from router.errors import BadRequest
 from router.server.routes import Handler, Request, Response, Routes, header_map, split_target
+from router.server.tls import HandshakeFailed, TlsStream
 
 __all__ = [
     "Handler", "Limits", "Request", "Response", "Routes", "bound_port", "open_listeners",
@@ -101,6 +103,7 @@ async def serve_http(
 async def serve_listeners(
     routes: Routes, listeners: Sequence[trio.SocketListener], *, limits: Limits = Limits(),
     shutdown: trio.Event | None = None, on_response: Callable[[int], None] | None = None,
+    tls: Callable[[], ssl.SSLContext] | None = None,
     task_status: trio.TaskStatus[Sequence[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve on listeners (pre-opened, so socket activation can hand them in) and close them.
@@ -108,9 +111,10 @@ async def serve_listeners(
     When `shutdown` is set: stop accepting, close idle keep-alive connections, give in-flight
     requests `limits.grace` to finish (their answers carry `Connection: close`), then return.
     `on_response` is told the status of every answer, refusals by the server included
-    (metrics count them).
+    (metrics count them). With `tls`, every connection speaks HTTPS with the context it
+    returns at accept (a reload's new certificate serves the connections after it).
     """
-    server = _Server(routes, limits, on_response)
+    server = _Server(routes, limits, on_response, tls)
     stop = trio.Event() if shutdown is None else shutdown
     try:
         async with trio.open_nursery() as watch:
@@ -139,8 +143,10 @@ class _Server:
     """State shared by the connections of one `serve_listeners` call."""
 
     def __init__(self, routes: Routes, limits: Limits,
-                 on_response: Callable[[int], None] | None = None) -> None:
+                 on_response: Callable[[int], None] | None = None,
+                 tls: Callable[[], ssl.SSLContext] | None = None) -> None:
         self.routes = routes
+        self.tls = tls
         self.limits = limits
         self.on_response = on_response or _ignore
         self.header_timeout = limits.header_timeout.total_seconds()
@@ -204,7 +210,8 @@ class _Server:
 
     async def _run_connection(self, stream: trio.SocketStream) -> None:
         try:
-            await _Connection(self, stream).run()
+            tls = None if self.tls is None else TlsStream(stream, self.tls())
+            await _Connection(self, tls or stream).run()
         except Exception:
             logger.exception("connection failed")
         finally:
@@ -222,7 +229,7 @@ class _Connection:
     __slots__ = ("client", "conn", "deadline", "head_only", "on_timeout", "request", "server",
                  "stream", "watchdog")
 
-    def __init__(self, server: _Server, stream: trio.SocketStream) -> None:
+    def __init__(self, server: _Server, stream: trio.SocketStream | TlsStream) -> None:
         self.server = server
         self.stream = stream
         self.conn = h11.Connection(
@@ -258,6 +265,8 @@ class _Connection:
         """Serve requests; the answer to end the connection with, or None to just close."""
         with self.watchdog:
             try:
+                if isinstance(self.stream, TlsStream) and not await self._handshake():
+                    return None
                 await self._serve()
             except h11.RemoteProtocolError as exc:
                 return self._protocol_error(exc)
@@ -267,6 +276,18 @@ class _Connection:
         if self.on_timeout is _HANDLER_TIMEOUT and self.request is not None:
             logger.error("handler timed out: %s %s", self.request.method, self.request.path)
         return self.on_timeout
+
+    async def _handshake(self) -> bool:
+        """TLS first, within header_timeout: a client that never finishes it is dropped."""
+        assert isinstance(self.stream, TlsStream)
+        self._arm(self.server.header_timeout, None)
+        try:
+            await self.stream.handshake(self.client)
+        except HandshakeFailed as failed:
+            if failed.answered is not None:
+                self.server.on_response(failed.answered)
+            return False
+        return True
 
     async def _serve(self) -> None:
         conn = self.conn
