@@ -55,6 +55,7 @@ from router.config.model import (
     frozen_mapping,
 )
 from router.config.secrets import SecretResolver
+from router.config.tls import build_tls
 from router.config.values import (
     parse_calendar_dates,
     parse_date,
@@ -194,6 +195,9 @@ class _Builder:
             self.generic_webhook(item, webhooks.at(index))
             for index, item in enumerate(data.get("generic_webhooks", ())))
         self.unique_webhook_names(values["generic_webhooks"], webhooks)
+        if "tls" in data:
+            values["tls"], problems = build_tls(data["tls"], source.at("tls"))
+            self.problems.extend(problems)
         return Settings(**values)
 
     def generic_webhook(self, data: dict[str, Any], source: Source) -> GenericWebhook:

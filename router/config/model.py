@@ -129,6 +129,20 @@ class GenericWebhook:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Tls:
+    """HTTPS for the HTTP listener: PEM files, each path already resolved against the YAML
+    file that names it, and whether senders present a certificate signed by `client_ca`
+    (`optional`: one that is sent must be valid; `required`: no certificate, no connection).
+    """
+
+    certificate: str
+    key: str
+    client_ca: str | None = None
+    client_certificates: Literal["none", "optional", "required"] = "none"
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Daemon-wide settings; every default lives here and only here."""
 
@@ -142,6 +156,8 @@ class Settings:
     link_secret: Secret | None = None
     """Signs the acknowledge links in emails; None: the key in the state directory."""
     link_lifetime: timedelta = timedelta(hours=24)
+    tls: Tls | None = None
+    """None: plain HTTP (or `router run --tls-cert/--tls-key`)."""
     where: Where = NOWHERE
 
 
