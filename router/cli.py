@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="HTTP listener; overrides settings.listen (default 127.0.0.1:9080)")
     run.add_argument("--socket", type=Path, metavar="PATH",
                      help="unix socket path (default: STATE/router.sock)")
+    run.add_argument("--tls-cert", type=Path, metavar="PEM",
+                     help="serve HTTPS with this certificate chain (with --tls-key); "
+                          "overrides settings.tls.cert; read again on every reload")
+    run.add_argument("--tls-key", type=Path, metavar="PEM",
+                     help="the certificate's private key, unencrypted (with --tls-cert)")
     run.add_argument("--log-format", choices=logs.FORMATS, metavar="FORMAT",
                      help="log lines as json, text or journal (default: journal when stderr "
                           "is systemd's journal stream, else json)")
@@ -117,10 +122,13 @@ def run_daemon(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     redactor = logs.configure(form=arguments.log_format, level=arguments.log_level, stream=err)
     options = daemon.Options(config_paths=arguments.config or [Path("config")],
                              state_dir=arguments.state, listen=arguments.listen,
-                             socket=arguments.socket)
+                             socket=arguments.socket, tls_certificate=arguments.tls_cert,
+                             tls_key=arguments.tls_key)
     try:
         if arguments.listen is not None:
             parse_listen(arguments.listen)
+        if (arguments.tls_cert is None) != (arguments.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together: give both or neither")
         trio.run(lambda: daemon.run(options, redactor=redactor))
     except ConfigInvalid as invalid:
         _report(invalid.problems, "text", valid=False, out=out, err=err)

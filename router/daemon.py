@@ -8,7 +8,9 @@ route table, and owns shutdown and reload:
   signal cancels everything at once.
 - reload, on SIGHUP, on `POST /-/reload` and when the config changes on disk (the watcher
   of router/reload.py): load and validate the config again off the event loop; swap it in
-  only if valid, else log every problem and keep the old one; one reload at a time.
+  only if valid, else log every problem and keep the old one; one reload at a time. A
+  reload also reads the TLS certificate and key again: new connections get the new ones,
+  and a pair that does not load rejects the reload like an invalid config.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import functools
 import ipaddress
 import logging
 import signal
-from collections.abc import Sequence
+import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +30,7 @@ import trio
 from router import __version__, systemd
 from router.clock import Clock, SystemClock
 from router.config import ConfigInvalid, load_config
-from router.config.model import Config
+from router.config.model import Config, Tls
 from router.config.values import parse_listen
 from router.engine import Engine
 from router.links import read_or_create_key
@@ -43,6 +46,7 @@ from router.server.http import Limits, bound_port, open_listeners, serve_listene
 from router.server.link_pages import LinkPages
 from router.server.slack_actions import Responder, SlackActions
 from router.server.socket import serve_socket
+from router.server.tls import Certificates, TlsFiles, TlsFilesInvalid, load_context
 from router.store import DATABASE_NAME, Store
 
 logger = logging.getLogger(__name__)
@@ -51,12 +55,15 @@ SOCKET_NAME = "router.sock"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
-    """Where the daemon reads and listens; `listen` and `socket` override the config."""
+    """Where the daemon reads and listens; `listen`, `socket` and the TLS certificate and
+    key (both or neither) override the config."""
 
     config_paths: Sequence[Path]
     state_dir: Path
     listen: str | None = None
     socket: Path | None = None
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
 
 
 def _beyond_loopback(host: str) -> bool:
@@ -88,8 +95,10 @@ async def run(options: Options, *, clock: Clock | None = None,
     engine = Engine(config, store, clock or SystemClock())
     if redactor is not None:
         redactor.learn(secrets_in(config))
+    certificates = await _start_tls(config, options)
     reloader = Reloader(engine, options.config_paths, engine.clock, load=load,
-                        redactor=redactor)
+                        redactor=redactor, prepare=functools.partial(
+                            _reload_tls, certificates, options))
     transport = Transport()
     link_pages = LinkPages(engine, await trio.to_thread.run_sync(
         read_or_create_key, options.state_dir))
@@ -110,6 +119,8 @@ async def run(options: Options, *, clock: Clock | None = None,
     if _beyond_loopback(host) and not config.settings.ingest_tokens:
         logger.warning("listening on %s beyond loopback with no ingest tokens configured: "
                        "anyone who can reach it can page", host, extra={"host": host})
+    _check_public_url(config.settings.public_url, tls=certificates is not None)
+    scheme = "http" if certificates is None else "https"
     shutdown = trio.Event()
     try:
         async with trio.open_nursery() as nursery:
@@ -134,17 +145,17 @@ async def run(options: Options, *, clock: Clock | None = None,
                     slack=SlackActions(engine, slack_replies), link_pages=link_pages)
                 await servers.start(functools.partial(
                     serve_listeners, routes, listeners, limits=limits,
-                    shutdown=shutdown, on_response=metrics.responded))
+                    shutdown=shutdown, on_response=metrics.responded,
+                    tls=None if certificates is None else certificates.current))
                 socket_path = options.socket or options.state_dir / SOCKET_NAME
                 await servers.start(functools.partial(serve_socket, engine, socket_path,
                                                       shutdown=shutdown,
                                                       received=metrics.alerts_received))
                 bound = (host, bound_port(listeners))
-                logger.info("listening on http://%s:%d and unix:%s", *bound, socket_path,
-                            extra={"url": f"http://{host}:{bound[1]}",
-                                   "socket": str(socket_path)})
-                systemd.notify("READY=1", f"STATUS=listening on http://{host}:{bound[1]} "
-                                          f"and unix:{socket_path}")
+                url = f"{scheme}://{host}:{bound[1]}"
+                logger.info("listening on %s and unix:%s", url, socket_path,
+                            extra={"url": url, "socket": str(socket_path)})
+                systemd.notify("READY=1", f"STATUS=listening on {url} and unix:{socket_path}")
                 task_status.started(bound)
             nursery.cancel_scope.cancel()  # the signal handler
     finally:
@@ -152,6 +163,67 @@ async def run(options: Options, *, clock: Clock | None = None,
             await transport.aclose()
             await store.close()
     logger.info("stopped")
+
+
+def tls_files(tls: Tls | None, options: Options) -> TlsFiles | None:
+    """What HTTPS is served with: settings.tls, with its certificate and key replaced by
+    `router run --tls-cert/--tls-key`; None for plain HTTP."""
+    if options.tls_certificate is None or options.tls_key is None:
+        if tls is None:
+            return None
+        certificate, key = Path(tls.certificate), Path(tls.key)
+    else:
+        certificate, key = options.tls_certificate, options.tls_key
+    if tls is None:
+        return TlsFiles(certificate=certificate, key=key)
+    return TlsFiles(certificate=certificate, key=key, client_certificates=tls.client_certificates,
+                    client_ca=None if tls.client_ca is None else Path(tls.client_ca))
+
+
+async def _load_tls(files: TlsFiles) -> ssl.SSLContext:
+    try:
+        return await load_context(files)
+    except TlsFilesInvalid as invalid:
+        raise ConfigInvalid([invalid.problem]) from None
+
+
+async def _start_tls(config: Config, options: Options) -> Certificates | None:
+    files = tls_files(config.settings.tls, options)
+    return None if files is None else Certificates(await _load_tls(files), files)
+
+
+async def _reload_tls(certificates: Certificates | None, options: Options, config: Config
+                      ) -> Callable[[], None]:
+    """The reload hook: load the certificate and key again (the files may have been
+    renewed in place); turning TLS on or off takes a restart, as the listener is bound."""
+    files = tls_files(config.settings.tls, options)
+    if certificates is None:
+        if files is not None:
+            logger.warning("the reloaded config turns TLS on: that takes a restart; serving "
+                           "plain HTTP until then")
+        return _keep
+    if files is None:
+        logger.warning("the reloaded config has no settings.tls: turning TLS off takes a "
+                       "restart; serving HTTPS with the files loaded at start until then")
+        files = certificates.files
+    context = await _load_tls(files)
+    return functools.partial(certificates.use, context, files)
+
+
+def _keep() -> None:
+    pass
+
+
+def _check_public_url(public_url: str, *, tls: bool) -> None:
+    """Links in messages use public_url, which only the user can set right."""
+    if tls and public_url.startswith("http://"):
+        logger.warning("TLS is on but settings.public_url is %s: links in messages will use "
+                       "plain HTTP; set it to the https:// URL people reach router at",
+                       public_url, extra={"public_url": public_url})
+    elif not tls and public_url.startswith("https://"):
+        logger.warning("settings.public_url is %s but router serves plain HTTP: right only "
+                       "behind a proxy that terminates TLS", public_url,
+                       extra={"public_url": public_url})
 
 
 async def _post_json(transport: Transport, url: str, body: bytes) -> str:

@@ -45,6 +45,10 @@ logger = logging.getLogger(__name__)
 Load = Callable[[Sequence[Path]], Awaitable[Config]]
 Reload = Callable[[str], Awaitable[object]]
 """What the watcher calls with its trigger name ("watch"): the daemon's one entry point."""
+Prepare = Callable[[Config], Awaitable[Callable[[], None]]]
+"""What a reload does beside the config (the TLS certificate): given the new config, all
+the fallible work, returning the swap to make together with the config's; raises
+ConfigInvalid to reject the reload, which then keeps the old config and everything else."""
 
 _EDITOR_LEFTOVERS = (*watchfiles.DefaultFilter.ignore_entity_patterns,
                      r"^4913$",  # vim's probe that the directory is writable
@@ -82,8 +86,10 @@ class Reloader:
     """Loads the config again on request, swaps it in if valid, one reload at a time."""
 
     def __init__(self, engine: Engine, paths: Sequence[Path], clock: Clock, *,
-                 load: Load, redactor: Redactor | None = None) -> None:
+                 load: Load, redactor: Redactor | None = None,
+                 prepare: Prepare | None = None) -> None:
         self.engine = engine
+        self.prepare = prepare
         self.paths = tuple(paths)
         self.clock = clock
         self.redactor = redactor
@@ -111,9 +117,12 @@ class Reloader:
         started = trio.current_time()
         try:
             config = await self._load(self.paths)
+            swap = None if self.prepare is None else await self.prepare(config)
             if self.redactor is not None:
                 self.redactor.learn(secrets_in(config))
             self.engine.use_config(config)  # the one write; readers take it per use case
+            if swap is not None:
+                swap()
             await self.engine.schedule_handoffs()  # rotas may have changed
         except ConfigInvalid as invalid:
             return self._rejected(trigger, tuple(invalid.problems))

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -99,7 +99,7 @@ socket's send_alert; nothing is delivered to it in these tests)."""
 START_TIMEOUT = 20.0  # seconds until "listening on"; a cold start takes about one
 STOP_TIMEOUT = 15.0  # seconds until exit after SIGTERM; in-flight requests get 10 s of grace
 LISTENING = re.compile(
-    r'listening on http://(?P<host>\S+):(?P<port>[0-9]+) and unix:(?P<socket>[^\s"]+)')
+    r'listening on https?://(?P<host>\S+):(?P<port>[0-9]+) and unix:(?P<socket>[^\s"]+)')
 
 
 def wait_until(condition: Callable[[], T | None], *, timeout: float,
@@ -125,8 +125,9 @@ class Daemon:
     """One `router run` subprocess over a config and a state directory that outlive it."""
 
     def __init__(self, *, config_dir: Path, state_dir: Path, socket_path: Path,
-                 log_path: Path, env: Mapping[str, str]) -> None:
+                 log_path: Path, env: Mapping[str, str], arguments: Sequence[str] = ()) -> None:
         self.config_dir = config_dir
+        self.arguments = tuple(arguments)  # more options for `router run`
         self.state_dir = state_dir
         self.socket_path = socket_path
         self.log_path = log_path
@@ -148,7 +149,7 @@ class Daemon:
         assert self.process is None or self.process.poll() is not None, "already running"
         command = [sys.executable, "-m", "router", "run", "--config", str(self.config_dir),
                    "--state", str(self.state_dir), "--listen", "127.0.0.1:0",
-                   "--socket", str(self.socket_path)]
+                   "--socket", str(self.socket_path), *self.arguments]
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
@@ -254,15 +255,17 @@ class Daemons:
         # A unix socket path has at most 107 bytes; pytest's tmp_path can be longer.
         self.socket_dir = Path(tempfile.mkdtemp(prefix="router-e2e-"))
 
-    def start(self, config: str = CONFIG, env: Mapping[str, str] | None = None) -> Daemon:
-        """A running daemon with its own config and state directory."""
+    def start(self, config: str = CONFIG, env: Mapping[str, str] | None = None,
+              arguments: Sequence[str] = ()) -> Daemon:
+        """A running daemon with its own config and state directory; `arguments` are more
+        options for `router run`."""
         home = self.root / f"daemon-{len(self.started)}"
         config_dir = home / "config"
         config_dir.mkdir(parents=True)
         (config_dir / "router.yaml").write_text(textwrap.dedent(config))
         daemon = Daemon(config_dir=config_dir, state_dir=home / "state",
                         socket_path=self.socket_dir / f"{len(self.started)}.sock",
-                        log_path=home / "router.log", env=env or {})
+                        log_path=home / "router.log", env=env or {}, arguments=arguments)
         self.started.append(daemon)
         daemon.start()
         return daemon
@@ -277,8 +280,8 @@ class Daemons:
 
 @pytest.fixture
 def start_daemon(tmp_path: Path) -> Iterator[StartDaemon]:
-    """`start_daemon(config=CONFIG, env={})` starts a daemon; each has its own config and
-    state directory, and every one still running at teardown is killed."""
+    """`start_daemon(config=CONFIG, env={}, arguments=())` starts a daemon; each has its own
+    config and state directory, and every one still running at teardown is killed."""
     daemons = Daemons(tmp_path)
     try:
         yield daemons.start
