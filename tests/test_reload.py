@@ -21,9 +21,10 @@ import trio
 
 from router.cli_reload import reload_url
 from router.clock import FixedClock
-from router.config import load_config
+from router.config import ConfigInvalid, load_config
 from router.config.model import Config
 from router.engine import Engine
+from router.errors import Problem, Where
 from router.logs import Redactor
 from router.reload import (
     Reloader,
@@ -124,6 +125,27 @@ async def test_an_invalid_config_keeps_the_old_one_and_logs_every_problem(
     (tmp_path / "config" / "router.yaml").write_text(TWO_SERVICES)
     assert (await reloader.reload("api")).ok
     assert reloader.status.last_ok and reloader.status.last_problems == ()
+
+
+async def test_the_prepare_hook_swaps_with_the_config_or_rejects_the_reload(
+        engine: Engine, tmp_path: Path) -> None:
+    """The TLS certificate's hook: its swap runs only with a config swapped in, and its
+    ConfigInvalid rejects the reload, keeping the config in force."""
+    swapped: list[Config] = []
+    broken = Problem(Where("/etc/router/tls.pem"), "tls", "the certificate does not load")
+
+    async def prepare(config: Config) -> Callable[[], None]:
+        if "database" not in config.services:
+            raise ConfigInvalid([broken])
+        return lambda: swapped.append(engine.snapshot.config)
+
+    reloader = reloader_of(engine, tmp_path, prepare=prepare)
+    running = engine.snapshot.config
+    outcome = await reloader.reload("signal")
+    assert (outcome.problems, engine.snapshot.config, swapped) == ((broken,), running, [])
+    (tmp_path / "config" / "router.yaml").write_text(TWO_SERVICES)
+    assert (await reloader.reload("signal")).ok
+    assert swapped == [engine.snapshot.config] and engine.snapshot.config is not running
 
 
 async def test_a_failing_load_is_a_failed_reload_not_a_crash(

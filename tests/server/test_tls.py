@@ -233,3 +233,26 @@ def test_broken_files_are_named(ca: trustme.CA, files: TlsFiles, tmp_path: Path)
         with pytest.raises(TlsFilesInvalid) as raised:
             build_context(broken)
         assert str(raised.value) == message
+
+
+async def test_an_oversized_body_gets_its_413_over_tls(
+        nursery: trio.Nursery, ca: trustme.CA, files: TlsFiles,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The lingering close after a 413 half-closes TCP under TLS, without an error."""
+    limits = Limits(max_body_bytes=1000, header_timeout=timedelta(seconds=10))
+    port = await serve(nursery, Certificates(build_context(files), files), limits)
+    tcp = await trio.open_tcp_stream("127.0.0.1", port)
+    # https_compatible: a known-length answer needs no close_notify (RFC 9110 9.8).
+    stream = trio.SSLStream(tcp, trusting(ca), server_hostname="127.0.0.1",
+                            https_compatible=True)
+    async with stream:
+        await stream.send_all(b"POST /echo HTTP/1.1\r\nHost: test\r\n"
+                              b"Content-Length: 5000\r\n\r\n" + b"x" * 5000)
+        answer = b""
+        with trio.fail_after(10):
+            while b"\r\n\r\n" not in answer:
+                answer += await stream.receive_some()
+        assert await stream.receive_some() == b""  # closed once the linger ended
+    assert answer.startswith(b"HTTP/1.1 413 "), answer
+    assert [record.message for record in caplog.records if record.levelno >= logging.ERROR
+            ] == []
