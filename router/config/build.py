@@ -196,7 +196,8 @@ class _Builder:
             for index, item in enumerate(data.get("generic_webhooks", ())))
         self.unique_webhook_names(values["generic_webhooks"], webhooks)
         if "tls" in data:
-            values["tls"], problems = build_tls(data["tls"], source.at("tls"))
+            values["tls"], problems = build_tls(data["tls"], source.at("tls"),
+                                                load_files=self.resolver.resolve)
             self.problems.extend(problems)
         return Settings(**values)
 

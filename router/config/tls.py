@@ -20,14 +20,19 @@ from router.config.model import Tls
 from router.errors import Problem
 
 
-def build_tls(data: Mapping[str, Any], source: Source) -> tuple[Tls, list[Problem]]:
-    """The Tls settings, and every problem with their files."""
+def build_tls(data: Mapping[str, Any], source: Source, *, load_files: bool = True
+              ) -> tuple[Tls, list[Problem]]:
+    """The Tls settings, and every problem with them and (with `load_files`) their files.
+    `router validate --no-secrets` does not load them: the key is a secret, and a CI runner
+    has neither it nor, often, the certificate."""
     base = Path(source.file).parent
     paths = {key: str(base / data[key]) for key in ("cert", "key", "client_ca") if key in data}
     mode = {"client_certificates": data["client_certificates"]} \
         if "client_certificates" in data else {}
     tls = Tls(certificate=paths["cert"], key=paths["key"], client_ca=paths.get("client_ca"),
               where=source.where, **mode)
+    if not load_files:
+        return tls, _mode_problems(tls, source)
     problems = _certificate_problems(tls.certificate, source.at("cert"))
     if not problems:
         problems = _key_problems(tls, source.at("key"))

@@ -160,9 +160,12 @@ class TlsStream(trio.abc.HalfCloseableStream):
                 logger.debug("TLS handshake failed: the client closed the connection",
                              extra={"client": address})
                 raise HandshakeFailed from None
-            logger.info("TLS handshake failed: %s", _reason(cause), extra={"client": address})
             if cause.reason != "HTTP_REQUEST":
+                logger.info("TLS handshake failed: %s", _reason(cause),
+                            extra={"client": address})
                 raise HandshakeFailed from None
+            logger.info("TLS handshake failed: the client spoke plain HTTP (answered 400)",
+                        extra={"client": address})
         await self.transport.send_all(PLAIN_HTTP_ANSWER)
         await self.transport.send_eof()
         raise HandshakeFailed(answered=400)

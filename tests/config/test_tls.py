@@ -109,3 +109,15 @@ def test_router_validate_checks_the_pair(pems: Path) -> None:
     assert err.getvalue() == (
         f"{bad}:3:36: settings.tls.key: '{pems}/other.key' is not the private key of the "
         f"certificate in '{pems}/router.pem'\nconfig invalid: 1 problem\n")
+
+
+def test_no_secrets_leaves_the_files_alone(pems: Path) -> None:
+    """A CI runner has no key: `router validate --no-secrets` checks all but the files."""
+    path = settings(pems.parent, "{cert: tls/router.pem, key: /run/credentials/router.key}")
+    assert problems([path], resolve_secrets=False) == []
+    assert problems([path]) == [
+        f"{path}:3:36: settings.tls.key: no such file: '/run/credentials/router.key'"]
+    required = settings(pems.parent, "{cert: a.pem, key: b.key, client_certificates: required}")
+    assert problems([required], resolve_secrets=False) == [
+        f"{required}:3:55: settings.tls.client_certificates: 'required' needs client_ca: the "
+        "CA certificates that sign the senders' certificates"]

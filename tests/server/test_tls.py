@@ -129,7 +129,7 @@ async def test_plain_http_to_the_tls_port_is_refused_in_plain_http(
     assert plain.json() == {
         "error": "this port speaks HTTPS: send the request to https:// instead"}
     assert statuses == [400]
-    assert "TLS handshake failed: http request" in caplog.messages
+    assert "TLS handshake failed: the client spoke plain HTTP (answered 400)" in caplog.messages
     assert not any(record.exc_info for record in caplog.records)
     assert (await post(port, trusting(ca))).status_code == 202  # the server is unharmed
 
