@@ -156,7 +156,9 @@ class TlsStream(trio.abc.HalfCloseableStream):
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             cause = error.__cause__
             address = f"{client[0]}:{client[1]}" if client else "unknown"
-            if not (isinstance(cause, ssl.SSLError) and cause.reason):
+            if isinstance(cause, ssl.SSLEOFError) or not (
+                    isinstance(cause, ssl.SSLError) and cause.reason):
+                # Health checks and port scanners connect and leave: not worth an INFO line.
                 logger.debug("TLS handshake failed: the client closed the connection",
                              extra={"client": address})
                 raise HandshakeFailed from None

@@ -136,11 +136,17 @@ async def test_plain_http_to_the_tls_port_is_refused_in_plain_http(
 
 async def test_garbage_and_silence_end_only_their_own_connection(
         nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, ca: trustme.CA,
-        files: TlsFiles) -> None:
+        files: TlsFiles, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "router.server")
     port = await serve(nursery, Certificates(build_context(files), files))
     async with await trio.open_tcp_stream("127.0.0.1", port) as garbage:
         await garbage.send_all(b"\x16\x03\x01\x00\x05hello" * 3)
         assert await garbage.receive_some() == b""  # closed, not answered
+    await (await trio.open_tcp_stream("127.0.0.1", port)).aclose()  # a health check
+    await trio.sleep(1)
+    assert [(record.levelname, record.message) for record in caplog.records] == [
+        ("INFO", "TLS handshake failed: unexpected message"),
+        ("DEBUG", "TLS handshake failed: the client closed the connection")]
     async with await trio.open_tcp_stream("127.0.0.1", port) as silent:
         started = trio.current_time()
         assert await silent.receive_some() == b""  # dropped at header_timeout
