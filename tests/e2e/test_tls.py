@@ -160,3 +160,10 @@ def test_the_flags_go_together_and_a_broken_pair_stops_the_start(
     assert mismatched.stderr.endswith(
         f"{certificate}: tls: the certificate and key ({certificate}, {tmp_path / 'other.key'})"
         " do not load: key values mismatch\nconfig invalid: 1 problem\n")
+
+
+def test_an_https_public_url_without_tls_is_warned(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon(CONFIG.replace(
+        "timezone: UTC\n", "timezone: UTC\n  public_url: https://router.example.com\n", 1))
+    assert ("settings.public_url is https://router.example.com but router serves plain "
+            "HTTP: right only behind a proxy that terminates TLS") in daemon.log()
