@@ -165,7 +165,7 @@ async def run(options: Options, *, clock: Clock | None = None,
     logger.info("stopped")
 
 
-def tls_files(tls: Tls | None, options: Options) -> TlsFiles | None:
+def _tls_files(tls: Tls | None, options: Options) -> TlsFiles | None:
     """What HTTPS is served with: settings.tls, with its certificate and key replaced by
     `router run --tls-cert/--tls-key`; None for plain HTTP."""
     if options.tls_certificate is None or options.tls_key is None:
@@ -188,7 +188,7 @@ async def _load_tls(files: TlsFiles) -> ssl.SSLContext:
 
 
 async def _start_tls(config: Config, options: Options) -> Certificates | None:
-    files = tls_files(config.settings.tls, options)
+    files = _tls_files(config.settings.tls, options)
     return None if files is None else Certificates(await _load_tls(files), files)
 
 
@@ -196,7 +196,7 @@ async def _reload_tls(certificates: Certificates | None, options: Options, confi
                       ) -> Callable[[], None]:
     """The reload hook: load the certificate and key again (the files may have been
     renewed in place); turning TLS on or off takes a restart, as the listener is bound."""
-    files = tls_files(config.settings.tls, options)
+    files = _tls_files(config.settings.tls, options)
     if certificates is None:
         if files is not None:
             logger.warning("the reloaded config turns TLS on: that takes a restart; serving "

@@ -210,8 +210,8 @@ class _Server:
 
     async def _run_connection(self, stream: trio.SocketStream) -> None:
         try:
-            tls = None if self.tls is None else TlsStream(stream, self.tls())
-            await _Connection(self, tls or stream).run()
+            secured = stream if self.tls is None else TlsStream(stream, self.tls())
+            await _Connection(self, secured).run()
         except Exception:
             logger.exception("connection failed")
         finally:
@@ -265,7 +265,7 @@ class _Connection:
         """Serve requests; the answer to end the connection with, or None to just close."""
         with self.watchdog:
             try:
-                if isinstance(self.stream, TlsStream) and not await self._handshake():
+                if isinstance(self.stream, TlsStream) and not await self._handshake(self.stream):
                     return None
                 await self._serve()
             except h11.RemoteProtocolError as exc:
@@ -277,12 +277,11 @@ class _Connection:
             logger.error("handler timed out: %s %s", self.request.method, self.request.path)
         return self.on_timeout
 
-    async def _handshake(self) -> bool:
+    async def _handshake(self, stream: TlsStream) -> bool:
         """TLS first, within header_timeout: a client that never finishes it is dropped."""
-        assert isinstance(self.stream, TlsStream)
         self._arm(self.server.header_timeout, None)
         try:
-            await self.stream.handshake(self.client)
+            await stream.handshake(self.client)
         except HandshakeFailed as failed:
             if failed.answered is not None:
                 self.server.on_response(failed.answered)

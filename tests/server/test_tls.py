@@ -180,7 +180,10 @@ async def test_a_required_client_certificate(
     senders.cert_pem.write_to_path(str(tmp_path / "senders.pem"))
     required = TlsFiles(certificate=files.certificate, key=files.key,
                         client_ca=tmp_path / "senders.pem", client_certificates="required")
-    port = await serve(nursery, Certificates(build_context(required), required))
+    context = build_context(required)
+    # Only client_ca vouches for senders, never the system's CAs.
+    assert context.cert_store_stats() == {"x509": 1, "crl": 0, "x509_ca": 1}
+    port = await serve(nursery, Certificates(context, required))
     caplog.set_level(logging.INFO, "router.server")
     with pytest.raises(httpx.TransportError):
         await post(port, trusting(ca))  # no certificate
