@@ -74,7 +74,7 @@ def add_commands(commands: Any) -> None:
     listing.add_argument("rota", nargs="?", metavar="ROTA", help="only this rota's")
     listing.add_argument("--all", action="store_true",
                          help="also overrides that were removed or are over")
-    add_common_options(listing, "override list", _list)
+    add_common_options(listing, "override list", _list, store_only=True)
     remove = command(actions, "remove", "remove an override in force or to come: it stops "
                      "applying now and stays in the history (list --all)")
     remove.add_argument("id", metavar="ID", help="an override id such as OVR-1a2b3c4d")

@@ -171,9 +171,11 @@ async def overrides(engine: Engine, rota: str | None = None, include_past: bool 
     and ended ones too), of one rota or all.
 
     Raises:
-        LookupError: `rota` is not in the config.
+        LookupError: `rota` is not in the config (a CLI run with no config, no files, cannot
+            tell: it lists what the store holds for that name).
     """
-    if rota is not None and rota not in engine.snapshot.config.rotas:
+    config = engine.snapshot.config
+    if rota is not None and config.files and rota not in config.rotas:
         raise LookupError(f"no rota {rota!r}")
     now = None if include_past else engine.clock.now()
     return await engine.store.read(
