@@ -7,6 +7,7 @@ subprocess reached over loopback HTTP.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -107,3 +108,40 @@ def test_make_run_without_port_keeps_the_config_listener(checkout: Path) -> None
                              cwd=checkout, capture_output=True, text=True, check=True)
     assert "--listen" not in dry_run.stdout
     assert "router run --config config/ --state state/" in dry_run.stdout
+
+
+def deliveries(checkout: Path) -> list[dict[str, object]]:
+    """The delivery log of the daemon's store, through `router deliveries` (oldest first)."""
+    done = subprocess.run([str(Path(sys.prefix) / "bin" / "router"), "deliveries", "--state",
+                           "state", "--format", "json"], cwd=checkout, capture_output=True,
+                          text=True, check=True)
+    found: list[dict[str, object]] = json.loads(done.stdout)["deliveries"]
+    return list(reversed(found))
+
+
+def test_make_run_on_the_example_config_pages_only_through_the_log(
+        checkout: Path, make_run: list[MakeRun]) -> None:
+    """The outside channels are `enabled: false`: nothing leaves the host, nothing retries."""
+    run = MakeRun(checkout, "PORT=0")
+    make_run.append(run)
+    with run.client() as client:
+        answer = client.post("/v1/alerts", json={
+            "summary": "Disk full", "severity": "critical",
+            "labels": {"alertname": "DiskFull", "instance": "db1"}})
+    assert answer.status_code == 202, answer.text
+    outside = {"pagerduty-production", "slack-oncall"}  # the route's and the service's
+    attempts = wait_until(
+        lambda: (found := deliveries(checkout)) and {"log", *outside} <= {
+            str(item["channel"]) for item in found} and found,
+        timeout=START_TIMEOUT, what=lambda: f"log, PagerDuty and Slack attempts; its log:\n"
+                                            f"{run.log()}")
+    for item in attempts:
+        if item["channel"] == "log":
+            assert item["outcome"] == "delivered"
+        else:
+            assert (item["outcome"], item["status_code"], item["error"]) == (
+                "skipped", None,
+                f"channel {item['channel']!r} is disabled (enabled: false): nothing sent")
+    assert "retrying" not in run.log()
+    page = next(line for line in run.log().splitlines() if "router.notify.log" in line)
+    assert 'trigger INC1 critical \\"[CRITICAL] INC1: Disk full\\" to channel:log' in page
