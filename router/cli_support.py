@@ -109,6 +109,8 @@ def run(arguments: argparse.Namespace, out: TextIO, err: TextIO, *, name: str, a
             print(problem, file=err)
         print("config invalid: fix it first (router validate)", file=err)
         return EXIT_INVALID
+    # A warning does not stop the command: it goes to stderr, so stdout stays the answer.
+    arguments.warn = lambda text: print(f"router {name}: warning: {text}", file=err)
     try:
         return int(act(arguments, config, out))
     except Usage as usage:

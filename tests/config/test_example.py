@@ -13,6 +13,7 @@ from router.alerts.model import Alert, Severity
 from router.cli import main
 from router.clock import FixedClock
 from router.config import load_config
+from router.core.oncall import shift_at
 from router.engine import Engine
 from router.store import DATABASE_NAME, Store
 
@@ -81,3 +82,11 @@ def test_every_route_of_the_example_reaches_the_log_channel(
                 for entry in detail.timeline if entry.action == "notified"]
     notified = trio.run(ingest)
     assert ("log", "channel:log") in notified
+
+
+def test_the_examples_christmas_override_changes_who_is_on_call() -> None:
+    rota = load_config([EXAMPLE]).rotas["platform-primary"]
+    christmas_eve = datetime(2026, 12, 24, 20, 0, tzinfo=rota.timezone)
+    assert shift_at(rota, christmas_eve).shift.person == "dave"
+    before = datetime(2026, 12, 24, 8, 0, tzinfo=rota.timezone)
+    assert shift_at(rota, before).shift.person == rota.overrides[0].replaces == "carol"
