@@ -163,16 +163,8 @@ async def add_override_warned(engine: Engine, rota_id: str, *, person: str, star
 
     def write(transaction: Transaction) -> Added:
         connection = transaction.connection
-        warnings: tuple[str, ...] = ()
-        if replaces is not None:
-            if replaces not in can_be_on_call(
-                    rota, stored.listed(connection, rota=rota.id, now=now)):
-                raise BadRequest("replaces", f"{replaces!r} is never on call in rota "
-                                             f"{rota.id!r}: name a member of its layers, its "
-                                             "holiday cover or the person of one of its "
-                                             "overrides")
-            extra = stored.by_rota(stored.applying_since(connection, start)).get(rota.id, ())
-            warnings = not_on_call_warnings(rota, replaces, max(start, now), end, extra)
+        warnings = () if replaces is None else _check_replaces(
+            connection, rota, replaces, max(start, now), end, now)
         override_id = _fresh_id(engine, connection)
         override = RotaOverride(
             id=override_id, rota=rota.id, person=person, replaces=replaces,
@@ -191,6 +183,22 @@ async def add_override_warned(engine: Engine, rota_id: str, *, person: str, star
         "until": override.end.isoformat(), "created_by": override.created_by,
         "warnings": list(added.warnings)})
     return added
+
+
+def _check_replaces(connection: sqlite3.Connection, rota: Rota, replaces: str,
+                    start: datetime, end: datetime, now: datetime) -> tuple[str, ...]:
+    """Refuse a `replaces` who can never be on call in the rota; warn about one who is not
+    on call in [start, end) as the rota and its overrides stand.
+
+    Raises:
+        BadRequest: `replaces` can never be on call in `rota`.
+    """
+    if replaces not in can_be_on_call(rota, stored.listed(connection, rota=rota.id, now=now)):
+        raise BadRequest("replaces", f"{replaces!r} is never on call in rota {rota.id!r}: "
+                                     "name a member of its layers, its holiday cover or the "
+                                     "person of one of its overrides")
+    extra = stored.by_rota(stored.applying_since(connection, start)).get(rota.id, ())
+    return not_on_call_warnings(rota, replaces, start, end, extra)
 
 
 def not_on_call_warnings(rota: Rota, replaces: str, start: datetime, end: datetime,
