@@ -124,11 +124,15 @@ def test_make_run_on_the_example_config_pages_only_through_the_log(
     """The outside channels are `enabled: false`: nothing leaves the host, nothing retries."""
     run = MakeRun(checkout, "PORT=0")
     make_run.append(run)
-    with run.client() as client:
-        answer = client.post("/v1/alerts", json={
-            "summary": "Disk full", "severity": "critical",
-            "labels": {"alertname": "DiskFull", "instance": "db1"}})
-    assert answer.status_code == 202, answer.text
+    readme = (CHECKOUT / "README.md").read_text(encoding="utf-8")
+    [try_it] = re.findall(r"Try it:\n\n```sh\n(.*?)```", readme, re.DOTALL)
+    assert "localhost:9080" in try_it
+    done = subprocess.run(["bash", "-euc", try_it.replace("localhost:9080",
+                                                          f"localhost:{run.port}")],
+                          capture_output=True, text=True, timeout=30, check=True)
+    assert done.stdout.startswith('{"status":"accepted","incidents":[{"incident_id":"INC1",'
+                                  ), done.stdout
+    assert '"platform-primary"' in done.stdout  # curl localhost:9080/v1/oncall
     outside = {"pagerduty-production", "slack-oncall"}  # the route's and the service's
     attempts = wait_until(
         lambda: (found := deliveries(checkout)) and {"log", *outside} <= {
