@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: run test lint bench clean wheelhouse
+.PHONY: run shell test lint bench clean wheelhouse
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,9 +12,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## run: the daemon on the example config, state in ./state, HTTP on 127.0.0.1:9080
+## run: the daemon on the example config, state in ./state, HTTP on 127.0.0.1:9080;
+## PORT=9090 listens on 127.0.0.1:9090 instead, ARGS='--log-format text' adds to `router run`
+PORT ?=
+ARGS ?=
 run: $(STAMP)
-	$(BIN)/router run --config config/ --state state/
+	$(BIN)/router run --config config/ --state state/ \
+	  $(if $(strip $(PORT)),--listen 127.0.0.1:$(strip $(PORT))) $(ARGS)
+
+## shell: a shell with the virtualenv active, so `router ...` runs the CLI; `exit` leaves it
+shell: $(STAMP)
+	@echo "$(VENV) active: router --help lists the commands; exit to leave"
+	@VIRTUAL_ENV="$(abspath $(VENV))" PATH="$(abspath $(BIN)):$$PATH" $${SHELL:-/bin/sh} -i
 
 ## test: lint and the whole test suite
 test: $(STAMP) lint

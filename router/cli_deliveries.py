@@ -50,7 +50,7 @@ def add_commands(commands: Any) -> None:
     deliveries.add_argument("--channel", metavar="ID", help="only this channel's")
     deliveries.add_argument("--limit", type=positive, default=100, metavar="N",
                             help="at most N attempts (default: 100)")
-    add_common_options(deliveries, "deliveries", _deliveries)
+    add_common_options(deliveries, "deliveries", _deliveries, store_only=True)
 
     test = command(commands, "test-channel", "send a test notification through a channel now "
                    "and print the receiver's answer", exits=_TEST_EXITS)

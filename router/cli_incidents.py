@@ -3,8 +3,9 @@ imports cli_support, config, engine, store, alerts, views, clock, errors).
 
 They open the SQLite store in the state directory whether or not the daemon runs: WAL mode
 lets this process read and write while the daemon does. One option scheme in every command:
-`--config DIR|FILE` (default config), `--state DIR` the state directory (default state, as
-`router run --state`), `--status` an incident state, `--format text|json`. Times are ISO 8601;
+`--config DIR|FILE` (read only when given or when ./config exists: these commands need only
+the store), `--state DIR` the state directory (default state, as `router run --state`),
+`--status` an incident state, `--format text|json`. Times are ISO 8601;
 one without an offset is UTC, and text output prints UTC. Config secrets are not resolved:
 none of these commands sends anything.
 Exit codes: 0 done, 1 not found / invalid config or store problem, 2 usage.
@@ -71,14 +72,14 @@ def _add_silence(commands: Any) -> None:
                      help="how long from now: 30m, 2h, 1d")
     add.add_argument("--reason", required=True, metavar="TEXT")
     add.add_argument("--by", metavar="NAME", help="who silences (default: your login name)")
-    add_common_options(add, "silence add", _silence_add)
+    add_common_options(add, "silence add", _silence_add, store_only=True)
     listing = command(actions, "list", "silences in force (with --all: every silence), by id")
     listing.add_argument("--all", action="store_true",
                          help="also silences that have ended or not yet begun")
-    add_common_options(listing, "silence list", _silence_list)
+    add_common_options(listing, "silence list", _silence_list, store_only=True)
     expire = command(actions, "expire", "end a silence now")
     expire.add_argument("id", metavar="ID", help="a silence id such as SIL-1a2b3c4d")
-    add_common_options(expire, "silence expire", _silence_expire)
+    add_common_options(expire, "silence expire", _silence_expire, store_only=True)
 
 
 def _add_incidents(commands: Any) -> None:
@@ -93,13 +94,13 @@ def _add_incidents(commands: Any) -> None:
                                 "duration back from now such as 24h")
     incidents.add_argument("--limit", type=positive, default=100, metavar="N",
                            help="at most N incidents (default: 100)")
-    add_common_options(incidents, "incidents", _incidents)
+    add_common_options(incidents, "incidents", _incidents, store_only=True)
 
     incident = commands.add_parser("incident", help="one incident: router incident show ID")
     verbs = incident.add_subparsers(dest="incident_command", metavar="ACTION", required=True)
     show = command(verbs, "show", "an incident with its alerts and timeline")
     show.add_argument("id", metavar="ID", help="an incident id such as INC12 (or 12)")
-    add_common_options(show, "incident show", _incident_show)
+    add_common_options(show, "incident show", _incident_show, store_only=True)
 
 
 # silences

@@ -6,6 +6,8 @@ override added here applies to the running daemon's next on-call answer and page
 `--from` and `--until` are ISO 8601; without an offset they are wall-clock time in the
 rota's timezone, as the config's overrides are. `--until` may also be a duration after
 `--from` (8h, 2d). Text output prints UTC. Config secrets are not resolved: nothing is sent.
+`add` warns on stderr (and in `warnings` with `--format json`) when `--replaces` names someone
+who is not on call in that window: the override is added all the same.
 Exit codes: 0 done, 1 not found / invalid config or store problem, 2 usage (a check failed).
 """
 
@@ -32,7 +34,7 @@ from router.config.values import parse_positive_duration
 from router.engine import Engine
 from router.errors import BadRequest
 from router.overrides import (
-    add_override,
+    add_override_warned,
     check_override,
     override_json,
     override_state,
@@ -74,7 +76,7 @@ def add_commands(commands: Any) -> None:
     listing.add_argument("rota", nargs="?", metavar="ROTA", help="only this rota's")
     listing.add_argument("--all", action="store_true",
                          help="also overrides that were removed or are over")
-    add_common_options(listing, "override list", _list)
+    add_common_options(listing, "override list", _list, store_only=True)
     remove = command(actions, "remove", "remove an override in force or to come: it stops "
                      "applying now and stays in the history (list --all)")
     remove.add_argument("id", metavar="ID", help="an override id such as OVR-1a2b3c4d")
@@ -103,14 +105,17 @@ def _add(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
         fields = {"person": arguments.person, "start": start, "end": end,
                   "reason": arguments.reason, "replaces": arguments.replaces}
         check_override(config, arguments.rota, now=now, **fields)  # before opening the store
-        override = with_engine(arguments, config, lambda engine: add_override(
+        added = with_engine(arguments, config, lambda engine: add_override_warned(
             engine, arguments.rota, created_by=by, **fields))
     except BadRequest as bad:
         raise _usage(bad) from None
     if arguments.format == "json":
-        print_json(override_json(override, now), out)
+        print_json(override_json(added.override, now) | {"warnings": list(added.warnings)},
+                   out)
     else:
-        print(override.id, file=out)
+        print(added.override.id, file=out)
+        for warning in added.warnings:
+            arguments.warn(warning)
     return EXIT_OK
 
 

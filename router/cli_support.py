@@ -23,7 +23,7 @@ import trio
 
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
-from router.config.model import Config
+from router.config.model import Config, Settings
 from router.engine import Engine
 from router.store import DATABASE_NAME, DEFAULT_STATE_DIR, Store
 
@@ -33,7 +33,10 @@ T = TypeVar("T")
 Action = Callable[[argparse.Namespace, Config, TextIO], int]
 """A command's body: the parsed arguments and the loaded config in, an exit code out."""
 
+DEFAULT_CONFIG = "config"
 _CONFIG_HELP = "config directory or file (default: config); may repeat"
+_OPTIONAL_CONFIG_HELP = ("config directory or file; may repeat. Read only when given or when "
+                         "./config exists: this command needs only the store")
 _STATE_HELP = (f"state directory holding {DATABASE_NAME}, as `router run --state` "
                f"(default: {DEFAULT_STATE_DIR}); an incident state filter is --status")
 _STORE_EXITS = ("exit status: 0 done; 1 not found, invalid config or a store problem; 2 usage. "
@@ -61,7 +64,8 @@ def command(commands: Any, name: str, summary: str,
 
 
 def add_common_options(parser: argparse.ArgumentParser, name: str, act: Action, *,
-                       store: bool = True, resolve_secrets: bool = False) -> None:
+                       store: bool = True, resolve_secrets: bool = False,
+                       store_only: bool = False) -> None:
     """Add `--config`, `--state` (when the command opens the store) and `--format`.
 
     Args:
@@ -70,30 +74,43 @@ def add_common_options(parser: argparse.ArgumentParser, name: str, act: Action, 
         store: whether the command reads the store in the state directory.
         resolve_secrets: whether loading resolves `${env:...}` and `${file:...}`; a command
             that sends nothing need not, and then runs where the secrets are absent.
+        store_only: the command reads (or adds to) the store and uses no config: it runs
+            with `--state` alone, and reads a config only when `--config` is given or
+            `./config` exists (`act` is then given an empty config otherwise).
     """
-    parser.add_argument("--config", action="append", metavar="DIR|FILE", help=_CONFIG_HELP)
+    parser.add_argument("--config", action="append", metavar="DIR|FILE",
+                        help=_OPTIONAL_CONFIG_HELP if store_only else _CONFIG_HELP)
     if store:
         parser.add_argument("--state", type=Path, default=DEFAULT_STATE_DIR, metavar="DIR",
                             help=_STATE_HELP)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(handler=functools.partial(
-        run, name=name, act=act, resolve_secrets=resolve_secrets))
+        run, name=name, act=act, resolve_secrets=resolve_secrets, store_only=store_only))
 
 
 def run(arguments: argparse.Namespace, out: TextIO, err: TextIO, *, name: str, act: Action,
-        resolve_secrets: bool) -> int:
+        resolve_secrets: bool, store_only: bool = False) -> int:
     """Load the config, run the command, turn expected failures into messages and codes.
 
     `LookupError` is what `router.roster` raises for an unknown rota, service or person; like
     `Failure` it carries one message, printed without the quotes `str(KeyError)` would add.
     """
     try:
-        config = load_config(arguments.config or ["config"], resolve_secrets=resolve_secrets)
+        if store_only and not arguments.config and not Path(DEFAULT_CONFIG).exists():
+            config = _without_config(arguments.state)
+        else:
+            config = load_config(arguments.config or [DEFAULT_CONFIG],
+                                 resolve_secrets=resolve_secrets)
+    except Failure as failure:
+        print(f"router {name}: {failure.args[0]}", file=err)
+        return EXIT_INVALID
     except ConfigInvalid as invalid:
         for problem in invalid.problems:
             print(problem, file=err)
         print("config invalid: fix it first (router validate)", file=err)
         return EXIT_INVALID
+    # A warning does not stop the command: it goes to stderr, so stdout stays the answer.
+    arguments.warn = lambda text: print(f"router {name}: warning: {text}", file=err)
     try:
         return int(act(arguments, config, out))
     except Usage as usage:
@@ -102,6 +119,25 @@ def run(arguments: argparse.Namespace, out: TextIO, err: TextIO, *, name: str, a
     except (Failure, LookupError) as failure:
         print(f"router {name}: {failure.args[0]}", file=err)
         return EXIT_INVALID
+
+
+def _without_config(state: Path) -> Config:
+    """The empty config a store-only command runs on when none is given or at ./config.
+
+    The engine that opens the store is built over a config, but reading incidents,
+    deliveries, silences and overrides uses none of it. With no store there either, the
+    user is probably in the wrong directory: say so rather than create an empty store.
+
+    Raises:
+        Failure: there is no store in `state` either.
+    """
+    database = state / DATABASE_NAME
+    if not database.is_file():
+        raise Failure(f"found neither a store ({database}) nor a config ({DEFAULT_CONFIG}): "
+                      "pass --state DIR, the directory `router run --state` names, or run "
+                      "this where `router run` ran")
+    return Config(settings=Settings(), people={}, channels={}, rotas={},
+                  escalation_policies={}, services={}, routes=(), suppressions=())
 
 
 def positive(text: str) -> int:

@@ -13,19 +13,24 @@ Checks, each a BadRequest naming the field as the API's JSON body spells it: `ro
 `person` exists, `replaces` exists, differs from `person` and can be on call in the rota (a
 layer member, the holiday cover, or the person of one of its overrides), `from` < `until`,
 `until` still to come, years 1000-9000, a `reason` that is not blank.
+
+A warning, not a refusal: `replaces` names someone who is not on call anywhere in the window
+(as the rota and its overrides stand), so the override changes nothing as things are. It is
+still stored (the rota may change), and the answer says so (`Added.warnings`).
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from router import roster
 from router.config.model import Config, Override, Rota
-from router.core.oncall import Shift, shift_at
+from router.core.oncall import Shift, shift_at, shifts_between
 from router.errors import BadRequest
 from router.store import Reader, Transaction
 from router.store import overrides as stored
@@ -37,6 +42,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 ID_PREFIX = "OVR-"
 _EARLIEST_YEAR, _LATEST_YEAR = 1000, 9000  # shift arithmetic near year 1 or 9999 overflows
+_WARNING_HORIZON = timedelta(days=400)
+"""How far into a long override the not-on-call warning looks: a year of shifts is quick to
+tile inside the write transaction, eight thousand years of daily ones are not."""
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """An override just stored, and what it may not do as meant (sentences for people)."""
+
+    override: RotaOverride
+    warnings: tuple[str, ...] = ()
 
 
 def parse_time(config: Config, rota_id: str, field: str, text: str) -> datetime:
@@ -128,17 +144,27 @@ async def add_override(engine: Engine, rota_id: str, *, person: str, start: date
     Raises:
         BadRequest: a check failed (see the module), naming the field.
     """
+    added = await add_override_warned(engine, rota_id, person=person, start=start, end=end,
+                                      reason=reason, replaces=replaces, created_by=created_by)
+    return added.override
+
+
+async def add_override_warned(engine: Engine, rota_id: str, *, person: str, start: datetime,
+                              end: datetime, reason: str, replaces: str | None = None,
+                              created_by: str = "") -> Added:
+    """`add_override`, with the warnings the CLI and the API show beside the new override.
+
+    Raises:
+        BadRequest: a check failed (see the module), naming the field.
+    """
     config, now = engine.snapshot.config, engine.clock.now()
     rota = check_override(config, rota_id, person=person, start=start, end=end,
                           reason=reason, replaces=replaces, now=now)
 
-    def write(transaction: Transaction) -> RotaOverride:
+    def write(transaction: Transaction) -> Added:
         connection = transaction.connection
-        if replaces is not None and replaces not in can_be_on_call(
-                rota, stored.listed(connection, rota=rota.id, now=now)):
-            raise BadRequest("replaces", f"{replaces!r} is never on call in rota {rota.id!r}: "
-                                         "name a member of its layers, its holiday cover or "
-                                         "the person of one of its overrides")
+        warnings = () if replaces is None else _check_replaces(
+            connection, rota, replaces, max(start, now), end, now)
         override_id = _fresh_id(engine, connection)
         override = RotaOverride(
             id=override_id, rota=rota.id, person=person, replaces=replaces,
@@ -146,15 +172,51 @@ async def add_override(engine: Engine, rota_id: str, *, person: str, start: date
             created_by=created_by, created_at=now)
         stored.insert(connection, override)
         engine.snapshot.on_call.forget()  # before any later unit of this commit pages
-        return override
+        return Added(override, warnings)
 
-    override = await engine.store.write(write)
+    added = await engine.store.write(write)
     await engine.schedule_handoffs()  # the override may move the next handoff
+    override = added.override
     logger.info("override added", extra={
         "override": override.id, "rota": override.rota, "person": override.person,
         "replaces": override.replaces, "from": override.start.isoformat(),
-        "until": override.end.isoformat(), "created_by": override.created_by})
-    return override
+        "until": override.end.isoformat(), "created_by": override.created_by,
+        "warnings": list(added.warnings)})
+    return added
+
+
+def _check_replaces(connection: sqlite3.Connection, rota: Rota, replaces: str,
+                    start: datetime, end: datetime, now: datetime) -> tuple[str, ...]:
+    """Refuse a `replaces` who can never be on call in the rota; warn about one who is not
+    on call in [start, end) as the rota and its overrides stand.
+
+    Raises:
+        BadRequest: `replaces` can never be on call in `rota`.
+    """
+    if replaces not in can_be_on_call(rota, stored.listed(connection, rota=rota.id, now=now)):
+        raise BadRequest("replaces", f"{replaces!r} is never on call in rota {rota.id!r}: "
+                                     "name a member of its layers, its holiday cover or the "
+                                     "person of one of its overrides")
+    extra = stored.by_rota(stored.applying_since(connection, start)).get(rota.id, ())
+    return not_on_call_warnings(rota, replaces, start, end, extra)
+
+
+def not_on_call_warnings(rota: Rota, replaces: str, start: datetime, end: datetime,
+                         extra: Sequence[Override]) -> tuple[str, ...]:
+    """A warning when `replaces` is on call nowhere in [start, end) of `rota` (its layers,
+    config overrides and the run-time `extra`), so an override for them would change
+    nothing; () when they are, somewhere. Looks at most `_WARNING_HORIZON` ahead."""
+    until = min(end, start + _WARNING_HORIZON)
+    shifts = shifts_between(rota, start, until, extra) if start < until else []
+    if any(shift.person == replaces for shift in shifts):
+        return ()
+    others = sorted({shift.person for shift in shifts if shift.person})
+    then = (f"{', '.join(others[:-1])} and {others[-1]}" if len(others) > 1
+            else others[0] if others else "nobody")
+    verb = "is" if len(others) < 2 else "are"
+    return (f"{replaces!r} is not on call in rota {rota.id!r} from {_utc_text(start)} to "
+            f"{_utc_text(until)} ({then} {verb}): this override changes nothing unless the "
+            "rota or its overrides change",)
 
 
 def _fresh_id(engine: Engine, connection: sqlite3.Connection) -> str:
@@ -171,9 +233,11 @@ async def overrides(engine: Engine, rota: str | None = None, include_past: bool 
     and ended ones too), of one rota or all.
 
     Raises:
-        LookupError: `rota` is not in the config.
+        LookupError: `rota` is not in the config (a CLI run with no config, no files, cannot
+            tell: it lists what the store holds for that name).
     """
-    if rota is not None and rota not in engine.snapshot.config.rotas:
+    config = engine.snapshot.config
+    if rota is not None and config.files and rota not in config.rotas:
         raise LookupError(f"no rota {rota!r}")
     now = None if include_past else engine.clock.now()
     return await engine.store.read(

@@ -265,6 +265,44 @@ async def test_replaces_must_name_someone_who_can_be_on_call_in_the_rota(
     assert (await add(engine, "alice", replaces="erin")).replaces == "erin"
 
 
+async def test_replacing_someone_not_on_call_in_the_window_warns_and_still_stores_it(
+        engine: Engine) -> None:
+    # 12:00-14:00 Berlin on Monday: bob (weekly), carol (business hours) until erin's config
+    # override takes her 14:00-16:00 (13:00-15:00 UTC); alice is off this week
+    added = await overrides.add_override_warned(
+        engine, "primary", person="dave", replaces="alice", start=MONDAY_NOON,
+        end=MONDAY_NOON + 2 * HOUR, reason="away")
+    assert added.warnings == (
+        "'alice' is not on call in rota 'primary' from 2026-11-23T11:00:00+00:00 to "
+        "2026-11-23T13:00:00+00:00 (carol and erin are): this override changes nothing "
+        "unless the rota or its overrides change",)
+    assert await overrides.overrides(engine) == [added.override]
+    # on call in part of the window, through the config's override: no warning
+    covering = await overrides.add_override_warned(
+        engine, "primary", person="dave", replaces="erin", start=MONDAY_NOON,
+        end=MONDAY_NOON + 3 * HOUR, reason="away")
+    assert covering.warnings == ()
+    # the run-time override just added (dave for erin) is what the next one must name
+    again = await overrides.add_override_warned(
+        engine, "primary", person="alice", replaces="erin", start=MONDAY_NOON + 2 * HOUR,
+        end=MONDAY_NOON + 3 * HOUR, reason="away")
+    assert again.warnings == (
+        "'erin' is not on call in rota 'primary' from 2026-11-23T13:00:00+00:00 to "
+        "2026-11-23T14:00:00+00:00 (dave is): this override changes nothing unless the rota "
+        "or its overrides change",)
+
+
+def test_the_warning_looks_a_bounded_way_into_a_long_override(tmp_path: Path) -> None:
+    rota = a_config(tmp_path).rotas["secondary"]
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    assert overrides.not_on_call_warnings(rota, "erin", start,
+                                          datetime(8999, 1, 1, tzinfo=UTC), ()) == (
+        "'erin' is not on call in rota 'secondary' from 2027-01-01T00:00:00+00:00 to "
+        "2028-02-05T00:00:00+00:00 (dave is): this override changes nothing unless the rota "
+        "or its overrides change",)
+    assert overrides.not_on_call_warnings(rota, "dave", start, start + HOUR, ()) == ()
+
+
 async def test_every_on_call_answer_applies_them_and_the_socket_lookup_too(
         engine: Engine) -> None:
     config = engine.snapshot.config

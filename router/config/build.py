@@ -278,9 +278,11 @@ class _Builder:
                 values[field.name] = self.setting(data[key], hints[field.name], source, key)
                 if field.metadata.get("path") and values[field.name] is not None:
                     values[field.name] = self.file_setting(values[field.name], source.at(key))
+        switch = {"enabled": data["enabled"]} if "enabled" in data else {}  # default: model
         return Channel(id=data["id"], type=data["type"], name=data.get("name", data["id"]),
                        settings=module.Settings(**values), templates=self.templates(data, source),
-                       delivery=self.delivery(data, source, module), where=self.place(source))
+                       delivery=self.delivery(data, source, module), where=self.place(source),
+                       **switch)
 
     def delivery(self, data: dict[str, Any], source: Source, module: Any) -> Delivery:
         """`rate` defaults to the channel module's DEFAULT_RATE (Slack's one a second)."""

@@ -212,13 +212,17 @@ class Channel:
     """An outbound connector; `settings` is the Settings object of its notify module.
 
     `templates` maps a template name (title, text, html; a webhook's payload) to its
-    source; a name not given uses the default of notify/templates.py.
+    source; a name not given uses the default of notify/templates.py. A channel that is
+    not `enabled` is checked like any other, and notifications still name it, but the
+    deliverer sends nothing through it: each is recorded as skipped (the example config's
+    outside channels, until their secrets are filled in).
     """
 
     id: str
     type: str
     settings: object
     name: str = ""
+    enabled: bool = True
     templates: Mapping[str, TemplateText] = field(default_factory=frozen_mapping)
     delivery: Delivery = Delivery()
     where: Where = NOWHERE

@@ -295,6 +295,9 @@ async def ship(transport: Transport, channel: Channel, module: ModuleType, confi
     A channel whose `render` takes `now` (the webhook's signature timestamp) is given the
     time of this attempt, so a retry is signed afresh rather than with a stale time."""
     target = notification.address or notification.target
+    if not channel.enabled:  # checked here, where every send passes, reloads included
+        return Shipped(target, None, Outcome(
+            "ok", f"channel {channel.id!r} is disabled (enabled: false): nothing sent"))
     try:
         message = build_message(config, channel, notification, incident, test=test,
                                 acknowledge_url=acknowledge_url)

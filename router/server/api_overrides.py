@@ -10,6 +10,8 @@ POST body: {"person": "dave", "from": "2026-12-24T09:00" (default: now),
             "until": "2026-12-27T09:00", "reason": "covering for alice",
             "replaces": "alice" (optional; without it the whole rota), "created_by": "bob"}
 Times are ISO 8601; without an offset they are wall-clock time in the rota's timezone.
+The 201 answer is the override with `warnings`: sentences, [] when none (`replaces` names
+someone not on call in that window: the override changes nothing as the rota stands).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from router.engine import Engine
 from router.errors import BadRequest
 from router.overrides import (
-    add_override,
+    add_override_warned,
     override_json,
     overrides,
     parse_override_id,
@@ -57,11 +59,12 @@ class Overrides:
         start = (self.engine.clock.now() if start_text is None
                  else parse_time(config, rota_id, "from", start_text))
         end = parse_time(config, rota_id, "until", _required(body, "until"))
-        override = await add_override(
+        added = await add_override_warned(
             self.engine, rota_id, person=_required(body, "person"), start=start, end=end,
             reason=_required(body, "reason"), replaces=_optional(body, "replaces"),
             created_by=_optional(body, "created_by") or "")
-        return Response.json(201, override_json(override, self.engine.clock.now()))
+        return Response.json(201, override_json(added.override, self.engine.clock.now())
+                             | {"warnings": list(added.warnings)})
 
     async def remove(self, request: Request) -> Response:
         removed = await remove_override(self.engine, parse_override_id(request.params["id"]))

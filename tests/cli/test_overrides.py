@@ -106,6 +106,36 @@ def test_add_list_and_remove_with_their_exit_codes_and_words(config: Path) -> No
         1, "", f"router override remove: no override {override_id} in force or to come\n")
 
 
+def test_replacing_someone_not_on_call_then_warns_and_adds_all_the_same(config: Path
+                                                                         ) -> None:
+    # ben's day is Thursday 09:00 to Friday 09:00 Berlin: ann is not on call in it
+    code, out, err = add(config, "web", "--person", "cy", "--replaces", "ann", "--from",
+                         f"{THURSDAY}T10:00", "--until", "8h", "--reason", "ann is away")
+    assert code == 0
+    assert re.fullmatch(r"OVR-[0-9a-f]{8}\n", out)
+    assert err == ("router override add: warning: 'ann' is not on call in rota 'web' from "
+                   "2030-01-10T09:00:00+00:00 to 2030-01-10T17:00:00+00:00 (ben is): this "
+                   "override changes nothing unless the rota or its overrides change\n")
+    code, out, _ = run("override", "list", "--config", str(config), "--state", "state")
+    assert (code, len(out.splitlines())) == (0, 2)
+    code, out, err = add(config, "web", "--person", "cy", "--replaces", "ann", "--from",
+                         f"{THURSDAY}T10:00", "--until", "8h", "--reason", "ann is away",
+                         "--format", "json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["warnings"] == [
+        "'ann' is not on call in rota 'web' from 2030-01-10T09:00:00+00:00 to "
+        "2030-01-10T17:00:00+00:00 (ben is): this override changes nothing unless the rota "
+        "or its overrides change"]
+
+
+def test_replacing_someone_on_call_in_part_of_the_window_says_nothing(config: Path) -> None:
+    code, out, err = add(config, "web", "--person", "cy", "--replaces", "ann", "--from",
+                         f"{THURSDAY}T08:00", "--until", "2h", "--reason", "ann is late",
+                         "--format", "json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["warnings"] == []
+
+
 def test_add_as_json_names_the_whole_override(config: Path) -> None:
     code, out, _ = add(config, "db", "--person", "ann", "--from", "2030-01-10T10:00+01:00",
                        "--until", "2030-01-11T10:00+01:00", "--reason", "cover", "--format",

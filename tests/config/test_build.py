@@ -261,6 +261,30 @@ def test_channel_settings_become_typed_values(tmp_path: Path) -> None:
     assert pager.severity_map["info"] == "none"  # type: ignore[attr-defined]
 
 
+def test_a_channel_is_enabled_unless_it_says_enabled_false(tmp_path: Path) -> None:
+    write(tmp_path, "channels.yaml", """
+        channels:
+          - {id: log, type: log}
+          - {id: chat, type: slack, webhook_url: "https://hooks.example.com/x", enabled: false}
+          - {id: pager, type: pagerduty, routing_key: R0123, enabled: true}
+    """)
+    config = load_config([tmp_path])
+    assert {channel.id: channel.enabled for channel in config.channels.values()} == {
+        "log": True, "chat": False, "pager": True}
+
+
+def test_a_disabled_channel_is_still_checked_whole(tmp_path: Path) -> None:
+    path = write(tmp_path, "channels.yaml", """
+        channels:
+          - id: pager
+            type: pagerduty
+            enabled: "no"
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:2:5: channels[0]: missing required key 'routing_key'",
+        f"{path}:4:14: channels[0].enabled: expected true or false, got 'no'"]
+
+
 def test_route_severity_replaces_or_maps(tmp_path: Path) -> None:
     write(tmp_path, "routes.yaml", """
         routes:

@@ -367,6 +367,21 @@ async def test_a_channel_removed_by_a_reload_fails_what_waits_for_it(
     assert last.outcome == "failed" and "no longer in the config" in (last.error or "")
 
 
+async def test_a_disabled_channel_is_never_sent_to_and_its_notifications_are_skipped(
+        clock: trio.testing.MockClock, started: Callable[[str], Awaitable[Harness]],
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    pagerduty, slack = services
+    harness = await started(config_text(pagerduty.url, slack.url).replace(
+        "timeout: 10s}", "timeout: 10s, enabled: false}"))
+    await harness.alert()
+    assert await harness.settled() == {"delivered": 1, "skipped": 1}
+    assert pagerduty.events == []
+    assert len(slack.messages) == 1
+    [attempt] = await harness.log("pd")
+    assert (attempt.outcome, attempt.attempt, attempt.status_code, attempt.error) == (
+        "skipped", 1, None, "channel 'pd' is disabled (enabled: false): nothing sent")
+
+
 async def test_info_is_not_paged_to_pagerduty_by_default(
         clock: trio.testing.MockClock, harness: Harness,
         services: tuple[FakePagerDuty, FakeSlack]) -> None:

@@ -81,8 +81,9 @@ async def test_add_list_and_remove(client: httpx.AsyncClient) -> None:
         "state": "active", "rota": "web", "person": "cy", "replaces": "ann",
         "from": "2026-11-23T12:00:00+00:00", "until": "2026-11-23T16:00:00+00:00",
         "reason": "ann at the dentist", "created_by": "ben",
-        "created_at": "2026-11-23T12:00:00+00:00", "removed_at": None}
+        "created_at": "2026-11-23T12:00:00+00:00", "removed_at": None, "warnings": []}
     listed = await client.get("/v1/rotas/web/overrides")
+    del override["warnings"]  # the answer to the POST only
     assert listed.json() == {"overrides": [override]}
     removed = await client.delete(f"/v1/overrides/{override['id']}")
     assert removed.status_code == 200
@@ -131,6 +132,18 @@ async def test_overrides_need_the_token(client: httpx.AsyncClient) -> None:
     refused = await client.post("/v1/rotas/web/overrides", json=COVER,
                                 headers={"authorization": "Bearer wrong"})
     assert refused.status_code == 401
+
+
+async def test_replacing_someone_not_on_call_then_is_added_with_a_warning(
+        client: httpx.AsyncClient) -> None:
+    added = await client.post("/v1/rotas/web/overrides", json=COVER | {"replaces": "ben"})
+    assert added.status_code == 201
+    assert added.json()["warnings"] == [
+        "'ben' is not on call in rota 'web' from 2026-11-23T12:00:00+00:00 to "
+        "2026-11-23T16:00:00+00:00 (ann is): this override changes nothing unless the rota "
+        "or its overrides change"]
+    listed = await client.get("/v1/rotas/web/overrides")
+    assert [item["replaces"] for item in listed.json()["overrides"]] == ["ben"]
 
 
 async def test_every_on_call_answer_applies_them(client: httpx.AsyncClient,
