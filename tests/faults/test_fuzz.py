@@ -207,10 +207,13 @@ def test_raw_http_framing_fuzz(daemon: Daemon) -> None:
     @settings(FUZZ, max_examples=RAW_EXAMPLES)
     @given(request=raw_requests())
     def fuzz(request: bytes) -> None:
+        for name, value in auth_headers(daemon).items():  # after the request line
+            request = request.replace(b"\r\n", f"\r\n{name}: {value}\r\n".encode(), 1)
         try:
             answer = send_raw(daemon.port, request)
         except TimeoutError:
             raise AssertionError(f"neither answered nor closed in {RAW_TIMEOUT:g} s") from None
+        assert statuses(answer), f"closed without an answer: {answer[:300]!r}"
         for status, head in statuses(answer):
             tally.count(status)
             assert not server_error(status, {"retry-after": ""} if b"retry-after" in
