@@ -35,7 +35,9 @@ class Request:
         """The body as a JSON object, or a BadRequest saying why it is not one."""
         try:
             document = json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        # ValueError: not UTF-8, not JSON, or a number of more than 4300 digits (int());
+        # RecursionError: nested deeper than the interpreter's recursion limit.
+        except (ValueError, RecursionError) as error:
             raise BadRequest("", f"expected a JSON object: {error}") from None
         if not isinstance(document, dict):
             raise BadRequest("", "expected a JSON object")
