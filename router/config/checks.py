@@ -96,6 +96,10 @@ def check_ingest_tokens(config: Config) -> Iterator[Problem]:
         if first is not token.where:
             yield _error(token.where, f"ingest token name {token.name!r} is used twice: here "
                                       f"and at {first}", "name")
+        if token.sources and "ingest" not in token.scopes:
+            yield _error(token.where, "sources limit the ingest scope, which this token's "
+                                      "scopes do not include; add ingest or remove sources",
+                         "sources")
 
 
 def check_rota_layers(config: Config) -> Iterator[Problem]:
