@@ -4,6 +4,7 @@ a stand-in PagerDuty (the daemon-as-subprocess tests are in tests/e2e/test_deliv
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -243,3 +244,21 @@ async def test_tokens_guard_both_endpoints(api: Api, method: str, path: str,
     assert answer.status_code == status, answer.text
     assert api.pagerduty.requests == []
 
+
+LEAKY = "htp//ops:hunter2@example.com/hook?key=hunter2"
+"""A webhook URL that does not parse, as an older router recorded it whole (issue 13, 4)."""
+
+
+async def test_the_delivery_log_shows_no_url_secret_even_from_older_rows(api: Api) -> None:
+    leaky = dataclasses.replace(
+        RECORDED[0], notification_id="n-hook-9", channel="hook", target=LEAKY,
+        error=f"{LEAKY}: UnsupportedProtocol: Request URL is missing an 'http://' or "
+              "'https://' protocol.")
+    await api.store.write(lambda transaction: outbox.record(
+        transaction.connection, leaky, leaky.attempted_at + timedelta(seconds=5)))
+    answer = await api.http.get("/v1/deliveries", params={"channel": "hook"}, headers=OPS)
+    assert "hunter2" not in answer.text
+    [shown] = answer.json()["deliveries"]
+    assert (shown["target"], shown["error"]) == (
+        "htp//example.com/hook", "htp//example.com/hook: UnsupportedProtocol: Request URL is "
+        "missing an 'http://' or 'https://' protocol.")
