@@ -112,6 +112,10 @@ async def run(options: Options, *, clock: Clock | None = None,
         logger.warning("listening on %s beyond loopback with no ingest tokens configured: "
                        "only local senders can post alerts (settings.ingest_tokens, "
                        "docs/security.md)", host, extra={"host": host})
+    if host in ("0.0.0.0", "::") and not config.settings.allowed_hosts:
+        logger.warning("listening on every address of %s: a request must name localhost, "
+                       "public_url's host or one in settings.allowed_hosts, or it is "
+                       "refused (421)", host, extra={"host": host})
     shutdown = trio.Event()
     try:
         async with trio.open_nursery() as nursery:
@@ -134,7 +138,7 @@ async def run(options: Options, *, clock: Clock | None = None,
                     _reload_or_raise, reloader), metrics=metrics.exposition,
                     received=metrics.alerts_received,
                     slack=SlackActions(engine, slack_replies), link_pages=link_pages,
-                    admin_token=admin_token)
+                    admin_token=admin_token, listen_host=host)
                 await servers.start(functools.partial(
                     serve_listeners, routes, listeners, limits=limits,
                     shutdown=shutdown, on_response=metrics.responded))

@@ -51,18 +51,19 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}"
 def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
                  reload: Reload | None = None, metrics: Exposition | None = None,
                  received: Received | None = None, slack: SlackActions | None = None,
-                 link_pages: LinkPages | None = None, admin_token: str | None = None
-                 ) -> Routes:
+                 link_pages: LinkPages | None = None, admin_token: str | None = None,
+                 listen_host: str | None = None) -> Routes:
     """The API's routes, each registered with who may call it (api_access.py).
 
     `tester` sends channel tests (the daemon's deliverer), `reload` reloads the config (the
     daemon's one reload entry point; no `/-/reload` without it), `metrics` renders
     `GET /metrics` (none without it), `received` counts stored alerts, `admin_token` (the
-    state directory's) is accepted with every scope besides the configured tokens. Slack's
+    state directory's) is accepted with every scope besides the configured tokens, and
+    `listen_host` (the address listened on) is a name the Host header may give. Slack's
     buttons and the email acknowledge links prove themselves by signature, not by a bearer
     token (slack_actions.py, link_pages.py); no link routes without `link_pages`."""
     routes = Routes()
-    gate = Gate(engine, admin_token)
+    gate = Gate(engine, admin_token, listen_host)
 
     def add(method: str, pattern: str, access: Access, handler: Handler,
             source: str | None = None) -> None:

@@ -68,9 +68,11 @@ class Gate:
     """The checks every route passes; reads the config snapshot at each request, so a
     reload's tokens and names take effect at once."""
 
-    def __init__(self, engine: Engine, admin_token: str | None = None) -> None:
+    def __init__(self, engine: Engine, admin_token: str | None = None,
+                 listen_host: str | None = None) -> None:
         self.engine = engine
         self.admin_token = admin_token
+        self.listen_host = listen_host  # `router run --listen`'s, else settings.listen's
 
     def protect(self, access: Access, handler: Handler, source: str | None = None) -> Handler:
         """`handler` behind the Host, Origin, credential and content-type checks."""
@@ -111,7 +113,8 @@ class Gate:
         address, public_url's host and `settings.allowed_hosts`."""
         settings = self.engine.snapshot.config.settings
         names = set(LOOPBACK_NAMES) | set(settings.allowed_hosts)
-        listen_host = settings.listen.rpartition(":")[0].strip("[]").lower()
+        listen_host = (self.listen_host or settings.listen.rpartition(":")[0]).strip(
+            "[]").lower()
         if listen_host and not _wildcard(listen_host):
             names.add(f"[{listen_host}]" if ":" in listen_host else listen_host)
         public = _origin_netloc(settings.public_url)

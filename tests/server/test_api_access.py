@@ -145,7 +145,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Serve]:
     async with trio.open_nursery() as nursery:
         stores: list[Store] = []
 
-        async def serve(*, tokens: bool = True) -> Api:
+        async def serve(*, tokens: bool = True, listen_host: str | None = None) -> Api:
             directory = tmp_path / f"server-{len(stores)}"
             directory.mkdir()
             config = CONFIG.replace("TOKENS\n", TOKENS[1:] if tokens else "")
@@ -155,7 +155,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Serve]:
             engine = Engine(load_config([directory / "config.yaml"]), store, FixedClock(NOW))
             routes = build_routes(engine, _Tester(), reload=_reload, metrics=_metrics,
                                   link_pages=LinkPages(engine, b"k" * 32),
-                                  admin_token=ADMIN_FILE_TOKEN)
+                                  admin_token=ADMIN_FILE_TOKEN, listen_host=listen_host)
             port = await nursery.start(partial(serve_http, routes, port=0))
             http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
             clients.append(http)
@@ -244,6 +244,13 @@ async def test_host_names_the_router_answers(api: Serve, host: str, status: int)
     server = await api()
     answer = await server.call("GET", "/v1/incidents", "t-read", headers={"host": host})
     assert answer.status_code == status, answer.text
+
+
+async def test_the_address_router_run_listens_on_is_one_of_its_names(api: Serve) -> None:
+    server = await api(listen_host="10.0.0.5")  # router run --listen 10.0.0.5:9080
+    for host, status in (("10.0.0.5:9080", 200), ("10.0.0.6:9080", 421)):
+        answer = await server.call("GET", "/v1/incidents", "t-read", headers={"host": host})
+        assert answer.status_code == status, answer.text
 
 
 @pytest.mark.parametrize(("headers", "refused"), [
