@@ -1,5 +1,5 @@
 """`router deliveries` and `router test-channel` (room: cli; imports cli_support, config,
-engine, store, notify, views, clock, errors).
+engine, store, notify, views, redaction, clock, errors).
 
 `deliveries` reads the delivery log from the store in the state directory (the daemon may be
 running: WAL lets both use it). `test-channel` sends one test notification through a channel
@@ -36,6 +36,7 @@ from router.engine import Attempt, Engine, parse_incident_id
 from router.errors import BadRequest
 from router.notify.deliver import send_test
 from router.notify.transport import Transport
+from router.redaction import redact_urls
 from router.store import outbox
 from router.views import attempt_json
 
@@ -79,10 +80,10 @@ def _deliveries(arguments: argparse.Namespace, config: Config, out: TextIO) -> i
         print("no deliveries", file=out)
         return EXIT_OK
     rows = [(text_time(item.attempted_at), _incident(item), item.channel, item.event,
-             item.target, str(item.attempt), item.outcome,
+             redact_urls(item.target), str(item.attempt), item.outcome,
              str(item.status_code) if item.status_code is not None else "-",
              f"{item.latency_ms:.0f}ms" if item.latency_ms is not None else "-",
-             item.error or "") for item in found]
+             redact_urls(item.error or "")) for item in found]
     header = ("TIME", "INCIDENT", "CHANNEL", "EVENT", "TARGET", "TRY", "OUTCOME", "STATUS",
               "LATENCY", "ERROR")
     print("\n".join(table(header, rows)), file=out)
@@ -114,9 +115,10 @@ def _test_channel(arguments: argparse.Namespace, config: Config, out: TextIO) ->
     else:
         status = f" {attempt.status_code}" if attempt.status_code is not None else ""
         latency = f" in {attempt.latency_ms:.0f}ms" if attempt.latency_ms is not None else ""
-        print(f"{channel.id}: {attempt.outcome}{status}{latency} ({attempt.target})", file=out)
+        print(f"{channel.id}: {attempt.outcome}{status}{latency} "
+              f"({redact_urls(attempt.target)})", file=out)
         if attempt.error:
-            print(f"  {attempt.error}", file=out)
+            print(f"  {redact_urls(attempt.error)}", file=out)
     return EXIT_OK if attempt.outcome in ("delivered", "skipped") else EXIT_INVALID
 
 

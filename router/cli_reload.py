@@ -1,8 +1,9 @@
 """`router reload`: ask the running daemon to reload its config (room: cli; imports
-cli_support, config, errors).
+cli_support, config, store, errors).
 
 It sends `POST /-/reload` to the daemon's HTTP listener (`--listen`, else the config's
-`settings.listen`), with the bearer token in `$ROUTER_TOKEN` when set, and prints what the
+`settings.listen`), with the bearer token in `$ROUTER_TOKEN` when set, else the admin token
+the daemon wrote to its state directory (`--state`, default ./state), and prints what the
 daemon answered: the new config's summary, or every problem that kept it out (the daemon
 goes on serving the config it had). Exit codes: 0 reloaded; 1 the new config is invalid, or
 the daemon refused or failed the request; 2 usage, or no daemon answers at the address.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
@@ -22,6 +24,8 @@ from router.config import ConfigInvalid, load_config
 from router.config.model import Settings
 from router.config.values import parse_listen
 from router.errors import Problem, Where
+from router.store import DEFAULT_STATE_DIR
+from router.store.files import ADMIN_TOKEN_FILE, read_admin_token
 
 TOKEN_VARIABLE = "ROUTER_TOKEN"
 TIMEOUT = 60.0  # seconds: the daemon answers once a large config has loaded
@@ -38,6 +42,10 @@ def add_commands(commands: Any) -> None:
                              "config)")
     reload.add_argument("--config", action="append", metavar="DIR|FILE",
                         help="where to read settings.listen (default: config); may repeat")
+    reload.add_argument("--state", type=Path, default=DEFAULT_STATE_DIR, metavar="DIR",
+                        help=f"the daemon's state directory, whose {ADMIN_TOKEN_FILE} is "
+                             f"sent unless ${TOKEN_VARIABLE} is set (default: "
+                             f"{DEFAULT_STATE_DIR})")
     reload.set_defaults(handler=run_reload)
 
 
@@ -47,7 +55,12 @@ def run_reload(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ValueError as error:
         print(f"router reload: {error}", file=err)
         return EXIT_USAGE
-    token = os.environ.get(TOKEN_VARIABLE, "")
+    try:
+        token = os.environ.get(TOKEN_VARIABLE) or read_admin_token(arguments.state) or ""
+    except OSError as error:
+        print(f"router reload: cannot read the admin token in {arguments.state}: "
+              f"{error.strerror}; run as the daemon's user or set {TOKEN_VARIABLE}", file=err)
+        return EXIT_INVALID
     headers = {"authorization": f"Bearer {token}"} if token else {}
     try:
         with httpx.Client(timeout=TIMEOUT, trust_env=False) as client:
@@ -106,9 +119,10 @@ def _report(response: httpx.Response, url: str, out: TextIO, err: TextIO) -> int
         print(f"config invalid: {errors} problem{'' if errors == 1 else 's'}; the daemon "
               "keeps serving its previous config", file=err)
         return EXIT_INVALID
-    if response.status_code == 401:
-        print(f"router reload: {url} refused the token: set {TOKEN_VARIABLE} to an ingest "
-              "token without sources", file=err)
+    if response.status_code in (401, 403):
+        print(f"router reload: {url} refused the token: set {TOKEN_VARIABLE} to a token "
+              f"with the admin scope, or pass the daemon's --state (its {ADMIN_TOKEN_FILE})",
+              file=err)
         return EXIT_INVALID
     print(f"router reload: {url} answered {response.status_code}: "
           f"{response.text.strip()[:500]}", file=err)

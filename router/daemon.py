@@ -33,6 +33,7 @@ from router.config import ConfigInvalid, load_config
 from router.config.model import Config, Tls
 from router.config.values import parse_listen
 from router.engine import Engine
+from router.links import KEY_NAME as LINK_KEY_NAME
 from router.links import read_or_create_key
 from router.logs import Redactor, secrets_in
 from router.metrics import Metrics
@@ -47,7 +48,7 @@ from router.server.link_pages import LinkPages
 from router.server.slack_actions import Responder, SlackActions
 from router.server.socket import serve_socket
 from router.server.tls import Certificates, TlsFiles, TlsFilesInvalid, load_context
-from router.store import DATABASE_NAME, Store
+from router.store import DATABASE_NAME, Store, files
 
 logger = logging.getLogger(__name__)
 SOCKET_NAME = "router.sock"
@@ -90,7 +91,7 @@ async def run(options: Options, *, clock: Clock | None = None,
     """
     config = await load(options.config_paths)
     activated = systemd.listeners(systemd.listen_fds())  # socket activation: not --listen
-    options.state_dir.mkdir(parents=True, exist_ok=True)
+    admin_token = await trio.to_thread.run_sync(_prepare_state, options.state_dir)
     store = await Store.open(options.state_dir / DATABASE_NAME)
     engine = Engine(config, store, clock or SystemClock())
     if redactor is not None:
@@ -118,7 +119,12 @@ async def run(options: Options, *, clock: Clock | None = None,
         host, port = activated[0].socket.getsockname()[:2]
     if _beyond_loopback(host) and not config.settings.ingest_tokens:
         logger.warning("listening on %s beyond loopback with no ingest tokens configured: "
-                       "anyone who can reach it can page", host, extra={"host": host})
+                       "only local senders can post alerts (settings.ingest_tokens, "
+                       "docs/security.md)", host, extra={"host": host})
+    if host in ("0.0.0.0", "::") and not config.settings.allowed_hosts:
+        logger.warning("listening on every address of %s: a request must name localhost, "
+                       "public_url's host or one in settings.allowed_hosts, or it is "
+                       "refused (421)", host, extra={"host": host})
     _check_public_url(config.settings.public_url, tls=certificates is not None)
     scheme = "http" if certificates is None else "https"
     shutdown = trio.Event()
@@ -142,7 +148,8 @@ async def run(options: Options, *, clock: Clock | None = None,
                 routes = build_routes(engine, deliverer, reload=functools.partial(
                     _reload_or_raise, reloader), metrics=metrics.exposition,
                     received=metrics.alerts_received,
-                    slack=SlackActions(engine, slack_replies), link_pages=link_pages)
+                    slack=SlackActions(engine, slack_replies), link_pages=link_pages,
+                    admin_token=admin_token, listen_host=host)
                 await servers.start(functools.partial(
                     serve_listeners, routes, listeners, limits=limits,
                     shutdown=shutdown, on_response=metrics.responded,
@@ -224,6 +231,13 @@ def _check_public_url(public_url: str, *, tls: bool) -> None:
         logger.warning("settings.public_url is %s but router serves plain HTTP: right only "
                        "behind a proxy that terminates TLS", public_url,
                        extra={"public_url": public_url})
+
+
+def _prepare_state(state_dir: Path) -> str:
+    """The state directory 0750 with its key files 0600; the admin token for the CLI."""
+    files.prepare_directory(state_dir)
+    files.tighten_files([state_dir / LINK_KEY_NAME])
+    return files.read_or_create_admin_token(state_dir)
 
 
 async def _post_json(transport: Transport, url: str, body: bytes) -> str:

@@ -33,6 +33,7 @@ from enum import Enum
 from typing import Any, TextIO
 
 from router.config.model import Secret
+from router.redaction import redact_urls
 
 FORMATS = ("json", "text", "journal")
 LEVELS = ("debug", "info", "warning", "error")
@@ -70,10 +71,14 @@ class Redactor:
         self._state = (replacements, pattern)
 
     def __call__(self, text: str) -> str:
+        """The known secret values replaced, then every URL's user info and query removed
+        (router/redaction.py): a URL that does not parse is not a known value."""
         replacements, pattern = self._state
-        if pattern is None or not text:
+        if not text:
             return text
-        return pattern.sub(lambda match: replacements[match.group()], text)
+        if pattern is not None:
+            text = pattern.sub(lambda match: replacements[match.group()], text)
+        return redact_urls(text)
 
 
 def secrets_in(value: object) -> Iterator[Secret]:

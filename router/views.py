@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from router.alerts.model import Incident, Silence, TimelineEntry
+from router.redaction import redact_urls
 from router.store import IncidentDetail
 from router.store.outbox import Attempt
 
@@ -117,8 +118,10 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
         "notification_id": attempt.notification_id,
         "incident_id": (f"INC{attempt.incident_number}"
                         if attempt.incident_number is not None else None),
-        "channel": attempt.channel, "target": attempt.target, "event": attempt.event,
+        "channel": attempt.channel, "target": redact_urls(attempt.target),
+        "event": attempt.event,
         "attempt": attempt.attempt, "attempted_at": instant_json(attempt.attempted_at),
         "outcome": attempt.outcome, "status_code": attempt.status_code,
-        "latency_ms": attempt.latency_ms, "error": attempt.error,
+        "latency_ms": attempt.latency_ms,
+        "error": None if attempt.error is None else redact_urls(attempt.error),
     }

@@ -232,3 +232,18 @@ def test_router_run_refuses_an_unknown_log_option(option: str, value: str) -> No
     out, err = io.StringIO(), io.StringIO()
     assert main(["run", option, value], out, err) == 2
     assert f"argument {option}: invalid choice: '{value}'" in err.getvalue()
+
+
+def test_a_url_that_does_not_parse_loses_its_password_in_every_form(
+        logger: logging.Logger) -> None:
+    """Issue 13, item 4: the redactor knows only the config's Secret values, and a
+    mistyped webhook URL is none; its user info and query go all the same."""
+    for form in ("json", "text", "journal"):
+        stream = io.StringIO()
+        configure(form=form, stream=stream, logger=logger)
+        logger.warning("notification retry: webhook %s", "htp//ops:hunter2@example.com/hook",
+                       extra={"target": "htp//ops:hunter2@example.com/hook?key=hunter2",
+                              "error": "https://ops:hunter2@example.com/x?token=hunter2"})
+        text = stream.getvalue()
+        assert "hunter2" not in text, text
+        assert "htp//example.com/hook" in text, text

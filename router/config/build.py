@@ -27,6 +27,7 @@ from router.config import checks
 from router.config.load import LIST_SECTIONS, Document, Source
 from router.config.model import (
     FIELD_PATH,
+    SCOPES,
     WEEKDAYS,
     Channel,
     Config,
@@ -57,6 +58,7 @@ from router.config.model import (
 from router.config.secrets import SecretResolver
 from router.config.tls import build_tls
 from router.config.values import (
+    parse_allowed_host,
     parse_calendar_dates,
     parse_date,
     parse_datetime,
@@ -180,10 +182,10 @@ class _Builder:
                 values[key] = data[key]
         self.parse(parse_listen, data, source, "listen")  # refused here, not at `router run`
         values["ingest_tokens"] = tuple(
-            IngestToken(name=token["name"], token=self.secret(token["token"]),
-                        sources=frozenset(token.get("sources", ())),
-                        where=self.place(source.at("ingest_tokens").at(index)))
+            self.ingest_token(token, source.at("ingest_tokens").at(index))
             for index, token in enumerate(data.get("ingest_tokens", ())))
+        values["allowed_hosts"] = self.allowed_hosts(data.get("allowed_hosts", ()),
+                                                     source.at("allowed_hosts"))
         if "fatigue" in data:
             values["fatigue"] = FatigueLimits(**data["fatigue"])
         if "link_secret" in data:
@@ -200,6 +202,23 @@ class _Builder:
                                                 load_files=self.resolver.resolve)
             self.problems.extend(problems)
         return Settings(**values)
+
+    def allowed_hosts(self, hosts: list[str], source: Source) -> tuple[str, ...]:
+        accepted = []
+        for index, host in enumerate(hosts):
+            try:
+                accepted.append(parse_allowed_host(host))
+            except ValueError as error:
+                self.error(source.at(index), str(error))
+        return tuple(accepted)
+
+    def ingest_token(self, data: dict[str, Any], source: Source) -> IngestToken:
+        """A token; without `scopes`, one with `sources` is a sender's (`ingest` only) and
+        one without has every scope, as before scopes existed."""
+        sources = frozenset(data.get("sources", ()))
+        scopes = frozenset(data.get("scopes", ("ingest",) if sources else SCOPES))
+        return IngestToken(name=data["name"], token=self.secret(data["token"]),
+                           sources=sources, scopes=scopes, where=self.place(source))
 
     def generic_webhook(self, data: dict[str, Any], source: Source) -> GenericWebhook:
         values = {key: data[key] for key in _WEBHOOK_PATHS if key in data}

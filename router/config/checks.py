@@ -1,5 +1,5 @@
 """Semantic checks over a built Config, one function per rule (room: config; imports
-config.model, errors).
+config.model, redaction, errors).
 
 Shape is the schema's job; these rules need more than one value at a time: references
 between sections, orderings, and routes that can never match.
@@ -7,12 +7,15 @@ between sections, orderings, and routes that can never match.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
+from urllib.parse import urlsplit
 
-from router.config.model import Config, Route
+from router.config.model import Config, Route, Secret
 from router.errors import Problem, Where
+from router.redaction import display_url
 
 MIN_ROTATION = timedelta(hours=3)
 """Handoffs at local wall-clock times stay in order only if a shift is longer than any
@@ -30,7 +33,7 @@ def run_all(config: Config, *, references: bool) -> list[Problem]:
     """
     selected: list[Check] = [check_ingest_tokens, check_rota_layers, check_time_ranges,
                              check_contact_methods, check_unreachable_routes,
-                             check_email_recipients]
+                             check_email_recipients, check_channel_urls]
     if references:
         selected[:0] = [check_references, check_people_references]
     return [problem for check in selected for problem in check(config)]
@@ -96,6 +99,38 @@ def check_ingest_tokens(config: Config) -> Iterator[Problem]:
         if first is not token.where:
             yield _error(token.where, f"ingest token name {token.name!r} is used twice: here "
                                       f"and at {first}", "name")
+        if token.sources and "ingest" not in token.scopes:
+            yield _error(token.where, "sources limit the ingest scope, which this token's "
+                                      "scopes do not include; add ingest or remove sources",
+                         "sources")
+
+
+def check_channel_urls(config: Config) -> Iterator[Problem]:
+    """A channel's URL is http or https with a host: any other fails at every delivery. The
+    problem shows the URL without its user info and query, and a secret's not at all."""
+    for channel in config.channels.values():
+        if not dataclasses.is_dataclass(channel.settings):
+            continue
+        for field in dataclasses.fields(channel.settings):
+            value = getattr(channel.settings, field.name)
+            if not field.name.endswith("url") or not isinstance(value, str | Secret):
+                continue
+            text = value.reveal() if isinstance(value, Secret) else value
+            if "${" in text or _web_url(text):  # "${": --no-secrets left it unresolved
+                continue
+            shown = ("the value is a secret, not shown" if isinstance(value, Secret)
+                     else f"got {display_url(text)!r}")
+            yield _error(channel.where, "expected an http:// or https:// URL with a host; "
+                                        f"{shown}", field.metadata.get("key", field.name))
+
+
+def _web_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        return (parts.scheme in ("http", "https") and bool(parts.hostname)
+                and (parts.port or 0) >= 0)  # .port raises ValueError for a bad one
+    except ValueError:
+        return False
 
 
 def check_rota_layers(config: Config) -> Iterator[Problem]:

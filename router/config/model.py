@@ -90,13 +90,22 @@ class FatigueLimits:
     pages_per_week: int | None = None
 
 
+SCOPES = ("ingest", "read", "respond", "admin")
+"""What an API token may do: post alerts; read; acknowledge, resolve, escalate and silence;
+change overrides, reload and test channels. docs/security.md has the table of routes."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IngestToken:
-    """A bearer token a sender presents; `sources` limits which inbound formats it may use."""
+    """A bearer token a client presents (settings.ingest_tokens). `scopes` is what it may do
+    (config/build.py fills it in when the YAML names none: `ingest` for a token with
+    `sources`, every scope for one without); `sources` limits which inbound formats its
+    `ingest` scope may post to (none: every format)."""
 
     name: str
     token: Secret
     sources: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset(SCOPES)
     where: Where = NOWHERE
 
 
@@ -150,6 +159,9 @@ class Settings:
     listen: str = "127.0.0.1:9080"
     public_url: str = "http://127.0.0.1:9080"
     ingest_tokens: tuple[IngestToken, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    """Host header values the HTTP server answers (`name`, `name:port`, `*`) besides the
+    loopback names, the listen address and public_url's host (server/api_access.py)."""
     max_body_bytes: int = 1_048_576
     fatigue: FatigueLimits = FatigueLimits()
     generic_webhooks: tuple[GenericWebhook, ...] = ()

@@ -188,3 +188,16 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not separator or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"expected HOST:PORT such as 127.0.0.1:9080, got {text!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+_HOST_NAME = re.compile(r"(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::[0-9]{1,5})?")
+
+
+def parse_allowed_host(text: str) -> str:
+    """An `allowed_hosts` entry: `*`, a host name or address, optionally with `:PORT`
+    (IPv6 in brackets), lower-cased as Host headers are compared."""
+    value = text.strip().lower()
+    if value == "*" or _HOST_NAME.fullmatch(value):
+        return value
+    raise ValueError(f"expected a host name or address, optionally with :PORT (IPv6 in "
+                     f"brackets), or *; got {text!r}")

@@ -29,6 +29,7 @@ from router.notify.wire import (
     SmtpMessage,
     SmtpReply,
 )
+from router.redaction import redact_urls
 
 _LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
                "error": logging.ERROR}
@@ -86,7 +87,7 @@ class Transport:
             raise _NoAnswer(f"{request.target}: no answer within {seconds:g}s") from None
         except httpx.ConnectError as error:
             raise _NoAnswer(f"{request.target}: cannot connect: {_words(error)}") from None
-        except httpx.TransportError as error:
+        except (httpx.TransportError, httpx.InvalidURL) as error:
             raise _NoAnswer(f"{request.target}: {type(error).__name__}: {_words(error)}"
                             ) from None
         return HttpResponse(status=answer.status_code,
@@ -114,7 +115,11 @@ class Transport:
 
 
 class _NoAnswer(Exception):
-    """No response came back; the message says why."""
+    """No response came back; the message says why, with any URL in it shown without its
+    user info and query (an exception's text may quote the URL it failed on)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_urls(message))
 
 
 def _since(started: float) -> float:

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
+from router import redaction
 from router.config.model import Secret, frozen_mapping
 from router.errors import Outcome
 from router.notify.wire import HttpRequest, HttpResponse, Message, classify_http
@@ -76,10 +76,8 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 def display_url(url: str) -> str:
     """The URL for the delivery log: without user name, password, query or fragment, any of
-    which may hold a token."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    which may hold a token, even when the URL does not parse (router/redaction.py)."""
+    return redaction.display_url(url)
 
 
 def default_body(message: Message) -> bytes:

@@ -9,7 +9,6 @@ JSON error naming the field; a sender's token is checked before anything is pars
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import logging
 import re
 import uuid
@@ -29,6 +28,7 @@ from router.alerts.formats import (
 )
 from router.engine import Accepted, Engine
 from router.errors import BadRequest, ConfigInvalid
+from router.server.api_access import Access, Gate
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
@@ -51,57 +51,74 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}"
 def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
                  reload: Reload | None = None, metrics: Exposition | None = None,
                  received: Received | None = None, slack: SlackActions | None = None,
-                 link_pages: LinkPages | None = None) -> Routes:
-    """The API's routes; `tester` sends channel tests (the daemon's deliverer), `reload`
-    reloads the config (the daemon's one reload entry point; no `/-/reload` without it),
-    `metrics` renders `GET /metrics` (none without it), `received` counts stored alerts.
-    Slack's buttons and the email acknowledge links prove themselves by signature, not by a
-    bearer token (slack_actions.py, link_pages.py); no link routes without `link_pages`."""
+                 link_pages: LinkPages | None = None, admin_token: str | None = None,
+                 listen_host: str | None = None) -> Routes:
+    """The API's routes, each registered with who may call it (api_access.py).
+
+    `tester` sends channel tests (the daemon's deliverer), `reload` reloads the config (the
+    daemon's one reload entry point; no `/-/reload` without it), `metrics` renders
+    `GET /metrics` (none without it), `received` counts stored alerts, `admin_token` (the
+    state directory's) is accepted with every scope besides the configured tokens, and
+    `listen_host` (the address listened on) is a name the Host header may give. Slack's
+    buttons and the email acknowledge links prove themselves by signature, not by a bearer
+    token (slack_actions.py, link_pages.py); no link routes without `link_pages`."""
     routes = Routes()
-    ingest = _Ingest(engine, received)
-    routes.add("POST", "/v1/alerts", ingest.endpoint("native", native.parse))
-    routes.add("POST", "/v1/ingest/alertmanager",
-               ingest.endpoint("alertmanager", alertmanager.parse))
-    routes.add("POST", "/api/v2/alerts", ingest.endpoint(
+    gate = Gate(engine, admin_token, listen_host)
+
+    def add(method: str, pattern: str, access: Access, handler: Handler,
+            source: str | None = None) -> None:
+        routes.add(method, pattern, gate.protect(access, _guard(handler), source),
+                   access=f"ingest:{source}" if source else access)
+
+    ingest = _Ingest(engine, gate, received)
+    for pattern, source, parse in _FORMATS:
+        add("POST", pattern, "ingest", ingest.endpoint(source, parse), source)
+    add("POST", "/api/v2/alerts", "ingest", ingest.endpoint(
         "alertmanager_v2", lambda body, headers: alertmanager_v2.parse(
-            body, headers, engine.clock.now()), status=200, empty=True))
-    routes.add("POST", "/v1/ingest/grafana", ingest.endpoint("grafana", grafana.parse))
-    routes.add("POST", "/v1/ingest/datadog", ingest.endpoint("datadog", datadog.parse))
-    routes.add("POST", "/v2/enqueue", ingest.pagerduty)
-    routes.add("POST", "/v1/ingest/generic/{name}", ingest.generic)
-    routes.add("GET", "/healthz", _health)
-    routes.add("GET", "/readyz", _health)
-    if metrics is not None:  # a token as for /v1 reads, when tokens are configured
-        routes.add("GET", "/metrics", _guard(engine, _scrape(metrics)))
+            body, headers, engine.clock.now()), status=200, empty=True), "alertmanager_v2")
+    add("POST", "/v2/enqueue", "routing_key", ingest.pagerduty)
+    add("POST", "/v1/ingest/generic/{name}", "ingest", ingest.generic, "generic:{name}")
+    add("GET", "/healthz", "open", _health)
+    add("GET", "/readyz", "open", _health)
+    if metrics is not None:
+        add("GET", "/metrics", "read", _scrape(metrics))
     if reload is not None:
-        routes.add("POST", "/-/reload", _guard(engine, _reloading(reload)))
+        add("POST", "/-/reload", "admin", _reloading(reload))
     reads = _Reads(engine)
-    routes.add("GET", "/v1/oncall", _guard(engine, reads.on_call))
-    routes.add("GET", "/v1/rotas/{id}/shifts", _guard(engine, reads.shifts))
-    routes.add("GET", "/v1/rotas/{id}.ics", _guard(engine, reads.rota_ics))
-    routes.add("GET", "/v1/people/{id}.ics", _guard(engine, reads.person_ics))
-    routes.add("GET", "/v1/fatigue", _guard(engine, reads.fatigue))
+    add("GET", "/v1/oncall", "read", reads.on_call)
+    add("GET", "/v1/rotas/{id}/shifts", "read", reads.shifts)
+    add("GET", "/v1/rotas/{id}.ics", "read", reads.rota_ics)
+    add("GET", "/v1/people/{id}.ics", "read", reads.person_ics)
+    add("GET", "/v1/fatigue", "read", reads.fatigue)
     rota_overrides = Overrides(engine)
-    routes.add("GET", "/v1/rotas/{id}/overrides", _guard(engine, rota_overrides.list))
-    routes.add("POST", "/v1/rotas/{id}/overrides", _guard(engine, rota_overrides.add))
-    routes.add("DELETE", "/v1/overrides/{id}", _guard(engine, rota_overrides.remove))
+    add("GET", "/v1/rotas/{id}/overrides", "read", rota_overrides.list)
+    add("POST", "/v1/rotas/{id}/overrides", "admin", rota_overrides.add)
+    add("DELETE", "/v1/overrides/{id}", "admin", rota_overrides.remove)
     incidents = _Incidents(engine)
-    routes.add("GET", "/v1/incidents", _guard(engine, incidents.list))
-    routes.add("GET", "/v1/incidents/{id}", _guard(engine, incidents.show))
+    add("GET", "/v1/incidents", "read", incidents.list)
+    add("GET", "/v1/incidents/{id}", "read", incidents.show)
     for verb in ("acknowledge", "resolve", "escalate"):
-        routes.add("POST", f"/v1/incidents/{{id}}/{verb}",
-                   _guard(engine, incidents.transition(verb)))
-    routes.add("POST", "/v1/slack/actions", (slack or SlackActions(engine)).handle)
+        add("POST", f"/v1/incidents/{{id}}/{verb}", "respond", incidents.transition(verb))
+    add("POST", "/v1/slack/actions", "signed", (slack or SlackActions(engine)).handle)
     if link_pages is not None:
-        routes.add("GET", "/v1/incidents/{id}/acknowledge-link", link_pages.show)
-        routes.add("POST", "/v1/incidents/{id}/acknowledge-link", link_pages.acknowledge)
-    routes.add("GET", "/v1/silences", _guard(engine, incidents.silences))
-    routes.add("POST", "/v1/silences", _guard(engine, incidents.add_silence))
-    routes.add("DELETE", "/v1/silences/{id}", _guard(engine, incidents.expire_silence))
+        add("GET", "/v1/incidents/{id}/acknowledge-link", "signed", link_pages.show)
+        add("POST", "/v1/incidents/{id}/acknowledge-link", "signed", link_pages.acknowledge)
+    add("GET", "/v1/silences", "read", incidents.silences)
+    add("POST", "/v1/silences", "respond", incidents.add_silence)
+    add("DELETE", "/v1/silences/{id}", "respond", incidents.expire_silence)
     deliveries = Deliveries(engine, tester)
-    routes.add("GET", "/v1/deliveries", _guard(engine, deliveries.list))
-    routes.add("POST", "/v1/channels/{id}/test", _guard(engine, deliveries.test))
+    add("GET", "/v1/deliveries", "read", deliveries.list)
+    add("POST", "/v1/channels/{id}/test", "admin", deliveries.test)
     return routes
+
+
+_FORMATS: tuple[tuple[str, str, Parser], ...] = (
+    ("/v1/alerts", "native", native.parse),
+    ("/v1/ingest/alertmanager", "alertmanager", alertmanager.parse),
+    ("/v1/ingest/grafana", "grafana", grafana.parse),
+    ("/v1/ingest/datadog", "datadog", datadog.parse),
+)
+"""Ingest routes whose parser needs nothing but the body and headers: path, source, parser."""
 
 
 async def _health(request: Request) -> Response:
@@ -127,44 +144,9 @@ def _reloading(reload: Reload) -> Handler:
     return handle
 
 
-def _token(engine: Engine, request: Request) -> tuple[str, frozenset[str]] | None:
-    """The name and sources of the configured token the request's `Bearer` token matches."""
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not presented:
-        return None
-    for token in engine.snapshot.config.settings.ingest_tokens:
-        if hmac.compare_digest(token.token.reveal().encode(), presented.strip().encode()):
-            return token.name, token.sources
-    return None
-
-
-def authorized(engine: Engine, request: Request, source: str | None) -> bool:
-    """With no tokens configured every request passes; else a `Bearer` token must match
-    one. A token with `sources` is a sender's: it may post only to the ingest endpoints it
-    names, and nothing else (no reads, acknowledgements or silences)."""
-    if not engine.snapshot.config.settings.ingest_tokens:
-        return True
-    found = _token(engine, request)
-    if found is None:
-        return False
-    sources = found[1]
-    return not sources or (source is not None and source in sources)
-
-
-def sender(engine: Engine, request: Request) -> str:
-    """Who sent a request, as metrics name it: its token's name, or "anonymous"."""
-    found = _token(engine, request)
-    return "anonymous" if found is None else found[0]
-
-
-_UNAUTHORIZED = Response.error(401, "missing or invalid bearer token",
-                               headers=[("www-authenticate", 'Bearer realm="router"')])
-
-
-def _guard(engine: Engine, handler: Handler, source: str | None = None) -> Handler:
+def _guard(handler: Handler) -> Handler:
+    """Input errors as answers: 400 naming the field, 404, or 409 for a conflict."""
     async def guarded(request: Request) -> Response:
-        if not authorized(engine, request, source):
-            return _UNAUTHORIZED
         try:
             return await handler(request)
         except BadRequest as bad:
@@ -192,13 +174,14 @@ def _accepted_json(items: Sequence[Accepted]) -> dict[str, Any]:
 
 
 class _Ingest:
-    def __init__(self, engine: Engine, received: Received | None = None) -> None:
+    def __init__(self, engine: Engine, gate: Gate, received: Received | None = None) -> None:
         self.engine = engine
+        self.gate = gate
         self.received = received
 
     def count(self, inbound_format: str, request: Request, alerts: int) -> None:
         if self.received is not None:
-            self.received(inbound_format, sender(self.engine, request), alerts)
+            self.received(inbound_format, self.gate.sender(request), alerts)
 
     def endpoint(self, source: str, parse: Parser, *, status: int = 202,
                  empty: bool = False) -> Handler:
@@ -209,7 +192,7 @@ class _Ingest:
             if empty:
                 return Response(status)
             return Response.json(status, _accepted_json(accepted))
-        return _guard(self.engine, handle, source)
+        return handle
 
     async def generic(self, request: Request) -> Response:
         """A generic JSON webhook, read by the field mapping `settings.generic_webhooks`
@@ -227,7 +210,8 @@ class _Ingest:
         """PagerDuty Events API v2, answered as PagerDuty answers.
 
         PagerDuty clients send no Authorization header: the routing key is the credential.
-        So when ingest tokens are configured, the key must be one a service declares.
+        So the key must be one a service declares, unless no tokens are configured and the
+        request is local (as every ingest endpoint then is open to local senders).
         """
         def refuse(message: str) -> Response:
             return Response(pagerduty.ERROR_STATUS, pagerduty.error_body([message]),
@@ -236,9 +220,8 @@ class _Ingest:
             alerts = pagerduty.parse(request.body, dict(request.headers))
         except BadRequest as bad:
             return refuse(str(bad))
-        snapshot = self.engine.snapshot
-        keys = snapshot.routing_keys
-        if snapshot.config.settings.ingest_tokens and alerts[0].routing_key not in keys:
+        keys = self.engine.snapshot.routing_keys
+        if alerts[0].routing_key not in keys and not self.gate.open_ingest(request):
             return refuse("Invalid routing key")
         # PagerDuty gives a key-less trigger a fresh key, so each one opens its own alert.
         alerts = [alert if alert.dedup_key else dataclasses.replace(

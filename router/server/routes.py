@@ -103,8 +103,11 @@ class Routes:
     def __init__(self) -> None:
         self._static: dict[str, dict[str, Handler]] = {}
         self._patterns: dict[int, list[_Pattern]] = {}
+        self.table: list[tuple[str, str, str]] = []
+        """(method, pattern, access) of every route, in the order added: who may call each
+        (server/api_access.py), for the test that walks them and docs/security.md."""
 
-    def add(self, method: str, pattern: str, handler: Handler) -> None:
+    def add(self, method: str, pattern: str, handler: Handler, *, access: str = "") -> None:
         """Raises: ValueError for a malformed pattern or a method and pattern added twice."""
         if not pattern.startswith("/"):
             raise ValueError(f"route {pattern!r} must start with '/'")
@@ -115,6 +118,7 @@ class Routes:
         if method in handlers:
             raise ValueError(f"route {method} {pattern} added twice")
         handlers[method] = handler
+        self.table.append((method, pattern, access))
 
     def _pattern_handlers(self, pattern: str) -> dict[str, Handler]:
         segments = tuple(_parse_segment(segment, pattern) for segment in pattern.split("/"))

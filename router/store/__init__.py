@@ -18,6 +18,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import trio
 
+from router.store import files
 from router.store.migrations import migrate
 from router.store.records import IncidentDetail, Reader, Transaction, from_seconds
 
@@ -71,8 +72,12 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path, *, synchronous: Synchronous = "FULL") -> Store:
-        """Open (creating and migrating as needed) the store at `path`."""
+        """Open (creating and migrating as needed) the store at `path`; its files are
+        created 0600, and existing ones that other users may read are tightened."""
         def connect() -> Store:
+            files.create_private(path)
+            files.tighten_files(path.with_name(path.name + suffix)
+                                for suffix in ("", "-wal", "-shm"))
             writer = _connect(path, synchronous)
             migrate(writer)
             return cls(writer, _connect(path, synchronous))

@@ -290,3 +290,17 @@ def test_test_channel_that_cannot_connect_exits_1(config: Path, state: Path) -> 
     assert second.startswith("  http://127.0.0.1:9/hook: cannot connect")
     [entry] = logged(state)
     assert (entry.outcome, entry.status_code, entry.attempt) == ("failed", None, 1)
+
+
+def test_deliveries_show_no_url_secret_even_from_older_rows(config: Path, state: Path) -> None:
+    """Issue 13, item 4: a webhook URL that does not parse was recorded and printed whole."""
+    leaky = "htp//ops:hunter2@example.com/hook?key=hunter2"
+    record(state, attempt(7, "hook", leaky, 1, "retry", 0, None, 1.0,
+                          f"{leaky}: UnsupportedProtocol: Request URL is missing an "
+                          "'http://' or 'https://' protocol."))
+    options = ["--config", str(config), "--state", str(state)]
+    for form in ("text", "json"):
+        code, out, err = run("deliveries", *options, "--format", form)
+        assert (code, err) == (0, "")
+        assert "hunter2" not in out
+        assert "htp//example.com/hook: UnsupportedProtocol" in out

@@ -129,7 +129,8 @@ def test_make_run_on_the_example_config_pages_only_through_the_log(
     assert "localhost:9080" in try_it
     done = subprocess.run(["bash", "-euc", try_it.replace("localhost:9080",
                                                           f"localhost:{run.port}")],
-                          capture_output=True, text=True, timeout=30, check=True)
+                          cwd=checkout, capture_output=True, text=True, timeout=30,
+                          check=True)
     assert done.stdout.startswith('{"status":"accepted","incidents":[{"incident_id":"INC1",'
                                   ), done.stdout
     assert '"platform-primary"' in done.stdout  # curl localhost:9080/v1/oncall

@@ -201,7 +201,15 @@ class Daemon:
             self.process.kill()
             self.process.wait()
 
+    @property
+    def admin_token(self) -> str:
+        """The admin token the daemon wrote to its state directory on first start."""
+        return (self.state_dir / "admin.token").read_text().strip()
+
     def client(self, token: str | None = None) -> httpx.Client:
+        """A client that sends `token`: by default the daemon's admin token (every scope),
+        so a test that is not about access need not care; "" for none."""
+        token = self.admin_token if token is None else token
         headers = {"authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=10.0,
                             trust_env=False)

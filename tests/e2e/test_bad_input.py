@@ -80,7 +80,8 @@ def test_bad_body(client: httpx.Client, path: str, body: bytes, field: str,
 
 
 def test_pagerduty_bad_event(client: httpx.Client) -> None:
-    response = client.post("/v2/enqueue", content=b'{"routing_key": 32}')
+    response = client.post("/v2/enqueue", content=b'{"routing_key": 32}',
+                           headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.json() == {"status": "invalid event", "message": "Event object is invalid",
                                "errors": ["routing_key: expected text, got a number"]}

@@ -239,7 +239,8 @@ def test_generic_webhook(start_daemon: StartDaemon, tmp_path: Path) -> None:
         "message": "Disk /var is 95% full on db-1", "alias": "disk-full/db-1/var",
         "entity": "database", "priority": "P2", "details": {"host": "db-1", "mount": "/var"}}}
     with daemon.client() as client:
-        response = client.post("/v1/ingest/generic/opsgenie", content=json.dumps(body))
+        response = client.post("/v1/ingest/generic/opsgenie", content=json.dumps(body),
+                               headers={"content-type": "application/json"})
         if response.status_code == 404:
             pytest.skip("POST /v1/ingest/generic/{name} is not served by this build")
         [incident_id] = incident_ids(response)

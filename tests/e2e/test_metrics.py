@@ -50,13 +50,14 @@ def by_labels(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float],
 def test_a_scrape_counts_what_the_daemon_did(daemon: Daemon) -> None:
     alert = {"summary": "Disk full", "labels": {"alertname": "DiskFull", "host": "db1"}}
     with daemon.client(OPS_TOKEN) as ops, daemon.client(ALERTMANAGER_TOKEN) as alertmanager, \
-            daemon.client() as anonymous:
+            daemon.client("") as anonymous:
         assert ops.post("/v1/alerts", json=alert).status_code == 202
         assert alertmanager.post("/v1/ingest/alertmanager",
                                  json=payload("alertmanager_firing.json")).status_code == 202
         assert anonymous.post("/v1/alerts", json=alert).status_code == 401
-        assert alertmanager.get("/metrics").status_code == 401  # a sender's token
-        bad = ops.post("/v1/alerts", content=b'{"summary": 5}')
+        assert alertmanager.get("/metrics").status_code == 403  # a sender's token
+        bad = ops.post("/v1/alerts", content=b'{"summary": 5}',
+                       headers={"content-type": "application/json"})
         assert bad.status_code == 400, bad.text
         assert ops.get("/v1/nowhere").status_code == 404
     with daemon.connect() as connection:
@@ -75,7 +76,8 @@ def test_a_scrape_counts_what_the_daemon_did(daemon: Daemon) -> None:
         (("format", "socket"), ("source", "anonymous")): 1.0}
     rejected = {labels[0][1]: value for labels, value in
                 by_labels(samples, "router_requests_rejected_total").items() if value}
-    assert rejected == {"unauthorized": 2.0, "bad_request": 1.0, "not_found": 1.0}
+    assert rejected == {"unauthorized": 1.0, "forbidden": 1.0, "bad_request": 1.0,
+                        "not_found": 1.0}
     assert by_labels(samples, "router_incidents") == {
         (("state", "triggered"),): 4.0, (("state", "acknowledged"),): 0.0,
         (("state", "resolved"),): 0.0}

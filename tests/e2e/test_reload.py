@@ -240,7 +240,7 @@ def test_post_reload_answers_with_the_summary(start_daemon: StartDaemon,
     token_file.write_text(OLD_TOKEN)
     daemon = start_daemon(with_token(token_file))
     token_file.write_text(NEW_TOKEN)
-    with daemon.client() as client:
+    with daemon.client("") as client:
         assert client.post("/-/reload").status_code == 401  # the admin token is needed
         assert client.get("/healthz").status_code == 200  # while health stays open
     with daemon.client(OLD_TOKEN) as client:
@@ -320,7 +320,8 @@ def test_an_invalid_edit_keeps_the_old_config_serving(daemon: Daemon) -> None:
     assert response.json() == {"status": "invalid", "problems": [{
         "file": str(path), "line": line, "column": 24, "path": "services[0].escalation_policy",
         "message": "no escalation policy with id 'nightly'", "severity": "error"}]}
-    done = router_reload("--listen", f"127.0.0.1:{daemon.port}")
+    done = router_reload("--listen", f"127.0.0.1:{daemon.port}", "--state",
+                         str(daemon.state_dir))
     assert done.returncode == 1, done
     assert done.stderr.splitlines() == [
         f"{path}:{line}:24: services[0].escalation_policy: no escalation policy with id "

@@ -253,7 +253,7 @@ def post_raw(port: int) -> socket.socket:
     """A connection with a whole POST /v1/alerts sent; the answer is read later."""
     body = b'{"summary": "Queued while down", "labels": {"alertname": "Queued"}}'
     connection = socket.create_connection(("127.0.0.1", port), timeout=START_TIMEOUT)
-    connection.sendall(b"POST /v1/alerts HTTP/1.1\r\nHost: router\r\nConnection: close\r\n"
+    connection.sendall(b"POST /v1/alerts HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                        b"Content-Type: application/json\r\nContent-Length: "
                        + str(len(body)).encode() + b"\r\n\r\n" + body)
     return connection

@@ -45,7 +45,9 @@ def trusting(ca: trustme.CA, client_certificate: trustme.LeafCert | None = None
 
 
 def https(daemon: Daemon, verify: ssl.SSLContext) -> httpx.Client:
+    """A client over https with the daemon's admin token, as `Daemon.client` sends it."""
     return httpx.Client(base_url=f"https://127.0.0.1:{daemon.port}", verify=verify,
+                        headers={"authorization": f"Bearer {daemon.admin_token}"},
                         timeout=10.0, trust_env=False)
 
 

@@ -116,7 +116,7 @@ async def test_tokens_guard_every_endpoint_but_health(client: httpx.AsyncClient)
     wrong = {"authorization": "Bearer nope"}
     assert (await client.post("/v1/alerts", json=alert, headers=wrong)).status_code == 401
     prometheus = {"authorization": "Bearer s3cret-prom"}
-    assert (await client.post("/v1/alerts", json=alert, headers=prometheus)).status_code == 401
+    assert (await client.post("/v1/alerts", json=alert, headers=prometheus)).status_code == 403
     assert (await client.get("/v1/incidents", headers=OPS)).json() == {"incidents": []}
     accepted = await client.post("/v1/alerts", json=alert, headers=OPS)
     assert accepted.status_code == 202
@@ -125,9 +125,9 @@ async def test_tokens_guard_every_endpoint_but_health(client: httpx.AsyncClient)
     assert (await client.post("/api/v2/alerts", json=v2, headers=prometheus)).status_code == 200
     assert (await client.get("/v1/oncall")).status_code == 401
     # a sender's token may post its alerts and nothing else
-    assert (await client.get("/v1/incidents", headers=prometheus)).status_code == 401
+    assert (await client.get("/v1/incidents", headers=prometheus)).status_code == 403
     assert (await client.post("/v1/incidents/INC1/acknowledge",
-                              headers=prometheus)).status_code == 401
+                              headers=prometheus)).status_code == 403
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).status_code == 200
 

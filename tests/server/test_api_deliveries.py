@@ -4,6 +4,7 @@ a stand-in PagerDuty (the daemon-as-subprocess tests are in tests/e2e/test_deliv
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -232,12 +233,32 @@ async def test_a_server_that_sends_nothing_has_no_channel_tests(tmp_path: Path) 
 
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/v1/deliveries"), ("POST", "/v1/channels/pd/test")])
-@pytest.mark.parametrize("headers", [
-    {}, {"authorization": "Bearer nope"}, {"authorization": "Basic s3cret-ops"},
-    {"authorization": "Bearer s3cret-prom"},  # a sender's token: ingest only
+@pytest.mark.parametrize(("headers", "status"), [
+    ({}, 401), ({"authorization": "Bearer nope"}, 401),
+    ({"authorization": "Basic s3cret-ops"}, 401),
+    ({"authorization": "Bearer s3cret-prom"}, 403),  # a sender's token: ingest only
 ])
 async def test_tokens_guard_both_endpoints(api: Api, method: str, path: str,
-                                           headers: dict[str, str]) -> None:
+                                           headers: dict[str, str], status: int) -> None:
     answer = await api.http.request(method, path, headers=headers)
-    assert answer.status_code == 401, answer.text
+    assert answer.status_code == status, answer.text
     assert api.pagerduty.requests == []
+
+
+LEAKY = "htp//ops:hunter2@example.com/hook?key=hunter2"
+"""A webhook URL that does not parse, as an older router recorded it whole (issue 13, 4)."""
+
+
+async def test_the_delivery_log_shows_no_url_secret_even_from_older_rows(api: Api) -> None:
+    leaky = dataclasses.replace(
+        RECORDED[0], notification_id="n-hook-9", channel="hook", target=LEAKY,
+        error=f"{LEAKY}: UnsupportedProtocol: Request URL is missing an 'http://' or "
+              "'https://' protocol.")
+    await api.store.write(lambda transaction: outbox.record(
+        transaction.connection, leaky, leaky.attempted_at + timedelta(seconds=5)))
+    answer = await api.http.get("/v1/deliveries", params={"channel": "hook"}, headers=OPS)
+    assert "hunter2" not in answer.text
+    [shown] = answer.json()["deliveries"]
+    assert (shown["target"], shown["error"]) == (
+        "htp//example.com/hook", "htp//example.com/hook: UnsupportedProtocol: Request URL is "
+        "missing an 'http://' or 'https://' protocol.")

@@ -1,0 +1,44 @@
+"""URLs as they may be shown (room: redaction; the standard library only).
+
+A URL in the config can carry a credential in its user name and password
+(`https://ops:hunter2@hooks.example.com/x`) or its query (`?token=...`), and a URL someone
+mistyped (`htp//ops:hunter2@...`) does not parse, so code that takes the user info out of
+the parsed parts shows it whole. These functions work on the text instead: whatever the
+URL's shape, the user info and everything from `?` or `#` on are removed. The log's
+formatter, the transport's error texts, the delivery log's views and `router validate`
+pass every URL they show through here.
+"""
+
+from __future__ import annotations
+
+import re
+
+_URL = re.compile(r"""[A-Za-z][A-Za-z0-9+.-]*:?//[^\s"'<>]*""")
+"""Something URL-shaped: a scheme (even without its colon) and `//`."""
+_USER_INFO = re.compile(r"""[^\s"'<>/@:]+:[^\s"'<>/@]*@""")
+"""`user:password@` anywhere, as in a URL without a scheme."""
+
+
+def display_url(url: str) -> str:
+    """`url` without user name, password, query and fragment, whether or not it parses:
+    `https://ops:pw@example.com/x?token=t` -> `https://example.com/x`."""
+    text = re.split(r"[?#]", url, maxsplit=1)[0]
+    segments = text.split("/")
+    return "/".join(segment.rpartition("@")[2] if "@" in segment else segment
+                    for segment in segments)
+
+
+def redact_urls(text: str) -> str:
+    """`text` with every URL in it shown as `display_url` shows it, and any other
+    `user:password@` removed; the rest unchanged."""
+    if "//" not in text and "@" not in text:
+        return text
+    text = _URL.sub(_display_match, text)
+    return _USER_INFO.sub("", text)
+
+
+def _display_match(found: re.Match[str]) -> str:
+    """A URL found in text; punctuation that ends a sentence or a clause stays outside it."""
+    url = found.group()
+    stripped = url.rstrip(".,:;)")
+    return display_url(stripped) + url[len(stripped):]

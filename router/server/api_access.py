@@ -1,0 +1,231 @@
+"""Who may call which route (room: server; imports engine, errors).
+
+Every route of `build_routes` is registered with an `Access`, and `protect` wraps its handler
+in the checks below, in this order, so a browser on the host or a local user cannot use the
+API by accident or by design (docs/security.md):
+1. Host: the `Host` header must be one of the router's names (the loopback names, the listen
+   address, public_url's host and any in `settings.allowed_hosts`), else 421. A page
+   whose own name resolves to 127.0.0.1 (DNS rebinding) sends its own name, and is refused.
+2. Origin: a request that can change something (any method but GET and HEAD) carrying an
+   `Origin` other than the router's own (the Host it was sent to, or public_url's), `null`,
+   or `Sec-Fetch-Site: cross-site`, is refused 403 whatever its credentials.
+3. Credentials: a bearer token (or the state directory's admin token) with the route's
+   scope: none or an unknown one is 401, one without the scope 403. Ingest without a token
+   passes only when no tokens are configured and the request is local (a loopback peer
+   that named a loopback Host), as before tokens existed.
+4. Content type: a body sent to a JSON route must say `application/json`, else 415: a
+   browser can send `text/plain` or form bodies cross-site without asking first, never
+   `application/json`.
+Slack's buttons and the email acknowledge link prove themselves by signature, and PagerDuty
+senders by routing key (their handlers check); health checks are open.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from router.engine import Engine
+from router.server.routes import Handler, Request, Response
+
+Access = Literal["open", "signed", "routing_key", "ingest", "read", "respond", "admin"]
+"""What a route asks of a caller: nothing; a signature its handler checks; a PagerDuty
+routing key its handler checks; or a token with that scope."""
+IMPLIED: dict[str, frozenset[str]] = {
+    "ingest": frozenset({"ingest"}),
+    "read": frozenset({"read"}),
+    "respond": frozenset({"respond", "read"}),
+    "admin": frozenset({"admin", "respond", "read"}),
+}
+"""The scopes a token's scope grants: admin includes respond and read, respond read."""
+ADMIN_TOKEN_NAME = "admin.token"
+"""The name the state directory's admin token goes by (metrics, errors)."""
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_UNAUTHORIZED = Response.error(401, "missing or invalid bearer token",
+                               headers=[("www-authenticate", 'Bearer realm="router"')])
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who presented a known token: its name, the scopes it grants, its ingest sources."""
+
+    name: str
+    scopes: frozenset[str]
+    sources: frozenset[str] = frozenset()
+
+    def may(self, scope: str, source: str | None = None) -> bool:
+        if scope not in self.scopes:
+            return False
+        return scope != "ingest" or not self.sources or source in self.sources
+
+
+class Gate:
+    """The checks every route passes; reads the config snapshot at each request, so a
+    reload's tokens and names take effect at once."""
+
+    def __init__(self, engine: Engine, admin_token: str | None = None,
+                 listen_host: str | None = None) -> None:
+        self.engine = engine
+        self.admin_token = admin_token
+        self.listen_host = listen_host  # `router run --listen`'s, else settings.listen's
+
+    def protect(self, access: Access, handler: Handler, source: str | None = None) -> Handler:
+        """`handler` behind the Host, Origin, credential and content-type checks."""
+        async def protected(request: Request) -> Response:
+            refusal = self.refusal(request, access, source)
+            return refusal if refusal is not None else await handler(request)
+        return protected
+
+    def refusal(self, request: Request, access: Access, source: str | None) -> Response | None:
+        """The answer that refuses `request`, or None when it may go on."""
+        host = request.headers.get("host", "").strip().lower()
+        if not self.host_allowed(host):
+            return Response.error(421, f"Host {host!r} is not one of this router's names "
+                                       "(settings.allowed_hosts)")
+        if request.method not in _SAFE_METHODS and (why := self.cross_site(request, host)):
+            return Response.error(403, f"cross-site request refused: {why}")
+        if access in ("open", "signed"):
+            return None
+        if access != "routing_key":  # PagerDuty's handler checks the key in the body
+            if source is not None and "{" in source:  # generic:{name}
+                source = source.format_map(request.params)
+            if refusal := self.credential_refusal(request, access, source):
+                return refusal
+        if request.method not in _SAFE_METHODS and request.body:
+            return _content_type_refusal(request)
+        return None
+
+    def host_allowed(self, host: str) -> bool:
+        allowed = self.allowed_hosts()
+        if "*" in allowed:
+            return True
+        name, port = _split_host(host)
+        return bool(name) and (name in allowed or f"{name}:{port}" in allowed)
+
+    def allowed_hosts(self) -> frozenset[str]:
+        """Host names, and `name:port` pairs, the router answers to: the loopback names
+        (no page can make a browser send them but one served from loopback), the listen
+        address, public_url's host and `settings.allowed_hosts`."""
+        settings = self.engine.snapshot.config.settings
+        names = set(LOOPBACK_NAMES) | set(settings.allowed_hosts)
+        listen_host = (self.listen_host or settings.listen.rpartition(":")[0]).strip(
+            "[]").lower()
+        if listen_host and not _wildcard(listen_host):
+            names.add(f"[{listen_host}]" if ":" in listen_host else listen_host)
+        public = _origin_netloc(settings.public_url)
+        if public:
+            names.add(_split_host(public)[0])
+        return frozenset(names)
+
+    def cross_site(self, request: Request, host: str) -> str:
+        """Why a state-changing request came from another site; "" when it did not."""
+        if request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
+            return "Sec-Fetch-Site is cross-site"
+        origin = request.headers.get("origin")
+        if origin is None:
+            return ""
+        netloc = _origin_netloc(origin.strip())
+        own = {_normal(host), _normal(_origin_netloc(
+            self.engine.snapshot.config.settings.public_url))}
+        if netloc and _normal(netloc) in own:
+            return ""
+        return f"Origin {origin.strip()[:200]!r} is not this router's"
+
+    def principal(self, request: Request, *, query_token: bool = False) -> Principal | None:
+        """Whose token the request presents (`Authorization: Bearer`, or `?token=` where
+        `query_token` allows it); None for none or an unknown one."""
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        token = presented.strip() if scheme.lower() == "bearer" else ""
+        if not token and query_token:
+            token = (request.query.get("token") or [""])[-1]
+        if not token:
+            return None
+        encoded = token.encode()
+        if self.admin_token and hmac.compare_digest(self.admin_token.encode(), encoded):
+            return Principal(ADMIN_TOKEN_NAME, frozenset(IMPLIED))
+        for configured in self.engine.snapshot.config.settings.ingest_tokens:
+            if hmac.compare_digest(configured.token.reveal().encode(), encoded):
+                granted = frozenset().union(*(IMPLIED[scope] for scope in configured.scopes))
+                return Principal(configured.name, granted, configured.sources)
+        return None
+
+    def credential_refusal(self, request: Request, access: Access,
+                           source: str | None) -> Response | None:
+        principal = self.principal(request, query_token=request.path.endswith(".ics"))
+        if principal is None:
+            if access == "ingest" and self.open_ingest(request):
+                return None
+            return _UNAUTHORIZED
+        if principal.may(access, source):
+            return None
+        what = f"post {source} alerts" if access == "ingest" else f"use the {access} scope"
+        return Response.error(403, f"token {principal.name!r} may not {what}")
+
+    def open_ingest(self, request: Request) -> bool:
+        """Ingest with no token: only with no tokens configured, and only locally."""
+        return not self.engine.snapshot.config.settings.ingest_tokens and self.local(request)
+
+    def local(self, request: Request) -> bool:
+        """A loopback peer that named a loopback Host (not a proxy forwarding its Host)."""
+        if request.client is None or not _loopback(request.client[0]):
+            return False
+        return _split_host(request.headers.get("host", "").strip().lower())[0] in \
+            LOOPBACK_NAMES
+
+    def sender(self, request: Request) -> str:
+        """Who sent a request, as metrics name it: its token's name, or "anonymous"."""
+        found = self.principal(request)
+        return "anonymous" if found is None else found.name
+
+
+def _content_type_refusal(request: Request) -> Response | None:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type == "application/json":
+        return None
+    shown = media_type or "none"
+    return Response.error(415, f"expected Content-Type: application/json, got {shown[:100]!r}")
+
+
+def _split_host(host: str) -> tuple[str, str]:
+    """`name:port` -> (name, port); `[v6]:port` keeps its brackets; port "" when absent."""
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        return f"{name}]", rest.removeprefix(":")
+    name, _, port = host.partition(":")
+    return name, port
+
+
+def _normal(netloc: str) -> str:
+    """host[:port] lower-cased, without a default port (80 or 443), for comparing."""
+    name, port = _split_host(netloc.lower())
+    return name if port in ("", *_DEFAULT_PORTS.values()) else f"{name}:{port}"
+
+
+def _origin_netloc(url: str) -> str:
+    """The host[:port] of an http(s) origin or URL; "" for anything else (`null`)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return ""
+    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{name}:{port}" if port is not None else name
+
+
+def _wildcard(host: str) -> bool:
+    return host in ("0.0.0.0", "::", "*")
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+

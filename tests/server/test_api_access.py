@@ -1,0 +1,347 @@
+"""Who may call which route (server/api_access.py), over real loopback HTTP to an
+in-process server on a real SQLite store.
+
+The walk test takes every route `build_routes` registers and checks the access it declares
+against ACCESS below, then calls each one without a token, with a token that lacks its scope
+and with one that has it: a new route without a decision here fails. docs/security.md's table
+is checked against ACCESS too. Then the Host, Origin and Content-Type rules, the iCal feeds'
+`?token=`, and ingest with no tokens configured.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from router.clock import FixedClock
+from router.config import load_config
+from router.engine import Attempt, Engine
+from router.server.api import build_routes
+from router.server.http import serve_http
+from router.server.link_pages import LinkPages
+from router.server.routes import Routes
+from router.store import Store
+
+TOKENS = """
+  ingest_tokens:
+    - {name: senders, token: t-ingest, scopes: [ingest]}
+    - {name: grafana, token: t-grafana, sources: [grafana]}
+    - {name: reader, token: t-read, scopes: [read]}
+    - {name: responder, token: t-respond, scopes: [respond]}
+    - {name: operator, token: t-admin, scopes: [admin]}
+"""
+CONFIG = """
+settings:
+  timezone: UTC
+  public_url: https://router.example.com
+  allowed_hosts: [proxy.internal:8443]
+  generic_webhooks:
+    - {name: checks, summary: title}
+TOKENS
+people:
+  - {id: ann, contact_methods: [{type: email, address: ann@example.com}]}
+channels:
+  - {id: log, type: log}
+rotas:
+  - id: web
+    layers: [{members: [ann], every: 1d, handoff: "09:00", start: 2026-11-01}]
+escalation_policies:
+  - {id: web, levels: [{targets: [{rota: web}], delay: 5m}]}
+services:
+  - {id: shop, escalation_policy: web, channels: [log]}
+routes:
+  - service: shop
+"""
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+ADMIN_FILE_TOKEN = "t-state-admin"
+
+ACCESS = {
+    ("POST", "/v1/alerts"): "ingest:native",
+    ("POST", "/v1/ingest/alertmanager"): "ingest:alertmanager",
+    ("POST", "/v1/ingest/grafana"): "ingest:grafana",
+    ("POST", "/v1/ingest/datadog"): "ingest:datadog",
+    ("POST", "/api/v2/alerts"): "ingest:alertmanager_v2",
+    ("POST", "/v2/enqueue"): "routing_key",
+    ("POST", "/v1/ingest/generic/{name}"): "ingest:generic:{name}",
+    ("GET", "/healthz"): "open",
+    ("GET", "/readyz"): "open",
+    ("GET", "/metrics"): "read",
+    ("POST", "/-/reload"): "admin",
+    ("GET", "/v1/oncall"): "read",
+    ("GET", "/v1/rotas/{id}/shifts"): "read",
+    ("GET", "/v1/rotas/{id}.ics"): "read",
+    ("GET", "/v1/people/{id}.ics"): "read",
+    ("GET", "/v1/fatigue"): "read",
+    ("GET", "/v1/rotas/{id}/overrides"): "read",
+    ("POST", "/v1/rotas/{id}/overrides"): "admin",
+    ("DELETE", "/v1/overrides/{id}"): "admin",
+    ("GET", "/v1/incidents"): "read",
+    ("GET", "/v1/incidents/{id}"): "read",
+    ("POST", "/v1/incidents/{id}/acknowledge"): "respond",
+    ("POST", "/v1/incidents/{id}/resolve"): "respond",
+    ("POST", "/v1/incidents/{id}/escalate"): "respond",
+    ("POST", "/v1/slack/actions"): "signed",
+    ("GET", "/v1/incidents/{id}/acknowledge-link"): "signed",
+    ("POST", "/v1/incidents/{id}/acknowledge-link"): "signed",
+    ("GET", "/v1/silences"): "read",
+    ("POST", "/v1/silences"): "respond",
+    ("DELETE", "/v1/silences/{id}"): "respond",
+    ("GET", "/v1/deliveries"): "read",
+    ("POST", "/v1/channels/{id}/test"): "admin",
+}
+"""The decision for every route: a route added without a line here fails the walk."""
+PARAMS = {"id": "web", "name": "checks"}
+LACKING = {"read": "t-ingest", "respond": "t-read", "admin": "t-respond", "ingest": "t-read"}
+"""For each scope, a token that has every lesser scope but not that one."""
+HAVING = {"read": "t-read", "respond": "t-respond", "admin": "t-admin", "ingest": "t-ingest"}
+SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+
+
+class _Tester:
+    async def test(self, channel_id: str) -> Attempt:
+        raise LookupError(channel_id)
+
+
+async def _reload() -> str:
+    return "reloaded"
+
+
+async def _metrics() -> bytes:
+    return b"router_up 1\n"
+
+
+@dataclass
+class Api:
+    routes: Routes
+    http: httpx.AsyncClient
+
+    async def call(self, method: str, pattern: str, token: str | None = None,
+                   **options: object) -> httpx.Response:
+        path = re.sub(r"\{(\w+)\}", lambda found: PARAMS[found.group(1)], pattern)
+        headers = dict(options.pop("headers", {}) or {})  # type: ignore[call-overload]
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        if method in ("POST", "DELETE") and "content" not in options:
+            options.setdefault("json", {})
+        return await self.http.request(method, path, headers=headers,
+                                       **options)  # type: ignore[arg-type]
+
+
+Serve = Callable[..., Awaitable[Api]]
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Serve]:
+    """`await api(tokens=True)`: a server with every optional route, the admin file token
+    and (unless tokens=False) the five tokens above."""
+    async with trio.open_nursery() as nursery:
+        stores: list[Store] = []
+
+        async def serve(*, tokens: bool = True, listen_host: str | None = None) -> Api:
+            directory = tmp_path / f"server-{len(stores)}"
+            directory.mkdir()
+            config = CONFIG.replace("TOKENS\n", TOKENS[1:] if tokens else "")
+            (directory / "config.yaml").write_text(config)
+            store = await Store.open(directory / "router.db")
+            stores.append(store)
+            engine = Engine(load_config([directory / "config.yaml"]), store, FixedClock(NOW))
+            routes = build_routes(engine, _Tester(), reload=_reload, metrics=_metrics,
+                                  link_pages=LinkPages(engine, b"k" * 32),
+                                  admin_token=ADMIN_FILE_TOKEN, listen_host=listen_host)
+            port = await nursery.start(partial(serve_http, routes, port=0))
+            http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
+            clients.append(http)
+            return Api(routes, http)
+
+        clients: list[httpx.AsyncClient] = []
+        yield serve
+        for client in clients:
+            await client.aclose()
+        nursery.cancel_scope.cancel()
+    for store in stores:
+        await store.close()
+
+
+def _scope(access: str) -> str:
+    return access.partition(":")[0]
+
+
+async def test_every_route_declares_the_access_decided_here(api: Serve) -> None:
+    server = await api()
+    declared = {(method, pattern): access for method, pattern, access in server.routes.table}
+    assert declared == ACCESS
+
+
+@pytest.mark.parametrize(("method", "pattern"), sorted(ACCESS))
+async def test_each_route_needs_its_scope(api: Serve, method: str, pattern: str) -> None:
+    server = await api()
+    access = ACCESS[(method, pattern)]
+    scope = _scope(access)
+    anonymous = await server.call(method, pattern)
+    admin = await server.call(method, pattern, ADMIN_FILE_TOKEN)
+    if scope in HAVING:
+        assert anonymous.status_code == 401, anonymous.text
+        assert anonymous.headers["www-authenticate"] == 'Bearer realm="router"'
+        lacking = await server.call(method, pattern, LACKING[scope])
+        assert lacking.status_code == 403, lacking.text
+        having = await server.call(method, pattern, HAVING[scope])
+        assert having.status_code not in (401, 403), having.text
+        assert admin.status_code not in (401, 403), admin.text
+    elif access == "signed":  # its own proof; a bearer token admits nothing
+        assert anonymous.status_code in (401, 403), anonymous.text
+        assert admin.status_code == anonymous.status_code, admin.text
+    elif access == "routing_key":  # tokens configured: an unknown key is refused
+        assert anonymous.status_code == 400, anonymous.text
+        assert admin.status_code == 400, admin.text
+    else:
+        assert (anonymous.status_code, admin.status_code) == (200, 200)
+
+
+@pytest.mark.parametrize("pattern", [pattern for (method, pattern), access in ACCESS.items()
+                                     if access.startswith("ingest:")])
+async def test_a_sender_token_posts_only_to_its_sources(api: Serve, pattern: str) -> None:
+    server = await api()
+    answer = await server.call("POST", pattern, "t-grafana")
+    if pattern == "/v1/ingest/grafana":
+        assert answer.status_code == 400, answer.text  # admitted: the empty body is wrong
+    else:
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["error"].startswith("token 'grafana' may not post ")
+
+
+async def test_the_security_page_lists_every_route_with_its_access() -> None:
+    rows = re.findall(r"^\| `(GET|POST|DELETE) ([^`]+)` \| ([\w:{}]+) \|", SECURITY_DOC.read_text(),
+                      re.MULTILINE)
+    assert {(method, pattern): access for method, pattern, access in rows} == ACCESS
+
+
+@pytest.mark.parametrize(("method", "pattern"), sorted(ACCESS))
+async def test_a_foreign_host_is_refused_on_every_route(api: Serve, method: str,
+                                                        pattern: str) -> None:
+    server = await api()
+    answer = await server.call(method, pattern, ADMIN_FILE_TOKEN,
+                               headers={"host": "rebound.example:9080"})
+    assert (answer.status_code, answer.json()) == (421, {
+        "error": "Host 'rebound.example:9080' is not one of this router's names "
+                 "(settings.allowed_hosts)"})
+
+
+@pytest.mark.parametrize(("host", "status"), [
+    ("localhost:9080", 200), ("127.0.0.1", 200), ("[::1]:1234", 200),
+    ("router.example.com", 200), ("ROUTER.example.com:443", 200),  # public_url's host
+    ("proxy.internal:8443", 200), ("proxy.internal:8444", 421),  # allowed_hosts
+    ("localhost.rebound.example", 421), ("", 421),
+])
+async def test_host_names_the_router_answers(api: Serve, host: str, status: int) -> None:
+    server = await api()
+    answer = await server.call("GET", "/v1/incidents", "t-read", headers={"host": host})
+    assert answer.status_code == status, answer.text
+
+
+async def test_the_address_router_run_listens_on_is_one_of_its_names(api: Serve) -> None:
+    server = await api(listen_host="10.0.0.5")  # router run --listen 10.0.0.5:9080
+    for host, status in (("10.0.0.5:9080", 200), ("10.0.0.6:9080", 421)):
+        answer = await server.call("GET", "/v1/incidents", "t-read", headers={"host": host})
+        assert answer.status_code == status, answer.text
+
+
+@pytest.mark.parametrize(("headers", "refused"), [
+    ({"origin": "http://evil.example"}, "Origin 'http://evil.example' is not this router's"),
+    ({"origin": "null"}, "Origin 'null' is not this router's"),
+    ({"origin": "http://127.0.0.1:1"}, "Origin 'http://127.0.0.1:1' is not this router's"),
+    ({"sec-fetch-site": "cross-site"}, "Sec-Fetch-Site is cross-site"),
+    ({"origin": "https://router.example.com"}, None),  # public_url's origin
+    ({"origin": "HOST"}, None),  # the origin the request was sent to
+    ({"sec-fetch-site": "same-origin"}, None),
+    ({}, None),  # curl, the CLI, senders: no Origin
+])
+async def test_a_cross_site_origin_is_refused_on_every_change(
+        api: Serve, headers: dict[str, str], refused: str | None) -> None:
+    server = await api()
+    if headers.get("origin") == "HOST":
+        headers = {"origin": str(server.http.base_url).rstrip("/")}
+    for method, pattern in (("POST", "/v1/silences"), ("POST", "/v1/alerts"),
+                            ("POST", "/v1/incidents/{id}/acknowledge"),
+                            ("POST", "/-/reload"), ("DELETE", "/v1/overrides/{id}")):
+        answer = await server.call(method, pattern, ADMIN_FILE_TOKEN, headers=headers)
+        if refused is None:
+            assert answer.status_code not in (401, 403), answer.text
+        else:
+            assert (answer.status_code, answer.json()) == (
+                403, {"error": f"cross-site request refused: {refused}"})
+    read = await server.call("GET", "/v1/incidents", "t-read", headers=headers)
+    assert read.status_code == 200  # reads carry no Origin rule: the token is the guard
+
+
+SILENCE = (b'{"matchers": [{"name": "alertname", "operator": "=~", "value": ".*"}], '
+           b'"ends_at": "2099-01-01T00:00Z", "reason": "x"}')
+
+
+@pytest.mark.parametrize(("content_type", "status"), [
+    ("text/plain", 415), ("text/plain;charset=UTF-8", 415),
+    ("application/x-www-form-urlencoded", 415), ("multipart/form-data; boundary=x", 415),
+    (None, 415), ("application/json", 201), ("Application/JSON; charset=utf-8", 201),
+])
+async def test_json_routes_refuse_other_content_types(
+        api: Serve, content_type: str | None, status: int) -> None:
+    server = await api()
+    headers = {"content-type": content_type} if content_type else {}
+    answer = await server.call("POST", "/v1/silences", ADMIN_FILE_TOKEN, content=SILENCE,
+                               headers=headers)
+    assert answer.status_code == status, answer.text
+    if status == 415:
+        shown = (content_type or "none").partition(";")[0].lower()
+        assert answer.json() == {
+            "error": f"expected Content-Type: application/json, got {shown!r}"}
+        alert = await server.call("POST", "/v1/alerts", "t-ingest", headers=headers,
+                                  content=b'{"summary": "x"}')
+        assert alert.status_code == 415
+        event = await server.call("POST", "/v2/enqueue", headers=headers, content=b"{}")
+        assert event.status_code == 415
+    silences = await server.call("GET", "/v1/silences", "t-read")
+    assert len(silences.json()["silences"]) == (status == 201)
+
+
+async def test_a_change_with_no_body_needs_no_content_type(api: Serve) -> None:
+    server = await api()
+    answer = await server.call("POST", "/-/reload", "t-admin", content=b"")
+    assert (answer.status_code, answer.json()) == (200, {"status": "reloaded",
+                                                         "summary": "reloaded"})
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/v1/rotas/web.ics?token=t-read", 200), ("/v1/people/ann.ics?token=t-read", 200),
+    ("/v1/rotas/web.ics?token=t-ingest", 403), ("/v1/rotas/web.ics?token=nope", 401),
+    ("/v1/incidents?token=t-read", 401),  # only calendar feeds read a token from the URL
+])
+async def test_calendar_feeds_take_a_read_token_in_the_query(api: Serve, path: str,
+                                                             status: int) -> None:
+    server = await api()
+    assert (await server.http.get(path)).status_code == status
+
+
+async def test_without_tokens_only_local_ingest_is_open(api: Serve) -> None:
+    server = await api(tokens=False)
+    alert = {"summary": "Disk full", "labels": {"alertname": "DiskFull"}}
+    assert (await server.call("POST", "/v1/alerts", json=alert)).status_code == 202
+    for (method, pattern), access in ACCESS.items():
+        if _scope(access) in ("read", "respond", "admin"):
+            answer = await server.call(method, pattern)
+            assert answer.status_code == 401, (method, pattern, answer.text)
+    # Through a proxy that passes its own Host, a request is not local: a token is needed.
+    proxied = {"host": "router.example.com"}
+    answer = await server.call("POST", "/v1/alerts", json=alert, headers=proxied)
+    assert answer.status_code == 401
+    event = {"routing_key": "R" * 32, "event_action": "trigger",
+             "payload": {"summary": "x", "source": "db1", "severity": "error"}}
+    assert (await server.call("POST", "/v2/enqueue", json=event)).status_code == 202
+    unknown = await server.call("POST", "/v2/enqueue", json=event, headers=proxied)
+    assert (unknown.status_code, unknown.json()["errors"]) == (400, ["Invalid routing key"])

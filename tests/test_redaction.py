@@ -1,0 +1,44 @@
+"""URLs as router shows them (router/redaction.py): without user info, query or fragment,
+whether or not they parse (issue 13, item 4: `htp//ops:hunter2@...` was shown whole)."""
+
+from __future__ import annotations
+
+import pytest
+
+from router.redaction import display_url, redact_urls
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://ops:hunter2@hooks.example.com/x?token=hunter2#frag", "https://hooks.example.com/x"),
+    ("http://hooks.example.com:8080/a/b", "http://hooks.example.com:8080/a/b"),
+    ("htp//ops:hunter2@example.com/hook", "htp//example.com/hook"),  # the issue's URL
+    ("htp://ops:hunter2@example.com/x?key=hunter2", "htp://example.com/x"),
+    ("ops:hunter2@example.com/hook", "example.com/hook"),  # no scheme at all
+    ("http://[ops:hunter2@x/", "http://x/"),  # does not parse: urlsplit raises
+    ("https://ops@hunter2@example.com/", "https://example.com/"),  # @ in the password
+    ("https://example.com/?hunter2", "https://example.com/"),
+])
+def test_display_url_drops_user_info_and_query_of_any_url(url: str, shown: str) -> None:
+    assert display_url(url) == shown
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("htp//ops:hunter2@example.com/hook: UnsupportedProtocol: Request URL is missing an "
+     "'http://' or 'https://' protocol.",
+     "htp//example.com/hook: UnsupportedProtocol: Request URL is missing an 'http://' or "
+     "'https://' protocol."),
+    ("cannot connect to 'https://ops:hunter2@example.com/x?token=abc' now",
+     "cannot connect to 'https://example.com/x' now"),
+    ('{"url": "http://a:b@example.com/?k=v", "n": 1}', '{"url": "http://example.com/", "n": 1}'),
+    ("relay ops:hunter2@mail.example.com refused", "relay mail.example.com refused"),
+    ("ann@example.com via smtp.example.com:587", "ann@example.com via smtp.example.com:587"),
+    ("INC3: acknowledged by slack:ann at 09:30", "INC3: acknowledged by slack:ann at 09:30"),
+    ("listening on http://127.0.0.1:9080 and unix:state/router.sock",
+     "listening on http://127.0.0.1:9080 and unix:state/router.sock"),
+])
+def test_redact_urls_in_text(text: str, shown: str) -> None:
+    assert redact_urls(text) == shown
+
+
+def test_punctuation_after_a_url_stays() -> None:
+    assert redact_urls("htp//a:b@example.com/x?k=v: failed.") == "htp//example.com/x: failed."
