@@ -14,6 +14,7 @@ ROUTER = Path(__file__).resolve().parent.parent / "router"
 ALLOWED: dict[str, tuple[str, ...]] = {
     "router.errors": (),
     "router.clock": (),
+    "router.sandbox": (),
     "router.config.model": ("router.errors",),
     "router.alerts.model": ("router.errors",),
     "router.config.load": ("router.config.model", "router.config.secrets", "router.errors"),
@@ -24,6 +25,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "router.config.build": (
         "router.config.model", "router.config.values", "router.config.load",
         "router.config.secrets", "router.config.checks", "router.errors", "router.notify",
+        "router.sandbox",
     ),
     "router.config": ("router.config", "router.errors"),
     "router.alerts.formats": ("router.alerts.model", "router.errors"),
@@ -35,9 +37,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "router.notify.deliver": ("router.notify", "router.store", "router.clock",
                               "router.config.model", "router.alerts.model", "router.errors"),
     "router.notify": ("router.notify", "router.config.model", "router.alerts.model",
-                      "router.errors", "router.redaction"),
+                      "router.errors", "router.redaction", "router.sandbox"),
     "router.engine": ("router.core", "router.store", "router.config.model",
-                      "router.alerts.model", "router.clock", "router.errors"),
+                      "router.alerts.model", "router.clock", "router.errors", "router.sandbox"),
     "router.server": ("router.engine", "router.roster", "router.alerts.formats",
                       "router.errors", "router.views", "router.lifecycle", "router.links",
                       "router.overrides"),

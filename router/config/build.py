@@ -1,5 +1,6 @@
 """Pass two: checked documents -> one immutable Config (room: config; imports config.model,
-config.values, config.load, config.secrets, config.checks, errors, notify registry and Settings).
+config.values, config.load, config.secrets, config.checks, errors, sandbox, notify registry
+and Settings).
 
 Every value is parsed here into its typed form, every default comes from the model's
 dataclasses, and every problem is collected with its place; `ConfigInvalid` is raised once,
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import jinja2
-import jinja2.sandbox
 import yaml
 
 # The module, not its CHANNELS: importing router.notify first imports the channel modules,
@@ -70,7 +70,7 @@ from router.config.values import (
     parse_weekday,
 )
 from router.errors import ConfigInvalid, Problem, Where
-from router.notify.templates import compile_template
+from router.sandbox import compile_template
 
 T = TypeVar("T")
 # Stand-ins for a value that failed to parse; its problem is already reported, so the
@@ -80,7 +80,6 @@ _UNSET_DATE = date(1970, 1, 1)
 _UNSET_START = datetime.min.replace(tzinfo=UTC)
 _UNSET_END = datetime.max.replace(tzinfo=UTC)
 Item = tuple[dict[str, Any], Source]
-_TEMPLATES = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
 _FIELD = re.compile(r"\[\d+\]|[^.\[\]]+")
 _WEBHOOK_PATHS = ("summary", "severity", "status", "dedup_key", "service", "alerts")
 
@@ -472,7 +471,7 @@ class _Builder:
 
     def template(self, text: str, source: Source) -> None:
         try:  # compiling, not only parsing, also finds unknown filters and tests
-            _TEMPLATES.from_string(text)
+            compile_template(text)  # the sandbox the engine renders dedup keys in
         except jinja2.TemplateSyntaxError as error:
             reason = (error.message or "syntax error").rstrip(".")
             self.error(source, f"not a valid template: {reason} "

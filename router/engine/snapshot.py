@@ -1,7 +1,8 @@
 """One config with what is derived from it (room: engine).
 
 Swapped in as a whole on reload, so every use case sees one consistent config: the route
-table, compiled dedup-key templates, routing keys and the on-call cache.
+table, compiled dedup-key templates (in the sandbox channel templates share), routing keys
+and the on-call cache.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import jinja2
-import jinja2.sandbox
 
 from router.alerts.model import (
     Alert,
@@ -19,12 +19,12 @@ from router.alerts.model import (
 from router.config.model import Config, Override, Rota
 from router.core.oncall import shift_at
 from router.core.routing import RouteTable
+from router.sandbox import compile_template
 from router.store import Reader
 from router.store import overrides as run_time
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
-_TEMPLATES = jinja2.sandbox.SandboxedEnvironment(autoescape=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ class Snapshot:
 
     @classmethod
     def of(cls, config: Config) -> Snapshot:
-        templates = {service.id: _TEMPLATES.from_string(service.dedup_key)
+        templates = {service.id: compile_template(service.dedup_key)
                      for service in config.services.values() if service.dedup_key}
         keys = {key.reveal(): service.id for service in config.services.values()
                 for key in service.routing_keys}
