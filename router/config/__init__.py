@@ -1,48 +1,28 @@
 """YAML files -> one validated, immutable Config (room: config).
 
-`load_config` is the package's one entry point: find the files, parse them, check their
-shape, build the model, run the semantic checks, and raise every problem at once.
+`load_config` (router/config/pipeline.py) is the package's one entry point. It is imported
+on first use, not here: every reader of `config.model` runs this file, and importing the
+builder would load `notify` and Jinja2 into `core` and close an import loop (notify's
+channels read config.model).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from router.config.build import build_config
-from router.config.load import Document, find_files, read_file
 from router.config.model import Config
-from router.config.schema import check_shape
-from router.config.secrets import SecretResolver
-from router.errors import ConfigInvalid, Problem, Where
+from router.errors import ConfigInvalid
+
+if TYPE_CHECKING:
+    from router.config.pipeline import load_config
 
 __all__ = ["Config", "ConfigInvalid", "load_config"]
 
 
-def load_config(paths: Sequence[str | Path], *, resolve_secrets: bool = True,
-                environ: Mapping[str, str] | None = None) -> Config:
-    """Load and validate the config in `paths` (directories and/or files).
+def __getattr__(name: str) -> Any:
+    """`router.config.load_config`, imported when first asked for."""
+    if name == "load_config":
+        from router.config.pipeline import load_config
 
-    Raises:
-        ConfigInvalid: with every problem found, each with file, line and column.
-    """
-    resolver = SecretResolver(resolve=resolve_secrets)
-    if environ is not None:
-        resolver.environ = environ
-    files, problems = find_files(paths)
-    documents: list[Document] = []
-    dropped = False  # an item left out means its id cannot be checked against
-    for path in files:
-        found, file_problems = read_file(path, resolver)
-        problems.extend(file_problems)
-        dropped = dropped or (bool(file_problems) and not found)
-        for document in found:
-            shape, usable = check_shape(document, resolver.redact)
-            problems.extend(shape)
-            dropped = dropped or bool(shape)
-            if usable is not None:
-                documents.append(usable)
-    if not files and not problems:
-        problems.append(Problem(Where(""), "", "no config files given"))
-    return build_config(documents, resolver, problems, files=[str(path) for path in files],
-                        check_references=not dropped)
+        return load_config
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

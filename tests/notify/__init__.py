@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import router.config  # noqa: F401 - first: router.notify alone meets config.build's import of it
 from router.alerts.model import Incident, IncidentState, Notification, Severity
 from router.notify.wire import Message
 
