@@ -24,8 +24,11 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "router.config.checks": ("router.config.model", "router.errors", "router.redaction"),
     "router.config.build": (
         "router.config.model", "router.config.values", "router.config.load",
-        "router.config.secrets", "router.config.checks", "router.errors", "router.notify",
-        "router.sandbox",
+        "router.config.secrets", "router.config.checks", "router.errors", "router.sandbox",
+    ),
+    "router.config.build.channels": (
+        "router.config.model", "router.config.values", "router.config.load",
+        "router.errors", "router.sandbox", "router.notify",
     ),
     "router.config": ("router.config", "router.errors"),
     "router.alerts.formats": ("router.alerts.model", "router.errors"),
@@ -158,7 +161,9 @@ def test_every_import_is_allowed_by_the_design() -> None:
 def test_the_walker_catches_a_forbidden_edge(tmp_path: Path) -> None:
     assert not allowed("router.core.oncall", "router.store")
     assert not allowed("router.config.model", "router.notify")
-    assert allowed("router.config.build", "router.notify.slack")
+    assert allowed("router.config.build.channels", "router.notify.slack")
+    assert not allowed("router.config.build.routing", "router.notify")
+    assert not allowed("router.config.build", "router.notify.templates")
     assert not allowed("router.errors", "router.config.model")
     assert not allowed("router.config.model", "router.config.load")
     assert allowed("router.store", "router.store.records")

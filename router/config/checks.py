@@ -29,7 +29,7 @@ def run_all(config: Config, *, references: bool) -> list[Problem]:
 
     A problem's `where` is that of the object the check looked at, and its `path` names the
     field at fault relative to that object (`escalation_policy`, `members[2]`, or "" for the
-    object itself); build.py turns both into the field's own place and full path.
+    object itself); the build turns both into the field's own place and full path.
     """
     selected: list[Check] = [check_ingest_tokens, check_rota_layers, check_time_ranges,
                              check_contact_methods, check_unreachable_routes,

@@ -1,6 +1,6 @@
 """The validated config as frozen, typed values (room: config; imports errors only).
 
-Everything past `config/build.py` reads these objects, never raw YAML dicts. Each object keeps
+Everything past `config/build/` reads these objects, never raw YAML dicts. Each object keeps
 the `Where` it was declared at, so later checks and run-time messages can still point at the
 line a person wrote.
 """
@@ -98,7 +98,7 @@ change overrides, reload and test channels. docs/security.md has the table of ro
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IngestToken:
     """A bearer token a client presents (settings.ingest_tokens). `scopes` is what it may do
-    (config/build.py fills it in when the YAML names none: `ingest` for a token with
+    (config/build/ fills it in when the YAML names none: `ingest` for a token with
     `sources`, every scope for one without); `sources` limits which inbound formats its
     `ingest` scope may post to (none: every format)."""
 
@@ -113,7 +113,7 @@ class IngestToken:
 class GenericWebhook:
     """The field mapping of one tool's JSON webhook, `POST /v1/ingest/generic/<name>`.
 
-    Every path is text that matches FIELD_PATH (build.py refused the config otherwise);
+    Every path is text that matches FIELD_PATH (the build refused the config otherwise);
     alerts/formats/generic.py reads a body through it. `labels` and `annotations` are a path
     to a mapping whose entries all become labels, or a mapping of label name -> path.
     `alerts`, when set, is where a batch body keeps its list; the other paths are then read

@@ -1,7 +1,7 @@
 """Text -> typed values for the config language (room: config; imports config.model, errors).
 
 Each parser takes the text a person wrote and returns the value, or raises `ValueError` with
-a message that says what was expected; build.py adds the place.
+a message that says what was expected; the build adds the place.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pass two (config/build.py): documents -> the typed, immutable model; values parsed with
+"""Pass two (config/build/): documents -> the typed, immutable model; values parsed with
 their place; defaults from the model; problems collected, never only the first."""
 
 from __future__ import annotations

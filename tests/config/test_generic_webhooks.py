@@ -1,4 +1,4 @@
-"""settings.generic_webhooks: shape in the schema, paths and names checked in build.py, the
+"""settings.generic_webhooks: shape in the schema, paths and names checked in the build, the
 typed GenericWebhook out, and the examples of docs/formats.md true to the parser."""
 
 from __future__ import annotations

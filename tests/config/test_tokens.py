@@ -1,4 +1,4 @@
-"""API tokens and allowed hosts in settings (config/build.py): the scopes a token gets with
+"""API tokens and allowed hosts in settings (config/build/settings.py): the scopes a token gets with
 and without `scopes`, and the problems of a wrong one, with file:line:col."""
 
 from __future__ import annotations
