@@ -13,13 +13,21 @@ channel and starts one task per send, within each channel's limits:
 - at least once: a notification is done only once the receiver accepted it and that is
   committed; a send cut short by a restart is sent again (PagerDuty's dedup_key and the
   notification id in every message let receivers recognise a repeat);
-- what one incident tells one target over one channel keeps its order (store/outbox.py).
+- what one incident tells one target over one channel keeps its order (store/outbox.py);
+- a trigger or escalation whose incident is resolved by the time it is due is not sent: it is
+  logged as skipped, with the reason;
+- when the store cannot write (a full disk), a send's result is held in memory and committed
+  again with the same backoff as a failed send (sooner once another write succeeds): the
+  notification is not sent again meanwhile, where it once was thousands of times a minute. A
+  failed read of the outbox makes the whole deliverer back off alike. The store logs these
+  failures, once per cause every ten seconds.
 Every attempt is written to the delivery log and logged: INFO when delivered, WARNING when it
 will be retried, ERROR when it failed for good.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -35,7 +43,7 @@ import trio
 from router.alerts.model import Incident, IncidentState, Notification, Severity
 from router.clock import Clock
 from router.config.model import Channel, Config
-from router.errors import Outcome
+from router.errors import Outcome, StoreUnavailable
 from router.notify import CHANNELS
 from router.notify.templates import build_message
 from router.notify.transport import Sent, Transport
@@ -87,6 +95,18 @@ class _Lane:
         await trio.sleep_until(start)
 
 
+@dataclass(slots=True)
+class _Held:
+    """A send whose result the store could not commit: not sent again while it is held, and
+    its result committed again at `until` (or once another write succeeds)."""
+
+    attempt: Attempt
+    retry_at: datetime | None
+    trace_id: str
+    until: datetime
+    failures: int = 1
+
+
 class Deliverer:
     def __init__(self, store: Store, clock: Clock, config: Callable[[], Config],
                  transport: Transport, *, jitter: Callable[[], float] = random.random,
@@ -100,6 +120,9 @@ class Deliverer:
         self._transport = transport
         self._jitter = jitter
         self._lanes: dict[str, _Lane] = {}
+        self._held: dict[str, _Held] = {}
+        self._outages = 0
+        """Passes in a row that could not read the outbox."""
         self._woken = trio.Event()
         self.on_attempt: Callable[[Attempt], None] = lambda attempt: None
         """Called after each attempt is recorded (metrics)."""
@@ -118,13 +141,24 @@ class Deliverer:
                 self._woken = trio.Event()  # before reading: a poke during the pass counts
                 now = self._clock.now()
                 config = self._config()
-                if checked[0] is not config or checked[1] is None or (
-                        now - checked[1] >= self._rescan):
-                    # A reload, or a rescan: notifications an engine wrote with the config
-                    # before a reload may name a channel that is gone.
-                    await self._fail_removed(config, now)
-                    checked = (config, now)
-                later = await self._dispatch(sends, config, now)
+                try:
+                    if checked[0] is not config or checked[1] is None or (
+                            now - checked[1] >= self._rescan):
+                        # A reload, or a rescan: notifications an engine wrote with the config
+                        # before a reload may name a channel that is gone. (If the store
+                        # cannot write, at the next rescan: the other channels go on.)
+                        checked = (config, now)
+                        with contextlib.suppress(StoreUnavailable):
+                            await self._fail_removed(config, now)
+                    await self._commit_held(now)
+                    later = await self._dispatch(sends, config, now)
+                    self._outages = 0
+                except StoreUnavailable:  # the store logged it; try again after a backoff
+                    self._outages += 1
+                    later = now + backoff(self._outages, self._jitter())
+                later = min((moment for moment in (later, *(
+                    held.until for held in self._held.values())) if moment is not None),
+                    default=None)
                 wait = self._rescan if later is None else min(self._rescan, later - now)
                 with trio.move_on_after(max(wait.total_seconds(), 0.0)):
                     await self._woken.wait()
@@ -142,7 +176,8 @@ class Deliverer:
         one falls due. One store read for every channel: a pass runs after every commit
         that wrote notifications and after every send."""
         lanes = [lane for lane in map(self._lane, config.channels.values()) if lane.free > 0]
-        wanted = [(lane.channel.id, lane.free, frozenset(lane.busy)) for lane in lanes]
+        wanted = [(lane.channel.id, lane.free, frozenset(lane.busy).union(self._held))
+                  for lane in lanes]
 
         def read(reader: Reader) -> tuple[list[list[Due]], datetime | None]:
             found = [outbox.due(reader.connection, channel_id, now, free, busy)
@@ -172,19 +207,54 @@ class Deliverer:
                 logger.error("notification failed: %s", reason,
                              extra={"channel": channel_id, "notification": notification_id})
 
+    async def _commit_held(self, now: datetime) -> None:
+        """Commit the held results whose backoff ran out, or all once the store wrote again,
+        in one unit; on failure each waits the next step of its backoff."""
+        writable = self._store.unavailable is None
+        ready = [held for held in self._held.values() if writable or held.until <= now]
+        if not ready:
+            return
+        try:
+            await self._store.write(lambda transaction: [
+                outbox.record(transaction.connection, held.attempt, held.retry_at)
+                for held in ready])
+        except StoreUnavailable:
+            for held in ready:
+                held.failures += 1
+                held.until = now + backoff(held.failures, self._jitter())
+            return
+        for held in ready:
+            del self._held[held.attempt.notification_id]
+            _log(held.attempt, held.retry_at, held.trace_id)
+            self.on_attempt(held.attempt)
+
+    async def _send(self, lane: _Lane, config: Config, item: Due) -> Shipped:
+        """Ship one notification, unless its incident was resolved before it was sent."""
+        notification, incident = item.notification, item.incident
+        if (notification.event in ("trigger", "escalate")
+                and incident.state is IncidentState.RESOLVED):
+            return Shipped(notification.address or notification.target, None, Outcome(
+                "ok", f"{incident.id} was resolved before this was sent"))
+        await lane.pace()
+        link = (self._acknowledge_url(lane.channel, notification, incident)
+                if self._acknowledge_url else None)
+        return await ship(self._transport, lane.channel, lane.module, config, notification,
+                          incident, acknowledge_url=link, now=self._clock.now())
+
     async def _deliver(self, lane: _Lane, config: Config, item: Due) -> None:
         notification = item.notification
         look_again = True
         try:
-            await lane.pace()
-            link = (self._acknowledge_url(lane.channel, notification, item.incident)
-                    if self._acknowledge_url else None)
-            shipped = await ship(self._transport, lane.channel, lane.module, config,
-                                 notification, item.incident, acknowledge_url=link,
-                                 now=self._clock.now())
+            shipped = await self._send(lane, config, item)
             attempt, retry_at = self._settle(lane.channel, item, shipped)
-            successor = await self._store.write(
-                lambda transaction: outbox.record(transaction.connection, attempt, retry_at))
+            try:
+                successor = await self._store.write(lambda transaction: outbox.record(
+                    transaction.connection, attempt, retry_at))
+            except StoreUnavailable:  # the store logged it; hold the result, do not resend
+                self._held[notification.id] = _Held(
+                    attempt, retry_at, item.trace_id,
+                    until=self._clock.now() + backoff(1, self._jitter()))
+                return
             # Look at the outbox again only if this send may have let another start: its
             # lane was full, a later message to the same target waited for it, or it will
             # be retried (the next due time moved). New notifications wake the deliverer

@@ -70,7 +70,7 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     routes.add("POST", "/v2/enqueue", ingest.pagerduty)
     routes.add("POST", "/v1/ingest/generic/{name}", ingest.generic)
     routes.add("GET", "/healthz", _health)
-    routes.add("GET", "/readyz", _health)
+    routes.add("GET", "/readyz", _readiness(engine))
     if metrics is not None:  # a token as for /v1 reads, when tokens are configured
         routes.add("GET", "/metrics", _guard(engine, _scrape(metrics)))
     if reload is not None:
@@ -106,6 +106,18 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
 
 async def _health(request: Request) -> Response:
     return Response.json(200, {"status": "ok"})
+
+
+def _readiness(engine: Engine) -> Handler:
+    """GET /readyz: 503 with the cause while the store cannot write (a full disk), 200 again
+    once a write succeeds; /healthz only says the daemon answers."""
+    async def handle(request: Request) -> Response:
+        failure = await engine.store.check_writable()
+        if failure is None:
+            return Response.json(200, {"status": "ok"})
+        return Response.json(503, {"status": "not ready", "error": str(failure)},
+                             headers=[("retry-after", str(failure.retry_after))])
+    return handle
 
 
 def _scrape(metrics: Exposition) -> Handler:
