@@ -85,14 +85,16 @@ class _Lane:
     def free(self) -> int:
         return self.channel.delivery.concurrency - len(self.busy)
 
-    async def pace(self) -> None:
-        """Wait for this channel's next send slot under its rate limit."""
+    async def pace(self) -> bool:
+        """Wait for this channel's next send slot under its rate limit; whether it waited."""
         rate = self.channel.delivery.rate or getattr(self.module, "DEFAULT_RATE", None)
         if not rate:
-            return
-        start = max(trio.current_time(), self.next_start)
+            return False
+        now = trio.current_time()
+        start = max(now, self.next_start)
         self.next_start = start + 1 / rate
         await trio.sleep_until(start)
+        return start > now
 
 
 @dataclass(slots=True)
@@ -228,14 +230,20 @@ class Deliverer:
             _log(held.attempt, held.retry_at, held.trace_id)
             self.on_attempt(held.attempt)
 
-    async def _send(self, lane: _Lane, config: Config, item: Due) -> Shipped:
-        """Ship one notification, unless its incident was resolved before it was sent."""
+    async def _send(self, lane: _Lane, config: Config, item: Due) -> Shipped | None:
+        """Ship one notification, unless its incident was resolved before it was sent (None:
+        a resolve cancelled it while it waited for its turn under the channel's rate)."""
         notification, incident = item.notification, item.incident
-        if (notification.event in ("trigger", "escalate")
-                and incident.state is IncidentState.RESOLVED):
+        resolved = incident.state is IncidentState.RESOLVED
+        if await lane.pace():  # it waited: look again at what the incident came to
+            state, incident_state = await self._store.read(
+                lambda reader: outbox.states(reader.connection, notification.id))
+            if state != "pending":
+                return None
+            resolved = resolved or incident_state == IncidentState.RESOLVED.value
+        if resolved and notification.event in ("trigger", "escalate"):
             return Shipped(notification.address or notification.target, None, Outcome(
                 "ok", f"{incident.id} was resolved before this was sent"))
-        await lane.pace()
         link = (self._acknowledge_url(lane.channel, notification, incident)
                 if self._acknowledge_url else None)
         return await ship(self._transport, lane.channel, lane.module, config, notification,
@@ -246,6 +254,8 @@ class Deliverer:
         look_again = True
         try:
             shipped = await self._send(lane, config, item)
+            if shipped is None:
+                return
             attempt, retry_at = self._settle(lane.channel, item, shipped)
             try:
                 successor = await self._store.write(lambda transaction: outbox.record(
