@@ -125,6 +125,8 @@ class Deliverer:
         self._held: dict[str, _Held] = {}
         self._outages = 0
         """Passes in a row that could not read the outbox."""
+        self._checked: tuple[Config | None, datetime | None] = (None, None)
+        """The config the last check for removed channels ran with, and when."""
         self._woken = trio.Event()
         self.on_attempt: Callable[[Attempt], None] = lambda attempt: None
         """Called after each attempt is recorded (metrics)."""
@@ -136,34 +138,37 @@ class Deliverer:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         """Deliver until cancelled; pending notifications stay in the store for the next run."""
-        checked: tuple[Config | None, datetime | None] = (None, None)
         async with trio.open_nursery() as sends:
             task_status.started()
             while True:
                 self._woken = trio.Event()  # before reading: a poke during the pass counts
                 now = self._clock.now()
-                config = self._config()
                 try:
-                    if checked[0] is not config or checked[1] is None or (
-                            now - checked[1] >= self._rescan):
-                        # A reload, or a rescan: notifications an engine wrote with the config
-                        # before a reload may name a channel that is gone. (If the store
-                        # cannot write, at the next rescan: the other channels go on.)
-                        checked = (config, now)
-                        with contextlib.suppress(StoreUnavailable):
-                            await self._fail_removed(config, now)
-                    await self._commit_held(now)
-                    later = await self._dispatch(sends, config, now)
+                    later = await self._pass(sends, now)
                     self._outages = 0
-                except StoreUnavailable:  # the store logged it; try again after a backoff
+                except StoreUnavailable:  # the store logged it: back off, deaf to pokes
                     self._outages += 1
-                    later = now + backoff(self._outages, self._jitter())
-                later = min((moment for moment in (later, *(
-                    held.until for held in self._held.values())) if moment is not None),
-                    default=None)
+                    await trio.sleep(backoff(self._outages, self._jitter()).total_seconds())
+                    continue
                 wait = self._rescan if later is None else min(self._rescan, later - now)
                 with trio.move_on_after(max(wait.total_seconds(), 0.0)):
                     await self._woken.wait()
+
+    async def _pass(self, sends: trio.Nursery, now: datetime) -> datetime | None:
+        """One look at the outbox; when to look again at the latest."""
+        config = self._config()
+        if self._checked[0] is not config or self._checked[1] is None or (
+                now - self._checked[1] >= self._rescan):
+            # A reload, or a rescan: notifications an engine wrote with the config before a
+            # reload may name a channel that is gone. (If the store cannot write, at the next
+            # rescan: the other channels go on meanwhile.)
+            self._checked = (config, now)
+            with contextlib.suppress(StoreUnavailable):
+                await self._fail_removed(config, now)
+        await self._commit_held(now)
+        later = await self._dispatch(sends, config, now)
+        return min((moment for moment in (later, *(held.until for held in self._held.values()))
+                    if moment is not None), default=None)
 
     def _lane(self, channel: Channel) -> _Lane:
         lane = self._lanes.get(channel.id)

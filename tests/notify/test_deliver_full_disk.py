@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import trio
@@ -22,14 +23,16 @@ from router.alerts.model import Alert, Severity
 from router.clock import TrioClock
 from router.config import load_config
 from router.engine import Engine
+from router.errors import StoreUnavailable
 from router.notify.deliver import Deliverer
 from router.notify.transport import Transport
-from router.store import Store, outbox
+from router.store import Reader, Store, outbox
 from router.store.outbox import Attempt
 from tests.fakes import Answer, Received, Reply, serve_fake
 from tests.fakes.full_disk import FullDiskConnection, full_disk
 from tests.fakes.webhook import FakeWebhook
 
+T = TypeVar("T")
 EPOCH = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 FLOOD = 20
 """More POSTs than this of one notification is a flood: the test stops waiting at once."""
@@ -205,3 +208,49 @@ async def test_a_removed_channel_on_a_full_disk_does_not_stop_the_other_channels
 
 def replace_status(status: int) -> Answer:
     return replace(Answer(), status=status)
+
+
+class UnreadableStore(Store):
+    """A store whose reads fail as on a disk I/O error while `failing` is set."""
+
+    failing = False
+    reads = 0
+
+    async def read(self, query: Callable[[Reader], T]) -> T:
+        self.reads += 1
+        if self.failing:
+            raise StoreUnavailable("disk I/O error")
+        return await super().read(query)
+
+
+async def test_an_outbox_that_cannot_be_read_backs_the_deliverer_off(
+        clock: trio.testing.MockClock, tmp_path: Path, nursery: trio.Nursery) -> None:
+    receiver = CountingWebhook()
+    await nursery.start(serve_fake, receiver)
+    (tmp_path / "router.yaml").write_text(config(receiver.url))
+    store = await UnreadableStore.open(tmp_path / "router.db", synchronous="NORMAL")
+    engine = Engine(load_config([tmp_path / "router.yaml"]), store, TrioClock(EPOCH))
+    transport = Transport()
+    deliverer = Deliverer(store, engine.clock, lambda: engine.snapshot.config, transport,
+                          jitter=lambda: 0.0, rescan=timedelta(hours=1))
+    engine.outbox_written = deliverer.wake
+    store.failing = True
+    scope = trio.CancelScope()
+
+    async def run(task_status: trio.TaskStatus[None]) -> None:
+        with scope:
+            await deliverer.run(task_status=task_status)
+    await nursery.start(run)
+    await trio.sleep(60)
+    # jitter 0: passes at 0 (two reads: removed channels, then the outbox), 2.5, 7.5, 17.5
+    # and 37.5 s; the deliverer did not die either
+    assert store.reads == 6
+    store.failing = False
+    await engine.ingest([Alert(summary="disk full", source="test",
+                               severity=Severity.CRITICAL, labels={"alertname": "disk"})])
+    with trio.fail_after(120):
+        while not receiver.accepted:  # noqa: ASYNC110 (the fake has no event to wait on)
+            await trio.sleep(1)
+    scope.cancel()
+    await transport.aclose()
+    await store.close()
