@@ -241,8 +241,11 @@ class Deliverer:
         notification, incident = item.notification, item.incident
         resolved = incident.state is IncidentState.RESOLVED
         if await lane.pace():  # it waited: look again at what the incident came to
-            state, incident_state = await self._store.read(
-                lambda reader: outbox.states(reader.connection, notification.id))
+            try:
+                state, incident_state = await self._store.read(
+                    lambda reader: outbox.states(reader.connection, notification.id))
+            except StoreUnavailable:  # the store logged it; go by what the due read saw
+                state, incident_state = "pending", None
             if state != "pending":
                 return None
             resolved = resolved or incident_state == IncidentState.RESOLVED.value
