@@ -520,3 +520,24 @@ async def test_a_trigger_waiting_for_its_turn_is_not_sent_once_its_incident_is_r
     assert [(item.outcome, item.error) for item in await harness.log("slack")
             if item.incident_number == 3] == [
         ("skipped", "INC3 was resolved before this was sent")]
+
+
+async def test_a_trigger_whose_incident_is_resolved_when_it_falls_due_is_not_sent(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    """The check at send time: a page the resolve did not cancel (written by an older router,
+    or by a CLI in another process racing the daemon) is skipped all the same."""
+    pagerduty, slack = services
+    await harness.stop()
+    store = await Store.open(harness.path, synchronous="NORMAL")
+    engine = Engine(load_config([harness.config_dir]), store, TrioClock(EPOCH))
+    await engine.ingest([Alert(summary="disk full", source="test", labels={"alertname": "d"})])
+    await store.write(lambda transaction: transaction.connection.execute(
+        "UPDATE incidents SET state = 'resolved' WHERE number = 1"))
+    await store.close()
+    await harness.start()
+    harness.deliverer.wake()
+    assert await harness.settled() == {"skipped": 2}
+    assert pagerduty.requests == [] and slack.requests == []
+    assert {(item.outcome, item.error) for item in await harness.log()} == {
+        ("skipped", "INC1 was resolved before this was sent")}
