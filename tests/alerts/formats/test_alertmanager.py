@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,6 +86,40 @@ def test_the_fingerprint_is_computed_as_alertmanager_does_when_missing() -> None
 
 def test_fingerprint_of_no_labels_is_the_fnv_offset() -> None:
     assert alertmanager.fingerprint({}) == "cbf29ce484222325"
+
+
+# Computed independently: FNV-1a 64 in C on uint64_t (name 0xff value 0xff, names sorted).
+_HUGE_FINGERPRINTS = {100_000: "3efd351878fd51d7", 1_000_000: "c0e2f31644824347"}
+
+
+def _huge_labels(size: int) -> dict[str, str]:
+    value = "".join("0123456789abcdef"[(position * 7) % 16] for position in range(size))
+    return {"job": "café", "instance": value, "alertname": "Huge"}
+
+
+def test_fingerprint_of_a_label_set_computed_independently() -> None:
+    assert alertmanager.fingerprint({"alertname": "HighErrorRate"}) == "271f101352bce682"
+    assert alertmanager.fingerprint(_huge_labels(100_000)) == _HUGE_FINGERPRINTS[100_000]
+
+
+def test_fingerprint_of_a_1_mb_label_is_linear_work() -> None:
+    """The quadratic digest took about an hour for 1 MB; linear work takes well under a
+    second. A child process, so the old code fails on the 60 s guard instead of hanging."""
+    script = (
+        "from router.alerts.formats import alertmanager\n"
+        "from tests.alerts.formats.test_alertmanager import _huge_labels\n"
+        "print(alertmanager.fingerprint(_huge_labels(1_000_000)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True, cwd=Path(__file__).parents[3])
+    assert done.stdout.strip() == _HUGE_FINGERPRINTS[1_000_000]
+
+
+def test_fingerprint_is_the_same_for_cached_and_uncached_label_sets() -> None:
+    small = {"alertname": "Small", "instance": "x" * 100}
+    large = {"alertname": "Large", "instance": "x" * 5000}  # over the cache's size
+    for labels in (small, large):
+        assert alertmanager.fingerprint(labels) == alertmanager.fingerprint(dict(labels))
 
 
 def one(entry: dict[str, object]) -> Alert:
