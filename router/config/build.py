@@ -28,6 +28,7 @@ from router.config.load import LIST_SECTIONS, Document, Source
 from router.config.model import (
     FIELD_PATH,
     WEEKDAYS,
+    AlertLimits,
     Channel,
     Config,
     ContactMethod,
@@ -185,6 +186,8 @@ class _Builder:
             for index, token in enumerate(data.get("ingest_tokens", ())))
         if "fatigue" in data:
             values["fatigue"] = FatigueLimits(**data["fatigue"])
+        if "alert_limits" in data:
+            values["alert_limits"] = AlertLimits(**data["alert_limits"])
         if "link_secret" in data:
             values["link_secret"] = self.secret(data["link_secret"])
         if (lifetime := self.parse(parse_positive_duration, data, source, "link_lifetime")):

@@ -91,6 +91,22 @@ class FatigueLimits:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AlertLimits:
+    """What one inbound alert's labels and annotations may hold (`settings.alert_limits`).
+
+    Sizes are bytes of UTF-8; `name_bytes` bounds label and annotation names alike. An alert
+    over a limit is refused with 400 naming the field, before any work is done on it.
+    alerts/formats reads these through its FieldLimits protocol.
+    """
+
+    name_bytes: int = 1024
+    label_value_bytes: int = 16 * 1024
+    labels_per_alert: int = 128
+    annotation_value_bytes: int = 64 * 1024
+    annotations_per_alert: int = 128
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IngestToken:
     """A bearer token a sender presents; `sources` limits which inbound formats it may use."""
 
@@ -137,6 +153,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:9080"
     ingest_tokens: tuple[IngestToken, ...] = ()
     max_body_bytes: int = 1_048_576
+    alert_limits: AlertLimits = AlertLimits()
     fatigue: FatigueLimits = FatigueLimits()
     generic_webhooks: tuple[GenericWebhook, ...] = ()
     link_secret: Secret | None = None

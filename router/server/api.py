@@ -13,12 +13,13 @@ import hmac
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from router import overrides, roster, views
 from router.alerts.formats import (
+    FieldLimits,
     alertmanager,
     alertmanager_v2,
     datadog,
@@ -36,7 +37,15 @@ from router.server.routes import Handler, Request, Response, Routes
 from router.server.slack_actions import SlackActions
 
 logger = logging.getLogger(__name__)
-Parser = Callable[[bytes, dict[str, str]], Sequence[Any]]
+
+
+class Parser(Protocol):
+    """An inbound format's parse: body and headers in, alerts out, each within `limits`."""
+
+    def __call__(self, body: bytes, headers: Mapping[str, str], *,
+                 limits: FieldLimits) -> Sequence[Any]: ...
+
+
 Reload = Callable[[], Awaitable[str]]
 Exposition = Callable[[], Awaitable[bytes]]
 """Renders the metrics in Prometheus' text format (the daemon's router.metrics)."""
@@ -63,8 +72,8 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     routes.add("POST", "/v1/ingest/alertmanager",
                ingest.endpoint("alertmanager", alertmanager.parse))
     routes.add("POST", "/api/v2/alerts", ingest.endpoint(
-        "alertmanager_v2", lambda body, headers: alertmanager_v2.parse(
-            body, headers, engine.clock.now()), status=200, empty=True))
+        "alertmanager_v2", lambda body, headers, *, limits: alertmanager_v2.parse(
+            body, headers, engine.clock.now(), limits=limits), status=200, empty=True))
     routes.add("POST", "/v1/ingest/grafana", ingest.endpoint("grafana", grafana.parse))
     routes.add("POST", "/v1/ingest/datadog", ingest.endpoint("datadog", datadog.parse))
     routes.add("POST", "/v2/enqueue", ingest.pagerduty)
@@ -203,7 +212,8 @@ class _Ingest:
     def endpoint(self, source: str, parse: Parser, *, status: int = 202,
                  empty: bool = False) -> Handler:
         async def handle(request: Request) -> Response:
-            alerts = parse(request.body, dict(request.headers))
+            limits = self.engine.snapshot.config.settings.alert_limits
+            alerts = parse(request.body, dict(request.headers), limits=limits)
             accepted = await self.engine.ingest(alerts, trace_id=trace_id(request))
             self.count(source.partition(":")[0], request, len(alerts))
             if empty:
@@ -220,7 +230,8 @@ class _Ingest:
         if mapping is None:
             return Response.error(404, f"no generic webhook {name!r} in settings")
         handle = self.endpoint(f"generic:{name}",
-                               lambda body, headers: generic.parse(body, headers, mapping))
+                               lambda body, headers, *, limits: generic.parse(
+                                   body, headers, mapping, limits=limits))
         return await handle(request)
 
     async def pagerduty(self, request: Request) -> Response:
@@ -233,7 +244,8 @@ class _Ingest:
             return Response(pagerduty.ERROR_STATUS, pagerduty.error_body([message]),
                             (("content-type", "application/json"),))
         try:
-            alerts = pagerduty.parse(request.body, dict(request.headers))
+            alerts = pagerduty.parse(request.body, dict(request.headers),
+                                     limits=self.engine.snapshot.config.settings.alert_limits)
         except BadRequest as bad:
             return refuse(str(bad))
         snapshot = self.engine.snapshot

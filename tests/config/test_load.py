@@ -166,10 +166,10 @@ def test_a_key_written_twice_in_one_mapping(tmp_path: Path) -> None:
 def test_a_number_or_boolean_key_is_read_as_its_text(tmp_path: Path) -> None:
     path = write(tmp_path, "settings.yaml", "settings:\n  1: x\n  yes: y\n")
     assert problems([tmp_path]) == [
-        f"{path}:2:3: settings.1: unknown key '1'; expected one of: fatigue, "
+        f"{path}:2:3: settings.1: unknown key '1'; expected one of: alert_limits, fatigue, "
         "generic_webhooks, ingest_tokens, link_lifetime, link_secret, listen, max_body_bytes, "
         "public_url, timezone",
-        f"{path}:3:3: settings.yes: unknown key 'yes'; expected one of: fatigue, "
+        f"{path}:3:3: settings.yes: unknown key 'yes'; expected one of: alert_limits, fatigue, "
         "generic_webhooks, ingest_tokens, link_lifetime, link_secret, listen, max_body_bytes, "
         "public_url, timezone",
     ]

@@ -407,6 +407,22 @@ async def test_native_alert_lines(client: Client, engine: Engine) -> None:
     assert (await client.ask(create(42)))["in_reply_to"] == 42
 
 
+async def test_a_label_over_the_limit_is_refused_naming_it(
+        nursery: trio.Nursery, engine: Engine, path: Path, connect: Connect) -> None:
+    await start(nursery, engine, path, SocketLimits(max_line_bytes=1024 * 1024))
+    client = await connect()
+    big = "x" * 102_400
+    await client.send(json.dumps({"summary": "s", "labels": {"instance": big}}))
+    assert await client.reply() == {
+        "error": "label value is 102400 bytes, over the limit of 16384",
+        "field": "labels.instance"}
+    assert await client.ask(create(7, labels={"instance": big})) == error(
+        7, 400, "labels.instance: label value is 102400 bytes, over the limit of 16384")
+    assert await client.ask(create(8, description="d" * 70_000)) == error(
+        8, 400, "description: annotation value is 70000 bytes, over the limit of 65536")
+    assert (await client.ask(create(42)))["in_reply_to"] == 42
+
+
 async def test_lines_in_one_write_are_answered_in_order_and_blank_lines_skipped(
         client: Client) -> None:
     lines = [json.dumps({"src": "a", "dest": "b", "body": create(msg_id, f"title {msg_id}")})

@@ -57,8 +57,8 @@ _FNV_PRIME = 1099511628211
 _MASK = 0xFFFFFFFFFFFFFFFF
 
 
-def parse(body: bytes, headers: Mapping[str, str]) -> list[Alert]:
-    """The alerts of one Alertmanager webhook notification.
+def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits) -> list[Alert]:
+    """The alerts of one Alertmanager webhook notification, each within `limits`.
 
     Raises:
         BadRequest: naming the field at fault.
@@ -66,16 +66,16 @@ def parse(body: bytes, headers: Mapping[str, str]) -> list[Alert]:
     document = _json.as_object(_json.decode(body), "", "a JSON object (an Alertmanager webhook)")
     entries = _json.alert_list(document, "alerts", "")
     return [
-        parse_alert(entry, _json.index("alerts", position), SOURCE)
+        parse_alert(entry, _json.index("alerts", position), SOURCE, limits)
         for position, entry in enumerate(entries)
     ]
 
 
-def parse_alert(entry: object, path: str, source: str) -> Alert:
+def parse_alert(entry: object, path: str, source: str, limits: _json.FieldLimits) -> Alert:
     """One entry of `alerts`; Grafana's webhook shares this shape."""
     document = _json.as_object(entry, path, "an alert object")
-    labels = _json.text_map(document, "labels", path, "label", required=True)
-    annotations = _json.text_map(document, "annotations", path, "annotation")
+    labels = _json.text_map(document, "labels", path, "label", limits, required=True)
+    annotations = _json.text_map(document, "annotations", path, "annotation", limits)
     return Alert(
         summary=summary(labels, annotations),
         source=source,
