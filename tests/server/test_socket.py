@@ -449,6 +449,15 @@ async def test_a_line_over_the_limit_is_answered_and_closed(client: Client) -> N
     assert await client.closed()
 
 
+async def test_a_client_that_sends_a_whole_long_line_then_reads_gets_the_413(
+        client: Client) -> None:
+    """The server stops reading at the limit; unread bytes at its close would reset the
+    connection and lose the answer, so it reads and discards the rest first."""
+    await client.stream.send_all(b'{"summary": "' + b"x" * 3_000_000 + b'"}\n')
+    assert await client.reply() == unaddressed(None, 413, "line is over 4096 bytes; closing")
+    assert await client.closed()
+
+
 async def test_a_long_line_without_newline_is_refused_before_it_ends(client: Client) -> None:
     await client.stream.send_all(b"[" * 5000)
     assert await client.reply() == unaddressed(None, 413, "line is over 4096 bytes; closing")
@@ -484,6 +493,18 @@ async def test_a_slow_client_is_closed_even_while_it_trickles(
         await trio.sleep(10)
     assert await client.reply() == unaddressed(None, 408, "no whole line in 60 s; closing")
     assert await client.closed()
+
+
+async def test_after_an_error_line_the_server_lingers_only_while_the_client_sends(
+        client: Client, autojump_clock: trio.testing.MockClock) -> None:
+    await client.stream.send_all(b"[" * 5000)
+    assert await client.reply() == unaddressed(None, 413, "line is over 4096 bytes; closing")
+    start_time = trio.current_time()
+    with pytest.raises(trio.BrokenResourceError):  # closed after linger_idle (5 s)
+        for _ in range(100):
+            await client.stream.send_all(b"[")
+            await trio.sleep(6)
+    assert trio.current_time() - start_time == pytest.approx(6)
 
 
 async def test_a_failing_engine_answers_500_and_logs(
