@@ -9,6 +9,7 @@ JSON error naming the field; a sender's token is checked before anything is pars
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hmac
 import logging
 import re
@@ -16,6 +17,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+import trio
 
 from router import overrides, roster, views
 from router.alerts.formats import (
@@ -200,10 +203,26 @@ def _accepted_json(items: Sequence[Accepted]) -> dict[str, Any]:
          "suppressed_by": item.suppressed_by} for item in items]}
 
 
+_THREAD_BODY = 64 * 1024
+"""A body larger than this is parsed in a worker thread. Parsing is linear in the body, but
+a 1 MiB body of labels still costs a few hundred ms of Python (the Alertmanager fingerprint
+is a loop over every byte): on the event loop that would hold up every other request and
+/healthz; in a thread the loop gets the interpreter back every few ms (issue 13)."""
+
+
 class _Ingest:
     def __init__(self, engine: Engine, received: Received | None = None) -> None:
         self.engine = engine
         self.received = received
+        self.parsers = trio.CapacityLimiter(1)  # parsing holds the GIL: more threads gain nothing
+
+    async def parse(self, parse: Parser, request: Request) -> Sequence[Any]:
+        """The alerts of a request's body, within the config's alert limits."""
+        limits = self.engine.snapshot.config.settings.alert_limits
+        call = functools.partial(parse, request.body, dict(request.headers), limits=limits)
+        if len(request.body) <= _THREAD_BODY:
+            return call()
+        return await trio.to_thread.run_sync(call, limiter=self.parsers)
 
     def count(self, inbound_format: str, request: Request, alerts: int) -> None:
         if self.received is not None:
@@ -212,8 +231,7 @@ class _Ingest:
     def endpoint(self, source: str, parse: Parser, *, status: int = 202,
                  empty: bool = False) -> Handler:
         async def handle(request: Request) -> Response:
-            limits = self.engine.snapshot.config.settings.alert_limits
-            alerts = parse(request.body, dict(request.headers), limits=limits)
+            alerts = await self.parse(parse, request)
             accepted = await self.engine.ingest(alerts, trace_id=trace_id(request))
             self.count(source.partition(":")[0], request, len(alerts))
             if empty:
