@@ -26,6 +26,7 @@ import h11
 import trio
 
 from router.errors import BadRequest
+from router.server.linger import linger
 from router.server.routes import Handler, Request, Response, Routes, header_map, split_target
 
 __all__ = [
@@ -55,7 +56,7 @@ class Limits:
     keep_alive_timeout: timedelta = timedelta(seconds=60)  # idle between requests
     handler_timeout: timedelta = timedelta(seconds=30)  # then 503
     send_timeout: timedelta = timedelta(seconds=10)  # a client that does not read is dropped
-    # After an error answer, read and discard what the client still sends (a lingering close,
+    # After an error answer, read and discard what the client still sends (server/linger.py,
     # as nginx's lingering_time and lingering_timeout): at most this long in all ...
     linger: timedelta = timedelta(seconds=30)
     linger_idle: timedelta = timedelta(seconds=5)  # ... and until it pauses this long
@@ -426,7 +427,8 @@ class _Connection:
             if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 await self._send(response, close=True)
         if self._may_send_more():
-            await self._linger()
+            limits = self.server.limits
+            await linger(self.stream, total=limits.linger, idle=limits.linger_idle)
 
     def _may_send_more(self) -> bool:
         """Whether the client is part-way through a request (its body, or a head begun): a
@@ -434,24 +436,6 @@ class _Connection:
         state = self.conn.their_state
         return state in (h11.SEND_BODY, h11.ERROR) or (
             state is h11.IDLE and bool(self.conn.trailing_data[0]))
-
-    async def _linger(self) -> None:
-        """A lingering close: shut our side, then read and discard what the client still
-        sends until it closes, pauses for `linger_idle`, or `linger` has passed.
-
-        Closed with unread bytes, a socket answers them with a reset, and a reset destroys
-        the answer in the client's buffers before it reads it: a client that sends its whole
-        body before reading (most do) would never see its 413.
-        """
-        limits = self.server.limits
-        idle = limits.linger_idle.total_seconds()
-        with trio.move_on_after(limits.linger.total_seconds()):
-            await self.stream.send_eof()
-            while True:
-                with trio.move_on_after(idle) as gap:
-                    data = await self.stream.receive_some(_RECEIVE_SIZE)
-                if gap.cancelled_caught or not data:
-                    return
 
 
 def _ignore(status: int) -> None:

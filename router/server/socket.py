@@ -33,6 +33,7 @@ import trio
 
 from router.engine import Engine
 from router.server import messages
+from router.server.linger import linger
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ class SocketLimits:
     handler_timeout: timedelta = timedelta(seconds=30)  # then 503
     send_timeout: timedelta = timedelta(seconds=10)  # a client that does not read is dropped
     grace: timedelta = timedelta(seconds=10)  # in-flight lines at shutdown
-    # After a closing error, read and discard what the client still sends (a lingering
-    # close, as server/http.py's): at most this long in all ...
+    # After a closing error, read and discard what the client still sends (server/linger.py):
+    # at most this long in all ...
     linger: timedelta = timedelta(seconds=30)
     linger_idle: timedelta = timedelta(seconds=5)  # ... and until it pauses this long
 
@@ -196,7 +197,7 @@ class _Connection:
                 line = await self._next_line()
             except _Closing as closing:
                 await self._send(closing.reply)
-                await self._linger()
+                await linger(self.stream, total=self.limits.linger, idle=self.limits.linger_idle)
                 return
             if line is None:
                 return
@@ -243,19 +244,6 @@ class _Connection:
             return None
         seconds = self.limits.idle_timeout.total_seconds()
         raise _Closing(408, f"no whole line in {seconds:g} s; closing")
-
-    async def _linger(self) -> None:
-        """Shut our side, then discard what the client still sends until it closes, pauses
-        for `linger_idle`, or `linger` has passed: closed with unread bytes, the socket
-        would be reset and the client could lose the error line before reading it."""
-        idle = self.limits.linger_idle.total_seconds()
-        with trio.move_on_after(self.limits.linger.total_seconds()):
-            await self.stream.send_eof()
-            while True:
-                with trio.move_on_after(idle) as gap:
-                    data = await self.stream.receive_some(_RECEIVE_SIZE)
-                if gap.cancelled_caught or not data:
-                    return
 
     async def _answer(self, line: bytes) -> messages.Reply:
         seconds = self.limits.handler_timeout.total_seconds()
