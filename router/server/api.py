@@ -49,6 +49,13 @@ class Parser(Protocol):
                  limits: FieldLimits) -> Sequence[Any]: ...
 
 
+class ArrivedParser(Protocol):
+    """A parse that also takes the instant the request arrived (alertmanager_v2)."""
+
+    def __call__(self, body: bytes, headers: Mapping[str, str], now: datetime, *,
+                 limits: FieldLimits) -> Sequence[Any]: ...
+
+
 Reload = Callable[[], Awaitable[str]]
 Exposition = Callable[[], Awaitable[bytes]]
 """Renders the metrics in Prometheus' text format (the daemon's router.metrics)."""
@@ -75,8 +82,7 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     routes.add("POST", "/v1/ingest/alertmanager",
                ingest.endpoint("alertmanager", alertmanager.parse))
     routes.add("POST", "/api/v2/alerts", ingest.endpoint(
-        "alertmanager_v2", lambda body, headers, *, limits: alertmanager_v2.parse(
-            body, headers, engine.clock.now(), limits=limits), status=200, empty=True))
+        "alertmanager_v2", alertmanager_v2.parse, status=200, empty=True, arrived=True))
     routes.add("POST", "/v1/ingest/grafana", ingest.endpoint("grafana", grafana.parse))
     routes.add("POST", "/v1/ingest/datadog", ingest.endpoint("datadog", datadog.parse))
     routes.add("POST", "/v2/enqueue", ingest.pagerduty)
@@ -216,10 +222,13 @@ class _Ingest:
         self.received = received
         self.parsers = trio.CapacityLimiter(1)  # parsing holds the GIL: more threads gain nothing
 
-    async def parse(self, parse: Parser, request: Request) -> Sequence[Any]:
-        """The alerts of a request's body, within the config's alert limits."""
+    async def parse(self, parse: Callable[..., Sequence[Any]], request: Request,
+                    *arguments: object) -> Sequence[Any]:
+        """The alerts of a request's body (`parse(body, headers, *arguments, limits=)`),
+        within the config's alert limits."""
         limits = self.engine.snapshot.config.settings.alert_limits
-        call = functools.partial(parse, request.body, dict(request.headers), limits=limits)
+        call = functools.partial(parse, request.body, dict(request.headers), *arguments,
+                                 limits=limits)
         if len(request.body) <= _THREAD_BODY:
             return call()
         return await trio.to_thread.run_sync(call, limiter=self.parsers)
@@ -228,10 +237,13 @@ class _Ingest:
         if self.received is not None:
             self.received(inbound_format, sender(self.engine, request), alerts)
 
-    def endpoint(self, source: str, parse: Parser, *, status: int = 202,
-                 empty: bool = False) -> Handler:
+    def endpoint(self, source: str, parse: Parser | ArrivedParser, *, status: int = 202,
+                 empty: bool = False, arrived: bool = False) -> Handler:
+        """An ingest endpoint; `arrived`: `parse` also takes the instant the request arrived,
+        read here on the event loop (a test clock can be read only there)."""
         async def handle(request: Request) -> Response:
-            alerts = await self.parse(parse, request)
+            arguments = (self.engine.clock.now(),) if arrived else ()
+            alerts = await self.parse(parse, request, *arguments)
             accepted = await self.engine.ingest(alerts, trace_id=trace_id(request))
             self.count(source.partition(":")[0], request, len(alerts))
             if empty:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import trio
 
-from router.clock import FixedClock
+from router.clock import FixedClock, TrioClock
 from router.config import load_config
 from router.engine import Engine
 from router.server.api import build_routes
@@ -104,3 +104,30 @@ async def test_the_configured_limits_apply(tmp_path: Path) -> None:
     assert short.status_code == 202
     assert (long.status_code, long.json()) == (
         400, {"error": "label value is 9 bytes, over the limit of 8", "field": "labels.a"})
+
+
+async def test_a_large_body_is_parsed_off_the_event_loop_at_its_arrival_time(
+        tmp_path: Path) -> None:
+    """A body over 64 KiB is parsed in a worker thread; /api/v2/alerts still decides firing
+    or resolved by the instant it arrived, read on the event loop (a TrioClock cannot be
+    read from a thread)."""
+    (tmp_path / "config.yaml").write_text(textwrap.dedent(CONFIG))
+    store = await Store.open(tmp_path / "router.db")
+    engine = Engine(load_config([tmp_path / "config.yaml"]), store, TrioClock(NOW))
+    labels = {f"label{number}": "v" * 8000 for number in range(20)}
+    body = json.dumps([{"labels": {"alertname": "Wide", **labels},
+                        "endsAt": "2026-11-23T12:00:30Z"}])
+    assert len(body) > 64 * 1024
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        limits = Limits(max_body_bytes=4 * 1024 * 1024)
+        port = await nursery.start(partial(serve_http, build_routes(engine), port=0,
+                                           limits=limits, shutdown=shutdown))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            answer = await http.post("/api/v2/alerts", content=body)
+            found = await http.get("/v1/incidents")
+        shutdown.set()
+    await store.close()
+    assert answer.status_code == 200
+    [incident] = found.json()["incidents"]
+    assert incident["state"] == "triggered"  # endsAt is after its arrival: still firing
