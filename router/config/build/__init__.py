@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from router.config import checks
 from router.config.build import channels, oncall, routing
@@ -21,6 +21,8 @@ from router.config.load import LIST_SECTIONS, Document, Source
 from router.config.model import Config, frozen_mapping
 from router.config.secrets import SecretResolver
 from router.errors import ConfigInvalid, Problem
+
+T = TypeVar("T")
 
 
 def build_config(documents: list[Document], resolver: SecretResolver,
@@ -59,8 +61,9 @@ def _assemble(context: Context, documents: list[Document]) -> Config:
 
     def by_id(section: str, make: Callable[[Context, dict[str, Any], Source], Any]
               ) -> Mapping[str, Any]:
-        return frozen_mapping({data["id"]: make(context, data, source)
-                               for data, source in sections[section]})
+        built = [(data, make(context, data, source)) for data, source in sections[section]]
+        return frozen_mapping({data["id"]: made for data, made in built
+                               if id(data) not in context.left_out})
 
     return Config(
         settings=context.settings,
@@ -69,12 +72,19 @@ def _assemble(context: Context, documents: list[Document]) -> Config:
         rotas=by_id("rotas", oncall.rota),
         escalation_policies=by_id("escalation_policies", routing.policy),
         services=by_id("services", routing.service),
-        routes=tuple(routing.route(context, data, source, index)
-                     for index, (data, source) in enumerate(sections["routes"])),
-        suppressions=tuple(routing.suppression(context, *item)
-                           for item in sections["suppressions"]),
+        routes=_kept(context, sections["routes"], [
+            routing.route(context, data, source, index)
+            for index, (data, source) in enumerate(sections["routes"])]),
+        suppressions=_kept(context, sections["suppressions"], [
+            routing.suppression(context, *item) for item in sections["suppressions"]]),
         files=tuple(dict.fromkeys(document.source.file for document in documents)),
     )
+
+
+def _kept(context: Context, items: list[Item], built: list[T]) -> tuple[T, ...]:
+    """The objects built from `items`, without those of items left out."""
+    return tuple(made for (data, _), made in zip(items, built, strict=True)
+                 if id(data) not in context.left_out)
 
 
 def _gather(documents: list[Document], context: Context) -> dict[str, list[Item]]:
@@ -98,6 +108,8 @@ def _gather(documents: list[Document], context: Context) -> dict[str, list[Item]
             for index, item in enumerate(items or ()):
                 if (section, index) in document.broken:
                     continue
+                if (section, index) in document.partial:
+                    context.left_out.add(id(item))
                 item_source = section_source.at(index)
                 name = item.get("id", item.get("name"))
                 if name is not None:

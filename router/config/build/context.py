@@ -36,6 +36,10 @@ class Context:
         self.problems = problems
         self.settings = Settings()
         self.sources: dict[Where, Source] = {}
+        # Items pruned of values with the wrong shape (by id of their data): built only so
+        # their other values are checked, then left out of the Config, so that no check
+        # across items reports a consequence of the value left out.
+        self.left_out: set[int] = set()
 
     def error(self, source: Source, message: str) -> None:
         self.problems.append(Problem(source.where, source.path, message))

@@ -10,6 +10,7 @@ from router.config.load import Source
 from router.config.model import (
     FIELD_PATH,
     SCOPES,
+    AlertLimits,
     FatigueLimits,
     GenericWebhook,
     IngestToken,
@@ -42,6 +43,8 @@ def build_settings(context: Context, data: dict[str, Any], source: Source) -> Se
                                             source.at("allowed_hosts"))
     if "fatigue" in data:
         values["fatigue"] = FatigueLimits(**data["fatigue"])
+    if "alert_limits" in data:
+        values["alert_limits"] = AlertLimits(**data["alert_limits"])
     if "link_secret" in data:
         values["link_secret"] = context.secret(data["link_secret"])
     if (lifetime := context.parse(parse_positive_duration, data, source, "link_lifetime")):
