@@ -133,6 +133,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX overrides_by_rota ON overrides (rota, ends_at);
     """,
+    # 4: each channel's pending notifications in due order, so the deliverer's pass for one
+    # channel never steps through another channel's backlog (issue 13 item 5)
+    """
+    CREATE INDEX outbox_due_by_channel ON outbox (channel, due_at, id) WHERE state = 'pending';
+    """,
 )
 
 
