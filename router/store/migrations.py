@@ -138,6 +138,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX outbox_due_by_channel ON outbox (channel, due_at, id) WHERE state = 'pending';
     """,
+    # 5: a repeat of an alert (same incident, dedup key, status and labels) updates its row:
+    # how many times it arrived and when it last did. `identity` hashes the labels; rows
+    # written before this version have none and stay as they are (retention removes them).
+    """
+    ALTER TABLE alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE alerts ADD COLUMN last_received_at REAL;
+    ALTER TABLE alerts ADD COLUMN identity TEXT;
+    CREATE UNIQUE INDEX alerts_repeat
+        ON alerts (ifnull(incident_number, 0), dedup_key, status, identity)
+        WHERE identity IS NOT NULL;
+    """,
 )
 
 
