@@ -142,6 +142,8 @@ class Settings:
     link_secret: Secret | None = None
     """Signs the acknowledge links in emails; None: the key in the state directory."""
     link_lifetime: timedelta = timedelta(hours=24)
+    retention: timedelta = timedelta(days=90)
+    """How long a resolved incident (with its alerts, timeline and deliveries) is kept."""
     where: Where = NOWHERE
 
 

@@ -168,10 +168,10 @@ def test_a_number_or_boolean_key_is_read_as_its_text(tmp_path: Path) -> None:
     assert problems([tmp_path]) == [
         f"{path}:2:3: settings.1: unknown key '1'; expected one of: fatigue, "
         "generic_webhooks, ingest_tokens, link_lifetime, link_secret, listen, max_body_bytes, "
-        "public_url, timezone",
+        "public_url, retention, timezone",
         f"{path}:3:3: settings.yes: unknown key 'yes'; expected one of: fatigue, "
         "generic_webhooks, ingest_tokens, link_lifetime, link_secret, listen, max_body_bytes, "
-        "public_url, timezone",
+        "public_url, retention, timezone",
     ]
 
 
