@@ -51,6 +51,9 @@ def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                  timeout=30)
     connection.row_factory = sqlite3.Row
+    # Takes effect only in a new file (before its first table and its switch to WAL): pruned
+    # rows' pages can then be given back (store/retention.py). Older stores need one VACUUM.
+    connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute(f"PRAGMA synchronous = {synchronous}")
     connection.execute("PRAGMA foreign_keys = ON")
@@ -111,6 +114,15 @@ class Store:
         if unit.error is not None:
             raise unit.error
         return unit.result  # type: ignore[no-any-return]
+
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate the WAL, so the files are as
+        small as what the store holds (after a prune). False if a reader (another process)
+        kept it from finishing; the next automatic checkpoint catches up."""
+        def run() -> bool:
+            busy = self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            return not busy
+        return await trio.to_thread.run_sync(run, limiter=self._write_limiter)
 
     def take_timers_set(self) -> datetime | None:
         """The earliest deadline that commits set since the last call; None if they set no

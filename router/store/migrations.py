@@ -149,6 +149,13 @@ MIGRATIONS: tuple[str, ...] = (
         ON alerts (ifnull(incident_number, 0), dedup_key, status, identity)
         WHERE identity IS NOT NULL;
     """,
+    # 6: what retention looks for: resolved incidents by age, and an incident's notifications
+    # in every state (stores created from now on also use incremental auto-vacuum: store/
+    # __init__.py sets it before the first table)
+    """
+    CREATE INDEX incidents_resolved ON incidents (resolved_at) WHERE state = 'resolved';
+    CREATE INDEX outbox_by_number ON outbox (incident_number, state);
+    """,
 )
 
 
