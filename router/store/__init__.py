@@ -124,6 +124,15 @@ class Store:
             return not busy
         return await trio.to_thread.run_sync(run, limiter=self._write_limiter)
 
+    async def vacuum(self) -> None:
+        """Rewrite the file without its free pages, turning on incremental auto-vacuum (which
+        only a VACUUM can switch on in a store that has tables). Holds the write lock for as
+        long as the copy takes, and needs free disk space for it."""
+        def run() -> None:
+            self._writer.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            self._writer.execute("VACUUM")
+        await trio.to_thread.run_sync(run, limiter=self._write_limiter)
+
     def take_timers_set(self) -> datetime | None:
         """The earliest deadline that commits set since the last call; None if they set no
         timer. The scheduler's poke asks, so a commit that set no timer (a repeat alert, a
