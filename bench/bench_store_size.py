@@ -2,13 +2,14 @@
 
 A plain script (`python bench/bench_store_size.py`, or `make bench`). The real engine and a
 real store on disk (WAL; synchronous=NORMAL, since only the size is measured), on a clock
-the bench moves on by a minute at a time, so a simulated day takes a minute or two:
+the bench moves on by a minute at a time, so a simulated day takes minutes:
 
-- every minute, each alert still firing is sent again (as Prometheus re-sends every
-  evaluation cycle), new alerts start firing (random names, instances and extra labels, a
-  tenth of them with an oversized `description` annotation of 4-64 KB), and alerts that have
-  fired their time (1 minute to 3 hours) are resolved; a few alerts arrive resolved with no
-  incident open (a resolve re-sent after its incident closed);
+- every 5 minutes (`--resend`), each alert still firing is sent again (as Alertmanager
+  re-sends a group every `group_interval`); every minute new alerts start firing (random
+  names, instances and extra labels, a tenth of them with an oversized `description`
+  annotation of 4-64 KB), and alerts that have fired their time (1 minute to 3 hours) are
+  resolved; a few alerts arrive resolved with no incident open (a resolve re-sent after its
+  incident closed);
 - every minute, a stand-in deliverer takes each due notification and records an attempt
   (`outbox.due` and `outbox.record`, as the deliverer does): 1 in 5 fails once and is
   retried a minute later with an error text, as a flaky receiver would;
@@ -16,10 +17,11 @@ the bench moves on by a minute at a time, so a simulated day takes a minute or t
   (default here 6h, so that a day shows the bound; the shipped default is 90d), then the
   store's size (database + WAL) and rows per table are sampled.
 
-`--no-prune` runs the same day without the retention pass, for the growth it prevents.
+`--no-prune` runs the same day without the retention pass, for the growth it prevents. At
+the end, the bytes each table and index take (SQLite's dbstat): what makes the store big.
 
     .venv/bin/python bench/bench_store_size.py [--hours 24] [--retention 6h] [--new 10]
-        [--seed 13] [--no-prune]
+        [--resend 5] [--seed 13] [--no-prune]
 
 The figures and how to read them are in docs/benchmarks.md.
 """
@@ -82,12 +84,14 @@ class Fuzz:
         self.firing: list[Firing] = []
         self.arrivals = 0
 
-    def minute(self, now: datetime) -> list[Alert]:
+    def minute(self, now: datetime, resend: bool) -> list[Alert]:
         ending = [alert for alert in self.firing if alert.until <= now]
         self.firing = [alert for alert in self.firing if alert.until > now]
-        for _ in range(self.random.randint(0, 2 * self.new_per_minute)):
-            self.firing.append(self._new(now))
-        sent = [self._alert(alert, Status.FIRING) for alert in self.firing]
+        starting = [self._new(now) for _ in range(
+            self.random.randint(0, 2 * self.new_per_minute))]
+        self.firing += starting
+        sent = [self._alert(alert, Status.FIRING)
+                for alert in (self.firing if resend else starting)]
         sent += [self._alert(alert, Status.RESOLVED) for alert in ending]
         if self.random.random() < 0.2:  # a resolve for an incident long closed
             sent.append(self._alert(self._new(now), Status.RESOLVED))
@@ -140,7 +144,8 @@ async def day(directory: Path, arguments: argparse.Namespace) -> None:
     pruning = Retention(engine)
     fuzz = Fuzz(arguments.seed, arguments.new)
     pick = random.Random(arguments.seed + 1)
-    print(f"{arguments.hours} h, {arguments.new} new alerts a minute on average, retention "
+    print(f"{arguments.hours} h, {arguments.new} new alerts a minute on average, firing ones "
+          f"re-sent every {arguments.resend} min, retention "
           f"{'off' if arguments.no_prune else arguments.retention}, seed {arguments.seed}")
     print(f"{'hour':>4} {'arrivals':>9} {'firing':>6} {'incidents':>9} {'alerts':>7} "
           f"{'timeline':>8} {'outbox':>7} {'deliveries':>10} {'db MiB':>7} {'wal MiB':>7} "
@@ -148,7 +153,7 @@ async def day(directory: Path, arguments: argparse.Namespace) -> None:
     started, largest = time.perf_counter(), 0
     for minute in range(arguments.hours * 60):
         now = clock.moment = START + timedelta(minutes=minute)
-        await engine.ingest(fuzz.minute(now))
+        await engine.ingest(fuzz.minute(now, resend=minute % arguments.resend == 0))
         await store.write(functools.partial(deliver, now=now, pick=pick))
         if (minute + 1) % 60:
             continue
@@ -166,7 +171,11 @@ async def day(directory: Path, arguments: argparse.Namespace) -> None:
               f"{rows['outbox']:>7,} {rows['deliveries']:>10,} "
               f"{size.database_bytes / 2**20:>7.1f} {size.wal_bytes / 2**20:>7.1f} "
               f"{prune_ms:>8.0f}", flush=True)
+    breakdown = await store.read(lambda reader: reader.connection.execute(
+        "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall())
     await store.close()
+    print("bytes by table and index at the end: " + ", ".join(
+        f"{name} {size / 2**20:.1f} MiB" for name, size in breakdown if size >= 2**20 / 10))
     print(f"largest database + WAL: {largest / 2**20:.1f} MiB; {fuzz.arrivals:,} arrivals in "
           f"{time.perf_counter() - started:.0f} s")
 
@@ -177,6 +186,8 @@ def main() -> None:
     parser.add_argument("--retention", default="6h")
     parser.add_argument("--new", type=int, default=10,
                         help="new alerts a minute on average")
+    parser.add_argument("--resend", type=int, default=5, metavar="MINUTES",
+                        help="every firing alert is sent again this often")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--no-prune", action="store_true")
     arguments = parser.parse_args()
