@@ -15,9 +15,12 @@ the bench moves on by a minute at a time, so a simulated day takes minutes:
   retried a minute later with an error text, as a flaky receiver would;
 - every hour, the daemon's retention pass (`Retention.prune_once`) with `settings.retention`
   (default here 6h, so that a day shows the bound; the shipped default is 90d), then the
-  store's size (database + WAL) and rows per table are sampled.
+  store's size (database + WAL) and rows per table are sampled. `prune ms` is the whole
+  pass; `unit ms` its longest transaction, the most an ingest beside it waits for it.
 
-`--no-prune` runs the same day without the retention pass, for the growth it prevents. At
+`--no-prune` runs the same day without the retention pass, for the growth it prevents;
+`PYTHONPATH=CHECKOUT` runs another checkout's router (one from before retention and repeat
+counting runs with `--no-prune`: `git archive REV router schemas | tar -x -C DIR`). At
 the end, the bytes each table and index take (SQLite's dbstat): what makes the store big.
 
     .venv/bin/python bench/bench_store_size.py [--hours 24] [--retention 6h] [--new 10]
@@ -30,27 +33,29 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import random
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import trio
 
+import router
 from router.alerts.model import Alert, Severity, Status
 from router.clock import FixedClock
 from router.config import load_config
 from router.config.values import parse_positive_duration
 from router.engine import Engine
-from router.engine.retention import Retention
-from router.store import Store, Transaction, outbox, retention
+from router.store import Store, Transaction, outbox
 from router.store.outbox import Attempt
 
 START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
-CONFIG = """
-settings: {{retention: {retention}}}
+CONFIG = """{settings}
 channels:
   - {{id: log, type: log}}
   - {{id: hook, type: webhook, url: "http://127.0.0.1:9/hook"}}
@@ -64,6 +69,7 @@ services:
 routes:
   - service: api
 """
+TABLES = ("incidents", "alerts", "timeline", "outbox", "deliveries")
 NAMES = ("DiskFull", "HighLatency", "InstanceDown", "ErrorRate", "QueueBacklog",
          "CertificateExpiry", "MemoryLow", "ReplicationLag")
 
@@ -117,6 +123,22 @@ class Fuzz:
                      annotations=alert.annotations)
 
 
+class TimedStore:
+    """The store as the retention pass uses it, timing each of its transactions: an ingest
+    that arrives meanwhile waits for one of them at most."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.longest = 0.0
+
+    async def write(self, work: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return await self.store.write(work)
+        finally:
+            self.longest = max(self.longest, time.perf_counter() - began)
+
+
 def deliver(transaction: Transaction, now: datetime, pick: random.Random) -> int:
     """What the deliverer would do this minute: every due notification is tried once."""
     tried = 0
@@ -137,19 +159,26 @@ def deliver(transaction: Transaction, now: datetime, pick: random.Random) -> int
 
 
 async def day(directory: Path, arguments: argparse.Namespace) -> None:
-    (directory / "config.yaml").write_text(CONFIG.format(retention=arguments.retention))
+    (directory / "config.yaml").write_text(CONFIG.format(
+        settings="" if arguments.no_prune else f"settings: {{retention: {arguments.retention}}}"))
     store = await Store.open(directory / "router.db", synchronous="NORMAL")
     clock = FixedClock(START)
     engine = Engine(load_config([directory / "config.yaml"]), store, clock)
-    pruning = Retention(engine)
+    timed = TimedStore(store)
+    if not arguments.no_prune:  # (a router from before retention runs only --no-prune)
+        from router.engine.retention import Retention
+        # the real pass, on the engine's clock and config, its transactions timed
+        pruning = Retention(SimpleNamespace(store=timed, clock=clock,  # type: ignore[arg-type]
+                                            snapshot=engine.snapshot))
     fuzz = Fuzz(arguments.seed, arguments.new)
     pick = random.Random(arguments.seed + 1)
     print(f"{arguments.hours} h, {arguments.new} new alerts a minute on average, firing ones "
           f"re-sent every {arguments.resend} min, retention "
-          f"{'off' if arguments.no_prune else arguments.retention}, seed {arguments.seed}")
+          f"{'off' if arguments.no_prune else arguments.retention}, seed {arguments.seed}; "
+          f"router from {Path(router.__file__).parent}")
     print(f"{'hour':>4} {'arrivals':>9} {'firing':>6} {'incidents':>9} {'alerts':>7} "
           f"{'timeline':>8} {'outbox':>7} {'deliveries':>10} {'db MiB':>7} {'wal MiB':>7} "
-          f"{'prune ms':>8}", flush=True)
+          f"{'prune ms':>8} {'unit ms':>7}", flush=True)
     started, largest = time.perf_counter(), 0
     for minute in range(arguments.hours * 60):
         now = clock.moment = START + timedelta(minutes=minute)
@@ -158,19 +187,20 @@ async def day(directory: Path, arguments: argparse.Namespace) -> None:
         if (minute + 1) % 60:
             continue
         clock.moment = now + timedelta(seconds=59)
-        began = time.perf_counter()
+        began, timed.longest = time.perf_counter(), 0.0
         if not arguments.no_prune:
             await pruning.prune_once()
         prune_ms = (time.perf_counter() - began) * 1000
-        size = await store.read(lambda reader: retention.measure(
-            reader.connection, directory / "router.db"))
-        largest = max(largest, size.database_bytes + size.wal_bytes)
-        rows = size.rows
+        rows = await store.read(lambda reader: {table: reader.connection.execute(
+            f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES})
+        database, wal = (os.stat(directory / name).st_size
+                         for name in ("router.db", "router.db-wal"))
+        largest = max(largest, database + wal)
         print(f"{(minute + 1) // 60:>4} {fuzz.arrivals:>9,} {len(fuzz.firing):>6} "
               f"{rows['incidents']:>9,} {rows['alerts']:>7,} {rows['timeline']:>8,} "
               f"{rows['outbox']:>7,} {rows['deliveries']:>10,} "
-              f"{size.database_bytes / 2**20:>7.1f} {size.wal_bytes / 2**20:>7.1f} "
-              f"{prune_ms:>8.0f}", flush=True)
+              f"{database / 2**20:>7.1f} {wal / 2**20:>7.1f} "
+              f"{prune_ms:>8.0f} {timed.longest * 1000:>7.0f}", flush=True)
     breakdown = await store.read(lambda reader: reader.connection.execute(
         "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall())
     await store.close()
