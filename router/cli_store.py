@@ -43,7 +43,7 @@ from router.views import instant_json
 _EXITS = ("exit status: 0 done; 1 no state directory, an invalid config or a store problem; "
           "2 usage. Works with or without a running daemon (SQLite WAL).")
 _BATCH = 100
-_PAGES = 4096
+_PAGES = 256  # as the daemon's pass: an ingest beside it waits for one of these at most
 _KINDS = (("incidents", "incident", "incidents"), ("alerts", "alert", "alerts"),
           ("timeline", "timeline entry", "timeline entries"),
           ("notifications", "notification", "notifications"),

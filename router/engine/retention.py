@@ -28,8 +28,9 @@ INTERVAL = timedelta(hours=1)
 """How often the task prunes."""
 BATCH = 100
 """Incidents per transaction (and rows of each loose kind)."""
-RECLAIM_PAGES = 1024
-"""Free pages given back per transaction (4 MiB at SQLite's default page size)."""
+RECLAIM_PAGES = 256
+"""Free pages given back per transaction (1 MiB at SQLite's default page size): about 10 ms
+of work, so an ingest committed beside it hardly waits (bench/bench_store_size.py)."""
 
 
 class Retention:
