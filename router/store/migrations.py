@@ -138,9 +138,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX outbox_due_by_channel ON outbox (channel, due_at, id) WHERE state = 'pending';
     """,
-    # 5: a repeat of an alert (same incident, dedup key, status and labels) updates its row:
-    # how many times it arrived and when it last did. `identity` hashes the labels; rows
-    # written before this version have none and stay as they are (retention removes them).
+    # 5: a repeat of an alert (same incident, dedup key, status, source and labels) updates
+    # its row: how many times it arrived and when it last did. `identity` hashes the source
+    # and labels; rows written before this version have none and stay as they are
+    # (retention removes them).
     """
     ALTER TABLE alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE alerts ADD COLUMN last_received_at REAL;

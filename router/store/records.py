@@ -43,15 +43,16 @@ _SELECT_OPEN = (f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = ? 
                 "AND state != 'resolved'")
 _SELECT_NUMBER = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE number = ?"
 _SILENCES_SINCE = 3600.0  # seconds before a transaction's first `now` that its cache covers
-# A repeat (same incident, dedup key, status and labels) counts on the row it repeats; the
-# newest arrival's words win. The conflict target is the unique index `alerts_repeat`.
+# A repeat (same incident, dedup key, status, source and labels) counts on the row it
+# repeats; the newest arrival's words win. The conflict target is the unique index
+# `alerts_repeat`.
 _INSERT_ALERT = (
     "INSERT INTO alerts (incident_number, received_at, source, status, dedup_key, summary, "
     "severity, labels, annotations, suppressed_by, identity, last_received_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (ifnull(incident_number, 0), dedup_key, status, identity) "
     "WHERE identity IS NOT NULL DO UPDATE SET count = count + 1, "
-    "last_received_at = excluded.last_received_at, source = excluded.source, "
+    "last_received_at = excluded.last_received_at, "
     "summary = excluded.summary, severity = excluded.severity, "
     "annotations = excluded.annotations, suppressed_by = excluded.suppressed_by")
 _INSERT_TIMELINE = ("INSERT INTO timeline (incident_number, at, actor, action, details) "
@@ -76,9 +77,10 @@ def _json(mapping: Mapping[str, Any]) -> str:
     return _ENCODE(dict(mapping))
 
 
-def _identity(labels: str) -> str:
-    """What tells one alert of an incident from another: a hash of its labels' JSON text."""
-    return hashlib.blake2b(labels.encode("utf-8"), digest_size=12).hexdigest()
+def _identity(source: str, labels: str) -> str:
+    """What tells one alert of an incident from another: a hash of its source and its
+    labels' JSON text (the same alert through two formats stays two rows, each counted)."""
+    return hashlib.blake2b(f"{source}\n{labels}".encode(), digest_size=12).hexdigest()
 
 
 def _incident(row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
@@ -396,7 +398,7 @@ class Transaction(Reader):
         self._alerts.append(
             (incident_number, seconds, alert.source, alert.status.value, dedup_key,
              alert.summary, alert.severity.value, labels, _json(alert.annotations),
-             suppressed_by, _identity(labels), seconds))
+             suppressed_by, _identity(alert.source, labels), seconds))
 
     def add_timeline(self, number: int, entries: Iterable[TimelineEntry]) -> None:
         self._timeline.extend(

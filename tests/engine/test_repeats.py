@@ -75,3 +75,15 @@ async def test_a_resolve_and_a_new_incident_are_rows_of_their_own(engine: Engine
         "SELECT incident_number, status, count FROM alerts ORDER BY id")])
     assert rows == [(1, "firing", 1), (1, "resolved", 1), (None, "resolved", 2),
                     (2, "firing", 1)]
+
+
+async def test_the_same_alert_through_two_senders_is_two_rows(engine: Engine) -> None:
+    """Alertmanager's v2 API and its webhook can carry one alert; the detail shows both."""
+    await engine.ingest([alert(host="db1"), alert(host="db1")])
+    other = Alert(summary="Disk full", source="grafana", severity=Severity.CRITICAL,
+                  labels={"alertname": "DiskFull", "host": "db1"}, dedup_key="disk")
+    await engine.ingest([other])
+    detail = await engine.incident("INC1")
+    assert detail is not None
+    assert [(row["source"], row["count"]) for row in detail.alerts] == [
+        ("native", 2), ("grafana", 1)]
