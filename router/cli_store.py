@@ -16,8 +16,9 @@ Exit codes: 0 done, 1 no state directory, an invalid config or a store problem, 
 from __future__ import annotations
 
 import argparse
+import functools
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -158,34 +159,37 @@ def _print_stats(arguments: argparse.Namespace, path: Path, older_than: timedelt
     return EXIT_OK
 
 
+async def _prune_store(path: Path, cutoff: datetime, *, dry_run: bool,
+                       vacuum: bool) -> tuple[Pruned, Measure, Measure]:
+    """What was removed (or would be), and the store's size before and after."""
+    store = await Store.open(path)
+    try:
+        before = await store.read(lambda reader: retention.measure(reader.connection, path))
+        if dry_run:
+            would = await store.read(lambda reader: retention.prunable(reader.connection,
+                                                                       cutoff))
+            return would, before, before
+        total = Pruned()
+        while (batch := await store.write(lambda transaction: retention.prune(
+                transaction.connection, cutoff, _BATCH))).rows:
+            total += batch
+        while await store.write(lambda transaction: retention.reclaim(
+                transaction.connection, _PAGES)):
+            pass
+        if vacuum:
+            await store.vacuum()
+        await store.checkpoint()
+        after = await store.read(lambda reader: retention.measure(reader.connection, path))
+        return total, before, after
+    finally:
+        await store.close()
+
+
 def _print_prune(arguments: argparse.Namespace, path: Path, older_than: timedelta,
                  out: TextIO) -> int:
     cutoff = SystemClock().now() - older_than
-
-    async def session() -> tuple[Pruned, Measure, Measure]:
-        store = await Store.open(path)
-        try:
-            before = await store.read(lambda reader: retention.measure(reader.connection, path))
-            if arguments.dry_run:
-                would = await store.read(lambda reader: retention.prunable(reader.connection,
-                                                                           cutoff))
-                return would, before, before
-            total = Pruned()
-            while (batch := await store.write(lambda transaction: retention.prune(
-                    transaction.connection, cutoff, _BATCH))).rows:
-                total += batch
-            while await store.write(lambda transaction: retention.reclaim(
-                    transaction.connection, _PAGES)):
-                pass
-            if arguments.vacuum:
-                await store.vacuum()
-            await store.checkpoint()
-            after = await store.read(lambda reader: retention.measure(reader.connection, path))
-            return total, before, after
-        finally:
-            await store.close()
-
-    pruned, before, after = trio.run(session)
+    pruned, before, after = trio.run(functools.partial(
+        _prune_store, path, cutoff, dry_run=arguments.dry_run, vacuum=arguments.vacuum))
     if arguments.format == "json":
         print_json({"store": str(path), "older_than": _words(older_than),
                     "dry_run": arguments.dry_run, "removed": pruned.counts(),
