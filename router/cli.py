@@ -26,6 +26,7 @@ from router import (
     cli_overrides,
     cli_reload,
     cli_routes,
+    cli_store,
     daemon,
     logs,
     roster,
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_lifecycle.add_commands(commands)
     cli_reload.add_commands(commands)
     cli_deliveries.add_commands(commands)
+    cli_store.add_commands(commands)
     return parser
 
 

@@ -33,6 +33,7 @@ from router.config import ConfigInvalid, load_config
 from router.config.model import Config, Tls
 from router.config.values import parse_listen
 from router.engine import Engine
+from router.engine.retention import Retention
 from router.links import KEY_NAME as LINK_KEY_NAME
 from router.links import read_or_create_key
 from router.logs import Redactor, secrets_in
@@ -141,6 +142,7 @@ async def run(options: Options, *, clock: Clock | None = None,
             await nursery.start(deliverer.run)
             await engine.schedule_handoffs()
             await nursery.start(scheduler.run)
+            await nursery.start(Retention(engine).run)
             await nursery.start(slack_replies.run)
             async with trio.open_nursery() as servers:  # both return once drained
                 listeners = activated or await open_listeners(host, port)

@@ -58,6 +58,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                               "router.store", "router.notify.deliver",
                               "router.notify.transport", "router.views", "router.clock",
                               "router.errors", "router.redaction"),
+    "router.cli_store": ("router.cli_support", "router.config", "router.store",
+                         "router.views", "router.clock", "router.errors"),
     "router.links": (),
     "router.lifecycle": ("router.engine", "router.alerts.model", "router.errors"),
     "router.cli_lifecycle": ("router.cli_support", "router.config", "router.engine",

@@ -209,6 +209,8 @@ class _Builder:
             values["link_secret"] = self.secret(data["link_secret"])
         if (lifetime := self.parse(parse_positive_duration, data, source, "link_lifetime")):
             values["link_lifetime"] = lifetime
+        if (retention := self.parse(parse_positive_duration, data, source, "retention")):
+            values["retention"] = retention
         webhooks = source.at("generic_webhooks")
         values["generic_webhooks"] = tuple(
             self.generic_webhook(item, webhooks.at(index))

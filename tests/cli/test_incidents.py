@@ -453,7 +453,9 @@ def test_incident_show_json_shape(seeded: list[str]) -> None:
     assert (document["incident"]["id"], document["incident"]["state"]) == ("INC3", "resolved")
     assert document["incident"]["resolved_at"] == "2026-11-23T11:30:00+00:00"
     assert document["alerts"][1] == {
-        "received_at": "2026-11-23T11:30:00+00:00", "source": "native", "status": "resolved",
+        "received_at": "2026-11-23T11:30:00+00:00",
+        "last_received_at": "2026-11-23T11:30:00+00:00", "count": 1, "source": "native",
+        "status": "resolved",
         "summary": "MemoryLow on web1", "severity": "critical",
         "labels": {"alertname": "MemoryLow"}, "annotations": {}, "suppressed_by": None}
     assert document["timeline"][0] == {
