@@ -22,6 +22,7 @@ from router.engine import Engine
 from router.overrides import add_override
 from router.scheduler import Scheduler
 from router.store import Store
+from tests.tasks import start_stoppable
 
 # Monday 2026-11-23 08:50 in Berlin (07:50 UTC): bob's week ends at 09:00, then alice's begins.
 START = datetime(2026, 11, 23, 7, 50, tzinfo=UTC)
@@ -95,12 +96,7 @@ class Daemon:
         self.scheduler = Scheduler(self.engine, idle=timedelta(hours=1))
         self.scheduler.on_fired = lambda kind, late: self.lateness.append(late)
         self.engine.timers_written = self.scheduler.poke
-        self.scope = trio.CancelScope()
-
-        async def run(task_status: trio.TaskStatus[None]) -> None:
-            with self.scope:
-                await self.scheduler.run(task_status=task_status)
-        await self.nursery.start(run)
+        self.scope = await start_stoppable(self.nursery, self.scheduler.run)
 
     async def stop(self) -> None:
         self.scope.cancel()
