@@ -71,6 +71,10 @@ routes:
   - {match: [service=noisy], service: noisy}
   - service: api
 """
+HANDOFF_NOTICES = textwrap.dedent(CONFIG).replace(", urgency: high", "").replace(
+    "  - id: primary\n", "  - id: primary\n    name: Primary\n    handoff_notices: true\n")
+"""CONFIG with handoff notices on for the primary rota (named Primary); notices go to
+low-urgency methods, so everyone's email becomes one."""
 
 
 class Daemon:
@@ -301,9 +305,7 @@ async def test_an_alert_firing_again_after_retrigger_after_triggers_again(
 async def test_handoff_notices_tell_the_outgoing_and_incoming_person_once(
         tmp_path: Path, nursery: trio.Nursery, clock: trio.testing.MockClock) -> None:
     daemon = Daemon(tmp_path, nursery)
-    # notices go to low-urgency methods: make everyone's email one
-    daemon.config_path.write_text(textwrap.dedent(CONFIG).replace(", urgency: high", "").replace(
-        "  - id: primary\n", "  - id: primary\n    name: Primary\n    handoff_notices: true\n"))
+    daemon.config_path.write_text(HANDOFF_NOTICES)
     await daemon.start()
     timers = await daemon.engine.schedule_handoffs()
     assert timers == {"primary": datetime(2026, 11, 23, 8, 0, tzinfo=UTC)}  # 09:00 Berlin
@@ -324,8 +326,7 @@ async def test_handoff_notices_tell_the_outgoing_and_incoming_person_once(
 async def test_a_run_time_override_moves_the_handoff_and_names_who_takes_over(
         tmp_path: Path, nursery: trio.Nursery, clock: trio.testing.MockClock) -> None:
     daemon = Daemon(tmp_path, nursery)
-    daemon.config_path.write_text(textwrap.dedent(CONFIG).replace(", urgency: high", "").replace(
-        "  - id: primary\n", "  - id: primary\n    name: Primary\n    handoff_notices: true\n"))
+    daemon.config_path.write_text(HANDOFF_NOTICES)
     await daemon.start()
     await daemon.engine.schedule_handoffs()
     # carol covers 08:55-10:00 Berlin: the handoff moves to 08:55, from bob to carol
