@@ -29,6 +29,7 @@ from router.store.outbox import Attempt
 from tests.fakes import Answer
 from tests.fakes.pagerduty import FakePagerDuty, serve_fake_pagerduty
 from tests.fakes.slack import FakeSlack, serve_fake_slack
+from tests.tasks import start_stoppable
 
 ROUTING_KEY = "R" * 32
 EPOCH = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -85,13 +86,8 @@ class Harness:
                                    lambda: self.engine.snapshot.config, self.transport,
                                    jitter=lambda: self.jitter, rescan=timedelta(hours=1))
         self.engine.outbox_written = self.deliverer.wake
-        self.scope = trio.CancelScope()
         self.stopped = False
-
-        async def run(task_status: trio.TaskStatus[None]) -> None:
-            with self.scope:
-                await self.deliverer.run(task_status=task_status)
-        await self.nursery.start(run)
+        self.scope = await start_stoppable(self.nursery, self.deliverer.run)
 
     async def stop(self) -> None:
         """As a daemon stops: deliveries in flight are cut off, the rest stays pending."""
