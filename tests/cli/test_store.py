@@ -3,7 +3,6 @@ store filled through the engine (issue 13 item 7)."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import sqlite3
@@ -15,11 +14,11 @@ import pytest
 import trio
 
 from router.alerts.model import Alert, Severity, Status
-from router.cli import main
 from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
 from router.store import DATABASE_NAME, Store, Transaction
+from tests.cli.conftest import run
 
 CONFIG = """
 settings: {retention: 30d}
@@ -28,12 +27,6 @@ services: [{id: api, channels: [log]}]
 routes: [{service: api}]
 """
 NOW = datetime.now(UTC)
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def sizes(text: str) -> str:
