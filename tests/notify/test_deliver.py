@@ -520,8 +520,12 @@ async def test_a_trigger_waiting_for_its_turn_is_not_sent_once_its_incident_is_r
         services: tuple[FakePagerDuty, FakeSlack]) -> None:
     """Slack takes one message a second: the third incident's trigger waits two seconds."""
     _, slack = services
+    # a moment apart, so the three are due in this order (at one instant their order is
+    # the ids', which is arbitrary)
     await harness.alert("disk full", instance="a")
+    await trio.sleep(0.01)
     await harness.alert("cpu hot", instance="b")
+    await trio.sleep(0.01)
     third = await harness.alert("memory low", instance="c")
     await trio.sleep(0.5)
     await harness.engine.resolve(third, "api:ann")
