@@ -19,8 +19,8 @@ from router.alerts.model import Alert, IncidentState, Severity
 from router.clock import TrioClock
 from router.config import load_config
 from router.engine import Engine
-from router.overrides import add_override
-from router.scheduler import Scheduler
+from router.engine.overrides import add_override
+from router.engine.scheduler import Scheduler
 from router.store import Store
 from tests.tasks import start_stoppable
 

@@ -14,8 +14,8 @@ from router.alerts.model import Alert, Severity, Status
 from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
+from router.engine.views import detail_json
 from router.store import Store
-from router.views import detail_json
 
 CONFIG = """
 channels: [{id: log, type: log}]

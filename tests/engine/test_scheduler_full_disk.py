@@ -20,7 +20,7 @@ from router.alerts.model import Alert, Severity
 from router.clock import TrioClock
 from router.config import load_config
 from router.engine import Engine
-from router.scheduler import Scheduler
+from router.engine.scheduler import Scheduler
 from router.store import Store
 from tests.fakes.full_disk import FullDiskConnection, full_disk
 from tests.tasks import start_stoppable

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import trio
 
-from router.cli_support import (
+from router.cli.support import (
     EXIT_INVALID,
     EXIT_OK,
     Failure,
@@ -37,9 +37,9 @@ from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.model import Settings
 from router.config.values import parse_positive_duration
+from router.engine.views import instant_json
 from router.store import DATABASE_NAME, DEFAULT_STATE_DIR, Store, retention
 from router.store.retention import Measure, Pruned
-from router.views import instant_json
 
 _EXITS = ("exit status: 0 done; 1 no state directory, an invalid config or a store problem; "
           "2 usage. Works with or without a running daemon (SQLite WAL).")
