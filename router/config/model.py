@@ -187,6 +187,8 @@ class Settings:
     link_lifetime: timedelta = timedelta(hours=24)
     tls: Tls | None = None
     """None: plain HTTP (or `router run --tls-cert/--tls-key`)."""
+    retention: timedelta = timedelta(days=90)
+    """How long a resolved incident (with its alerts, timeline and deliveries) is kept."""
     where: Where = NOWHERE
 
 

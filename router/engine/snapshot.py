@@ -53,7 +53,7 @@ class OnCallCache:
     and end), so any instant inside it has the same answer: paging asks once per shift
     instead of once per incident. One per Snapshot, so a reload starts afresh.
 
-    Run-time overrides (router/overrides.py) come from the store: `within` reads them again,
+    Run-time overrides (router/engine/overrides.py) come from the store: `within` reads them again,
     at most once per group commit, when another connection committed since (SQLite's
     data_version: `router override add` in another process) or after `forget` (this process
     added or removed one), and drops the remembered answers only if they changed.

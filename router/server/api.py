@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 import trio
 
-from router import overrides, roster, views
 from router.alerts.formats import (
     FieldLimits,
     alertmanager,
@@ -30,7 +29,7 @@ from router.alerts.formats import (
     native,
     pagerduty,
 )
-from router.engine import Accepted, Engine
+from router.engine import Accepted, Engine, overrides, roster, views
 from router.errors import BadRequest, ConfigInvalid
 from router.server.api_access import Access, Gate
 from router.server.api_deliveries import ChannelTester, Deliveries
@@ -58,7 +57,7 @@ class ArrivedParser(Protocol):
 
 Reload = Callable[[], Awaitable[str]]
 Exposition = Callable[[], Awaitable[bytes]]
-"""Renders the metrics in Prometheus' text format (the daemon's router.metrics)."""
+"""Renders the metrics in Prometheus' text format (the daemon's router.daemon.metrics)."""
 Received = Callable[[str, str, int], None]
 """Told (format, source, count) once alerts are stored: the inbound format, the name of the
 token the sender presented (or "anonymous") and how many (metrics count them)."""

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from router import views
-from router.engine import Attempt, Engine, parse_incident_id
+from router.engine import Attempt, Engine, parse_incident_id, views
 from router.errors import BadRequest
 from router.server.routes import Request, Response
 

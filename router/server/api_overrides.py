@@ -3,7 +3,7 @@
 `GET /v1/rotas/{id}/overrides[?all=true]` lists a rota's overrides in force or to come (with
 `all`, removed and ended ones too); `POST /v1/rotas/{id}/overrides` adds one (201);
 `DELETE /v1/overrides/{id}` removes one in force or to come (200; the row stays as history).
-The checks are router/overrides.py's, shared with `router override`: each failure is a 400
+The checks are router/engine/overrides.py's, shared with `router override`: each failure is a 400
 naming the field of the JSON body (`rota` for the path's rota).
 
 POST body: {"person": "dave", "from": "2026-12-24T09:00" (default: now),
@@ -19,8 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from router.engine import Engine
-from router.errors import BadRequest
-from router.overrides import (
+from router.engine.overrides import (
     add_override_warned,
     override_json,
     overrides,
@@ -28,6 +27,7 @@ from router.overrides import (
     parse_time,
     remove_override,
 )
+from router.errors import BadRequest
 from router.server.routes import Request, Response
 
 

@@ -24,8 +24,8 @@ import html
 import logging
 from urllib.parse import urlencode
 
-from router import lifecycle, links
-from router.engine import Engine, parse_incident_id
+from router import links
+from router.engine import Engine, lifecycle, parse_incident_id
 from router.errors import BadRequest
 from router.server.routes import Request, Response
 

@@ -30,9 +30,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from router import lifecycle, overrides
 from router.alerts.formats import decode_json, json_kind, native
-from router.engine import Engine
+from router.engine import Engine, lifecycle, overrides
 from router.errors import BadRequest, StoreUnavailable
 
 logger = logging.getLogger(__name__)

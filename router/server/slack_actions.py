@@ -44,8 +44,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import trio
 
-from router import lifecycle
-from router.engine import Engine
+from router.engine import Engine, lifecycle
 from router.errors import BadRequest
 from router.server.routes import Request, Response
 

@@ -62,6 +62,9 @@ def _connect(path: Path, synchronous: Synchronous,
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                  timeout=30, factory=factory)
     connection.row_factory = sqlite3.Row
+    # Takes effect only in a new file (before its first table and its switch to WAL): pruned
+    # rows' pages can then be given back (store/retention.py). Older stores need one VACUUM.
+    connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute(f"PRAGMA synchronous = {synchronous}")
     connection.execute("PRAGMA foreign_keys = ON")
@@ -160,6 +163,23 @@ class Store:
             with contextlib.suppress(StoreUnavailable):
                 await self.write(_probe)
         return self.unavailable
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate the WAL, so the files are as
+        small as what the store holds (after a prune). False if a reader (another process)
+        kept it from finishing; the next automatic checkpoint catches up."""
+        def run() -> bool:
+            busy = self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            return not busy
+        return await trio.to_thread.run_sync(run, limiter=self._write_limiter)
+
+    async def vacuum(self) -> None:
+        """Rewrite the file without its free pages, turning on incremental auto-vacuum (which
+        only a VACUUM can switch on in a store that has tables). Holds the write lock for as
+        long as the copy takes, and needs free disk space for it."""
+        def run() -> None:
+            self._writer.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            self._writer.execute("VACUUM")
+        await trio.to_thread.run_sync(run, limiter=self._write_limiter)
 
     def take_timers_set(self) -> datetime | None:
         """The earliest deadline that commits set since the last call; None if they set no

@@ -133,6 +133,30 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX overrides_by_rota ON overrides (rota, ends_at);
     """,
+    # 4: each channel's pending notifications in due order, so the deliverer's pass for one
+    # channel never steps through another channel's backlog (issue 13 item 5)
+    """
+    CREATE INDEX outbox_due_by_channel ON outbox (channel, due_at, id) WHERE state = 'pending';
+    """,
+    # 5: a repeat of an alert (same incident, dedup key, status, source and labels) updates
+    # its row: how many times it arrived and when it last did. `identity` hashes the source
+    # and labels; rows written before this version have none and stay as they are
+    # (retention removes them).
+    """
+    ALTER TABLE alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE alerts ADD COLUMN last_received_at REAL;
+    ALTER TABLE alerts ADD COLUMN identity TEXT;
+    CREATE UNIQUE INDEX alerts_repeat
+        ON alerts (ifnull(incident_number, 0), dedup_key, status, identity)
+        WHERE identity IS NOT NULL;
+    """,
+    # 6: what retention looks for: resolved incidents by age, and an incident's notifications
+    # in every state (stores created from now on also use incremental auto-vacuum: store/
+    # __init__.py sets it before the first table)
+    """
+    CREATE INDEX incidents_resolved ON incidents (resolved_at) WHERE state = 'resolved';
+    CREATE INDEX outbox_by_number ON outbox (incident_number, state);
+    """,
 )
 
 

@@ -38,6 +38,11 @@ _DUE = (
     # decided at the same instant (one commit, or a clock that did not move): written first
     "OR (earlier.created_at = outbox.created_at AND earlier.rowid < outbox.rowid))) "
     "ORDER BY outbox.due_at, outbox.id LIMIT ?")
+_LATER_PENDING = (
+    "SELECT EXISTS (SELECT 1 FROM outbox AS this JOIN outbox AS later ON "
+    "later.incident_number = this.incident_number AND later.channel = this.channel AND "
+    "later.target = this.target WHERE this.id = ? AND later.state = 'pending' "
+    "AND later.id != this.id)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +149,7 @@ def record(connection: sqlite3.Connection, attempt: Attempt,
             "WHERE id = ?",
             (attempt.attempt, attempt.outcome, attempt.error,
              attempt.attempted_at.timestamp(), attempt.notification_id))
-    return bool(connection.execute(
-        "SELECT EXISTS (SELECT 1 FROM outbox AS this JOIN outbox AS later ON "
-        "later.incident_number = this.incident_number AND later.channel = this.channel AND "
-        "later.target = this.target WHERE this.id = ? AND later.state = 'pending' "
-        "AND later.id != this.id)", (attempt.notification_id,)).fetchone()[0])
+    return bool(connection.execute(_LATER_PENDING, (attempt.notification_id,)).fetchone()[0])
 
 
 def _record_late(connection: sqlite3.Connection, attempt: Attempt) -> bool:

@@ -7,6 +7,7 @@ trio thread. Times are stored as Unix seconds (REAL) so deadlines compare and in
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,9 +43,18 @@ _SELECT_OPEN = (f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = ? 
                 "AND state != 'resolved'")
 _SELECT_NUMBER = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE number = ?"
 _SILENCES_SINCE = 3600.0  # seconds before a transaction's first `now` that its cache covers
+# A repeat (same incident, dedup key, status, source and labels) counts on the row it
+# repeats; the newest arrival's words win. The conflict target is the unique index
+# `alerts_repeat`.
 _INSERT_ALERT = (
     "INSERT INTO alerts (incident_number, received_at, source, status, dedup_key, summary, "
-    "severity, labels, annotations, suppressed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    "severity, labels, annotations, suppressed_by, identity, last_received_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (ifnull(incident_number, 0), dedup_key, status, identity) "
+    "WHERE identity IS NOT NULL DO UPDATE SET count = count + 1, "
+    "last_received_at = excluded.last_received_at, "
+    "summary = excluded.summary, severity = excluded.severity, "
+    "annotations = excluded.annotations, suppressed_by = excluded.suppressed_by")
 _INSERT_TIMELINE = ("INSERT INTO timeline (incident_number, at, actor, action, details) "
                     "VALUES (?, ?, ?, ?, ?)")
 _INSERT_OUTBOX = ("INSERT INTO outbox (id, incident_number, channel, target, address, event, "
@@ -65,6 +75,12 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=
 
 def _json(mapping: Mapping[str, Any]) -> str:
     return _ENCODE(dict(mapping))
+
+
+def _identity(source: str, labels: str) -> str:
+    """What tells one alert of an incident from another: a hash of its source and its
+    labels' JSON text (the same alert through two formats stays two rows, each counted)."""
+    return hashlib.blake2b(f"{source}\n{labels}".encode(), digest_size=12).hexdigest()
 
 
 def _incident(row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
@@ -141,7 +157,9 @@ class Reader:
         if incident is None:
             return None
         alerts = tuple(
-            {"received_at": from_seconds(row["received_at"]), "source": row["source"],
+            {"received_at": from_seconds(row["received_at"]),
+             "last_received_at": from_seconds(row["last_received_at"] or row["received_at"]),
+             "count": row["count"], "source": row["source"],
              "status": row["status"], "summary": row["summary"], "severity": row["severity"],
              "labels": json.loads(row["labels"]), "annotations": json.loads(row["annotations"]),
              "suppressed_by": row["suppressed_by"]}
@@ -376,10 +394,11 @@ class Transaction(Reader):
 
     def record_alert(self, alert: Alert, incident_number: int | None, dedup_key: str,
                      received_at: datetime, suppressed_by: str | None) -> None:
+        labels, seconds = self._labels(alert.labels), received_at.timestamp()
         self._alerts.append(
-            (incident_number, received_at.timestamp(), alert.source, alert.status.value,
-             dedup_key, alert.summary, alert.severity.value, self._labels(alert.labels),
-             _json(alert.annotations), suppressed_by))
+            (incident_number, seconds, alert.source, alert.status.value, dedup_key,
+             alert.summary, alert.severity.value, labels, _json(alert.annotations),
+             suppressed_by, _identity(alert.source, labels), seconds))
 
     def add_timeline(self, number: int, entries: Iterable[TimelineEntry]) -> None:
         self._timeline.extend(

@@ -4,7 +4,6 @@ loopback (threads of this process)."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import textwrap
@@ -15,9 +14,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from router.cli import main
 from router.store import DATABASE_NAME, Store, outbox
 from router.store.outbox import Attempt
+from tests.cli.conftest import run, write_config
 from tests.fakes import serve_in_thread
 from tests.fakes.pagerduty import FakePagerDuty, serve_fake_pagerduty
 
@@ -61,12 +60,6 @@ RECORDED = (  # oldest first, as the deliverer writes them
 )
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
-
-
 def record(state: Path, *attempts: Attempt) -> None:
     async def write() -> None:
         store = await Store.open(state / DATABASE_NAME)
@@ -99,17 +92,7 @@ def pagerduty() -> Iterator[FakePagerDuty]:
 
 @pytest.fixture
 def config(tmp_path: Path, pagerduty: FakePagerDuty) -> Path:
-    directory = tmp_path / "config"
-    directory.mkdir()
-    (directory / "router.yaml").write_text(textwrap.dedent(CONFIG.format(
-        routing_key=ROUTING_KEY, url=pagerduty.url)))
-    return directory
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    (tmp_path / "state").mkdir()
-    return tmp_path / "state"
+    return write_config(tmp_path, CONFIG.format(routing_key=ROUTING_KEY, url=pagerduty.url))
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ seeded through the engine."""
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import re
@@ -16,11 +15,11 @@ import pytest
 import trio
 
 from router.alerts.model import Alert, Severity, Silence, SilenceMatcher, Status
-from router.cli import main
 from router.clock import FixedClock, SystemClock
 from router.config import load_config
 from router.engine import Accepted, Engine
 from router.store import DATABASE_NAME, Store
+from tests.cli.conftest import run, write_config
 
 CONFIG = """
 settings: {timezone: Europe/Berlin}
@@ -71,21 +70,7 @@ SILENCE_ID = re.compile(r"SIL-[0-9a-f]{8}")
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "router.yaml").write_text(textwrap.dedent(CONFIG))
-    return tmp_path / "config"
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    (tmp_path / "state").mkdir()
-    return tmp_path / "state"
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
+    return write_config(tmp_path, CONFIG)
 
 
 def alert(name: str, severity: str = "critical", status: Status = Status.FIRING,
@@ -453,7 +438,9 @@ def test_incident_show_json_shape(seeded: list[str]) -> None:
     assert (document["incident"]["id"], document["incident"]["state"]) == ("INC3", "resolved")
     assert document["incident"]["resolved_at"] == "2026-11-23T11:30:00+00:00"
     assert document["alerts"][1] == {
-        "received_at": "2026-11-23T11:30:00+00:00", "source": "native", "status": "resolved",
+        "received_at": "2026-11-23T11:30:00+00:00",
+        "last_received_at": "2026-11-23T11:30:00+00:00", "count": 1, "source": "native",
+        "status": "resolved",
         "summary": "MemoryLow on web1", "severity": "critical",
         "labels": {"alertname": "MemoryLow"}, "annotations": {}, "suppressed_by": None}
     assert document["timeline"][0] == {

@@ -5,9 +5,7 @@ test_lifecycle_surfaces.py)."""
 from __future__ import annotations
 
 import getpass
-import io
 import json
-import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,11 +13,11 @@ import pytest
 import trio
 
 from router.alerts.model import Alert, Severity, Status
-from router.cli import main
 from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
 from router.store import DATABASE_NAME, IncidentDetail, Store
+from tests.cli.conftest import run, write_config
 
 CONFIG = """
 settings: {timezone: UTC}
@@ -44,21 +42,7 @@ OPENED = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "router.yaml").write_text(textwrap.dedent(CONFIG))
-    return tmp_path / "config"
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    (tmp_path / "state").mkdir()
-    return tmp_path / "state"
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
+    return write_config(tmp_path, CONFIG)
 
 
 def alert(name: str) -> Alert:

@@ -3,7 +3,6 @@ the real entry points run as processes."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -13,15 +12,9 @@ import jsonschema
 import pytest
 
 from router import __version__
-from router.cli import main
+from tests.cli.conftest import run
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.parametrize(("argv", "complaint"), [

@@ -3,7 +3,6 @@ run through the CLI's `main` against small YAML configs."""
 
 from __future__ import annotations
 
-import io
 import json
 import textwrap
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from router.cli import main
+from tests.cli.conftest import run
 
 ROTA = """
 settings: {timezone: Europe/Berlin, fatigue: {hours_per_week: 90}}
@@ -45,12 +44,6 @@ def no_state_directory_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def config(tmp_path: Path) -> Path:
     (tmp_path / "rota.yaml").write_text(textwrap.dedent(ROTA))
     return tmp_path
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_oncall_names_the_person_until_when_and_who_is_next(config: Path) -> None:

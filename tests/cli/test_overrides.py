@@ -4,10 +4,8 @@ overrides and pages (or, without one, the config alone, without a word)."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,11 +15,11 @@ import pytest
 import trio
 
 from router.alerts.model import Alert, Severity
-from router.cli import main
 from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
 from router.store import DATABASE_NAME, Store
+from tests.cli.conftest import run, write_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CONFIG = """
@@ -56,16 +54,8 @@ THURSDAY = "2030-01-10"
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)  # no ./state unless a test makes one
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "router.yaml").write_text(textwrap.dedent(CONFIG))
     (tmp_path / "state").mkdir()
-    return tmp_path / "config"
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
+    return write_config(tmp_path, CONFIG)
 
 
 def add(config: Path, *argv: str) -> tuple[int, str, str]:

@@ -3,14 +3,13 @@ example changes who is on call."""
 
 from __future__ import annotations
 
-import io
 import re
 import shlex
 from pathlib import Path
 
 import pytest
 
-from router.cli import main
+from tests.cli.conftest import run
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 EXAMPLE = CHECKOUT / "config"
@@ -26,12 +25,6 @@ def section_commands(title: str) -> list[list[str]]:
     joined = block[1].replace("\\\n", " ")
     return [words for line in joined.splitlines()
             if (words := shlex.split(line, comments=True))]
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_the_readme_override_example_changes_who_is_on_call(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from router.cli_support import Failure, with_engine
+from router.cli.support import Failure, with_engine
 from router.config import load_config
 from router.engine import Engine
 from router.errors import StoreUnavailable

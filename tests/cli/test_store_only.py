@@ -5,7 +5,6 @@ they read one only when `--config` is given or `config/` is there. Run through t
 
 from __future__ import annotations
 
-import io
 import json
 import textwrap
 from datetime import UTC, datetime
@@ -15,11 +14,11 @@ import pytest
 import trio
 
 from router.alerts.model import Alert, Severity, Status
-from router.cli import main
 from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
 from router.store import DATABASE_NAME, Store
+from tests.cli.conftest import run
 
 CONFIG = """
 people:
@@ -35,12 +34,6 @@ routes:
   - {service: api}
 """
 NOON = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

@@ -3,24 +3,17 @@ CI annotations, `--no-secrets`, and never a traceback."""
 
 from __future__ import annotations
 
-import io
 import json
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from router.cli import main
+from tests.cli.conftest import run
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config"
 SUMMARY = ("5 people, 5 channels, 2 rotas, 2 escalation policies, 2 services, 4 routes, "
            "1 suppression from 8 files")
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def write(directory: Path, name: str, text: str) -> Path:

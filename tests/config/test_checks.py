@@ -71,23 +71,20 @@ def test_references_across_files_resolve(tmp_path: Path) -> None:
     assert problems([tmp_path]) == []
 
 
-def test_a_layer_with_no_members(tmp_path: Path) -> None:
-    path = write(tmp_path, "rotas.yaml", """
+# One file (after PEOPLE in people.yaml where `people` is set) and every problem of loading the
+# directory, in order; "{path}" in a problem stands for that file's path.
+ONE_FILE_PROBLEMS = [
+    pytest.param(False, "rotas.yaml", """
         rotas:
           - id: primary
             layers:
               - members: []
                 every: 1w
                 start: 2026-01-05
-    """)
-    assert problems([tmp_path]) == [
-        f"{path}:4:18: rotas[0].layers[0].members: rota 'primary' layer 'layer 1' has no "
-        "members; list at least one person"]
-
-
-def test_first_must_be_one_of_the_members(tmp_path: Path) -> None:
-    write(tmp_path, "people.yaml", PEOPLE)
-    path = write(tmp_path, "rotas.yaml", """
+        """, [
+        "{path}:4:18: rotas[0].layers[0].members: rota 'primary' layer 'layer 1' has no "
+        "members; list at least one person"], id="a-layer-with-no-members"),
+    pytest.param(True, "rotas.yaml", """
         rotas:
           - id: primary
             layers:
@@ -96,30 +93,21 @@ def test_first_must_be_one_of_the_members(tmp_path: Path) -> None:
                 first: carol
                 every: 1w
                 start: 2026-01-05
-    """)
-    assert problems([tmp_path]) == [
-        f"{path}:6:16: rotas[0].layers[0].first: 'carol' is not one of the layer's members "
-        "(alice, bob)"]
-
-
-def test_a_cover_holiday_policy_needs_someone_to_cover(tmp_path: Path) -> None:
-    write(tmp_path, "people.yaml", PEOPLE)
-    path = write(tmp_path, "rotas.yaml", """
+        """, [
+        "{path}:6:16: rotas[0].layers[0].first: 'carol' is not one of the layer's members "
+        "(alice, bob)"], id="first-not-one-of-the-members"),
+    pytest.param(True, "rotas.yaml", """
         rotas:
           - id: primary
             layers: [{members: [alice, bob], every: 1d, start: 2026-01-05}]
             holidays:
               dates: [2026-12-25]
               policy: cover
-    """)
-    assert problems([tmp_path]) == [
-        f"{path}:6:15: rotas[0].holidays.policy: holiday policy 'cover' needs "
-        "'cover: PERSON', the person who takes holiday shifts"]
-
-
-def test_an_override_that_ends_before_it_starts(tmp_path: Path) -> None:
-    write(tmp_path, "people.yaml", PEOPLE)
-    path = write(tmp_path, "rotas.yaml", """
+        """, [
+        "{path}:6:15: rotas[0].holidays.policy: holiday policy 'cover' needs "
+        "'cover: PERSON', the person who takes holiday shifts"],
+        id="a-cover-holiday-policy-with-no-one-to-cover"),
+    pytest.param(True, "rotas.yaml", """
         rotas:
           - id: primary
             timezone: Europe/Berlin
@@ -128,29 +116,20 @@ def test_an_override_that_ends_before_it_starts(tmp_path: Path) -> None:
               - person: bob
                 from: 2026-12-27T09:00
                 until: 2026-12-24T09:00
-    """)
-    assert problems([tmp_path]) == [
-        f"{path}:8:16: rotas[0].overrides[0].until: override ends (2026-12-24T09:00:00+01:00) "
-        "before it starts (2026-12-27T09:00:00+01:00)"]
-
-
-def test_an_override_of_no_length_is_reported_too(tmp_path: Path) -> None:
-    write(tmp_path, "people.yaml", PEOPLE)
-    path = write(tmp_path, "rotas.yaml", """
+        """, [
+        "{path}:8:16: rotas[0].overrides[0].until: override ends (2026-12-24T09:00:00+01:00) "
+        "before it starts (2026-12-27T09:00:00+01:00)"],
+        id="an-override-that-ends-before-it-starts"),
+    pytest.param(True, "rotas.yaml", """
         rotas:
           - id: primary
             layers: [{members: [alice], every: 1w, start: 2026-01-05}]
             overrides:
               - {person: bob, from: "2026-12-24T09:00Z", until: "2026-12-24T10:00+01:00"}
-    """)
-    assert problems([tmp_path]) == [
-        f"{path}:5:57: rotas[0].overrides[0].until: override ends (2026-12-24T10:00:00+01:00) "
-        "before it starts (2026-12-24T09:00:00+00:00)"]
-
-
-def test_an_unreadable_time_is_reported_once_not_as_a_backwards_range(tmp_path: Path) -> None:
-    write(tmp_path, "people.yaml", PEOPLE)
-    path = write(tmp_path, "rotas.yaml", """
+        """, [
+        "{path}:5:57: rotas[0].overrides[0].until: override ends (2026-12-24T10:00:00+01:00) "
+        "before it starts (2026-12-24T09:00:00+00:00)"], id="an-override-of-no-length"),
+    pytest.param(True, "rotas.yaml", """
         rotas:
           - id: primary
             layers: [{members: [alice], every: 1w, start: 2026-01-05}]
@@ -158,40 +137,83 @@ def test_an_unreadable_time_is_reported_once_not_as_a_backwards_range(tmp_path: 
               - {person: bob, from: 2026-12-24T25:00, until: 2026-12-20T09:00}
         suppressions:
           - {id: freeze, reason: freeze, from: 2026-12-24T09:00, until: soon}
-    """)
-    assert problems([tmp_path]) == [
-        f"{path}:5:29: rotas[0].overrides[0].from: expected a date and time such as "
+        """, [
+        "{path}:5:29: rotas[0].overrides[0].from: expected a date and time such as "
         "2026-12-24T09:00 or 2026-12-24T09:00:00+01:00, got '2026-12-24T25:00'",
-        f"{path}:7:65: suppressions[0].until: expected a date and time such as "
+        "{path}:7:65: suppressions[0].until: expected a date and time such as "
         "2026-12-24T09:00 or 2026-12-24T09:00:00+01:00, got 'soon'",
-    ]
-
-
-def test_a_suppression_that_ends_before_it_starts(tmp_path: Path) -> None:
-    path = write(tmp_path, "suppressions.yaml", """
+    ], id="an-unreadable-time-once-not-as-a-backwards-range"),
+    pytest.param(False, "suppressions.yaml", """
         suppressions:
           - id: migration
             reason: database migration
             timezone: America/New_York
             from: 2026-03-01T02:00
             until: 2026-03-01T01:00
-    """)
-    assert problems([tmp_path]) == [
-        f"{path}:6:12: suppressions[0].until: suppression ends (2026-03-01T01:00:00-05:00) "
-        "before it starts (2026-03-01T02:00:00-05:00)"]
-
-
-def test_a_phone_contact_needs_a_gateway_channel(tmp_path: Path) -> None:
-    path = write(tmp_path, "people.yaml", """
+        """, [
+        "{path}:6:12: suppressions[0].until: suppression ends (2026-03-01T01:00:00-05:00) "
+        "before it starts (2026-03-01T02:00:00-05:00)"],
+        id="a-suppression-that-ends-before-it-starts"),
+    pytest.param(False, "people.yaml", """
         people:
           - id: alice
             contact_methods:
               - {type: email, address: alice@example.com}
               - {type: phone, address: "+4915112345678"}
-    """)
-    assert problems([tmp_path]) == [
-        f"{path}:5:9: people[0].contact_methods[1]: a phone contact needs 'channel': the "
-        "webhook channel of an SMS or voice gateway"]
+        """, [
+        "{path}:5:9: people[0].contact_methods[1]: a phone contact needs 'channel': the "
+        "webhook channel of an SMS or voice gateway"], id="a-phone-contact-with-no-gateway"),
+    pytest.param(False, "routes.yaml", """
+        routes:
+          - name: everything
+          - name: web
+            match: [team=web]
+            service: web
+        """, [
+        "{path}:3:5: warning: routes[1]: route 'web' can never match: route 'everything' at "
+        "{path}:2:5 before it matches every alert and has no 'continue: true'",
+        "{path}:5:14: routes[1].service: no service with id 'web'",
+    ], id="warnings-do-not-hide-errors"),
+    pytest.param(False, "rota.yaml", """
+        people: [{id: ann}]
+        rotas:
+          - id: web
+            layers: [{members: [ann], every: 2h, start: 2026-01-01}]
+        """, [
+        "{path}:4:38: rotas[0].layers[0].every: expected a rotation of at least 3h, got "
+        "2:00:00: shorter ones cannot stay in order across a change of clocks"],
+        id="a-rotation-shorter-than-three-hours"),
+    pytest.param(False, "settings.yaml", """
+        settings:
+          ingest_tokens:
+            - {name: prometheus, token: a}
+            - {name: prometheus, token: b}
+        """, [
+        "{path}:4:14: settings.ingest_tokens[1].name: ingest token name 'prometheus' is used "
+        "twice: here and at {path}:3:7"], id="an-ingest-token-name-used-twice"),
+    pytest.param(False, "channels.yaml", """
+        channels:
+          - {id: hook, type: webhook, url: "http://127.0.0.1:1/", body: "{{ incident.id "}
+        """, [
+        "{path}:2:65: channels[0].body: not a valid template: unexpected end of template, "
+        "expected 'end of print statement' (line 1 of the template)"],
+        id="a-webhook-body-template-that-does-not-compile"),
+    pytest.param(False, "settings.yaml", """
+        settings:
+          listen: 0.0.0.0
+        """, [
+        "{path}:2:11: settings.listen: expected HOST:PORT such as 127.0.0.1:9080, "
+        "got '0.0.0.0'"], id="a-listen-address-without-a-port"),
+]
+
+
+@pytest.mark.parametrize(("people", "name", "text", "expected"), ONE_FILE_PROBLEMS)
+def test_a_problem_in_one_file_is_reported_at_its_place_in_these_words(
+        tmp_path: Path, people: bool, name: str, text: str, expected: list[str]) -> None:
+    if people:
+        write(tmp_path, "people.yaml", PEOPLE)
+    path = write(tmp_path, name, text)
+    assert problems([tmp_path]) == [line.replace("{path}", str(path)) for line in expected]
 
 
 @pytest.mark.parametrize(("method", "channel", "expected"), [
@@ -248,55 +270,6 @@ def test_a_catch_all_with_continue_hides_nothing(tmp_path: Path) -> None:
     assert load_config([tmp_path]).warnings == ()
 
 
-def test_warnings_do_not_hide_errors(tmp_path: Path) -> None:
-    path = write(tmp_path, "routes.yaml", """
-        routes:
-          - name: everything
-          - name: web
-            match: [team=web]
-            service: web
-    """)
-    assert problems([tmp_path]) == [
-        f"{path}:3:5: warning: routes[1]: route 'web' can never match: route 'everything' at "
-        f"{path}:2:5 before it matches every alert and has no 'continue: true'",
-        f"{path}:5:14: routes[1].service: no service with id 'web'",
-    ]
-
-
-def test_a_rotation_shorter_than_three_hours_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "rota.yaml", """
-        people: [{id: ann}]
-        rotas:
-          - id: web
-            layers: [{members: [ann], every: 2h, start: 2026-01-01}]
-        """)
-    assert problems([path]) == [
-        f"{path}:4:38: rotas[0].layers[0].every: expected a rotation of at least 3h, got "
-        "2:00:00: shorter ones cannot stay in order across a change of clocks"]
-
-
-def test_ingest_token_names_are_unique(tmp_path: Path) -> None:
-    path = write(tmp_path, "settings.yaml", """
-        settings:
-          ingest_tokens:
-            - {name: prometheus, token: a}
-            - {name: prometheus, token: b}
-        """)
-    assert problems([path]) == [
-        f"{path}:4:14: settings.ingest_tokens[1].name: ingest token name 'prometheus' is used "
-        f"twice: here and at {path}:3:7"]
-
-
-def test_a_webhook_body_template_is_compiled_at_load(tmp_path: Path) -> None:
-    path = write(tmp_path, "channels.yaml", """
-        channels:
-          - {id: hook, type: webhook, url: "http://127.0.0.1:1/", body: "{{ incident.id "}
-        """)
-    [problem] = problems([path])
-    assert problem == (f"{path}:2:65: channels[0].body: not a valid template: unexpected end "
-                       "of template, expected 'end of print statement' (line 1 of the template)")
-
-
 def test_an_empty_section_means_none_and_a_channel_keeps_its_name(tmp_path: Path) -> None:
     path = write(tmp_path, "config.yaml", """
         people:
@@ -306,13 +279,3 @@ def test_an_empty_section_means_none_and_a_channel_keeps_its_name(tmp_path: Path
     config = load_config([path])
     assert config.people == {}
     assert config.channels["log"].name == "Daemon log"
-
-
-def test_a_listen_address_without_a_port_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "settings.yaml", """
-        settings:
-          listen: 0.0.0.0
-        """)
-    assert problems([path]) == [
-        f"{path}:2:11: settings.listen: expected HOST:PORT such as 127.0.0.1:9080, "
-        "got '0.0.0.0'"]

@@ -18,6 +18,7 @@ import pytest
 import trustme
 
 from tests.e2e.conftest import CONFIG, ROUTING_KEY, Daemon, StartDaemon, incident_ids, wait_until
+from tests.server.support import trusting
 
 ALERT = {"summary": "Disk full", "severity": "critical",
          "labels": {"alertname": "DiskFull", "instance": "db1"}}
@@ -33,15 +34,6 @@ def write_pair(ca: trustme.CA, certificate: Path, key: Path) -> None:
         partial = path.with_suffix(".new")
         partial.write_bytes(b"".join(blob.bytes() for blob in blobs))
         os.replace(partial, path)
-
-
-def trusting(ca: trustme.CA, client_certificate: trustme.LeafCert | None = None
-             ) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    if client_certificate is not None:
-        client_certificate.configure_cert(context)
-    return context
 
 
 def https(daemon: Daemon, verify: ssl.SSLContext) -> httpx.Client:

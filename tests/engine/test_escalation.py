@@ -19,9 +19,10 @@ from router.alerts.model import Alert, IncidentState, Severity
 from router.clock import TrioClock
 from router.config import load_config
 from router.engine import Engine
-from router.overrides import add_override
-from router.scheduler import Scheduler
+from router.engine.overrides import add_override
+from router.engine.scheduler import Scheduler
 from router.store import Store
+from tests.tasks import start_stoppable
 
 # Monday 2026-11-23 08:50 in Berlin (07:50 UTC): bob's week ends at 09:00, then alice's begins.
 START = datetime(2026, 11, 23, 7, 50, tzinfo=UTC)
@@ -70,6 +71,10 @@ routes:
   - {match: [service=noisy], service: noisy}
   - service: api
 """
+HANDOFF_NOTICES = textwrap.dedent(CONFIG).replace(", urgency: high", "").replace(
+    "  - id: primary\n", "  - id: primary\n    name: Primary\n    handoff_notices: true\n")
+"""CONFIG with handoff notices on for the primary rota (named Primary); notices go to
+low-urgency methods, so everyone's email becomes one."""
 
 
 class Daemon:
@@ -95,12 +100,7 @@ class Daemon:
         self.scheduler = Scheduler(self.engine, idle=timedelta(hours=1))
         self.scheduler.on_fired = lambda kind, late: self.lateness.append(late)
         self.engine.timers_written = self.scheduler.poke
-        self.scope = trio.CancelScope()
-
-        async def run(task_status: trio.TaskStatus[None]) -> None:
-            with self.scope:
-                await self.scheduler.run(task_status=task_status)
-        await self.nursery.start(run)
+        self.scope = await start_stoppable(self.nursery, self.scheduler.run)
 
     async def stop(self) -> None:
         self.scope.cancel()
@@ -305,9 +305,7 @@ async def test_an_alert_firing_again_after_retrigger_after_triggers_again(
 async def test_handoff_notices_tell_the_outgoing_and_incoming_person_once(
         tmp_path: Path, nursery: trio.Nursery, clock: trio.testing.MockClock) -> None:
     daemon = Daemon(tmp_path, nursery)
-    # notices go to low-urgency methods: make everyone's email one
-    daemon.config_path.write_text(textwrap.dedent(CONFIG).replace(", urgency: high", "").replace(
-        "  - id: primary\n", "  - id: primary\n    name: Primary\n    handoff_notices: true\n"))
+    daemon.config_path.write_text(HANDOFF_NOTICES)
     await daemon.start()
     timers = await daemon.engine.schedule_handoffs()
     assert timers == {"primary": datetime(2026, 11, 23, 8, 0, tzinfo=UTC)}  # 09:00 Berlin
@@ -328,8 +326,7 @@ async def test_handoff_notices_tell_the_outgoing_and_incoming_person_once(
 async def test_a_run_time_override_moves_the_handoff_and_names_who_takes_over(
         tmp_path: Path, nursery: trio.Nursery, clock: trio.testing.MockClock) -> None:
     daemon = Daemon(tmp_path, nursery)
-    daemon.config_path.write_text(textwrap.dedent(CONFIG).replace(", urgency: high", "").replace(
-        "  - id: primary\n", "  - id: primary\n    name: Primary\n    handoff_notices: true\n"))
+    daemon.config_path.write_text(HANDOFF_NOTICES)
     await daemon.start()
     await daemon.engine.schedule_handoffs()
     # carol covers 08:55-10:00 Berlin: the handoff moves to 08:55, from bob to carol

@@ -20,9 +20,10 @@ from router.alerts.model import Alert, Severity
 from router.clock import TrioClock
 from router.config import load_config
 from router.engine import Engine
-from router.scheduler import Scheduler
+from router.engine.scheduler import Scheduler
 from router.store import Store
 from tests.fakes.full_disk import FullDiskConnection, full_disk
+from tests.tasks import start_stoppable
 
 START = datetime(2026, 11, 23, 7, 50, tzinfo=UTC)
 CONFIG = """
@@ -56,12 +57,7 @@ async def running(tmp_path: Path, nursery: trio.Nursery
     engine = Engine(load_config([tmp_path / "router.yaml"]), store, TrioClock(START))
     scheduler = Scheduler(engine, idle=timedelta(hours=1))
     engine.timers_written = scheduler.poke
-    scope = trio.CancelScope()
-
-    async def run(task_status: trio.TaskStatus[None]) -> None:
-        with scope:
-            await scheduler.run(task_status=task_status)
-    await nursery.start(run)
+    scope = await start_stoppable(nursery, scheduler.run)
     yield engine, disk
     scope.cancel()
     await store.close()

@@ -20,8 +20,9 @@ from router.alerts.model import Alert, Severity
 from router.clock import TrioClock
 from router.config import load_config
 from router.engine import Engine
-from router.scheduler import BATCH, Scheduler
+from router.engine.scheduler import BATCH, Scheduler
 from router.store import Store, Transaction
+from tests.tasks import start_stoppable
 
 START = datetime(2026, 11, 23, 7, 50, tzinfo=UTC)
 
@@ -109,13 +110,7 @@ async def running(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Runnin
     engine.timer_fired = recorded_timer_fired  # type: ignore[method-assign]
     scheduler = Scheduler(engine, idle=timedelta(hours=2))
     engine.timers_written = scheduler.poke
-    scope = trio.CancelScope()
-
-    async def run(task_status: trio.TaskStatus[None]) -> None:
-        with scope:
-            await scheduler.run(task_status=task_status)
-
-    await nursery.start(run)
+    scope = await start_stoppable(nursery, scheduler.run)
     yield state
     scope.cancel()
     await store.close()

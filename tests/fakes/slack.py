@@ -25,7 +25,7 @@ rules and limits (50 blocks; unique block ids of at most 255; header plain_text 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -110,13 +110,8 @@ def block_problems(blocks: object) -> list[str]:
         if not isinstance(block, dict):
             problems.append(f"{where} is not an object")
             continue
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if not isinstance(block_id, str) or not 0 < len(block_id) <= BLOCK_ID_LIMIT:
-                problems.append(f"{where}.block_id must be 1-{BLOCK_ID_LIMIT} characters")
-            elif block_id in block_ids:
-                problems.append(f"{where}.block_id {block_id!r} is not unique")
-            block_ids.add(str(block_id))
+        problems += _unique_id(block.get("block_id"), f"{where}.block_id", BLOCK_ID_LIMIT,
+                               block_ids)
         check = CHECKS.get(str(block.get("type")))
         if check is None:
             problems.append(f"{where}.type {block.get('type')!r} is not a block type")
@@ -136,31 +131,42 @@ def _section(block: dict[str, Any], where: str, action_ids: set[str]) -> list[st
     if "text" in block:
         problems += _text_object(block["text"], f"{where}.text", SECTION_LIMIT)
     if "fields" in block:
-        fields = block["fields"]
-        if not isinstance(fields, list) or not 0 < len(fields) <= FIELD_COUNT_LIMIT:
-            return [*problems, f"{where}.fields must hold 1-{FIELD_COUNT_LIMIT} items"]
-        for position, item in enumerate(fields):
-            problems += _text_object(item, f"{where}.fields[{position}]", FIELD_LIMIT)
+        problems += _listed(block["fields"], f"{where}.fields", FIELD_COUNT_LIMIT,
+                            lambda item, at: _text_object(item, at, FIELD_LIMIT))
     return problems
 
 
 def _context(block: dict[str, Any], where: str, action_ids: set[str]) -> list[str]:
-    elements = block.get("elements")
-    if not isinstance(elements, list) or not 0 < len(elements) <= CONTEXT_COUNT_LIMIT:
-        return [f"{where}.elements must hold 1-{CONTEXT_COUNT_LIMIT} items"]
-    problems: list[str] = []
-    for position, element in enumerate(elements):
-        problems += _text_object(element, f"{where}.elements[{position}]", TEXT_LIMIT)
-    return problems
+    return _listed(block.get("elements"), f"{where}.elements", CONTEXT_COUNT_LIMIT,
+                   lambda element, at: _text_object(element, at, TEXT_LIMIT))
 
 
 def _actions(block: dict[str, Any], where: str, action_ids: set[str]) -> list[str]:
-    elements = block.get("elements")
-    if not isinstance(elements, list) or not 0 < len(elements) <= ACTIONS_COUNT_LIMIT:
-        return [f"{where}.elements must hold 1-{ACTIONS_COUNT_LIMIT} items"]
+    return _listed(block.get("elements"), f"{where}.elements", ACTIONS_COUNT_LIMIT,
+                   lambda button, at: _button(button, at, action_ids))
+
+
+def _listed(items: object, where: str, limit: int,
+            check: Callable[[object, str], list[str]]) -> list[str]:
+    """A list of 1 to `limit` items (Slack's rule for fields and elements), each checked."""
+    if not isinstance(items, list) or not 0 < len(items) <= limit:
+        return [f"{where} must hold 1-{limit} items"]
     problems: list[str] = []
-    for position, button in enumerate(elements):
-        problems += _button(button, f"{where}.elements[{position}]", action_ids)
+    for position, item in enumerate(items):
+        problems += check(item, f"{where}[{position}]")
+    return problems
+
+
+def _unique_id(value: object, where: str, limit: int, seen: set[str]) -> list[str]:
+    """An optional block_id or action_id: 1 to `limit` characters, unique in the message."""
+    if value is None:
+        return []
+    problems = []
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        problems.append(f"{where} must be 1-{limit} characters")
+    elif value in seen:
+        problems.append(f"{where} {value!r} is not unique")
+    seen.add(str(value))
     return problems
 
 
@@ -169,13 +175,8 @@ def _button(button: object, where: str, action_ids: set[str]) -> list[str]:
         return [f"{where} is not a button"]
     problems = _text_object(button.get("text"), f"{where}.text", BUTTON_TEXT_LIMIT,
                             plain_only=True)
-    action_id = button.get("action_id")
-    if action_id is not None:
-        if not isinstance(action_id, str) or not 0 < len(action_id) <= ACTION_ID_LIMIT:
-            problems.append(f"{where}.action_id must be 1-{ACTION_ID_LIMIT} characters")
-        elif action_id in action_ids:
-            problems.append(f"{where}.action_id {action_id!r} is not unique")
-        action_ids.add(str(action_id))
+    problems += _unique_id(button.get("action_id"), f"{where}.action_id", ACTION_ID_LIMIT,
+                           action_ids)
     for name, limit in (("value", BUTTON_VALUE_LIMIT), ("url", BUTTON_URL_LIMIT)):
         if name in button and (not isinstance(button[name], str)
                                or not 0 < len(button[name]) <= limit):

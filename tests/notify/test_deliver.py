@@ -29,6 +29,7 @@ from router.store.outbox import Attempt
 from tests.fakes import Answer
 from tests.fakes.pagerduty import FakePagerDuty, serve_fake_pagerduty
 from tests.fakes.slack import FakeSlack, serve_fake_slack
+from tests.tasks import start_stoppable
 
 ROUTING_KEY = "R" * 32
 EPOCH = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -85,13 +86,8 @@ class Harness:
                                    lambda: self.engine.snapshot.config, self.transport,
                                    jitter=lambda: self.jitter, rescan=timedelta(hours=1))
         self.engine.outbox_written = self.deliverer.wake
-        self.scope = trio.CancelScope()
         self.stopped = False
-
-        async def run(task_status: trio.TaskStatus[None]) -> None:
-            with self.scope:
-                await self.deliverer.run(task_status=task_status)
-        await self.nursery.start(run)
+        self.scope = await start_stoppable(self.nursery, self.deliverer.run)
 
     async def stop(self) -> None:
         """As a daemon stops: deliveries in flight are cut off, the rest stays pending."""
@@ -524,8 +520,12 @@ async def test_a_trigger_waiting_for_its_turn_is_not_sent_once_its_incident_is_r
         services: tuple[FakePagerDuty, FakeSlack]) -> None:
     """Slack takes one message a second: the third incident's trigger waits two seconds."""
     _, slack = services
+    # a moment apart, so the three are due in this order (at one instant their order is
+    # the ids', which is arbitrary)
     await harness.alert("disk full", instance="a")
+    await trio.sleep(0.01)
     await harness.alert("cpu hot", instance="b")
+    await trio.sleep(0.01)
     third = await harness.alert("memory low", instance="c")
     await trio.sleep(0.5)
     await harness.engine.resolve(third, "api:ann")

@@ -31,6 +31,7 @@ from router.store.outbox import Attempt
 from tests.fakes import Answer, Received, Reply, serve_fake
 from tests.fakes.full_disk import FullDiskConnection, full_disk
 from tests.fakes.webhook import FakeWebhook
+from tests.tasks import start_stoppable
 
 T = TypeVar("T")
 EPOCH = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -114,12 +115,7 @@ async def harness(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Harnes
     deliverer = Deliverer(store, engine.clock, lambda: engine.snapshot.config, transport,
                           jitter=lambda: 0.0, rescan=timedelta(hours=1))
     engine.outbox_written = deliverer.wake
-    scope = trio.CancelScope()
-
-    async def run(task_status: trio.TaskStatus[None]) -> None:
-        with scope:
-            await deliverer.run(task_status=task_status)
-    await nursery.start(run)
+    scope = await start_stoppable(nursery, deliverer.run)
     yield Harness(store, engine, deliverer, disk, receiver)
     scope.cancel()
     await transport.aclose()
@@ -235,12 +231,7 @@ async def test_an_outbox_that_cannot_be_read_backs_the_deliverer_off(
                           jitter=lambda: 0.0, rescan=timedelta(hours=1))
     engine.outbox_written = deliverer.wake
     store.failing = True
-    scope = trio.CancelScope()
-
-    async def run(task_status: trio.TaskStatus[None]) -> None:
-        with scope:
-            await deliverer.run(task_status=task_status)
-    await nursery.start(run)
+    scope = await start_stoppable(nursery, deliverer.run)
     await trio.sleep(60)
     # jitter 0: passes at 0 (two reads: removed channels, then the outbox), 2.5, 7.5, 17.5
     # and 37.5 s; the deliverer did not die either

@@ -14,7 +14,6 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -25,10 +24,9 @@ from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Attempt, Engine
 from router.server.api import build_routes
-from router.server.http import serve_http
 from router.server.link_pages import LinkPages
 from router.server.routes import Routes
-from router.store import Store
+from tests.server.support import Servers
 
 TOKENS = """
   ingest_tokens:
@@ -143,31 +141,23 @@ async def api(tmp_path: Path) -> AsyncIterator[Serve]:
     """`await api(tokens=True)`: a server with every optional route, the admin file token
     and (unless tokens=False) the five tokens above."""
     async with trio.open_nursery() as nursery:
-        stores: list[Store] = []
+        servers = Servers(nursery)
 
         async def serve(*, tokens: bool = True, listen_host: str | None = None) -> Api:
-            directory = tmp_path / f"server-{len(stores)}"
+            directory = tmp_path / f"server-{len(servers.stores)}"
             directory.mkdir()
             config = CONFIG.replace("TOKENS\n", TOKENS[1:] if tokens else "")
             (directory / "config.yaml").write_text(config)
-            store = await Store.open(directory / "router.db")
-            stores.append(store)
+            store = await servers.open_store(directory / "router.db")
             engine = Engine(load_config([directory / "config.yaml"]), store, FixedClock(NOW))
             routes = build_routes(engine, _Tester(), reload=_reload, metrics=_metrics,
                                   link_pages=LinkPages(engine, b"k" * 32),
                                   admin_token=ADMIN_FILE_TOKEN, listen_host=listen_host)
-            port = await nursery.start(partial(serve_http, routes, port=0))
-            http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
-            clients.append(http)
-            return Api(routes, http)
+            return Api(routes, await servers.serve(routes))
 
-        clients: list[httpx.AsyncClient] = []
         yield serve
-        for client in clients:
-            await client.aclose()
+        await servers.close()
         nursery.cancel_scope.cancel()
-    for store in stores:
-        await store.close()
 
 
 def _scope(access: str) -> str:

@@ -10,7 +10,6 @@ import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,9 +23,8 @@ from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
 from router.server.api import build_routes
-from router.server.http import serve_http
 from router.server.link_pages import LinkPages
-from router.store import Store
+from tests.server.support import Servers
 
 STATE_KEY = bytes(range(32))
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -100,27 +98,20 @@ Start = Callable[..., Awaitable[Setup]]
 
 @pytest.fixture
 async def start(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Start]:
-    stores: list[Store] = []
-    clients: list[httpx.AsyncClient] = []
+    servers = Servers(nursery)
 
     async def begin(extra: str = "") -> Setup:
         path = tmp_path / "config.yaml"
         path.write_text(textwrap.dedent(CONFIG.format(extra=extra)))
-        store = await Store.open(tmp_path / "router.db")
-        stores.append(store)
+        store = await servers.open_store(tmp_path / "router.db")
         clock = FixedClock(NOW)
         engine = Engine(load_config([path]), store, clock)
         pages = LinkPages(engine, STATE_KEY)
-        port = await nursery.start(partial(serve_http, build_routes(engine, link_pages=pages),
-                                           port=0))
-        clients.append(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}"))
-        return Setup(clients[-1], engine, pages, clock, tmp_path)
+        client = await servers.serve(build_routes(engine, link_pages=pages))
+        return Setup(client, engine, pages, clock, tmp_path)
 
     yield begin
-    for client in clients:
-        await client.aclose()
-    for store in stores:
-        await store.close()
+    await servers.close()
     nursery.cancel_scope.cancel()
 
 

@@ -12,7 +12,6 @@ import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -25,10 +24,9 @@ from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
 from router.server.api import build_routes
-from router.server.http import serve_http
 from router.server.slack_actions import Responder, SlackActions, signature_ok, timestamp_fresh
-from router.store import Store
 from tests.fakes.slack import FakeSlack, serve_fake_slack
+from tests.server.support import Servers
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # Slack's documented example signing secret
 OTHER_SECRET = "second-workspace-signing-secret"
@@ -123,8 +121,7 @@ Start = Callable[..., Awaitable[Setup]]
 @pytest.fixture
 async def start(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Start]:
     """`await start(secret=True, other=True, tokens=False)`: a server on a fresh store."""
-    stores: list[Store] = []
-    clients: list[httpx.AsyncClient] = []
+    servers = Servers(nursery)
 
     async def begin(*, secret: bool = True, other: bool = True, tokens: bool = False) -> Setup:
         slack = await nursery.start(serve_fake_slack)
@@ -132,10 +129,9 @@ async def start(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Start]:
         text = CONFIG.format(settings=settings, webhook=slack.url,
                              secret=f", signing_secret: {SECRET}" if secret else "",
                              other=f", signing_secret: {OTHER_SECRET}" if other else "")
-        path = tmp_path / f"config-{len(stores)}.yaml"
+        path = tmp_path / f"config-{len(servers.stores)}.yaml"
         path.write_text(textwrap.dedent(text))
-        store = await Store.open(tmp_path / f"router-{len(stores)}.db")
-        stores.append(store)
+        store = await servers.open_store(tmp_path / f"router-{len(servers.stores)}.db")
         engine = Engine(load_config([path]), store, FixedClock(NOW))
 
         async def post(url: str, body: bytes) -> str:
@@ -147,15 +143,10 @@ async def start(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Start]:
         responder = Responder(post)
         nursery.start_soon(responder.run)
         routes = build_routes(engine, slack=SlackActions(engine, responder))
-        port = await nursery.start(partial(serve_http, routes, port=0))
-        clients.append(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}"))
-        return Setup(clients[-1], engine, slack)
+        return Setup(await servers.serve(routes), engine, slack)
 
     yield begin
-    for client in clients:
-        await client.aclose()
-    for store in stores:
-        await store.close()
+    await servers.close()
     nursery.cancel_scope.cancel()
 
 

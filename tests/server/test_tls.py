@@ -22,6 +22,7 @@ from router.server.tls import (
     TlsFilesInvalid,
     build_context,
 )
+from tests.server.support import trusting
 
 LIMITS = Limits(header_timeout=timedelta(seconds=10), grace=timedelta(seconds=1))
 
@@ -44,16 +45,6 @@ def write_pair(ca: trustme.CA, directory: Path, name: str = "server") -> TlsFile
     for blob in issued.cert_chain_pems:
         blob.write_to_path(str(certificate), append=True)
     return TlsFiles(certificate=certificate, key=key)
-
-
-def trusting(ca: trustme.CA, client_certificate: trustme.LeafCert | None = None
-             ) -> ssl.SSLContext:
-    """A client context that trusts only `ca` (and presents `client_certificate`)."""
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    if client_certificate is not None:
-        client_certificate.configure_cert(context)
-    return context
 
 
 async def serve(nursery: trio.Nursery, certificates: Certificates,

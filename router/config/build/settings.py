@@ -49,6 +49,8 @@ def build_settings(context: Context, data: dict[str, Any], source: Source) -> Se
         values["link_secret"] = context.secret(data["link_secret"])
     if (lifetime := context.parse(parse_positive_duration, data, source, "link_lifetime")):
         values["link_lifetime"] = lifetime
+    if (retention := context.parse(parse_positive_duration, data, source, "retention")):
+        values["retention"] = retention
     webhooks = source.at("generic_webhooks")
     values["generic_webhooks"] = tuple(
         generic_webhook(context, item, webhooks.at(index))

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import trio
 
-from router.cli_support import (
+from router.cli.support import (
     EXIT_INVALID,
     EXIT_OK,
     Failure,
@@ -33,12 +33,12 @@ from router.cli_support import (
 from router.clock import SystemClock
 from router.config.model import Config
 from router.engine import Attempt, Engine, parse_incident_id
+from router.engine.views import attempt_json
 from router.errors import BadRequest
 from router.notify.deliver import send_test
 from router.notify.transport import Transport
 from router.redaction import redact_urls
 from router.store import outbox
-from router.views import attempt_json
 
 
 def add_commands(commands: Any) -> None:

@@ -1,10 +1,9 @@
-"""router/metrics.py: the hooks move the counters, a scrape reads the store (a real SQLite file)
-and the reloader's status, and the exposition parses with prometheus_client's own parser and
-holds exactly the metrics docs/operations.md lists. GET /metrics and the counting of alerts and
-refusals go over real loopback HTTP to the server with the daemon's wiring. The example alert
-rules in docs/ parse, name only metrics router exposes, and fire as intended under promtool.
-(tests/e2e/test_metrics.py scrapes the daemon as a subprocess.)
-"""
+"""router/daemon/metrics.py: the hooks move the counters, a scrape reads the store (a real SQLite
+file) and the reloader's status, and the exposition parses with prometheus_client's own parser
+and holds exactly the metrics docs/operations.md lists. GET /metrics and the counting of alerts
+and refusals go over real loopback HTTP to the server with the daemon's wiring. The example
+alert rules in docs/ parse, name only metrics router exposes, and fire as intended under
+promtool. (tests/e2e/test_metrics.py scrapes the daemon as a subprocess.)"""
 
 from __future__ import annotations
 
@@ -29,16 +28,16 @@ from prometheus_client.samples import Sample
 from router.alerts.model import Alert
 from router.clock import FixedClock
 from router.config import load_config
+from router.daemon.metrics import REJECTIONS, Metrics
+from router.daemon.reload import ReloadStatus
 from router.engine import Engine
-from router.metrics import REJECTIONS, Metrics
-from router.reload import ReloadStatus
 from router.server import messages
 from router.server.api import METRICS_TYPE, build_routes
 from router.server.http import bound_port, open_listeners, serve_listeners
 from router.store import Store
 from router.store.outbox import Attempt
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 RULES = DOCS / "prometheus-rules.yml"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ROUTING_KEY = "R" * 32

@@ -19,14 +19,12 @@ from pathlib import Path
 import pytest
 import trio
 
-from router.cli_reload import reload_url
+from router.cli.reload import reload_url
 from router.clock import FixedClock
 from router.config import ConfigInvalid, load_config
 from router.config.model import Config
-from router.engine import Engine
-from router.errors import Problem, Where
-from router.logs import Redactor
-from router.reload import (
+from router.daemon.logs import Redactor
+from router.daemon.reload import (
     Reloader,
     WatchPlan,
     WatchTiming,
@@ -34,6 +32,8 @@ from router.reload import (
     resolve_links,
     watch_config,
 )
+from router.engine import Engine
+from router.errors import Problem, Where
 from router.store import Store
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -105,7 +105,7 @@ async def test_an_invalid_config_keeps_the_old_one_and_logs_every_problem(
     reloader = reloader_of(engine, tmp_path)
     running = engine.snapshot.config
     (tmp_path / "config" / "router.yaml").write_text(INVALID)
-    with caplog.at_level(logging.INFO, logger="router.reload"):
+    with caplog.at_level(logging.INFO, logger="router.daemon.reload"):
         outcome = await reloader.reload("api")
     assert engine.snapshot.config is running
     file = str(tmp_path / "config" / "router.yaml")

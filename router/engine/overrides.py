@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from router import roster
 from router.config.model import Config, Override, Rota
 from router.core.oncall import Shift, shift_at, shifts_between
+from router.engine import roster
 from router.errors import BadRequest
 from router.store import Reader, Transaction
 from router.store import overrides as stored

@@ -21,8 +21,7 @@ import argparse
 import functools
 from typing import Any, TextIO
 
-from router import lifecycle
-from router.cli_support import (
+from router.cli.support import (
     EXIT_OK,
     Failure,
     Usage,
@@ -33,8 +32,9 @@ from router.cli_support import (
     with_engine,
 )
 from router.config.model import Config
+from router.engine import lifecycle
+from router.engine.views import incident_json
 from router.errors import BadRequest
-from router.views import incident_json
 
 COMMANDS: tuple[tuple[str, lifecycle.Verb, str], ...] = (
     ("ack", "acknowledge", "acknowledge an incident: its escalation stops"),

@@ -17,24 +17,38 @@ from typing import TextIO
 
 import trio
 
-from router import (
-    __version__,
-    cli_deliveries,
-    cli_incidents,
-    cli_lifecycle,
-    cli_oncall,
-    cli_overrides,
-    cli_reload,
-    cli_routes,
-    daemon,
-    logs,
-    roster,
+from router import __version__, daemon
+from router.cli import (
+    deliveries as cli_deliveries,
 )
-from router.cli_support import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from router.cli import (
+    incidents as cli_incidents,
+)
+from router.cli import (
+    lifecycle as cli_lifecycle,
+)
+from router.cli import (
+    oncall as cli_oncall,
+)
+from router.cli import (
+    overrides as cli_overrides,
+)
+from router.cli import (
+    reload as cli_reload,
+)
+from router.cli import (
+    routes as cli_routes,
+)
+from router.cli import (
+    store as cli_store,
+)
+from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.schema import bundled_schema
 from router.config.values import parse_listen
+from router.daemon import logs
+from router.engine import roster
 from router.errors import Problem
 from router.store import DEFAULT_STATE_DIR
 
@@ -86,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_lifecycle.add_commands(commands)
     cli_reload.add_commands(commands)
     cli_deliveries.add_commands(commands)
+    cli_store.add_commands(commands)
     return parser
 
 

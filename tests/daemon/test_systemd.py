@@ -1,4 +1,4 @@
-"""router/systemd.py against real sockets, and the units in systemd/ against systemd-analyze.
+"""router/daemon/systemd.py against real sockets, and the units in systemd/ against systemd-analyze.
 
 notify() is checked by a real AF_UNIX datagram socket bound at a path and at an abstract name,
 as systemd's own $NOTIFY_SOCKET is. listen_fds() runs in a child process, because socket
@@ -26,9 +26,9 @@ import pytest
 import trio
 import trio.testing
 
-from router import systemd
+from router.daemon import systemd
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 UNITS = REPOSITORY / "systemd"
 EXPOSURE_LIMIT = 1.1
 """`systemd-analyze security` rates router.service at this (systemd 252): "OK" is below 5."""
@@ -104,7 +104,7 @@ def test_notify_to_a_missing_socket_warns_and_goes_on(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "nobody"))
-    with caplog.at_level(logging.WARNING, logger="router.systemd"):
+    with caplog.at_level(logging.WARNING, logger="router.daemon.systemd"):
         assert systemd.notify("READY=1") is False
     assert caplog.messages == [f"could not notify systemd (READY=1) at NOTIFY_SOCKET="
                                f"{tmp_path / 'nobody'}: No such file or directory"]
@@ -113,7 +113,7 @@ def test_notify_to_a_missing_socket_warns_and_goes_on(
 def test_notify_ignores_a_vsock_address(monkeypatch: pytest.MonkeyPatch,
                                         caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("NOTIFY_SOCKET", "vsock:2:1234")
-    with caplog.at_level(logging.WARNING, logger="router.systemd"):
+    with caplog.at_level(logging.WARNING, logger="router.daemon.systemd"):
         assert systemd.notify("READY=1") is False
     assert caplog.messages == ["NOTIFY_SOCKET=vsock:2:1234 is neither a path nor an abstract "
                                "name; not notifying systemd"]
@@ -184,7 +184,7 @@ def test_listen_fds_refuses_a_count_that_is_not_one(monkeypatch: pytest.MonkeyPa
 
 ACTIVATED = """
 import json, os, socket, sys
-from router import systemd
+from router.daemon import systemd
 count = len(sys.argv) - 1
 for target, passed in enumerate(sys.argv[1:], start=3):  # as systemd lays them out
     os.dup2(int(passed), target)

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
-from router import roster
-from router.cli_support import (
+from router.cli.support import (
     EXIT_OK,
     Action,
     Failure,
@@ -32,8 +31,8 @@ from router.clock import SystemClock
 from router.config.model import Config, Override
 from router.config.values import parse_datetime, parse_duration
 from router.core.oncall import EARLIEST, LATEST, Shift
-from router.engine import Engine
-from router.overrides import extra_overrides
+from router.engine import Engine, roster
+from router.engine.overrides import extra_overrides
 from router.store import DATABASE_NAME, DEFAULT_STATE_DIR
 
 T = TypeVar("T")

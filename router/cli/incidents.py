@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from router.alerts.model import IncidentState, Silence, SilenceMatcher
-from router.cli_support import (
+from router.cli.support import (
     EXIT_OK,
     Failure,
     Usage,
@@ -44,9 +44,9 @@ from router.config.values import (
     parse_positive_duration,
 )
 from router.engine import Engine, parse_incident_id
+from router.engine.views import detail_json, incident_json, silence_json, silence_state
 from router.errors import BadRequest, Where
 from router.store import IncidentDetail
-from router.views import detail_json, incident_json, silence_json, silence_state
 
 _UTC_ZONE = ZoneInfo("UTC")
 _TIME_HELP = "ISO 8601 (2026-05-25T03:00, 2026-05-25T05:00+02:00); without an offset it is UTC"

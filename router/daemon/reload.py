@@ -36,9 +36,9 @@ import watchfiles
 from router.clock import Clock
 from router.config import ConfigInvalid
 from router.config.model import Config
+from router.daemon.logs import Redactor, secrets_in
 from router.engine import Engine
 from router.errors import Problem, Where
-from router.logs import Redactor, secrets_in
 
 logger = logging.getLogger(__name__)
 

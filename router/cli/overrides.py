@@ -17,7 +17,7 @@ import argparse
 from datetime import datetime
 from typing import Any, TextIO
 
-from router.cli_support import (
+from router.cli.support import (
     EXIT_OK,
     Usage,
     add_common_options,
@@ -32,8 +32,7 @@ from router.clock import SystemClock
 from router.config.model import Config
 from router.config.values import parse_positive_duration
 from router.engine import Engine
-from router.errors import BadRequest
-from router.overrides import (
+from router.engine.overrides import (
     add_override_warned,
     check_override,
     override_json,
@@ -43,6 +42,7 @@ from router.overrides import (
     parse_time,
     remove_override,
 )
+from router.errors import BadRequest
 from router.store.overrides import RotaOverride
 
 _OPTIONS = {"rota": "ROTA", "person": "--person", "replaces": "--replaces", "from": "--from",

@@ -73,7 +73,7 @@ after a restart (overdue timers fire at once)."""
 
 
 class ReloadCounts(Protocol):
-    """What `/metrics` reads of the reloads so far (router/reload.py's ReloadStatus)."""
+    """What `/metrics` reads of the reloads so far (router/daemon/reload.py's ReloadStatus)."""
 
     @property
     def successes(self) -> int: ...

@@ -7,7 +7,7 @@ route table, and owns shutdown and reload:
   grace, leave pending notifications and timers in the store, return (exit 0). A second
   signal cancels everything at once.
 - reload, on SIGHUP, on `POST /-/reload` and when the config changes on disk (the watcher
-  of router/reload.py): load and validate the config again off the event loop; swap it in
+  of router/daemon/reload.py): load and validate the config again off the event loop; swap it in
   only if valid, else log every problem and keep the old one; one reload at a time. A
   reload also reads the TLS certificate and key again: new connections get the new ones,
   and a pair that does not load rejects the reload like an invalid config.
@@ -27,21 +27,23 @@ from pathlib import Path
 
 import trio
 
-from router import __version__, systemd
+from router import __version__
 from router.clock import Clock, SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.model import Config, Tls
 from router.config.values import parse_listen
+from router.daemon import systemd
+from router.daemon.logs import Redactor, secrets_in
+from router.daemon.metrics import Metrics
+from router.daemon.reload import Reloader, ReloadOutcome, watch_config
 from router.engine import Engine
+from router.engine.retention import Retention
+from router.engine.scheduler import Scheduler
 from router.links import KEY_NAME as LINK_KEY_NAME
 from router.links import read_or_create_key
-from router.logs import Redactor, secrets_in
-from router.metrics import Metrics
 from router.notify.deliver import Deliverer
 from router.notify.transport import Transport
 from router.notify.wire import HttpRequest
-from router.reload import Reloader, ReloadOutcome, watch_config
-from router.scheduler import Scheduler
 from router.server.api import build_routes
 from router.server.http import Limits, bound_port, open_listeners, serve_listeners
 from router.server.link_pages import LinkPages
@@ -141,6 +143,7 @@ async def run(options: Options, *, clock: Clock | None = None,
             await nursery.start(deliverer.run)
             await engine.schedule_handoffs()
             await nursery.start(scheduler.run)
+            await nursery.start(Retention(engine).run)
             await nursery.start(slack_replies.run)
             async with trio.open_nursery() as servers:  # both return once drained
                 listeners = activated or await open_listeners(host, port)

@@ -93,7 +93,7 @@ def run(arguments: argparse.Namespace, out: TextIO, err: TextIO, *, name: str, a
         resolve_secrets: bool, store_only: bool = False) -> int:
     """Load the config, run the command, turn expected failures into messages and codes.
 
-    `LookupError` is what `router.roster` raises for an unknown rota, service or person; like
+    `LookupError` is what `router.engine.roster` raises for an unknown rota, service or person; like
     `Failure` it carries one message, printed without the quotes `str(KeyError)` would add.
     """
     try:

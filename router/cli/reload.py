@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from router.cli_support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, command
+from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, command
 from router.config import ConfigInvalid, load_config
 from router.config.model import Settings
 from router.config.values import parse_listen

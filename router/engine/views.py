@@ -14,7 +14,9 @@ incident_json:
      time|null, "acknowledged_by": str|null, "resolved_at": time|null, "labels": {str: str}}
 detail_json:
     {"incident": incident_json, "alerts": [alert_json, ...], "timeline": [timeline_json, ...]}
-    alert_json: {"received_at": time, "source": str, "status": "firing|acknowledged|resolved",
+    alert_json: {"received_at": time (first arrival), "last_received_at": time,
+                 "count": int (arrivals: a repeat updates its alert instead of adding one),
+                 "source": str, "status": "firing|acknowledged|resolved",
                  "summary": str, "severity": str, "labels": {...}, "annotations": {...},
                  "suppressed_by": str|null}
     timeline_json: {"at": time, "actor": str, "action": str, "details": {str: str}}
@@ -69,6 +71,8 @@ def alert_json(alert: Mapping[str, Any]) -> dict[str, Any]:
     """One stored alert of an incident (a row of `IncidentDetail.alerts`)."""
     return {
         "received_at": instant_json(alert["received_at"]),
+        "last_received_at": instant_json(alert["last_received_at"]),
+        "count": alert["count"],
         "source": alert["source"],
         "status": alert["status"],
         "summary": alert["summary"],

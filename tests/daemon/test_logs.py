@@ -16,7 +16,7 @@ import pytest
 from router.cli import main
 from router.config import load_config
 from router.config.model import Secret
-from router.logs import Redactor, configure, secrets_in, under_journal
+from router.daemon.logs import Redactor, configure, secrets_in, under_journal
 
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 SECRET = Secret('hunter2-"quoted"\\and-slashed', "${env:SLACK_URL}")

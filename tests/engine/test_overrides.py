@@ -1,4 +1,4 @@
-"""Run-time overrides (router/overrides.py): how they apply (pure, through core.oncall), the
+"""Run-time overrides (router/engine/overrides.py): how they apply (pure, through core.oncall), the
 checks of add, and add/list/remove against a real SQLite store, with escalation paging the
 override's person, also when another process (the CLI) added it."""
 
@@ -12,13 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from router import overrides, roster
 from router.alerts.model import Alert, Severity
 from router.clock import FixedClock
 from router.config import load_config
 from router.config.model import Config, Holidays, Layer, Override, Rota, WeeklyWindow
 from router.core.oncall import OVERRIDE, Shift, shift_at, shifts_between
-from router.engine import Engine
+from router.engine import Engine, overrides, roster
 from router.errors import BadRequest
 from router.store import DATABASE_NAME, Store
 from router.store import overrides as stored

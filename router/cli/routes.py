@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from router.alerts.formats import native
 from router.alerts.model import Alert, Severity
-from router.cli_support import (
+from router.cli.support import (
     EXIT_INVALID,
     EXIT_OK,
     Failure,

@@ -1,0 +1,173 @@
+"""What the store may forget, and how big it is (room: store).
+
+Retention keeps the store bounded: a resolved incident older than the cutoff goes with
+everything that belongs to it (its alerts, timeline, finished notifications, delivery
+attempts and timers), and so do alerts that joined no incident (a resolve re-sent after its
+incident closed), finished notices (rota handoffs), delivery attempts of notices and channel
+tests, and silences that ended, all older than the cutoff. An incident that is still open, or
+still has a notification pending, is never removed, however old.
+
+`prune` removes one small batch and returns what it removed, so the caller can run each batch
+as its own short transaction and ingest never waits behind a long delete. `prunable` counts
+what pruning down to a cutoff would remove, without removing it. `reclaim` gives free pages
+back to the file system (stores created since migration 6 use incremental auto-vacuum);
+`measure` reports rows per table, file sizes and the oldest resolved incident.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, fields
+from datetime import datetime
+from pathlib import Path
+
+from router.store.records import from_seconds
+
+TABLES = ("incidents", "alerts", "timeline", "outbox", "deliveries", "timers", "silences",
+          "overrides")
+"""The tables `measure` counts, in the order `router store stats` shows them."""
+
+# Resolved before the cutoff, and nothing of theirs still to send.
+_EXPIRED_INCIDENTS = (
+    "SELECT number FROM incidents WHERE state = 'resolved' AND resolved_at < :cutoff "
+    "AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.incident_number = incidents.number "
+    "AND outbox.state = 'pending') ORDER BY resolved_at")
+# What belongs to no incident: alerts that joined none (ignored resolves), notices (incident
+# number 0: rota handoffs) and the delivery attempts of notices and channel tests.
+_LOOSE_ALERTS = ("SELECT id FROM alerts WHERE incident_number IS NULL "
+                 "AND ifnull(last_received_at, received_at) < :cutoff")
+_FINISHED_NOTICES = ("SELECT rowid FROM outbox WHERE incident_number = 0 "
+                     "AND state != 'pending' AND finished_at < :cutoff")
+_NOTICE_DELIVERIES = ("SELECT id FROM deliveries WHERE (incident_number = 0 OR "
+                      "incident_number IS NULL) AND attempted_at < :cutoff")
+_ENDED_SILENCES = "SELECT id FROM silences WHERE ends_at < :cutoff"
+# What goes with an incident: (table, the kind its rows count as; timers are not counted).
+_BELONGING = (("alerts", "alerts"), ("timeline", "timeline"), ("outbox", "notifications"),
+              ("deliveries", "deliveries"), ("timers", None))
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """Rows removed (or that would be), by kind."""
+
+    incidents: int = 0
+    alerts: int = 0
+    timeline: int = 0
+    notifications: int = 0
+    deliveries: int = 0
+    silences: int = 0
+
+    def __add__(self, other: Pruned) -> Pruned:
+        return Pruned(*(getattr(self, name) + getattr(other, name) for name in _NAMES))
+
+    @property
+    def rows(self) -> int:
+        return sum(getattr(self, name) for name in _NAMES)
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in _NAMES}
+
+
+_NAMES = tuple(field.name for field in fields(Pruned))
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """How big the store is."""
+
+    rows: dict[str, int]
+    database_bytes: int
+    wal_bytes: int
+    free_bytes: int
+    """Pages the file holds but no table uses (given back by `reclaim`, or by VACUUM)."""
+    incremental_vacuum: bool
+    oldest_resolved: datetime | None
+
+
+def prune(connection: sqlite3.Connection, cutoff: datetime, limit: int) -> Pruned:
+    """Remove up to `limit` expired incidents with what belongs to them, and up to `limit`
+    rows of each kind that belongs to no incident, all from before `cutoff`.
+
+    Returns:
+        What was removed; nothing (`rows == 0`) once nothing older than `cutoff` is left.
+    """
+    seconds = {"cutoff": cutoff.timestamp(), "limit": limit}
+    numbers = [row[0] for row in connection.execute(_EXPIRED_INCIDENTS + " LIMIT :limit",
+                                                    seconds)]
+    removed = dict.fromkeys(_NAMES, 0)
+    if numbers:
+        marks = ", ".join("?" * len(numbers))
+        for table, kind in _BELONGING:
+            count = connection.execute(
+                f"DELETE FROM {table} WHERE incident_number IN ({marks})", numbers).rowcount
+            if kind is not None:
+                removed[kind] += count
+        removed["incidents"] = connection.execute(
+            f"DELETE FROM incidents WHERE number IN ({marks})", numbers).rowcount
+    for table, key, query, kind in (
+            ("alerts", "id", _LOOSE_ALERTS, "alerts"),
+            ("outbox", "rowid", _FINISHED_NOTICES, "notifications"),
+            ("deliveries", "id", _NOTICE_DELIVERIES, "deliveries"),
+            ("silences", "id", _ENDED_SILENCES, "silences")):
+        removed[kind] += connection.execute(
+            f"DELETE FROM {table} WHERE {key} IN ({query} LIMIT :limit)", seconds).rowcount
+    return Pruned(**removed)
+
+
+def prunable(connection: sqlite3.Connection, cutoff: datetime) -> Pruned:
+    """What pruning everything before `cutoff` would remove."""
+    seconds = {"cutoff": cutoff.timestamp()}
+    expired = f"WITH expired AS ({_EXPIRED_INCIDENTS}) "
+
+    def count(query: str) -> int:
+        return int(connection.execute(query, seconds).fetchone()[0])
+
+    def belonging(table: str) -> int:
+        return count(expired + f"SELECT count(*) FROM {table} "
+                     "WHERE incident_number IN (SELECT number FROM expired)")
+
+    return Pruned(
+        incidents=count(expired + "SELECT count(*) FROM expired"),
+        alerts=belonging("alerts") + count(f"SELECT count(*) FROM ({_LOOSE_ALERTS})"),
+        timeline=belonging("timeline"),
+        notifications=belonging("outbox") + count(
+            f"SELECT count(*) FROM ({_FINISHED_NOTICES})"),
+        deliveries=belonging("deliveries") + count(
+            f"SELECT count(*) FROM ({_NOTICE_DELIVERIES})"),
+        silences=count(f"SELECT count(*) FROM ({_ENDED_SILENCES})"))
+
+
+def reclaim(connection: sqlite3.Connection, pages: int) -> int:
+    """Give up to `pages` free pages back to the file system (incremental auto-vacuum; a
+    store that has none keeps them for its next rows). Returns the pages given back."""
+    if connection.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+        return 0
+    free = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
+    # Python's sqlite3 steps a statement that returns no rows once, and each step of
+    # incremental_vacuum gives back one page: one execute per page.
+    for _ in range(min(free, pages)):
+        connection.execute("PRAGMA incremental_vacuum")
+    return free - int(connection.execute("PRAGMA freelist_count").fetchone()[0])
+
+
+def measure(connection: sqlite3.Connection, path: Path) -> Measure:
+    """Rows per table, the database and WAL files' sizes, and the oldest resolved incident."""
+    rows = {table: int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            for table in TABLES}
+    page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
+    free = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
+    oldest = connection.execute(
+        "SELECT min(resolved_at) FROM incidents WHERE state = 'resolved'").fetchone()[0]
+    return Measure(
+        rows=rows, database_bytes=_size(path), wal_bytes=_size(Path(f"{path}-wal")),
+        free_bytes=free * page_size,
+        incremental_vacuum=connection.execute("PRAGMA auto_vacuum").fetchone()[0] == 2,
+        oldest_resolved=from_seconds(oldest))
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
