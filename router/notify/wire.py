@@ -60,7 +60,8 @@ class HttpRequest:
     body: bytes = field(repr=False)  # a PagerDuty body holds the routing key
     target: str
     headers: Mapping[str, str] = field(default_factory=_empty)
-    timeout: timedelta = timedelta(seconds=10)
+    timeout: timedelta
+    """The channel's: its settings or its DEFAULT_TIMEOUT (every Request has one)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,7 +89,7 @@ class SmtpMessage:
     target: str
     username: str | None = None
     password: Secret | None = None
-    timeout: timedelta = timedelta(seconds=30)
+    timeout: timedelta
     ca_file: str | None = None
 
 
@@ -109,6 +110,7 @@ class LogLine:
     level: Literal["debug", "info", "warning", "error"]
     text: str
     target: str = "log"
+    timeout: timedelta
 
 
 Request = HttpRequest | SmtpMessage | LogLine
