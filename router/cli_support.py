@@ -25,6 +25,7 @@ from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.model import Config, Settings
 from router.engine import Engine
+from router.errors import StoreUnavailable
 from router.store import DATABASE_NAME, DEFAULT_STATE_DIR, Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -168,7 +169,7 @@ def with_engine(arguments: argparse.Namespace, config: Config,
 
     try:
         return trio.run(session)
-    except sqlite3.Error as error:
+    except (sqlite3.Error, StoreUnavailable) as error:  # e.g. a full disk
         raise Failure(f"the store {path} failed: {error}") from None
 
 

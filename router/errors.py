@@ -106,3 +106,22 @@ class Outcome:
         return cls("failed", reason)
 
 
+
+class StoreUnavailable(Exception):
+    """The store cannot write now (a full disk, an I/O error, a read-only file): a condition
+    of the host, not of the request, that may pass. Servers answer 503 with `retry_after`
+    seconds; the deliverer and the scheduler back off. `cause` is SQLite's own words
+    ("database or disk is full"), one per kind of failure, so logs can be grouped by it.
+
+    A plain class, not a dataclass, for the same reason as BadRequest.
+    """
+
+    retry_after = 10
+    """Seconds a sender is asked to wait (Retry-After): about how often the store is tried."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return f"the store cannot write: {self.cause}"

@@ -17,6 +17,11 @@ acknowledged, moved or removed before its deadline comes to nothing ("stale").
 
 A commit that sets a deadline pokes the task (`Engine.timers_written`); only one earlier than
 what the next planned read would load in time makes it read again.
+
+When the store cannot write (a full disk) or read, every timer waits: the task pauses for 1 s,
+doubling to 30 s while it still cannot, and then reads and fires again; the timers stay in
+the store, so none is lost, and the store logs the failure once per cause every ten seconds.
+Without the pause each due timer failed and fired again every second, with a traceback each.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from datetime import datetime, timedelta
 import trio
 
 from router.engine import Engine
+from router.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +46,10 @@ LOOKAHEAD = timedelta(seconds=1)
 IDLE = timedelta(seconds=5)
 """Read again after this long even when no deadline is near: a CLI command in another
 process (router escalate, router ack) writes timers that no poke announces."""
+
+FIRST_PAUSE = timedelta(seconds=1)
+LONGEST_PAUSE = timedelta(seconds=30)
+"""How long every timer waits after the store failed, doubling from FIRST_PAUSE."""
 
 Timer = tuple[int, str, datetime]
 """(incident number, kind, due at): what identifies one deadline in the store."""
@@ -67,6 +77,9 @@ class Scheduler:
         """Timers whose transaction ended while a read was running: the read may have seen
         them still in the store, and must not hand them over again."""
         self._changed = trio.Event()
+        self._outages = 0
+        """Pauses in a row because the store failed; 0 once a timer's transaction commits."""
+        self._paused_until: datetime | None = None
         self.on_fired: Callable[[str, float], None] = lambda kind, lateness: None
         """Called with each fired timer's kind and how many seconds after its deadline its
         transaction committed (metrics)."""
@@ -90,8 +103,15 @@ class Scheduler:
             while True:
                 self._changed = trio.Event()  # before the read: a poke during it is not lost
                 now = self._engine.clock.now()
+                if self._paused_until is not None and now < self._paused_until:
+                    await trio.sleep((self._paused_until - now).total_seconds())
+                    continue
                 if self._read_due(now):
-                    await self._read_ahead(now)
+                    try:
+                        await self._read_ahead(now)
+                    except StoreUnavailable:  # the store logged it
+                        self._pause()
+                        continue
                     now = self._engine.clock.now()
                 while self._ahead and self._ahead[0][0] <= now and len(self._firing) < BATCH:
                     due_at, number, kind = heapq.heappop(self._ahead)
@@ -102,6 +122,19 @@ class Scheduler:
                 wait = self._next_wake(now) - now
                 with trio.move_on_after(max(wait.total_seconds(), 0.0)):
                     await self._changed.wait()
+
+    def _pause(self) -> None:
+        """The store failed: every timer waits, longer each time in a row, and the timers
+        are read again afterwards (those read ahead may have been acted on meanwhile by a
+        CLI in another process)."""
+        now = self._engine.clock.now()
+        if self._paused_until is not None and now < self._paused_until:
+            return  # one pause for every timer that failed together
+        self._outages += 1
+        self._paused_until = now + min(FIRST_PAUSE * 2 ** min(self._outages - 1, 16),
+                                       LONGEST_PAUSE)
+        self._ahead.clear()
+        self._covered = None
 
     def _read_due(self, now: datetime) -> bool:
         if self._covered is None:
@@ -155,6 +188,9 @@ class Scheduler:
         woke = (self._engine.clock.now() - due_at).total_seconds()
         try:
             outcome = await self._engine.timer_fired(number, kind, due_at)
+        except StoreUnavailable:  # the store logged it; the timer stays in the store
+            self._pause()
+            return
         except Exception:
             # The timer stays in the store and fires again after the next read; one bad
             # incident must not stop every other escalation.
@@ -168,6 +204,7 @@ class Scheduler:
             if self._reading:
                 self._settled.add((number, kind, due_at))
             self._changed.set()
+        self._outages = 0
         late = (self._engine.clock.now() - due_at).total_seconds()
         self.on_fired(kind, late)
         logger.info("timer fired: %s", outcome, extra={

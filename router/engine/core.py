@@ -154,9 +154,20 @@ class Engine(Escalation, Handoffs, Silences):
     def _settle_change(self, transaction: Transaction, snapshot: Snapshot,
                        incident: Incident, action: str, now: datetime) -> None:
         """After an acknowledge or resolve: escalation stops, the channels that carried the
-        trigger hear of it, and an acknowledgement starts its timeout if the service has one."""
+        trigger hear of it, and an acknowledgement starts its timeout if the service has one.
+        A resolve also cancels the pages not sent yet (a retry would reach someone after the
+        incident is over), and tells only the channels the trigger reached."""
         transaction.cancel_timers(incident.number)
-        transaction.add_notifications(self._follow_ups(transaction, incident, action, now))
+        if action == "resolved":
+            cancelled = outbox.cancel_pages(transaction.connection, incident.number, now,
+                                            f"{incident.id} was resolved before this was sent")
+            if cancelled:
+                transaction.add_timeline(incident.number, [TimelineEntry(
+                    at=now, actor="router", action="pages cancelled",
+                    details={"count": str(len(cancelled)),
+                             "why": "the incident was resolved before they were sent"})])
+        transaction.add_notifications(self._follow_ups(transaction, snapshot, incident, action,
+                                                       now))
         service = snapshot.config.services.get(incident.service or "")
         if action == "acknowledged" and service and service.acknowledge_timeout:
             transaction.set_timer(incident.number, "unacknowledge",
@@ -208,14 +219,22 @@ class Engine(Escalation, Handoffs, Silences):
         return replace(incident, suppressed_by=None, level=1,
                        assigned_to=plan.people[0] if plan.people else None)
 
-    def _follow_ups(self, transaction: Transaction, incident: Incident, event: str,
-                    now: datetime) -> list[Notification]:
-        """Tell each channel that carried the trigger (PagerDuty, Slack) about the change."""
-        word = "acknowledge" if event == "acknowledged" else "resolve"
+    def _follow_ups(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
+                    event: str, now: datetime) -> list[Notification]:
+        """Tell each channel that carried the trigger (PagerDuty, Slack) about the change: an
+        acknowledge follows the trigger (it waits for it); a resolve goes only where the
+        trigger arrived, or may have (PagerDuty resolves by dedup key: harmless if not)."""
+        if event == "acknowledged":
+            word, channels = "acknowledge", transaction.notified_channels(incident.number)
+        else:
+            by_key = [channel.id for channel in snapshot.config.channels.values()
+                      if channel.type == "pagerduty"]
+            word, channels = "resolve", outbox.told_channels(
+                transaction.connection, incident.number, by_key)
         return [Notification(id=self.new_id(), incident_number=incident.number,
                              channel=channel, target=f"channel:{channel}", address="",
                              event=word, created_at=now)
-                for channel in transaction.notified_channels(incident.number)]
+                for channel in channels]
 
     async def acknowledge(self, incident_id: str, actor: str) -> Incident:
         return await self._transition(incident_id, actor, "acknowledge")

@@ -13,13 +13,21 @@ channel and starts one task per send, within each channel's limits:
 - at least once: a notification is done only once the receiver accepted it and that is
   committed; a send cut short by a restart is sent again (PagerDuty's dedup_key and the
   notification id in every message let receivers recognise a repeat);
-- what one incident tells one target over one channel keeps its order (store/outbox.py).
+- what one incident tells one target over one channel keeps its order (store/outbox.py);
+- a trigger or escalation whose incident is resolved by the time it is due is not sent: it is
+  logged as skipped, with the reason;
+- when the store cannot write (a full disk), a send's result is held in memory and committed
+  again with the same backoff as a failed send (sooner once another write succeeds): the
+  notification is not sent again meanwhile, where it once was thousands of times a minute. A
+  failed read of the outbox makes the whole deliverer back off alike. The store logs these
+  failures, once per cause every ten seconds.
 Every attempt is written to the delivery log and logged: INFO when delivered, WARNING when it
 will be retried, ERROR when it failed for good.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
@@ -33,7 +41,7 @@ import trio
 from router.alerts.model import Incident, IncidentState, Notification, Severity
 from router.clock import Clock
 from router.config.model import Channel, Config
-from router.errors import Outcome
+from router.errors import Outcome, StoreUnavailable
 from router.notify import CHANNELS, contract
 from router.notify.templates import build_message
 from router.notify.transport import Sent, Transport
@@ -75,14 +83,28 @@ class _Lane:
     def free(self) -> int:
         return self.channel.delivery.concurrency - len(self.busy)
 
-    async def pace(self) -> None:
-        """Wait for this channel's next send slot under its rate limit."""
+    async def pace(self) -> bool:
+        """Wait for this channel's next send slot under its rate limit; whether it waited."""
         rate = self.channel.delivery.rate  # the module's DEFAULT_RATE when not configured
         if not rate:
-            return
-        start = max(trio.current_time(), self.next_start)
+            return False
+        now = trio.current_time()
+        start = max(now, self.next_start)
         self.next_start = start + 1 / rate
         await trio.sleep_until(start)
+        return start > now
+
+
+@dataclass(slots=True)
+class _Held:
+    """A send whose result the store could not commit: not sent again while it is held, and
+    its result committed again at `until` (or once another write succeeds)."""
+
+    attempt: Attempt
+    retry_at: datetime | None
+    trace_id: str
+    until: datetime
+    failures: int = 1
 
 
 class Deliverer:
@@ -98,6 +120,11 @@ class Deliverer:
         self._transport = transport
         self._jitter = jitter
         self._lanes: dict[str, _Lane] = {}
+        self._held: dict[str, _Held] = {}
+        self._outages = 0
+        """Passes in a row that could not read the outbox."""
+        self._checked: tuple[Config | None, datetime | None] = (None, None)
+        """The config the last check for removed channels ran with, and when."""
         self._woken = trio.Event()
         self.on_attempt: Callable[[Attempt], None] = lambda attempt: None
         """Called after each attempt is recorded (metrics)."""
@@ -109,23 +136,37 @@ class Deliverer:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         """Deliver until cancelled; pending notifications stay in the store for the next run."""
-        checked: tuple[Config | None, datetime | None] = (None, None)
         async with trio.open_nursery() as sends:
             task_status.started()
             while True:
                 self._woken = trio.Event()  # before reading: a poke during the pass counts
                 now = self._clock.now()
-                config = self._config()
-                if checked[0] is not config or checked[1] is None or (
-                        now - checked[1] >= self._rescan):
-                    # A reload, or a rescan: notifications an engine wrote with the config
-                    # before a reload may name a channel that is gone.
-                    await self._fail_removed(config, now)
-                    checked = (config, now)
-                later = await self._dispatch(sends, config, now)
+                try:
+                    later = await self._pass(sends, now)
+                    self._outages = 0
+                except StoreUnavailable:  # the store logged it: back off, deaf to pokes
+                    self._outages += 1
+                    await trio.sleep(backoff(self._outages, self._jitter()).total_seconds())
+                    continue
                 wait = self._rescan if later is None else min(self._rescan, later - now)
                 with trio.move_on_after(max(wait.total_seconds(), 0.0)):
                     await self._woken.wait()
+
+    async def _pass(self, sends: trio.Nursery, now: datetime) -> datetime | None:
+        """One look at the outbox; when to look again at the latest."""
+        config = self._config()
+        if self._checked[0] is not config or self._checked[1] is None or (
+                now - self._checked[1] >= self._rescan):
+            # A reload, or a rescan: notifications an engine wrote with the config before a
+            # reload may name a channel that is gone. (If the store cannot write, at the next
+            # rescan: the other channels go on meanwhile.)
+            self._checked = (config, now)
+            with contextlib.suppress(StoreUnavailable):
+                await self._fail_removed(config, now)
+        await self._commit_held(now)
+        later = await self._dispatch(sends, config, now)
+        return min((moment for moment in (later, *(held.until for held in self._held.values()))
+                    if moment is not None), default=None)
 
     def _lane(self, channel: Channel) -> _Lane:
         lane = self._lanes.get(channel.id)
@@ -140,7 +181,8 @@ class Deliverer:
         one falls due. One store read for every channel: a pass runs after every commit
         that wrote notifications and after every send."""
         lanes = [lane for lane in map(self._lane, config.channels.values()) if lane.free > 0]
-        wanted = [(lane.channel.id, lane.free, frozenset(lane.busy)) for lane in lanes]
+        wanted = [(lane.channel.id, lane.free, frozenset(lane.busy).union(self._held))
+                  for lane in lanes]
 
         def read(reader: Reader) -> tuple[list[list[Due]], datetime | None]:
             found = [outbox.due(reader.connection, channel_id, now, free, busy)
@@ -170,19 +212,65 @@ class Deliverer:
                 logger.error("notification failed: %s", reason,
                              extra={"channel": channel_id, "notification": notification_id})
 
+    async def _commit_held(self, now: datetime) -> None:
+        """Commit the held results whose backoff ran out, or all once the store wrote again,
+        in one unit; on failure each waits the next step of its backoff."""
+        writable = self._store.unavailable is None
+        ready = [held for held in self._held.values() if writable or held.until <= now]
+        if not ready:
+            return
+        try:
+            await self._store.write(lambda transaction: [
+                outbox.record(transaction.connection, held.attempt, held.retry_at)
+                for held in ready])
+        except StoreUnavailable:
+            for held in ready:
+                held.failures += 1
+                held.until = now + backoff(held.failures, self._jitter())
+            return
+        for held in ready:
+            del self._held[held.attempt.notification_id]
+            _log(held.attempt, held.retry_at, held.trace_id)
+            self.on_attempt(held.attempt)
+
+    async def _send(self, lane: _Lane, config: Config, item: Due) -> Shipped | None:
+        """Ship one notification, unless its incident was resolved before it was sent (None:
+        a resolve cancelled it while it waited for its turn under the channel's rate)."""
+        notification, incident = item.notification, item.incident
+        resolved = incident.state is IncidentState.RESOLVED
+        if await lane.pace():  # it waited: look again at what the incident came to
+            try:
+                state, incident_state = await self._store.read(
+                    lambda reader: outbox.states(reader.connection, notification.id))
+            except StoreUnavailable:  # the store logged it; go by what the due read saw
+                state, incident_state = "pending", None
+            if state != "pending":
+                return None
+            resolved = resolved or incident_state == IncidentState.RESOLVED.value
+        if resolved and notification.event in ("trigger", "escalate"):
+            return Shipped(notification.address or notification.target, None, Outcome(
+                "ok", f"{incident.id} was resolved before this was sent"))
+        link = (self._acknowledge_url(lane.channel, notification, incident)
+                if self._acknowledge_url else None)
+        return await ship(self._transport, lane.channel, lane.module, config, notification,
+                          incident, acknowledge_url=link, now=self._clock.now())
+
     async def _deliver(self, lane: _Lane, config: Config, item: Due) -> None:
         notification = item.notification
         look_again = True
         try:
-            await lane.pace()
-            link = (self._acknowledge_url(lane.channel, notification, item.incident)
-                    if self._acknowledge_url else None)
-            shipped = await ship(self._transport, lane.channel, lane.module, config,
-                                 notification, item.incident, acknowledge_url=link,
-                                 now=self._clock.now())
+            shipped = await self._send(lane, config, item)
+            if shipped is None:
+                return
             attempt, retry_at = self._settle(lane.channel, item, shipped)
-            successor = await self._store.write(
-                lambda transaction: outbox.record(transaction.connection, attempt, retry_at))
+            try:
+                successor = await self._store.write(lambda transaction: outbox.record(
+                    transaction.connection, attempt, retry_at))
+            except StoreUnavailable:  # the store logged it; hold the result, do not resend
+                self._held[notification.id] = _Held(
+                    attempt, retry_at, item.trace_id,
+                    until=self._clock.now() + backoff(1, self._jitter()))
+                return
             # Look at the outbox again only if this send may have let another start: its
             # lane was full, a later message to the same target waited for it, or it will
             # be retried (the next due time moved). New notifications wake the deliverer

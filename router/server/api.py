@@ -79,7 +79,7 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("POST", "/v2/enqueue", "routing_key", ingest.pagerduty)
     add("POST", "/v1/ingest/generic/{name}", "ingest", ingest.generic, "generic:{name}")
     add("GET", "/healthz", "open", _health)
-    add("GET", "/readyz", "open", _health)
+    add("GET", "/readyz", "open", _readiness(engine))
     if metrics is not None:
         add("GET", "/metrics", "read", _scrape(metrics))
     if reload is not None:
@@ -123,6 +123,18 @@ _FORMATS: tuple[tuple[str, str, Parser], ...] = (
 
 async def _health(request: Request) -> Response:
     return Response.json(200, {"status": "ok"})
+
+
+def _readiness(engine: Engine) -> Handler:
+    """GET /readyz: 503 with the cause while the store cannot write (a full disk), 200 again
+    once a write succeeds; /healthz only says the daemon answers."""
+    async def handle(request: Request) -> Response:
+        failure = await engine.store.check_writable()
+        if failure is None:
+            return Response.json(200, {"status": "ok"})
+        return Response.json(503, {"status": "not ready", "error": str(failure)},
+                             headers=[("retry-after", str(failure.retry_after))])
+    return handle
 
 
 def _scrape(metrics: Exposition) -> Handler:

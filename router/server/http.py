@@ -5,6 +5,8 @@ graceful shutdown. It knows nothing about alerts; `daemon.py` wires routes to th
 
 Every error a client can cause is answered as JSON `{"error": "<message>"}`, and a handler
 that raises is answered 500 and logged: the server never crashes and never shows a traceback.
+A store that cannot write (a full disk) is answered 503 with Retry-After, and not logged here:
+the store logs it, once per cause every ten seconds.
 Excess connections (over `Limits.max_connections`) wait in the kernel's accept backlog: the
 accept loop takes the next one only when a slot frees, so memory stays bounded and no sender
 is refused outright (alert senders retry on refusal, but a short wait is cheaper).
@@ -26,7 +28,7 @@ from http import HTTPStatus
 import h11
 import trio
 
-from router.errors import BadRequest
+from router.errors import BadRequest, StoreUnavailable
 from router.server.routes import Handler, Request, Response, Routes, header_map, split_target
 from router.server.tls import HandshakeFailed, TlsStream
 
@@ -401,6 +403,9 @@ class _Connection:
             return await handler(request)
         except BadRequest as exc:
             return Response.error(400, str(exc))
+        except StoreUnavailable as exc:
+            return Response.error(503, str(exc), headers=[
+                ("retry-after", str(exc.retry_after))])
         except Exception:
             logger.exception("handler failed: %s %s", request.method, request.path)
             return _INTERNAL_ERROR

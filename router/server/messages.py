@@ -11,8 +11,8 @@ incident) or `{"error": ..., "field": ...}`.
 Errors are replies, never exceptions: `{"type": "error", "in_reply_to": N, "code": C, "text":
 ...}` with HTTP's codes: 400 for a line or field that cannot be read, 404 for an unknown
 incident or team, 409 when the incident's state forbids the request, 500 (logged) when the
-engine fails, 503 when it does not answer in time. `in_reply_to` is null until a msg_id is
-known.
+engine fails, 503 when it does not answer in time or the store cannot write (a full disk).
+`in_reply_to` is null until a msg_id is known.
 
 The alert of create_incident and send_alert is built by the native format from the message's
 fields, so both validate alike, with source "socket". Without labels of its own such an alert
@@ -33,7 +33,7 @@ from typing import TypeVar
 from router import lifecycle, overrides
 from router.alerts.formats import decode_json, json_kind, native
 from router.engine import Engine
-from router.errors import BadRequest
+from router.errors import BadRequest, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +156,8 @@ async def _answer_message(engine: Engine, document: Mapping[str, object]) -> Rep
         return error_body(msg_id, 400, str(error))
     except MessageError as error:
         return error_body(msg_id, error.code, error.text)
+    except StoreUnavailable as error:  # the store logged it
+        return error_body(msg_id, 503, str(error))
     except Exception:
         logger.exception("socket message failed", extra={"msg_id": msg_id,
                                                           "type": body.get("type")})
@@ -167,6 +169,8 @@ async def _answer_alerts(engine: Engine, line: bytes) -> Reply:
         accepted = await engine.ingest(native.parse(line, {}))
     except BadRequest as error:
         return {"error": error.message, "field": error.field}
+    except StoreUnavailable as error:  # the store logged it
+        return {"error": str(error), "field": "", "retry_after": error.retry_after}
     except Exception:
         logger.exception("socket alerts failed")
         return {"error": "internal error", "field": ""}

@@ -5,10 +5,15 @@ Writes are group-committed: every `write` that arrives while a commit is running
 next one, each unit of work in its own savepoint, so one failing unit rolls back alone and
 concurrent requests share the cost of one fsync. sqlite3 runs only in worker threads
 (`trio.to_thread.run_sync`): one writer connection behind a limiter of one, and one reader.
+
+When the host will not let it write (a full disk, an I/O error, a read-only file) `read` and
+`write` raise `StoreUnavailable` (store/health.py) and log it at most once per cause every ten
+seconds; `unavailable` holds the last such failure until a write succeeds again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +23,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 import trio
 
+from router.errors import StoreUnavailable
 from router.store import files
+from router.store.health import FailureLog, unavailable
 from router.store.migrations import migrate
 from router.store.records import IncidentDetail, Reader, Transaction, from_seconds
 
@@ -31,6 +38,8 @@ DATABASE_NAME = "router.db"
 
 T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
+PROBE_EVERY = 1.0
+"""Seconds between two test writes of `check_writable` while the store cannot write."""
 
 
 @dataclass(slots=True)
@@ -46,11 +55,12 @@ class _Batch:
     finished: trio.Event = field(default_factory=trio.Event)
 
 
-def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
+def _connect(path: Path, synchronous: Synchronous,
+             factory: type[sqlite3.Connection] = sqlite3.Connection) -> sqlite3.Connection:
     # trio's thread cache may run each call on a different thread; the limiters make sure
     # only one thread uses a connection at a time.
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                 timeout=30)
+                                 timeout=30, factory=factory)
     connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute(f"PRAGMA synchronous = {synchronous}")
@@ -69,16 +79,23 @@ class Store:
         self._batch = _Batch()
         self._timers_set: float | None = None
         self.commits = 0
+        self.unavailable: StoreUnavailable | None = None
+        """Why the last write failed, while the store cannot write; None once one succeeds."""
+        self._failures = FailureLog()
+        self._probed_at = -float("inf")
 
     @classmethod
-    async def open(cls, path: Path, *, synchronous: Synchronous = "FULL") -> Store:
+    async def open(cls, path: Path, *, synchronous: Synchronous = "FULL",
+                   writer_factory: type[sqlite3.Connection] = sqlite3.Connection) -> Store:
         """Open (creating and migrating as needed) the store at `path`; its files are
-        created 0600, and existing ones that other users may read are tightened."""
+        created 0600, and existing ones that other users may read are tightened.
+        `writer_factory` makes the write connection (tests pass one whose commits fail as
+        on a full disk)."""
         def connect() -> Store:
             files.create_private(path)
             files.tighten_files(path.with_name(path.name + suffix)
                                 for suffix in ("", "-wal", "-shm"))
-            writer = _connect(path, synchronous)
+            writer = _connect(path, synchronous, writer_factory)
             migrate(writer)
             return cls(writer, _connect(path, synchronous))
         return await trio.to_thread.run_sync(connect)
@@ -91,13 +108,20 @@ class Store:
     async def read(self, query: Callable[[Reader], T]) -> T:
         """Run `query` on the read connection, which sees the last committed state."""
         reader = Reader(self._reader)
-        return await trio.to_thread.run_sync(query, reader, limiter=self._read_limiter)
+        try:
+            return await trio.to_thread.run_sync(query, reader, limiter=self._read_limiter)
+        except sqlite3.Error as error:
+            failure = unavailable(error)
+            if failure is None:
+                raise
+            self._failures.failed(failure, "read")
+            raise failure from error
 
     async def write(self, work: Callable[[Transaction], T]) -> T:
         """Run `work` in a committed transaction and return its result.
 
         Returns only once the transaction is durable. Raises what `work` raised, after
-        rolling back that unit alone.
+        rolling back that unit alone; StoreUnavailable when the host would not let it write.
         """
         unit: _Unit[T] = _Unit(work)
         self._queue.append(unit)
@@ -114,8 +138,28 @@ class Store:
                 self._queue.remove(unit)
             raise
         if unit.error is not None:
-            raise unit.error
+            failure = unavailable(unit.error)
+            if failure is None:
+                raise unit.error
+            self.unavailable = failure
+            self._failures.failed(failure, "write")
+            raise failure from unit.error
+        if self.unavailable is not None:
+            self.unavailable = None
+            self._failures.recovered()
         return unit.result  # type: ignore[no-any-return]
+
+    async def check_writable(self) -> StoreUnavailable | None:
+        """Why the store cannot write, or None. While it cannot, a test write (at most one
+        every PROBE_EVERY seconds) finds out whether it can again, so readiness comes back
+        even when nothing else writes."""
+        if self.unavailable is None:
+            return None
+        if trio.current_time() - self._probed_at >= PROBE_EVERY:
+            self._probed_at = trio.current_time()
+            with contextlib.suppress(StoreUnavailable):
+                await self.write(_probe)
+        return self.unavailable
 
     def take_timers_set(self) -> datetime | None:
         """The earliest deadline that commits set since the last call; None if they set no
@@ -155,7 +199,12 @@ class Store:
                     transaction.flush()  # what the transaction held back, inside the unit
                     unit.result = result
                 except Exception as error:  # the unit's own failure: undo only its writes
-                    connection.execute("ROLLBACK TO unit")
+                    try:
+                        connection.execute("ROLLBACK TO unit")
+                    except sqlite3.Error:
+                        # SQLite rolled the whole transaction back itself (it may on a full
+                        # disk or an I/O error): every unit fails, with the cause.
+                        raise error from None
                     transaction.forget()
                     unit.error = error
                 connection.execute("RELEASE unit")
@@ -164,7 +213,9 @@ class Store:
             return transaction.earliest_timer_set
         except BaseException as error:
             if connection.in_transaction:
-                connection.execute("ROLLBACK")
+                # A full disk may refuse even the rollback; the error that matters is the first.
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
             for unit in units:
                 unit.error = unit.error or error
             raise_later = not isinstance(error, sqlite3.Error)
@@ -174,3 +225,10 @@ class Store:
         finally:
             for unit in units:
                 unit.done = True
+
+
+def _probe(transaction: Transaction) -> None:
+    """A real write (one row rewritten), as small as a write can be."""
+    transaction.connection.execute(
+        "INSERT INTO counters (name, value) VALUES ('writable', 1) "
+        "ON CONFLICT (name) DO UPDATE SET value = value + 1")

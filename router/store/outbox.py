@@ -2,9 +2,11 @@
 
 The outbox holds one row per notification: `pending` until the receiver accepts it
 (`delivered`), it has nothing to send (`skipped`), or the deliverer gives up (`failed`, a dead
-letter). Every attempt is a row of `deliveries`, kept for `router deliveries` and
-`GET /v1/deliveries`. Functions here take the connection of a Reader or Transaction, so they run
-inside the store's threads and its group commit like every other query.
+letter). A trigger or escalation still pending when its incident is resolved is `skipped`
+too (`cancel_pages`), so no late page reaches anyone. Every attempt is a row of `deliveries`,
+kept for `router deliveries` and `GET /v1/deliveries`. Functions here take the connection of
+a Reader or Transaction, so they run inside the store's threads and its group commit like
+every other query.
 """
 
 from __future__ import annotations
@@ -114,7 +116,16 @@ def record(connection: sqlite3.Connection, attempt: Attempt,
            retry_at: datetime | None = None) -> bool:
     """Log `attempt` and move its notification on: done, failed, or pending until
     `retry_at` (outcome "retry"). True if a later notification of the same incident to the
-    same target over the same channel is pending: one that waited for this one."""
+    same target over the same channel is pending: one that waited for this one.
+
+    A notification that stopped being pending while it was being sent (its incident was
+    resolved, its channel removed) keeps that end unless this attempt delivered it; a
+    trigger delivered so, after its incident was resolved, gets the resolve follow-up the
+    resolve could not know it needed."""
+    row = connection.execute("SELECT state FROM outbox WHERE id = ?",
+                             (attempt.notification_id,)).fetchone()
+    if row is not None and row["state"] != "pending":
+        return _record_late(connection, attempt)
     connection.execute(
         "INSERT INTO deliveries (notification_id, incident_number, channel, target, event, "
         "attempt, attempted_at, outcome, status_code, latency_ms, error) "
@@ -138,6 +149,81 @@ def record(connection: sqlite3.Connection, attempt: Attempt,
         "later.incident_number = this.incident_number AND later.channel = this.channel AND "
         "later.target = this.target WHERE this.id = ? AND later.state = 'pending' "
         "AND later.id != this.id)", (attempt.notification_id,)).fetchone()[0])
+
+
+def _record_late(connection: sqlite3.Connection, attempt: Attempt) -> bool:
+    """The attempt of a notification ended while it was in flight (see `record`); True if
+    it wrote a resolve follow-up."""
+    _log_attempt(connection, attempt)
+    if attempt.outcome != "delivered":
+        return False
+    connection.execute(
+        "UPDATE outbox SET attempts = ?, state = 'delivered', finished_at = ? WHERE id = ?",
+        (attempt.attempt, attempt.attempted_at.timestamp(), attempt.notification_id))
+    # The trigger reached a channel after the incident was resolved: tell it, once.
+    return connection.execute(
+        "INSERT OR IGNORE INTO outbox (id, incident_number, channel, target, address, event, "
+        "created_at, due_at, note, trace_id) "
+        "SELECT this.id || '-resolve', this.incident_number, this.channel, this.target, "
+        "this.address, 'resolve', ?, ?, '', this.trace_id FROM outbox AS this "
+        "JOIN incidents ON incidents.number = this.incident_number "
+        "WHERE this.id = ? AND this.event = 'trigger' AND this.target LIKE 'channel:%' "
+        "AND incidents.state = 'resolved' AND NOT EXISTS (SELECT 1 FROM outbox AS later "
+        "WHERE later.incident_number = this.incident_number AND later.channel = this.channel "
+        "AND later.target = this.target AND later.event = 'resolve')",
+        (attempt.attempted_at.timestamp(),) * 2 + (attempt.notification_id,)).rowcount > 0
+
+
+def cancel_pages(connection: sqlite3.Connection, incident_number: int, now: datetime,
+                 reason: str) -> list[str]:
+    """Skip the pending triggers and escalations of a resolved incident, each with a line
+    in the delivery log that says why; their ids. (One being sent right now still ends as
+    its send does: `record`.)"""
+    rows = connection.execute(
+        "SELECT id, channel, target, event, attempts FROM outbox WHERE incident_number = ? "
+        "AND state = 'pending' AND event IN ('trigger', 'escalate')",
+        (incident_number,)).fetchall()
+    for row in rows:
+        _log_attempt(connection, Attempt(
+            notification_id=row["id"], incident_number=incident_number,
+            channel=row["channel"], target=row["target"], event=row["event"],
+            attempt=row["attempts"] + 1, attempted_at=now, outcome="skipped", error=reason))
+    connection.executemany(
+        "UPDATE outbox SET state = 'skipped', last_error = ?, finished_at = ? WHERE id = ?",
+        [(reason, now.timestamp(), row["id"]) for row in rows])
+    return [row["id"] for row in rows]
+
+
+def states(connection: sqlite3.Connection, notification_id: str
+           ) -> tuple[str | None, str | None]:
+    """The notification's outbox state and its incident's state (None: no such row)."""
+    row = connection.execute(
+        "SELECT outbox.state, incidents.state FROM outbox LEFT JOIN incidents ON "
+        "incidents.number = outbox.incident_number WHERE outbox.id = ?",
+        (notification_id,)).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def told_channels(connection: sqlite3.Connection, incident_number: int,
+                  by_key: Collection[str] = ()) -> list[str]:
+    """The channels that were told of the incident's trigger: it was delivered to them, or,
+    for those in `by_key` (PagerDuty: a resolve names the dedup key, and one for a key never
+    seen changes nothing), it was tried at least once and may have arrived unanswered."""
+    marks = ", ".join("?" * len(by_key))
+    return [row[0] for row in connection.execute(
+        "SELECT DISTINCT channel FROM outbox WHERE incident_number = ? AND event = 'trigger' "
+        "AND target LIKE 'channel:%' AND (state = 'delivered' OR (attempts > 0 AND channel "
+        f"IN ({marks}))) ORDER BY channel", (incident_number, *by_key))]
+
+
+def _log_attempt(connection: sqlite3.Connection, attempt: Attempt) -> None:
+    connection.execute(
+        "INSERT INTO deliveries (notification_id, incident_number, channel, target, event, "
+        "attempt, attempted_at, outcome, status_code, latency_ms, error) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (attempt.notification_id, attempt.incident_number, attempt.channel, attempt.target,
+         attempt.event, attempt.attempt, attempt.attempted_at.timestamp(), attempt.outcome,
+         attempt.status_code, attempt.latency_ms, attempt.error))
 
 
 def attempts(connection: sqlite3.Connection, *, incident_number: int | None = None,

@@ -495,3 +495,64 @@ async def test_a_backlog_larger_than_a_lane_drains_when_sends_finish_during_a_re
     # The harness rescans once an hour: only the deliverer's own wakes can drain this.
     assert await harness.settled(limit=600) == {"delivered": 30}
     assert len(pagerduty.events) == 30
+
+
+async def test_a_resolve_cancels_the_retries_of_its_trigger_and_tells_only_who_was_told(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    """Issue 13 item 6: retries of a trigger kept going to Slack after the resolve."""
+    pagerduty, slack = services
+    pagerduty.answer_next(Answer(status=500))
+    slack.answer_next(Answer(status=500), Answer(status=500))  # then both recover
+    incident_id = await harness.alert()
+    await trio.sleep(1)  # the first attempts failed; the retries wait
+    await harness.engine.resolve(incident_id, "api:ann")
+    assert await harness.settled() == {"skipped": 2, "delivered": 1}
+    assert len(slack.requests) == 1 and slack.messages == []  # no late page, no resolve
+    # PagerDuty resolves by dedup key: told, since its trigger may have arrived
+    assert [request.json()["event_action"] for request in pagerduty.requests] == [
+        "trigger", "resolve"]
+    reason = "INC1 was resolved before this was sent"
+    assert [(item.channel, item.event, item.outcome, item.error)
+            for item in await harness.log("slack")] == [
+        ("slack", "trigger", "retry", "Slack answered 500"),
+        ("slack", "trigger", "skipped", reason)]
+
+
+async def test_a_trigger_waiting_for_its_turn_is_not_sent_once_its_incident_is_resolved(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    """Slack takes one message a second: the third incident's trigger waits two seconds."""
+    _, slack = services
+    await harness.alert("disk full", instance="a")
+    await harness.alert("cpu hot", instance="b")
+    third = await harness.alert("memory low", instance="c")
+    await trio.sleep(0.5)
+    await harness.engine.resolve(third, "api:ann")
+    await harness.settled()
+    texts = [message.get("text", "") for message in slack.messages]
+    assert len(texts) == 2 and not any("memory low" in text for text in texts)
+    assert [(item.outcome, item.error) for item in await harness.log("slack")
+            if item.incident_number == 3] == [
+        ("skipped", "INC3 was resolved before this was sent")]
+
+
+async def test_a_trigger_whose_incident_is_resolved_when_it_falls_due_is_not_sent(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    """The check at send time: a page the resolve did not cancel (written by an older router,
+    or by a CLI in another process racing the daemon) is skipped all the same."""
+    pagerduty, slack = services
+    await harness.stop()
+    store = await Store.open(harness.path, synchronous="NORMAL")
+    engine = Engine(load_config([harness.config_dir]), store, TrioClock(EPOCH))
+    await engine.ingest([Alert(summary="disk full", source="test", labels={"alertname": "d"})])
+    await store.write(lambda transaction: transaction.connection.execute(
+        "UPDATE incidents SET state = 'resolved' WHERE number = 1"))
+    await store.close()
+    await harness.start()
+    harness.deliverer.wake()
+    assert await harness.settled() == {"skipped": 2}
+    assert pagerduty.requests == [] and slack.requests == []
+    assert {(item.outcome, item.error) for item in await harness.log()} == {
+        ("skipped", "INC1 was resolved before this was sent")}
