@@ -1,10 +1,11 @@
 """What channels and the transport share (room: notify; imports config.model, alerts.model,
 errors).
 
-A channel module is pure: `render(message, settings) -> Request | None` turns one
+A channel module is pure: `render(message, settings, *, now) -> Request | None` turns one
 notification into one request (None: nothing to send for this event, e.g. a PagerDuty
-severity mapped to "none"), and `classify(response) -> Outcome` reads the receiver's answer.
-Only `notify/transport.py` performs a Request; these types are the contract between them.
+severity mapped to "none"), and `classify(response) -> Outcome` reads the receiver's answer
+(notify/contract.py). Only `notify/transport.py` performs a Request; these types are what
+channels and the transport share.
 """
 
 from __future__ import annotations
