@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_config.py
 	$(BIN)/python bench/bench_oncall.py
 	$(BIN)/python bench/bench_routing.py
+	$(BIN)/python bench/bench_fingerprint.py
 	$(BIN)/python bench/bench_http.py --compare
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_timers.py

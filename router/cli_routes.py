@@ -29,7 +29,7 @@ from router.cli_support import (
     print_json,
     quoted,
 )
-from router.config.model import Config
+from router.config.model import AlertLimits, Config
 from router.core.routing import Explanation, RouteTable, explain
 from router.errors import BadRequest
 
@@ -53,7 +53,8 @@ def add_commands(commands: Any) -> None:
 
 def _route_test(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
     table = RouteTable.compile(config.routes)
-    tested = [(alert, explain(alert, table)) for alert in _test_alerts(arguments)]
+    alerts = _test_alerts(arguments, config.settings.alert_limits)
+    tested = [(alert, explain(alert, table)) for alert in alerts]
     if arguments.format == "json":
         print_json({"alerts": [_explanation_json(alert, item, config)
                                for alert, item in tested]}, out)
@@ -63,23 +64,23 @@ def _route_test(arguments: argparse.Namespace, config: Config, out: TextIO) -> i
     return EXIT_INVALID if any(item.decision.default for _, item in tested) else EXIT_OK
 
 
-def _test_alerts(arguments: argparse.Namespace) -> list[Alert]:
+def _test_alerts(arguments: argparse.Namespace, limits: AlertLimits) -> list[Alert]:
     words: list[str] = arguments.alert
     files = [word for word in words if "=" not in word]
     if not words:
         raise Usage("give an alert file or NAME=VALUE labels")
     if files and len(words) > 1:
         raise Usage("give one alert file, or NAME=VALUE labels, not both")
-    alerts = _read_alerts(Path(files[0])) if files else [_pairs_alert(words)]
+    alerts = _read_alerts(Path(files[0]), limits) if files else [_pairs_alert(words)]
     overrides = {"source": arguments.source, "service": arguments.service,
                  "severity": Severity(arguments.severity) if arguments.severity else None}
     return [replace(alert, **{key: value for key, value in overrides.items() if value})
             for alert in alerts]
 
 
-def _read_alerts(path: Path) -> list[Alert]:
+def _read_alerts(path: Path, limits: AlertLimits) -> list[Alert]:
     try:
-        return native.parse(path.read_bytes(), {})
+        return native.parse(path.read_bytes(), {}, limits=limits)
     except OSError as error:
         raise Failure(f"cannot read {path}: {error.strerror or error}") from None
     except BadRequest as bad:

@@ -29,6 +29,7 @@ from router.config.model import (
     FIELD_PATH,
     SCOPES,
     WEEKDAYS,
+    AlertLimits,
     Channel,
     Config,
     ContactMethod,
@@ -119,6 +120,10 @@ class _Builder:
         self.problems = problems
         self.settings = Settings()
         self.sources: dict[Where, Source] = {}
+        # Items pruned of values with the wrong shape (by id of their data): built only so
+        # their other values are checked, then left out of the Config, so that no check
+        # across items reports a consequence of the value left out.
+        self.left_out: set[int] = set()
 
     def error(self, source: Source, message: str) -> None:
         self.problems.append(Problem(source.where, source.path, message))
@@ -163,15 +168,25 @@ class _Builder:
             rotas=self.by_id(sections["rotas"], self.rota),
             escalation_policies=self.by_id(sections["escalation_policies"], self.policy),
             services=self.by_id(sections["services"], self.service),
-            routes=tuple(self.route(data, source, index)
-                         for index, (data, source) in enumerate(sections["routes"])),
-            suppressions=tuple(self.suppression(*item) for item in sections["suppressions"]),
+            routes=self.kept(sections["routes"], [
+                self.route(data, source, index)
+                for index, (data, source) in enumerate(sections["routes"])]),
+            suppressions=self.kept(sections["suppressions"], [
+                self.suppression(*item) for item in sections["suppressions"]]),
             files=tuple(dict.fromkeys(document.source.file for document in documents)),
         )
 
     def by_id(self, items: list[Item], make: Callable[[dict[str, Any], Source], Any]
               ) -> Mapping[str, Any]:
-        return frozen_mapping({data["id"]: make(data, source) for data, source in items})
+        built = [make(data, source) for data, source in items]
+        return frozen_mapping({data["id"]: made for (data, _), made in zip(items, built,
+                                                                            strict=True)
+                               if id(data) not in self.left_out})
+
+    def kept(self, items: list[Item], built: list[T]) -> tuple[T, ...]:
+        """The objects built from `items`, without those of items left out."""
+        return tuple(made for (data, _), made in zip(items, built, strict=True)
+                     if id(data) not in self.left_out)
 
     def build_settings(self, data: dict[str, Any], source: Source) -> Settings:
         values: dict[str, Any] = {"where": source.where}
@@ -188,6 +203,8 @@ class _Builder:
                                                      source.at("allowed_hosts"))
         if "fatigue" in data:
             values["fatigue"] = FatigueLimits(**data["fatigue"])
+        if "alert_limits" in data:
+            values["alert_limits"] = AlertLimits(**data["alert_limits"])
         if "link_secret" in data:
             values["link_secret"] = self.secret(data["link_secret"])
         if (lifetime := self.parse(parse_positive_duration, data, source, "link_lifetime")):
@@ -556,6 +573,8 @@ def _gather(documents: list[Document], builder: _Builder) -> dict[str, list[Item
             for index, item in enumerate(items or ()):
                 if (section, index) in document.broken:
                     continue
+                if (section, index) in document.partial:
+                    builder.left_out.add(id(item))
                 item_source = section_source.at(index)
                 name = item.get("id", item.get("name"))
                 if name is not None:

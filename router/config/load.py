@@ -96,11 +96,14 @@ class Document:
 
     `broken` names the list items (section, index) and whole sections (section, None) whose
     shape is wrong; they are left out of the build, so the rest can still be checked.
+    `partial` names the list items that fit once the keys whose values were wrong are left
+    out of `data`: the build still checks their other values, then leaves them out too.
     """
 
     data: dict[str, Any]
     source: Source
     broken: frozenset[tuple[str, int | None]] = frozenset()
+    partial: frozenset[tuple[str, int]] = frozenset()
 
 
 def find_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:

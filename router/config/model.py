@@ -96,6 +96,22 @@ change overrides, reload and test channels. docs/security.md has the table of ro
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AlertLimits:
+    """What one inbound alert's labels and annotations may hold (`settings.alert_limits`).
+
+    Sizes are bytes of UTF-8; `name_bytes` bounds label and annotation names alike. An alert
+    over a limit is refused with 400 naming the field, before any work is done on it.
+    alerts/formats reads these through its FieldLimits protocol.
+    """
+
+    name_bytes: int = 1024
+    label_value_bytes: int = 16 * 1024
+    labels_per_alert: int = 128
+    annotation_value_bytes: int = 64 * 1024
+    annotations_per_alert: int = 128
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IngestToken:
     """A bearer token a client presents (settings.ingest_tokens). `scopes` is what it may do
     (config/build.py fills it in when the YAML names none: `ingest` for a token with
@@ -163,6 +179,7 @@ class Settings:
     """Host header values the HTTP server answers (`name`, `name:port`, `*`) besides the
     loopback names, the listen address and public_url's host (server/api_access.py)."""
     max_body_bytes: int = 1_048_576
+    alert_limits: AlertLimits = AlertLimits()
     fatigue: FatigueLimits = FatigueLimits()
     generic_webhooks: tuple[GenericWebhook, ...] = ()
     link_secret: Secret | None = None

@@ -9,6 +9,7 @@ did-you-mean.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import functools
@@ -98,22 +99,70 @@ def check_shape(document: Document, redact: Callable[[str], str] = str
                 ) -> tuple[list[Problem], Document | None]:
     """Every shape problem of one document, each with its place, and the part that fits.
 
+    A key whose value has the wrong shape is left out of the data, so the rest of its item
+    can still be checked by the build (`repeat: "two"` must not hide `delay: fifteen` beside
+    it); an item that still does not fit (a required key was wrong) is marked `broken`.
+
     Returns:
-        The problems ([] when the document fits), and the document with each item or section
-        that does not fit marked `broken`, so the rest can still be checked; None when no
-        part of it can be used.
+        The problems ([] when the document fits), and the document pruned of the values
+        that do not fit, with the items they were in marked `partial` and those that still
+        do not fit marked `broken`, so the rest can still be checked; None when no part of
+        it can be used.
     """
     if _fast_validator().is_valid(document.data):
         return [], document
+    errors = list(_detailed_validator().iter_errors(document.data))
     problems: list[Problem] = []
-    broken: set[tuple[str, int | None]] | None = set()
-    for error in _detailed_validator().iter_errors(document.data):
+    for error in errors:
         for leaf in _leaf_errors([error]):
             problems.extend(_describe(leaf, document.source, redact))
-        part = _broken_part(error)
-        broken = None if part is None or broken is None else broken | part
-    usable = None if broken is None else dataclasses.replace(document, broken=frozenset(broken))
-    return problems, usable
+    data = copy.deepcopy(document.data)
+    pruned = {path for error in errors for leaf in _leaf_errors([error])
+              if (path := _prune(data, leaf)) is not None}
+    broken: set[tuple[str, int | None]] | None = set()
+    if not _fast_validator().is_valid(data):
+        for error in _detailed_validator().iter_errors(data):
+            part = _broken_part(error)
+            broken = None if part is None or broken is None else broken | part
+    if broken is None:
+        return problems, None
+    partial = frozenset((str(path[0]), path[1]) for path in pruned
+                        if len(path) >= 2 and isinstance(path[1], int)
+                        and (path[0], path[1]) not in broken)
+    return problems, dataclasses.replace(document, data=data, broken=frozenset(broken),
+                                         partial=partial)
+
+
+def _prune(data: dict[str, Any], error: jsonschema.ValidationError) -> tuple[Any, ...] | None:
+    """Leave out of `data` the mapping key whose value `error` is about (or, for unknown
+    keys, those keys); the path of the mapping it was in, or None if nothing was left out
+    (a list item or the whole document: removing either would shift what follows)."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        parent, keys = _walk(data, path), list(error.instance)
+        known = error.schema.get("properties", {})
+        keys = [key for key in keys if key not in known]
+        where = path
+    else:
+        if not path or not isinstance(path[-1], str):
+            return None
+        parent, keys, where = _walk(data, path[:-1]), [path[-1]], path[:-1]
+    if not isinstance(parent, dict):
+        return None
+    for key in keys:
+        parent.pop(key, None)
+    return where
+
+
+def _walk(data: Any, path: tuple[Any, ...]) -> Any:
+    """The value at `path` in `data`, or None when an earlier prune removed it."""
+    for part in path:
+        present = (part in data if isinstance(data, dict) else
+                   isinstance(data, list) and isinstance(part, int) and part < len(data))
+        if not present:
+            return None
+        data = data[part]
+    return data
 
 
 def _broken_part(error: jsonschema.ValidationError) -> set[tuple[str, int | None]] | None:

@@ -9,15 +9,19 @@ JSON error naming the field; a sender's token is checked before anything is pars
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
+
+import trio
 
 from router import overrides, roster, views
 from router.alerts.formats import (
+    FieldLimits,
     alertmanager,
     alertmanager_v2,
     datadog,
@@ -36,7 +40,22 @@ from router.server.routes import Handler, Request, Response, Routes
 from router.server.slack_actions import SlackActions
 
 logger = logging.getLogger(__name__)
-Parser = Callable[[bytes, dict[str, str]], Sequence[Any]]
+
+
+class Parser(Protocol):
+    """An inbound format's parse: body and headers in, alerts out, each within `limits`."""
+
+    def __call__(self, body: bytes, headers: Mapping[str, str], *,
+                 limits: FieldLimits) -> Sequence[Any]: ...
+
+
+class ArrivedParser(Protocol):
+    """A parse that also takes the instant the request arrived (alertmanager_v2)."""
+
+    def __call__(self, body: bytes, headers: Mapping[str, str], now: datetime, *,
+                 limits: FieldLimits) -> Sequence[Any]: ...
+
+
 Reload = Callable[[], Awaitable[str]]
 Exposition = Callable[[], Awaitable[bytes]]
 """Renders the metrics in Prometheus' text format (the daemon's router.metrics)."""
@@ -74,8 +93,8 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     for pattern, source, parse in _FORMATS:
         add("POST", pattern, "ingest", ingest.endpoint(source, parse), source)
     add("POST", "/api/v2/alerts", "ingest", ingest.endpoint(
-        "alertmanager_v2", lambda body, headers: alertmanager_v2.parse(
-            body, headers, engine.clock.now()), status=200, empty=True), "alertmanager_v2")
+        "alertmanager_v2", alertmanager_v2.parse, status=200, empty=True, arrived=True),
+        "alertmanager_v2")
     add("POST", "/v2/enqueue", "routing_key", ingest.pagerduty)
     add("POST", "/v1/ingest/generic/{name}", "ingest", ingest.generic, "generic:{name}")
     add("GET", "/healthz", "open", _health)
@@ -185,20 +204,42 @@ def _accepted_json(items: Sequence[Accepted]) -> dict[str, Any]:
          "suppressed_by": item.suppressed_by} for item in items]}
 
 
+_THREAD_BODY = 64 * 1024
+"""A body larger than this is parsed in a worker thread. Parsing is linear in the body, but
+a 1 MiB body of labels still costs a few hundred ms of Python (the Alertmanager fingerprint
+is a loop over every byte): on the event loop that would hold up every other request and
+/healthz; in a thread the loop gets the interpreter back every few ms (issue 13)."""
+
+
 class _Ingest:
     def __init__(self, engine: Engine, gate: Gate, received: Received | None = None) -> None:
         self.engine = engine
         self.gate = gate
         self.received = received
+        self.parsers = trio.CapacityLimiter(1)  # parsing holds the GIL: more threads gain nothing
+
+    async def parse(self, parse: Callable[..., Sequence[Any]], request: Request,
+                    *arguments: object) -> Sequence[Any]:
+        """The alerts of a request's body (`parse(body, headers, *arguments, limits=)`),
+        within the config's alert limits."""
+        limits = self.engine.snapshot.config.settings.alert_limits
+        call = functools.partial(parse, request.body, dict(request.headers), *arguments,
+                                 limits=limits)
+        if len(request.body) <= _THREAD_BODY:
+            return call()
+        return await trio.to_thread.run_sync(call, limiter=self.parsers)
 
     def count(self, inbound_format: str, request: Request, alerts: int) -> None:
         if self.received is not None:
             self.received(inbound_format, self.gate.sender(request), alerts)
 
-    def endpoint(self, source: str, parse: Parser, *, status: int = 202,
-                 empty: bool = False) -> Handler:
+    def endpoint(self, source: str, parse: Parser | ArrivedParser, *, status: int = 202,
+                 empty: bool = False, arrived: bool = False) -> Handler:
+        """An ingest endpoint; `arrived`: `parse` also takes the instant the request arrived,
+        read here on the event loop (a test clock can be read only there)."""
         async def handle(request: Request) -> Response:
-            alerts = parse(request.body, dict(request.headers))
+            arguments = (self.engine.clock.now(),) if arrived else ()
+            alerts = await self.parse(parse, request, *arguments)
             accepted = await self.engine.ingest(alerts, trace_id=trace_id(request))
             self.count(source.partition(":")[0], request, len(alerts))
             if empty:
@@ -215,7 +256,8 @@ class _Ingest:
         if mapping is None:
             return Response.error(404, f"no generic webhook {name!r} in settings")
         handle = self.endpoint(f"generic:{name}",
-                               lambda body, headers: generic.parse(body, headers, mapping))
+                               lambda body, headers, *, limits: generic.parse(
+                                   body, headers, mapping, limits=limits))
         return await handle(request)
 
     async def pagerduty(self, request: Request) -> Response:
@@ -229,7 +271,8 @@ class _Ingest:
             return Response(pagerduty.ERROR_STATUS, pagerduty.error_body([message]),
                             (("content-type", "application/json"),))
         try:
-            alerts = pagerduty.parse(request.body, dict(request.headers))
+            alerts = pagerduty.parse(request.body, dict(request.headers),
+                                     limits=self.engine.snapshot.config.settings.alert_limits)
         except BadRequest as bad:
             return refuse(str(bad))
         keys = self.engine.snapshot.routing_keys

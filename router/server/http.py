@@ -29,6 +29,7 @@ import h11
 import trio
 
 from router.errors import BadRequest, StoreUnavailable
+from router.server.linger import linger
 from router.server.routes import Handler, Request, Response, Routes, header_map, split_target
 from router.server.tls import HandshakeFailed, TlsStream
 
@@ -59,7 +60,10 @@ class Limits:
     keep_alive_timeout: timedelta = timedelta(seconds=60)  # idle between requests
     handler_timeout: timedelta = timedelta(seconds=30)  # then 503
     send_timeout: timedelta = timedelta(seconds=10)  # a client that does not read is dropped
-    linger: timedelta = timedelta(seconds=2)  # drain an unread body before closing on an error
+    # After an error answer, read and discard what the client still sends (server/linger.py,
+    # as nginx's lingering_time and lingering_timeout): at most this long in all ...
+    linger: timedelta = timedelta(seconds=30)
+    linger_idle: timedelta = timedelta(seconds=5)  # ... and until it pauses this long
     grace: timedelta = timedelta(seconds=10)  # in-flight requests at shutdown
 
 
@@ -443,22 +447,20 @@ class _Connection:
         await self.stream.send_all(data or b"")
 
     async def _abort(self, response: Response) -> None:
-        """Answer (when h11 still allows an answer) and drain what the client still sends, so
-        closing does not reset the connection before the client reads the answer."""
-        limits = self.server.limits
+        """Answer (when h11 still allows an answer), then close without losing the answer."""
         with trio.move_on_after(self.server.send_timeout):
             if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 await self._send(response, close=True)
-        if self.conn.their_state not in (h11.SEND_BODY, h11.ERROR):
-            return  # nothing more is on its way
-        with trio.move_on_after(limits.linger.total_seconds()):
-            await self.stream.send_eof()
-            drained = 0
-            while drained <= limits.max_body_bytes:
-                data = await self.stream.receive_some(_RECEIVE_SIZE)
-                if not data:
-                    break
-                drained += len(data)
+        if self._may_send_more():
+            limits = self.server.limits
+            await linger(self.stream, total=limits.linger, idle=limits.linger_idle)
+
+    def _may_send_more(self) -> bool:
+        """Whether the client is part-way through a request (its body, or a head begun): a
+        connection that sent nothing, or whose request was read whole, is closed at once."""
+        state = self.conn.their_state
+        return state in (h11.SEND_BODY, h11.ERROR) or (
+            state is h11.IDLE and bool(self.conn.trailing_data[0]))
 
 
 def _ignore(status: int) -> None:

@@ -8,7 +8,9 @@ last line without its newline is answered when the client closes its side.
 A client can cost only what `SocketLimits` allows: a line over `max_line_bytes` is answered
 413 and the connection closed (the next line's start cannot be found); a connection that does
 not complete a line within `idle_timeout` is answered 408 and closed; a client that does not
-read its replies within `send_timeout` is dropped. Every such error line is an envelope with
+read its replies within `send_timeout` is dropped. A 413 or 408 closes gracefully: what the
+client still sends is read and discarded for up to `linger` (until it pauses `linger_idle`),
+so the error line is not lost to a reset. Every such error line is an envelope with
 src and dest null and `in_reply_to` null.
 
 The socket file is the daemon's: a stale one (nobody listening) is replaced, anything else at
@@ -31,6 +33,7 @@ import trio
 
 from router.engine import Engine
 from router.server import messages
+from router.server.linger import linger
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,10 @@ class SocketLimits:
     handler_timeout: timedelta = timedelta(seconds=30)  # then 503
     send_timeout: timedelta = timedelta(seconds=10)  # a client that does not read is dropped
     grace: timedelta = timedelta(seconds=10)  # in-flight lines at shutdown
+    # After a closing error, read and discard what the client still sends (server/linger.py):
+    # at most this long in all ...
+    linger: timedelta = timedelta(seconds=30)
+    linger_idle: timedelta = timedelta(seconds=5)  # ... and until it pauses this long
 
 
 class _Closing(Exception):
@@ -190,6 +197,7 @@ class _Connection:
                 line = await self._next_line()
             except _Closing as closing:
                 await self._send(closing.reply)
+                await linger(self.stream, total=self.limits.linger, idle=self.limits.linger_idle)
                 return
             if line is None:
                 return

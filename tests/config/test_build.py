@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from router.config import load_config
-from router.config.model import Config, Secret, WeeklyWindow
+from router.config.model import AlertLimits, Config, Secret, WeeklyWindow
 from tests.config.support import EXAMPLE, problems, write
 
 HOLIDAYS_ICS = """\
@@ -237,6 +237,27 @@ def test_defaults_come_from_the_model(tmp_path: Path) -> None:
     assert (chat.username, chat.timeout, chat.channel) == (  # type: ignore[attr-defined]
         "router", timedelta(seconds=10), None)
     assert config.settings.listen == "127.0.0.1:9080"
+    assert config.settings.alert_limits == AlertLimits()
+
+
+def test_alert_limits_are_set_one_by_one_and_checked(tmp_path: Path) -> None:
+    write(tmp_path, "settings.yaml", """
+        settings:
+          alert_limits: {label_value_bytes: 2048, labels_per_alert: 20}
+    """)
+    limits = load_config([tmp_path]).settings.alert_limits
+    assert limits == dataclasses.replace(AlertLimits(), label_value_bytes=2048,
+                                         labels_per_alert=20)
+    path = write(tmp_path, "settings.yaml", """
+        settings:
+          alert_limits: {name_bytes: 0, annotation_value: 10}
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:2:30: settings.alert_limits.name_bytes: expected a number at least 1, got 0",
+        f"{path}:2:33: settings.alert_limits.annotation_value: unknown key 'annotation_value' "
+        "(did you mean 'annotation_value_bytes'?); expected one of: annotation_value_bytes, "
+        "annotations_per_alert, label_value_bytes, labels_per_alert, name_bytes",
+    ]
 
 
 def test_channel_settings_become_typed_values(tmp_path: Path) -> None:

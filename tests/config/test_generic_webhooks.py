@@ -14,6 +14,7 @@ from router.alerts.model import Severity, Status
 from router.config import load_config
 from router.config.model import FIELD_PATH, GenericWebhook, Settings
 from router.errors import Where
+from tests.alerts.formats import LIMITS
 from tests.config.support import problems, write
 
 FORMATS = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
@@ -68,7 +69,7 @@ def test_the_built_webhook_reads_a_body(tmp_path: Path) -> None:
     path = write(tmp_path, "settings.yaml", CONFIG)
     opsgenie, _ = load_config([path]).settings.generic_webhooks
     body = {"action": "Close", "alert": {"message": "m", "priority": 3, "last note": "done"}}
-    [alert] = generic.parse(json.dumps(body).encode(), {}, opsgenie)
+    [alert] = generic.parse(json.dumps(body).encode(), {}, opsgenie, limits=LIMITS)
     assert (alert.severity, alert.status) == (Severity.WARNING, Status.RESOLVED)
     assert alert.annotations == {"note": "done"} and alert.source == "generic:opsgenie"
 
@@ -186,7 +187,7 @@ def test_the_examples_of_docs_formats_read_as_documented(tmp_path: Path) -> None
         "## Generic JSON webhook")
     [opsgenie] = load_config([write(tmp_path, "a.yaml", opsgenie_yaml)]
                              ).settings.generic_webhooks
-    [alert] = generic.parse(opsgenie_json.encode(), {}, opsgenie)
+    [alert] = generic.parse(opsgenie_json.encode(), {}, opsgenie, limits=LIMITS)
     assert (alert.summary, alert.severity, alert.status, alert.dedup_key, alert.service) == (
         "Disk /var is 95% full on db-1", Severity.ERROR, Status.FIRING, "disk-full/db-1/var",
         "database")
@@ -194,7 +195,7 @@ def test_the_examples_of_docs_formats_read_as_documented(tmp_path: Path) -> None
     assert alert.annotations == {"description": "Only 5% of /var is left.",
                                  "tags": '["disk","prod"]', "opsgenie_id": "42"}
     [checks] = load_config([write(tmp_path, "b.yaml", batch_yaml)]).settings.generic_webhooks
-    web1, web2 = generic.parse(batch_json.encode(), {}, checks)
+    web1, web2 = generic.parse(batch_json.encode(), {}, checks, limits=LIMITS)
     assert (web1.labels, web1.severity, web1.status, web1.dedup_key) == (
         {"host": "web-1", "check": "https"}, Severity.ERROR, Status.FIRING, "c-17")
     assert (web2.labels["host"], web2.severity, web2.status) == (

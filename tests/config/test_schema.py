@@ -14,7 +14,7 @@ import referencing.jsonschema
 from router.config.load import read_file
 from router.config.schema import bundled_schema, check_shape, schema_directory
 from router.config.secrets import SecretResolver
-from tests.config.support import EXAMPLE, problems, write
+from tests.config.support import EXAMPLE, FIXTURES, problems, write
 
 SCHEMA_FILES = sorted(schema_directory().rglob("*.json"))
 EXAMPLE_FILES = sorted(EXAMPLE.glob("*.yaml"))
@@ -257,4 +257,55 @@ def test_a_shape_problem_does_not_hide_the_other_problems_of_the_file(tmp_path: 
         "(did you mean 'Europe/Berlin'?)",
         f"{path}:10:13: routes[0].match[0]: 'db|(' is not a valid regular expression: "
         "missing ), unterminated subpattern at position 3",
+    ]
+
+
+def test_a_shape_problem_does_not_hide_a_value_problem_in_the_same_item() -> None:
+    """Issue 13: `repeat: "two"` hid `delay: fifteen` beside it; `router validate` promises
+    every problem at once."""
+    path = FIXTURES / "bad-two-problems-in-one-item" / "escalation.yaml"
+    assert problems([path.parent]) == [
+        f"{path}:7:13: escalation_policies[0].repeat: expected a whole number, got 'two'",
+        f"{path}:10:16: escalation_policies[0].levels[0].delay: expected a duration like 30s, "
+        "15m, 1h30m or 2w, got 'fifteen'",
+    ]
+
+
+def test_an_item_pruned_of_its_bad_values_is_checked_but_left_out(tmp_path: Path) -> None:
+    """Its values are checked; the item itself is not built into the config, so no check
+    that reads several items (a route that can never match, say) reports a consequence
+    of the value left out."""
+    path = write(tmp_path, "config.yaml", """
+        people:
+          - id: alice
+            timezone: Europe/Berln
+            contact_methods: 5
+        routes:
+          - name: first
+            match: 7
+            service: api
+            escalation_policy: x
+          - name: second
+            match: ['team=~"("']
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:3:15: people[0].timezone: 'Europe/Berln' is not a known timezone "
+        "(did you mean 'Europe/Berlin'?)",
+        f"{path}:4:22: people[0].contact_methods: expected a list, got 5",
+        f"{path}:7:12: routes[0].match: expected a list, got 7",
+        f"{path}:11:13: routes[1].match[0]: '(' is not a valid regular expression: missing ), "
+        "unterminated subpattern at position 0",
+    ]
+
+
+def test_a_required_key_with_a_bad_value_still_drops_its_item(tmp_path: Path) -> None:
+    path = write(tmp_path, "config.yaml", """
+        escalation_policies:
+          - id: platform
+            levels: "all"
+            repeat: "two"
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:3:13: escalation_policies[0].levels: expected a list, got 'all'",
+        f"{path}:4:13: escalation_policies[0].repeat: expected a whole number, got 'two'",
     ]

@@ -135,8 +135,10 @@ def test_a_secret_value_never_appears_in_a_message(tmp_path: Path) -> None:
     assert found == [
         f"{path}:2:13: settings.timezone: '${{env:SECRET_ZONE}}' is not a known timezone",
         f"{path}:8:11: channels[0].port: expected a whole number, got '${{env:SMTP_PORT}}'",
+        f"{path}:9:14: channels[0].timeout: expected a duration like 30s, 15m, 1h30m or 2w, "
+        "got '${file:timeout.secret}'",
     ]
-    # the shape problem left the channel out; with it fixed, the rest is checked too
+    # a shape problem turns off the reference checks; with it fixed, they run too
     path.write_text(path.read_text(encoding="utf-8").replace("${env:SMTP_PORT}", "25"),
                     encoding="utf-8")
     found = problems([tmp_path], environ=environ)

@@ -4,6 +4,7 @@ for real time."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from datetime import timedelta
@@ -187,6 +188,60 @@ async def test_content_length_over_limit_is_413_before_the_body(nursery: trio.Nu
     [(status, headers, body)] = parse(raw)
     assert (status, headers["connection"]) == (413, "close")
     assert json.loads(body) == {"error": "request body is over 1000 bytes"}
+
+
+async def test_a_50_mb_body_without_expect_gets_a_413_the_client_can_read(
+        nursery: trio.Nursery) -> None:
+    """httpx, as most clients, sends the whole body before it reads the answer. The server
+    must keep reading (and discarding) it after the 413: a socket closed with unread bytes
+    is reset, and the reset destroys the answer before the client reads it."""
+    port = await start(nursery)
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"http://127.0.0.1:{port}/echo", content=b"x" * 50_000_000)
+    assert (answer.status_code, answer.json()) == (413, {"error": "request body is over 1000 "
+                                                                  "bytes"})
+
+
+async def test_a_raw_client_sending_50_mb_then_reading_gets_the_413(
+        nursery: trio.Nursery) -> None:
+    port = await start(nursery)
+    head = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 50000000\r\n\r\n"
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        await stream.send_all(head)
+        for _ in range(50):
+            await stream.send_all(b"x" * 1_000_000)
+        [(status, headers, body)] = parse(await read_until_eof(stream))
+    assert (status, headers["connection"], json.loads(body)) == (
+        413, "close", {"error": "request body is over 1000 bytes"})
+
+
+async def test_lingering_ends_when_the_client_pauses(
+        nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> None:
+    """A client that stops sending but keeps the connection open is closed after
+    `linger_idle`; one that keeps trickling, after `linger` in all."""
+    limits = dataclasses.replace(LIMITS, linger=timedelta(seconds=30),
+                                 linger_idle=timedelta(seconds=5))
+    port = await start(nursery, limits)
+    head = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n"
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        await stream.send_all(head + b"x" * 100)
+        start_time = trio.current_time()
+        assert parse(await read_until_eof(stream))[0][0] == 413  # our side shut at once
+        with trio.fail_after(100):
+            await trio.sleep(6)
+            with pytest.raises(trio.BrokenResourceError):
+                for _ in range(10):  # the server closed: a reset answers these
+                    await stream.send_all(b"x")
+                    await trio.sleep(0.1)
+        assert trio.current_time() - start_time < 10
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        await stream.send_all(head)
+        start_time = trio.current_time()
+        with pytest.raises(trio.BrokenResourceError):
+            for _ in range(100):
+                await stream.send_all(b"x")
+                await trio.sleep(1)
+        assert trio.current_time() - start_time == pytest.approx(30, abs=2)
 
 
 async def test_chunked_body_over_limit_is_413(nursery: trio.Nursery) -> None:

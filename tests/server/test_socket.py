@@ -407,6 +407,22 @@ async def test_native_alert_lines(client: Client, engine: Engine) -> None:
     assert (await client.ask(create(42)))["in_reply_to"] == 42
 
 
+async def test_a_label_over_the_limit_is_refused_naming_it(
+        nursery: trio.Nursery, engine: Engine, path: Path, connect: Connect) -> None:
+    await start(nursery, engine, path, SocketLimits(max_line_bytes=1024 * 1024))
+    client = await connect()
+    big = "x" * 102_400
+    await client.send(json.dumps({"summary": "s", "labels": {"instance": big}}))
+    assert await client.reply() == {
+        "error": "label value is 102400 bytes, over the limit of 16384",
+        "field": "labels.instance"}
+    assert await client.ask(create(7, labels={"instance": big})) == error(
+        7, 400, "labels.instance: label value is 102400 bytes, over the limit of 16384")
+    assert await client.ask(create(8, description="d" * 70_000)) == error(
+        8, 400, "description: annotation value is 70000 bytes, over the limit of 65536")
+    assert (await client.ask(create(42)))["in_reply_to"] == 42
+
+
 async def test_lines_in_one_write_are_answered_in_order_and_blank_lines_skipped(
         client: Client) -> None:
     lines = [json.dumps({"src": "a", "dest": "b", "body": create(msg_id, f"title {msg_id}")})
@@ -429,6 +445,15 @@ async def test_a_last_line_without_newline_is_answered_at_eof(
 
 async def test_a_line_over_the_limit_is_answered_and_closed(client: Client) -> None:
     await client.send(b'{"summary": "' + b"x" * 5000 + b'"}')
+    assert await client.reply() == unaddressed(None, 413, "line is over 4096 bytes; closing")
+    assert await client.closed()
+
+
+async def test_a_client_that_sends_a_whole_long_line_then_reads_gets_the_413(
+        client: Client) -> None:
+    """The server stops reading at the limit; unread bytes at its close would reset the
+    connection and lose the answer, so it reads and discards the rest first."""
+    await client.stream.send_all(b'{"summary": "' + b"x" * 3_000_000 + b'"}\n')
     assert await client.reply() == unaddressed(None, 413, "line is over 4096 bytes; closing")
     assert await client.closed()
 
@@ -468,6 +493,18 @@ async def test_a_slow_client_is_closed_even_while_it_trickles(
         await trio.sleep(10)
     assert await client.reply() == unaddressed(None, 408, "no whole line in 60 s; closing")
     assert await client.closed()
+
+
+async def test_after_an_error_line_the_server_lingers_only_while_the_client_sends(
+        client: Client, autojump_clock: trio.testing.MockClock) -> None:
+    await client.stream.send_all(b"[" * 5000)
+    assert await client.reply() == unaddressed(None, 413, "line is over 4096 bytes; closing")
+    start_time = trio.current_time()
+    with pytest.raises(trio.BrokenResourceError):  # closed after linger_idle (5 s)
+        for _ in range(100):
+            await client.stream.send_all(b"[")
+            await trio.sleep(6)
+    assert trio.current_time() - start_time == pytest.approx(6)
 
 
 async def test_a_failing_engine_answers_500_and_logs(

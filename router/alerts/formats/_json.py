@@ -4,16 +4,21 @@ Every format must answer any body with either alerts or a `BadRequest` naming th
 fault. Decoding, the typed getters, the timestamp grammar and the alert-count limit live here so
 that promise is kept in one place and each format module stays a short description of its
 mapping. Paths name fields the way jq would: `alerts[2].labels.severity`; "" is the whole body.
+
+Per-alert work is bounded twice: by the body's size (the server refuses a body over
+`settings.max_body_bytes`) with every step here linear in it, and by `FieldLimits` on the
+labels and annotations of each alert, checked before anything (the fingerprint, the store,
+a notification) works on them.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from router.alerts.model import Link
 from router.errors import BadRequest
@@ -27,6 +32,7 @@ ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 EMPTY: Mapping[str, str] = MappingProxyType({})
 
 _QUOTE_LIMIT = 60
+_CACHED_INSTANT = 40  # 2026-05-24T09:30:00.123456789+02:00 is 35
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
@@ -35,6 +41,25 @@ _RFC3339 = re.compile(
 )
 
 Choice = TypeVar("Choice")
+
+
+class FieldLimits(Protocol):
+    """What one alert's labels and annotations may hold, in bytes of UTF-8 and in entries.
+
+    Read-only properties, so the config's frozen `AlertLimits` (`settings.alert_limits`, where
+    the defaults live) satisfies it; this module may not import the config.
+    """
+
+    @property
+    def name_bytes(self) -> int: ...
+    @property
+    def label_value_bytes(self) -> int: ...
+    @property
+    def labels_per_alert(self) -> int: ...
+    @property
+    def annotation_value_bytes(self) -> int: ...
+    @property
+    def annotations_per_alert(self) -> int: ...
 
 
 class _Constant(ValueError):
@@ -194,9 +219,10 @@ def choice(
 
 
 def text_map(
-    document: Mapping[str, object], key: str, path: str, noun: str, *, required: bool = False
+    document: Mapping[str, object], key: str, path: str, noun: str, limits: FieldLimits,
+    *, required: bool = False,
 ) -> Mapping[str, str]:
-    """A mapping of names to text, such as labels or annotations."""
+    """A mapping of names to text, labels or annotations (`noun`), within `limits`."""
     value = document.get(key)
     field = member(path, key)
     if value is None:
@@ -210,7 +236,47 @@ def text_map(
             raise BadRequest(field, f"{noun} names must not be empty")
         if not isinstance(item, str):
             raise BadRequest(member(field, name), f"expected text, got {kind(item)}")
+    check_sizes(value, field, noun, limits)
     return MappingProxyType(dict(value))
+
+
+def check_sizes(
+    items: Mapping[str, str], field: str, noun: str, limits: FieldLimits,
+    field_of: Callable[[str], str] | None = None,
+) -> None:
+    """Refuse labels or annotations (`noun`) over `limits`.
+
+    Args:
+        field: the mapping's path; a count or a name over its limit is named by it.
+        field_of: the path of one entry's value, by name (default: `field.name`).
+
+    Raises:
+        BadRequest: `alerts[0].labels.instance: label value is 102400 bytes, over the
+            limit of 16384`.
+    """
+    if noun == "label":
+        most, value_bytes = limits.labels_per_alert, limits.label_value_bytes
+    else:
+        most, value_bytes = limits.annotations_per_alert, limits.annotation_value_bytes
+    if len(items) > most:
+        raise BadRequest(field, f"{len(items)} {noun}s, over the limit of {most}")
+    for name, value in items.items():
+        if (size := _size_over(name, limits.name_bytes)) is not None:
+            raise BadRequest(field, f"{noun} name {quote(name)} is {size} bytes, over the "
+                                    f"limit of {limits.name_bytes}")
+        if (size := _size_over(value, value_bytes)) is not None:
+            place = field_of(name) if field_of is not None else member(field, name)
+            raise BadRequest(place, f"{noun} value is {size} bytes, over the limit of "
+                                    f"{value_bytes}")
+
+
+def _size_over(text: str, limit: int) -> int | None:
+    """The size of `text` in UTF-8 if over `limit`, else None; encodes only long text (a
+    character is at most 4 bytes)."""
+    if len(text) * 4 <= limit:
+        return None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return size if size > limit else None
 
 
 def detail_text(value: object, field: str) -> str:
@@ -254,6 +320,8 @@ def parse_time(value: str, field: str) -> datetime:
     if known is not None:
         return known
     moment = _parse_time(value, field)
+    if len(value) > _CACHED_INSTANT:  # any number of fraction digits is valid: keep keys small
+        return moment
     if len(_recent_instants) >= 1024:
         _recent_instants.clear()
     _recent_instants[value] = moment

@@ -37,26 +37,29 @@ from router.errors import BadRequest
 SOURCE = "alertmanager_v2"
 
 
-def parse(body: bytes, headers: Mapping[str, str], now: datetime) -> list[Alert]:
+def parse(
+    body: bytes, headers: Mapping[str, str], now: datetime, *, limits: _json.FieldLimits,
+) -> list[Alert]:
     """The alerts of one `POST /api/v2/alerts`.
 
     Args:
         now: the aware instant the request arrived; decides firing or resolved.
+        limits: what each alert's labels and annotations may hold.
 
     Raises:
         BadRequest: naming the field at fault, e.g. `[3].labels`.
     """
     entries = _json.bounded(_json.decode(body), "", "a JSON list of alerts")
-    return [_parse_alert(entry, _json.index("", position), now)
+    return [_parse_alert(entry, _json.index("", position), now, limits)
             for position, entry in enumerate(entries)]
 
 
-def _parse_alert(entry: object, path: str, now: datetime) -> Alert:
+def _parse_alert(entry: object, path: str, now: datetime, limits: _json.FieldLimits) -> Alert:
     document = _json.as_object(entry, path, "an alert object")
-    labels = _present(_json.text_map(document, "labels", path, "label", required=True))
+    labels = _present(_json.text_map(document, "labels", path, "label", limits, required=True))
     if not labels:
         raise BadRequest(_json.member(path, "labels"), "must hold at least one non-empty label")
-    annotations = _json.text_map(document, "annotations", path, "annotation")
+    annotations = _json.text_map(document, "annotations", path, "annotation", limits)
     ends_at = alertmanager.instant(document, "endsAt", path)
     starts_at = alertmanager.instant(document, "startsAt", path) or ends_at or now
     if ends_at is not None and ends_at < starts_at:

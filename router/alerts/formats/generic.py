@@ -95,8 +95,11 @@ class GenericMappingLike(Protocol):
     def default_status(self) -> str | None: ...
 
 
-def parse(body: bytes, headers: Mapping[str, str], mapping: GenericMappingLike) -> list[Alert]:
-    """The alerts of one webhook body, read through `mapping`.
+def parse(
+    body: bytes, headers: Mapping[str, str], mapping: GenericMappingLike, *,
+    limits: _json.FieldLimits,
+) -> list[Alert]:
+    """The alerts of one webhook body, read through `mapping`, each within `limits`.
 
     Raises:
         BadRequest: naming the field at fault, as a path into the body (`alert.message`,
@@ -105,14 +108,14 @@ def parse(body: bytes, headers: Mapping[str, str], mapping: GenericMappingLike) 
     """
     document = _json.decode(body)
     if mapping.alerts is None:
-        return [_parse_alert(document, "", mapping)]
+        return [_parse_alert(document, "", mapping, limits)]
     steps = compile_path(mapping.alerts)
     field = field_name("", steps)
     entries = _lookup(document, steps, "")
     if entries is None:
         raise BadRequest(field, "is required")
     entries = _json.bounded(entries, field)
-    return [_parse_alert(entry, _json.index(field, position), mapping)
+    return [_parse_alert(entry, _json.index(field, position), mapping, limits)
             for position, entry in enumerate(entries)]
 
 
@@ -152,7 +155,9 @@ def field_name(prefix: str, steps: Path) -> str:
     return path
 
 
-def _parse_alert(entry: object, prefix: str, mapping: GenericMappingLike) -> Alert:
+def _parse_alert(
+    entry: object, prefix: str, mapping: GenericMappingLike, limits: _json.FieldLimits,
+) -> Alert:
     summary, field = _text(entry, mapping.summary, prefix)
     if summary is None:
         raise BadRequest(field, "is required")
@@ -165,8 +170,8 @@ def _parse_alert(entry: object, prefix: str, mapping: GenericMappingLike) -> Ale
                          mapping.default_severity, Severity, Severity.WARNING),
         status=_choose(entry, mapping.status, prefix, mapping.status_map,
                        mapping.default_status, Status, Status.FIRING),
-        labels=_text_map(entry, mapping.labels, prefix, "label"),
-        annotations=_text_map(entry, mapping.annotations, prefix, "annotation"),
+        labels=_text_map(entry, mapping.labels, prefix, "label", limits),
+        annotations=_text_map(entry, mapping.annotations, prefix, "annotation", limits),
         service=_optional_text(entry, mapping.service, prefix),
         dedup_key=_optional_text(entry, mapping.dedup_key, prefix),
     )
@@ -230,18 +235,22 @@ def _choose(
 
 
 def _text_map(
-    entry: object, spec: str | Mapping[str, str] | None, prefix: str, noun: str
+    entry: object, spec: str | Mapping[str, str] | None, prefix: str, noun: str,
+    limits: _json.FieldLimits,
 ) -> Mapping[str, str]:
     """A path to a mapping whose entries all become text, or name -> path; nulls skipped."""
     if spec is None:
         return _json.EMPTY
     if not isinstance(spec, str):
         found: dict[str, str] = {}
+        fields: dict[str, str] = {}
         for name, path in spec.items():
             steps = compile_path(path)
             value = _lookup(entry, steps, prefix)
             if value is not None:
-                found[name] = _json.detail_text(value, field_name(prefix, steps))
+                fields[name] = field_name(prefix, steps)
+                found[name] = _json.detail_text(value, fields[name])
+        _json.check_sizes(found, prefix, noun, limits, fields.__getitem__)
         return MappingProxyType(found)
     steps = compile_path(spec)
     field = field_name(prefix, steps)
@@ -253,7 +262,7 @@ def _text_map(
                                 f"got {_json.kind(value)}")
     if "" in value:
         raise BadRequest(field, f"{noun} names must not be empty")
-    return MappingProxyType({
-        name: _json.detail_text(item, field_name(field, (name,)))
-        for name, item in value.items() if item is not None
-    })
+    items = {name: _json.detail_text(item, field_name(field, (name,)))
+             for name, item in value.items() if item is not None}
+    _json.check_sizes(items, field, noun, limits, lambda name: field_name(field, (name,)))
+    return MappingProxyType(items)

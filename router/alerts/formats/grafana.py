@@ -37,7 +37,7 @@ LINKS = (
 )
 
 
-def parse(body: bytes, headers: Mapping[str, str]) -> list[Alert]:
+def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits) -> list[Alert]:
     """The alerts of one Grafana webhook notification.
 
     Raises:
@@ -49,7 +49,7 @@ def parse(body: bytes, headers: Mapping[str, str]) -> list[Alert]:
     alerts = []
     for position, entry in enumerate(entries):
         path = _json.index("alerts", position)
-        alert = alertmanager.parse_alert(entry, path, SOURCE)
+        alert = alertmanager.parse_alert(entry, path, SOURCE, limits)
         item = _json.as_object(entry, path)
         alerts.append(dataclasses.replace(
             alert,

@@ -43,7 +43,7 @@ SEVERITIES: Mapping[str, Severity] = {severity.value: severity for severity in S
 STATUSES: Mapping[str, Status] = {status.value: status for status in Status}
 
 
-def parse(body: bytes, headers: Mapping[str, str]) -> list[Alert]:
+def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits) -> list[Alert]:
     """One alert, or a list of alerts, in router's own JSON.
 
     Raises:
@@ -53,12 +53,12 @@ def parse(body: bytes, headers: Mapping[str, str]) -> list[Alert]:
     document = _json.decode(body)
     if isinstance(document, list):
         entries = _json.bounded(document, "")
-        return [_parse_alert(entry, _json.index("", position))
+        return [_parse_alert(entry, _json.index("", position), limits)
                 for position, entry in enumerate(entries)]
-    return [_parse_alert(document, "")]
+    return [_parse_alert(document, "", limits)]
 
 
-def _parse_alert(entry: object, path: str) -> Alert:
+def _parse_alert(entry: object, path: str, limits: _json.FieldLimits) -> Alert:
     document = _json.as_object(entry, path, "an alert object or a list of alert objects")
     _json.reject_unknown(document, FIELDS, path)
     summary = _json.required_text(document, "summary", path)
@@ -71,8 +71,8 @@ def _parse_alert(entry: object, path: str) -> Alert:
         source=SOURCE,
         severity=_json.choice(document, "severity", path, SEVERITIES, Severity.WARNING),
         status=_json.choice(document, "status", path, STATUSES, Status.FIRING),
-        labels=_json.text_map(document, "labels", path, "label"),
-        annotations=_json.text_map(document, "annotations", path, "annotation"),
+        labels=_json.text_map(document, "labels", path, "label", limits),
+        annotations=_json.text_map(document, "annotations", path, "annotation", limits),
         details=_json.detail_map(document, "details", path),
         service=_json.text(document, "service", path) or None,
         dedup_key=_json.text(document, "dedup_key", path) or None,

@@ -56,7 +56,7 @@ SEVERITIES: Mapping[str, Severity] = {severity.value: severity for severity in S
 LABELS = ("source", "component", "group", "class")
 
 
-def parse(body: bytes, headers: Mapping[str, str]) -> list[Alert]:
+def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits) -> list[Alert]:
     """The one alert an Events API v2 event describes.
 
     Raises:
@@ -71,7 +71,7 @@ def parse(body: bytes, headers: Mapping[str, str]) -> list[Alert]:
             raise BadRequest("dedup_key", "is required to acknowledge or resolve")
         return [Alert(summary="", source=SOURCE, status=status, dedup_key=dedup_key,
                       routing_key=routing_key)]
-    return [_trigger(event, routing_key, dedup_key)]
+    return [_trigger(event, routing_key, dedup_key, limits)]
 
 
 def _routing_key(event: Mapping[str, object]) -> str:
@@ -84,7 +84,8 @@ def _routing_key(event: Mapping[str, object]) -> str:
     return routing_key
 
 
-def _trigger(event: Mapping[str, object], routing_key: str, dedup_key: str | None) -> Alert:
+def _trigger(event: Mapping[str, object], routing_key: str, dedup_key: str | None,
+             limits: _json.FieldLimits) -> Alert:
     if event.get("payload") is None:
         raise BadRequest("payload", "is required for a trigger event")
     payload = _json.as_object(event["payload"], "payload", "a mapping")
@@ -94,6 +95,8 @@ def _trigger(event: Mapping[str, object], routing_key: str, dedup_key: str | Non
         value = _json.text(payload, name, "payload")
         if value:
             labels[name] = value
+    _json.check_sizes(labels, "payload", "label", limits,
+                      lambda name: _json.member("payload", name))
     return Alert(
         summary=summary,
         source=SOURCE,

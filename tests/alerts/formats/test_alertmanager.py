@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from router.alerts.formats import alertmanager
 from router.alerts.formats._json import MAX_ALERTS
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
+from tests.alerts.formats import LIMITS
 
 PAYLOADS = Path(__file__).parent / "payloads"
 GENERATOR = (
@@ -54,7 +57,8 @@ SECOND = expected("api-2:8080", "1d3f58b2d7994044", "9%", 15)
 
 def test_a_firing_group_gives_one_alert_per_entry_keyed_by_fingerprint() -> None:
     headers = {"content-type": "application/json", "user-agent": "Alertmanager/0.25.0"}
-    assert alertmanager.parse(payload("alertmanager_firing.json"), headers) == [FIRST, SECOND]
+    assert alertmanager.parse(payload("alertmanager_firing.json"), headers,
+            limits=LIMITS) == [FIRST, SECOND]
 
 
 def test_each_alert_keeps_its_own_status_and_end() -> None:
@@ -63,7 +67,8 @@ def test_each_alert_keeps_its_own_status_and_end() -> None:
         status=Status.RESOLVED,
         ends_at=datetime(2026, 11, 23, 14, 17, 31, 368000, tzinfo=UTC),
     )
-    assert alertmanager.parse(payload("alertmanager_resolved.json"), {}) == [FIRST, resolved]
+    assert alertmanager.parse(payload("alertmanager_resolved.json"), {},
+            limits=LIMITS) == [FIRST, resolved]
 
 
 def test_fields_of_newer_alertmanagers_are_ignored() -> None:
@@ -71,14 +76,14 @@ def test_fields_of_newer_alertmanagers_are_ignored() -> None:
     document["notification_reason"] = "new alerts added"
     document["routeLabels"] = {"team": "api"}
     document["alerts"][0]["somethingNew"] = {"nested": [1, 2]}
-    assert alertmanager.parse(json.dumps(document).encode(), {}) == [FIRST, SECOND]
+    assert alertmanager.parse(json.dumps(document).encode(), {}, limits=LIMITS) == [FIRST, SECOND]
 
 
 def test_the_fingerprint_is_computed_as_alertmanager_does_when_missing() -> None:
     document = json.loads(payload("alertmanager_firing.json"))
     for entry in document["alerts"]:
         del entry["fingerprint"]
-    alerts = alertmanager.parse(json.dumps(document).encode(), {})
+    alerts = alertmanager.parse(json.dumps(document).encode(), {}, limits=LIMITS)
     assert [alert.dedup_key for alert in alerts] == ["0f3ef813eb86bd39", "1d3f58b2d7994044"]
 
 
@@ -86,9 +91,43 @@ def test_fingerprint_of_no_labels_is_the_fnv_offset() -> None:
     assert alertmanager.fingerprint({}) == "cbf29ce484222325"
 
 
+# Computed independently: FNV-1a 64 in C on uint64_t (name 0xff value 0xff, names sorted).
+_HUGE_FINGERPRINTS = {100_000: "3efd351878fd51d7", 1_000_000: "c0e2f31644824347"}
+
+
+def _huge_labels(size: int) -> dict[str, str]:
+    value = "".join("0123456789abcdef"[(position * 7) % 16] for position in range(size))
+    return {"job": "café", "instance": value, "alertname": "Huge"}
+
+
+def test_fingerprint_of_a_label_set_computed_independently() -> None:
+    assert alertmanager.fingerprint({"alertname": "HighErrorRate"}) == "271f101352bce682"
+    assert alertmanager.fingerprint(_huge_labels(100_000)) == _HUGE_FINGERPRINTS[100_000]
+
+
+def test_fingerprint_of_a_1_mb_label_is_linear_work() -> None:
+    """The quadratic digest took about an hour for 1 MB; linear work takes well under a
+    second. A child process, so the old code fails on the 60 s guard instead of hanging."""
+    script = (
+        "from router.alerts.formats import alertmanager\n"
+        "from tests.alerts.formats.test_alertmanager import _huge_labels\n"
+        "print(alertmanager.fingerprint(_huge_labels(1_000_000)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True, cwd=Path(__file__).parents[3])
+    assert done.stdout.strip() == _HUGE_FINGERPRINTS[1_000_000]
+
+
+def test_fingerprint_is_the_same_for_cached_and_uncached_label_sets() -> None:
+    small = {"alertname": "Small", "instance": "x" * 100}
+    large = {"alertname": "Large", "instance": "x" * 5000}  # over the cache's size
+    for labels in (small, large):
+        assert alertmanager.fingerprint(labels) == alertmanager.fingerprint(dict(labels))
+
+
 def one(entry: dict[str, object]) -> Alert:
     body = json.dumps({"version": "4", "alerts": [{"status": "firing", **entry}]}).encode()
-    (alert,) = alertmanager.parse(body, {})
+    (alert,) = alertmanager.parse(body, {}, limits=LIMITS)
     return alert
 
 
@@ -170,5 +209,5 @@ FIRING = {"status": "firing", "labels": {"alertname": "A"}}
 )
 def test_bad_input_names_the_field(body: bytes, field: str, message: str) -> None:
     with pytest.raises(BadRequest) as caught:
-        alertmanager.parse(body, {})
+        alertmanager.parse(body, {}, limits=LIMITS)
     assert (caught.value.field, caught.value.message) == (field, message)

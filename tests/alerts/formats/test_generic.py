@@ -20,6 +20,7 @@ from router.alerts.formats._json import MAX_ALERTS
 from router.alerts.model import Alert, Severity, Status
 from router.config.model import GenericWebhook
 from router.errors import BadRequest
+from tests.alerts.formats import LIMITS
 from tests.alerts.formats.test_robustness import DELETE, check, json_values, replaced
 from tests.alerts.formats.test_robustness import paths as document_paths
 
@@ -83,7 +84,7 @@ def opsgenie(**changes: Any) -> bytes:
 
 
 def test_an_opsgenie_create_maps_every_field() -> None:
-    assert generic.parse(encode(CREATE), {}, OPSGENIE) == [
+    assert generic.parse(encode(CREATE), {}, OPSGENIE, limits=LIMITS) == [
         Alert(
             summary="Disk /var is 95% full on db-1",
             source="generic:opsgenie",
@@ -103,14 +104,14 @@ def test_an_opsgenie_create_maps_every_field() -> None:
 ])
 def test_opsgenie_actions_through_the_status_map(action: str, status: Status) -> None:
     body = encode({**CREATE, "action": action})
-    [alert] = generic.parse(body, {}, OPSGENIE)
+    [alert] = generic.parse(body, {}, OPSGENIE, limits=LIMITS)
     assert alert.status is status and alert.dedup_key == "disk-full/db-1/var"
 
 
 def test_a_flat_body_numbers_become_text_and_defaults_apply() -> None:
     body = encode({"title": "Backup of db-1 failed", "job_id": 7311, "kind": "backup",
                    "machine": {"name": "db-1"}, "attempt": 3})
-    assert generic.parse(body, {"content-type": "application/json"}, FLAT) == [
+    assert generic.parse(body, {"content-type": "application/json"}, FLAT, limits=LIMITS) == [
         Alert(summary="Backup of db-1 failed", source="generic:backups",
               labels={"host": "db-1", "job": "backup", "attempt": "3"}, dedup_key="7311")
     ]
@@ -118,16 +119,16 @@ def test_a_flat_body_numbers_become_text_and_defaults_apply() -> None:
 
 def test_router_s_own_names_need_no_map() -> None:
     body = encode({"title": "t", "level": "critical", "state": "resolved"})
-    [alert] = generic.parse(body, {}, FLAT)
+    [alert] = generic.parse(body, {}, FLAT, limits=LIMITS)
     assert (alert.severity, alert.status) == (Severity.CRITICAL, Status.RESOLVED)
 
 
 def test_the_map_wins_over_router_s_own_names_and_is_case_sensitive() -> None:
     mapping = dataclasses.replace(FLAT, severity_map={"critical": "info", "HIGH": "error"})
-    [alert] = generic.parse(encode({"title": "t", "level": "critical"}), {}, mapping)
+    [alert] = generic.parse(encode({"title": "t", "level": "critical"}), {}, mapping, limits=LIMITS)
     assert alert.severity is Severity.INFO
     with pytest.raises(BadRequest) as caught:
-        generic.parse(encode({"title": "t", "level": "high"}), {}, mapping)
+        generic.parse(encode({"title": "t", "level": "high"}), {}, mapping, limits=LIMITS)
     assert caught.value == BadRequest(
         "level", "expected one of critical, HIGH, error, warning, info; got 'high'")
 
@@ -138,7 +139,7 @@ def test_numbers_and_booleans_are_looked_up_as_their_text() -> None:
                                   status="recovered")
     [first, second] = [
         generic.parse(encode({"title": "t", "level": level, "recovered": recovered}), {},
-                      mapping)[0]
+                      mapping, limits=LIMITS)[0]
         for level, recovered in ((1, True), (2.5, False))
     ]
     assert (first.severity, first.status) == (Severity.CRITICAL, Status.RESOLVED)
@@ -150,15 +151,16 @@ def test_the_defaults_stand_in_for_an_absent_or_unknown_value(level: str | None)
     mapping = dataclasses.replace(FLAT, default_severity="critical",
                                   default_status="acknowledged")
     [alert] = generic.parse(encode({"title": "t", "level": level, "state": level}), {},
-                            mapping)
+                            mapping, limits=LIMITS)
     assert (alert.severity, alert.status) == (Severity.CRITICAL, Status.ACKNOWLEDGED)
 
 
 def test_without_defaults_an_absent_value_is_warning_and_firing() -> None:
-    [alert] = generic.parse(encode({"title": "t", "level": None, "state": ""}), {}, FLAT)
+    [alert] = generic.parse(encode({"title": "t", "level": None, "state": ""}), {}, FLAT,
+            limits=LIMITS)
     assert (alert.severity, alert.status) == (Severity.WARNING, Status.FIRING)
     mapping = GenericWebhook(name="bare", summary="$")
-    assert generic.parse(b'"just a line"', {}, mapping) == [
+    assert generic.parse(b'"just a line"', {}, mapping, limits=LIMITS) == [
         Alert(summary="just a line", source="generic:bare")]
 
 
@@ -166,25 +168,25 @@ def test_labels_from_an_object_skip_nulls_and_keep_nested_values_as_json() -> No
     mapping = GenericWebhook(name="x", summary="s", labels="tags", annotations="notes")
     body = encode({"s": "t", "tags": {"a": "1", "b": None, "c": {"d": [1, True]}, "e": False},
                    "notes": {"runbook": "https://runbooks.example.com/x"}})
-    [alert] = generic.parse(body, {}, mapping)
+    [alert] = generic.parse(body, {}, mapping, limits=LIMITS)
     assert alert.labels == {"a": "1", "c": '{"d":[1,true]}', "e": "false"}
     assert alert.annotations == {"runbook": "https://runbooks.example.com/x"}
 
 
 def test_labels_from_a_mapping_skip_absent_paths() -> None:
     body = encode({"title": "t", "kind": "backup", "machine": None})
-    [alert] = generic.parse(body, {}, FLAT)
+    [alert] = generic.parse(body, {}, FLAT, limits=LIMITS)
     assert alert.labels == {"job": "backup"}
 
 
 def test_empty_dedup_key_and_service_count_as_absent() -> None:
-    [alert] = generic.parse(opsgenie(alias="", entity=None), {}, OPSGENIE)
+    [alert] = generic.parse(opsgenie(alias="", entity=None), {}, OPSGENIE, limits=LIMITS)
     assert alert.dedup_key is None and alert.service is None
 
 
 def test_a_number_is_a_summary_too() -> None:
     mapping = GenericWebhook(name="x", summary='data["check name"]')
-    [alert] = generic.parse(b'{"data": {"check name": 5.5e-3}}', {}, mapping)
+    [alert] = generic.parse(b'{"data": {"check name": 5.5e-3}}', {}, mapping, limits=LIMITS)
     assert alert.summary == "0.0055"
 
 
@@ -192,7 +194,7 @@ def test_a_quoted_key_and_a_position_past_the_end() -> None:
     mapping = GenericWebhook(name="x", summary='data["check name"]',
                              dedup_key="ids[3]", service="$.svc")
     body = encode({"data": {"check name": "HTTP on web-1"}, "ids": ["a"], "svc": "web"})
-    [alert] = generic.parse(body, {}, mapping)
+    [alert] = generic.parse(body, {}, mapping, limits=LIMITS)
     assert (alert.summary, alert.dedup_key, alert.service) == ("HTTP on web-1", None, "web")
 
 
@@ -205,20 +207,21 @@ def test_a_batch_gives_one_alert_per_entry_with_paths_inside_each() -> None:
         {"title": "one", "level": "high", "labels": {"host": "a"}},
         {"title": "two", "level": "info"},
     ]}})
-    assert generic.parse(body, {}, BATCH) == [
+    assert generic.parse(body, {}, BATCH, limits=LIMITS) == [
         Alert(summary="one", source="generic:batch", severity=Severity.CRITICAL,
               labels={"host": "a"}),
         Alert(summary="two", source="generic:batch", severity=Severity.INFO),
     ]
-    assert generic.parse(encode({"data": {"items": []}}), {}, BATCH) == []
+    assert generic.parse(encode({"data": {"items": []}}), {}, BATCH, limits=LIMITS) == []
 
 
 def test_a_batch_body_that_is_itself_the_list() -> None:
     mapping = dataclasses.replace(BATCH, alerts="$")
     body = encode([{"title": "one"}, {"title": "two"}])
-    assert [alert.summary for alert in generic.parse(body, {}, mapping)] == ["one", "two"]
+    assert [alert.summary for alert in generic.parse(body, {}, mapping,
+            limits=LIMITS)] == ["one", "two"]
     with pytest.raises(BadRequest) as caught:
-        generic.parse(encode([{"title": "one"}, {"title": ""}]), {}, mapping)
+        generic.parse(encode([{"title": "one"}, {"title": ""}]), {}, mapping, limits=LIMITS)
     assert caught.value == BadRequest("[1].title", "must not be empty")
 
 
@@ -281,13 +284,13 @@ def test_bad_input_names_the_field(
     mapping: GenericWebhook, body: bytes, field: str, message: str
 ) -> None:
     with pytest.raises(BadRequest) as caught:
-        generic.parse(body, {}, mapping)
+        generic.parse(body, {}, mapping, limits=LIMITS)
     assert (caught.value.field, caught.value.message) == (field, message)
 
 
 def test_a_long_value_is_cut_short_in_the_message() -> None:
     with pytest.raises(BadRequest) as caught:
-        generic.parse(opsgenie(priority="x" * 500), {}, OPSGENIE)
+        generic.parse(opsgenie(priority="x" * 500), {}, OPSGENIE, limits=LIMITS)
     assert caught.value.message.endswith("got '" + "x" * 60 + "...'")
 
 
@@ -336,7 +339,7 @@ def test_any_object_with_the_attributes_will_do() -> None:
         default_severity: str | None = None
         default_status: str | None = None
 
-    [alert] = generic.parse(b'{"m": "hi", "p": 1}', {}, PlainMapping())
+    [alert] = generic.parse(b'{"m": "hi", "p": 1}', {}, PlainMapping(), limits=LIMITS)
     assert alert == Alert(summary="hi", source="generic:plain", severity=Severity.INFO)
 
 
@@ -359,14 +362,14 @@ short_paths = st.one_of(
 @SETTINGS
 @given(body=st.binary(max_size=300))
 def test_random_bytes(name: str, body: bytes) -> None:
-    check(lambda body, headers: generic.parse(body, headers, MAPPINGS[name]), body)
+    check(lambda body, headers: generic.parse(body, headers, MAPPINGS[name], limits=LIMITS), body)
 
 
 @pytest.mark.parametrize("name", sorted(MAPPINGS))
 @SETTINGS
 @given(document=json_values)
 def test_random_json(name: str, document: object) -> None:
-    check(lambda body, headers: generic.parse(body, headers, MAPPINGS[name]),
+    check(lambda body, headers: generic.parse(body, headers, MAPPINGS[name], limits=LIMITS),
           encode(document))
 
 
@@ -377,7 +380,8 @@ def test_an_opsgenie_body_with_fields_replaced(data: st.DataObject) -> None:
     for _ in range(data.draw(st.integers(1, 3))):
         path = data.draw(st.sampled_from(list(document_paths(document))))
         document = replaced(document, path, data.draw(st.one_of(st.just(DELETE), json_values)))
-    check(lambda body, headers: generic.parse(body, headers, OPSGENIE), encode(document))
+    check(lambda body, headers: generic.parse(body, headers, OPSGENIE,
+            limits=LIMITS), encode(document))
 
 
 @SETTINGS
@@ -393,7 +397,8 @@ def test_random_paths_over_random_json(
     mapping = GenericWebhook(name="random", summary=summary, severity=severity, labels=labels,
                              annotations=annotations, alerts=alerts,
                              severity_map={"P1": "critical"})
-    check(lambda body, headers: generic.parse(body, headers, mapping), encode(document))
+    check(lambda body, headers: generic.parse(body, headers, mapping,
+            limits=LIMITS), encode(document))
 
 
 @SETTINGS

@@ -28,6 +28,7 @@ from router.alerts.formats import (
 )
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
+from tests.alerts.formats import LIMITS
 
 PAYLOADS = Path(__file__).parent / "payloads"
 NOW = datetime(2026, 11, 23, 14, 17, 25, tzinfo=UTC)
@@ -36,13 +37,14 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 Parser = Callable[[bytes, Mapping[str, str]], list[Alert]]
 
 PARSERS: dict[str, Parser] = {
-    "native": native.parse,
-    "alertmanager": alertmanager.parse,
-    "alertmanager_v2": lambda body, headers: alertmanager_v2.parse(body, headers, NOW),
-    "pagerduty": pagerduty.parse,
-    "grafana": grafana.parse,
-    "datadog": datadog.parse,
-    "datadog_form": lambda body, headers: datadog.parse(body, FORM),
+    "native": lambda body, headers: native.parse(body, headers, limits=LIMITS),
+    "alertmanager": lambda body, headers: alertmanager.parse(body, headers, limits=LIMITS),
+    "alertmanager_v2": lambda body, headers: alertmanager_v2.parse(body, headers, NOW,
+            limits=LIMITS),
+    "pagerduty": lambda body, headers: pagerduty.parse(body, headers, limits=LIMITS),
+    "grafana": lambda body, headers: grafana.parse(body, headers, limits=LIMITS),
+    "datadog": lambda body, headers: datadog.parse(body, headers, limits=LIMITS),
+    "datadog_form": lambda body, headers: datadog.parse(body, FORM, limits=LIMITS),
 }
 
 EXAMPLES = {
