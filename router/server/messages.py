@@ -167,7 +167,8 @@ async def _answer_message(engine: Engine, document: Mapping[str, object]) -> Rep
 async def _answer_alerts(engine: Engine, line: bytes) -> Reply:
     try:
         limits = engine.snapshot.config.settings.alert_limits
-        accepted = await engine.ingest(native.parse(line, {}, limits=limits))
+        accepted = await engine.ingest(native.parse(line, {}, limits=limits,
+                                                    now=engine.clock.now()))
     except BadRequest as error:
         return {"error": error.message, "field": error.field}
     except StoreUnavailable as error:  # the store logged it
@@ -272,7 +273,8 @@ async def _on_incident(incident_id: str, work: Awaitable[T]) -> T:
 
 async def create_incident(engine: Engine, message: Message) -> Reply:
     [alert] = _with_message_fields(lambda: native.parse(
-        _native_alert(message.body), {}, limits=engine.snapshot.config.settings.alert_limits))
+        _native_alert(message.body), {}, limits=engine.snapshot.config.settings.alert_limits,
+        now=engine.clock.now()))
     [accepted] = await engine.ingest([replace(alert, source=SOURCE)])
     detail = await engine.incident(accepted.incident_id) if accepted.incident_id else None
     if detail is None:
@@ -289,7 +291,8 @@ async def create_incident(engine: Engine, message: Message) -> Reply:
 async def send_alert(engine: Engine, message: Message) -> Reply:
     channel = text(message.body, "channel")
     [alert] = _with_message_fields(lambda: native.parse(
-        _native_alert(message.body), {}, limits=engine.snapshot.config.settings.alert_limits))
+        _native_alert(message.body), {}, limits=engine.snapshot.config.settings.alert_limits,
+        now=engine.clock.now()))
     try:
         _, notification_id = await engine.send_alert(replace(alert, source=SOURCE), channel)
     except LookupError as error:
