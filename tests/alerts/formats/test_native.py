@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -157,3 +158,20 @@ def test_a_long_value_is_cut_short_in_the_message() -> None:
     assert caught.value.message == (
         "expected one of critical, error, warning, info; got '" + "x" * 60 + "...'"
     )
+
+
+@pytest.mark.parametrize("name", ["native_single.json", "native_list.json"])
+def test_a_decoded_document_reads_as_its_json(name: str) -> None:
+    """The unix socket hands the native format documents, never JSON text (it decoded the
+    line once already, and builds the alert of a message as a document)."""
+    document = json.loads(payload(name))
+    assert native.parse_document(document, limits=LIMITS) == native.parse(
+        payload(name), {}, limits=LIMITS, now=NOW)
+
+
+def test_a_decoded_document_names_the_field_as_its_json() -> None:
+    with pytest.raises(BadRequest) as caught:
+        native.parse_document([{"summary": "s"}, {"summary": "s", "labels": []}],
+                              limits=LIMITS)
+    assert (caught.value.field, caught.value.message) == (
+        "[1].labels", "expected a mapping of label names to text, got a list")
