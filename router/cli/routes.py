@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from router.alerts.formats import native
+from router.alerts.formats import decode_json, native
 from router.alerts.model import Alert, Severity
 from router.cli.support import (
     EXIT_INVALID,
@@ -80,7 +80,7 @@ def _test_alerts(arguments: argparse.Namespace, limits: AlertLimits) -> list[Ale
 
 def _read_alerts(path: Path, limits: AlertLimits) -> list[Alert]:
     try:
-        return native.parse(path.read_bytes(), {}, limits=limits)
+        return native.parse_document(decode_json(path.read_bytes()), limits=limits)
     except OSError as error:
         raise Failure(f"cannot read {path}: {error.strerror or error}") from None
     except BadRequest as bad:

@@ -230,8 +230,9 @@ class TemplateText:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Delivery:
     """How patiently a channel delivers: at most `concurrency` requests at once, at most
-    `rate` per second (None: the channel module's DEFAULT_RATE, else unlimited), retried
-    with backoff until `retry_for` after the notification was written, then failed."""
+    `rate` per second (None: unlimited; config/build/channels.py fills in the channel module's
+    DEFAULT_RATE when the config leaves it out), retried with backoff until `retry_for`
+    after the notification was written, then failed."""
 
     concurrency: int = 4
     rate: float | None = None

@@ -29,13 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import ModuleType
 from typing import Any
 
 import trio
@@ -44,7 +42,7 @@ from router.alerts.model import Incident, IncidentState, Notification, Severity
 from router.clock import Clock
 from router.config.model import Channel, Config
 from router.errors import Outcome, StoreUnavailable
-from router.notify import CHANNELS
+from router.notify import CHANNELS, contract
 from router.notify.templates import build_message
 from router.notify.transport import Sent, Transport
 from router.store import Reader, Store, Transaction, outbox
@@ -74,7 +72,7 @@ class _Lane:
     """One channel's limits and the notifications it is sending now."""
 
     channel: Channel
-    module: ModuleType
+    module: contract.Channel[Any, Any]
     busy: set[str] = field(default_factory=set)
     next_start: float = 0.0
     capped: bool = False
@@ -87,7 +85,7 @@ class _Lane:
 
     async def pace(self) -> bool:
         """Wait for this channel's next send slot under its rate limit; whether it waited."""
-        rate = self.channel.delivery.rate or getattr(self.module, "DEFAULT_RATE", None)
+        rate = self.channel.delivery.rate  # the module's DEFAULT_RATE when not configured
         if not rate:
             return False
         now = trio.current_time()
@@ -375,13 +373,14 @@ class Shipped:
     outcome: Outcome
 
 
-async def ship(transport: Transport, channel: Channel, module: ModuleType, config: Config,
-               notification: Notification, incident: Incident, *, now: datetime,
-               test: bool = False, acknowledge_url: str | None = None) -> Shipped:
+async def ship(transport: Transport, channel: Channel, module: contract.Channel[Any, Any],
+               config: Config, notification: Notification, incident: Incident, *,
+               now: datetime, test: bool = False, acknowledge_url: str | None = None
+               ) -> Shipped:
     """Render one notification through its channel module, send it and classify the answer.
 
-    A channel whose `render` takes `now` (the webhook's signature timestamp) is given the
-    time of this attempt, so a retry is signed afresh rather than with a stale time."""
+    `now` is the time of this attempt, so a retry is signed afresh (the webhook's
+    timestamp) rather than with a stale time; the send waits the request's own timeout."""
     target = notification.address or notification.target
     if not channel.enabled:  # checked here, where every send passes, reloads included
         return Shipped(target, None, Outcome(
@@ -389,10 +388,7 @@ async def ship(transport: Transport, channel: Channel, module: ModuleType, confi
     try:
         message = build_message(config, channel, notification, incident, test=test,
                                 acknowledge_url=acknowledge_url)
-        if _takes_now(module):
-            request = module.render(message, channel.settings, now=now)
-        else:
-            request = module.render(message, channel.settings)
+        request = module.render(message, channel.settings, now=now)
     except Exception as error:  # a bug must not lose the page: it is tried again later
         logger.exception("cannot render a notification",
                          extra={"channel": channel.id, "notification": notification.id})
@@ -400,18 +396,13 @@ async def ship(transport: Transport, channel: Channel, module: ModuleType, confi
                        Outcome.retry(f"render failed: {type(error).__name__}: {error}"))
     if request is None:
         return Shipped(target, None, Outcome("ok", "nothing to send for this event"))
-    timeout = getattr(request, "timeout", timedelta(seconds=30)).total_seconds()
+    timeout = request.timeout.total_seconds()
     with trio.move_on_after(timeout + _SEND_GRACE):
         sent = await transport.send(request)
         return Shipped(request.target, sent,
                        sent.outcome or module.classify(sent.response))
     return Shipped(request.target, None,
                    Outcome.retry(f"{request.target}: no answer within {timeout:g}s"))
-
-
-@functools.cache
-def _takes_now(module: ModuleType) -> bool:
-    return "now" in inspect.signature(module.render).parameters
 
 
 def _fail_channel(transaction: Transaction, *, channel_id: str, now: datetime,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Literal
@@ -25,6 +25,10 @@ from typing import Literal
 from router.config.model import Secret
 from router.errors import Outcome
 from router.notify.wire import Message, SmtpMessage, SmtpReply
+
+DEFAULT_RATE: float | None = None
+"""No pacing: the SMTP server queues mail."""
+DEFAULT_TIMEOUT = timedelta(seconds=30)
 
 _NOT_IN_MESSAGE_ID = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]")
 _LINK = re.compile(r"https?://[^\s<>\"']+")
@@ -46,10 +50,10 @@ class Settings:
     password: Secret | None = None
     to: tuple[str, ...] = ()
     ca_file: str | None = field(default=None, metadata={"path": True})
-    timeout: timedelta = timedelta(seconds=30)
+    timeout: timedelta = DEFAULT_TIMEOUT
 
 
-def render(message: Message, settings: Settings) -> SmtpMessage | None:
+def render(message: Message, settings: Settings, *, now: datetime) -> SmtpMessage | None:
     """The mail for one notification.
 
     Returns None only for a channel-level notification through a channel without `to`:

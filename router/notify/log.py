@@ -8,10 +8,16 @@ log channel at level warning makes an audit trail of every page in the journal.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from router.errors import Outcome
 from router.notify.wire import LogLine, Message
+
+DEFAULT_RATE: float | None = None
+"""No pacing: a log line costs nothing."""
+DEFAULT_TIMEOUT = timedelta(seconds=30)
+"""Writing a line takes no time; the deliverer's deadline for it only needs a number."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,7 +25,7 @@ class Settings:
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-def render(message: Message, settings: Settings) -> LogLine:
+def render(message: Message, settings: Settings, *, now: datetime) -> LogLine:
     """One line: event, incident, severity, title, who it was for, notification id.
 
     `trigger INC3 critical "[CRITICAL] INC3: Disk full" to person:ann (ann@example.com)
@@ -35,7 +41,7 @@ def render(message: Message, settings: Settings) -> LogLine:
             f"{' '.join(target.split())} notification {notification.id}")
     if message.test:
         text = f"test {text}"
-    return LogLine(level=settings.level, text=text, target="log")
+    return LogLine(level=settings.level, text=text, target="log", timeout=DEFAULT_TIMEOUT)
 
 
 def classify(response: None) -> Outcome:

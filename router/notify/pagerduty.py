@@ -13,13 +13,17 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from router.config.model import Secret, frozen_mapping
 from router.errors import Outcome
 from router.notify.wire import HttpRequest, HttpResponse, Message, classify_http, retry_after
+
+DEFAULT_RATE: float | None = None
+"""No pacing: the Events API takes bursts, and answers an excess with 429 and Retry-After."""
+DEFAULT_TIMEOUT = timedelta(seconds=10)
 
 DEFAULT_SEVERITY_MAP = {"critical": "critical", "error": "error", "warning": "warning",
                         "info": "none"}
@@ -45,10 +49,10 @@ class Settings:
     severity_map: Mapping[str, str] = field(
         default_factory=lambda: frozen_mapping(DEFAULT_SEVERITY_MAP))
     client: str = "router"
-    timeout: timedelta = timedelta(seconds=10)
+    timeout: timedelta = DEFAULT_TIMEOUT
 
 
-def render(message: Message, settings: Settings) -> HttpRequest | None:
+def render(message: Message, settings: Settings, *, now: datetime) -> HttpRequest | None:
     """The Events API v2 request for one notification, or None when PagerDuty is not to be
     told: a "message" event, or an incident whose severity maps to "none" (then neither
     its trigger nor its acknowledge or resolve is sent: an incident's severity only rises,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +29,7 @@ from router.notify.wire import HttpRequest, HttpResponse, Message, classify_http
 DEFAULT_RATE = 1.0
 """Messages per second: Slack accepts about one webhook message a second and answers a
 sustained excess with 429; a channel's `rate` overrides it."""
+DEFAULT_TIMEOUT = timedelta(seconds=10)
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
@@ -63,10 +64,10 @@ class Settings:
     signing_secret: Secret | None = None
     channel: str | None = None
     username: str = "router"
-    timeout: timedelta = timedelta(seconds=10)
+    timeout: timedelta = DEFAULT_TIMEOUT
 
 
-def render(message: Message, settings: Settings) -> HttpRequest:
+def render(message: Message, settings: Settings, *, now: datetime) -> HttpRequest:
     """The webhook request for one notification: a page with buttons for trigger, escalate
     and message events (the latter to the Slack channel in `notification.address`), a
     follow-up for acknowledge and resolve, and a page without buttons for a test."""

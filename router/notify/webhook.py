@@ -29,6 +29,10 @@ BODY_VERSION = 1
 
 TIMESTAMP_HEADER = "X-Router-Timestamp"
 
+DEFAULT_RATE: float | None = None
+"""No pacing unless the channel sets `rate`: the receiver is the operator's own."""
+DEFAULT_TIMEOUT = timedelta(seconds=10)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
@@ -39,18 +43,16 @@ class Settings:
     headers: Mapping[str, str] = field(default_factory=frozen_mapping)
     hmac_secret: Secret | None = None
     signature_header: str = "X-Router-Signature"
-    timeout: timedelta = timedelta(seconds=10)
+    timeout: timedelta = DEFAULT_TIMEOUT
 
 
-def render(message: Message, settings: Settings, *, now: datetime | None = None
-           ) -> HttpRequest:
+def render(message: Message, settings: Settings, *, now: datetime) -> HttpRequest:
     """The request for one notification.
 
     Args:
-        now: when the request is signed, for `X-Router-Timestamp`: the deliverer should
-            pass the time of the attempt, as receivers refuse a timestamp more than a few
-            minutes old and a retry may come an hour after the notification was written.
-            Without it, the time the notification was written (the function stays pure).
+        now: when the request is signed, for `X-Router-Timestamp`: the time of the attempt,
+            as receivers refuse a timestamp more than a few minutes old and a retry may
+            come an hour after the notification was written.
     """
     body = (message.payload.encode("utf-8") if message.payload is not None
             else default_body(message))
@@ -58,7 +60,7 @@ def render(message: Message, settings: Settings, *, now: datetime | None = None
     if not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = "application/json"
     if settings.hmac_secret is not None:
-        signed_at = int((now or message.notification.created_at).timestamp())
+        signed_at = int(now.timestamp())
         headers[TIMESTAMP_HEADER] = str(signed_at)
         headers[settings.signature_header] = signature(settings.hmac_secret.reveal(),
                                                        signed_at, body)

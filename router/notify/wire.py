@@ -1,10 +1,11 @@
 """What channels and the transport share (room: notify; imports config.model, alerts.model,
 errors).
 
-A channel module is pure: `render(message, settings) -> Request | None` turns one
+A channel module is pure: `render(message, settings, *, now) -> Request | None` turns one
 notification into one request (None: nothing to send for this event, e.g. a PagerDuty
-severity mapped to "none"), and `classify(response) -> Outcome` reads the receiver's answer.
-Only `notify/transport.py` performs a Request; these types are the contract between them.
+severity mapped to "none"), and `classify(response) -> Outcome` reads the receiver's answer
+(notify/contract.py). Only `notify/transport.py` performs a Request; these types are what
+channels and the transport share.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class HttpRequest:
     body: bytes = field(repr=False)  # a PagerDuty body holds the routing key
     target: str
     headers: Mapping[str, str] = field(default_factory=_empty)
-    timeout: timedelta = timedelta(seconds=10)
+    timeout: timedelta
+    """The channel's: its settings or its DEFAULT_TIMEOUT (every Request has one)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,7 +90,7 @@ class SmtpMessage:
     target: str
     username: str | None = None
     password: Secret | None = None
-    timeout: timedelta = timedelta(seconds=30)
+    timeout: timedelta
     ca_file: str | None = None
 
 
@@ -109,6 +111,7 @@ class LogLine:
     level: Literal["debug", "info", "warning", "error"]
     text: str
     target: str = "log"
+    timeout: timedelta
 
 
 Request = HttpRequest | SmtpMessage | LogLine

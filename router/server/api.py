@@ -13,14 +13,14 @@ import functools
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import trio
 
 from router.alerts.formats import (
-    FieldLimits,
+    Format,
     alertmanager,
     alertmanager_v2,
     datadog,
@@ -39,20 +39,6 @@ from router.server.routes import Handler, Request, Response, Routes
 from router.server.slack_actions import SlackActions
 
 logger = logging.getLogger(__name__)
-
-
-class Parser(Protocol):
-    """An inbound format's parse: body and headers in, alerts out, each within `limits`."""
-
-    def __call__(self, body: bytes, headers: Mapping[str, str], *,
-                 limits: FieldLimits) -> Sequence[Any]: ...
-
-
-class ArrivedParser(Protocol):
-    """A parse that also takes the instant the request arrived (alertmanager_v2)."""
-
-    def __call__(self, body: bytes, headers: Mapping[str, str], now: datetime, *,
-                 limits: FieldLimits) -> Sequence[Any]: ...
 
 
 Reload = Callable[[], Awaitable[str]]
@@ -89,11 +75,10 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
                    access=f"ingest:{source}" if source else access)
 
     ingest = _Ingest(engine, gate, received)
-    for pattern, source, parse in _FORMATS:
-        add("POST", pattern, "ingest", ingest.endpoint(source, parse), source)
+    for pattern, source, inbound in _FORMATS:
+        add("POST", pattern, "ingest", ingest.endpoint(source, inbound), source)
     add("POST", "/api/v2/alerts", "ingest", ingest.endpoint(
-        "alertmanager_v2", alertmanager_v2.parse, status=200, empty=True, arrived=True),
-        "alertmanager_v2")
+        "alertmanager_v2", alertmanager_v2, status=200, empty=True), "alertmanager_v2")
     add("POST", "/v2/enqueue", "routing_key", ingest.pagerduty)
     add("POST", "/v1/ingest/generic/{name}", "ingest", ingest.generic, "generic:{name}")
     add("GET", "/healthz", "open", _health)
@@ -130,13 +115,13 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     return routes
 
 
-_FORMATS: tuple[tuple[str, str, Parser], ...] = (
-    ("/v1/alerts", "native", native.parse),
-    ("/v1/ingest/alertmanager", "alertmanager", alertmanager.parse),
-    ("/v1/ingest/grafana", "grafana", grafana.parse),
-    ("/v1/ingest/datadog", "datadog", datadog.parse),
+_FORMATS: tuple[tuple[str, str, Format], ...] = (
+    ("/v1/alerts", "native", native),
+    ("/v1/ingest/alertmanager", "alertmanager", alertmanager),
+    ("/v1/ingest/grafana", "grafana", grafana),
+    ("/v1/ingest/datadog", "datadog", datadog),
 )
-"""Ingest routes whose parser needs nothing but the body and headers: path, source, parser."""
+"""Ingest routes that answer 202 with the incidents: path, source, format."""
 
 
 async def _health(request: Request) -> Response:
@@ -217,13 +202,13 @@ class _Ingest:
         self.received = received
         self.parsers = trio.CapacityLimiter(1)  # parsing holds the GIL: more threads gain nothing
 
-    async def parse(self, parse: Callable[..., Sequence[Any]], request: Request,
-                    *arguments: object) -> Sequence[Any]:
-        """The alerts of a request's body (`parse(body, headers, *arguments, limits=)`),
-        within the config's alert limits."""
+    async def parse(self, inbound: Format, request: Request) -> Sequence[Any]:
+        """The alerts of a request's body in its format, within the config's alert limits;
+        the arrival instant is read here, on the event loop (a test clock can be read only
+        there), before a large body goes to a thread."""
         limits = self.engine.snapshot.config.settings.alert_limits
-        call = functools.partial(parse, request.body, dict(request.headers), *arguments,
-                                 limits=limits)
+        call = functools.partial(inbound.parse, request.body, dict(request.headers),
+                                 limits=limits, now=self.engine.clock.now())
         if len(request.body) <= _THREAD_BODY:
             return call()
         return await trio.to_thread.run_sync(call, limiter=self.parsers)
@@ -232,13 +217,11 @@ class _Ingest:
         if self.received is not None:
             self.received(inbound_format, self.gate.sender(request), alerts)
 
-    def endpoint(self, source: str, parse: Parser | ArrivedParser, *, status: int = 202,
-                 empty: bool = False, arrived: bool = False) -> Handler:
-        """An ingest endpoint; `arrived`: `parse` also takes the instant the request arrived,
-        read here on the event loop (a test clock can be read only there)."""
+    def endpoint(self, source: str, inbound: Format, *, status: int = 202,
+                 empty: bool = False) -> Handler:
+        """An ingest endpoint for alerts in the format `inbound`."""
         async def handle(request: Request) -> Response:
-            arguments = (self.engine.clock.now(),) if arrived else ()
-            alerts = await self.parse(parse, request, *arguments)
+            alerts = await self.parse(inbound, request)
             accepted = await self.engine.ingest(alerts, trace_id=trace_id(request))
             self.count(source.partition(":")[0], request, len(alerts))
             if empty:
@@ -254,9 +237,7 @@ class _Ingest:
         mapping = next((webhook for webhook in webhooks if webhook.name == name), None)
         if mapping is None:
             return Response.error(404, f"no generic webhook {name!r} in settings")
-        handle = self.endpoint(f"generic:{name}",
-                               lambda body, headers, *, limits: generic.parse(
-                                   body, headers, mapping, limits=limits))
+        handle = self.endpoint(f"generic:{name}", generic.GenericFormat(mapping))
         return await handle(request)
 
     async def pagerduty(self, request: Request) -> Response:
@@ -271,7 +252,8 @@ class _Ingest:
                             (("content-type", "application/json"),))
         try:
             alerts = pagerduty.parse(request.body, dict(request.headers),
-                                     limits=self.engine.snapshot.config.settings.alert_limits)
+                                     limits=self.engine.snapshot.config.settings.alert_limits,
+                                     now=self.engine.clock.now())
         except BadRequest as bad:
             return refuse(str(bad))
         keys = self.engine.snapshot.routing_keys

@@ -22,7 +22,6 @@ services open different incidents rather than sharing the hash of no labels.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
@@ -89,7 +88,7 @@ async def answer(engine: Engine, line: bytes) -> Reply:
     if _is_envelope(document):
         assert isinstance(document, dict)
         return envelope(document, await _answer_message(engine, document))
-    return await _answer_alerts(engine, line)
+    return await _answer_alerts(engine, document)
 
 
 def accepted(reply: Reply) -> int:
@@ -163,10 +162,11 @@ async def _answer_message(engine: Engine, document: Mapping[str, object]) -> Rep
         return error_body(msg_id, 500, "internal error")
 
 
-async def _answer_alerts(engine: Engine, line: bytes) -> Reply:
+async def _answer_alerts(engine: Engine, document: object) -> Reply:
+    """Native alerts: the line's document, decoded once, read by the native format."""
     try:
         limits = engine.snapshot.config.settings.alert_limits
-        accepted = await engine.ingest(native.parse(line, {}, limits=limits))
+        accepted = await engine.ingest(native.parse_document(document, limits=limits))
     except BadRequest as error:
         return {"error": error.message, "field": error.field}
     except StoreUnavailable as error:  # the store logged it
@@ -230,18 +230,19 @@ def _utc(moment: datetime) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _native_alert(body: Mapping[str, object]) -> bytes:
-    """The message's alert fields as native alert JSON (see the module docstring)."""
+def _native_alert(body: Mapping[str, object]) -> dict[str, object]:
+    """The message's alert fields as a native alert document (see the module docstring),
+    for the native format to check as it checks a line of native JSON."""
     title, service = text(body, "title"), text(body, "service")
     text(body, "severity")  # optional in the native format, required here
     labels = body.get("labels")
-    document = {"summary": title, "severity": body["severity"], "service": service,
-                "labels": {"alertname": title, "service": service} if labels in (None, {})
-                else labels,
-                "dedup_key": body.get("dedup_key")}
+    document: dict[str, object] = {
+        "summary": title, "severity": body["severity"], "service": service,
+        "labels": {"alertname": title, "service": service} if labels in (None, {}) else labels,
+        "dedup_key": body.get("dedup_key")}
     if body.get("description") is not None:
         document["annotations"] = {"description": body["description"]}
-    return json.dumps(document).encode()
+    return document
 
 
 # Plain try blocks, not @contextmanager: BadRequest, a frozen dataclass, cannot pass through
@@ -270,8 +271,8 @@ async def _on_incident(incident_id: str, work: Awaitable[T]) -> T:
 
 
 async def create_incident(engine: Engine, message: Message) -> Reply:
-    [alert] = _with_message_fields(lambda: native.parse(
-        _native_alert(message.body), {}, limits=engine.snapshot.config.settings.alert_limits))
+    [alert] = _with_message_fields(lambda: native.parse_document(
+        _native_alert(message.body), limits=engine.snapshot.config.settings.alert_limits))
     [accepted] = await engine.ingest([replace(alert, source=SOURCE)])
     detail = await engine.incident(accepted.incident_id) if accepted.incident_id else None
     if detail is None:
@@ -287,8 +288,8 @@ async def create_incident(engine: Engine, message: Message) -> Reply:
 
 async def send_alert(engine: Engine, message: Message) -> Reply:
     channel = text(message.body, "channel")
-    [alert] = _with_message_fields(lambda: native.parse(
-        _native_alert(message.body), {}, limits=engine.snapshot.config.settings.alert_limits))
+    [alert] = _with_message_fields(lambda: native.parse_document(
+        _native_alert(message.body), limits=engine.snapshot.config.settings.alert_limits))
     try:
         _, notification_id = await engine.send_alert(replace(alert, source=SOURCE), channel)
     except LookupError as error:

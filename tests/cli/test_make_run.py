@@ -99,7 +99,7 @@ def test_make_run_port_listens_there_and_args_reach_router_run(
         assert client.get("/healthz").status_code == 200
     listening = next(line for line in run.log().splitlines() if "listening on" in line)
     # text, not the default JSON: ARGS reached router run
-    assert re.match(r"\S+Z INFO router\.daemon: listening on http://127\.0\.0\.1:", listening)
+    assert re.match(r"\S+Z INFO router\.daemon\.root: listening on http://127\.0\.0\.1:", listening)
     assert "--listen 127.0.0.1:0 --log-format text --log-level debug" in run.log()
 
 

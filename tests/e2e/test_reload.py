@@ -365,4 +365,4 @@ def test_under_systemd_the_lines_are_journal_lines(own_daemon: OwnDaemon,
     lines = daemon.log().splitlines()
     assert all(re.match(r"<[0-7]>", line) for line in lines), lines
     assert any(line.startswith("<6>listening on http://127.0.0.1:") for line in lines)
-    assert lines[-1] == "<6>stopped logger=router.daemon"
+    assert lines[-1] == "<6>stopped logger=router.daemon.root"

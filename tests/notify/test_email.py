@@ -23,7 +23,8 @@ THREAD = f"<INC3.{int(OPENED.timestamp())}@example.com>"
 
 def render(**changes: object) -> SmtpMessage:
     settings = changes.pop("settings", SETTINGS)
-    rendered = channel.render(make_message(**changes), settings)  # type: ignore[arg-type]
+    rendered = channel.render(make_message(**changes), settings,  # type: ignore[arg-type]
+                              now=OPENED)
     assert rendered is not None
     return rendered
 
@@ -74,7 +75,7 @@ def test_a_channel_target_mails_the_channels_list() -> None:
 
 def test_a_channel_target_without_to_has_nothing_to_send() -> None:
     # router validate refuses this for configured targets; only a test notification meets it
-    assert channel.render(make_message(), replace(SETTINGS, to=())) is None
+    assert channel.render(make_message(), replace(SETTINGS, to=()), now=OPENED) is None
 
 
 def test_every_mail_about_an_incident_threads_under_the_same_parent() -> None:

@@ -17,14 +17,19 @@ from router.alerts.model import IncidentState, Severity
 from router.config.model import Secret, frozen_mapping
 from router.errors import Outcome
 from router.notify import pagerduty
-from router.notify.wire import HttpRequest, HttpResponse
+from router.notify.wire import HttpRequest, HttpResponse, Message
 from tests.fakes import serve_in_thread
 from tests.fakes.pagerduty import Answer, FakePagerDuty, serve_fake_pagerduty
-from tests.notify import make_message
+from tests.notify import OPENED, make_message
 
 PRODUCTION_KEY = "R0PRODUCTION0000000000000000KEY1"
 STAGING_KEY = "R0STAGING0000000000000000000KEY2"
 SETTINGS = pagerduty.Settings(routing_key=Secret(PRODUCTION_KEY, "${env:PD_KEY}"))
+
+
+def render(message: Message, settings: pagerduty.Settings) -> HttpRequest | None:
+    """pagerduty.render for an attempt made as the notification was written."""
+    return pagerduty.render(message, settings, now=OPENED)
 
 
 def body(request: HttpRequest | None) -> dict[str, Any]:
@@ -34,7 +39,7 @@ def body(request: HttpRequest | None) -> dict[str, Any]:
 
 
 def test_trigger_is_one_event_with_the_incident_dedup_key() -> None:
-    request = pagerduty.render(make_message(), SETTINGS)
+    request = render(make_message(), SETTINGS)
     assert request is not None
     assert (request.method, request.url, request.target, dict(request.headers),
             request.timeout) == (
@@ -65,24 +70,24 @@ def test_trigger_is_one_event_with_the_incident_dedup_key() -> None:
 def test_payload_fields_come_from_labels_in_documented_order() -> None:
     labels = {"instance": "db-1:9100", "hostname": "db-1.example.com", "job": "node",
               "component": "disk", "group": "storage", "class": "capacity"}
-    payload = body(pagerduty.render(make_message(labels=labels), SETTINGS))["payload"]
+    payload = body(render(make_message(labels=labels), SETTINGS))["payload"]
     assert (payload["source"], payload["component"], payload["group"], payload["class"]) == (
         "db-1.example.com", "disk", "storage", "capacity")
-    bare = body(pagerduty.render(make_message(labels={}), SETTINGS))["payload"]
+    bare = body(render(make_message(labels={}), SETTINGS))["payload"]
     assert (bare["source"], "component" in bare, bare["group"], "class" in bare) == (
         "Database", False, "database", False)
 
 
 def test_escalation_sends_the_same_trigger_so_pagerduty_keeps_one_alert() -> None:
-    trigger = body(pagerduty.render(make_message(), SETTINGS))
-    escalate = body(pagerduty.render(
+    trigger = body(render(make_message(), SETTINGS))
+    escalate = body(render(
         make_message(event="escalate", notification_id="n2"), SETTINGS))
     assert escalate == trigger
 
 
 @pytest.mark.parametrize("event", ["acknowledge", "resolve"])
 def test_follow_ups_carry_only_key_action_and_dedup_key(event: str) -> None:
-    assert body(pagerduty.render(make_message(event=event), SETTINGS)) == {
+    assert body(render(make_message(event=event), SETTINGS)) == {
         "routing_key": PRODUCTION_KEY, "event_action": event, "dedup_key": "db-1/disk"}
 
 
@@ -91,7 +96,7 @@ def test_follow_ups_carry_only_key_action_and_dedup_key(event: str) -> None:
     (Severity.WARNING, "warning"), (Severity.INFO, None)])
 def test_default_severity_map_does_not_page_info(severity: Severity,
                                                  expected: str | None) -> None:
-    requests = {event: pagerduty.render(make_message(event=event, severity=severity), SETTINGS)
+    requests = {event: render(make_message(event=event, severity=severity), SETTINGS)
                 for event in ("trigger", "escalate", "acknowledge", "resolve")}
     if expected is None:
         assert requests == dict.fromkeys(requests)
@@ -106,7 +111,7 @@ def test_a_severity_map_given_keeps_the_defaults_it_leaves_out() -> None:
         severity_map=frozen_mapping({"info": "info", "warning": "none"}))
     severities = {}
     for severity in Severity:
-        request = pagerduty.render(make_message(severity=severity), settings)
+        request = render(make_message(severity=severity), settings)
         severities[severity.value] = None if request is None else body(request)["payload"][
             "severity"]
     assert severities == {"critical": "critical", "error": "error", "warning": None,
@@ -114,14 +119,14 @@ def test_a_severity_map_given_keeps_the_defaults_it_leaves_out() -> None:
 
 
 def test_summary_is_cut_to_pagerduty_limit() -> None:
-    exact = body(pagerduty.render(make_message(title="x" * 1024), SETTINGS))
+    exact = body(render(make_message(title="x" * 1024), SETTINGS))
     assert exact["payload"]["summary"] == "x" * 1024
-    cut = body(pagerduty.render(make_message(title="y" * 5000), SETTINGS))
+    cut = body(render(make_message(title="y" * 5000), SETTINGS))
     assert cut["payload"]["summary"] == "y" * 1023 + "…"
 
 
 def test_an_empty_title_falls_back_to_the_incident_summary() -> None:
-    payload = body(pagerduty.render(make_message(title=""), SETTINGS))["payload"]
+    payload = body(render(make_message(title=""), SETTINGS))["payload"]
     assert payload["summary"] == "Disk full on db-1"
 
 
@@ -130,32 +135,32 @@ def test_a_dedup_key_beyond_255_characters_is_hashed(length: int) -> None:
     key = "k" * length
     expected = key if length <= 255 else hashlib.sha256(key.encode()).hexdigest()
     for event in ("trigger", "acknowledge", "resolve"):
-        request = pagerduty.render(
+        request = render(
             make_message(event=event, incident_changes={"dedup_key": key}), SETTINGS)
         assert body(request)["dedup_key"] == expected
 
 
 def test_a_test_notification_is_a_trigger_of_its_own() -> None:
-    first = body(pagerduty.render(make_message(test=True, notification_id="n7"), SETTINGS))
-    second = body(pagerduty.render(make_message(test=True, notification_id="n8"), SETTINGS))
+    first = body(render(make_message(test=True, notification_id="n7"), SETTINGS))
+    second = body(render(make_message(test=True, notification_id="n8"), SETTINGS))
     assert (first["event_action"], first["dedup_key"], second["dedup_key"]) == (
         "trigger", "router-test-n7", "router-test-n8")
     assert first["payload"]["summary"] == "Test notification from router: INC3 Disk full on db-1"
     assert first["payload"]["custom_details"]["test"] is True
-    quiet = body(pagerduty.render(make_message(test=True, severity=Severity.INFO), SETTINGS))
+    quiet = body(render(make_message(test=True, severity=Severity.INFO), SETTINGS))
     assert quiet["payload"]["severity"] == "info"
 
 
 @pytest.mark.parametrize("event", ["message", "unknown"])
 def test_chat_messages_are_not_sent_to_pagerduty(event: str) -> None:
-    assert pagerduty.render(make_message(event=event, address="#alerts"), SETTINGS) is None
+    assert render(make_message(event=event, address="#alerts"), SETTINGS) is None
 
 
 def test_routing_key_never_shows_in_target_or_repr() -> None:
     settings = pagerduty.Settings(
         routing_key=Secret(PRODUCTION_KEY, "${env:PD_KEY}"),
         url="https://proxy-user:proxy-pass@proxy.example.com:8443/v2/enqueue")
-    request = pagerduty.render(make_message(), settings)
+    request = render(make_message(), settings)
     assert request is not None
     assert request.target == "pagerduty proxy.example.com:8443"
     for text in (repr(request), str(request)):
@@ -204,8 +209,8 @@ async def send(client: httpx.AsyncClient, request: HttpRequest | None) -> HttpRe
 
 async def deliver(client: httpx.AsyncClient, settings: pagerduty.Settings,
                   **message: Any) -> Outcome:
-    return pagerduty.classify(await send(client, pagerduty.render(make_message(**message),
-                                                                  settings)))
+    return pagerduty.classify(await send(client, render(make_message(**message),
+                                                        settings)))
 
 
 @pytest.fixture
@@ -279,7 +284,7 @@ async def test_a_retry_after_a_timeout_or_a_dropped_connection_never_opens_twice
     async with trio.open_nursery() as nursery, httpx.AsyncClient() as client:
         fake = await nursery.start(serve_fake_pagerduty)
         fake.answer_next(Answer(delay=30), Answer(close=True))
-        request = pagerduty.render(make_message(), settings_for(fake))
+        request = render(make_message(), settings_for(fake))
         started = trio.current_time()
         with pytest.raises(httpx.ReadTimeout):
             await send(client, request)
@@ -317,7 +322,7 @@ async def test_production_and_staging_channels_are_independent() -> None:
 
 def test_the_stand_in_serves_a_synchronous_test_from_its_own_thread() -> None:
     with serve_in_thread(serve_fake_pagerduty) as fake, httpx.Client() as client:
-        request = pagerduty.render(make_message(event="trigger"), settings_for(fake))
+        request = render(make_message(event="trigger"), settings_for(fake))
         assert request is not None
         answer = client.post(request.url, content=request.body, headers=dict(request.headers))
         assert (answer.status_code, answer.json()) == (

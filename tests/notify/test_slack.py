@@ -17,12 +17,17 @@ from router.alerts.model import IncidentState
 from router.config.model import Secret
 from router.errors import Outcome
 from router.notify import slack
-from router.notify.wire import HttpRequest, HttpResponse
+from router.notify.wire import HttpRequest, HttpResponse, Message
 from tests.fakes.slack import Answer, FakeSlack, block_problems, serve_fake_slack
-from tests.notify import make_message
+from tests.notify import OPENED, make_message
 
 WEBHOOK = "https://hooks.slack.com/services/T024BE7LD/B024BE7LH/secretpath0123456789"
 SETTINGS = slack.Settings(webhook_url=Secret(WEBHOOK, "${file:secrets/slack.url}"))
+
+
+def render(message: Message, settings: slack.Settings) -> HttpRequest:
+    """slack.render for an attempt made as the notification was written."""
+    return slack.render(message, settings, now=OPENED)
 
 
 def body(request: HttpRequest) -> dict[str, Any]:
@@ -43,7 +48,7 @@ def mrkdwn(text: str) -> dict[str, Any]:
 
 
 def test_trigger_is_a_block_kit_page_with_buttons() -> None:
-    request = slack.render(make_message(), SETTINGS)
+    request = render(make_message(), SETTINGS)
     assert (request.method, request.url, request.target, dict(request.headers),
             request.timeout) == ("POST", WEBHOOK, "slack hooks.slack.com",
                                  {"Content-Type": "application/json"}, timedelta(seconds=10))
@@ -70,7 +75,7 @@ def test_trigger_is_a_block_kit_page_with_buttons() -> None:
 
 
 def test_the_webhook_url_never_shows_in_target_or_repr() -> None:
-    request = slack.render(make_message(), SETTINGS)
+    request = render(make_message(), SETTINGS)
     for text in (request.target, repr(request), str(request), repr(SETTINGS)):
         assert "secretpath" not in text
         assert "/services/" not in text
@@ -79,22 +84,22 @@ def test_the_webhook_url_never_shows_in_target_or_repr() -> None:
 
 
 def test_each_message_carries_its_notification_id() -> None:
-    first = body(slack.render(make_message(notification_id="01J0AAA"), SETTINGS))
-    second = body(slack.render(make_message(notification_id="01J0BBB"), SETTINGS))
+    first = body(render(make_message(notification_id="01J0AAA"), SETTINGS))
+    second = body(render(make_message(notification_id="01J0BBB"), SETTINGS))
     assert [block["block_id"] for block in blocks_of(first, "actions")
             + blocks_of(second, "actions")] == ["router:01J0AAA", "router:01J0BBB"]
     assert blocks_of(first, "context")[0]["elements"][-1] == mrkdwn(
         "router notification 01J0AAA")
     long_id = "n" * 300
-    block_id = blocks_of(body(slack.render(make_message(notification_id=long_id), SETTINGS)),
+    block_id = blocks_of(body(render(make_message(notification_id=long_id), SETTINGS)),
                          "actions")[0]["block_id"]
     assert block_id.startswith("router:sha256:") and len(block_id) <= 255
 
 
 def test_escalation_looks_like_the_trigger_with_the_templates_wording() -> None:
     title = "INC3 escalated to level 2: Disk full on db-1"
-    trigger = body(slack.render(make_message(title=title), SETTINGS))
-    escalate = body(slack.render(make_message(event="escalate", title=title), SETTINGS))
+    trigger = body(render(make_message(title=title), SETTINGS))
+    escalate = body(render(make_message(event="escalate", title=title), SETTINGS))
     assert escalate == trigger
     assert (escalate["text"], escalate["blocks"][0]["text"]["text"]) == (title, title)
 
@@ -107,8 +112,8 @@ def test_escalation_looks_like_the_trigger_with_the_templates_wording() -> None:
 ])
 def test_follow_ups_are_short_and_have_no_buttons(event: str, changes: dict[str, Any],
                                                   expected: str) -> None:
-    document = body(slack.render(make_message(event=event, incident_changes=changes),
-                                 SETTINGS))
+    document = body(render(make_message(event=event, incident_changes=changes),
+                           SETTINGS))
     assert document == {
         "text": expected, "username": "router",
         "blocks": [{"type": "section", "text": mrkdwn(f"*{expected}*: Disk full on db-1")},
@@ -116,43 +121,43 @@ def test_follow_ups_are_short_and_have_no_buttons(event: str, changes: dict[str,
 
 
 def test_a_person_is_mentioned() -> None:
-    page = body(slack.render(make_message(target="person:ann", address="U024BE7LH"),
-                             SETTINGS))
+    page = body(render(make_message(target="person:ann", address="U024BE7LH"),
+                       SETTINGS))
     assert page["text"] == "<@U024BE7LH> INC3 Disk full on db-1"
     assert blocks_of(page, "section")[1]["text"] == mrkdwn(
         "<@U024BE7LH> Disk / is 97% full on db-1.")
-    follow_up = body(slack.render(make_message(
+    follow_up = body(render(make_message(
         event="resolve", target="person:ann", address="U024BE7LH"), SETTINGS))
     assert follow_up["text"] == "<@U024BE7LH> INC3 resolved"
-    channel = body(slack.render(make_message(target="channel:chat", address="U024BE7LH"),
-                                SETTINGS))
+    channel = body(render(make_message(target="channel:chat", address="U024BE7LH"),
+                          SETTINGS))
     assert "<@" not in json.dumps(channel)
 
 
 def test_a_plain_message_goes_to_the_channel_named_in_the_notification() -> None:
     settings = dataclasses.replace(SETTINGS, channel="#oncall", username="pager-bot")
-    message = body(slack.render(make_message(event="message", target="slack:#alerts",
-                                             address="#alerts"), settings))
-    page = body(slack.render(make_message(), settings))
+    message = body(render(make_message(event="message", target="slack:#alerts",
+                                       address="#alerts"), settings))
+    page = body(render(make_message(), settings))
     assert (message["channel"], page["channel"], message["username"]) == (
         "#alerts", "#oncall", "pager-bot")
     assert message["blocks"] == page["blocks"]
-    assert "channel" not in body(slack.render(make_message(), SETTINGS))
+    assert "channel" not in body(render(make_message(), SETTINGS))
 
 
 def test_buttons_follow_the_incident() -> None:
-    acknowledged = body(slack.render(make_message(
+    acknowledged = body(render(make_message(
         event="message", incident_changes={"state": IncidentState.ACKNOWLEDGED}), SETTINGS))
     assert [button["action_id"] for button in blocks_of(acknowledged, "actions")[0][
         "elements"]] == ["view_details"]
-    neither = body(slack.render(make_message(
+    neither = body(render(make_message(
         incident_url="", incident_changes={"state": IncidentState.RESOLVED}), SETTINGS))
     assert blocks_of(neither, "actions") == []
     assert block_problems(neither["blocks"]) == []
 
 
 def test_a_test_notification_says_so_and_has_no_buttons() -> None:
-    document = body(slack.render(make_message(test=True), SETTINGS))
+    document = body(render(make_message(test=True), SETTINGS))
     assert document["blocks"][0]["text"] == plain("Test notification: INC3 Disk full on db-1")
     assert blocks_of(document, "section")[1]["text"] == mrkdwn(
         "This is a test from router: nothing to do.\nDisk / is 97% full on db-1.")
@@ -160,7 +165,7 @@ def test_a_test_notification_says_so_and_has_no_buttons() -> None:
 
 
 def test_what_the_sender_wrote_cannot_ping_or_link() -> None:
-    document = body(slack.render(make_message(
+    document = body(render(make_message(
         title="<!channel> disk", text="see <https://evil.example|here> & <@U999>",
         labels={"team": "<!here>"}), SETTINGS))
     assert document["text"] == "&lt;!channel&gt; disk"
@@ -173,7 +178,7 @@ def test_what_the_sender_wrote_cannot_ping_or_link() -> None:
 
 def test_everything_is_cut_to_block_kit_limits() -> None:
     labels = {f"label{number:03}": "v" * 100 for number in range(200)}
-    document = body(slack.render(make_message(
+    document = body(render(make_message(
         title="T" * 500, text="&" * 5000, labels=labels, service_name="S" * 3000,
         incident_url="https://router.example.com/" + "u" * 4000,
         notification_id="n" * 400), SETTINGS))
@@ -257,7 +262,7 @@ async def test_every_kind_of_message_is_accepted_by_the_stand_in() -> None:
     ]
     async with trio.open_nursery() as nursery, httpx.AsyncClient() as client:
         fake = await nursery.start(serve_fake_slack)
-        outcomes = [await send(client, slack.render(message, settings_for(fake)))
+        outcomes = [await send(client, render(message, settings_for(fake)))
                     for message in messages]
         assert (outcomes, fake.refused) == ([Outcome.ok()] * len(messages), [])
         assert [message["text"] for message in fake.messages[-2:]] == [
@@ -272,7 +277,7 @@ async def test_rate_limited_then_delivered() -> None:
         fake = await nursery.start(serve_fake_slack)
         fake.answer_next(Answer(status=429, headers={"Retry-After": "3"}, body=b"rate_limited"),
                          Answer(status=500, body=b"rollup_error"))
-        request = slack.render(make_message(), settings_for(fake))
+        request = render(make_message(), settings_for(fake))
         assert [await send(client, request) for _ in range(3)] == [
             Outcome.retry("Slack answered 429 rate_limited", timedelta(seconds=3)),
             Outcome.retry("Slack answered 500 rollup_error"),
@@ -288,9 +293,9 @@ async def test_unknown_and_archived_channels_and_a_wrong_webhook_fail_for_good()
         settings = settings_for(fake)
 
         def to(channel: str) -> HttpRequest:
-            return slack.render(make_message(event="message", address=channel), settings)
+            return render(make_message(event="message", address=channel), settings)
 
-        wrong = slack.render(make_message(), slack.Settings(
+        wrong = render(make_message(), slack.Settings(
             webhook_url=Secret(fake.url.replace("XXXX", "YYYY"))))
         assert [await send(client, request) for request in (
             to("#nowhere"), to("#old"), wrong, to("#alerts"))] == [

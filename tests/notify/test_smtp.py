@@ -19,7 +19,7 @@ from router.config.model import Secret
 from router.notify import email, smtp
 from router.notify.wire import SmtpMessage, SmtpReply
 from tests.fakes.smtp import FakeSmtp, ca_file, free_port, serve_smtp
-from tests.notify import make_message
+from tests.notify import OPENED, make_message
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,8 @@ def mail_to(server: FakeSmtp, *recipients: str,
                                  "security": security, "sender": "router@example.com",
                                  "to": recipients, "timeout": timedelta(seconds=5),
                                  **settings}
-    rendered = email.render(make_message(), email.Settings(**values))  # type: ignore[arg-type]
+    rendered = email.render(make_message(), email.Settings(**values),  # type: ignore[arg-type]
+                            now=OPENED)
     assert rendered is not None
     return rendered
 

@@ -51,7 +51,7 @@ def test_the_default_body() -> None:
     message = make_message(event="escalate", target="person:ann", address="+4915112345678",
                            acknowledge_url="https://router.example.com/ack/n1",
                            incident_changes={"level": 2, "assigned_to": "ann"})
-    request = webhook.render(message, SETTINGS)
+    request = webhook.render(message, SETTINGS, now=OPENED)
     assert json.loads(request.body) == {
         "version": 1, "event": "escalate", "notification": "n1", "test": False,
         "incident": {
@@ -74,7 +74,7 @@ def test_the_default_body() -> None:
 
 
 def test_the_body_is_utf8_json_with_words_as_written() -> None:
-    request = webhook.render(make_message(title="Größe ✓"), SETTINGS)
+    request = webhook.render(make_message(title="Größe ✓"), SETTINGS, now=OPENED)
     assert '"title":"Größe ✓"'.encode() in request.body
 
 
@@ -82,7 +82,8 @@ def test_a_body_template_is_sent_as_rendered() -> None:
     settings = replace(SETTINGS, method="PUT", timeout=timedelta(seconds=3),
                        headers={"content-type": "application/x-www-form-urlencoded",
                                 "Authorization": "Bearer t0ken"})
-    request = webhook.render(make_message(payload="to=%2B4915112345678&text=INC3"), settings)
+    request = webhook.render(make_message(payload="to=%2B4915112345678&text=INC3"), settings,
+                             now=OPENED)
     assert (request.method, request.body, request.timeout) == (
         "PUT", b"to=%2B4915112345678&text=INC3", timedelta(seconds=3))
     assert request.headers == {"X-Router-Notification": "n1",
@@ -99,8 +100,9 @@ def test_the_signature_covers_timestamp_and_body() -> None:
     assert request.headers["X-Router-Timestamp"] == timestamp == "1772445600"
     assert request.headers["X-Router-Signature"] == f"sha256={expected}"
     assert SECRET not in repr(request) and SECRET not in repr(settings)
-    renamed = webhook.render(make_message(), replace(settings, signature_header="X-Sig"))
-    assert renamed.headers["X-Router-Timestamp"] == str(int(OPENED.timestamp()))  # no `now`
+    renamed = webhook.render(make_message(), replace(settings, signature_header="X-Sig"),
+                             now=OPENED)
+    assert renamed.headers["X-Router-Timestamp"] == str(int(OPENED.timestamp()))
     assert renamed.headers["X-Sig"].startswith("sha256=")
     assert "X-Router-Signature" not in renamed.headers
 
@@ -117,7 +119,8 @@ def test_without_a_secret_nothing_is_signed() -> None:
     ("https://hooks.example.com?key=s3cret", "https://hooks.example.com"),
 ])
 def test_the_delivery_log_target_hides_credentials(url: str, shown: str) -> None:
-    assert webhook.render(make_message(), replace(SETTINGS, url=url)).target == shown
+    assert webhook.render(make_message(), replace(SETTINGS, url=url), now=OPENED
+                          ).target == shown
 
 
 @pytest.mark.parametrize(("status", "headers", "kind", "after"), [
@@ -188,7 +191,7 @@ async def test_a_busy_receiver_is_tried_again_after_its_retry_after(
         nursery: trio.Nursery) -> None:
     receiver = await nursery.start(serve_fake_webhook)
     receiver.answer_next(Answer(status=503, headers={"Retry-After": "7"}, body=b"busy"))
-    request = webhook.render(make_message(), replace(SETTINGS, url=receiver.url))
+    request = webhook.render(make_message(), replace(SETTINGS, url=receiver.url), now=OPENED)
     outcome = webhook.classify(await post(request, receiver.url))
     assert (outcome.kind, outcome.reason, outcome.after) == (
         "retry", "webhook answered 503: busy", timedelta(seconds=7))
@@ -207,7 +210,7 @@ async def test_the_documented_sms_gateway_example(nursery: trio.Nursery,
     sample = make_message(target="person:ann", address="+4915112345678",
                           incident_changes={"summary": "Disk \"full\" " + "x" * 200})
     message = build_message(config, channel, sample.notification, sample.incident)
-    request = webhook.render(message, channel.settings)  # type: ignore[arg-type]
+    request = webhook.render(message, channel.settings, now=OPENED)  # type: ignore[arg-type]
     assert webhook.classify(await post(request, receiver.url)).kind == "ok"
     [accepted] = receiver.accepted
     sms = json.loads(accepted.body)

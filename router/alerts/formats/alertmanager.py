@@ -57,7 +57,8 @@ _FNV_PRIME = 1099511628211
 _MASK = 0xFFFFFFFFFFFFFFFF
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits) -> list[Alert]:
+def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
+          now: datetime) -> list[Alert]:
     """The alerts of one Alertmanager webhook notification, each within `limits`.
 
     Raises:

@@ -37,9 +37,8 @@ from router.errors import BadRequest
 SOURCE = "alertmanager_v2"
 
 
-def parse(
-    body: bytes, headers: Mapping[str, str], now: datetime, *, limits: _json.FieldLimits,
-) -> list[Alert]:
+def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
+          now: datetime) -> list[Alert]:
     """The alerts of one `POST /api/v2/alerts`.
 
     Args:

@@ -66,7 +66,8 @@ _MILLISECONDS = re.compile(r"[0-9]{1,15}", re.ASCII)
 _FORM_FIELDS = 200
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits) -> list[Alert]:
+def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
+          now: datetime) -> list[Alert]:
     """The alert one Datadog webhook call describes.
 
     Raises:

@@ -32,6 +32,8 @@ import functools
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol, TypeVar
@@ -117,6 +119,21 @@ def parse(
     entries = _json.bounded(entries, field)
     return [_parse_alert(entry, _json.index(field, position), mapping, limits)
             for position, entry in enumerate(entries)]
+
+
+@dataclass(frozen=True, slots=True)
+class GenericFormat:
+    """One declared generic webhook as a `Format` (contract.py): `parse` through `mapping`.
+
+    Its alerts' source is `generic:<name>`; the arrival instant is not needed.
+    """
+
+    mapping: GenericMappingLike
+
+    def parse(self, body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
+              now: datetime) -> list[Alert]:
+        """The alerts of one webhook body (module `parse`)."""
+        return parse(body, headers, self.mapping, limits=limits)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
 
 from router.alerts.formats import _json, alertmanager
@@ -37,7 +38,8 @@ LINKS = (
 )
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits) -> list[Alert]:
+def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
+          now: datetime) -> list[Alert]:
     """The alerts of one Grafana webhook notification.
 
     Raises:

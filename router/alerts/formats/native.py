@@ -27,6 +27,7 @@ Severity needs no table: the format's levels are router's own. Empty `service` a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from router.alerts.formats import _json
 from router.alerts.model import Alert, Severity, Status
@@ -43,14 +44,24 @@ SEVERITIES: Mapping[str, Severity] = {severity.value: severity for severity in S
 STATUSES: Mapping[str, Status] = {status.value: status for status in Status}
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits) -> list[Alert]:
+def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
+          now: datetime) -> list[Alert]:
     """One alert, or a list of alerts, in router's own JSON.
 
     Raises:
         BadRequest: naming the field at fault: `summary` for a single alert, `[2].summary` for
             the third of a list.
     """
-    document = _json.decode(body)
+    return parse_document(_json.decode(body), limits=limits)
+
+
+def parse_document(document: object, *, limits: _json.FieldLimits) -> list[Alert]:
+    """`parse` of a document already decoded from JSON, or built as one: the unix socket
+    decodes each line once, and writes the alert of a message as a native document.
+
+    Raises:
+        BadRequest: as `parse`.
+    """
     if isinstance(document, list):
         entries = _json.bounded(document, "")
         return [_parse_alert(entry, _json.index("", position), limits)

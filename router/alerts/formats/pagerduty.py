@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
 
 from router.alerts.formats import _json
@@ -56,7 +57,8 @@ SEVERITIES: Mapping[str, Severity] = {severity.value: severity for severity in S
 LABELS = ("source", "component", "group", "class")
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits) -> list[Alert]:
+def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
+          now: datetime) -> list[Alert]:
     """The one alert an Events API v2 event describes.
 
     Raises:

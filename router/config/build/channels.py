@@ -45,11 +45,12 @@ def channel(context: Context, data: dict[str, Any], source: Source) -> Channel:
                    where=context.place(source), **switch)
 
 
-def delivery(context: Context, data: dict[str, Any], source: Source, module: Any) -> Delivery:
+def delivery(context: Context, data: dict[str, Any], source: Source,
+             module: notify.Channel[Any, Any]) -> Delivery:
     """`rate` defaults to the channel module's DEFAULT_RATE (Slack's one a second)."""
     values: dict[str, Any] = {key: data[key] for key in ("concurrency", "rate")
                               if key in data}
-    if "rate" not in data and hasattr(module, "DEFAULT_RATE"):
+    if "rate" not in data:
         values["rate"] = module.DEFAULT_RATE
     if (retry_for := context.parse(parse_positive_duration, data, source, "retry_for")):
         values["retry_for"] = retry_for

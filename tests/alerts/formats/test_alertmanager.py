@@ -21,7 +21,7 @@ from router.alerts.formats import alertmanager
 from router.alerts.formats._json import MAX_ALERTS
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
-from tests.alerts.formats import LIMITS
+from tests.alerts.formats import LIMITS, NOW
 
 PAYLOADS = Path(__file__).parent / "payloads"
 GENERATOR = (
@@ -58,7 +58,7 @@ SECOND = expected("api-2:8080", "1d3f58b2d7994044", "9%", 15)
 def test_a_firing_group_gives_one_alert_per_entry_keyed_by_fingerprint() -> None:
     headers = {"content-type": "application/json", "user-agent": "Alertmanager/0.25.0"}
     assert alertmanager.parse(payload("alertmanager_firing.json"), headers,
-            limits=LIMITS) == [FIRST, SECOND]
+            limits=LIMITS, now=NOW) == [FIRST, SECOND]
 
 
 def test_each_alert_keeps_its_own_status_and_end() -> None:
@@ -68,7 +68,7 @@ def test_each_alert_keeps_its_own_status_and_end() -> None:
         ends_at=datetime(2026, 11, 23, 14, 17, 31, 368000, tzinfo=UTC),
     )
     assert alertmanager.parse(payload("alertmanager_resolved.json"), {},
-            limits=LIMITS) == [FIRST, resolved]
+            limits=LIMITS, now=NOW) == [FIRST, resolved]
 
 
 def test_fields_of_newer_alertmanagers_are_ignored() -> None:
@@ -76,14 +76,15 @@ def test_fields_of_newer_alertmanagers_are_ignored() -> None:
     document["notification_reason"] = "new alerts added"
     document["routeLabels"] = {"team": "api"}
     document["alerts"][0]["somethingNew"] = {"nested": [1, 2]}
-    assert alertmanager.parse(json.dumps(document).encode(), {}, limits=LIMITS) == [FIRST, SECOND]
+    assert alertmanager.parse(json.dumps(document).encode(), {},
+                              limits=LIMITS, now=NOW) == [FIRST, SECOND]
 
 
 def test_the_fingerprint_is_computed_as_alertmanager_does_when_missing() -> None:
     document = json.loads(payload("alertmanager_firing.json"))
     for entry in document["alerts"]:
         del entry["fingerprint"]
-    alerts = alertmanager.parse(json.dumps(document).encode(), {}, limits=LIMITS)
+    alerts = alertmanager.parse(json.dumps(document).encode(), {}, limits=LIMITS, now=NOW)
     assert [alert.dedup_key for alert in alerts] == ["0f3ef813eb86bd39", "1d3f58b2d7994044"]
 
 
@@ -127,7 +128,7 @@ def test_fingerprint_is_the_same_for_cached_and_uncached_label_sets() -> None:
 
 def one(entry: dict[str, object]) -> Alert:
     body = json.dumps({"version": "4", "alerts": [{"status": "firing", **entry}]}).encode()
-    (alert,) = alertmanager.parse(body, {}, limits=LIMITS)
+    (alert,) = alertmanager.parse(body, {}, limits=LIMITS, now=NOW)
     return alert
 
 
@@ -209,5 +210,5 @@ FIRING = {"status": "firing", "labels": {"alertname": "A"}}
 )
 def test_bad_input_names_the_field(body: bytes, field: str, message: str) -> None:
     with pytest.raises(BadRequest) as caught:
-        alertmanager.parse(body, {}, limits=LIMITS)
+        alertmanager.parse(body, {}, limits=LIMITS, now=NOW)
     assert (caught.value.field, caught.value.message) == (field, message)

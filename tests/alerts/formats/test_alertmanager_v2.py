@@ -54,8 +54,8 @@ def expected(instance: str, fingerprint: str, failing: str, minute: int) -> Aler
 
 def test_firing_alerts_get_alertmanagers_own_fingerprints() -> None:
     headers = {"content-type": "application/json", "user-agent": "Prometheus/2.42.0"}
-    alerts = alertmanager_v2.parse(payload("alertmanager_v2_firing.json"), headers, ARRIVED,
-            limits=LIMITS)
+    alerts = alertmanager_v2.parse(payload("alertmanager_v2_firing.json"), headers,
+            limits=LIMITS, now=ARRIVED)
     assert alerts == [
         expected("api-1:8080", "0f3ef813eb86bd39", "15%", 14),
         expected("api-2:8080", "1d3f58b2d7994044", "9%", 15),
@@ -64,8 +64,8 @@ def test_firing_alerts_get_alertmanagers_own_fingerprints() -> None:
 
 def test_ends_at_in_the_past_resolves() -> None:
     now = RESOLVED_AT + timedelta(seconds=1)
-    (alert,) = alertmanager_v2.parse(payload("alertmanager_v2_resolved.json"), {}, now,
-            limits=LIMITS)
+    (alert,) = alertmanager_v2.parse(payload("alertmanager_v2_resolved.json"), {},
+            limits=LIMITS, now=now)
     assert (alert.status, alert.ends_at, alert.dedup_key) == (
         Status.RESOLVED, RESOLVED_AT, "1d3f58b2d7994044"
     )
@@ -80,22 +80,23 @@ def test_ends_at_in_the_past_resolves() -> None:
     ],
 )
 def test_status_is_decided_against_now(now: datetime, status: Status) -> None:
-    (alert,) = alertmanager_v2.parse(payload("alertmanager_v2_resolved.json"), {}, now,
-            limits=LIMITS)
+    (alert,) = alertmanager_v2.parse(payload("alertmanager_v2_resolved.json"), {},
+            limits=LIMITS, now=now)
     assert alert.status is status
 
 
 def test_a_resend_of_a_firing_alert_stays_firing_with_the_same_key() -> None:
-    first = alertmanager_v2.parse(payload("alertmanager_v2_firing.json"), {}, ARRIVED,
-            limits=LIMITS)
+    first = alertmanager_v2.parse(payload("alertmanager_v2_firing.json"), {},
+            limits=LIMITS, now=ARRIVED)
     later = ARRIVED + timedelta(minutes=1)
-    again = alertmanager_v2.parse(payload("alertmanager_v2_firing.json"), {}, later, limits=LIMITS)
+    again = alertmanager_v2.parse(payload("alertmanager_v2_firing.json"), {},
+                                  limits=LIMITS, now=later)
     assert [alert.status for alert in again] == [Status.FIRING, Status.FIRING]
     assert [alert.dedup_key for alert in again] == [alert.dedup_key for alert in first]
 
 
 def one(entry: dict[str, object], now: datetime = ARRIVED) -> Alert:
-    (alert,) = alertmanager_v2.parse(json.dumps([entry]).encode(), {}, now, limits=LIMITS)
+    (alert,) = alertmanager_v2.parse(json.dumps([entry]).encode(), {}, limits=LIMITS, now=now)
     return alert
 
 
@@ -151,5 +152,5 @@ def test_summary_severity_and_service_follow_the_webhook() -> None:
 )
 def test_bad_input_names_the_field(body: bytes, field: str, message: str) -> None:
     with pytest.raises(BadRequest) as caught:
-        alertmanager_v2.parse(body, {}, ARRIVED, limits=LIMITS)
+        alertmanager_v2.parse(body, {}, limits=LIMITS, now=ARRIVED)
     assert (caught.value.field, caught.value.message) == (field, message)

@@ -20,7 +20,7 @@ import pytest
 from router.alerts.formats import datadog
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
-from tests.alerts.formats import LIMITS
+from tests.alerts.formats import LIMITS, NOW
 
 PAYLOADS = Path(__file__).parent / "payloads"
 LABELS = {"monitor": "", "name": "myService", "role": "computing-node", "service": "api",
@@ -39,7 +39,7 @@ def details(event_id: str) -> dict[str, str]:
 
 
 def test_the_recommended_template_triggered() -> None:
-    assert datadog.parse(payload("datadog_triggered.json"), {}, limits=LIMITS) == [
+    assert datadog.parse(payload("datadog_triggered.json"), {}, limits=LIMITS, now=NOW) == [
         Alert(
             summary="[Triggered on {host:ip-012345}] Host is Down",
             source="datadog",
@@ -58,7 +58,7 @@ def test_the_recommended_template_triggered() -> None:
 
 
 def test_the_recommended_template_recovered_resolves_the_same_key() -> None:
-    (alert,) = datadog.parse(payload("datadog_recovered.json"), {}, limits=LIMITS)
+    (alert,) = datadog.parse(payload("datadog_recovered.json"), {}, limits=LIMITS, now=NOW)
     assert (alert.status, alert.dedup_key, alert.starts_at, alert.ends_at) == (
         Status.RESOLVED, "7035780875230145089", None, datetime(2014, 7, 29, 19, 42, 52, tzinfo=UTC)
     )
@@ -66,7 +66,7 @@ def test_the_recommended_template_recovered_resolves_the_same_key() -> None:
 
 
 def test_the_default_payload() -> None:
-    assert datadog.parse(payload("datadog_default.json"), {}, limits=LIMITS) == [
+    assert datadog.parse(payload("datadog_default.json"), {}, limits=LIMITS, now=NOW) == [
         Alert(
             summary="[Triggered] [Memory Alert]",
             source="datadog",
@@ -84,13 +84,14 @@ def test_encode_as_form_reads_the_same_fields() -> None:
     del document["org"]
     body = urllib.parse.urlencode(document).encode()
     headers = {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}
-    (alert,) = datadog.parse(body, headers, limits=LIMITS)
-    (expected,) = datadog.parse(json.dumps(document).encode(), {}, limits=LIMITS)
+    (alert,) = datadog.parse(body, headers, limits=LIMITS, now=NOW)
+    (expected,) = datadog.parse(json.dumps(document).encode(), {}, limits=LIMITS, now=NOW)
     assert alert == expected and alert.dedup_key == "7035780875230145089"
 
 
 def one(**fields: object) -> Alert:
-    (alert,) = datadog.parse(json.dumps({"title": "t", **fields}).encode(), {}, limits=LIMITS)
+    (alert,) = datadog.parse(json.dumps({"title": "t", **fields}).encode(), {},
+                             limits=LIMITS, now=NOW)
     return alert
 
 
@@ -168,7 +169,7 @@ def test_tags_repeat_and_hostname_does_not_override_a_host_tag() -> None:
 )
 def test_bad_input_names_the_field(body: bytes, field: str, message: str) -> None:
     with pytest.raises(BadRequest) as caught:
-        datadog.parse(body, {}, limits=LIMITS)
+        datadog.parse(body, {}, limits=LIMITS, now=NOW)
     assert (caught.value.field, caught.value.message) == (field, message)
 
 
@@ -181,5 +182,5 @@ def test_bad_input_names_the_field(body: bytes, field: str, message: str) -> Non
 def test_bad_form_bodies(body: bytes, message: str) -> None:
     headers = {"content-type": "application/x-www-form-urlencoded"}
     with pytest.raises(BadRequest) as caught:
-        datadog.parse(body, headers, limits=LIMITS)
+        datadog.parse(body, headers, limits=LIMITS, now=NOW)
     assert (caught.value.field, caught.value.message) == ("", message)

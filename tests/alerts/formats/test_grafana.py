@@ -16,7 +16,7 @@ import pytest
 from router.alerts.formats import grafana
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
-from tests.alerts.formats import LIMITS
+from tests.alerts.formats import LIMITS, NOW
 
 PAYLOADS = Path(__file__).parent / "payloads"
 SILENCE = (
@@ -48,7 +48,7 @@ def expected(name: str, zone: str, what: str, rule: str, fingerprint: str, minut
 
 def test_the_documented_example_maps_every_field() -> None:
     body = (PAYLOADS / "grafana.json").read_bytes()
-    assert grafana.parse(body, {"content-type": "application/json"}, limits=LIMITS) == [
+    assert grafana.parse(body, {"content-type": "application/json"}, limits=LIMITS, now=NOW) == [
         expected("High memory usage", "us-1", "memory", "1afz29v7z", "c6eadffa33fcdf37", 51,
                  "T2"),
         expected("High CPU usage", "eu-1", "CPU", "d1rdpdv7k", "bc97ff14869b13e3", 56, "T1"),
@@ -58,7 +58,7 @@ def test_the_documented_example_maps_every_field() -> None:
 def one(entry: dict[str, object], **document: object) -> Alert:
     alert = {"status": "resolved", "labels": {"alertname": "A"}, **entry}
     (parsed,) = grafana.parse(json.dumps({"alerts": [alert], **document}).encode(), {},
-            limits=LIMITS)
+            limits=LIMITS, now=NOW)
     return parsed
 
 
@@ -104,5 +104,5 @@ def test_severity_label_and_service_as_alertmanager() -> None:
 )
 def test_bad_input_names_the_field(body: bytes, field: str, message: str) -> None:
     with pytest.raises(BadRequest) as caught:
-        grafana.parse(body, {}, limits=LIMITS)
+        grafana.parse(body, {}, limits=LIMITS, now=NOW)
     assert (caught.value.field, caught.value.message) == (field, message)

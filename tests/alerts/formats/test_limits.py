@@ -51,12 +51,12 @@ def _generic(labels: dict[str, str], annotations: dict[str, str]) -> bytes:
 Parse = Callable[[bytes, AlertLimits], list[Alert]]
 FORMATS: dict[str, tuple[Callable[[dict[str, str], dict[str, str]], bytes], Parse, str]] = {
     "alertmanager": (_alertmanager, lambda body, limits: alertmanager.parse(
-        body, {}, limits=limits), "alerts[0]."),
-    "grafana": (_alertmanager, lambda body, limits: grafana.parse(body, {}, limits=limits),
+        body, {}, limits=limits, now=NOW), "alerts[0]."),
+    "grafana": (_alertmanager, lambda body, limits: grafana.parse(body, {}, limits=limits, now=NOW),
                 "alerts[0]."),
     "alertmanager_v2": (_v2, lambda body, limits: alertmanager_v2.parse(
-        body, {}, NOW, limits=limits), "[0]."),
-    "native": (_native, lambda body, limits: native.parse(body, {}, limits=limits), ""),
+        body, {}, limits=limits, now=NOW), "[0]."),
+    "native": (_native, lambda body, limits: native.parse(body, {}, limits=limits, now=NOW), ""),
     "generic": (_generic, lambda body, limits: generic.parse(body, {}, FLAT, limits=limits),
                 ""),
 }
@@ -111,22 +111,26 @@ def test_an_annotation_over_its_own_limit_is_refused(name: str) -> None:
 
 def test_limits_come_from_the_settings_given() -> None:
     tight = AlertLimits(label_value_bytes=10, labels_per_alert=1)
-    assert refusal(lambda: native.parse(_native({"a": "12345678901"}, {}), {}, limits=tight)) == (
+    assert refusal(lambda: native.parse(_native({"a": "12345678901"}, {}), {},
+                                        limits=tight, now=NOW)) == (
         "labels.a: label value is 11 bytes, over the limit of 10")
-    assert refusal(lambda: native.parse(_native({"a": "1", "b": "2"}, {}), {}, limits=tight)) == (
+    assert refusal(lambda: native.parse(_native({"a": "1", "b": "2"}, {}), {},
+                                        limits=tight, now=NOW)) == (
         "labels: 2 labels, over the limit of 1")
 
 
 def test_pagerduty_labels_are_named_by_their_payload_field() -> None:
     event = {"routing_key": "R" * 32, "event_action": "trigger",
              "payload": {"summary": "s", "source": BIG, "severity": "info"}}
-    assert refusal(lambda: pagerduty.parse(json.dumps(event).encode(), {}, limits=LIMITS)) == (
+    assert refusal(lambda: pagerduty.parse(json.dumps(event).encode(), {},
+                                           limits=LIMITS, now=NOW)) == (
         "payload.source: label value is 102400 bytes, over the limit of 16384")
 
 
 def test_datadog_labels_are_named_by_their_tag_or_hostname() -> None:
     def parse(**fields: str) -> object:
-        return datadog.parse(json.dumps({"title": "t", **fields}).encode(), {}, limits=LIMITS)
+        return datadog.parse(json.dumps({"title": "t", **fields}).encode(), {},
+                             limits=LIMITS, now=NOW)
 
     assert refusal(lambda: parse(tags=f"instance:{BIG}")) == (
         "tags.instance: label value is 102400 bytes, over the limit of 16384")
@@ -141,12 +145,13 @@ def test_datadog_many_values_of_one_tag_are_linear_work() -> None:
     for each new value: quadratic, minutes of CPU. A child process with a 60 s guard."""
     script = (
         "import json\n"
+        "from datetime import UTC, datetime\n"
         "from router.alerts.formats import datadog\n"
         "from router.config.model import AlertLimits\n"
         "tags = ','.join(f'role:r{n}' for n in range(100_000))\n"
         "body = json.dumps({'title': 't', 'tags': tags}).encode()\n"
         "limits = AlertLimits(label_value_bytes=10**7)\n"
-        "[alert] = datadog.parse(body, {}, limits=limits)\n"
+        "[alert] = datadog.parse(body, {}, limits=limits, now=datetime.now(UTC))\n"
         "print(len(alert.labels['role'].split(',')))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

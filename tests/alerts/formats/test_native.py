@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from router.alerts.formats import native
 from router.alerts.formats._json import MAX_ALERTS
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
-from tests.alerts.formats import LIMITS
+from tests.alerts.formats import LIMITS, NOW
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -21,7 +22,7 @@ def payload(name: str) -> bytes:
 
 
 def test_one_alert_maps_every_field() -> None:
-    assert native.parse(payload("native_single.json"), {}, limits=LIMITS) == [
+    assert native.parse(payload("native_single.json"), {}, limits=LIMITS, now=NOW) == [
         Alert(
             summary="Disk /var is 95% full on db-1",
             source="native",
@@ -40,7 +41,7 @@ def test_one_alert_maps_every_field() -> None:
 
 
 def test_a_list_gives_one_alert_each_with_defaults_and_utc_times() -> None:
-    assert native.parse(payload("native_list.json"), {}, limits=LIMITS) == [
+    assert native.parse(payload("native_list.json"), {}, limits=LIMITS, now=NOW) == [
         Alert(
             summary="Backup of db-1 failed",
             source="native",
@@ -60,25 +61,27 @@ def test_a_list_gives_one_alert_each_with_defaults_and_utc_times() -> None:
 
 
 def test_only_a_summary_is_needed() -> None:
-    (alert,) = native.parse(b'{"summary": "hello"}', {}, limits=LIMITS)
+    (alert,) = native.parse(b'{"summary": "hello"}', {}, limits=LIMITS, now=NOW)
     assert alert == Alert(summary="hello", source="native")
     assert alert.severity is Severity.WARNING and alert.status is Status.FIRING
 
 
 def test_acknowledged_status_and_empty_list() -> None:
-    (alert,) = native.parse(b'{"summary": "s", "status": "acknowledged"}', {}, limits=LIMITS)
+    (alert,) = native.parse(b'{"summary": "s", "status": "acknowledged"}', {},
+                            limits=LIMITS, now=NOW)
     assert alert.status is Status.ACKNOWLEDGED
-    assert native.parse(b"[]", {}, limits=LIMITS) == []
+    assert native.parse(b"[]", {}, limits=LIMITS, now=NOW) == []
 
 
 def test_empty_service_and_dedup_key_count_as_absent() -> None:
-    (alert,) = native.parse(b'{"summary": "s", "service": "", "dedup_key": ""}', {}, limits=LIMITS)
+    (alert,) = native.parse(b'{"summary": "s", "service": "", "dedup_key": ""}', {},
+                            limits=LIMITS, now=NOW)
     assert alert.service is None and alert.dedup_key is None
 
 
 def test_nested_details_become_compact_json_text() -> None:
     body = b'{"summary": "s", "details": {"a": {"b": [1, true, null]}, "c": 0.5, "d": "x"}}'
-    (alert,) = native.parse(body, {}, limits=LIMITS)
+    (alert,) = native.parse(body, {}, limits=LIMITS, now=NOW)
     assert alert.details == {"a": '{"b":[1,true,null]}', "c": "0.5", "d": "x"}
 
 
@@ -144,13 +147,31 @@ TOO_MANY = ("[" + ",".join(['{"summary":"s"}'] * (MAX_ALERTS + 1)) + "]").encode
 )
 def test_bad_input_names_the_field(body: bytes, field: str, message: str) -> None:
     with pytest.raises(BadRequest) as caught:
-        native.parse(body, {}, limits=LIMITS)
+        native.parse(body, {}, limits=LIMITS, now=NOW)
     assert (caught.value.field, caught.value.message) == (field, message)
 
 
 def test_a_long_value_is_cut_short_in_the_message() -> None:
     with pytest.raises(BadRequest) as caught:
-        native.parse(b'{"summary": "s", "severity": "' + b"x" * 500 + b'"}', {}, limits=LIMITS)
+        native.parse(b'{"summary": "s", "severity": "' + b"x" * 500 + b'"}', {},
+                     limits=LIMITS, now=NOW)
     assert caught.value.message == (
         "expected one of critical, error, warning, info; got '" + "x" * 60 + "...'"
     )
+
+
+@pytest.mark.parametrize("name", ["native_single.json", "native_list.json"])
+def test_a_decoded_document_reads_as_its_json(name: str) -> None:
+    """The unix socket hands the native format documents, never JSON text (it decoded the
+    line once already, and builds the alert of a message as a document)."""
+    document = json.loads(payload(name))
+    assert native.parse_document(document, limits=LIMITS) == native.parse(
+        payload(name), {}, limits=LIMITS, now=NOW)
+
+
+def test_a_decoded_document_names_the_field_as_its_json() -> None:
+    with pytest.raises(BadRequest) as caught:
+        native.parse_document([{"summary": "s"}, {"summary": "s", "labels": []}],
+                              limits=LIMITS)
+    assert (caught.value.field, caught.value.message) == (
+        "[1].labels", "expected a mapping of label names to text, got a list")

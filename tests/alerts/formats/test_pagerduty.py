@@ -18,7 +18,7 @@ import pytest
 from router.alerts.formats import pagerduty
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
-from tests.alerts.formats import LIMITS
+from tests.alerts.formats import LIMITS, NOW
 
 PAYLOADS = Path(__file__).parent / "payloads"
 KEY = "R0123456789abcdef0123456789abcde"
@@ -36,13 +36,13 @@ def event(name: str, **changes: object) -> bytes:
 )
 def test_the_documented_examples_as_they_stand_fail_as_pagerduty_fails_them(name: str) -> None:
     with pytest.raises(BadRequest) as caught:
-        pagerduty.parse((PAYLOADS / name).read_bytes(), {}, limits=LIMITS)
+        pagerduty.parse((PAYLOADS / name).read_bytes(), {}, limits=LIMITS, now=NOW)
     assert (caught.value.field, caught.value.message) == ("routing_key", WRONG_LENGTH)
 
 
 def test_trigger_maps_every_field() -> None:
     assert len(KEY) == 32
-    assert pagerduty.parse(event("pagerduty_trigger.json"), {}, limits=LIMITS) == [
+    assert pagerduty.parse(event("pagerduty_trigger.json"), {}, limits=LIMITS, now=NOW) == [
         Alert(
             summary="Example alert on host1.example.com",
             source="pagerduty",
@@ -76,7 +76,7 @@ def test_trigger_maps_every_field() -> None:
      ("pagerduty_resolve.json", Status.RESOLVED)],
 )
 def test_acknowledge_and_resolve_need_only_the_keys(name: str, status: Status) -> None:
-    assert pagerduty.parse(event(name), {}, limits=LIMITS) == [
+    assert pagerduty.parse(event(name), {}, limits=LIMITS, now=NOW) == [
         Alert(summary="", source="pagerduty", status=status, dedup_key="dedupkeyhere",
               routing_key=KEY)
     ]
@@ -84,14 +84,16 @@ def test_acknowledge_and_resolve_need_only_the_keys(name: str, status: Status) -
 
 def test_resolve_ignores_a_payload() -> None:
     (alert,) = pagerduty.parse(event("pagerduty_resolve.json", payload={"summary": 1}), {},
-            limits=LIMITS)
+            limits=LIMITS, now=NOW)
     assert alert.status is Status.RESOLVED
 
 
 def test_a_trigger_without_dedup_key_leaves_it_to_the_engine() -> None:
-    (alert,) = pagerduty.parse(event("pagerduty_trigger.json", dedup_key=None), {}, limits=LIMITS)
+    (alert,) = pagerduty.parse(event("pagerduty_trigger.json", dedup_key=None), {},
+                               limits=LIMITS, now=NOW)
     assert alert.dedup_key is None
-    (alert,) = pagerduty.parse(event("pagerduty_trigger.json", dedup_key=""), {}, limits=LIMITS)
+    (alert,) = pagerduty.parse(event("pagerduty_trigger.json", dedup_key=""), {},
+                               limits=LIMITS, now=NOW)
     assert alert.dedup_key is None
 
 
@@ -99,7 +101,8 @@ def test_timestamp_with_a_colon_in_the_offset_and_minimal_payload() -> None:
     minimal = {"summary": "s", "source": "h", "severity": "critical",
                "timestamp": "2015-07-17T10:42:58+02:00"}
     (alert,) = pagerduty.parse(event("pagerduty_trigger.json", payload=minimal, links=None,
-                                     images=None, client=None, client_url=None), {}, limits=LIMITS)
+                                     images=None, client=None, client_url=None), {},
+                               limits=LIMITS, now=NOW)
     assert alert == Alert(summary="s", source="pagerduty", severity=Severity.CRITICAL,
                           labels={"source": "h"}, dedup_key="samplekeyhere", routing_key=KEY,
                           starts_at=datetime(2015, 7, 17, 8, 42, 58, tzinfo=UTC))
@@ -109,7 +112,7 @@ def test_an_image_without_alt_is_a_link_called_image() -> None:
     (alert,) = pagerduty.parse(
         event("pagerduty_trigger.json", links=[], images=[{"src": "https://i.example/a.png"}]),
         {}, limits=LIMITS,
-    )
+     now=NOW)
     assert alert.links == (Link(href="https://i.example/a.png", text="Image"),)
 
 
@@ -183,5 +186,5 @@ def payload_with(**changes: object) -> dict[str, object]:
 )
 def test_bad_input_names_the_field(body: bytes, field: str, message: str) -> None:
     with pytest.raises(BadRequest) as caught:
-        pagerduty.parse(body, {}, limits=LIMITS)
+        pagerduty.parse(body, {}, limits=LIMITS, now=NOW)
     assert (caught.value.field, caught.value.message) == (field, message)

@@ -10,51 +10,27 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from router.alerts.formats import (
-    alertmanager,
-    alertmanager_v2,
-    datadog,
-    grafana,
-    native,
-    pagerduty,
-)
+from router.alerts.formats import FORMATS
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
-from tests.alerts.formats import LIMITS
+from tests.alerts.formats import EXAMPLES, LIMITS, NOW, example
 
-PAYLOADS = Path(__file__).parent / "payloads"
-NOW = datetime(2026, 11, 23, 14, 17, 25, tzinfo=UTC)
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 Parser = Callable[[bytes, Mapping[str, str]], list[Alert]]
 
 PARSERS: dict[str, Parser] = {
-    "native": lambda body, headers: native.parse(body, headers, limits=LIMITS),
-    "alertmanager": lambda body, headers: alertmanager.parse(body, headers, limits=LIMITS),
-    "alertmanager_v2": lambda body, headers: alertmanager_v2.parse(body, headers, NOW,
-            limits=LIMITS),
-    "pagerduty": lambda body, headers: pagerduty.parse(body, headers, limits=LIMITS),
-    "grafana": lambda body, headers: grafana.parse(body, headers, limits=LIMITS),
-    "datadog": lambda body, headers: datadog.parse(body, headers, limits=LIMITS),
-    "datadog_form": lambda body, headers: datadog.parse(body, FORM, limits=LIMITS),
-}
-
-EXAMPLES = {
-    "native": ["native_single.json", "native_list.json"],
-    "alertmanager": ["alertmanager_firing.json", "alertmanager_resolved.json"],
-    "alertmanager_v2": ["alertmanager_v2_firing.json", "alertmanager_v2_resolved.json"],
-    "pagerduty": ["pagerduty_trigger.json", "pagerduty_acknowledge.json",
-                  "pagerduty_resolve.json"],
-    "grafana": ["grafana.json"],
-    "datadog": ["datadog_triggered.json", "datadog_recovered.json", "datadog_default.json"],
+    **{name: partial(inbound.parse, limits=LIMITS, now=NOW)
+       for name, inbound in FORMATS.items()},
+    "datadog_form": lambda body, headers: FORMATS["datadog"].parse(body, FORM, limits=LIMITS,
+                                                                   now=NOW),
 }
 
 # Keys the parsers look for, so random mappings often reach past the first check.
@@ -91,13 +67,6 @@ SETTINGS = settings(
     max_examples=200, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-
-def example(name: str) -> Any:
-    document = json.loads((PAYLOADS / name).read_bytes())
-    if name.startswith("pagerduty"):
-        document["routing_key"] = "R0123456789abcdef0123456789abcde"
-    return document
 
 
 def paths(document: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
