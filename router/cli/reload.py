@@ -2,7 +2,9 @@
 cli_support, config, store, errors).
 
 It sends `POST /-/reload` to the daemon's HTTP listener (`--listen`, else the config's
-`settings.listen`), with the bearer token in `$ROUTER_TOKEN` when set, else the admin token
+`settings.listen`; over HTTPS when `--listen` says `https://` or the config has
+`settings.tls`, trusting exactly the certificates of `--cacert`, else the config's
+`settings.tls.cert`), with the bearer token in `$ROUTER_TOKEN` when set, else the admin token
 the daemon wrote to its state directory (`--state`, default ./state), and prints what the
 daemon answered: the new config's summary, or every problem that kept it out (the daemon
 goes on serving the config it had). Exit codes: 0 reloaded; 1 the new config is invalid, or
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import ssl
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -42,6 +46,9 @@ def add_commands(commands: Any) -> None:
                              "config)")
     reload.add_argument("--config", action="append", metavar="DIR|FILE",
                         help="where to read settings.listen (default: config); may repeat")
+    reload.add_argument("--cacert", type=Path, metavar="PEM",
+                        help="over HTTPS, trust exactly these certificates (default: the "
+                             "config's settings.tls.cert, the one the daemon serves)")
     reload.add_argument("--state", type=Path, default=DEFAULT_STATE_DIR, metavar="DIR",
                         help=f"the daemon's state directory, whose {ADMIN_TOKEN_FILE} is "
                              f"sent unless ${TOKEN_VARIABLE} is set (default: "
@@ -51,10 +58,12 @@ def add_commands(commands: Any) -> None:
 
 def run_reload(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        url = reload_url(arguments.listen or _configured_listen(arguments.config, err))
+        target = _target(arguments, err)
+        verify = True if target.cacert is None else _pinned(target.cacert)
     except ValueError as error:
         print(f"router reload: {error}", file=err)
         return EXIT_USAGE
+    url = target.url
     try:
         token = os.environ.get(TOKEN_VARIABLE) or read_admin_token(arguments.state) or ""
     except OSError as error:
@@ -63,7 +72,7 @@ def run_reload(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_INVALID
     headers = {"authorization": f"Bearer {token}"} if token else {}
     try:
-        with httpx.Client(timeout=TIMEOUT, trust_env=False) as client:
+        with httpx.Client(timeout=TIMEOUT, trust_env=False, verify=verify) as client:
             response = client.post(url, headers=headers)
     except httpx.ConnectError as error:
         print(f"router reload: no daemon answers at {url} ({error}); is `router run` "
@@ -75,20 +84,61 @@ def run_reload(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return _report(response, url, out, err)
 
 
-def _configured_listen(paths: list[str] | None, err: TextIO) -> str:
-    """settings.listen of the config; the default when the config cannot be read (it may
-    be the very config that is invalid), saying so."""
+@dataclass(frozen=True, slots=True)
+class _Target:
+    url: str
+    cacert: Path | None  # None: plain HTTP, or HTTPS with the host's trust store
+
+
+def _target(arguments: argparse.Namespace, err: TextIO) -> _Target:
+    """Where to send the reload, and over HTTPS which certificates to trust."""
+    listen: str | None = arguments.listen
+    scheme = "http"
+    if listen is not None and "://" in listen:
+        scheme, _, listen = listen.partition("://")
+        if scheme not in ("http", "https"):
+            raise ValueError(f"--listen: expected http:// or https://, got {scheme}://")
+    settings = None
+    if listen is None or (scheme == "https" and arguments.cacert is None):
+        settings = _configured_settings(arguments.config, err)
+    if listen is None:
+        listen = settings.listen if settings else Settings().listen
+        scheme = "https" if settings and settings.tls else "http"
+    cacert = arguments.cacert
+    if scheme == "https" and cacert is None and settings and settings.tls:
+        cacert = Path(settings.tls.certificate)
+    return _Target(reload_url(listen, scheme=scheme), cacert if scheme == "https" else None)
+
+
+def _configured_settings(paths: list[str] | None, err: TextIO) -> Settings | None:
+    """The config's settings; None when the config cannot be read (it may be the very
+    config that is invalid), saying so."""
     try:
-        return load_config(paths or ["config"], resolve_secrets=False).settings.listen
+        return load_config(paths or ["config"], resolve_secrets=False).settings
     except ConfigInvalid as invalid:
-        default = Settings().listen
         print(f"router reload: the config here is invalid ({len(invalid.problems)} "
-              f"problem(s)), so its settings.listen is unknown; trying {default} (pass "
-              "--listen)", file=err)
-        return default
+              f"problem(s)), so its settings.listen and settings.tls are unknown; trying "
+              f"{Settings().listen} (pass --listen)", file=err)
+        return None
 
 
-def reload_url(listen: str) -> str:
+def _pinned(cacert: Path) -> ssl.SSLContext:
+    """Trust exactly the certificates in `cacert`: the daemon's own certificate (or its
+    CA). A certificate trusted by itself names its server already, and the address here is
+    the daemon's listener, often a loopback address its certificate does not name: so no
+    host name check."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=str(cacert))
+    except (OSError, ssl.SSLError) as error:
+        raise ValueError(f"--cacert {cacert}: cannot load certificates from it "
+                         f"({getattr(error, 'strerror', None) or error})") from None
+    context.check_hostname = False
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
+
+
+def reload_url(listen: str, *, scheme: str = "http") -> str:
     """The reload URL of a listener; a wildcard address is reached over loopback."""
     host, port = parse_listen(listen)
     if host in ("", "0.0.0.0"):
@@ -100,7 +150,7 @@ def reload_url(listen: str) -> str:
             host = f"[{host}]"
     except ValueError:  # a name
         pass
-    return f"http://{host}:{port}/-/reload"
+    return f"{scheme}://{host}:{port}/-/reload"
 
 
 def _report(response: httpx.Response, url: str, out: TextIO, err: TextIO) -> int:

@@ -161,3 +161,36 @@ def test_an_https_public_url_without_tls_is_warned(start_daemon: StartDaemon) ->
         "timezone: UTC\n", "timezone: UTC\n  public_url: https://router.example.com\n", 1))
     assert ("settings.public_url is https://router.example.com but router serves plain "
             "HTTP: right only behind a proxy that terminates TLS") in daemon.log()
+
+
+def router_reload(daemon: Daemon, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "router", "reload", "--state",
+                           str(daemon.state_dir), *arguments],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_router_reload_speaks_https_trusting_the_served_certificate(
+        tls_daemon: Daemon, ca: trustme.CA, tmp_path: Path) -> None:
+    """`--listen https://...` with `--cacert` the served certificate (trusted as itself: no
+    CA is needed); another certificate is refused, and plain HTTP gets the TLS port's 400."""
+    listen = f"https://127.0.0.1:{tls_daemon.port}"
+    done = router_reload(tls_daemon, "--listen", listen, "--cacert",
+                         str(tmp_path / "router.pem"))
+    assert (done.returncode, done.stdout.startswith("reloaded: ")) == (0, True), done.stderr
+    write_pair(trustme.CA(), tmp_path / "other.pem", tmp_path / "other.key")
+    refused = router_reload(tls_daemon, "--listen", listen, "--cacert",
+                            str(tmp_path / "other.pem"))
+    assert refused.returncode == 2 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    plain = router_reload(tls_daemon, "--listen", f"127.0.0.1:{tls_daemon.port}")
+    assert plain.returncode == 1 and "answered 400" in plain.stderr
+
+
+def test_router_reload_trusts_the_configs_certificate_by_default(
+        start_daemon: StartDaemon, ca: trustme.CA, tmp_path: Path) -> None:
+    write_pair(ca, tmp_path / "router.pem", tmp_path / "router.key")
+    config = (f"settings:\n  public_url: https://127.0.0.1:9080\n  tls: {{cert: "
+              f"{tmp_path}/router.pem, key: {tmp_path}/router.key}}\n")
+    daemon = start_daemon(config + CONFIG.replace("settings:\n  timezone: UTC\n", ""))
+    done = router_reload(daemon, "--config", str(daemon.config_dir), "--listen",
+                         f"https://127.0.0.1:{daemon.port}")
+    assert (done.returncode, done.stdout.startswith("reloaded: ")) == (0, True), done.stderr
