@@ -35,6 +35,7 @@ from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
+from router.errors import NotFound
 from router.store import IncidentDetail, Store, Transaction, outbox
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
@@ -249,7 +250,7 @@ class Engine(Escalation, Handoffs, Silences):
         def work(transaction: Transaction) -> Incident:
             found = transaction.incident_with_firing(number)
             if found is None:
-                raise LookupError(incident_id)
+                raise NotFound(f"no incident {incident_id}")
             incident, firing = found
             if verb == "acknowledge":
                 change = incident_rules.acknowledge(incident, firing, actor, now)
@@ -272,7 +273,7 @@ class Engine(Escalation, Handoffs, Silences):
         """Who is on call for a rota, or for a service (its policy's first rota).
 
         Raises:
-            LookupError: no such rota or service, or the service's policy names no rota.
+            NotFound: no such rota or service, or the service's policy names no rota.
         """
         config = self.snapshot.config
         rota = config.rotas.get(team)
@@ -283,7 +284,7 @@ class Engine(Escalation, Handoffs, Silences):
                         for target in level.targets if target.kind == "rota"]
             rota = config.rotas.get(rota_ids[0]) if rota_ids else None
         if rota is None:
-            raise LookupError(team)
+            raise NotFound(f"no rota or service with id {team!r}")
         return rota.id, shift_at(rota, at or self.clock.now()).shift
 
     async def send_alert(self, alert: Alert, slack_channel: str) -> tuple[Accepted, str]:
@@ -292,14 +293,14 @@ class Engine(Escalation, Handoffs, Silences):
         acknowledges that incident. Returns the incident and the notification id.
 
         Raises:
-            LookupError: the config has no Slack channel.
+            NotFound: the config has no Slack channel.
         """
         snapshot, now = self.snapshot, self.clock.now()
         slack = next((channel.id for channel in sorted(snapshot.config.channels.values(),
                                                         key=lambda item: item.id)
                       if channel.type == "slack"), None)
         if slack is None:
-            raise LookupError("no slack channel is configured")
+            raise NotFound("no slack channel is configured")
         notification_id = self.new_id()
 
         def work(transaction: Transaction) -> Accepted:

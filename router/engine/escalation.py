@@ -21,6 +21,7 @@ from router.core.handoff import TIMER_PREFIX
 from router.engine.base import EngineBase
 from router.engine.ids import parse_incident_id
 from router.engine.snapshot import Snapshot
+from router.errors import Conflict, NotFound
 from router.store import Reader, Transaction
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
@@ -40,8 +41,8 @@ class Escalation(EngineBase):
         transaction, so two callers that saw the same level escalate only once.
 
         Raises:
-            LookupError: no such incident.
-            ValueError: the incident is resolved, is not at `from_level`, or has no further
+            NotFound: no such incident.
+            Conflict: the incident is resolved, is not at `from_level`, or has no further
                 level.
         """
         number = parse_incident_id(incident_id)
@@ -50,12 +51,12 @@ class Escalation(EngineBase):
         def work(transaction: Transaction) -> tuple[Incident, int]:
             found = transaction.incident_with_firing(number)
             if found is None:
-                raise LookupError(incident_id)
+                raise NotFound(f"no incident {incident_id}")
             incident, firing = found
             if not incident.is_open:
-                raise ValueError(f"{incident.id} is resolved")
+                raise Conflict(f"{incident.id} is resolved")
             if from_level is not None and incident.level != from_level:
-                raise ValueError(f"{incident.id} is at level {incident.level}, not {from_level}")
+                raise Conflict(f"{incident.id} is at level {incident.level}, not {from_level}")
             if incident.state is IncidentState.ACKNOWLEDGED:
                 incident = replace(incident, state=IncidentState.TRIGGERED,
                                    acknowledged_at=None, acknowledged_by=None)
@@ -65,7 +66,7 @@ class Escalation(EngineBase):
                     details={"why": "escalated by hand while acknowledged"})])
             updated = self._advance(transaction, snapshot, incident, firing, actor, now)
             if updated is None:
-                raise ValueError(f"{incident.id} is at the last level of its policy")
+                raise Conflict(f"{incident.id} is at the last level of its policy")
             return updated, found[0].level
 
         escalated = await self.store.write(work)

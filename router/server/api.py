@@ -30,7 +30,7 @@ from router.alerts.formats import (
     pagerduty,
 )
 from router.engine import Accepted, Engine, overrides, roster, views
-from router.errors import BadRequest, ConfigInvalid
+from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
 from router.server.api_access import Access, Gate
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_overrides import Overrides
@@ -160,16 +160,28 @@ def _reloading(reload: Reload) -> Handler:
 
 
 def _guard(handler: Handler) -> Handler:
-    """Input errors as answers: 400 naming the field, 404, or 409 for a conflict."""
+    """Input errors as answers: 400 naming the field, 404 for NotFound, 409 for Conflict.
+
+    Only those: a stray `KeyError` or `ValueError` is a bug, answered 500 and logged once
+    with the request's trace id (also in the answer), so an operator can find the trace.
+    StoreUnavailable passes on to the server, which answers 503 with Retry-After.
+    """
     async def guarded(request: Request) -> Response:
         try:
             return await handler(request)
         except BadRequest as bad:
             return Response.json(400, {"error": bad.message, "field": bad.field})
-        except LookupError as missing:
-            return Response.error(404, str(missing.args[0]) if missing.args else "not found")
-        except ValueError as conflict:  # e.g. escalating a resolved incident
-            return Response.error(409, str(conflict))
+        except NotFound as missing:
+            return Response.error(404, missing.message)
+        except Conflict as conflict:  # e.g. escalating a resolved incident
+            return Response.error(409, conflict.message)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            trace = trace_id(request)
+            logger.exception("handler failed: %s %s", request.method, request.path,
+                             extra={"trace_id": trace})
+            return Response.json(500, {"error": "internal error", "trace_id": trace})
     return guarded
 
 
@@ -368,7 +380,7 @@ class _Incidents:
     async def show(self, request: Request) -> Response:
         detail = await self.engine.incident(request.params["id"])
         if detail is None:
-            raise LookupError(f"no incident {request.params['id']}")
+            raise NotFound(f"no incident {request.params['id']}")
         return Response.json(200, views.detail_json(detail))
 
     def transition(self, verb: str) -> Handler:
@@ -376,15 +388,12 @@ class _Incidents:
             incident_id = request.params["id"]
             body = request.json_object() if request.body.strip() else {}
             actor = f"api:{_text(body, 'by', 'anonymous')}"
-            try:
-                if verb == "acknowledge":
-                    incident = await self.engine.acknowledge(incident_id, actor)
-                elif verb == "resolve":
-                    incident = await self.engine.resolve(incident_id, actor)
-                else:
-                    incident, _ = await self.engine.escalate(incident_id, actor)
-            except LookupError:
-                raise LookupError(f"no incident {incident_id}") from None
+            if verb == "acknowledge":  # NotFound: 404, Conflict (escalate): 409
+                incident = await self.engine.acknowledge(incident_id, actor)
+            elif verb == "resolve":
+                incident = await self.engine.resolve(incident_id, actor)
+            else:
+                incident, _ = await self.engine.escalate(incident_id, actor)
             return Response.json(200, views.incident_json(incident))
         return handle
 
@@ -413,7 +422,7 @@ class _Incidents:
 
     async def expire_silence(self, request: Request) -> Response:
         if not await self.engine.expire_silence(request.params["id"]):
-            raise LookupError(f"no silence {request.params['id']} in force")
+            raise NotFound(f"no silence {request.params['id']} in force")
         return Response.json(200, {"id": request.params["id"], "state": "expired"})
 
 

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from router import links
 from router.engine import Engine, lifecycle, parse_incident_id
-from router.errors import BadRequest
+from router.errors import BadRequest, NotFound
 from router.server.routes import Request, Response
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class LinkPages:
             return refusal
         try:
             acted = await lifecycle.act(self.engine, "acknowledge", incident_id, ACTOR)
-        except LookupError:
+        except NotFound:
             return _page(404, "Unknown incident", f"router has no incident {incident_id}.")
         logger.info("acknowledge link: %s", acted.sentence,
                     extra={"incident": incident_id, "result": acted.result})

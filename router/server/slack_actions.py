@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 import trio
 
 from router.engine import Engine, lifecycle
-from router.errors import BadRequest
+from router.errors import BadRequest, Conflict, NotFound
 from router.server.routes import Request, Response
 
 logger = logging.getLogger(__name__)
@@ -230,12 +230,12 @@ class SlackActions:
             self._reply(interaction, f"router cannot {verb} {click.value[:40]!r}: "
                                      f"{bad.message}")
             return
-        except LookupError as missing:
-            self._reply(interaction, f"router knows {missing.args[0]}: it may have been "
+        except NotFound as missing:
+            self._reply(interaction, f"router knows {missing.message}: it may have been "
                                      "removed with the state directory, so nothing changed")
             return
-        except ValueError as refusal:
-            self._reply(interaction, f"Not escalated: {refusal}")
+        except Conflict as refusal:
+            self._reply(interaction, f"Not escalated: {refusal.message}")
             return
         logger.info("slack action: %s", acted.sentence, extra={
             "incident": acted.incident.id, "actor": interaction.actor,

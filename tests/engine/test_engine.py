@@ -13,7 +13,7 @@ from router.alerts.model import Alert, IncidentState, Severity, Silence, Silence
 from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
-from router.errors import BadRequest
+from router.errors import BadRequest, NotFound
 from router.store import Store
 
 CONFIG = """
@@ -181,7 +181,7 @@ async def test_acknowledge_and_resolve_cancel_escalation_and_follow_up(engine: E
     assert again.acknowledged_by == "person:alice"
     resolved = await engine.resolve("inc1", "person:bob")
     assert resolved.state is IncidentState.RESOLVED
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFound):
         await engine.resolve("INC99", "me")
     with pytest.raises(BadRequest):
         await engine.resolve("incident-one", "me")
