@@ -10,7 +10,7 @@ inputs from the store and writes back their effects.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from router.alerts.model import (
     Incident,
     IncidentState,
     Notification,
+    Silence,
     Status,
     TimelineEntry,
 )
@@ -35,7 +36,8 @@ from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
-from router.errors import NotFound
+from router.engine.state import EngineState
+from router.errors import NotFound, StoreUnavailable
 from router.store import IncidentDetail, Store, Transaction, outbox
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
@@ -52,23 +54,78 @@ class Accepted:
     suppressed_by: str | None = None
 
 
-class Engine(Escalation, Handoffs, Silences):
+class Engine:
+    """The use cases over one explicit `EngineState`, composed: ingest and the incident
+    lifecycle here, escalation, handoffs and silences in their own small classes, which this
+    facade delegates to so callers need only `Engine`.
+
+    Outside the engine, callers read the config in force through `config` and the time
+    through `now()`; `store`, `clock` and `snapshot` are for the engine's own modules.
+    """
+
     def __init__(self, config: Config, store: Store, clock: Clock,
                  new_id: Callable[[], str] = lambda: time_ordered_id()) -> None:
-        self.snapshot = Snapshot.of(config)
-        self.store = store
-        self.clock = clock
-        self.new_id = new_id
-        self.outbox_written: Callable[[], None] = lambda: None
-        """Called after a commit that may have written notifications (the deliverer's wake);
-        set by the daemon."""
-        self.timers_written: Callable[[], None] = lambda: None
+        self.state = EngineState(Snapshot.of(config), store, clock, new_id)
+        self.handoffs = Handoffs(self.state)
+        self.escalation = Escalation(self.state, self.handoffs)
+        self.silencing = Silences(self.state)
+
+    @property
+    def config(self) -> Config:
+        """The config in force (a reload replaces it whole)."""
+        return self.state.snapshot.config
+
+    @property
+    def routing_keys(self) -> Mapping[str, str]:
+        """The service of each PagerDuty routing key the config names."""
+        return self.state.snapshot.routing_keys
+
+    def now(self) -> datetime:
+        return self.state.clock.now()
+
+    async def check_writable(self) -> StoreUnavailable | None:
+        """None when the store can write, else why not (for /readyz)."""
+        return await self.state.store.check_writable()
+
+    @property
+    def store(self) -> Store:
+        return self.state.store
+
+    @property
+    def clock(self) -> Clock:
+        return self.state.clock
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.state.snapshot
+
+    def new_id(self) -> str:
+        """A fresh, time-ordered id (the engine's id maker: tests inject theirs)."""
+        return self.state.new_id()
+
+    @property
+    def outbox_written(self) -> Callable[[], None]:
+        """Called after a commit that may have written notifications (the deliverer's
+        wake); set by the daemon."""
+        return self.state.outbox_written
+
+    @outbox_written.setter
+    def outbox_written(self, wake: Callable[[], None]) -> None:
+        self.state.outbox_written = wake
+
+    @property
+    def timers_written(self) -> Callable[[], None]:
         """Called after a commit that may have set a timer (the scheduler's wake)."""
+        return self.state.timers_written
+
+    @timers_written.setter
+    def timers_written(self, wake: Callable[[], None]) -> None:
+        self.state.timers_written = wake
 
     def use_config(self, config: Config) -> None:
         """Swap in a new config; everything fallible (Snapshot.of) happens before the one
         assignment."""
-        self.snapshot = Snapshot.of(config)
+        self.state.snapshot = Snapshot.of(config)
 
     async def ingest(self, alerts: Sequence[Alert], *,
                      trace_id: str | None = None) -> list[Accepted]:
@@ -81,8 +138,8 @@ class Engine(Escalation, Handoffs, Silences):
             return [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
 
         accepted = await self.store.write(work)
-        self.outbox_written()
-        self.timers_written()
+        self.state.outbox_written()
+        self.state.timers_written()
         for item in accepted:
             logger.info("alert accepted", extra={
                 "incident": item.incident_id, "action": item.action,
@@ -192,7 +249,9 @@ class Engine(Escalation, Handoffs, Silences):
         transaction.add_timeline(incident.number, [TimelineEntry(
             at=now, actor="router", action="triggered again",
             details={"why": "the alert fired again after retrigger_after"})])
-        return self._advance(transaction, snapshot, restarted, firing, "router", now) or restarted
+        advanced = self.escalation.advance(transaction, snapshot, restarted, firing, "router",
+                                           now)
+        return advanced or restarted
 
     def _page(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
               decision: Decision, timeline: list[TimelineEntry], now: datetime) -> Incident:
@@ -200,11 +259,11 @@ class Engine(Escalation, Handoffs, Silences):
         service = snapshot.config.services.get(incident.service or "")
         channels = dict.fromkeys((*decision.channels, *(service.channels if service else ())))
         notifications = [
-            Notification(id=self.new_id(), incident_number=incident.number, channel=channel,
+            Notification(id=self.state.new_id(), incident_number=incident.number, channel=channel,
                          target=f"channel:{channel}", address="", event="trigger",
                          created_at=now)
             for channel in channels]
-        plan = plan_level(snapshot.config, incident, 1, now, self.new_id,
+        plan = plan_level(snapshot.config, incident, 1, now, self.state.new_id,
                           on_call=snapshot.on_call.within(transaction, now))
         notifications.extend(plan.notifications)
         transaction.add_notifications(notifications)
@@ -232,7 +291,7 @@ class Engine(Escalation, Handoffs, Silences):
                       if channel.type == "pagerduty"]
             word, channels = "resolve", outbox.told_channels(
                 transaction.connection, incident.number, by_key)
-        return [Notification(id=self.new_id(), incident_number=incident.number,
+        return [Notification(id=self.state.new_id(), incident_number=incident.number,
                              channel=channel, target=f"channel:{channel}", address="",
                              event=word, created_at=now)
                 for channel in channels]
@@ -265,8 +324,8 @@ class Engine(Escalation, Handoffs, Silences):
             return change.incident
 
         incident = await self.store.write(work)
-        self.outbox_written()
-        self.timers_written()
+        self.state.outbox_written()
+        self.state.timers_written()
         return incident
 
     def on_call(self, team: str, at: datetime | None = None) -> tuple[str, Shift]:
@@ -301,7 +360,7 @@ class Engine(Escalation, Handoffs, Silences):
                       if channel.type == "slack"), None)
         if slack is None:
             raise NotFound("no slack channel is configured")
-        notification_id = self.new_id()
+        notification_id = self.state.new_id()
 
         def work(transaction: Transaction) -> Accepted:
             accepted = self._ingest_one(transaction, snapshot, alert, now, page=False)
@@ -313,7 +372,7 @@ class Engine(Escalation, Handoffs, Silences):
             return accepted
 
         accepted = await self.store.write(work)
-        self.outbox_written()
+        self.state.outbox_written()
         return accepted, notification_id
 
     async def pages(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
@@ -334,3 +393,35 @@ class Engine(Escalation, Handoffs, Silences):
         return await self.store.read(lambda reader: outbox.attempts(
             reader.connection, incident_number=number, failed=failed, channel=channel,
             limit=limit))
+
+    # Delegated use cases: escalation.py, handoffs.py, silences.py.
+
+    async def escalate(self, incident_id: str, actor: str, *,
+                       from_level: int | None = None) -> tuple[Incident, int]:
+        return await self.escalation.escalate(incident_id, actor, from_level=from_level)
+
+    async def timers_due_by(self, until: datetime, limit: int = 256
+                            ) -> tuple[list[tuple[int, str, datetime]], datetime | None]:
+        return await self.escalation.timers_due_by(until, limit)
+
+    async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
+        return await self.escalation.timer_fired(number, kind, due_at)
+
+    async def schedule_handoffs(self) -> dict[str, datetime]:
+        return await self.handoffs.schedule_handoffs()
+
+    async def create_silence(self, matchers: Sequence[tuple[str, str, str]], *,
+                             ends_at: datetime, reason: str, created_by: str = "",
+                             starts_at: datetime | None = None) -> Silence:
+        return await self.silencing.create_silence(
+            matchers, ends_at=ends_at, reason=reason, created_by=created_by,
+            starts_at=starts_at)
+
+    async def add_silence(self, silence: Silence) -> Silence:
+        return await self.silencing.add_silence(silence)
+
+    async def silences(self, *, include_expired: bool = False) -> list[Silence]:
+        return await self.silencing.silences(include_expired=include_expired)
+
+    async def expire_silence(self, silence_id: str) -> bool:
+        return await self.silencing.expire_silence(silence_id)

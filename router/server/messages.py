@@ -165,7 +165,7 @@ async def _answer_message(engine: Engine, document: Mapping[str, object]) -> Rep
 async def _answer_alerts(engine: Engine, document: object) -> Reply:
     """Native alerts: the line's document, decoded once, read by the native format."""
     try:
-        limits = engine.snapshot.config.settings.alert_limits
+        limits = engine.config.settings.alert_limits
         accepted = await engine.ingest(native.parse_document(document, limits=limits))
     except BadRequest as error:
         return {"error": error.message, "field": error.field}
@@ -272,7 +272,7 @@ async def _on_incident(incident_id: str, work: Awaitable[T]) -> T:
 
 async def create_incident(engine: Engine, message: Message) -> Reply:
     [alert] = _with_message_fields(lambda: native.parse_document(
-        _native_alert(message.body), limits=engine.snapshot.config.settings.alert_limits))
+        _native_alert(message.body), limits=engine.config.settings.alert_limits))
     [accepted] = await engine.ingest([replace(alert, source=SOURCE)])
     detail = await engine.incident(accepted.incident_id) if accepted.incident_id else None
     if detail is None:
@@ -289,7 +289,7 @@ async def create_incident(engine: Engine, message: Message) -> Reply:
 async def send_alert(engine: Engine, message: Message) -> Reply:
     channel = text(message.body, "channel")
     [alert] = _with_message_fields(lambda: native.parse_document(
-        _native_alert(message.body), limits=engine.snapshot.config.settings.alert_limits))
+        _native_alert(message.body), limits=engine.config.settings.alert_limits))
     try:
         _, notification_id = await engine.send_alert(replace(alert, source=SOURCE), channel)
     except NotFound as error:

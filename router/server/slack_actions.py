@@ -197,7 +197,7 @@ class SlackActions:
 
     def _slack_settings(self) -> list[Any]:
         # notify.slack.Settings; the server room does not import notify, so read by name.
-        return [channel.settings for channel in self.engine.snapshot.config.channels.values()
+        return [channel.settings for channel in self.engine.config.channels.values()
                 if channel.type == "slack"]
 
     async def handle(self, request: Request) -> Response:
@@ -206,7 +206,7 @@ class SlackActions:
             logger.warning("slack action refused: no slack channel has a signing_secret")
             return _NO_SECRET
         timestamp = request.headers.get("x-slack-request-timestamp", "").strip()
-        if not timestamp_fresh(timestamp, self.engine.clock.now().timestamp()):
+        if not timestamp_fresh(timestamp, self.engine.now().timestamp()):
             logger.warning("slack action refused: stale or missing timestamp")
             return _STALE
         signature = request.headers.get("x-slack-signature", "").strip()

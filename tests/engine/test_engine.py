@@ -142,7 +142,8 @@ async def test_routing_key_picks_the_service_and_route_severity_applies(engine: 
 
 async def test_a_suppressed_alert_is_recorded_not_notified_until_the_window_ends(
         engine: Engine) -> None:
-    engine.clock = clock = FixedClock(datetime(2026, 11, 23, 9, 30, tzinfo=UTC))  # 10:30 local
+    clock = FixedClock(datetime(2026, 11, 23, 9, 30, tzinfo=UTC))  # 10:30 local
+    engine.state.clock = clock
     [accepted] = await engine.ingest([alert(team="db")])
     assert accepted.suppressed_by == "suppression:maintenance"
     assert await outbox(engine) == []
