@@ -28,7 +28,6 @@ from router.clock import Clock
 from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.escalation import plan_level
-from router.core.oncall import Shift, shift_at
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
 from router.engine.escalation import Escalation
@@ -327,24 +326,6 @@ class Engine:
         self.state.outbox_written()
         self.state.timers_written()
         return incident
-
-    def on_call(self, team: str, at: datetime | None = None) -> tuple[str, Shift]:
-        """Who is on call for a rota, or for a service (its policy's first rota).
-
-        Raises:
-            NotFound: no such rota or service, or the service's policy names no rota.
-        """
-        config = self.snapshot.config
-        rota = config.rotas.get(team)
-        if rota is None and team in config.services:
-            policy = config.escalation_policies.get(
-                config.services[team].escalation_policy or "")
-            rota_ids = [target.id for level in (policy.levels if policy else ())
-                        for target in level.targets if target.kind == "rota"]
-            rota = config.rotas.get(rota_ids[0]) if rota_ids else None
-        if rota is None:
-            raise NotFound(f"no rota or service with id {team!r}")
-        return rota.id, shift_at(rota, at or self.clock.now()).shift
 
     async def send_alert(self, alert: Alert, slack_channel: str) -> tuple[Accepted, str]:
         """Record `alert` as an incident that pages nobody, and post it to a Slack channel
