@@ -137,8 +137,8 @@ class Engine:
             return [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
 
         accepted = await self.store.write(work)
-        self.state.outbox_written()
-        self.state.timers_written()
+        self.outbox_written()
+        self.timers_written()
         for item in accepted:
             logger.info("alert accepted", extra={
                 "incident": item.incident_id, "action": item.action,
@@ -258,11 +258,11 @@ class Engine:
         service = snapshot.config.services.get(incident.service or "")
         channels = dict.fromkeys((*decision.channels, *(service.channels if service else ())))
         notifications = [
-            Notification(id=self.state.new_id(), incident_number=incident.number, channel=channel,
+            Notification(id=self.new_id(), incident_number=incident.number, channel=channel,
                          target=f"channel:{channel}", address="", event="trigger",
                          created_at=now)
             for channel in channels]
-        plan = plan_level(snapshot.config, incident, 1, now, self.state.new_id,
+        plan = plan_level(snapshot.config, incident, 1, now, self.new_id,
                           on_call=snapshot.on_call.within(transaction, now))
         notifications.extend(plan.notifications)
         transaction.add_notifications(notifications)
@@ -290,7 +290,7 @@ class Engine:
                       if channel.type == "pagerduty"]
             word, channels = "resolve", outbox.told_channels(
                 transaction.connection, incident.number, by_key)
-        return [Notification(id=self.state.new_id(), incident_number=incident.number,
+        return [Notification(id=self.new_id(), incident_number=incident.number,
                              channel=channel, target=f"channel:{channel}", address="",
                              event=word, created_at=now)
                 for channel in channels]
@@ -323,8 +323,8 @@ class Engine:
             return change.incident
 
         incident = await self.store.write(work)
-        self.state.outbox_written()
-        self.state.timers_written()
+        self.outbox_written()
+        self.timers_written()
         return incident
 
     async def send_alert(self, alert: Alert, slack_channel: str) -> tuple[Accepted, str]:
@@ -341,7 +341,7 @@ class Engine:
                       if channel.type == "slack"), None)
         if slack is None:
             raise NotFound("no slack channel is configured")
-        notification_id = self.state.new_id()
+        notification_id = self.new_id()
 
         def work(transaction: Transaction) -> Accepted:
             accepted = self._ingest_one(transaction, snapshot, alert, now, page=False)
@@ -353,7 +353,7 @@ class Engine:
             return accepted
 
         accepted = await self.store.write(work)
-        self.state.outbox_written()
+        self.outbox_written()
         return accepted, notification_id
 
     async def pages(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
