@@ -85,6 +85,37 @@ class BadRequest(Exception):
         return f"{self.field}: {self.message}" if self.field else self.message
 
 
+class NotFound(LookupError):
+    """No such thing where it is named: an incident, a silence, an override, a rota.
+
+    The API answers 404, the socket 404, the CLI prints the message and exits 1. A
+    `LookupError` so callers that caught the engine's old `LookupError` keep working; the
+    servers map only this class, so a stray `KeyError` (a bug) stays a 500.
+    A plain class, not a dataclass, for the same reason as BadRequest.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Conflict(ValueError):
+    """Not allowed in the thing's present state: escalating a resolved incident, or one at
+    the last level of its policy. The API answers 409; a `ValueError` for the same reason
+    `NotFound` is a `LookupError`, and a stray `ValueError` stays a 500.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one delivery attempt came to: delivered, try again later, or failed for good."""

@@ -173,7 +173,7 @@ def _silence_list(arguments: argparse.Namespace, config: Config, out: TextIO) ->
 
 
 async def _silences(engine: Engine, *, include_expired: bool) -> tuple[list[Silence], datetime]:
-    return await engine.silences(include_expired=include_expired), engine.clock.now()
+    return await engine.silences(include_expired=include_expired), engine.now()
 
 
 def _silence_expire(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:

@@ -34,7 +34,7 @@ from router.cli.support import (
 from router.config.model import Config
 from router.engine import lifecycle
 from router.engine.views import incident_json
-from router.errors import BadRequest
+from router.errors import BadRequest, Conflict, NotFound
 
 COMMANDS: tuple[tuple[str, lifecycle.Verb, str], ...] = (
     ("ack", "acknowledge", "acknowledge an incident: its escalation stops"),
@@ -67,10 +67,10 @@ def _act(verb: lifecycle.Verb, arguments: argparse.Namespace, config: Config,
             engine, verb, arguments.id, actor))
     except BadRequest as bad:
         raise Usage(bad.message) from None
-    except LookupError as missing:
-        raise Failure(str(missing.args[0])) from None
-    except ValueError as refusal:  # escalate: resolved, or the last level
-        raise Failure(f"not escalated: {refusal}") from None
+    except NotFound as missing:
+        raise Failure(missing.message) from None
+    except Conflict as refusal:  # escalate: resolved, or the last level
+        raise Failure(f"not escalated: {refusal.message}") from None
     if acted.result == "refused":
         raise Failure(f"{acted.sentence}: nothing to {verb}")
     if arguments.format == "json":

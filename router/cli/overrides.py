@@ -121,7 +121,7 @@ def _add(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
 
 async def _listed(engine: Engine, rota: str | None, every: bool
                   ) -> tuple[list[RotaOverride], datetime]:
-    return await overrides(engine, rota, include_past=every), engine.clock.now()
+    return await overrides(engine, rota, include_past=every), engine.now()
 
 
 def _list(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:

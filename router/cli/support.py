@@ -25,7 +25,7 @@ from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.model import Config, Settings
 from router.engine import Engine
-from router.errors import StoreUnavailable
+from router.errors import NotFound, StoreUnavailable
 from router.store import DATABASE_NAME, DEFAULT_STATE_DIR, Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -93,8 +93,8 @@ def run(arguments: argparse.Namespace, out: TextIO, err: TextIO, *, name: str, a
         resolve_secrets: bool, store_only: bool = False) -> int:
     """Load the config, run the command, turn expected failures into messages and codes.
 
-    `LookupError` is what `router.engine.roster` raises for an unknown rota, service or person; like
-    `Failure` it carries one message, printed without the quotes `str(KeyError)` would add.
+    `NotFound` is what the engine raises for an unknown rota, service, person or override;
+    like `Failure` it carries one message, printed as is. Any other error is a bug: a trace.
     """
     try:
         if store_only and not arguments.config and not Path(DEFAULT_CONFIG).exists():
@@ -117,7 +117,7 @@ def run(arguments: argparse.Namespace, out: TextIO, err: TextIO, *, name: str, a
     except Usage as usage:
         print(f"router {name}: {usage}", file=err)
         return EXIT_USAGE
-    except (Failure, LookupError) as failure:
+    except (Failure, NotFound) as failure:
         print(f"router {name}: {failure.args[0]}", file=err)
         return EXIT_INVALID
 

@@ -95,17 +95,18 @@ async def run(options: Options, *, clock: Clock | None = None,
     activated = systemd.listeners(systemd.listen_fds())  # socket activation: not --listen
     admin_token = await trio.to_thread.run_sync(_prepare_state, options.state_dir)
     store = await Store.open(options.state_dir / DATABASE_NAME)
-    engine = Engine(config, store, clock or SystemClock())
+    clock = clock or SystemClock()
+    engine = Engine(config, store, clock)
     if redactor is not None:
         redactor.learn(secrets_in(config))
     certificates = await _start_tls(config, options)
-    reloader = Reloader(engine, options.config_paths, engine.clock, load=load,
+    reloader = Reloader(engine, options.config_paths, clock, load=load,
                         redactor=redactor, prepare=functools.partial(
                             _reload_tls, certificates, options))
     transport = Transport()
     link_pages = LinkPages(engine, await trio.to_thread.run_sync(
         read_or_create_key, options.state_dir))
-    deliverer = Deliverer(store, engine.clock, lambda: engine.snapshot.config, transport,
+    deliverer = Deliverer(store, clock, lambda: engine.config, transport,
                           acknowledge_url=lambda channel, notification, incident:
                           link_pages.acknowledge_url(channel.type, notification.event,
                                                      incident.id))

@@ -4,7 +4,9 @@ Each use case reads the config snapshot once at its start and makes its writes i
 unit of work, so a reload never tears an operation in half and nothing is acknowledged to a
 sender before it is durable. The decisions are the core's; the engine gathers their inputs
 from the store and writes back their effects. `core.py` holds ingest and the incident
-lifecycle, `escalation.py` escalation and timers, `silences.py` run-time silences.
+lifecycle and the `Engine` facade, `escalation.py` escalation and timers, `handoffs.py` rota
+handoff notices, `silences.py` run-time silences: small classes over one `EngineState`
+(state.py), composed by `Engine`, which gives other rooms `config`, `now()` and the use cases.
 """
 
 from router.engine.core import Accepted, Engine

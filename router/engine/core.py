@@ -10,7 +10,7 @@ inputs from the store and writes back their effects.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from router.alerts.model import (
     Incident,
     IncidentState,
     Notification,
+    Silence,
     Status,
     TimelineEntry,
 )
@@ -27,7 +28,6 @@ from router.clock import Clock
 from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.escalation import plan_level
-from router.core.oncall import Shift, shift_at
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
 from router.engine.escalation import Escalation
@@ -35,6 +35,8 @@ from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
+from router.engine.state import EngineState
+from router.errors import NotFound, StoreUnavailable
 from router.store import IncidentDetail, Store, Transaction, outbox
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
@@ -51,23 +53,78 @@ class Accepted:
     suppressed_by: str | None = None
 
 
-class Engine(Escalation, Handoffs, Silences):
+class Engine:
+    """The use cases over one explicit `EngineState`, composed: ingest and the incident
+    lifecycle here, escalation, handoffs and silences in their own small classes, which this
+    facade delegates to so callers need only `Engine`.
+
+    Outside the engine, callers read the config in force through `config` and the time
+    through `now()`; `store`, `clock` and `snapshot` are for the engine's own modules.
+    """
+
     def __init__(self, config: Config, store: Store, clock: Clock,
                  new_id: Callable[[], str] = lambda: time_ordered_id()) -> None:
-        self.snapshot = Snapshot.of(config)
-        self.store = store
-        self.clock = clock
-        self.new_id = new_id
-        self.outbox_written: Callable[[], None] = lambda: None
-        """Called after a commit that may have written notifications (the deliverer's wake);
-        set by the daemon."""
-        self.timers_written: Callable[[], None] = lambda: None
+        self.state = EngineState(Snapshot.of(config), store, clock, new_id)
+        self.handoffs = Handoffs(self.state)
+        self.escalation = Escalation(self.state, self.handoffs)
+        self.silencing = Silences(self.state)
+
+    @property
+    def config(self) -> Config:
+        """The config in force (a reload replaces it whole)."""
+        return self.state.snapshot.config
+
+    @property
+    def routing_keys(self) -> Mapping[str, str]:
+        """The service of each PagerDuty routing key the config names."""
+        return self.state.snapshot.routing_keys
+
+    def now(self) -> datetime:
+        return self.state.clock.now()
+
+    async def check_writable(self) -> StoreUnavailable | None:
+        """None when the store can write, else why not (for /readyz)."""
+        return await self.state.store.check_writable()
+
+    @property
+    def store(self) -> Store:
+        return self.state.store
+
+    @property
+    def clock(self) -> Clock:
+        return self.state.clock
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.state.snapshot
+
+    def new_id(self) -> str:
+        """A fresh, time-ordered id (the engine's id maker: tests inject theirs)."""
+        return self.state.new_id()
+
+    @property
+    def outbox_written(self) -> Callable[[], None]:
+        """Called after a commit that may have written notifications (the deliverer's
+        wake); set by the daemon."""
+        return self.state.outbox_written
+
+    @outbox_written.setter
+    def outbox_written(self, wake: Callable[[], None]) -> None:
+        self.state.outbox_written = wake
+
+    @property
+    def timers_written(self) -> Callable[[], None]:
         """Called after a commit that may have set a timer (the scheduler's wake)."""
+        return self.state.timers_written
+
+    @timers_written.setter
+    def timers_written(self, wake: Callable[[], None]) -> None:
+        self.state.timers_written = wake
 
     def use_config(self, config: Config) -> None:
         """Swap in a new config; everything fallible (Snapshot.of) happens before the one
         assignment."""
-        self.snapshot = Snapshot.of(config)
+        self.state.snapshot = Snapshot.of(config)
 
     async def ingest(self, alerts: Sequence[Alert], *,
                      trace_id: str | None = None) -> list[Accepted]:
@@ -191,7 +248,9 @@ class Engine(Escalation, Handoffs, Silences):
         transaction.add_timeline(incident.number, [TimelineEntry(
             at=now, actor="router", action="triggered again",
             details={"why": "the alert fired again after retrigger_after"})])
-        return self._advance(transaction, snapshot, restarted, firing, "router", now) or restarted
+        advanced = self.escalation.advance(transaction, snapshot, restarted, firing, "router",
+                                           now)
+        return advanced or restarted
 
     def _page(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
               decision: Decision, timeline: list[TimelineEntry], now: datetime) -> Incident:
@@ -249,7 +308,7 @@ class Engine(Escalation, Handoffs, Silences):
         def work(transaction: Transaction) -> Incident:
             found = transaction.incident_with_firing(number)
             if found is None:
-                raise LookupError(incident_id)
+                raise NotFound(f"no incident {incident_id}")
             incident, firing = found
             if verb == "acknowledge":
                 change = incident_rules.acknowledge(incident, firing, actor, now)
@@ -268,38 +327,20 @@ class Engine(Escalation, Handoffs, Silences):
         self.timers_written()
         return incident
 
-    def on_call(self, team: str, at: datetime | None = None) -> tuple[str, Shift]:
-        """Who is on call for a rota, or for a service (its policy's first rota).
-
-        Raises:
-            LookupError: no such rota or service, or the service's policy names no rota.
-        """
-        config = self.snapshot.config
-        rota = config.rotas.get(team)
-        if rota is None and team in config.services:
-            policy = config.escalation_policies.get(
-                config.services[team].escalation_policy or "")
-            rota_ids = [target.id for level in (policy.levels if policy else ())
-                        for target in level.targets if target.kind == "rota"]
-            rota = config.rotas.get(rota_ids[0]) if rota_ids else None
-        if rota is None:
-            raise LookupError(team)
-        return rota.id, shift_at(rota, at or self.clock.now()).shift
-
     async def send_alert(self, alert: Alert, slack_channel: str) -> tuple[Accepted, str]:
         """Record `alert` as an incident that pages nobody, and post it to a Slack channel
         (`#alerts`) through the config's first Slack channel; its Acknowledge button then
         acknowledges that incident. Returns the incident and the notification id.
 
         Raises:
-            LookupError: the config has no Slack channel.
+            NotFound: the config has no Slack channel.
         """
         snapshot, now = self.snapshot, self.clock.now()
         slack = next((channel.id for channel in sorted(snapshot.config.channels.values(),
                                                         key=lambda item: item.id)
                       if channel.type == "slack"), None)
         if slack is None:
-            raise LookupError("no slack channel is configured")
+            raise NotFound("no slack channel is configured")
         notification_id = self.new_id()
 
         def work(transaction: Transaction) -> Accepted:
@@ -333,3 +374,35 @@ class Engine(Escalation, Handoffs, Silences):
         return await self.store.read(lambda reader: outbox.attempts(
             reader.connection, incident_number=number, failed=failed, channel=channel,
             limit=limit))
+
+    # Delegated use cases: escalation.py, handoffs.py, silences.py.
+
+    async def escalate(self, incident_id: str, actor: str, *,
+                       from_level: int | None = None) -> tuple[Incident, int]:
+        return await self.escalation.escalate(incident_id, actor, from_level=from_level)
+
+    async def timers_due_by(self, until: datetime, limit: int = 256
+                            ) -> tuple[list[tuple[int, str, datetime]], datetime | None]:
+        return await self.escalation.timers_due_by(until, limit)
+
+    async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
+        return await self.escalation.timer_fired(number, kind, due_at)
+
+    async def schedule_handoffs(self) -> dict[str, datetime]:
+        return await self.handoffs.schedule_handoffs()
+
+    async def create_silence(self, matchers: Sequence[tuple[str, str, str]], *,
+                             ends_at: datetime, reason: str, created_by: str = "",
+                             starts_at: datetime | None = None) -> Silence:
+        return await self.silencing.create_silence(
+            matchers, ends_at=ends_at, reason=reason, created_by=created_by,
+            starts_at=starts_at)
+
+    async def add_silence(self, silence: Silence) -> Silence:
+        return await self.silencing.add_silence(silence)
+
+    async def silences(self, *, include_expired: bool = False) -> list[Silence]:
+        return await self.silencing.silences(include_expired=include_expired)
+
+    async def expire_silence(self, silence_id: str) -> bool:
+        return await self.silencing.expire_silence(silence_id)

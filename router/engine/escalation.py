@@ -18,17 +18,23 @@ from router.alerts.model import (
 )
 from router.core.escalation import next_step, plan_level
 from router.core.handoff import TIMER_PREFIX
-from router.engine.base import EngineBase
+from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id
 from router.engine.snapshot import Snapshot
+from router.engine.state import EngineState
+from router.errors import Conflict, NotFound
 from router.store import Reader, Transaction
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
 
 
-class Escalation(EngineBase):
-    """Mixed into Engine."""
+class Escalation:
+    """Escalation over the engine's state; a handoff timer is handed to `handoffs`."""
+
+    def __init__(self, state: EngineState, handoffs: Handoffs) -> None:
+        self.state = state
+        self.handoffs = handoffs
 
     async def escalate(self, incident_id: str, actor: str, *,
                        from_level: int | None = None) -> tuple[Incident, int]:
@@ -40,22 +46,22 @@ class Escalation(EngineBase):
         transaction, so two callers that saw the same level escalate only once.
 
         Raises:
-            LookupError: no such incident.
-            ValueError: the incident is resolved, is not at `from_level`, or has no further
+            NotFound: no such incident.
+            Conflict: the incident is resolved, is not at `from_level`, or has no further
                 level.
         """
         number = parse_incident_id(incident_id)
-        snapshot, now = self.snapshot, self.clock.now()
+        snapshot, now = self.state.snapshot, self.state.clock.now()
 
         def work(transaction: Transaction) -> tuple[Incident, int]:
             found = transaction.incident_with_firing(number)
             if found is None:
-                raise LookupError(incident_id)
+                raise NotFound(f"no incident {incident_id}")
             incident, firing = found
             if not incident.is_open:
-                raise ValueError(f"{incident.id} is resolved")
+                raise Conflict(f"{incident.id} is resolved")
             if from_level is not None and incident.level != from_level:
-                raise ValueError(f"{incident.id} is at level {incident.level}, not {from_level}")
+                raise Conflict(f"{incident.id} is at level {incident.level}, not {from_level}")
             if incident.state is IncidentState.ACKNOWLEDGED:
                 incident = replace(incident, state=IncidentState.TRIGGERED,
                                    acknowledged_at=None, acknowledged_by=None)
@@ -63,25 +69,25 @@ class Escalation(EngineBase):
                 transaction.add_timeline(number, [TimelineEntry(
                     at=now, actor=actor, action="triggered again",
                     details={"why": "escalated by hand while acknowledged"})])
-            updated = self._advance(transaction, snapshot, incident, firing, actor, now)
+            updated = self.advance(transaction, snapshot, incident, firing, actor, now)
             if updated is None:
-                raise ValueError(f"{incident.id} is at the last level of its policy")
+                raise Conflict(f"{incident.id} is at the last level of its policy")
             return updated, found[0].level
 
-        escalated = await self.store.write(work)
-        self.outbox_written()
-        self.timers_written()
+        escalated = await self.state.store.write(work)
+        self.state.outbox_written()
+        self.state.timers_written()
         return escalated
 
-    def _advance(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
-                 firing: frozenset[str], actor: str, now: datetime) -> Incident | None:
+    def advance(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
+                firing: frozenset[str], actor: str, now: datetime) -> Incident | None:
         """Notify the policy's next step and set its deadline; None when it has none."""
         policy = snapshot.config.escalation_policies.get(incident.escalation_policy or "")
         step = next_step(policy, incident.level, incident.repeats)
         if step is None:
             return None
         level, repeats = step
-        plan = plan_level(snapshot.config, incident, level, now, self.new_id,
+        plan = plan_level(snapshot.config, incident, level, now, self.state.new_id,
                           event="escalate", on_call=snapshot.on_call.within(transaction, now))
         transaction.add_notifications(plan.notifications)
         if plan.deadline is not None:
@@ -113,7 +119,7 @@ class Escalation(EngineBase):
                 return rows, rows[-1][2]
             after = reader.earliest_timer_after(until)
             return rows, after
-        return await self.store.read(read)
+        return await self.state.store.read(read)
 
     async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
         """Act on a timer that fell due; returns what it came to (for logs and tests).
@@ -128,14 +134,14 @@ class Escalation(EngineBase):
           acknowledge_timeout) triggers the incident again from level 1.
         - handoff:<rota>: tell the outgoing and incoming person (router/engine/handoffs.py).
         """
-        snapshot, now = self.snapshot, self.clock.now()
+        snapshot, now = self.state.snapshot, self.state.clock.now()
 
         def work(transaction: Transaction) -> str:
             if not transaction.take_timer(number, kind, due_at):
                 return "stale"
             if kind.startswith(TIMER_PREFIX):
-                return self._handoff(transaction, snapshot, kind.removeprefix(TIMER_PREFIX),
-                                     due_at, now)
+                return self.handoffs.fire(transaction, snapshot,
+                                          kind.removeprefix(TIMER_PREFIX), due_at, now)
             found = transaction.incident_with_firing(number)
             if found is None or not found[0].is_open:
                 return "closed"
@@ -146,9 +152,9 @@ class Escalation(EngineBase):
                 return "ignored"
             return self._escalate_on_time(transaction, snapshot, incident, firing, now)
 
-        outcome = await self.store.write(work)
-        self.outbox_written()
-        self.timers_written()
+        outcome = await self.state.store.write(work)
+        self.state.outbox_written()
+        self.state.timers_written()
         return outcome
 
     def _escalate_on_time(self, transaction: Transaction, snapshot: Snapshot,
@@ -159,7 +165,7 @@ class Escalation(EngineBase):
                 at=now, actor="router", action="escalation stopped",
                 details={"why": f"escalation policy {policy_id} is no longer in the config"})])
             return "policy removed"
-        if self._advance(transaction, snapshot, incident, firing, "router", now) is not None:
+        if self.advance(transaction, snapshot, incident, firing, "router", now) is not None:
             return "escalated"
         policy = snapshot.config.escalation_policies.get(policy_id or "")
         transaction.add_timeline(incident.number, [TimelineEntry(
@@ -177,6 +183,6 @@ class Escalation(EngineBase):
         transaction.add_timeline(incident.number, [TimelineEntry(
             at=now, actor="router", action="acknowledgement timed out",
             details={"acknowledged by": incident.acknowledged_by or ""})])
-        if self._advance(transaction, snapshot, restarted, firing, "router", now) is None:
+        if self.advance(transaction, snapshot, restarted, firing, "router", now) is None:
             transaction.save_incident(restarted, firing)
         return "triggered again"

@@ -12,21 +12,24 @@ import logging
 from datetime import datetime
 
 from router.core.handoff import TIMER_PREFIX, notices
-from router.engine.base import EngineBase
 from router.engine.snapshot import Snapshot
+from router.engine.state import EngineState
 from router.store import Transaction
 
 logger = logging.getLogger(__name__)
 
 
-class Handoffs(EngineBase):
-    """Mixed into Engine."""
+class Handoffs:
+    """Sets the handoff timers and sends the notices when one fires (for escalation.py)."""
+
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
 
     async def schedule_handoffs(self) -> dict[str, datetime]:
         """Make the handoff timers match the config and the run-time overrides (called at
         start, after a reload, and when an override is added or removed); returns them by
         rota."""
-        snapshot, now = self.snapshot, self.clock.now()
+        snapshot, now = self.state.snapshot, self.state.clock.now()
         wanted: dict[str, datetime] = {}
 
         def work(transaction: Transaction) -> None:
@@ -42,17 +45,19 @@ class Handoffs(EngineBase):
                 if existing.get(TIMER_PREFIX + rota_id) != due_at:
                     transaction.set_timer(0, TIMER_PREFIX + rota_id, due_at)
 
-        await self.store.write(work)
-        self.timers_written()
+        await self.state.store.write(work)
+        self.state.timers_written()
         return wanted
 
-    def _handoff(self, transaction: Transaction, snapshot: Snapshot, rota_id: str,
-                 due_at: datetime, now: datetime) -> str:
+    def fire(self, transaction: Transaction, snapshot: Snapshot, rota_id: str,
+             due_at: datetime, now: datetime) -> str:
+        """A rota's handoff timer fell due, in the timer's transaction: send the notices and
+        set the next timer; returns what it came to."""
         rota = snapshot.config.rotas.get(rota_id)
         if rota is None or not rota.handoff_notices:
             return "rota gone"
         lookup = snapshot.on_call.within(transaction, now)
-        handoff = notices(snapshot.config, rota, due_at, now, self.new_id, lookup,
+        handoff = notices(snapshot.config, rota, due_at, now, self.state.new_id, lookup,
                           lookup.next_change)
         transaction.add_notifications(handoff.notifications)
         transaction.set_timer(0, TIMER_PREFIX + rota_id, handoff.next_at)

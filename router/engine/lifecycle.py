@@ -13,7 +13,7 @@ Outcomes:
 - already: the incident was acknowledged already (by someone else, or earlier): what the
   caller wanted holds;
 - refused: the incident is resolved, so acknowledging or resolving it again changes nothing
-  (escalating a resolved incident is refused by the engine with a ValueError instead, as the
+  (escalating a resolved incident is refused by the engine with a Conflict instead, as the
   HTTP API reports it).
 """
 
@@ -25,6 +25,7 @@ from typing import Literal
 
 from router.alerts.model import Incident, IncidentState
 from router.engine import Engine, parse_incident_id
+from router.errors import NotFound
 
 Verb = Literal["acknowledge", "resolve", "escalate"]
 VERBS: tuple[Verb, ...] = ("acknowledge", "resolve", "escalate")
@@ -64,15 +65,15 @@ async def act(engine: Engine, verb: Verb, incident_id: str, actor: str) -> Acted
 
     Raises:
         BadRequest: `incident_id` is not an incident id.
-        LookupError: no such incident; its message is "no incident INC9".
-        ValueError: escalate only: the incident is resolved, or at the last level of its
+        NotFound: no such incident; its message is "no incident INC9".
+        Conflict: escalate only: the incident is resolved, or at the last level of its
             policy (the engine's message).
     """
     number = parse_incident_id(incident_id.strip())
     canonical = f"INC{number}"
     before = await engine.incident(canonical)
     if before is None:
-        raise LookupError(f"no incident {canonical}")
+        raise NotFound(f"no incident {canonical}")
     try:
         if verb == "escalate":
             escalated, from_level = await engine.escalate(canonical, actor)
@@ -82,8 +83,8 @@ async def act(engine: Engine, verb: Verb, incident_id: str, actor: str) -> Acted
             after = await engine.acknowledge(canonical, actor)
         else:
             after = await engine.resolve(canonical, actor)
-    except LookupError:  # removed between the read and the write (a store started afresh)
-        raise LookupError(f"no incident {canonical}") from None
+    except NotFound:  # removed between the read and the write (a store started afresh)
+        raise NotFound(f"no incident {canonical}") from None
     return Acted(verb, _result(verb, before.incident, after, actor), after, actor)
 
 

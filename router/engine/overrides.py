@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from router.config.model import Config, Override, Rota
 from router.core.oncall import Shift, shift_at, shifts_between
 from router.engine import roster
-from router.errors import BadRequest
+from router.errors import BadRequest, NotFound
 from router.store import Reader, Transaction
 from router.store import overrides as stored
 from router.store.overrides import RotaOverride
@@ -233,12 +233,12 @@ async def overrides(engine: Engine, rota: str | None = None, include_past: bool 
     and ended ones too), of one rota or all.
 
     Raises:
-        LookupError: `rota` is not in the config (a CLI run with no config, no files, cannot
+        NotFound: `rota` is not in the config (a CLI run with no config, no files, cannot
             tell: it lists what the store holds for that name).
     """
     config = engine.snapshot.config
     if rota is not None and config.files and rota not in config.rotas:
-        raise LookupError(f"no rota {rota!r}")
+        raise NotFound(f"no rota {rota!r}")
     now = None if include_past else engine.clock.now()
     return await engine.store.read(
         lambda reader: stored.listed(reader.connection, rota=rota, now=now))
@@ -248,7 +248,7 @@ async def remove_override(engine: Engine, override_id: str) -> RotaOverride:
     """Remove an override in force or to come: it stops applying now; the row stays.
 
     Raises:
-        LookupError: no such override in force or to come.
+        NotFound: no such override in force or to come.
     """
     now = engine.clock.now()
 
@@ -260,7 +260,7 @@ async def remove_override(engine: Engine, override_id: str) -> RotaOverride:
 
     removed = await engine.store.write(write)
     if removed is None:
-        raise LookupError(f"no override {override_id} in force or to come")
+        raise NotFound(f"no override {override_id} in force or to come")
     await engine.schedule_handoffs()
     logger.info("override removed", extra={"override": removed.id, "rota": removed.rota})
     return removed
@@ -280,12 +280,12 @@ async def on_call(engine: Engine, team: str, at: datetime | None = None
     overrides applied: the socket's `get_on_call`.
 
     Raises:
-        LookupError: no such rota or service, or the service's policy names no rota.
+        NotFound: no such rota or service, or the service's policy names no rota.
     """
     config, moment = engine.snapshot.config, at or engine.clock.now()
     rotas = roster.rotas_for(config, team)
     if not rotas:
-        raise LookupError(team)
+        raise NotFound(f"no rota for {team!r}")
     extra = await extra_overrides(engine, moment)
     return rotas[0].id, shift_at(rotas[0], moment, extra.get(rotas[0].id, ())).shift
 

@@ -25,7 +25,7 @@ from router.core.oncall import (
     shift_at,
     shifts_between,
 )
-from router.errors import Problem
+from router.errors import NotFound, Problem
 
 CALENDAR_SPAN = timedelta(weeks=8)
 """How far ahead an iCal feed looks."""
@@ -54,7 +54,7 @@ def rotas_for(config: Config, team: str | None) -> list[Rota]:
     """The rota named `team`, or the rotas a service's escalation policy pages, or all.
 
     Raises:
-        LookupError: `team` is neither a rota nor a service.
+        NotFound: `team` is neither a rota nor a service.
     """
     if team is None:
         return list(config.rotas.values())
@@ -62,7 +62,7 @@ def rotas_for(config: Config, team: str | None) -> list[Rota]:
         return [config.rotas[team]]
     service = config.services.get(team)
     if service is None:
-        raise LookupError(f"no rota or service with id {team!r}")
+        raise NotFound(f"no rota or service with id {team!r}")
     policy = config.escalation_policies.get(service.escalation_policy or "")
     ids = dict.fromkeys(target.id for level in (policy.levels if policy else ())
                         for target in level.targets if target.kind == "rota")
@@ -98,7 +98,7 @@ def person_ics(config: Config, person_id: str, now: datetime,
                extra_overrides: Mapping[str, Sequence[Override]] | None = None) -> bytes:
     person = config.people.get(person_id)
     if person is None:
-        raise LookupError(f"no person with id {person_id!r}")
+        raise NotFound(f"no person with id {person_id!r}")
     extra = extra_overrides or {}
     window = calendar_window(now)
     shifts = {rota: shifts_between(rota, *window, extra.get(rota.id, ()))
@@ -140,7 +140,7 @@ def coverage_warnings(config: Config, now: datetime) -> list[Problem]:
 def _rota(config: Config, rota_id: str) -> Rota:
     rota = config.rotas.get(rota_id)
     if rota is None:
-        raise LookupError(f"no rota with id {rota_id!r}")
+        raise NotFound(f"no rota with id {rota_id!r}")
     return rota
 
 

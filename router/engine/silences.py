@@ -12,13 +12,16 @@ from router.alerts.model import (
     SilenceMatcher,
 )
 from router.core.matching import pattern_of
-from router.engine.base import EngineBase
+from router.engine.state import EngineState
 from router.errors import BadRequest
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 
-class Silences(EngineBase):
-    """Mixed into Engine."""
+class Silences:
+    """Run-time silences over the engine's state."""
+
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
 
     async def create_silence(self, matchers: Sequence[tuple[str, str, str]], *,
                              ends_at: datetime, reason: str, created_by: str = "",
@@ -40,26 +43,26 @@ class Silences(EngineBase):
                     pattern_of(value)
             except (ValueError, re.error) as error:
                 raise BadRequest(f"matchers[{index}]", str(error)) from None
-        start = starts_at or self.clock.now()
+        start = starts_at or self.state.clock.now()
         if ends_at <= start:
             raise BadRequest("ends_at", f"must be after the start ({start.isoformat()})")
         if not reason.strip():
             raise BadRequest("reason", "say why: a silence needs a reason")
-        silence = Silence(id=f"SIL-{self.new_id()[-8:]}", matchers=tuple(checked),
+        silence = Silence(id=f"SIL-{self.state.new_id()[-8:]}", matchers=tuple(checked),
                           starts_at=start, ends_at=ends_at, reason=reason,
                           created_by=created_by)
         return await self.add_silence(silence)
 
     async def add_silence(self, silence: Silence) -> Silence:
-        await self.store.write(lambda transaction: transaction.add_silence(silence))
+        await self.state.store.write(lambda transaction: transaction.add_silence(silence))
         return silence
 
     async def silences(self, *, include_expired: bool = False) -> list[Silence]:
-        now = self.clock.now()
-        return await self.store.read(
+        now = self.state.clock.now()
+        return await self.state.store.read(
             lambda reader: reader.silences(None if include_expired else now))
 
     async def expire_silence(self, silence_id: str) -> bool:
-        now = self.clock.now()
-        return await self.store.write(
+        now = self.state.clock.now()
+        return await self.state.store.write(
             lambda transaction: transaction.expire_silence(silence_id, now))

@@ -30,7 +30,7 @@ from router.alerts.formats import (
     pagerduty,
 )
 from router.engine import Accepted, Engine, overrides, roster, views
-from router.errors import BadRequest, ConfigInvalid
+from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
 from router.server.api_access import Access, Gate
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_overrides import Overrides
@@ -132,7 +132,7 @@ def _readiness(engine: Engine) -> Handler:
     """GET /readyz: 503 with the cause while the store cannot write (a full disk), 200 again
     once a write succeeds; /healthz only says the daemon answers."""
     async def handle(request: Request) -> Response:
-        failure = await engine.store.check_writable()
+        failure = await engine.check_writable()
         if failure is None:
             return Response.json(200, {"status": "ok"})
         return Response.json(503, {"status": "not ready", "error": str(failure)},
@@ -160,16 +160,28 @@ def _reloading(reload: Reload) -> Handler:
 
 
 def _guard(handler: Handler) -> Handler:
-    """Input errors as answers: 400 naming the field, 404, or 409 for a conflict."""
+    """Input errors as answers: 400 naming the field, 404 for NotFound, 409 for Conflict.
+
+    Only those: a stray `KeyError` or `ValueError` is a bug, answered 500 and logged once
+    with the request's trace id (also in the answer), so an operator can find the trace.
+    StoreUnavailable passes on to the server, which answers 503 with Retry-After.
+    """
     async def guarded(request: Request) -> Response:
         try:
             return await handler(request)
         except BadRequest as bad:
             return Response.json(400, {"error": bad.message, "field": bad.field})
-        except LookupError as missing:
-            return Response.error(404, str(missing.args[0]) if missing.args else "not found")
-        except ValueError as conflict:  # e.g. escalating a resolved incident
-            return Response.error(409, str(conflict))
+        except NotFound as missing:
+            return Response.error(404, missing.message)
+        except Conflict as conflict:  # e.g. escalating a resolved incident
+            return Response.error(409, conflict.message)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            trace = trace_id(request)
+            logger.exception("handler failed: %s %s", request.method, request.path,
+                             extra={"trace_id": trace})
+            return Response.json(500, {"error": "internal error", "trace_id": trace})
     return guarded
 
 
@@ -206,9 +218,9 @@ class _Ingest:
         """The alerts of a request's body in its format, within the config's alert limits;
         the arrival instant is read here, on the event loop (a test clock can be read only
         there), before a large body goes to a thread."""
-        limits = self.engine.snapshot.config.settings.alert_limits
+        limits = self.engine.config.settings.alert_limits
         call = functools.partial(inbound.parse, request.body, dict(request.headers),
-                                 limits=limits, now=self.engine.clock.now())
+                                 limits=limits, now=self.engine.now())
         if len(request.body) <= _THREAD_BODY:
             return call()
         return await trio.to_thread.run_sync(call, limiter=self.parsers)
@@ -233,7 +245,7 @@ class _Ingest:
         """A generic JSON webhook, read by the field mapping `settings.generic_webhooks`
         declares under that name; a token's `sources` names it `generic:NAME`."""
         name = request.params["name"]
-        webhooks = self.engine.snapshot.config.settings.generic_webhooks
+        webhooks = self.engine.config.settings.generic_webhooks
         mapping = next((webhook for webhook in webhooks if webhook.name == name), None)
         if mapping is None:
             return Response.error(404, f"no generic webhook {name!r} in settings")
@@ -252,11 +264,11 @@ class _Ingest:
                             (("content-type", "application/json"),))
         try:
             alerts = pagerduty.parse(request.body, dict(request.headers),
-                                     limits=self.engine.snapshot.config.settings.alert_limits,
-                                     now=self.engine.clock.now())
+                                     limits=self.engine.config.settings.alert_limits,
+                                     now=self.engine.now())
         except BadRequest as bad:
             return refuse(str(bad))
-        keys = self.engine.snapshot.routing_keys
+        keys = self.engine.routing_keys
         if alerts[0].routing_key not in keys and not self.gate.open_ingest(request):
             return refuse("Invalid routing key")
         # PagerDuty gives a key-less trigger a fresh key, so each one opens its own alert.
@@ -290,17 +302,17 @@ class _Reads:
         self.engine = engine
 
     def window(self, request: Request) -> tuple[datetime, datetime]:
-        start = _instant(request, "from", self.engine.clock.now())
+        start = _instant(request, "from", self.engine.now())
         end = _instant(request, "until", start + roster.CALENDAR_SPAN)
         if end <= start:
             raise BadRequest("until", "must be after from")
         return start, end
 
     async def on_call(self, request: Request) -> Response:
-        at = _instant(request, "at", self.engine.clock.now())
+        at = _instant(request, "at", self.engine.now())
         team = (request.query.get("team") or [None])[-1]
         extra = await overrides.extra_overrides(self.engine, at)
-        answers = roster.on_call(self.engine.snapshot.config, team, at, extra)
+        answers = roster.on_call(self.engine.config, team, at, extra)
         return Response.json(200, {"at": at.isoformat(),
                                    "rotas": [roster.on_call_json(item) for item in answers]})
 
@@ -308,30 +320,30 @@ class _Reads:
         start, end = self.window(request)
         rota_id = request.params["id"]
         extra = await overrides.extra_overrides(self.engine, start)
-        shifts = roster.schedule(self.engine.snapshot.config, rota_id, start, end,
+        shifts = roster.schedule(self.engine.config, rota_id, start, end,
                                  extra.get(rota_id, ()))
         return Response.json(200, {"rota": rota_id, "from": start.isoformat(),
                                    "until": end.isoformat(),
                                    "shifts": [roster.shift_json(item) for item in shifts]})
 
     async def rota_ics(self, request: Request) -> Response:
-        now = self.engine.clock.now()
+        now = self.engine.now()
         extra = await overrides.extra_overrides(self.engine, roster.calendar_window(now)[0])
-        body = roster.rota_ics(self.engine.snapshot.config, request.params["id"], now,
+        body = roster.rota_ics(self.engine.config, request.params["id"], now,
                                extra.get(request.params["id"], ()))
         return Response(200, body, (("content-type", "text/calendar; charset=utf-8"),))
 
     async def person_ics(self, request: Request) -> Response:
-        now = self.engine.clock.now()
+        now = self.engine.now()
         extra = await overrides.extra_overrides(self.engine, roster.calendar_window(now)[0])
-        body = roster.person_ics(self.engine.snapshot.config, request.params["id"], now, extra)
+        body = roster.person_ics(self.engine.config, request.params["id"], now, extra)
         return Response(200, body, (("content-type", "text/calendar; charset=utf-8"),))
 
     async def fatigue(self, request: Request) -> Response:
         start, end = self.window(request)
         pages = await self.engine.pages(start, end)
         extra = await overrides.extra_overrides(self.engine, start)
-        reports = roster.fatigue(self.engine.snapshot.config, start, end, pages, extra)
+        reports = roster.fatigue(self.engine.config, start, end, pages, extra)
         return Response.json(200, {"from": start.isoformat(), "until": end.isoformat(),
                                    "people": [roster.fatigue_json(item) for item in reports]})
 
@@ -368,7 +380,7 @@ class _Incidents:
     async def show(self, request: Request) -> Response:
         detail = await self.engine.incident(request.params["id"])
         if detail is None:
-            raise LookupError(f"no incident {request.params['id']}")
+            raise NotFound(f"no incident {request.params['id']}")
         return Response.json(200, views.detail_json(detail))
 
     def transition(self, verb: str) -> Handler:
@@ -376,22 +388,19 @@ class _Incidents:
             incident_id = request.params["id"]
             body = request.json_object() if request.body.strip() else {}
             actor = f"api:{_text(body, 'by', 'anonymous')}"
-            try:
-                if verb == "acknowledge":
-                    incident = await self.engine.acknowledge(incident_id, actor)
-                elif verb == "resolve":
-                    incident = await self.engine.resolve(incident_id, actor)
-                else:
-                    incident, _ = await self.engine.escalate(incident_id, actor)
-            except LookupError:
-                raise LookupError(f"no incident {incident_id}") from None
+            if verb == "acknowledge":  # NotFound: 404, Conflict (escalate): 409
+                incident = await self.engine.acknowledge(incident_id, actor)
+            elif verb == "resolve":
+                incident = await self.engine.resolve(incident_id, actor)
+            else:
+                incident, _ = await self.engine.escalate(incident_id, actor)
             return Response.json(200, views.incident_json(incident))
         return handle
 
     async def silences(self, request: Request) -> Response:
         every = (request.query.get("all") or ["false"])[-1] in ("1", "true", "yes")
         found = await self.engine.silences(include_expired=every)
-        now = self.engine.clock.now()
+        now = self.engine.now()
         return Response.json(200, {"silences": [views.silence_json(item, now)
                                                 for item in found]})
 
@@ -409,11 +418,11 @@ class _Incidents:
             ends_at=_body_instant(body, "ends_at"),
             starts_at=_body_instant(body, "starts_at") if "starts_at" in body else None,
             reason=_text(body, "reason"), created_by=_text(body, "created_by", ""))
-        return Response.json(201, views.silence_json(silence, self.engine.clock.now()))
+        return Response.json(201, views.silence_json(silence, self.engine.now()))
 
     async def expire_silence(self, request: Request) -> Response:
         if not await self.engine.expire_silence(request.params["id"]):
-            raise LookupError(f"no silence {request.params['id']} in force")
+            raise NotFound(f"no silence {request.params['id']} in force")
         return Response.json(200, {"id": request.params["id"], "state": "expired"})
 
 

@@ -111,7 +111,7 @@ class Gate:
         """Host names, and `name:port` pairs, the router answers to: the loopback names
         (no page can make a browser send them but one served from loopback), the listen
         address, public_url's host and `settings.allowed_hosts`."""
-        settings = self.engine.snapshot.config.settings
+        settings = self.engine.config.settings
         names = set(LOOPBACK_NAMES) | set(settings.allowed_hosts)
         listen_host = (self.listen_host or settings.listen.rpartition(":")[0]).strip(
             "[]").lower()
@@ -131,7 +131,7 @@ class Gate:
             return ""
         netloc = _origin_netloc(origin.strip())
         own = {_normal(host), _normal(_origin_netloc(
-            self.engine.snapshot.config.settings.public_url))}
+            self.engine.config.settings.public_url))}
         if netloc and _normal(netloc) in own:
             return ""
         return f"Origin {origin.strip()[:200]!r} is not this router's"
@@ -148,7 +148,7 @@ class Gate:
         encoded = token.encode()
         if self.admin_token and hmac.compare_digest(self.admin_token.encode(), encoded):
             return Principal(ADMIN_TOKEN_NAME, frozenset(IMPLIED))
-        for configured in self.engine.snapshot.config.settings.ingest_tokens:
+        for configured in self.engine.config.settings.ingest_tokens:
             if hmac.compare_digest(configured.token.reveal().encode(), encoded):
                 granted = frozenset().union(*(IMPLIED[scope] for scope in configured.scopes))
                 return Principal(configured.name, granted, configured.sources)
@@ -168,7 +168,7 @@ class Gate:
 
     def open_ingest(self, request: Request) -> bool:
         """Ingest with no token: only with no tokens configured, and only locally."""
-        return not self.engine.snapshot.config.settings.ingest_tokens and self.local(request)
+        return not self.engine.config.settings.ingest_tokens and self.local(request)
 
     def local(self, request: Request) -> bool:
         """A loopback peer that named a loopback Host (not a proxy forwarding its Host)."""

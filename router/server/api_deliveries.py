@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from router.engine import Attempt, Engine, parse_incident_id, views
-from router.errors import BadRequest
+from router.errors import BadRequest, NotFound
 from router.server.routes import Request, Response
 
 
@@ -46,10 +46,10 @@ class Deliveries:
     async def test(self, request: Request) -> Response:
         channel_id = request.params["id"]
         if self.tester is None:
-            raise LookupError("this server sends no notifications")
+            raise NotFound("this server sends no notifications")
         try:
             attempt = await self.tester.test(channel_id)
-        except LookupError:
-            raise LookupError(f"no channel {channel_id}") from None
+        except LookupError:  # the deliverer's word for an unknown channel
+            raise NotFound(f"no channel {channel_id}") from None
         status = 200 if attempt.outcome in ("delivered", "skipped") else 502
         return Response.json(status, views.attempt_json(attempt))

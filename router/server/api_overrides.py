@@ -49,23 +49,23 @@ class Overrides:
     async def list(self, request: Request) -> Response:
         every = (request.query.get("all") or ["false"])[-1].lower() in ("1", "true", "yes")
         found = await overrides(self.engine, request.params["id"], include_past=every)
-        now = self.engine.clock.now()
+        now = self.engine.now()
         return Response.json(200, {"overrides": [override_json(item, now) for item in found]})
 
     async def add(self, request: Request) -> Response:
         body = request.json_object()
-        config, rota_id = self.engine.snapshot.config, request.params["id"]
+        config, rota_id = self.engine.config, request.params["id"]
         start_text = _optional(body, "from")
-        start = (self.engine.clock.now() if start_text is None
+        start = (self.engine.now() if start_text is None
                  else parse_time(config, rota_id, "from", start_text))
         end = parse_time(config, rota_id, "until", _required(body, "until"))
         added = await add_override_warned(
             self.engine, rota_id, person=_required(body, "person"), start=start, end=end,
             reason=_required(body, "reason"), replaces=_optional(body, "replaces"),
             created_by=_optional(body, "created_by") or "")
-        return Response.json(201, override_json(added.override, self.engine.clock.now())
+        return Response.json(201, override_json(added.override, self.engine.now())
                              | {"warnings": list(added.warnings)})
 
     async def remove(self, request: Request) -> Response:
         removed = await remove_override(self.engine, parse_override_id(request.params["id"]))
-        return Response.json(200, override_json(removed, self.engine.clock.now()))
+        return Response.json(200, override_json(removed, self.engine.now()))

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from router import links
 from router.engine import Engine, lifecycle, parse_incident_id
-from router.errors import BadRequest
+from router.errors import BadRequest, NotFound
 from router.server.routes import Request, Response
 
 logger = logging.getLogger(__name__)
@@ -58,16 +58,16 @@ class LinkPages:
         self._state_key = state_key
 
     def key(self) -> bytes:
-        secret = self.engine.snapshot.config.settings.link_secret
+        secret = self.engine.config.settings.link_secret
         return links.key_from_secret(secret.reveal()) if secret is not None else self._state_key
 
     def acknowledge_url(self, channel_type: str, event: str, incident_id: str) -> str | None:
         """The signed link for an email about a trigger or an escalation; None otherwise."""
         if channel_type != "email" or event not in LINKED_EVENTS:
             return None
-        settings = self.engine.snapshot.config.settings
+        settings = self.engine.config.settings
         return links.make_link(self.key(), settings.public_url, incident_id,
-                               self.engine.clock.now() + settings.link_lifetime)
+                               self.engine.now() + settings.link_lifetime)
 
     async def show(self, request: Request) -> Response:
         """GET: the incident and a button; changes nothing."""
@@ -97,7 +97,7 @@ class LinkPages:
             return refusal
         try:
             acted = await lifecycle.act(self.engine, "acknowledge", incident_id, ACTOR)
-        except LookupError:
+        except NotFound:
             return _page(404, "Unknown incident", f"router has no incident {incident_id}.")
         logger.info("acknowledge link: %s", acted.sentence,
                     extra={"incident": incident_id, "result": acted.result})
@@ -117,7 +117,7 @@ class LinkPages:
             return "", _refused("This is not a link router made.", "")
         try:
             links.check(self.key(), incident_id, _last(request, "expires"),
-                        _last(request, "signature"), self.engine.clock.now())
+                        _last(request, "signature"), self.engine.now())
         except links.LinkRefused as refused:
             logger.warning("acknowledge link refused: %s", refused.reason,
                            extra={"incident": incident_id, "expired": refused.expired})

@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from router.alerts.formats import decode_json, json_kind, native
 from router.engine import Engine, lifecycle, overrides
-from router.errors import BadRequest, StoreUnavailable
+from router.errors import BadRequest, Conflict, NotFound, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ async def _answer_message(engine: Engine, document: Mapping[str, object]) -> Rep
 async def _answer_alerts(engine: Engine, document: object) -> Reply:
     """Native alerts: the line's document, decoded once, read by the native format."""
     try:
-        limits = engine.snapshot.config.settings.alert_limits
+        limits = engine.config.settings.alert_limits
         accepted = await engine.ingest(native.parse_document(document, limits=limits))
     except BadRequest as error:
         return {"error": error.message, "field": error.field}
@@ -261,10 +261,10 @@ async def _on_incident(incident_id: str, work: Awaitable[T]) -> T:
     """The engine's refusals about one incident, as 404 and 409."""
     try:
         return await work
-    except LookupError:
+    except NotFound:
         raise MessageError(404, f"unknown incident {incident_id}") from None
-    except ValueError as error:
-        raise MessageError(409, str(error)) from None
+    except Conflict as error:
+        raise MessageError(409, error.message) from None
 
 
 # Handlers: one per message type.
@@ -272,7 +272,7 @@ async def _on_incident(incident_id: str, work: Awaitable[T]) -> T:
 
 async def create_incident(engine: Engine, message: Message) -> Reply:
     [alert] = _with_message_fields(lambda: native.parse_document(
-        _native_alert(message.body), limits=engine.snapshot.config.settings.alert_limits))
+        _native_alert(message.body), limits=engine.config.settings.alert_limits))
     [accepted] = await engine.ingest([replace(alert, source=SOURCE)])
     detail = await engine.incident(accepted.incident_id) if accepted.incident_id else None
     if detail is None:
@@ -280,7 +280,7 @@ async def create_incident(engine: Engine, message: Message) -> Reply:
     incident = detail.incident
     assigned_to = incident.assigned_to
     if assigned_to is None and incident.service is not None:
-        with suppress(LookupError):  # a service without a rota: nobody to name
+        with suppress(NotFound):  # a service without a rota: nobody to name
             assigned_to = (await overrides.on_call(engine, incident.service))[1].person
     return message.reply("incident_created", incident_id=incident.id,
                          status=incident.state.value, assigned_to=assigned_to)
@@ -289,11 +289,11 @@ async def create_incident(engine: Engine, message: Message) -> Reply:
 async def send_alert(engine: Engine, message: Message) -> Reply:
     channel = text(message.body, "channel")
     [alert] = _with_message_fields(lambda: native.parse_document(
-        _native_alert(message.body), limits=engine.snapshot.config.settings.alert_limits))
+        _native_alert(message.body), limits=engine.config.settings.alert_limits))
     try:
         _, notification_id = await engine.send_alert(replace(alert, source=SOURCE), channel)
-    except LookupError as error:
-        raise MessageError(404, str(error)) from None
+    except NotFound as error:
+        raise MessageError(404, error.message) from None
     return message.reply("alert_sent", channel=channel, notification_id=notification_id,
                          actions=list(ACTIONS))
 
@@ -313,7 +313,7 @@ async def get_on_call(engine: Engine, message: Message) -> Reply:
     at = instant(message.body, "at")
     try:
         _, shift = await overrides.on_call(engine, team, at)  # run-time overrides applied
-    except LookupError:
+    except NotFound:
         raise MessageError(404, f"unknown team {team!r}: no such rota, or service with a "
                                 f"rota") from None
     return message.reply("on_call", team=team, on_call=shift.person, until=_utc(shift.end))

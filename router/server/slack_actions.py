@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 import trio
 
 from router.engine import Engine, lifecycle
-from router.errors import BadRequest
+from router.errors import BadRequest, Conflict, NotFound
 from router.server.routes import Request, Response
 
 logger = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class SlackActions:
 
     def _slack_settings(self) -> list[Any]:
         # notify.slack.Settings; the server room does not import notify, so read by name.
-        return [channel.settings for channel in self.engine.snapshot.config.channels.values()
+        return [channel.settings for channel in self.engine.config.channels.values()
                 if channel.type == "slack"]
 
     async def handle(self, request: Request) -> Response:
@@ -206,7 +206,7 @@ class SlackActions:
             logger.warning("slack action refused: no slack channel has a signing_secret")
             return _NO_SECRET
         timestamp = request.headers.get("x-slack-request-timestamp", "").strip()
-        if not timestamp_fresh(timestamp, self.engine.clock.now().timestamp()):
+        if not timestamp_fresh(timestamp, self.engine.now().timestamp()):
             logger.warning("slack action refused: stale or missing timestamp")
             return _STALE
         signature = request.headers.get("x-slack-signature", "").strip()
@@ -230,12 +230,12 @@ class SlackActions:
             self._reply(interaction, f"router cannot {verb} {click.value[:40]!r}: "
                                      f"{bad.message}")
             return
-        except LookupError as missing:
-            self._reply(interaction, f"router knows {missing.args[0]}: it may have been "
+        except NotFound as missing:
+            self._reply(interaction, f"router knows {missing.message}: it may have been "
                                      "removed with the state directory, so nothing changed")
             return
-        except ValueError as refusal:
-            self._reply(interaction, f"Not escalated: {refusal}")
+        except Conflict as refusal:
+            self._reply(interaction, f"Not escalated: {refusal.message}")
             return
         logger.info("slack action: %s", acted.sentence, extra={
             "incident": acted.incident.id, "actor": interaction.actor,

@@ -13,7 +13,7 @@ from router.alerts.model import Alert, IncidentState, Severity, Silence, Silence
 from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
-from router.errors import BadRequest
+from router.errors import BadRequest, NotFound
 from router.store import Store
 
 CONFIG = """
@@ -142,7 +142,8 @@ async def test_routing_key_picks_the_service_and_route_severity_applies(engine: 
 
 async def test_a_suppressed_alert_is_recorded_not_notified_until_the_window_ends(
         engine: Engine) -> None:
-    engine.clock = clock = FixedClock(datetime(2026, 11, 23, 9, 30, tzinfo=UTC))  # 10:30 local
+    clock = FixedClock(datetime(2026, 11, 23, 9, 30, tzinfo=UTC))  # 10:30 local
+    engine.state.clock = clock
     [accepted] = await engine.ingest([alert(team="db")])
     assert accepted.suppressed_by == "suppression:maintenance"
     assert await outbox(engine) == []
@@ -181,7 +182,7 @@ async def test_acknowledge_and_resolve_cancel_escalation_and_follow_up(engine: E
     assert again.acknowledged_by == "person:alice"
     resolved = await engine.resolve("inc1", "person:bob")
     assert resolved.state is IncidentState.RESOLVED
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFound):
         await engine.resolve("INC99", "me")
     with pytest.raises(BadRequest):
         await engine.resolve("incident-one", "me")

@@ -21,6 +21,7 @@ from router.config import load_config
 from router.engine import Engine
 from router.engine.overrides import add_override
 from router.engine.scheduler import Scheduler
+from router.errors import Conflict
 from router.store import Store
 from tests.tasks import start_stoppable
 
@@ -177,7 +178,7 @@ async def test_acknowledge_stops_escalation_and_resolve_ends_it(
         (5.0, "escalated", "2", "carol"), (7.0, "acknowledged", "", "")]
     assert await daemon.pending_timers() == []
     await daemon.engine.resolve(incident_id, "api:carol")
-    with pytest.raises(ValueError, match="resolved"):
+    with pytest.raises(Conflict, match="resolved"):
         await daemon.engine.escalate(incident_id, "api:carol")
 
 

@@ -18,7 +18,7 @@ from router.config import load_config
 from router.config.model import Config, Holidays, Layer, Override, Rota, WeeklyWindow
 from router.core.oncall import OVERRIDE, Shift, shift_at, shifts_between
 from router.engine import Engine, overrides, roster
-from router.errors import BadRequest
+from router.errors import BadRequest, NotFound
 from router.store import DATABASE_NAME, Store
 from router.store import overrides as stored
 from router.store.overrides import RotaOverride
@@ -242,9 +242,9 @@ async def test_an_added_override_is_stored_listed_and_removed_as_history(
     assert overrides.override_state(removed, MONDAY_NOON) == "removed"
     assert await overrides.overrides(engine) == [later]
     assert await overrides.overrides(engine, include_past=True) == [removed, later]
-    with pytest.raises(LookupError, match="no override OVR-000000a1 in force or to come"):
+    with pytest.raises(NotFound, match="no override OVR-000000a1 in force or to come"):
         await overrides.remove_override(engine, added.id)
-    with pytest.raises(LookupError, match="no rota 'tertiary'"):
+    with pytest.raises(NotFound, match="no rota 'tertiary'"):
         await overrides.overrides(engine, "tertiary")
 
 
@@ -315,7 +315,7 @@ async def test_every_on_call_answer_applies_them_and_the_socket_lookup_too(
     assert await overrides.on_call(engine, "api") == ("primary", answer.shift)
     later = MONDAY_NOON + timedelta(hours=2, minutes=30)  # 14:30: dave's override is over
     assert (await overrides.on_call(engine, "primary", later))[1].person == "erin"
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFound):
         await overrides.on_call(engine, "nobody")
 
 

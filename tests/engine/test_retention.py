@@ -85,7 +85,7 @@ async def test_a_pass_is_many_short_transactions(tmp_path: Path) -> None:
     await store.write(deliver_all)
     await engine.ingest([alert(name, Status.RESOLVED) for name in names])
     await store.write(deliver_all)
-    engine.clock = TrioClock(START + timedelta(days=31))
+    engine.state.clock = TrioClock(START + timedelta(days=31))
     commits = store.commits
     total = await Retention(engine, batch=10).prune_once()
     assert total.incidents == 25

@@ -230,6 +230,23 @@ async def test_escalate_incident(client: Client) -> None:
     assert last == error(5, 409, "INC1 is at the last level of its policy")
 
 
+@pytest.mark.parametrize("stray", [KeyError("level"), ValueError("bad level"),
+                                   LookupError("somewhere")])
+async def test_a_stray_error_in_the_engine_is_a_500_not_a_404_or_409(
+        client: Client, engine: Engine, stray: Exception, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(*_: object, **__: object) -> None:
+        raise stray
+
+    monkeypatch.setattr(engine, "escalate", broken)
+    caplog.set_level(logging.ERROR, "router")
+    reply = await client.ask({"type": "escalate_incident", "msg_id": 7, "incident_id": "INC1",
+                              "current_level": 1})
+    assert reply == error(7, 500, "internal error")
+    [logged] = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert logged.exc_info is not None and logged.exc_info[1] is stray
+
+
 async def test_escalated_to_names_the_new_levels_target_when_it_pages_no_one(
         client: Client, engine: Engine) -> None:
     # level 2 of then-channel notifies a channel: its escalated_to is that target, not the
