@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from router.config.model import Override
-from router.store.records import from_seconds, to_seconds
+from router.store.rows import from_seconds, to_seconds
 
 RUN_TIME_ORDER = sys.maxsize
 """The rank of every run-time override: above any override of the config. Among themselves
@@ -136,3 +136,40 @@ def data_version(connection: sqlite3.Connection) -> int:
     override add`): unchanged, the overrides read before are still current, unless this
     connection wrote them itself."""
     return int(connection.execute("PRAGMA data_version").fetchone()[0])
+
+
+class OverridesReader:
+    """Run-time overrides as a Reader sees them (`reader.overrides`)."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def exists(self, override_id: str) -> bool:
+        return exists(self._connection, override_id)
+
+    def get(self, override_id: str) -> RotaOverride | None:
+        return get(self._connection, override_id)
+
+    def listed(self, *, rota: str | None = None,
+               now: datetime | None = None) -> list[RotaOverride]:
+        return listed(self._connection, rota=rota, now=now)
+
+    def applying_since(self, since: datetime) -> list[RotaOverride]:
+        return applying_since(self._connection, since)
+
+    def data_version(self) -> int:
+        return data_version(self._connection)
+
+
+class OverridesWriter(OverridesReader):
+    """`OverridesReader` and the writes (`transaction.overrides`)."""
+
+    __slots__ = ()
+
+    def insert(self, override: RotaOverride) -> None:
+        insert(self._connection, override)
+
+    def remove(self, override_id: str, now: datetime) -> RotaOverride | None:
+        return remove(self._connection, override_id, now)

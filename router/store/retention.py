@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
-from router.store.records import from_seconds
+from router.store.rows import from_seconds
 
 TABLES = ("incidents", "alerts", "timeline", "outbox", "deliveries", "timers", "silences",
           "overrides")
@@ -171,3 +171,30 @@ def _size(path: Path) -> int:
         return os.stat(path).st_size
     except FileNotFoundError:
         return 0
+
+
+class RetentionReader:
+    """The store's size and what a prune would remove (`reader.retention`)."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def measure(self, path: Path) -> Measure:
+        return measure(self._connection, path)
+
+    def prunable(self, cutoff: datetime) -> Pruned:
+        return prunable(self._connection, cutoff)
+
+
+class RetentionWriter(RetentionReader):
+    """`RetentionReader` and the writes (`transaction.retention`)."""
+
+    __slots__ = ()
+
+    def prune(self, cutoff: datetime, limit: int) -> Pruned:
+        return prune(self._connection, cutoff, limit)
+
+    def reclaim(self, pages: int) -> int:
+        return reclaim(self._connection, pages)
