@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,6 +37,7 @@ from router.config import ConfigInvalid, load_config
 from router.config.model import Settings
 from router.config.values import parse_positive_duration
 from router.engine.views import instant_json
+from router.errors import StoreError
 from router.store import DATABASE_NAME, DEFAULT_STATE_DIR, Store
 from router.store.retention import Measure, Pruned
 
@@ -112,7 +112,7 @@ def _run(arguments: argparse.Namespace, err: TextIO, name: str, act: Any) -> int
         print("config invalid: fix it first (router validate)", file=err)
     except Failure as failure:
         print(f"router {name}: {failure.args[0]}", file=err)
-    except (sqlite3.Error, OSError, RuntimeError) as error:  # RuntimeError: a newer schema
+    except (StoreError, OSError) as error:  # not a database, a newer schema, a full disk
         print(f"router {name}: the store failed: {error}", file=err)
     return EXIT_INVALID
 

@@ -6,7 +6,9 @@ next one, each unit of work in its own savepoint, so one failing unit rolls back
 concurrent requests share the cost of one fsync. sqlite3 runs only in worker threads
 (`trio.to_thread.run_sync`): one writer connection behind a limiter of one, and one reader.
 
-When the host will not let it write (a full disk, an I/O error, a read-only file) `read` and
+Every failure of SQLite's reaches callers as the store's own `StoreError` (errors.py), with
+SQLite's exception as its cause, so nothing outside store/ needs to know the database: when
+the host will not let it write (a full disk, an I/O error, a read-only file) `read` and
 `write` raise `StoreUnavailable` (store/health.py) and log it at most once per cause every ten
 seconds; `unavailable` holds the last such failure until a write succeeds again.
 """
@@ -23,7 +25,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import trio
 
-from router.errors import StoreUnavailable
+from router.errors import StoreError, StoreUnavailable
 from router.store import files
 from router.store.health import FailureLog, unavailable
 from router.store.migrations import migrate
@@ -101,7 +103,10 @@ class Store:
             writer = _connect(path, synchronous, writer_factory)
             migrate(writer)
             return cls(writer, _connect(path, synchronous))
-        return await trio.to_thread.run_sync(connect)
+        try:
+            return await trio.to_thread.run_sync(connect)
+        except sqlite3.Error as error:  # not a database, or one it cannot migrate
+            raise StoreError(str(error)) from error
 
     async def close(self) -> None:
         async with self._write_limiter, self._read_limiter:
@@ -116,7 +121,7 @@ class Store:
         except sqlite3.Error as error:
             failure = unavailable(error)
             if failure is None:
-                raise
+                raise StoreError(str(error)) from error
             self._failures.failed(failure, "read")
             raise failure from error
 
@@ -124,7 +129,8 @@ class Store:
         """Run `work` in a committed transaction and return its result.
 
         Returns only once the transaction is durable. Raises what `work` raised, after
-        rolling back that unit alone; StoreUnavailable when the host would not let it write.
+        rolling back that unit alone (a rule of the data it broke, a duplicate id say, as
+        StoreError); StoreUnavailable when the host would not let it write.
         """
         unit: _Unit[T] = _Unit(work)
         self._queue.append(unit)
@@ -142,6 +148,8 @@ class Store:
             raise
         if unit.error is not None:
             failure = unavailable(unit.error)
+            if failure is None and isinstance(unit.error, sqlite3.Error):
+                raise StoreError(str(unit.error)) from unit.error
             if failure is None:
                 raise unit.error
             self.unavailable = failure
@@ -163,6 +171,7 @@ class Store:
             with contextlib.suppress(StoreUnavailable):
                 await self.write(_probe)
         return self.unavailable
+
     async def checkpoint(self) -> bool:
         """Copy the WAL into the database file and truncate the WAL, so the files are as
         small as what the store holds (after a prune). False if a reader (another process)
@@ -170,7 +179,7 @@ class Store:
         def run() -> bool:
             busy = self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             return not busy
-        return await trio.to_thread.run_sync(run, limiter=self._write_limiter)
+        return await self._maintain(run)
 
     async def vacuum(self) -> None:
         """Rewrite the file without its free pages, turning on incremental auto-vacuum (which
@@ -179,7 +188,14 @@ class Store:
         def run() -> None:
             self._writer.execute("PRAGMA auto_vacuum = INCREMENTAL")
             self._writer.execute("VACUUM")
-        await trio.to_thread.run_sync(run, limiter=self._write_limiter)
+        await self._maintain(run)
+
+    async def _maintain(self, run: Callable[[], T]) -> T:
+        """Run `run` on the write connection; SQLite's failure as the store's own error."""
+        try:
+            return await trio.to_thread.run_sync(run, limiter=self._write_limiter)
+        except sqlite3.Error as error:
+            raise (unavailable(error) or StoreError(str(error))) from error
 
     def take_timers_set(self) -> datetime | None:
         """The earliest deadline that commits set since the last call; None if they set no

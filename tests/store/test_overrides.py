@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from router.config.model import Override
+from router.errors import StoreError
 from router.store import DATABASE_NAME, Reader, Store, Transaction
 from router.store import overrides as stored
 from router.store.overrides import RUN_TIME_ORDER, RotaOverride
@@ -61,6 +62,15 @@ async def test_an_override_survives_reopening_the_store_as_it_was_written(
         await reopened.close()
     assert found == written
     assert found.start.tzinfo is not None
+
+
+async def test_a_duplicate_id_is_a_store_error_and_the_first_override_stays(
+        store: Store) -> None:
+    first = an_override("OVR-00000001", NOW + HOUR, NOW + 2 * HOUR)
+    await insert(store, first)
+    with pytest.raises(StoreError, match=r"UNIQUE constraint failed: overrides\.id"):
+        await insert(store, an_override("OVR-00000001", NOW, NOW + HOUR, person="erin"))
+    assert await store.read(lambda reader: reader.overrides.get("OVR-00000001")) == first
 
 
 async def test_removing_keeps_the_row_and_only_overrides_in_force_or_to_come_go(
