@@ -11,7 +11,6 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -23,6 +22,7 @@ from router.alerts.model import (
     SilenceMatcher,
     TimelineEntry,
 )
+from router.store.interface import IncidentDetail
 from router.store.outbox import OutboxReader, OutboxWriter
 from router.store.overrides import OverridesReader, OverridesWriter
 from router.store.retention import RetentionReader, RetentionWriter
@@ -81,13 +81,6 @@ def _silence(row: sqlite3.Row) -> Silence:
         starts_at=from_seconds(row["starts_at"]),  # type: ignore[arg-type]
         ends_at=from_seconds(row["ends_at"]),  # type: ignore[arg-type]
         reason=row["reason"], created_by=row["created_by"])
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentDetail:
-    incident: Incident
-    alerts: tuple[Mapping[str, Any], ...]
-    timeline: tuple[TimelineEntry, ...]
 
 
 class Reader:
