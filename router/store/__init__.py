@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from router.store.interface import IncidentDetail, Reader, Transaction
+from router.store.interface import Reader, Transaction
 from router.store.sqlite import DATABASE_NAME, Store
+from router.store.values import IncidentDetail
 
 __all__ = ["DATABASE_NAME", "DEFAULT_STATE_DIR", "IncidentDetail", "Reader", "Store",
            "Transaction"]

@@ -1,5 +1,5 @@
-"""The store's public interface (room: store; imports alerts.model, errors): what the rest of
-router may ask of durable state, as `typing.Protocol`s.
+"""The store's public interface (room: store; imports alerts.model, errors, store.values):
+what the rest of router may ask of durable state, as `typing.Protocol`s.
 
 This is the seam a second backend builds on (the PostgreSQL issue): `Store` opens, reads and
 writes; a read runs a query on a `Reader`, a write runs a unit of work on a `Transaction` in a
@@ -17,28 +17,23 @@ trio thread, so they must not await or block on anything but the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from router.alerts.model import Alert, Incident, Notification, Silence, TimelineEntry
 from router.errors import StoreUnavailable
-
-if TYPE_CHECKING:  # value types the SQLite query modules define (no import loop at run time)
-    from router.store.outbox import Attempt, Due
-    from router.store.overrides import RotaOverride
-    from router.store.retention import Measure, Pruned
+from router.store.values import (
+    Attempt,
+    Due,
+    IncidentDetail,
+    Measure,
+    Pruned,
+    RotaOverride,
+)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentDetail:
-    incident: Incident
-    alerts: tuple[Mapping[str, Any], ...]
-    timeline: tuple[TimelineEntry, ...]
 
 
 @runtime_checkable

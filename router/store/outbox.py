@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from router.alerts.model import Incident, IncidentState, Notification, Severity
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds
-
-Outcome = Literal["delivered", "retry", "failed", "skipped"]
+from router.store.values import Attempt as Attempt
+from router.store.values import Due as Due
+from router.store.values import Outcome as Outcome
 
 _QUALIFIED = ", ".join(f"incidents.{column.strip()}" for column in _INCIDENT_COLUMNS.split(","))
 _DUE = (
@@ -43,34 +42,6 @@ _LATER_PENDING = (
     "later.incident_number = this.incident_number AND later.channel = this.channel AND "
     "later.target = this.target WHERE this.id = ? AND later.state = 'pending' "
     "AND later.id != this.id)")
-
-
-@dataclass(frozen=True, slots=True)
-class Due:
-    """A pending notification whose time has come, with its incident as it is now."""
-
-    notification: Notification
-    incident: Incident
-    attempts: int
-    trace_id: str = ""
-    """The ingest request that caused it, for the log lines ("" for timers, acks...)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Attempt:
-    """One delivery attempt, as the delivery log keeps it."""
-
-    notification_id: str
-    incident_number: int | None
-    channel: str
-    target: str
-    event: str
-    attempt: int
-    attempted_at: datetime
-    outcome: Outcome
-    status_code: int | None = None
-    latency_ms: float | None = None
-    error: str | None = None
 
 
 def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,

@@ -22,11 +22,11 @@ from router.alerts.model import (
     SilenceMatcher,
     TimelineEntry,
 )
-from router.store.interface import IncidentDetail
 from router.store.outbox import OutboxReader, OutboxWriter
 from router.store.overrides import OverridesReader, OverridesWriter
 from router.store.retention import RetentionReader, RetentionWriter
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds, to_seconds
+from router.store.values import IncidentDetail
 
 __all__ = ["IncidentDetail", "Reader", "Transaction", "from_seconds", "to_seconds"]
 

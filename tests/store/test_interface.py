@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from router.store import DATABASE_NAME, Store, interface
 from router.store.sqlite import conforms
 
@@ -56,10 +58,11 @@ async def test_the_sqlite_classes_are_the_interface_s_protocols(tmp_path: Path) 
                for view, protocol in zip(written[1:], WRITES, strict=True))
 
 
-def test_the_interface_names_no_database() -> None:
-    """No sqlite3, and no connection, cursor or row in any signature: a second backend
-    implements the same Protocols."""
-    tree = ast.parse((ROUTER / "store" / "interface.py").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", ["interface.py", "values.py"])
+def test_the_interface_names_no_database(module: str) -> None:
+    """No sqlite3, and no connection or cursor in any signature or value: a second backend
+    implements the same Protocols with the same values."""
+    tree = ast.parse((ROUTER / "store" / module).read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree)
@@ -69,4 +72,4 @@ def test_the_interface_names_no_database() -> None:
     names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     names |= {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}
     assert not {name for name in names
-                if any(word in name.lower() for word in ("connection", "cursor", "row"))}
+                if any(word in name.lower() for word in ("connection", "cursor", "sqlite"))}
