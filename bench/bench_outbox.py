@@ -59,7 +59,7 @@ def child(backlog: int, pages: int) -> dict[str, Any]:
     from router.notify.deliver import Deliverer
     from router.notify.transport import Sent, Transport
     from router.notify.wire import HttpResponse
-    from router.store import Store, Transaction, outbox
+    from router.store import Store, Transaction
 
     class Receivers(Transport):
         """`fast` answers 200 at once; `slow` never answers."""
@@ -91,7 +91,7 @@ def child(backlog: int, pages: int) -> dict[str, Any]:
             timings = []
             for _ in range(200):
                 started = time.perf_counter()
-                outbox.due(reader.connection, "fast", clock.now(), 4)
+                reader.outbox.due("fast", clock.now(), 4)
                 timings.append(time.perf_counter() - started)
             return statistics.median(timings) * 1000
         pass_ms = await store.read(one_pass)

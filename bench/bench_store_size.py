@@ -51,7 +51,7 @@ from router.clock import FixedClock
 from router.config import load_config
 from router.config.values import parse_positive_duration
 from router.engine import Engine
-from router.store import Store, Transaction, outbox
+from router.store import Store, Transaction
 from router.store.outbox import Attempt
 
 START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
@@ -143,9 +143,9 @@ def deliver(transaction: Transaction, now: datetime, pick: random.Random) -> int
     """What the deliverer would do this minute: every due notification is tried once."""
     tried = 0
     for channel in ("log", "hook"):
-        for item in outbox.due(transaction.connection, channel, now, 10_000):
+        for item in transaction.outbox.due(channel, now, 10_000):
             failing = item.attempts == 0 and pick.random() < 0.2
-            outbox.record(transaction.connection, Attempt(
+            transaction.outbox.record(Attempt(
                 notification_id=item.notification.id,
                 incident_number=item.notification.incident_number, channel=channel,
                 target=item.notification.target, event=item.notification.event,

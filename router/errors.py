@@ -138,7 +138,15 @@ class Outcome:
 
 
 
-class StoreUnavailable(Exception):
+class StoreError(Exception):
+    """The store failed: a file it cannot open or a newer router's schema, or a write that
+    broke a rule of the data (a duplicate override id). The store raises its own error, with
+    the database's in `__cause__` for the log, so no caller has to know which database is
+    underneath (SQLite today). A unit of work's own exception passes through unchanged.
+    """
+
+
+class StoreUnavailable(StoreError):
     """The store cannot write now (a full disk, an I/O error, a read-only file): a condition
     of the host, not of the request, that may pass. Servers answer 503 with `retry_after`
     seconds; the deliverer and the scheduler back off. `cause` is SQLite's own words

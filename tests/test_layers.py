@@ -74,10 +74,6 @@ KNOWN: dict[tuple[str, str], str] = {
     # (module, import) -> why it stands for now (each is in docs/design-changes.md)
     ("router.cli.reload", "httpx"): "router reload asks the running daemon over HTTP with "
                                     "httpx's blocking client",
-    # until the store's one public interface takes their queries and errors (issue 14 item 3)
-    ("router.cli.store", "sqlite3"): "catches sqlite3.Error around the store's queries",
-    ("router.cli.support", "sqlite3"): "catches sqlite3.Error around the store's queries",
-    ("router.engine.overrides", "sqlite3"): "catches sqlite3.IntegrityError from an insert",
 }
 
 

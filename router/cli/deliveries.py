@@ -38,7 +38,6 @@ from router.errors import BadRequest
 from router.notify.deliver import send_test
 from router.notify.transport import Transport
 from router.redaction import redact_urls
-from router.store import outbox
 
 
 def add_commands(commands: Any) -> None:
@@ -123,4 +122,4 @@ def _test_channel(arguments: argparse.Namespace, config: Config, out: TextIO) ->
 
 
 async def _record(engine: Engine, attempt: Attempt) -> None:
-    await engine.store.write(lambda transaction: outbox.record(transaction.connection, attempt))
+    await engine.log_attempt(attempt)

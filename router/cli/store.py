@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,7 +37,8 @@ from router.config import ConfigInvalid, load_config
 from router.config.model import Settings
 from router.config.values import parse_positive_duration
 from router.engine.views import instant_json
-from router.store import DATABASE_NAME, DEFAULT_STATE_DIR, Store, retention
+from router.errors import StoreError
+from router.store import DATABASE_NAME, DEFAULT_STATE_DIR, Store
 from router.store.retention import Measure, Pruned
 
 _EXITS = ("exit status: 0 done; 1 no state directory, an invalid config or a store problem; "
@@ -112,7 +112,7 @@ def _run(arguments: argparse.Namespace, err: TextIO, name: str, act: Any) -> int
         print("config invalid: fix it first (router validate)", file=err)
     except Failure as failure:
         print(f"router {name}: {failure.args[0]}", file=err)
-    except (sqlite3.Error, OSError, RuntimeError) as error:  # RuntimeError: a newer schema
+    except (StoreError, OSError) as error:  # not a database, a newer schema, a full disk
         print(f"router {name}: the store failed: {error}", file=err)
     return EXIT_INVALID
 
@@ -136,8 +136,8 @@ def _print_stats(arguments: argparse.Namespace, path: Path, older_than: timedelt
         store = await Store.open(path)
         try:
             return await store.read(lambda reader: (
-                retention.measure(reader.connection, path),
-                retention.prunable(reader.connection, cutoff)))
+                reader.retention.measure(path),
+                reader.retention.prunable(cutoff)))
         finally:
             await store.close()
 
@@ -164,22 +164,20 @@ async def _prune_store(path: Path, cutoff: datetime, *, dry_run: bool,
     """What was removed (or would be), and the store's size before and after."""
     store = await Store.open(path)
     try:
-        before = await store.read(lambda reader: retention.measure(reader.connection, path))
+        before = await store.read(lambda reader: reader.retention.measure(path))
         if dry_run:
-            would = await store.read(lambda reader: retention.prunable(reader.connection,
-                                                                       cutoff))
+            would = await store.read(lambda reader: reader.retention.prunable(cutoff))
             return would, before, before
         total = Pruned()
-        while (batch := await store.write(lambda transaction: retention.prune(
-                transaction.connection, cutoff, _BATCH))).rows:
+        while (batch := await store.write(
+                lambda transaction: transaction.retention.prune(cutoff, _BATCH))).rows:
             total += batch
-        while await store.write(lambda transaction: retention.reclaim(
-                transaction.connection, _PAGES)):
+        while await store.write(lambda transaction: transaction.retention.reclaim(_PAGES)):
             pass
         if vacuum:
             await store.vacuum()
         await store.checkpoint()
-        after = await store.read(lambda reader: retention.measure(reader.connection, path))
+        after = await store.read(lambda reader: reader.retention.measure(path))
         return total, before, after
     finally:
         await store.close()

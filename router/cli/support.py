@@ -13,7 +13,6 @@ import functools
 import getpass
 import json
 import re
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.model import Config, Settings
 from router.engine import Engine
-from router.errors import NotFound, StoreUnavailable
+from router.errors import NotFound, StoreError
 from router.store import DATABASE_NAME, DEFAULT_STATE_DIR, Store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -160,7 +159,7 @@ def with_engine(arguments: argparse.Namespace, config: Config,
     async def session() -> T:
         try:
             store = await Store.open(path)
-        except (sqlite3.Error, OSError, RuntimeError) as error:  # RuntimeError: newer schema
+        except (StoreError, OSError) as error:  # not a database, a newer schema, no access
             raise Failure(f"cannot open the store {path}: {error}") from None
         try:
             return await work(Engine(config, store, SystemClock()))
@@ -169,7 +168,7 @@ def with_engine(arguments: argparse.Namespace, config: Config,
 
     try:
         return trio.run(session)
-    except (sqlite3.Error, StoreUnavailable) as error:  # e.g. a full disk
+    except StoreError as error:  # e.g. a full disk
         raise Failure(f"the store {path} failed: {error}") from None
 
 

@@ -37,7 +37,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from router.alerts.model import IncidentState
-from router.store import Reader, Store, outbox
+from router.store import Reader, Store
 from router.store.outbox import Attempt
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -96,7 +96,7 @@ class StoreCounts:
 
 def count_store(reader: Reader) -> StoreCounts:
     """Incidents and outbox rows by state, and pending timers (runs in the store's thread)."""
-    return StoreCounts(reader.counts(), outbox.outbox_counts(reader.connection),
+    return StoreCounts(reader.counts(), reader.outbox.counts(),
                        reader.timer_count())
 
 

@@ -37,7 +37,7 @@ from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
 from router.engine.state import EngineState
 from router.errors import NotFound, StoreUnavailable
-from router.store import IncidentDetail, Store, Transaction, outbox
+from router.store import IncidentDetail, Store, Transaction
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ class Engine:
         incident is over), and tells only the channels the trigger reached."""
         transaction.cancel_timers(incident.number)
         if action == "resolved":
-            cancelled = outbox.cancel_pages(transaction.connection, incident.number, now,
+            cancelled = transaction.outbox.cancel_pages(incident.number, now,
                                             f"{incident.id} was resolved before this was sent")
             if cancelled:
                 transaction.add_timeline(incident.number, [TimelineEntry(
@@ -288,8 +288,7 @@ class Engine:
         else:
             by_key = [channel.id for channel in snapshot.config.channels.values()
                       if channel.type == "pagerduty"]
-            word, channels = "resolve", outbox.told_channels(
-                transaction.connection, incident.number, by_key)
+            word, channels = "resolve", transaction.outbox.told_channels(incident.number, by_key)
         return [Notification(id=self.new_id(), incident_number=incident.number,
                              channel=channel, target=f"channel:{channel}", address="",
                              event=word, created_at=now)
@@ -371,9 +370,12 @@ class Engine:
                          channel: str | None = None, limit: int = 100) -> list[Attempt]:
         """The delivery log, newest first."""
         number = parse_incident_id(incident_id) if incident_id is not None else None
-        return await self.store.read(lambda reader: outbox.attempts(
-            reader.connection, incident_number=number, failed=failed, channel=channel,
-            limit=limit))
+        return await self.store.read(lambda reader: reader.outbox.attempts(
+            incident_number=number, failed=failed, channel=channel, limit=limit))
+
+    async def log_attempt(self, attempt: Attempt) -> None:
+        """Keep an attempt made outside the deliverer (`router test-channel`) in the log."""
+        await self.store.write(lambda transaction: transaction.outbox.record(attempt))
 
     # Delegated use cases: escalation.py, handoffs.py, silences.py.
 

@@ -22,7 +22,6 @@ still stored (the rota may change), and the answer says so (`Added.warnings`).
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -162,15 +161,14 @@ async def add_override_warned(engine: Engine, rota_id: str, *, person: str, star
                           reason=reason, replaces=replaces, now=now)
 
     def write(transaction: Transaction) -> Added:
-        connection = transaction.connection
         warnings = () if replaces is None else _check_replaces(
-            connection, rota, replaces, max(start, now), end, now)
-        override_id = _fresh_id(engine, connection)
+            transaction, rota, replaces, max(start, now), end, now)
+        override_id = _fresh_id(engine, transaction)
         override = RotaOverride(
             id=override_id, rota=rota.id, person=person, replaces=replaces,
             start=start.astimezone(UTC), end=end.astimezone(UTC), reason=reason.strip(),
             created_by=created_by, created_at=now)
-        stored.insert(connection, override)
+        transaction.overrides.insert(override)
         engine.snapshot.on_call.forget()  # before any later unit of this commit pages
         return Added(override, warnings)
 
@@ -185,7 +183,7 @@ async def add_override_warned(engine: Engine, rota_id: str, *, person: str, star
     return added
 
 
-def _check_replaces(connection: sqlite3.Connection, rota: Rota, replaces: str,
+def _check_replaces(reader: Reader, rota: Rota, replaces: str,
                     start: datetime, end: datetime, now: datetime) -> tuple[str, ...]:
     """Refuse a `replaces` who can never be on call in the rota; warn about one who is not
     on call in [start, end) as the rota and its overrides stand.
@@ -193,11 +191,11 @@ def _check_replaces(connection: sqlite3.Connection, rota: Rota, replaces: str,
     Raises:
         BadRequest: `replaces` can never be on call in `rota`.
     """
-    if replaces not in can_be_on_call(rota, stored.listed(connection, rota=rota.id, now=now)):
+    if replaces not in can_be_on_call(rota, reader.overrides.listed(rota=rota.id, now=now)):
         raise BadRequest("replaces", f"{replaces!r} is never on call in rota {rota.id!r}: "
                                      "name a member of its layers, its holiday cover or the "
                                      "person of one of its overrides")
-    extra = stored.by_rota(stored.applying_since(connection, start)).get(rota.id, ())
+    extra = stored.by_rota(reader.overrides.applying_since(start)).get(rota.id, ())
     return not_on_call_warnings(rota, replaces, start, end, extra)
 
 
@@ -219,11 +217,11 @@ def not_on_call_warnings(rota: Rota, replaces: str, start: datetime, end: dateti
             "rota or its overrides change",)
 
 
-def _fresh_id(engine: Engine, connection: sqlite3.Connection) -> str:
+def _fresh_id(engine: Engine, reader: Reader) -> str:
     """`OVR-` and the random tail of a fresh id; drawn again in the unlikely clash."""
     while True:
         override_id = ID_PREFIX + engine.new_id()[-8:]
-        if not stored.exists(connection, override_id):
+        if not reader.overrides.exists(override_id):
             return override_id
 
 
@@ -241,7 +239,7 @@ async def overrides(engine: Engine, rota: str | None = None, include_past: bool 
         raise NotFound(f"no rota {rota!r}")
     now = None if include_past else engine.clock.now()
     return await engine.store.read(
-        lambda reader: stored.listed(reader.connection, rota=rota, now=now))
+        lambda reader: reader.overrides.listed(rota=rota, now=now))
 
 
 async def remove_override(engine: Engine, override_id: str) -> RotaOverride:
@@ -253,7 +251,7 @@ async def remove_override(engine: Engine, override_id: str) -> RotaOverride:
     now = engine.clock.now()
 
     def write(transaction: Transaction) -> RotaOverride | None:
-        removed = stored.remove(transaction.connection, override_id, now)
+        removed = transaction.overrides.remove(override_id, now)
         if removed is not None:
             engine.snapshot.on_call.forget()
         return removed
@@ -270,7 +268,7 @@ async def extra_overrides(engine: Engine, since: datetime) -> dict[str, tuple[Ov
     """Run-time overrides that apply at or after `since`, per rota id, ranked for
     `core.oncall` (pass them as `extra_overrides` to the roster's answers)."""
     def query(reader: Reader) -> dict[str, tuple[Override, ...]]:
-        return stored.by_rota(stored.applying_since(reader.connection, since))
+        return stored.by_rota(reader.overrides.applying_since(since))
     return await engine.store.read(query)
 
 

@@ -11,7 +11,6 @@ the config snapshot at each pass, so a reload applies at the next one.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -20,7 +19,6 @@ import trio
 
 from router.engine.core import Engine
 from router.errors import StoreUnavailable
-from router.store import retention
 from router.store.retention import Pruned
 
 logger = logging.getLogger(__name__)
@@ -65,14 +63,14 @@ class Retention:
         cutoff = self._engine.clock.now() - self._engine.snapshot.config.settings.retention
         total = Pruned()
         while True:
-            batch = await store.write(lambda transaction: retention.prune(
-                transaction.connection, cutoff, self._batch))
+            batch = await store.write(
+                lambda transaction: transaction.retention.prune(cutoff, self._batch))
             total += batch
             if not batch.rows:
                 break
-        reclaim = functools.partial(retention.reclaim, pages=RECLAIM_PAGES)
         pages = 0
-        while freed := await store.write(lambda transaction: reclaim(transaction.connection)):
+        while freed := await store.write(
+                lambda transaction: transaction.retention.reclaim(RECLAIM_PAGES)):
             pages += freed
         if total.rows:
             logger.info("store pruned", extra={

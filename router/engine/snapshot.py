@@ -71,9 +71,9 @@ class OnCallCache:
     def within(self, transaction: Reader, now: datetime) -> OnCallCache:
         """The cache as escalation's lookup inside `transaction`, run-time overrides current."""
         if self._seen is None or self._seen[0] is not transaction:
-            version = run_time.data_version(transaction.connection)
+            version = transaction.overrides.data_version()
             if self._seen is None or self._seen[1] != version:
-                fresh = run_time.by_rota(run_time.applying_since(transaction.connection, now))
+                fresh = run_time.by_rota(transaction.overrides.applying_since(now))
                 if fresh != self._overrides:
                     self._overrides, self._known = fresh, {}
             self._seen = (transaction, version)

@@ -185,9 +185,9 @@ class Deliverer:
                   for lane in lanes]
 
         def read(reader: Reader) -> tuple[list[list[Due]], datetime | None]:
-            found = [outbox.due(reader.connection, channel_id, now, free, busy)
+            found = [reader.outbox.due(channel_id, now, free, busy)
                      for channel_id, free, busy in wanted]
-            return found, outbox.next_due_after(reader.connection, now)
+            return found, reader.outbox.next_due_after(now)
 
         found, later = await self._store.read(read)
         for lane, (_, free, _), items in zip(lanes, wanted, found, strict=True):
@@ -200,8 +200,7 @@ class Deliverer:
 
     async def _fail_removed(self, config: Config, now: datetime) -> None:
         """Notifications for a channel a reload removed can never be sent: fail them."""
-        waiting = await self._store.read(lambda reader: outbox.pending_channels(
-            reader.connection))
+        waiting = await self._store.read(lambda reader: reader.outbox.pending_channels())
         for channel_id in waiting:
             if channel_id in config.channels:
                 continue
@@ -221,7 +220,7 @@ class Deliverer:
             return
         try:
             await self._store.write(lambda transaction: [
-                outbox.record(transaction.connection, held.attempt, held.retry_at)
+                transaction.outbox.record(held.attempt, held.retry_at)
                 for held in ready])
         except StoreUnavailable:
             for held in ready:
@@ -241,7 +240,7 @@ class Deliverer:
         if await lane.pace():  # it waited: look again at what the incident came to
             try:
                 state, incident_state = await self._store.read(
-                    lambda reader: outbox.states(reader.connection, notification.id))
+                    lambda reader: reader.outbox.states(notification.id))
             except StoreUnavailable:  # the store logged it; go by what the due read saw
                 state, incident_state = "pending", None
             if state != "pending":
@@ -264,8 +263,8 @@ class Deliverer:
                 return
             attempt, retry_at = self._settle(lane.channel, item, shipped)
             try:
-                successor = await self._store.write(lambda transaction: outbox.record(
-                    transaction.connection, attempt, retry_at))
+                successor = await self._store.write(
+                    lambda transaction: transaction.outbox.record(attempt, retry_at))
             except StoreUnavailable:  # the store logged it; hold the result, do not resend
                 self._held[notification.id] = _Held(
                     attempt, retry_at, item.trace_id,
@@ -330,8 +329,7 @@ class Deliverer:
         if channel is None:
             raise LookupError(channel_id)
         attempt = await send_test(config, channel, self._clock, self._transport)
-        await self._store.write(lambda transaction: outbox.record(transaction.connection,
-                                                                  attempt))
+        await self._store.write(lambda transaction: transaction.outbox.record(attempt))
         _log(attempt, None)
         self.on_attempt(attempt)
         return attempt
@@ -407,7 +405,7 @@ async def ship(transport: Transport, channel: Channel, module: contract.Channel[
 
 def _fail_channel(transaction: Transaction, *, channel_id: str, now: datetime,
                   reason: str) -> Sequence[str]:
-    return outbox.fail_channel(transaction.connection, channel_id, now, reason)
+    return transaction.outbox.fail_channel(channel_id, now, reason)
 
 
 def _log(attempt: Attempt, retry_at: datetime | None, trace_id: str = "") -> None:

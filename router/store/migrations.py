@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from router.errors import StoreError
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: incidents, their alerts and timeline, the outbox, timers, silences
     """
@@ -167,11 +169,11 @@ def migrate(connection: sqlite3.Connection) -> int:
         The version the store is now at.
 
     Raises:
-        RuntimeError: the store was written by a newer router than this one.
+        StoreError: the store was written by a newer router than this one.
     """
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise RuntimeError(f"the state store is at schema version {version}, newer than this "
+        raise StoreError(f"the state store is at schema version {version}, newer than this "
                            f"router knows ({len(MIGRATIONS)}); upgrade router")
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         connection.execute("BEGIN IMMEDIATE")

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from router.alerts.model import Incident, IncidentState, Notification, Severity
-from router.store.records import _INCIDENT_COLUMNS, _incident, from_seconds
-
-Outcome = Literal["delivered", "retry", "failed", "skipped"]
+from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds
+from router.store.values import Attempt as Attempt
+from router.store.values import Due as Due
+from router.store.values import Outcome as Outcome
 
 _QUALIFIED = ", ".join(f"incidents.{column.strip()}" for column in _INCIDENT_COLUMNS.split(","))
 _DUE = (
@@ -43,34 +42,6 @@ _LATER_PENDING = (
     "later.incident_number = this.incident_number AND later.channel = this.channel AND "
     "later.target = this.target WHERE this.id = ? AND later.state = 'pending' "
     "AND later.id != this.id)")
-
-
-@dataclass(frozen=True, slots=True)
-class Due:
-    """A pending notification whose time has come, with its incident as it is now."""
-
-    notification: Notification
-    incident: Incident
-    attempts: int
-    trace_id: str = ""
-    """The ingest request that caused it, for the log lines ("" for timers, acks...)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Attempt:
-    """One delivery attempt, as the delivery log keeps it."""
-
-    notification_id: str
-    incident_number: int | None
-    channel: str
-    target: str
-    event: str
-    attempt: int
-    attempted_at: datetime
-    outcome: Outcome
-    status_code: int | None = None
-    latency_ms: float | None = None
-    error: str | None = None
 
 
 def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
@@ -276,3 +247,51 @@ def fail_channel(connection: sqlite3.Connection, channel: str, now: datetime,
             target=row["target"], event=row["event"], attempt=row["attempts"] + 1,
             attempted_at=now, outcome="failed", error=reason))
     return [row["id"] for row in rows]
+
+
+class OutboxReader:
+    """The outbox and the delivery log as a Reader sees them (`reader.outbox`)."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def due(self, channel: str, now: datetime, limit: int,
+            busy: Collection[str] = ()) -> list[Due]:
+        return due(self._connection, channel, now, limit, busy)
+
+    def next_due_after(self, now: datetime) -> datetime | None:
+        return next_due_after(self._connection, now)
+
+    def pending_channels(self) -> list[str]:
+        return pending_channels(self._connection)
+
+    def states(self, notification_id: str) -> tuple[str | None, str | None]:
+        return states(self._connection, notification_id)
+
+    def told_channels(self, incident_number: int, by_key: Collection[str] = ()) -> list[str]:
+        return told_channels(self._connection, incident_number, by_key)
+
+    def attempts(self, *, incident_number: int | None = None, failed: bool = False,
+                 channel: str | None = None, limit: int = 100) -> list[Attempt]:
+        return attempts(self._connection, incident_number=incident_number, failed=failed,
+                        channel=channel, limit=limit)
+
+    def counts(self) -> dict[str, int]:
+        return outbox_counts(self._connection)
+
+
+class OutboxWriter(OutboxReader):
+    """`OutboxReader` and the writes, as a Transaction sees them (`transaction.outbox`)."""
+
+    __slots__ = ()
+
+    def record(self, attempt: Attempt, retry_at: datetime | None = None) -> bool:
+        return record(self._connection, attempt, retry_at)
+
+    def cancel_pages(self, incident_number: int, now: datetime, reason: str) -> list[str]:
+        return cancel_pages(self._connection, incident_number, now, reason)
+
+    def fail_channel(self, channel: str, now: datetime, reason: str) -> Sequence[str]:
+        return fail_channel(self._connection, channel, now, reason)

@@ -11,50 +11,18 @@ query. Times are Unix seconds (REAL), as everywhere in the store.
 from __future__ import annotations
 
 import sqlite3
-import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 from router.config.model import Override
-from router.store.records import from_seconds, to_seconds
-
-RUN_TIME_ORDER = sys.maxsize
-"""The rank of every run-time override: above any override of the config. Among themselves
-they rank by creation (they reach `core.oncall` in that order), so the newest wins."""
+from router.store.rows import from_seconds, to_seconds
+from router.store.values import RUN_TIME_ORDER as RUN_TIME_ORDER
+from router.store.values import RotaOverride as RotaOverride
 
 _COLUMNS = ("id, rota, person, replaces, starts_at, ends_at, reason, created_by, created_at, "
             "removed_at")
 # When an override stops applying: at its end, or when it was removed if that came first.
 _UNTIL = "min(ends_at, coalesce(removed_at, ends_at))"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RotaOverride:
-    """`person` is on call in `rota` during [start, end) instead of `replaces` (None: the
-    whole rota), created at run time; `removed_at` is set once someone removed it."""
-
-    id: str
-    rota: str
-    person: str
-    start: datetime
-    end: datetime
-    reason: str
-    created_at: datetime
-    replaces: str | None = None
-    created_by: str = ""
-    removed_at: datetime | None = None
-
-    @property
-    def until(self) -> datetime:
-        """When it stops applying: its end, or its removal if that came first."""
-        return self.end if self.removed_at is None else min(self.end, self.removed_at)
-
-    def as_override(self) -> Override:
-        """The override as `core.oncall` applies it: ranked above the config's, cut short
-        at its removal."""
-        return Override(person=self.person, start=self.start, end=max(self.start, self.until),
-                        replaces=self.replaces, reason=self.reason, order=RUN_TIME_ORDER)
 
 
 def _override(row: sqlite3.Row) -> RotaOverride:
@@ -136,3 +104,40 @@ def data_version(connection: sqlite3.Connection) -> int:
     override add`): unchanged, the overrides read before are still current, unless this
     connection wrote them itself."""
     return int(connection.execute("PRAGMA data_version").fetchone()[0])
+
+
+class OverridesReader:
+    """Run-time overrides as a Reader sees them (`reader.overrides`)."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def exists(self, override_id: str) -> bool:
+        return exists(self._connection, override_id)
+
+    def get(self, override_id: str) -> RotaOverride | None:
+        return get(self._connection, override_id)
+
+    def listed(self, *, rota: str | None = None,
+               now: datetime | None = None) -> list[RotaOverride]:
+        return listed(self._connection, rota=rota, now=now)
+
+    def applying_since(self, since: datetime) -> list[RotaOverride]:
+        return applying_since(self._connection, since)
+
+    def data_version(self) -> int:
+        return data_version(self._connection)
+
+
+class OverridesWriter(OverridesReader):
+    """`OverridesReader` and the writes (`transaction.overrides`)."""
+
+    __slots__ = ()
+
+    def insert(self, override: RotaOverride) -> None:
+        insert(self._connection, override)
+
+    def remove(self, override_id: str, now: datetime) -> RotaOverride | None:
+        return remove(self._connection, override_id, now)

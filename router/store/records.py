@@ -11,27 +11,25 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from types import MappingProxyType
+from datetime import datetime
 from typing import Any, cast
 
 from router.alerts.model import (
     Alert,
     Incident,
-    IncidentState,
     Notification,
-    Severity,
     Silence,
     SilenceMatcher,
     TimelineEntry,
 )
+from router.store.outbox import OutboxReader, OutboxWriter
+from router.store.overrides import OverridesReader, OverridesWriter
+from router.store.retention import RetentionReader, RetentionWriter
+from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds, to_seconds
+from router.store.values import IncidentDetail
 
-_INCIDENT_COLUMNS = (
-    "number, dedup_key, service, summary, severity, state, source, escalation_policy, level, "
-    "assigned_to, alert_count, suppressed_by, opened_at, updated_at, acknowledged_at, "
-    "acknowledged_by, resolved_at, labels, firing, repeats"
-)
+__all__ = ["IncidentDetail", "Reader", "Transaction", "from_seconds", "to_seconds"]
+
 
 # An upsert on the number only: OR REPLACE would also delete a row that clashes on the
 # one-open-incident-per-dedup-key index, and that clash must be an error instead.
@@ -61,14 +59,6 @@ _INSERT_OUTBOX = ("INSERT INTO outbox (id, incident_number, channel, target, add
                   "created_at, due_at, note, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-def to_seconds(moment: datetime | None) -> float | None:
-    return None if moment is None else moment.timestamp()
-
-
-def from_seconds(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
-
-
 # One encoder, built once: json.dumps with these options would build a new one per call.
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode
 
@@ -83,23 +73,6 @@ def _identity(source: str, labels: str) -> str:
     return hashlib.blake2b(f"{source}\n{labels}".encode(), digest_size=12).hexdigest()
 
 
-def _incident(row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
-    incident = Incident(
-        number=row["number"], dedup_key=row["dedup_key"], service=row["service"],
-        summary=row["summary"], severity=Severity(row["severity"]),
-        state=IncidentState(row["state"]), source=row["source"],
-        escalation_policy=row["escalation_policy"], level=row["level"],
-        assigned_to=row["assigned_to"], alert_count=row["alert_count"],
-        suppressed_by=row["suppressed_by"],
-        opened_at=from_seconds(row["opened_at"]),  # type: ignore[arg-type]
-        updated_at=from_seconds(row["updated_at"]),  # type: ignore[arg-type]
-        acknowledged_at=from_seconds(row["acknowledged_at"]),
-        acknowledged_by=row["acknowledged_by"], resolved_at=from_seconds(row["resolved_at"]),
-        labels=MappingProxyType(json.loads(row["labels"])), repeats=row["repeats"],
-    )
-    return incident, frozenset(json.loads(row["firing"]))
-
-
 def _silence(row: sqlite3.Row) -> Silence:
     return Silence(
         id=row["id"],
@@ -110,18 +83,28 @@ def _silence(row: sqlite3.Row) -> Silence:
         reason=row["reason"], created_by=row["created_by"])
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentDetail:
-    incident: Incident
-    alerts: tuple[Mapping[str, Any], ...]
-    timeline: tuple[TimelineEntry, ...]
-
-
 class Reader:
     """Queries; every method is one SELECT or a few, no writes."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
+        """Inside the store only (and tests' set-up, which may write rows no view writes):
+        the rest of router goes through the methods and the views below."""
+
+    @property
+    def outbox(self) -> OutboxReader:
+        """The deliverer's queries and the delivery log (store/outbox.py)."""
+        return OutboxReader(self.connection)
+
+    @property
+    def overrides(self) -> OverridesReader:
+        """Run-time rota overrides (store/overrides.py)."""
+        return OverridesReader(self.connection)
+
+    @property
+    def retention(self) -> RetentionReader:
+        """The store's size and what a prune would remove (store/retention.py)."""
+        return RetentionReader(self.connection)
 
     def incident(self, number: int) -> Incident | None:
         row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()
@@ -299,6 +282,18 @@ class Transaction(Reader):
         self.earliest_timer_set: float | None = None
         """The earliest deadline (seconds) any unit set, kept when a unit rolls back: the
         scheduler needs waking only for a deadline before the one it sleeps until."""
+
+    @property
+    def outbox(self) -> OutboxWriter:
+        return OutboxWriter(self.connection)
+
+    @property
+    def overrides(self) -> OverridesWriter:
+        return OverridesWriter(self.connection)
+
+    @property
+    def retention(self) -> RetentionWriter:
+        return RetentionWriter(self.connection)
 
     def flush(self) -> None:
         """Write the rows held back."""

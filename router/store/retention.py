@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
-from router.store.records import from_seconds
+from router.store.rows import from_seconds
+from router.store.values import Measure as Measure
+from router.store.values import Pruned as Pruned
 
 TABLES = ("incidents", "alerts", "timeline", "outbox", "deliveries", "timers", "silences",
           "overrides")
@@ -47,44 +48,6 @@ _BELONGING = (("alerts", "alerts"), ("timeline", "timeline"), ("outbox", "notifi
               ("deliveries", "deliveries"), ("timers", None))
 
 
-@dataclass(frozen=True, slots=True)
-class Pruned:
-    """Rows removed (or that would be), by kind."""
-
-    incidents: int = 0
-    alerts: int = 0
-    timeline: int = 0
-    notifications: int = 0
-    deliveries: int = 0
-    silences: int = 0
-
-    def __add__(self, other: Pruned) -> Pruned:
-        return Pruned(*(getattr(self, name) + getattr(other, name) for name in _NAMES))
-
-    @property
-    def rows(self) -> int:
-        return sum(getattr(self, name) for name in _NAMES)
-
-    def counts(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in _NAMES}
-
-
-_NAMES = tuple(field.name for field in fields(Pruned))
-
-
-@dataclass(frozen=True, slots=True)
-class Measure:
-    """How big the store is."""
-
-    rows: dict[str, int]
-    database_bytes: int
-    wal_bytes: int
-    free_bytes: int
-    """Pages the file holds but no table uses (given back by `reclaim`, or by VACUUM)."""
-    incremental_vacuum: bool
-    oldest_resolved: datetime | None
-
-
 def prune(connection: sqlite3.Connection, cutoff: datetime, limit: int) -> Pruned:
     """Remove up to `limit` expired incidents with what belongs to them, and up to `limit`
     rows of each kind that belongs to no incident, all from before `cutoff`.
@@ -95,7 +58,7 @@ def prune(connection: sqlite3.Connection, cutoff: datetime, limit: int) -> Prune
     seconds = {"cutoff": cutoff.timestamp(), "limit": limit}
     numbers = [row[0] for row in connection.execute(_EXPIRED_INCIDENTS + " LIMIT :limit",
                                                     seconds)]
-    removed = dict.fromkeys(_NAMES, 0)
+    removed = Pruned().counts()  # every kind, at 0
     if numbers:
         marks = ", ".join("?" * len(numbers))
         for table, kind in _BELONGING:
@@ -171,3 +134,30 @@ def _size(path: Path) -> int:
         return os.stat(path).st_size
     except FileNotFoundError:
         return 0
+
+
+class RetentionReader:
+    """The store's size and what a prune would remove (`reader.retention`)."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def measure(self, path: Path) -> Measure:
+        return measure(self._connection, path)
+
+    def prunable(self, cutoff: datetime) -> Pruned:
+        return prunable(self._connection, cutoff)
+
+
+class RetentionWriter(RetentionReader):
+    """`RetentionReader` and the writes (`transaction.retention`)."""
+
+    __slots__ = ()
+
+    def prune(self, cutoff: datetime, limit: int) -> Pruned:
+        return prune(self._connection, cutoff, limit)
+
+    def reclaim(self, pages: int) -> int:
+        return reclaim(self._connection, pages)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from router.store import DATABASE_NAME, Store, outbox
+from router.store import DATABASE_NAME, Store
 from router.store.outbox import Attempt
 from tests.cli.conftest import run, write_config
 from tests.fakes import serve_in_thread
@@ -67,7 +67,7 @@ def record(state: Path, *attempts: Attempt) -> None:
             for item in attempts:  # a retry is due again 5 s later, as the outbox needs
                 retry_at = item.attempted_at + timedelta(seconds=5)
                 await store.write(lambda transaction, item=item, retry_at=retry_at:
-                                  outbox.record(transaction.connection, item,
+                                  transaction.outbox.record(item,
                                                 retry_at if item.outcome == "retry" else None))
         finally:
             await store.close()
@@ -78,7 +78,7 @@ def logged(state: Path) -> list[Attempt]:
     async def read() -> list[Attempt]:
         store = await Store.open(state / DATABASE_NAME)
         try:
-            return await store.read(lambda reader: outbox.attempts(reader.connection))
+            return await store.read(lambda reader: reader.outbox.attempts())
         finally:
             await store.close()
     return trio.run(read)

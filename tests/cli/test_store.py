@@ -18,6 +18,7 @@ from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
 from router.store import DATABASE_NAME, Store, Transaction
+from router.store.migrations import MIGRATIONS
 from tests.cli.conftest import run
 
 CONFIG = """
@@ -174,3 +175,21 @@ def test_a_directory_without_a_store(tmp_path: Path) -> None:
     assert run("store", "prune", "--state", str(tmp_path / "missing")) == (
         1, "", f"router store prune: no state directory '{tmp_path}/missing' (router run "
                "creates it; or pass --state DIR)\n")
+
+
+def test_a_store_that_is_no_database_or_from_a_newer_router_is_a_clear_error(
+        tmp_path: Path) -> None:
+    """The store's own StoreError reaches the CLI for both, so it names them without a
+    traceback and without knowing the database underneath."""
+    (tmp_path / DATABASE_NAME).write_bytes(b"not a database, just some bytes" * 10)
+    assert run("store", "stats", "--state", str(tmp_path)) == (
+        1, "", "router store stats: the store failed: file is not a database\n")
+    (tmp_path / DATABASE_NAME).unlink()
+    newer = sqlite3.connect(tmp_path / DATABASE_NAME)
+    newer.execute("PRAGMA user_version = 999")
+    newer.close()
+    code, out, err = run("store", "prune", "--state", str(tmp_path))
+    assert (code, out) == (1, "")
+    assert err == ("router store prune: the store failed: the state store is at schema "
+                   f"version 999, newer than this router knows ({len(MIGRATIONS)}); "
+                   "upgrade router\n")

@@ -66,7 +66,7 @@ async def record(engine: Engine, channel: str, outcome: outbox.Outcome,
                       outcome=outcome, status_code=status)
 
     def work(transaction: Transaction) -> None:
-        outbox.record(transaction.connection, attempt, NOW + timedelta(seconds=5))
+        transaction.outbox.record(attempt, NOW + timedelta(seconds=5))
     await engine.store.write(work)
 
 
@@ -129,7 +129,6 @@ async def test_a_trigger_delivered_after_the_resolve_cancelled_it_gets_its_resol
                       target="channel:slack", event="trigger", attempt=1, attempted_at=NOW,
                       outcome="delivered", status_code=200)
     for _ in range(2):
-        await engine.store.write(lambda transaction: outbox.record(
-            transaction.connection, attempt))
+        await engine.store.write(lambda transaction: transaction.outbox.record(attempt))
     assert [(item.id, item.channel, item.event) for item in await pending(engine)] == [
         (f"{trigger.id}-resolve", "slack", "resolve")]

@@ -55,6 +55,10 @@ class Running:
     """Seconds after START of each look at the store's timers."""
     fired: list[tuple[float, str]] = field(default_factory=list)
     """(seconds after START, incident) of each fired timer, once its transaction ended."""
+    handed: list[tuple[float, str]] = field(default_factory=list)
+    """(seconds after START, incident) of each timer as the scheduler handed it over: what
+    "on time" means for the scheduler; a commit that takes longer than the clock's
+    autojump threshold (a loaded machine) may move the fired time along, not this one."""
     outcomes: list[str] = field(default_factory=list)
     started: list[int] = field(default_factory=list)
     """Incident numbers in the order their timers were handed to the engine."""
@@ -94,6 +98,7 @@ async def running(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Runnin
 
     async def recorded_timer_fired(number: int, kind: str, due_at: datetime) -> str:
         state.started.append(number)
+        state.handed.append((state.seconds(), f"INC{number}"))
         state.in_flight += 1
         state.most_in_flight = max(state.most_in_flight, state.in_flight)
         try:
@@ -184,8 +189,9 @@ async def test_timers_due_every_ten_milliseconds_fire_on_time_at_two_reads_a_sec
     await trio.sleep(290)
     looked = len(running.queries)
     await trio.sleep(20)
-    assert running.fired == [(round(300 + index * 0.01, 3), incident)
-                             for index, incident in enumerate(opened)]
+    assert running.handed == [(round(300 + index * 0.01, 3), incident)
+                              for index, incident in enumerate(opened)]
+    assert sorted(incident for _, incident in running.fired) == sorted(opened)
     assert len(running.queries) - looked <= 6  # a read every half second, not one a timer
 
 

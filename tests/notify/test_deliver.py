@@ -24,7 +24,7 @@ from router.config import load_config
 from router.engine import Engine
 from router.notify.deliver import Deliverer, backoff
 from router.notify.transport import Transport
-from router.store import Store, outbox
+from router.store import Store
 from router.store.outbox import Attempt
 from tests.fakes import Answer
 from tests.fakes.pagerduty import FakePagerDuty, serve_fake_pagerduty
@@ -109,8 +109,7 @@ class Harness:
         """Wait (virtual time) until nothing is pending; the outbox counts by state."""
         with trio.fail_after(limit):
             while True:
-                counts = await self.store.read(lambda reader: outbox.outbox_counts(
-                    reader.connection))
+                counts = await self.store.read(lambda reader: reader.outbox.counts())
                 if not counts.get("pending"):
                     return counts
                 await trio.sleep(5)  # each look costs a clock jump: look seldom

@@ -26,7 +26,7 @@ from router.engine import Engine
 from router.errors import StoreUnavailable
 from router.notify.deliver import Deliverer
 from router.notify.transport import Transport
-from router.store import Reader, Store, outbox
+from router.store import Reader, Store
 from router.store.outbox import Attempt
 from tests.fakes import Answer, Received, Reply, serve_fake
 from tests.fakes.full_disk import FullDiskConnection, full_disk
@@ -80,7 +80,7 @@ class Harness:
         return list(reversed(await self.engine.deliveries(limit=1000)))
 
     async def pending(self) -> int:
-        counts = await self.store.read(lambda reader: outbox.outbox_counts(reader.connection))
+        counts = await self.store.read(lambda reader: reader.outbox.counts())
         return counts.get("pending", 0)
 
     async def settled(self, limit: float, every: float) -> None:

@@ -25,7 +25,7 @@ from router.notify.deliver import Deliverer
 from router.notify.transport import Transport
 from router.server.api import build_routes
 from router.server.http import serve_http
-from router.store import Store, outbox
+from router.store import Store
 from router.store.outbox import Attempt
 from tests.fakes import Answer
 from tests.fakes.pagerduty import FakePagerDuty, serve_fake_pagerduty
@@ -74,7 +74,7 @@ class Api:
     store: Store
 
     async def logged(self) -> list[Attempt]:
-        return await self.store.read(lambda reader: outbox.attempts(reader.connection))
+        return await self.store.read(lambda reader: reader.outbox.attempts())
 
 
 @asynccontextmanager
@@ -88,8 +88,9 @@ async def serve(tmp_path: Path, *, tester: bool = True) -> AsyncIterator[Api]:
         store = await Store.open(tmp_path / "router.db")
         for item in RECORDED:
             retry_at = item.attempted_at + timedelta(seconds=5)
-            await store.write(lambda transaction, item=item, retry_at=retry_at: outbox.record(
-                transaction.connection, item, retry_at if item.outcome == "retry" else None))
+            await store.write(
+                lambda transaction, item=item, retry_at=retry_at: transaction.outbox.record(
+                    item, retry_at if item.outcome == "retry" else None))
         engine = Engine(load_config([tmp_path / "config.yaml"]), store, FixedClock(NOW))
         transport = Transport()
         deliverer = Deliverer(store, engine.clock, lambda: engine.snapshot.config, transport)
@@ -254,8 +255,8 @@ async def test_the_delivery_log_shows_no_url_secret_even_from_older_rows(api: Ap
         RECORDED[0], notification_id="n-hook-9", channel="hook", target=LEAKY,
         error=f"{LEAKY}: UnsupportedProtocol: Request URL is missing an 'http://' or "
               "'https://' protocol.")
-    await api.store.write(lambda transaction: outbox.record(
-        transaction.connection, leaky, leaky.attempted_at + timedelta(seconds=5)))
+    await api.store.write(lambda transaction: transaction.outbox.record(
+        leaky, leaky.attempted_at + timedelta(seconds=5)))
     answer = await api.http.get("/v1/deliveries", params={"channel": "hook"}, headers=OPS)
     assert "hunter2" not in answer.text
     [shown] = answer.json()["deliveries"]

@@ -33,11 +33,10 @@ async def test_an_acknowledge_decided_at_the_same_instant_waits_for_its_trigger(
 
     await store.write(work)
     later = NOW + timedelta(seconds=1)
-    found = await store.read(lambda reader: outbox.due(reader.connection, "pd", later, 10))
+    found = await store.read(lambda reader: reader.outbox.due("pd", later, 10))
     assert [item.notification.id for item in found] == ["8888", "ffff"]
     # while the trigger is being sent it is left out, and its acknowledge still waits
-    sending = await store.read(lambda reader: outbox.due(
-        reader.connection, "pd", later, 10, busy={"ffff"}))
+    sending = await store.read(lambda reader: reader.outbox.due("pd", later, 10, busy={"ffff"}))
     assert [item.notification.id for item in sending] == ["8888"]
     await store.close()
 
@@ -95,7 +94,7 @@ async def test_a_backlog_on_one_channel_is_never_visited_for_another(tmp_path: P
 
         reader.connection.set_progress_handler(progress, 100)
         try:
-            found = outbox.due(reader.connection, "fast", NOW, 10)
+            found = reader.outbox.due("fast", NOW, 10)
         finally:
             reader.connection.set_progress_handler(None, 100)
         return [item.notification.id for item in found], statement_steps

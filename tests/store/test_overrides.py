@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from router.config.model import Override
+from router.errors import StoreError
 from router.store import DATABASE_NAME, Reader, Store, Transaction
 from router.store import overrides as stored
 from router.store.overrides import RUN_TIME_ORDER, RotaOverride
@@ -39,13 +40,13 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def insert(store: Store, *overrides: RotaOverride) -> None:
     def work(transaction: Transaction) -> None:
         for override in overrides:
-            stored.insert(transaction.connection, override)
+            transaction.overrides.insert(override)
     await store.write(work)
 
 
 async def listed(store: Store, *, rota: str | None = None,
                  now: datetime | None = None) -> list[str]:
-    found = await store.read(lambda reader: stored.listed(reader.connection, rota=rota, now=now))
+    found = await store.read(lambda reader: reader.overrides.listed(rota=rota, now=now))
     return [override.id for override in found]
 
 
@@ -56,12 +57,20 @@ async def test_an_override_survives_reopening_the_store_as_it_was_written(
     await store.close()
     reopened = await Store.open(tmp_path / DATABASE_NAME)
     try:
-        found = await reopened.read(lambda reader: stored.get(reader.connection,
-                                                              "OVR-00000001"))
+        found = await reopened.read(lambda reader: reader.overrides.get("OVR-00000001"))
     finally:
         await reopened.close()
     assert found == written
     assert found.start.tzinfo is not None
+
+
+async def test_a_duplicate_id_is_a_store_error_and_the_first_override_stays(
+        store: Store) -> None:
+    first = an_override("OVR-00000001", NOW + HOUR, NOW + 2 * HOUR)
+    await insert(store, first)
+    with pytest.raises(StoreError, match=r"UNIQUE constraint failed: overrides\.id"):
+        await insert(store, an_override("OVR-00000001", NOW, NOW + HOUR, person="erin"))
+    assert await store.read(lambda reader: reader.overrides.get("OVR-00000001")) == first
 
 
 async def test_removing_keeps_the_row_and_only_overrides_in_force_or_to_come_go(
@@ -73,7 +82,7 @@ async def test_removing_keeps_the_row_and_only_overrides_in_force_or_to_come_go(
 
     async def remove(override_id: str) -> RotaOverride | None:
         return await store.write(
-            lambda transaction: stored.remove(transaction.connection, override_id, NOW))
+            lambda transaction: transaction.overrides.remove(override_id, NOW))
 
     removed = await remove("OVR-active")
     assert removed is not None
@@ -109,11 +118,11 @@ async def test_overrides_that_still_apply_come_oldest_created_first_cut_at_their
                  an_override("OVR-never", NOW + 2 * HOUR, NOW + 3 * HOUR),
                  an_override("OVR-cut", NOW - HOUR, NOW + 3 * HOUR, rota="secondary"))
     await store.write(lambda transaction: [
-        stored.remove(transaction.connection, "OVR-never", NOW + HOUR),  # before it began
-        stored.remove(transaction.connection, "OVR-cut", NOW + HOUR)])
+        transaction.overrides.remove("OVR-never", NOW + HOUR),  # before it began
+        transaction.overrides.remove("OVR-cut", NOW + HOUR)])
 
     def query(reader: Reader) -> list[RotaOverride]:
-        return stored.applying_since(reader.connection, NOW)
+        return reader.overrides.applying_since(NOW)
 
     applying = await store.read(query)
     assert [override.id for override in applying] == ["OVR-older", "OVR-newer", "OVR-cut"]
@@ -127,7 +136,7 @@ async def test_overrides_that_still_apply_come_oldest_created_first_cut_at_their
                              order=RUN_TIME_ORDER)),
     }
     since_later = await store.read(
-        lambda reader: stored.applying_since(reader.connection, NOW + HOUR))
+        lambda reader: reader.overrides.applying_since(NOW + HOUR))
     assert [override.id for override in since_later] == ["OVR-older", "OVR-newer"]
 
 
@@ -142,7 +151,7 @@ def test_an_override_removed_before_it_began_never_applies() -> None:
 async def test_data_version_moves_for_another_connections_commit_only(
         store: Store, tmp_path: Path) -> None:
     def version(transaction: Transaction) -> int:
-        return stored.data_version(transaction.connection)
+        return transaction.overrides.data_version()
 
     first = await store.write(version)
     await insert(store, an_override("OVR-own", NOW, NOW + HOUR))

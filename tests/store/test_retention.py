@@ -51,7 +51,7 @@ async def deliver_all(engine: Engine, moment: datetime) -> None:
     """Every pending notification delivered at `moment`, each with its attempt logged."""
     def work(transaction: Transaction) -> None:
         for item in transaction.pending_notifications():
-            outbox.record(transaction.connection, Attempt(
+            transaction.outbox.record(Attempt(
                 notification_id=item.id, incident_number=item.incident_number,
                 channel=item.channel, target=item.target, event=item.event, attempt=1,
                 attempted_at=moment, outcome="delivered"))
@@ -115,13 +115,12 @@ def remaining(reader: Reader) -> dict[str, list[object]]:
 async def test_prune_removes_exactly_what_is_expired_and_never_an_open_incident(
         engine: Engine) -> None:
     await history(engine)
-    would = await engine.store.read(lambda reader: retention.prunable(reader.connection,
-                                                                      CUTOFF))
+    would = await engine.store.read(lambda reader: reader.retention.prunable(CUTOFF))
     removed = retention.Pruned()
     batches = 0
     while True:  # one incident and one loose row of each kind per batch
         batch = await engine.store.write(
-            lambda transaction: retention.prune(transaction.connection, CUTOFF, 1))
+            lambda transaction: transaction.retention.prune(CUTOFF, 1))
         if not batch.rows:
             break
         removed, batches = removed + batch, batches + 1
@@ -148,9 +147,9 @@ async def test_prune_removes_exactly_what_is_expired_and_never_an_open_incident(
     # nothing is left to remove; with the cutoff now, INC4 (resolved, nothing pending: its
     # trigger was cancelled) goes, while INC2's pending resolve keeps it
     assert await engine.store.read(
-        lambda reader: retention.prunable(reader.connection, CUTOFF)) == retention.Pruned()
+        lambda reader: reader.retention.prunable(CUTOFF)) == retention.Pruned()
     assert (await engine.store.write(
-        lambda transaction: retention.prune(transaction.connection, NOW, 100))).incidents == 1
+        lambda transaction: transaction.retention.prune(NOW, 100))).incidents == 1
     assert (await engine.store.read(remaining))["incidents"] == [2, 3]
 
 
@@ -162,18 +161,18 @@ async def test_pruned_pages_are_given_back_to_the_file_system(tmp_path: Path,
         await at(engine, OLD, *(alert(f"a{batch}-{index}", Status.RESOLVED)
                                 for index in range(50)))
         await deliver_all(engine, OLD)
-    before = await engine.store.read(lambda reader: retention.measure(reader.connection, path))
+    before = await engine.store.read(lambda reader: reader.retention.measure(path))
     assert before.incremental_vacuum
     assert before.rows["incidents"] == 1000
     batches = []
     while (batch := await engine.store.write(
-            lambda transaction: retention.prune(transaction.connection, CUTOFF, 100))).rows:
+            lambda transaction: transaction.retention.prune(CUTOFF, 100))).rows:
         batches.append(batch.incidents)
     assert batches == [100] * 10
     freed = await engine.store.write(
-        lambda transaction: retention.reclaim(transaction.connection, 100_000))
+        lambda transaction: transaction.retention.reclaim(100_000))
     assert await engine.store.checkpoint()
-    after = await engine.store.read(lambda reader: retention.measure(reader.connection, path))
+    after = await engine.store.read(lambda reader: reader.retention.measure(path))
     assert freed > 0 and after.free_bytes == 0
     assert after.rows["incidents"] == 0
     assert after.database_bytes < before.database_bytes / 3, (before, after)

@@ -13,6 +13,7 @@ import trio
 import trio.lowlevel
 
 from router.alerts.model import Incident, IncidentState, Severity, TimelineEntry
+from router.errors import StoreError, StoreUnavailable
 from router.store import Store, Transaction
 from router.store.migrations import MIGRATIONS
 
@@ -37,7 +38,7 @@ async def test_a_store_from_a_newer_router_is_refused(tmp_path: Path) -> None:
     connection = sqlite3.connect(tmp_path / "state.db")
     connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     connection.close()
-    with pytest.raises(RuntimeError, match="newer than this router knows"):
+    with pytest.raises(StoreError, match="newer than this router knows"):
         await Store.open(tmp_path / "state.db")
 
 
@@ -99,8 +100,10 @@ async def test_only_one_open_incident_per_dedup_key(tmp_path: Path) -> None:
         transaction.save_incident(an_incident(1), ())
         transaction.save_incident(an_incident(2), ())
 
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError, match="UNIQUE constraint failed") as raised:
         await store.write(two_open)
+    assert not isinstance(raised.value, StoreUnavailable)
+    assert isinstance(raised.value.__cause__, sqlite3.IntegrityError)  # kept for the log
     assert await store.read(lambda reader: reader.incidents()) == []
     await store.close()
 

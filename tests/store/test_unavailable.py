@@ -13,7 +13,7 @@ import pytest
 import trio
 import trio.testing
 
-from router.errors import StoreUnavailable
+from router.errors import StoreError, StoreUnavailable
 from router.store import Store, Transaction
 from router.store.health import unavailable
 from tests.fakes.full_disk import full_disk
@@ -96,11 +96,24 @@ def test_only_conditions_of_the_host_are_unavailable() -> None:
     assert unavailable(ValueError("database or disk is full")) is None
 
 
-async def test_a_bug_in_a_unit_is_raised_as_it_is(tmp_path: Path) -> None:
+async def test_a_unit_s_own_exception_is_raised_as_it_is(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "router.db")
+
+    def broken(transaction: Transaction) -> None:
+        raise KeyError("a bug")
+
+    with pytest.raises(KeyError, match="a bug"):
+        await store.write(broken)
+    await store.close()
+
+
+async def test_a_constraint_a_unit_breaks_is_a_store_error_not_unavailability(
+        tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "router.db")
     await store.write(add_silence_row)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError, match="UNIQUE constraint failed") as raised:
         await store.write(add_silence_row)
+    assert not isinstance(raised.value, StoreUnavailable)
     assert store.unavailable is None
     await store.close()
 
@@ -132,3 +145,9 @@ async def test_failures_are_logged_once_per_cause_every_ten_seconds_without_trac
     assert 3 + sum(left_out) == 250  # every failure logged or counted
     assert all(record.exc_info is None for record in caplog.records)
     await store.close()
+
+
+def test_unavailability_is_a_store_error() -> None:
+    """Who handles every store failure alike catches StoreError; 503 and back-off catch
+    StoreUnavailable first."""
+    assert issubclass(StoreUnavailable, StoreError)
