@@ -16,13 +16,13 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import router
 from router.alerts.formats import alertmanager
-from router.alerts.model import Incident, Silence
 from router.engine import Engine, views
+from router.engine.views import Incident, Silence
 from router.errors import BadRequest
 from router.server import alertmanager_matchers as am_matchers
 from router.server.routes import Request, Response
@@ -51,7 +51,7 @@ class AlertmanagerApi:
         config = self.engine.snapshot.config
         return Response.json(200, {
             "cluster": {"status": "disabled", "peers": []},
-            "versionInfo": {"version": router.__version__, "revision": "", "branch": "",
+            "versionInfo": {"version": _version(), "revision": "", "branch": "",
                             "buildUser": "", "buildDate": "", "goVersion": "router"},
             "config": {"original": config_text(config.files)},
             "uptime": views.instant_json(self.engine.clock.now() - timedelta(
@@ -220,6 +220,14 @@ def config_text(files: Sequence[str]) -> str:
     return "---\n".join(part if part.endswith("\n") else part + "\n" for part in parts)
 
 
+def _version() -> str:
+    """router's installed version (a checkout that is not installed says "unknown")."""
+    try:
+        return metadata.version("router")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _status(incident: Incident) -> dict[str, Any]:
     by = incident.suppressed_by or ""
     kind, _, name = by.partition(":")
@@ -285,7 +293,7 @@ def _instant(body: Mapping[str, Any], name: str) -> datetime:
 
 def _bad_request(bad: BadRequest) -> Response:
     """Alertmanager answers 400 with a JSON string; it names the field."""
-    return Response.json(400, f"{bad.field}: {bad.message}")
+    return Response.json(400, f"{bad.field}: {bad.message}" if bad.field else bad.message)
 
 
 def _not_found(silence_id: str) -> Response:
