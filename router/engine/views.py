@@ -32,7 +32,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from router.alerts.model import Incident, Silence, TimelineEntry
+from router.alerts.model import Incident as Incident  # re-exported for the server
+from router.alerts.model import Silence as Silence  # re-exported for the server
+from router.alerts.model import TimelineEntry
 from router.redaction import redact_urls
 from router.store import IncidentDetail
 from router.store.outbox import Attempt

@@ -32,6 +32,7 @@ from router.alerts.formats import (
 from router.engine import Accepted, Engine, overrides, roster, views
 from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
 from router.server.api_access import Access, Gate
+from router.server.api_alertmanager import AlertmanagerApi
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
@@ -109,6 +110,15 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("GET", "/v1/silences", "read", incidents.silences)
     add("POST", "/v1/silences", "respond", incidents.add_silence)
     add("DELETE", "/v1/silences/{id}", "respond", incidents.expire_silence)
+    compatible = AlertmanagerApi(engine, gate.is_admin)
+    add("GET", "/api/v2/status", "read", compatible.status)
+    add("GET", "/api/v2/receivers", "read", compatible.receivers)
+    add("GET", "/api/v2/alerts", "read", compatible.alerts)
+    add("GET", "/api/v2/alerts/groups", "read", compatible.groups)
+    add("GET", "/api/v2/silences", "read", compatible.silences)
+    add("POST", "/api/v2/silences", "respond", compatible.add_silence)
+    add("GET", "/api/v2/silence/{id}", "read", compatible.silence)
+    add("DELETE", "/api/v2/silence/{id}", "respond", compatible.expire)
     deliveries = Deliveries(engine, tester)
     add("GET", "/v1/deliveries", "read", deliveries.list)
     add("POST", "/v1/channels/{id}/test", "admin", deliveries.test)

@@ -154,6 +154,11 @@ class Gate:
                 return Principal(configured.name, granted, configured.sources)
         return None
 
+    def is_admin(self, request: Request) -> bool:
+        """Whether the request presents a token with the admin scope."""
+        found = self.principal(request)
+        return found is not None and found.may("admin")
+
     def credential_refusal(self, request: Request, access: Access,
                            source: str | None) -> Response | None:
         principal = self.principal(request, query_token=request.path.endswith(".ics"))
