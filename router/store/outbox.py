@@ -102,13 +102,7 @@ def record(connection: sqlite3.Connection, attempt: Attempt,
                              (attempt.notification_id,)).fetchone()
     if row is not None and row["state"] != "pending":
         return _record_late(connection, attempt)
-    connection.execute(
-        "INSERT INTO deliveries (notification_id, incident_number, channel, target, event, "
-        "attempt, attempted_at, outcome, status_code, latency_ms, error) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (attempt.notification_id, attempt.incident_number, attempt.channel, attempt.target,
-         attempt.event, attempt.attempt, attempt.attempted_at.timestamp(), attempt.outcome,
-         attempt.status_code, attempt.latency_ms, attempt.error))
+    _log_attempt(connection, attempt)
     if attempt.outcome == "retry":
         assert retry_at is not None
         connection.execute(
