@@ -29,7 +29,7 @@ from router.cli.support import (
 )
 from router.clock import SystemClock
 from router.config.model import Config, Override
-from router.config.values import parse_datetime, parse_duration
+from router.config.values import parse_duration
 from router.core.oncall import EARLIEST, LATEST, Shift
 from router.engine import Engine, roster
 from router.engine.overrides import extra_overrides
@@ -102,7 +102,7 @@ def _instant(text: str | None, zone: ZoneInfo, default: datetime) -> datetime:
     if text is None:
         return default
     try:
-        return parse_datetime(text, zone)
+        return roster.read_instant(text, zone)
     except ValueError as error:
         raise Usage(str(error)) from None
 

@@ -14,7 +14,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import trio
@@ -268,19 +268,16 @@ class _Ingest:
                         (("content-type", "application/json"),))
 
 
-def _instant(request: Request, name: str, default: datetime) -> datetime:
-    """A query parameter as an aware instant; naive text is UTC."""
+def _instant(request: Request, name: str, default: datetime, zone: tzinfo = UTC) -> datetime:
+    """A query parameter as an aware instant; naive text is wall-clock time in `zone`, as
+    the CLI reads it (roster.read_instant)."""
     values = request.query.get(name)
     if not values:
         return default
     try:
-        moment = datetime.fromisoformat(values[-1])
-    except ValueError:
-        raise BadRequest(name, f"expected an ISO 8601 instant, got {values[-1]!r}") from None
-    if not 1000 <= moment.year <= 9000:  # shift arithmetic near year 1 or 9999 overflows
-        raise BadRequest(name, f"expected an instant between the years 1000 and 9000, got "
-                               f"{values[-1]!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return roster.read_instant(values[-1], zone)
+    except ValueError as error:
+        raise BadRequest(name, str(error)) from None
 
 
 class _Reads:
@@ -289,15 +286,18 @@ class _Reads:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def window(self, request: Request) -> tuple[datetime, datetime]:
-        start = _instant(request, "from", self.engine.clock.now())
-        end = _instant(request, "until", start + roster.CALENDAR_SPAN)
+    def window(self, request: Request, zone: tzinfo) -> tuple[datetime, datetime]:
+        """?from= and ?until=; without an offset, in `zone` (as `router fatigue` and
+        `router schedule` read --from and --until)."""
+        start = _instant(request, "from", self.engine.clock.now(), zone)
+        end = _instant(request, "until", start + roster.CALENDAR_SPAN, zone)
         if end <= start:
             raise BadRequest("until", "must be after from")
         return start, end
 
     async def on_call(self, request: Request) -> Response:
-        at = _instant(request, "at", self.engine.clock.now())
+        at = _instant(request, "at", self.engine.clock.now(),
+                      self.engine.snapshot.config.settings.timezone)
         team = (request.query.get("team") or [None])[-1]
         extra = await overrides.extra_overrides(self.engine, at)
         answers = roster.on_call(self.engine.snapshot.config, team, at, extra)
@@ -305,8 +305,10 @@ class _Reads:
                                    "rotas": [roster.on_call_json(item) for item in answers]})
 
     async def shifts(self, request: Request) -> Response:
-        start, end = self.window(request)
         rota_id = request.params["id"]
+        rota = self.engine.snapshot.config.rotas.get(rota_id)
+        start, end = self.window(request, self.engine.snapshot.config.settings.timezone
+                                 if rota is None else rota.timezone)
         extra = await overrides.extra_overrides(self.engine, start)
         shifts = roster.schedule(self.engine.snapshot.config, rota_id, start, end,
                                  extra.get(rota_id, ()))
@@ -328,7 +330,7 @@ class _Reads:
         return Response(200, body, (("content-type", "text/calendar; charset=utf-8"),))
 
     async def fatigue(self, request: Request) -> Response:
-        start, end = self.window(request)
+        start, end = self.window(request, self.engine.snapshot.config.settings.timezone)
         pages = await self.engine.pages(start, end)
         extra = await overrides.extra_overrides(self.engine, start)
         reports = roster.fatigue(self.engine.snapshot.config, start, end, pages, extra)
