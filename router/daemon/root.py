@@ -51,6 +51,7 @@ from router.server.slack_actions import Responder, SlackActions
 from router.server.socket import serve_socket
 from router.server.tls import Certificates, TlsFiles, TlsFilesInvalid, load_context
 from router.store import DATABASE_NAME, Store, files
+from router.store.feeds import FeedTokens
 
 logger = logging.getLogger(__name__)
 SOCKET_NAME = "router.sock"
@@ -159,7 +160,8 @@ async def run(options: Options, *, clock: Clock | None = None,
                     _reload_or_raise, reloader), metrics=metrics.exposition,
                     received=metrics.alerts_received,
                     slack=SlackActions(engine, slack_replies), link_pages=link_pages,
-                    admin_token=admin_token, listen_host=host)
+                    admin_token=admin_token, listen_host=host,
+                    feed_token=FeedTokens(options.state_dir).token)
                 await servers.start(functools.partial(
                     serve_listeners, routes, listeners, limits=limits,
                     shutdown=shutdown, on_response=metrics.responded,

@@ -31,7 +31,7 @@ from router.alerts.formats import (
 )
 from router.engine import Accepted, Engine, overrides, roster, views
 from router.errors import BadRequest, ConfigInvalid
-from router.server.api_access import Access, Gate
+from router.server.api_access import Access, FeedToken, Gate
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
@@ -56,7 +56,8 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
                  reload: Reload | None = None, metrics: Exposition | None = None,
                  received: Received | None = None, slack: SlackActions | None = None,
                  link_pages: LinkPages | None = None, admin_token: str | None = None,
-                 listen_host: str | None = None) -> Routes:
+                 listen_host: str | None = None, feed_token: FeedToken | None = None
+                 ) -> Routes:
     """The API's routes, each registered with who may call it (api_access.py).
 
     `tester` sends channel tests (the daemon's deliverer), `reload` reloads the config (the
@@ -65,9 +66,10 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     state directory's) is accepted with every scope besides the configured tokens, and
     `listen_host` (the address listened on) is a name the Host header may give. Slack's
     buttons and the email acknowledge links prove themselves by signature, not by a bearer
-    token (slack_actions.py, link_pages.py); no link routes without `link_pages`."""
+    token (slack_actions.py, link_pages.py); no link routes without `link_pages`.
+    `feed_token` gives each calendar feed's own secret token (store/feeds.py)."""
     routes = Routes()
-    gate = Gate(engine, admin_token, listen_host)
+    gate = Gate(engine, admin_token, listen_host, feed_token)
 
     def add(method: str, pattern: str, access: Access, handler: Handler,
             source: str | None = None) -> None:
@@ -90,8 +92,8 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     reads = _Reads(engine)
     add("GET", "/v1/oncall", "read", reads.on_call)
     add("GET", "/v1/rotas/{id}/shifts", "read", reads.shifts)
-    add("GET", "/v1/rotas/{id}.ics", "read", reads.rota_ics)
-    add("GET", "/v1/people/{id}.ics", "read", reads.person_ics)
+    add("GET", "/v1/rotas/{id}.ics", "feed", reads.rota_ics)
+    add("GET", "/v1/people/{id}.ics", "feed", reads.person_ics)
     add("GET", "/v1/fatigue", "read", reads.fatigue)
     rota_overrides = Overrides(engine)
     add("GET", "/v1/rotas/{id}/overrides", "read", rota_overrides.list)
