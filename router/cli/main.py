@@ -148,6 +148,9 @@ def run_daemon(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ConfigInvalid as invalid:
         _report(invalid.problems, "text", valid=False, out=out, err=err)
         return EXIT_INVALID
+    except daemon.StartFailed as failed:
+        print(f"router run: {failed}", file=err)
+        return EXIT_INVALID
     except ValueError as error:
         print(f"router run: {error}", file=err)
         return EXIT_USAGE

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
+from router.cli.feeds import run_feeds
 from router.cli.support import (
     EXIT_OK,
     Action,
@@ -29,7 +30,7 @@ from router.cli.support import (
 )
 from router.clock import SystemClock
 from router.config.model import Config, Override
-from router.config.values import parse_datetime, parse_duration
+from router.config.values import parse_duration
 from router.core.oncall import EARLIEST, LATEST, Shift
 from router.engine import Engine, roster
 from router.engine.overrides import extra_overrides
@@ -41,11 +42,16 @@ Overrides = Mapping[str, Sequence[Override]]
 
 def add_commands(commands: Any) -> None:
     """Register the three commands on the CLI's subparsers."""
-    oncall = commands.add_parser("oncall", help="who is on call now (or --at), until when, "
-                                                "and who is next")
+    oncall = commands.add_parser(
+        "oncall", help="who is on call now (or --at), until when, and who is next",
+        epilog="`router oncall feeds` lists the secret URL of each rota's and person's "
+               "calendar feed (no API token needed); `router oncall feeds rotate [FEED]` "
+               "replaces the token of one feed (rota:ID, person:ID) or of all, revoking the "
+               "old URLs.")
     oncall.add_argument("team", nargs="?", metavar="ROTA|SERVICE",
                         help="a rota, or a service (its escalation policy's rotas); all rotas "
-                             "if omitted")
+                             "if omitted; `feeds` for the calendar feeds' URLs")
+    oncall.add_argument("words", nargs="*", help=argparse.SUPPRESS)  # feeds rotate FEED
     oncall.add_argument("--at", metavar="TIME", help="ISO 8601 instant (default: now)")
     _common(oncall, "oncall", _oncall)
 
@@ -102,7 +108,7 @@ def _instant(text: str | None, zone: ZoneInfo, default: datetime) -> datetime:
     if text is None:
         return default
     try:
-        return parse_datetime(text, zone)
+        return roster.read_instant(text, zone)
     except ValueError as error:
         raise Usage(str(error)) from None
 
@@ -121,6 +127,10 @@ def _span(arguments: argparse.Namespace, zone: ZoneInfo) -> tuple[datetime, date
 
 
 def _oncall(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
+    if arguments.team == "feeds":
+        return run_feeds(arguments, config, out)
+    if arguments.words:
+        raise Usage(f"unexpected {' '.join(arguments.words)!r} after the rota or service")
     at = _instant(arguments.at, config.settings.timezone, SystemClock().now())
     answers = roster.on_call(config, arguments.team, at, _overrides(arguments, config, at))
     if arguments.format == "json":

@@ -157,7 +157,9 @@ def read_file(path: Path, resolver: SecretResolver) -> tuple[list[Document], lis
     try:
         raw = path.read_bytes()
     except OSError as error:
-        return [], [Problem(Where(display), "", f"cannot read file: {error.strerror}")]
+        hint = "; make it readable by the user router runs as" if isinstance(
+            error, PermissionError) else ""
+        return [], [Problem(Where(display), "", f"cannot read file: {error.strerror}{hint}")]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -51,9 +51,15 @@ from router.server.slack_actions import Responder, SlackActions
 from router.server.socket import serve_socket
 from router.server.tls import Certificates, TlsFiles, TlsFilesInvalid, load_context
 from router.store import DATABASE_NAME, Store, files
+from router.store.feeds import FeedTokens
 
 logger = logging.getLogger(__name__)
 SOCKET_NAME = "router.sock"
+
+
+class StartFailed(Exception):
+    """The daemon cannot start for a reason outside the config (a port taken, a state
+    directory it cannot write): one line that says what, where and what to do."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +96,7 @@ async def run(options: Options, *, clock: Clock | None = None,
 
     Raises:
         ConfigInvalid: the config is invalid at start.
+        StartFailed: the state directory or the listen address cannot be used.
     """
     config = await load(options.config_paths)
     activated = systemd.listeners(systemd.listen_fds())  # socket activation: not --listen
@@ -132,6 +139,8 @@ async def run(options: Options, *, clock: Clock | None = None,
     scheme = "http" if certificates is None else "https"
     shutdown = trio.Event()
     try:
+        # Bound before any task starts, so that a taken port is one error, not a group.
+        listeners = activated or await _listen(host, port)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_signals, shutdown, reloader, nursery.cancel_scope)
             await nursery.start(functools.partial(
@@ -147,13 +156,13 @@ async def run(options: Options, *, clock: Clock | None = None,
             await nursery.start(Retention(engine).run)
             await nursery.start(slack_replies.run)
             async with trio.open_nursery() as servers:  # both return once drained
-                listeners = activated or await open_listeners(host, port)
                 limits = Limits(max_body_bytes=config.settings.max_body_bytes)
                 routes = build_routes(engine, deliverer, reload=functools.partial(
                     _reload_or_raise, reloader), metrics=metrics.exposition,
                     received=metrics.alerts_received,
                     slack=SlackActions(engine, slack_replies), link_pages=link_pages,
-                    admin_token=admin_token, listen_host=host)
+                    admin_token=admin_token, listen_host=host,
+                    feed_token=FeedTokens(options.state_dir).token)
                 await servers.start(functools.partial(
                     serve_listeners, routes, listeners, limits=limits,
                     shutdown=shutdown, on_response=metrics.responded,
@@ -237,11 +246,26 @@ def _check_public_url(public_url: str, *, tls: bool) -> None:
                        extra={"public_url": public_url})
 
 
+async def _listen(host: str, port: int) -> list[trio.SocketListener]:
+    try:
+        return await open_listeners(host, port)
+    except OSError as error:
+        raise StartFailed(
+            f"cannot listen on {host}:{port}: {error.strerror or error}; stop what holds "
+            f"that address or choose another with --listen or settings.listen") from None
+
+
 def _prepare_state(state_dir: Path) -> str:
     """The state directory 0750 with its key files 0600; the admin token for the CLI."""
-    files.prepare_directory(state_dir)
-    files.tighten_files([state_dir / LINK_KEY_NAME])
-    return files.read_or_create_admin_token(state_dir)
+    try:
+        files.prepare_directory(state_dir)
+        files.tighten_files([state_dir / LINK_KEY_NAME])
+        return files.read_or_create_admin_token(state_dir)
+    except OSError as error:
+        raise StartFailed(
+            f"cannot use the state directory {state_dir}: {error.strerror or error}; make it "
+            f"a directory the user router runs as may write, or give another with --state"
+        ) from None
 
 
 async def _post_json(transport: Transport, url: str, body: bytes) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from router.config.model import Config, Override, Rota
@@ -40,6 +40,26 @@ def calendar_window(now: datetime) -> tuple[datetime, datetime]:
     day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = day - timedelta(days=day.weekday() + 7)
     return start, now + CALENDAR_SPAN
+
+
+def read_instant(text: str, zone: tzinfo) -> datetime:
+    """A date or instant someone typed to ask an on-call question (`router fatigue --from`,
+    `GET /v1/fatigue?from=`, `--at`): ISO 8601, and without an offset wall-clock time in
+    `zone` (the settings' or the rota's timezone), so that a bare date is the same local
+    day from the CLI and over HTTP, across DST changes too.
+
+    Raises:
+        ValueError: not ISO 8601, or outside the years 1000 to 9000 (shift arithmetic near
+            year 1 or 9999 overflows).
+    """
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a date and time such as 2026-12-24T09:00 or "
+                         f"2026-12-24T09:00:00+01:00, got {text!r}") from None
+    if not 1000 <= moment.year <= 9000:
+        raise ValueError(f"expected an instant between the years 1000 and 9000, got {text!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import trio
@@ -31,7 +31,7 @@ from router.alerts.formats import (
 )
 from router.engine import Accepted, Engine, overrides, roster, views
 from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
-from router.server.api_access import Access, Gate
+from router.server.api_access import Access, FeedToken, Gate
 from router.server.api_alertmanager import AlertmanagerApi
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_overrides import Overrides
@@ -57,7 +57,8 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
                  reload: Reload | None = None, metrics: Exposition | None = None,
                  received: Received | None = None, slack: SlackActions | None = None,
                  link_pages: LinkPages | None = None, admin_token: str | None = None,
-                 listen_host: str | None = None) -> Routes:
+                 listen_host: str | None = None, feed_token: FeedToken | None = None
+                 ) -> Routes:
     """The API's routes, each registered with who may call it (api_access.py).
 
     `tester` sends channel tests (the daemon's deliverer), `reload` reloads the config (the
@@ -66,9 +67,10 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     state directory's) is accepted with every scope besides the configured tokens, and
     `listen_host` (the address listened on) is a name the Host header may give. Slack's
     buttons and the email acknowledge links prove themselves by signature, not by a bearer
-    token (slack_actions.py, link_pages.py); no link routes without `link_pages`."""
+    token (slack_actions.py, link_pages.py); no link routes without `link_pages`.
+    `feed_token` gives each calendar feed's own secret token (store/feeds.py)."""
     routes = Routes()
-    gate = Gate(engine, admin_token, listen_host)
+    gate = Gate(engine, admin_token, listen_host, feed_token)
 
     def add(method: str, pattern: str, access: Access, handler: Handler,
             source: str | None = None) -> None:
@@ -91,8 +93,8 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     reads = _Reads(engine)
     add("GET", "/v1/oncall", "read", reads.on_call)
     add("GET", "/v1/rotas/{id}/shifts", "read", reads.shifts)
-    add("GET", "/v1/rotas/{id}.ics", "read", reads.rota_ics)
-    add("GET", "/v1/people/{id}.ics", "read", reads.person_ics)
+    add("GET", "/v1/rotas/{id}.ics", "feed", reads.rota_ics)
+    add("GET", "/v1/people/{id}.ics", "feed", reads.person_ics)
     add("GET", "/v1/fatigue", "read", reads.fatigue)
     rota_overrides = Overrides(engine)
     add("GET", "/v1/rotas/{id}/overrides", "read", rota_overrides.list)
@@ -290,19 +292,16 @@ class _Ingest:
                         (("content-type", "application/json"),))
 
 
-def _instant(request: Request, name: str, default: datetime) -> datetime:
-    """A query parameter as an aware instant; naive text is UTC."""
+def _instant(request: Request, name: str, default: datetime, zone: tzinfo = UTC) -> datetime:
+    """A query parameter as an aware instant; naive text is wall-clock time in `zone`, as
+    the CLI reads it (roster.read_instant)."""
     values = request.query.get(name)
     if not values:
         return default
     try:
-        moment = datetime.fromisoformat(values[-1])
-    except ValueError:
-        raise BadRequest(name, f"expected an ISO 8601 instant, got {values[-1]!r}") from None
-    if not 1000 <= moment.year <= 9000:  # shift arithmetic near year 1 or 9999 overflows
-        raise BadRequest(name, f"expected an instant between the years 1000 and 9000, got "
-                               f"{values[-1]!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return roster.read_instant(values[-1], zone)
+    except ValueError as error:
+        raise BadRequest(name, str(error)) from None
 
 
 class _Reads:
@@ -311,15 +310,17 @@ class _Reads:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def window(self, request: Request) -> tuple[datetime, datetime]:
-        start = _instant(request, "from", self.engine.now())
-        end = _instant(request, "until", start + roster.CALENDAR_SPAN)
+    def window(self, request: Request, zone: tzinfo) -> tuple[datetime, datetime]:
+        """?from= and ?until=; without an offset, in `zone` (as `router fatigue` and
+        `router schedule` read --from and --until)."""
+        start = _instant(request, "from", self.engine.now(), zone)
+        end = _instant(request, "until", start + roster.CALENDAR_SPAN, zone)
         if end <= start:
             raise BadRequest("until", "must be after from")
         return start, end
 
     async def on_call(self, request: Request) -> Response:
-        at = _instant(request, "at", self.engine.now())
+        at = _instant(request, "at", self.engine.now(), self.engine.config.settings.timezone)
         team = (request.query.get("team") or [None])[-1]
         extra = await overrides.extra_overrides(self.engine, at)
         answers = roster.on_call(self.engine.config, team, at, extra)
@@ -327,8 +328,10 @@ class _Reads:
                                    "rotas": [roster.on_call_json(item) for item in answers]})
 
     async def shifts(self, request: Request) -> Response:
-        start, end = self.window(request)
         rota_id = request.params["id"]
+        rota = self.engine.config.rotas.get(rota_id)
+        start, end = self.window(request, self.engine.config.settings.timezone
+                                 if rota is None else rota.timezone)
         extra = await overrides.extra_overrides(self.engine, start)
         shifts = roster.schedule(self.engine.config, rota_id, start, end,
                                  extra.get(rota_id, ()))
@@ -350,7 +353,7 @@ class _Reads:
         return Response(200, body, (("content-type", "text/calendar; charset=utf-8"),))
 
     async def fatigue(self, request: Request) -> Response:
-        start, end = self.window(request)
+        start, end = self.window(request, self.engine.config.settings.timezone)
         pages = await self.engine.pages(start, end)
         extra = await overrides.extra_overrides(self.engine, start)
         reports = roster.fatigue(self.engine.config, start, end, pages, extra)

@@ -17,13 +17,16 @@ API by accident or by design (docs/security.md):
    browser can send `text/plain` or form bodies cross-site without asking first, never
    `application/json`.
 Slack's buttons and the email acknowledge link prove themselves by signature, and PagerDuty
-senders by routing key (their handlers check); health checks are open.
+senders by routing key (their handlers check); health checks are open. A calendar feed
+(`feed`) also opens to its own secret feed token in `?token=` (store/feeds.py), which opens
+no other feed and no other route.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -31,9 +34,15 @@ from urllib.parse import urlsplit
 from router.engine import Engine
 from router.server.routes import Handler, Request, Response
 
-Access = Literal["open", "signed", "routing_key", "ingest", "read", "respond", "admin"]
+Access = Literal["open", "signed", "routing_key", "feed", "ingest", "read", "respond",
+                 "admin"]
 """What a route asks of a caller: nothing; a signature its handler checks; a PagerDuty
-routing key its handler checks; or a token with that scope."""
+routing key its handler checks; the read scope or the feed's own token (`feed`); or a
+token with that scope."""
+FeedToken = Callable[[str], "str | None"]
+"""A calendar feed's secret token (`rota:web`, `person:ann`), or None if it has none."""
+FEED_KINDS = {"/v1/rotas/": "rota", "/v1/people/": "person"}
+"""Which feed an .ics path is, by its prefix."""
 IMPLIED: dict[str, frozenset[str]] = {
     "ingest": frozenset({"ingest"}),
     "read": frozenset({"read"}),
@@ -69,9 +78,11 @@ class Gate:
     reload's tokens and names take effect at once."""
 
     def __init__(self, engine: Engine, admin_token: str | None = None,
-                 listen_host: str | None = None) -> None:
+                 listen_host: str | None = None, feed_token: FeedToken | None = None
+                 ) -> None:
         self.engine = engine
         self.admin_token = admin_token
+        self.feed_token = feed_token
         self.listen_host = listen_host  # `router run --listen`'s, else settings.listen's
 
     def protect(self, access: Access, handler: Handler, source: str | None = None) -> Handler:
@@ -89,8 +100,10 @@ class Gate:
                                        "(settings.allowed_hosts)")
         if request.method not in _SAFE_METHODS and (why := self.cross_site(request, host)):
             return Response.error(403, f"cross-site request refused: {why}")
-        if access in ("open", "signed"):
+        if access in ("open", "signed") or (access == "feed" and self.own_feed(request)):
             return None
+        if access == "feed":
+            access = "read"
         if access != "routing_key":  # PagerDuty's handler checks the key in the body
             if source is not None and "{" in source:  # generic:{name}
                 source = source.format_map(request.params)
@@ -158,6 +171,17 @@ class Gate:
         """Whether the request presents a token with the admin scope."""
         found = self.principal(request)
         return found is not None and found.may("admin")
+
+    def own_feed(self, request: Request) -> bool:
+        """Whether `?token=` is the secret token of the very feed requested."""
+        presented = (request.query.get("token") or [""])[-1]
+        kind = next((kind for prefix, kind in FEED_KINDS.items()
+                     if request.path.startswith(prefix)), None)
+        if not presented or kind is None or self.feed_token is None:
+            return False
+        expected = self.feed_token(f"{kind}:{request.params.get('id', '')}")
+        return expected is not None and hmac.compare_digest(expected.encode(),
+                                                            presented.encode())
 
     def credential_refusal(self, request: Request, access: Access,
                            source: str | None) -> Response | None:

@@ -108,6 +108,25 @@ def test_fatigue_counts_hours_and_flags_limits(config: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(("start", "end", "hours", "offsets"), [
+    ("2026-03-29", "2026-03-30", 23.0, ("+01:00", "+02:00")),  # clocks go forward
+    ("2026-10-25", "2026-10-26", 25.0, ("+02:00", "+01:00")),  # and back
+    ("2026-10-25T01:00", "2026-10-25T04:00", 4.0, ("+02:00", "+01:00")),
+])
+def test_fatigue_reads_bare_dates_and_times_in_the_settings_timezone(
+        config: Path, start: str, end: str, hours: float, offsets: tuple[str, str]) -> None:
+    """As GET /v1/fatigue does (tests/server/test_api.py): a day is the local day."""
+    code, out, err = run("fatigue", "--from", start, "--until", end, "--config", str(config),
+                         "--format", "json")
+    assert (code, err) == (0, "")
+    answer = json.loads(out)
+    assert (answer["from"], answer["until"]) == (f"{start}{'T00:00' if 'T' not in start else ''}"
+                                                 f":00{offsets[0]}",
+                                                 f"{end}{'T00:00' if 'T' not in end else ''}"
+                                                 f":00{offsets[1]}")
+    assert sum(person["hours"] for person in answer["people"]) == hours
+
+
 @pytest.mark.parametrize(("argv", "code", "message"), [
     (["oncall", "nope"], 1, "router oncall: no rota or service with id 'nope'\n"),
     (["schedule", "web", "--from", "soon"], 2,

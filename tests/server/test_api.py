@@ -93,12 +93,35 @@ async def test_shifts_ics_and_fatigue(client: httpx.AsyncClient) -> None:
     assert hours == {"ann": 96.0, "ben": 72.0}
 
 
+@pytest.mark.parametrize(("start", "end", "hours", "offsets"), [
+    ("2027-03-28", "2027-03-29", 23.0, ("+01:00", "+02:00")),  # clocks go forward
+    ("2027-10-31", "2027-11-01", 25.0, ("+02:00", "+01:00")),  # and back
+    ("2027-10-31T01:00", "2027-10-31T04:00", 4.0, ("+02:00", "+01:00")),
+])
+async def test_fatigue_reads_bare_dates_and_times_in_the_settings_timezone(
+        client: httpx.AsyncClient, start: str, end: str, hours: float,
+        offsets: tuple[str, str]) -> None:
+    """As `router fatigue --from` does (tests/cli/test_oncall.py): a day is the local day
+    of settings.timezone (Europe/Berlin here), not UTC's."""
+    answer = await client.get("/v1/fatigue", headers=OPS, params={"from": start, "until": end})
+    assert answer.status_code == 200, answer.text
+    window = answer.json()
+    assert (datetime.fromisoformat(window["from"]).utcoffset(),
+            datetime.fromisoformat(window["until"]).utcoffset()) == (
+        datetime.fromisoformat(f"2000-01-01T00:00{offsets[0]}").utcoffset(),
+        datetime.fromisoformat(f"2000-01-01T00:00{offsets[1]}").utcoffset())
+    assert datetime.fromisoformat(window["from"]).replace(tzinfo=None) == \
+        datetime.fromisoformat(start)
+    assert sum(person["hours"] for person in window["people"]) == hours
+
+
 @pytest.mark.parametrize(("path", "status", "body"), [
     ("/v1/oncall?team=nope", 404, {"error": "no rota or service with id 'nope'"}),
     ("/v1/rotas/nope/shifts", 404, {"error": "no rota with id 'nope'"}),
     ("/v1/people/nope.ics", 404, {"error": "no person with id 'nope'"}),
     ("/v1/oncall?at=yesterday", 400,
-     {"error": "expected an ISO 8601 instant, got 'yesterday'", "field": "at"}),
+     {"error": "expected a date and time such as 2026-12-24T09:00 or "
+               "2026-12-24T09:00:00+01:00, got 'yesterday'", "field": "at"}),
     ("/v1/fatigue?from=2026-11-02T00:00Z&until=2026-11-01T00:00Z", 400,
      {"error": "must be after from", "field": "until"}),
     ("/v1/incidents?state=open", 400, {"error": "unknown state 'open'; expected triggered, "

@@ -75,8 +75,8 @@ ACCESS = {
     ("POST", "/-/reload"): "admin",
     ("GET", "/v1/oncall"): "read",
     ("GET", "/v1/rotas/{id}/shifts"): "read",
-    ("GET", "/v1/rotas/{id}.ics"): "read",
-    ("GET", "/v1/people/{id}.ics"): "read",
+    ("GET", "/v1/rotas/{id}.ics"): "feed",
+    ("GET", "/v1/people/{id}.ics"): "feed",
     ("GET", "/v1/fatigue"): "read",
     ("GET", "/v1/rotas/{id}/overrides"): "read",
     ("POST", "/v1/rotas/{id}/overrides"): "admin",
@@ -105,9 +105,13 @@ ACCESS = {
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks"}
-LACKING = {"read": "t-ingest", "respond": "t-read", "admin": "t-respond", "ingest": "t-read"}
+LACKING = {"read": "t-ingest", "respond": "t-read", "admin": "t-respond", "ingest": "t-read",
+           "feed": "t-ingest"}
 """For each scope, a token that has every lesser scope but not that one."""
-HAVING = {"read": "t-read", "respond": "t-respond", "admin": "t-admin", "ingest": "t-ingest"}
+HAVING = {"read": "t-read", "respond": "t-respond", "admin": "t-admin", "ingest": "t-ingest",
+          "feed": "t-read"}
+FEEDS = {"rota:web": "f-rota-web", "person:ann": "f-person-ann", "rota:db": "f-rota-db"}
+"""The calendar feeds' own tokens (store/feeds.py's feeds.json)."""
 SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
 
@@ -160,7 +164,8 @@ async def api(tmp_path: Path) -> AsyncIterator[Serve]:
             engine = Engine(load_config([directory / "config.yaml"]), store, FixedClock(NOW))
             routes = build_routes(engine, _Tester(), reload=_reload, metrics=_metrics,
                                   link_pages=LinkPages(engine, b"k" * 32),
-                                  admin_token=ADMIN_FILE_TOKEN, listen_host=listen_host)
+                                  admin_token=ADMIN_FILE_TOKEN, listen_host=listen_host,
+                                  feed_token=FEEDS.get)
             return Api(routes, await servers.serve(routes))
 
         yield serve
@@ -326,12 +331,45 @@ async def test_calendar_feeds_take_a_read_token_in_the_query(api: Serve, path: s
     assert (await server.http.get(path)).status_code == status
 
 
+@pytest.mark.parametrize("tokens", [True, False])
+async def test_a_feed_token_opens_its_own_feed_and_nothing_else(api: Serve,
+                                                                tokens: bool) -> None:
+    """With or without API tokens configured: a calendar app subscribes with the feed's
+    URL alone (issue 16 item 6)."""
+    server = await api(tokens=tokens)
+    own = [("/v1/rotas/web.ics", "f-rota-web"), ("/v1/people/ann.ics", "f-person-ann")]
+    for path, token in own:
+        answer = await server.http.get(path, params={"token": token})
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "text/calendar; charset=utf-8"
+    # another feed's token, the same id as another kind, or as a bearer token: refused
+    for path, token in [("/v1/rotas/web.ics", "f-person-ann"),
+                        ("/v1/rotas/web.ics", "f-rota-db"),
+                        ("/v1/people/ann.ics", "f-rota-web"),
+                        ("/v1/people/web.ics", "f-rota-web"),
+                        ("/v1/rotas/web.ics", "f-rota-web-"), ("/v1/rotas/web.ics", "")]:
+        answer = await server.http.get(path, params={"token": token})
+        assert answer.status_code == 401, (path, token, answer.text)
+    assert (await server.call("GET", "/v1/rotas/{id}.ics", "f-rota-web")).status_code == 401
+    # every other route, with the token in the query or as a bearer token
+    for (method, pattern), access in ACCESS.items():
+        if access in ("open", "signed", "routing_key", "feed") or (
+                access.startswith("ingest:") and not tokens):  # local ingest is open then
+            continue
+        for token in ("f-rota-web", "f-person-ann"):
+            path = re.sub(r"\{(\w+)\}", lambda found: PARAMS[found.group(1)], pattern)
+            query = await server.http.request(method, path, params={"token": token},
+                                              json={} if method != "GET" else None)
+            bearer = await server.call(method, pattern, token)
+            assert (query.status_code, bearer.status_code) == (401, 401), (method, pattern)
+
+
 async def test_without_tokens_only_local_ingest_is_open(api: Serve) -> None:
     server = await api(tokens=False)
     alert = {"summary": "Disk full", "labels": {"alertname": "DiskFull"}}
     assert (await server.call("POST", "/v1/alerts", json=alert)).status_code == 202
     for (method, pattern), access in ACCESS.items():
-        if _scope(access) in ("read", "respond", "admin"):
+        if _scope(access) in ("read", "respond", "admin", "feed"):
             answer = await server.call(method, pattern)
             assert answer.status_code == 401, (method, pattern, answer.text)
     # Through a proxy that passes its own Host, a request is not local: a token is needed.
