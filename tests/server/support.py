@@ -5,6 +5,10 @@ TLS contexts that trust only a throwaway trustme CA (used by tests/e2e/test_tls.
 from __future__ import annotations
 
 import ssl
+import textwrap
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -12,8 +16,37 @@ import httpx
 import trio
 import trustme
 
-from router.server.http import Routes, serve_http
+from router.clock import FixedClock
+from router.config import load_config
+from router.engine import Engine
+from router.server.api import build_routes
+from router.server.http import Limits, Routes, serve_http
 from router.store import Store
+
+
+@asynccontextmanager
+async def engine_on_disk(directory: Path, config: str, now: datetime) -> AsyncIterator[Engine]:
+    """An engine on `config` (dedented) and a real SQLite store in `directory`, at `now`."""
+    (directory / "config.yaml").write_text(textwrap.dedent(config))
+    store = await Store.open(directory / "router.db")
+    try:
+        yield Engine(load_config([directory / "config.yaml"]), store, FixedClock(now))
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
+async def api_client(engine: Engine, *, headers: Mapping[str, str] | None = None,
+                     limits: Limits | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """The API's routes for `engine` served on a free loopback port, and a client for it."""
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(partial(serve_http, build_routes(engine), port=0,
+                                           limits=limits or Limits(), shutdown=shutdown))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                     headers=dict(headers or {})) as http:
+            yield http
+        shutdown.set()
 
 
 class Servers:

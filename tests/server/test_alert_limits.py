@@ -20,6 +20,7 @@ from router.engine import Engine
 from router.server.api import build_routes
 from router.server.http import Limits, serve_http
 from router.store import Store
+from tests.server.support import api_client, engine_on_disk
 
 CONFIG = """
 settings:
@@ -56,20 +57,11 @@ REFUSED: dict[str, tuple[object, str]] = {
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    (tmp_path / "config.yaml").write_text(textwrap.dedent(CONFIG))
-    config = load_config([tmp_path / "config.yaml"])
-    store = await Store.open(tmp_path / "router.db")
-    engine = Engine(config, store, FixedClock(NOW))
-    shutdown = trio.Event()
-    limits = Limits(max_body_bytes=config.settings.max_body_bytes)
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(partial(serve_http, build_routes(engine), port=0,
-                                           limits=limits, shutdown=shutdown))
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                     headers={"content-type": "application/json"}) as http:
+    async with engine_on_disk(tmp_path, CONFIG, NOW) as engine:
+        limits = Limits(max_body_bytes=engine.config.settings.max_body_bytes)
+        async with api_client(engine, headers={"content-type": "application/json"},
+                              limits=limits) as http:
             yield http
-        shutdown.set()
-    await store.close()
 
 
 @pytest.mark.parametrize("endpoint", sorted(REFUSED))

@@ -3,23 +3,15 @@ server on a real SQLite store (the daemon-as-subprocess tests are in tests/e2e/)
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 import httpx
 import icalendar
 import pytest
-import trio
 
-from router.clock import FixedClock
-from router.config import load_config
-from router.engine import Engine
-from router.server.api import build_routes
-from router.server.http import serve_http
-from router.store import Store
+from tests.server.support import api_client, engine_on_disk
 
 CONFIG = """
 settings:
@@ -52,17 +44,8 @@ OPS = {"authorization": "Bearer s3cret-ops"}
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    (tmp_path / "config.yaml").write_text(textwrap.dedent(CONFIG))
-    store = await Store.open(tmp_path / "router.db")
-    engine = Engine(load_config([tmp_path / "config.yaml"]), store, FixedClock(NOW))
-    shutdown = trio.Event()
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(partial(serve_http, build_routes(engine), port=0,
-                                           shutdown=shutdown))
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            yield http
-        shutdown.set()
-    await store.close()
+    async with engine_on_disk(tmp_path, CONFIG, NOW) as engine, api_client(engine) as http:
+        yield http
 
 
 async def test_oncall_answers_who_until_when_and_who_is_next(

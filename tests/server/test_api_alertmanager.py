@@ -5,24 +5,16 @@ shared with router's own `/v1/silences`."""
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import trio
 
 from router.alerts.formats.alertmanager import fingerprint
-from router.clock import FixedClock
-from router.config import load_config
-from router.engine import Engine
-from router.server.api import build_routes
-from router.server.http import serve_http
-from router.store import Store
+from tests.server.support import api_client, engine_on_disk
 
 CONFIG = """
 settings:
@@ -56,18 +48,9 @@ SILENCE = {"matchers": [{"name": "alertname", "value": "HighLoad", "isRegex": Fa
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    (tmp_path / "config.yaml").write_text(textwrap.dedent(CONFIG))
-    store = await Store.open(tmp_path / "router.db")
-    engine = Engine(load_config([tmp_path / "config.yaml"]), store, FixedClock(NOW))
-    shutdown = trio.Event()
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(partial(serve_http, build_routes(engine), port=0,
-                                           shutdown=shutdown))
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                     headers=OPS) as http:
-            yield http
-        shutdown.set()
-    await store.close()
+    async with (engine_on_disk(tmp_path, CONFIG, NOW) as engine,
+                api_client(engine, headers=OPS) as http):
+        yield http
 
 
 async def add_silence(client: httpx.AsyncClient, **changes: Any) -> str:

@@ -5,22 +5,15 @@ answer and in the one log line about it. Over real loopback HTTP on a real SQLit
 from __future__ import annotations
 
 import logging
-import textwrap
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
-import trio
 
-from router.clock import FixedClock
-from router.config import load_config
 from router.engine import Engine
-from router.server.api import build_routes
-from router.server.http import serve_http
-from router.store import Store
+from tests.server.support import api_client, engine_on_disk
 
 CONFIG = """
 settings:
@@ -48,17 +41,8 @@ TRACEPARENT = {"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01", **OPS}
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Engine, httpx.AsyncClient]]:
-    (tmp_path / "config.yaml").write_text(textwrap.dedent(CONFIG))
-    store = await Store.open(tmp_path / "router.db")
-    engine = Engine(load_config([tmp_path / "config.yaml"]), store, FixedClock(NOW))
-    shutdown = trio.Event()
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(partial(serve_http, build_routes(engine), port=0,
-                                           shutdown=shutdown))
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            yield engine, http
-        shutdown.set()
-    await store.close()
+    async with engine_on_disk(tmp_path, CONFIG, NOW) as engine, api_client(engine) as http:
+        yield engine, http
 
 
 @pytest.mark.parametrize("stray", [KeyError("severity"), ValueError("not a number"),

@@ -9,22 +9,19 @@ import json
 import textwrap
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import icalendar
 import pytest
-import trio
 
 from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
-from router.server.api import build_routes
-from router.server.http import serve_http
 from router.server.messages import answer
 from router.store import Store
+from tests.server.support import api_client
 
 CONFIG = """
 settings:
@@ -62,14 +59,8 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
 
 @pytest.fixture
 async def client(engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
-    shutdown = trio.Event()
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(partial(serve_http, build_routes(engine), port=0,
-                                           shutdown=shutdown))
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                     headers=OPS) as http:
-            yield http
-        shutdown.set()
+    async with api_client(engine, headers=OPS) as http:
+        yield http
 
 
 async def test_add_list_and_remove(client: httpx.AsyncClient) -> None:
