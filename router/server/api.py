@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+import msgspec
 import trio
 
 from router.alerts.formats import (
@@ -206,10 +207,16 @@ def trace_id(request: Request) -> str:
     return uuid.uuid4().hex
 
 
-def _accepted_json(items: Sequence[Accepted]) -> dict[str, Any]:
-    return {"status": "accepted", "incidents": [
+def _accepted_json(items: Sequence[Accepted]) -> bytes:
+    """The 202 answer's body, encoded by msgspec (the same compact UTF-8 JSON as
+    `Response.json`, in a fraction of the time: it is written once per ingest request)."""
+    return _ENCODE({"status": "accepted", "incidents": [
         {"incident_id": item.incident_id, "dedup_key": item.dedup_key, "action": item.action,
-         "suppressed_by": item.suppressed_by} for item in items]}
+         "suppressed_by": item.suppressed_by} for item in items]})
+
+
+_ENCODE = msgspec.json.Encoder().encode
+_JSON_TYPE = (("content-type", "application/json"),)
 
 
 _THREAD_BODY = 64 * 1024
@@ -250,7 +257,7 @@ class _Ingest:
             self.count(source.partition(":")[0], request, len(alerts))
             if empty:
                 return Response(status)
-            return Response.json(status, _accepted_json(accepted))
+            return Response(status, _accepted_json(accepted), _JSON_TYPE)
         return handle
 
     async def generic(self, request: Request) -> Response:

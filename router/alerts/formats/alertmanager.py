@@ -25,6 +25,10 @@ The fingerprint is Alertmanager's own (prometheus/common `model.LabelSet.Fingerp
 FNV-1a over the label names in sorted order, each name and value followed by the byte 0xff,
 written as 16 lowercase hex digits. The same alert therefore has the same dedup key whether it
 comes through this webhook or straight from Prometheus (alertmanager_v2).
+
+The body is decoded into `Notification` structs by msgspec; a body that does not fit them goes
+through the careful path over plain JSON values, which names the field at fault
+(`_json.typed_or_careful`).
 """
 
 from __future__ import annotations
@@ -32,8 +36,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+import msgspec
+
 from router.alerts.formats import _json
-from router.alerts.model import Alert, Severity, Status
+from router.alerts.model import Alert, Link, Severity, Status
+from router.errors import BadRequest
 
 SOURCE = "alertmanager"
 
@@ -52,6 +59,27 @@ SEVERITIES: Mapping[str, Severity] = {
     "none": Severity.INFO,
 }
 
+
+
+class WebhookAlert(msgspec.Struct):
+    """One entry of `alerts`, as msgspec decodes it; null counts as absent."""
+
+    status: str
+    labels: dict[str, str]
+    annotations: dict[str, str] | None = None
+    startsAt: str | None = None  # Alertmanager's spelling
+    endsAt: str | None = None
+    generatorURL: str | None = None
+    fingerprint: str | None = None
+
+
+class Notification(msgspec.Struct):
+    """The webhook's body; its group-level fields say nothing the alerts do not."""
+
+    alerts: list[WebhookAlert]
+
+
+_BODY = msgspec.json.Decoder(Notification)
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
 _MASK = 0xFFFFFFFFFFFFFFFF
@@ -64,6 +92,43 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
     Raises:
         BadRequest: naming the field at fault.
     """
+    return _json.typed_or_careful(lambda: _typed(body, limits), lambda: _careful(body, limits))
+
+
+def _typed(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
+    entries = _BODY.decode(body).alerts
+    if len(entries) > _json.MAX_ALERTS:
+        raise BadRequest("alerts", "too many alerts")
+    return [_typed_alert(entry, limits) for entry in entries]
+
+
+def _typed_alert(entry: WebhookAlert, limits: _json.FieldLimits) -> Alert:
+    labels = _json.typed_map(entry.labels, "label", limits)
+    annotations = _json.typed_map(entry.annotations, "annotation", limits)
+    status = STATUSES.get(entry.status)
+    if status is None:
+        raise BadRequest("status", "not firing or resolved")
+    return Alert(
+        summary=summary(labels, annotations),
+        source=SOURCE,
+        severity=severity(labels),
+        status=status,
+        labels=labels,
+        annotations=annotations,
+        service=labels.get("service") or None,
+        dedup_key=entry.fingerprint or fingerprint(labels),
+        starts_at=not_zero(_json.typed_time(entry.startsAt)),
+        ends_at=not_zero(_json.typed_time(entry.endsAt)),
+        links=(Link(href=entry.generatorURL, text="Source"),) if entry.generatorURL else (),
+    )
+
+
+def not_zero(moment: datetime | None) -> datetime | None:
+    """None for Go's zero time, which means no time."""
+    return None if moment == _json.ZERO_TIME else moment
+
+
+def _careful(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
     document = _json.as_object(_json.decode(body), "", "a JSON object (an Alertmanager webhook)")
     entries = _json.alert_list(document, "alerts", "")
     return [
@@ -104,8 +169,7 @@ def severity(labels: Mapping[str, str]) -> Severity:
 
 def instant(document: Mapping[str, object], key: str, path: str) -> datetime | None:
     """A timestamp where Go's zero time means none."""
-    moment = _json.timestamp(document, key, path)
-    return None if moment == _json.ZERO_TIME else moment
+    return not_zero(_json.timestamp(document, key, path))
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:

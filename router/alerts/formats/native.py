@@ -22,15 +22,22 @@ default. docs/formats.md documents it for users.
 
 Severity needs no table: the format's levels are router's own. Empty `service` and
 `dedup_key` count as absent.
+
+A body is decoded into `NativeAlert` structs by msgspec; a body that does not fit them goes
+through the careful path over plain JSON values, which names the field at fault
+(`_json.typed_or_careful`). The unix socket's messages, decoded already, take the careful path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
+
+import msgspec
 
 from router.alerts.formats import _json
-from router.alerts.model import Alert, Severity, Status
+from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
 
 SOURCE = "native"
@@ -44,6 +51,32 @@ SEVERITIES: Mapping[str, Severity] = {severity.value: severity for severity in S
 STATUSES: Mapping[str, Status] = {status.value: status for status in Status}
 
 
+class TypedLink(msgspec.Struct):
+    """`{href, text}`; other keys are ignored, as on the careful path."""
+
+    href: str
+    text: str | None = None
+
+
+class NativeAlert(msgspec.Struct, forbid_unknown_fields=True):
+    """One alert as msgspec decodes it; the fields are `FIELDS`, null counts as absent."""
+
+    summary: str
+    severity: str | None = None
+    status: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    details: dict[str, Any] | None = None
+    service: str | None = None
+    dedup_key: str | None = None
+    starts_at: str | None = None
+    ends_at: str | None = None
+    links: list[TypedLink] | None = None
+
+
+_BODY = msgspec.json.Decoder(NativeAlert | list[NativeAlert])
+
+
 def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
           now: datetime) -> list[Alert]:
     """One alert, or a list of alerts, in router's own JSON.
@@ -52,7 +85,48 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
         BadRequest: naming the field at fault: `summary` for a single alert, `[2].summary` for
             the third of a list.
     """
-    return parse_document(_json.decode(body), limits=limits)
+    return _json.typed_or_careful(lambda: _typed(body, limits),
+                                  lambda: parse_document(_json.decode(body), limits=limits))
+
+
+def _typed(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
+    document = _BODY.decode(body)
+    if isinstance(document, NativeAlert):
+        return [_typed_alert(document, limits)]
+    if len(document) > _json.MAX_ALERTS:
+        raise BadRequest("", "too many alerts")
+    return [_typed_alert(entry, limits) for entry in document]
+
+
+def _typed_alert(entry: NativeAlert, limits: _json.FieldLimits) -> Alert:
+    if not entry.summary.strip():
+        raise BadRequest("summary", "must not be empty")
+    starts_at = _json.typed_time(entry.starts_at)
+    ends_at = _json.typed_time(entry.ends_at)
+    if starts_at is not None and ends_at is not None and ends_at < starts_at:
+        raise BadRequest("ends_at", "is before starts_at")
+    return Alert(
+        summary=entry.summary,
+        source=SOURCE,
+        severity=_json.typed_choice(entry.severity, SEVERITIES, Severity.WARNING),
+        status=_json.typed_choice(entry.status, STATUSES, Status.FIRING),
+        labels=_json.typed_map(entry.labels, "label", limits),
+        annotations=_json.typed_map(entry.annotations, "annotation", limits),
+        details=_json.typed_details(entry.details),
+        service=entry.service or None,
+        dedup_key=entry.dedup_key or None,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        links=_typed_links(entry.links),
+    )
+
+
+def _typed_links(links: list[TypedLink] | None) -> tuple[Link, ...]:
+    if not links:
+        return ()
+    if not all(link.href.strip() for link in links):
+        raise BadRequest("links", "href must not be empty")
+    return tuple(Link(href=link.href, text=link.text or "") for link in links)
 
 
 def parse_document(document: object, *, limits: _json.FieldLimits) -> list[Alert]:
