@@ -13,6 +13,12 @@ Rules:
   resolves every alert of the incident. A resolve with no open incident is ignored
   (Prometheus re-sends resolved alerts for 15 minutes).
 - An acknowledge (PagerDuty's acknowledge event) acknowledges a triggered incident.
+
+Which alerts of an incident still fire is a set of identities, one per label set
+(`alert_identity`: xxh3, `x` and 16 hex digits). Before issue 15 they were
+`label_fingerprint`s (SHA-256 of the labels as JSON, 16 hex digits); an incident opened
+before the upgrade may still hold those, and an alert matches its old identity too, so such
+an incident neither splits its alerts nor stays open after its last one is resolved.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+import msgspec
+import xxhash
+
 from router.alerts.model import Alert, Incident, IncidentState, Severity, Status, TimelineEntry
 
 Action = Literal["opened", "updated", "acknowledged", "resolved", "ignored"]
@@ -32,10 +41,39 @@ Action = Literal["opened", "updated", "acknowledged", "resolved", "ignored"]
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+_ENCODE_FAST = msgspec.json.Encoder().encode
+_LEGACY_LENGTH = 16
+
+
 def label_fingerprint(labels: Mapping[str, str]) -> str:
-    """A stable hash of the sorted label set: the same labels always give the same text."""
+    """A stable hash of the sorted label set: the same labels always give the same text.
+
+    Derived dedup keys are made of it and stored with open incidents, so it stays as it was;
+    an alert's identity in its incident is `alert_identity`."""
     canonical = _ENCODE(sorted(labels.items()))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def alert_identity(labels: Mapping[str, str]) -> str:
+    """Which alert of its incident an alert is: `x` and xxh3-64 of the sorted label set as
+    JSON (JSON keeps any two label sets apart). Computed for every alert, so a fast hash;
+    the `x` tells it from an identity stored before (`label_fingerprint`, no letter `x`)."""
+    try:
+        canonical = _ENCODE_FAST(sorted(labels.items()))
+    except UnicodeEncodeError:  # a lone surrogate, which no inbound format lets through
+        canonical = _ENCODE(sorted(labels.items())).encode("utf-8", "surrogatepass")
+    return "x" + xxhash.xxh3_64_hexdigest(canonical)
+
+
+def _known(firing: frozenset[str], labels: Mapping[str, str],
+           identity: str) -> frozenset[str]:
+    """`firing` with the alert's identity from before the upgrade, if it holds one,
+    replaced by `identity`; else `firing` itself. Only an incident opened before the upgrade
+    holds such identities, so the old hash is computed only then."""
+    if identity in firing or not any(len(known) == _LEGACY_LENGTH for known in firing):
+        return firing
+    legacy = label_fingerprint(labels)
+    return firing - {legacy} | {identity} if legacy in firing else firing
 
 
 def dedup_key(alert: Alert, from_template: Callable[[], str | None],
@@ -76,8 +114,9 @@ class Change:
 
 def apply_alert(incident: Incident | None, firing: frozenset[str], alert: Alert,
                 opening: Opening, now: datetime) -> Change:
-    """The incident after `alert`; `firing` holds the label fingerprints still firing."""
-    identity = label_fingerprint(alert.labels)
+    """The incident after `alert`; `firing` holds the identities of the alerts still firing."""
+    identity = alert_identity(alert.labels)
+    firing = _known(firing, alert.labels, identity)
     if alert.status is Status.FIRING:
         if incident is None:
             return _open(alert, identity, opening, now)
