@@ -84,6 +84,13 @@ class Gate:
         self.admin_token = admin_token
         self.feed_token = feed_token
         self.listen_host = listen_host  # `router run --listen`'s, else settings.listen's
+        # What each request would otherwise work out again from the same settings: the
+        # names, the tokens' bytes and principals, and the principal of the last token
+        # presented (a sender sends the same one each time; the gate and the metrics both
+        # ask); each built again when a reload swaps the settings.
+        self._names: tuple[object, str | None, frozenset[str]] | None = None
+        self._tokens: tuple[object, tuple[tuple[bytes, Principal], ...]] | None = None
+        self._last: tuple[object, bytes, Principal | None] | None = None
 
     def protect(self, access: Access, handler: Handler, source: str | None = None) -> Handler:
         """`handler` behind the Host, Origin, credential and content-type checks."""
@@ -125,6 +132,15 @@ class Gate:
         (no page can make a browser send them but one served from loopback), the listen
         address, public_url's host and `settings.allowed_hosts`."""
         settings = self.engine.config.settings
+        known = self._names
+        if known is not None and known[0] is settings and known[1] == self.listen_host:
+            return known[2]
+        names = self._allowed_hosts()
+        self._names = (settings, self.listen_host, names)
+        return names
+
+    def _allowed_hosts(self) -> frozenset[str]:
+        settings = self.engine.config.settings
         names = set(LOOPBACK_NAMES) | set(settings.allowed_hosts)
         listen_host = (self.listen_host or settings.listen.rpartition(":")[0]).strip(
             "[]").lower()
@@ -158,14 +174,35 @@ class Gate:
             token = (request.query.get("token") or [""])[-1]
         if not token:
             return None
-        encoded = token.encode()
+        encoded, settings, last = token.encode(), self.engine.config.settings, self._last
+        if last is not None and last[0] is settings and hmac.compare_digest(last[1], encoded):
+            return last[2]
+        found = self._principal(encoded)
+        self._last = (settings, encoded, found)
+        return found
+
+    def _principal(self, encoded: bytes) -> Principal | None:
         if self.admin_token and hmac.compare_digest(self.admin_token.encode(), encoded):
             return Principal(ADMIN_TOKEN_NAME, frozenset(IMPLIED))
-        for configured in self.engine.config.settings.ingest_tokens:
-            if hmac.compare_digest(configured.token.reveal().encode(), encoded):
-                granted = frozenset().union(*(IMPLIED[scope] for scope in configured.scopes))
-                return Principal(configured.name, granted, configured.sources)
+        for token, principal in self._known_tokens():
+            if hmac.compare_digest(token, encoded):
+                return principal
         return None
+
+    def _known_tokens(self) -> tuple[tuple[bytes, Principal], ...]:
+        """Each configured token's bytes and whose it is, built once per settings."""
+        settings = self.engine.config.settings
+        known = self._tokens
+        if known is not None and known[0] is settings:
+            return known[1]
+        tokens = tuple(
+            (configured.token.reveal().encode(), Principal(
+                configured.name,
+                frozenset().union(*(IMPLIED[scope] for scope in configured.scopes)),
+                configured.sources))
+            for configured in settings.ingest_tokens)
+        self._tokens = (settings, tokens)
+        return tokens
 
     def is_admin(self, request: Request) -> bool:
         """Whether the request presents a token with the admin scope."""

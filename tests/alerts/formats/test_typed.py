@@ -112,3 +112,18 @@ def test_a_body_the_typed_path_refuses_is_worded_by_the_careful_path(
     with pytest.raises(BadRequest) as error:
         alertmanager_v2.parse(body, {}, limits=LIMITS, now=NOW)
     assert (error.value.field, error.value.message) == (field, message)
+
+
+@SETTINGS
+@given(st.from_regex(_json._RFC3339, fullmatch=True))
+def test_timestamps_read_as_by_the_grammar(value: str) -> None:
+    match = _json._RFC3339.fullmatch(value)
+    assert match is not None
+    try:
+        expected = _json._read_match(match, value, "at")
+    except BadRequest as refused:
+        with pytest.raises(BadRequest) as error:
+            _json._parse_time(value, "at")
+        assert error.value.message == refused.message
+        return
+    assert _json._parse_time(value, "at") == expected
