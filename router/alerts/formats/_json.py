@@ -43,7 +43,6 @@ _RFC3339 = re.compile(
 )
 
 Choice = TypeVar("Choice")
-Result = TypeVar("Result")
 
 TYPED_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 """What msgspec raises for a body it will not decode (RecursionError: nested too deeply)."""
@@ -128,62 +127,6 @@ def _decode_carefully(body: bytes, what: str) -> object:
     except ValueError:  # int() refuses numbers of more than 4300 digits
         raise BadRequest("", "invalid JSON: a number has too many digits") from None
     return document
-
-
-def typed_or_careful(typed: Callable[[], Result], careful: Callable[[], Result]) -> Result:
-    """`typed()`, the fast path over msgspec structs; if it refuses the body in any way,
-    `careful()`, the path over plain JSON values that names the field at fault in the
-    project's words. Bad input is rare and costs one more parse; messages are worded in one
-    place only, and both paths give equal alerts for a body both accept (the tests compare
-    them)."""
-    try:
-        return typed()
-    except (*TYPED_ERRORS, BadRequest):
-        return careful()
-
-
-def typed_map(items: dict[str, str] | None, noun: str, limits: FieldLimits) -> Mapping[str, str]:
-    """Labels or annotations msgspec decoded as text to text, checked as `text_map` checks.
-
-    Raises:
-        BadRequest: an empty name or a size over `limits` (the careful path words it).
-    """
-    if not items:
-        return EMPTY
-    if "" in items:
-        raise BadRequest("", f"{noun} names must not be empty")
-    check_sizes(items, "", noun, limits)
-    return MappingProxyType(items)
-
-
-def typed_time(value: str | None) -> datetime | None:
-    """`parse_time` of an optional timestamp msgspec decoded as text.
-
-    Raises:
-        BadRequest: not an RFC 3339 instant (the careful path words it).
-    """
-    return None if value is None else parse_time(value, "")
-
-
-def typed_details(details: dict[str, object] | None) -> Mapping[str, str]:
-    """`detail_map` of a mapping msgspec decoded."""
-    if not details:
-        return EMPTY
-    return MappingProxyType({name: detail_text(value, name) for name, value in details.items()})
-
-
-def typed_choice(value: str | None, choices: Mapping[str, Choice],
-                 default: Choice | None = None) -> Choice:
-    """`choice` of a value msgspec decoded as text.
-
-    Raises:
-        BadRequest: absent without a default, or not one of `choices` (the careful path
-            words it).
-    """
-    found = default if value is None else choices.get(value)
-    if found is None:
-        raise BadRequest("", "not one of the choices")
-    return found
 
 
 def member(path: str, key: str) -> str:

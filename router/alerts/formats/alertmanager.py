@@ -28,7 +28,7 @@ comes through this webhook or straight from Prometheus (alertmanager_v2).
 
 The body is decoded into `Notification` structs by msgspec; a body that does not fit them goes
 through the careful path over plain JSON values, which names the field at fault
-(`_json.typed_or_careful`).
+(`_structs.or_careful`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from datetime import datetime
 
 import msgspec
 
-from router.alerts.formats import _json
+from router.alerts.formats import _json, _structs
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
 
@@ -92,7 +92,7 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
     Raises:
         BadRequest: naming the field at fault.
     """
-    return _json.typed_or_careful(lambda: _typed(body, limits), lambda: _careful(body, limits))
+    return _structs.or_careful(lambda: _typed(body, limits), lambda: _careful(body, limits))
 
 
 def _typed(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
@@ -103,8 +103,8 @@ def _typed(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
 
 
 def _typed_alert(entry: WebhookAlert, limits: _json.FieldLimits) -> Alert:
-    labels = _json.typed_map(entry.labels, "label", limits)
-    annotations = _json.typed_map(entry.annotations, "annotation", limits)
+    labels = _structs.text_map(entry.labels, "label", limits)
+    annotations = _structs.text_map(entry.annotations, "annotation", limits)
     status = STATUSES.get(entry.status)
     if status is None:
         raise BadRequest("status", "not firing or resolved")
@@ -117,8 +117,8 @@ def _typed_alert(entry: WebhookAlert, limits: _json.FieldLimits) -> Alert:
         annotations=annotations,
         service=labels.get("service") or None,
         dedup_key=entry.fingerprint or fingerprint(labels),
-        starts_at=not_zero(_json.typed_time(entry.startsAt)),
-        ends_at=not_zero(_json.typed_time(entry.endsAt)),
+        starts_at=not_zero(_structs.timestamp(entry.startsAt)),
+        ends_at=not_zero(_structs.timestamp(entry.endsAt)),
         links=(Link(href=entry.generatorURL, text="Source"),) if entry.generatorURL else (),
     )
 

@@ -25,7 +25,7 @@ The body is a JSON list of postable alerts. Mapping:
 
 The body is decoded into `Postable` structs by msgspec; a body that does not fit them goes
 through the careful path over plain JSON values, which names the field at fault
-(`_json.typed_or_careful`).
+(`_structs.or_careful`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from types import MappingProxyType
 
 import msgspec
 
-from router.alerts.formats import _json, alertmanager
+from router.alerts.formats import _json, _structs, alertmanager
 from router.alerts.model import Alert, Link, Status
 from router.errors import BadRequest
 
@@ -68,7 +68,7 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
     Raises:
         BadRequest: naming the field at fault, e.g. `[3].labels`.
     """
-    return _json.typed_or_careful(lambda: _typed(body, now, limits),
+    return _structs.or_careful(lambda: _typed(body, now, limits),
                                   lambda: _careful(body, now, limits))
 
 
@@ -80,13 +80,13 @@ def _typed(body: bytes, now: datetime, limits: _json.FieldLimits) -> list[Alert]
 
 
 def _typed_alert(postable: Postable, now: datetime, limits: _json.FieldLimits) -> Alert:
-    labels = _json.typed_map(postable.labels, "label", limits)
+    labels = _structs.text_map(postable.labels, "label", limits)
     labels = labels if all(labels.values()) else _present(labels)
     if not labels:
         raise BadRequest("labels", "must hold at least one non-empty label")
-    annotations = _json.typed_map(postable.annotations, "annotation", limits)
-    ends_at = alertmanager.not_zero(_json.typed_time(postable.endsAt))
-    starts_at = alertmanager.not_zero(_json.typed_time(postable.startsAt)) or ends_at or now
+    annotations = _structs.text_map(postable.annotations, "annotation", limits)
+    ends_at = alertmanager.not_zero(_structs.timestamp(postable.endsAt))
+    starts_at = alertmanager.not_zero(_structs.timestamp(postable.startsAt)) or ends_at or now
     if ends_at is not None and ends_at < starts_at:
         raise BadRequest("endsAt", "is before startsAt")
     return _alert(labels, annotations, starts_at, ends_at, now, postable.generatorURL)

@@ -25,7 +25,7 @@ Severity needs no table: the format's levels are router's own. Empty `service` a
 
 A body is decoded into `NativeAlert` structs by msgspec; a body that does not fit them goes
 through the careful path over plain JSON values, which names the field at fault
-(`_json.typed_or_careful`). The unix socket's messages, decoded already, take the careful path.
+(`_structs.or_careful`). The unix socket's messages, decoded already, take the careful path.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 
 import msgspec
 
-from router.alerts.formats import _json
+from router.alerts.formats import _json, _structs
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
 
@@ -85,7 +85,7 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
         BadRequest: naming the field at fault: `summary` for a single alert, `[2].summary` for
             the third of a list.
     """
-    return _json.typed_or_careful(lambda: _typed(body, limits),
+    return _structs.or_careful(lambda: _typed(body, limits),
                                   lambda: parse_document(_json.decode(body), limits=limits))
 
 
@@ -101,18 +101,18 @@ def _typed(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
 def _typed_alert(entry: NativeAlert, limits: _json.FieldLimits) -> Alert:
     if not entry.summary.strip():
         raise BadRequest("summary", "must not be empty")
-    starts_at = _json.typed_time(entry.starts_at)
-    ends_at = _json.typed_time(entry.ends_at)
+    starts_at = _structs.timestamp(entry.starts_at)
+    ends_at = _structs.timestamp(entry.ends_at)
     if starts_at is not None and ends_at is not None and ends_at < starts_at:
         raise BadRequest("ends_at", "is before starts_at")
     return Alert(
         summary=entry.summary,
         source=SOURCE,
-        severity=_json.typed_choice(entry.severity, SEVERITIES, Severity.WARNING),
-        status=_json.typed_choice(entry.status, STATUSES, Status.FIRING),
-        labels=_json.typed_map(entry.labels, "label", limits),
-        annotations=_json.typed_map(entry.annotations, "annotation", limits),
-        details=_json.typed_details(entry.details),
+        severity=_structs.choice(entry.severity, SEVERITIES, Severity.WARNING),
+        status=_structs.choice(entry.status, STATUSES, Status.FIRING),
+        labels=_structs.text_map(entry.labels, "label", limits),
+        annotations=_structs.text_map(entry.annotations, "annotation", limits),
+        details=_structs.detail_map(entry.details),
         service=entry.service or None,
         dedup_key=entry.dedup_key or None,
         starts_at=starts_at,

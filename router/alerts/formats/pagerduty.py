@@ -29,7 +29,7 @@ fields are ignored, so such an Alert has an empty summary and the default severi
 
 An event is decoded into an `Event` struct by msgspec; one that does not fit it goes through
 the careful path over plain JSON values, which names the field at fault
-(`_json.typed_or_careful`): so does an acknowledge or resolve whose ignored fields do not fit.
+(`_structs.or_careful`): so does an acknowledge or resolve whose ignored fields do not fit.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from typing import Any
 
 import msgspec
 
-from router.alerts.formats import _json
+from router.alerts.formats import _json, _structs
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
 
@@ -112,7 +112,7 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
     Raises:
         BadRequest: naming the field at fault; answer it with error_body([str(error)]).
     """
-    return _json.typed_or_careful(lambda: _typed(body, limits), lambda: _careful(body, limits))
+    return _structs.or_careful(lambda: _typed(body, limits), lambda: _careful(body, limits))
 
 
 def _typed(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
@@ -120,7 +120,7 @@ def _typed(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
     routing_key, dedup_key = event.routing_key, event.dedup_key or None
     if len(routing_key) != ROUTING_KEY_LENGTH or not routing_key.strip():
         raise BadRequest("routing_key", "not a routing key")
-    status = _json.typed_choice(event.event_action, ACTIONS)
+    status = _structs.choice(event.event_action, ACTIONS)
     if dedup_key is not None and len(dedup_key) > DEDUP_KEY_MAX:
         raise BadRequest("dedup_key", "too long")
     if status is not Status.FIRING:
@@ -140,10 +140,10 @@ def _typed(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
     _json.check_sizes(labels, "payload", "label", limits)
     return [Alert(
         summary=payload.summary, source=SOURCE,
-        severity=_json.typed_choice(payload.severity, SEVERITIES), status=Status.FIRING,
-        labels=MappingProxyType(labels), details=_json.typed_details(payload.custom_details),
+        severity=_structs.choice(payload.severity, SEVERITIES), status=Status.FIRING,
+        labels=MappingProxyType(labels), details=_structs.detail_map(payload.custom_details),
         dedup_key=dedup_key, routing_key=routing_key,
-        starts_at=_json.typed_time(payload.timestamp),
+        starts_at=_structs.timestamp(payload.timestamp),
         links=_typed_links(event), client=event.client or None,
         client_url=event.client_url or None,
     )]
