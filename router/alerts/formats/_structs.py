@@ -40,7 +40,8 @@ def or_careful(typed: Callable[[], Result], careful: Callable[[], Result]) -> Re
 
 
 def text_map(items: dict[str, str] | None, noun: str, limits: FieldLimits) -> Mapping[str, str]:
-    """Labels or annotations msgspec decoded as text to text, checked as `text_map` checks.
+    """Labels or annotations msgspec decoded as text to text, checked as `_json.text_map`
+    checks them.
 
     Raises:
         BadRequest: an empty name or a size over `limits` (the careful path words it).
@@ -63,15 +64,15 @@ def timestamp(value: str | None) -> datetime | None:
 
 
 def detail_map(details: dict[str, object] | None) -> Mapping[str, str]:
-    """`detail_map` of a mapping msgspec decoded."""
+    """`_json.detail_map` of a mapping msgspec decoded."""
     if not details:
         return EMPTY
     return MappingProxyType({name: detail_text(value, name) for name, value in details.items()})
 
 
 def choice(value: str | None, choices: Mapping[str, Choice],
-                 default: Choice | None = None) -> Choice:
-    """`choice` of a value msgspec decoded as text.
+           default: Choice | None = None) -> Choice:
+    """`_json.choice` of a value msgspec decoded as text.
 
     Raises:
         BadRequest: absent without a default, or not one of `choices` (the careful path

@@ -69,7 +69,7 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
         BadRequest: naming the field at fault, e.g. `[3].labels`.
     """
     return _structs.or_careful(lambda: _typed(body, now, limits),
-                                  lambda: _careful(body, now, limits))
+                               lambda: _careful(body, now, limits))
 
 
 def _typed(body: bytes, now: datetime, limits: _json.FieldLimits) -> list[Alert]:

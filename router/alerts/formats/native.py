@@ -86,7 +86,7 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
             the third of a list.
     """
     return _structs.or_careful(lambda: _typed(body, limits),
-                                  lambda: parse_document(_json.decode(body), limits=limits))
+                               lambda: parse_document(_json.decode(body), limits=limits))
 
 
 def _typed(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
