@@ -37,6 +37,11 @@ The rules:
   alert had arrived at the end of the window. An incident that resolved inside the window is
   never notified. A sender re-sending a firing alert after the window (Prometheus does every
   cycle) reaches the same state through ordinary ingest.
+- Muting an open incident (`muting`). An incident is muted while EVERY alert still firing in
+  it is suppressed; one uncovered alert, or none at all, and it is not. The muting names
+  every suppression and silence that holds one of its alerts, and lasts `until` the
+  earliest of their verdicts' ends: then the engine checks again, and either the incident
+  is still muted (by what is left) or it notifies as if new (docs/escalation.md).
 """
 
 from __future__ import annotations
@@ -103,6 +108,37 @@ def check(alert: Alert, suppressions: Sequence[Suppression], silences: Sequence[
         return NOT_SUPPRESSED
     # max() keeps the first of equal keys, which is the declared order.
     return max(active, key=lambda verdict: verdict.until or now)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Muting:
+    """What mutes an incident: `by` as "silence:ID" / "suppression:ID", in the order first
+    seen, and `until` when the first of them stops holding its alert (UTC)."""
+
+    by: tuple[str, ...]
+    until: datetime | None
+
+    def describe(self) -> str:
+        """The `by` text for the timeline and the incident's `suppressed_by`."""
+        return ", ".join(self.by)
+
+
+def muting(alerts: Sequence[Alert], suppressions: Sequence[Suppression],
+           silences: Sequence[Silence], now: datetime) -> Muting | None:
+    """What mutes an incident whose firing alerts are `alerts`; None when one of them is not
+    suppressed at `now`, or there are none."""
+    if not alerts:
+        return None
+    by: dict[str, None] = {}
+    ends: list[datetime] = []
+    for alert in alerts:
+        verdict = check(alert, suppressions, silences, now)
+        if not verdict.suppressed:
+            return None
+        by[f"{verdict.kind}:{verdict.id}"] = None
+        if verdict.until is not None:
+            ends.append(verdict.until)
+    return Muting(by=tuple(by), until=min(ends, default=None))
 
 
 def window_end(suppression: Suppression, now: datetime) -> datetime | None:

@@ -33,6 +33,7 @@ from router.core.suppression import check as check_suppression
 from router.engine.escalation import Escalation
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
+from router.engine.muting import UNMUTE, end_until_resolved
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
 from router.engine.state import EngineState
@@ -200,6 +201,9 @@ class Engine:
                 incident = self._page(transaction, snapshot, incident, decision, timeline, now)
         elif change.action in ("acknowledged", "resolved"):
             self._settle_change(transaction, snapshot, incident, change.action, now)
+        elif (change.action == "updated" and firing_alert and not suppressed_by
+              and incident.suppressed_by and incident.state is IncidentState.TRIGGERED):
+            transaction.set_timer(incident.number, UNMUTE, now)  # muted no more: re-check
         elif change.action == "updated" and firing_alert and self._retriggers(
                 snapshot, incident, now):
             transaction.add_timeline(incident.number, timeline)
@@ -216,6 +220,7 @@ class Engine:
         incident is over), and tells only the channels the trigger reached."""
         transaction.cancel_timers(incident.number)
         if action == "resolved":
+            end_until_resolved(transaction, incident.number, now)
             cancelled = transaction.outbox.cancel_pages(incident.number, now,
                                             f"{incident.id} was resolved before this was sent")
             if cancelled:
@@ -394,11 +399,12 @@ class Engine:
         return await self.handoffs.schedule_handoffs()
 
     async def create_silence(self, matchers: Sequence[tuple[str, str, str]], *,
-                             ends_at: datetime, reason: str, created_by: str = "",
-                             starts_at: datetime | None = None) -> Silence:
+                             ends_at: datetime | None, reason: str, created_by: str = "",
+                             starts_at: datetime | None = None,
+                             until_resolved: bool = False) -> Silence:
         return await self.silencing.create_silence(
             matchers, ends_at=ends_at, reason=reason, created_by=created_by,
-            starts_at=starts_at)
+            starts_at=starts_at, until_resolved=until_resolved)
 
     async def add_silence(self, silence: Silence) -> Silence:
         return await self.silencing.add_silence(silence)

@@ -1,5 +1,9 @@
 """Escalation use cases (room: engine): escalate by hand, and the timers that escalate,
-repeat the policy, or end an acknowledgement that timed out.
+repeat the policy, end an acknowledgement that timed out, or end a muting.
+
+An incident muted by silences or suppression windows (engine/muting.py) does not escalate:
+a timer that falls due for it is held as its one "unmute" timer, and when that fires with
+nothing muting it any more the incident notifies as if new, from its current level.
 
 Each runs in ONE store unit of work; the timer is taken in the same transaction that acts on
 it, so a timer racing an acknowledgement has one outcome whatever the order.
@@ -20,6 +24,7 @@ from router.core.escalation import next_step, plan_level
 from router.core.handoff import TIMER_PREFIX
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id
+from router.engine.muting import UNMUTE, hold, muting_of
 from router.engine.snapshot import Snapshot
 from router.engine.state import EngineState
 from router.errors import Conflict, NotFound
@@ -62,6 +67,9 @@ class Escalation:
                 raise Conflict(f"{incident.id} is resolved")
             if from_level is not None and incident.level != from_level:
                 raise Conflict(f"{incident.id} is at level {incident.level}, not {from_level}")
+            if incident.level and incident.suppressed_by:  # a person overrides a muting
+                incident = replace(incident, suppressed_by=None)
+                transaction.delete_timer(number, UNMUTE)
             if incident.state is IncidentState.ACKNOWLEDGED:
                 incident = replace(incident, state=IncidentState.TRIGGERED,
                                    acknowledged_at=None, acknowledged_by=None)
@@ -133,6 +141,9 @@ class Escalation:
         - unacknowledge: an acknowledgement that timed out (the service's
           acknowledge_timeout) triggers the incident again from level 1.
         - handoff:<rota>: tell the outgoing and incoming person (router/engine/handoffs.py).
+        - unmute: a muted incident checks again: still muted (the timer moves to the new
+          end), or it notifies its current level again and escalates on from there.
+        An escalate or unacknowledge timer of a muted incident is held as its unmute timer.
         """
         snapshot, now = self.state.snapshot, self.state.clock.now()
 
@@ -148,8 +159,14 @@ class Escalation:
             incident, firing = found
             if kind == "unacknowledge":
                 return self._unacknowledge(transaction, snapshot, incident, firing, now)
-            if kind != "escalate" or incident.state is not IncidentState.TRIGGERED:
+            if kind not in ("escalate", UNMUTE) or incident.state is not IncidentState.TRIGGERED:
                 return "ignored"
+            muted = muting_of(transaction, snapshot, incident, firing, now)
+            if muted is not None:
+                hold(transaction, incident, firing, muted, now)
+                return "muted"
+            if kind == UNMUTE:
+                return self._unmute(transaction, snapshot, incident, firing, now)
             return self._escalate_on_time(transaction, snapshot, incident, firing, now)
 
         outcome = await self.state.store.write(work)
@@ -179,10 +196,41 @@ class Escalation:
         if incident.state is not IncidentState.ACKNOWLEDGED:
             return "ignored"
         restarted = replace(incident, state=IncidentState.TRIGGERED, acknowledged_at=None,
-                            acknowledged_by=None, level=0, repeats=0, updated_at=now)
+                            acknowledged_by=None, level=0, repeats=0, updated_at=now,
+                            suppressed_by=None)
         transaction.add_timeline(incident.number, [TimelineEntry(
             at=now, actor="router", action="acknowledgement timed out",
             details={"acknowledged by": incident.acknowledged_by or ""})])
+        muted = muting_of(transaction, snapshot, restarted, firing, now)
+        if muted is not None:  # level 1 is paged when the muting ends
+            restarted = replace(restarted, level=1)
+            hold(transaction, restarted, firing, muted, now)
+            return "muted"
         if self.advance(transaction, snapshot, restarted, firing, "router", now) is None:
             transaction.save_incident(restarted, firing)
         return "triggered again"
+
+    def _unmute(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
+                firing: frozenset[str], now: datetime) -> str:
+        """Nothing mutes the incident any more: as Alertmanager does when a silence ends,
+        it notifies as if new, from its current level (that level's pages again, and that
+        level's escalation deadline from now)."""
+        level = max(incident.level, 1)
+        plan = plan_level(snapshot.config, incident, level, now, self.state.new_id,
+                          on_call=snapshot.on_call.within(transaction, now))
+        transaction.add_notifications(plan.notifications)
+        if plan.deadline is not None:
+            transaction.set_timer(incident.number, "escalate", plan.deadline)
+        timeline = [TimelineEntry(at=now, actor="router", action="unmuted",
+                                  details={"was": incident.suppressed_by or "",
+                                           "level": str(level)})]
+        timeline.extend(TimelineEntry(at=now, actor="router", action="not notified",
+                                      details={"why": why}) for why in plan.held)
+        timeline.extend(TimelineEntry(at=now, actor="router", action="notified",
+                                      details={"channel": item.channel, "target": item.target})
+                        for item in plan.notifications)
+        transaction.add_timeline(incident.number, timeline)
+        transaction.save_incident(replace(
+            incident, level=level, suppressed_by=None, updated_at=now,
+            assigned_to=plan.people[0] if plan.people else incident.assigned_to), firing)
+        return "unmuted"

@@ -115,6 +115,9 @@ def silence_json(silence: Silence, now: datetime) -> dict[str, Any]:
         "ends_at": instant_json(silence.ends_at),
         "reason": silence.reason,
         "created_by": silence.created_by,
+        # an until-resolved silence: the incidents whose resolve ends it
+        **({"until_resolved": [f"INC{number}" for number in silence.covers]}
+           if silence.covers else {}),
     }
 
 

@@ -426,11 +426,16 @@ class _Incidents:
                 for item in matchers):
             raise BadRequest("matchers", 'expected a list of {"name", "operator", "value"} '
                                          "objects, operator one of = != =~ !~")
+        until_resolved = body.get("until_resolved", False)
+        if not isinstance(until_resolved, bool):
+            raise BadRequest("until_resolved", "expected true or false")
         silence = await self.engine.create_silence(
             [(item["name"], item["operator"], item["value"]) for item in matchers],
-            ends_at=_body_instant(body, "ends_at"),
+            ends_at=_body_instant(body, "ends_at")
+            if "ends_at" in body or not until_resolved else None,
             starts_at=_body_instant(body, "starts_at") if "starts_at" in body else None,
-            reason=_text(body, "reason"), created_by=_text(body, "created_by", ""))
+            reason=_text(body, "reason"), created_by=_text(body, "created_by", ""),
+            until_resolved=until_resolved)
         return Response.json(201, views.silence_json(silence, self.engine.now()))
 
     async def expire_silence(self, request: Request) -> Response:

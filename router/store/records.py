@@ -18,8 +18,10 @@ from router.alerts.model import (
     Alert,
     Incident,
     Notification,
+    Severity,
     Silence,
     SilenceMatcher,
+    Status,
     TimelineEntry,
 )
 from router.store.outbox import OutboxReader, OutboxWriter
@@ -80,7 +82,13 @@ def _silence(row: sqlite3.Row) -> Silence:
                        for name, operator, value in json.loads(row["matchers"])),
         starts_at=from_seconds(row["starts_at"]),  # type: ignore[arg-type]
         ends_at=from_seconds(row["ends_at"]),  # type: ignore[arg-type]
-        reason=row["reason"], created_by=row["created_by"])
+        reason=row["reason"], created_by=row["created_by"],
+        covers=tuple(json.loads(row["covers"])))
+
+
+def _firing_alert(row: sqlite3.Row) -> Alert:
+    return Alert(summary=row["summary"], source=row["source"],
+                 severity=Severity(row["severity"]), labels=json.loads(row["labels"]))
 
 
 class Reader:
@@ -186,6 +194,22 @@ class Reader:
     def incident_with_firing(self, number: int) -> tuple[Incident, frozenset[str]] | None:
         row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()
         return self._loaded(row) if row else None
+
+    def firing_alerts(self, number: int) -> list[Alert]:
+        """The firing alerts recorded on an incident, oldest first: summary, source,
+        severity and labels (one per arrival that is not a repeat; the caller keeps those
+        whose labels are still in the incident's firing set)."""
+        return [_firing_alert(row) for row in self.connection.execute(
+            "SELECT summary, source, severity, labels FROM alerts "
+            "WHERE incident_number = ? AND status = 'firing' ORDER BY id", (number,))]
+
+    def open_firing_alerts(self) -> list[tuple[int, Alert]]:
+        """(incident number, alert) of every firing alert recorded on an open incident."""
+        return [(row["incident_number"], _firing_alert(row)) for row in self.connection.execute(
+            "SELECT alerts.incident_number, alerts.summary, alerts.source, alerts.severity, "
+            "alerts.labels FROM incidents JOIN alerts ON alerts.incident_number = "
+            "incidents.number WHERE incidents.state != 'resolved' AND alerts.status = ? "
+            "ORDER BY alerts.id", (Status.FIRING.value,))]
 
     def notified_channels(self, number: int) -> list[str]:
         """Channels that were sent this incident's trigger (not people's contact methods)."""
@@ -421,10 +445,10 @@ class Transaction(Reader):
         self._silences = None
         self.connection.execute(
             "INSERT INTO silences (id, matchers, starts_at, ends_at, reason, created_by, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "created_at, covers) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (silence.id, json.dumps([[m.name, m.operator, m.value] for m in silence.matchers]),
              silence.starts_at.timestamp(), silence.ends_at.timestamp(), silence.reason,
-             silence.created_by, silence.starts_at.timestamp()))
+             silence.created_by, silence.starts_at.timestamp(), json.dumps(silence.covers)))
 
     def expire_silence(self, silence_id: str, now: datetime) -> bool:
         """End a silence now; False if there is no such silence in force."""
@@ -450,6 +474,17 @@ class Transaction(Reader):
             "DELETE FROM timers WHERE incident_number = ? AND kind = ? AND abs(due_at - ?) < 1e-3",
             (number, kind, due_at.timestamp()))
         return cursor.rowcount == 1
+
+    def hurry_timers(self, kind: str, now: datetime) -> int:
+        """Make every timer of `kind` due later than `now` due at `now` (a re-check that
+        cannot wait: a silence ended early); returns how many moved."""
+        seconds = now.timestamp()
+        cursor = self.connection.execute(
+            "UPDATE timers SET due_at = ? WHERE kind = ? AND due_at > ?", (seconds, kind, seconds))
+        if cursor.rowcount and (self.earliest_timer_set is None
+                                or seconds < self.earliest_timer_set):
+            self.earliest_timer_set = seconds
+        return cursor.rowcount
 
     def cancel_timers(self, number: int) -> None:
         self.connection.execute("DELETE FROM timers WHERE incident_number = ?", (number,))

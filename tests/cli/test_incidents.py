@@ -276,7 +276,34 @@ def test_silence_add_json_reads_a_time_without_offset_as_utc(config: Path,
                         "created_by": "ann"}
 
 
+def test_silence_add_until_resolved_is_listed_until_its_incident_resolves(
+        config: Path, seeded: list[str]) -> None:
+    """Issue 16 item 1: INC1 (DiskFull, acknowledged) is the one open incident it covers."""
+    code, out, err = run("silence", "add", "--match", "alertname=DiskFull", "--until-resolved",
+                         "--reason", "disk swap", "--by", "ann", *seeded)
+    assert (code, err) == (0, "")
+    silence_id = out.strip()
+    code, out, _ = run("silence", "list", *seeded)
+    [row] = [line for line in out.splitlines() if line.startswith(silence_id)]
+    assert "when INC1 resolves" in row and "alertname=DiskFull" in row
+    code, out, _ = run("silence", "list", *seeded, "--format", "json")
+    [listed] = [item for item in json.loads(out)["silences"] if item["id"] == silence_id]
+    assert listed["until_resolved"] == ["INC1"]
+
+    async def resolve(engine: Engine, clock: object) -> None:
+        await engine.resolve("INC1", "bob")
+
+    with_engine(config, Path(seeded[3]), SystemClock(), resolve)
+    code, out, _ = run("silence", "list", *seeded)
+    assert silence_id not in out
+
+
 @pytest.mark.parametrize(("argv", "message"), [
+    (["--match", "env=prod"],
+     "router silence add: say when the silence ends: --until, --for or --until-resolved\n"),
+    (["--match", "env=prod", "--until-resolved"],
+     "router silence add: until_resolved: the silence covers no open incident: give it an "
+     "end instead\n"),
     (["--match", "env=~(", "--for", "2h"],
      "router silence add: --match 'env=~(': '(' is not a valid regular expression: missing ), "
      "unterminated subpattern at position 0\n"),
@@ -301,7 +328,6 @@ def test_silence_add_refuses_bad_values_with_exit_2(config: Path, state: Path,
 
 @pytest.mark.parametrize(("argv", "complaint"), [
     (["--for", "2h", "--reason", "x"], "the following arguments are required: --match"),
-    (["--match", "a=b", "--reason", "x"], "one of the arguments --until --for is required"),
     (["--match", "a=b", "--for", "2h", "--until", "2099-01-01", "--reason", "x"],
      "argument --until: not allowed with argument --for"),
 ])
