@@ -68,10 +68,11 @@ def check_references(config: Config) -> Iterator[Problem]:
             yield from _refer("channel", channel, channels, route.where, f"channels[{index}]")
     sections = {"rota": config.rotas, "person": config.people, "channel": channels}
     for policy in policies.values():
-        for level in policy.levels:
-            for target in level.targets:
-                yield from _refer(target.kind, target.id, sections[target.kind],
-                                  target.where, target.kind)
+        fallback = () if policy.fallback is None else (policy.fallback,)
+        for target in (*(item for level in policy.levels for item in level.targets),
+                       *fallback):
+            yield from _refer(target.kind, target.id, sections[target.kind],
+                              target.where, target.kind)
 
 
 def check_people_references(config: Config) -> Iterator[Problem]:
@@ -221,3 +222,18 @@ def check_email_recipients(config: Config) -> Iterator[Problem]:
             yield _error(channel.where, f"email channel {channel_id!r} is notified as a "
                                         f"channel (at {where}) but has no 'to': list the "
                                         "addresses its mail goes to", "to")
+
+
+def fallback_warnings(config: Config) -> list[Problem]:
+    """`router validate`'s warning for each policy that can reach nobody and has no
+    `fallback`. What is known before run time: a level whose targets are all rotas can be
+    empty (a restricted layer outside its hours, everyone away through overrides); a person
+    or a channel is always someone. So a policy can reach nobody when every level is rotas
+    only."""
+    return [Problem(policy.where, f"escalation_policies.{policy.id}",
+                    f"policy {policy.id!r} has no fallback, and each of its levels names "
+                    "only rotas, which can all be empty at once: add 'fallback: {person: "
+                    "...}' (or a rota or channel) to page then", "warning")
+            for policy in config.escalation_policies.values()
+            if policy.fallback is None and all(
+                target.kind == "rota" for level in policy.levels for target in level.targets)]

@@ -332,19 +332,29 @@ class Target:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Level:
+    """`repeat` more notifications of this level, `retry_interval` apart (None: `delay`),
+    before `delay` runs to the next level; `skip_empty` None follows the policy's."""
+
     targets: tuple[Target, ...]
     delay: timedelta
+    repeat: int = 0
+    retry_interval: timedelta | None = None
+    skip_empty: bool | None = None
     where: Where = NOWHERE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EscalationPolicy:
-    """Levels notified in order; after the last, start again `repeat` more times."""
+    """Levels notified in order; after the last, start again `repeat` more times. A level
+    that reaches nobody is skipped at once while `skip_empty`; `fallback` is paged when no
+    level reaches anyone."""
 
     id: str
     name: str
     levels: tuple[Level, ...]
     repeat: int = 0
+    skip_empty: bool = True
+    fallback: Target | None = None
     where: Where = NOWHERE
 
 

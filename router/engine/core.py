@@ -27,10 +27,10 @@ from router.alerts.model import (
 from router.clock import Clock
 from router.config.model import Config
 from router.core import incidents as incident_rules
-from router.core.escalation import plan_level
+from router.core.escalation import walk
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
-from router.engine.escalation import Escalation
+from router.engine.escalation import Escalation, apply_walk
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.muting import UNMUTE, end_until_resolved
@@ -267,21 +267,14 @@ class Engine:
                          target=f"channel:{channel}", address="", event="trigger",
                          created_at=now)
             for channel in channels]
-        plan = plan_level(snapshot.config, incident, 1, now, self.new_id,
-                          on_call=snapshot.on_call.within(transaction, now))
-        notifications.extend(plan.notifications)
-        transaction.add_notifications(notifications)
-        timeline.extend(TimelineEntry(at=now, actor="router", action="not notified",
-                                      details={"why": why}) for why in plan.held)
-        timeline.extend(TimelineEntry(at=now, actor="router", action="notified",
-                                      details={"channel": item.channel, "target": item.target})
-                        for item in notifications)
-        if plan.deadline is not None:
-            transaction.set_timer(incident.number, "escalate", plan.deadline)
-        # Level 1 is notified even when no policy adds people: re-sent alerts must not page
-        # the channels again (level 0 means never notified).
-        return replace(incident, suppressed_by=None, level=1,
-                       assigned_to=plan.people[0] if plan.people else None)
+        found = walk(snapshot.config, incident, (1, 0), now, self.new_id,
+                     on_call=snapshot.on_call.within(transaction, now))
+        timeline.extend(apply_walk(transaction, incident.number, found, now, notifications))
+        # Level 1 (or the first that reaches someone) is notified even when no policy adds
+        # people: re-sent alerts must not page the channels again (level 0: never notified).
+        people = found.plan.people
+        return replace(incident, suppressed_by=None, level=found.level, repeats=found.repeats,
+                       assigned_to=people[0] if people else None)
 
     def _follow_ups(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
                     event: str, now: datetime) -> list[Notification]:

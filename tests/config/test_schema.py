@@ -96,8 +96,8 @@ def test_unknown_key_with_nothing_close(tmp_path: Path) -> None:
             levels: [{targets: [{person: alice}], delay: 5m}]
     """)
     assert problems([tmp_path]) == [
-        f"{path}:3:5: escalation_policies[0].owner: unknown key 'owner'; expected one of: id, "
-        "levels, name, repeat"]
+        f"{path}:3:5: escalation_policies[0].owner: unknown key 'owner'; expected one of: "
+        "fallback, id, levels, name, repeat, skip_empty"]
 
 
 def test_unknown_top_level_section(tmp_path: Path) -> None:

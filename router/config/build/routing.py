@@ -86,21 +86,30 @@ def suppression(context: Context, data: dict[str, Any], source: Source) -> Suppr
 
 def policy(context: Context, data: dict[str, Any], source: Source) -> EscalationPolicy:
     levels = source.at("levels")
+    values: dict[str, Any] = {key: data[key] for key in ("repeat", "skip_empty") if key in data}
+    if "fallback" in data:
+        [(kind, target_id)] = data["fallback"].items()
+        values["fallback"] = Target(kind=kind, id=target_id,
+                                    where=context.place(source.at("fallback")))
     return EscalationPolicy(
-        id=data["id"], name=data.get("name", data["id"]), repeat=data.get("repeat", 0),
+        id=data["id"], name=data.get("name", data["id"]),
         levels=tuple(level(context, item, levels.at(index))
                      for index, item in enumerate(data["levels"])),
-        where=context.place(source),
+        where=context.place(source), **values,
     )
 
 
 def level(context: Context, data: dict[str, Any], source: Source) -> Level:
     targets = source.at("targets")
+    values: dict[str, Any] = {key: data[key] for key in ("repeat", "skip_empty") if key in data}
+    if "retry_interval" in data:
+        values["retry_interval"] = context.parse(parse_positive_duration, data, source,
+                                                 "retry_interval")
     return Level(
         targets=tuple(Target(kind=kind, id=target_id,
                              where=context.place(targets.at(index)))
                       for index, target in enumerate(data["targets"])
                       for kind, target_id in target.items()),
         delay=context.parse(parse_positive_duration, data, source, "delay") or timedelta(0),
-        where=source.where,
+        where=source.where, **values,
     )
