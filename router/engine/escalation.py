@@ -110,6 +110,7 @@ class Escalation:
         timeline.extend(apply_walk(transaction, incident.number, found, now))
         transaction.add_timeline(incident.number, timeline)
         updated = replace(incident, level=level, repeats=repeats, updated_at=now,
+                          suppressed_by=None,  # paged: whatever muted it no longer does
                           assigned_to=plan.people[0] if plan.people else incident.assigned_to)
         transaction.save_incident(updated, firing)
         return updated
