@@ -63,7 +63,8 @@ def _add_silence(commands: Any) -> None:
     silence = commands.add_parser("silence", help="run-time silences: add, list, expire")
     actions = silence.add_subparsers(dest="silence_command", metavar="ACTION", required=True)
     add = command(actions, "add", "silence matching alerts from now on: they are recorded on "
-                  "their incident but nobody is notified; prints the new silence's id")
+                  "their incident but nobody is notified, and an open incident whose firing "
+                  "alerts it all matches stops escalating; prints the new silence's id")
     add.add_argument("--match", action="append", required=True, metavar="MATCHER",
                      help="name=value, name!=value, name=~regex or name!~regex as in a route "
                           "(a regex matches the whole value); may repeat: all must match")
