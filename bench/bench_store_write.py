@@ -1,0 +1,252 @@
+"""The CPU the durable write of ingest costs per alert, with no HTTP (issue 15 item 2).
+
+A plain script (`python bench/bench_store_write.py`). Each measurement runs in a child
+process on the `router` package of a checkout (this one, `--router-source CHECKOUT`, or
+`--before REV`: that revision's `router/` exported with `git archive`), so the store before
+and after a change run the same bench:
+
+- a real store in a temporary directory on disk (WAL, synchronous=FULL, as the daemon runs)
+  and the real Engine on bench_ingest.py's config (a rota, a two-level policy, log channels);
+- the alerts bench_ingest.py sends (Alertmanager-like, only `instance` varies), already
+  decoded, handed to `Engine.ingest` by CONCURRENCY tasks at once, so commits group as
+  they do under a loaded server;
+- cases: a. new alerts, one per ingest; b. new alerts, 100 per ingest; c. repeats of 1,000
+  open incidents' alerts, one per ingest.
+
+Figures, per alert: `cpu` the whole process's CPU; `commit` the store's worker thread (the
+units of work, which include the engine's decisions, plus the SQL and the commit); `work`
+the part of `commit` spent inside the units (the engine's decisions and the Transaction's
+calls); `trio` the rest (the trio thread: scheduling, the write queue). `--profile N`
+prints the N most expensive functions of the commit thread (cProfile, cumulative).
+
+    .venv/bin/python bench/bench_store_write.py [--alerts 3000] [--runs 3] [--cases a b c]
+        [--before REV] [--router-source CHECKOUT] [--profile 25]
+
+The figures and how to read them are in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CONCURRENCY = 50
+POOL = 1000  # open incidents whose alerts case c repeats
+
+CONFIG = """
+settings:
+  timezone: Europe/Berlin
+people:
+  - id: alice
+    name: Alice
+    timezone: Europe/Berlin
+    contact_methods: [{type: email, address: alice@example.com}]
+  - id: bob
+    name: Bob
+    timezone: Europe/Berlin
+    contact_methods: [{type: email, address: bob@example.com}]
+  - id: carol
+    name: Carol
+    timezone: America/New_York
+    contact_methods: [{type: email, address: carol@example.com}]
+channels:
+  - {id: log, type: log, level: info}
+  - {id: log-critical, type: log, level: warning}
+rotas:
+  - id: primary
+    name: Primary
+    timezone: Europe/Berlin
+    layers:
+      - {members: [alice, bob, carol], every: 1w, handoff: "09:00", handoff_day: mon,
+         start: 2026-01-05}
+escalation_policies:
+  - id: default
+    name: Default
+    levels:
+      - {targets: [{rota: primary}], delay: 15m}
+      - {targets: [{person: carol}, {channel: log-critical}], delay: 30m}
+services:
+  - {id: api, name: API, escalation_policy: default, channels: [log]}
+  - {id: database, name: Database, escalation_policy: default, channels: [log]}
+  - {id: web, name: Web, escalation_policy: default, channels: [log]}
+routes:
+  - {name: database, match: ['team=~"db|storage"'], service: database,
+     channels: [log-critical]}
+  - {name: staging, match: [env=staging], service: web, severity: {critical: warning}}
+  - {name: critical, match: [severity=critical], service: api, channels: [log-critical],
+     continue: true}
+  - {name: api, match: [job=api], service: api}
+  - {name: everything else, service: web}
+"""
+
+
+def child(case: str, count: int, profile: int) -> dict[str, Any]:
+    """One measurement, on whichever `router` package PYTHONPATH put first."""
+    import cProfile
+    import io
+    import pstats
+
+    import trio
+
+    import router
+    from router.alerts.model import Alert, Severity
+    from router.clock import SystemClock
+    from router.config import load_config
+    from router.engine import Engine
+    from router.store import Store
+
+    def alert(instance: str) -> Alert:
+        labels = {"alertname": "HighLatency", "job": "api", "service": "api",
+                  "severity": "warning", "instance": instance}
+        return Alert(summary="p99 latency over 500ms", source="alertmanager",
+                     severity=Severity.WARNING, labels=labels,
+                     annotations={"summary": "p99 latency over 500ms",
+                                  "description": "The API answers slowly on this instance."},
+                     dedup_key=f"fp-{instance}")
+
+    spent = {"commit": 0.0, "work": 0.0}
+    profiler = cProfile.Profile()
+
+    def timed_commit(commit: Any) -> Any:
+        def run(units: Any) -> Any:
+            started = time.thread_time()
+            if profile:
+                profiler.enable()
+            try:
+                return commit(units)
+            finally:
+                if profile:
+                    profiler.disable()
+                spent["commit"] += time.thread_time() - started
+        return run
+
+    def timed_write(write: Any) -> Any:
+        async def run(work: Any) -> Any:
+            def timed(transaction: Any) -> Any:
+                started = time.thread_time()
+                try:
+                    return work(transaction)
+                finally:
+                    spent["work"] += time.thread_time() - started
+            return await write(timed)
+        return run
+
+    async def drive(engine: Any, batches: list[list[Alert]], concurrency: int) -> None:
+        queue = list(reversed(batches))
+
+        async def worker() -> None:
+            while queue:
+                await engine.ingest(queue.pop())
+        async with trio.open_nursery() as nursery:
+            for _ in range(concurrency):
+                nursery.start_soon(worker)
+
+    async def main(directory: Path) -> dict[str, Any]:
+        (directory / "config").mkdir()
+        (directory / "config" / "router.yaml").write_text(CONFIG)
+        config = load_config([directory / "config"])
+        store = await Store.open(directory / "router.db")
+        engine = Engine(config, store, SystemClock())
+        if case == "c":
+            pool = [alert(f"repeat-{index}") for index in range(POOL)]
+            await drive(engine, [pool[start:start + 100] for start in range(0, POOL, 100)], 1)
+            batches = [[pool[(index * 7919) % POOL]] for index in range(count)]
+        elif case == "b":
+            batches = [[alert(f"new-{start + index}") for index in range(100)]
+                       for start in range(0, count, 100)]
+        else:
+            batches = [[alert(f"new-{index}")] for index in range(count)]
+        store._commit = timed_commit(store._commit)  # type: ignore[method-assign]
+        store.write = timed_write(store.write)  # type: ignore[method-assign]
+        commits = store.commits
+        cpu, wall = time.process_time(), time.perf_counter()
+        await drive(engine, batches, CONCURRENCY if case != "b" else 5)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        commits = store.commits - commits
+        await store.close()
+        alerts = sum(len(batch) for batch in batches)
+        result = {"router": str(Path(router.__file__).parent), "case": case, "alerts": alerts,
+                  "commits": commits, "alerts_per_second": round(alerts / wall),
+                  "cpu_us": round(cpu / alerts * 1e6, 1),
+                  "commit_us": round(spent["commit"] / alerts * 1e6, 1),
+                  "work_us": round(spent["work"] / alerts * 1e6, 1),
+                  "trio_us": round((cpu - spent["commit"]) / alerts * 1e6, 1)}
+        if profile:
+            text = io.StringIO()
+            pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(profile)
+            result["profile"] = text.getvalue()
+        return result
+
+    with tempfile.TemporaryDirectory(prefix="bench-store-write-") as directory:
+        return trio.run(main, Path(directory))
+
+
+def measure(source: Path, case: str, count: int, profile: int) -> dict[str, Any]:
+    environment = {**os.environ, "PYTHONPATH": str(source)}
+    answer = subprocess.run(
+        [sys.executable, __file__, "--child", case, str(count), str(profile)],
+        env=environment, capture_output=True, text=True, check=False)
+    if answer.returncode != 0:
+        raise SystemExit(f"the child on {source} failed:\n{answer.stderr}")
+    result: dict[str, Any] = json.loads(answer.stdout.splitlines()[-1])
+    if Path(result["router"]).resolve() != (source / "router").resolve():
+        raise SystemExit(f"the child ran {result['router']}, not {source}/router")
+    return result
+
+
+def exported(revision: str, into: Path) -> Path:
+    """The `router/` package of `revision` (and the `schemas/` it reads), in `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "router", "schemas"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def report(label: str, source: Path, arguments: argparse.Namespace) -> None:
+    for case in arguments.cases:
+        results = [measure(source, case, arguments.alerts, arguments.profile)
+                   for _ in range(arguments.runs)]
+
+        def median(name: str, results: list[dict[str, Any]] = results) -> float:
+            return float(statistics.median(result[name] for result in results))
+        print(f"{label:>7}  case {case}  µs/alert: cpu {median('cpu_us'):6.1f}  commit thread "
+              f"{median('commit_us'):6.1f} (in units {median('work_us'):6.1f})  trio "
+              f"{median('trio_us'):6.1f}  |  {median('alerts_per_second'):7.0f} alerts/s, "
+              f"{median('commits'):5.0f} commits", flush=True)
+        if arguments.profile:
+            print(results[-1]["profile"], flush=True)
+
+
+def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=3000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cases", nargs="+", default=["a", "b", "c"], choices="abc")
+    parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument("--router-source", type=Path, default=ROOT)
+    parser.add_argument("--before", metavar="REV",
+                        help="also measure this git revision's router/")
+    arguments = parser.parse_args()
+    print(f"{arguments.alerts:,} alerts a case, {CONCURRENCY} at once; {arguments.runs} runs "
+          f"each (medians); python {sys.version.split()[0]}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-store-write-source-") as directory:
+        if arguments.before:
+            report("before", exported(arguments.before, Path(directory)), arguments)
+        report("after" if arguments.before else "router", arguments.router_source.resolve(),
+               arguments)
+
+
+if __name__ == "__main__":
+    main()
