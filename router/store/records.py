@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from router.alerts.model import (
@@ -22,6 +23,7 @@ from router.alerts.model import (
     SilenceMatcher,
     TimelineEntry,
 )
+from router.store.memory import Memory, Open, Row
 from router.store.outbox import OutboxReader, OutboxWriter
 from router.store.overrides import OverridesReader, OverridesWriter
 from router.store.retention import RetentionReader, RetentionWriter
@@ -37,6 +39,7 @@ _UPDATE_ALL = ", ".join(f"{column.strip()} = excluded.{column.strip()}"
                         for column in _INCIDENT_COLUMNS.split(",")[1:])
 _SAVE_INCIDENT = (f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({', '.join('?' * 20)}) "
                   f"ON CONFLICT (number) DO UPDATE SET {_UPDATE_ALL}")
+_COLUMNS = tuple(column.strip() for column in _INCIDENT_COLUMNS.split(","))
 _SELECT_OPEN = (f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = ? "
                 "AND state != 'resolved'")
 _SELECT_NUMBER = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE number = ?"
@@ -229,23 +232,41 @@ class Reader:
         return int(self.connection.execute("SELECT count(*) FROM timers").fetchone()[0])
 
 
+@lru_cache(maxsize=256)
+def _update_incident(columns: tuple[int, ...]) -> str:
+    """UPDATE of the incident columns at these positions only: SQLite then touches only the
+    indexes on those columns (a repeat changes the count and the time, which none has)."""
+    assignments = ", ".join(f"{_COLUMNS[index]} = ?" for index in columns)
+    return f"UPDATE incidents SET {assignments} WHERE number = ?"
+
+
 class _Flushing:
     """The connection as a Transaction's queries see it: the rows the transaction holds back
-    are written before any statement runs, so every query sees every write made before it."""
+    are written before any statement runs, so every query sees every write made before it;
+    a statement that writes the incidents table by hand makes the store's memory of them
+    (store/memory.py) load again."""
 
-    __slots__ = ("_connection", "_flush")
+    __slots__ = ("_connection", "_flush", "_memory")
 
-    def __init__(self, connection: sqlite3.Connection, flush: Callable[[], None]) -> None:
+    def __init__(self, connection: sqlite3.Connection, flush: Callable[[], None],
+                 memory: Memory) -> None:
         self._connection = connection
         self._flush = flush
+        self._memory = memory
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
         self._flush()
+        self._check(sql)
         return self._connection.execute(sql, parameters)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
         self._flush()
+        self._check(sql)
         return self._connection.executemany(sql, rows)
+
+    def _check(self, sql: str) -> None:
+        if "incidents" in sql and not sql.lstrip().upper().startswith("SELECT"):
+            self._memory.drop()
 
 
 class Transaction(Reader):
@@ -258,20 +279,27 @@ class Transaction(Reader):
       unit (the store calls it before releasing the unit's savepoint) or before any other
       statement (`self.connection` flushes first), so no query misses them;
     - the silences not yet over are read once (again after a unit writes a silence);
+    - open incidents and the incident counter come from the store's memory (store/memory.py),
+      and an incident is written back as an UPDATE of the columns that changed (none: no
+      write); the counter is written once, as the transaction ends (`finish`);
     - the JSON text of a label mapping is made once per mapping (an incident's labels are
       the labels of the alert that opened it, or the text read with the incident), and that
       of timeline details once per distinct details ("notified" lines repeat).
-    `forget` drops all of it when the store rolls a unit back.
+    `forget` drops all of it when the store rolls a unit back, `lost` when it rolls back the
+    whole transaction.
     """
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        super().__init__(cast(sqlite3.Connection, _Flushing(connection, self.flush)))
+    def __init__(self, connection: sqlite3.Connection, memory: Memory | None = None) -> None:
+        self._memory = Memory() if memory is None else memory
+        super().__init__(cast(sqlite3.Connection,
+                              _Flushing(connection, self.flush, self._memory)))
         self._raw = connection
         self._alerts: list[tuple[Any, ...]] = []
         self._timeline: list[tuple[Any, ...]] = []
         self._outbox: list[tuple[Any, ...]] = []
-        self._number: int | None = None  # the incident counter as this transaction moved it
-        self._number_written = True
+        self._checked = False  # whether the memory was checked against other connections
+        self._number_read: int | None = None  # the counter as the transaction found it
+        self._number_kept: int | None = None  # ... as the last unit that succeeded left it
         self._silences: list[tuple[float, float, Silence]] | None = None
         self._silences_since = 0.0
         self._texts: dict[int, tuple[Mapping[str, Any], str]] = {}
@@ -306,24 +334,44 @@ class Transaction(Reader):
         if self._outbox:
             self._raw.executemany(_INSERT_OUTBOX, self._outbox)
             self._outbox.clear()
-        if not self._number_written:
-            self._raw.execute("UPDATE counters SET value = ? WHERE name = 'incident'",
-                              (self._number,))
-            self._number_written = True
+        self._number_kept = self._memory.number
 
     def forget(self) -> None:
         """Drop what is held back and what was read (the unit was rolled back)."""
         self._alerts.clear()
         self._timeline.clear()
         self._outbox.clear()
-        self._number, self._number_written = None, True
+        self._memory.drop()
+        self._memory.number = self._number_kept
         self._silences = None
         self.trace_id = ""
 
+    def finish(self) -> None:
+        """The last writes before the commit: the incident counter, if units moved it."""
+        if self._memory.number != self._number_read:
+            self._raw.execute("UPDATE counters SET value = ? WHERE name = 'incident'",
+                              (self._memory.number,))
+
+    def lost(self) -> None:
+        """The whole transaction was rolled back: what the memory holds may not be so."""
+        self._memory.drop()
+        self._memory.number = None
+
+    def _remembered(self) -> Memory:
+        """The store's memory, checked against other connections once per transaction (the
+        store holds the write lock by then: nobody else commits until it ends)."""
+        if not self._checked:
+            self._memory.check(self._raw)
+            self._checked = True
+            if self._memory.number is None:
+                self._memory.number = int(self._raw.execute(
+                    "SELECT value FROM counters WHERE name = 'incident'").fetchone()[0])
+            self._number_read = self._number_kept = self._memory.number
+        return self._memory
+
     def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None:
         # Incidents are written at once, so this needs no flush.
-        row = self._raw.execute(_SELECT_OPEN, (dedup_key,)).fetchone()
-        return self._loaded(row) if row else None
+        return self._remembered().get(self._raw, dedup_key)
 
     def active_silences(self, now: datetime) -> list[Silence]:
         """As `Reader.active_silences`, from one query per group commit."""
@@ -369,23 +417,44 @@ class Transaction(Reader):
         return text
 
     def next_incident_number(self) -> int:
-        if self._number is None:
-            self._number = int(self._raw.execute(
-                "SELECT value FROM counters WHERE name = 'incident'").fetchone()[0])
-        self._number += 1
-        self._number_written = False
-        return self._number
+        memory = self._remembered()
+        assert memory.number is not None  # read by _remembered
+        memory.number += 1
+        return memory.number
 
     def save_incident(self, incident: Incident, firing: Iterable[str]) -> None:
-        self._raw.execute(
-            _SAVE_INCIDENT,
-            (incident.number, incident.dedup_key, incident.service, incident.summary,
-             incident.severity.value, incident.state.value, incident.source,
-             incident.escalation_policy, incident.level, incident.assigned_to,
-             incident.alert_count, incident.suppressed_by, to_seconds(incident.opened_at),
-             to_seconds(incident.updated_at), to_seconds(incident.acknowledged_at),
-             incident.acknowledged_by, to_seconds(incident.resolved_at),
-             self._labels(incident.labels), json.dumps(sorted(firing)), incident.repeats))
+        memory, firing = self._remembered(), frozenset(firing)
+        known = memory.written(self._raw, incident.number)
+        row = self._incident_row(incident, firing, known)
+        if known is None:
+            self._raw.execute(_SAVE_INCIDENT, row)
+        else:
+            changed = tuple(index for index in range(1, len(row)) if row[index] != known.row[index])
+            if changed:
+                self._raw.execute(_update_incident(changed),
+                                  (*(row[index] for index in changed), incident.number))
+        memory.save(incident, firing, row)
+
+    def _incident_row(self, incident: Incident, firing: frozenset[str],
+                      known: Open | None) -> Row:
+        """The incident's column values; the JSON texts of the row last written are kept
+        when its labels and firing set are the same."""
+        decoded = known.decoded if known is not None else None
+        if decoded is not None and decoded[0].labels is incident.labels:
+            labels = known.row[17]  # type: ignore[union-attr]
+        else:
+            labels = self._labels(incident.labels)
+        if decoded is not None and decoded[1] == firing:
+            firing_text = known.row[18]  # type: ignore[union-attr]
+        else:
+            firing_text = json.dumps(sorted(firing))
+        return (incident.number, incident.dedup_key, incident.service, incident.summary,
+                incident.severity.value, incident.state.value, incident.source,
+                incident.escalation_policy, incident.level, incident.assigned_to,
+                incident.alert_count, incident.suppressed_by, to_seconds(incident.opened_at),
+                to_seconds(incident.updated_at), to_seconds(incident.acknowledged_at),
+                incident.acknowledged_by, to_seconds(incident.resolved_at), labels,
+                firing_text, incident.repeats)
 
     def record_alert(self, alert: Alert, incident_number: int | None, dedup_key: str,
                      received_at: datetime, suppressed_by: str | None) -> None:
