@@ -14,14 +14,14 @@ and after a change run the same bench:
   open incidents' alerts, one per ingest.
 
 Figures, per alert, the least of the runs (CPU time only grows when other processes share
-the cores): `store` the store's own part, the commit thread less the engine's decisions (the
-Transaction's calls, the savepoints, the held-back rows and the commit); `cpu` the whole
-process's CPU; `commit thread` the store's worker thread (the units of work, which include
-the engine's decisions, plus the SQL and the commit); `in units` the part of it spent inside
-the units (the engine's decisions and the Transaction's calls); `trio` the rest (the trio
-thread: scheduling, the write queue); alerts/s the median (wall time, for orientation).
-`--profile N` prints the N most expensive functions of the commit thread (cProfile,
-cumulative).
+the cores): `store` the store's own CPU: every call the units made on their Transaction,
+recorded and made again on a fresh store with no engine, in units grouped as before (the
+calls, the savepoints, the held-back rows, the commit); `cpu` the whole process's CPU in
+the engine's run; `commit thread` its store worker thread (the units, which include the
+engine's decisions, the SQL and the commit); `in units` the part of that spent inside the
+units; `trio` the rest (the trio thread: scheduling, the write queue); alerts/s the median
+(wall time, for orientation). `--profile N` prints the N functions of the store's replay
+that cost the most CPU of their own (cProfile).
 
     .venv/bin/python bench/bench_store_write.py [--alerts 3000] [--runs 3] [--cases a b c]
         [--before REV] [--router-source CHECKOUT] [--profile 25]
@@ -117,29 +117,33 @@ def child(case: str, count: int, profile: int) -> dict[str, Any]:
                                   "description": "The API answers slowly on this instance."},
                      dedup_key=f"fp-{instance}")
 
-    spent = {"commit": 0.0, "work": 0.0, "calls": 0.0}
-    profiler = cProfile.Profile()
+    spent = {"commit": 0.0, "work": 0.0}
+    profiler = cProfile.Profile(time.thread_time)  # CPU, not waits (the fsync)
 
-    def timed_commit(commit: Any) -> Any:
+    def timed_commit(commit: Any, profiled: bool) -> Any:
         def run(units: Any) -> Any:
             started = time.thread_time()
-            if profile:
+            if profiled:
                 profiler.enable()
             try:
                 return commit(units)
             finally:
-                if profile:
+                if profiled:
                     profiler.disable()
                 spent["commit"] += time.thread_time() - started
         return run
 
-    class Timed:
-        """The transaction as the units see it, timing each call they make on it."""
+    Call = tuple[str, tuple[Any, ...], dict[str, Any]]
 
-        def __init__(self, transaction: Any) -> None:
+    class Recording:
+        """The transaction as a unit sees it, noting each call the unit makes on it."""
+
+        def __init__(self, transaction: Any, calls: list[Call]) -> None:
             object.__setattr__(self, "_transaction", transaction)
+            object.__setattr__(self, "_calls", calls)
 
         def __setattr__(self, name: str, value: Any) -> None:
+            self._calls.append(("__setattr__", (name, value), {}))
             setattr(self._transaction, name, value)
 
         def __getattr__(self, name: str) -> Any:
@@ -148,34 +152,40 @@ def child(case: str, count: int, profile: int) -> dict[str, Any]:
                 return found
 
             def call(*arguments: Any, **keywords: Any) -> Any:
-                started = time.perf_counter()
-                try:
-                    return found(*arguments, **keywords)
-                finally:
-                    spent["calls"] += time.perf_counter() - started
+                self._calls.append((name, arguments, keywords))
+                return found(*arguments, **keywords)
             return call
 
-    last: list[Any] = [None, None]  # one Timed per transaction, as the units share it
-
-    def timed_write(write: Any) -> Any:
+    def recorded_write(write: Any, units: list[list[Call]]) -> Any:
         async def run(work: Any) -> Any:
+            calls: list[Call] = []
+            units.append(calls)
+
             def timed(transaction: Any) -> Any:
-                if last[0] is not transaction:
-                    last[:] = [transaction, Timed(transaction)]
+                calls.clear()  # a unit given back to the queue runs again
                 started = time.thread_time()
                 try:
-                    return work(last[1])
+                    return work(Recording(transaction, calls))
                 finally:
                     spent["work"] += time.thread_time() - started
             return await write(timed)
         return run
 
-    async def drive(engine: Any, batches: list[list[Alert]], concurrency: int) -> None:
-        queue = list(reversed(batches))
+    def replayed(calls: list[Call]) -> Any:
+        def unit(transaction: Any) -> None:
+            for name, arguments, keywords in calls:
+                if name == "__setattr__":
+                    setattr(transaction, *arguments)
+                else:
+                    getattr(transaction, name)(*arguments, **keywords)
+        return unit
+
+    async def drive(run: Any, items: list[Any], concurrency: int) -> None:
+        queue = list(reversed(items))
 
         async def worker() -> None:
             while queue:
-                await engine.ingest(queue.pop())
+                await run(queue.pop())
         async with trio.open_nursery() as nursery:
             for _ in range(concurrency):
                 nursery.start_soon(worker)
@@ -186,35 +196,46 @@ def child(case: str, count: int, profile: int) -> dict[str, Any]:
         config = load_config([directory / "config"])
         store = await Store.open(directory / "router.db")
         engine = Engine(config, store, SystemClock())
+        before: list[list[Call]] = []  # case c's pool, opened before the measured run
+        units: list[list[Call]] = []
+        store.write = recorded_write(store.write, before)  # type: ignore[method-assign]
         if case == "c":
             pool = [alert(f"repeat-{index}") for index in range(POOL)]
-            await drive(engine, [pool[start:start + 100] for start in range(0, POOL, 100)], 1)
+            await drive(engine.ingest, [pool[start:start + 100]
+                                        for start in range(0, POOL, 100)], 1)
             batches = [[pool[(index * 7919) % POOL]] for index in range(count)]
         elif case == "b":
             batches = [[alert(f"new-{start + index}") for index in range(100)]
                        for start in range(0, count, 100)]
         else:
             batches = [[alert(f"new-{index}")] for index in range(count)]
-        store._commit = timed_commit(store._commit)  # type: ignore[method-assign]
-        store.write = timed_write(store.write)  # type: ignore[method-assign]
-        commits = store.commits
+        spent["work"] = 0.0
+        store._commit = timed_commit(store._commit, False)  # type: ignore[method-assign]
+        store.write = recorded_write(Store.write.__get__(store), units)  # type: ignore[method-assign]
+        concurrency = CONCURRENCY if case != "b" else 5
         cpu, wall = time.process_time(), time.perf_counter()
-        await drive(engine, batches, CONCURRENCY if case != "b" else 5)
+        await drive(engine.ingest, batches, concurrency)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        commits = store.commits - commits
         await store.close()
+        commit, work = spent["commit"], spent["work"]
+        # The same calls again on a fresh store, with no engine: the store's own CPU.
+        replay = await Store.open(directory / "replay.db")
+        await drive(replay.write, [replayed(calls) for calls in before], 1)
+        spent["commit"] = 0.0
+        replay._commit = timed_commit(replay._commit, bool(profile))  # type: ignore[method-assign]
+        await drive(replay.write, [replayed(calls) for calls in units], concurrency)
+        await replay.close()
         alerts = sum(len(batch) for batch in batches)
         result = {"router": str(Path(router.__file__).parent), "case": case, "alerts": alerts,
-                  "commits": commits, "alerts_per_second": round(alerts / wall),
+                  "alerts_per_second": round(alerts / wall),
                   "cpu_us": round(cpu / alerts * 1e6, 1),
-                  "commit_us": round(spent["commit"] / alerts * 1e6, 1),
-                  "work_us": round(spent["work"] / alerts * 1e6, 1),
-                  "store_us": round((spent["commit"] - spent["work"] + spent["calls"])
-                                    / alerts * 1e6, 1),
-                  "trio_us": round((cpu - spent["commit"]) / alerts * 1e6, 1)}
+                  "commit_us": round(commit / alerts * 1e6, 1),
+                  "work_us": round(work / alerts * 1e6, 1),
+                  "store_us": round(spent["commit"] / alerts * 1e6, 1),
+                  "trio_us": round((cpu - commit) / alerts * 1e6, 1)}
         if profile:
             text = io.StringIO()
-            pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(profile)
+            pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(profile)
             result["profile"] = text.getvalue()
         return result
 
@@ -243,20 +264,28 @@ def exported(revision: str, into: Path) -> Path:
     return into
 
 
-def report(label: str, source: Path, arguments: argparse.Namespace) -> None:
+def report(sources: dict[str, Path], arguments: argparse.Namespace) -> None:
+    """Each case, the sources' runs alternated (so a busy moment of the machine costs each
+    the same), then the figures of each."""
     for case in arguments.cases:
-        results = [measure(source, case, arguments.alerts, arguments.profile)
-                   for _ in range(arguments.runs)]
+        results: dict[str, list[dict[str, Any]]] = {label: [] for label in sources}
+        for _ in range(arguments.runs):
+            for label, source in sources.items():
+                results[label].append(measure(source, case, arguments.alerts,
+                                              arguments.profile))
+        for label, runs in results.items():
+            print(line(label, case, runs), flush=True)
+            if arguments.profile:
+                print(runs[-1]["profile"], flush=True)
 
-        def least(name: str, results: list[dict[str, Any]] = results) -> float:
-            return float(min(result[name] for result in results))
-        print(f"{label:>7}  case {case}  µs/alert: store {least('store_us'):6.1f}  cpu "
-              f"{least('cpu_us'):6.1f}  commit thread {least('commit_us'):6.1f} (in units "
-              f"{least('work_us'):6.1f})  trio {least('trio_us'):6.1f}  |  "
-              f"{statistics.median(result['alerts_per_second'] for result in results):7.0f} "
-              f"alerts/s", flush=True)
-        if arguments.profile:
-            print(results[-1]["profile"], flush=True)
+
+def line(label: str, case: str, results: list[dict[str, Any]]) -> str:
+    def least(name: str) -> float:
+        return float(min(result[name] for result in results))
+    rate = statistics.median(result["alerts_per_second"] for result in results)
+    return (f"{label:>7}  case {case}  µs/alert: store {least('store_us'):6.1f}  cpu "
+            f"{least('cpu_us'):6.1f}  commit thread {least('commit_us'):6.1f} (in units "
+            f"{least('work_us'):6.1f})  trio {least('trio_us'):6.1f}  |  {rate:7.0f} alerts/s")
 
 
 def main() -> None:
@@ -275,10 +304,11 @@ def main() -> None:
     print(f"{arguments.alerts:,} alerts a case, {CONCURRENCY} at once; {arguments.runs} runs "
           f"each; python {sys.version.split()[0]}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-store-write-source-") as directory:
+        sources = {"router": arguments.router_source.resolve()}
         if arguments.before:
-            report("before", exported(arguments.before, Path(directory)), arguments)
-        report("after" if arguments.before else "router", arguments.router_source.resolve(),
-               arguments)
+            sources = {"before": exported(arguments.before, Path(directory)),
+                       "after": arguments.router_source.resolve()}
+        report(sources, arguments)
 
 
 if __name__ == "__main__":

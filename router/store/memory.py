@@ -1,15 +1,18 @@
 """What the SQLite store keeps in memory between transactions (room: store; imports
-alerts.model): every open incident by dedup key, with the row last written for it, and the
-incident counter.
+alerts.model): every open incident by dedup key, with the row last written for it, the
+incident counter, and the alert rows ingest wrote lately.
 
 Ingest asks for the open incident of each alert's dedup key and writes it back changed: kept
 here, that costs no SELECT and no decoding of a row, and writing it back costs only an UPDATE
-of the columns that changed (store/records.py). It holds exactly what the write connection
+of the columns that changed (store/records.py); a repeat of an alert it wrote lately (same
+incident, dedup key, status, source, labels, words) only counts on its row, with no JSON to
+encode or hash to take. It holds exactly what the write connection
 would read, so it is dropped whenever that may no longer be so, and loaded again on the
 next use:
 - a unit of work or a whole transaction rolled back (the store's `forget` and `lost`);
 - another connection committed (SQLite's data_version moved: a CLI in another process);
-- a statement written by hand (not through save_incident) touched the incidents table.
+- a statement written by hand (not through the Transaction's methods) touched the
+  incidents or the alerts table (retention's deletes, tests' set-up).
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ from router.store.rows import _INCIDENT_COLUMNS, _incident
 
 Row = tuple[object, ...]
 """An incident's column values in _INCIDENT_COLUMNS' order, as written to the table."""
+AlertKey = tuple[object, ...]
+"""(incident number, dedup key, status, source, the labels' items): one alert row's."""
+AlertWords = tuple[object, ...]
+"""(summary, severity, the annotations' items, suppressed_by): what a repeat may change."""
+ALERTS_HELD = 65_536
+"""At most this many alert rows are remembered (then they are forgotten all at once)."""
 
 _SELECT_OPEN = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE state != 'resolved'"
 
@@ -38,7 +47,7 @@ class Memory:
     """Open incidents by dedup key and by number, and the incident counter, as the write
     connection sees them. Used only under the store's write limiter."""
 
-    __slots__ = ("_by_key", "_by_number", "_version", "number")
+    __slots__ = ("_by_key", "_by_number", "_version", "alerts", "number")
 
     def __init__(self) -> None:
         self._by_key: dict[str, Open] | None = None  # None: not loaded
@@ -46,6 +55,8 @@ class Memory:
         self._version: int | None = None
         self.number: int | None = None
         """The incident counter, with what this transaction's units took; None: not read."""
+        self.alerts: dict[AlertKey, tuple[str, AlertWords]] = {}
+        """The identity and words of alert rows written lately (`remember_alert`)."""
 
     def check(self, connection: sqlite3.Connection) -> None:
         """At a transaction's start: drop everything if another connection committed."""
@@ -59,6 +70,7 @@ class Memory:
         """Forget the open incidents; the next lookup loads them again."""
         self._by_key = None
         self._by_number = {}
+        self.alerts = {}
 
     def open_incidents(self, connection: sqlite3.Connection) -> dict[str, Open]:
         """Every open incident by dedup key, loaded (rows only) if not held."""
@@ -84,6 +96,12 @@ class Memory:
         """What was last written for open incident `number`; None if it is not open."""
         self.open_incidents(connection)
         return self._by_number.get(number)
+
+    def remember_alert(self, key: AlertKey, identity: str, words: AlertWords) -> None:
+        """An alert row with this key, `identity` and words was written."""
+        if len(self.alerts) >= ALERTS_HELD:
+            self.alerts = {}
+        self.alerts[key] = (identity, words)
 
     def save(self, incident: Incident, firing: frozenset[str], row: Row) -> None:
         """Incident `row` was written: remember it if open, forget it if resolved."""
