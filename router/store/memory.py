@@ -4,7 +4,7 @@ incident counter, and the alert rows ingest wrote lately.
 
 Ingest asks for the open incident of each alert's dedup key and writes it back changed: kept
 here, that costs no SELECT and no decoding of a row, and writing it back costs only an UPDATE
-of the columns that changed (store/records.py); a repeat of an alert it wrote lately (same
+of the columns that changed (store/writes.py); a repeat of an alert it wrote lately (same
 incident, dedup key, status, source, labels, words) only counts on its row, with no JSON to
 encode or hash to take. It holds exactly what the write connection
 would read, so it is dropped whenever that may no longer be so, and loaded again on the

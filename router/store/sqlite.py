@@ -1,6 +1,6 @@
 """The store in SQLite (room: store; imports config.model, alerts.model, errors): the
-implementation behind store/interface.py, with records.py, outbox.py, overrides.py,
-retention.py, rows.py, migrations.py and health.py.
+implementation behind store/interface.py, with records.py, writes.py, memory.py, outbox.py,
+overrides.py, retention.py, rows.py, migrations.py and health.py.
 
 WAL mode with synchronous=FULL by default, so what a commit returned survives a power cut.
 Writes are group-committed: every `write` that arrives while a commit is running joins the
@@ -32,7 +32,8 @@ from router.store import files, interface
 from router.store.health import FailureLog, unavailable
 from router.store.memory import Memory
 from router.store.migrations import migrate
-from router.store.records import Reader, Transaction, from_seconds
+from router.store.records import Reader, from_seconds
+from router.store.writes import Transaction
 
 DATABASE_NAME = "router.db"
 """The store's file in the state directory."""
