@@ -292,7 +292,7 @@ class Transaction(Reader):
         if decoded is not None and decoded[1] == firing:
             firing_text = known.row[18]  # type: ignore[union-attr]
         else:
-            firing_text = json.dumps(sorted(firing))
+            firing_text = _FAST_ENCODE(sorted(firing)).decode()
         return (incident.number, incident.dedup_key, incident.service, incident.summary,
                 incident.severity.value, incident.state.value, incident.source,
                 incident.escalation_policy, incident.level, incident.assigned_to,

@@ -6,6 +6,8 @@ written by hand. Real SQLite files; the full disk through tests.fakes.full_disk.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -213,4 +215,24 @@ async def test_an_incident_saved_unchanged_is_not_written_again(tmp_path: Path) 
     assert await store.write(save_again) == (0, 1)  # nothing, then one row
     incident = await store.read(lambda reader: reader.incident(1))
     assert incident is not None and incident.alert_count == 2
+    await store.close()
+
+
+async def test_a_repeat_of_an_alert_an_older_router_wrote_counts_on_its_row(
+        tmp_path: Path) -> None:
+    """Rows written before msgspec encoded the labels (stdlib json: sorted keys, no ASCII
+    escapes) get the same identity now, so a repeat after an upgrade counts on them."""
+    labels = {"host": "db1", "zone": "München", "quote": 'say "hi"\\', "ünïcode": "日本"}
+    text = json.dumps(labels, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    identity = hashlib.blake2b(f"test\n{text}".encode(), digest_size=12).hexdigest()
+    store = await Store.open(tmp_path / "router.db")
+    await store.write(lambda transaction: transaction.connection.execute(
+        "INSERT INTO alerts (incident_number, received_at, source, status, dedup_key, summary, "
+        "severity, labels, annotations, suppressed_by, identity, last_received_at) "
+        "VALUES (1, ?, 'test', 'firing', 'key', 'disk full', 'critical', ?, '{}', NULL, ?, ?)",
+        (NOW.timestamp(), text, identity, NOW.timestamp())))
+    later = NOW + timedelta(minutes=1)
+    await store.write(lambda transaction: transaction.record_alert(
+        replace(alert(), labels=labels), 1, "key", later, None))
+    assert await alert_rows(store) == [(1, "disk full", 2, NOW.timestamp(), later.timestamp())]
     await store.close()
