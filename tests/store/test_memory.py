@@ -236,3 +236,19 @@ async def test_a_repeat_of_an_alert_an_older_router_wrote_counts_on_its_row(
         replace(alert(), labels=labels), 1, "key", later, None))
     assert await alert_rows(store) == [(1, "disk full", 2, NOW.timestamp(), later.timestamp())]
     await store.close()
+
+
+async def test_a_reopened_store_finds_what_the_last_one_left(tmp_path: Path) -> None:
+    """After a restart the memory is loaded from the file: open incidents, the counter and
+    alert rows are found as the last process left them."""
+    store = await Store.open(tmp_path / "router.db")
+    assert await store.write(open_one("a")) == 1
+    await store.write(lambda transaction: transaction.record_alert(alert(), 1, "a", NOW, None))
+    await store.close()
+    store = await Store.open(tmp_path / "router.db")
+    assert await store.write(found("a")) == (1, IncidentState.TRIGGERED, frozenset({"abc"}))
+    later = NOW + timedelta(minutes=1)
+    await store.write(lambda transaction: transaction.record_alert(alert(), 1, "a", later, None))
+    assert await alert_rows(store) == [(1, "disk full", 2, NOW.timestamp(), later.timestamp())]
+    assert await store.write(open_one("b")) == 2
+    await store.close()
