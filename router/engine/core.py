@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from router.alerts.model import (
     Alert,
@@ -33,6 +33,7 @@ from router.core.suppression import check as check_suppression
 from router.engine.escalation import Escalation
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
+from router.engine.inhibitions import Inhibitions
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
 from router.engine.state import EngineState
@@ -41,6 +42,7 @@ from router.store import IncidentDetail, Store, Transaction
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class Engine:
         self.handoffs = Handoffs(self.state)
         self.escalation = Escalation(self.state, self.handoffs)
         self.silencing = Silences(self.state)
+        self.inhibitions = Inhibitions()
 
     @property
     def config(self) -> Config:
@@ -136,7 +139,7 @@ class Engine:
             transaction.trace_id = trace_id or ""  # carried by the notifications to delivery
             return [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
 
-        accepted = await self.store.write(work)
+        accepted = await self._write_inhibiting(work)
         self.outbox_written()
         self.timers_written()
         for item in accepted:
@@ -155,9 +158,11 @@ class Engine:
         service = config.services.get(decision.service or "")
         key = incident_rules.dedup_key(
             alert, lambda: render_key(snapshot, decision.service, alert), decision.service)
-        verdict = check_suppression(alert, config.suppressions,
-                                    transaction.active_silences(now), now)
-        suppressed_by = f"{verdict.kind}:{verdict.id}" if verdict.suppressed else None
+        verdict = check_suppression(
+            alert, config.suppressions, transaction.active_silences(now), now,
+            inhibition=self.inhibitions.check(transaction, config.inhibit_rules, alert),
+            routes=decision.routes, time_intervals=config.time_intervals)
+        suppressed_by = verdict.label
         found = transaction.open_incident(key)
         incident, firing = found if found else (None, frozenset[str]())
         opening = incident_rules.Opening(
@@ -167,6 +172,7 @@ class Engine:
             escalation_policy=decision.escalation_policy
             or (service.escalation_policy if service else None))
         change = incident_rules.apply_alert(incident, firing, alert, opening, now)
+        self.inhibitions.observe(transaction, config.inhibit_rules, alert, change)
         transaction.record_alert(alert, change.incident.number if change.incident else None,
                                  key, now, suppressed_by)
         if change.incident is None:
@@ -319,12 +325,23 @@ class Engine:
             self._settle_change(transaction, snapshot, change.incident, change.action, now)
             transaction.add_timeline(number, change.timeline)
             transaction.save_incident(change.incident, change.firing)
+            if change.action == "resolved":
+                self.inhibitions.resolved(number)
             return change.incident
 
-        incident = await self.store.write(work)
+        incident = await self._write_inhibiting(work)
         self.outbox_written()
         self.timers_written()
         return incident
+
+    async def _write_inhibiting(self, work: Callable[[Transaction], T]) -> T:
+        """`store.write(work)` for work that keeps the inhibition index: if it does not
+        commit, the index (changed as it went) is dropped and rebuilt on next use."""
+        try:
+            return await self.store.write(work)
+        except BaseException:
+            self.inhibitions.forget()
+            raise
 
     async def send_alert(self, alert: Alert, slack_channel: str) -> tuple[Accepted, str]:
         """Record `alert` as an incident that pages nobody, and post it to a Slack channel
@@ -351,7 +368,7 @@ class Engine:
                     event="message", created_at=now)])
             return accepted
 
-        accepted = await self.store.write(work)
+        accepted = await self._write_inhibiting(work)
         self.outbox_written()
         return accepted, notification_id
 
