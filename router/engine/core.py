@@ -28,12 +28,13 @@ from router.clock import Clock
 from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.escalation import plan_level
+from router.core.inhibition import Inhibition
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
 from router.engine.escalation import Escalation
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
-from router.engine.inhibitions import Inhibitions
+from router.engine.inhibitions import Inhibitions, inhibition_in
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
 from router.engine.state import EngineState
@@ -419,6 +420,11 @@ class Engine:
 
     async def add_silence(self, silence: Silence) -> Silence:
         return await self.silencing.add_silence(silence)
+
+    async def inhibition(self, alert: Alert) -> tuple[Inhibition, Alert] | None:
+        """Which firing alert would inhibit `alert` now, by which rule (for route-test)."""
+        rules = self.config.inhibit_rules
+        return await self.store.read(lambda reader: inhibition_in(reader, rules, alert))
 
     async def silences(self, *, include_expired: bool = False) -> list[Silence]:
         return await self.silencing.silences(include_expired=include_expired)

@@ -99,3 +99,14 @@ def firing_alerts(reader: Reader) -> Iterator[tuple[SourceKey, Alert]]:
                     service=incident.service)
         for identity, alert in sorted(latest.items()):
             yield SourceKey(incident.number, identity), alert
+
+
+def inhibition_in(reader: Reader, rules: Sequence[InhibitRule],
+                  alert: Alert) -> tuple[Inhibition, Alert] | None:
+    """Which alert firing in the store now would inhibit `alert`, and by which rule; from a
+    fresh index, for questions asked outside ingest (`router route-test`)."""
+    if not rules:
+        return None
+    firing = dict(firing_alerts(reader))
+    found = InhibitionIndex.of(rules, firing.items()).check(alert)
+    return (found, firing[found.source]) if found is not None else None
