@@ -31,8 +31,9 @@ The rules:
   suppressed by the inhibition the caller found for it (`core.inhibition`: kind
   "inhibition", id the rule's name), else by a time interval muting every route it matched
   (`core.time_intervals`: kind "time_interval", id the interval's name). Neither has an
-  `until`: an inhibition lasts while its source fires, an interval until the wall clock
-  leaves it, and the engine reads both again on each re-sent alert.
+  `until`: an inhibition lasts while its source fires (the engine checks the incidents it
+  held again when a source stops firing), an interval until the wall clock leaves it (read
+  again on the next re-sent alert, as a weekly window).
 - When a window ends while the alert still fires. An alert is suppressed only while inside a
   window; a verdict holds for its instant. The intended engine behaviour: an alert arriving
   while suppressed is recorded and counted on its incident, but no notification and no

@@ -185,7 +185,26 @@ class Engine:
             updated = change.incident
             transaction.add_timeline(updated.number, change.timeline)
         transaction.save_incident(updated, change.firing)
+        if self.inhibitions.take_released():
+            self._release_inhibited(transaction, snapshot, now)
         return Accepted(updated.id, key, change.action, suppressed_by)
+
+    def _release_inhibited(self, transaction: Transaction, snapshot: Snapshot,
+                           now: datetime) -> None:
+        """A source stopped firing: each incident an inhibition held whose alert is free now
+        is checked as if that alert had just arrived, and pages unless something else holds
+        it (engine/inhibitions.py)."""
+        config = snapshot.config
+        for incident, firing, alert in list(self.inhibitions.held(transaction,
+                                                                   config.inhibit_rules)):
+            decision = route(alert, snapshot.routes)
+            verdict = check_suppression(
+                alert, config.suppressions, transaction.active_silences(now), now,
+                routes=decision.routes, time_intervals=config.time_intervals)
+            change = incident_rules.Change(action="updated", incident=incident, firing=firing)
+            updated = self._effects(transaction, snapshot, change, decision, verdict.label, now,
+                                    firing_alert=False)
+            transaction.save_incident(updated, firing)
 
     def _effects(self, transaction: Transaction, snapshot: Snapshot,
                  change: incident_rules.Change, decision: Decision,
@@ -328,6 +347,8 @@ class Engine:
             transaction.save_incident(change.incident, change.firing)
             if change.action == "resolved":
                 self.inhibitions.resolved(number)
+                if self.inhibitions.take_released():
+                    self._release_inhibited(transaction, snapshot, now)
             return change.incident
 
         incident = await self._write_inhibiting(work)

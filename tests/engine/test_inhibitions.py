@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from router.alerts.model import Alert, Severity, Status
+from router.alerts.model import Alert, Severity, Silence, SilenceMatcher, Status
 from router.clock import FixedClock
 from router.config import load_config
 from router.config.model import Config
@@ -99,7 +99,7 @@ async def test_an_inhibited_alert_is_recorded_not_paged_and_says_by_what(
     assert detail.alerts[0]["suppressed_by"] == "inhibition:node-down"
 
 
-async def test_when_the_source_resolves_the_target_pages_when_sent_again(
+async def test_when_the_source_resolves_the_target_pages_at_once(
         config: Config, store: Store) -> None:
     engine = make_engine(config, store)
     await engine.ingest([node_down()])
@@ -108,21 +108,49 @@ async def test_when_the_source_resolves_the_target_pages_when_sent_again(
     [still] = await engine.ingest([disk_full()])  # re-sent while the source fires
     assert (still.suppressed_by, await triggers(engine, "INC2")) == (
         "inhibition:node-down", 0)
-    await engine.ingest([node_down(Status.RESOLVED)])
-    [paged] = await engine.ingest([disk_full()])
-    assert (paged.incident_id, paged.suppressed_by) == ("INC2", None)
+    await engine.ingest([node_down(Status.RESOLVED)])  # no re-send of the target needed
     assert await triggers(engine, "INC2") == 2
     detail = await engine.incident("INC2")
     assert detail is not None
-    assert [entry.action for entry in detail.timeline][:3] == [
-        "opened", "suppressed", "suppression ended"]
+    assert (detail.incident.suppressed_by, detail.incident.level) == (None, 1)
+    assert [entry.action for entry in detail.timeline] == [
+        "opened", "suppressed", "suppression ended", "notified", "notified"]
+    [again] = await engine.ingest([disk_full()])  # a re-send pages nobody again
+    assert (again.suppressed_by, await triggers(engine, "INC2")) == (None, 2)
+
+
+async def test_a_released_target_that_is_silenced_says_so(config: Config,
+                                                           store: Store) -> None:
+    engine = make_engine(config, store)
+    await engine.ingest([node_down()])
+    await engine.ingest([disk_full()])
+    await engine.add_silence(Silence(
+        id="s1", reason="disk swap", created_by="ann", starts_at=MONDAY,
+        ends_at=MONDAY + timedelta(hours=1),
+        matchers=(SilenceMatcher(name="alertname", operator="=", value="DiskFull"),)))
+    await engine.ingest([node_down(Status.RESOLVED)])
+    detail = await engine.incident("INC2")
+    assert detail is not None
+    assert (detail.incident.suppressed_by, detail.incident.level) == ("silence:s1", 0)
+    assert await triggers(engine, "INC2") == 0
+
+
+async def test_a_target_in_the_same_batch_as_the_resolve_pages(config: Config,
+                                                                 store: Store) -> None:
+    engine = make_engine(config, store)
+    await engine.ingest([node_down()])
+    [target, _] = await engine.ingest([disk_full(), node_down(Status.RESOLVED)])
+    assert target.suppressed_by == "inhibition:node-down"
+    assert await triggers(engine, "INC2") == 2
 
 
 async def test_a_resolve_by_hand_ends_the_inhibition(config: Config, store: Store) -> None:
     engine = make_engine(config, store)
     await engine.ingest([node_down()])
+    await engine.ingest([disk_full()])
     await engine.resolve("INC1", "alice")
-    [target] = await engine.ingest([disk_full()])
+    assert await triggers(engine, "INC2") == 2
+    [target] = await engine.ingest([disk_full("db3")])
     assert target.suppressed_by is None
 
 
@@ -141,6 +169,9 @@ async def test_after_a_restart_the_sources_are_read_from_the_store(
     restarted = make_engine(config, store)
     [first, second] = await restarted.ingest([disk_full(), disk_full("db2")])
     assert (first.suppressed_by, second.suppressed_by) == ("inhibition:node-down", None)
+    again = make_engine(config, store)  # the held incident is in the store too
+    await again.ingest([node_down(Status.RESOLVED)])
+    assert await triggers(again, first.incident_id or "") == 2
 
 
 async def test_a_source_resolved_elsewhere_inhibits_no_more(config: Config,
