@@ -65,6 +65,8 @@ class InhibitionIndex:
         self._two_sided: dict[Bucket, dict[SourceKey, None]] = {}
         self._buckets_of: dict[SourceKey, list[tuple[Bucket, bool]]] = {}
         self._keys_of: dict[int, set[SourceKey]] = {}
+        self._per_rule = [0] * len(self.rules)
+        """How many sources each rule has: a rule with none costs `check` nothing."""
 
     @classmethod
     def of(cls, rules: Sequence[InhibitRule],
@@ -93,6 +95,7 @@ class InhibitionIndex:
             side = self._two_sided if two_sided else self._one_sided
             side.setdefault(bucket, {})[key] = None
             places.append((bucket, two_sided))
+            self._per_rule[position] += 1
         if places:
             self._buckets_of[key] = places
             self._keys_of.setdefault(key.incident, set()).add(key)
@@ -105,6 +108,7 @@ class InhibitionIndex:
             del keys[key]
             if not keys:
                 del side[bucket]
+            self._per_rule[bucket[0]] -= 1
         keys_of_incident = self._keys_of.get(key.incident)
         if keys_of_incident is not None:
             keys_of_incident.discard(key)
@@ -127,14 +131,22 @@ class InhibitionIndex:
             return None
         fields = fields_of(alert)
         for position, rule in enumerate(self.rules):
-            if first_mismatch(rule.target_matchers, fields) is not None:
+            if not self._per_rule[position] or first_mismatch(rule.target_matchers,
+                                                              fields) is not None:
                 continue
-            bucket = (position, tuple(fields.get(name, "") for name in rule.equal))
-            sides = [self._one_sided.get(bucket, {})]
-            if first_mismatch(rule.source_matchers, fields) is not None:
-                sides.append(self._two_sided.get(bucket, {}))
-            for side in sides:
-                source = next((key for key in side if key not in skip), None)
-                if source is not None:
-                    return Inhibition(rule=rule, position=position, source=source)
+            bucket = (position, tuple([fields.get(name, "") for name in rule.equal]))
+            source = _first(self._one_sided.get(bucket), skip)
+            if source is None and first_mismatch(rule.source_matchers, fields) is not None:
+                source = _first(self._two_sided.get(bucket), skip)
+            if source is not None:
+                return Inhibition(rule=rule, position=position, source=source)
         return None
+
+
+def _first(keys: dict[SourceKey, None] | None, skip: Container[SourceKey]
+           ) -> SourceKey | None:
+    """The first of `keys` not in `skip`, or None."""
+    for key in keys or ():
+        if key not in skip:
+            return key
+    return None

@@ -138,7 +138,10 @@ class Engine:
 
         def work(transaction: Transaction) -> list[Accepted]:
             transaction.trace_id = trace_id or ""  # carried by the notifications to delivery
-            return [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
+            accepted = [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
+            if self.inhibitions.take_released():  # once per batch: it reads open incidents
+                self._release_inhibited(transaction, snapshot, now)
+            return accepted
 
         accepted = await self._write_inhibiting(work)
         self.outbox_written()
@@ -185,8 +188,6 @@ class Engine:
             updated = change.incident
             transaction.add_timeline(updated.number, change.timeline)
         transaction.save_incident(updated, change.firing)
-        if self.inhibitions.take_released():
-            self._release_inhibited(transaction, snapshot, now)
         return Accepted(updated.id, key, change.action, suppressed_by)
 
     def _release_inhibited(self, transaction: Transaction, snapshot: Snapshot,
@@ -347,8 +348,8 @@ class Engine:
             transaction.save_incident(change.incident, change.firing)
             if change.action == "resolved":
                 self.inhibitions.resolved(number)
-                if self.inhibitions.take_released():
-                    self._release_inhibited(transaction, snapshot, now)
+            if self.inhibitions.take_released():
+                self._release_inhibited(transaction, snapshot, now)
             return change.incident
 
         incident = await self._write_inhibiting(work)
