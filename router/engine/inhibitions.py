@@ -8,7 +8,7 @@ A unit of work that fails drops the index (`forget`), so the next one rebuilds i
 was committed. A source whose incident was resolved by a path that did not tell the index
 (a timer, another process) is found stale when it would inhibit, dropped, and not counted.
 
-What happens when the source resolves: in the same unit of work, each open incident an
+What happens when the source resolves: in the same unit of work, each triggered incident an
 inhibition held (`suppressed_by` "inhibition:...", never notified) whose firing alerts are
 no longer all inhibited is checked again as if its alert had just arrived (`held`): not
 suppressed, it pages from level 1 with a "suppression ended" line; held by something else
@@ -94,9 +94,10 @@ class Inhibitions:
 
     def held(self, reader: Reader, rules: Sequence[InhibitRule]
              ) -> Iterator[tuple[Incident, frozenset[str], Alert]]:
-        """Each open, never notified incident an inhibition holds whose firing alerts are
-        not all inhibited now, with its firing set and the first alert that is not."""
-        for incident in reader.incidents(states=OPEN_STATES, limit=MAX_OPEN):
+        """Each triggered, never notified incident an inhibition holds whose firing alerts
+        are not all inhibited now, with its firing set and the first alert that is not (one
+        someone acknowledged needs no page)."""
+        for incident in reader.incidents(states=("triggered",), limit=MAX_OPEN):
             if incident.level != 0 or not (incident.suppressed_by or "").startswith(
                     "inhibition:"):
                 continue

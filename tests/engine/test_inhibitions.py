@@ -135,6 +135,16 @@ async def test_a_released_target_that_is_silenced_says_so(config: Config,
     assert await triggers(engine, "INC2") == 0
 
 
+async def test_an_acknowledged_target_is_not_paged_when_released(config: Config,
+                                                                  store: Store) -> None:
+    engine = make_engine(config, store)
+    await engine.ingest([node_down()])
+    await engine.ingest([disk_full()])
+    await engine.acknowledge("INC2", "ann")
+    await engine.ingest([node_down(Status.RESOLVED)])
+    assert await triggers(engine, "INC2") == 0
+
+
 async def test_a_target_in_the_same_batch_as_the_resolve_pages(config: Config,
                                                                  store: Store) -> None:
     engine = make_engine(config, store)
