@@ -35,7 +35,8 @@ def run_all(config: Config, *, references: bool) -> list[Problem]:
                              check_contact_methods, check_unreachable_routes,
                              check_email_recipients, check_channel_urls]
     if references:
-        selected[:0] = [check_references, check_people_references]
+        selected[:0] = [check_references, check_people_references,
+                        check_time_interval_names]
     return [problem for check in selected for problem in check(config)]
 
 
@@ -237,3 +238,15 @@ def fallback_warnings(config: Config) -> list[Problem]:
             for policy in config.escalation_policies.values()
             if policy.fallback is None and all(
                 target.kind == "rota" for level in policy.levels for target in level.targets)]
+
+
+def check_time_interval_names(config: Config) -> Iterator[Problem]:
+    """Every time interval a route names is declared in `time_intervals`."""
+    for route in config.routes:
+        for key in ("active_time_intervals", "mute_time_intervals"):
+            for index, name in enumerate(getattr(route, key)):
+                if name not in config.time_intervals:
+                    close = difflib.get_close_matches(name, list(config.time_intervals), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    yield _error(route.where, f"no time interval named {name!r}{hint}",
+                                 f"{key}[{index}]")

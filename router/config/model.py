@@ -406,6 +406,46 @@ class Route:
     severity: Severity | None = None
     severity_map: Mapping[str, Severity] = field(default_factory=frozen_mapping)
     continue_matching: bool = False
+    active_time_intervals: tuple[str, ...] = ()
+    mute_time_intervals: tuple[str, ...] = ()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeSpec:
+    """One entry of a time interval, as Alertmanager writes it: every field that is set
+    must match (an empty one matches always). Times are minutes of the local day, end
+    exclusive (`24:00` is 1440); weekdays 0 = Monday; days of the month may count from the
+    end (-1 is the last day); ranges are inclusive pairs."""
+
+    location: ZoneInfo
+    times: tuple[tuple[int, int], ...] = ()
+    weekdays: frozenset[int] = frozenset()
+    days_of_month: tuple[tuple[int, int], ...] = ()
+    months: frozenset[int] = frozenset()
+    years: tuple[tuple[int, int], ...] = ()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeInterval:
+    """A named set of instants (`time_intervals`): an instant is in it when any spec
+    matches."""
+
+    name: str
+    specs: tuple[TimeSpec, ...]
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InhibitRule:
+    """While a firing alert matches `source_matchers`, alerts matching `target_matchers`
+    with the same values of every `equal` label are recorded but not paged."""
+
+    name: str
+    source_matchers: tuple[Matcher, ...]
+    target_matchers: tuple[Matcher, ...]
+    equal: tuple[str, ...] = ()
     where: Where = NOWHERE
 
 
@@ -441,6 +481,8 @@ class Config:
     services: Mapping[str, Service]
     routes: tuple[Route, ...]
     suppressions: tuple[Suppression, ...]
+    time_intervals: Mapping[str, TimeInterval] = field(default_factory=frozen_mapping)
+    inhibit_rules: tuple[InhibitRule, ...] = ()
     files: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from router.alerts.model import (
     Alert,
@@ -28,11 +28,13 @@ from router.clock import Clock
 from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.escalation import walk
+from router.core.inhibition import Inhibition
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
 from router.engine.escalation import Escalation, apply_walk
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
+from router.engine.inhibitions import Inhibitions, inhibition_in
 from router.engine.muting import UNMUTE, end_until_resolved
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
@@ -42,6 +44,7 @@ from router.store import IncidentDetail, Store, Transaction
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ class Engine:
         self.handoffs = Handoffs(self.state)
         self.escalation = Escalation(self.state, self.handoffs)
         self.silencing = Silences(self.state)
+        self.inhibitions = Inhibitions()
 
     @property
     def config(self) -> Config:
@@ -135,9 +139,12 @@ class Engine:
 
         def work(transaction: Transaction) -> list[Accepted]:
             transaction.trace_id = trace_id or ""  # carried by the notifications to delivery
-            return [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
+            accepted = [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
+            if self.inhibitions.take_released():  # once per batch: it reads open incidents
+                self._release_inhibited(transaction, snapshot, now)
+            return accepted
 
-        accepted = await self.store.write(work)
+        accepted = await self._write_inhibiting(work)
         self.outbox_written()
         self.timers_written()
         for item in accepted:
@@ -156,9 +163,11 @@ class Engine:
         service = config.services.get(decision.service or "")
         key = incident_rules.dedup_key(
             alert, lambda: render_key(snapshot, decision.service, alert), decision.service)
-        verdict = check_suppression(alert, config.suppressions,
-                                    transaction.active_silences(now), now)
-        suppressed_by = f"{verdict.kind}:{verdict.id}" if verdict.suppressed else None
+        verdict = check_suppression(
+            alert, config.suppressions, transaction.active_silences(now), now,
+            inhibition=self.inhibitions.check(transaction, config.inhibit_rules, alert),
+            routes=decision.routes, time_intervals=config.time_intervals)
+        suppressed_by = verdict.label
         found = transaction.open_incident(key)
         incident, firing = found if found else (None, frozenset[str]())
         opening = incident_rules.Opening(
@@ -168,6 +177,7 @@ class Engine:
             escalation_policy=decision.escalation_policy
             or (service.escalation_policy if service else None))
         change = incident_rules.apply_alert(incident, firing, alert, opening, now)
+        self.inhibitions.observe(transaction, config.inhibit_rules, alert, change)
         transaction.record_alert(alert, change.incident.number if change.incident else None,
                                  key, now, suppressed_by)
         if change.incident is None:
@@ -180,6 +190,23 @@ class Engine:
             transaction.add_timeline(updated.number, change.timeline)
         transaction.save_incident(updated, change.firing)
         return Accepted(updated.id, key, change.action, suppressed_by)
+
+    def _release_inhibited(self, transaction: Transaction, snapshot: Snapshot,
+                           now: datetime) -> None:
+        """A source stopped firing: each incident an inhibition held whose alert is free now
+        is checked as if that alert had just arrived, and pages unless something else holds
+        it (engine/inhibitions.py)."""
+        config = snapshot.config
+        for incident, firing, alert in list(self.inhibitions.held(transaction,
+                                                                   config.inhibit_rules)):
+            decision = route(alert, snapshot.routes)
+            verdict = check_suppression(
+                alert, config.suppressions, transaction.active_silences(now), now,
+                routes=decision.routes, time_intervals=config.time_intervals)
+            change = incident_rules.Change(action="updated", incident=incident, firing=firing)
+            updated = self._effects(transaction, snapshot, change, decision, verdict.label, now,
+                                    firing_alert=False)
+            transaction.save_incident(updated, firing)
 
     def _effects(self, transaction: Transaction, snapshot: Snapshot,
                  change: incident_rules.Change, decision: Decision,
@@ -317,12 +344,25 @@ class Engine:
             self._settle_change(transaction, snapshot, change.incident, change.action, now)
             transaction.add_timeline(number, change.timeline)
             transaction.save_incident(change.incident, change.firing)
+            if change.action == "resolved":
+                self.inhibitions.resolved(number)
+            if self.inhibitions.take_released():
+                self._release_inhibited(transaction, snapshot, now)
             return change.incident
 
-        incident = await self.store.write(work)
+        incident = await self._write_inhibiting(work)
         self.outbox_written()
         self.timers_written()
         return incident
+
+    async def _write_inhibiting(self, work: Callable[[Transaction], T]) -> T:
+        """`store.write(work)` for work that keeps the inhibition index: if it does not
+        commit, the index (changed as it went) is dropped and rebuilt on next use."""
+        try:
+            return await self.store.write(work)
+        except BaseException:
+            self.inhibitions.forget()
+            raise
 
     async def send_alert(self, alert: Alert, slack_channel: str) -> tuple[Accepted, str]:
         """Record `alert` as an incident that pages nobody, and post it to a Slack channel
@@ -349,7 +389,7 @@ class Engine:
                     event="message", created_at=now)])
             return accepted
 
-        accepted = await self.store.write(work)
+        accepted = await self._write_inhibiting(work)
         self.outbox_written()
         return accepted, notification_id
 
@@ -401,6 +441,11 @@ class Engine:
 
     async def add_silence(self, silence: Silence) -> Silence:
         return await self.silencing.add_silence(silence)
+
+    async def inhibition(self, alert: Alert) -> tuple[Inhibition, Alert] | None:
+        """Which firing alert would inhibit `alert` now, by which rule (for route-test)."""
+        rules = self.config.inhibit_rules
+        return await self.store.read(lambda reader: inhibition_in(reader, rules, alert))
 
     async def silences(self, *, include_expired: bool = False) -> list[Silence]:
         return await self.silencing.silences(include_expired=include_expired)

@@ -159,8 +159,9 @@ class AlertmanagerApi:
         chosen = []
         for incident in reversed(incidents):
             alert = await self._alert(incident)
-            state_shown = show["silenced"] if alert["status"]["state"] == "suppressed" \
-                else show["active"]
+            status = alert["status"]
+            state_shown = show["active"] if status["state"] != "suppressed" else \
+                show["inhibited"] if status["inhibitedBy"] else show["silenced"]
             if not state_shown or not all(am_matchers.matches(alert["labels"], *matcher)
                                           for matcher in filters):
                 continue
@@ -244,7 +245,7 @@ def _status(incident: Incident) -> dict[str, Any]:
     kind, _, name = by.partition(":")
     return {"state": "suppressed" if by else "active",
             "silencedBy": [name] if kind in ("silence", "suppression") else [],
-            "inhibitedBy": []}
+            "inhibitedBy": [name] if kind == "inhibition" else []}
 
 
 def _fingerprint(incident: Incident, labels: Mapping[str, str]) -> str:

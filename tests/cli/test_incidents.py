@@ -69,7 +69,9 @@ SILENCE_ID = re.compile(r"SIL-[0-9a-f]{8}")
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # route-test reads ./state when it holds a store: run where none is
+    monkeypatch.chdir(tmp_path)
     return write_config(tmp_path, CONFIG)
 
 
@@ -139,6 +141,12 @@ def test_route_test_lists_every_route_and_the_decision(config: Path) -> None:
           escalation policy  default
           first level        rota:primary, channel:mail
           severity           critical
+        suppression now:
+          windows         none active
+          silences        not checked: no store (give --state DIR)
+          inhibition      not checked: no store (give --state DIR)
+          time intervals  none on the matched routes
+          verdict         paged
         """)
 
 
@@ -155,6 +163,12 @@ def test_route_test_exits_1_when_only_the_default_route_applies(config: Path) ->
         "  escalation policy  -",
         "  first level        -",
         "  severity           warning",
+        "suppression now:",
+        "  windows         none active",
+        "  silences        not checked: no store (give --state DIR)",
+        "  inhibition      not checked: no store (give --state DIR)",
+        "  time intervals  none on the matched routes",
+        "  verdict         paged",
     ]
 
 

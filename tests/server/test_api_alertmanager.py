@@ -272,3 +272,23 @@ async def test_until_resolved_refuses_bad_values(client: httpx.AsyncClient, path
                                                  body: dict[str, Any], message: str) -> None:
     answer = await client.post(path, json=body)
     assert (answer.status_code, answer.text) == (400, message)
+
+
+async def test_an_inhibited_alert_shows_its_rule_and_the_inhibited_flag_hides_it(
+        tmp_path: Path) -> None:
+    rules = ("inhibit_rules:\n  - name: load-first\n"
+             "    source_matchers: ['alertname=\"HighLoad\"']\n"
+             "    target_matchers: ['alertname=\"DiskFull\"']\n")
+    async with (engine_on_disk(tmp_path, CONFIG + rules, NOW) as engine,
+                api_client(engine, headers=OPS) as client):
+        assert (await client.post("/api/v2/alerts", json=[LOAD])).status_code == 200
+        assert (await client.post("/api/v2/alerts", json=[DISK])).status_code == 200
+        alerts = (await client.get("/api/v2/alerts")).json()
+        assert [(alert["labels"]["alertname"], alert["status"]) for alert in alerts] == [
+            ("HighLoad", {"state": "active", "silencedBy": [], "inhibitedBy": []}),
+            ("DiskFull", {"state": "suppressed", "silencedBy": [],
+                          "inhibitedBy": ["load-first"]})]
+        shown = (await client.get("/api/v2/alerts", params={"inhibited": "false"})).json()
+        assert [alert["labels"]["alertname"] for alert in shown] == ["HighLoad"]
+        shown = (await client.get("/api/v2/alerts", params={"silenced": "false"})).json()
+        assert [alert["labels"]["alertname"] for alert in shown] == ["HighLoad", "DiskFull"]

@@ -1,5 +1,5 @@
 """The routing sections -> model (room: config): `services` (with their dedup-key
-templates), `routes`, `suppressions` and `escalation_policies`."""
+templates), `routes`, `suppressions`, `inhibit_rules` and `escalation_policies`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from router.config.load import Source
 from router.config.model import (
     EscalationPolicy,
     FixedWindow,
+    InhibitRule,
     Level,
     Route,
     Service,
@@ -61,9 +62,22 @@ def route(context: Context, data: dict[str, Any], source: Source, index: int) ->
         name=data.get("name", f"route {index + 1}"), matchers=context.matchers(data, source),
         service=data.get("service"), channels=tuple(data.get("channels", ())),
         escalation_policy=data.get("escalation_policy"),
-        continue_matching=data.get("continue", False), where=context.place(source),
-        **values,
+        continue_matching=data.get("continue", False),
+        active_time_intervals=tuple(data.get("active_time_intervals", ())),
+        mute_time_intervals=tuple(data.get("mute_time_intervals", ())),
+        where=context.place(source), **values,
     )
+
+
+def inhibit_rule(context: Context, data: dict[str, Any], source: Source,
+                 index: int) -> InhibitRule:
+    """Alertmanager's `source_matchers`, `target_matchers`, `equal`; a rule without a
+    `name` is named by its position (1 for the first), which `suppressed_by` shows."""
+    return InhibitRule(
+        name=str(data.get("name", index + 1)),
+        source_matchers=context.matchers(data, source, "source_matchers"),
+        target_matchers=context.matchers(data, source, "target_matchers"),
+        equal=tuple(data.get("equal", ())), where=context.place(source))
 
 
 def suppression(context: Context, data: dict[str, Any], source: Source) -> Suppression:
