@@ -451,5 +451,11 @@ class Transaction(Reader):
             (number, kind, due_at.timestamp()))
         return cursor.rowcount == 1
 
-    def cancel_timers(self, number: int) -> None:
-        self.connection.execute("DELETE FROM timers WHERE incident_number = ?", (number,))
+    def cancel_timers(self, number: int, *, keep: str = "") -> None:
+        """Remove the incident's timers, but those whose kind starts with `keep` (if any)."""
+        if not keep:
+            self.connection.execute("DELETE FROM timers WHERE incident_number = ?", (number,))
+            return
+        self.connection.execute(
+            "DELETE FROM timers WHERE incident_number = ? AND substr(kind, 1, ?) != ?",
+            (number, len(keep), keep))
