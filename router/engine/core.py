@@ -34,6 +34,7 @@ from router.engine import expiry
 from router.engine.escalation import Escalation
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
+from router.engine.notes import Notes
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
 from router.engine.state import EngineState
@@ -70,6 +71,7 @@ class Engine:
         self.escalation = Escalation(self.state, self.handoffs)
         self.silencing = Silences(self.state)
         self.expiry = expiry.Expiry(self.state, self._settle_change)
+        self.notes = Notes(self.state)
 
     @property
     def config(self) -> Config:
@@ -383,7 +385,7 @@ class Engine:
         """Keep an attempt made outside the deliverer (`router test-channel`) in the log."""
         await self.store.write(lambda transaction: transaction.outbox.record(attempt))
 
-    # Delegated use cases: escalation.py, handoffs.py, silences.py.
+    # Delegated use cases: escalation.py, handoffs.py, silences.py, notes.py.
 
     async def escalate(self, incident_id: str, actor: str, *,
                        from_level: int | None = None) -> tuple[Incident, int]:
@@ -397,6 +399,9 @@ class Engine:
         if kind.startswith(expiry.PREFIX):
             return await self.expiry.timer_fired(number, kind, due_at)
         return await self.escalation.timer_fired(number, kind, due_at)
+
+    async def add_note(self, incident_id: str, text: str, author: str) -> TimelineEntry:
+        return await self.notes.add_note(incident_id, text, author)
 
     async def schedule_handoffs(self) -> dict[str, datetime]:
         return await self.handoffs.schedule_handoffs()
