@@ -37,6 +37,7 @@ escalation_policies:
   - id: slow
     levels:
       - {targets: [{channel: pd}], delay: 2h}
+      - {targets: [{channel: pd}], delay: 2h}
 services:
   - {id: api, escalation_policy: slow, channels: [pd]}
 routes:
@@ -203,6 +204,16 @@ async def test_an_acknowledged_incident_still_resolves_when_its_alert_goes_stale
         running: Running, clock: MockClock) -> None:
     await running.send(ends_in=30)
     await running.engine.acknowledge("INC1", "api:ann")
+    await trio.sleep(31)
+    assert await running.state() is IncidentState.RESOLVED
+
+
+async def test_escalating_an_acknowledged_incident_by_hand_keeps_the_deadline(
+        running: Running, clock: MockClock) -> None:
+    await running.send(ends_in=30)
+    await running.engine.acknowledge("INC1", "api:ann")
+    await running.engine.escalate("INC1", "api:ann")  # triggered again: escalation restarts
+    assert "expire:" + _fingerprint() in await running.timers()
     await trio.sleep(31)
     assert await running.state() is IncidentState.RESOLVED
 
