@@ -245,3 +245,30 @@ async def test_an_alert_resolved_by_its_sender_takes_its_deadline_with_it(
 def _fingerprint(instance: str = "db1") -> str:
     from router.core.incidents import label_fingerprint
     return label_fingerprint({"alertname": "DiskFull", "instance": instance})
+
+
+async def test_a_repeat_moves_its_deadline_with_one_statement_more(
+        running: Running, clock: MockClock) -> None:
+    """What a repeat costs with a deadline, beside a repeat of an alert without one."""
+    writer = running.engine.store._writer
+
+    async def repeat(source: str, instance: str) -> list[str]:
+        await running.send(source, ends_in=None if source == "pagerduty" else 60,
+                           instance=instance)
+        statements: list[str] = []
+        writer.set_trace_callback(statements.append)
+        try:
+            await running.send(source, ends_in=None if source == "pagerduty" else 60,
+                               instance=instance)
+        finally:
+            writer.set_trace_callback(None)
+        return statements
+
+    without = await repeat("pagerduty", "db1")
+    with_deadline = await repeat("alertmanager_v2", "db2")
+    [upsert] = [text for text in with_deadline if "timers" in text]
+    assert upsert.startswith("INSERT INTO timers (incident_number, kind, due_at) VALUES "
+                             f"(1, 'expire:{_fingerprint('db2')}', ")
+    assert upsert.endswith("ON CONFLICT (incident_number, kind) DO UPDATE SET due_at = "
+                           "excluded.due_at")
+    assert len(with_deadline) == len(without) + 1, (without, with_deadline)
