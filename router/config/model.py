@@ -49,6 +49,16 @@ def frozen_mapping(items: Mapping[K, V] | None = None) -> Mapping[K, V]:
     return MappingProxyType(dict(items or {}))
 
 
+SOURCES = ("native", "alertmanager", "alertmanager_v2", "grafana", "datadog", "pagerduty")
+"""The sources of the fixed inbound formats (alerts/formats FORMATS; a test compares them),
+which `settings.resolve_timeout` may name besides generic:NAME."""
+
+RESOLVE_TIMEOUTS: Mapping[str, timedelta] = MappingProxyType(
+    {"alertmanager_v2": timedelta(minutes=5)})
+"""`settings.resolve_timeout` by default: Alertmanager's own 5m for its API v2. The others
+resolve explicitly (PagerDuty events, the native format, the webhooks), so they get none."""
+
+
 @dataclass(frozen=True, slots=True)
 class Secret:
     """A value that came from `${env:...}` or `${file:...}`; never printed, never logged."""
@@ -189,6 +199,10 @@ class Settings:
     """None: plain HTTP (or `router run --tls-cert/--tls-key`)."""
     retention: timedelta = timedelta(days=90)
     """How long a resolved incident (with its alerts, timeline and deliveries) is kept."""
+    resolve_timeout: Mapping[str, timedelta] = field(
+        default_factory=lambda: frozen_mapping(RESOLVE_TIMEOUTS))
+    """How long a firing alert that carries no ends_at stays firing without a repeat, by
+    source (a fixed format's name, or generic:NAME); a source not named has no deadline."""
     where: Where = NOWHERE
 
 

@@ -31,11 +31,13 @@ from router.core.escalation import walk
 from router.core.inhibition import Inhibition
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
+from router.engine import expiry
 from router.engine.escalation import Escalation, apply_walk
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.inhibitions import Inhibitions, inhibition_in
 from router.engine.muting import UNMUTE, end_until_resolved
+from router.engine.notes import Notes
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
 from router.engine.state import EngineState
@@ -73,6 +75,8 @@ class Engine:
         self.escalation = Escalation(self.state, self.handoffs)
         self.silencing = Silences(self.state)
         self.inhibitions = Inhibitions()
+        self.expiry = expiry.Expiry(self.state, self._settle_change)
+        self.notes = Notes(self.state)
 
     @property
     def config(self) -> Config:
@@ -157,6 +161,7 @@ class Engine:
     def _ingest_one(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
                     now: datetime, *, page: bool = True) -> Accepted:
         config = snapshot.config
+        alert = expiry.effective(alert, now)
         if alert.service is None and alert.routing_key in snapshot.routing_keys:
             alert = replace(alert, service=snapshot.routing_keys[alert.routing_key])
         decision = route(alert, snapshot.routes)
@@ -182,6 +187,7 @@ class Engine:
                                  key, now, suppressed_by)
         if change.incident is None:
             return Accepted(None, key, change.action, suppressed_by)
+        expiry.track(transaction, config, alert, change, now)
         if page:
             updated = self._effects(transaction, snapshot, change, decision, suppressed_by, now,
                                     firing_alert=alert.status is Status.FIRING)
@@ -244,8 +250,10 @@ class Engine:
         """After an acknowledge or resolve: escalation stops, the channels that carried the
         trigger hear of it, and an acknowledgement starts its timeout if the service has one.
         A resolve also cancels the pages not sent yet (a retry would reach someone after the
-        incident is over), and tells only the channels the trigger reached."""
-        transaction.cancel_timers(incident.number)
+        incident is over), and tells only the channels the trigger reached. Stale-alert
+        deadlines outlive an acknowledge (the alerts still fire)."""
+        transaction.cancel_timers(
+            incident.number, keep=expiry.PREFIX if action == "acknowledged" else "")
         if action == "resolved":
             end_until_resolved(transaction, incident.number, now)
             cancelled = transaction.outbox.cancel_pages(incident.number, now,
@@ -274,7 +282,7 @@ class Engine:
     def _retrigger(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
                    firing: frozenset[str], now: datetime) -> Incident:
         """Acknowledged -> triggered, escalating again from level 1."""
-        transaction.cancel_timers(incident.number)
+        transaction.cancel_timers(incident.number, keep=expiry.PREFIX)
         restarted = replace(incident, state=IncidentState.TRIGGERED, acknowledged_at=None,
                             acknowledged_by=None, level=0, repeats=0, updated_at=now)
         transaction.add_timeline(incident.number, [TimelineEntry(
@@ -415,7 +423,7 @@ class Engine:
         """Keep an attempt made outside the deliverer (`router test-channel`) in the log."""
         await self.store.write(lambda transaction: transaction.outbox.record(attempt))
 
-    # Delegated use cases: escalation.py, handoffs.py, silences.py.
+    # Delegated use cases: escalation.py, handoffs.py, silences.py, notes.py.
 
     async def escalate(self, incident_id: str, actor: str, *,
                        from_level: int | None = None) -> tuple[Incident, int]:
@@ -426,7 +434,12 @@ class Engine:
         return await self.escalation.timers_due_by(until, limit)
 
     async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
+        if kind.startswith(expiry.PREFIX):
+            return await self.expiry.timer_fired(number, kind, due_at)
         return await self.escalation.timer_fired(number, kind, due_at)
+
+    async def add_note(self, incident_id: str, text: str, author: str) -> TimelineEntry:
+        return await self.notes.add_note(incident_id, text, author)
 
     async def schedule_handoffs(self) -> dict[str, datetime]:
         return await self.handoffs.schedule_handoffs()

@@ -24,6 +24,7 @@ from router.alerts.model import (
 )
 from router.core.escalation import Walk, next_step, plan_level, skips, walk
 from router.core.handoff import TIMER_PREFIX
+from router.engine.expiry import PREFIX as EXPIRY_PREFIX
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id
 from router.engine.muting import UNMUTE, hold, muting_of
@@ -78,7 +79,7 @@ class Escalation:
             if incident.state is IncidentState.ACKNOWLEDGED:
                 incident = replace(incident, state=IncidentState.TRIGGERED,
                                    acknowledged_at=None, acknowledged_by=None)
-                transaction.cancel_timers(number)
+                transaction.cancel_timers(number, keep=EXPIRY_PREFIX)
                 transaction.add_timeline(number, [TimelineEntry(
                     at=now, actor=actor, action="triggered again",
                     details={"why": "escalated by hand while acknowledged"})])

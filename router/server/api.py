@@ -34,6 +34,7 @@ from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUn
 from router.server.api_access import Access, FeedToken, Gate
 from router.server.api_alertmanager import AlertmanagerApi
 from router.server.api_deliveries import ChannelTester, Deliveries
+from router.server.api_notes import Notes
 from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
 from router.server.routes import Handler, Request, Response, Routes
@@ -124,6 +125,7 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     deliveries = Deliveries(engine, tester)
     add("GET", "/v1/deliveries", "read", deliveries.list)
     add("POST", "/v1/channels/{id}/test", "admin", deliveries.test)
+    add("POST", "/v1/incidents/{id}/notes", "respond", Notes(engine).add)
     return routes
 
 

@@ -384,5 +384,11 @@ class Transaction(Reader):
             self.earliest_timer_set = seconds
         return cursor.rowcount
 
-    def cancel_timers(self, number: int) -> None:
-        self.connection.execute("DELETE FROM timers WHERE incident_number = ?", (number,))
+    def cancel_timers(self, number: int, *, keep: str = "") -> None:
+        """Remove the incident's timers, but those whose kind starts with `keep` (if any)."""
+        if not keep:
+            self.connection.execute("DELETE FROM timers WHERE incident_number = ?", (number,))
+            return
+        self.connection.execute(
+            "DELETE FROM timers WHERE incident_number = ? AND substr(kind, 1, ?) != ?",
+            (number, len(keep), keep))
