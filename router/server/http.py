@@ -164,6 +164,7 @@ class _Server:
         self.idle: set[_Connection] = set()  # waiting for a next request; woken at shutdown
         self.draining = False
         self.date = DateLine()
+        self.now = trio.lowlevel.current_clock().current_time  # trio's, minus two calls
 
     def begin_shutdown(self) -> None:
         self.draining = True
@@ -251,7 +252,7 @@ class _Connection:
             await trio.aclose_forcefully(self.stream)
 
     def _arm(self, timeout: float, on_timeout: Response | None) -> None:
-        self.deadline = trio.current_time() + timeout
+        self.deadline = self.server.now() + timeout
         self.on_timeout = on_timeout
 
     async def _serve_watched(self) -> Response | None:
@@ -277,9 +278,11 @@ class _Connection:
 
     async def _serve(self) -> Response | None:
         """Answer each request the reader completes, in order, until one ends the
-        connection; then the reader's refusal, if it has one."""
+        connection; then the reader's refusal, if it has one. Between requests, wait for
+        the next one (keep_alive_timeout; header_timeout and a 408 for a fresh connection)."""
         reader = self.reader
         ready = reader.ready
+        server = self.server
         first = True
         while True:
             while ready:
@@ -287,98 +290,82 @@ class _Connection:
                     return None
             if reader.abort is not None:
                 return reader.abort
-            if reader.upgraded or not await self._receive(first):
+            if reader.upgraded:
                 return None
+            if reader.in_message:
+                data = await self._receive_rest()
+            else:
+                if server.draining:
+                    return None
+                if first:
+                    self._arm(server.header_timeout, _HEAD_TIMEOUT)
+                else:
+                    self._arm(server.keep_alive_timeout, None)
+                server.idle.add(self)
+                try:
+                    data = await self.stream.receive_some(_RECEIVE_SIZE)
+                except trio.ClosedResourceError:
+                    if not server.draining:
+                        raise
+                    return None  # woken by begin_shutdown
+                finally:
+                    server.idle.discard(self)
+            if not data:
+                return _CUT_SHORT if reader.in_message else None
+            reader.feed(data)
             first = False
 
-    async def _receive(self, first: bool) -> bool:
-        """Feed the reader what arrives next, within the deadline of the phase the request
-        is in. False when the client closed between requests, idled out, or the server is
-        draining; a phase's deadline is armed at its first wait, so a request that arrives
-        whole (the usual case) arms none."""
+    async def _receive_rest(self) -> bytes:
+        """More of a request begun, within its phase's deadline (armed at the phase's first
+        wait, so a request that arrives whole arms none); `100 Continue` first when the
+        client waits for it."""
         reader = self.reader
         server = self.server
-        if not reader.in_message:
-            if server.draining:
-                return False
-            if first:  # a fresh connection gets header_timeout from accept, then a 408
-                self._arm(server.header_timeout, _HEAD_TIMEOUT)
-            else:
-                self._arm(server.keep_alive_timeout, None)
-            data = await self._receive_idle()
+        if not reader.head_done:
+            allowance, on_timeout = server.header_timeout, _HEAD_TIMEOUT
         else:
-            if not reader.head_done:
-                allowance, on_timeout = server.header_timeout, _HEAD_TIMEOUT
-            else:
-                if reader.wants_continue:  # routed and sized: now ask for the body
-                    reader.wants_continue = False
-                    await self._send_bytes(CONTINUE)
-                allowance, on_timeout = server.body_timeout, _BODY_TIMEOUT
-            if self.on_timeout is not on_timeout:
-                self._arm(allowance, on_timeout)
-            data = await self.stream.receive_some(_RECEIVE_SIZE)
-        if not data:
-            if reader.in_message:
-                reader.abort = _CUT_SHORT
-                return True
-            return False
-        reader.feed(data)
-        return True
-
-    async def _receive_idle(self) -> bytes:
-        server = self.server
-        server.idle.add(self)
-        try:
-            return await self.stream.receive_some(_RECEIVE_SIZE)
-        except trio.ClosedResourceError:
-            if server.draining:
-                return b""  # woken by begin_shutdown
-            raise
-        finally:
-            server.idle.discard(self)
+            if reader.wants_continue:  # routed and sized: now ask for the body
+                reader.wants_continue = False
+                await self._send_bytes(CONTINUE)
+            allowance, on_timeout = server.body_timeout, _BODY_TIMEOUT
+        if self.on_timeout is not on_timeout:
+            self._arm(allowance, on_timeout)
+        return await self.stream.receive_some(_RECEIVE_SIZE)
 
     async def _answer(self, pending: Pending) -> bool:
         """Answer one request; whether the connection may serve another."""
         found = pending.found
+        server = self.server
         if isinstance(found, Response):
             response = found
         else:
             handler, params = found
-            request = Request(method=pending.method, path=pending.path, query=pending.query,
-                              headers=pending.headers, body=pending.body, params=params,
-                              client=self.client)
-            response = await self._call(handler, request)
-        close = not pending.keep_alive or self.server.draining
-        await self._send(response, close=close, keep_alive_header=pending.keep_alive_header,
-                         head_only=pending.head_only)
+            request = self.request = Request(
+                method=pending.method, path=pending.path, query=pending.query,
+                headers=pending.headers, body=pending.body, params=params, client=self.client)
+            self.deadline = server.now() + server.handler_timeout
+            self.on_timeout = _HANDLER_TIMEOUT
+            try:
+                response = await handler(request)
+            except Exception as error:
+                response = _failure(error, request)
+        close = not pending.keep_alive or server.draining
+        await self._send(response, close, pending.keep_alive_header, pending.head_only)
         return not close
 
-    async def _call(self, handler: Handler, request: Request) -> Response:
-        self.request = request
-        self._arm(self.server.handler_timeout, _HANDLER_TIMEOUT)
-        try:
-            return await handler(request)
-        except BadRequest as exc:
-            return Response.error(400, str(exc))
-        except StoreUnavailable as exc:
-            return Response.error(503, str(exc), headers=[
-                ("retry-after", str(exc.retry_after))])
-        except Exception:
-            logger.exception("handler failed: %s %s", request.method, request.path)
-            return _INTERNAL_ERROR
-
-    async def _send(self, response: Response, *, close: bool, keep_alive_header: bool = False,
+    async def _send(self, response: Response, close: bool, keep_alive_header: bool = False,
                     head_only: bool = False) -> None:
-        date = self.server.date.current()
+        server = self.server
+        date = server.date.current()
         try:
-            head, body = encode(response, date=date, close=close,
-                                keep_alive_header=keep_alive_header, head_only=head_only)
+            head, body = encode(response, date, close, keep_alive_header, head_only)
         except InvalidResponse:
             logger.exception("handler answered an invalid response: %r", response.status)
             response = _INTERNAL_ERROR
-            head, body = encode(response, date=date, close=close)
-        self.server.on_response(response.status)
-        self._arm(self.server.send_timeout, None)
+            head, body = encode(response, date, close)
+        server.on_response(response.status)
+        self.deadline = server.now() + server.send_timeout
+        self.on_timeout = None
         self.sending = True
         if len(body) > _JOIN_BELOW:
             await self.stream.send_all(head)
@@ -395,7 +382,7 @@ class _Connection:
         """Answer (unless an answer is part-way out), then close without losing it."""
         with trio.move_on_after(self.server.send_timeout):
             if not self.sending:
-                await self._send(response, close=True)
+                await self._send(response, True)
         reader = self.reader
         if reader.in_message or reader.failed:  # the client may still be sending
             limits = self.server.limits
@@ -404,4 +391,15 @@ class _Connection:
 
 def _ignore(status: int) -> None:
     pass
+
+
+def _failure(error: Exception, request: Request) -> Response:
+    """The answer to a handler that raised: 400 and 503 for the errors that say so, else a
+    500 logged with its traceback (never shown to the client)."""
+    if isinstance(error, BadRequest):
+        return Response.error(400, str(error))
+    if isinstance(error, StoreUnavailable):
+        return Response.error(503, str(error), headers=[("retry-after", str(error.retry_after))])
+    logger.error("handler failed: %s %s", request.method, request.path, exc_info=error)
+    return _INTERNAL_ERROR
 

@@ -33,6 +33,7 @@ _HEADER_LINES: dict[tuple[str, str], bytes] = {}  # checked and encoded once (bo
 _HEADER_LINES_KEPT = 512
 _CLOSE = b"connection: close\r\n"
 _KEEP_ALIVE = b"connection: keep-alive\r\n"  # what an HTTP/1.0 client needs to keep it
+_WHITESPACE = (" ", "\t")
 
 
 class InvalidResponse(Exception):
@@ -67,10 +68,9 @@ class RequestReader:
     """httptools' protocol object for one connection: the parse state of the request that
     is arriving, the requests read whole, and the answer that ends the connection early."""
 
-    __slots__ = ("abort", "body", "body_size", "completed", "content_length", "current",
-                 "failed", "head_done", "head_fed", "head_size", "headers", "in_message",
-                 "max_body", "max_head", "parser", "ready", "routes", "upgraded", "url",
-                 "wants_continue")
+    __slots__ = ("abort", "body", "body_size", "chunk", "completed", "current", "failed",
+                 "head_done", "head_fed", "headers", "in_message", "max_body", "max_head",
+                 "parser", "ready", "routes", "uncounted", "upgraded", "url", "wants_continue")
 
     def __init__(self, routes: Routes, *, max_head: int, max_body: int) -> None:
         self.routes = routes
@@ -87,13 +87,10 @@ class RequestReader:
         self.wants_continue = False  # the arriving request waits for `100 Continue`
         self.head_fed = 0  # bytes received while the arriving request's head was incomplete
         self.current: Pending | None = None
-        self._reset()
-
-    def _reset(self) -> None:
         self.url = b""
         self.headers: dict[str, str] = {}
-        self.head_size = 0
-        self.content_length = 0
+        self.chunk = 0  # the size of what `feed` is parsing
+        self.uncounted = False  # part of the head came with an earlier request: count it
         self.body: list[bytes] = []
         self.body_size = 0
 
@@ -101,8 +98,8 @@ class RequestReader:
         """Parse what the client sent; complete requests go to `ready`, a refusal to
         `abort`. Memory stays bounded: a head is refused once the bytes received for it
         pass the limit, even before llhttp has a header to show."""
-        began_before = self.in_message and not self.head_done
         self.completed = False
+        self.chunk = len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -113,10 +110,10 @@ class RequestReader:
                 self.abort = Response.error(400, f"malformed request: {error}")
             return
         if self.in_message and not self.head_done:
-            if began_before:
+            if self.completed:  # begun after a request in this chunk: count from the next
+                self.uncounted = True
+            else:
                 self.head_fed += len(data)
-            else:  # begun in this chunk: after a request it completed, count from the next
-                self.head_fed = 0 if self.completed else len(data)
             if self.head_fed > self.max_head:
                 self.failed = True
                 self.abort = self._head_too_large()
@@ -125,6 +122,12 @@ class RequestReader:
         self.abort = response
         raise _Refused
 
+    def _head_size(self) -> int:
+        """The head as llhttp showed it: request target, names and values, and ": " and
+        CR LF for each (only counted when the bytes received for it pass the limit)."""
+        return len(self.url) + sum(len(name) + len(value) + 4
+                                   for name, value in self.headers.items())
+
     def _head_too_large(self) -> Response:
         return Response.error(431, f"request head is over {self.max_head} bytes")
 
@@ -132,59 +135,73 @@ class RequestReader:
 
     def on_message_begin(self) -> None:
         self.in_message = True
-        self._reset()
+        self.url = b""
+        self.headers = {}
+        self.head_fed = 0
+        self.uncounted = False
+        self.body = []
+        self.body_size = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-        self.head_size += len(url)
-        if self.head_size > self.max_head:
-            self._refuse(self._head_too_large())
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
-        text = value.decode("latin-1").rstrip(" \t")
-        self.head_size += len(key) + len(text) + 4
-        if self.head_size > self.max_head:
-            self._refuse(self._head_too_large())
+        text = value.decode("latin-1")
+        if text.endswith(_WHITESPACE):  # llhttp keeps trailing whitespace; HTTP does not
+            text = text.rstrip(" \t")
         headers = self.headers
         if key in headers:
             headers[key] = f"{headers[key]}, {text}"
         else:
             headers[key] = text
-        if key == "content-length":
-            self.content_length = int(text)  # llhttp checked the digits and repeats
 
     def on_headers_complete(self) -> None:
+        """Route and size the request from its head, before any of its body is read."""
         self.head_done = True
         parser = self.parser
-        version = parser.get_http_version()
-        if version not in ("1.1", "1.0"):
-            self._refuse(Response.error(  # 400, not 505: the client's fault, not the server's
-                400, f"malformed request: HTTP/{version} is not supported: use HTTP/1.1"))
         headers = self.headers
-        declares_body = self.content_length > 0 or "transfer-encoding" in headers
+        if ((self.uncounted or self.head_fed + self.chunk > self.max_head)
+                and self._head_size() > self.max_head):
+            self._refuse(self._head_too_large())
         keep_alive = parser.should_keep_alive()
+        # llhttp takes 0.9, 1.0, 1.1 and 2.0, and keeps only 1.1 alive without a Connection
+        # header: then the version is known without asking (get_http_version formats it).
+        version = "1.1" if keep_alive and "connection" not in headers else (
+            parser.get_http_version())
+        if version != "1.1":
+            if version != "1.0":
+                self._refuse(Response.error(  # 400, not 505: the client's fault, not ours
+                    400, f"malformed request: HTTP/{version} is not supported: use HTTP/1.1"))
+        elif "host" not in headers:  # HTTP/1.1 requires it (RFC 9112 3.2); 1.0 did not
+            self._refuse(Response.error(400, "malformed request: no Host header"))
+        length = headers.get("content-length")  # llhttp checked its digits and repeats
+        declares_body = "transfer-encoding" in headers or (length is not None and length != "0")
         if parser.should_upgrade():  # Upgrade (or CONNECT): answered as HTTP, then closed
             if declares_body:
                 self._refuse(Response.error(400, "malformed request: an upgrade request "
                                             "cannot carry a body here"))
             keep_alive = False
-        if version == "1.1" and "host" not in headers:
-            self._refuse(Response.error(400, "malformed request: no Host header"))
-        if self.content_length > self.max_body:
+        if length is not None and int(length) > self.max_body:
             self._refuse(Response.error(413, f"request body is over {self.max_body} bytes"))
         method = parser.get_method().decode("ascii")
+        url = self.url
+        query: Mapping[str, tuple[str, ...]]
         try:
-            path, query = split_target(self.url)
+            if url[:1] == b"/" and b"?" not in url and b"%" not in url:  # the usual target
+                path, query = url.decode("ascii"), {}
+            else:
+                path, query = split_target(url)
         except UnicodeDecodeError:
             self._refuse(Response.error(400, "request path is not valid UTF-8"))
         except ValueError as error:
             self._refuse(Response.error(400, f"malformed request: bad target: {error}"))
         found = self.routes.find(method, path)
-        if declares_body and isinstance(found, Response):
+        if declares_body and type(found) is Response:
             self._refuse(found)  # do not read a body nobody wants
-        self.wants_continue = (declares_body and version == "1.1"
-                               and headers.get("expect", "").lower() == "100-continue")
+        if "expect" in headers:
+            self.wants_continue = (declares_body and version == "1.1"
+                                   and headers["expect"].lower() == "100-continue")
         self.current = Pending(method, path, query, headers, found, keep_alive,
                                keep_alive and version == "1.0")
 
@@ -207,7 +224,7 @@ class RequestReader:
         self.completed = True
 
 
-def encode(response: Response, *, date: bytes, close: bool, keep_alive_header: bool = False,
+def encode(response: Response, date: bytes, close: bool, keep_alive_header: bool = False,
            head_only: bool = False) -> tuple[bytes, bytes]:
     """The head (status line and headers, with Content-Length, Date and Connection) and the
     body to send; the body is empty for HEAD and kept apart so a large one is not copied.
