@@ -50,7 +50,6 @@ logger = logging.getLogger(__name__)
 _RECEIVE_SIZE = 65536
 _ACCEPT_BACKOFF = 0.1  # seconds to wait when out of file descriptors before accepting again
 _CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
-_JOIN_BELOW = 16384  # a larger body is sent after its head, not copied onto it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -367,11 +366,9 @@ class _Connection:
         self.deadline = server.now() + server.send_timeout
         self.on_timeout = None
         self.sending = True
-        if len(body) > _JOIN_BELOW:
-            await self.stream.send_all(head)
+        await self.stream.send_all(head)
+        if body:
             await self.stream.send_all(body)
-        else:
-            await self.stream.send_all(head + body if body else head)
         self.sending = False
 
     async def _send_bytes(self, data: bytes) -> None:

@@ -34,6 +34,7 @@ _HEADER_LINES_KEPT = 512
 _CLOSE = b"connection: close\r\n"
 _KEEP_ALIVE = b"connection: keep-alive\r\n"  # what an HTTP/1.0 client needs to keep it
 _WHITESPACE = (" ", "\t")
+_JOIN_BELOW = 16384  # a larger body is sent after its head, not copied onto it
 
 
 class InvalidResponse(Exception):
@@ -226,8 +227,9 @@ class RequestReader:
 
 def encode(response: Response, date: bytes, close: bool, keep_alive_header: bool = False,
            head_only: bool = False) -> tuple[bytes, bytes]:
-    """The head (status line and headers, with Content-Length, Date and Connection) and the
-    body to send; the body is empty for HEAD and kept apart so a large one is not copied.
+    """The answer's bytes in two parts to send in turn: the head (status line and headers,
+    with Content-Length, Date and Connection) with the body joined on when it is small, and
+    a large body on its own, so it is not copied. No body for HEAD.
 
     Raises:
         InvalidResponse: a status outside 200-599, a body on a 204 or 304, or a header
@@ -254,7 +256,12 @@ def encode(response: Response, date: bytes, close: bool, keep_alive_header: bool
     elif keep_alive_header:
         parts.append(_KEEP_ALIVE)
     parts.append(b"\r\n")
-    return b"".join(parts), b"" if head_only else body
+    if head_only or not body:
+        return b"".join(parts), b""
+    if len(body) > _JOIN_BELOW:
+        return b"".join(parts), body
+    parts.append(body)
+    return b"".join(parts), b""
 
 
 def _header_line(pair: tuple[str, str]) -> bytes:
