@@ -177,6 +177,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", help="write cProfile stats of router's server (first "
                         "round only) to this file")
+    parser.add_argument("--compare", action="store_true",
+                        help="accepted for `make bench`: the minimal loop is always measured")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--minimal", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
