@@ -205,6 +205,7 @@ class RequestReader:
                                    and headers["expect"].lower() == "100-continue")
         self.current = Pending(method, path, query, headers, found, keep_alive,
                                keep_alive and version == "1.0")
+        self.headers = {}  # a chunked body's trailer fields land here, and are dropped
 
     def on_body(self, body: bytes) -> None:
         self.wants_continue = False  # the client did not wait

@@ -650,3 +650,14 @@ async def test_a_client_that_ends_mid_request_gets_400(nursery: trio.Nursery) ->
         [(status, _, body)] = parse(await read_until_eof(stream))
     assert (status, json.loads(body)) == (
         400, {"error": "malformed request: the connection ended mid-request"})
+
+
+async def test_trailers_do_not_reach_the_request_headers(nursery: trio.Nursery) -> None:
+    """llhttp shows a chunked body's trailer fields as headers, after the head: they are
+    dropped, as h11 dropped them, so nothing sent after the head can change it."""
+    port = await start(nursery)
+    raw = await exchange(port, b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                         b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\n"
+                         b"Content-Type: text/evil\r\n\r\n")
+    [(status, _, body)] = parse(raw)
+    assert (status, json.loads(body)) == (200, {"body": "abc", "type": ""})
