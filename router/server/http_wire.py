@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Mapping
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import NoReturn
 
 import httptools
 
@@ -119,7 +120,7 @@ class RequestReader:
                 self.failed = True
                 self.abort = self._head_too_large()
 
-    def _refuse(self, response: Response) -> None:
+    def _refuse(self, response: Response) -> NoReturn:
         self.abort = response
         raise _Refused
 
