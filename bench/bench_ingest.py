@@ -70,6 +70,7 @@ from ingest_systems import (
     main_thread_cpu_seconds,
     rss_kib,
 )
+from ingest_systems import free_port as free_port  # bench_timers.py imports it from here
 
 PATH = "/api/v2/alerts"
 POOL = 1000  # distinct alerts re-sent in case c
