@@ -11,8 +11,9 @@ send, within each channel's limits:
   meanwhile their notifications are not sent again (issue 15: a slot held until its own
   commit let a channel send only `concurrency` pages per group commit, and under ingest load
   the pages fell minutes behind);
-- a notification that waited in the queue longer than `STALE` is looked up again before it
-  is sent, as one that waited for its turn under the rate limit is;
+- a queue whose oldest notification was read more than `STALE` ago is read afresh (its
+  incidents may have been resolved meanwhile), and a notification that waited for its turn
+  under the rate limit is looked up again before it is sent;
 - a retry waits with exponential backoff and jitter (5 s doubling to 5 min, times 0.5..1), or
   exactly the receiver's Retry-After; the last attempt is made at the notification's deadline
   (`retry_for` after it was written), after which it is failed for good: a dead letter, an
@@ -65,8 +66,8 @@ BATCH = 256
 """Due notifications read at once for one channel (each read costs a thread hop and a
 query; a channel sends them `concurrency` at a time)."""
 STALE = 1.0
-"""Seconds a notification may wait in its channel's queue before it is looked up again
-(its incident may have been resolved meanwhile)."""
+"""Seconds a channel's queue is trusted: then it is read again (an incident may have been
+resolved meanwhile), in one read for the batch rather than one per notification."""
 LINGER = 0.02
 """Seconds the recorder waits for sends still in flight before it commits what it has:
 more results per commit, and the pages themselves are not held up (they are sent)."""
@@ -267,11 +268,16 @@ class Deliverer:
         if config.channels.get(lane.channel.id) is not lane.channel:
             lane.queue.clear()  # removed or changed by a reload: the next pass reads again
             return
+        if lane.queue and trio.current_time() - lane.queue[0][1] > STALE:
+            lane.queue.clear()
+            lane.capped = True
+            self.wake()
+            return
         while lane.free > 0 and lane.queue:
-            item, read_at = lane.queue.popleft()
+            item, _ = lane.queue.popleft()
             lane.busy.add(item.notification.id)
             self._in_flight += 1
-            sends.start_soon(self._deliver, lane, config, item, read_at)
+            sends.start_soon(self._deliver, lane, config, item)
 
     async def _fail_removed(self, config: Config, now: datetime) -> None:
         """Notifications for a channel a reload removed can never be sent: fail them."""
@@ -307,15 +313,12 @@ class Deliverer:
             _log(held.attempt, held.retry_at, held.trace_id)
             self.on_attempt(held.attempt)
 
-    async def _send(self, lane: _Lane, config: Config, item: Due, read_at: float
-                    ) -> Shipped | None:
+    async def _send(self, lane: _Lane, config: Config, item: Due) -> Shipped | None:
         """Ship one notification, unless its incident was resolved before it was sent (None:
-        a resolve cancelled it while it waited for its turn in the queue or under the
-        channel's rate)."""
+        a resolve cancelled it while it waited for its turn under the channel's rate)."""
         notification, incident = item.notification, item.incident
         resolved = incident.state is IncidentState.RESOLVED
-        stale = trio.current_time() - read_at > STALE
-        if await lane.pace() or stale:  # it waited: look again at what the incident came to
+        if await lane.pace():  # it waited: look again at what the incident came to
             try:
                 state, incident_state = await self._store.read(
                     lambda reader: reader.outbox.states(notification.id))
@@ -332,14 +335,13 @@ class Deliverer:
         return await ship(self._transport, lane.channel, lane.module, config, notification,
                           incident, acknowledge_url=link, now=self._clock.now())
 
-    async def _deliver(self, lane: _Lane, config: Config, item: Due, read_at: float
-                       ) -> None:
+    async def _deliver(self, lane: _Lane, config: Config, item: Due) -> None:
         """Send one notification and hand its result to the recorder; the lane's slot is
         free again as soon as the receiver answered."""
         notification = item.notification
         look_again = True
         try:
-            shipped = await self._send(lane, config, item, read_at)
+            shipped = await self._send(lane, config, item)
             if shipped is None:
                 return
             attempt, retry_at = self._settle(lane.channel, item, shipped)

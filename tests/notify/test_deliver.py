@@ -641,3 +641,22 @@ async def test_notifications_written_while_a_channel_works_through_its_queue_are
     await harness.alert(instance="later")
     assert await harness.settled(limit=600) == {"delivered": 6}
     assert len(pagerduty.events) == 6
+
+
+async def test_a_page_queued_behind_a_slow_send_is_not_sent_once_its_incident_is_resolved(
+        clock: trio.testing.MockClock, started: Callable[[str], Awaitable[Harness]],
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    """A channel's queue is read afresh once it is older than a second, so a trigger that
+    waited in it for a slow send is not paged after its incident was resolved."""
+    pagerduty, _ = services
+    harness = await started(pagerduty_only(pagerduty.url).replace(
+        f'url: "{pagerduty.url}"', f'url: "{pagerduty.url}", concurrency: 1'))
+    pagerduty.answer_next(Answer(delay=5))
+    await harness.alert("disk full", instance="a")
+    await trio.sleep(0.01)
+    second = await harness.alert("cpu hot", instance="b")
+    await trio.sleep(2)  # the first is being sent, the second waits in the queue
+    await harness.engine.resolve(second, "api:ann")
+    await harness.settled()
+    assert [event["payload"]["summary"] for event in pagerduty.events] == [
+        "[CRITICAL] INC1: disk full"]
