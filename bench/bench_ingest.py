@@ -141,14 +141,17 @@ def running(kind: type[System], directory: Path) -> Iterator[System]:
 
 
 def drain(sink: Sink, expected: int, limit: float = DRAIN) -> tuple[int, int, float]:
-    """Wait until `expected` alerts reached the sink, or `limit` seconds; (POSTs, alerts,
-    seconds waited)."""
-    began = time.monotonic()
+    """Wait until at least `expected` alerts reached the sink and no more came for a second
+    (wrk does not count the requests still open when it stops: more may be on their way),
+    or `limit` seconds; (POSTs, alerts, seconds waited)."""
+    began, last, steady_since = time.monotonic(), -1, time.monotonic()
     while True:
         posts, arrivals = sink.arrivals()
-        waited = time.monotonic() - began
-        if len(arrivals) >= expected or waited >= limit:
-            return posts, len(arrivals), waited
+        now = time.monotonic()
+        if len(arrivals) != last:
+            last, steady_since = len(arrivals), now
+        if (last >= expected and now - steady_since >= 1.0) or now - began >= limit:
+            return posts, last, now - began
         time.sleep(0.25)
 
 
@@ -189,6 +192,10 @@ def run_case(kind: type[System], case: Case, directory: Path,
         print(f"  {kind.name} {case.key}: outbox {system.outbox()}", flush=True)
     if result.errors:
         print(f"  {kind.name} {case.key}: wrk saw errors: {result.errors}", flush=True)
+    if result.p99_ms > arguments.duration * 1000 / 5 or not result.alerts:
+        print(f"  {kind.name} {case.key}: requests take a large part of the run (p99 "
+              f"{result.p99_ms:,.0f} ms): wrk counts only those answered within it, so the "
+              "rate is low; use a longer --duration", flush=True)
     return Result(result.alerts_per_second * batch, result.p99_ms, result.alerts * batch,
                   result.errors, cpu, main_cpu)
 
