@@ -62,8 +62,8 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "psycopg": ("router.store",),
     "psycopg_pool": ("router.store",),
     "httpx": ("router.notify.transport",),
-    "h11": ("router.server.http",),
-    "httptools": ("router.server",),
+    "h11": (),  # not router's: server/http.py parses with httptools (httpx brings h11)
+    "httptools": ("router.server.http_wire",),
     "smtplib": ("router.notify.smtp", "router.notify.transport"),
     "trio": ("router.clock", "router.store", "router.notify.deliver", "router.notify.transport",
              "router.engine", "router.server", "router.cli", "router.daemon"),

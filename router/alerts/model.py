@@ -199,3 +199,6 @@ class Silence:
     ends_at: datetime
     reason: str
     created_by: str = ""
+    covers: tuple[int, ...] = ()
+    """An until-resolved silence: the incidents (numbers) it was made for; it ends when the
+    last of them resolves (or at `ends_at`, whichever comes first). () for any other."""

@@ -44,6 +44,7 @@ from router.config.values import (
     parse_positive_duration,
 )
 from router.engine import Engine, parse_incident_id
+from router.engine.muting import NEVER
 from router.engine.views import detail_json, incident_json, silence_json, silence_state
 from router.errors import BadRequest, Where
 from router.store import IncidentDetail
@@ -62,14 +63,18 @@ def _add_silence(commands: Any) -> None:
     silence = commands.add_parser("silence", help="run-time silences: add, list, expire")
     actions = silence.add_subparsers(dest="silence_command", metavar="ACTION", required=True)
     add = command(actions, "add", "silence matching alerts from now on: they are recorded on "
-                  "their incident but nobody is notified; prints the new silence's id")
+                  "their incident but nobody is notified, and an open incident whose firing "
+                  "alerts it all matches stops escalating; prints the new silence's id")
     add.add_argument("--match", action="append", required=True, metavar="MATCHER",
                      help="name=value, name!=value, name=~regex or name!~regex as in a route "
                           "(a regex matches the whole value); may repeat: all must match")
-    end = add.add_mutually_exclusive_group(required=True)
+    end = add.add_mutually_exclusive_group()
     end.add_argument("--until", metavar="TIME", help=f"when it ends: {_TIME_HELP}")
     end.add_argument("--for", dest="duration", metavar="DURATION",
                      help="how long from now: 30m, 2h, 1d")
+    add.add_argument("--until-resolved", action="store_true",
+                     help="end when every open incident it covers now has resolved (with "
+                          "--until or --for: at that time at the latest)")
     add.add_argument("--reason", required=True, metavar="TEXT")
     add.add_argument("--by", metavar="NAME", help="who silences (default: your login name)")
     add_common_options(add, "silence add", _silence_add, store_only=True)
@@ -112,11 +117,17 @@ def _silence_add(arguments: argparse.Namespace, config: Config, out: TextIO) -> 
     if not reason:
         raise Usage("--reason must not be empty")
     now = SystemClock().now()
-    ends_at = _silence_end(arguments, now)
+    if arguments.until is None and arguments.duration is None:
+        if not arguments.until_resolved:
+            raise Usage("say when the silence ends: --until, --for or --until-resolved")
+        ends_at = None
+    else:
+        ends_at = _silence_end(arguments, now)
     try:  # the engine checks again and picks the id, as for POST /v1/silences
         silence = with_engine(arguments, config, lambda engine: engine.create_silence(
             matchers, starts_at=now, ends_at=ends_at, reason=reason,
-            created_by=arguments.by if arguments.by is not None else login_name()))
+            created_by=arguments.by if arguments.by is not None else login_name(),
+            until_resolved=arguments.until_resolved))
     except BadRequest as bad:
         raise Usage(str(bad)) from None
     if arguments.format == "json":
@@ -164,12 +175,21 @@ def _silence_list(arguments: argparse.Namespace, config: Config, out: TextIO) ->
         print("no silences" if arguments.all else "no silences in force", file=out)
         return EXIT_OK
     rows = [(item.id, silence_state(item, now), text_time(item.starts_at),
-             text_time(item.ends_at), item.created_by or "-",
+             _silence_ends(item), item.created_by or "-",
              ", ".join(_matcher_text(matcher) for matcher in item.matchers), item.reason)
             for item in silences]
     print("\n".join(table(("ID", "STATE", "STARTS", "ENDS", "BY", "MATCHERS", "REASON"),
                            rows)), file=out)
     return EXIT_OK
+
+
+def _silence_ends(silence: Silence) -> str:
+    """The ENDS column: a time, or which incidents' resolve ends an until-resolved one."""
+    if not silence.covers:
+        return text_time(silence.ends_at)
+    ends = "when " + ", ".join(f"INC{number}" for number in silence.covers) + (
+        " resolves" if len(silence.covers) == 1 else " resolve")
+    return ends if silence.ends_at == NEVER else f"{ends}, or {text_time(silence.ends_at)}"
 
 
 async def _silences(engine: Engine, *, include_expired: bool) -> tuple[list[Silence], datetime]:

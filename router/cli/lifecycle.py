@@ -1,5 +1,5 @@
-"""`router ack ID`, `router resolve ID`, `router escalate ID` (room: cli; imports cli_support,
-config, engine, lifecycle, views, errors).
+"""`router ack ID`, `router resolve ID`, `router escalate ID`, `router note ID TEXT` (room:
+cli; imports cli_support, config, engine, lifecycle, views, errors).
 
 Each opens the store in the state directory, as `router incidents` does, and runs the same
 use case as the HTTP API, the socket and Slack's buttons, as `cli:NAME` (`--by NAME`, default
@@ -32,8 +32,8 @@ from router.cli.support import (
     with_engine,
 )
 from router.config.model import Config
-from router.engine import lifecycle
-from router.engine.views import incident_json
+from router.engine import lifecycle, parse_incident_id
+from router.engine.views import incident_json, timeline_json
 from router.errors import BadRequest, Conflict, NotFound
 
 COMMANDS: tuple[tuple[str, lifecycle.Verb, str], ...] = (
@@ -54,14 +54,48 @@ def add_commands(commands: Any) -> None:
         parser.add_argument("--by", metavar="NAME",
                             help="who acts, recorded as cli:NAME (default: your login name)")
         add_common_options(parser, name, functools.partial(_act, verb))
+    parser = command(commands, "note", "add a note to an incident's timeline, with its author",
+                     exits=_NOTE_EXITS)
+    parser.add_argument("id", metavar="ID", help="an incident id such as INC12 (or 12)")
+    parser.add_argument("text", metavar="TEXT", help='the note, quoted: "restarted the pool"')
+    parser.add_argument("--by", metavar="NAME",
+                        help="the author, recorded as cli:NAME (default: your login name)")
+    add_common_options(parser, "note", _note, store_only=True)
+
+
+_NOTE_EXITS = ("exit status: 0 added; 1 no such incident, an invalid config or a store problem; "
+               "2 usage (an empty or too long note, a malformed id). Works with or without "
+               "a running daemon (SQLite WAL).")
+
+
+def _actor(arguments: argparse.Namespace) -> str:
+    name = (arguments.by if arguments.by is not None else login_name()).strip()
+    if not name:
+        raise Usage("--by must name someone (no login name was found)")
+    return f"cli:{name}"
+
+
+def _note(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
+    actor = _actor(arguments)
+    try:
+        entry = with_engine(arguments, config, lambda engine: engine.add_note(
+            arguments.id.strip(), arguments.text, actor))
+    except BadRequest as bad:
+        raise Usage(f"{bad.field}: {bad.message}" if bad.field == "text" else bad.message
+                    ) from None
+    except NotFound as missing:
+        raise Failure(missing.message) from None
+    if arguments.format == "json":
+        print_json(timeline_json(entry), out)
+    else:
+        print(f"note added to INC{parse_incident_id(arguments.id.strip())} by {actor}",
+              file=out)
+    return EXIT_OK
 
 
 def _act(verb: lifecycle.Verb, arguments: argparse.Namespace, config: Config,
          out: TextIO) -> int:
-    name = (arguments.by if arguments.by is not None else login_name()).strip()
-    if not name:
-        raise Usage("--by must name someone (no login name was found)")
-    actor = f"cli:{name}"
+    actor = _actor(arguments)
     try:
         acted = with_engine(arguments, config, lambda engine: lifecycle.act(
             engine, verb, arguments.id, actor))

@@ -45,6 +45,7 @@ from router.cli import (
 from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
+from router.config.checks import fallback_warnings
 from router.config.schema import bundled_schema
 from router.config.values import parse_listen
 from router.daemon import logs
@@ -110,7 +111,8 @@ def run_validate(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int
     except ConfigInvalid as invalid:
         _report(invalid.problems, arguments.format, valid=False, out=out, err=err)
         return EXIT_INVALID
-    warnings = [*config.warnings, *roster.coverage_warnings(config, SystemClock().now())]
+    warnings = [*config.warnings, *fallback_warnings(config),
+                *roster.coverage_warnings(config, SystemClock().now())]
     if arguments.format == "json":
         _report(warnings, "json", valid=True, out=out, err=err, summary=config.summary())
     else:

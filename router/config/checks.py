@@ -35,7 +35,8 @@ def run_all(config: Config, *, references: bool) -> list[Problem]:
                              check_contact_methods, check_unreachable_routes,
                              check_email_recipients, check_channel_urls]
     if references:
-        selected[:0] = [check_references, check_people_references]
+        selected[:0] = [check_references, check_people_references,
+                        check_time_interval_names]
     return [problem for check in selected for problem in check(config)]
 
 
@@ -68,10 +69,11 @@ def check_references(config: Config) -> Iterator[Problem]:
             yield from _refer("channel", channel, channels, route.where, f"channels[{index}]")
     sections = {"rota": config.rotas, "person": config.people, "channel": channels}
     for policy in policies.values():
-        for level in policy.levels:
-            for target in level.targets:
-                yield from _refer(target.kind, target.id, sections[target.kind],
-                                  target.where, target.kind)
+        fallback = () if policy.fallback is None else (policy.fallback,)
+        for target in (*(item for level in policy.levels for item in level.targets),
+                       *fallback):
+            yield from _refer(target.kind, target.id, sections[target.kind],
+                              target.where, target.kind)
 
 
 def check_people_references(config: Config) -> Iterator[Problem]:
@@ -221,3 +223,30 @@ def check_email_recipients(config: Config) -> Iterator[Problem]:
             yield _error(channel.where, f"email channel {channel_id!r} is notified as a "
                                         f"channel (at {where}) but has no 'to': list the "
                                         "addresses its mail goes to", "to")
+
+
+def fallback_warnings(config: Config) -> list[Problem]:
+    """`router validate`'s warning for each policy that can reach nobody and has no
+    `fallback`. What is known before run time: a level whose targets are all rotas can be
+    empty (a restricted layer outside its hours, everyone away through overrides); a person
+    or a channel is always someone. So a policy can reach nobody when every level is rotas
+    only."""
+    return [Problem(policy.where, f"escalation_policies.{policy.id}",
+                    f"policy {policy.id!r} has no fallback, and each of its levels names "
+                    "only rotas, which can all be empty at once: add 'fallback: {person: "
+                    "...}' (or a rota or channel) to page then", "warning")
+            for policy in config.escalation_policies.values()
+            if policy.fallback is None and all(
+                target.kind == "rota" for level in policy.levels for target in level.targets)]
+
+
+def check_time_interval_names(config: Config) -> Iterator[Problem]:
+    """Every time interval a route names is declared in `time_intervals`."""
+    for route in config.routes:
+        for key in ("active_time_intervals", "mute_time_intervals"):
+            for index, name in enumerate(getattr(route, key)):
+                if name not in config.time_intervals:
+                    close = difflib.get_close_matches(name, list(config.time_intervals), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    yield _error(route.where, f"no time interval named {name!r}{hint}",
+                                 f"{key}[{index}]")

@@ -49,6 +49,16 @@ def frozen_mapping(items: Mapping[K, V] | None = None) -> Mapping[K, V]:
     return MappingProxyType(dict(items or {}))
 
 
+SOURCES = ("native", "alertmanager", "alertmanager_v2", "grafana", "datadog", "pagerduty")
+"""The sources of the fixed inbound formats (alerts/formats FORMATS; a test compares them),
+which `settings.resolve_timeout` may name besides generic:NAME."""
+
+RESOLVE_TIMEOUTS: Mapping[str, timedelta] = MappingProxyType(
+    {"alertmanager_v2": timedelta(minutes=5)})
+"""`settings.resolve_timeout` by default: Alertmanager's own 5m for its API v2. The others
+resolve explicitly (PagerDuty events, the native format, the webhooks), so they get none."""
+
+
 @dataclass(frozen=True, slots=True)
 class Secret:
     """A value that came from `${env:...}` or `${file:...}`; never printed, never logged."""
@@ -189,6 +199,10 @@ class Settings:
     """None: plain HTTP (or `router run --tls-cert/--tls-key`)."""
     retention: timedelta = timedelta(days=90)
     """How long a resolved incident (with its alerts, timeline and deliveries) is kept."""
+    resolve_timeout: Mapping[str, timedelta] = field(
+        default_factory=lambda: frozen_mapping(RESOLVE_TIMEOUTS))
+    """How long a firing alert that carries no ends_at stays firing without a repeat, by
+    source (a fixed format's name, or generic:NAME); a source not named has no deadline."""
     where: Where = NOWHERE
 
 
@@ -332,19 +346,29 @@ class Target:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Level:
+    """`repeat` more notifications of this level, `retry_interval` apart (None: `delay`),
+    before `delay` runs to the next level; `skip_empty` None follows the policy's."""
+
     targets: tuple[Target, ...]
     delay: timedelta
+    repeat: int = 0
+    retry_interval: timedelta | None = None
+    skip_empty: bool | None = None
     where: Where = NOWHERE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EscalationPolicy:
-    """Levels notified in order; after the last, start again `repeat` more times."""
+    """Levels notified in order; after the last, start again `repeat` more times. A level
+    that reaches nobody is skipped at once while `skip_empty`; `fallback` is paged when no
+    level reaches anyone."""
 
     id: str
     name: str
     levels: tuple[Level, ...]
     repeat: int = 0
+    skip_empty: bool = True
+    fallback: Target | None = None
     where: Where = NOWHERE
 
 
@@ -396,6 +420,46 @@ class Route:
     severity: Severity | None = None
     severity_map: Mapping[str, Severity] = field(default_factory=frozen_mapping)
     continue_matching: bool = False
+    active_time_intervals: tuple[str, ...] = ()
+    mute_time_intervals: tuple[str, ...] = ()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeSpec:
+    """One entry of a time interval, as Alertmanager writes it: every field that is set
+    must match (an empty one matches always). Times are minutes of the local day, end
+    exclusive (`24:00` is 1440); weekdays 0 = Monday; days of the month may count from the
+    end (-1 is the last day); ranges are inclusive pairs."""
+
+    location: ZoneInfo
+    times: tuple[tuple[int, int], ...] = ()
+    weekdays: frozenset[int] = frozenset()
+    days_of_month: tuple[tuple[int, int], ...] = ()
+    months: frozenset[int] = frozenset()
+    years: tuple[tuple[int, int], ...] = ()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeInterval:
+    """A named set of instants (`time_intervals`): an instant is in it when any spec
+    matches."""
+
+    name: str
+    specs: tuple[TimeSpec, ...]
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InhibitRule:
+    """While a firing alert matches `source_matchers`, alerts matching `target_matchers`
+    with the same values of every `equal` label are recorded but not paged."""
+
+    name: str
+    source_matchers: tuple[Matcher, ...]
+    target_matchers: tuple[Matcher, ...]
+    equal: tuple[str, ...] = ()
     where: Where = NOWHERE
 
 
@@ -431,6 +495,8 @@ class Config:
     services: Mapping[str, Service]
     routes: tuple[Route, ...]
     suppressions: tuple[Suppression, ...]
+    time_intervals: Mapping[str, TimeInterval] = field(default_factory=frozen_mapping)
+    inhibit_rules: tuple[InhibitRule, ...] = ()
     files: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
 

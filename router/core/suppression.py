@@ -1,5 +1,5 @@
 """Whether an alert is suppressed now, by what, and until when (room: core; imports
-config.model, alerts.model and core.matching only).
+config.model, alerts.model, core.matching, core.inhibition and core.time_intervals only).
 
 Pure: no I/O and no clock; `now` is a parameter and must be timezone-aware. Every datetime
 returned is UTC.
@@ -27,6 +27,13 @@ The rules:
   (followed at most a week ahead). When several are active the verdict reports the one whose
   `until` is latest; on a tie, config suppressions in declared order come before silences in
   the order given.
+- Inhibition and time intervals. With no suppression or silence active, the alert is
+  suppressed by the inhibition the caller found for it (`core.inhibition`: kind
+  "inhibition", id the rule's name), else by a time interval muting every route it matched
+  (`core.time_intervals`: kind "time_interval", id the interval's name). Neither has an
+  `until`: an inhibition lasts while its source fires (the engine checks the incidents it
+  held again when a source stops firing), an interval until the wall clock leaves it (read
+  again on the next re-sent alert, as a weekly window).
 - When a window ends while the alert still fires. An alert is suppressed only while inside a
   window; a verdict holds for its instant. The intended engine behaviour: an alert arriving
   while suppressed is recorded and counted on its incident, but no notification and no
@@ -37,19 +44,26 @@ The rules:
   alert had arrived at the end of the window. An incident that resolved inside the window is
   never notified. A sender re-sending a firing alert after the window (Prometheus does every
   cycle) reaches the same state through ordinary ingest.
+- Muting an open incident (`muting`). An incident is muted while EVERY alert still firing in
+  it is suppressed; one uncovered alert, or none at all, and it is not. The muting names
+  every suppression and silence that holds one of its alerts, and lasts `until` the
+  earliest of their verdicts' ends: then the engine checks again, and either the incident
+  is still muted (by what is left) or it notifies as if new (docs/escalation.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from router.alerts.model import Alert, Silence
-from router.config.model import Suppression, WeeklyWindow
+from router.config.model import Route, Suppression, TimeInterval, WeeklyWindow
+from router.core.inhibition import Inhibition
 from router.core.matching import fields_of, first_mismatch
+from router.core.time_intervals import muted_by
 
 LOOKAHEAD = timedelta(days=7)
 """How far `until` follows back-to-back weekly windows before the engine must re-check."""
@@ -61,7 +75,7 @@ class Verdict:
     `until` when it stops suppressing (UTC)."""
 
     suppressed: bool
-    kind: Literal["suppression", "silence"] | None = None
+    kind: Literal["suppression", "silence", "inhibition", "time_interval"] | None = None
     id: str | None = None
     reason: str = ""
     until: datetime | None = None
@@ -70,16 +84,27 @@ class Verdict:
         """One line for the timeline and the logs."""
         if not self.suppressed:
             return "not suppressed"
-        until = self.until.isoformat() if self.until else "?"
-        return f"suppressed by {self.kind} {self.id!r} until {until}: {self.reason}"
+        until = f" until {self.until.isoformat()}" if self.until else ""
+        return f"suppressed by {self.kind} {self.id!r}{until}: {self.reason}"
+
+    @property
+    def label(self) -> str | None:
+        """What an incident's and an alert's `suppressed_by` records: `kind:id`."""
+        return f"{self.kind}:{self.id}" if self.suppressed else None
 
 
 NOT_SUPPRESSED = Verdict(suppressed=False)
 
 
 def check(alert: Alert, suppressions: Sequence[Suppression], silences: Sequence[Silence],
-          now: datetime) -> Verdict:
+          now: datetime, *, inhibition: Inhibition | None = None,
+          routes: Sequence[Route] = (), time_intervals: Mapping[str, TimeInterval] | None = None
+          ) -> Verdict:
     """Whether `alert` is suppressed at `now`; see the module docstring for which is reported.
+
+    Args:
+        inhibition: what `InhibitionIndex.check` found for the alert, if anything.
+        routes: the routes the alert matched (`Decision.routes`), for their time intervals.
 
     Raises:
         ValueError: when `now` (or a silence's time) is naive.
@@ -100,9 +125,53 @@ def check(alert: Alert, suppressions: Sequence[Suppression], silences: Sequence[
             active.append(Verdict(suppressed=True, kind="silence", id=silence.id,
                                   reason=silence.reason, until=ends_at))
     if not active:
-        return NOT_SUPPRESSED
+        return _inhibited_or_muted(inhibition, routes, time_intervals or {}, now)
     # max() keeps the first of equal keys, which is the declared order.
     return max(active, key=lambda verdict: verdict.until or now)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Muting:
+    """What mutes an incident: `by` as "silence:ID" / "suppression:ID", in the order first
+    seen, and `until` when the first of them stops holding its alert (UTC)."""
+
+    by: tuple[str, ...]
+    until: datetime | None
+
+    def describe(self) -> str:
+        """The `by` text for the timeline and the incident's `suppressed_by`."""
+        return ", ".join(self.by)
+
+
+def muting(alerts: Sequence[Alert], suppressions: Sequence[Suppression],
+           silences: Sequence[Silence], now: datetime) -> Muting | None:
+    """What mutes an incident whose firing alerts are `alerts`; None when one of them is not
+    suppressed at `now`, or there are none."""
+    if not alerts:
+        return None
+    by: dict[str, None] = {}
+    ends: list[datetime] = []
+    for alert in alerts:
+        verdict = check(alert, suppressions, silences, now)
+        if not verdict.suppressed:
+            return None
+        by[f"{verdict.kind}:{verdict.id}"] = None
+        if verdict.until is not None:
+            ends.append(verdict.until)
+    return Muting(by=tuple(by), until=min(ends, default=None))
+
+
+def _inhibited_or_muted(inhibition: Inhibition | None, routes: Sequence[Route],
+                        time_intervals: Mapping[str, TimeInterval], now: datetime) -> Verdict:
+    if inhibition is not None:
+        return Verdict(suppressed=True, kind="inhibition", id=inhibition.rule.name,
+                       reason=f"inhibited while alert {inhibition.source.identity} of "
+                              f"INC{inhibition.source.incident} fires")
+    interval = muted_by(routes, time_intervals, now)
+    if interval is not None:
+        return Verdict(suppressed=True, kind="time_interval", id=interval,
+                       reason=f"every matched route is muted by time interval {interval!r}")
+    return NOT_SUPPRESSED
 
 
 def window_end(suppression: Suppression, now: datetime) -> datetime | None:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from router.alerts.model import (
     Alert,
@@ -27,12 +27,17 @@ from router.alerts.model import (
 from router.clock import Clock
 from router.config.model import Config
 from router.core import incidents as incident_rules
-from router.core.escalation import plan_level
+from router.core.escalation import walk
+from router.core.inhibition import Inhibition
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
-from router.engine.escalation import Escalation
+from router.engine import expiry
+from router.engine.escalation import Escalation, apply_walk
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
+from router.engine.inhibitions import Inhibitions, inhibition_in
+from router.engine.muting import UNMUTE, end_until_resolved
+from router.engine.notes import Notes
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
 from router.engine.state import EngineState
@@ -41,6 +46,7 @@ from router.store import IncidentDetail, Store, Transaction
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,9 @@ class Engine:
         self.handoffs = Handoffs(self.state)
         self.escalation = Escalation(self.state, self.handoffs)
         self.silencing = Silences(self.state)
+        self.inhibitions = Inhibitions()
+        self.expiry = expiry.Expiry(self.state, self._settle_change)
+        self.notes = Notes(self.state)
 
     @property
     def config(self) -> Config:
@@ -134,9 +143,12 @@ class Engine:
 
         def work(transaction: Transaction) -> list[Accepted]:
             transaction.trace_id = trace_id or ""  # carried by the notifications to delivery
-            return [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
+            accepted = [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
+            if self.inhibitions.take_released():  # once per batch: it reads open incidents
+                self._release_inhibited(transaction, snapshot, now)
+            return accepted
 
-        accepted = await self.store.write(work)
+        accepted = await self._write_inhibiting(work)
         self.outbox_written()
         self.timers_written()
         # One INFO line per request; a line per alert only at DEBUG: a JSON line costs about
@@ -157,15 +169,18 @@ class Engine:
     def _ingest_one(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
                     now: datetime, *, page: bool = True) -> Accepted:
         config = snapshot.config
+        alert = expiry.effective(alert, now)
         if alert.service is None and alert.routing_key in snapshot.routing_keys:
             alert = replace(alert, service=snapshot.routing_keys[alert.routing_key])
         decision = route(alert, snapshot.routes)
         service = config.services.get(decision.service or "")
         key = incident_rules.dedup_key(
             alert, lambda: render_key(snapshot, decision.service, alert), decision.service)
-        verdict = check_suppression(alert, config.suppressions,
-                                    transaction.active_silences(now), now)
-        suppressed_by = f"{verdict.kind}:{verdict.id}" if verdict.suppressed else None
+        verdict = check_suppression(
+            alert, config.suppressions, transaction.active_silences(now), now,
+            inhibition=self.inhibitions.check(transaction, config.inhibit_rules, alert),
+            routes=decision.routes, time_intervals=config.time_intervals)
+        suppressed_by = verdict.label
         found = transaction.open_incident(key)
         incident, firing = found if found else (None, frozenset[str]())
         opening = incident_rules.Opening(
@@ -175,10 +190,12 @@ class Engine:
             escalation_policy=decision.escalation_policy
             or (service.escalation_policy if service else None))
         change = incident_rules.apply_alert(incident, firing, alert, opening, now)
+        self.inhibitions.observe(transaction, config.inhibit_rules, alert, change)
         transaction.record_alert(alert, change.incident.number if change.incident else None,
                                  key, now, suppressed_by)
         if change.incident is None:
             return Accepted(None, key, change.action, suppressed_by)
+        expiry.track(transaction, config, alert, change, now)
         if page:
             updated = self._effects(transaction, snapshot, change, decision, suppressed_by, now,
                                     firing_alert=alert.status is Status.FIRING)
@@ -187,6 +204,23 @@ class Engine:
             transaction.add_timeline(updated.number, change.timeline)
         transaction.save_incident(updated, change.firing)
         return Accepted(updated.id, key, change.action, suppressed_by)
+
+    def _release_inhibited(self, transaction: Transaction, snapshot: Snapshot,
+                           now: datetime) -> None:
+        """A source stopped firing: each incident an inhibition held whose alert is free now
+        is checked as if that alert had just arrived, and pages unless something else holds
+        it (engine/inhibitions.py)."""
+        config = snapshot.config
+        for incident, firing, alert in list(self.inhibitions.held(transaction,
+                                                                   config.inhibit_rules)):
+            decision = route(alert, snapshot.routes)
+            verdict = check_suppression(
+                alert, config.suppressions, transaction.active_silences(now), now,
+                routes=decision.routes, time_intervals=config.time_intervals)
+            change = incident_rules.Change(action="updated", incident=incident, firing=firing)
+            updated = self._effects(transaction, snapshot, change, decision, verdict.label, now,
+                                    firing_alert=False)
+            transaction.save_incident(updated, firing)
 
     def _effects(self, transaction: Transaction, snapshot: Snapshot,
                  change: incident_rules.Change, decision: Decision,
@@ -208,6 +242,9 @@ class Engine:
                 incident = self._page(transaction, snapshot, incident, decision, timeline, now)
         elif change.action in ("acknowledged", "resolved"):
             self._settle_change(transaction, snapshot, incident, change.action, now)
+        elif (change.action == "updated" and firing_alert and not suppressed_by
+              and incident.suppressed_by and incident.state is IncidentState.TRIGGERED):
+            transaction.set_timer(incident.number, UNMUTE, now)  # muted no more: re-check
         elif change.action == "updated" and firing_alert and self._retriggers(
                 snapshot, incident, now):
             transaction.add_timeline(incident.number, timeline)
@@ -221,9 +258,12 @@ class Engine:
         """After an acknowledge or resolve: escalation stops, the channels that carried the
         trigger hear of it, and an acknowledgement starts its timeout if the service has one.
         A resolve also cancels the pages not sent yet (a retry would reach someone after the
-        incident is over), and tells only the channels the trigger reached."""
-        transaction.cancel_timers(incident.number)
+        incident is over), and tells only the channels the trigger reached. Stale-alert
+        deadlines outlive an acknowledge (the alerts still fire)."""
+        transaction.cancel_timers(
+            incident.number, keep=expiry.PREFIX if action == "acknowledged" else "")
         if action == "resolved":
+            end_until_resolved(transaction, incident.number, now)
             cancelled = transaction.outbox.cancel_pages(incident.number, now,
                                             f"{incident.id} was resolved before this was sent")
             if cancelled:
@@ -250,7 +290,7 @@ class Engine:
     def _retrigger(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
                    firing: frozenset[str], now: datetime) -> Incident:
         """Acknowledged -> triggered, escalating again from level 1."""
-        transaction.cancel_timers(incident.number)
+        transaction.cancel_timers(incident.number, keep=expiry.PREFIX)
         restarted = replace(incident, state=IncidentState.TRIGGERED, acknowledged_at=None,
                             acknowledged_by=None, level=0, repeats=0, updated_at=now)
         transaction.add_timeline(incident.number, [TimelineEntry(
@@ -270,21 +310,14 @@ class Engine:
                          target=f"channel:{channel}", address="", event="trigger",
                          created_at=now)
             for channel in channels]
-        plan = plan_level(snapshot.config, incident, 1, now, self.new_id,
-                          on_call=snapshot.on_call.within(transaction, now))
-        notifications.extend(plan.notifications)
-        transaction.add_notifications(notifications)
-        timeline.extend(TimelineEntry(at=now, actor="router", action="not notified",
-                                      details={"why": why}) for why in plan.held)
-        timeline.extend(TimelineEntry(at=now, actor="router", action="notified",
-                                      details={"channel": item.channel, "target": item.target})
-                        for item in notifications)
-        if plan.deadline is not None:
-            transaction.set_timer(incident.number, "escalate", plan.deadline)
-        # Level 1 is notified even when no policy adds people: re-sent alerts must not page
-        # the channels again (level 0 means never notified).
-        return replace(incident, suppressed_by=None, level=1,
-                       assigned_to=plan.people[0] if plan.people else None)
+        found = walk(snapshot.config, incident, (1, 0), now, self.new_id,
+                     on_call=snapshot.on_call.within(transaction, now))
+        timeline.extend(apply_walk(transaction, incident.number, found, now, notifications))
+        # Level 1 (or the first that reaches someone) is notified even when no policy adds
+        # people: re-sent alerts must not page the channels again (level 0: never notified).
+        people = found.plan.people
+        return replace(incident, suppressed_by=None, level=found.level, repeats=found.repeats,
+                       assigned_to=people[0] if people else None)
 
     def _follow_ups(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
                     event: str, now: datetime) -> list[Notification]:
@@ -327,12 +360,25 @@ class Engine:
             self._settle_change(transaction, snapshot, change.incident, change.action, now)
             transaction.add_timeline(number, change.timeline)
             transaction.save_incident(change.incident, change.firing)
+            if change.action == "resolved":
+                self.inhibitions.resolved(number)
+            if self.inhibitions.take_released():
+                self._release_inhibited(transaction, snapshot, now)
             return change.incident
 
-        incident = await self.store.write(work)
+        incident = await self._write_inhibiting(work)
         self.outbox_written()
         self.timers_written()
         return incident
+
+    async def _write_inhibiting(self, work: Callable[[Transaction], T]) -> T:
+        """`store.write(work)` for work that keeps the inhibition index: if it does not
+        commit, the index (changed as it went) is dropped and rebuilt on next use."""
+        try:
+            return await self.store.write(work)
+        except BaseException:
+            self.inhibitions.forget()
+            raise
 
     async def send_alert(self, alert: Alert, slack_channel: str) -> tuple[Accepted, str]:
         """Record `alert` as an incident that pages nobody, and post it to a Slack channel
@@ -359,7 +405,7 @@ class Engine:
                     event="message", created_at=now)])
             return accepted
 
-        accepted = await self.store.write(work)
+        accepted = await self._write_inhibiting(work)
         self.outbox_written()
         return accepted, notification_id
 
@@ -385,7 +431,7 @@ class Engine:
         """Keep an attempt made outside the deliverer (`router test-channel`) in the log."""
         await self.store.write(lambda transaction: transaction.outbox.record(attempt))
 
-    # Delegated use cases: escalation.py, handoffs.py, silences.py.
+    # Delegated use cases: escalation.py, handoffs.py, silences.py, notes.py.
 
     async def escalate(self, incident_id: str, actor: str, *,
                        from_level: int | None = None) -> tuple[Incident, int]:
@@ -396,20 +442,31 @@ class Engine:
         return await self.escalation.timers_due_by(until, limit)
 
     async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
+        if kind.startswith(expiry.PREFIX):
+            return await self.expiry.timer_fired(number, kind, due_at)
         return await self.escalation.timer_fired(number, kind, due_at)
+
+    async def add_note(self, incident_id: str, text: str, author: str) -> TimelineEntry:
+        return await self.notes.add_note(incident_id, text, author)
 
     async def schedule_handoffs(self) -> dict[str, datetime]:
         return await self.handoffs.schedule_handoffs()
 
     async def create_silence(self, matchers: Sequence[tuple[str, str, str]], *,
-                             ends_at: datetime, reason: str, created_by: str = "",
-                             starts_at: datetime | None = None) -> Silence:
+                             ends_at: datetime | None, reason: str, created_by: str = "",
+                             starts_at: datetime | None = None,
+                             until_resolved: bool = False) -> Silence:
         return await self.silencing.create_silence(
             matchers, ends_at=ends_at, reason=reason, created_by=created_by,
-            starts_at=starts_at)
+            starts_at=starts_at, until_resolved=until_resolved)
 
     async def add_silence(self, silence: Silence) -> Silence:
         return await self.silencing.add_silence(silence)
+
+    async def inhibition(self, alert: Alert) -> tuple[Inhibition, Alert] | None:
+        """Which firing alert would inhibit `alert` now, by which rule (for route-test)."""
+        rules = self.config.inhibit_rules
+        return await self.store.read(lambda reader: inhibition_in(reader, rules, alert))
 
     async def silences(self, *, include_expired: bool = False) -> list[Silence]:
         return await self.silencing.silences(include_expired=include_expired)

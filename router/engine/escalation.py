@@ -1,5 +1,9 @@
 """Escalation use cases (room: engine): escalate by hand, and the timers that escalate,
-repeat the policy, or end an acknowledgement that timed out.
+repeat the policy, end an acknowledgement that timed out, or end a muting.
+
+An incident muted by silences or suppression windows (engine/muting.py) does not escalate:
+a timer that falls due for it is held as its one "unmute" timer, and when that fires with
+nothing muting it any more the incident notifies as if new, from its current level.
 
 Each runs in ONE store unit of work; the timer is taken in the same transaction that acts on
 it, so a timer racing an acknowledgement has one outcome whatever the order.
@@ -8,18 +12,22 @@ it, so a timer racing an acknowledgement has one outcome whatever the order.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from router.alerts.model import (
     Incident,
     IncidentState,
+    Notification,
     TimelineEntry,
 )
-from router.core.escalation import next_step, plan_level
+from router.core.escalation import Walk, next_step, plan_level, skips, walk
 from router.core.handoff import TIMER_PREFIX
+from router.engine.expiry import PREFIX as EXPIRY_PREFIX
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id
+from router.engine.muting import UNMUTE, hold, muting_of
 from router.engine.snapshot import Snapshot
 from router.engine.state import EngineState
 from router.errors import Conflict, NotFound
@@ -62,10 +70,16 @@ class Escalation:
                 raise Conflict(f"{incident.id} is resolved")
             if from_level is not None and incident.level != from_level:
                 raise Conflict(f"{incident.id} is at level {incident.level}, not {from_level}")
+            if incident.level and incident.suppressed_by:  # a person overrides a muting
+                incident = replace(incident, suppressed_by=None)
+                transaction.delete_timer(number, UNMUTE)
+            for kind in transaction.timers_of(number):
+                if kind.startswith(RETRY):  # the level's own repeats end with it
+                    transaction.delete_timer(number, kind)
             if incident.state is IncidentState.ACKNOWLEDGED:
                 incident = replace(incident, state=IncidentState.TRIGGERED,
                                    acknowledged_at=None, acknowledged_by=None)
-                transaction.cancel_timers(number)
+                transaction.cancel_timers(number, keep=EXPIRY_PREFIX)
                 transaction.add_timeline(number, [TimelineEntry(
                     at=now, actor=actor, action="triggered again",
                     details={"why": "escalated by hand while acknowledged"})])
@@ -86,24 +100,18 @@ class Escalation:
         step = next_step(policy, incident.level, incident.repeats)
         if step is None:
             return None
-        level, repeats = step
-        plan = plan_level(snapshot.config, incident, level, now, self.state.new_id,
-                          event="escalate", on_call=snapshot.on_call.within(transaction, now))
-        transaction.add_notifications(plan.notifications)
-        if plan.deadline is not None:
-            transaction.set_timer(incident.number, "escalate", plan.deadline)
+        found = walk(snapshot.config, incident, step, now, self.state.new_id,
+                     event="escalate", on_call=snapshot.on_call.within(transaction, now))
+        level, repeats, plan = found.level, found.repeats, found.plan
         details = {"from": str(incident.level), "to": str(level),
                    "people": ", ".join(plan.people)}
         if repeats != incident.repeats:
             details["repeat"] = f"{repeats} of {policy.repeat if policy else 0}"
         timeline = [TimelineEntry(at=now, actor=actor, action="escalated", details=details)]
-        timeline.extend(TimelineEntry(at=now, actor="router", action="not notified",
-                                      details={"why": why}) for why in plan.held)
-        timeline.extend(TimelineEntry(at=now, actor="router", action="notified",
-                                      details={"channel": item.channel, "target": item.target})
-                        for item in plan.notifications)
+        timeline.extend(apply_walk(transaction, incident.number, found, now))
         transaction.add_timeline(incident.number, timeline)
         updated = replace(incident, level=level, repeats=repeats, updated_at=now,
+                          suppressed_by=None,  # paged: whatever muted it no longer does
                           assigned_to=plan.people[0] if plan.people else incident.assigned_to)
         transaction.save_incident(updated, firing)
         return updated
@@ -133,6 +141,9 @@ class Escalation:
         - unacknowledge: an acknowledgement that timed out (the service's
           acknowledge_timeout) triggers the incident again from level 1.
         - handoff:<rota>: tell the outgoing and incoming person (router/engine/handoffs.py).
+        - unmute: a muted incident checks again: still muted (the timer moves to the new
+          end), or it notifies its current level again and escalates on from there.
+        An escalate or unacknowledge timer of a muted incident is held as its unmute timer.
         """
         snapshot, now = self.state.snapshot, self.state.clock.now()
 
@@ -148,8 +159,18 @@ class Escalation:
             incident, firing = found
             if kind == "unacknowledge":
                 return self._unacknowledge(transaction, snapshot, incident, firing, now)
-            if kind != "escalate" or incident.state is not IncidentState.TRIGGERED:
+            if ((kind not in ("escalate", UNMUTE) and not kind.startswith(RETRY))
+                    or incident.state is not IncidentState.TRIGGERED):
                 return "ignored"
+            muted = muting_of(transaction, snapshot, incident, firing, now)
+            if muted is not None:
+                hold(transaction, incident, firing, muted, now)
+                return "muted"
+            if kind == UNMUTE:
+                return self._unmute(transaction, snapshot, incident, firing, now)
+            if kind.startswith(RETRY):
+                return self._retry(transaction, snapshot, incident, firing, now,
+                                   int(kind.removeprefix(RETRY)))
             return self._escalate_on_time(transaction, snapshot, incident, firing, now)
 
         outcome = await self.state.store.write(work)
@@ -179,10 +200,89 @@ class Escalation:
         if incident.state is not IncidentState.ACKNOWLEDGED:
             return "ignored"
         restarted = replace(incident, state=IncidentState.TRIGGERED, acknowledged_at=None,
-                            acknowledged_by=None, level=0, repeats=0, updated_at=now)
+                            acknowledged_by=None, level=0, repeats=0, updated_at=now,
+                            suppressed_by=None)
         transaction.add_timeline(incident.number, [TimelineEntry(
             at=now, actor="router", action="acknowledgement timed out",
             details={"acknowledged by": incident.acknowledged_by or ""})])
+        muted = muting_of(transaction, snapshot, restarted, firing, now)
+        if muted is not None:  # level 1 is paged when the muting ends
+            restarted = replace(restarted, level=1)
+            hold(transaction, restarted, firing, muted, now)
+            return "muted"
         if self.advance(transaction, snapshot, restarted, firing, "router", now) is None:
             transaction.save_incident(restarted, firing)
         return "triggered again"
+
+    def _unmute(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
+                firing: frozenset[str], now: datetime) -> str:
+        """Nothing mutes the incident any more: as Alertmanager does when a silence ends,
+        it notifies as if new, from its current level (that level's pages again, and that
+        level's escalation deadline from now)."""
+        found = walk(snapshot.config, incident, (max(incident.level, 1), incident.repeats), now,
+                     self.state.new_id, on_call=snapshot.on_call.within(transaction, now))
+        timeline = [TimelineEntry(at=now, actor="router", action="unmuted",
+                                  details={"was": incident.suppressed_by or "",
+                                           "level": str(found.level)})]
+        timeline.extend(apply_walk(transaction, incident.number, found, now))
+        transaction.add_timeline(incident.number, timeline)
+        people = found.plan.people
+        transaction.save_incident(replace(
+            incident, level=found.level, repeats=found.repeats, suppressed_by=None,
+            updated_at=now, assigned_to=people[0] if people else incident.assigned_to), firing)
+        return "unmuted"
+
+    def _retry(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
+               firing: frozenset[str], now: datetime, retries: int) -> str:
+        """The level's `retry_interval` passed: notify it again (its `retries`th repeat). A
+        level that became empty meanwhile escalates on, as an empty level would."""
+        policy = snapshot.config.escalation_policies.get(incident.escalation_policy or "")
+        if policy is None or not 1 <= incident.level <= len(policy.levels):
+            return self._escalate_on_time(transaction, snapshot, incident, firing, now)
+        plan = plan_level(snapshot.config, incident, incident.level, now, self.state.new_id,
+                          event="escalate", on_call=snapshot.on_call.within(transaction, now),
+                          retries=retries)
+        if not plan.reached and skips(policy, incident.level):
+            return self._escalate_on_time(transaction, snapshot, incident, firing, now)
+        level = policy.levels[incident.level - 1]
+        timeline = [TimelineEntry(at=now, actor="router", action="notified again", details={
+            "level": str(incident.level), "repeat": f"{retries} of {level.repeat}",
+            "people": ", ".join(plan.people)})]
+        timeline.extend(apply_walk(transaction, incident.number,
+                                   Walk(incident.level, incident.repeats, plan), now))
+        transaction.add_timeline(incident.number, timeline)
+        transaction.save_incident(replace(incident, updated_at=now), firing)
+        return "notified again"
+
+
+RETRY = "retry:"
+"""The kind of a level's repeat timer is RETRY + which repeat it starts (core/escalation.py
+`level_deadline`)."""
+
+
+def apply_walk(transaction: Transaction, number: int, found: Walk, now: datetime,
+               also: Sequence[Notification] = ()) -> list[TimelineEntry]:
+    """Write what a walk (core/escalation.py `walk`) notifies and its deadline, with `also`
+    (an opening's channels) first; returns its timeline lines: the levels it skipped, the
+    fallback or that nobody was reached, what was held, and what was notified."""
+    plan = found.plan
+    notifications = [*also, *plan.notifications]
+    transaction.add_notifications(notifications)
+    if plan.deadline is not None:
+        transaction.set_timer(number, plan.timer, plan.deadline)
+    lines = [TimelineEntry(at=now, actor="router", action="level skipped",
+                           details={"level": str(level), "why": why})
+             for level, why in found.skipped]
+    if found.fallback is not None:
+        lines.append(TimelineEntry(at=now, actor="router", action="fallback", details={
+            "target": f"{found.fallback.kind}:{found.fallback.id}",
+            "why": "no level of the policy reached anyone"}))
+    elif found.nobody:
+        lines.append(TimelineEntry(at=now, actor="router", action="nobody reached", details={
+            "why": "every level tried is empty and the policy has no fallback"}))
+    lines.extend(TimelineEntry(at=now, actor="router", action="not notified",
+                               details={"why": why}) for why in plan.held)
+    lines.extend(TimelineEntry(at=now, actor="router", action="notified",
+                               details={"channel": item.channel, "target": item.target})
+                 for item in notifications)
+    return lines

@@ -1,4 +1,9 @@
 """Run-time silences (room: engine): create with checks, list, expire.
+
+A silence mutes the open incidents it covers as well as new alerts (engine/muting.py);
+expiring one early makes every muted incident check again at once. An until-resolved
+silence is made for the open incidents that have a firing alert it matches, and ends when
+the last of them resolves (or at its end, when it has one).
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from router.alerts.model import (
     Silence,
     SilenceMatcher,
 )
-from router.core.matching import pattern_of
+from router.core.matching import fields_of, first_mismatch, pattern_of
+from router.engine.muting import NEVER, silences_changed
 from router.engine.state import EngineState
 from router.errors import BadRequest
+from router.store import Transaction
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 
@@ -24,34 +31,44 @@ class Silences:
         self.state = state
 
     async def create_silence(self, matchers: Sequence[tuple[str, str, str]], *,
-                             ends_at: datetime, reason: str, created_by: str = "",
-                             starts_at: datetime | None = None) -> Silence:
+                             ends_at: datetime | None, reason: str, created_by: str = "",
+                             starts_at: datetime | None = None,
+                             until_resolved: bool = False) -> Silence:
         """Check and store a run-time silence from (name, operator, value) triples.
+
+        `until_resolved`: the silence ends when the open incidents it covers now have all
+        resolved; `ends_at` may then be None (no other end).
 
         Raises:
             BadRequest: no matchers, an unknown operator, a regex that does not compile, an
-                empty reason, or an end not after the start.
+                empty reason, no end, an end not after the start, or an until-resolved
+                silence that covers no open incident.
         """
-        if not matchers:
-            raise BadRequest("matchers", "give at least one matcher: a silence with none "
-                                         "would silence everything")
-        checked = []
-        for index, (name, operator, value) in enumerate(matchers):
-            try:
-                checked.append(SilenceMatcher(name=name, operator=operator, value=value))
-                if operator in ("=~", "!~"):
-                    pattern_of(value)
-            except (ValueError, re.error) as error:
-                raise BadRequest(f"matchers[{index}]", str(error)) from None
+        checked = _checked(matchers)
         start = starts_at or self.state.clock.now()
-        if ends_at <= start:
+        if ends_at is None and not until_resolved:
+            raise BadRequest("ends_at", "say when the silence ends")
+        end = ends_at or NEVER
+        if end <= start:
             raise BadRequest("ends_at", f"must be after the start ({start.isoformat()})")
         if not reason.strip():
             raise BadRequest("reason", "say why: a silence needs a reason")
-        silence = Silence(id=f"SIL-{self.state.new_id()[-8:]}", matchers=tuple(checked),
-                          starts_at=start, ends_at=ends_at, reason=reason,
+        silence = Silence(id=f"SIL-{self.state.new_id()[-8:]}", matchers=checked,
+                          starts_at=start, ends_at=end, reason=reason,
                           created_by=created_by)
-        return await self.add_silence(silence)
+        if not until_resolved:
+            return await self.add_silence(silence)
+
+        def add(transaction: Transaction) -> Silence:
+            covers = _covered(transaction, silence.matchers)
+            if not covers:
+                raise BadRequest("until_resolved", "the silence covers no open incident: "
+                                                   "give it an end instead")
+            made = Silence(id=silence.id, matchers=silence.matchers, starts_at=start,
+                           ends_at=end, reason=reason, created_by=created_by, covers=covers)
+            transaction.add_silence(made)
+            return made
+        return await self.state.store.write(add)
 
     async def add_silence(self, silence: Silence) -> Silence:
         await self.state.store.write(lambda transaction: transaction.add_silence(silence))
@@ -63,6 +80,36 @@ class Silences:
             lambda reader: reader.silences(None if include_expired else now))
 
     async def expire_silence(self, silence_id: str) -> bool:
+        """End a silence now; the incidents it muted check again at once."""
         now = self.state.clock.now()
-        return await self.state.store.write(
-            lambda transaction: transaction.expire_silence(silence_id, now))
+
+        def expire(transaction: Transaction) -> bool:
+            if not transaction.expire_silence(silence_id, now):
+                return False
+            silences_changed(transaction, now)
+            return True
+
+        expired = await self.state.store.write(expire)
+        self.state.timers_written()
+        return expired
+
+
+def _checked(matchers: Sequence[tuple[str, str, str]]) -> tuple[SilenceMatcher, ...]:
+    if not matchers:
+        raise BadRequest("matchers", "give at least one matcher: a silence with none "
+                                     "would silence everything")
+    checked = []
+    for index, (name, operator, value) in enumerate(matchers):
+        try:
+            checked.append(SilenceMatcher(name=name, operator=operator, value=value))
+            if operator in ("=~", "!~"):
+                pattern_of(value)
+        except (ValueError, re.error) as error:
+            raise BadRequest(f"matchers[{index}]", str(error)) from None
+    return tuple(checked)
+
+
+def _covered(transaction: Transaction, matchers: Sequence[SilenceMatcher]) -> tuple[int, ...]:
+    """The open incidents with a firing alert that every matcher matches, by number."""
+    return tuple(sorted({number for number, alert in transaction.open_firing_alerts()
+                         if first_mismatch(matchers, fields_of(alert)) is None}))

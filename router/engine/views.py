@@ -10,8 +10,9 @@ incident_json:
      "severity": "critical|error|warning|info", "service": str|null, "source": str,
      "dedup_key": str, "escalation_policy": str|null, "level": int (0 before any page),
      "assigned_to": str|null, "alert_count": int, "suppressed_by": "silence:ID"|
-     "suppression:ID"|null, "opened_at": time, "updated_at": time, "acknowledged_at":
-     time|null, "acknowledged_by": str|null, "resolved_at": time|null, "labels": {str: str}}
+     "suppression:ID"|"inhibition:RULE"|"time_interval:NAME"|null, "opened_at": time,
+     "updated_at": time, "acknowledged_at": time|null, "acknowledged_by": str|null,
+     "resolved_at": time|null, "labels": {str: str}}
 detail_json:
     {"incident": incident_json, "alerts": [alert_json, ...], "timeline": [timeline_json, ...]}
     alert_json: {"received_at": time (first arrival), "last_received_at": time,
@@ -115,6 +116,9 @@ def silence_json(silence: Silence, now: datetime) -> dict[str, Any]:
         "ends_at": instant_json(silence.ends_at),
         "reason": silence.reason,
         "created_by": silence.created_by,
+        # an until-resolved silence: the incidents whose resolve ends it
+        **({"until_resolved": [f"INC{number}" for number in silence.covers]}
+           if silence.covers else {}),
     }
 
 

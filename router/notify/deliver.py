@@ -2,10 +2,18 @@
 notify, store, clock, errors).
 
 One dispatcher task, started by the daemon, reads due notifications from the store channel by
-channel and starts one task per send, within each channel's limits:
+channel, a batch at a time (`BATCH`, kept in the channel's queue), and starts one task per
+send, within each channel's limits:
 - `concurrency` sends at once and at most `rate` per second (Slack webhooks take about one a
   second), so a slow or dead channel only ever holds its own slots: ingest and every other
-  channel go on;
+  channel go on. A slot is free again once the receiver answered: the results are committed
+  by one recorder task, all those that arrived during the last commit in one unit, and
+  meanwhile their notifications are not sent again (issue 15: a slot held until its own
+  commit let a channel send only `concurrency` pages per group commit, and under ingest load
+  the pages fell minutes behind);
+- a queue whose oldest notification was read more than `STALE` ago is read afresh (its
+  incidents may have been resolved meanwhile), and a notification that waited for its turn
+  under the rate limit is looked up again before it is sent;
 - a retry waits with exponential backoff and jitter (5 s doubling to 5 min, times 0.5..1), or
   exactly the receiver's Retry-After; the last attempt is made at the notification's deadline
   (`retry_for` after it was written), after which it is failed for good: a dead letter, an
@@ -31,6 +39,7 @@ import contextlib
 import functools
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +62,15 @@ logger = logging.getLogger(__name__)
 FIRST_BACKOFF = timedelta(seconds=5)
 LONGEST_BACKOFF = timedelta(minutes=5)
 RESCAN = timedelta(seconds=5)
+BATCH = 256
+"""Due notifications read at once for one channel (each read costs a thread hop and a
+query; a channel sends them `concurrency` at a time)."""
+STALE = 1.0
+"""Seconds a channel's queue is trusted: then it is read again (an incident may have been
+resolved meanwhile), in one read for the batch rather than one per notification."""
+LINGER = 0.02
+"""Seconds the recorder waits for sends still in flight before it commits what it has:
+more results per commit, and the pages themselves are not held up (they are sent)."""
 """Look at the outbox at least this often even when nothing pokes the deliverer: a CLI
 command in another process writes follow-ups that no poke announces."""
 AcknowledgeUrl = Callable[[Channel, Notification, Incident], str | None]
@@ -74,14 +92,24 @@ class _Lane:
     channel: Channel
     module: contract.Channel[Any, Any]
     busy: set[str] = field(default_factory=set)
+    queue: deque[tuple[Due, float]] = field(default_factory=deque)
+    """Due notifications read but not started yet, with the trio time they were read."""
     next_start: float = 0.0
     capped: bool = False
-    """The last look at the outbox found as many due as there was room for: more may wait,
-    so a finished send looks again."""
+    """The last look at the outbox found as many due as it asked for: more may wait, so
+    the lane looks again once its queue runs low."""
 
     @property
     def free(self) -> int:
         return self.channel.delivery.concurrency - len(self.busy)
+
+    @property
+    def low(self) -> bool:
+        """Fewer queued than one round of sends: time to read more."""
+        return len(self.queue) < self.channel.delivery.concurrency
+
+    def queued(self) -> frozenset[str]:
+        return frozenset(item.notification.id for item, _ in self.queue)
 
     async def pace(self) -> bool:
         """Wait for this channel's next send slot under its rate limit; whether it waited."""
@@ -93,6 +121,16 @@ class _Lane:
         self.next_start = start + 1 / rate
         await trio.sleep_until(start)
         return start > now
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """A send's outcome waiting for the recorder's next commit."""
+
+    lane: _Lane
+    attempt: Attempt
+    retry_at: datetime | None
+    trace_id: str
 
 
 @dataclass(slots=True)
@@ -121,6 +159,17 @@ class Deliverer:
         self._jitter = jitter
         self._lanes: dict[str, _Lane] = {}
         self._held: dict[str, _Held] = {}
+        self._results: list[_Result] = []
+        """Sent, waiting for the recorder's commit: not due again meanwhile."""
+        self._recording: set[str] = set()
+        """Ids of the notifications in `_results` and in the commit under way."""
+        self._results_ready = trio.Event()
+        self._queued_config: Config | None = None
+        """The config the lanes' queues were read with (a reload empties them)."""
+        self._sends: trio.Nursery | None = None
+        self._in_flight = 0
+        self._all_sent = trio.Event()
+        """Set when the last send in flight finished (the recorder lingers for it)."""
         self._outages = 0
         """Passes in a row that could not read the outbox."""
         self._checked: tuple[Config | None, datetime | None] = (None, None)
@@ -137,6 +186,8 @@ class Deliverer:
                   ) -> None:
         """Deliver until cancelled; pending notifications stay in the store for the next run."""
         async with trio.open_nursery() as sends:
+            self._sends = sends
+            sends.start_soon(self._record)
             task_status.started()
             while True:
                 self._woken = trio.Event()  # before reading: a poke during the pass counts
@@ -177,26 +228,56 @@ class Deliverer:
 
     async def _dispatch(self, sends: trio.Nursery, config: Config, now: datetime
                         ) -> datetime | None:
-        """Start a send for every due notification a channel has room for; when the next
-        one falls due. One store read for every channel: a pass runs after every commit
-        that wrote notifications and after every send."""
-        lanes = [lane for lane in map(self._lane, config.channels.values()) if lane.free > 0]
-        wanted = [(lane.channel.id, lane.free, frozenset(lane.busy).union(self._held))
-                  for lane in lanes]
+        """Fill the queue of every channel that runs low and start what each has room for;
+        when the next notification falls due. One store read for every channel: a pass
+        runs after every commit that wrote notifications, and when a queue runs low."""
+        if self._queued_config is not config:  # a reload: read again under the new one
+            self._queued_config = config
+            for lane in self._lanes.values():
+                lane.queue.clear()
+        lanes = []
+        for lane in map(self._lane, config.channels.values()):
+            if lane.low:
+                lanes.append(lane)
+            else:  # not read now: what this wake announced is read once its queue runs low
+                lane.capped = True
+        skip = frozenset(self._held).union(self._recording)
+        wanted = [(lane.channel.id, BATCH - len(lane.queue),
+                   skip.union(lane.busy, lane.queued())) for lane in lanes]
 
         def read(reader: Reader) -> tuple[list[list[Due]], datetime | None]:
-            found = [reader.outbox.due(channel_id, now, free, busy)
-                     for channel_id, free, busy in wanted]
+            found = [reader.outbox.due(channel_id, now, limit, busy)
+                     for channel_id, limit, busy in wanted]
             return found, reader.outbox.next_due_after(now)
 
         found, later = await self._store.read(read)
-        for lane, (_, free, _), items in zip(lanes, wanted, found, strict=True):
-            # Against the room asked for: sends that finished during the read freed more.
-            lane.capped = len(items) >= free
-            for item in items:
-                lane.busy.add(item.notification.id)
-                sends.start_soon(self._deliver, lane, config, item)
+        read_at = trio.current_time()
+        for lane, (_, limit, _), items in zip(lanes, wanted, found, strict=True):
+            lane.capped = len(items) >= limit
+            # Sends or results that finished during the read may have taken some already.
+            taken = frozenset(self._recording).union(self._held, lane.busy, lane.queued())
+            lane.queue.extend((item, read_at) for item in items
+                              if item.notification.id not in taken)
+        for lane in self._lanes.values():
+            self._start_queued(sends, lane)
         return later
+
+    def _start_queued(self, sends: trio.Nursery, lane: _Lane) -> None:
+        """Start sends from the lane's queue while it has room."""
+        config = self._config()
+        if config.channels.get(lane.channel.id) is not lane.channel:
+            lane.queue.clear()  # removed or changed by a reload: the next pass reads again
+            return
+        if lane.queue and trio.current_time() - lane.queue[0][1] > STALE:
+            lane.queue.clear()
+            lane.capped = True
+            self.wake()
+            return
+        while lane.free > 0 and lane.queue:
+            item, _ = lane.queue.popleft()
+            lane.busy.add(item.notification.id)
+            self._in_flight += 1
+            sends.start_soon(self._deliver, lane, config, item)
 
     async def _fail_removed(self, config: Config, now: datetime) -> None:
         """Notifications for a channel a reload removed can never be sent: fail them."""
@@ -255,6 +336,8 @@ class Deliverer:
                           incident, acknowledge_url=link, now=self._clock.now())
 
     async def _deliver(self, lane: _Lane, config: Config, item: Due) -> None:
+        """Send one notification and hand its result to the recorder; the lane's slot is
+        free again as soon as the receiver answered."""
         notification = item.notification
         look_again = True
         try:
@@ -262,29 +345,78 @@ class Deliverer:
             if shipped is None:
                 return
             attempt, retry_at = self._settle(lane.channel, item, shipped)
-            try:
-                successor = await self._store.write(
-                    lambda transaction: transaction.outbox.record(attempt, retry_at))
-            except StoreUnavailable:  # the store logged it; hold the result, do not resend
-                self._held[notification.id] = _Held(
-                    attempt, retry_at, item.trace_id,
-                    until=self._clock.now() + backoff(1, self._jitter()))
-                return
-            # Look at the outbox again only if this send may have let another start: its
-            # lane was full, a later message to the same target waited for it, or it will
-            # be retried (the next due time moved). New notifications wake the deliverer
-            # themselves, so a page sent at 600 a second does not cost a read each.
-            look_again = lane.capped or successor or retry_at is not None
-            _log(attempt, retry_at, item.trace_id)
-            self.on_attempt(attempt)
+            self._recording.add(notification.id)
+            self._results.append(_Result(lane, attempt, retry_at, item.trace_id))
+            self._results_ready.set()
+            look_again = False  # the recorder looks again if the result may free another
         except Exception:
             # The notification stays pending and is tried again; the daemon goes on.
             logger.exception("delivery failed unexpectedly; it will be tried again",
                              extra={"channel": lane.channel.id, "notification": notification.id})
         finally:
             lane.busy.discard(notification.id)
-            if look_again:
+            self._in_flight -= 1
+            if self._sends is not None:
+                self._start_queued(self._sends, lane)
+            if not self._in_flight:
+                self._all_sent.set()
+            # New notifications wake the deliverer themselves, so a page sent at 600 a
+            # second costs a read only once its lane's queue runs low.
+            if look_again or (lane.capped and lane.low):
                 self.wake()
+
+    async def _record(self) -> None:
+        """Commit the results of finished sends, all that arrived meanwhile in one unit."""
+        while True:
+            await self._results_ready.wait()
+            if self._in_flight:
+                self._all_sent = trio.Event()
+                with trio.move_on_after(LINGER):  # let the sends in flight finish first
+                    await self._all_sent.wait()
+            self._results_ready = trio.Event()
+            batch, self._results = self._results, []
+            if batch:
+                await self._commit_results(batch)
+
+    async def _commit_results(self, batch: list[_Result]) -> None:
+        """Commit `batch` in one unit (one at a time if that unit fails: one bad result
+        must not cost the others); log each and wake the dispatcher if one may free
+        another: its lane's queue ran low with more due, a later message to the same
+        target waited for it, or it will be retried (the next due time moved)."""
+        try:
+            try:
+                successors = await self._store.write(lambda transaction: [
+                    transaction.outbox.record(result.attempt, result.retry_at)
+                    for result in batch])
+            except StoreUnavailable:  # the store logged it; hold the results, do not resend
+                until = self._clock.now() + backoff(1, self._jitter())
+                for result in batch:
+                    self._held[result.attempt.notification_id] = _Held(
+                        result.attempt, result.retry_at, result.trace_id, until=until)
+                self.wake()  # so the next pass waits for `until`
+                return
+            except Exception:
+                if len(batch) == 1:
+                    logger.exception(
+                        "delivery failed unexpectedly; it will be tried again",
+                        extra={"channel": batch[0].attempt.channel,
+                               "notification": batch[0].attempt.notification_id})
+                    self.wake()
+                    return
+                for result in batch:
+                    await self._commit_results([result])
+                return
+        finally:
+            self._recording.difference_update(
+                result.attempt.notification_id for result in batch)
+        look_again = False
+        for result, successor in zip(batch, successors, strict=True):
+            look_again = look_again or successor or result.retry_at is not None or (
+                result.lane.capped and result.lane.low)
+            _log(result.attempt, result.retry_at, result.trace_id)
+            self.on_attempt(result.attempt)
+        if look_again:
+            self.wake()
 
     def _settle(self, channel: Channel, item: Due, shipped: Shipped
                 ) -> tuple[Attempt, datetime | None]:

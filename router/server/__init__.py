@@ -1,1 +1,1 @@
-"""Listeners: HTTP/1.1 on h11 and the local unix socket."""
+"""Listeners: HTTP/1.1 on httptools (llhttp) and the local unix socket."""

@@ -35,6 +35,7 @@ from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUn
 from router.server.api_access import Access, FeedToken, Gate
 from router.server.api_alertmanager import AlertmanagerApi
 from router.server.api_deliveries import ChannelTester, Deliveries
+from router.server.api_notes import Notes
 from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
 from router.server.routes import Handler, Request, Response, Routes
@@ -125,6 +126,7 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     deliveries = Deliveries(engine, tester)
     add("GET", "/v1/deliveries", "read", deliveries.list)
     add("POST", "/v1/channels/{id}/test", "admin", deliveries.test)
+    add("POST", "/v1/incidents/{id}/notes", "respond", Notes(engine).add)
     return routes
 
 
@@ -433,11 +435,16 @@ class _Incidents:
                 for item in matchers):
             raise BadRequest("matchers", 'expected a list of {"name", "operator", "value"} '
                                          "objects, operator one of = != =~ !~")
+        until_resolved = body.get("until_resolved", False)
+        if not isinstance(until_resolved, bool):
+            raise BadRequest("until_resolved", "expected true or false")
         silence = await self.engine.create_silence(
             [(item["name"], item["operator"], item["value"]) for item in matchers],
-            ends_at=_body_instant(body, "ends_at"),
+            ends_at=_body_instant(body, "ends_at")
+            if "ends_at" in body or not until_resolved else None,
             starts_at=_body_instant(body, "starts_at") if "starts_at" in body else None,
-            reason=_text(body, "reason"), created_by=_text(body, "created_by", ""))
+            reason=_text(body, "reason"), created_by=_text(body, "created_by", ""),
+            until_resolved=until_resolved)
         return Response.json(201, views.silence_json(silence, self.engine.now()))
 
     async def expire_silence(self, request: Request) -> Response:

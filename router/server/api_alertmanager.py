@@ -93,7 +93,10 @@ class AlertmanagerApi:
 
     async def add_silence(self, request: Request) -> Response:
         """POST /api/v2/silences: `{"silenceID"}`. With the `id` of a silence in force,
-        that one is expired and replaced, as Alertmanager does when matchers change."""
+        that one is expired and replaced, as Alertmanager does when matchers change.
+        router's extension `untilResolved: true` (Alertmanager ignores unknown fields) also
+        ends the silence when the open incidents it covers have resolved; `endsAt` stays
+        required, as Alertmanager's shape has it, and is then the latest end."""
         try:
             body = request.json_object()
             replaces = body.get("id")
@@ -108,9 +111,13 @@ class AlertmanagerApi:
             created_by = _text(body, "createdBy")
             if not created_by.strip():
                 raise BadRequest("createdBy", "creator information missing")
+            until_resolved = body.get("untilResolved", False)
+            if not isinstance(until_resolved, bool):
+                raise BadRequest("untilResolved", "expected true or false")
             silence = await self.engine.create_silence(
                 checked, starts_at=_instant(body, "startsAt"), ends_at=_instant(body, "endsAt"),
-                reason=_text(body, "comment"), created_by=created_by)
+                reason=_text(body, "comment"), created_by=created_by,
+                until_resolved=until_resolved)
         except BadRequest as bad:
             return _bad_request(bad)
         if replaces is not None:
@@ -152,8 +159,9 @@ class AlertmanagerApi:
         chosen = []
         for incident in reversed(incidents):
             alert = await self._alert(incident)
-            state_shown = show["silenced"] if alert["status"]["state"] == "suppressed" \
-                else show["active"]
+            status = alert["status"]
+            state_shown = show["active"] if status["state"] != "suppressed" else \
+                show["inhibited"] if status["inhibitedBy"] else show["silenced"]
             if not state_shown or not all(am_matchers.matches(alert["labels"], *matcher)
                                           for matcher in filters):
                 continue
@@ -237,7 +245,7 @@ def _status(incident: Incident) -> dict[str, Any]:
     kind, _, name = by.partition(":")
     return {"state": "suppressed" if by else "active",
             "silencedBy": [name] if kind in ("silence", "suppression") else [],
-            "inhibitedBy": []}
+            "inhibitedBy": [name] if kind == "inhibition" else []}
 
 
 def _fingerprint(incident: Incident, labels: Mapping[str, str]) -> str:

@@ -1,7 +1,10 @@
-"""HTTP/1.1 on h11 over trio streams (room: server; imports router.errors, server.routes).
+"""HTTP/1.1 over trio streams, parsed by httptools (room: server; imports router.errors,
+server.routes, server.http_wire, server.tls, server.linger).
 
 Generic: a route table, request limits, keep-alive and pipelining, `Expect: 100-continue`,
 graceful shutdown. It knows nothing about alerts; `daemon.py` wires routes to the engine.
+This module runs connections (accepting, deadlines, shutdown); server/http_wire.py reads
+requests off the bytes with llhttp and writes answers as bytes.
 
 Every error a client can cause is answered as JSON `{"error": "<message>"}`, and a handler
 that raises is answered 500 and logged: the server never crashes and never shows a traceback.
@@ -18,19 +21,23 @@ import errno
 import logging
 import math
 import ssl
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from email.utils import formatdate
-from http import HTTPStatus
 
-import h11
 import trio
 
 from router.errors import BadRequest, StoreUnavailable
+from router.server.http_wire import (
+    CONTINUE,
+    DateLine,
+    InvalidResponse,
+    Pending,
+    RequestReader,
+    encode,
+)
 from router.server.linger import linger
-from router.server.routes import Handler, Request, Response, Routes, header_map, split_target
+from router.server.routes import Handler, Request, Response, Routes
 from router.server.tls import HandshakeFailed, TlsStream
 
 __all__ = [
@@ -43,9 +50,6 @@ logger = logging.getLogger(__name__)
 _RECEIVE_SIZE = 65536
 _ACCEPT_BACKOFF = 0.1  # seconds to wait when out of file descriptors before accepting again
 _CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
-_REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
-_BODILESS = frozenset({204, 304})  # no body and no Content-Length (RFC 9110 8.6)
-_CONTINUE = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,17 +75,7 @@ _INTERNAL_ERROR = Response.error(500, "internal error")
 _HEAD_TIMEOUT = Response.error(408, "request head not received in time")
 _BODY_TIMEOUT = Response.error(408, "request body not received in time")
 _HANDLER_TIMEOUT = Response.error(503, "request not handled in time")
-
-
-class _Abort(Exception):
-    """Answer this and close the connection: the request cannot be read any further."""
-
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
-class _Gone(Exception):
-    """The client stopped reading; drop the connection without an answer."""
+_CUT_SHORT = Response.error(400, "malformed request: the connection ended mid-request")
 
 
 async def open_listeners(host: str, port: int) -> list[trio.SocketListener]:
@@ -168,8 +162,8 @@ class _Server:
         self.slots = trio.Semaphore(limits.max_connections)
         self.idle: set[_Connection] = set()  # waiting for a next request; woken at shutdown
         self.draining = False
-        self._date_second = 0
-        self._date = ""
+        self.date = DateLine()
+        self.now = trio.lowlevel.current_clock().current_time  # trio's, minus two calls
 
     def begin_shutdown(self) -> None:
         self.draining = True
@@ -177,14 +171,6 @@ class _Server:
             # Wakes only a connection blocked in its idle receive; one whose request bytes
             # already arrived is not waiting, so it is not disturbed (a cancel would be).
             trio.lowlevel.notify_closing(connection.stream.socket)
-
-    def date(self) -> str:
-        """The Date header, formatted once a second (wall time is HTTP's, not the clock's)."""
-        second = int(time.time())
-        if second != self._date_second:
-            self._date_second = second
-            self._date = formatdate(second, usegmt=True)
-        return self._date
 
     async def enforce_deadlines(self) -> None:
         """Cancel each connection whose phase deadline has passed. One scan per tick keeps
@@ -225,26 +211,27 @@ class _Server:
 
 
 class _Connection:
-    """One client connection: requests in turn (pipelined ones queue in h11's buffer).
+    """One client connection: requests in turn (pipelined ones queue in the reader).
 
     One cancel scope, the watchdog, covers the whole connection; each phase sets `deadline`
     and names what to answer if it passes (every timeout ends the connection), and
     `_Server.enforce_deadlines` cancels the watchdog once the deadline is behind it.
     """
 
-    __slots__ = ("client", "conn", "deadline", "head_only", "on_timeout", "request", "server",
+    __slots__ = ("client", "deadline", "on_timeout", "reader", "request", "sending", "server",
                  "stream", "watchdog")
 
     def __init__(self, server: _Server, stream: trio.SocketStream | TlsStream) -> None:
         self.server = server
         self.stream = stream
-        self.conn = h11.Connection(
-            h11.SERVER, max_incomplete_event_size=server.limits.max_header_bytes)
+        limits = server.limits
+        self.reader = RequestReader(server.routes, max_head=limits.max_header_bytes,
+                                    max_body=limits.max_body_bytes)
         self.watchdog = trio.CancelScope()
         self.deadline = math.inf
         self.on_timeout: Response | None = None  # what to answer when the watchdog fires
-        self.head_only = False  # answering HEAD: headers as for GET, no body
         self.request: Request | None = None  # in the handler, for the timeout log line
+        self.sending = False  # an answer is part-way out: no other may follow it
         try:
             peer = stream.socket.getpeername()
             self.client: tuple[str, int] | None = (str(peer[0]), int(peer[1]))
@@ -257,28 +244,22 @@ class _Connection:
             response = await self._serve_watched()
             if response is not None:
                 await self._abort(response)
-        except (_Gone, trio.BrokenResourceError, trio.ClosedResourceError):
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
             self.server.connections.discard(self)
             await trio.aclose_forcefully(self.stream)
 
     def _arm(self, timeout: float, on_timeout: Response | None) -> None:
-        self.deadline = trio.current_time() + timeout
+        self.deadline = self.server.now() + timeout
         self.on_timeout = on_timeout
 
     async def _serve_watched(self) -> Response | None:
         """Serve requests; the answer to end the connection with, or None to just close."""
         with self.watchdog:
-            try:
-                if isinstance(self.stream, TlsStream) and not await self._handshake(self.stream):
-                    return None
-                await self._serve()
-            except h11.RemoteProtocolError as exc:
-                return self._protocol_error(exc)
-            except _Abort as abort:
-                return abort.response
-            return None
+            if isinstance(self.stream, TlsStream) and not await self._handshake(self.stream):
+                return None
+            return await self._serve()
         if self.on_timeout is _HANDLER_TIMEOUT and self.request is not None:
             logger.error("handler timed out: %s %s", self.request.method, self.request.path)
         return self.on_timeout
@@ -294,178 +275,128 @@ class _Connection:
             return False
         return True
 
-    async def _serve(self) -> None:
-        conn = self.conn
+    async def _serve(self) -> Response | None:
+        """Answer each request the reader completes, in order, until one ends the
+        connection; then the reader's refusal, if it has one. Between requests, wait for
+        the next one (keep_alive_timeout; header_timeout and a 408 for a fresh connection)."""
+        reader = self.reader
+        ready = reader.ready
+        server = self.server
         first = True
-        while await self._wait_request(first):
-            await self._handle()
-            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                return
-            conn.start_next_cycle()
+        while True:
+            while ready:
+                if not await self._answer(ready.popleft()):
+                    return None
+            if reader.abort is not None:
+                return reader.abort
+            if reader.upgraded:
+                return None
+            if reader.in_message:
+                data = await self._receive_rest()
+            else:
+                if server.draining:
+                    return None
+                if first:
+                    self._arm(server.header_timeout, _HEAD_TIMEOUT)
+                else:
+                    self._arm(server.keep_alive_timeout, None)
+                server.idle.add(self)
+                try:
+                    data = await self.stream.receive_some(_RECEIVE_SIZE)
+                except trio.ClosedResourceError:
+                    if not server.draining:
+                        raise
+                    return None  # woken by begin_shutdown
+                finally:
+                    server.idle.discard(self)
+            if not data:
+                return _CUT_SHORT if reader.in_message else None
+            reader.feed(data)
             first = False
 
-    def _protocol_error(self, exc: h11.RemoteProtocolError) -> Response:
-        if exc.error_status_hint == 431:
-            limit = self.server.limits.max_header_bytes
-            return Response.error(431, f"request head is over {limit} bytes")
-        return Response.error(exc.error_status_hint, f"malformed request: {exc}")
-
-    async def _wait_request(self, first: bool) -> bool:
-        """Wait for the first bytes of the next request (or find them pipelined already).
-        False when the client closed, idled out, or the server is draining."""
-        conn = self.conn
-        if conn.trailing_data[0]:
-            return True
+    async def _receive_rest(self) -> bytes:
+        """More of a request begun, within its phase's deadline (armed at the phase's first
+        wait, so a request that arrives whole arms none); `100 Continue` first when the
+        client waits for it."""
+        reader = self.reader
         server = self.server
-        if server.draining:
-            return False
-        if first:  # a fresh connection gets header_timeout from accept, then a 408
-            self._arm(server.header_timeout, _HEAD_TIMEOUT)
+        if not reader.head_done:
+            allowance, on_timeout = server.header_timeout, _HEAD_TIMEOUT
         else:
-            self._arm(server.keep_alive_timeout, None)
-        server.idle.add(self)
-        try:
-            data = await self.stream.receive_some(_RECEIVE_SIZE)
-        except trio.ClosedResourceError:
-            if server.draining:
-                return False  # woken by begin_shutdown
-            raise
-        finally:
-            server.idle.discard(self)
-        conn.receive_data(data)
-        return bool(data)
-
-    async def _receive_more(self, allowance: float, on_timeout: Response) -> None:
-        """Feed h11 more bytes. A phase's deadline is armed at its first wait, so a request
-        that arrives whole (the usual case) arms none."""
+            if reader.wants_continue:  # routed and sized: now ask for the body
+                reader.wants_continue = False
+                await self._send_bytes(CONTINUE)
+            allowance, on_timeout = server.body_timeout, _BODY_TIMEOUT
         if self.on_timeout is not on_timeout:
             self._arm(allowance, on_timeout)
-        self.conn.receive_data(await self.stream.receive_some(_RECEIVE_SIZE))
+        return await self.stream.receive_some(_RECEIVE_SIZE)
 
-    async def _handle(self) -> None:
-        conn = self.conn
-        head = conn.next_event()
-        while head is h11.NEED_DATA:
-            await self._receive_more(self.server.header_timeout, _HEAD_TIMEOUT)
-            head = conn.next_event()
-        if type(head) is not h11.Request:
-            raise _Gone  # the client closed between requests
-        method = head.method.decode("ascii")
-        self.head_only = method == "HEAD"
-        try:
-            path, query = split_target(head.target)
-        except UnicodeDecodeError:
-            raise _Abort(Response.error(400, "request path is not valid UTF-8")) from None
-        headers, size = header_map(head.headers)
-        if size + len(head.target) > self.server.limits.max_header_bytes:
-            raise _Abort(self._protocol_error(h11.RemoteProtocolError("", 431)))
-        found = self.server.routes.find(method, path)
+    async def _answer(self, pending: Pending) -> bool:
+        """Answer one request; whether the connection may serve another."""
+        found = pending.found
+        server = self.server
         if isinstance(found, Response):
-            if _declares_body(headers):
-                raise _Abort(found)  # do not read a body nobody wants
-            await self._read_body(headers)
-            await self._send(found)
-            return
-        handler, params = found
-        body = await self._read_body(headers)
-        request = Request(method=method, path=path, query=query, headers=headers, body=body,
-                          params=params, client=self.client)
-        response = await self._call(handler, request)
-        await self._send(response)
+            response = found
+        else:
+            handler, params = found
+            request = self.request = Request(
+                method=pending.method, path=pending.path, query=pending.query,
+                headers=pending.headers, body=pending.body, params=params, client=self.client)
+            self.deadline = server.now() + server.handler_timeout
+            self.on_timeout = _HANDLER_TIMEOUT
+            try:
+                response = await handler(request)
+            except Exception as error:
+                response = _failure(error, request)
+        close = not pending.keep_alive or server.draining
+        await self._send(response, close, pending.keep_alive_header, pending.head_only)
+        return not close
 
-    async def _read_body(self, headers: Mapping[str, str]) -> bytes:
-        """The whole body, within max_body_bytes and body_timeout (413 or 408 otherwise)."""
-        conn = self.conn
-        limit = self.server.limits.max_body_bytes
-        length = headers.get("content-length")
-        if length is not None and int(length.partition(",")[0]) > limit:
-            raise _Abort(Response.error(413, f"request body is over {limit} bytes"))
-        allowance = self.server.body_timeout
-        if (conn.they_are_waiting_for_100_continue and not conn.trailing_data[0]
-                and _declares_body(headers)):
-            await self._send_bytes(conn.send(_CONTINUE))  # routed and sized: now ask for it
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                await self._receive_more(allowance, _BODY_TIMEOUT)
-            elif type(event) is h11.Data:
-                size += len(event.data)
-                if size > limit:
-                    raise _Abort(Response.error(413, f"request body is over {limit} bytes"))
-                chunks.append(event.data)
-            elif type(event) is h11.EndOfMessage:
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            else:
-                raise h11.RemoteProtocolError(f"unexpected {event!r} in the request body")
-
-    async def _call(self, handler: Handler, request: Request) -> Response:
-        self.request = request
-        self._arm(self.server.handler_timeout, _HANDLER_TIMEOUT)
+    async def _send(self, response: Response, close: bool, keep_alive_header: bool = False,
+                    head_only: bool = False) -> None:
+        server = self.server
+        date = server.date.current()
         try:
-            return await handler(request)
-        except BadRequest as exc:
-            return Response.error(400, str(exc))
-        except StoreUnavailable as exc:
-            return Response.error(503, str(exc), headers=[
-                ("retry-after", str(exc.retry_after))])
-        except Exception:
-            logger.exception("handler failed: %s %s", request.method, request.path)
-            return _INTERNAL_ERROR
-
-    async def _send(self, response: Response, *, close: bool = False) -> None:
-        conn = self.conn
-        close = close or self.server.draining
-        try:
-            event = self._response_event(response, close)
-        except h11.LocalProtocolError:
+            head, body = encode(response, date, close, keep_alive_header, head_only)
+        except InvalidResponse:
             logger.exception("handler answered an invalid response: %r", response.status)
             response = _INTERNAL_ERROR
-            event = self._response_event(response, close)
-        self.server.on_response(response.status)
-        data = conn.send(event) or b""
-        if response.body and not self.head_only:
-            data += conn.send(h11.Data(data=response.body)) or b""
-        data += conn.send(h11.EndOfMessage()) or b""
+            head, body = encode(response, date, close)
+        server.on_response(response.status)
+        self.deadline = server.now() + server.send_timeout
+        self.on_timeout = None
+        self.sending = True
+        await self.stream.send_all(head)
+        if body:
+            await self.stream.send_all(body)
+        self.sending = False
+
+    async def _send_bytes(self, data: bytes) -> None:
         self._arm(self.server.send_timeout, None)
         await self.stream.send_all(data)
 
-    def _response_event(self, response: Response, close: bool) -> h11.Response:
-        headers = [*response.headers, ("date", self.server.date())]
-        if response.status not in _BODILESS:
-            headers.append(("content-length", str(len(response.body))))
-        elif response.body:
-            raise h11.LocalProtocolError(f"a {response.status} answer cannot have a body")
-        if close:
-            headers.append(("connection", "close"))
-        return h11.Response(status_code=response.status, headers=headers,
-                            reason=_REASONS.get(response.status, b""))
-
-    async def _send_bytes(self, data: bytes | None) -> None:
-        self._arm(self.server.send_timeout, None)
-        await self.stream.send_all(data or b"")
-
     async def _abort(self, response: Response) -> None:
-        """Answer (when h11 still allows an answer), then close without losing the answer."""
+        """Answer (unless an answer is part-way out), then close without losing it."""
         with trio.move_on_after(self.server.send_timeout):
-            if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                await self._send(response, close=True)
-        if self._may_send_more():
+            if not self.sending:
+                await self._send(response, True)
+        reader = self.reader
+        if reader.in_message or reader.failed:  # the client may still be sending
             limits = self.server.limits
             await linger(self.stream, total=limits.linger, idle=limits.linger_idle)
-
-    def _may_send_more(self) -> bool:
-        """Whether the client is part-way through a request (its body, or a head begun): a
-        connection that sent nothing, or whose request was read whole, is closed at once."""
-        state = self.conn.their_state
-        return state in (h11.SEND_BODY, h11.ERROR) or (
-            state is h11.IDLE and bool(self.conn.trailing_data[0]))
 
 
 def _ignore(status: int) -> None:
     pass
 
 
-def _declares_body(headers: Mapping[str, str]) -> bool:
-    return "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
+def _failure(error: Exception, request: Request) -> Response:
+    """The answer to a handler that raised: 400 and 503 for the errors that say so, else a
+    500 logged with its traceback (never shown to the client)."""
+    if isinstance(error, BadRequest):
+        return Response.error(400, str(error))
+    if isinstance(error, StoreUnavailable):
+        return Response.error(503, str(error), headers=[("retry-after", str(error.retry_after))])
+    logger.error("handler failed: %s %s", request.method, request.path, exc_info=error)
+    return _INTERNAL_ERROR
+

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from router.alerts.formats import decode_json, json_kind, native
-from router.engine import Engine, lifecycle, overrides
+from router.engine import Engine, lifecycle, overrides, parse_incident_id
 from router.errors import BadRequest, Conflict, NotFound, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -336,6 +336,18 @@ async def resolve_incident(engine: Engine, message: Message) -> Reply:
                          status=incident.state.value)
 
 
+async def note(engine: Engine, message: Message) -> Reply:
+    """A note on the incident's timeline by `socket:BY` (engine/notes.py)."""
+    incident_id = text(message.body, "incident_id")
+    note_text = optional_text(message.body, "text")
+    if note_text is None:
+        raise BadRequest("text", "is required")
+    entry = await _on_incident(incident_id, engine.add_note(incident_id, note_text,
+                                                            message.actor()))
+    return message.reply("note_added", incident_id=f"INC{parse_incident_id(incident_id)}",
+                         author=entry.actor)
+
+
 HANDLERS: Mapping[str, Handler] = {
     "create_incident": create_incident,
     "send_alert": send_alert,
@@ -343,4 +355,5 @@ HANDLERS: Mapping[str, Handler] = {
     "get_on_call": get_on_call,
     "acknowledge_incident": acknowledge_incident,
     "resolve_incident": resolve_incident,
+    "note": note,
 }

@@ -17,6 +17,14 @@ Buttons: `acknowledge`, `resolve` and `escalate` (the value is the incident id);
 `slack:<username>` (the user's id when Slack sends no username). Other buttons (View Details,
 which opens a link) are answered and ignored.
 
+Notes come from a slash command (`/note INC3 restarted the pool`) whose Request URL is this
+same endpoint: Slack posts it as a form (`command`, `text`, `user_name`, ...; no `payload`),
+signed the same way. A reply in a thread cannot be used: it reaches an app only through the
+Events API, which names the thread's timestamp, not the incident, and router's incoming
+webhooks never learn the timestamps of the messages they post. The answer to a slash
+command is shown to the person who typed it alone, so it says at once what happened
+("Note added to INC3 by slack:ann", or why not).
+
 Answers: Slack needs an HTTP 200 within 3 seconds or shows the user an error, and it ignores
 the body of the answer to a `block_actions` request. So a signed request is always answered
 200 with an empty body as soon as the store committed the change (the engine's one
@@ -141,6 +149,34 @@ def parse_interaction(body: bytes) -> Interaction:
     return Interaction(f"slack:{name.strip()}", clicks, url if isinstance(url, str) else None)
 
 
+@dataclass(frozen=True, slots=True)
+class Command:
+    """What router reads from a slash command's form."""
+
+    command: str
+    actor: str
+    text: str
+
+
+def parse_command(body: bytes) -> Command | None:
+    """The slash command in a form body, or None when the body is no slash command (a
+    button's `payload`, or no form at all: `parse_interaction` says what is wrong)."""
+    try:
+        form = parse_qs(body.decode("utf-8"), strict_parsing=False, max_num_fields=32)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if "payload" in form or not form.get("command"):
+        return None
+    name = next((values[-1].strip() for key in ("user_name", "user_id")
+                 if (values := form.get(key)) and values[-1].strip()), "unknown")
+    return Command(form["command"][-1], f"slack:{name}", (form.get("text") or [""])[-1])
+
+
+def _ephemeral(text: str) -> Response:
+    """A slash command's answer: shown to the person who typed it, at once."""
+    return Response.json(200, {"response_type": "ephemeral", "text": text})
+
+
 class Responder:
     """Posts ephemeral replies to Slack's `response_url`s from one task the daemon owns, so
     a click's 200 never waits for Slack. At most `capacity` replies wait; beyond that they
@@ -213,6 +249,9 @@ class SlackActions:
         if not signature_ok(secrets, timestamp, request.body, signature):
             logger.warning("slack action refused: bad signature")
             return _UNSIGNED
+        command = parse_command(request.body)
+        if command is not None:
+            return await self._note(command)
         try:
             interaction = parse_interaction(request.body)
         except BadRequest as bad:
@@ -242,6 +281,23 @@ class SlackActions:
             "block_id": click.block_id, "result": acted.result})
         if acted.result != "done":
             self._reply(interaction, acted.sentence)
+
+    async def _note(self, command: Command) -> Response:
+        words = command.text.strip()
+        if words[:5].lower() == "note ":  # `/router note INC3 ...` as well as `/note INC3 ...`
+            words = words[5:].lstrip()
+        incident_id, _, text = words.partition(" ")
+        if not incident_id:
+            return _ephemeral(f"Usage: {command.command} INC3 what was done or found")
+        try:
+            entry = await self.engine.add_note(incident_id, text, command.actor)
+        except BadRequest as bad:
+            return _ephemeral(f"No note added: {bad.field}: {bad.message}")
+        except NotFound as missing:
+            return _ephemeral(f"No note added: router knows {missing.message}")
+        logger.info("slack note added", extra={"incident": incident_id,
+                                                "actor": command.actor})
+        return _ephemeral(f"Note added to {incident_id.upper()} by {entry.actor}")
 
     def _reply(self, interaction: Interaction, text: str) -> None:
         url = interaction.response_url

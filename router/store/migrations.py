@@ -159,6 +159,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX incidents_resolved ON incidents (resolved_at) WHERE state = 'resolved';
     CREATE INDEX outbox_by_number ON outbox (incident_number, state);
     """,
+    # 7: an until-resolved silence's incidents (a JSON list of numbers; [] for the others)
+    """
+    ALTER TABLE silences ADD COLUMN covers TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 

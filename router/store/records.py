@@ -1,76 +1,39 @@
 """Rows <-> records for the SQLite store (room: store; imports alerts.model, errors).
 
-`Transaction` holds the writes a use case makes inside one store transaction; `Reader` the
-queries the read API makes. Both are synchronous: they run in a worker thread, never on the
-trio thread. Times are stored as Unix seconds (REAL) so deadlines compare and index cheaply.
+`Reader` holds the queries the read API makes; `Transaction` (store/writes.py) adds the
+writes a use case makes inside one store transaction. Both are synchronous: they run in a
+worker thread, never on the trio thread. Times are stored as Unix seconds (REAL) so
+deadlines compare and index cheaply.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
 
 from router.alerts.model import (
     Alert,
     Incident,
     Notification,
+    Severity,
     Silence,
     SilenceMatcher,
+    Status,
     TimelineEntry,
 )
-from router.store.outbox import OutboxReader, OutboxWriter
-from router.store.overrides import OverridesReader, OverridesWriter
-from router.store.retention import RetentionReader, RetentionWriter
+from router.store.outbox import OutboxReader
+from router.store.overrides import OverridesReader
+from router.store.retention import RetentionReader
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds, to_seconds
 from router.store.values import IncidentDetail
 
-__all__ = ["IncidentDetail", "Reader", "Transaction", "from_seconds", "to_seconds"]
+__all__ = ["IncidentDetail", "Reader", "from_seconds", "to_seconds"]
 
-
-# An upsert on the number only: OR REPLACE would also delete a row that clashes on the
-# one-open-incident-per-dedup-key index, and that clash must be an error instead.
-_UPDATE_ALL = ", ".join(f"{column.strip()} = excluded.{column.strip()}"
-                        for column in _INCIDENT_COLUMNS.split(",")[1:])
-_SAVE_INCIDENT = (f"INSERT INTO incidents ({_INCIDENT_COLUMNS}) VALUES ({', '.join('?' * 20)}) "
-                  f"ON CONFLICT (number) DO UPDATE SET {_UPDATE_ALL}")
 _SELECT_OPEN = (f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = ? "
                 "AND state != 'resolved'")
 _SELECT_NUMBER = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE number = ?"
-_SILENCES_SINCE = 3600.0  # seconds before a transaction's first `now` that its cache covers
-# A repeat (same incident, dedup key, status, source and labels) counts on the row it
-# repeats; the newest arrival's words win. The conflict target is the unique index
-# `alerts_repeat`.
-_INSERT_ALERT = (
-    "INSERT INTO alerts (incident_number, received_at, source, status, dedup_key, summary, "
-    "severity, labels, annotations, suppressed_by, identity, last_received_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (ifnull(incident_number, 0), dedup_key, status, identity) "
-    "WHERE identity IS NOT NULL DO UPDATE SET count = count + 1, "
-    "last_received_at = excluded.last_received_at, "
-    "summary = excluded.summary, severity = excluded.severity, "
-    "annotations = excluded.annotations, suppressed_by = excluded.suppressed_by")
-_INSERT_TIMELINE = ("INSERT INTO timeline (incident_number, at, actor, action, details) "
-                    "VALUES (?, ?, ?, ?, ?)")
-_INSERT_OUTBOX = ("INSERT INTO outbox (id, incident_number, channel, target, address, event, "
-                  "created_at, due_at, note, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-
-
-# One encoder, built once: json.dumps with these options would build a new one per call.
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode
-
-
-def _json(mapping: Mapping[str, Any]) -> str:
-    return _ENCODE(dict(mapping))
-
-
-def _identity(source: str, labels: str) -> str:
-    """What tells one alert of an incident from another: a hash of its source and its
-    labels' JSON text (the same alert through two formats stays two rows, each counted)."""
-    return hashlib.blake2b(f"{source}\n{labels}".encode(), digest_size=12).hexdigest()
 
 
 def _silence(row: sqlite3.Row) -> Silence:
@@ -80,7 +43,13 @@ def _silence(row: sqlite3.Row) -> Silence:
                        for name, operator, value in json.loads(row["matchers"])),
         starts_at=from_seconds(row["starts_at"]),  # type: ignore[arg-type]
         ends_at=from_seconds(row["ends_at"]),  # type: ignore[arg-type]
-        reason=row["reason"], created_by=row["created_by"])
+        reason=row["reason"], created_by=row["created_by"],
+        covers=tuple(json.loads(row["covers"])))
+
+
+def _firing_alert(row: sqlite3.Row) -> Alert:
+    return Alert(summary=row["summary"], source=row["source"],
+                 severity=Severity(row["severity"]), labels=json.loads(row["labels"]))
 
 
 class Reader:
@@ -187,6 +156,22 @@ class Reader:
         row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()
         return self._loaded(row) if row else None
 
+    def firing_alerts(self, number: int) -> list[Alert]:
+        """The firing alerts recorded on an incident, oldest first: summary, source,
+        severity and labels (one per arrival that is not a repeat; the caller keeps those
+        whose labels are still in the incident's firing set)."""
+        return [_firing_alert(row) for row in self.connection.execute(
+            "SELECT summary, source, severity, labels FROM alerts "
+            "WHERE incident_number = ? AND status = 'firing' ORDER BY id", (number,))]
+
+    def open_firing_alerts(self) -> list[tuple[int, Alert]]:
+        """(incident number, alert) of every firing alert recorded on an open incident."""
+        return [(row["incident_number"], _firing_alert(row)) for row in self.connection.execute(
+            "SELECT alerts.incident_number, alerts.summary, alerts.source, alerts.severity, "
+            "alerts.labels FROM incidents JOIN alerts ON alerts.incident_number = "
+            "incidents.number WHERE incidents.state != 'resolved' AND alerts.status = ? "
+            "ORDER BY alerts.id", (Status.FIRING.value,))]
+
     def notified_channels(self, number: int) -> list[str]:
         """Channels that were sent this incident's trigger (not people's contact methods)."""
         return [row[0] for row in self.connection.execute(
@@ -227,229 +212,3 @@ class Reader:
     def timer_count(self) -> int:
         """Timers waiting in the store (escalations, acknowledgement timeouts)."""
         return int(self.connection.execute("SELECT count(*) FROM timers").fetchone()[0])
-
-
-class _Flushing:
-    """The connection as a Transaction's queries see it: the rows the transaction holds back
-    are written before any statement runs, so every query sees every write made before it."""
-
-    __slots__ = ("_connection", "_flush")
-
-    def __init__(self, connection: sqlite3.Connection, flush: Callable[[], None]) -> None:
-        self._connection = connection
-        self._flush = flush
-
-    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
-        self._flush()
-        return self._connection.execute(sql, parameters)
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
-        self._flush()
-        return self._connection.executemany(sql, rows)
-
-
-class Transaction(Reader):
-    """The writes of one use case; runs inside the store's group-committed transaction.
-
-    One Transaction serves every unit of a group commit. What ingest does for every alert
-    is made cheap here, with the same end state as one statement per call:
-    - rows that are only ever appended (alerts, timeline, outbox) and the incident counter
-      are held back and written by `flush` in one statement per table: at the end of the
-      unit (the store calls it before releasing the unit's savepoint) or before any other
-      statement (`self.connection` flushes first), so no query misses them;
-    - the silences not yet over are read once (again after a unit writes a silence);
-    - the JSON text of a label mapping is made once per mapping (an incident's labels are
-      the labels of the alert that opened it, or the text read with the incident), and that
-      of timeline details once per distinct details ("notified" lines repeat).
-    `forget` drops all of it when the store rolls a unit back.
-    """
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        super().__init__(cast(sqlite3.Connection, _Flushing(connection, self.flush)))
-        self._raw = connection
-        self._alerts: list[tuple[Any, ...]] = []
-        self._timeline: list[tuple[Any, ...]] = []
-        self._outbox: list[tuple[Any, ...]] = []
-        self._number: int | None = None  # the incident counter as this transaction moved it
-        self._number_written = True
-        self._silences: list[tuple[float, float, Silence]] | None = None
-        self._silences_since = 0.0
-        self._texts: dict[int, tuple[Mapping[str, Any], str]] = {}
-        self._details: dict[tuple[tuple[str, Any], ...], str] = {}
-        self.trace_id = ""
-        """The request a unit of work serves, stamped on the notifications it writes so the
-        deliverer's log lines carry it (units set it as they begin)."""
-        self.earliest_timer_set: float | None = None
-        """The earliest deadline (seconds) any unit set, kept when a unit rolls back: the
-        scheduler needs waking only for a deadline before the one it sleeps until."""
-
-    @property
-    def outbox(self) -> OutboxWriter:
-        return OutboxWriter(self.connection)
-
-    @property
-    def overrides(self) -> OverridesWriter:
-        return OverridesWriter(self.connection)
-
-    @property
-    def retention(self) -> RetentionWriter:
-        return RetentionWriter(self.connection)
-
-    def flush(self) -> None:
-        """Write the rows held back."""
-        if self._alerts:
-            self._raw.executemany(_INSERT_ALERT, self._alerts)
-            self._alerts.clear()
-        if self._timeline:
-            self._raw.executemany(_INSERT_TIMELINE, self._timeline)
-            self._timeline.clear()
-        if self._outbox:
-            self._raw.executemany(_INSERT_OUTBOX, self._outbox)
-            self._outbox.clear()
-        if not self._number_written:
-            self._raw.execute("UPDATE counters SET value = ? WHERE name = 'incident'",
-                              (self._number,))
-            self._number_written = True
-
-    def forget(self) -> None:
-        """Drop what is held back and what was read (the unit was rolled back)."""
-        self._alerts.clear()
-        self._timeline.clear()
-        self._outbox.clear()
-        self._number, self._number_written = None, True
-        self._silences = None
-        self.trace_id = ""
-
-    def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None:
-        # Incidents are written at once, so this needs no flush.
-        row = self._raw.execute(_SELECT_OPEN, (dedup_key,)).fetchone()
-        return self._loaded(row) if row else None
-
-    def active_silences(self, now: datetime) -> list[Silence]:
-        """As `Reader.active_silences`, from one query per group commit."""
-        seconds = now.timestamp()
-        if self._silences is None or seconds < self._silences_since:
-            since = seconds - _SILENCES_SINCE
-            self._silences = [
-                (row["starts_at"], row["ends_at"], _silence(row))
-                for row in self._raw.execute(
-                    "SELECT * FROM silences WHERE ends_at > ? ORDER BY id", (since,))]
-            self._silences_since = since
-        return [silence for starts_at, ends_at, silence in self._silences
-                if starts_at <= seconds < ends_at]
-
-    def _loaded(self, row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
-        incident, firing = _incident(row)
-        self._remember(incident.labels, row["labels"])
-        return incident, firing
-
-    def _remember(self, mapping: Mapping[str, Any], text: str) -> None:
-        if len(self._texts) >= 256:
-            self._texts.clear()
-        self._texts[id(mapping)] = (mapping, text)
-
-    def _labels(self, mapping: Mapping[str, Any]) -> str:
-        """`_json(mapping)`, encoded once for the mapping object."""
-        known = self._texts.get(id(mapping))
-        if known is not None and known[0] is mapping:
-            return known[1]
-        text = _json(mapping)
-        self._remember(mapping, text)
-        return text
-
-    def _details_json(self, details: Mapping[str, Any]) -> str:
-        key = tuple(details.items())
-        if not all(isinstance(value, str) for _, value in key):  # 1 == True, yet not in JSON
-            return _json(details)
-        text = self._details.get(key)
-        if text is None:
-            if len(self._details) >= 1024:
-                self._details.clear()
-            text = self._details[key] = _json(details)
-        return text
-
-    def next_incident_number(self) -> int:
-        if self._number is None:
-            self._number = int(self._raw.execute(
-                "SELECT value FROM counters WHERE name = 'incident'").fetchone()[0])
-        self._number += 1
-        self._number_written = False
-        return self._number
-
-    def save_incident(self, incident: Incident, firing: Iterable[str]) -> None:
-        self._raw.execute(
-            _SAVE_INCIDENT,
-            (incident.number, incident.dedup_key, incident.service, incident.summary,
-             incident.severity.value, incident.state.value, incident.source,
-             incident.escalation_policy, incident.level, incident.assigned_to,
-             incident.alert_count, incident.suppressed_by, to_seconds(incident.opened_at),
-             to_seconds(incident.updated_at), to_seconds(incident.acknowledged_at),
-             incident.acknowledged_by, to_seconds(incident.resolved_at),
-             self._labels(incident.labels), json.dumps(sorted(firing)), incident.repeats))
-
-    def record_alert(self, alert: Alert, incident_number: int | None, dedup_key: str,
-                     received_at: datetime, suppressed_by: str | None) -> None:
-        labels, seconds = self._labels(alert.labels), received_at.timestamp()
-        self._alerts.append(
-            (incident_number, seconds, alert.source, alert.status.value, dedup_key,
-             alert.summary, alert.severity.value, labels, _json(alert.annotations),
-             suppressed_by, _identity(alert.source, labels), seconds))
-
-    def add_timeline(self, number: int, entries: Iterable[TimelineEntry]) -> None:
-        self._timeline.extend(
-            (number, entry.at.timestamp(), entry.actor, entry.action,
-             self._details_json(entry.details))
-            for entry in entries)
-
-    def add_notifications(self, notifications: Iterable[Notification]) -> None:
-        self._outbox.extend(
-            (item.id, item.incident_number, item.channel, item.target, item.address,
-             item.event, item.created_at.timestamp(), item.created_at.timestamp(), item.note,
-             self.trace_id)
-            for item in notifications)
-
-    def set_timer(self, number: int, kind: str, due_at: datetime) -> None:
-        seconds = due_at.timestamp()
-        if self.earliest_timer_set is None or seconds < self.earliest_timer_set:
-            self.earliest_timer_set = seconds
-        self._raw.execute(
-            "INSERT INTO timers (incident_number, kind, due_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (incident_number, kind) DO UPDATE SET due_at = excluded.due_at",
-            (number, kind, seconds))
-
-    def add_silence(self, silence: Silence) -> None:
-        self._silences = None
-        self.connection.execute(
-            "INSERT INTO silences (id, matchers, starts_at, ends_at, reason, created_by, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (silence.id, json.dumps([[m.name, m.operator, m.value] for m in silence.matchers]),
-             silence.starts_at.timestamp(), silence.ends_at.timestamp(), silence.reason,
-             silence.created_by, silence.starts_at.timestamp()))
-
-    def expire_silence(self, silence_id: str, now: datetime) -> bool:
-        """End a silence now; False if there is no such silence in force."""
-        self._silences = None
-        cursor = self.connection.execute(
-            "UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?",
-            (now.timestamp(), silence_id, now.timestamp()))
-        return cursor.rowcount == 1
-
-    def timers_of(self, number: int) -> dict[str, datetime]:
-        """The timers of one incident (0: those that belong to no incident), by kind."""
-        return {row[0]: from_seconds(row[1]) for row in self.connection.execute(  # type: ignore[misc]
-            "SELECT kind, due_at FROM timers WHERE incident_number = ?", (number,))}
-
-    def delete_timer(self, number: int, kind: str) -> None:
-        self.connection.execute("DELETE FROM timers WHERE incident_number = ? AND kind = ?",
-                                (number, kind))
-
-    def take_timer(self, number: int, kind: str, due_at: datetime) -> bool:
-        """Remove the timer if it is still the one that fell due at `due_at`."""
-        cursor = self.connection.execute(
-            # within a millisecond: the instant went through a datetime and back
-            "DELETE FROM timers WHERE incident_number = ? AND kind = ? AND abs(due_at - ?) < 1e-3",
-            (number, kind, due_at.timestamp()))
-        return cursor.rowcount == 1
-
-    def cancel_timers(self, number: int) -> None:
-        self.connection.execute("DELETE FROM timers WHERE incident_number = ?", (number,))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Any
 
 from router.alerts.model import Incident, IncidentState, Severity
 
@@ -30,7 +32,7 @@ def from_seconds(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
-def _incident(row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
+def _incident(row: sqlite3.Row | Mapping[str, Any]) -> tuple[Incident, frozenset[str]]:
     incident = Incident(
         number=row["number"], dedup_key=row["dedup_key"], service=row["service"],
         summary=row["summary"], severity=Severity(row["severity"]),

@@ -1,6 +1,6 @@
 """The store in SQLite (room: store; imports config.model, alerts.model, errors): the
-implementation behind store/interface.py, with records.py, outbox.py, overrides.py,
-retention.py, rows.py, migrations.py and health.py.
+implementation behind store/interface.py, with records.py, writes.py, memory.py, outbox.py,
+overrides.py, retention.py, rows.py, migrations.py and health.py.
 
 WAL mode with synchronous=FULL by default, so what a commit returned survives a power cut.
 Writes are group-committed: every `write` that arrives while a commit is running joins the
@@ -30,8 +30,10 @@ import trio
 from router.errors import StoreError, StoreUnavailable
 from router.store import files, interface
 from router.store.health import FailureLog, unavailable
+from router.store.memory import Memory
 from router.store.migrations import migrate
-from router.store.records import Reader, Transaction, from_seconds
+from router.store.records import Reader, from_seconds
+from router.store.writes import Transaction
 
 DATABASE_NAME = "router.db"
 """The store's file in the state directory."""
@@ -81,6 +83,7 @@ class Store:
         self._committing = False
         self._batch = _Batch()
         self._timers_set: float | None = None
+        self._memory = Memory()  # open incidents and the counter, between transactions
         self.commits = 0
         self.unavailable: StoreUnavailable | None = None
         """Why the last write failed, while the store cannot write; None once one succeeds."""
@@ -223,7 +226,7 @@ class Store:
     def _commit(self, units: list[_Unit[Any]]) -> float | None:
         """Run the units in one transaction; the earliest deadline they set, if any."""
         connection = self._writer
-        transaction = Transaction(connection)
+        transaction = Transaction(connection, self._memory)
         try:
             connection.execute("BEGIN IMMEDIATE")
             for unit in units:
@@ -242,10 +245,12 @@ class Store:
                     transaction.forget()
                     unit.error = error
                 connection.execute("RELEASE unit")
+            transaction.finish()
             connection.execute("COMMIT")
             self.commits += 1
             return transaction.earliest_timer_set
         except BaseException as error:
+            transaction.lost()
             if connection.in_transaction:
                 # A full disk may refuse even the rollback; the error that matters is the first.
                 with contextlib.suppress(sqlite3.Error):

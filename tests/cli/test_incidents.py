@@ -69,7 +69,9 @@ SILENCE_ID = re.compile(r"SIL-[0-9a-f]{8}")
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # route-test reads ./state when it holds a store: run where none is
+    monkeypatch.chdir(tmp_path)
     return write_config(tmp_path, CONFIG)
 
 
@@ -139,6 +141,12 @@ def test_route_test_lists_every_route_and_the_decision(config: Path) -> None:
           escalation policy  default
           first level        rota:primary, channel:mail
           severity           critical
+        suppression now:
+          windows         none active
+          silences        not checked: no store (give --state DIR)
+          inhibition      not checked: no store (give --state DIR)
+          time intervals  none on the matched routes
+          verdict         paged
         """)
 
 
@@ -155,6 +163,12 @@ def test_route_test_exits_1_when_only_the_default_route_applies(config: Path) ->
         "  escalation policy  -",
         "  first level        -",
         "  severity           warning",
+        "suppression now:",
+        "  windows         none active",
+        "  silences        not checked: no store (give --state DIR)",
+        "  inhibition      not checked: no store (give --state DIR)",
+        "  time intervals  none on the matched routes",
+        "  verdict         paged",
     ]
 
 
@@ -276,7 +290,34 @@ def test_silence_add_json_reads_a_time_without_offset_as_utc(config: Path,
                         "created_by": "ann"}
 
 
+def test_silence_add_until_resolved_is_listed_until_its_incident_resolves(
+        config: Path, seeded: list[str]) -> None:
+    """Issue 16 item 1: INC1 (DiskFull, acknowledged) is the one open incident it covers."""
+    code, out, err = run("silence", "add", "--match", "alertname=DiskFull", "--until-resolved",
+                         "--reason", "disk swap", "--by", "ann", *seeded)
+    assert (code, err) == (0, "")
+    silence_id = out.strip()
+    code, out, _ = run("silence", "list", *seeded)
+    [row] = [line for line in out.splitlines() if line.startswith(silence_id)]
+    assert "when INC1 resolves" in row and "alertname=DiskFull" in row
+    code, out, _ = run("silence", "list", *seeded, "--format", "json")
+    [listed] = [item for item in json.loads(out)["silences"] if item["id"] == silence_id]
+    assert listed["until_resolved"] == ["INC1"]
+
+    async def resolve(engine: Engine, clock: object) -> None:
+        await engine.resolve("INC1", "bob")
+
+    with_engine(config, Path(seeded[3]), SystemClock(), resolve)
+    code, out, _ = run("silence", "list", *seeded)
+    assert silence_id not in out
+
+
 @pytest.mark.parametrize(("argv", "message"), [
+    (["--match", "env=prod"],
+     "router silence add: say when the silence ends: --until, --for or --until-resolved\n"),
+    (["--match", "env=prod", "--until-resolved"],
+     "router silence add: until_resolved: the silence covers no open incident: give it an "
+     "end instead\n"),
     (["--match", "env=~(", "--for", "2h"],
      "router silence add: --match 'env=~(': '(' is not a valid regular expression: missing ), "
      "unterminated subpattern at position 0\n"),
@@ -301,7 +342,6 @@ def test_silence_add_refuses_bad_values_with_exit_2(config: Path, state: Path,
 
 @pytest.mark.parametrize(("argv", "complaint"), [
     (["--for", "2h", "--reason", "x"], "the following arguments are required: --match"),
-    (["--match", "a=b", "--reason", "x"], "one of the arguments --until --for is required"),
     (["--match", "a=b", "--for", "2h", "--until", "2099-01-01", "--reason", "x"],
      "argument --until: not allowed with argument --for"),
 ])

@@ -177,3 +177,40 @@ def test_help_names_the_exit_codes() -> None:
     assert "acknowledge an incident: its escalation stops." in out
     assert "exit status: 0 done (or already acknowledged); 1 no such incident" in (
         " ".join(out.split()))
+
+
+def test_note_adds_a_timeline_line_by_cli_and_the_name_given(seeded: list[str], config: Path,
+                                                             state: Path) -> None:
+    assert run("note", "INC1", "restarted the pool", "--by", "ann", *seeded) == (
+        0, "note added to INC1 by cli:ann\n", "")
+    assert run("note", "inc4", "root cause: a full disk", *seeded)[:2] == (
+        0, f"note added to INC4 by cli:{getpass.getuser()}\n")  # resolved: still takes notes
+    found = detail(config, state, "INC1")
+    assert [(entry.actor, entry.action, dict(entry.details)) for entry in found.timeline][-1] == (
+        "cli:ann", "note", {"text": "restarted the pool"})
+    code, shown, _ = run("incident", "show", "INC1", *seeded)
+    [line] = [line.split() for line in shown.splitlines() if " note " in line]
+    assert (code, line[1:]) == (0, ["cli:ann", "note", 'text="restarted', 'the', 'pool"']), shown
+
+
+def test_note_needs_no_config(seeded: list[str], state: Path) -> None:
+    code, out, err = run("note", "INC2", "looking", "--by", "ann", "--state", str(state),
+                         "--format", "json")
+    assert (code, err) == (0, "")
+    document = json.loads(out)
+    assert (document["actor"], document["action"], document["details"]) == (
+        "cli:ann", "note", {"text": "looking"})
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), [
+    (("note", "INC99", "restarted"), 1, "router note: no incident INC99\n"),
+    (("note", "INC1", "  "), 2, "router note: text: is empty: write what was done or found\n"),
+    (("note", "INC1", "x" * 4001), 2, "router note: text: is 4001 characters long; a note "
+                                      "may have at most 4000\n"),
+    (("note", "pool", "restarted"), 2, "router note: expected an incident id like INC12, got "
+                                       "'pool'\n"),
+])
+def test_a_note_that_cannot_be_added_says_why(seeded: list[str], argv: tuple[str, ...],
+                                              code: int, message: str) -> None:
+    answer = run(*argv, "--by", "ann", *seeded)
+    assert (answer[0], answer[2].splitlines()[-1] + "\n") == (code, message), answer

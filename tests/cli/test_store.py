@@ -66,7 +66,8 @@ def state(tmp_path: Path) -> Path:
             "event, attempt, attempted_at, outcome) SELECT id, incident_number, channel, "
             "target, event, 1, created_at, 'delivered' FROM outbox"))
         await store.write(lambda transaction: transaction.connection.execute(
-            "INSERT INTO silences VALUES ('SIL-1', '[]', ?, ?, 'test', 'ann', ?)",
+            "INSERT INTO silences (id, matchers, starts_at, ends_at, reason, created_by, "
+            "created_at) VALUES ('SIL-1', '[]', ?, ?, 'test', 'ann', ?)",
             ((NOW - timedelta(days=101)).timestamp(), (NOW - timedelta(days=100)).timestamp(),
              (NOW - timedelta(days=101)).timestamp())))
         await store.close()

@@ -166,3 +166,44 @@ def test_bad_input_is_a_message_never_a_traceback(
         assert "Traceback" not in err + out
         if form == "json":
             json.loads(out)
+
+
+def test_a_policy_that_can_reach_nobody_without_a_fallback_is_a_warning(tmp_path: Path) -> None:
+    """Issue 16 item 5: only rotas on every level, and no fallback; a person on any level
+    (or a fallback) is someone, so no warning."""
+    path = write(tmp_path, "config.yaml", """
+        people:
+          - {id: ann}
+        rotas:
+          - id: web
+            layers: [{members: [ann], every: 1w, start: 2026-11-02}]
+        escalation_policies:
+          - id: rotas-only
+            levels: [{targets: [{rota: web}], delay: 5m}]
+          - id: with-fallback
+            fallback: {person: ann}
+            levels: [{targets: [{rota: web}], delay: 5m}]
+          - id: with-person
+            levels: [{targets: [{rota: web}], delay: 5m}, {targets: [{person: ann}], delay: 5m}]
+    """)
+    code, _, err = run("validate", str(tmp_path))
+    assert code == 0
+    assert err == (f"{path}:7:5: warning: escalation_policies.rotas-only: policy 'rotas-only' "
+                   "has no fallback, and each of its levels names only rotas, which can all "
+                   "be empty at once: add 'fallback: {person: ...}' (or a rota or channel) to "
+                   "page then\n")
+
+
+def test_a_fallback_must_name_something_that_exists(tmp_path: Path) -> None:
+    path = write(tmp_path, "config.yaml", """
+        people:
+          - {id: ann}
+        escalation_policies:
+          - id: web
+            fallback: {person: anne}
+            levels: [{targets: [{person: ann}], delay: 5m}]
+    """)
+    code, _, err = run("validate", str(tmp_path))
+    assert code == 1
+    assert err.splitlines()[0] == (f"{path}:5:24: escalation_policies[0].fallback.person: no "
+                                   "person with id 'anne' (did you mean 'ann'?)")

@@ -96,16 +96,16 @@ def test_unknown_key_with_nothing_close(tmp_path: Path) -> None:
             levels: [{targets: [{person: alice}], delay: 5m}]
     """)
     assert problems([tmp_path]) == [
-        f"{path}:3:5: escalation_policies[0].owner: unknown key 'owner'; expected one of: id, "
-        "levels, name, repeat"]
+        f"{path}:3:5: escalation_policies[0].owner: unknown key 'owner'; expected one of: "
+        "fallback, id, levels, name, repeat, skip_empty"]
 
 
 def test_unknown_top_level_section(tmp_path: Path) -> None:
     path = write(tmp_path, "people.yaml", "peple:\n  - id: alice\n")
     assert problems([tmp_path]) == [
         f"{path}:1:1: peple: unknown key 'peple' (did you mean 'people'?); expected one of: "
-        "channels, escalation_policies, people, rotas, routes, services, settings, "
-        "suppressions"]
+        "channels, escalation_policies, inhibit_rules, people, rotas, routes, services, "
+        "settings, suppressions, time_intervals"]
 
 
 def test_unknown_key_in_a_channel_is_checked_against_that_channel_type(tmp_path: Path) -> None:

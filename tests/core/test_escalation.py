@@ -7,15 +7,24 @@ from __future__ import annotations
 
 import itertools
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from router.alerts.model import Incident, IncidentState, Severity
 from router.config import load_config
 from router.config.model import Config
-from router.core.escalation import LevelPlan, contact_methods, plan_level, urgency_of
+from router.core.escalation import (
+    LevelPlan,
+    Walk,
+    contact_methods,
+    level_deadline,
+    plan_level,
+    urgency_of,
+    walk,
+)
 
 CONFIG = """
 settings: {timezone: UTC}
@@ -190,3 +199,123 @@ def test_quiet_hours_follow_the_wall_clock_across_daylight_saving_changes(
     held = plan(config, "warning", instant).held
     assert (held == ("ann: low-urgency page held (quiet hours)",)) is quiet
     assert len(plan(config, "error", instant).notifications) == 4  # high gets through
+
+
+# Empty levels, the fallback and per-level repeats (issue 16 item 5)
+
+WALKS = """
+settings: {timezone: Europe/Berlin}
+people:
+  - {id: ann, contact_methods: [{type: email, address: ann@example.com, urgency: high}]}
+  - {id: cat, contact_methods: [{type: email, address: cat@example.com, urgency: high}]}
+channels:
+  - {id: mail, type: email, host: localhost, from: router@example.com}
+rotas:
+  - id: night   # weekends only: nobody on call on a Tuesday
+    layers:
+      - members: [cat]
+        every: 1w
+        start: 2026-11-02
+        restrictions: [{days: [sat, sun], from: "00:00", until: "24:00"}]
+escalation_policies:
+  - id: skip
+    levels:
+      - {targets: [{rota: night}], delay: 5m}
+      - {targets: [{person: cat}], delay: 10m, repeat: 2, retry_interval: 2m}
+  - id: wait
+    skip_empty: false
+    levels:
+      - {targets: [{rota: night}], delay: 5m}
+      - {targets: [{person: cat}], delay: 10m}
+  - id: level-waits
+    levels:
+      - {targets: [{rota: night}], delay: 5m, skip_empty: false}
+      - {targets: [{person: cat}], delay: 10m}
+  - id: empty
+    repeat: 1
+    fallback: {person: ann}
+    levels:
+      - {targets: [{rota: night}], delay: 5m}
+      - {targets: [{rota: night}], delay: 7m}
+  - id: empty-no-fallback
+    levels:
+      - {targets: [{rota: night}], delay: 5m}
+"""
+# Tuesday 2026-11-24, 13:00 in Berlin: the night rota has nobody on call.
+TUESDAY = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+NIGHT = "nobody is on call in rota night"
+
+
+@pytest.fixture(scope="module")
+def walks(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    path: Path = tmp_path_factory.mktemp("walks") / "router.yaml"
+    path.write_text(textwrap.dedent(WALKS))
+    return load_config([path])
+
+
+def walk_of(config: Config, policy: str, step: tuple[int, int] = (1, 0)) -> Walk:
+    counter = itertools.count(1)
+    return walk(config, incident("critical", "none", policy), step, TUESDAY,
+                lambda: f"n{next(counter)}")
+
+
+def test_an_empty_level_is_skipped_at_once(walks: Config) -> None:
+    found = walk_of(walks, "skip")
+    assert (found.level, found.repeats, found.skipped) == (2, 0, ((1, NIGHT),))
+    assert (found.plan.people, found.plan.reached, found.fallback, found.nobody) == (
+        ("cat",), True, None, False)
+    # level 2 repeats twice, 2 minutes apart, before its 10 minutes run to the next step
+    assert (found.plan.deadline, found.plan.timer) == (TUESDAY + timedelta(minutes=2),
+                                                       "retry:1")
+
+
+@pytest.mark.parametrize("policy", ["wait", "level-waits"])
+def test_skip_empty_false_keeps_the_wait(walks: Config, policy: str) -> None:
+    found = walk_of(walks, policy)
+    assert (found.level, found.skipped, found.plan.reached) == (1, (), False)
+    assert found.plan.held == (NIGHT,)
+    assert (found.plan.deadline, found.plan.timer) == (TUESDAY + timedelta(minutes=5),
+                                                       "escalate")
+
+
+def test_when_every_level_is_empty_the_fallback_is_paged(walks: Config) -> None:
+    found = walk_of(walks, "empty")
+    assert found.skipped == ((1, NIGHT), (2, NIGHT))
+    assert (found.level, found.repeats, found.plan.people, found.nobody) == (2, 0, ("ann",),
+                                                                            False)
+    assert found.fallback is not None and (found.fallback.kind, found.fallback.id) == (
+        "person", "ann")
+    assert [item.target for item in found.plan.notifications] == ["person:ann"]
+    assert found.plan.deadline == TUESDAY + timedelta(minutes=7)  # the last level tried
+    # from level 2 the walk wraps (repeat: 1) and stops at the level it skipped first
+    wrapped = walk_of(walks, "empty", (2, 0))
+    assert (wrapped.level, wrapped.repeats, wrapped.skipped) == (1, 1, ((2, NIGHT), (1, NIGHT)))
+
+
+def test_without_a_fallback_nobody_is_said(walks: Config) -> None:
+    found = walk_of(walks, "empty-no-fallback")
+    assert (found.level, found.skipped, found.nobody, found.plan.notifications) == (
+        1, ((1, NIGHT),), True, ())
+
+
+@pytest.mark.parametrize(("retries", "expected"), [
+    (0, (timedelta(minutes=2), "retry:1")), (1, (timedelta(minutes=2), "retry:2")),
+    (2, (timedelta(minutes=10), "escalate"))])
+def test_a_level_repeats_before_its_delay(walks: Config, retries: int,
+                                          expected: tuple[timedelta, str]) -> None:
+    level = walks.escalation_policies["skip"].levels[1]
+    assert level_deadline(level, retries) == expected
+    assert level_deadline(walks.escalation_policies["skip"].levels[0], 0) == (
+        timedelta(minutes=5), "escalate")
+
+
+def test_a_deadline_is_real_time_across_a_dst_change(walks: Config) -> None:
+    """02:55 CEST on 2026-10-25, the night clocks go back: a 2-minute retry and the 10-minute
+    delay count real minutes, whatever zone `now` is given in."""
+    before = datetime(2026, 10, 25, 2, 55, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert before.utcoffset() == timedelta(hours=2)
+    counter = itertools.count(1)
+    found = plan_level(walks, incident("critical", "none", "skip"), 2, before,
+                       lambda: f"n{next(counter)}", retries=2)
+    assert found.deadline == datetime(2026, 10, 25, 1, 5, tzinfo=UTC)  # 02:05 CET
+    assert found.deadline is not None and found.deadline - before == timedelta(minutes=10)

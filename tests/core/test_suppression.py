@@ -13,7 +13,7 @@ import pytest
 from router.alerts.model import Alert, Severity, Silence, SilenceMatcher
 from router.config import load_config
 from router.config.model import Suppression, frozen_mapping
-from router.core.suppression import NOT_SUPPRESSED, Verdict, check, window_end
+from router.core.suppression import NOT_SUPPRESSED, Muting, Verdict, check, muting, window_end
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -341,3 +341,22 @@ def test_a_window_that_ends_inside_another_hands_over(overlapping: tuple[Suppres
     after = check(alert, overlapping, silences, first.until)
     assert (after.id, after.until) == ("late", utc("2026-05-25T06:00"))
     assert check(alert, overlapping, silences, utc("2026-05-25T06:00")) == NOT_SUPPRESSED
+
+
+def test_an_incident_is_muted_only_while_every_firing_alert_is_held() -> None:
+    """Issue 16 item 1: what mutes an open incident, and until when it re-checks."""
+    disk = make_alert({"alertname": "Disk", "host": "db1"})
+    load = make_alert({"alertname": "Load", "host": "db1"})
+    short = silence("SIL-disk", ("alertname", "=", "Disk"), starts="2026-11-23T08:00",
+                    ends="2026-11-23T09:00")
+    host = silence("SIL-host", ("host", "=", "db1"), starts="2026-11-23T08:00",
+                   ends="2026-11-23T10:00")
+    now = utc("2026-11-23T08:30")
+    assert muting([disk, load], (), [short], now) is None  # Load fires unsilenced
+    assert muting([], (), [short, host], now) is None  # nothing fires: nothing to mute
+    # each alert reports the silence that holds it longest; the re-check is the earliest
+    assert muting([disk, load], (), [short, host], now) == Muting(
+        by=("silence:SIL-host",), until=utc("2026-11-23T10:00").astimezone(UTC))
+    both = muting([disk], (), [short], now)
+    assert both is not None and both.describe() == "silence:SIL-disk"
+    assert muting([disk, load], (), [short, host], utc("2026-11-23T10:00")) is None

@@ -102,6 +102,7 @@ ACCESS = {
     ("DELETE", "/api/v2/silence/{id}"): "respond",
     ("GET", "/v1/deliveries"): "read",
     ("POST", "/v1/channels/{id}/test"): "admin",
+    ("POST", "/v1/incidents/{id}/notes"): "respond",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks"}

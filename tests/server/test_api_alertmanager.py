@@ -235,3 +235,60 @@ async def test_groups_per_receiver(client: httpx.AsyncClient) -> None:
              [alert["labels"]["alertname"] for alert in group["alerts"]])
             for group in groups] == [({"service": "shop"}, {"name": "log"}, ["DiskFull"]),
                                      ({"service": "shop"}, {"name": "mail"}, ["DiskFull"])]
+
+
+async def test_an_until_resolved_silence_over_both_apis(client: httpx.AsyncClient) -> None:
+    """Issue 16 item 1: `untilResolved` (router's extension; Alertmanager's shape stays valid,
+    `endsAt` the latest end) and `until_resolved` on POST /v1/silences (no end needed)."""
+    assert (await client.post("/api/v2/alerts", json=[DISK, LOAD])).status_code == 200
+    load = await add_silence(client, untilResolved=True)
+    disk = (await client.post("/v1/silences", json={
+        "matchers": [{"name": "alertname", "operator": "=", "value": "DiskFull"}],
+        "reason": "swapping the disk", "until_resolved": True}))
+    assert disk.status_code == 201, disk.text
+    assert (disk.json()["until_resolved"], disk.json()["ends_at"]) == (
+        ["INC1"], "9999-12-31T00:00:00+00:00")
+    own = {item["id"]: item for item in (await client.get("/v1/silences")).json()["silences"]}
+    assert own[load]["until_resolved"] == ["INC2"]
+    assert own[load]["ends_at"] == "2026-11-23T14:00:00+00:00"
+    shown = (await client.get(f"/api/v2/silence/{load}")).json()
+    assert set(shown) == {"id", "status", "updatedAt", "matchers", "startsAt", "endsAt",
+                          "createdBy", "comment"}
+    resolved = await client.post("/v1/incidents/INC2/resolve")
+    assert resolved.status_code == 200, resolved.text
+    assert (await client.get(f"/api/v2/silence/{load}")).json()["status"] == {
+        "state": "expired"}
+    assert [item["id"] for item in (await client.get("/v1/silences")).json()["silences"]] \
+        == [disk.json()["id"]]
+
+
+@pytest.mark.parametrize(("path", "body", "message"), [
+    ("/api/v2/silences", {**SILENCE, "untilResolved": "yes"},
+     '"untilResolved: expected true or false"'),
+    ("/api/v2/silences", {**SILENCE, "untilResolved": True},
+     '"until_resolved: the silence covers no open incident: give it an end instead"'),
+])
+async def test_until_resolved_refuses_bad_values(client: httpx.AsyncClient, path: str,
+                                                 body: dict[str, Any], message: str) -> None:
+    answer = await client.post(path, json=body)
+    assert (answer.status_code, answer.text) == (400, message)
+
+
+async def test_an_inhibited_alert_shows_its_rule_and_the_inhibited_flag_hides_it(
+        tmp_path: Path) -> None:
+    rules = ("inhibit_rules:\n  - name: load-first\n"
+             "    source_matchers: ['alertname=\"HighLoad\"']\n"
+             "    target_matchers: ['alertname=\"DiskFull\"']\n")
+    async with (engine_on_disk(tmp_path, CONFIG + rules, NOW) as engine,
+                api_client(engine, headers=OPS) as client):
+        assert (await client.post("/api/v2/alerts", json=[LOAD])).status_code == 200
+        assert (await client.post("/api/v2/alerts", json=[DISK])).status_code == 200
+        alerts = (await client.get("/api/v2/alerts")).json()
+        assert [(alert["labels"]["alertname"], alert["status"]) for alert in alerts] == [
+            ("HighLoad", {"state": "active", "silencedBy": [], "inhibitedBy": []}),
+            ("DiskFull", {"state": "suppressed", "silencedBy": [],
+                          "inhibitedBy": ["load-first"]})]
+        shown = (await client.get("/api/v2/alerts", params={"inhibited": "false"})).json()
+        assert [alert["labels"]["alertname"] for alert in shown] == ["HighLoad"]
+        shown = (await client.get("/api/v2/alerts", params={"silenced": "false"})).json()
+        assert [alert["labels"]["alertname"] for alert in shown] == ["HighLoad", "DiskFull"]

@@ -53,6 +53,9 @@ def make_routes(entered: trio.Event | None = None) -> Routes:
     async def large(request: Request) -> Response:
         return Response(200, b"x" * 64_000_000)
 
+    async def inject(request: Request) -> Response:
+        return Response(200, b"", (("x-echo", "a\r\nset-cookie: stolen=1"),))
+
     async def slow(request: Request) -> Response:
         if entered is not None:
             entered.set()
@@ -71,6 +74,7 @@ def make_routes(entered: trio.Event | None = None) -> Routes:
     routes.add("GET", "/slow", slow)
     routes.add("GET", "/large", large)
     routes.add("POST", "/empty", empty)
+    routes.add("GET", "/inject", inject)
     return routes
 
 
@@ -527,3 +531,133 @@ def test_routes_reject_bad_patterns(pattern: str, message: str) -> None:
 ])
 def test_split_target(target: bytes, expected: tuple[str, dict[str, tuple[str, ...]]]) -> None:
     assert split_target(target) == expected
+
+
+# What the parser (httptools, llhttp) decides, each answered without a traceback.
+
+async def test_a_request_line_over_the_head_limit_is_431(nursery: trio.Nursery) -> None:
+    port = await start(nursery)
+    [(status, headers, body)] = parse(await exchange(
+        port, request("GET", "/v1/incidents/" + "x" * 3000)))
+    assert (status, headers["connection"], json.loads(body)) == (
+        431, "close", {"error": "request head is over 2000 bytes"})
+
+
+async def test_a_header_that_never_ends_is_431_before_it_is_whole(
+        nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> None:
+    """llhttp shows a header only once its line ends; the bytes received for an unfinished
+    head count against the limit, so a client cannot grow one without bound."""
+    port = await start(nursery)
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        await stream.send_all(b"GET /v1/incidents/X HTTP/1.1\r\nHost: t\r\nX-Big: ")
+        for _ in range(3):
+            await trio.sleep(0.1)
+            await stream.send_all(b"a" * 1000)
+        [(status, _, body)] = parse(await read_until_eof(stream))
+    assert (status, json.loads(body)) == (431, {"error": "request head is over 2000 bytes"})
+    assert trio.current_time() < 1  # refused at once, not at the header timeout
+
+
+async def test_a_bad_chunk_size_is_400(nursery: trio.Nursery) -> None:
+    port = await start(nursery)
+    raw = await exchange(port, b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+                         b"\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
+    [(status, headers, body)] = parse(raw)
+    assert (status, headers["connection"]) == (400, "close")
+    assert json.loads(body) == {"error": "malformed request: Invalid character in chunk size"}
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"GET /v1/incidents/X HTTP/2.0\r\nHost: t\r\n\r\n",
+     "malformed request: HTTP/2.0 is not supported: use HTTP/1.1"),
+    (b"GET /v1/incidents/X HTTP/1.1\r\n\r\n", "malformed request: no Host header"),
+    (b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+     "malformed request: Duplicate Content-Length"),
+    (b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked"
+     b"\r\n\r\n0\r\n\r\n", "malformed request: Transfer-Encoding can't be present with "
+     "Content-Length"),
+    (b"POST /echo HTTP/1.1\r\nHost: t\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n"
+     b"Content-Length: 3\r\n\r\nabc",
+     "malformed request: an upgrade request cannot carry a body here"),
+])
+async def test_requests_llhttp_or_the_reader_refuse_are_400(
+        nursery: trio.Nursery, data: bytes, message: str) -> None:
+    port = await start(nursery)
+    [(status, headers, body)] = parse(await exchange(port, data))
+    assert (status, headers["connection"], json.loads(body)) == (
+        400, "close", {"error": message})
+
+
+async def test_an_upgrade_is_not_made_the_request_is_answered_then_closed(
+        nursery: trio.Nursery) -> None:
+    """`curl --http2 http://...` asks for h2c: it gets its answer over HTTP/1.1, no 101,
+    and the connection closes, since what follows an upgrade request is not HTTP."""
+    port = await start(nursery)
+    raw = await exchange(port, request(
+        "GET", "/v1/incidents/X", b"", "Upgrade: h2c", "Connection: Upgrade, HTTP2-Settings",
+        "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA") + request("GET", "/v1/incidents/Y"))
+    [(status, headers, body)] = parse(raw)
+    assert (status, headers["connection"], json.loads(body)["id"]) == (200, "close", "X")
+
+
+async def test_http_1_0_is_closed_unless_it_asks_for_keep_alive(nursery: trio.Nursery) -> None:
+    port = await start(nursery)
+    [(status, headers, _)] = parse(await exchange(port, b"GET /v1/incidents/X HTTP/1.0\r\n\r\n"))
+    assert (status, headers["connection"]) == (200, "close")
+    kept = b"GET /v1/incidents/A HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    raw = await exchange(port, kept + b"GET /v1/incidents/B HTTP/1.0\r\n\r\n")
+    [first, second] = parse(raw)
+    assert first[1]["connection"] == "keep-alive"
+    assert [json.loads(body)["id"] for _, _, body in (first, second)] == ["A", "B"]
+    assert second[1]["connection"] == "close"
+
+
+async def test_pipelined_requests_before_a_refused_one_are_answered_first(
+        nursery: trio.Nursery) -> None:
+    port = await start(nursery)
+    raw = await exchange(port, request("POST", "/echo", b"one") + request(
+        "GET", "/v1/incidents/X") + b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000"
+        b"\r\n\r\n")
+    answers = parse(raw)
+    assert [status for status, _, _ in answers] == [200, 200, 413]
+    assert answers[2][1]["connection"] == "close"
+
+
+async def test_header_values_lose_surrounding_whitespace(nursery: trio.Nursery) -> None:
+    port = await start(nursery)
+    raw = await exchange(port, request("POST", "/echo", b"x", "Content-Type:   text/plain \t",
+                                       "Connection: close"))
+    [(_, _, body)] = parse(raw)
+    assert json.loads(body) == {"body": "x", "type": "text/plain"}
+
+
+async def test_a_response_header_with_cr_lf_is_500_not_sent(
+        nursery: trio.Nursery, caplog: pytest.LogCaptureFixture) -> None:
+    port = await start(nursery)
+    with caplog.at_level(logging.ERROR, logger="router.server.http"):
+        raw = await exchange(port, request("GET", "/inject", b"", "Connection: close"))
+    [(status, headers, _)] = parse(raw)
+    assert status == 500 and "set-cookie" not in headers
+    assert [record.getMessage() for record in caplog.records] == [
+        "handler answered an invalid response: 200"]
+
+
+async def test_a_client_that_ends_mid_request_gets_400(nursery: trio.Nursery) -> None:
+    port = await start(nursery)
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        await stream.send_all(request("POST", "/echo", b"", "Content-Length: 10") + b"abc")
+        await stream.send_eof()
+        [(status, _, body)] = parse(await read_until_eof(stream))
+    assert (status, json.loads(body)) == (
+        400, {"error": "malformed request: the connection ended mid-request"})
+
+
+async def test_trailers_do_not_reach_the_request_headers(nursery: trio.Nursery) -> None:
+    """llhttp shows a chunked body's trailer fields as headers, after the head: they are
+    dropped, as h11 dropped them, so nothing sent after the head can change it."""
+    port = await start(nursery)
+    raw = await exchange(port, b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                         b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\n"
+                         b"Content-Type: text/evil\r\n\r\n")
+    [(status, _, body)] = parse(raw)
+    assert (status, json.loads(body)) == (200, {"body": "abc", "type": ""})

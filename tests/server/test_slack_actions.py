@@ -400,3 +400,64 @@ async def test_a_post_that_hangs_is_given_up_after_the_timeout(
             await trio.sleep(11)
             nursery.cancel_scope.cancel()
     assert caplog.messages == ["slack reply sent: no answer in 10 s"]
+
+
+def slash_command(text: str, *, secret: str = SECRET, command: str = "/note",
+                  user_name: str = "ann") -> tuple[bytes, dict[str, str]]:
+    """A slash command's form as Slack posts it to its Request URL, signed as a click is."""
+    body = urlencode({
+        "token": "legacy", "team_id": "T9TK3CUKW", "team_domain": "example",
+        "channel_id": "C0CA5", "channel_name": "alerts", "user_id": "U061F7AUR",
+        "user_name": user_name, "command": command, "text": text, "api_app_id": "A0CA5",
+        "response_url": "https://hooks.slack.com/commands/T9TK3CUKW/1/abc",
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0"}).encode()
+    timestamp = str(int(NOW.timestamp()))
+    digest = hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + body,
+                      hashlib.sha256).hexdigest()
+    return body, {"content-type": "application/x-www-form-urlencoded",
+                  "x-slack-request-timestamp": timestamp, "x-slack-signature": f"v0={digest}"}
+
+
+async def test_a_signed_slash_command_adds_a_note_by_the_slack_user(start: Start) -> None:
+    setup = await start()
+    incident = await setup.open_incident()
+    answer = await setup.post(*slash_command(f"{incident}   restarted the pool "))
+    assert (answer.status_code, answer.json()) == (200, {
+        "response_type": "ephemeral", "text": f"Note added to {incident} by slack:ann"})
+    answer = await setup.post(*slash_command(f"note {incident} it held", command="/router",
+                                             secret=OTHER_SECRET))
+    assert answer.status_code == 200
+    detail = await setup.engine.incident(incident)
+    assert detail is not None
+    assert [(entry.actor, dict(entry.details)) for entry in detail.timeline
+            if entry.action == "note"] == [("slack:ann", {"text": "restarted the pool"}),
+                                           ("slack:ann", {"text": "it held"})]
+    assert setup.slack.requests == []  # the answer says it; nothing else is sent
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("INC99 restarted the pool", "No note added: router knows no incident INC99"),
+    ("INC1", "No note added: text: is empty: write what was done or found"),
+    ("INC1 " + "x" * 4001, "No note added: text: is 4001 characters long; a note may have "
+                           "at most 4000"),
+    ("pool restarted", "No note added: incident_id: expected an incident id like INC12, got "
+                       "'pool'"),
+    ("", "Usage: /note INC3 what was done or found"),
+])
+async def test_a_slash_command_that_adds_nothing_says_why(start: Start, text: str,
+                                                          said: str) -> None:
+    setup = await start()
+    await setup.open_incident()
+    answer = await setup.post(*slash_command(text))
+    assert (answer.status_code, answer.json()["text"]) == (200, said)
+    assert (await setup.state("INC1"))[3] == 3  # opened, notified x2: no note
+
+
+async def test_an_unsigned_slash_command_is_refused(start: Start) -> None:
+    setup = await start()
+    incident = await setup.open_incident()
+    body, headers = slash_command(f"{incident} restarted the pool")
+    answer = await setup.post(body, {**headers, "x-slack-signature": "v0=" + "0" * 64})
+    assert answer.status_code == 401
+    detail = await setup.engine.incident(incident)
+    assert detail is not None and "note" not in [entry.action for entry in detail.timeline]

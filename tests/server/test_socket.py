@@ -362,10 +362,15 @@ async def test_acknowledge_and_resolve(client: Client, engine: Engine) -> None:
      error(1, 400, "at: needs a UTC offset (Z or +01:00)")),
     ({"type": "acknowledge_incident", "msg_id": 1, "incident_id": "INC1", "by": ["a"]},
      error(1, 400, "by: expected text, got a list")),
+    ({"type": "note", "msg_id": 1, "incident_id": "INC9", "text": "restarted"},
+     error(1, 404, "unknown incident INC9")),
+    ({"type": "note", "msg_id": 1, "incident_id": "INC1"}, error(1, 400, "text: is required")),
+    ({"type": "note", "msg_id": 1, "incident_id": "INC1", "text": 5},
+     error(1, 400, "text: expected text, got a number")),
     ({"type": "page_everyone", "msg_id": 1},
      error(1, 400, "type: unknown message type 'page_everyone' (expected one of "
                    "create_incident, send_alert, escalate_incident, get_on_call, "
-                   "acknowledge_incident, resolve_incident)")),
+                   "acknowledge_incident, resolve_incident, note)")),
     ({"msg_id": 1}, error(1, 400, "type: is required")),
     ({"type": "get_on_call", "team": "primary"}, error(None, 400, "msg_id: is required")),
     ({"type": "get_on_call", "msg_id": "1", "team": "primary"},

@@ -89,7 +89,8 @@ async def history(engine: Engine) -> None:
                 outcome="delivered"))
         for name, ends_at in (("ended", OLD), ("ended-lately", RECENT), ("active", NOW)):
             connection.execute(
-                "INSERT INTO silences VALUES (?, '[]', ?, ?, 'test', 'ann', ?)",
+                "INSERT INTO silences (id, matchers, starts_at, ends_at, reason, created_by, "
+                "created_at) VALUES (?, '[]', ?, ?, 'test', 'ann', ?)",
                 (name, (OLD - timedelta(days=1)).timestamp(), ends_at.timestamp(),
                  OLD.timestamp()))
     await engine.store.write(extras)

@@ -16,8 +16,8 @@ The body is a JSON list of postable alerts. Mapping:
 |              | re-sends firing alerts every minute with `endsAt` a few evaluation         |
 |              | intervals ahead: those stay firing and refresh one incident              |
 | starts_at    | `startsAt`, else `endsAt`, else `now` (Alertmanager's defaulting)          |
-| ends_at      | `endsAt`; unset when absent (Alertmanager would add its resolve_timeout;   |
-|              | expiring such alerts is the engine's business, not the parser's)          |
+| ends_at      | `endsAt`; unset when absent (the engine gives it the source's              |
+|              | resolve_timeout and resolves a stale alert: engine/expiry.py)              |
 | annotations, summary, severity, service | as the Alertmanager webhook (alertmanager.py)   |
 | links        | `generatorURL`, as "Source"                                                |
 

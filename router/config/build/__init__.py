@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from router.config import checks
-from router.config.build import channels, oncall, routing
+from router.config.build import channels, oncall, routing, time_intervals
 from router.config.build.context import Context, Item
 from router.config.build.settings import build_settings
 from router.config.load import LIST_SECTIONS, Document, Source
@@ -77,6 +77,13 @@ def _assemble(context: Context, documents: list[Document]) -> Config:
             for index, (data, source) in enumerate(sections["routes"])]),
         suppressions=_kept(context, sections["suppressions"], [
             routing.suppression(context, *item) for item in sections["suppressions"]]),
+        time_intervals=frozen_mapping({
+            data["name"]: time_intervals.time_interval(context, data, source)
+            for data, source in sections["time_intervals"]
+            if id(data) not in context.left_out}),
+        inhibit_rules=_kept(context, sections["inhibit_rules"], [
+            routing.inhibit_rule(context, data, source, index)
+            for index, (data, source) in enumerate(sections["inhibit_rules"])]),
         files=tuple(dict.fromkeys(document.source.file for document in documents)),
     )
 
@@ -125,5 +132,7 @@ def _once(seen: dict[tuple[str, str], Source], key: tuple[str, str], source: Sou
           context: Context) -> None:
     first = seen.setdefault(key, source)
     if first is not source:
-        what = {"settings": "setting", "routes": "route name"}.get(key[0], "id")
+        what = {"settings": "setting", "routes": "route name",
+                "time_intervals": "time interval name",
+                "inhibit_rules": "inhibit rule name"}.get(key[0], "id")
         context.error(source, f"{what} {key[1]!r} is defined twice: here and at {first.where}")

@@ -86,10 +86,11 @@ class Context:
         return WeeklyWindow(days=frozenset(parse_weekday(day) for day in days), start=start,
                             end=end, where=source.where)
 
-    def matchers(self, data: dict[str, Any], source: Source) -> tuple[Matcher, ...]:
+    def matchers(self, data: dict[str, Any], source: Source, key: str = "match"
+                 ) -> tuple[Matcher, ...]:
         matchers = []
-        for index, text in enumerate(data.get("match", ())):
-            place = source.at("match").at(index)
+        for index, text in enumerate(data.get(key, ())):
+            place = source.at(key).at(index)
             try:
                 matchers.append(parse_matcher(text, place.where))
             except ValueError as error:

@@ -1,5 +1,5 @@
 """The routing sections -> model (room: config): `services` (with their dedup-key
-templates), `routes`, `suppressions` and `escalation_policies`."""
+templates), `routes`, `suppressions`, `inhibit_rules` and `escalation_policies`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from router.config.load import Source
 from router.config.model import (
     EscalationPolicy,
     FixedWindow,
+    InhibitRule,
     Level,
     Route,
     Service,
@@ -61,9 +62,22 @@ def route(context: Context, data: dict[str, Any], source: Source, index: int) ->
         name=data.get("name", f"route {index + 1}"), matchers=context.matchers(data, source),
         service=data.get("service"), channels=tuple(data.get("channels", ())),
         escalation_policy=data.get("escalation_policy"),
-        continue_matching=data.get("continue", False), where=context.place(source),
-        **values,
+        continue_matching=data.get("continue", False),
+        active_time_intervals=tuple(data.get("active_time_intervals", ())),
+        mute_time_intervals=tuple(data.get("mute_time_intervals", ())),
+        where=context.place(source), **values,
     )
+
+
+def inhibit_rule(context: Context, data: dict[str, Any], source: Source,
+                 index: int) -> InhibitRule:
+    """Alertmanager's `source_matchers`, `target_matchers`, `equal`; a rule without a
+    `name` is named by its position (1 for the first), which `suppressed_by` shows."""
+    return InhibitRule(
+        name=str(data.get("name", index + 1)),
+        source_matchers=context.matchers(data, source, "source_matchers"),
+        target_matchers=context.matchers(data, source, "target_matchers"),
+        equal=tuple(data.get("equal", ())), where=context.place(source))
 
 
 def suppression(context: Context, data: dict[str, Any], source: Source) -> Suppression:
@@ -86,21 +100,30 @@ def suppression(context: Context, data: dict[str, Any], source: Source) -> Suppr
 
 def policy(context: Context, data: dict[str, Any], source: Source) -> EscalationPolicy:
     levels = source.at("levels")
+    values: dict[str, Any] = {key: data[key] for key in ("repeat", "skip_empty") if key in data}
+    if "fallback" in data:
+        [(kind, target_id)] = data["fallback"].items()
+        values["fallback"] = Target(kind=kind, id=target_id,
+                                    where=context.place(source.at("fallback")))
     return EscalationPolicy(
-        id=data["id"], name=data.get("name", data["id"]), repeat=data.get("repeat", 0),
+        id=data["id"], name=data.get("name", data["id"]),
         levels=tuple(level(context, item, levels.at(index))
                      for index, item in enumerate(data["levels"])),
-        where=context.place(source),
+        where=context.place(source), **values,
     )
 
 
 def level(context: Context, data: dict[str, Any], source: Source) -> Level:
     targets = source.at("targets")
+    values: dict[str, Any] = {key: data[key] for key in ("repeat", "skip_empty") if key in data}
+    if "retry_interval" in data:
+        values["retry_interval"] = context.parse(parse_positive_duration, data, source,
+                                                 "retry_interval")
     return Level(
         targets=tuple(Target(kind=kind, id=target_id,
                              where=context.place(targets.at(index)))
                       for index, target in enumerate(data["targets"])
                       for kind, target_id in target.items()),
         delay=context.parse(parse_positive_duration, data, source, "delay") or timedelta(0),
-        where=source.where,
+        where=source.where, **values,
     )

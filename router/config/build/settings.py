@@ -1,15 +1,19 @@
 """The `settings` section -> Settings (room: config): listen address, tokens, allowed hosts,
-generic webhooks, links, fatigue limits and TLS."""
+generic webhooks, links, fatigue limits, TLS and the sources' resolve timeouts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from router.config.build.context import Context
 from router.config.load import Source
 from router.config.model import (
     FIELD_PATH,
+    RESOLVE_TIMEOUTS,
     SCOPES,
+    SOURCES,
     AlertLimits,
     FatigueLimits,
     GenericWebhook,
@@ -56,6 +60,10 @@ def build_settings(context: Context, data: dict[str, Any], source: Source) -> Se
         generic_webhook(context, item, webhooks.at(index))
         for index, item in enumerate(data.get("generic_webhooks", ())))
     unique_webhook_names(context, values["generic_webhooks"], webhooks)
+    if "resolve_timeout" in data:
+        values["resolve_timeout"] = resolve_timeouts(
+            context, data["resolve_timeout"], source.at("resolve_timeout"),
+            {webhook.name for webhook in values["generic_webhooks"]})
     if "tls" in data:
         values["tls"], problems = build_tls(data["tls"], source.at("tls"),
                                             load_files=context.resolver.resolve)
@@ -120,3 +128,23 @@ def unique_webhook_names(context: Context, webhooks: tuple[GenericWebhook, ...],
         if first is not webhook:
             context.error(source.at(index).at("name"), f"generic webhook name "
                           f"{webhook.name!r} is used twice: here and at {first.where}")
+
+
+def resolve_timeouts(context: Context, data: dict[str, str], source: Source,
+                     webhooks: set[str]) -> Mapping[str, timedelta]:
+    """`settings.resolve_timeout` over the defaults: a source named with a duration gets it,
+    one named with `none` gets no deadline; the name must be a source router has."""
+    timeouts = dict(RESOLVE_TIMEOUTS)
+    for name, text in data.items():
+        known = name in SOURCES or (name.startswith("generic:")
+                                    and name.removeprefix("generic:") in webhooks)
+        if not known:
+            names = (*SOURCES, *sorted(f"generic:{hook}" for hook in webhooks))
+            context.error(source.at(name), f"unknown source {name!r}; expected one of: "
+                          f"{', '.join(names)}")
+            continue
+        if str(text).strip() == "none":
+            timeouts.pop(name, None)
+        elif (timeout := context.parse(parse_positive_duration, data, source, name)):
+            timeouts[name] = timeout
+    return frozen_mapping(timeouts)

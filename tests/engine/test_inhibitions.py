@@ -1,0 +1,221 @@
+"""Inhibition and time intervals at ingest: an inhibited or muted alert is recorded, not
+paged, and its incident says by what; the index of sources is rebuilt from the store after
+a restart, follows resolves, and passes over a source another process resolved."""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from router.alerts.model import Alert, Severity, Silence, SilenceMatcher, Status
+from router.clock import FixedClock
+from router.config import load_config
+from router.config.model import Config
+from router.engine import Engine
+from router.store import Store
+
+CONFIG = """
+settings: {timezone: Europe/Berlin}
+channels:
+  - {id: log, type: log}
+escalation_policies:
+  - id: default
+    levels: [{targets: [{channel: log}], delay: 15m}]
+services:
+  - {id: api, escalation_policy: default, channels: [log]}
+time_intervals:
+  - name: weekends
+    time_intervals: [{weekdays: ['saturday:sunday']}]
+routes:
+  - match: [team=batch]
+    service: api
+    mute_time_intervals: [weekends]
+  - service: api
+inhibit_rules:
+  - name: node-down
+    source_matchers: ['alertname="NodeDown"']
+    target_matchers: ['severity="warning"']
+    equal: [instance]
+"""
+MONDAY = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
+IDS = itertools.count(1)
+"""One id sequence for every engine of a test, as two processes' time-ordered ids differ."""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    (tmp_path / "config.yaml").write_text(textwrap.dedent(CONFIG))
+    return load_config([tmp_path / "config.yaml"])
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> Store:
+    return await Store.open(tmp_path / "state.db")
+
+
+def make_engine(config: Config, store: Store, moment: datetime = MONDAY) -> Engine:
+    return Engine(config, store, FixedClock(moment), new_id=lambda: f"n{next(IDS)}")
+
+
+def node_down(status: Status = Status.FIRING, instance: str = "db1") -> Alert:
+    return Alert(summary="node down", source="native", severity=Severity.CRITICAL,
+                 status=status, labels={"alertname": "NodeDown", "instance": instance})
+
+
+def disk_full(instance: str = "db1") -> Alert:
+    return Alert(summary="disk full", source="native", severity=Severity.WARNING,
+                 labels={"alertname": "DiskFull", "instance": instance})
+
+
+async def triggers(engine: Engine, incident_id: str) -> int:
+    pending = await engine.store.read(lambda reader: reader.pending_notifications())
+    number = int(incident_id.removeprefix("INC"))
+    return sum(1 for item in pending
+               if item.incident_number == number and item.event == "trigger")
+
+
+async def test_an_inhibited_alert_is_recorded_not_paged_and_says_by_what(
+        config: Config, store: Store) -> None:
+    engine = make_engine(config, store)
+    [source] = await engine.ingest([node_down()])
+    [target] = await engine.ingest([disk_full()])
+    [other] = await engine.ingest([disk_full("db2")])
+    assert (source.incident_id, source.suppressed_by) == ("INC1", None)
+    assert (target.incident_id, target.suppressed_by) == ("INC2", "inhibition:node-down")
+    assert (other.incident_id, other.suppressed_by) == ("INC3", None)
+    assert [await triggers(engine, incident) for incident in ("INC1", "INC2", "INC3")] == [
+        2, 0, 2]  # the service's channel and level 1's
+    detail = await engine.incident("INC2")
+    assert detail is not None
+    assert (detail.incident.suppressed_by, detail.incident.level) == (
+        "inhibition:node-down", 0)
+    assert [(entry.action, dict(entry.details)) for entry in detail.timeline] == [
+        ("opened", {"summary": "disk full", "severity": "warning"}),
+        ("suppressed", {"by": "inhibition:node-down"})]
+    assert detail.alerts[0]["suppressed_by"] == "inhibition:node-down"
+
+
+async def test_when_the_source_resolves_the_target_pages_at_once(
+        config: Config, store: Store) -> None:
+    engine = make_engine(config, store)
+    await engine.ingest([node_down()])
+    [held] = await engine.ingest([disk_full()])
+    assert held.suppressed_by == "inhibition:node-down"
+    [still] = await engine.ingest([disk_full()])  # re-sent while the source fires
+    assert (still.suppressed_by, await triggers(engine, "INC2")) == (
+        "inhibition:node-down", 0)
+    await engine.ingest([node_down(Status.RESOLVED)])  # no re-send of the target needed
+    assert await triggers(engine, "INC2") == 2
+    detail = await engine.incident("INC2")
+    assert detail is not None
+    assert (detail.incident.suppressed_by, detail.incident.level) == (None, 1)
+    assert [entry.action for entry in detail.timeline] == [
+        "opened", "suppressed", "suppression ended", "notified", "notified"]
+    [again] = await engine.ingest([disk_full()])  # a re-send pages nobody again
+    assert (again.suppressed_by, await triggers(engine, "INC2")) == (None, 2)
+
+
+async def test_a_released_target_that_is_silenced_says_so(config: Config,
+                                                           store: Store) -> None:
+    engine = make_engine(config, store)
+    await engine.ingest([node_down()])
+    await engine.ingest([disk_full()])
+    await engine.add_silence(Silence(
+        id="s1", reason="disk swap", created_by="ann", starts_at=MONDAY,
+        ends_at=MONDAY + timedelta(hours=1),
+        matchers=(SilenceMatcher(name="alertname", operator="=", value="DiskFull"),)))
+    await engine.ingest([node_down(Status.RESOLVED)])
+    detail = await engine.incident("INC2")
+    assert detail is not None
+    assert (detail.incident.suppressed_by, detail.incident.level) == ("silence:s1", 0)
+    assert await triggers(engine, "INC2") == 0
+
+
+async def test_an_acknowledged_target_is_not_paged_when_released(config: Config,
+                                                                  store: Store) -> None:
+    engine = make_engine(config, store)
+    await engine.ingest([node_down()])
+    await engine.ingest([disk_full()])
+    await engine.acknowledge("INC2", "ann")
+    await engine.ingest([node_down(Status.RESOLVED)])
+    assert await triggers(engine, "INC2") == 0
+
+
+async def test_a_target_in_the_same_batch_as_the_resolve_pages(config: Config,
+                                                                 store: Store) -> None:
+    engine = make_engine(config, store)
+    await engine.ingest([node_down()])
+    [target, _] = await engine.ingest([disk_full(), node_down(Status.RESOLVED)])
+    assert target.suppressed_by == "inhibition:node-down"
+    assert await triggers(engine, "INC2") == 2
+
+
+async def test_a_resolve_by_hand_ends_the_inhibition(config: Config, store: Store) -> None:
+    engine = make_engine(config, store)
+    await engine.ingest([node_down()])
+    await engine.ingest([disk_full()])
+    await engine.resolve("INC1", "alice")
+    assert await triggers(engine, "INC2") == 2
+    [target] = await engine.ingest([disk_full("db3")])
+    assert target.suppressed_by is None
+
+
+async def test_an_acknowledged_source_still_inhibits(config: Config, store: Store) -> None:
+    engine = make_engine(config, store)
+    await engine.ingest([node_down()])
+    await engine.acknowledge("INC1", "alice")
+    [target] = await engine.ingest([disk_full()])
+    assert target.suppressed_by == "inhibition:node-down"
+
+
+async def test_after_a_restart_the_sources_are_read_from_the_store(
+        config: Config, store: Store) -> None:
+    await make_engine(config, store).ingest([node_down(), node_down(instance="db2"),
+                                             node_down(Status.RESOLVED, instance="db2")])
+    restarted = make_engine(config, store)
+    [first, second] = await restarted.ingest([disk_full(), disk_full("db2")])
+    assert (first.suppressed_by, second.suppressed_by) == ("inhibition:node-down", None)
+    again = make_engine(config, store)  # the held incident is in the store too
+    await again.ingest([node_down(Status.RESOLVED)])
+    assert await triggers(again, first.incident_id or "") == 2
+
+
+async def test_a_source_resolved_elsewhere_inhibits_no_more(config: Config,
+                                                             store: Store) -> None:
+    engine = make_engine(config, store)
+    await engine.ingest([node_down()])
+    # another engine over the same store (a second process) resolves it; this engine's
+    # index does not hear of it, finds the source closed and passes over it
+    await make_engine(config, store).ingest([node_down(Status.RESOLVED)])
+    [target] = await engine.ingest([disk_full()])
+    assert target.suppressed_by is None
+    [again] = await engine.ingest([disk_full("db9")])
+    assert again.suppressed_by is None
+
+
+async def test_a_reload_with_other_rules_rebuilds_the_index(config: Config, store: Store,
+                                                            tmp_path: Path) -> None:
+    engine = make_engine(config, store)
+    await engine.ingest([node_down()])
+    (tmp_path / "config.yaml").write_text(textwrap.dedent(CONFIG).replace(
+        "equal: [instance]", "equal: [rack]"))
+    engine.use_config(load_config([tmp_path / "config.yaml"]))
+    [target] = await engine.ingest([disk_full("db7")])  # rack missing on both sides
+    assert target.suppressed_by == "inhibition:node-down"
+
+
+async def test_a_route_muted_by_a_time_interval_records_without_paging(
+        config: Config, store: Store) -> None:
+    batch = Alert(summary="batch late", source="native", labels={"team": "batch"})
+    saturday = make_engine(config, store, MONDAY + timedelta(days=5))
+    [muted] = await saturday.ingest([batch])
+    assert muted.suppressed_by == "time_interval:weekends"
+    assert await triggers(saturday, "INC1") == 0
+    monday = make_engine(config, store, MONDAY + timedelta(days=7))
+    [paged] = await monday.ingest([batch])
+    assert (paged.incident_id, paged.suppressed_by) == ("INC1", None)
+    assert await triggers(monday, "INC1") == 2
