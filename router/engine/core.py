@@ -35,6 +35,7 @@ from router.engine import expiry
 from router.engine.escalation import Escalation, apply_walk
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
+from router.engine.ingest_log import IngestLog
 from router.engine.inhibitions import Inhibitions, inhibition_in
 from router.engine.muting import UNMUTE, end_until_resolved
 from router.engine.notes import Notes
@@ -77,6 +78,7 @@ class Engine:
         self.inhibitions = Inhibitions()
         self.expiry = expiry.Expiry(self.state, self._settle_change)
         self.notes = Notes(self.state)
+        self.ingest_log = IngestLog()
 
     @property
     def config(self) -> Config:
@@ -151,19 +153,15 @@ class Engine:
         accepted = await self._write_inhibiting(work)
         self.outbox_written()
         self.timers_written()
-        # One INFO line per request; a line per alert only at DEBUG: a JSON line costs about
-        # as much as the rest of an alert's work before the store (issue 15).
-        actions: dict[str, int] = {}
-        debug = logger.isEnabledFor(logging.DEBUG)
-        for item in accepted:
-            actions[item.action] = actions.get(item.action, 0) + 1
-            if debug:
+        # A line per alert only at DEBUG; the INFO line at most once a second
+        # (engine/ingest_log.py): a JSON line costs about as much as accepting the alert.
+        if logger.isEnabledFor(logging.DEBUG):
+            for item in accepted:
                 logger.debug("alert accepted", extra={
                     "incident": item.incident_id, "action": item.action,
                     "dedup_key": item.dedup_key, "suppressed_by": item.suppressed_by,
                     "trace_id": trace_id})
-        logger.info("alerts accepted", extra={"count": len(accepted), "actions": actions,
-                                              "trace_id": trace_id})
+        self.ingest_log.accepted((item.action for item in accepted), trace_id)
         return accepted
 
     def _ingest_one(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
