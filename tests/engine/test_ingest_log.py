@@ -101,7 +101,7 @@ async def test_the_run_task_writes_the_tally_each_period_and_when_cancelled(
         await trio.sleep(1.5)
         log.accepted(["updated", "updated"], "three")
         nursery.cancel_scope.cancel()
-    assert [(record.getMessage(), getattr(record, "count"), getattr(record, "trace_id", None))
+    assert [(record.getMessage(), record.count, getattr(record, "trace_id", None))
             for record in caplog.records] == [
         ("alerts accepted", 1, "one"), ("alerts accepted", 1, "two"),
         ("alerts accepted", 2, "three")]
