@@ -37,7 +37,7 @@ from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.ingest_log import IngestLog
 from router.engine.inhibitions import Inhibitions, inhibition_in
-from router.engine.muting import UNMUTE, end_until_resolved
+from router.engine.muting import NEVER, UNMUTE, end_until_resolved, firing_alerts
 from router.engine.notes import Notes
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot, render_key
@@ -74,6 +74,7 @@ class Engine:
         self.state = EngineState(Snapshot.of(config), store, clock, new_id)
         self.handoffs = Handoffs(self.state)
         self.escalation = Escalation(self.state, self.handoffs)
+        self.escalation.page_held = self._page_held
         self.silencing = Silences(self.state)
         self.inhibitions = Inhibitions()
         self.expiry = expiry.Expiry(self.state, self._settle_change)
@@ -200,6 +201,11 @@ class Engine:
         else:  # send_alert: a message, no escalation
             updated = change.incident
             transaction.add_timeline(updated.number, change.timeline)
+        if (page and updated.level == 0 and verdict.kind in ("silence", "suppression")
+                and updated.state is IncidentState.TRIGGERED):
+            # Held before its first page: it pages when the silence or window ends, whether
+            # or not the sender sends again (engine/escalation.py `_unmute`).
+            transaction.set_timer(updated.number, UNMUTE, verdict.until or NEVER)
         transaction.save_incident(updated, change.firing)
         return Accepted(updated.id, key, change.action, suppressed_by)
 
@@ -316,6 +322,24 @@ class Engine:
         people = found.plan.people
         return replace(incident, suppressed_by=None, level=found.level, repeats=found.repeats,
                        assigned_to=people[0] if people else None)
+
+    def _page_held(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
+                   firing: frozenset[str], now: datetime) -> str:
+        """An incident a silence or window held before its first page is free: it pages as
+        if new, its route's channels and level 1, routed again from its newest firing
+        alert (the service it was opened on kept)."""
+        alerts = firing_alerts(transaction, incident.number, firing)
+        alert = alerts[-1] if alerts else Alert(
+            summary=incident.summary, source=incident.source, severity=incident.severity,
+            labels=incident.labels)
+        decision = route(replace(alert, service=incident.service), snapshot.routes)
+        timeline = [TimelineEntry(at=now, actor="router", action="unmuted",
+                                  details={"was": incident.suppressed_by or "", "level": "1"})]
+        paged = self._page(transaction, snapshot, replace(incident, updated_at=now), decision,
+                           timeline, now)
+        transaction.add_timeline(incident.number, timeline)
+        transaction.save_incident(paged, firing)
+        return "unmuted"
 
     def _follow_ups(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
                     event: str, now: datetime) -> list[Notification]:

@@ -12,7 +12,7 @@ it, so a timer racing an acknowledgement has one outcome whatever the order.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -43,6 +43,9 @@ class Escalation:
     def __init__(self, state: EngineState, handoffs: Handoffs) -> None:
         self.state = state
         self.handoffs = handoffs
+        self.page_held: PageHeld | None = None
+        """Pages an incident a muting held before its first page (level 0): its channels
+        and level 1, which need its route; the engine's ingest side sets it."""
 
     async def escalate(self, incident_id: str, actor: str, *,
                        from_level: int | None = None) -> tuple[Incident, int]:
@@ -219,6 +222,8 @@ class Escalation:
         """Nothing mutes the incident any more: as Alertmanager does when a silence ends,
         it notifies as if new, from its current level (that level's pages again, and that
         level's escalation deadline from now)."""
+        if incident.level == 0 and self.page_held is not None:
+            return self.page_held(transaction, snapshot, incident, firing, now)
         found = walk(snapshot.config, incident, (max(incident.level, 1), incident.repeats), now,
                      self.state.new_id, on_call=snapshot.on_call.within(transaction, now))
         timeline = [TimelineEntry(at=now, actor="router", action="unmuted",
@@ -254,6 +259,9 @@ class Escalation:
         transaction.save_incident(replace(incident, updated_at=now), firing)
         return "notified again"
 
+
+PageHeld = Callable[[Transaction, Snapshot, Incident, frozenset[str], datetime], str]
+"""What pages a held incident for the first time (the engine's `_page_held`)."""
 
 RETRY = "retry:"
 """The kind of a level's repeat timer is RETRY + which repeat it starts (core/escalation.py

@@ -181,3 +181,23 @@ async def test_an_until_resolved_silence_must_cover_an_open_incident(
         daemon: Daemon, clock: trio.testing.MockClock) -> None:
     with pytest.raises(BadRequest, match="covers no open incident"):
         await silence(daemon, None, until_resolved=True)
+
+
+async def test_an_incident_opened_while_silenced_pages_when_the_silence_ends(
+        daemon: Daemon, clock: trio.testing.MockClock) -> None:
+    """Never paged (level 0) because a silence held it at ingest: when the silence ends, it
+    pages as if new (its channels and level 1) without the sender sending again; a restart
+    while it waits keeps that."""
+    silence_id = await silence(daemon, 30)  # until minute 30
+    incident_id = await daemon.open()
+    assert await lines(daemon, incident_id) == []
+    assert await daemon.pending_timers() == [(1, "unmute", START + timedelta(minutes=30))]
+    await trio.sleep(10 * 60)
+    await daemon.stop()
+    await daemon.start()
+    await trio.sleep(21 * 60)  # minute 31
+    assert await lines(daemon, incident_id) == [
+        (30.0, "unmuted", f"silence:{silence_id}"), (30.0, "notified", "person:alice")]
+    detail = await daemon.engine.incident(incident_id)
+    assert detail is not None
+    assert (detail.incident.level, detail.incident.suppressed_by) == (1, None)
