@@ -30,15 +30,15 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "router.config.build.channels": ("router.redaction", "router.sandbox",
                                      "router.notify"),  # the channel registry
     "router.alerts": (),
-    "router.core": ("router.config.model", "router.alerts.model"),
+    "router.core": ("router.config.model", "router.alerts.model", "router.alerts.identity"),
     "router.store": ("router.config.model", "router.alerts.model"),
     "router.notify": ("router.config.model", "router.alerts.model", "router.redaction",
                       "router.sandbox"),
     "router.notify.deliver": ("router.config.model", "router.alerts.model",
                               "router.redaction", "router.store", "router.clock"),
     "router.engine": ("router.core", "router.store", "router.config.model",
-                      "router.alerts.model", "router.clock", "router.redaction",
-                      "router.sandbox"),
+                      "router.alerts.model", "router.alerts.identity", "router.clock",
+                      "router.redaction", "router.sandbox"),
     "router.server": ("router.engine", "router.alerts.formats", "router.links"),
     "router.cli": ("router.config", "router.alerts", "router.core", "router.engine",
                    "router.store", "router.daemon", "router.notify.deliver",
@@ -53,7 +53,8 @@ WITHIN_ROOM: dict[str, tuple[str, ...]] = {
     # format knows only the alert model and the other formats' shared helpers
     "router.config.model": ("router.config.model",),
     "router.alerts.model": ("router.alerts.model",),
-    "router.alerts.formats": ("router.alerts.formats", "router.alerts.model"),
+    "router.alerts.formats": ("router.alerts.formats", "router.alerts.model",
+                              "router.alerts.identity"),
 }
 
 LIBRARIES: dict[str, tuple[str, ...]] = {
@@ -200,7 +201,8 @@ def test_the_rules_catch_what_they_are_for(tmp_path: Path) -> None:
         return violation(Edge(ROUTER / "x.py", 1, module, target))
 
     assert why("router.core.oncall", "router.store") == (
-        "router.core may import router.config.model, router.alerts.model, router.errors")
+        "router.core may import router.config.model, router.alerts.model, "
+        "router.alerts.identity, router.errors")
     assert why("router.core.oncall", "trio") is not None
     assert why("router.notify.slack", "trio") is not None
     assert why("router.notify.slack", "httpx") == (

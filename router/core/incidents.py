@@ -30,9 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-import msgspec
-import xxhash
-
+from router.alerts.identity import alert_identity as alert_identity  # where core's callers look
 from router.alerts.model import Alert, Incident, IncidentState, Severity, Status, TimelineEntry
 
 Action = Literal["opened", "updated", "acknowledged", "resolved", "ignored"]
@@ -40,8 +38,6 @@ Action = Literal["opened", "updated", "acknowledged", "resolved", "ignored"]
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
-
-_ENCODE_FAST = msgspec.json.Encoder().encode
 _LEGACY_LENGTH = 16
 
 
@@ -52,17 +48,6 @@ def label_fingerprint(labels: Mapping[str, str]) -> str:
     an alert's identity in its incident is `alert_identity`."""
     canonical = _ENCODE(sorted(labels.items()))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-def alert_identity(labels: Mapping[str, str]) -> str:
-    """Which alert of its incident an alert is: `x` and xxh3-64 of the sorted label set as
-    JSON (JSON keeps any two label sets apart). Computed for every alert, so a fast hash;
-    the `x` tells it from an identity stored before (`label_fingerprint`, no letter `x`)."""
-    try:
-        canonical = _ENCODE_FAST(sorted(labels.items()))
-    except UnicodeEncodeError:  # a lone surrogate, which no inbound format lets through
-        canonical = _ENCODE(sorted(labels.items())).encode("utf-8", "surrogatepass")
-    return "x" + xxhash.xxh3_64_hexdigest(canonical)
 
 
 def _known(firing: frozenset[str], labels: Mapping[str, str],

@@ -37,6 +37,7 @@ from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.ingest_log import IngestLog
 from router.engine.inhibitions import Inhibitions, inhibition_in
+from router.engine.legacy_keys import LegacyKeys
 from router.engine.muting import NEVER, UNMUTE, end_until_resolved, firing_alerts
 from router.engine.notes import Notes
 from router.engine.silences import Silences
@@ -80,6 +81,7 @@ class Engine:
         self.expiry = expiry.Expiry(self.state, self._settle_change)
         self.notes = Notes(self.state)
         self.ingest_log = IngestLog()
+        self.legacy_keys = LegacyKeys()
 
     @property
     def config(self) -> Config:
@@ -181,6 +183,9 @@ class Engine:
             routes=decision.routes, time_intervals=config.time_intervals)
         suppressed_by = verdict.label
         found = transaction.open_incident(key)
+        if found is None and (old := self.legacy_keys.old_key(transaction, alert, key, now)):
+            found = transaction.open_incident(old)
+            key = old if found else key
         incident, firing = found if found else (None, frozenset[str]())
         opening = incident_rules.Opening(
             number=transaction.next_incident_number()

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from router.alerts.identity import alert_identity
 from tests.e2e.conftest import Daemon, show, wait_until
 
 BINARIES = ("prometheus-alertmanager", "alertmanager")  # Debian's name, upstream's name
@@ -134,8 +135,11 @@ def test_alertmanager_webhook_opens_and_resolves(daemon: Daemon,
         fingerprint = alertmanager.client.get("/api/v2/alerts").json()[0]["fingerprint"]
         assert (opened["source"], opened["service"], opened["severity"], opened["state"],
                 opened["dedup_key"], opened["summary"]) == (
-            "alertmanager", "api", "critical", "triggered", fingerprint,
+            "alertmanager", "api", "critical", "triggered", alert_identity(alert["labels"]),
             "Error rate above 5% on api-1:8080")
+        # what amtool sees of it on router: Alertmanager's own fingerprint
+        assert [item["fingerprint"] for item in client.get("/api/v2/alerts").json()] == [
+            fingerprint]
 
         alertmanager.post([{**alert, "endsAt": (datetime.now(UTC)
                                                 - timedelta(seconds=1)).isoformat()}])

@@ -7,7 +7,7 @@ group-level fields (`groupKey`, `commonLabels`, ...) say nothing the alerts do n
 
 | Alert field  | from                                                                      |
 | ------------ | ------------------------------------------------------------------------- |
-| dedup_key    | `fingerprint` (else the fingerprint computed from the labels, see below)  |
+| dedup_key    | the labels' identity (alerts/identity.py `alert_identity`, see below)     |
 | status       | the alert's own `status`: firing or resolved (the group's is ignored)     |
 | labels       | `labels` (required), text to text                                         |
 | annotations  | `annotations`, text to text                                               |
@@ -21,10 +21,11 @@ group-level fields (`groupKey`, `commonLabels`, ...) say nothing the alerts do n
 |              | means unset                                                               |
 | links        | `generatorURL`, as "Source"                                               |
 
-The fingerprint is Alertmanager's own (prometheus/common `model.LabelSet.Fingerprint`): 64-bit
-FNV-1a over the label names in sorted order, each name and value followed by the byte 0xff,
-written as 16 lowercase hex digits. The same alert therefore has the same dedup key whether it
-comes through this webhook or straight from Prometheus (alertmanager_v2).
+The dedup key is `x` and xxh3-64 of the sorted labels (alerts/identity.py), the same whether
+an alert comes through this webhook or straight from Prometheus (alertmanager_v2), so both
+join one incident. Alertmanager's own fingerprint (64-bit FNV-1a, `fingerprint`) is computed
+only where it is shown: amtool's GET /api/v2/alerts. Before issue 15 it was the dedup key
+itself; an incident opened then keeps it (engine/legacy_keys.py finds it).
 
 The body is decoded into `Notification` structs by msgspec; a body that does not fit them goes
 through the careful path over plain JSON values, which names the field at fault
@@ -39,6 +40,8 @@ from datetime import datetime
 import msgspec
 
 from router.alerts.formats import _json, _structs
+from router.alerts.identity import alert_identity
+from router.alerts.identity import fingerprint as fingerprint  # Alertmanager's, for its API
 from router.alerts.model import Alert, Link, Severity, Status
 from router.errors import BadRequest
 
@@ -80,9 +83,6 @@ class Notification(msgspec.Struct):
 
 
 _BODY = msgspec.json.Decoder(Notification)
-_FNV_OFFSET = 14695981039346656037
-_FNV_PRIME = 1099511628211
-_MASK = 0xFFFFFFFFFFFFFFFF
 
 
 def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
@@ -116,7 +116,7 @@ def _typed_alert(entry: WebhookAlert, limits: _json.FieldLimits) -> Alert:
         labels=labels,
         annotations=annotations,
         service=labels.get("service") or None,
-        dedup_key=entry.fingerprint or fingerprint(labels),
+        dedup_key=alert_identity(labels),
         starts_at=not_zero(_structs.timestamp(entry.startsAt)),
         ends_at=not_zero(_structs.timestamp(entry.endsAt)),
         links=(Link(href=entry.generatorURL, text="Source"),) if entry.generatorURL else (),
@@ -150,11 +150,20 @@ def parse_alert(entry: object, path: str, source: str, limits: _json.FieldLimits
         labels=labels,
         annotations=annotations,
         service=labels.get("service") or None,
-        dedup_key=_json.text(document, "fingerprint", path) or fingerprint(labels),
+        dedup_key=_dedup_key(document, path, source, labels),
         starts_at=instant(document, "startsAt", path),
         ends_at=instant(document, "endsAt", path),
         links=_json.url_links(document, path, [("generatorURL", "Source")]),
     )
+
+
+def _dedup_key(document: Mapping[str, object], path: str, source: str,
+               labels: Mapping[str, str]) -> str:
+    """Grafana's own `fingerprint` when it sends one; for Alertmanager's the labels'
+    `alert_identity`, which is Alertmanager's fingerprint in all but the hash (the field is
+    still checked to be text)."""
+    given = _json.text(document, "fingerprint", path)
+    return given if given and source != SOURCE else alert_identity(labels)
 
 
 def summary(labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
@@ -172,35 +181,3 @@ def instant(document: Mapping[str, object], key: str, path: str) -> datetime | N
     return not_zero(_json.timestamp(document, key, path))
 
 
-def fingerprint(labels: Mapping[str, str]) -> str:
-    """Alertmanager's fingerprint of a label set (see the module docstring); linear in the
-    labels' size."""
-    items = tuple(sorted(labels.items()))
-    if sum(len(name) + len(value) for name, value in items) > _CACHED_SIZE:
-        return _fingerprint(items)
-    known = _fingerprints.get(items)
-    if known is None:
-        if len(_fingerprints) >= _CACHED_SETS:
-            _fingerprints.clear()
-        known = _fingerprints[items] = _fingerprint(items)
-    return known
-
-
-# Prometheus re-sends every firing alert each evaluation cycle: remember recent label sets.
-# Only small ones, so the cache holds at most _CACHED_SETS * _CACHED_SIZE characters of keys
-# (a few MB) however large the label sets senders send.
-_CACHED_SETS = 4096
-_CACHED_SIZE = 1024
-_fingerprints: dict[tuple[tuple[str, str], ...], str] = {}
-
-
-def _fingerprint(items: tuple[tuple[str, str], ...]) -> str:
-    data = b"".join(part.encode("utf-8") + b"\xff" for name, value in items
-                    for part in (name, value))
-    digest = _FNV_OFFSET
-    for byte in data:
-        # Masked at every byte: a digest left to grow over a part made each multiplication
-        # cost as much as the bytes before it, quadratic in a label's length (a 100 KB label
-        # took 13 s). One pass over the bytes, each step on a number of at most 104 bits.
-        digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
-    return f"{digest:016x}"

@@ -10,8 +10,8 @@ The body is a JSON list of postable alerts. Mapping:
 | ------------ | -------------------------------------------------------------------------- |
 | labels       | `labels` (required); empty values are dropped first, as Alertmanager does; |
 |              | at least one label must remain                                             |
-| dedup_key    | Alertmanager's fingerprint of those labels (alertmanager.fingerprint:      |
-|              | FNV-1a 64 over the sorted label set), since Prometheus sends none          |
+| dedup_key    | the labels' identity (alerts/identity.py `alert_identity`, xxh3), as the   |
+|              | webhook's; Alertmanager's FNV fingerprint only where its API shows it      |
 | status       | resolved when `endsAt` is set and not after `now`, else firing. Prometheus |
 |              | re-sends firing alerts every minute with `endsAt` a few evaluation         |
 |              | intervals ahead: those stay firing and refresh one incident              |
@@ -37,6 +37,7 @@ from types import MappingProxyType
 import msgspec
 
 from router.alerts.formats import _json, _structs, alertmanager
+from router.alerts.identity import alert_identity
 from router.alerts.model import Alert, Link, Status
 from router.errors import BadRequest
 
@@ -122,7 +123,7 @@ def _alert(labels: Mapping[str, str], annotations: Mapping[str, str], starts_at:
         labels=labels,
         annotations=annotations,
         service=labels.get("service") or None,
-        dedup_key=alertmanager.fingerprint(labels),
+        dedup_key=alert_identity(labels),
         starts_at=starts_at,
         ends_at=ends_at,
         links=(Link(href=source_url, text="Source"),) if source_url else (),
