@@ -63,9 +63,10 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "psycopg_pool": ("router.store",),
     "httpx": ("router.notify.transport",),
     "h11": (),  # not router's: server/http.py parses with httptools (httpx brings h11)
-    "httptools": ("router.server.http_wire",),
+    "httptools": ("router.server.http_wire", "router.notify.http_client"),
     "smtplib": ("router.notify.smtp", "router.notify.transport"),
     "trio": ("router.clock", "router.store", "router.notify.deliver", "router.notify.transport",
+             "router.notify.http_client",
              "router.engine", "router.server", "router.cli", "router.daemon"),
 }
 """So `core`, `alerts`, `config` and the channel modules stay pure: no trio, no sockets."""
