@@ -270,3 +270,25 @@ async def test_an_answer_over_the_limit_is_a_failed_send(
     response, reason = await post(await serve(nursery, answering(answer, close=True)))
     assert response is None
     assert reason == "receiver: RemoteProtocolError: the answer is too long"
+
+
+@pytest.mark.parametrize("answer", [
+    OK + b"garbage after the answer",
+    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+])
+async def test_a_connection_llhttp_would_not_reuse_is_not_kept(
+        nursery: trio.Nursery, answer: bytes) -> None:
+    connections = 0
+    inner = answering(answer, OK)
+
+    async def handler(stream: trio.SocketStream) -> None:
+        nonlocal connections
+        connections += 1
+        await inner(stream)
+
+    url = await serve(nursery, handler)
+    transport = Transport()
+    first, second = await send(transport, url), await send(transport, url)
+    await transport.aclose()
+    assert first[0] is not None and second[0] is not None
+    assert (first[0].body, second[0].body, connections) == (b"ok", b"ok", 2)
