@@ -140,7 +140,7 @@ class _Answer:
     """httptools' protocol object for one answer: llhttp calls back into it as it parses.
     An interim 1xx answer is read and dropped; the final one ends the reading (`done`)."""
 
-    __slots__ = ("body", "body_size", "done", "extra", "head_complete", "head_size",
+    __slots__ = ("body", "body_size", "done", "head_complete", "head_size",
                  "headers", "keep", "limit", "parser", "received", "start", "status",
                  "too_long")
 
@@ -157,7 +157,6 @@ class _Answer:
         self.body_size = 0
         self.done = False
         self.keep = False
-        self.extra = False  # bytes came after the answer: the connection is not reused
         self.too_long = False
 
     def feed(self, data: bytes | bytearray) -> None:
@@ -197,8 +196,7 @@ class _Answer:
         return f"malformed answer: {words(error)}"
 
     def on_message_begin(self) -> None:
-        if self.done:
-            self.extra = True
+        if self.done:  # bytes came after the answer: the connection is not reused
             raise _Stop
 
     def on_header(self, name: bytes, value: bytes) -> None:
