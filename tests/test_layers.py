@@ -36,6 +36,8 @@ ROOMS: dict[str, tuple[str, ...]] = {
                       "router.sandbox"),
     "router.notify.deliver": ("router.config.model", "router.alerts.model",
                               "router.redaction", "router.store", "router.clock"),
+    "router.notify.lane": ("router.config.model", "router.store.outbox"),
+    "router.notify.recorder": ("router.store", "router.clock"),
     "router.engine": ("router.core", "router.store", "router.config.model",
                       "router.alerts.model", "router.alerts.identity", "router.clock",
                       "router.redaction", "router.sandbox"),
@@ -64,9 +66,10 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "psycopg_pool": ("router.store",),
     "httpx": ("router.notify.transport",),
     "h11": (),  # not router's: server/http.py parses with httptools (httpx brings h11)
-    "httptools": ("router.server.http_wire",),
+    "httptools": ("router.server.http_wire", "router.notify.http_client"),
     "smtplib": ("router.notify.smtp", "router.notify.transport"),
     "trio": ("router.clock", "router.store", "router.notify.deliver", "router.notify.transport",
+             "router.notify.http_client", "router.notify.lane", "router.notify.recorder",
              "router.engine", "router.server", "router.cli", "router.daemon"),
 }
 """So `core`, `alerts`, `config` and the channel modules stay pure: no trio, no sockets."""

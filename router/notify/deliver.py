@@ -1,6 +1,9 @@
 """Outbox workers: claim, render, send, classify, record (room: notify.deliver; imports
 notify, store, clock, errors).
 
+Each channel's queue and limits are a `Lane` (notify/lane.py); the results of sends are
+committed by the `Recorder` (notify/recorder.py), which also holds them through a full disk.
+
 One dispatcher task, started by the daemon, reads due notifications from the store channel by
 channel, a batch at a time (`BATCH`, kept in the channel's queue), and starts one task per
 send, within each channel's limits:
@@ -39,9 +42,8 @@ import contextlib
 import functools
 import logging
 import random
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +54,8 @@ from router.clock import Clock
 from router.config.model import Channel, Config
 from router.errors import Outcome, StoreUnavailable
 from router.notify import CHANNELS, contract
+from router.notify.lane import Lane
+from router.notify.recorder import Recorder, Result, backoff, log_attempt
 from router.notify.templates import build_message
 from router.notify.transport import Sent, Transport
 from router.store import Reader, Store, Transaction, outbox
@@ -59,90 +63,19 @@ from router.store.outbox import Attempt, Due
 
 logger = logging.getLogger(__name__)
 
-FIRST_BACKOFF = timedelta(seconds=5)
-LONGEST_BACKOFF = timedelta(minutes=5)
 RESCAN = timedelta(seconds=5)
+"""Look at the outbox at least this often even when nothing pokes the deliverer: a CLI
+command in another process writes follow-ups that no poke announces."""
 BATCH = 256
 """Due notifications read at once for one channel (each read costs a thread hop and a
 query; a channel sends them `concurrency` at a time)."""
 STALE = 1.0
 """Seconds a channel's queue is trusted: then it is read again (an incident may have been
 resolved meanwhile), in one read for the batch rather than one per notification."""
-LINGER = 0.02
-"""Seconds the recorder waits for sends still in flight before it commits what it has:
-more results per commit, and the pages themselves are not held up (they are sent)."""
-"""Look at the outbox at least this often even when nothing pokes the deliverer: a CLI
-command in another process writes follow-ups that no poke announces."""
 AcknowledgeUrl = Callable[[Channel, Notification, Incident], str | None]
 """The signed acknowledge link for a notification, or None (the daemon's link pages)."""
 _SEND_GRACE = 10.0
 """Seconds beyond a request's own timeout before the deliverer abandons a send."""
-
-
-def backoff(attempt: int, jitter: float) -> timedelta:
-    """The wait after failed attempt number `attempt` (1-based); `jitter` in [0, 1)."""
-    doubled: timedelta = FIRST_BACKOFF * 2 ** min(attempt - 1, 16)
-    return min(doubled, LONGEST_BACKOFF) * (0.5 + jitter / 2)
-
-
-@dataclass(slots=True)
-class _Lane:
-    """One channel's limits and the notifications it is sending now."""
-
-    channel: Channel
-    module: contract.Channel[Any, Any]
-    busy: set[str] = field(default_factory=set)
-    queue: deque[tuple[Due, float]] = field(default_factory=deque)
-    """Due notifications read but not started yet, with the trio time they were read."""
-    next_start: float = 0.0
-    capped: bool = False
-    """The last look at the outbox found as many due as it asked for: more may wait, so
-    the lane looks again once its queue runs low."""
-
-    @property
-    def free(self) -> int:
-        return self.channel.delivery.concurrency - len(self.busy)
-
-    @property
-    def low(self) -> bool:
-        """Fewer queued than one round of sends: time to read more."""
-        return len(self.queue) < self.channel.delivery.concurrency
-
-    def queued(self) -> frozenset[str]:
-        return frozenset(item.notification.id for item, _ in self.queue)
-
-    async def pace(self) -> bool:
-        """Wait for this channel's next send slot under its rate limit; whether it waited."""
-        rate = self.channel.delivery.rate  # the module's DEFAULT_RATE when not configured
-        if not rate:
-            return False
-        now = trio.current_time()
-        start = max(now, self.next_start)
-        self.next_start = start + 1 / rate
-        await trio.sleep_until(start)
-        return start > now
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    """A send's outcome waiting for the recorder's next commit."""
-
-    lane: _Lane
-    attempt: Attempt
-    retry_at: datetime | None
-    trace_id: str
-
-
-@dataclass(slots=True)
-class _Held:
-    """A send whose result the store could not commit: not sent again while it is held, and
-    its result committed again at `until` (or once another write succeeds)."""
-
-    attempt: Attempt
-    retry_at: datetime | None
-    trace_id: str
-    until: datetime
-    failures: int = 1
 
 
 class Deliverer:
@@ -157,19 +90,12 @@ class Deliverer:
         self._config = config
         self._transport = transport
         self._jitter = jitter
-        self._lanes: dict[str, _Lane] = {}
-        self._held: dict[str, _Held] = {}
-        self._results: list[_Result] = []
-        """Sent, waiting for the recorder's commit: not due again meanwhile."""
-        self._recording: set[str] = set()
-        """Ids of the notifications in `_results` and in the commit under way."""
-        self._results_ready = trio.Event()
+        self._lanes: dict[str, Lane] = {}
+        self._recorder = Recorder(store, clock, jitter, self.wake,
+                                  lambda attempt: self.on_attempt(attempt))
         self._queued_config: Config | None = None
         """The config the lanes' queues were read with (a reload empties them)."""
         self._sends: trio.Nursery | None = None
-        self._in_flight = 0
-        self._all_sent = trio.Event()
-        """Set when the last send in flight finished (the recorder lingers for it)."""
         self._outages = 0
         """Passes in a row that could not read the outbox."""
         self._checked: tuple[Config | None, datetime | None] = (None, None)
@@ -187,7 +113,7 @@ class Deliverer:
         """Deliver until cancelled; pending notifications stay in the store for the next run."""
         async with trio.open_nursery() as sends:
             self._sends = sends
-            sends.start_soon(self._record)
+            sends.start_soon(self._recorder.run)
             task_status.started()
             while True:
                 self._woken = trio.Event()  # before reading: a poke during the pass counts
@@ -214,15 +140,15 @@ class Deliverer:
             self._checked = (config, now)
             with contextlib.suppress(StoreUnavailable):
                 await self._fail_removed(config, now)
-        await self._commit_held(now)
+        await self._recorder.commit_held(now)
         later = await self._dispatch(sends, config, now)
-        return min((moment for moment in (later, *(held.until for held in self._held.values()))
+        return min((moment for moment in (later, *self._recorder.held_until())
                     if moment is not None), default=None)
 
-    def _lane(self, channel: Channel) -> _Lane:
+    def _lane(self, channel: Channel) -> Lane:
         lane = self._lanes.get(channel.id)
         if lane is None or lane.channel.type != channel.type:
-            lane = self._lanes[channel.id] = _Lane(channel, CHANNELS[channel.type])
+            lane = self._lanes[channel.id] = Lane(channel, CHANNELS[channel.type])
         lane.channel = channel  # a reload may change its limits
         return lane
 
@@ -241,7 +167,7 @@ class Deliverer:
                 lanes.append(lane)
             else:  # not read now: what this wake announced is read once its queue runs low
                 lane.capped = True
-        skip = frozenset(self._held).union(self._recording)
+        skip = self._recorder.pending()
         wanted = [(lane.channel.id, BATCH - len(lane.queue),
                    skip.union(lane.busy, lane.queued())) for lane in lanes]
 
@@ -255,14 +181,14 @@ class Deliverer:
         for lane, (_, limit, _), items in zip(lanes, wanted, found, strict=True):
             lane.capped = len(items) >= limit
             # Sends or results that finished during the read may have taken some already.
-            taken = frozenset(self._recording).union(self._held, lane.busy, lane.queued())
+            taken = self._recorder.pending().union(lane.busy, lane.queued())
             lane.queue.extend((item, read_at) for item in items
                               if item.notification.id not in taken)
         for lane in self._lanes.values():
             self._start_queued(sends, lane)
         return later
 
-    def _start_queued(self, sends: trio.Nursery, lane: _Lane) -> None:
+    def _start_queued(self, sends: trio.Nursery, lane: Lane) -> None:
         """Start sends from the lane's queue while it has room."""
         config = self._config()
         if config.channels.get(lane.channel.id) is not lane.channel:
@@ -276,7 +202,7 @@ class Deliverer:
         while lane.free > 0 and lane.queue:
             item, _ = lane.queue.popleft()
             lane.busy.add(item.notification.id)
-            self._in_flight += 1
+            self._recorder.started()
             sends.start_soon(self._deliver, lane, config, item)
 
     async def _fail_removed(self, config: Config, now: datetime) -> None:
@@ -292,28 +218,7 @@ class Deliverer:
                 logger.error("notification failed: %s", reason,
                              extra={"channel": channel_id, "notification": notification_id})
 
-    async def _commit_held(self, now: datetime) -> None:
-        """Commit the held results whose backoff ran out, or all once the store wrote again,
-        in one unit; on failure each waits the next step of its backoff."""
-        writable = self._store.unavailable is None
-        ready = [held for held in self._held.values() if writable or held.until <= now]
-        if not ready:
-            return
-        try:
-            await self._store.write(lambda transaction: [
-                transaction.outbox.record(held.attempt, held.retry_at)
-                for held in ready])
-        except StoreUnavailable:
-            for held in ready:
-                held.failures += 1
-                held.until = now + backoff(held.failures, self._jitter())
-            return
-        for held in ready:
-            del self._held[held.attempt.notification_id]
-            _log(held.attempt, held.retry_at, held.trace_id)
-            self.on_attempt(held.attempt)
-
-    async def _send(self, lane: _Lane, config: Config, item: Due) -> Shipped | None:
+    async def _send(self, lane: Lane, config: Config, item: Due) -> Shipped | None:
         """Ship one notification, unless its incident was resolved before it was sent (None:
         a resolve cancelled it while it waited for its turn under the channel's rate)."""
         notification, incident = item.notification, item.incident
@@ -335,7 +240,7 @@ class Deliverer:
         return await ship(self._transport, lane.channel, lane.module, config, notification,
                           incident, acknowledge_url=link, now=self._clock.now())
 
-    async def _deliver(self, lane: _Lane, config: Config, item: Due) -> None:
+    async def _deliver(self, lane: Lane, config: Config, item: Due) -> None:
         """Send one notification and hand its result to the recorder; the lane's slot is
         free again as soon as the receiver answered."""
         notification = item.notification
@@ -345,9 +250,7 @@ class Deliverer:
             if shipped is None:
                 return
             attempt, retry_at = self._settle(lane.channel, item, shipped)
-            self._recording.add(notification.id)
-            self._results.append(_Result(lane, attempt, retry_at, item.trace_id))
-            self._results_ready.set()
+            self._recorder.add(Result(lane, attempt, retry_at, item.trace_id))
             look_again = False  # the recorder looks again if the result may free another
         except Exception:
             # The notification stays pending and is tried again; the daemon goes on.
@@ -355,68 +258,13 @@ class Deliverer:
                              extra={"channel": lane.channel.id, "notification": notification.id})
         finally:
             lane.busy.discard(notification.id)
-            self._in_flight -= 1
             if self._sends is not None:
                 self._start_queued(self._sends, lane)
-            if not self._in_flight:
-                self._all_sent.set()
+            self._recorder.finished()  # after the sends started: the recorder lingers
             # New notifications wake the deliverer themselves, so a page sent at 600 a
             # second costs a read only once its lane's queue runs low.
             if look_again or (lane.capped and lane.low):
                 self.wake()
-
-    async def _record(self) -> None:
-        """Commit the results of finished sends, all that arrived meanwhile in one unit."""
-        while True:
-            await self._results_ready.wait()
-            if self._in_flight:
-                self._all_sent = trio.Event()
-                with trio.move_on_after(LINGER):  # let the sends in flight finish first
-                    await self._all_sent.wait()
-            self._results_ready = trio.Event()
-            batch, self._results = self._results, []
-            if batch:
-                await self._commit_results(batch)
-
-    async def _commit_results(self, batch: list[_Result]) -> None:
-        """Commit `batch` in one unit (one at a time if that unit fails: one bad result
-        must not cost the others); log each and wake the dispatcher if one may free
-        another: its lane's queue ran low with more due, a later message to the same
-        target waited for it, or it will be retried (the next due time moved)."""
-        try:
-            try:
-                successors = await self._store.write(lambda transaction: [
-                    transaction.outbox.record(result.attempt, result.retry_at)
-                    for result in batch])
-            except StoreUnavailable:  # the store logged it; hold the results, do not resend
-                until = self._clock.now() + backoff(1, self._jitter())
-                for result in batch:
-                    self._held[result.attempt.notification_id] = _Held(
-                        result.attempt, result.retry_at, result.trace_id, until=until)
-                self.wake()  # so the next pass waits for `until`
-                return
-            except Exception:
-                if len(batch) == 1:
-                    logger.exception(
-                        "delivery failed unexpectedly; it will be tried again",
-                        extra={"channel": batch[0].attempt.channel,
-                               "notification": batch[0].attempt.notification_id})
-                    self.wake()
-                    return
-                for result in batch:
-                    await self._commit_results([result])
-                return
-        finally:
-            self._recording.difference_update(
-                result.attempt.notification_id for result in batch)
-        look_again = False
-        for result, successor in zip(batch, successors, strict=True):
-            look_again = look_again or successor or result.retry_at is not None or (
-                result.lane.capped and result.lane.low)
-            _log(result.attempt, result.retry_at, result.trace_id)
-            self.on_attempt(result.attempt)
-        if look_again:
-            self.wake()
 
     def _settle(self, channel: Channel, item: Due, shipped: Shipped
                 ) -> tuple[Attempt, datetime | None]:
@@ -462,7 +310,7 @@ class Deliverer:
             raise LookupError(channel_id)
         attempt = await send_test(config, channel, self._clock, self._transport)
         await self._store.write(lambda transaction: transaction.outbox.record(attempt))
-        _log(attempt, None)
+        log_attempt(attempt, None)
         self.on_attempt(attempt)
         return attempt
 
@@ -538,24 +386,6 @@ async def ship(transport: Transport, channel: Channel, module: contract.Channel[
 def _fail_channel(transaction: Transaction, *, channel_id: str, now: datetime,
                   reason: str) -> Sequence[str]:
     return transaction.outbox.fail_channel(channel_id, now, reason)
-
-
-def _log(attempt: Attempt, retry_at: datetime | None, trace_id: str = "") -> None:
-    fields: dict[str, Any] = {
-        "incident": f"INC{attempt.incident_number}" if attempt.incident_number else None,
-        "notification": attempt.notification_id, "channel": attempt.channel,
-        "target": attempt.target, "event": attempt.event, "attempt": attempt.attempt,
-        "status": attempt.status_code, "latency_ms": attempt.latency_ms,
-        "trace_id": trace_id or None}
-    if attempt.outcome in ("delivered", "skipped"):
-        logger.info("notification %s: %s %s", attempt.outcome, attempt.channel, attempt.target,
-                    extra=fields)
-    elif attempt.outcome == "retry":
-        assert retry_at is not None
-        logger.warning("delivery failed, retrying at %s: %s", retry_at.isoformat(),
-                       attempt.error, extra=fields | {"retry_at": retry_at.isoformat()})
-    else:
-        logger.error("notification failed for good: %s", attempt.error, extra=fields)
 
 
 def _duration(span: timedelta) -> str:

@@ -12,6 +12,7 @@ import pytest
 import trio
 import trio.testing
 
+from router.notify.http_client import PlainClient
 from router.notify.transport import Transport
 from router.notify.wire import HttpRequest, HttpResponse
 
@@ -149,3 +150,145 @@ async def test_a_proxy_in_the_environment_is_used(
     response, _ = await post("http://receiver.invalid:8080/hook")
     assert response is not None and response.status == 200
     assert seen[0].startswith(b"POST http://receiver.invalid:8080/hook HTTP/1.1")
+
+
+def answering(*answers: bytes, close: bool = False) -> Handler:
+    """A receiver that reads each request and sends the next scripted answer (closing
+    after the last one when `close`)."""
+    async def handler(stream: trio.SocketStream) -> None:
+        for answer in answers:
+            if not await read_request(stream):
+                return
+            await stream.send_all(answer)
+        if close:
+            await stream.aclose()
+        else:
+            await trio.sleep_forever()
+    return handler
+
+
+@pytest.mark.parametrize(("answer", "why"), [
+    (b"HTTP/1.1 200 OK\r\nX-Bad\x01Name: 1\r\nContent-Length: 2\r\n\r\nok",
+     "malformed answer: Invalid header token"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=\x01\r\nhello\r\n0\r\n\r\n",
+     "malformed answer: "),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+     "malformed answer: "),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!",
+     "malformed answer: "),
+])
+async def test_what_the_parser_refuses_is_a_retry_with_the_reason(
+        nursery: trio.Nursery, answer: bytes, why: str) -> None:
+    response, reason = await post(await serve(nursery, answering(answer)))
+    assert response is None
+    assert reason is not None and reason.startswith(f"receiver: RemoteProtocolError: {why}")
+
+
+async def test_an_answer_cut_short_is_not_sent_again(nursery: trio.Nursery) -> None:
+    requests = 0
+
+    async def handler(stream: trio.SocketStream) -> None:
+        nonlocal requests
+        while await read_request(stream):
+            requests += 1
+            await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+            await stream.aclose()
+            return
+
+    transport = Transport()
+    url = await serve(nursery, handler)
+    response, reason = await send(transport, url)
+    await transport.aclose()
+    assert response is None
+    assert reason == "receiver: RemoteProtocolError: the connection closed mid-body"
+    assert requests == 1
+
+
+async def test_a_body_delimited_by_close_is_read_whole_and_the_connection_dropped(
+        nursery: trio.Nursery) -> None:
+    connections = 0
+
+    async def handler(stream: trio.SocketStream) -> None:
+        nonlocal connections
+        connections += 1
+        await read_request(stream)
+        await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall ")
+        await stream.send_all(b"of it")
+        await stream.aclose()
+
+    url = await serve(nursery, handler)
+    transport = Transport()
+    first, second = await send(transport, url), await send(transport, url)
+    await transport.aclose()
+    assert first[0] is not None and second[0] is not None
+    assert (first[0].body, second[0].body, connections) == (b"all of it", b"all of it", 2)
+
+
+async def test_a_204_has_no_body_and_keeps_the_connection(nursery: trio.Nursery) -> None:
+    connections = 0
+    inner = answering(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", OK)
+
+    async def handler(stream: trio.SocketStream) -> None:
+        nonlocal connections
+        connections += 1
+        await inner(stream)
+
+    url = await serve(nursery, handler)
+    transport = Transport()
+    first, second = await send(transport, url), await send(transport, url)
+    await transport.aclose()
+    assert first[0] is not None and second[0] is not None
+    assert (first[0].status, first[0].body, second[0].status, connections) == (
+        204, b"", 200, 1)
+
+
+async def test_an_http_1_0_answer_is_not_kept(nursery: trio.Nursery) -> None:
+    connections = 0
+    inner = answering(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", OK)
+
+    async def handler(stream: trio.SocketStream) -> None:
+        nonlocal connections
+        connections += 1
+        await inner(stream)
+
+    url = await serve(nursery, handler)
+    transport = Transport()
+    first, second = await send(transport, url), await send(transport, url)
+    await transport.aclose()
+    assert first[0] is not None and second[0] is not None
+    assert (first[0].body, second[0].body, connections) == (b"ok", b"ok", 2)
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100,
+    b"HTTP/1.1 200 OK\r\nX-Long: " + b"x" * 100 + b"\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 100,
+])
+async def test_an_answer_over_the_limit_is_a_failed_send(
+        nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch, answer: bytes) -> None:
+    monkeypatch.setattr(PlainClient, "LIMIT", 64)
+    response, reason = await post(await serve(nursery, answering(answer, close=True)))
+    assert response is None
+    assert reason == "receiver: RemoteProtocolError: the answer is too long"
+
+
+@pytest.mark.parametrize("answer", [
+    OK + b"garbage after the answer",
+    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+])
+async def test_a_connection_llhttp_would_not_reuse_is_not_kept(
+        nursery: trio.Nursery, answer: bytes) -> None:
+    connections = 0
+    inner = answering(answer, OK)
+
+    async def handler(stream: trio.SocketStream) -> None:
+        nonlocal connections
+        connections += 1
+        await inner(stream)
+
+    url = await serve(nursery, handler)
+    transport = Transport()
+    first, second = await send(transport, url), await send(transport, url)
+    await transport.aclose()
+    assert first[0] is not None and second[0] is not None
+    assert (first[0].body, second[0].body, connections) == (b"ok", b"ok", 2)
