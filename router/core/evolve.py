@@ -10,11 +10,13 @@ a field as `replace` does.
 from __future__ import annotations
 
 from dataclasses import fields
+from operator import attrgetter
 
 from router.alerts.model import Incident
 
 _NAMES = tuple(field.name for field in fields(Incident))
 _KNOWN = frozenset(_NAMES)
+_VALUES = attrgetter(*_NAMES)  # every field's value in one call
 _SET = object.__setattr__  # what a frozen dataclass's own __init__ uses
 
 
@@ -24,6 +26,6 @@ def evolve(incident: Incident, **changes: object) -> Incident:
     if not _KNOWN.issuperset(changes):
         raise TypeError(f"Incident has no field {sorted(set(changes) - _KNOWN)[0]!r}")
     new = object.__new__(Incident)
-    for name in _NAMES:
-        _SET(new, name, changes[name] if name in changes else getattr(incident, name))
+    for name, value in zip(_NAMES, _VALUES(incident), strict=True):
+        _SET(new, name, changes.get(name, value))
     return new
