@@ -118,9 +118,27 @@ def channel_for(method: ContactMethod, config: Config) -> str | None:
     if method.channel is not None:
         return method.channel
     kind = _CARRIER.get(method.kind)
-    return next((channel.id for channel in sorted(config.channels.values(),
-                                                   key=lambda item: item.id)
-                 if channel.type == kind), None)
+    if kind is None:
+        return None
+    return _carriers(config).get(kind)
+
+
+# The first channel (by id) of each type, per config: `channel_for` runs for every contact
+# method of every page. Keyed by the config's identity, checked against the config itself.
+_CARRIERS: dict[int, tuple[Config, dict[str, str]]] = {}
+
+
+def _carriers(config: Config) -> dict[str, str]:
+    known = _CARRIERS.get(id(config))
+    if known is not None and known[0] is config:
+        return known[1]
+    first: dict[str, str] = {}
+    for channel in sorted(config.channels.values(), key=lambda item: item.id):
+        first.setdefault(channel.type, channel.id)
+    if len(_CARRIERS) >= 8:  # a reload makes a new config; old ones need not stay
+        _CARRIERS.clear()
+    _CARRIERS[id(config)] = (config, first)
+    return first
 
 
 def next_step(policy: EscalationPolicy | None, level: int, repeats: int

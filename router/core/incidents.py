@@ -32,6 +32,7 @@ from typing import Literal
 
 from router.alerts.identity import alert_identity as alert_identity  # where core's callers look
 from router.alerts.model import Alert, Incident, IncidentState, Severity, Status, TimelineEntry
+from router.core.evolve import evolve
 
 Action = Literal["opened", "updated", "acknowledged", "resolved", "ignored"]
 
@@ -129,8 +130,8 @@ def _open(alert: Alert, identity: str, opening: Opening, now: datetime) -> Chang
 def _join(incident: Incident, firing: frozenset[str], alert: Alert, identity: str,
           now: datetime) -> Change:
     severity = min(incident.severity, alert.severity, key=lambda level: level.rank)
-    updated = replace(incident, alert_count=incident.alert_count + 1, updated_at=now,
-                      severity=severity)
+    updated = evolve(incident, alert_count=incident.alert_count + 1, updated_at=now,
+                     severity=severity)
     timeline: tuple[TimelineEntry, ...] = ()
     if identity not in firing:
         timeline = (TimelineEntry(at=now, actor=f"source:{alert.source}", action="alert joined",

@@ -52,12 +52,14 @@ def fields_of(alert: Alert) -> dict[str, str]:
     by the alert's severity, as `Alert.field_value` does); a name not in the result reads "".
     """
     fields = dict(alert.labels)
-    for name in RESERVED:
-        value = alert.field_value(name)
-        if value is None:
-            fields.pop(name, None)
-        else:
-            fields[name] = value
+    # RESERVED, read as `Alert.field_value` does, spelt out: this runs for every alert.
+    service = alert.service if alert.service is not None else fields.get("service")
+    fields["severity"] = alert.severity.value
+    fields["source"] = alert.source
+    if service is None:
+        fields.pop("service", None)
+    else:
+        fields["service"] = service
     return fields
 
 

@@ -43,6 +43,7 @@ from router.core.matching import fields_of, first_mismatch
 
 _LITERALS = re.compile(r"[\w\-/:@,= ]+(?:\|[\w\-/:@,= ]+)*")
 _GROUP = re.compile(r"\((?:\?:)?([^()]*)\)")
+_DECISIONS_KEPT = 4096  # senders name services freely: the memo must not grow without end
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +110,10 @@ class RouteTable:
     routes: tuple[Route, ...]
     index: Mapping[str, Mapping[str, tuple[int, ...]]] = field(repr=False)
     always: tuple[int, ...] = field(repr=False)
+    # Decisions already made, by (matched positions, severity, service): `decide` reads
+    # nothing else, and most alerts share a few of these (a bounded, per-table memo).
+    decisions: dict[tuple[tuple[int, ...], Severity, str | None], Decision] = field(
+        default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def compile(cls, routes: Sequence[Route]) -> RouteTable:
@@ -154,14 +159,20 @@ def route(alert: Alert, table: RouteTable) -> Decision:
             positions.extend(by_value.get(value, ()))
     positions.sort()
     routes = table.routes
-    matched: list[Route] = []
+    matched: list[int] = []
     for position in positions:
         candidate = routes[position]
         if first_mismatch(candidate.matchers, fields) is None:
-            matched.append(candidate)
+            matched.append(position)
             if not candidate.continue_matching:
                 break
-    return decide(alert, matched)
+    key = (tuple(matched), alert.severity, alert.service)
+    decision = table.decisions.get(key)
+    if decision is None:
+        if len(table.decisions) >= _DECISIONS_KEPT:
+            table.decisions.clear()
+        decision = table.decisions[key] = decide(alert, [routes[at] for at in matched])
+    return decision
 
 
 def explain(alert: Alert, table: RouteTable) -> Explanation:

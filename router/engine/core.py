@@ -28,6 +28,7 @@ from router.clock import Clock
 from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.escalation import walk
+from router.core.evolve import evolve
 from router.core.inhibition import Inhibition
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
@@ -243,7 +244,7 @@ class Engine:
                 if incident.suppressed_by != suppressed_by:
                     timeline.append(TimelineEntry(at=now, actor="router", action="suppressed",
                                                   details={"by": suppressed_by}))
-                incident = replace(incident, suppressed_by=suppressed_by)
+                incident = evolve(incident, suppressed_by=suppressed_by)
             else:
                 if incident.suppressed_by:
                     timeline.append(TimelineEntry(at=now, actor="router",
@@ -325,8 +326,8 @@ class Engine:
         # Level 1 (or the first that reaches someone) is notified even when no policy adds
         # people: re-sent alerts must not page the channels again (level 0: never notified).
         people = found.plan.people
-        return replace(incident, suppressed_by=None, level=found.level, repeats=found.repeats,
-                       assigned_to=people[0] if people else None)
+        return evolve(incident, suppressed_by=None, level=found.level, repeats=found.repeats,
+                      assigned_to=people[0] if people else None)
 
     def _page_held(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
                    firing: frozenset[str], now: datetime) -> str:

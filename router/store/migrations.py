@@ -163,6 +163,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE silences ADD COLUMN covers TEXT NOT NULL DEFAULT '[]';
     """,
+    # 8: the entries one call adds to an incident's timeline share one row: the row's columns
+    # hold the first, `more` the others as a JSON list of [at, actor, action, details] (a new
+    # alert's opened, notified and escalated: one row instead of three). NULL: the row holds
+    # one entry, as every row written before this version does.
+    """
+    ALTER TABLE timeline ADD COLUMN more TEXT;
+    """,
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from router.alerts.model import (
@@ -50,6 +50,18 @@ def _silence(row: sqlite3.Row) -> Silence:
 def _firing_alert(row: sqlite3.Row) -> Alert:
     return Alert(summary=row["summary"], source=row["source"],
                  severity=Severity(row["severity"]), labels=json.loads(row["labels"]))
+
+
+def timeline_entries(rows: Iterable[sqlite3.Row]) -> Iterator[TimelineEntry]:
+    """The entries of timeline rows in order: each row's own, then those of its `more`
+    (migration 8: the entries one call added share a row)."""
+    for row in rows:
+        yield TimelineEntry(at=from_seconds(row["at"]), actor=row["actor"],  # type: ignore[arg-type]
+                            action=row["action"], details=json.loads(row["details"]))
+        if row["more"] is not None:
+            for at, actor, action, details in json.loads(row["more"]):
+                yield TimelineEntry(at=from_seconds(at), actor=actor,  # type: ignore[arg-type]
+                                    action=action, details=details)
 
 
 class Reader:
@@ -117,11 +129,8 @@ class Reader:
              "suppressed_by": row["suppressed_by"]}
             for row in self.connection.execute(
                 "SELECT * FROM alerts WHERE incident_number = ? ORDER BY id", (number,)))
-        timeline = tuple(
-            TimelineEntry(at=from_seconds(row["at"]), actor=row["actor"],  # type: ignore[arg-type]
-                          action=row["action"], details=json.loads(row["details"]))
-            for row in self.connection.execute(
-                "SELECT * FROM timeline WHERE incident_number = ? ORDER BY id", (number,)))
+        timeline = tuple(timeline_entries(self.connection.execute(
+            "SELECT * FROM timeline WHERE incident_number = ? ORDER BY id", (number,))))
         return IncidentDetail(incident, alerts, timeline)
 
     def pending_notifications(self, limit: int = 1000) -> list[Notification]:

@@ -44,8 +44,10 @@ _NOTICE_DELIVERIES = ("SELECT id FROM deliveries WHERE (incident_number = 0 OR "
                       "incident_number IS NULL) AND attempted_at < :cutoff")
 _ENDED_SILENCES = "SELECT id FROM silences WHERE ends_at < :cutoff"
 # What goes with an incident: (table, the kind its rows count as; timers are not counted).
-_BELONGING = (("alerts", "alerts"), ("timeline", "timeline"), ("outbox", "notifications"),
+# The timeline counts entries, not rows (migration 8: a row may hold several).
+_BELONGING = (("alerts", "alerts"), ("timeline", None), ("outbox", "notifications"),
               ("deliveries", "deliveries"), ("timers", None))
+_ENTRIES = "count(*) + ifnull(sum(json_array_length(more)), 0)"
 
 
 def prune(connection: sqlite3.Connection, cutoff: datetime, limit: int) -> Pruned:
@@ -61,6 +63,9 @@ def prune(connection: sqlite3.Connection, cutoff: datetime, limit: int) -> Prune
     removed = Pruned().counts()  # every kind, at 0
     if numbers:
         marks = ", ".join("?" * len(numbers))
+        removed["timeline"] = int(connection.execute(
+            f"SELECT {_ENTRIES} FROM timeline WHERE incident_number IN ({marks})",
+            numbers).fetchone()[0])
         for table, kind in _BELONGING:
             count = connection.execute(
                 f"DELETE FROM {table} WHERE incident_number IN ({marks})", numbers).rowcount
@@ -86,14 +91,14 @@ def prunable(connection: sqlite3.Connection, cutoff: datetime) -> Pruned:
     def count(query: str) -> int:
         return int(connection.execute(query, seconds).fetchone()[0])
 
-    def belonging(table: str) -> int:
-        return count(expired + f"SELECT count(*) FROM {table} "
+    def belonging(table: str, what: str = "count(*)") -> int:
+        return count(expired + f"SELECT {what} FROM {table} "
                      "WHERE incident_number IN (SELECT number FROM expired)")
 
     return Pruned(
         incidents=count(expired + "SELECT count(*) FROM expired"),
         alerts=belonging("alerts") + count(f"SELECT count(*) FROM ({_LOOSE_ALERTS})"),
-        timeline=belonging("timeline"),
+        timeline=belonging("timeline", _ENTRIES),
         notifications=belonging("outbox") + count(
             f"SELECT count(*) FROM ({_FINISHED_NOTICES})"),
         deliveries=belonging("deliveries") + count(
@@ -115,8 +120,10 @@ def reclaim(connection: sqlite3.Connection, pages: int) -> int:
 
 
 def measure(connection: sqlite3.Connection, path: Path) -> Measure:
-    """Rows per table, the database and WAL files' sizes, and the oldest resolved incident."""
-    rows = {table: int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    """Rows per table (the timeline's entries), the database and WAL files' sizes, and the
+    oldest resolved incident."""
+    rows = {table: int(connection.execute(
+        f"SELECT {_ENTRIES if table == 'timeline' else 'count(*)'} FROM {table}").fetchone()[0])
             for table in TABLES}
     page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
     free = int(connection.execute("PRAGMA freelist_count").fetchone()[0])

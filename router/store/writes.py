@@ -47,8 +47,8 @@ _INSERT_ALERT = (
 _REPEAT_ALERT = ("UPDATE alerts SET count = count + 1, last_received_at = ? "
                  "WHERE ifnull(incident_number, 0) = ? AND dedup_key = ? AND status = ? "
                  "AND identity = ?")
-_INSERT_TIMELINE = ("INSERT INTO timeline (incident_number, at, actor, action, details) "
-                    "VALUES (?, ?, ?, ?, ?)")
+_INSERT_TIMELINE = ("INSERT INTO timeline (incident_number, at, actor, action, details, more) "
+                    "VALUES (?, ?, ?, ?, ?, ?)")
 _SET_TIMER = ("INSERT INTO timers (incident_number, kind, due_at) VALUES (?, ?, ?) "
               "ON CONFLICT (incident_number, kind) DO UPDATE SET due_at = excluded.due_at")
 _INSERT_OUTBOX = ("INSERT INTO outbox (id, incident_number, channel, target, address, event, "
@@ -68,6 +68,14 @@ def _json(mapping: Mapping[str, Any]) -> str:
         return _FAST_ENCODE(plain).decode()
     except (TypeError, ValueError):  # what msgspec will not take (a lone surrogate): as before
         return _ENCODE(plain)
+
+
+def _json_list(items: list[Any]) -> str:
+    """`_json` for a list (the timeline's `more`)."""
+    try:
+        return _FAST_ENCODE(items).decode()
+    except (TypeError, ValueError):
+        return _ENCODE(items)
 
 
 def _identity(source: str, labels: str) -> str:
@@ -321,10 +329,17 @@ class Transaction(Reader):
         memory.remember_alert(key, identity, words)
 
     def add_timeline(self, number: int, entries: Iterable[TimelineEntry]) -> None:
-        rows = self._timeline
-        for entry in entries:
-            rows.append((number, entry.at.timestamp(), entry.actor, entry.action,
-                         _json(entry.details)))
+        """One row for the entries of one call (migration 8): the first in its columns, the
+        others in `more`, which the Reader expands."""
+        listed = list(entries)
+        if not listed:
+            return
+        first, others = listed[0], listed[1:]
+        more = _json_list([[entry.at.timestamp(), entry.actor, entry.action,
+                            entry.details if type(entry.details) is dict
+                            else dict(entry.details)] for entry in others]) if others else None
+        self._timeline.append((number, first.at.timestamp(), first.actor, first.action,
+                               _json(first.details), more))
 
     def add_notifications(self, notifications: Iterable[Notification]) -> None:
         rows, trace_id = self._outbox, self.trace_id

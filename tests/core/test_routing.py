@@ -371,3 +371,21 @@ def test_index_agrees_with_a_top_to_bottom_scan(rules: list[Route], batch: list[
         expected = naive_route(alert, rules)
         assert route(alert, table) == expected
         assert explain(alert, table).decision == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(ROUTES, st.lists(ALERTS, min_size=2, max_size=8))
+def test_remembered_decisions_agree_with_a_fresh_scan(rules: list[Route], batch: list[Alert]
+                                                      ) -> None:
+    """`route` remembers decisions by matched routes, severity and service: alerts that share
+    the routes but not the severity or service, routed in any order, still get their own."""
+    table = compile_routes(rules)
+    for alert in [*batch, *reversed(batch), *batch]:
+        assert route(alert, table) == naive_route(alert, rules)
+
+
+def test_remembered_decisions_are_bounded(first_match: RouteTable) -> None:
+    for number in range(5000):
+        route(make_alert({"team": "db"}, service=f"service-{number}"), first_match)
+    assert 0 < len(first_match.decisions) <= 4096
+    assert route(make_alert({"team": "db"}, service="other"), first_match).service == "database"

@@ -3,6 +3,7 @@ call (OnCallCache), and notification ids that sort by time (time_ordered_id)."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -72,3 +73,20 @@ def test_time_ordered_ids_look_like_uuid4_hex_and_sort_by_creation() -> None:
     prefixes = [item[:14] for item in ids]  # microseconds: equal within one, else rising
     assert prefixes == sorted(prefixes)
     assert len({item[-8:] for item in ids}) > len(ids) - 3  # silence ids use the random tail
+
+
+def test_a_forked_child_does_not_hand_out_its_parents_ids() -> None:
+    """The random tails are drawn a block at a time; a child must draw its own."""
+    time_ordered_id()  # the parent now holds the rest of a block
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.write(writer, "".join(time_ordered_id()[14:] for _ in range(50)).encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader) as pipe:
+        text = pipe.read()
+    theirs = {text[start:start + 18] for start in range(0, len(text), 18)}
+    ours = {time_ordered_id()[14:] for _ in range(50)}
+    assert len(theirs) == 50 and not theirs & ours
