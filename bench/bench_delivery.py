@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import children  # the sibling module: children on a checkout, exported revisions
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nServer: sink\r\n"
@@ -147,24 +148,7 @@ async def _parse() -> dict[str, float]:
 
 def measure(source: Path, client: str, port: int, pages: int, concurrency: int
             ) -> dict[str, Any]:
-    environment = {**os.environ, "PYTHONPATH": str(source)}
-    answer = subprocess.run(
-        [sys.executable, __file__, "--child", client, str(port), str(pages), str(concurrency)],
-        env=environment, capture_output=True, text=True, check=False)
-    if answer.returncode != 0:
-        raise SystemExit(f"the child on {source} failed:\n{answer.stderr}")
-    result: dict[str, Any] = json.loads(answer.stdout.splitlines()[-1])
-    if Path(result["router"]).resolve() != (source / "router").resolve():
-        raise SystemExit(f"the child ran {result['router']}, not {source}/router")
-    return result
-
-
-def exported(revision: str, into: Path) -> Path:
-    """The `router/` package of `revision` (and the `schemas/` it reads), in `into`."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "router", "schemas"],
-                             capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
+    return children.measure(__file__, source, client, port, pages, concurrency)
 
 
 def main() -> None:
@@ -194,7 +178,7 @@ def main() -> None:
             sources = [("after" if arguments.before else "router",
                         arguments.router_source.resolve())]
             if arguments.before:
-                sources.insert(0, ("before", exported(arguments.before, Path(directory))))
+                sources.insert(0, ("before", children.exported(arguments.before, Path(directory))))
             report(arguments, sources, port)
     finally:
         sink.terminate()

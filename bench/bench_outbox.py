@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import children  # the sibling module: children on a checkout, exported revisions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,24 +129,7 @@ def child(backlog: int, pages: int) -> dict[str, Any]:
 
 
 def measure(source: Path, backlog: int, pages: int) -> dict[str, Any]:
-    environment = {**os.environ, "PYTHONPATH": str(source)}
-    answer = subprocess.run(
-        [sys.executable, __file__, "--child", str(backlog), str(pages)],
-        env=environment, capture_output=True, text=True, check=False)
-    if answer.returncode != 0:
-        raise SystemExit(f"the child on {source} failed:\n{answer.stderr}")
-    result: dict[str, Any] = json.loads(answer.stdout.splitlines()[-1])
-    if Path(result["router"]).resolve() != (source / "router").resolve():
-        raise SystemExit(f"the child ran {result['router']}, not {source}/router")
-    return result
-
-
-def exported(revision: str, into: Path) -> Path:
-    """The `router/` package of `revision` (and the `schemas/` it reads), in `into`."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "router", "schemas"],
-                             capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
+    return children.measure(__file__, source, backlog, pages)
 
 
 def report(label: str, source: Path, backlogs: list[int], pages: int, runs: int) -> None:
@@ -177,8 +160,8 @@ def main() -> None:
           f"{arguments.runs} runs each; python {sys.version.split()[0]}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-outbox-source-") as directory:
         if arguments.before:
-            report("before", exported(arguments.before, Path(directory)), arguments.backlog,
-                   arguments.pages, arguments.runs)
+            report("before", children.exported(arguments.before, Path(directory)),
+                   arguments.backlog, arguments.pages, arguments.runs)
         report("after" if arguments.before else "router", arguments.router_source.resolve(),
                arguments.backlog, arguments.pages, arguments.runs)
 

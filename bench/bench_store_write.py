@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import children  # the sibling module: children on a checkout, exported revisions
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 50
@@ -244,24 +244,7 @@ def child(case: str, count: int, profile: int) -> dict[str, Any]:
 
 
 def measure(source: Path, case: str, count: int, profile: int) -> dict[str, Any]:
-    environment = {**os.environ, "PYTHONPATH": str(source)}
-    answer = subprocess.run(
-        [sys.executable, __file__, "--child", case, str(count), str(profile)],
-        env=environment, capture_output=True, text=True, check=False)
-    if answer.returncode != 0:
-        raise SystemExit(f"the child on {source} failed:\n{answer.stderr}")
-    result: dict[str, Any] = json.loads(answer.stdout.splitlines()[-1])
-    if Path(result["router"]).resolve() != (source / "router").resolve():
-        raise SystemExit(f"the child ran {result['router']}, not {source}/router")
-    return result
-
-
-def exported(revision: str, into: Path) -> Path:
-    """The `router/` package of `revision` (and the `schemas/` it reads), in `into`."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "router", "schemas"],
-                             capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
+    return children.measure(__file__, source, case, count, profile)
 
 
 def report(sources: dict[str, Path], arguments: argparse.Namespace) -> None:
@@ -306,7 +289,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-store-write-source-") as directory:
         sources = {"router": arguments.router_source.resolve()}
         if arguments.before:
-            sources = {"before": exported(arguments.before, Path(directory)),
+            sources = {"before": children.exported(arguments.before, Path(directory)),
                        "after": arguments.router_source.resolve()}
         report(sources, arguments)
 
