@@ -79,7 +79,8 @@ class Engine:
         self.escalation.page_held = self._page_held
         self.silencing = Silences(self.state)
         self.inhibitions = Inhibitions()
-        self.expiry = expiry.Expiry(self.state, self._settle_change)
+        self.expiry = expiry.Expiry(self.state, self._settle_expired,
+                                    write=self._write_inhibiting)
         self.notes = Notes(self.state)
         self.ingest_log = IngestLog()
         self.legacy_keys = LegacyKeys()
@@ -287,6 +288,16 @@ class Engine:
         if action == "acknowledged" and service and service.acknowledge_timeout:
             transaction.set_timer(incident.number, "unacknowledge",
                                   now + service.acknowledge_timeout)
+
+    def _settle_expired(self, transaction: Transaction, snapshot: Snapshot,
+                        incident: Incident, action: str, now: datetime) -> None:
+        """As `_settle_change` for an incident whose last alert went stale; a source that
+        resolved so inhibits no more, and what it held pages now."""
+        self._settle_change(transaction, snapshot, incident, action, now)
+        if action == "resolved":
+            self.inhibitions.resolved(incident.number)
+        if self.inhibitions.take_released():
+            self._release_inhibited(transaction, snapshot, now)
 
     @staticmethod
     def _retriggers(snapshot: Snapshot, incident: Incident, now: datetime) -> bool:

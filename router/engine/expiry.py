@@ -24,7 +24,7 @@ a resolve removes them with the incident's other timers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -82,9 +82,14 @@ def track(transaction: Transaction, config: Config, alert: Alert,
 class Expiry:
     """The deadline timers' use case over the engine's state; `settle` is the engine's."""
 
-    def __init__(self, state: EngineState, settle: Settle) -> None:
+    def __init__(self, state: EngineState, settle: Settle,
+                 write: Callable[[Callable[[Transaction], str]], Awaitable[str]] | None = None
+                 ) -> None:
         self.state = state
         self.settle = settle
+        self.write = write or state.store.write
+        """The engine's write, which drops the inhibition index if the unit does not commit
+        (`settle` may release what a resolved source held)."""
 
     async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
         """An alert's deadline fell due: it leaves the firing set, and the incident resolves
@@ -107,7 +112,7 @@ class Expiry:
             return self._expire(transaction, snapshot, incident, firing - {identity},
                                 name, why, now)
 
-        outcome = await self.state.store.write(work)
+        outcome = await self.write(work)
         self.state.outbox_written()
         self.state.timers_written()
         return outcome

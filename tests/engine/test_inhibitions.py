@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import itertools
 import textwrap
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from router.alerts.identity import alert_identity
 from router.alerts.model import Alert, Severity, Silence, SilenceMatcher, Status
 from router.clock import FixedClock
 from router.config import load_config
@@ -219,3 +221,20 @@ async def test_a_route_muted_by_a_time_interval_records_without_paging(
     [paged] = await monday.ingest([batch])
     assert (paged.incident_id, paged.suppressed_by) == ("INC1", None)
     assert await triggers(monday, "INC1") == 2
+
+
+async def test_a_source_that_goes_stale_at_its_ends_at_releases_its_targets(
+        config: Config, store: Store) -> None:
+    """The source resolves by its deadline (engine/expiry.py), not by an alert or a person:
+    what it held pages then too."""
+    engine = make_engine(config, store)
+    ends_at = MONDAY + timedelta(minutes=5)
+    await engine.ingest([replace(node_down(), ends_at=ends_at)])
+    [held] = await engine.ingest([disk_full()])
+    assert held.suppressed_by == "inhibition:node-down"
+    kind = "expire:" + alert_identity(node_down().labels)
+    assert await engine.timer_fired(1, kind, ends_at) == "resolved"
+    assert await triggers(engine, "INC2") == 2
+    detail = await engine.incident("INC2")
+    assert detail is not None
+    assert (detail.incident.suppressed_by, detail.incident.level) == (None, 1)
