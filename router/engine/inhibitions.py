@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-from router.alerts.model import Alert, Incident, Severity, Status
+from router.alerts.model import Alert, Incident, Status
 from router.config.model import InhibitRule
 from router.core.incidents import Change, alert_identity
 from router.core.inhibition import Inhibition, InhibitionIndex, SourceKey
+from router.engine.muting import latest_firing
 from router.store import Reader
 
 OPEN_STATES = ("triggered", "acknowledged")
@@ -119,16 +120,9 @@ def firing_alerts(reader: Reader) -> Iterator[tuple[SourceKey, Alert]]:
 
 def _firing_of(reader: Reader, incident: Incident, firing: frozenset[str]
                ) -> Iterator[tuple[SourceKey, Alert]]:
-    """The incident's alerts in `firing`, each as last received, by fingerprint."""
-    detail = reader.detail(incident.number)
-    latest: dict[str, Alert] = {}
-    for row in detail.alerts if detail is not None else ():
-        labels = row["labels"]
-        identity = alert_identity(labels)
-        if row["status"] == Status.FIRING.value and identity in firing:
-            latest[identity] = Alert(
-                summary=row["summary"], source=row["source"],
-                severity=Severity(row["severity"]), labels=labels, service=incident.service)
+    """The incident's alerts in `firing`, each as last received, by identity."""
+    latest = {identity: replace(alert, service=incident.service)
+              for identity, alert in latest_firing(reader, incident.number, firing).items()}
     if not latest and firing:
         # alert rows of this unit of work are written at its commit: the incident's own
         # labels are those of its first alert

@@ -20,7 +20,7 @@ from router.alerts.model import Alert, Incident, TimelineEntry
 from router.core.incidents import alert_identity
 from router.core.suppression import Muting, muting
 from router.engine.snapshot import Snapshot
-from router.store import Transaction
+from router.store import Reader, Transaction
 
 UNMUTE = "unmute"
 """The timer kind of a muted incident's re-check."""
@@ -29,15 +29,20 @@ NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 change."""
 
 
-def firing_alerts(transaction: Transaction, number: int, firing: frozenset[str]
-                  ) -> list[Alert]:
-    """The newest recorded arrival of each alert still firing in the incident."""
+def latest_firing(reader: Reader, number: int, firing: frozenset[str]) -> dict[str, Alert]:
+    """The newest recorded arrival of each alert still firing in the incident, by identity
+    (one light query of the incident's alert rows)."""
     latest: dict[str, Alert] = {}
-    for alert in transaction.firing_alerts(number):
-        fingerprint = alert_identity(alert.labels)
-        if fingerprint in firing:
-            latest[fingerprint] = alert
-    return list(latest.values())
+    for alert in reader.firing_alerts(number):
+        identity = alert_identity(alert.labels)
+        if identity in firing:
+            latest[identity] = alert
+    return latest
+
+
+def firing_alerts(reader: Reader, number: int, firing: frozenset[str]) -> list[Alert]:
+    """The newest recorded arrival of each alert still firing in the incident."""
+    return list(latest_firing(reader, number, firing).values())
 
 
 def muting_of(transaction: Transaction, snapshot: Snapshot, incident: Incident,
