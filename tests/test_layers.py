@@ -46,6 +46,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
                    "router.store", "router.daemon", "router.notify.deliver",
                    "router.notify.transport", "router.clock", "router.redaction",
                    "router.version"),
+    "router.migrate": ("router.config", "router.core", "router.alerts"),
     "router.daemon": ("router",),  # the composition root: everything
     "router.__main__": ("router.cli",),
 }
