@@ -1,0 +1,253 @@
+"""Alertmanager's `inhibit_rules` -> router's `inhibit_rules` entries (room: migrate; imports
+config.load and report only).
+
+Pure: data in, data out, a finding per rule. Router's rules are Alertmanager's with only the
+new-style keys (docs/config.md#inhibit_rules): `source_match` and `target_match` become `=`
+matchers, `source_match_re` and `target_match_re` `=~` matchers (both match the whole value,
+as Alertmanager anchors them), and each `*_matchers` line is read with Alertmanager's own
+rules (`{a="b", c=~"d"}` lists, optional quotes, `\\"` `\\n` `\\\\` escapes) and written as
+one router matcher per condition. `equal` carries over as is.
+
+What does not mean the same in router, and is reported as `changed`: a matcher or an `equal`
+on `severity`, `source` or `service` reads router's field of that name, not the label
+(router's severity is the `severity` label read through a table, `critical` and `page` both
+`critical`; `service` is the routed service; `source` the format the alert came in). A rule
+Alertmanager itself refuses (a null regular expression, a bad label name or matcher) or whose
+regular expression Python cannot compile is left out and reported as `unsupported`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from router.config.load import Source
+from router.migrate.alertmanager.report import Kind, Report
+
+KEYS = ("source_match", "source_match_re", "source_matchers", "target_match",
+        "target_match_re", "target_matchers", "equal")
+"""Every key Alertmanager 0.25 accepts in an inhibit rule."""
+
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+"""Prometheus' label names (model.LabelNameRE), which `*_match` keys and `equal` must be."""
+
+_SPACE = " \t\n\f\r\v"
+"""Go's white space (strings.TrimSpace, RE2's \\s): ASCII only."""
+
+_MATCHER = re.compile(r"[ \t\n\f\r]*([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t\n\f\r]*(=~|=|!=|!~)"
+                      r"[ \t\n\f\r]*((?s:.*?))[ \t\n\f\r]*")
+"""Alertmanager's pkg/labels matcher: name, operator, raw value (RE2's \\s is ASCII)."""
+
+_ROUTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
+"""The names router's matchers accept (config/values.py)."""
+
+RESERVED = {
+    "severity": "router's `severity` is the alert's severity, read from the `severity` label "
+                "through a table (critical and page are `critical`; error and high `error`; "
+                "warning, warn and medium `warning`; info, low and none `info`; anything "
+                "else or no label `warning`), not the label's text",
+    "service": "router's `service` is the service the alert was routed to, not the "
+               "`service` label",
+    "source": "router's `source` is the format the alert came in (`alertmanager`, ...), "
+              "not the `source` label",
+}
+"""Matcher names that read a field of the alert in router, and what that field is."""
+
+Matcher = tuple[str, str, str]
+"""(name, operator, value) as Alertmanager means it."""
+
+
+class Refused(ValueError):
+    """A part of a rule that Alertmanager refuses or router cannot express."""
+
+
+def convert_inhibit_rules(rules: list[Any], source: Source,
+                          report: Report) -> list[dict[str, Any]]:
+    """Router's `inhibit_rules:` entries for Alertmanager's `rules`, one finding per rule.
+
+    Args:
+        rules: the Alertmanager file's `inhibit_rules` list.
+        source: that list's place (`loaded.source.at("inhibit_rules")`).
+        report: gets `converted`, `changed` (with why) or `unsupported` (with why) per rule.
+    Returns:
+        The rules router can hold, in their order; an unsupported rule is left out.
+    """
+    converted = []
+    for index, rule in enumerate(rules or ()):
+        place = source.at(index)
+        try:
+            entry, changes = convert_rule(rule)
+        except Refused as error:
+            report.add("unsupported", place, f"inhibit rule left out: {error}")
+            continue
+        kind: Kind = "changed" if changes else "converted"
+        report.add(kind, place, describe(entry) + "".join(f"; {change}" for change in changes))
+        converted.append(entry)
+    return converted
+
+
+def convert_rule(rule: Any) -> tuple[dict[str, Any], list[str]]:
+    """One rule as router writes it, and the changes of meaning it carries.
+
+    Raises:
+        Refused: naming the key at fault and why.
+    """
+    if not isinstance(rule, dict):
+        raise Refused(f"expected a mapping of {', '.join(KEYS)}, got {_kind(rule)}")
+    unknown = sorted(str(key) for key in rule if key not in KEYS)
+    if unknown:
+        raise Refused(f"unknown key {unknown[0]!r} (Alertmanager refuses it too); expected "
+                      f"one of {', '.join(KEYS)}")
+    sides = {side: _side(rule, side) for side in ("source", "target")}
+    equal = _equal(rule.get("equal"))
+    entry: dict[str, Any] = {
+        f"{side}_matchers": [_written(matcher) for matcher in matchers]
+        for side, matchers in sides.items()}
+    if equal:
+        entry["equal"] = equal
+    changes = [f"{side} matcher {_written(matcher)}: {RESERVED[matcher[0]]}"
+               for side, matchers in sides.items() for matcher in matchers
+               if matcher[0] in RESERVED]
+    changes += [f"equal {name}: {RESERVED[name]}" for name in equal if name in RESERVED]
+    return entry, changes
+
+
+def describe(entry: dict[str, Any]) -> str:
+    """`source [...] inhibits target [...] with equal [...]`, as the report shows a rule."""
+    text = (f"source {_listed(entry['source_matchers'])} inhibits target "
+            f"{_listed(entry['target_matchers'])}")
+    return text + (f" with equal {', '.join(entry['equal'])}" if entry.get("equal") else "")
+
+
+def _listed(matchers: list[str]) -> str:
+    return "{" + ", ".join(matchers) + "}" if matchers else "{} (every alert)"
+
+
+def _side(rule: dict[str, Any], side: str) -> list[Matcher]:
+    """Every condition of one side: `*_match`, then `*_match_re`, then `*_matchers`, as
+    Alertmanager's NewInhibitRule joins them."""
+    found: list[Matcher] = []
+    for key, operator in ((f"{side}_match", "="), (f"{side}_match_re", "=~")):
+        mapping = rule.get(key) or {}
+        if not isinstance(mapping, dict):
+            raise Refused(f"{key}: expected a mapping of label names to values, got "
+                          f"{_kind(mapping)}")
+        for name, value in mapping.items():
+            if not LABEL_NAME.fullmatch(str(name)):
+                raise Refused(f"{key}: invalid label name {str(name)!r}")
+            if value is None or isinstance(value, (dict, list)):
+                expected = "a regular expression" if operator == "=~" else "a value"
+                raise Refused(f"{key}.{name}: expected {expected}, got {_kind(value)} "
+                              "(Alertmanager refuses it too)")
+            found.append(_checked((str(name), operator, _scalar(value)), key))
+    key = f"{side}_matchers"
+    lines = rule.get(key) or []
+    if not isinstance(lines, list):
+        raise Refused(f"{key}: expected a list of matchers, got {_kind(lines)}")
+    for line in lines:
+        found.extend(_checked(matcher, key) for matcher in parse_matchers(str(line), key))
+    return found
+
+
+def _checked(matcher: Matcher, key: str) -> Matcher:
+    """`matcher` if router can hold it; a regular expression must compile in Python."""
+    name, operator, value = matcher
+    if not _ROUTER_NAME.fullmatch(name):
+        raise Refused(f"{key}: router's matchers cannot name the label {name!r}")
+    if operator in ("=~", "!~"):
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise Refused(f"{key}: the regular expression {value!r} does not compile in "
+                          f"router (Python's re): {error}") from None
+    return matcher
+
+
+def _equal(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Refused(f"equal: expected a list of label names, got {_kind(value)}")
+    names = [str(name) for name in value]
+    for name in names:
+        if not LABEL_NAME.fullmatch(name):
+            raise Refused(f"equal: invalid label name {name!r}")
+    return list(dict.fromkeys(names))
+
+
+def parse_matchers(text: str, key: str = "matchers") -> list[Matcher]:
+    """Alertmanager's `labels.ParseMatchers`: one line may hold several matchers, separated
+    by commas outside double quotes, within optional braces.
+
+    Raises:
+        Refused: when Alertmanager would refuse the line.
+    """
+    text = text.removeprefix("{").removesuffix("}")
+    tokens, token, quoted, escaped = [], "", False, False
+    for character in text:
+        if character == ",":
+            if not quoted:
+                tokens.append(token)
+                token = ""
+                continue
+        elif character == '"':
+            quoted, escaped = (quoted, False) if escaped else (not quoted, escaped)
+        elif character == "\\":
+            escaped = not escaped
+        else:
+            escaped = False
+        token += character
+    if token.strip(_SPACE):
+        tokens.append(token.strip(_SPACE))
+    return [parse_matcher(token, key) for token in tokens]
+
+
+def parse_matcher(text: str, key: str = "matchers") -> Matcher:
+    """Alertmanager's `labels.ParseMatcher`: `name op value`, the value optionally quoted,
+    with `\\"`, `\\n` and `\\\\` escapes (any other backslash is itself).
+
+    Raises:
+        Refused: for a line Alertmanager refuses (no operator, a stray double quote).
+    """
+    match = _MATCHER.fullmatch(text)
+    if match is None:
+        raise Refused(f"{key}: bad matcher format: {text!r}")
+    name, operator, raw = match.groups()
+    expect_quote = raw.startswith('"')
+    raw = raw.removeprefix('"')
+    value, escaped = [], False
+    for position, character in enumerate(raw):
+        last = position == len(raw) - 1
+        if escaped:
+            escaped = False
+            value.append({"n": "\n", '"': '"', "\\": "\\"}.get(character, "\\" + character))
+        elif character == "\\" and not last:
+            escaped = True
+        elif character == '"':
+            if not expect_quote or not last:
+                raise Refused(f"{key}: matcher value contains unescaped double quote: {raw}")
+            expect_quote = False
+        else:
+            value.append(character)
+    if expect_quote:
+        raise Refused(f"{key}: matcher value contains unescaped double quote: {raw}")
+    return name, operator, "".join(value)
+
+
+def _written(matcher: Matcher) -> str:
+    """A router matcher: the value always quoted (JSON), so spaces and commas are kept."""
+    name, operator, value = matcher
+    return f"{name}{operator}{json.dumps(value, ensure_ascii=False)}"
+
+
+def _scalar(value: Any) -> str:
+    """A YAML scalar as Alertmanager reads it into a string (true -> "true")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(
+        type(value), f"{type(value).__name__} {value!r}")

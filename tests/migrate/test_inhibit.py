@@ -1,0 +1,198 @@
+"""router/migrate/alertmanager/inhibit.py: Alertmanager's inhibit rules become router's, each
+with a finding at its line; the output loads in router and inhibits as Alertmanager does."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from router.alerts.model import Alert, Severity
+from router.config import load_config
+from router.config.model import InhibitRule
+from router.core.inhibition import InhibitionIndex, SourceKey
+from router.migrate.alertmanager.inhibit import Refused, convert_inhibit_rules, parse_matchers
+from router.migrate.alertmanager.report import Report, load
+
+TESTDATA = Path("/usr/share/gocode/src/github.com/prometheus/alertmanager/config/testdata")
+needs_testdata = pytest.mark.skipif(
+    not TESTDATA.is_dir(), reason="Debian's golang-github-prometheus-alertmanager-dev is not "
+                                  "installed")
+
+
+def convert(tmp_path: Path, text: str) -> tuple[list[dict[str, Any]], Report]:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return convert_file(path)
+
+
+def convert_file(path: Path) -> tuple[list[dict[str, Any]], Report]:
+    loaded = load(path)
+    report = Report(path.name)
+    rules = convert_inhibit_rules(loaded.data.get("inhibit_rules") or [],
+                                  loaded.source.at("inhibit_rules"), report)
+    return rules, report
+
+
+def loaded_rules(tmp_path: Path, rules: list[dict[str, Any]]) -> tuple[InhibitRule, ...]:
+    """The converted rules as router loads them: any problem fails the test."""
+    path = tmp_path / "router" / "inhibit.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump({"inhibit_rules": rules}, allow_unicode=True),
+                    encoding="utf-8")
+    config = load_config([path])
+    assert config.warnings == ()
+    return config.inhibit_rules
+
+
+def lines(report: Report) -> list[str]:
+    return [f"{finding.kind} {finding.describe(report.file)}" for finding in report.findings]
+
+
+@needs_testdata
+def test_alertmanagers_own_example_rule_converts_with_severity_reported(
+        tmp_path: Path) -> None:
+    rules, report = convert_file(TESTDATA / "conf.good.yml")
+    assert rules == [{"source_matchers": ['severity="critical"'],
+                      "target_matchers": ['severity="warning"'],
+                      "equal": ["alertname", "cluster", "service"]}]
+    [finding] = report.findings
+    assert (finding.kind, finding.line, finding.path) == ("changed", 79, "inhibit_rules[0]")
+    assert finding.message.startswith(
+        'source {severity="critical"} inhibits target {severity="warning"} with equal '
+        "alertname, cluster, service; source matcher severity=\"critical\": router's "
+        "`severity` is the alert's severity, read from the `severity` label through a table")
+    assert "; equal service: router's `service` is the service the alert was routed to" in \
+        finding.message
+    loaded_rules(tmp_path, rules)
+
+
+@needs_testdata
+@pytest.mark.parametrize(("name", "expected"), [
+    ("conf.nil-source_match_re-inhibition.yml",
+     "unsupported conf.nil-source_match_re-inhibition.yml:6: inhibit_rules[0]: inhibit rule "
+     "left out: source_match_re.invalid_source_label: expected a regular expression, got "
+     "nothing (Alertmanager refuses it too)"),
+    ("conf.nil-target_match_re-inhibition.yml",
+     "unsupported conf.nil-target_match_re-inhibition.yml:6: inhibit_rules[0]: inhibit rule "
+     "left out: target_match_re.invalid_target_label: expected a regular expression, got "
+     "nothing (Alertmanager refuses it too)"),
+])
+def test_rules_alertmanager_refuses_are_reported_at_their_line(name: str,
+                                                                expected: str) -> None:
+    rules, report = convert_file(TESTDATA / name)
+    assert rules == []
+    assert lines(report) == [expected]
+
+
+def test_every_kind_of_condition_becomes_router_matchers(tmp_path: Path) -> None:
+    rules, report = convert(tmp_path, r"""
+        inhibit_rules:
+          - source_match: {alertname: NodeDown}
+            source_match_re: {cluster: 'eu-.*'}
+            source_matchers: ['{dc="fra1", rack!~"r[0-9]+"}', 'note = "a, \"b\" \\ c"']
+            target_matchers: [team=db, 'alertname=~"Disk.*|Load"']
+            equal: [cluster, instance]
+          - target_match: {alertname: Noisy}
+    """)
+    assert rules == [
+        {"source_matchers": ['alertname="NodeDown"', 'cluster=~"eu-.*"', 'dc="fra1"',
+                             'rack!~"r[0-9]+"', 'note="a, \\"b\\" \\\\ c"'],
+         "target_matchers": ['team="db"', 'alertname=~"Disk.*|Load"'],
+         "equal": ["cluster", "instance"]},
+        {"source_matchers": [], "target_matchers": ['alertname="Noisy"']},
+    ]
+    assert lines(report) == [
+        'converted alertmanager.yml:2: inhibit_rules[0]: source {alertname="NodeDown", '
+        'cluster=~"eu-.*", dc="fra1", rack!~"r[0-9]+", note="a, \\"b\\" \\\\ c"} inhibits '
+        'target {team="db", alertname=~"Disk.*|Load"} with equal cluster, instance',
+        "converted alertmanager.yml:7: inhibit_rules[1]: source {} (every alert) inhibits "
+        'target {alertname="Noisy"}',
+    ]
+    loaded = loaded_rules(tmp_path, rules)
+    assert [matcher.value for matcher in loaded[0].source_matchers][-1] == 'a, "b" \\ c'
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ('foo="bar"', [("foo", "=", "bar")]),
+    ("{foo = bar, dings != bums, }", [("foo", "=", "bar"), ("dings", "!=", "bums")]),
+    ('statuscode=~"5.."', [("statuscode", "=~", "5..")]),
+    ('quote="She said: \\"Hi, ladies!\\""', [("quote", "=", 'She said: "Hi, ladies!"')]),
+    ('path="a\\tb\\nc"', [("path", "=", "a\\tb\nc")]),
+    ("empty=", [("empty", "=", "")]),
+])
+def test_matcher_lines_are_read_as_alertmanager_reads_them(
+        line: str, expected: list[tuple[str, str, str]]) -> None:
+    assert parse_matchers(line) == expected
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("foo", "matchers: bad matcher format: 'foo'"),
+    ('foo="bar', 'matchers: matcher value contains unescaped double quote: bar'),
+    ('foo=b"ar', 'matchers: matcher value contains unescaped double quote: b"ar'),
+    ("a=b,,c=d", "matchers: bad matcher format: ''"),
+])
+def test_matcher_lines_alertmanager_refuses_are_refused(line: str, message: str) -> None:
+    with pytest.raises(Refused) as refused:
+        parse_matchers(line)
+    assert str(refused.value) == message
+
+
+def test_parts_router_cannot_hold_are_reported_unsupported(tmp_path: Path) -> None:
+    rules, report = convert(tmp_path, """
+        inhibit_rules:
+          - source_matchers: ['alertname=~"(?P<x>a"']
+            target_matchers: [a=b]
+          - source_match: {alertname: A}
+            target_match: {alertname: B}
+            equal: ['bad-name']
+          - source_match: {alertname: A}
+            target_matchers: [a=b]
+            sources: [x]
+          - just text
+    """)
+    assert rules == []
+    assert lines(report) == [
+        "unsupported alertmanager.yml:2: inhibit_rules[0]: inhibit rule left out: "
+        "source_matchers: the regular expression '(?P<x>a' does not compile in router "
+        "(Python's re): missing ), unterminated subpattern at position 0",
+        "unsupported alertmanager.yml:4: inhibit_rules[1]: inhibit rule left out: equal: "
+        "invalid label name 'bad-name'",
+        "unsupported alertmanager.yml:7: inhibit_rules[2]: inhibit rule left out: unknown "
+        "key 'sources' (Alertmanager refuses it too); expected one of source_match, "
+        "source_match_re, source_matchers, target_match, target_match_re, target_matchers, "
+        "equal",
+        "unsupported alertmanager.yml:10: inhibit_rules[3]: inhibit rule left out: expected "
+        "a mapping of source_match, source_match_re, source_matchers, target_match, "
+        "target_match_re, target_matchers, equal, got str 'just text'",
+    ]
+
+
+def make(**labels: str) -> Alert:
+    return Alert(summary="x", source="alertmanager", severity=Severity.WARNING, labels=labels)
+
+
+@pytest.mark.parametrize(("target", "inhibited"), [
+    (make(alertname="DiskFull", cluster="eu-1", instance="db1", team="db"), True),
+    # an equal label differs, or is missing on one side only
+    (make(alertname="DiskFull", cluster="eu-1", instance="db2", team="db"), False),
+    (make(alertname="DiskFull", cluster="eu-1", team="db"), False),
+    # not a target: the regular expression must match the whole value, as Alertmanager's
+    (make(alertname="NoDiskFull", cluster="eu-1", instance="db1", team="db"), False),
+    (make(alertname="Load", cluster="eu-1", instance="db1", team="db"), True),
+])
+def test_converted_rules_inhibit_as_alertmanager_does(tmp_path: Path, target: Alert,
+                                                      inhibited: bool) -> None:
+    rules, _ = convert(tmp_path, """
+        inhibit_rules:
+          - source_match: {alertname: NodeDown}
+            source_match_re: {cluster: 'eu-.*'}
+            target_matchers: [team=db, 'alertname=~"Disk.*|Load"']
+            equal: [cluster, instance]
+    """)
+    index = InhibitionIndex.of(loaded_rules(tmp_path, rules), [(SourceKey(1, "a"), make(
+        alertname="NodeDown", cluster="eu-1", instance="db1"))])
+    assert (index.check(target) is not None) is inhibited
