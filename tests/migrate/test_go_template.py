@@ -25,6 +25,11 @@ def pipe(*commands: tuple[object, ...]) -> Pipeline:
     return Pipeline(tuple(Command(tuple(command)) for command in commands))  # type: ignore[arg-type]
 
 
+def test_go_string_escapes() -> None:
+    assert parse(r'{{ "a\"b\\c\n\x41\u00e9\101" }}').nodes == (
+        Action(pipe((Literal('a"b\\c\nAéA'),))),)
+
+
 def test_pipelines_fields_literals_and_parentheses() -> None:
     parsed = parse('{{ .A.B | join " " }}{{ len (index $.C `k`).D }}{{ eq 1 2.5 true nil }}')
     assert parsed.nodes == (
@@ -66,6 +71,8 @@ def test_else_if_nests_and_defines_are_collected() -> None:
     ("{{ range .A }}{{ break }}{{ end }}", Unsupported, "line 1: {{break}}"),
     ("{{ 'a' }}", Unsupported, "line 1: character literal 'a'"),
     ("{{ $x }}", Unsupported, "line 1: the variable $x"),
+    ('{{ "a\\qb" }}', Malformed, 'invalid escape in the string "a\\qb"'),
+    ("{{ 08 }}", Unsupported, "line 1: the number 08"),
 ])
 def test_what_go_refuses_and_what_is_not_taken(text: str, error: type[Exception],
                                                 message: str) -> None:

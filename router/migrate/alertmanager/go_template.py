@@ -36,6 +36,11 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 
+_ESCAPE = re.compile(r"""\\(?:[abfnrtv\\"]|[0-7]{3}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}"""
+                     r"|U[0-9a-fA-F]{8})")
+"""The escapes Go allows in a double-quoted string."""
+
+
 class Malformed(ValueError):
     """Text Go's parser refuses too."""
 
@@ -351,8 +356,11 @@ def _operand(kind: str, text: str, line: int) -> Operand:
         return Literal(_string((kind, text)))
     if kind == "number":
         value = text.replace("_", "")
-        return Literal(float(value) if any(c in value for c in ".eE") and "x" not in value
-                       else int(value, 0))
+        try:
+            return Literal(float(value) if any(c in value for c in ".eE") and "x" not in value
+                           else int(value, 0))
+        except ValueError:
+            raise Unsupported(f"line {line}: the number {text}") from None
     if text in ("true", "false"):
         return Literal(text == "true")
     if text == "nil":
@@ -366,7 +374,8 @@ def _string(token: tuple[str, str]) -> str:
     kind, text = token
     if kind == "raw":
         return text[1:-1]
-    value = ast.literal_eval(text)  # Go's and Python's escapes agree on what Go allows
-    if not isinstance(value, str):
-        raise Malformed(f"not a string: {text}")
+    if _ESCAPE.sub("", text[1:-1]).count("\\"):
+        raise Malformed(f"invalid escape in the string {text}")
+    value = ast.literal_eval(text)  # Go's and Python's escapes agree on those Go allows
+    assert isinstance(value, str)
     return value
