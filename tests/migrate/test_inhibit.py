@@ -61,12 +61,14 @@ def test_alertmanagers_own_example_rule_converts_with_severity_reported(
                       "equal": ["alertname", "cluster", "service"]}]
     [finding] = report.findings
     assert (finding.kind, finding.line, finding.path) == ("changed", 79, "inhibit_rules[0]")
-    assert finding.message.startswith(
+    assert finding.message == (
         'source {severity="critical"} inhibits target {severity="warning"} with equal '
-        "alertname, cluster, service; source matcher severity=\"critical\": router's "
-        "`severity` is the alert's severity, read from the `severity` label through a table")
-    assert "; equal service: router's `service` is the service the alert was routed to" in \
-        finding.message
+        'alertname, cluster, service; source severity="critical", target '
+        'severity="warning": router\'s `severity` is the alert\'s severity, read from the '
+        "`severity` label through a table (critical and page are `critical`; error and high "
+        "`error`; warning, warn and medium `warning`; info, low and none `info`; anything "
+        "else or no label `warning`), not the label's text; equal service: router's "
+        "`service` is the service the alert was routed to, not the `service` label")
     loaded_rules(tmp_path, rules)
 
 

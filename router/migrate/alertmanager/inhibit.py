@@ -106,11 +106,15 @@ def convert_rule(rule: Any) -> tuple[dict[str, Any], list[str]]:
         for side, matchers in sides.items()}
     if equal:
         entry["equal"] = equal
-    changes = [f"{side} matcher {_written(matcher)}: {RESERVED[matcher[0]]}"
-               for side, matchers in sides.items() for matcher in matchers
-               if matcher[0] in RESERVED]
-    changes += [f"equal {name}: {RESERVED[name]}" for name in equal if name in RESERVED]
-    return entry, changes
+    uses: dict[str, list[str]] = {}
+    for side, matchers in sides.items():
+        for matcher in matchers:
+            if matcher[0] in RESERVED:
+                uses.setdefault(matcher[0], []).append(f"{side} {_written(matcher)}")
+    for name in equal:
+        if name in RESERVED:
+            uses.setdefault(name, []).append(f"equal {name}")
+    return entry, [f"{', '.join(places)}: {RESERVED[name]}" for name, places in uses.items()]
 
 
 def describe(entry: dict[str, Any]) -> str:
