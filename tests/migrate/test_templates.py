@@ -133,6 +133,7 @@ def test_findings_say_what_was_translated_and_what_changed() -> None:
     translated("{{ .CommonLabels.alertname }}", report)
     translated(SUBJECT, report)
     translated("{{ .Receiver }} {{ range .Alerts }}{{ .StartsAt }}{{ end }}", report)
+    translated("{{ .CommonLabels.job | title }}", report)
     assert [(finding.kind, finding.path, finding.message) for finding in report.findings] == [
         ("converted", "receivers[0].slack_configs[0].text", "template translated to Jinja"),
         ("changed", "receivers[0].slack_configs[0].text",
@@ -144,6 +145,9 @@ def test_findings_say_what_was_translated_and_what_changed() -> None:
          "receiver became); router notifies each alert (label set) as its own incident: "
          "`.Alerts` holds that one alert; `.StartsAt` is when the incident opened, as ISO "
          "8601 text (2026-03-02T09:30:00+00:00), not Go's 2026-03-02 09:30:00 +0000 UTC"),
+        ("changed", "receivers[0].slack_configs[0].text",
+         "template translated to Jinja; `title` starts a word after white space, a hyphen or "
+         "a bracket only (Alertmanager also after punctuation such as / or ,)"),
     ]
 
 

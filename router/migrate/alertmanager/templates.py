@@ -59,6 +59,8 @@ NOTES = {
               "that one alert",
     "summary": "the summary annotation is the incident's summary: the `summary` annotation, "
                "else `description`, else the alertname",
+    "title": "`title` starts a word after white space, a hyphen or a bracket only "
+             "(Alertmanager also after punctuation such as / or ,)",
     "StartsAt": "`.StartsAt` is when the incident opened, as ISO 8601 text "
                 "(2026-03-02T09:30:00+00:00), not Go's 2026-03-02 09:30:00 +0000 UTC",
 }
@@ -288,6 +290,8 @@ class _Translator:
         """Alertmanager's function `name` on `arguments` (the piped value last)."""
         if name in _FILTERS:
             [text] = _arity(name, arguments, 1, ("string",))
+            if name == "title":
+                self.notes["title"] = None
             return Value(f"({text.expression} | {_FILTERS[name]})", "string")
         if name == "len":
             [value] = _arity(name, arguments, 1, ("alerts", "strings", "pairs", "labels",
