@@ -37,6 +37,7 @@ from router.server.api_alertmanager import AlertmanagerApi
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_formats import FormatIngest
 from router.server.api_notes import Notes
+from router.server.api_notify import Notify
 from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
 from router.server.routes import Handler, Request, Response, Routes
@@ -130,6 +131,10 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     deliveries = Deliveries(engine, tester)
     add("GET", "/v1/deliveries", "read", deliveries.list)
     add("POST", "/v1/channels/{id}/test", "admin", deliveries.test)
+    notify = Notify(engine, trace_id)
+    add("GET", "/v1/channels", "read", notify.channels)
+    add("POST", "/v1/notify", "respond", notify.send)
+    add("POST", "/v1/notify/batch", "respond", notify.batch)
     add("POST", "/v1/incidents/{id}/notes", "respond", Notes(engine).add)
     return routes
 

@@ -104,6 +104,9 @@ ACCESS = {
     ("DELETE", "/api/v2/silence/{id}"): "respond",
     ("GET", "/v1/deliveries"): "read",
     ("POST", "/v1/channels/{id}/test"): "admin",
+    ("GET", "/v1/channels"): "read",
+    ("POST", "/v1/notify"): "respond",
+    ("POST", "/v1/notify/batch"): "respond",
     ("POST", "/v1/incidents/{id}/notes"): "respond",
 }
 """The decision for every route: a route added without a line here fails the walk."""
