@@ -9,11 +9,13 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
 
 from router.alerts.formats import FieldLimits, detect
 from router.alerts.model import Alert, Status
 from router.errors import BadRequest
 from tests.alerts.formats import EXAMPLES, LIMITS, NOW, example
+from tests.alerts.formats import test_robustness as robustness
 
 DETECTED = {name: files for name, files in EXAMPLES.items() if name != "pagerduty"}
 """The Events API has its own endpoint and its routing key for a credential."""
@@ -113,3 +115,22 @@ def test_only_the_chosen_format_parses_the_body(monkeypatch: pytest.MonkeyPatch)
 def test_a_list_body_is_judged_by_its_first_entry() -> None:
     assert detect.choose([{"summary": "s"}]).name == "native"
     assert detect.choose([{"labels": {"alertname": "A"}}]).name == "alertmanager_v2"
+
+
+def _detected(body: bytes, headers: Any) -> list[Alert]:
+    return detect.parse(body, headers, limits=LIMITS, now=NOW)[1]
+
+
+@robustness.SETTINGS
+@given(body=robustness.mutated(sorted(
+    file for name, files in DETECTED.items() for file in files)))
+def test_a_mutated_payload_of_any_format_gives_alerts_or_a_bad_request(body: bytes) -> None:
+    """Whatever a sender's body becomes, detection and the chosen parse answer alerts or a
+    BadRequest (Undetected and Refused are BadRequests), never another exception."""
+    robustness.check(_detected, body)
+
+
+@robustness.SETTINGS
+@given(document=robustness.json_values)
+def test_random_json_is_detected_or_refused(document: Any) -> None:
+    robustness.check(_detected, json.dumps(document).encode())
