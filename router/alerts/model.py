@@ -6,6 +6,7 @@ one shape whatever tool sent the alert.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -202,3 +203,35 @@ class Silence:
     covers: tuple[int, ...] = ()
     """An until-resolved silence: the incidents (numbers) it was made for; it ends when the
     last of them resolves (or at `ends_at`, whichever comes first). () for any other."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DirectMessage:
+    """A message sent straight to channels (`POST /v1/notify`, `router notify`), about no
+    incident: it rides in an outbox row's note (`to_note`), as a handoff notice does, so it
+    gets the outbox's retries and delivery log without a column of its own."""
+
+    title: str
+    message: str = ""
+    severity: Severity = Severity.INFO
+    tags: tuple[str, ...] = ()
+    context: Mapping[str, str] = field(default_factory=_empty)
+
+    def to_note(self) -> str:
+        return json.dumps({"title": self.title, "message": self.message,
+                           "severity": self.severity.value, "tags": list(self.tags),
+                           "context": dict(self.context)}, ensure_ascii=False)
+
+    @classmethod
+    def from_note(cls, note: str) -> DirectMessage:
+        """The message a note holds; a note that is not one (written by hand, or by a newer
+        router) is its own title, so whatever is in the outbox can still be sent."""
+        try:
+            data = json.loads(note)
+            return cls(title=str(data["title"]), message=str(data.get("message", "")),
+                       severity=Severity(data.get("severity", "info")),
+                       tags=tuple(str(tag) for tag in data.get("tags", ())),
+                       context=MappingProxyType({str(name): str(value) for name, value
+                                                 in dict(data.get("context", {})).items()}))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return cls(title=note)

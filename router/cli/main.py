@@ -28,6 +28,9 @@ from router.cli import (
     lifecycle as cli_lifecycle,
 )
 from router.cli import (
+    notify as cli_notify,
+)
+from router.cli import (
     oncall as cli_oncall,
 )
 from router.cli import (
@@ -102,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_reload.add_commands(commands)
     cli_deliveries.add_commands(commands)
     cli_store.add_commands(commands)
+    cli_notify.add_commands(commands)
     return parser
 
 

@@ -49,7 +49,8 @@ def frozen_mapping(items: Mapping[K, V] | None = None) -> Mapping[K, V]:
     return MappingProxyType(dict(items or {}))
 
 
-SOURCES = ("native", "alertmanager", "alertmanager_v2", "grafana", "datadog", "pagerduty")
+SOURCES = ("native", "alertmanager", "alertmanager_v2", "grafana", "datadog", "pagerduty",
+           "new_relic", "opsgenie", "zabbix", "pagerduty_webhook")
 """The sources of the fixed inbound formats (alerts/formats FORMATS; a test compares them),
 which `settings.resolve_timeout` may name besides generic:NAME."""
 

@@ -32,7 +32,7 @@ from router.core.evolve import evolve
 from router.core.inhibition import Inhibition
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
-from router.engine import expiry
+from router.engine import direct, expiry
 from router.engine.escalation import Escalation, apply_walk
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
@@ -82,6 +82,7 @@ class Engine:
         self.expiry = expiry.Expiry(self.state, self._settle_expired,
                                     write=self._write_inhibiting)
         self.notes = Notes(self.state)
+        self.direct = direct.DirectNotifications(self.state)
         self.ingest_log = IngestLog()
         self.legacy_keys = LegacyKeys()
 
@@ -487,6 +488,13 @@ class Engine:
 
     async def add_note(self, incident_id: str, text: str, author: str) -> TimelineEntry:
         return await self.notes.add_note(incident_id, text, author)
+
+    async def notify(self, sends: Sequence[direct.Send], *, trace_id: str = ""
+                     ) -> list[list[direct.Queued]]:
+        return await self.direct.send(sends, trace_id=trace_id)
+
+    def channels(self) -> list[dict[str, Any]]:
+        return direct.channels(self.config)
 
     async def schedule_handoffs(self) -> dict[str, datetime]:
         return await self.handoffs.schedule_handoffs()

@@ -29,9 +29,10 @@ DEFAULT_SEVERITY_MAP = {"critical": "critical", "error": "error", "warning": "wa
                         "info": "none"}
 
 ACTIONS = {"trigger": "trigger", "escalate": "trigger", "acknowledge": "acknowledge",
-           "resolve": "resolve"}
+           "resolve": "resolve", "notify": "trigger"}
 """Router notification events -> PagerDuty event actions. A "message" (chat) event has none:
-PagerDuty is not a chat channel."""
+PagerDuty is not a chat channel. A direct message (`POST /v1/notify`) to a PagerDuty channel
+pages: a trigger with its own dedup key."""
 
 SUMMARY_LIMIT = 1024
 DEDUP_KEY_LIMIT = 255

@@ -29,7 +29,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from router.alerts.model import Incident, Notification
+from router.alerts.model import DirectMessage, Incident, Notification
 from router.config.model import Channel, Config
 from router.notify.wire import Message
 from router.sandbox import compile_template as compile_template  # tests import it from here
@@ -65,6 +65,7 @@ DEFAULT_TITLES: Mapping[str, str] = {
     "message": "{{ incident.id }}: {{ incident.summary }}",
     "test": "[TEST] {{ incident.id }}: {{ incident.summary }}",
     "handoff": "On-call handoff: {{ incident.summary }}",
+    "notify": "{{ incident.summary }}",
 }
 """The default title of each event ("test" for every test notification)."""
 
@@ -79,6 +80,9 @@ DEFAULT_TEXTS: Mapping[str, str] = {
     "test": "This is a test notification from router through channel {{ channel.id }}; "
             "nothing needs doing.\n\n{{ incident.summary }}\n" + _ABOUT + _ACKNOWLEDGE,
     "handoff": "{{ incident.summary }}",
+    "notify": "{{ incident.summary }}{% if direct.message %}\n\n{{ direct.message }}{% endif %}"
+              "{% if incident.labels %}\n{% for name, value in incident.labels | dictsort %}"
+              "\n{{ name }}: {{ value }}{% endfor %}{% endif %}",
 }
 """The default text of each event. There is no default html (email escapes the text) and
 no default payload (the webhook sends its documented JSON body)."""
@@ -135,11 +139,23 @@ def _context(*, incident: Incident, notification: Notification, channel: Channel
             "assigned_to": incident.assigned_to, "acknowledged_by": incident.acknowledged_by,
         },
         "event": notification.event,
+        "direct": _direct(notification),
         "channel": {"id": channel.id, "type": channel.type},
         "notification": {"id": notification.id, "target": notification.target,
                          "address": notification.address},
         **values,
     }
+
+
+def _direct(notification: Notification) -> dict[str, Any]:
+    """A direct message's own fields (`POST /v1/notify`): its title, message, severity, tags
+    and context; empty for every other notification."""
+    if notification.event != "notify":
+        return {}
+    message = DirectMessage.from_note(notification.note)
+    return {"title": message.title, "message": message.message,
+            "severity": message.severity.value, "tags": list(message.tags),
+            "context": dict(message.context)}
 
 
 def _render(channel: Channel, name: str, context: dict[str, Any],

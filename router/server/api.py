@@ -32,10 +32,12 @@ from router.alerts.formats import (
 )
 from router.engine import Accepted, Engine, overrides, roster, views
 from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
-from router.server.api_access import Access, FeedToken, Gate
+from router.server.api_access import DETECTED, Access, FeedToken, Gate
 from router.server.api_alertmanager import AlertmanagerApi
 from router.server.api_deliveries import ChannelTester, Deliveries
+from router.server.api_formats import FormatIngest
 from router.server.api_notes import Notes
+from router.server.api_notify import Notify
 from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
 from router.server.routes import Handler, Request, Response, Routes
@@ -86,6 +88,9 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
         "alertmanager_v2", alertmanager_v2, status=200, empty=True), "alertmanager_v2")
     add("POST", "/v2/enqueue", "routing_key", ingest.pagerduty)
     add("POST", "/v1/ingest/generic/{name}", "ingest", ingest.generic, "generic:{name}")
+    formats = FormatIngest(ingest, gate, trace_id)
+    add("POST", "/v1/ingest", "ingest", formats.detected, DETECTED)
+    add("POST", "/v1/ingest/{format}", "ingest", formats.forced, "{format}")
     add("GET", "/healthz", "open", _health)
     add("GET", "/readyz", "open", _readiness(engine))
     if metrics is not None:
@@ -126,6 +131,10 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     deliveries = Deliveries(engine, tester)
     add("GET", "/v1/deliveries", "read", deliveries.list)
     add("POST", "/v1/channels/{id}/test", "admin", deliveries.test)
+    notify = Notify(engine, trace_id)
+    add("GET", "/v1/channels", "read", notify.channels)
+    add("POST", "/v1/notify", "respond", notify.send)
+    add("POST", "/v1/notify/batch", "respond", notify.batch)
     add("POST", "/v1/incidents/{id}/notes", "respond", Notes(engine).add)
     return routes
 

@@ -50,6 +50,10 @@ IMPLIED: dict[str, frozenset[str]] = {
     "admin": frozenset({"admin", "respond", "read"}),
 }
 """The scopes a token's scope grants: admin includes respond and read, respond read."""
+DETECTED = "*"
+"""The source of `POST /v1/ingest`, whose format is known only once the body is read: the
+gate asks for the ingest scope, and the handler then for the format detected
+(`Gate.refuses_source`)."""
 ADMIN_TOKEN_NAME = "admin.token"
 """The name the state directory's admin token goes by (metrics, errors)."""
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
@@ -70,7 +74,8 @@ class Principal:
     def may(self, scope: str, source: str | None = None) -> bool:
         if scope not in self.scopes:
             return False
-        return scope != "ingest" or not self.sources or source in self.sources
+        return (scope != "ingest" or not self.sources or source in self.sources
+                or source == DETECTED)
 
 
 class Gate:
@@ -231,6 +236,14 @@ class Gate:
             return None
         what = f"post {source} alerts" if access == "ingest" else f"use the {access} scope"
         return Response.error(403, f"token {principal.name!r} may not {what}")
+
+    def refuses_source(self, request: Request, source: str) -> Response | None:
+        """The 403 for a sender whose token may not post alerts of `source` (a format
+        detected from the body); None when it may, or when ingest is open to it."""
+        principal = self.principal(request)
+        if principal is None or principal.may("ingest", source):
+            return None
+        return Response.error(403, f"token {principal.name!r} may not post {source} alerts")
 
     def open_ingest(self, request: Request) -> bool:
         """Ingest with no token: only with no tokens configured, and only locally."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from types import MappingProxyType
 
-from router.alerts.model import Incident, IncidentState, Notification, Severity
+from router.alerts.model import DirectMessage, Incident, IncidentState, Notification, Severity
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds
 from router.store.values import Attempt as Attempt
 from router.store.values import Due as Due
@@ -65,7 +66,17 @@ def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
 
 def notice(notification: Notification) -> Incident:
     """What a notice that belongs to no incident (a rota handoff) shows where an incident
-    would be: number 0, its note as the summary, severity info."""
+    would be: number 0, its note as the summary, severity info. A direct message (event
+    `notify`) shows its title, severity, tags and context (engine/direct.py)."""
+    if notification.event == "notify":
+        message = DirectMessage.from_note(notification.note)
+        return Incident(number=0, dedup_key=f"notify-{notification.id}", service=None,
+                        summary=message.title, severity=message.severity,
+                        state=IncidentState.TRIGGERED, opened_at=notification.created_at,
+                        updated_at=notification.created_at, source="router notify",
+                        labels=MappingProxyType(
+                            ({"tags": ",".join(message.tags)} if message.tags else {})
+                            | dict(message.context)))
     return Incident(number=0, dedup_key=f"notice-{notification.id}", service=None,
                     summary=notification.note, severity=Severity.INFO,
                     state=IncidentState.TRIGGERED, opened_at=notification.created_at,

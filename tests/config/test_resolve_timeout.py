@@ -38,7 +38,8 @@ def test_an_unknown_source_or_a_bad_duration_is_refused_at_its_line(tmp_path: Pa
         assert [str(problem) for problem in invalid.problems] == [
             f"{path}:4:21: settings.resolve_timeout.generic:nagois: unknown source "
             "'generic:nagois'; expected one of: native, alertmanager, alertmanager_v2, "
-            "grafana, datadog, pagerduty, generic:nagios",
+            "grafana, datadog, pagerduty, new_relic, opsgenie, zabbix, pagerduty_webhook, "
+            "generic:nagios",
             f"{path}:5:13: settings.resolve_timeout.native: expected a duration like 30s, "
             "15m, 1h30m or 2w, got 'soon'"]
     else:

@@ -124,6 +124,8 @@ def test_unknown_path_or_method(client: httpx.Client, method: str, path: str,
         assert message == "method not allowed"
     elif path.startswith("/v1/incidents"):
         assert message == "no incident INC999"
+    elif path.startswith("/v1/ingest/"):  # POST /v1/ingest/{format} names the known ones
+        assert message.startswith("no format 'nagios'; expected one of: ")
     else:
         assert message == "not found"
 

@@ -18,10 +18,11 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from router.alerts.model import Alert, Severity
+from router.alerts.model import Alert, DirectMessage, Severity
 from router.clock import TrioClock
 from router.config import load_config
 from router.engine import Engine
+from router.engine.direct import Send
 from router.notify.deliver import Deliverer, backoff
 from router.notify.transport import Transport
 from router.store import Store
@@ -660,3 +661,25 @@ async def test_a_page_queued_behind_a_slow_send_is_not_sent_once_its_incident_is
     await harness.settled()
     assert [event["payload"]["summary"] for event in pagerduty.events] == [
         "[CRITICAL] INC1: disk full"]
+
+
+async def test_a_direct_message_is_retried_delivered_and_logged_like_a_page(
+        clock: trio.testing.MockClock, harness: Harness,
+        services: tuple[FakePagerDuty, FakeSlack]) -> None:
+    """POST /v1/notify's messages ride the same outbox: a 500 is retried, each attempt is in
+    the delivery log, and no incident is opened (issue 19 item 5)."""
+    pagerduty, slack = services
+    slack.answer_next(Answer(status=500))
+    [queued] = await harness.engine.notify([Send(
+        DirectMessage(title="Deploy finished", severity=Severity.ERROR), ("slack", "pd"))])
+    assert [item.channel for item in queued] == ["slack", "pd"]
+    assert await harness.settled() == {"delivered": 2}
+    attempts = await harness.log()
+    assert sorted((item.channel, item.outcome, item.event, item.incident_number)
+                  for item in attempts) == [
+        ("pd", "delivered", "notify", 0), ("slack", "delivered", "notify", 0),
+        ("slack", "retry", "notify", 0)]
+    assert slack.messages[-1]["text"].startswith("Deploy finished")
+    assert pagerduty.events[0]["payload"]["summary"].endswith("Deploy finished")
+    assert await harness.engine.incidents(states=[], service=None, since=EPOCH,
+                                          limit=10) == []

@@ -16,7 +16,11 @@ from router.alerts.formats import (
     datadog,
     grafana,
     native,
+    new_relic,
+    opsgenie,
     pagerduty,
+    pagerduty_webhook,
+    zabbix,
 )
 from router.alerts.formats._json import FieldLimits
 from router.alerts.formats._json import decode as decode_json
@@ -30,6 +34,10 @@ FORMATS: Mapping[str, Format] = {
     "grafana": grafana,
     "datadog": datadog,
     "pagerduty": pagerduty,
+    "new_relic": new_relic,
+    "opsgenie": opsgenie,
+    "zabbix": zabbix,
+    "pagerduty_webhook": pagerduty_webhook,
 }
 """Each fixed format by the `source` its alerts carry."""
 

@@ -1,6 +1,7 @@
 """Tests of the inbound formats; LIMITS are the config's default alert limits, NOW the
 instant the tests' requests arrive (only alertmanager_v2 reads it), EXAMPLES the real
-payloads in payloads/ of each format in router.alerts.formats.FORMATS."""
+payloads in payloads/ of each format in router.alerts.formats.FORMATS (payloads/SOURCES.md
+says where each came from)."""
 
 import json
 from datetime import UTC, datetime
@@ -20,6 +21,10 @@ EXAMPLES = {
                   "pagerduty_resolve.json"],
     "grafana": ["grafana.json"],
     "datadog": ["datadog_triggered.json", "datadog_recovered.json", "datadog_default.json"],
+    "new_relic": ["new_relic_classic.json", "new_relic_workflow.json"],
+    "opsgenie": ["opsgenie_create.json", "opsgenie_close.json"],
+    "zabbix": ["zabbix_problem.json", "zabbix_recovery.json"],
+    "pagerduty_webhook": ["pagerduty_webhook_v3.json", "pagerduty_webhook_v2.json"],
 }
 
 
