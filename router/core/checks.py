@@ -55,6 +55,9 @@ class Reading:
     metrics: Mapping[str, float] = field(default_factory=_empty)
     message: str = ""
     status: CheckStatus | None = None
+    error: str | None = None
+    """Why the probe could not measure (a command that would not start or was killed at
+    its timeout), kept with the run; a measure of something broken is not an error."""
 
 
 @dataclass(frozen=True, slots=True)

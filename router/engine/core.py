@@ -33,6 +33,7 @@ from router.core.inhibition import Inhibition
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
 from router.engine import expiry
+from router.engine.checks import Checks
 from router.engine.escalation import Escalation, apply_walk
 from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
@@ -84,6 +85,7 @@ class Engine:
         self.notes = Notes(self.state)
         self.ingest_log = IngestLog()
         self.legacy_keys = LegacyKeys()
+        self.checks = Checks(self.state, self.ingest)
 
     @property
     def config(self) -> Config:
