@@ -34,6 +34,7 @@ from router.engine import Accepted, Engine, overrides, roster, views
 from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
 from router.server.api_access import Access, FeedToken, Gate
 from router.server.api_alertmanager import AlertmanagerApi
+from router.server.api_checks import Checks
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_notes import Notes
 from router.server.api_overrides import Overrides
@@ -127,6 +128,9 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("GET", "/v1/deliveries", "read", deliveries.list)
     add("POST", "/v1/channels/{id}/test", "admin", deliveries.test)
     add("POST", "/v1/incidents/{id}/notes", "respond", Notes(engine).add)
+    checks = Checks(engine)
+    add("GET", "/v1/checks", "read", checks.list)
+    add("GET", "/v1/checks/{id}/runs", "read", checks.runs)
     return routes
 
 

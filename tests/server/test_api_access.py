@@ -103,6 +103,8 @@ ACCESS = {
     ("GET", "/v1/deliveries"): "read",
     ("POST", "/v1/channels/{id}/test"): "admin",
     ("POST", "/v1/incidents/{id}/notes"): "respond",
+    ("GET", "/v1/checks"): "read",
+    ("GET", "/v1/checks/{id}/runs"): "read",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks"}
