@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from router.store import Store
+from router.store import Store, Transaction
 from router.store.values import CheckRun
 
 START = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -24,14 +24,16 @@ async def test_the_trail_is_bounded_per_check_and_the_status_keeps_its_since(
     try:
         statuses = ["ok", "critical", "critical", "critical", "ok", "ok"]
         for minute, status in enumerate(statuses):
-            await store.write(lambda transaction, m=minute, s=status:
-                              transaction.checks.record(run("disk", m, s), keep=3))
+            def record(transaction: Transaction, minute: int = minute,
+                       status: str = status) -> CheckRun:
+                return transaction.checks.record(run("disk", minute, status), keep=3)
+            await store.write(record)
         await store.write(lambda transaction: transaction.checks.record(run("cpu", 0, "ok"),
                                                                         keep=3))
         disk_runs = await store.read(lambda reader: reader.checks.runs("disk"))
         states = await store.read(lambda reader: reader.checks.states())
-        status = await store.read(lambda reader: (reader.checks.status("disk"),
-                                                  reader.checks.status("memory")))
+        known = await store.read(lambda reader: (reader.checks.status("disk"),
+                                                 reader.checks.status("memory")))
     finally:
         await store.close()
     assert [(item.message, item.status) for item in disk_runs] == [
@@ -40,4 +42,4 @@ async def test_the_trail_is_bounded_per_check_and_the_status_keeps_its_since(
     assert [(state.check_id, state.status, state.since, state.last_run.message)
             for state in states] == [("cpu", "ok", START, "run 0"),
                                      ("disk", "ok", START + timedelta(minutes=4), "run 5")]
-    assert status == ("ok", None)
+    assert known == ("ok", None)
