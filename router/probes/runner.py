@@ -72,13 +72,22 @@ class CheckRunner:
                     return
 
     async def _every(self, check: Check) -> None:
+        failing = False
         while True:
             due = trio.current_time() + check.interval.total_seconds()
             try:
                 await self.run_once(check)
             except Exception:  # a store that cannot write, a bug: the next turn tries again
-                logger.exception("check %s could not be recorded", check.id,
-                                 extra={"check": check.id})
+                if not failing:  # once per streak: a full disk must not flood the log
+                    logger.exception("check %s could not be recorded; trying again every "
+                                     "%gs", check.id, check.interval.total_seconds(),
+                                     extra={"check": check.id})
+                failing = True
+            else:
+                if failing:
+                    logger.info("check %s is recorded again", check.id,
+                                extra={"check": check.id})
+                failing = False
             await trio.sleep_until(due)
 
     async def run_once(self, check: Check, trace_id: str | None = None) -> CheckRun:

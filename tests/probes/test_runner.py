@@ -6,6 +6,7 @@ check on its interval and picks up a reload."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from router.notify.transport import Transport
 from router.probes import BLOCKING
 from router.probes.runner import CheckRunner
 from router.store import Store
+from tests.fakes.full_disk import full_disk
 
 CONFIG = """
 services:
@@ -139,3 +141,28 @@ async def test_the_loop_runs_each_check_on_its_interval_and_after_a_reload(
     root_runs = await engine.checks.runs("root")
     assert len(disk_runs) in (2, 3) and len(root_runs) >= 1
     assert all(run.status == CheckStatus.OK for run in disk_runs + root_runs)
+
+
+async def test_a_store_that_cannot_write_is_logged_once_not_every_run(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="router.probes.runner")
+    disk = full_disk()
+    store = await Store.open(tmp_path / "full.db", writer_factory=disk)
+    try:
+        engine = Engine(config_at(tmp_path), store, SystemClock())
+        runner = CheckRunner(engine, Transport(), host="db1")
+        disk.full = True
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runner.run)
+            await trio.sleep(3.5)
+            disk.full = False
+            await trio.sleep(1.2)
+            nursery.cancel_scope.cancel()
+        runs = await engine.checks.runs("disk")
+    finally:
+        await store.close()
+    lines = [(record.levelname, record.getMessage()) for record in caplog.records
+             if record.name == "router.probes.runner"]
+    assert lines == [("ERROR", "check disk could not be recorded; trying again every 1s"),
+                     ("INFO", "check disk is recorded again")]
+    assert disk.refused >= 3 and len(runs) >= 1
