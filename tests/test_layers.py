@@ -47,6 +47,9 @@ ROOMS: dict[str, tuple[str, ...]] = {
                    "router.notify.transport", "router.clock", "router.redaction",
                    "router.version"),
     "router.migrate": ("router.config", "router.core", "router.alerts"),
+    "router.probes": ("router.config.model", "router.core", "router.engine",
+                      "router.notify.transport", "router.notify.wire", "router.redaction",
+                      "router.clock"),
     "router.daemon": ("router",),  # the composition root: everything
     "router.__main__": ("router.cli",),
 }
@@ -69,9 +72,10 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "h11": (),  # not router's: server/http.py parses with httptools (httpx brings h11)
     "httptools": ("router.server.http_wire", "router.notify.http_client"),
     "smtplib": ("router.notify.smtp", "router.notify.transport"),
+    "psutil": ("router.probes",),
     "trio": ("router.clock", "router.store", "router.notify.deliver", "router.notify.transport",
              "router.notify.http_client", "router.notify.lane", "router.notify.recorder",
-             "router.engine", "router.server", "router.cli", "router.daemon"),
+             "router.engine", "router.server", "router.cli", "router.daemon", "router.probes"),
 }
 """So `core`, `alerts`, `config` and the channel modules stay pure: no trio, no sockets."""
 

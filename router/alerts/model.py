@@ -157,7 +157,8 @@ class Notification:
     created_at: datetime
     note: str = ""
     """What to say when the notification belongs to no incident (incident_number 0): a
-    rota handoff notice."""
+    rota handoff notice. On an incident's first page: its health context as a JSON object
+    (check id -> result, engine/health.py), or ""."""
 
 
 SILENCE_OPERATORS = ("=", "!=", "=~", "!~")

@@ -19,6 +19,9 @@ import trio
 
 from router import __version__, daemon
 from router.cli import (
+    checks as cli_checks,
+)
+from router.cli import (
     deliveries as cli_deliveries,
 )
 from router.cli import (
@@ -106,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_deliveries.add_commands(commands)
     cli_store.add_commands(commands)
     cli_notify.add_commands(commands)
+    cli_checks.add_commands(commands)
     return parser
 
 

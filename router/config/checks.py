@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from router.config import health_checks
 from router.config.model import Config, Route, Secret
 from router.errors import Problem, Where
 from router.redaction import display_url
@@ -37,7 +38,8 @@ def run_all(config: Config, *, references: bool) -> list[Problem]:
     if references:
         selected[:0] = [check_references, check_people_references,
                         check_time_interval_names]
-    return [problem for check in selected for problem in check(config)]
+    return [*(problem for check in selected for problem in check(config)),
+            *health_checks.run(config, references=references)]
 
 
 def _error(where: Where, message: str, path: str = "") -> Problem:

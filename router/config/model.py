@@ -386,6 +386,8 @@ class Service:
     acknowledge_timeout: timedelta | None = None
     retrigger_after: timedelta | None = None
     """PagerDuty Events v2 integration keys that send to this service."""
+    attach_checks: tuple[str, ...] = ()
+    """Checks run when an alert for this service arrives; their results join the alert."""
     where: Where = NOWHERE
 
 
@@ -423,6 +425,8 @@ class Route:
     continue_matching: bool = False
     active_time_intervals: tuple[str, ...] = ()
     mute_time_intervals: tuple[str, ...] = ()
+    attach_checks: tuple[str, ...] = ()
+    """Checks run when an alert this route takes arrives; their results join the alert."""
     where: Where = NOWHERE
 
 
@@ -500,6 +504,7 @@ class Config:
     inhibit_rules: tuple[InhibitRule, ...] = ()
     files: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
+    checks: Mapping[str, Check] = field(default_factory=frozen_mapping)
 
     def summary(self) -> str:
         counts = [
@@ -514,3 +519,61 @@ class Config:
         parts = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts)
         files = f"{len(self.files)} file" + ("" if len(self.files) == 1 else "s")
         return f"{parts} from {files}"
+
+
+CHECK_TYPES = ("cpu", "memory", "disk", "process", "network", "http", "command")
+"""What a local health check (`checks:`) may measure; docs/sources.md says how each is
+measured and graded."""
+
+CheckType = Literal["cpu", "memory", "disk", "process", "network", "http", "command"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Thresholds:
+    """Where a figure turns warning and critical. Higher is worse unless `inverted` (a
+    process count: fewer is worse); then warning >= critical, else warning <= critical
+    (config/checks.py holds them to it). None: that status is never reached by the figure."""
+
+    warning: float | None = None
+    critical: float | None = None
+    inverted: bool = False
+    where: Where = NOWHERE
+
+
+CHECK_THRESHOLDS: Mapping[str, Thresholds] = MappingProxyType({
+    "cpu": Thresholds(warning=80, critical=95),
+    "memory": Thresholds(warning=80, critical=95),
+    "disk": Thresholds(warning=80, critical=90),
+    "process": Thresholds(critical=0, inverted=True),
+})
+"""Each check type's thresholds when the config gives none (percent used; a process count);
+network and http grade only by failure and answer unless given some (milliseconds), and a
+command grades itself by its exit status."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Check:
+    """A local health check (`checks:`), run by the daemon every `interval`, given `timeout`
+    to answer. The fields after `labels` belong to one type each: cpu `samples` (one a
+    second, averaged), memory `swap`, disk `paths` and `inodes`, process `names`, network
+    `host` and `port`, http `url` and `expected_status`, command `command` (argv, no shell).
+    """
+
+    id: str
+    type: CheckType
+    thresholds: Thresholds = Thresholds()
+    interval: timedelta = timedelta(minutes=1)
+    timeout: timedelta = timedelta(seconds=10)
+    service: str | None = None
+    labels: Mapping[str, str] = field(default_factory=frozen_mapping)
+    samples: int = 3
+    swap: Thresholds | None = None
+    paths: tuple[str, ...] = ("/",)
+    inodes: Thresholds | None = None
+    names: tuple[str, ...] = ()
+    host: str = ""
+    port: int = 0
+    url: str = ""
+    expected_status: int = 200
+    command: tuple[str, ...] = ()
+    where: Where = NOWHERE

@@ -44,6 +44,7 @@ from router.links import read_or_create_key
 from router.notify.deliver import Deliverer
 from router.notify.transport import Transport
 from router.notify.wire import HttpRequest
+from router.probes.runner import CheckRunner
 from router.server.api import build_routes
 from router.server.http import Limits, bound_port, open_listeners, serve_listeners
 from router.server.link_pages import LinkPages
@@ -120,6 +121,8 @@ async def run(options: Options, *, clock: Clock | None = None,
     slack_replies = Responder(functools.partial(_post_json, transport))
     engine.outbox_written = deliverer.wake
     scheduler = Scheduler(engine)
+    check_runner = CheckRunner(engine, transport)
+    engine.health.measure = check_runner.run_once  # attach_checks: the checks run at once
     engine.timers_written = scheduler.poke
     metrics = Metrics(store, version=__version__, reloads=lambda: reloader.status)
     deliverer.on_attempt = metrics.delivery_attempted
@@ -156,6 +159,7 @@ async def run(options: Options, *, clock: Clock | None = None,
             await nursery.start(Retention(engine).run)
             await nursery.start(slack_replies.run)
             await nursery.start(engine.ingest_log.run)
+            await nursery.start(check_runner.run)
             async with trio.open_nursery() as servers:  # both return once drained
                 limits = Limits(max_body_bytes=config.settings.max_body_bytes)
                 routes = build_routes(engine, deliverer, reload=functools.partial(

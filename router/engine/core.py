@@ -33,8 +33,10 @@ from router.core.inhibition import Inhibition
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
 from router.engine import direct, expiry
+from router.engine.checks import Checks
 from router.engine.escalation import Escalation, apply_walk
 from router.engine.handoffs import Handoffs
+from router.engine.health import Health, health_note
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.ingest_log import IngestLog
 from router.engine.inhibitions import Inhibitions, inhibition_in
@@ -85,6 +87,8 @@ class Engine:
         self.direct = direct.DirectNotifications(self.state)
         self.ingest_log = IngestLog()
         self.legacy_keys = LegacyKeys()
+        self.checks = Checks(self.state, self.ingest)
+        self.health = Health(self.state)
 
     @property
     def config(self) -> Config:
@@ -146,12 +150,23 @@ class Engine:
     async def ingest(self, alerts: Sequence[Alert], *,
                      trace_id: str | None = None) -> list[Accepted]:
         """Store every alert with its incident changes and notifications, in one commit.
-        `trace_id` names the request in the log lines (the server makes one per request)."""
-        snapshot, now = self.snapshot, self.clock.now()
+        `trace_id` names the request in the log lines (the server makes one per request).
+        An alert whose route or service attaches checks waits for them first, at most the
+        longest attached timeout and a second (engine/health.py)."""
+        snapshot = self.snapshot
+        given = alerts
+        if self.health.measure is not None and self.health.attaching(snapshot.config):
+            alerts = await self.health.gather(snapshot, alerts)  # attach_checks
+        now = self.clock.now()
 
         def work(transaction: Transaction) -> list[Accepted]:
             transaction.trace_id = trace_id or ""  # carried by the notifications to delivery
             accepted = [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
+            if alerts is not given:  # a new incident's health context, on its timeline
+                self.health.note(transaction, [
+                    parse_incident_id(item.incident_id)
+                    if item.incident_id and item.action == "opened" else None
+                    for item in accepted], alerts, now)
             if self.inhibitions.take_released():  # once per batch: it reads open incidents
                 self._release_inhibited(transaction, snapshot, now)
             return accepted
@@ -205,7 +220,8 @@ class Engine:
         expiry.track(transaction, config, alert, change, now)
         if page:
             updated = self._effects(transaction, snapshot, change, decision, suppressed_by, now,
-                                    firing_alert=alert.status is Status.FIRING)
+                                    firing_alert=alert.status is Status.FIRING,
+                                    note=health_note(alert))
         else:  # send_alert: a message, no escalation
             updated = change.incident
             transaction.add_timeline(updated.number, change.timeline)
@@ -236,8 +252,10 @@ class Engine:
 
     def _effects(self, transaction: Transaction, snapshot: Snapshot,
                  change: incident_rules.Change, decision: Decision,
-                 suppressed_by: str | None, now: datetime, *, firing_alert: bool) -> Incident:
-        """Write the change's timeline, notifications and timers; return the incident."""
+                 suppressed_by: str | None, now: datetime, *, firing_alert: bool,
+                 note: str = "") -> Incident:
+        """Write the change's timeline, notifications and timers; return the incident.
+        `note` goes with a first page (the health context: engine/health.py)."""
         incident = change.incident
         assert incident is not None
         timeline = list(change.timeline)
@@ -251,7 +269,8 @@ class Engine:
                 if incident.suppressed_by:
                     timeline.append(TimelineEntry(at=now, actor="router",
                                                   action="suppression ended"))
-                incident = self._page(transaction, snapshot, incident, decision, timeline, now)
+                incident = self._page(transaction, snapshot, incident, decision, timeline, now,
+                                      note=note)
         elif change.action in ("acknowledged", "resolved"):
             self._settle_change(transaction, snapshot, incident, change.action, now)
         elif (change.action == "updated" and firing_alert and not suppressed_by
@@ -323,7 +342,8 @@ class Engine:
         return advanced or restarted
 
     def _page(self, transaction: Transaction, snapshot: Snapshot, incident: Incident,
-              decision: Decision, timeline: list[TimelineEntry], now: datetime) -> Incident:
+              decision: Decision, timeline: list[TimelineEntry], now: datetime,
+              note: str = "") -> Incident:
         """First notifications of an incident: its channels and escalation level 1."""
         service = snapshot.config.services.get(incident.service or "")
         channels = dict.fromkeys((*decision.channels, *(service.channels if service else ())))
@@ -334,7 +354,8 @@ class Engine:
             for channel in channels]
         found = walk(snapshot.config, incident, (1, 0), now, self.new_id,
                      on_call=snapshot.on_call.within(transaction, now))
-        timeline.extend(apply_walk(transaction, incident.number, found, now, notifications))
+        timeline.extend(apply_walk(transaction, incident.number, found, now, notifications,
+                                   note=note))
         # Level 1 (or the first that reaches someone) is notified even when no policy adds
         # people: re-sent alerts must not page the channels again (level 0: never notified).
         people = found.plan.people

@@ -269,12 +269,15 @@ RETRY = "retry:"
 
 
 def apply_walk(transaction: Transaction, number: int, found: Walk, now: datetime,
-               also: Sequence[Notification] = ()) -> list[TimelineEntry]:
+               also: Sequence[Notification] = (), *, note: str = "") -> list[TimelineEntry]:
     """Write what a walk (core/escalation.py `walk`) notifies and its deadline, with `also`
-    (an opening's channels) first; returns its timeline lines: the levels it skipped, the
-    fallback or that nobody was reached, what was held, and what was notified."""
+    (an opening's channels) first, each with `note` (a first page's health context);
+    returns its timeline lines: the levels it skipped, the fallback or that nobody was
+    reached, what was held, and what was notified."""
     plan = found.plan
     notifications = [*also, *plan.notifications]
+    if note:
+        notifications = [replace(item, note=note) for item in notifications]
     transaction.add_notifications(notifications)
     if plan.deadline is not None:
         transaction.set_timer(number, plan.timer, plan.deadline)

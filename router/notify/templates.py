@@ -17,6 +17,8 @@ documented in docs/channels.md):
     person          id and name of the person notified, or None for a channel target
     channel         id and type of the channel
     notification    id, target, address
+    health          on a first page, the results of the checks its route or service
+                    attaches (mapping check id -> "critical: ..."); else empty
     incident_url    the incident in router's HTTP API
     acknowledge_url a link that acknowledges the incident, or None
     test            true for a test notification
@@ -25,6 +27,7 @@ documented in docs/channels.md):
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -56,6 +59,13 @@ _ACKNOWLEDGE = """
 {%- if acknowledge_url %}
 Acknowledge: {{ acknowledge_url }}{% endif %}"""
 
+_HEALTH = """
+{%- if health %}
+
+Health:
+{%- for check, result in health | dictsort %}
+  {{ check }}: {{ result }}{% endfor %}{% endif %}"""
+
 DEFAULT_TITLES: Mapping[str, str] = {
     "trigger": _TITLE,
     "escalate": _TITLE,
@@ -70,7 +80,7 @@ DEFAULT_TITLES: Mapping[str, str] = {
 """The default title of each event ("test" for every test notification)."""
 
 DEFAULT_TEXTS: Mapping[str, str] = {
-    "trigger": "{{ incident.summary }}\n" + _ABOUT + _ACKNOWLEDGE,
+    "trigger": "{{ incident.summary }}\n" + _ABOUT + _HEALTH + _ACKNOWLEDGE,
     "escalate": "{{ incident.summary }}\nNot acknowledged: escalated to level "
                 "{{ incident.level }}.\n" + _ABOUT + _ACKNOWLEDGE,
     "acknowledge": "{{ incident.summary }}\nAcknowledged{% if incident.acknowledged_by %} by "
@@ -143,6 +153,7 @@ def _context(*, incident: Incident, notification: Notification, channel: Channel
         "channel": {"id": channel.id, "type": channel.type},
         "notification": {"id": notification.id, "target": notification.target,
                          "address": notification.address},
+        "health": _health(incident, notification),
         **values,
     }
 
@@ -156,6 +167,17 @@ def _direct(notification: Notification) -> dict[str, Any]:
     return {"title": message.title, "message": message.message,
             "severity": message.severity.value, "tags": list(message.tags),
             "context": dict(message.context)}
+def _health(incident: Incident, notification: Notification) -> dict[str, str]:
+    """A first page's health context, carried in its note (a handoff notice's note is its
+    text, and it has no incident)."""
+    if not incident.number or not notification.note.startswith("{"):
+        return {}
+    try:
+        found = json.loads(notification.note)
+    except ValueError:
+        return {}
+    return {str(name): str(value) for name, value in found.items()} \
+        if isinstance(found, dict) else {}
 
 
 def _render(channel: Channel, name: str, context: dict[str, Any],

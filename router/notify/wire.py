@@ -56,7 +56,8 @@ class HttpRequest:
     routing keys travel in the body, Slack webhook URLs are secrets, so those show the host
     and a fixed label only)."""
 
-    method: Literal["POST", "PUT"]
+    method: Literal["GET", "POST", "PUT"]
+    """GET only for an http health check (router/probes/http.py); channels POST or PUT."""
     url: str = field(repr=False)  # a Slack webhook URL is a secret
     body: bytes = field(repr=False)  # a PagerDuty body holds the routing key
     target: str

@@ -34,6 +34,7 @@ from router.engine import Accepted, Engine, overrides, roster, views
 from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
 from router.server.api_access import DETECTED, Access, FeedToken, Gate
 from router.server.api_alertmanager import AlertmanagerApi
+from router.server.api_checks import Checks
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_formats import FormatIngest
 from router.server.api_notes import Notes
@@ -136,6 +137,9 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("POST", "/v1/notify", "respond", notify.send)
     add("POST", "/v1/notify/batch", "respond", notify.batch)
     add("POST", "/v1/incidents/{id}/notes", "respond", Notes(engine).add)
+    checks = Checks(engine)
+    add("GET", "/v1/checks", "read", checks.list)
+    add("GET", "/v1/checks/{id}/runs", "read", checks.runs)
     return routes
 
 

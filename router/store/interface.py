@@ -26,6 +26,8 @@ from router.alerts.model import Alert, Incident, Notification, Silence, Timeline
 from router.errors import StoreUnavailable
 from router.store.values import (
     Attempt,
+    CheckRun,
+    CheckState,
     Due,
     IncidentDetail,
     Measure,
@@ -103,6 +105,22 @@ class RetentionWriter(RetentionReader, Protocol):
 
 
 @runtime_checkable
+class ChecksReader(Protocol):
+    """Local health checks' statuses and runs (`reader.checks`)."""
+
+    def status(self, check_id: str) -> str | None: ...
+    def states(self) -> list[CheckState]: ...
+    def runs(self, check_id: str, limit: int = 100) -> list[CheckRun]: ...
+
+
+@runtime_checkable
+class ChecksWriter(ChecksReader, Protocol):
+    """`ChecksReader` and keeping a run (`transaction.checks`), its trail bounded."""
+
+    def record(self, run: CheckRun, keep: int) -> CheckRun: ...
+
+
+@runtime_checkable
 class Reader(Protocol):
     """Queries over the last committed state; no writes."""
 
@@ -112,6 +130,8 @@ class Reader(Protocol):
     def overrides(self) -> OverridesReader: ...
     @property
     def retention(self) -> RetentionReader: ...
+    @property
+    def checks(self) -> ChecksReader: ...
 
     def incident(self, number: int) -> Incident | None: ...
     def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None: ...
@@ -148,6 +168,8 @@ class Transaction(Reader, Protocol):
     def overrides(self) -> OverridesWriter: ...
     @property
     def retention(self) -> RetentionWriter: ...
+    @property
+    def checks(self) -> ChecksWriter: ...
 
     def next_incident_number(self) -> int: ...
     def save_incident(self, incident: Incident, firing: Iterable[str]) -> None: ...

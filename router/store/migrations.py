@@ -170,6 +170,30 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE timeline ADD COLUMN more TEXT;
     """,
+    # local health checks: every run (the audit trail, the newest runs per check kept:
+    # store/checks.py) and each check's status and since when, so a restart neither opens
+    # an alert again nor misses a change
+    """
+    CREATE TABLE check_runs (
+        id INTEGER PRIMARY KEY,
+        check_id TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL,
+        metrics TEXT NOT NULL,
+        duration_ms REAL NOT NULL,
+        error TEXT,
+        trace_id TEXT NOT NULL,
+        incident_id TEXT
+    );
+    CREATE INDEX check_runs_by_check ON check_runs (check_id, id);
+    CREATE TABLE check_states (
+        check_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        since REAL NOT NULL,
+        last_run INTEGER NOT NULL
+    );
+    """,
 )
 
 

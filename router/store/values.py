@@ -123,3 +123,32 @@ class Measure:
     """Pages the file holds but no table uses (given back by `reclaim`, or by VACUUM)."""
     incremental_vacuum: bool
     oldest_resolved: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckRun:
+    """One run of a local health check, as its audit trail keeps it: `status` ok, warning,
+    critical or unknown; `error` what went wrong running it (a timeout, a probe's
+    exception); `incident_id` the incident its alert opened, changed or resolved."""
+
+    check_id: str
+    started_at: datetime
+    status: str
+    message: str
+    metrics: Mapping[str, float]
+    duration_ms: float
+    error: str | None = None
+    trace_id: str = ""
+    incident_id: str | None = None
+    id: int = 0
+    """The store's number for the run (0 before it is stored)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckState:
+    """A check's status now, since when, and its last run."""
+
+    check_id: str
+    status: str
+    since: datetime
+    last_run: CheckRun

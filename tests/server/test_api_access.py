@@ -108,6 +108,8 @@ ACCESS = {
     ("POST", "/v1/notify"): "respond",
     ("POST", "/v1/notify/batch"): "respond",
     ("POST", "/v1/incidents/{id}/notes"): "respond",
+    ("GET", "/v1/checks"): "read",
+    ("GET", "/v1/checks/{id}/runs"): "read",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks", "format": "zabbix"}

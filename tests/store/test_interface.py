@@ -14,8 +14,10 @@ from router.store.sqlite import conforms
 
 ROUTER = Path(__file__).resolve().parent.parent.parent / "router"
 
-READS = (interface.OutboxReader, interface.OverridesReader, interface.RetentionReader)
-WRITES = (interface.OutboxWriter, interface.OverridesWriter, interface.RetentionWriter)
+READS = (interface.OutboxReader, interface.OverridesReader, interface.RetentionReader,
+         interface.ChecksReader)
+WRITES = (interface.OutboxWriter, interface.OverridesWriter, interface.RetentionWriter,
+          interface.ChecksWriter)
 
 
 def _connection_uses(path: Path) -> list[str]:
@@ -42,7 +44,7 @@ async def test_the_sqlite_classes_are_the_interface_s_protocols(tmp_path: Path) 
 
         def views(reader: object) -> tuple[object, ...]:
             assert isinstance(reader, interface.Reader)
-            return reader, reader.outbox, reader.overrides, reader.retention
+            return reader, reader.outbox, reader.overrides, reader.retention, reader.checks
 
         read = await store.read(views)
         written = await store.write(views)
@@ -50,9 +52,9 @@ async def test_the_sqlite_classes_are_the_interface_s_protocols(tmp_path: Path) 
     finally:
         await store.close()
     assert [isinstance(view, protocol) for view, protocol in zip(read[1:], READS, strict=True)] \
-        == [True] * 3
+        == [True] * len(READS)
     assert [isinstance(view, protocol) for view, protocol in zip(read[1:], WRITES, strict=True)] \
-        == [False] * 3, "a Reader's views do not write"
+        == [False] * len(WRITES), "a Reader's views do not write"
     assert isinstance(written[0], interface.Transaction)
     assert all(isinstance(view, protocol)
                for view, protocol in zip(written[1:], WRITES, strict=True))

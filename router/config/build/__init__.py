@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from router.config import checks
-from router.config.build import channels, oncall, routing, time_intervals
+from router.config.build import channels, local_checks, oncall, routing, time_intervals
 from router.config.build.context import Context, Item
 from router.config.build.settings import build_settings
 from router.config.load import LIST_SECTIONS, Document, Source
@@ -85,6 +85,7 @@ def _assemble(context: Context, documents: list[Document]) -> Config:
             routing.inhibit_rule(context, data, source, index)
             for index, (data, source) in enumerate(sections["inhibit_rules"])]),
         files=tuple(dict.fromkeys(document.source.file for document in documents)),
+        checks=by_id("checks", local_checks.check),
     )
 
 

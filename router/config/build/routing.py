@@ -35,6 +35,7 @@ def service(context: Context, data: dict[str, Any], source: Source) -> Service:
             values[key] = context.parse(parse_positive_duration, data, source, key)
     return Service(id=data["id"], name=data.get("name", data["id"]),
                    channels=tuple(data.get("channels", ())),
+                   attach_checks=tuple(data.get("attach_checks", ())),
                    routing_keys=tuple(context.secret(key)
                                       for key in data.get("routing_keys", ())),
                    where=context.place(source), **values)
@@ -65,6 +66,7 @@ def route(context: Context, data: dict[str, Any], source: Source, index: int) ->
         continue_matching=data.get("continue", False),
         active_time_intervals=tuple(data.get("active_time_intervals", ())),
         mute_time_intervals=tuple(data.get("mute_time_intervals", ())),
+        attach_checks=tuple(data.get("attach_checks", ())),
         where=context.place(source), **values,
     )
 
