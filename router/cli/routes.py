@@ -283,7 +283,9 @@ def _tested_json(tested: Tested, config: Config) -> dict[str, Any]:
                     "reached": step.reached, "taken": step.taken,
                     "mismatch": None if step.mismatch is None else {
                         "name": step.mismatch.name, "operator": step.mismatch.operator,
-                        "value": step.mismatch.value, "alert_value": step.value}}
+                        "value": step.mismatch.value, "alert_value": step.value},
+                    "unless": None if step.excluded is None else [
+                        str(matcher) for matcher in step.excluded]}
                    for step in explanation.steps],
         "decision": _outcome(explanation, config),
         "suppression": _holds_json(tested.holds),

@@ -410,6 +410,9 @@ class Route:
     """An ordered routing rule; with no matchers it catches everything.
 
     `severity` sets the alert's severity; `severity_map` renames some severities instead.
+    `unless` lists matcher sets: the route does not match an alert that matches every
+    matcher of any one of them (how an imported Alertmanager tree says "no earlier sibling
+    matched").
     """
 
     name: str
@@ -422,6 +425,7 @@ class Route:
     continue_matching: bool = False
     active_time_intervals: tuple[str, ...] = ()
     mute_time_intervals: tuple[str, ...] = ()
+    unless: tuple[tuple[Matcher, ...], ...] = ()
     where: Where = NOWHERE
 
 
