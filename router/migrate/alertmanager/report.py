@@ -59,6 +59,18 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
+class Refused(ValueError):
+    """The file cannot be imported at all: not an Alertmanager config Alertmanager would
+    accept, or a part whose meaning router cannot keep; `line` and `path` place it."""
+
+    def __init__(self, line: int | None, path: str, message: str) -> None:
+        super().__init__(message)
+        self.line, self.path, self.message = line, path, message
+
+    def describe(self, file: str) -> str:
+        return Finding("unsupported", self.line, self.path, self.message).describe(file)
+
+
 @dataclass(frozen=True, slots=True)
 class Loaded:
     """An Alertmanager config file as data, with the node tree that names its lines."""
