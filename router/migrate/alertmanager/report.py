@@ -31,7 +31,8 @@ class Finding:
 
     def describe(self, file: str) -> str:
         place = f"{file}:{self.line}" if self.line is not None else file
-        return f"{place}: {self.path}: {self.message}"
+        return f"{place}: {self.path}: {self.message}" if self.path else \
+            f"{place}: {self.message}"
 
 
 @dataclass(slots=True)
@@ -88,8 +89,11 @@ def load(path: Path) -> Loaded:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML: {error}") from None
+    except yaml.YAMLError as error:  # one line: where, and what the parser expected
+        mark = getattr(error, "problem_mark", None)
+        place = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ValueError(f"{place}: not valid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}:1: an Alertmanager config is a mapping of sections")
     return Loaded(data, Source(str(path), node, ""))
