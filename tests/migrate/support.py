@@ -61,7 +61,6 @@ def label_sets(route: Mapping[str, Any], count: int, seed: int = 17) -> list[Lab
                                          for name in names}
     chooser = random.Random(seed)
     found: dict[tuple[tuple[str, str], ...], Labels] = {}
-    found[()] = {}
     found[(("unrelated", "zzz"),)] = {"unrelated": "zzz"}
     attempts = 0
     while len(found) < count and attempts < count * 20:
@@ -71,7 +70,8 @@ def label_sets(route: Mapping[str, Any], count: int, seed: int = 17) -> list[Lab
             choice = chooser.choice(pools[name])
             if choice is not None:
                 labels[name] = choice
-        if chooser.random() < 0.1:
+        if chooser.random() < 0.1 or not any(labels.values()):
+            # an alert needs a non-empty label: Alertmanager's API and router's refuse it
             labels["unrelated"] = "zzz"
         found.setdefault(tuple(sorted(labels.items())), labels)
     return list(found.values())
