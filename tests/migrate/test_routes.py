@@ -171,3 +171,23 @@ def test_a_tree_router_cannot_keep_is_refused_with_its_place(
     with pytest.raises(Refused) as refused:
         rules_of(tree, tmp_path)
     assert refused.value.describe("am.yml").split(": ", 1)[1] == expected
+
+
+def test_a_route_alertmanager_never_reaches_is_reported_and_writes_no_rule(
+        tmp_path: Path) -> None:
+    path = tmp_path / "am.yml"
+    path.write_text(textwrap.dedent("""\
+        route:
+          receiver: x
+          routes:
+            - receiver: y
+            - match: {team: b}
+              receiver: z
+        """))
+    loaded = load(path)
+    report = Report(str(path))
+    rules = flatten(loaded.data["route"], loaded.source.at("route"), {}, report)
+    assert [rule.name for rule in rules] == ["y: route.routes[0]"]
+    assert [finding.describe("am.yml") for finding in report.findings] == [
+        "am.yml:5: route.routes[1]: never reached in Alertmanager either (an earlier sibling "
+        "without matchers and without continue matches every alert): no rule"]

@@ -54,7 +54,7 @@ class Report:
         titles = {"converted": "Converted", "changed": "Converted with a change of meaning",
                   "unsupported": "Not converted (router cannot express it)"}
         for kind in KINDS:
-            found = self.of_kind(kind)
+            found = sorted(self.of_kind(kind), key=lambda finding: finding.line or 0)
             lines.append(f"{titles[kind]}: {len(found)}")
             lines.extend(f"  {finding.describe(self.file)}" for finding in found)
         return "\n".join(lines) + "\n"

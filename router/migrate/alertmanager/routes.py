@@ -66,6 +66,7 @@ class Node:
 
 @dataclass(slots=True)
 class _Emitted:
+    report: Report
     rules: list[Rule] = field(default_factory=list)
 
 
@@ -82,7 +83,7 @@ def flatten(route: Any, source: Source, channels: Mapping[str, Sequence[str]],
     root = _node(route, source, None, report)
     if root.matchers:
         raise Refused(source.where.line, source.path, "the root route must not have matchers")
-    emitted = _Emitted()
+    emitted = _Emitted(report)
     _visit(root, (), (), emitted, channels)
     return emitted.rules
 
@@ -119,7 +120,11 @@ def _matchers(data: Mapping[str, Any], source: Source) -> tuple[str, ...]:
                               "expected a mapping of label name to value")
             found += [to_router(str(name), operator, _text(value))
                       for name, value in pairs.items()]
-        for index, line in enumerate(data.get("matchers") or []):
+        lines = data.get("matchers") or []
+        if not isinstance(lines, list):
+            raise Refused(source.at("matchers").where.line, f"{source.path}.matchers",
+                          "expected a list of matchers")
+        for index, line in enumerate(lines):
             place = source.at("matchers").at(index)
             try:
                 found += [to_router(*matcher) for matcher in parse_line(_text(line))]
@@ -177,7 +182,11 @@ def _visit(node: Node, path: tuple[Node, ...], exclusions: tuple[Exclusion, ...]
     children: list[Exclusion] = []
     for child in node.children:
         if any(not matchers for matchers, _ in earlier):
-            break  # an earlier sibling without matchers and without continue takes all
+            # an earlier sibling without matchers and without continue takes every alert
+            emitted.report.add("converted", child.source, "never reached in Alertmanager "
+                               "either (an earlier sibling without matchers and without "
+                               "continue matches every alert): no rule")
+            continue
         start = len(emitted.rules)
         _visit(child, chain, (*exclusions, *earlier), emitted, channels)
         stops = all(not rule.continue_matching for rule in emitted.rules[start:])
