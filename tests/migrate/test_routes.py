@@ -81,6 +81,20 @@ CASES: dict[str, str] = {
           - match: {service: ""}
             receiver: no-service
         """,
+    "escapes, every operator and spaces": r"""
+        receiver: default
+        routes:
+          - matchers: ['msg="say \"hi\""', 'path=~"C:\\\\tmp|/tmp"']
+            receiver: quoted
+            continue: true
+          - matchers: ['  team != "a b" ', 'zone!~"eu-.*|us-.*"', "rack=~'x'"]
+            receiver: spaced
+            continue: true
+          - matchers: ['{kind="disk, full", level=~"(warn|crit)ical"}']
+            receiver: braces
+          - match_re: {job: 'node|(black)?box', instance: '.+:9100'}
+            receiver: anchored
+        """,
 }
 
 TREES = {**{name: textwrap.dedent(text) for name, text in CASES.items()},
