@@ -99,7 +99,7 @@ def test_the_output_passes_router_validate_as_it_stands(
     assert (code, error) == (0, "")
     assert printed.startswith("config valid: 0 people, 3 channels,")
     # with the variable the report names set, the secrets resolve too
-    monkeypatch.setenv("ROUTER_MAIL_EMAIL_AUTH_PASSWORD", "hunter2")
+    monkeypatch.setenv("ROUTER_GLOBAL_SMTP_AUTH_PASSWORD", "hunter2")
     code, printed, error = run("validate", str(out))
     assert (code, error) == (0, "")
     code, printed, _ = run("route-test", "--config", str(out), "team=db",

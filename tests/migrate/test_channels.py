@@ -71,7 +71,7 @@ def test_each_integration_becomes_a_channel_of_its_receiver(tmp_path: Path) -> N
         "id": "team-mail-email", "type": "email", "host": "smtp.example.org", "port": 587,
         "from": "alertmanager@example.org", "to": ["a@example.org", "b@example.org"],
         "security": "starttls", "username": "am",
-        "password": "${env:ROUTER_TEAM_MAIL_EMAIL_AUTH_PASSWORD}"}
+        "password": "${env:ROUTER_GLOBAL_SMTP_AUTH_PASSWORD}"}
     assert by_id["team-mail-email-2"]["security"] == "tls"
     assert by_id["team-mail-email-2"]["password"] == "${file:/etc/am/smtp}"
     assert by_id["chat-slack"] == {"id": "chat-slack", "type": "slack", "channel": "#ops",
@@ -94,7 +94,7 @@ def test_the_report_says_what_changed_and_what_was_left_out(tmp_path: Path) -> N
     for expected in [
         f"  {file}:5: global.smtp_auth_password: smtp_auth_password: the secret is not "
         "written into router's config; set the environment variable "
-        "ROUTER_TEAM_MAIL_EMAIL_AUTH_PASSWORD to it (channel 'team-mail-email')",
+        "ROUTER_GLOBAL_SMTP_AUTH_PASSWORD to it (every channel that uses it)",
         f"  {file}:13: receivers[0].webhook_configs[1].send_resolved: send_resolved is false: "
         "router sends a follow-up when the incident resolves all the same",
         f"  {file}:24: receivers[2].slack_configs[0].title: title: templates are not "
@@ -137,3 +137,14 @@ def test_group_by_all_labels_is_router_own_grouping(tmp_path: Path) -> None:
         ("changed", 5, "group_by ['alertname']"),
         ("changed", 5, "router does not send a firing alert's notification again; an "
                        "unacknowledged incident escalates along its service's policy")]
+
+
+def test_global_settings_router_does_not_use_are_reported() -> None:
+    from router.migrate.alertmanager.convert import convert
+    from tests.migrate.support import DATA
+    path = DATA / "config_testdata" / "conf.good.yml"
+    found = [finding.describe("conf.good.yml") for finding in
+             convert(path).report.of_kind("unsupported") if finding.path.startswith("global")]
+    assert found == ["conf.good.yml:10: global.smtp_hello: global smtp_hello is not carried over",
+                     "conf.good.yml:12: global.http_config: global http_config is not carried "
+                     "over"]

@@ -49,6 +49,7 @@ class _Context:
     globals: Mapping[str, Any]
     global_source: Source
     webhook_fallback: bool
+    reported: set[str] = field(default_factory=set)  # global secrets' variables named once
 
 
 def convert_receivers(data: Mapping[str, Any], source: Source, report: Report, *,
@@ -137,11 +138,14 @@ def _secret(context: _Context, item: Mapping[str, Any], key: str, spot: Source,
             path = Path(str(holder[f"{name}_file"])).expanduser()
             return "${file:" + str(path if path.is_absolute() else context.base_dir / path) + "}"
         if holder.get(name):
-            variable = _variable(channel_id, key)
-            context.report.add("changed", place.at(name),
-                               f"{name}: the secret is not written into router's config; "
-                               f"set the environment variable {variable} to it (channel "
-                               f"{channel_id!r})")
+            shared = holder is not item  # one variable for a global secret, named once
+            variable = _variable("global" if shared else channel_id, name if shared else key)
+            if variable not in context.reported:
+                context.reported.add(variable)
+                users = "every channel that uses it" if shared else f"channel {channel_id!r}"
+                context.report.add("changed", place.at(name),
+                                   f"{name}: the secret is not written into router's config; "
+                                   f"set the environment variable {variable} to it ({users})")
             return "${env:" + variable + "}"
     return None
 

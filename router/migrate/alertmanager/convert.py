@@ -34,6 +34,9 @@ NOT_CONVERTED_YET = {
                  "texts",
 }
 _KNOWN = {"global", "route", "receivers", *NOT_CONVERTED_YET}
+_GLOBALS_USED = {"resolve_timeout", "smtp_from", "smtp_smarthost", "smtp_auth_username",
+                 "smtp_auth_password", "smtp_auth_password_file", "smtp_require_tls",
+                 "slack_api_url", "slack_api_url_file", "pagerduty_url"}
 _DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?"
                        r"(?:(\d+)ms)?")
 _SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1)
@@ -105,6 +108,11 @@ def _sections(loaded: Loaded, report: Report) -> None:
             report.add("unsupported", loaded.source.key(key), NOT_CONVERTED_YET[key])
         elif key not in _KNOWN:
             report.add("unsupported", loaded.source.key(key), f"unknown section {key!r}")
+    global_settings = loaded.data.get("global") or {}
+    for key in global_settings if isinstance(global_settings, Mapping) else ():
+        if key not in _GLOBALS_USED:
+            report.add("unsupported", loaded.source.at("global").key(key),
+                       f"global {key} is not carried over")
 
 
 def _settings(loaded: Loaded, report: Report, name: str) -> str:
