@@ -132,8 +132,9 @@ def _settings(loaded: Loaded, report: Report, name: str) -> str:
     else:
         seconds += int(match.group(7) or 0) // 1000
     if "resolve_timeout" in global_settings:
-        report.add("converted", place, "resolve_timeout: settings.resolve_timeout."
-                                       "alertmanager_v2")
+        report.add("converted", place, "becomes settings.resolve_timeout.alertmanager_v2 "
+                                       "(alerts Prometheus posts to /api/v2/alerts; "
+                                       "Alertmanager's own webhook sends its resolves)")
     settings = {"resolve_timeout": {"alertmanager_v2": _router_duration(seconds)}
                 if seconds else {"alertmanager_v2": "none"}}
     return _document(name, "settings", [(settings, None)], mapping=True)
