@@ -176,9 +176,9 @@ def test_continue_needs_unless_for_the_siblings_it_does_not_stop(tmp_path: Path)
     ({"receiver": "x", "routes": [{"matchers": ['a="b']}]},
      "route.routes[0].matchers[0]: matcher value contains unescaped double quote: a=\"b"),
     ({"receiver": "x", "routes": [{"match_re": {"a": "[[:alpha:]]+"}}]},
-     "route.routes[0]: regular expression '[[:alpha:]]+' uses Go syntax (POSIX or Unicode "
-     "classes, \\Q..\\E, \\z, \\C or the U flag) that router's Python regular expressions do "
-     "not read the same way"),
+     "route.routes[0].match_re.a: regular expression '[[:alpha:]]+' uses Go syntax (POSIX "
+     "or Unicode classes, \\Q..\\E, \\z, \\C or the U flag) that router's Python regular "
+     "expressions do not read the same way"),
 ])
 def test_a_tree_router_cannot_keep_is_refused_with_its_place(
         tree: dict[str, Any], expected: str, tmp_path: Path) -> None:
@@ -205,3 +205,35 @@ def test_a_route_alertmanager_never_reaches_is_reported_and_writes_no_rule(
     assert [finding.describe("am.yml") for finding in report.findings] == [
         "am.yml:5: route.routes[1]: never reached in Alertmanager either (an earlier sibling "
         "without matchers and without continue matches every alert): no rule"]
+
+
+def test_go_ascii_classes_stay_ascii_and_scalars_read_as_written(tmp_path: Path) -> None:
+    tree = yaml.safe_load(textwrap.dedent("""
+        receiver: default
+        routes:
+          - match_re: {code: '\\d+'}
+            receiver: numbered
+          - match: {version: 1.50, flag: yes, empty: }
+            receiver: versioned
+        """))
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(textwrap.dedent("""\
+        route:
+          receiver: default
+          routes:
+            - match_re: {code: '\\d+'}
+              receiver: numbered
+            - match: {version: 1.50, flag: yes, empty: }
+              receiver: versioned
+        """))
+    loaded = load(path)
+    rules = flatten(loaded.data["route"], loaded.source.at("route"),
+                    {name: (name,) for name in receivers_of(tree) | {"default"}},
+                    Report(str(path)))
+    assert [rule.match for rule in rules] == [
+        ("code=~(?a)\\d+",), ("version=1.50", "flag=yes", 'empty=""'), ()]
+    table = table_of(rules)
+    assert route(Alert(summary="x", source="s", labels={"code": "42"}), table).channels == (
+        "numbered",)
+    assert route(Alert(summary="x", source="s", labels={"code": "\u0664\u0662"}),
+                 table).channels == ("default",)  # Arabic-Indic digits: not Go's \d

@@ -23,6 +23,7 @@ _ROUTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
 _RESERVED = ("severity", "source", "service")
 # Go's RE2 syntax that Python's `re` reads differently or not at all.
 _GO_ONLY = re.compile(r"\[\[:|\\[pPQEzC]|\(\?[a-zA-Z]*U")
+_UNICODE_CLASSES = re.compile(r"(?<!\\)(?:\\\\)*\\[dDwWsSbB]")
 
 
 class MatcherError(ValueError):
@@ -89,6 +90,9 @@ def parse_one(text: str) -> tuple[str, str, str]:
 def to_router(name: str, operator: str, value: str) -> str:
     """Router's text for one matcher with Alertmanager's meaning.
 
+    A regular expression with `\\d`, `\\w`, `\\s` or `\\b` gets `(?a)` in front: those are
+    ASCII classes in Go and Unicode ones in Python.
+
     Raises:
         MatcherError: the label name or the regular expression has no equal in router.
     """
@@ -98,6 +102,8 @@ def to_router(name: str, operator: str, value: str) -> str:
         raise MatcherError(f"label name {name!r} cannot be written as a router matcher")
     if operator in ("=~", "!~"):
         check_regex(value)
+        if _UNICODE_CLASSES.search(value):
+            value = "(?a)" + value  # Go's \d \w \s \b are ASCII; Python's Unicode
     plain = value != "" and value == value.strip() and not value.startswith('"') \
         and "\n" not in value and "#" not in value
     text = f"{name}{operator}{value if plain else json.dumps(value, ensure_ascii=False)}"

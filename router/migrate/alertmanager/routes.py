@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from router.config.load import Source
 from router.migrate.alertmanager.matchers import MatcherError, parse_line, to_router
 from router.migrate.alertmanager.report import Refused, Report
@@ -112,34 +114,39 @@ def _node(data: Any, source: Source, parent: Node | None, report: Report) -> Nod
 def _matchers(data: Mapping[str, Any], source: Source) -> tuple[str, ...]:
     """`match`, `match_re` and `matchers`, in router's words, without repeats."""
     found: list[str] = []
-    try:
-        for key, operator in (("match", "="), ("match_re", "=~")):
-            pairs = data.get(key) or {}
-            if not isinstance(pairs, Mapping):
-                raise Refused(source.at(key).where.line, f"{source.path}.{key}",
-                              "expected a mapping of label name to value")
-            found += [to_router(str(name), operator, _text(value))
-                      for name, value in pairs.items()]
-        lines = data.get("matchers") or []
-        if not isinstance(lines, list):
-            raise Refused(source.at("matchers").where.line, f"{source.path}.matchers",
-                          "expected a list of matchers")
-        for index, line in enumerate(lines):
-            place = source.at("matchers").at(index)
+    for key, operator in (("match", "="), ("match_re", "=~")):
+        pairs = data.get(key) or {}
+        if not isinstance(pairs, Mapping):
+            raise Refused(source.at(key).where.line, f"{source.path}.{key}",
+                          "expected a mapping of label name to value")
+        for name, value in pairs.items():
+            place = source.at(key).at(str(name))
             try:
-                found += [to_router(*matcher) for matcher in parse_line(_text(line))]
+                found.append(to_router(str(name), operator, _text(value, place)))
             except MatcherError as error:
                 raise Refused(place.where.line, place.path, str(error)) from None
-    except MatcherError as error:
-        raise Refused(source.where.line, source.path, str(error)) from None
+    lines = data.get("matchers") or []
+    if not isinstance(lines, list):
+        raise Refused(source.at("matchers").where.line, f"{source.path}.matchers",
+                      "expected a list of matchers")
+    for index, line in enumerate(lines):
+        place = source.at("matchers").at(index)
+        try:
+            found += [to_router(*matcher) for matcher in parse_line(_text(line, place))]
+        except MatcherError as error:
+            raise Refused(place.where.line, place.path, str(error)) from None
     return tuple(dict.fromkeys(found))
 
 
-def _text(value: Any) -> str:
-    """A scalar as Alertmanager's YAML reads it into a string (`true`, `5` as written)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
+def _text(value: Any, source: Source) -> str:
+    """A scalar as Alertmanager's YAML reads it into a string: as written (`1.50`, `0x1F`,
+    `yes`), which PyYAML's value is not; null is empty."""
+    if value is None:
+        return ""
+    node = source.node
+    if isinstance(node, yaml.ScalarNode) and not isinstance(value, str):
+        return str(node.value)
+    return str(value)
 
 
 def _options(node: Node, report: Report) -> None:
