@@ -14,12 +14,15 @@ a config of Alertmanager's own tests (fewer where the tree has fewer distinct se
 
 Item 4: every config/testdata/conf.*.yml that `amtool check-config` accepts (copied into
 data/config_testdata with its source path) imports, validates and routes as amtool says; none
-is refused. The routing trees of dispatch/route_test.go are in data/route_test.
+is refused. The routing trees of dispatch/route_test.go are in data/route_test. Random
+trees with `continue` at every level (test_routes.random_tree) are asked every label set over
+their labels.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -41,7 +44,7 @@ from tests.migrate.support import (
     full_config,
     label_sets,
 )
-from tests.migrate.test_routes import CASES
+from tests.migrate.test_routes import ALL_LABELS, CASES, random_tree
 
 pytestmark = pytest.mark.skipif(AMTOOL is None, reason="needs amtool (Debian package "
                                                         "prometheus-alertmanager)")
@@ -149,3 +152,15 @@ def test_the_route_test_trees_are_copied_as_is() -> None:
         first, last = (int(number) for number in header.split("lines ")[1].split(")")[0]
                        .split("-"))
         assert _body(path) == "".join(source[first - 1:last]), path.name
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_trees_with_continue_notify_what_amtool_names(seed: int, tmp_path: Path) -> None:
+    """Trees of test_routes.random_tree, every label set over their two labels."""
+    tree = random_tree(random.Random(seed), 0, [0])
+    tree.update(matchers=[], receiver="root")
+    tree.pop("continue", None)
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(full_config(yaml.safe_dump(tree)))
+    sets = [labels for labels in ALL_LABELS if any(labels.values())]
+    assert differences(path, sets, tmp_path / "router") == []

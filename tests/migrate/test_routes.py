@@ -4,6 +4,7 @@ proof against the real amtool is tests/migrate/test_amtool.py)."""
 
 from __future__ import annotations
 
+import random
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,39 @@ def test_go_ascii_classes_stay_ascii_and_scalars_read_as_written(tmp_path: Path)
         "numbered",)
     assert route(Alert(summary="x", source="s", labels={"code": "\u0664\u0662"}),
                  table).channels == ("default",)  # Arabic-Indic digits: not Go's \d
+
+
+def random_tree(chooser: random.Random, depth: int, counter: list[int]) -> dict[str, Any]:
+    """A route with 0-3 matchers over two labels and, above the last level, 0-3 children;
+    `continue` and receivers at random (a child without receiver inherits)."""
+    counter[0] += 1
+    node: dict[str, Any] = {"matchers": chooser.sample(MATCHER_POOL, chooser.randint(0, 2))}
+    if chooser.random() < 0.7:
+        node["receiver"] = f"r{counter[0]}"
+    if chooser.random() < 0.4:
+        node["continue"] = True
+    if depth < 3 and chooser.random() < 0.6:
+        node["routes"] = [random_tree(chooser, depth + 1, counter)
+                          for _ in range(chooser.randint(1, 3))]
+    return node
+
+
+MATCHER_POOL = ["a=x", "a!=x", 'a=~"x|y"', 'a!~"y"', 'a=""', "b=x", "b!=y", 'b=~"x|"',
+                'b!~"x|y"', 'b=""']
+ALL_LABELS = [{name: value for name, value in (("a", a), ("b", b)) if value is not None}
+              for a in ("x", "y", "z", "", None) for b in ("x", "y", "z", "", None)]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_trees_route_as_alertmanager_for_every_label_set(
+        seed: int, tmp_path: Path) -> None:
+    chooser = random.Random(seed)
+    tree = random_tree(chooser, 0, [0])
+    tree["matchers"] = []
+    tree["receiver"] = "root"
+    tree.pop("continue", None)
+    table = table_of(rules_of(tree, tmp_path))
+    for labels in ALL_LABELS:
+        expected = set(alertmanager_answer(tree, labels) or ())
+        got = set(route(Alert(summary="x", source="s", labels=labels), table).channels)
+        assert got == expected, (labels, yaml.safe_dump(tree))
