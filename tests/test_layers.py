@@ -45,7 +45,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "router.cli": ("router.config", "router.alerts", "router.core", "router.engine",
                    "router.store", "router.daemon", "router.notify.deliver",
                    "router.notify.transport", "router.clock", "router.redaction",
-                   "router.version"),
+                   "router.version", "router.migrate"),
     "router.migrate": ("router.config", "router.core", "router.alerts"),
     "router.probes": ("router.config.model", "router.core", "router.engine",
                       "router.notify.transport", "router.notify.wire", "router.redaction",

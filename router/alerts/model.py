@@ -75,7 +75,10 @@ class Alert:
     client_url: str | None = None
 
     def field_value(self, name: str) -> str | None:
-        """The value a route matcher compares: a reserved field or else a label."""
+        """The value a route matcher compares: a reserved field or else a label;
+        `labels.NAME` is the label NAME even when NAME is reserved (`labels.severity`)."""
+        if name.startswith("labels."):
+            return self.labels.get(name[len("labels."):])
         if name == "severity":
             return self.severity.value
         if name == "source":

@@ -25,6 +25,9 @@ from router.cli import (
     deliveries as cli_deliveries,
 )
 from router.cli import (
+    importer as cli_importer,
+)
+from router.cli import (
     incidents as cli_incidents,
 )
 from router.cli import (
@@ -110,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_store.add_commands(commands)
     cli_notify.add_commands(commands)
     cli_checks.add_commands(commands)
+    cli_importer.add_commands(commands)
     return parser
 
 

@@ -54,7 +54,8 @@ def add_commands(commands: Any) -> None:
                    "notified, as `amtool config routes test`", _EXITS)
     test.add_argument("alert", nargs="*", metavar="ALERT.json | NAME=VALUE",
                       help="a file of router's alert JSON (one alert or a list), or labels; "
-                           "severity=, source= and service= set those fields")
+                           "severity=, source= and service= set those fields, "
+                           "labels.severity= (and so on) the labels of those names")
     test.add_argument("--severity", choices=[item.value for item in Severity])
     test.add_argument("--source", help="the inbound format's name (default: native)")
     test.add_argument("--service", help="a service the sender names")
@@ -178,7 +179,8 @@ def _read_alerts(path: Path, limits: AlertLimits) -> list[Alert]:
 
 
 def _pairs_alert(words: Sequence[str]) -> Alert:
-    """An alert from NAME=VALUE words; severity, source and service are fields, not labels."""
+    """An alert from NAME=VALUE words; severity, source and service are fields, not labels
+    (`labels.severity=page` is the label)."""
     labels: dict[str, str] = {}
     severity, source, service = Severity.WARNING, native.SOURCE, None
     for word in words:
@@ -194,8 +196,8 @@ def _pairs_alert(words: Sequence[str]) -> Alert:
             source = value
         elif name == "service":
             service = value or None
-        else:
-            labels[name] = value
+        else:  # labels.severity=page: the label a reserved field shadows
+            labels[name.removeprefix("labels.")] = value
     return Alert(summary="route-test", source=source, severity=severity, service=service,
                  labels=labels)
 
@@ -283,7 +285,9 @@ def _tested_json(tested: Tested, config: Config) -> dict[str, Any]:
                     "reached": step.reached, "taken": step.taken,
                     "mismatch": None if step.mismatch is None else {
                         "name": step.mismatch.name, "operator": step.mismatch.operator,
-                        "value": step.mismatch.value, "alert_value": step.value}}
+                        "value": step.mismatch.value, "alert_value": step.value},
+                    "unless": None if step.excluded is None else [
+                        str(matcher) for matcher in step.excluded]}
                    for step in explanation.steps],
         "decision": _outcome(explanation, config),
         "suppression": _holds_json(tested.holds),

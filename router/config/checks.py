@@ -192,14 +192,15 @@ def _a(word: str) -> str:
 
 
 def check_unreachable_routes(config: Config) -> Iterator[Problem]:
-    """Routes after a catch-all (no matchers, no `continue`) can never match: a warning."""
+    """Routes after a catch-all (no matchers, no `unless`, no `continue`) can never match: a
+    warning."""
     catch_all: Route | None = None
     for route in config.routes:
         if catch_all is not None:
             yield Problem(route.where, "", f"route {route.name!r} can never match: route "
                           f"{catch_all.name!r} at {catch_all.where} before it matches every "
                           "alert and has no 'continue: true'", "warning")
-        elif not route.matchers and not route.continue_matching:
+        elif not route.matchers and not route.unless and not route.continue_matching:
             catch_all = route
 
 

@@ -413,6 +413,9 @@ class Route:
     """An ordered routing rule; with no matchers it catches everything.
 
     `severity` sets the alert's severity; `severity_map` renames some severities instead.
+    `unless` lists matcher sets: the route does not match an alert that matches every
+    matcher of any one of them (how an imported Alertmanager tree says "no earlier sibling
+    matched").
     """
 
     name: str
@@ -427,6 +430,7 @@ class Route:
     mute_time_intervals: tuple[str, ...] = ()
     attach_checks: tuple[str, ...] = ()
     """Checks run when an alert this route takes arrives; their results join the alert."""
+    unless: tuple[tuple[Matcher, ...], ...] = ()
     where: Where = NOWHERE
 
 

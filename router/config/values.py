@@ -24,6 +24,7 @@ _DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?
 _TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)|(24:00)")
 _MATCHER = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*(=~|!~|!=|=)\s*(.*?)\s*")
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+_RESERVED = ("severity", "source", "service")  # core.matching.RESERVED; config may not import core
 
 
 def parse_duration(text: str) -> timedelta:
@@ -157,7 +158,9 @@ def _years_after(day: date, years: int) -> date:
 def parse_matcher(text: str, where: Where) -> Matcher:
     """`name=value`, `name!=value`, `name=~regex`, `name!~regex`; the value may be quoted.
 
-    Regular expressions must match the whole value, as in Alertmanager.
+    Regular expressions must match the whole value, as in Alertmanager. `labels.NAME` names
+    the label NAME; kept as written only for a reserved NAME (`labels.severity`), whose label
+    the reserved field otherwise shadows.
     """
     match = _MATCHER.fullmatch(text)
     if match is None:
@@ -165,6 +168,8 @@ def parse_matcher(text: str, where: Where) -> Matcher:
             f"expected a matcher like team=db, severity!=info or env=~\"prod|staging\", "
             f"got {text!r}")
     name, operator, value = match.groups()
+    if name.startswith("labels.") and name[len("labels."):] not in _RESERVED:
+        name = name[len("labels."):]  # only a reserved name needs `labels.` to reach its label
     if len(value) >= 2 and value[0] == value[-1] == '"':
         try:
             value = json.loads(value)

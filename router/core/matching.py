@@ -4,8 +4,11 @@ config.model and alerts.model only).
 Pure: no I/O, no clock. The rules, as in Alertmanager:
 
 - `name` is a reserved field (`severity`, `source`, `service`) or else a label, read through
-  `Alert.field_value`; a missing label (or an alert with no service) compares as the empty
-  string, so `env=""` matches an alert without `env` and `env!="prod"` matches it too.
+  `Alert.field_value`; `labels.severity` (`labels.source`, `labels.service`) is the label of
+  that name as the sender wrote it, which the reserved field shadows (an imported
+  Alertmanager route compares the label); a missing label (or an alert with no service)
+  compares as the empty string, so `env=""` matches an alert without `env` and
+  `env!="prod"` matches it too.
 - `=` and `!=` compare whole strings, case-sensitively.
 - `=~` and `!~` match a regular expression against the WHOLE value (`re.fullmatch`):
   `team=~"db"` does not match `team=dbs`. Patterns are compiled once per distinct text and
@@ -24,6 +27,10 @@ from router.alerts.model import Alert
 
 RESERVED = ("severity", "source", "service")
 """Matcher names that read a field of the alert instead of a label."""
+
+RAW_LABELS = tuple(f"labels.{name}" for name in RESERVED)
+"""Matcher names that read the label a reserved field shadows (`config.values` turns any
+other `labels.NAME` into `NAME`)."""
 
 
 class MatcherLike(Protocol):
@@ -49,11 +56,19 @@ def fields_of(alert: Alert) -> dict[str, str]:
     """Every value a matcher can read from `alert`, by matcher name.
 
     Labels first, then the reserved fields over them (a label called `severity` is shadowed
-    by the alert's severity, as `Alert.field_value` does); a name not in the result reads "".
+    by the alert's severity, as `Alert.field_value` does, and kept as `labels.severity`); a
+    name not in the result reads "".
     """
-    fields = dict(alert.labels)
+    labels = alert.labels
+    fields = dict(labels)
+    for name, raw in zip(RESERVED, RAW_LABELS, strict=True):
+        value = labels.get(name)
+        if value is not None:
+            fields[raw] = value
+        elif raw in fields:  # a label literally called `labels.severity` is not the label
+            del fields[raw]
     # RESERVED, read as `Alert.field_value` does, spelt out: this runs for every alert.
-    service = alert.service if alert.service is not None else fields.get("service")
+    service = alert.service if alert.service is not None else labels.get("service")
     fields["severity"] = alert.severity.value
     fields["source"] = alert.source
     if service is None:

@@ -8,7 +8,10 @@ Pure: no I/O, no clock. The rules:
   route with no matchers matches every alert. The first matching route wins and matching
   stops there, unless it has `continue: true` (`continue_matching`): then matching goes on
   and every later match adds to the decision. Matchers always read the alert as it arrived,
-  never a severity an earlier route rewrote.
+  never a severity an earlier route rewrote. A route with `unless` matcher sets does not
+  match an alert that matches every matcher of any one set (an imported Alertmanager tree
+  needs "no earlier sibling matched", which order alone cannot say once `continue` is in
+  play).
 - Decision. `routes` lists every matched route in order. `service` and `escalation_policy`
   come from the first matched route that names one; `channels` is the union of the matched
   routes' channels in order, without repeats; `severity` starts as the alert's own and each
@@ -68,7 +71,8 @@ class Step:
 
     `reached` is False when an earlier matching route without `continue` stopped matching
     before this one; such a route may still `match` (it would, were it reached). `mismatch`
-    is the first matcher that failed and `value` the alert's value it compared.
+    is the first matcher that failed and `value` the alert's value it compared; `excluded`
+    the `unless` set that matched when every matcher did.
     """
 
     position: int
@@ -77,6 +81,7 @@ class Step:
     reached: bool
     mismatch: Matcher | None = None
     value: str = ""
+    excluded: tuple[Matcher, ...] | None = None
 
     @property
     def taken(self) -> bool:
@@ -91,6 +96,8 @@ class Step:
             return f"{head}: matches{more}"
         if self.matched:
             return f"{head}: would match, but an earlier route stopped matching"
+        if self.excluded is not None:
+            return f"{head}: no match: unless [{', '.join(map(str, self.excluded))}] matches"
         assert self.mismatch is not None
         return f"{head}: no match: {self.mismatch} (alert has {self.value!r})"
 
@@ -162,7 +169,8 @@ def route(alert: Alert, table: RouteTable) -> Decision:
     matched: list[int] = []
     for position in positions:
         candidate = routes[position]
-        if first_mismatch(candidate.matchers, fields) is None:
+        if first_mismatch(candidate.matchers, fields) is None and (
+                not candidate.unless or _excluded_by(candidate, fields) is None):
             matched.append(position)
             if not candidate.continue_matching:
                 break
@@ -187,12 +195,14 @@ def explain(alert: Alert, table: RouteTable) -> Explanation:
     reached = True
     for position, candidate in enumerate(table.routes):
         mismatch = first_mismatch(candidate.matchers, fields)
+        excluded = _excluded_by(candidate, fields) if mismatch is None else None
         steps.append(Step(
-            position=position, route=candidate, matched=mismatch is None, reached=reached,
-            mismatch=mismatch if isinstance(mismatch, Matcher) else None,
+            position=position, route=candidate, matched=mismatch is None and excluded is None,
+            reached=reached, mismatch=mismatch if isinstance(mismatch, Matcher) else None,
             value=fields.get(mismatch.name, "") if mismatch is not None else "",
+            excluded=excluded,
         ))
-        if mismatch is None and reached:
+        if mismatch is None and excluded is None and reached:
             matched.append(candidate)
             reached = candidate.continue_matching
     return Explanation(steps=tuple(steps), decision=decide(alert, matched))
@@ -216,6 +226,14 @@ def decide(alert: Alert, matched: Iterable[Route]) -> Decision:
                                 if rule.escalation_policy is not None), None),
         severity=severity,
     )
+
+
+def _excluded_by(candidate: Route, fields: Mapping[str, str]) -> tuple[Matcher, ...] | None:
+    """The first of the route's `unless` sets that `fields` match entirely, or None."""
+    for matchers in candidate.unless:
+        if first_mismatch(matchers, fields) is None:
+            return matchers
+    return None
 
 
 def _anchor_values(matcher: Matcher) -> tuple[str, ...]:

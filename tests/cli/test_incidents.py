@@ -187,12 +187,13 @@ def test_route_test_reads_a_native_alert_file_and_answers_json(config: Path,
     assert tested["routes"][0] == {"position": 1, "name": "staging",
                                    "where": f"{config / 'router.yaml'}:22:5",
                                    "matched": True, "reached": True, "taken": True,
-                                   "mismatch": None}
+                                   "mismatch": None, "unless": None}
     assert tested["routes"][2] == {"position": 3, "name": "api",
                                    "where": f"{config / 'router.yaml'}:30:5",
                                    "matched": False, "reached": False, "taken": False,
                                    "mismatch": {"name": "service", "operator": "=",
-                                                "value": "api", "alert_value": ""}}
+                                                "value": "api", "alert_value": ""},
+                                   "unless": None}
     assert tested["decision"] == {"default": False, "routes": ["staging"], "service": "api",
                                   "channels": ["log"], "escalation_policy": "default",
                                   "first_level": ["rota:primary", "channel:mail"],

@@ -279,3 +279,44 @@ def test_an_empty_section_means_none_and_a_channel_keeps_its_name(tmp_path: Path
     config = load_config([path])
     assert config.people == {}
     assert config.channels["log"].name == "Daemon log"
+
+
+def test_a_route_with_only_unless_is_no_catch_all(tmp_path: Path) -> None:
+    write(tmp_path, "routes.yaml", """
+        routes:
+          - name: everything but the database
+            unless: [[team=db]]
+          - name: database
+            match: [team=db]
+    """)
+    assert load_config([tmp_path]).warnings == ()
+
+
+def test_unless_sets_are_read_and_a_bad_matcher_is_placed(tmp_path: Path) -> None:
+    write(tmp_path, "good/routes.yaml", """
+        routes:
+          - name: web
+            match: [team=web]
+            unless: [[env=staging, 'severity!=critical'], ['labels.severity=page']]
+    """)
+    [rule] = load_config([tmp_path / "good"]).routes
+    assert [[str(matcher) for matcher in group] for group in rule.unless] == [
+        ["env='staging'", "severity!='critical'"], ["labels.severity='page'"]]
+    path = write(tmp_path, "bad/routes.yaml", """
+        routes:
+          - name: web
+            unless: [[team=web, 'env=~"("']]
+    """)
+    assert problems([tmp_path / "bad"]) == [
+        f"{path}:3:25: routes[0].unless[0][1]: '(' is not a valid regular expression: "
+        "missing ), unterminated subpattern at position 0"]
+
+
+def test_labels_prefix_is_kept_only_for_reserved_names(tmp_path: Path) -> None:
+    write(tmp_path, "routes.yaml", """
+        routes:
+          - match: [labels.team=db, labels.severity=page, labels.service=api]
+    """)
+    [rule] = load_config([tmp_path]).routes
+    assert [matcher.name for matcher in rule.matchers] == [
+        "team", "labels.severity", "labels.service"]

@@ -257,6 +257,52 @@ def test_explain_shows_routes_that_are_not_reached(continued: RouteTable) -> Non
         ": would match, but an earlier route stopped matching")
 
 
+UNLESS = """
+routes:
+  - name: database
+    match: [team=db]
+    channels: [page]
+    continue: true
+  - name: web unless database or quiet staging
+    match: [team=~"web|db"]
+    unless: [[team=db], [env=staging, 'severity!=critical']]
+    channels: [chat]
+    continue: true
+  - name: paged by the sender's own word
+    match: [labels.severity=page]
+    channels: [log]
+"""
+
+
+@pytest.mark.parametrize(
+    ("labels", "severity", "names"),
+    [
+        ({"team": "db"}, "warning", ["database"]),
+        ({"team": "web"}, "warning", ["web unless database or quiet staging"]),
+        ({"team": "web", "env": "staging"}, "warning", []),
+        ({"team": "web", "env": "staging"}, "critical",
+         ["web unless database or quiet staging"]),
+        ({"team": "x", "severity": "page"}, "warning", ["paged by the sender's own word"]),
+        ({"team": "x", "severity": "warning"}, "warning", []),
+        ({"team": "x"}, "warning", []),
+    ],
+)
+def test_unless_sets_exclude_and_labels_prefix_reads_the_label(
+        tmp_path: Path, labels: dict[str, str], severity: str, names: list[str]) -> None:
+    table = load_table(tmp_path, UNLESS)
+    alert = make_alert(labels, severity=severity)
+    assert [rule.name for rule in route(alert, table).routes] == names
+    assert [rule.name for rule in explain(alert, table).decision.routes] == names
+
+
+def test_explain_names_the_unless_set_that_excluded_a_route(tmp_path: Path) -> None:
+    table = load_table(tmp_path, UNLESS)
+    steps = explain(make_alert({"team": "web", "env": "staging"}), table).steps
+    assert steps[1].describe() == (
+        f"2. web unless database or quiet staging ({steps[1].route.where}): no match: "
+        "unless [env='staging', severity!='critical'] matches")
+
+
 def test_index_anchors_on_the_rarest_equality_and_literal_regexes() -> None:
     table = compile_routes([
         rule("a", "team=db", "env=prod"),
@@ -300,7 +346,9 @@ def naive_matches(matcher: Matcher, alert: Alert) -> bool:
 def naive_route(alert: Alert, routes: Sequence[Route]) -> Decision:
     matched: list[Route] = []
     for candidate in routes:
-        if all(naive_matches(matcher, alert) for matcher in candidate.matchers):
+        if all(naive_matches(matcher, alert) for matcher in candidate.matchers) and not any(
+                all(naive_matches(matcher, alert) for matcher in group)
+                for group in candidate.unless):
             matched.append(candidate)
             if not candidate.continue_matching:
                 break
@@ -333,8 +381,10 @@ def regex_matcher(name: str, operator: MatchOperator, value: str) -> Matcher:
 
 # Strategies are built once here: building them inside a composite costs more than the test.
 SEVERITY_STRATEGY: st.SearchStrategy[SeverityName] = st.sampled_from(SEVERITY_NAMES)
+MATCHER_NAMES = (*NAMES, "labels.severity", "labels.source")
 MATCHERS = st.one_of(
-    st.builds(Matcher, name=st.sampled_from(NAMES), operator=st.sampled_from(OPERATORS[:2]),
+    st.builds(Matcher, name=st.sampled_from(MATCHER_NAMES),
+              operator=st.sampled_from(OPERATORS[:2]),
               value=st.sampled_from(VALUES)),
     st.builds(regex_matcher, st.sampled_from(NAMES), st.sampled_from(OPERATORS[2:]),
               st.sampled_from(REGEXES)),
@@ -350,12 +400,15 @@ ROUTES = st.lists(st.builds(
     severity_map=st.dictionaries(st.sampled_from(SEVERITIES), SEVERITY_STRATEGY,
                                  max_size=2).map(frozen_mapping),
     continue_matching=st.booleans(),
+    unless=st.lists(st.lists(MATCHERS, min_size=1, max_size=2).map(tuple),
+                    max_size=2).map(tuple),
 ), max_size=30).map(lambda rules: [replace(rule, name=f"route {position + 1}")
                                    for position, rule in enumerate(rules)])
 
 ALERTS = st.builds(
     make_alert,
-    st.dictionaries(st.sampled_from((*NAMES, "instance")), st.sampled_from(VALUES), max_size=5),
+    st.dictionaries(st.sampled_from((*NAMES, "instance", "labels.severity")),
+                    st.sampled_from(VALUES), max_size=5),
     severity=st.sampled_from(SEVERITIES),
     source=st.sampled_from(("native", "pagerduty", "a")),
     service=st.sampled_from((None, "api", "db", "a", "")),

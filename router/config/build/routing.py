@@ -15,13 +15,19 @@ from router.config.model import (
     FixedWindow,
     InhibitRule,
     Level,
+    Matcher,
     Route,
     Service,
     Suppression,
     Target,
     frozen_mapping,
 )
-from router.config.values import parse_datetime, parse_positive_duration, parse_timezone
+from router.config.values import (
+    parse_datetime,
+    parse_matcher,
+    parse_positive_duration,
+    parse_timezone,
+)
 from router.sandbox import compile_template
 
 
@@ -67,8 +73,25 @@ def route(context: Context, data: dict[str, Any], source: Source, index: int) ->
         active_time_intervals=tuple(data.get("active_time_intervals", ())),
         mute_time_intervals=tuple(data.get("mute_time_intervals", ())),
         attach_checks=tuple(data.get("attach_checks", ())),
+        unless=unless_sets(context, data, source),
         where=context.place(source), **values,
     )
+
+
+def unless_sets(context: Context, data: dict[str, Any], source: Source
+                ) -> tuple[tuple[Matcher, ...], ...]:
+    """A route's `unless`: each item a list of matchers, placed at its own line."""
+    sets = []
+    for index, group in enumerate(data.get("unless", ())):
+        place = source.at("unless").at(index)
+        matchers = []
+        for position, text in enumerate(group):
+            try:
+                matchers.append(parse_matcher(text, place.at(position).where))
+            except ValueError as error:
+                context.error(place.at(position), str(error))
+        sets.append(tuple(matchers))
+    return tuple(sets)
 
 
 def inhibit_rule(context: Context, data: dict[str, Any], source: Source,

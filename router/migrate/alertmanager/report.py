@@ -31,7 +31,8 @@ class Finding:
 
     def describe(self, file: str) -> str:
         place = f"{file}:{self.line}" if self.line is not None else file
-        return f"{place}: {self.path}: {self.message}"
+        return f"{place}: {self.path}: {self.message}" if self.path else \
+            f"{place}: {self.message}"
 
 
 @dataclass(slots=True)
@@ -53,10 +54,22 @@ class Report:
         titles = {"converted": "Converted", "changed": "Converted with a change of meaning",
                   "unsupported": "Not converted (router cannot express it)"}
         for kind in KINDS:
-            found = self.of_kind(kind)
+            found = sorted(self.of_kind(kind), key=lambda finding: finding.line or 0)
             lines.append(f"{titles[kind]}: {len(found)}")
             lines.extend(f"  {finding.describe(self.file)}" for finding in found)
         return "\n".join(lines) + "\n"
+
+
+class Refused(ValueError):
+    """The file cannot be imported at all: not an Alertmanager config Alertmanager would
+    accept, or a part whose meaning router cannot keep; `line` and `path` place it."""
+
+    def __init__(self, line: int | None, path: str, message: str) -> None:
+        super().__init__(message)
+        self.line, self.path, self.message = line, path, message
+
+    def describe(self, file: str) -> str:
+        return Finding("unsupported", self.line, self.path, self.message).describe(file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +89,11 @@ def load(path: Path) -> Loaded:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML: {error}") from None
+    except yaml.YAMLError as error:  # one line: where, and what the parser expected
+        mark = getattr(error, "problem_mark", None)
+        place = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ValueError(f"{place}: not valid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}:1: an Alertmanager config is a mapping of sections")
     return Loaded(data, Source(str(path), node, ""))

@@ -1,0 +1,202 @@
+"""`router import alertmanager`: one Alertmanager file in, router's files out (room: migrate;
+imports config).
+
+One file per section (settings, services, channels, routes), each item under a comment that
+names the Alertmanager line it came from, and the report of what carried over. Every routed
+alert goes to one service, `alertmanager`, which has no channels and no escalation policy of
+its own: the routes' channels are the receivers' integrations, as in Alertmanager.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from router.migrate.alertmanager.channels import Channels, convert_receivers
+from router.migrate.alertmanager.report import Loaded, Refused, Report, load
+from router.migrate.alertmanager.routes import Rule, flatten
+
+SERVICE = "alertmanager"
+# Sections another converter of this package carries over; wired in at merge.
+NOT_CONVERTED_YET = {
+    "inhibit_rules": "inhibit_rules are not converted yet: write them as router's "
+                     "inhibit_rules (docs/config.md#inhibit_rules)",
+    "time_intervals": "time_intervals are not converted yet: copy them into router's "
+                      "time_intervals (docs/config.md#time_intervals)",
+    "mute_time_intervals": "mute_time_intervals are not converted yet: copy them into "
+                           "router's time_intervals (docs/config.md#time_intervals)",
+    "templates": "templates are not converted yet: router's channels use their default "
+                 "texts",
+}
+_KNOWN = {"global", "route", "receivers", *NOT_CONVERTED_YET}
+_GLOBALS_USED = {"resolve_timeout", "smtp_from", "smtp_smarthost", "smtp_auth_username",
+                 "smtp_auth_password", "smtp_auth_password_file", "smtp_require_tls",
+                 "slack_api_url", "slack_api_url_file", "pagerduty_url"}
+_DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?"
+                       r"(?:(\d+)ms)?")
+_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Imported:
+    """What one import produced: router's files by name, the rules and channels behind them,
+    and the report."""
+
+    files: Mapping[str, str]
+    rules: Sequence[Rule]
+    channels: Channels
+    report: Report
+
+
+def convert(path: Path, *, webhook_fallback: bool = False) -> Imported:
+    """Router's config files for the Alertmanager config at `path`.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: not YAML, or not a mapping (report.load).
+        Refused: not an Alertmanager config, or a part router cannot keep the meaning of.
+    """
+    loaded = load(path)
+    data, source = loaded.data, loaded.source
+    if "route" not in data or "receivers" not in data:
+        raise Refused(1, "", "not an Alertmanager config: it needs 'route' and 'receivers'")
+    report = Report(str(path))
+    channels = convert_receivers(data, source, report, base_dir=path.resolve().parent,
+                                 webhook_fallback=webhook_fallback)
+    rules = flatten(data["route"], source.at("route"), channels.by_receiver, report)
+    for rule in rules:
+        if rule.receiver not in channels.by_receiver:
+            raise Refused(rule.line, rule.path, f"undefined receiver {rule.receiver!r} used "
+                                                "in route")
+    _sections(loaded, report)
+    name = path.name
+    files = {
+        "settings.yaml": _settings(loaded, report, name),
+        "services.yaml": _document(name, "services", [(
+            {"id": SERVICE, "name": "Alertmanager routes",
+             "description": f"Alerts routed by the tree imported from {name}"}, None)]),
+        "channels.yaml": _document(name, "channels", [
+            (channel, channels.lines.get(channel["id"])) for channel in channels.channels]),
+        "routes.yaml": _document(name, "routes", [(_route(rule), rule.line)
+                                                   for rule in rules], paths=rules),
+    }
+    return Imported(files=files, rules=rules, channels=channels, report=report)
+
+
+def write(imported: Imported, directory: Path, *, force: bool = False) -> None:
+    """Writes the files into `directory`, made when missing.
+
+    Raises:
+        FileExistsError: `directory` holds files and `force` is not given.
+    """
+    if directory.is_dir() and any(directory.iterdir()) and not force:
+        raise FileExistsError(f"{directory} is not empty (give --force to write into it)")
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in imported.files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+
+
+def _sections(loaded: Loaded, report: Report) -> None:
+    """The one place that reports sections this importer leaves to other converters."""
+    for key in loaded.data:
+        if key in NOT_CONVERTED_YET and loaded.data[key]:
+            report.add("unsupported", loaded.source.key(key), NOT_CONVERTED_YET[key])
+        elif key not in _KNOWN:
+            report.add("unsupported", loaded.source.key(key), f"unknown section {key!r}")
+    global_settings = loaded.data.get("global") or {}
+    for key in global_settings if isinstance(global_settings, Mapping) else ():
+        if key not in _GLOBALS_USED:
+            report.add("unsupported", loaded.source.at("global").key(key),
+                       f"global {key} is not carried over")
+
+
+def _settings(loaded: Loaded, report: Report, name: str) -> str:
+    """Global `resolve_timeout` (Alertmanager's default 5m) becomes the stale-alert timeout
+    of alerts posted to /api/v2/alerts, where Prometheus sends them."""
+    global_settings = loaded.data.get("global") or {}
+    text = str(global_settings.get("resolve_timeout", "5m"))
+    place = loaded.source.at("global").at("resolve_timeout")
+    match = _DURATION.fullmatch(text)
+    if not text or match is None:
+        raise Refused(place.where.line, place.path, f"not a duration: {text!r}")
+    seconds = sum(int(amount) * unit for amount, unit in zip(match.groups()[:6], _SECONDS,
+                                                            strict=True) if amount)
+    if match.group(7) and int(match.group(7)) % 1000:
+        seconds += int(match.group(7)) // 1000 + 1
+        report.add("changed", place, "router counts whole seconds: rounded up")
+    else:
+        seconds += int(match.group(7) or 0) // 1000
+    if "resolve_timeout" in global_settings:
+        report.add("converted", place, "becomes settings.resolve_timeout.alertmanager_v2 "
+                                       "(alerts Prometheus posts to /api/v2/alerts; "
+                                       "Alertmanager's own webhook sends its resolves)")
+    settings = {"resolve_timeout": {"alertmanager_v2": _router_duration(seconds)}
+                if seconds else {"alertmanager_v2": "none"}}
+    return _document(name, "settings", [(settings, None)], mapping=True)
+
+
+def _router_duration(seconds: int) -> str:
+    parts = []
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts)
+
+
+def _route(rule: Rule) -> dict[str, Any]:
+    route: dict[str, Any] = {"name": rule.name}
+    if rule.match:
+        route["match"] = list(rule.match)
+    if rule.unless:
+        route["unless"] = [list(group) for group in rule.unless]
+    route["service"] = SERVICE
+    if rule.channels:
+        route["channels"] = list(rule.channels)
+    if rule.continue_matching:
+        route["continue"] = True
+    for key in ("mute_time_intervals", "active_time_intervals"):
+        if getattr(rule, key):
+            route[key] = list(getattr(rule, key))
+    return route
+
+
+def _document(name: str, section: str, items: Sequence[tuple[dict[str, Any], int | None]],
+              *, mapping: bool = False, paths: Sequence[Rule] = ()) -> str:
+    """A YAML file of one section, each item under a comment naming its line in `name`."""
+    lines = [f"# Written by `router import alertmanager` from {name}.", f"{section}:"]
+    if mapping:
+        [(item, _)] = items
+        lines += ["  " + line for line in _dump(item).splitlines()]
+        return "\n".join(lines) + "\n"
+    if not items:
+        lines[-1] += " []"
+    for index, (item, line) in enumerate(items):
+        where = f"{name}:{line}" if line is not None else name
+        if paths:
+            where += f" ({paths[index].path})"
+        lines.append(f"  # from {where}")
+        lines += ["  " + text for text in _dump([item]).splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block mappings; a list of plain values on one line (`match: [team=db, env=prod]`)."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, items: list[Any]) -> yaml.Node:
+    flow = all(not isinstance(item, (list, dict)) for item in items) and bool(items)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=flow)
+
+
+_Dumper.add_representer(list, _represent_list)
+
+
+def _dump(value: Any) -> str:
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
+                     default_flow_style=False)

@@ -1,0 +1,147 @@
+"""`router import alertmanager`: files written, the report printed, the output valid as it
+stands, a non-empty directory refused, and every unusable input one line with exit 2."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import run
+
+AM = """\
+global:
+  resolve_timeout: 90s
+  smtp_smarthost: 'smtp.example.org:587'
+  smtp_from: 'am@example.org'
+  smtp_auth_password: 'hunter2'
+route:
+  receiver: mail
+  group_by: ['...']
+  routes:
+    - matchers: ['severity="page"', 'team=~"db|storage"']
+      receiver: pager
+      continue: true
+    - match: {team: db}
+      receiver: hook
+receivers:
+  - name: mail
+    email_configs: [{to: 'ops@example.org'}]
+  - name: pager
+    pagerduty_configs: [{routing_key_file: secrets/pd.key}]
+  - name: hook
+    webhook_configs: [{url: 'http://127.0.0.1:5001/'}]
+inhibit_rules:
+  - source_matchers: [severity=critical]
+    target_matchers: [severity=warning]
+"""
+
+
+@pytest.fixture
+def alertmanager_file(tmp_path: Path) -> Path:
+    path = tmp_path / "am" / "alertmanager.yml"
+    path.parent.mkdir()
+    path.write_text(AM)
+    (path.parent / "secrets").mkdir()
+    (path.parent / "secrets" / "pd.key").write_text("0123456789abcdef0123456789abcdef\n")
+    return path
+
+
+def test_import_writes_one_file_per_section_with_lines_and_prints_the_report(
+        alertmanager_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "router"
+    code, printed, error = run("import", "alertmanager", str(alertmanager_file),
+                               "--out", str(out))
+    assert (code, error) == (0, "")
+    assert sorted(path.name for path in out.iterdir()) == [
+        "channels.yaml", "routes.yaml", "services.yaml", "settings.yaml"]
+    assert (out / "routes.yaml").read_text() == textwrap.dedent("""\
+        # Written by `router import alertmanager` from alertmanager.yml.
+        routes:
+          # from alertmanager.yml:10 (route.routes[0])
+          - name: 'pager: route.routes[0]'
+            match: [labels.severity=page, team=~db|storage]
+            service: alertmanager
+            channels: [pager-pagerduty]
+            continue: true
+          # from alertmanager.yml:13 (route.routes[1])
+          - name: 'hook: route.routes[1]'
+            match: [team=db]
+            service: alertmanager
+            channels: [hook-webhook]
+          # from alertmanager.yml:7 (route)
+          - name: 'mail: route'
+            unless:
+            - [labels.severity=page, team=~db|storage]
+            service: alertmanager
+            channels: [mail-email]
+        """)
+    assert (out / "settings.yaml").read_text().endswith(
+        "settings:\n  resolve_timeout:\n    alertmanager_v2: 1m30s\n")
+    assert f"${{file:{alertmanager_file.parent}/secrets/pd.key}}" in (
+        out / "channels.yaml").read_text()
+    assert "hunter2" not in "".join(path.read_text() for path in out.iterdir()) + printed
+    lines = printed.splitlines()
+    assert lines[0] == "Converted: 2"
+    assert (f"  {alertmanager_file}:22: inhibit_rules: inhibit_rules are not converted yet: "
+            "write them as router's inhibit_rules (docs/config.md#inhibit_rules)") in lines
+    assert lines[-1] == (f"wrote channels.yaml, routes.yaml, services.yaml, settings.yaml to "
+                         f"{out}; check them with `router validate {out}` and `router "
+                         "route-test`")
+
+
+def test_the_output_passes_router_validate_as_it_stands(
+        alertmanager_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "router"
+    assert run("import", "alertmanager", str(alertmanager_file), "--out", str(out))[0] == 0
+    code, printed, error = run("validate", "--no-secrets", str(out))
+    assert (code, error) == (0, "")
+    assert printed.startswith("config valid: 0 people, 3 channels,")
+    # with the variable the report names set, the secrets resolve too
+    monkeypatch.setenv("ROUTER_GLOBAL_SMTP_AUTH_PASSWORD", "hunter2")
+    code, printed, error = run("validate", str(out))
+    assert (code, error) == (0, "")
+    code, printed, _ = run("route-test", "--config", str(out), "team=db",
+                           "labels.severity=page")
+    assert code == 0
+    assert "  channels           pager-pagerduty, hook-webhook" in printed.splitlines()
+
+
+def test_a_directory_with_files_is_refused_unless_force(
+        alertmanager_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "router"
+    out.mkdir()
+    (out / "mine.yaml").write_text("routes: []\n")
+    assert run("import", "alertmanager", str(alertmanager_file), "--out", str(out)) == (
+        2, "", f"router import alertmanager: {out} is not empty (give --force to write "
+               "into it)\n")
+    assert run("import", "alertmanager", str(alertmanager_file), "--out", str(out),
+               "--force")[0] == 0
+    assert (out / "mine.yaml").exists() and (out / "routes.yaml").exists()
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (None, "cannot read or write: {path}: No such file or directory"),
+    ("route: [unclosed\n", "{path}:2: not valid YAML: expected ',' or ']', but got "
+                           "'<stream end>'"),
+    ("- a list\n", "{path}:1: an Alertmanager config is a mapping of sections"),
+    ("routes:\n  - {name: x}\n", "{path}:1: not an Alertmanager config: it needs 'route' and "
+                                 "'receivers'"),
+    (b"route: \xff\n", "{path}: not UTF-8 text"),
+    ("route: {receiver: x, routes: [{receiver: nobody}]}\nreceivers: [{name: x}]\n",
+     "{path}:1: route.routes[0]: undefined receiver 'nobody' used in route"),
+])
+def test_a_file_that_cannot_be_imported_is_one_line_and_exit_2(
+        tmp_path: Path, content: str | bytes | None, expected: str) -> None:
+    path = tmp_path / "alertmanager.yml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    code, printed, error = run("import", "alertmanager", str(path), "--out",
+                               str(tmp_path / "out"))
+    assert (code, printed) == (2, "")
+    assert error.startswith("router import alertmanager: " + expected.format(path=path))
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert not (tmp_path / "out").exists()
