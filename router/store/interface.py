@@ -27,6 +27,7 @@ from router.errors import StoreUnavailable
 from router.store.values import (
     Attempt,
     Due,
+    HeartbeatRecord,
     IncidentDetail,
     Measure,
     Pruned,
@@ -103,6 +104,22 @@ class RetentionWriter(RetentionReader, Protocol):
 
 
 @runtime_checkable
+class HeartbeatsReader(Protocol):
+    """Heartbeats' states and deadlines (`reader.heartbeats`; store/heartbeats.py)."""
+
+    def get(self, heartbeat_id: str) -> HeartbeatRecord | None: ...
+    def listed(self) -> list[HeartbeatRecord]: ...
+
+
+@runtime_checkable
+class HeartbeatsWriter(HeartbeatsReader, Protocol):
+    """`HeartbeatsReader` and the writes (`transaction.heartbeats`)."""
+
+    def save(self, record: HeartbeatRecord) -> None: ...
+    def remove(self, heartbeat_id: str) -> None: ...
+
+
+@runtime_checkable
 class Reader(Protocol):
     """Queries over the last committed state; no writes."""
 
@@ -112,6 +129,8 @@ class Reader(Protocol):
     def overrides(self) -> OverridesReader: ...
     @property
     def retention(self) -> RetentionReader: ...
+    @property
+    def heartbeats(self) -> HeartbeatsReader: ...
 
     def incident(self, number: int) -> Incident | None: ...
     def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None: ...
@@ -148,6 +167,8 @@ class Transaction(Reader, Protocol):
     def overrides(self) -> OverridesWriter: ...
     @property
     def retention(self) -> RetentionWriter: ...
+    @property
+    def heartbeats(self) -> HeartbeatsWriter: ...
 
     def next_incident_number(self) -> int: ...
     def save_incident(self, incident: Incident, firing: Iterable[str]) -> None: ...

@@ -123,3 +123,22 @@ class Measure:
     """Pages the file holds but no table uses (given back by `reclaim`, or by VACUUM)."""
     incremental_vacuum: bool
     oldest_resolved: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeartbeatRecord:
+    """A heartbeat as the store keeps it (store/heartbeats.py): its state (`new`, `up`,
+    `missed`, `failed`), since when router watches it, its last ping and what that said
+    (a `success`, `start` or `failure`, the exit code, the body's tail), and its deadline:
+    the due time of its timer, None while missed or failed (the next ping sets one)."""
+
+    id: str
+    state: str
+    watched_since: datetime
+    last_ping_at: datetime | None = None
+    last_signal: str | None = None
+    last_exit_code: int | None = None
+    last_message: str = ""
+    started_at: datetime | None = None
+    pings: int = 0
+    deadline: datetime | None = None
