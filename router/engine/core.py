@@ -35,6 +35,7 @@ from router.core.suppression import check as check_suppression
 from router.engine import expiry
 from router.engine.escalation import Escalation, apply_walk
 from router.engine.handoffs import Handoffs
+from router.engine.heartbeats import Heartbeats
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.ingest_log import IngestLog
 from router.engine.inhibitions import Inhibitions, inhibition_in
@@ -46,6 +47,7 @@ from router.engine.snapshot import Snapshot, render_key
 from router.engine.state import EngineState
 from router.errors import NotFound, StoreUnavailable
 from router.store import IncidentDetail, Store, Transaction
+from router.store.heartbeats import TIMER_PREFIX as HEARTBEAT_TIMER
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ class Engine:
         self.notes = Notes(self.state)
         self.ingest_log = IngestLog()
         self.legacy_keys = LegacyKeys()
+        self.heartbeats = Heartbeats(self.state, self._ingest_one)
 
     @property
     def config(self) -> Config:
@@ -150,7 +153,7 @@ class Engine:
 
         def work(transaction: Transaction) -> list[Accepted]:
             transaction.trace_id = trace_id or ""  # carried by the notifications to delivery
-            accepted = [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
+            accepted = [self._accept(transaction, snapshot, alert, now) for alert in alerts]
             if self.inhibitions.take_released():  # once per batch: it reads open incidents
                 self._release_inhibited(transaction, snapshot, now)
             return accepted
@@ -168,6 +171,15 @@ class Engine:
                     "trace_id": trace_id})
         self.ingest_log.accepted((item.action for item in accepted), trace_id)
         return accepted
+
+    def _accept(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
+                now: datetime) -> Accepted:
+        """One alert of a sender: a heartbeat's when its `match` selects it (it pings the
+        heartbeat and opens no incident: engine/heartbeats.py), else ingested."""
+        key = self.heartbeats.feeds(transaction, snapshot, expiry.effective(alert, now), now)
+        if key is not None:
+            return Accepted(None, key, "heartbeat")
+        return self._ingest_one(transaction, snapshot, alert, now)
 
     def _ingest_one(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
                     now: datetime, *, page: bool = True) -> Accepted:
@@ -481,6 +493,8 @@ class Engine:
         return await self.escalation.timers_due_by(until, limit)
 
     async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
+        if number == 0 and kind.startswith(HEARTBEAT_TIMER):
+            return await self.heartbeats.timer_fired(kind, due_at)
         if kind.startswith(expiry.PREFIX):
             return await self.expiry.timer_fired(number, kind, due_at)
         return await self.escalation.timer_fired(number, kind, due_at)
@@ -490,6 +504,9 @@ class Engine:
 
     async def schedule_handoffs(self) -> dict[str, datetime]:
         return await self.handoffs.schedule_handoffs()
+
+    async def schedule_heartbeats(self) -> dict[str, datetime | None]:
+        return await self.heartbeats.schedule()
 
     async def create_silence(self, matchers: Sequence[tuple[str, str, str]], *,
                              ends_at: datetime | None, reason: str, created_by: str = "",

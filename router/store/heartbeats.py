@@ -15,7 +15,7 @@ TIMER_PREFIX = "heartbeat:"
 """The kind of a heartbeat's deadline timer, before its id (on incident number 0)."""
 
 _COLUMNS = ("id, state, watched_since, last_ping_at, last_signal, last_exit_code, "
-            "last_message, started_at, pings")
+            "last_message, started_at, last_success_at, pings")
 _SELECT = (f"SELECT {', '.join('h.' + name for name in _COLUMNS.split(', '))}, "
            "t.due_at AS deadline FROM heartbeats h LEFT JOIN timers t "
            "ON t.incident_number = 0 AND t.kind = ? || h.id")
@@ -28,7 +28,8 @@ def _record(row: sqlite3.Row) -> HeartbeatRecord:
         id=row["id"], state=row["state"], watched_since=since,
         last_ping_at=from_seconds(row["last_ping_at"]), last_signal=row["last_signal"],
         last_exit_code=row["last_exit_code"], last_message=row["last_message"],
-        started_at=from_seconds(row["started_at"]), pings=row["pings"],
+        started_at=from_seconds(row["started_at"]),
+        last_success_at=from_seconds(row["last_success_at"]), pings=row["pings"],
         deadline=from_seconds(row["deadline"]))
 
 
@@ -46,10 +47,11 @@ def listed(connection: sqlite3.Connection) -> list[HeartbeatRecord]:
 def save(connection: sqlite3.Connection, record: HeartbeatRecord) -> None:
     """Insert or replace the row (its `deadline` is the timer's: set apart)."""
     connection.execute(
-        f"INSERT OR REPLACE INTO heartbeats ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO heartbeats ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (record.id, record.state, record.watched_since.timestamp(),
          to_seconds(record.last_ping_at), record.last_signal, record.last_exit_code,
-         record.last_message, to_seconds(record.started_at), record.pings))
+         record.last_message, to_seconds(record.started_at),
+         to_seconds(record.last_success_at), record.pings))
 
 
 def remove(connection: sqlite3.Connection, heartbeat_id: str) -> None:

@@ -182,6 +182,7 @@ MIGRATIONS: tuple[str, ...] = (
         last_exit_code INTEGER,
         last_message TEXT NOT NULL DEFAULT '',
         started_at REAL,
+        last_success_at REAL,
         pings INTEGER NOT NULL DEFAULT 0
     );
     """,

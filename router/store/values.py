@@ -129,8 +129,9 @@ class Measure:
 class HeartbeatRecord:
     """A heartbeat as the store keeps it (store/heartbeats.py): its state (`new`, `up`,
     `missed`, `failed`), since when router watches it, its last ping and what that said
-    (a `success`, `start` or `failure`, the exit code, the body's tail), and its deadline:
-    the due time of its timer, None while missed or failed (the next ping sets one)."""
+    (a `success`, `start` or `failure`, the exit code, the body's tail), its last success
+    (what the deadline counts from), and its deadline: the due time of its timer, None
+    while missed or failed (the next successful ping sets one)."""
 
     id: str
     state: str
@@ -140,5 +141,6 @@ class HeartbeatRecord:
     last_exit_code: int | None = None
     last_message: str = ""
     started_at: datetime | None = None
+    last_success_at: datetime | None = None
     pings: int = 0
     deadline: datetime | None = None

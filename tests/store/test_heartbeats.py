@@ -29,7 +29,7 @@ async def test_a_heartbeat_round_trips_with_its_timer_as_deadline(store: Store) 
     record = HeartbeatRecord(id="backup", state="up", watched_since=NOW,
                              last_ping_at=NOW + timedelta(minutes=1), last_signal="failure",
                              last_exit_code=3, last_message="disk full ü",
-                             started_at=NOW, pings=2)
+                             started_at=NOW, last_success_at=NOW, pings=2)
 
     def write(transaction: Transaction) -> None:
         transaction.heartbeats.save(record)
