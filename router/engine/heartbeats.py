@@ -29,12 +29,16 @@ import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from router.alerts.model import Alert, Status
 from router.config.model import Config, Heartbeat
 from router.core import heartbeats as rules
-from router.core.heartbeats import Ping, Signal, State
+from router.core.heartbeats import Ping as Ping  # for the server, which may not import core
+from router.core.heartbeats import Signal, State
+from router.core.heartbeats import kept_message as kept_message
+from router.core.heartbeats import signal_of as signal_of
 from router.engine.snapshot import Snapshot
 from router.engine.state import EngineState
 from router.errors import NotFound
@@ -230,3 +234,34 @@ class Heartbeats:
         now = self.state.clock.now()
         return [(heartbeats[name], records.get(name) or HeartbeatRecord(
             id=name, state=State.NEW, watched_since=now)) for name in sorted(heartbeats)]
+
+
+def heartbeat_json(heartbeat: Heartbeat, record: HeartbeatRecord) -> dict[str, Any]:
+    """A heartbeat as `GET /v1/heartbeats` and `router heartbeats --json` show it (no
+    token: the ping URL's secret is the config's, never shown)."""
+    def moment(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "id": heartbeat.id, "service": heartbeat.service, "state": record.state,
+        "period": _text(heartbeat.period), "schedule": heartbeat.schedule,
+        "timezone": str(heartbeat.timezone) if heartbeat.schedule else None,
+        "grace": _text(heartbeat.grace), "match": dict(heartbeat.match),
+        "last_ping_at": moment(record.last_ping_at), "last_signal": record.last_signal,
+        "last_exit_code": record.last_exit_code, "last_message": record.last_message,
+        "started_at": moment(record.started_at),
+        "last_success_at": moment(record.last_success_at),
+        "deadline": moment(record.deadline), "pings": record.pings,
+        "watched_since": moment(record.watched_since)}
+
+
+def _text(span: timedelta | None) -> str | None:
+    """A duration as the config writes it: 1h30m, 5m, 45s."""
+    if span is None:
+        return None
+    seconds, parts = int(span.total_seconds()), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"

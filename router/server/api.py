@@ -35,6 +35,7 @@ from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUn
 from router.server.api_access import Access, FeedToken, Gate
 from router.server.api_alertmanager import AlertmanagerApi
 from router.server.api_deliveries import ChannelTester, Deliveries
+from router.server.api_heartbeats import HeartbeatApi
 from router.server.api_notes import Notes
 from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
@@ -127,6 +128,12 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("GET", "/v1/deliveries", "read", deliveries.list)
     add("POST", "/v1/channels/{id}/test", "admin", deliveries.test)
     add("POST", "/v1/incidents/{id}/notes", "respond", Notes(engine).add)
+    heartbeats = HeartbeatApi(engine)
+    add("GET", "/v1/heartbeats", "read", heartbeats.list)
+    for suffix, action in (("", ""), ("/start", "start"), ("/fail", "fail"),
+                           ("/{exit_code}", None)):
+        for method in ("POST", "GET"):
+            add(method, f"/v1/heartbeats/{{id}}{suffix}", "ping", heartbeats.ping(action))
     return routes
 
 
