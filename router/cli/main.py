@@ -22,6 +22,9 @@ from router.cli import (
     deliveries as cli_deliveries,
 )
 from router.cli import (
+    heartbeats as cli_heartbeats,
+)
+from router.cli import (
     incidents as cli_incidents,
 )
 from router.cli import (
@@ -102,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_reload.add_commands(commands)
     cli_deliveries.add_commands(commands)
     cli_store.add_commands(commands)
+    cli_heartbeats.add_commands(commands)
     return parser
 
 

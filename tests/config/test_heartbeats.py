@@ -123,3 +123,14 @@ heartbeats:
     found = problems([path])
     assert any("heartbeats[0]" in problem and "colour" in problem for problem in found)
     assert any("heartbeats[0].match.a" in problem for problem in found)
+
+
+def test_without_secrets_a_token_reference_is_not_measured(tmp_path: Path) -> None:
+    path = write(tmp_path, "router.yaml", SERVICES + """
+heartbeats:
+  - {id: job, service: backups, period: 1h, token: '${env:T}'}
+""")
+    assert problems([path], resolve_secrets=False) == []
+    assert problems([path], environ={"T": "short"})[0].endswith(
+        "heartbeats[0].token: a ping token must be at least 16 characters (it is the URL's "
+        "only credential; try `openssl rand -hex 16` in a file read with ${file:...})")

@@ -82,8 +82,10 @@ def _schedule(context: Context, text: str, source: Source) -> str | None:
 
 
 def _token(context: Context, text: str, source: Source) -> Secret:
+    """The token; its length is checked only once resolved (`validate --no-secrets` keeps
+    `${env:NAME}` as written)."""
     secret = context.secret(text)
-    if len(secret.reveal()) < MIN_TOKEN_LENGTH:
+    if context.resolver.resolve and len(secret.reveal()) < MIN_TOKEN_LENGTH:
         context.error(source, f"a ping token must be at least {MIN_TOKEN_LENGTH} characters "
                               "(it is the URL's only credential; try `openssl rand -hex 16` "
                               "in a file read with ${file:...})")
