@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from router.config import load_config
-from tests.config.support import problems, write
+from tests.config.support import EXAMPLE, problems, write
 
 SERVICES = """
 settings: {timezone: Europe/Berlin}
@@ -134,3 +134,12 @@ heartbeats:
     assert problems([path], environ={"T": "short"})[0].endswith(
         "heartbeats[0].token: a ping token must be at least 16 characters (it is the URL's "
         "only credential; try `openssl rand -hex 16` in a file read with ${file:...})")
+
+
+def test_the_example_config_has_a_heartbeat_with_its_token_from_a_file() -> None:
+    config = load_config([EXAMPLE])
+    backup = config.heartbeats["nightly-backup"]
+    assert (backup.service, backup.schedule, backup.grace) == (
+        "database", "30 2 * * *", timedelta(hours=1))
+    assert backup.token is not None and str(backup.token) == (
+        "<secret ${file:secrets/backup-heartbeat.token}>")
