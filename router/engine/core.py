@@ -176,7 +176,7 @@ class Engine:
                 now: datetime) -> Accepted:
         """One alert of a sender: a heartbeat's when its `match` selects it (it pings the
         heartbeat and opens no incident: engine/heartbeats.py), else ingested."""
-        key = self.heartbeats.feeds(transaction, snapshot, expiry.effective(alert, now), now)
+        key = self.heartbeats.feeds(transaction, snapshot, alert, now)
         if key is not None:
             return Accepted(None, key, "heartbeat")
         return self._ingest_one(transaction, snapshot, alert, now)

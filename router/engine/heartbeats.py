@@ -39,6 +39,7 @@ from router.core.heartbeats import Ping as Ping  # for the server, which may not
 from router.core.heartbeats import Signal, State
 from router.core.heartbeats import kept_message as kept_message
 from router.core.heartbeats import signal_of as signal_of
+from router.engine.expiry import effective
 from router.engine.snapshot import Snapshot
 from router.engine.state import EngineState
 from router.errors import NotFound
@@ -119,12 +120,12 @@ class Heartbeats:
         resolved alert feeds nothing but is still theirs (Prometheus resolves Watchdog only
         when the rule goes)."""
         watched = self._alert_fed(snapshot.config)
-        if not watched:
+        if not watched:  # the common case: one identity check per alert
             return None
         fed = rules.fed_by(watched, alert.labels)
         if not fed:
             return None
-        if alert.status is Status.FIRING:
+        if effective(alert, now).status is Status.FIRING:  # an endsAt past is a resolve
             for heartbeat in fed:
                 self.apply(transaction, snapshot, heartbeat, Ping(signal=Signal.SUCCESS), now)
         return rules.dedup_key(fed[0])

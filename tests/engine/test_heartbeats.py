@@ -249,3 +249,13 @@ async def test_the_config_decides_which_heartbeats_are_watched(
     timers = await running.engine.store.write(lambda transaction: transaction.timers_of(0))
     assert sorted(timers) == ["heartbeat:backup", "heartbeat:watchdog2"]
     assert sorted(await running.states()) == ["backup", "watchdog2"]
+
+
+async def test_an_alert_past_its_ends_at_pings_nothing(running: Running,
+                                                       clock: MockClock) -> None:
+    ended = Alert(summary="Watchdog", source="alertmanager_v2",
+                  labels={"alertname": "Watchdog"}, ends_at=at(-1))
+    [accepted] = await running.engine.ingest([ended])
+    assert accepted.action == "heartbeat"
+    record = await running.engine.store.read(lambda reader: reader.heartbeats.get("watchdog"))
+    assert record is not None and (record.state, record.pings) == ("new", 0)
