@@ -93,22 +93,22 @@ class Heartbeats:
 
         def work(transaction: Transaction) -> HeartbeatRecord:
             self.apply(transaction, snapshot, heartbeat, ping, now)
-            found = transaction.heartbeats.get(heartbeat.id)
+            found = transaction.heartbeats.get(heartbeat.id)  # with the timer just set
             assert found is not None
             return found
 
         record = await self.state.store.write(work)
         self.state.outbox_written()
         self.state.timers_written()
-        deadline = record.deadline or self._deadline_of(heartbeat, record)
         logger.info("heartbeat ping", extra={"heartbeat": heartbeat.id,
                                              "signal": ping.signal.value,
                                              "state": record.state})
-        return replace(record, deadline=deadline)
+        return record
 
     @staticmethod
     def _deadline_of(heartbeat: Heartbeat, record: HeartbeatRecord) -> datetime | None:
-        """The deadline just set (the join reads the timers before the unit's own write)."""
+        """The deadline the heartbeat's state and config call for: from its last success
+        (or since it was watched) while new or up, none while missed or failed."""
         if record.state not in (State.NEW, State.UP):
             return None
         return rules.deadline(heartbeat, record.last_success_at or record.watched_since)

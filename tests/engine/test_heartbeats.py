@@ -137,6 +137,11 @@ async def test_each_ping_moves_the_deadline(running: Running, clock: MockClock) 
     record = await running.engine.store.read(lambda reader: reader.heartbeats.get("backup"))
     assert record is not None and record.pings == 5
     assert record.deadline == at(5 * HOUR + HOUR + 10 * MINUTE)
+    # The ping's answer names the deadline it set, not the one it replaced.
+    await trio.sleep(MINUTE)
+    heartbeat = running.engine.heartbeats.identify("backup", TOKEN)
+    answered = await running.engine.heartbeats.ping(heartbeat, Ping(signal=Signal.SUCCESS))
+    assert answered.deadline == at(5 * HOUR + MINUTE + HOUR + 10 * MINUTE)
 
 
 async def test_a_failure_pages_at_once_and_a_success_resolves_it(
