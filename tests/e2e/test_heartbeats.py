@@ -1,8 +1,8 @@
 """Heartbeats end to end (issue 19 item 1): `router run` as a subprocess, stopped across a
 heartbeat's deadline and started again on the same state directory, reports the miss once,
 at start, and never again after another restart; the next ping resolves it; `router
-heartbeats` shows the state. And Prometheus' Watchdog posted to /api/v2/alerts keeps a
-heartbeat alive and pages when it stops."""
+heartbeats` shows the state. And Prometheus' Watchdog, posted to /api/v2/alerts by hand and
+sent by a real Prometheus, keeps a heartbeat alive and pages when it stops."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import CONFIG, Daemon, StartDaemon, wait_until
+from tests.e2e.test_prometheus_expiry import PROMETHEUS, start_prometheus
 
 TOKEN = "e2e0heartbeat0token0000000000001"
 HEARTBEATS = f"""
@@ -97,3 +100,42 @@ def test_prometheus_watchdog_pages_when_it_stops(start_daemon: StartDaemon) -> N
         assert client.post("/api/v2/alerts", json=watchdog).status_code == 200
     [incident] = heartbeat_incidents(daemon, "heartbeat:prometheus")
     assert incident["state"] == "resolved"
+
+
+def triggered(daemon: Daemon) -> list[dict[str, Any]]:
+    return [item for item in heartbeat_incidents(daemon, "heartbeat:prometheus")
+            if item["state"] == "triggered"]
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason="prometheus is not installed (Debian package "
+                                               "prometheus)")
+def test_a_real_prometheus_that_stops_pages_through_its_always_firing_alert(
+        start_daemon: StartDaemon, tmp_path: Path) -> None:
+    """Prometheus' Watchdog pattern: an always-firing rule (here AlwaysFiring, evaluated and
+    re-sent every second) through `alerting.alertmanagers` keeps the heartbeat up; when
+    Prometheus stops, the heartbeat pages."""
+    daemon = start_daemon(CONFIG + WATCHDOG.replace("period: 2s, grace: 1s",
+                                                    "period: 5s, grace: 3s").replace(
+        "alertname: Watchdog", "alertname: AlwaysFiring"))
+    prometheus = start_prometheus(tmp_path, daemon.port)
+    log = tmp_path / "prometheus.log"
+    try:
+        with daemon.client() as client:
+            def pinged() -> bool:
+                [shown] = client.get("/v1/heartbeats").json()["heartbeats"]
+                return shown["pings"] >= 3
+            wait_until(pinged, timeout=20, what=lambda: f"Prometheus to feed the heartbeat; "
+                                                        f"its log:\n{log.read_text()}")
+            time.sleep(10)  # longer than period and grace: the re-sends keep it up
+            assert triggered(daemon) == []
+            prometheus.terminate()
+            prometheus.wait(10)
+            [incident] = wait_until(lambda: triggered(daemon) or None, timeout=15,
+                                    what=lambda: f"the page; router's log:\n{daemon.log()}")
+            assert (incident["service"], incident["state"]) == ("monitoring", "triggered")
+            assert not [item for item in client.get("/v1/incidents").json()["incidents"]
+                        if item["summary"] == "Always firing"]  # the heartbeat's, no incident
+    finally:
+        if prometheus.poll() is None:
+            prometheus.kill()
+            prometheus.wait()
