@@ -25,6 +25,9 @@ from router.cli import (
     deliveries as cli_deliveries,
 )
 from router.cli import (
+    heartbeats as cli_heartbeats,
+)
+from router.cli import (
     importer as cli_importer,
 )
 from router.cli import (
@@ -114,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_notify.add_commands(commands)
     cli_checks.add_commands(commands)
     cli_importer.add_commands(commands)
+    cli_heartbeats.add_commands(commands)
     return parser
 
 

@@ -506,6 +506,7 @@ class Config:
     suppressions: tuple[Suppression, ...]
     time_intervals: Mapping[str, TimeInterval] = field(default_factory=frozen_mapping)
     inhibit_rules: tuple[InhibitRule, ...] = ()
+    heartbeats: Mapping[str, Heartbeat] = field(default_factory=frozen_mapping)
     files: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
     checks: Mapping[str, Check] = field(default_factory=frozen_mapping)
@@ -580,4 +581,25 @@ class Check:
     url: str = ""
     expected_status: int = 200
     command: tuple[str, ...] = ()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Heartbeat:
+    """A job that must check in (issue 19): missed when no ping arrives by its deadline
+    (`period` after the last ping, or the cron `schedule`'s next run after it, in
+    `timezone`, plus `grace`), which opens an incident on `service`; the next ping resolves
+    it. `token` is the secret its ping URL carries (None: only alerts matching `match`,
+    label name to value, feed it)."""
+
+    id: str
+    service: str
+    token: Secret | None = None
+    period: timedelta | None = None
+    schedule: str | None = None
+    timezone: ZoneInfo = ZoneInfo("UTC")  # noqa: RUF009 (ZoneInfo instances are cached, immutable)
+    grace: timedelta = timedelta(minutes=5)
+    severity: Severity = "critical"
+    summary: str = ""
+    match: Mapping[str, str] = field(default_factory=frozen_mapping)
     where: Where = NOWHERE

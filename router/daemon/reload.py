@@ -124,6 +124,7 @@ class Reloader:
             if swap is not None:
                 swap()
             await self.engine.schedule_handoffs()  # rotas may have changed
+            await self.engine.schedule_heartbeats()  # and heartbeats
         except ConfigInvalid as invalid:
             return self._rejected(trigger, tuple(invalid.problems))
         except Exception as error:  # a bug or an I/O failure must never stop paging

@@ -155,6 +155,7 @@ async def run(options: Options, *, clock: Clock | None = None,
             # stays in the store and resumes at the next start (overdue timers at once).
             await nursery.start(deliverer.run)
             await engine.schedule_handoffs()
+            await engine.schedule_heartbeats()  # before the scheduler: overdue ones fire once
             await nursery.start(scheduler.run)
             await nursery.start(Retention(engine).run)
             await nursery.start(slack_replies.run)

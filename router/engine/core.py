@@ -37,6 +37,7 @@ from router.engine.checks import Checks
 from router.engine.escalation import Escalation, apply_walk
 from router.engine.handoffs import Handoffs
 from router.engine.health import Health, health_note
+from router.engine.heartbeats import Heartbeats
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.ingest_log import IngestLog
 from router.engine.inhibitions import Inhibitions, inhibition_in
@@ -48,6 +49,7 @@ from router.engine.snapshot import Snapshot, render_key
 from router.engine.state import EngineState
 from router.errors import NotFound, StoreUnavailable
 from router.store import IncidentDetail, Store, Transaction
+from router.store.heartbeats import TIMER_PREFIX as HEARTBEAT_TIMER
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 logger = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class Engine:
         self.legacy_keys = LegacyKeys()
         self.checks = Checks(self.state, self.ingest)
         self.health = Health(self.state)
+        self.heartbeats = Heartbeats(self.state, self._ingest_one)
 
     @property
     def config(self) -> Config:
@@ -161,7 +164,7 @@ class Engine:
 
         def work(transaction: Transaction) -> list[Accepted]:
             transaction.trace_id = trace_id or ""  # carried by the notifications to delivery
-            accepted = [self._ingest_one(transaction, snapshot, alert, now) for alert in alerts]
+            accepted = [self._accept(transaction, snapshot, alert, now) for alert in alerts]
             if alerts is not given:  # a new incident's health context, on its timeline
                 self.health.note(transaction, [
                     parse_incident_id(item.incident_id)
@@ -184,6 +187,15 @@ class Engine:
                     "trace_id": trace_id})
         self.ingest_log.accepted((item.action for item in accepted), trace_id)
         return accepted
+
+    def _accept(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
+                now: datetime) -> Accepted:
+        """One alert of a sender: a heartbeat's when its `match` selects it (it pings the
+        heartbeat and opens no incident: engine/heartbeats.py), else ingested."""
+        key = self.heartbeats.feeds(transaction, snapshot, alert, now)
+        if key is not None:
+            return Accepted(None, key, "heartbeat")
+        return self._ingest_one(transaction, snapshot, alert, now)
 
     def _ingest_one(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
                     now: datetime, *, page: bool = True) -> Accepted:
@@ -503,6 +515,8 @@ class Engine:
         return await self.escalation.timers_due_by(until, limit)
 
     async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
+        if number == 0 and kind.startswith(HEARTBEAT_TIMER):
+            return await self.heartbeats.timer_fired(kind, due_at)
         if kind.startswith(expiry.PREFIX):
             return await self.expiry.timer_fired(number, kind, due_at)
         return await self.escalation.timer_fired(number, kind, due_at)
@@ -519,6 +533,9 @@ class Engine:
 
     async def schedule_handoffs(self) -> dict[str, datetime]:
         return await self.handoffs.schedule_handoffs()
+
+    async def schedule_heartbeats(self) -> dict[str, datetime | None]:
+        return await self.heartbeats.schedule()
 
     async def create_silence(self, matchers: Sequence[tuple[str, str, str]], *,
                              ends_at: datetime | None, reason: str, created_by: str = "",

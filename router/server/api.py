@@ -37,6 +37,7 @@ from router.server.api_alertmanager import AlertmanagerApi
 from router.server.api_checks import Checks
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_formats import FormatIngest
+from router.server.api_heartbeats import HeartbeatApi
 from router.server.api_notes import Notes
 from router.server.api_notify import Notify
 from router.server.api_overrides import Overrides
@@ -140,6 +141,12 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     checks = Checks(engine)
     add("GET", "/v1/checks", "read", checks.list)
     add("GET", "/v1/checks/{id}/runs", "read", checks.runs)
+    heartbeats = HeartbeatApi(engine)
+    add("GET", "/v1/heartbeats", "read", heartbeats.list)
+    for suffix, action in (("", ""), ("/start", "start"), ("/fail", "fail"),
+                           ("/{exit_code}", None)):
+        for method in ("POST", "GET"):
+            add(method, f"/v1/heartbeats/{{id}}{suffix}", "ping", heartbeats.ping(action))
     return routes
 
 

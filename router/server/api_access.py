@@ -35,10 +35,11 @@ from router.engine import Engine
 from router.server.routes import Handler, Request, Response
 
 Access = Literal["open", "signed", "routing_key", "feed", "ingest", "read", "respond",
-                 "admin"]
+                 "admin", "ping"]
 """What a route asks of a caller: nothing; a signature its handler checks; a PagerDuty
-routing key its handler checks; the read scope or the feed's own token (`feed`); or a
-token with that scope."""
+routing key its handler checks; the read scope or the feed's own token (`feed`); a token
+with that scope; or a heartbeat's own ping token in `?token=`, which its handler checks
+(`ping`: a wrong one is 404, as an unknown heartbeat)."""
 FeedToken = Callable[[str], "str | None"]
 """A calendar feed's secret token (`rota:web`, `person:ann`), or None if it has none."""
 FEED_KINDS = {"/v1/rotas/": "rota", "/v1/people/": "person"}
@@ -112,7 +113,8 @@ class Gate:
                                        "(settings.allowed_hosts)")
         if request.method not in _SAFE_METHODS and (why := self.cross_site(request, host)):
             return Response.error(403, f"cross-site request refused: {why}")
-        if access in ("open", "signed") or (access == "feed" and self.own_feed(request)):
+        if access in ("open", "signed", "ping") or (
+                access == "feed" and self.own_feed(request)):
             return None
         if access == "feed":
             access = "read"

@@ -29,6 +29,7 @@ from router.store.values import (
     CheckRun,
     CheckState,
     Due,
+    HeartbeatRecord,
     IncidentDetail,
     Measure,
     Pruned,
@@ -121,6 +122,22 @@ class ChecksWriter(ChecksReader, Protocol):
 
 
 @runtime_checkable
+class HeartbeatsReader(Protocol):
+    """Heartbeats' states and deadlines (`reader.heartbeats`; store/heartbeats.py)."""
+
+    def get(self, heartbeat_id: str) -> HeartbeatRecord | None: ...
+    def listed(self) -> list[HeartbeatRecord]: ...
+
+
+@runtime_checkable
+class HeartbeatsWriter(HeartbeatsReader, Protocol):
+    """`HeartbeatsReader` and the writes (`transaction.heartbeats`)."""
+
+    def save(self, record: HeartbeatRecord) -> None: ...
+    def remove(self, heartbeat_id: str) -> None: ...
+
+
+@runtime_checkable
 class Reader(Protocol):
     """Queries over the last committed state; no writes."""
 
@@ -132,6 +149,8 @@ class Reader(Protocol):
     def retention(self) -> RetentionReader: ...
     @property
     def checks(self) -> ChecksReader: ...
+    @property
+    def heartbeats(self) -> HeartbeatsReader: ...
 
     def incident(self, number: int) -> Incident | None: ...
     def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None: ...
@@ -170,6 +189,8 @@ class Transaction(Reader, Protocol):
     def retention(self) -> RetentionWriter: ...
     @property
     def checks(self) -> ChecksWriter: ...
+    @property
+    def heartbeats(self) -> HeartbeatsWriter: ...
 
     def next_incident_number(self) -> int: ...
     def save_incident(self, incident: Incident, firing: Iterable[str]) -> None: ...

@@ -194,6 +194,22 @@ MIGRATIONS: tuple[str, ...] = (
         last_run INTEGER NOT NULL
     );
     """,
+    # heartbeats (issue 19): each configured heartbeat's state and last ping; its deadline is
+    # a timer `heartbeat:<id>` on incident number 0 in the timers table
+    """
+    CREATE TABLE heartbeats (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        watched_since REAL NOT NULL,
+        last_ping_at REAL,
+        last_signal TEXT,
+        last_exit_code INTEGER,
+        last_message TEXT NOT NULL DEFAULT '',
+        started_at REAL,
+        last_success_at REAL,
+        pings INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )
 
 

@@ -24,6 +24,7 @@ from router.alerts.model import (
     TimelineEntry,
 )
 from router.store.checks import ChecksReader
+from router.store.heartbeats import HeartbeatsReader
 from router.store.outbox import OutboxReader
 from router.store.overrides import OverridesReader
 from router.store.retention import RetentionReader
@@ -92,6 +93,11 @@ class Reader:
     def checks(self) -> ChecksReader:
         """Local health checks' statuses and runs (store/checks.py)."""
         return ChecksReader(self.connection)
+
+    @property
+    def heartbeats(self) -> HeartbeatsReader:
+        """Heartbeats' states and deadlines (store/heartbeats.py)."""
+        return HeartbeatsReader(self.connection)
 
     def incident(self, number: int) -> Incident | None:
         row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()

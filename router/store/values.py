@@ -152,3 +152,24 @@ class CheckState:
     status: str
     since: datetime
     last_run: CheckRun
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeartbeatRecord:
+    """A heartbeat as the store keeps it (store/heartbeats.py): its state (`new`, `up`,
+    `missed`, `failed`), since when router watches it, its last ping and what that said
+    (a `success`, `start` or `failure`, the exit code, the body's tail), its last success
+    (what the deadline counts from), and its deadline: the due time of its timer, None
+    while missed or failed (the next successful ping sets one)."""
+
+    id: str
+    state: str
+    watched_since: datetime
+    last_ping_at: datetime | None = None
+    last_signal: str | None = None
+    last_exit_code: int | None = None
+    last_message: str = ""
+    started_at: datetime | None = None
+    last_success_at: datetime | None = None
+    pings: int = 0
+    deadline: datetime | None = None

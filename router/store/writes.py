@@ -18,6 +18,7 @@ import msgspec
 
 from router.alerts.model import Alert, Incident, Notification, Silence, TimelineEntry
 from router.store.checks import ChecksWriter
+from router.store.heartbeats import HeartbeatsWriter
 from router.store.memory import Memory, Open, Row
 from router.store.outbox import OutboxWriter
 from router.store.overrides import OverridesWriter
@@ -183,6 +184,10 @@ class Transaction(Reader):
     @property
     def checks(self) -> ChecksWriter:
         return ChecksWriter(self.connection)
+
+    @property
+    def heartbeats(self) -> HeartbeatsWriter:
+        return HeartbeatsWriter(self.connection)
 
     def flush(self) -> None:
         """Write the rows held back."""

@@ -110,9 +110,12 @@ ACCESS = {
     ("POST", "/v1/incidents/{id}/notes"): "respond",
     ("GET", "/v1/checks"): "read",
     ("GET", "/v1/checks/{id}/runs"): "read",
+    ("GET", "/v1/heartbeats"): "read",
+    **{(method, f"/v1/heartbeats/{{id}}{suffix}"): "ping"
+       for suffix in ("", "/start", "/fail", "/{exit_code}") for method in ("POST", "GET")},
 }
 """The decision for every route: a route added without a line here fails the walk."""
-PARAMS = {"id": "web", "name": "checks", "format": "zabbix"}
+PARAMS = {"id": "web", "name": "checks", "format": "zabbix", "exit_code": "0"}
 LACKING = {"read": "t-ingest", "respond": "t-read", "admin": "t-respond", "ingest": "t-read",
            "feed": "t-ingest"}
 """For each scope, a token that has every lesser scope but not that one."""
@@ -209,6 +212,8 @@ async def test_each_route_needs_its_scope(api: Serve, method: str, pattern: str)
     elif access == "signed":  # its own proof; a bearer token admits nothing
         assert anonymous.status_code in (401, 403), anonymous.text
         assert admin.status_code == anonymous.status_code, admin.text
+    elif access == "ping":  # the heartbeat's own URL token; a bearer token admits nothing
+        assert (anonymous.status_code, admin.status_code) == (404, 404), anonymous.text
     elif access == "routing_key":  # tokens configured: an unknown key is refused
         assert anonymous.status_code == 400, anonymous.text
         assert admin.status_code == 400, admin.text
@@ -363,7 +368,7 @@ async def test_a_feed_token_opens_its_own_feed_and_nothing_else(api: Serve,
     assert (await server.call("GET", "/v1/rotas/{id}.ics", "f-rota-web")).status_code == 401
     # every other route, with the token in the query or as a bearer token
     for (method, pattern), access in ACCESS.items():
-        if access in ("open", "signed", "routing_key", "feed") or (
+        if access in ("open", "signed", "routing_key", "feed", "ping") or (
                 access.startswith("ingest:") and not tokens):  # local ingest is open then
             continue
         for token in ("f-rota-web", "f-person-ann"):
