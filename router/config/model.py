@@ -497,6 +497,7 @@ class Config:
     suppressions: tuple[Suppression, ...]
     time_intervals: Mapping[str, TimeInterval] = field(default_factory=frozen_mapping)
     inhibit_rules: tuple[InhibitRule, ...] = ()
+    jobs: Mapping[str, Job] = field(default_factory=frozen_mapping)
     files: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
 
@@ -513,3 +514,21 @@ class Config:
         parts = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts)
         files = f"{len(self.files)} file" + ("" if len(self.files) == 1 else "s")
         return f"{parts} from {files}"
+
+
+JOB_SEVERITIES = ("critical", "error", "warning", "info")
+"""What a job's failure alert may be (alerts.model's severities; config may not import it)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """A batch job declared in the config (`jobs:`); jobs created over the API are the
+    store's. A failed or timed-out run raises an alert on `service` when it has one, and a
+    run still started `timeout` after it began is timed_out (docs/sources.md)."""
+
+    id: str
+    service: str | None = None
+    timeout: timedelta | None = None
+    severity: str = "critical"
+    description: str = ""
+    where: Where = NOWHERE

@@ -38,6 +38,8 @@ from router.engine.handoffs import Handoffs
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.ingest_log import IngestLog
 from router.engine.inhibitions import Inhibitions, inhibition_in
+from router.engine.jobs import PREFIX as JOB_PREFIX
+from router.engine.jobs import Jobs
 from router.engine.legacy_keys import LegacyKeys
 from router.engine.muting import NEVER, UNMUTE, end_until_resolved, firing_alerts
 from router.engine.notes import Notes
@@ -84,6 +86,7 @@ class Engine:
         self.notes = Notes(self.state)
         self.ingest_log = IngestLog()
         self.legacy_keys = LegacyKeys()
+        self.jobs = Jobs(self.state, self._ingest_one, self._write_inhibiting)
 
     @property
     def config(self) -> Config:
@@ -483,6 +486,8 @@ class Engine:
     async def timer_fired(self, number: int, kind: str, due_at: datetime) -> str:
         if kind.startswith(expiry.PREFIX):
             return await self.expiry.timer_fired(number, kind, due_at)
+        if number == 0 and kind.startswith(JOB_PREFIX):
+            return await self.jobs.timer_fired(number, kind, due_at)
         return await self.escalation.timer_fired(number, kind, due_at)
 
     async def add_note(self, incident_id: str, text: str, author: str) -> TimelineEntry:

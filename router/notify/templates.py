@@ -13,7 +13,9 @@ documented in docs/channels.md):
                     dedup_key, labels (mapping), opened_at (ISO 8601 text), alert_count,
                     level, assigned_to, acknowledged_by
     service         id, name, description
-    event           trigger, escalate, acknowledge, resolve or message
+    event           trigger, escalate, acknowledge, resolve, message, handoff or job (a
+                    job's alert target: incident.labels hold job, run_id, status,
+                    exit_code and duration)
     person          id and name of the person notified, or None for a channel target
     channel         id and type of the channel
     notification    id, target, address
@@ -65,6 +67,7 @@ DEFAULT_TITLES: Mapping[str, str] = {
     "message": "{{ incident.id }}: {{ incident.summary }}",
     "test": "[TEST] {{ incident.id }}: {{ incident.summary }}",
     "handoff": "On-call handoff: {{ incident.summary }}",
+    "job": "{{ incident.summary }}",
 }
 """The default title of each event ("test" for every test notification)."""
 
@@ -79,6 +82,8 @@ DEFAULT_TEXTS: Mapping[str, str] = {
     "test": "This is a test notification from router through channel {{ channel.id }}; "
             "nothing needs doing.\n\n{{ incident.summary }}\n" + _ABOUT + _ACKNOWLEDGE,
     "handoff": "{{ incident.summary }}",
+    "job": "{{ incident.summary }}\n{% for name, value in incident.labels | dictsort %}"
+           "\n{{ name }}: {{ value }}{% endfor %}",
 }
 """The default text of each event. There is no default html (email escapes the text) and
 no default payload (the webhook sends its documented JSON body)."""

@@ -35,6 +35,7 @@ from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUn
 from router.server.api_access import Access, FeedToken, Gate
 from router.server.api_alertmanager import AlertmanagerApi
 from router.server.api_deliveries import ChannelTester, Deliveries
+from router.server.api_jobs import JobsApi
 from router.server.api_notes import Notes
 from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
@@ -127,6 +128,15 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("GET", "/v1/deliveries", "read", deliveries.list)
     add("POST", "/v1/channels/{id}/test", "admin", deliveries.test)
     add("POST", "/v1/incidents/{id}/notes", "respond", Notes(engine).add)
+    jobs = JobsApi(engine)
+    add("GET", "/v1/jobs", "read", jobs.list)
+    add("POST", "/v1/jobs", "admin", jobs.create)
+    add("GET", "/v1/jobs/{id}", "read", jobs.show)
+    add("POST", "/v1/jobs/{id}/runs", "ingest", jobs.report, "job")
+    add("GET", "/v1/jobs/{id}/runs", "read", jobs.runs)
+    add("GET", "/v1/jobs/{id}/alerts", "read", jobs.alerts)
+    add("POST", "/v1/jobs/{id}/alerts", "admin", jobs.add_alert)
+    add("DELETE", "/v1/job-alerts/{id}", "admin", jobs.remove_alert)
     return routes
 
 

@@ -11,9 +11,11 @@ every other query.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from types import MappingProxyType
 
 from router.alerts.model import Incident, IncidentState, Notification, Severity
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds
@@ -64,12 +66,19 @@ def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
 
 
 def notice(notification: Notification) -> Incident:
-    """What a notice that belongs to no incident (a rota handoff) shows where an incident
-    would be: number 0, its note as the summary, severity info."""
+    """What a notice that belongs to no incident (a rota handoff, a job's alert target)
+    shows where an incident would be: number 0, its note as the summary, severity info. A
+    job's note is a JSON object of `summary` and `labels` (engine/jobs.py): the run's job,
+    id, status and exit code, which the webhook's body carries as the labels."""
+    summary, labels = notification.note, {}
+    if notification.event == "job":
+        document = json.loads(notification.note)
+        summary, labels = document["summary"], document["labels"]
     return Incident(number=0, dedup_key=f"notice-{notification.id}", service=None,
-                    summary=notification.note, severity=Severity.INFO,
+                    summary=summary, severity=Severity.INFO,
                     state=IncidentState.TRIGGERED, opened_at=notification.created_at,
-                    updated_at=notification.created_at, source="router")
+                    updated_at=notification.created_at, source="router",
+                    labels=MappingProxyType(labels))
 
 
 def next_due_after(connection: sqlite3.Connection, now: datetime) -> datetime | None:

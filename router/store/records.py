@@ -23,6 +23,7 @@ from router.alerts.model import (
     Status,
     TimelineEntry,
 )
+from router.store.jobs import JobsReader
 from router.store.outbox import OutboxReader
 from router.store.overrides import OverridesReader
 from router.store.retention import RetentionReader
@@ -86,6 +87,11 @@ class Reader:
     def retention(self) -> RetentionReader:
         """The store's size and what a prune would remove (store/retention.py)."""
         return RetentionReader(self.connection)
+
+    @property
+    def jobs(self) -> JobsReader:
+        """Jobs created over the API, their runs and alert targets (store/jobs.py)."""
+        return JobsReader(self.connection)
 
     def incident(self, number: int) -> Incident | None:
         row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()

@@ -17,6 +17,7 @@ from typing import Any, cast
 import msgspec
 
 from router.alerts.model import Alert, Incident, Notification, Silence, TimelineEntry
+from router.store.jobs import JobsWriter
 from router.store.memory import Memory, Open, Row
 from router.store.outbox import OutboxWriter
 from router.store.overrides import OverridesWriter
@@ -178,6 +179,10 @@ class Transaction(Reader):
     @property
     def retention(self) -> RetentionWriter:
         return RetentionWriter(self.connection)
+
+    @property
+    def jobs(self) -> JobsWriter:
+        return JobsWriter(self.connection)
 
     def flush(self) -> None:
         """Write the rows held back."""

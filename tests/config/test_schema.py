@@ -104,8 +104,8 @@ def test_unknown_top_level_section(tmp_path: Path) -> None:
     path = write(tmp_path, "people.yaml", "peple:\n  - id: alice\n")
     assert problems([tmp_path]) == [
         f"{path}:1:1: peple: unknown key 'peple' (did you mean 'people'?); expected one of: "
-        "channels, escalation_policies, inhibit_rules, people, rotas, routes, services, "
-        "settings, suppressions, time_intervals"]
+        "channels, escalation_policies, inhibit_rules, jobs, people, rotas, routes, "
+        "services, settings, suppressions, time_intervals"]
 
 
 def test_unknown_key_in_a_channel_is_checked_against_that_channel_type(tmp_path: Path) -> None:

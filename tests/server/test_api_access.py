@@ -103,6 +103,14 @@ ACCESS = {
     ("GET", "/v1/deliveries"): "read",
     ("POST", "/v1/channels/{id}/test"): "admin",
     ("POST", "/v1/incidents/{id}/notes"): "respond",
+    ("GET", "/v1/jobs"): "read",
+    ("POST", "/v1/jobs"): "admin",
+    ("GET", "/v1/jobs/{id}"): "read",
+    ("POST", "/v1/jobs/{id}/runs"): "ingest:job",
+    ("GET", "/v1/jobs/{id}/runs"): "read",
+    ("GET", "/v1/jobs/{id}/alerts"): "read",
+    ("POST", "/v1/jobs/{id}/alerts"): "admin",
+    ("DELETE", "/v1/job-alerts/{id}"): "admin",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks"}

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from router.config import checks
-from router.config.build import channels, oncall, routing, time_intervals
+from router.config.build import channels, jobs, oncall, routing, time_intervals
 from router.config.build.context import Context, Item
 from router.config.build.settings import build_settings
 from router.config.load import LIST_SECTIONS, Document, Source
@@ -43,6 +43,8 @@ def build_config(documents: list[Document], resolver: SecretResolver,
     config = _assemble(context, documents)
     found = context.problems + [context.locate(problem) for problem in
                                 checks.run_all(config, references=check_references)]
+    if check_references:
+        found += [context.locate(problem) for problem in jobs.check_services(config)]
     if resolver.references:  # a secret's value never reaches a message; its reference does
         found = [dataclasses.replace(problem, message=resolver.redact(problem.message))
                  for problem in found]
@@ -84,6 +86,7 @@ def _assemble(context: Context, documents: list[Document]) -> Config:
         inhibit_rules=_kept(context, sections["inhibit_rules"], [
             routing.inhibit_rule(context, data, source, index)
             for index, (data, source) in enumerate(sections["inhibit_rules"])]),
+        jobs=by_id("jobs", jobs.job),
         files=tuple(dict.fromkeys(document.source.file for document in documents)),
     )
 
