@@ -25,6 +25,9 @@ from router.cli import (
     incidents as cli_incidents,
 )
 from router.cli import (
+    jobs as cli_jobs,
+)
+from router.cli import (
     lifecycle as cli_lifecycle,
 )
 from router.cli import (
@@ -102,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_reload.add_commands(commands)
     cli_deliveries.add_commands(commands)
     cli_store.add_commands(commands)
+    cli_jobs.add_commands(commands)
     return parser
 
 
