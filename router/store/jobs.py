@@ -17,6 +17,9 @@ from router.config.model import Job
 from router.store.rows import from_seconds, to_seconds
 from router.store.values import JobAlert, JobRun
 
+RUNS_KEPT = 1000
+"""Runs kept per job, newest started first: a job that runs every minute would otherwise
+grow the store by half a million rows a year."""
 _RUN_COLUMNS = ("job, run_id, status, exit_code, duration, output, started_at, ended_at, "
                 "timeout_at")
 _ALERT_COLUMNS = ("id, job, alert_type, target, channel, on_failure, on_timeout, created_at, "
@@ -109,10 +112,16 @@ class JobsWriter(JobsReader):
              created_at.timestamp()))
 
     def save_run(self, run: JobRun) -> None:
+        """Write the run; when it ended, the job's runs beyond its newest RUNS_KEPT go."""
         self._connection.execute(
             f"INSERT OR REPLACE INTO job_runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run.job, run.run_id, run.status, run.exit_code, run.duration, run.output,
              run.started_at.timestamp(), to_seconds(run.ended_at), to_seconds(run.timeout_at)))
+        if run.ended_at is not None:
+            self._connection.execute(
+                "DELETE FROM job_runs WHERE job = ? AND started_at < (SELECT started_at FROM "
+                "job_runs WHERE job = ? ORDER BY started_at DESC LIMIT 1 OFFSET ?)",
+                (run.job, run.job, RUNS_KEPT - 1))
 
     def add_alert(self, alert: JobAlert) -> None:
         self._connection.execute(
