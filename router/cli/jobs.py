@@ -6,7 +6,8 @@ alert targets (room: cli; imports cli_support, config, engine, errors).
 with $ROUTER_TOKEN as the bearer token when set: a token with `sources: [job]`), runs the
 command in a process group of its own, passes its output through (cron still mails it),
 and reports the exit code, the duration and the last 4 KiB of the output. Past the timeout
-it sends SIGTERM to the whole group, SIGKILL 10 s later if anything is left, and reports
+it sends SIGTERM to the whole group and, once the command exited or `--grace` (10 s) passed,
+SIGKILL to what is left of the group, and reports
 `timed_out`. A report the daemon does not take (down, refused) is a warning on stderr: the
 job runs all the same. Exit status: the command's own (128+N when signal N ended it), 124
 when it timed out, 127 when it could not be started, 2 for usage.
@@ -59,7 +60,8 @@ DEFAULT_URL = "http://127.0.0.1:9080"
 REPORT_TIMEOUT = 10.0
 """Seconds a report may take: the job does not wait longer for router."""
 KILL_GRACE = 10.0
-"""Seconds between SIGTERM and SIGKILL to the command's process group at the timeout."""
+"""Seconds between SIGTERM and SIGKILL to the command's process group at the timeout, unless
+`--grace` says otherwise."""
 DRAIN = 2.0
 """Seconds the output is still read after the command exited (a child it left behind may
 hold the pipe open)."""
@@ -78,6 +80,9 @@ def add_commands(commands: Any) -> None:
     run.add_argument("--job", required=True, help="the job's id (config jobs: or POST /v1/jobs)")
     run.add_argument("--timeout", type=_duration, metavar="DURATION",
                      help="kill the command and report timed_out after this long (2h, 30m)")
+    run.add_argument("--grace", type=_duration, default=timedelta(seconds=KILL_GRACE),
+                     metavar="DURATION", help="at the timeout, how long after SIGTERM the "
+                                              "group gets SIGKILL (default: 10s)")
     run.add_argument("--run-id", help="the run's id (default: a fresh time-ordered id)")
     run.add_argument("--url", help=f"router's HTTP address (default: ${URL_VARIABLE}, else "
                                    f"{DEFAULT_URL})")
@@ -164,11 +169,11 @@ def run_exec(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started: dict[str, Any] = {"run_id": run_id, "status": "started"}
     if timeout:  # router's own timer is the backstop, should this process die: it fires
         # only after this process had its chance to kill the command and report the output
-        started["timeout"] = timeout.total_seconds() + KILL_GRACE + 2 * REPORT_TIMEOUT
+        started["timeout"] = (timeout + arguments.grace).total_seconds() + 2 * REPORT_TIMEOUT
     reporter.send(started)
     began = time.monotonic()
     try:
-        outcome = trio.run(supervise, command_line, timeout, out)
+        outcome = trio.run(supervise, command_line, timeout, arguments.grace, out)
     except OSError as error:
         message = f"cannot start {command_line[0]!r}: {error.strerror or error}"
         print(f"router exec: {message}", file=err)
@@ -193,11 +198,11 @@ def _exit_status(code: int | None) -> int:
     return 128 - code if code < 0 else code
 
 
-async def supervise(command_line: list[str], limit: timedelta | None,
+async def supervise(command_line: list[str], limit: timedelta | None, grace: timedelta,
                     out: TextIO) -> Outcome:
     """Run the command in a new process group, copying its output (stdout and stderr
     together) to `out` and keeping the last OUTPUT_BYTES; past `limit`, SIGTERM the group,
-    and SIGKILL it after KILL_GRACE. (`limit` is the job's timeout: the command is killed
+    and SIGKILL it `grace` later. (`limit` is the job's timeout: the command is killed
     at it, which a cancel scope around this function could not do.)
 
     Raises:
@@ -225,7 +230,7 @@ async def supervise(command_line: list[str], limit: timedelta | None,
             await process.wait()
         if waiting.cancelled_caught:
             outcome.timed_out = True
-            await _stop_group(process)
+            await _stop_group(process, grace.total_seconds())
         with trio.move_on_after(DRAIN):
             await drained.wait()
         nursery.cancel_scope.cancel()
@@ -234,14 +239,16 @@ async def supervise(command_line: list[str], limit: timedelta | None,
     return outcome
 
 
-async def _stop_group(process: trio.Process) -> None:
-    """SIGTERM to the command's whole process group, SIGKILL if it is not gone in time."""
-    for number, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, math.inf)):
-        with contextlib.suppress(ProcessLookupError):  # the group is gone already
-            os.killpg(process.pid, number)
-        with trio.move_on_after(grace):
-            await process.wait()
-            return
+async def _stop_group(process: trio.Process, grace: float) -> None:
+    """SIGTERM to the command's whole process group; once the command exited, or `grace`
+    passed, SIGKILL to what is left of the group (a child that ignored SIGTERM)."""
+    with contextlib.suppress(ProcessLookupError):  # the group is gone already
+        os.killpg(process.pid, signal.SIGTERM)
+    with trio.move_on_after(grace):
+        await process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    await process.wait()
 
 
 def _list_jobs(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:

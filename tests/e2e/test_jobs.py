@@ -156,3 +156,24 @@ def test_a_report_the_daemon_refuses_is_a_warning_and_the_job_runs(
     assert finished.returncode == 0 and finished.stdout == "ran\n"
     assert "router refused the started report (404)" in finished.stderr
     assert json.dumps({"error": "no job 'nightly'"}) in finished.stderr.replace('":"', '": "')
+
+
+IGNORES_TERM = """
+import signal, time
+signal.signal(signal.SIGTERM, lambda number, frame: print("ignoring TERM", flush=True))
+print("started", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_command_that_ignores_sigterm_is_killed_after_the_grace(
+        start_daemon: StartDaemon, smtp: FakeSmtp, tmp_path: Path) -> None:
+    daemon = start_daemon(config(smtp))
+    began = time.monotonic()
+    finished = router(daemon, "exec", "--job", "backup", "--timeout", "1s", "--grace", "2s",
+                      "--", sys.executable, "-c", IGNORES_TERM)
+    took = time.monotonic() - began
+    assert (finished.returncode, finished.stdout) == (124, "started\nignoring TERM\n")
+    assert 3 <= took < 12  # 1 s timeout + 2 s grace, then SIGKILL
+    [run] = runs(daemon)
+    assert (run["status"], run["output"]) == ("timed_out", "started\nignoring TERM\n")
