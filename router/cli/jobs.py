@@ -9,8 +9,10 @@ and reports the exit code, the duration and the last 4 KiB of the output. Past t
 it sends SIGTERM to the whole group and, once the command exited or `--grace` (10 s) passed,
 SIGKILL to what is left of the group, and reports
 `timed_out`. A report the daemon does not take (down, refused) is a warning on stderr: the
-job runs all the same. Exit status: the command's own (128+N when signal N ended it), 124
-when it timed out, 127 when it could not be started, 2 for usage.
+job runs all the same. SIGINT, SIGTERM and SIGHUP sent to exec are passed on to the
+command's group, and the run is reported as it then ends. Exit status: the command's own
+(128+N when signal N ended it), 124 when it timed out, 127 when it could not be started, 2
+for usage.
 
 `router job list` shows the jobs with their newest run, and `router job alerts
 add|list|remove` manages alert targets in the store in the state directory (whether or not
@@ -226,6 +228,7 @@ async def supervise(command_line: list[str], limit: timedelta | None, grace: tim
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(pump)
+        await nursery.start(_forward_signals, process)
         with trio.move_on_after(limit.total_seconds() if limit else math.inf) as waiting:
             await process.wait()
         if waiting.cancelled_caught:
@@ -237,6 +240,24 @@ async def supervise(command_line: list[str], limit: timedelta | None, grace: tim
     outcome.returncode = process.returncode
     outcome.output = bytes(tail)
     return outcome
+
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals `router exec` passes on to the command's process group: the command is in a
+session of its own (so that its group can be killed whole), where Ctrl-C at a terminal or a
+service manager's SIGTERM to exec would not reach it."""
+
+
+async def _forward_signals(process: trio.Process, *,
+                           task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                           ) -> None:
+    """Until cancelled, send each of FORWARDED that reaches exec to the command's group; the
+    command then ends as it ends on that signal, and exec reports its exit as usual."""
+    with trio.open_signal_receiver(*FORWARDED) as received:
+        task_status.started()
+        async for number in received:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, number)
 
 
 async def _stop_group(process: trio.Process, grace: float) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -177,3 +178,20 @@ def test_a_command_that_ignores_sigterm_is_killed_after_the_grace(
     assert 3 <= took < 12  # 1 s timeout + 2 s grace, then SIGKILL
     [run] = runs(daemon)
     assert (run["status"], run["output"]) == ("timed_out", "started\nignoring TERM\n")
+
+
+def test_sigterm_to_exec_reaches_the_command_and_the_run_is_reported(
+        start_daemon: StartDaemon, smtp: FakeSmtp) -> None:
+    daemon = start_daemon(config(smtp))
+    with subprocess.Popen(
+            [sys.executable, "-m", "router", "exec", "--job", "backup", "--", sys.executable,
+             "-c", "import time; print('started', flush=True); time.sleep(60)"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "ROUTER_URL": daemon.base_url}) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "started\n"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 128 + signal.SIGTERM
+    [run] = runs(daemon)
+    assert (run["status"], run["exit_code"], run["output"]) == (
+        "failed", -signal.SIGTERM, "started\n")
