@@ -34,6 +34,9 @@ from router.cli import (
     incidents as cli_incidents,
 )
 from router.cli import (
+    jobs as cli_jobs,
+)
+from router.cli import (
     lifecycle as cli_lifecycle,
 )
 from router.cli import (
@@ -118,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_checks.add_commands(commands)
     cli_importer.add_commands(commands)
     cli_heartbeats.add_commands(commands)
+    cli_jobs.add_commands(commands)
     return parser
 
 

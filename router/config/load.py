@@ -22,7 +22,7 @@ from router.errors import Problem, Where
 
 SECTIONS = (
     "settings", "people", "channels", "rotas", "escalation_policies", "services", "routes",
-    "suppressions", "time_intervals", "inhibit_rules", "checks", "heartbeats",
+    "suppressions", "time_intervals", "inhibit_rules", "checks", "heartbeats", "jobs",
 )
 LIST_SECTIONS = SECTIONS[1:]
 YAML_SUFFIXES = (".yaml", ".yml")

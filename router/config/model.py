@@ -507,6 +507,7 @@ class Config:
     time_intervals: Mapping[str, TimeInterval] = field(default_factory=frozen_mapping)
     inhibit_rules: tuple[InhibitRule, ...] = ()
     heartbeats: Mapping[str, Heartbeat] = field(default_factory=frozen_mapping)
+    jobs: Mapping[str, Job] = field(default_factory=frozen_mapping)
     files: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
     checks: Mapping[str, Check] = field(default_factory=frozen_mapping)
@@ -602,4 +603,22 @@ class Heartbeat:
     severity: Severity = "critical"
     summary: str = ""
     match: Mapping[str, str] = field(default_factory=frozen_mapping)
+    where: Where = NOWHERE
+
+
+JOB_SEVERITIES = ("critical", "error", "warning", "info")
+"""What a job's failure alert may be (alerts.model's severities; config may not import it)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """A batch job declared in the config (`jobs:`); jobs created over the API are the
+    store's. A failed or timed-out run raises an alert on `service` when it has one, and a
+    run still started `timeout` after it began is timed_out (docs/sources.md)."""
+
+    id: str
+    service: str | None = None
+    timeout: timedelta | None = None
+    severity: str = "critical"
+    description: str = ""
     where: Where = NOWHERE

@@ -41,6 +41,8 @@ from router.engine.heartbeats import Heartbeats
 from router.engine.ids import parse_incident_id, time_ordered_id
 from router.engine.ingest_log import IngestLog
 from router.engine.inhibitions import Inhibitions, inhibition_in
+from router.engine.jobs import PREFIX as JOB_PREFIX
+from router.engine.jobs import Jobs
 from router.engine.legacy_keys import LegacyKeys
 from router.engine.muting import NEVER, UNMUTE, end_until_resolved, firing_alerts
 from router.engine.notes import Notes
@@ -92,6 +94,7 @@ class Engine:
         self.checks = Checks(self.state, self.ingest)
         self.health = Health(self.state)
         self.heartbeats = Heartbeats(self.state, self._ingest_one)
+        self.jobs = Jobs(self.state, self._ingest_one, self._write_inhibiting)
 
     @property
     def config(self) -> Config:
@@ -519,6 +522,8 @@ class Engine:
             return await self.heartbeats.timer_fired(kind, due_at)
         if kind.startswith(expiry.PREFIX):
             return await self.expiry.timer_fired(number, kind, due_at)
+        if number == 0 and kind.startswith(JOB_PREFIX):
+            return await self.jobs.timer_fired(number, kind, due_at)
         return await self.escalation.timer_fired(number, kind, due_at)
 
     async def add_note(self, incident_id: str, text: str, author: str) -> TimelineEntry:

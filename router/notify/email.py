@@ -61,7 +61,9 @@ def render(message: Message, settings: Settings, *, now: datetime) -> SmtpMessag
     routes, escalation levels), so only a test notification can meet it.
     """
     notification = message.notification
-    recipients = ((notification.address,) if notification.target.startswith("person:")
+    # A person, or a job's alert target (engine/jobs.py), is mailed at its own address.
+    recipients = ((notification.address,)
+                  if notification.target.startswith(("person:", "job-alert:"))
                   else settings.to)
     if not recipients:
         return None

@@ -13,7 +13,9 @@ documented in docs/channels.md):
                     dedup_key, labels (mapping), opened_at (ISO 8601 text), alert_count,
                     level, assigned_to, acknowledged_by
     service         id, name, description
-    event           trigger, escalate, acknowledge, resolve or message
+    event           trigger, escalate, acknowledge, resolve, message, handoff or job (a
+                    job's alert target: incident.labels hold job, run_id, status,
+                    exit_code and duration)
     person          id and name of the person notified, or None for a channel target
     channel         id and type of the channel
     notification    id, target, address
@@ -76,6 +78,7 @@ DEFAULT_TITLES: Mapping[str, str] = {
     "test": "[TEST] {{ incident.id }}: {{ incident.summary }}",
     "handoff": "On-call handoff: {{ incident.summary }}",
     "notify": "{{ incident.summary }}",
+    "job": "{{ incident.summary }}",
 }
 """The default title of each event ("test" for every test notification)."""
 
@@ -93,6 +96,8 @@ DEFAULT_TEXTS: Mapping[str, str] = {
     "notify": "{{ incident.summary }}{% if direct.message %}\n\n{{ direct.message }}{% endif %}"
               "{% if incident.labels %}\n{% for name, value in incident.labels | dictsort %}"
               "\n{{ name }}: {{ value }}{% endfor %}{% endif %}",
+    "job": "{{ incident.summary }}\n{% for name, value in incident.labels | dictsort %}"
+           "\n{{ name }}: {{ value }}{% endfor %}",
 }
 """The default text of each event. There is no default html (email escapes the text) and
 no default payload (the webhook sends its documented JSON body)."""

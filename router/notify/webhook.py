@@ -28,6 +28,8 @@ BODY_VERSION = 1
 """The version of the default JSON body; raised only when a field changes meaning."""
 
 TIMESTAMP_HEADER = "X-Router-Timestamp"
+JOB_ALERT = "job-alert:"
+"""The target prefix of a job's alert target, whose address is the URL to post to."""
 
 DEFAULT_RATE: float | None = None
 """No pacing unless the channel sets `rate`: the receiver is the operator's own."""
@@ -64,8 +66,11 @@ def render(message: Message, settings: Settings, *, now: datetime) -> HttpReques
         headers[TIMESTAMP_HEADER] = str(signed_at)
         headers[settings.signature_header] = signature(settings.hmac_secret.reveal(),
                                                        signed_at, body)
-    return HttpRequest(method=settings.method, url=settings.url, body=body,
-                       target=display_url(settings.url), headers=headers,
+    # A job's alert target (engine/jobs.py) carries its own URL as the address.
+    url = (message.notification.address if message.notification.target.startswith(JOB_ALERT)
+           else settings.url)
+    return HttpRequest(method=settings.method, url=url, body=body,
+                       target=display_url(url), headers=headers,
                        timeout=settings.timeout)
 
 

@@ -38,6 +38,7 @@ from router.server.api_checks import Checks
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_formats import FormatIngest
 from router.server.api_heartbeats import HeartbeatApi
+from router.server.api_jobs import JobsApi
 from router.server.api_notes import Notes
 from router.server.api_notify import Notify
 from router.server.api_overrides import Overrides
@@ -147,6 +148,15 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
                            ("/{exit_code}", None)):
         for method in ("POST", "GET"):
             add(method, f"/v1/heartbeats/{{id}}{suffix}", "ping", heartbeats.ping(action))
+    jobs = JobsApi(engine)
+    add("GET", "/v1/jobs", "read", jobs.list)
+    add("POST", "/v1/jobs", "admin", jobs.create)
+    add("GET", "/v1/jobs/{id}", "read", jobs.show)
+    add("POST", "/v1/jobs/{id}/runs", "ingest", jobs.report, "job")
+    add("GET", "/v1/jobs/{id}/runs", "read", jobs.runs)
+    add("GET", "/v1/jobs/{id}/alerts", "read", jobs.alerts)
+    add("POST", "/v1/jobs/{id}/alerts", "admin", jobs.add_alert)
+    add("DELETE", "/v1/job-alerts/{id}", "admin", jobs.remove_alert)
     return routes
 
 

@@ -210,6 +210,44 @@ MIGRATIONS: tuple[str, ...] = (
         pings INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # jobs: batch jobs created over the API (config jobs are the config's), their runs, and
+    # their alert targets (issue 19 item 2). A run's `timeout_at` is mirrored by a timer of
+    # kind `job:<job>/<run>` on incident 0, which the scheduler fires.
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        service TEXT,
+        timeout REAL,
+        severity TEXT NOT NULL,
+        description TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE job_runs (
+        job TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        duration REAL,
+        output TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        timeout_at REAL,
+        PRIMARY KEY (job, run_id)
+    );
+    CREATE INDEX job_runs_by_start ON job_runs (job, started_at);
+    CREATE TABLE job_alerts (
+        id TEXT PRIMARY KEY,
+        job TEXT NOT NULL,
+        alert_type TEXT NOT NULL,
+        target TEXT NOT NULL,
+        channel TEXT,
+        on_failure INTEGER NOT NULL,
+        on_timeout INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE INDEX job_alerts_by_job ON job_alerts (job);
+    """,
 )
 
 

@@ -11,6 +11,7 @@ every other query.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -65,9 +66,12 @@ def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
 
 
 def notice(notification: Notification) -> Incident:
-    """What a notice that belongs to no incident (a rota handoff) shows where an incident
-    would be: number 0, its note as the summary, severity info. A direct message (event
-    `notify`) shows its title, severity, tags and context (engine/direct.py)."""
+    """What a notice that belongs to no incident (a rota handoff, a job's alert target)
+    shows where an incident would be: number 0, its note as the summary, severity info. A
+    direct message (event `notify`) shows its title, severity, tags and context
+    (engine/direct.py). A job's note is a JSON object of `summary` and `labels`
+    (engine/jobs.py): the run's job, id, status and exit code, which the webhook's body
+    carries as the labels."""
     if notification.event == "notify":
         message = DirectMessage.from_note(notification.note)
         return Incident(number=0, dedup_key=f"notify-{notification.id}", service=None,
@@ -77,10 +81,15 @@ def notice(notification: Notification) -> Incident:
                         labels=MappingProxyType(
                             ({"tags": ",".join(message.tags)} if message.tags else {})
                             | dict(message.context)))
+    summary, labels = notification.note, {}
+    if notification.event == "job":
+        document = json.loads(notification.note)
+        summary, labels = document["summary"], document["labels"]
     return Incident(number=0, dedup_key=f"notice-{notification.id}", service=None,
-                    summary=notification.note, severity=Severity.INFO,
+                    summary=summary, severity=Severity.INFO,
                     state=IncidentState.TRIGGERED, opened_at=notification.created_at,
-                    updated_at=notification.created_at, source="router")
+                    updated_at=notification.created_at, source="router",
+                    labels=MappingProxyType(labels))
 
 
 def next_due_after(connection: sqlite3.Connection, now: datetime) -> datetime | None:

@@ -25,6 +25,7 @@ from router.alerts.model import (
 )
 from router.store.checks import ChecksReader
 from router.store.heartbeats import HeartbeatsReader
+from router.store.jobs import JobsReader
 from router.store.outbox import OutboxReader
 from router.store.overrides import OverridesReader
 from router.store.retention import RetentionReader
@@ -98,6 +99,11 @@ class Reader:
     def heartbeats(self) -> HeartbeatsReader:
         """Heartbeats' states and deadlines (store/heartbeats.py)."""
         return HeartbeatsReader(self.connection)
+
+    @property
+    def jobs(self) -> JobsReader:
+        """Jobs created over the API, their runs and alert targets (store/jobs.py)."""
+        return JobsReader(self.connection)
 
     def incident(self, number: int) -> Incident | None:
         row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()

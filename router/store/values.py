@@ -173,3 +173,40 @@ class HeartbeatRecord:
     last_success_at: datetime | None = None
     pings: int = 0
     deadline: datetime | None = None
+
+
+JobStatus = Literal["started", "succeeded", "failed", "timed_out"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRun:
+    """One run of a batch job as reported (`router exec`, `POST /v1/jobs/{id}/runs`) or
+    ended by router's timeout timer; `timeout_at` is when a started run times out (None:
+    never), `duration` seconds as the runner measured them."""
+
+    job: str
+    run_id: str
+    status: JobStatus
+    started_at: datetime
+    exit_code: int | None = None
+    duration: float | None = None
+    output: str = ""
+    ended_at: datetime | None = None
+    timeout_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobAlert:
+    """One of a job's alert targets: a webhook URL or an email address told of its failed
+    (`on_failure`) and timed-out (`on_timeout`) runs through a channel of that type
+    (`channel`; None: the config's first)."""
+
+    id: str
+    job: str
+    alert_type: Literal["webhook", "email"]
+    target: str
+    created_at: datetime
+    on_failure: bool = True
+    on_timeout: bool = True
+    channel: str | None = None
+    created_by: str = ""

@@ -19,6 +19,7 @@ import msgspec
 from router.alerts.model import Alert, Incident, Notification, Silence, TimelineEntry
 from router.store.checks import ChecksWriter
 from router.store.heartbeats import HeartbeatsWriter
+from router.store.jobs import JobsWriter
 from router.store.memory import Memory, Open, Row
 from router.store.outbox import OutboxWriter
 from router.store.overrides import OverridesWriter
@@ -188,6 +189,10 @@ class Transaction(Reader):
     @property
     def heartbeats(self) -> HeartbeatsWriter:
         return HeartbeatsWriter(self.connection)
+
+    @property
+    def jobs(self) -> JobsWriter:
+        return JobsWriter(self.connection)
 
     def flush(self) -> None:
         """Write the rows held back."""

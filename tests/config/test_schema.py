@@ -104,8 +104,8 @@ def test_unknown_top_level_section(tmp_path: Path) -> None:
     path = write(tmp_path, "people.yaml", "peple:\n  - id: alice\n")
     assert problems([tmp_path]) == [
         f"{path}:1:1: peple: unknown key 'peple' (did you mean 'people'?); expected one of: "
-        "channels, checks, escalation_policies, heartbeats, inhibit_rules, people, rotas, "
-        "routes, "
+        "channels, checks, escalation_policies, heartbeats, inhibit_rules, jobs, people, "
+        "rotas, routes, "
         "services, settings, suppressions, time_intervals"]
 
 

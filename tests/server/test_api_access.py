@@ -113,6 +113,14 @@ ACCESS = {
     ("GET", "/v1/heartbeats"): "read",
     **{(method, f"/v1/heartbeats/{{id}}{suffix}"): "ping"
        for suffix in ("", "/start", "/fail", "/{exit_code}") for method in ("POST", "GET")},
+    ("GET", "/v1/jobs"): "read",
+    ("POST", "/v1/jobs"): "admin",
+    ("GET", "/v1/jobs/{id}"): "read",
+    ("POST", "/v1/jobs/{id}/runs"): "ingest:job",
+    ("GET", "/v1/jobs/{id}/runs"): "read",
+    ("GET", "/v1/jobs/{id}/alerts"): "read",
+    ("POST", "/v1/jobs/{id}/alerts"): "admin",
+    ("DELETE", "/v1/job-alerts/{id}"): "admin",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks", "format": "zabbix", "exit_code": "0"}

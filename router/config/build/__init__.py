@@ -14,7 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from router.config import checks
-from router.config.build import channels, heartbeats, local_checks, oncall, routing, time_intervals
+from router.config.build import (
+    channels,
+    heartbeats,
+    jobs,
+    local_checks,
+    oncall,
+    routing,
+    time_intervals,
+)
 from router.config.build.context import Context, Item
 from router.config.build.settings import build_settings
 from router.config.load import LIST_SECTIONS, Document, Source
@@ -45,6 +53,7 @@ def build_config(documents: list[Document], resolver: SecretResolver,
                                 checks.run_all(config, references=check_references)]
     if check_references:
         found += [context.locate(problem) for problem in heartbeats.check_services(config)]
+        found += [context.locate(problem) for problem in jobs.check_services(config)]
     if resolver.references:  # a secret's value never reaches a message; its reference does
         found = [dataclasses.replace(problem, message=resolver.redact(problem.message))
                  for problem in found]
@@ -87,6 +96,7 @@ def _assemble(context: Context, documents: list[Document]) -> Config:
             routing.inhibit_rule(context, data, source, index)
             for index, (data, source) in enumerate(sections["inhibit_rules"])]),
         heartbeats=by_id("heartbeats", heartbeats.heartbeat),
+        jobs=by_id("jobs", jobs.job),
         files=tuple(dict.fromkeys(document.source.file for document in documents)),
         checks=by_id("checks", local_checks.check),
     )

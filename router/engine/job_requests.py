@@ -1,0 +1,238 @@
+"""What a job's runner and its operators send, checked (room: engine; imports config.model,
+store values, errors): a run's report, a job to create and an alert target to add, each
+from a JSON object, each problem a `BadRequest` naming the field (400 over HTTP, exit 2 in
+the CLI). `POST /v1/jobs/{id}/runs`, `POST /v1/jobs`, `POST /v1/jobs/{id}/alerts` and
+`router job` share these checks, so both answer the same words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+from router.config.model import JOB_SEVERITIES, Config, Job
+from router.errors import BadRequest
+from router.store.values import JobStatus
+
+STATUSES: tuple[JobStatus, ...] = ("started", "succeeded", "failed", "timed_out")
+OUTPUT_BYTES = 4096
+"""How much of a run's output is kept: its last 4 KiB, where the error usually is."""
+ALERT_TYPES = ("webhook", "email")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
+_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_RUN_FIELDS = ("run_id", "status", "exit_code", "duration", "output", "started_at", "timeout")
+_JOB_FIELDS = ("id", "service", "timeout", "severity", "description")
+_ALERT_FIELDS = ("alert_type", "target", "on_failure", "on_timeout", "channel", "created_by")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunReport:
+    """One report of a run: it started, or it ended with `status`."""
+
+    run_id: str
+    status: JobStatus
+    exit_code: int | None = None
+    duration: float | None = None
+    output: str = ""
+    started_at: datetime | None = None
+    timeout: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertRequest:
+    alert_type: Literal["webhook", "email"]
+    target: str
+    on_failure: bool = True
+    on_timeout: bool = True
+    channel: str | None = None
+    created_by: str = ""
+
+
+def _unknown(body: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    for name in body:
+        if name not in known:
+            raise BadRequest(name, f"unknown field; expected one of: {', '.join(known)}")
+
+
+def _text(body: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise BadRequest(name, "is required")
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(name, f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _number(body: Mapping[str, Any], name: str) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadRequest(name, f"expected a number of seconds, got {value!r}")
+    if value < 0:
+        raise BadRequest(name, f"expected a number of seconds of at least 0, got {value!r}")
+    return float(value)
+
+
+def _flag(body: Mapping[str, Any], name: str) -> bool:
+    value = body.get(name, True)
+    if not isinstance(value, bool):
+        raise BadRequest(name, f"expected true or false, got {value!r}")
+    return value
+
+
+def tail(output: str) -> str:
+    """The last OUTPUT_BYTES of `output` (UTF-8), cut at a character boundary."""
+    encoded = output.encode("utf-8", "replace")
+    if len(encoded) <= OUTPUT_BYTES:
+        return output
+    return encoded[-OUTPUT_BYTES:].decode("utf-8", "ignore")
+
+
+def parse_run(body: Mapping[str, Any]) -> RunReport:
+    """A run's report from its JSON object.
+
+    Raises:
+        BadRequest: naming the first field at fault.
+    """
+    _unknown(body, _RUN_FIELDS)
+    run_id = _text(body, "run_id", required=True) or ""
+    if not _RUN_ID.fullmatch(run_id):
+        raise BadRequest("run_id", "expected 1 to 128 letters, digits, '.', '_', ':', '@' or "
+                                   f"'-', starting with a letter or digit, got {run_id[:200]!r}")
+    status = _text(body, "status", required=True)
+    if status not in STATUSES:
+        raise BadRequest("status", f"expected one of: {', '.join(STATUSES)}, got {status!r}")
+    exit_code = body.get("exit_code")
+    if exit_code is not None and (isinstance(exit_code, bool) or not isinstance(exit_code, int)
+                                  or not -255 <= exit_code <= 255):
+        raise BadRequest("exit_code", f"expected a whole number from -255 to 255, got "
+                                      f"{exit_code!r}")
+    if status == "failed" and exit_code == 0:
+        raise BadRequest("exit_code", "a failed run's exit code is not 0")
+    timeout = _number(body, "timeout")
+    if timeout is not None and timeout <= 0:
+        raise BadRequest("timeout", f"expected a number of seconds above 0, got {timeout!r}")
+    return RunReport(
+        run_id=run_id, status=status, exit_code=exit_code,
+        duration=_number(body, "duration"), output=tail(_text(body, "output") or ""),
+        started_at=_instant(body, "started_at"),
+        timeout=None if timeout is None else timedelta(seconds=timeout))
+
+
+def _instant(body: Mapping[str, Any], name: str) -> datetime | None:
+    text = _text(body, name)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(name, f"expected an ISO 8601 time such as 2026-12-05T02:00:00Z, got "
+                               f"{text[:100]!r}") from None
+    if moment.tzinfo is None:
+        raise BadRequest(name, f"expected a time with its offset (Z or +01:00), got {text!r}")
+    return moment.astimezone(UTC)
+
+
+def check_job_id(job_id: str, field: str = "id") -> str:
+    if not _ID.fullmatch(job_id):
+        raise BadRequest(field, "expected an id of letters, digits, '.', '_' and '-', "
+                                f"starting with a letter or digit, got {job_id[:200]!r}")
+    return job_id
+
+
+def parse_job(body: Mapping[str, Any], config: Config) -> Job:
+    """A job to create over the API from its JSON object (`timeout` in seconds).
+
+    Raises:
+        BadRequest: naming the first field at fault.
+    """
+    _unknown(body, _JOB_FIELDS)
+    job_id = check_job_id(_text(body, "id", required=True) or "")
+    service = _text(body, "service")
+    if service is not None and service not in config.services:
+        raise BadRequest("service", f"unknown service {service!r}")
+    severity = _text(body, "severity") or "critical"
+    if severity not in JOB_SEVERITIES:
+        raise BadRequest("severity", f"expected one of: {', '.join(JOB_SEVERITIES)}, got "
+                                     f"{severity!r}")
+    timeout = _number(body, "timeout")
+    if timeout is not None and timeout <= 0:
+        raise BadRequest("timeout", f"expected a number of seconds above 0, got {timeout!r}")
+    return Job(id=job_id, service=service, severity=severity,
+               timeout=None if timeout is None else timedelta(seconds=timeout),
+               description=_text(body, "description") or "")
+
+
+def parse_alert(body: Mapping[str, Any], config: Config) -> AlertRequest:
+    """An alert target from its JSON object: a webhook's http(s) URL or an email address,
+    and the channel of that type it goes through (by default the config's first).
+
+    Raises:
+        BadRequest: naming the first field at fault.
+    """
+    _unknown(body, _ALERT_FIELDS)
+    alert_type = _text(body, "alert_type", required=True)
+    if alert_type not in ALERT_TYPES:
+        raise BadRequest("alert_type", f"expected one of: {', '.join(ALERT_TYPES)}, got "
+                                       f"{alert_type!r}")
+    target = (_text(body, "target", required=True) or "").strip()
+    check_target(alert_type, target)
+    channel = _text(body, "channel")
+    channel_of_type(config, alert_type, channel)
+    on_failure, on_timeout = _flag(body, "on_failure"), _flag(body, "on_timeout")
+    if not on_failure and not on_timeout:
+        raise BadRequest("on_failure", "a target told of neither failures nor timeouts "
+                                       "would never be told anything")
+    return AlertRequest(alert_type=cast(Literal["webhook", "email"], alert_type),
+                        target=target, on_failure=on_failure, on_timeout=on_timeout,
+                        channel=channel, created_by=_text(body, "created_by") or "")
+
+
+def check_target(alert_type: str, target: str) -> None:
+    """Raises BadRequest("target") unless `target` is an http(s) URL with a host (webhook)
+    or one email address (email)."""
+    if alert_type == "email":
+        if not _ADDRESS.fullmatch(target):
+            raise BadRequest("target", f"expected one email address such as "
+                                       f"ops@example.com, got {target[:200]!r}")
+        return
+    try:
+        parts = urlsplit(target)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as error:
+        raise BadRequest("target", f"expected an http:// or https:// URL: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok \
+            or any(character.isspace() for character in target):
+        raise BadRequest("target", "expected an http:// or https:// URL with a host, got "
+                                   f"{target[:200]!r}")
+
+
+def channel_of_type(config: Config, alert_type: str, channel: str | None) -> str:
+    """The channel a target of `alert_type` goes through: `channel`, which must be of that
+    type, or the config's first of that type.
+
+    Raises:
+        BadRequest: naming `channel`, or `alert_type` when the config has none of it.
+    """
+    if channel is not None:
+        found = config.channels.get(channel)
+        if found is None or found.type != alert_type:
+            raise BadRequest("channel", f"expected a {alert_type} channel of the config, got "
+                                        f"{channel!r}")
+        return channel
+    first = next((item.id for item in config.channels.values() if item.type == alert_type),
+                 None)
+    if first is None:
+        raise BadRequest("alert_type", f"the config has no {alert_type} channel to send it "
+                                       "through (docs/channels.md)")
+    return first

@@ -1,0 +1,41 @@
+"""The store's jobs view (store/jobs.py) on a real SQLite file: runs written again as they
+move on, and each job's runs beyond its newest RUNS_KEPT removed when one ends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from router.store import DATABASE_NAME, Store, Transaction
+from router.store import jobs as store_jobs
+from router.store.values import JobRun
+
+START = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
+
+
+async def test_each_job_keeps_its_newest_runs(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_jobs, "RUNS_KEPT", 3)
+    store = await Store.open(tmp_path / DATABASE_NAME)
+    try:
+        def work(transaction: Transaction) -> None:
+            for number in range(5):
+                started_at = START + timedelta(minutes=number)
+                transaction.jobs.save_run(JobRun(job="backup", run_id=f"r{number}",
+                                                 status="started", started_at=started_at))
+                transaction.jobs.save_run(JobRun(job="other", run_id=f"r{number}",
+                                                 status="started", started_at=started_at))
+            transaction.jobs.save_run(JobRun(job="backup", run_id="r4", status="failed",
+                                             started_at=START + timedelta(minutes=4),
+                                             exit_code=1, ended_at=START + timedelta(hours=1)))
+
+        await store.write(work)
+        backup = await store.read(lambda reader: reader.jobs.runs("backup"))
+        other = await store.read(lambda reader: reader.jobs.runs("other"))
+    finally:
+        await store.close()
+    assert [(run.run_id, run.status) for run in backup] == [
+        ("r4", "failed"), ("r3", "started"), ("r2", "started")]
+    assert len(other) == 5  # no run of its ended
