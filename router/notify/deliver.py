@@ -59,6 +59,7 @@ from router.notify.recorder import Recorder, Result, backoff, log_attempt
 from router.notify.rendering import RenderCache
 from router.notify.templates import build_message
 from router.notify.transport import Sent, Transport
+from router.notify.wire import LogLine
 from router.store import Reader, Store, Transaction, outbox
 from router.store.outbox import Attempt, Due
 
@@ -379,6 +380,9 @@ async def ship(transport: Transport, channel: Channel, module: contract.Channel[
                        Outcome.retry(f"render failed: {type(error).__name__}: {error}"))
     if request is None:
         return Shipped(target, None, Outcome("ok", "nothing to send for this event"))
+    if isinstance(request, LogLine):  # written before send returns: no wait to bound
+        sent = await transport.send(request)
+        return Shipped(request.target, sent, sent.outcome or module.classify(sent.response))
     timeout = request.timeout.total_seconds()
     with trio.move_on_after(timeout + _SEND_GRACE):
         sent = await transport.send(request)
