@@ -82,7 +82,7 @@ def child(channel_id: str, scenario: str, port: int, pages: int) -> dict[str, An
     module = CHANNELS[channel.type]
     extra: dict[str, Any] = {}
     if "rendered" in inspect.signature(ship).parameters:  # the deliverer's render cache
-        extra["rendered"] = importlib_cache()
+        extra["rendered"] = render_cache()
     now = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
 
     def page(number: int) -> tuple[Notification, Incident]:
@@ -120,7 +120,7 @@ def child(channel_id: str, scenario: str, port: int, pages: int) -> dict[str, An
     return trio.run(main)
 
 
-def importlib_cache() -> Any:
+def render_cache() -> Any:
     from router.notify.rendering import RenderCache  # absent before issue 15 item 3
 
     return RenderCache()
