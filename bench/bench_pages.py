@@ -4,9 +4,10 @@ A plain script (`python bench/bench_pages.py`). Each measurement is a child proc
 `router` package of a checkout (this one, `--router-source CHECKOUT`, or `--before REV`: that
 revision's `router/` exported with `git archive`) that calls `router.notify.deliver.ship`,
 what the deliverer runs for every page (the message built from the templates, the channel's
-request, the send), PAGES times through one channel, and reports the process CPU time per
-page (user + system, from `time.process_time`: the figure to read on a busy machine). The
-daemon's JSON log is configured as `router run` does, written to /dev/null.
+request, the send), then `router.notify.recorder.log_attempt`, the delivery's log line the
+recorder writes for it, PAGES times through one channel, and reports the process CPU time
+per page (user + system, from `time.process_time`: the figure to read on a busy machine).
+The daemon's JSON log is configured as `router run` does, written to /dev/null.
 
 Channels:
 - `log`: the log channel with the default templates (a page is one JSON log line);
@@ -72,7 +73,9 @@ def child(channel_id: str, scenario: str, port: int, pages: int) -> dict[str, An
     from router.daemon import logs
     from router.notify import CHANNELS
     from router.notify.deliver import ship
+    from router.notify.recorder import log_attempt
     from router.notify.transport import Transport
+    from router.store.outbox import Attempt
 
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as directory:
         (Path(directory) / "router.yaml").write_text(CONFIG.replace("PORT", str(port)))
@@ -110,8 +113,14 @@ def child(channel_id: str, scenario: str, port: int, pages: int) -> dict[str, An
         for notification, incident in work:
             shipped = await ship(transport, channel, module, config, notification, incident,
                                  now=now, **extra)
-            if shipped.outcome.kind != "ok":
+            if shipped.outcome.kind != "ok" or shipped.sent is None:
                 raise SystemExit(f"a page was not delivered: {shipped.outcome}")
+            log_attempt(Attempt(
+                notification_id=notification.id, incident_number=incident.number,
+                channel=channel_id, target=shipped.target, event=notification.event,
+                attempt=1, attempted_at=now, outcome="delivered",
+                status_code=shipped.sent.status_code, latency_ms=shipped.sent.latency_ms),
+                None, "4bf92f3577b34da6a3ce929d0e0e4736")
         cpu = time.process_time() - cpu
         await transport.aclose()
         return {"router": str(Path(router.__file__).parent),
