@@ -299,7 +299,8 @@ def memory_phase(daemon: Daemon, incidents: int) -> Memory:
     daemon.wait_for("every page to be delivered", lambda: daemon.query(
         "SELECT count(*) FROM outbox WHERE state = 'pending'") == 0, timeout=600)
     time.sleep(1)
-    timers = daemon.query("SELECT count(*) FROM timers")
+    # Each alert also has its expiry timer (`expire:...`, issue 16 item 2), due much later.
+    timers = daemon.query("SELECT count(*) FROM timers WHERE kind NOT LIKE 'expire:%'")
     if timers != incidents:
         raise RuntimeError(f"{timers:,} timers pending after {incidents:,} incidents")
     return Memory(incidents, timers, load_seconds, base, loaded, rss_kib(daemon.pid),

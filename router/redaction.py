@@ -28,13 +28,28 @@ def display_url(url: str) -> str:
                     for segment in segments)
 
 
+_SEPARATORS = re.compile(r"""([\s"'<>]+)""")
+"""What neither pattern above can match across: the words between are redacted one by one."""
+
+
 def redact_urls(text: str) -> str:
     """`text` with every URL in it shown as `display_url` shows it, and any other
-    `user:password@` removed; the rest unchanged."""
+    `user:password@` removed; the rest unchanged.
+
+    Only the words that hold `//` or `@` meet the patterns, which backtrack over every
+    letter of a long word: run over a whole JSON log line (ids, trace ids), they cost
+    hundreds of microseconds a line (issue 15)."""
     if "//" not in text and "@" not in text:
         return text
-    text = _URL.sub(_display_match, text)
-    return _USER_INFO.sub("", text)
+    parts = _SEPARATORS.split(text)  # words at even indices, separators between
+    for index in range(0, len(parts), 2):
+        word = parts[index]
+        if "//" in word:
+            word = _URL.sub(_display_match, word)
+        if "@" in word:
+            word = _USER_INFO.sub("", word)
+        parts[index] = word
+    return "".join(parts)
 
 
 def _display_match(found: re.Match[str]) -> str:

@@ -42,3 +42,24 @@ def test_redact_urls_in_text(text: str, shown: str) -> None:
 
 def test_punctuation_after_a_url_stays() -> None:
     assert redact_urls("htp//a:b@example.com/x?k=v: failed.") == "htp//example.com/x: failed."
+
+
+def _whole_text(text: str) -> str:
+    """redact_urls as it was: both patterns over the whole text at once."""
+    from router import redaction
+    if "//" not in text and "@" not in text:
+        return text
+    text = redaction._URL.sub(redaction._display_match, text)
+    return redaction._USER_INFO.sub("", text)
+
+
+def test_redacting_word_by_word_is_redacting_the_whole_text() -> None:
+    import random
+    alphabet = 'ab:/@?#.+-1 \t\n"\'<>=,;)xyz'
+    randomly = random.Random(15)
+    texts = ["".join(randomly.choice(alphabet) for _ in range(randomly.randrange(1, 40)))
+             for _ in range(20_000)]
+    texts.append('{"message": "notification delivered: sink http://127.0.0.1:4/hook", '
+                 '"target": "https://ops:pw@example.com/x?token=t", "trace_id": "abc"}')
+    for text in texts:
+        assert redact_urls(text) == _whole_text(text), repr(text)

@@ -56,8 +56,10 @@ from router.errors import Outcome, StoreUnavailable
 from router.notify import CHANNELS, contract
 from router.notify.lane import Lane
 from router.notify.recorder import Recorder, Result, backoff, log_attempt
+from router.notify.rendering import RenderCache
 from router.notify.templates import build_message
 from router.notify.transport import Sent, Transport
+from router.notify.wire import LogLine
 from router.store import Reader, Store, Transaction, outbox
 from router.store.outbox import Attempt, Due
 
@@ -91,6 +93,8 @@ class Deliverer:
         self._transport = transport
         self._jitter = jitter
         self._lanes: dict[str, Lane] = {}
+        self._rendered = RenderCache()
+        """Channels' own templates, rendered once for what they read (not per page)."""
         self._recorder = Recorder(store, clock, jitter, self.wake,
                                   lambda attempt: self.on_attempt(attempt))
         self._queued_config: Config | None = None
@@ -238,7 +242,8 @@ class Deliverer:
         link = (self._acknowledge_url(lane.channel, notification, incident)
                 if self._acknowledge_url else None)
         return await ship(self._transport, lane.channel, lane.module, config, notification,
-                          incident, acknowledge_url=link, now=self._clock.now())
+                          incident, acknowledge_url=link, now=self._clock.now(),
+                          rendered=self._rendered)
 
     async def _deliver(self, lane: Lane, config: Config, item: Due) -> None:
         """Send one notification and hand its result to the recorder; the lane's slot is
@@ -353,19 +358,20 @@ class Shipped:
 
 async def ship(transport: Transport, channel: Channel, module: contract.Channel[Any, Any],
                config: Config, notification: Notification, incident: Incident, *,
-               now: datetime, test: bool = False, acknowledge_url: str | None = None
-               ) -> Shipped:
+               now: datetime, test: bool = False, acknowledge_url: str | None = None,
+               rendered: RenderCache | None = None) -> Shipped:
     """Render one notification through its channel module, send it and classify the answer.
 
     `now` is the time of this attempt, so a retry is signed afresh (the webhook's
-    timestamp) rather than with a stale time; the send waits the request's own timeout."""
+    timestamp) rather than with a stale time; the send waits the request's own timeout.
+    `rendered` keeps the channel's own templates rendered between sends (the deliverer's)."""
     target = notification.address or notification.target
     if not channel.enabled:  # checked here, where every send passes, reloads included
         return Shipped(target, None, Outcome(
             "ok", f"channel {channel.id!r} is disabled (enabled: false): nothing sent"))
     try:
         message = build_message(config, channel, notification, incident, test=test,
-                                acknowledge_url=acknowledge_url)
+                                acknowledge_url=acknowledge_url, cache=rendered)
         request = module.render(message, channel.settings, now=now)
     except Exception as error:  # a bug must not lose the page: it is tried again later
         logger.exception("cannot render a notification",
@@ -374,6 +380,9 @@ async def ship(transport: Transport, channel: Channel, module: contract.Channel[
                        Outcome.retry(f"render failed: {type(error).__name__}: {error}"))
     if request is None:
         return Shipped(target, None, Outcome("ok", "nothing to send for this event"))
+    if isinstance(request, LogLine):  # written before send returns: no wait to bound
+        sent = await transport.send(request)
+        return Shipped(request.target, sent, sent.outcome or module.classify(sent.response))
     timeout = request.timeout.total_seconds()
     with trio.move_on_after(timeout + _SEND_GRACE):
         sent = await transport.send(request)

@@ -1,10 +1,19 @@
 """Message templates: what a template may read, the default templates, and `build_message`
-(room: notify; imports notify.wire, config.model, alerts.model, sandbox).
+(room: notify; imports notify.wire, notify.rendering, config.model, alerts.model, sandbox).
 
 Templates run in the one sandboxed environment of router/sandbox.py, which `config.build`
 also compiles them with at load, so `router validate` finds a syntax error; a template that
 still fails while rendering (a filter given the wrong type, a sandbox refusal) never costs
 the page: the default template of that name is used instead and a WARNING names the channel.
+The deliverer passes its `RenderCache` (notify/rendering.py), so a channel's template renders
+once for what it reads, not once per page.
+
+The default templates are written twice: as Jinja2 text (`DEFAULT_TITLES`, `DEFAULT_TEXTS`,
+what docs/channels.md shows and a channel's own template replaces) and as the Python that
+renders them (`_DEFAULT_TITLE_MAKERS`, `_DEFAULT_TEXT_MAKERS`), which the deliverer runs: the
+sandbox took about 200 us of the trio thread to render the default title and text of each
+page, the Python a few (issue 15 item 3). tests/notify/test_default_makers.py renders both
+over every event and shape of incident and requires the same text.
 
 The context every template sees (names and types are a promise to the config's authors,
 documented in docs/channels.md):
@@ -29,13 +38,15 @@ documented in docs/channels.md):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from router.alerts.model import DirectMessage, Incident, Notification
 from router.config.model import Channel, Config
+from router.notify.rendering import RenderCache
 from router.notify.wire import Message
 from router.sandbox import compile_template as compile_template  # tests import it from here
 
@@ -102,14 +113,110 @@ DEFAULT_TEXTS: Mapping[str, str] = {
 """The default text of each event. There is no default html (email escapes the text) and
 no default payload (the webhook sends its documented JSON body)."""
 
+Maker = Callable[[Mapping[str, Any]], str]
+"""A default template as Python: the context in, the same text as its Jinja2 twin out."""
+
+
+def _title(context: Mapping[str, Any]) -> str:
+    incident = context["incident"]
+    return f"[{str(incident['severity']).upper()}] {incident['id']}: {incident['summary']}"
+
+
+def _by(incident: Mapping[str, Any]) -> str:
+    return f" by {incident['acknowledged_by']}" if incident["acknowledged_by"] else ""
+
+
+def _about(context: Mapping[str, Any]) -> str:
+    """`_ABOUT`: service, severity, state, assignee, labels and the incident's link."""
+    incident, service = context["incident"], context["service"]
+    description = f" ({service['description']})" if service["description"] else ""
+    count = incident["alert_count"]
+    lines = [f"\nService: {service['name']}{description}",
+             f"Severity: {incident['severity']}",
+             f"State: {incident['state']}, opened {incident['opened_at']}, {count} "
+             f"alert{'' if count == 1 else 's'}"]
+    if incident["assigned_to"]:
+        lines.append(f"Assigned to: {incident['assigned_to']}")
+    if incident["labels"]:
+        lines.append("Labels: " + ", ".join(f"{name}={value}"
+                                            for name, value in _dictsort(incident["labels"])))
+    return "\n".join(lines) + f"\n\nIncident: {context['incident_url']}"
+
+
+def _dictsort(mapping: Mapping[Any, Any]) -> list[tuple[Any, Any]]:
+    """Jinja2's dictsort: by key, ignoring case."""
+    return sorted(mapping.items(),
+                  key=lambda pair: pair[0].lower() if isinstance(pair[0], str) else pair[0])
+
+
+def _pairs(labels: Mapping[str, Any]) -> str:
+    """One `name: value` line per label, each after a newline (the job and notify texts)."""
+    return "".join(f"\n{name}: {value}" for name, value in _dictsort(labels))
+
+
+def _health_lines(context: Mapping[str, Any]) -> str:
+    """`_HEALTH`: the attached checks' results on a first page."""
+    health = context.get("health") or {}
+    if not health:
+        return ""
+    return "\n\nHealth:" + "".join(f"\n  {check}: {result}"
+                                    for check, result in _dictsort(health))
+
+
+def _acknowledge(context: Mapping[str, Any]) -> str:
+    url = context["acknowledge_url"]
+    return f"\nAcknowledge: {url}" if url else ""
+
+
+def _summary(context: Mapping[str, Any]) -> str:
+    return f"{context['incident']['summary']}"
+
+
+_DEFAULT_TITLE_MAKERS: Mapping[str, Maker] = {
+    "trigger": _title,
+    "escalate": _title,
+    "acknowledge": lambda context: f"{context['incident']['id']} acknowledged"
+                                   f"{_by(context['incident'])}: {_summary(context)}",
+    "resolve": lambda context: f"{context['incident']['id']} resolved: {_summary(context)}",
+    "message": lambda context: f"{context['incident']['id']}: {_summary(context)}",
+    "test": lambda context: f"[TEST] {context['incident']['id']}: {_summary(context)}",
+    "handoff": lambda context: f"On-call handoff: {_summary(context)}",
+    "notify": _summary,
+    "job": _summary,
+}
+_DEFAULT_TEXT_MAKERS: Mapping[str, Maker] = {
+    "trigger": lambda context: (f"{_summary(context)}\n{_about(context)}{_health_lines(context)}"
+                                f"{_acknowledge(context)}"),
+    "escalate": lambda context: (
+        f"{_summary(context)}\nNot acknowledged: escalated to level "
+        f"{context['incident']['level']}.\n{_about(context)}{_acknowledge(context)}"),
+    "acknowledge": lambda context: (f"{_summary(context)}\nAcknowledged"
+                                    f"{_by(context['incident'])}.\n{_about(context)}"),
+    "resolve": lambda context: f"{_summary(context)}\nResolved.\n{_about(context)}",
+    "message": lambda context: f"{_summary(context)}\n{_about(context)}{_acknowledge(context)}",
+    "test": lambda context: (
+        f"This is a test notification from router through channel {context['channel']['id']}"
+        f"; nothing needs doing.\n\n{_summary(context)}\n{_about(context)}"
+        f"{_acknowledge(context)}"),
+    "handoff": _summary,
+    "notify": lambda context: (
+        _summary(context)
+        + (f"\n\n{context['direct']['message']}" if context["direct"].get("message") else "")
+        + ("\n" + _pairs(context["incident"]["labels"]) if context["incident"]["labels"]
+           else "")),
+    "job": lambda context: f"{_summary(context)}\n{_pairs(context['incident']['labels'])}",
+}
+
 
 def build_message(config: Config, channel: Channel, notification: Notification,
                   incident: Incident, *, test: bool = False,
-                  acknowledge_url: str | None = None) -> Message:
+                  acknowledge_url: str | None = None,
+                  cache: RenderCache | None = None) -> Message:
     """Everything the channel module needs to say about `notification`, templates rendered.
 
     `title` is always one line (a mail subject cannot hold more); `html` and `payload` are
-    None unless the channel has such a template and it rendered.
+    None unless the channel has such a template and it rendered. With a `cache`, a channel's
+    own template that reads nothing new since it last rendered is not rendered again.
     """
     service = config.services.get(incident.service or "")
     person = _person(config, notification)
@@ -121,16 +228,17 @@ def build_message(config: Config, channel: Channel, notification: Notification,
                  else ""},
         person=person, incident_url=incident_url, acknowledge_url=acknowledge_url)
     kind = "test" if test else notification.event
-    title = " ".join(_render(channel, "title", context, DEFAULT_TITLES, kind).split())
-    text = _render(channel, "text", context, DEFAULT_TEXTS, kind).strip("\n")
+    render = functools.partial(_render, channel, context=context, cache=cache)
+    title = " ".join(render("title", makers=_DEFAULT_TITLE_MAKERS, kind=kind).split())
+    text = render("text", makers=_DEFAULT_TEXT_MAKERS, kind=kind).strip("\n")
     extra = {**context, "title": title, "text": text}
     return Message(
         notification=notification, incident=incident, service_name=extra["service"]["name"],
         service_description=extra["service"]["description"],
         person_name=person["name"] if person else None, incident_url=incident_url,
         acknowledge_url=acknowledge_url, title=title, text=text,
-        html=_render_optional(channel, "html", extra),
-        payload=_render_optional(channel, "payload", extra), test=test)
+        html=_render_optional(channel, "html", extra, cache),
+        payload=_render_optional(channel, "payload", extra, cache), test=test)
 
 
 def _person(config: Config, notification: Notification) -> dict[str, str] | None:
@@ -172,6 +280,8 @@ def _direct(notification: Notification) -> dict[str, Any]:
     return {"title": message.title, "message": message.message,
             "severity": message.severity.value, "tags": list(message.tags),
             "context": dict(message.context)}
+
+
 def _health(incident: Incident, notification: Notification) -> dict[str, str]:
     """A first page's health context, carried in its note (a handoff notice's note is its
     text, and it has no incident)."""
@@ -185,34 +295,38 @@ def _health(incident: Incident, notification: Notification) -> dict[str, str]:
         if isinstance(found, dict) else {}
 
 
-def _render(channel: Channel, name: str, context: dict[str, Any],
-            defaults: Mapping[str, str], kind: str) -> str:
+def _render(channel: Channel, name: str, *, context: dict[str, Any],
+            makers: Mapping[str, Maker], kind: str, cache: RenderCache | None) -> str:
     """The channel's template `name`, or the default for `kind` if it has none, it fails,
     or it renders only white space (a page needs words)."""
-    default = defaults.get(kind, defaults["message"])
     custom = channel.templates.get(name)
     if custom is not None:
-        rendered = _try(channel, name, custom.text, context)
+        rendered = _try(channel, name, custom.text, context, cache)
         if rendered is not None and rendered.strip():
             return rendered
         if rendered is not None:
             logger.warning("channel %s: template %s (%s) rendered nothing, using the default "
                            "instead", channel.id, name, custom.where,
                            extra={"channel": channel.id, "template": name})
-    return compile_template(default).render(context)
+    return makers.get(kind, makers["message"])(context)
 
 
-def _render_optional(channel: Channel, name: str, context: dict[str, Any]) -> str | None:
+def _render_optional(channel: Channel, name: str, context: dict[str, Any],
+                     cache: RenderCache | None) -> str | None:
     custom = channel.templates.get(name)
     if custom is None:
         return None
-    return _try(channel, name, custom.text, context)
+    return _try(channel, name, custom.text, context, cache)
 
 
-def _try(channel: Channel, name: str, text: str, context: dict[str, Any]) -> str | None:
+def _try(channel: Channel, name: str, text: str, context: dict[str, Any],
+         cache: RenderCache | None) -> str | None:
     """Render one of the channel's templates; None (and a WARNING) if it fails."""
+    html = name == "html"
     try:
-        return compile_template(text, html=name == "html").render(context)
+        if cache is None:
+            return compile_template(text, html=html).render(context)
+        return cache.render(text, context, html=html)
     except Exception as error:  # whatever a template does wrong, the page goes out
         where = channel.templates[name].where
         logger.warning("channel %s: template %s (%s) failed, using the default instead: %s: %s",

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
+
+import msgspec
 
 from router import redaction
 from router.config.model import Secret, frozen_mapping
@@ -88,7 +89,8 @@ def display_url(url: str) -> str:
 
 
 def default_body(message: Message) -> bytes:
-    """The documented JSON body (docs/channels.md), UTF-8."""
+    """The documented JSON body (docs/channels.md), UTF-8: the bytes of stdlib json's compact
+    form, from msgspec's encoder at a fraction of its cost per page (issue 15 item 3)."""
     incident = message.incident
     notification = message.notification
     document: dict[str, Any] = {
@@ -112,7 +114,10 @@ def default_body(message: Message) -> bytes:
         "text": message.text,
         "acknowledge_url": message.acknowledge_url,
     }
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(document)
+
+
+_ENCODER = msgspec.json.Encoder()
 
 
 def classify(response: HttpResponse) -> Outcome:

@@ -9,6 +9,7 @@ import os
 import re
 import textwrap
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from router.cli import main
 from router.config import load_config
 from router.config.model import Secret
-from router.daemon.logs import Redactor, configure, secrets_in, under_journal
+from router.daemon.logs import Redactor, configure, rfc3339, secrets_in, under_journal
 
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 SECRET = Secret('hunter2-"quoted"\\and-slashed', "${env:SLACK_URL}")
@@ -247,3 +248,27 @@ def test_a_url_that_does_not_parse_loses_its_password_in_every_form(
         text = stream.getvalue()
         assert "hunter2" not in text, text
         assert "htp//example.com/hook" in text, text
+
+
+def test_a_json_line_without_extra_fields_is_what_json_dumps_writes(
+        logger: logging.Logger) -> None:
+    stream = io.StringIO()
+    configure(form="json", stream=stream, logger=logger)
+    messages = ['trigger INC3 critical "[CRITICAL] INC3: Disk full" to channel:log',
+                "tab\tnewline\nback\\slash \x00\x1f\x7f é 漢 \u2028 \U0001f600"]
+    for message in messages:
+        logger.warning("%s", message)
+    written = stream.getvalue().split("\n")[:-1]  # U+2028 is no line break in a log line
+    for line, message in zip(written, messages, strict=True):
+        document = json.loads(line)
+        assert line == json.dumps(document, ensure_ascii=False)
+        assert (document["level"], document["logger"], document["message"]) == (
+            "WARNING", "router.tests.logs", message)
+
+
+def test_the_time_is_written_as_datetime_writes_it() -> None:
+    moments = [0.0, 1.0, 0.9995, 0.9999995, 1764892799.9996, 1764892800.0004,
+               *(1764892800 + index * 0.000_137_1 for index in range(20_000))]
+    for moment in moments:
+        expected = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+        assert rfc3339(moment) == expected.replace("+00:00", "Z"), moment

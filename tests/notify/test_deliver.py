@@ -683,3 +683,23 @@ async def test_a_direct_message_is_retried_delivered_and_logged_like_a_page(
     assert pagerduty.events[0]["payload"]["summary"].endswith("Deploy finished")
     assert await harness.engine.incidents(states=[], service=None, since=EPOCH,
                                           limit=10) == []
+async def test_a_log_channel_writes_its_page_and_records_it_delivered(
+        clock: trio.testing.MockClock, started: Callable[[str], Awaitable[Harness]],
+        caplog: pytest.LogCaptureFixture) -> None:
+    harness = await started(textwrap.dedent("""
+        channels:
+          - {id: audit, type: log, level: warning,
+             templates: {title: "{{ incident.id }} on {{ service.id }}"}}
+        services:
+          - {id: api, channels: [audit]}
+        routes:
+          - service: api
+        """))
+    with caplog.at_level(logging.WARNING, logger="router.notify.log"):
+        incident = await harness.alert("disk full")
+        assert await harness.settled() == {"delivered": 1}
+    [attempt] = await harness.log("audit")
+    assert (attempt.outcome, attempt.target, attempt.attempt) == ("delivered", "log", 1)
+    [line] = [record.getMessage() for record in caplog.records
+              if record.name == "router.notify.log"]
+    assert line.startswith(f'trigger {incident} critical "{incident} on api" to channel:audit ')

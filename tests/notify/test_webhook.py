@@ -217,3 +217,14 @@ async def test_the_documented_sms_gateway_example(nursery: trio.Nursery,
     assert sms["to"] == "+4915112345678"
     assert sms["text"].startswith('INC3 Disk "full" xxx') and len(sms["text"]) == 160
     assert accepted.headers["x-sender"] == "router"
+
+
+def test_the_default_body_is_byte_for_byte_what_json_writes() -> None:
+    words = 'quote " back\\slash tab\t nl\n cr\r nul\x00 \x1f del\x7f é 漢 \u2028 \U0001f600 </>'
+    message = make_message(title=words, text=words, acknowledge_url=None,
+                           labels={words: words, "host": "db-1"},
+                           incident_changes={"summary": words, "assigned_to": None})
+    body = webhook.render(message, SETTINGS, now=OPENED).body
+    assert body == json.dumps(json.loads(body), ensure_ascii=False,
+                              separators=(",", ":")).encode("utf-8")
+    assert json.loads(body)["incident"]["labels"] == {words: words, "host": "db-1"}
