@@ -55,7 +55,8 @@ def test_import_writes_one_file_per_section_with_lines_and_prints_the_report(
                                "--out", str(out))
     assert (code, error) == (0, "")
     assert sorted(path.name for path in out.iterdir()) == [
-        "channels.yaml", "routes.yaml", "services.yaml", "settings.yaml"]
+        "channels.yaml", "inhibit_rules.yaml", "routes.yaml", "services.yaml",
+        "settings.yaml"]
     assert (out / "routes.yaml").read_text() == textwrap.dedent("""\
         # Written by `router import alertmanager` from alertmanager.yml.
         routes:
@@ -84,11 +85,10 @@ def test_import_writes_one_file_per_section_with_lines_and_prints_the_report(
     assert "hunter2" not in "".join(path.read_text() for path in out.iterdir()) + printed
     lines = printed.splitlines()
     assert lines[0] == "Converted: 2"
-    assert (f"  {alertmanager_file}:22: inhibit_rules: inhibit_rules are not converted yet: "
-            "write them as router's inhibit_rules (docs/config.md#inhibit_rules)") in lines
-    assert lines[-1] == (f"wrote channels.yaml, routes.yaml, services.yaml, settings.yaml to "
-                         f"{out}; check them with `router validate {out}` and `router "
-                         "route-test`")
+    assert not [line for line in lines if "not converted yet" in line]
+    assert lines[-1] == (f"wrote channels.yaml, inhibit_rules.yaml, routes.yaml, services.yaml, "
+                         f"settings.yaml to {out}; check them with `router validate {out}` "
+                         "and `router route-test`")
 
 
 def test_the_output_passes_router_validate_as_it_stands(
@@ -131,6 +131,14 @@ def test_a_directory_with_files_is_refused_unless_force(
     (b"route: \xff\n", "{path}: not UTF-8 text"),
     ("route: {receiver: x, routes: [{receiver: nobody}]}\nreceivers: [{name: x}]\n",
      "{path}:1: route.routes[0]: undefined receiver 'nobody' used in route"),
+    ("route:\n  receiver: x\n  routes: [{receiver: x, mute_time_intervals: [nights]}]\n"
+     "receivers: [{name: x}]\n",
+     "{path}:3: route.routes[0].mute_time_intervals: undefined time interval 'nights' used "
+     "in route"),
+    ("route: {receiver: x}\nreceivers: [{name: x}]\ntime_intervals: [{name: a}]\n"
+     "mute_time_intervals:\n  - {name: a}\n",
+     "{path}:5: mute_time_intervals[0]: time interval 'a' is not unique (Alertmanager "
+     "refuses it too)"),
 ])
 def test_a_file_that_cannot_be_imported_is_one_line_and_exit_2(
         tmp_path: Path, content: str | bytes | None, expected: str) -> None:
@@ -145,3 +153,89 @@ def test_a_file_that_cannot_be_imported_is_one_line_and_exit_2(
     assert error.startswith("router import alertmanager: " + expected.format(path=path))
     assert error.count("\n") == 1 and "Traceback" not in error
     assert not (tmp_path / "out").exists()
+
+
+INTERVALS = """\
+route:
+  receiver: mail
+  routes:
+    - matchers: ['team="db"']
+      receiver: hook
+      mute_time_intervals: [nights, broken]
+      active_time_intervals: [office]
+receivers:
+  - name: mail
+  - name: hook
+    webhook_configs: [{url: 'http://127.0.0.1:5001/'}]
+inhibit_rules:
+  - source_match: {alertname: NodeDown}
+    target_match_re: {alertname: 'Disk.*'}
+    equal: [instance]
+time_intervals:
+  - name: office
+    time_intervals:
+      - weekdays: ['monday:friday']
+        times: [{start_time: 09:00, end_time: '17:00'}]
+mute_time_intervals:
+  - name: nights
+    time_intervals:
+      - times: [{start_time: '00:00', end_time: '06:00'}]
+        location: Europe/Berlin
+  - name: broken
+    time_intervals:
+      - weekdays: [funday]
+"""
+
+
+def test_inhibit_rules_and_time_intervals_are_written_and_routes_keep_their_references(
+        tmp_path: Path) -> None:
+    """An interval the converter leaves out is dropped from the route that names it, with a
+    finding, so the output still validates."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(INTERVALS)
+    out = tmp_path / "router"
+    code, printed, error = run("import", "alertmanager", str(path), "--out", str(out))
+    assert (code, error) == (0, "")
+    assert (out / "inhibit_rules.yaml").read_text() == textwrap.dedent("""\
+        # Written by `router import alertmanager` from alertmanager.yml.
+        inhibit_rules:
+          # from alertmanager.yml:13 (inhibit_rules[0])
+          - source_matchers: [alertname="NodeDown"]
+            target_matchers: [alertname=~"Disk.*"]
+            equal: [instance]
+        """)
+    assert (out / "time_intervals.yaml").read_text() == textwrap.dedent("""\
+        # Written by `router import alertmanager` from alertmanager.yml.
+        time_intervals:
+          # from alertmanager.yml:17 (time_intervals[0])
+          - name: office
+            time_intervals:
+            - times:
+              - start_time: 09:00
+                end_time: '17:00'
+              weekdays: ['monday:friday']
+              location: UTC
+          # from alertmanager.yml:22 (mute_time_intervals[0])
+          - name: nights
+            time_intervals:
+            - times:
+              - start_time: 00:00
+                end_time: 06:00
+              location: Europe/Berlin
+        """)
+    routes = (out / "routes.yaml").read_text()
+    assert "    mute_time_intervals: [nights]\n    active_time_intervals: [office]\n" in routes
+    assert (f"  {path}:4: route.routes[0].mute_time_intervals: route 'hook: route.routes[0]': "
+            "time interval 'broken' was left out (see its finding), so the route no longer "
+            "names it in mute_time_intervals: it is not muted then") in printed.splitlines()
+    assert f"  {path}:26: mute_time_intervals[1]: time interval left out: " in printed
+    assert run("validate", str(out))[:2] == (0, "config valid: 0 people, 1 channel, 0 rotas, "
+                                                "0 escalation policies, 1 service, 2 routes, "
+                                                "0 suppressions from 6 files\n")
+    for at, verdict in (("2026-12-07T10:00:00+00:00", "paged"),  # Monday, office hours
+                        ("2026-12-05T10:00:00+00:00", "not paged: suppressed by time_interval "
+                                                      "'office'"),  # Saturday
+                        ("2026-12-08T00:30:00+00:00", "not paged: suppressed by time_interval "
+                                                      "'nights'")):  # 01:30 in Berlin
+        printed = run("route-test", "--config", str(out), "--at", at, "team=db")[1]
+        assert f"  verdict         {verdict}" in printed

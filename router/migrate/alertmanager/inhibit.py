@@ -73,6 +73,13 @@ def convert_inhibit_rules(rules: list[Any], source: Source,
     Returns:
         The rules router can hold, in their order; an unsupported rule is left out.
     """
+    return [entry for _, entry in convert_inhibit_rules_at(rules, source, report)]
+
+
+def convert_inhibit_rules_at(rules: list[Any], source: Source,
+                             report: Report) -> list[tuple[int, dict[str, Any]]]:
+    """`convert_inhibit_rules`, each entry with its index in `rules` (the importer's line
+    comments name it)."""
     converted = []
     for index, rule in enumerate(rules or ()):
         place = source.at(index)
@@ -83,7 +90,7 @@ def convert_inhibit_rules(rules: list[Any], source: Source,
             continue
         kind: Kind = "changed" if changes else "converted"
         report.add(kind, place, describe(entry) + "".join(f"; {change}" for change in changes))
-        converted.append(entry)
+        converted.append((index, entry))
     return converted
 
 
