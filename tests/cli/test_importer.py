@@ -84,7 +84,12 @@ def test_import_writes_one_file_per_section_with_lines_and_prints_the_report(
         out / "channels.yaml").read_text()
     assert "hunter2" not in "".join(path.read_text() for path in out.iterdir()) + printed
     lines = printed.splitlines()
-    assert lines[0] == "Converted: 2"
+    assert lines[0] == "Converted: 3"
+    assert (f"  {alertmanager_file}:23: inhibit_rules[0]: source {{labels.severity=\"critical\"}}"
+            ' inhibits target {labels.severity="warning"}') in lines
+    assert (out / "inhibit_rules.yaml").read_text().endswith(
+        "  - source_matchers: [labels.severity=\"critical\"]\n"
+        "    target_matchers: [labels.severity=\"warning\"]\n")
     assert not [line for line in lines if "not converted yet" in line]
     assert lines[-1] == (f"wrote channels.yaml, inhibit_rules.yaml, routes.yaml, services.yaml, "
                          f"settings.yaml to {out}; check them with `router validate {out}` "
