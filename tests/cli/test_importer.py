@@ -169,7 +169,7 @@ route:
       mute_time_intervals: [nights, broken]
       active_time_intervals: [office]
 receivers:
-  - name: mail
+  - {name: mail, slack_configs: [{api_url: 'https://h.example/x', title: '{{ template "t" . }}'}]}
   - name: hook
     webhook_configs: [{url: 'http://127.0.0.1:5001/'}]
 inhibit_rules:
@@ -189,15 +189,21 @@ mute_time_intervals:
   - name: broken
     time_intervals:
       - weekdays: [funday]
+templates: ['templates/*.tmpl']
 """
 
 
-def test_inhibit_rules_and_time_intervals_are_written_and_routes_keep_their_references(
-        tmp_path: Path) -> None:
-    """An interval the converter leaves out is dropped from the route that names it, with a
-    finding, so the output still validates."""
+def test_inhibit_rules_time_intervals_and_templates_are_written_and_validate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Routes keep their interval references; an interval the converter leaves out is
+    dropped from the route that names it, with a finding, so the output still validates.
+    A receiver's template calls a definition from the config's `templates:` files."""
     path = tmp_path / "alertmanager.yml"
     path.write_text(INTERVALS)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "title.tmpl").write_text(
+        '{{ define "t" }}{{ .CommonLabels.alertname | toUpper }} is {{ .CommonLabels.instance }}'
+        '{{ end }}\n')
     out = tmp_path / "router"
     code, printed, error = run("import", "alertmanager", str(path), "--out", str(out))
     assert (code, error) == (0, "")
@@ -234,7 +240,22 @@ def test_inhibit_rules_and_time_intervals_are_written_and_routes_keep_their_refe
             "time interval 'broken' was left out (see its finding), so the route no longer "
             "names it in mute_time_intervals: it is not muted then") in printed.splitlines()
     assert f"  {path}:26: mute_time_intervals[1]: time interval left out: " in printed
-    assert run("validate", str(out))[:2] == (0, "config valid: 0 people, 1 channel, 0 rotas, "
+    assert (f"  {path}:9: receivers[0].slack_configs[0].title: template translated to Jinja"
+            in printed.splitlines())
+    assert (out / "channels.yaml").read_text().startswith(textwrap.dedent("""\
+        # Written by `router import alertmanager` from alertmanager.yml.
+        channels:
+          # from alertmanager.yml:9
+          - id: mail-slack
+            type: slack
+            webhook_url: ${env:ROUTER_MAIL_SLACK_API_URL}
+            templates:
+              title: |-
+                {{ (incident.labels.alertname | upper) }} is {{ incident.labels.instance }}
+        """))
+    assert "ROUTER_MAIL_SLACK_API_URL" in printed
+    monkeypatch.setenv("ROUTER_MAIL_SLACK_API_URL", "https://h.example/x")
+    assert run("validate", str(out))[:2] == (0, "config valid: 0 people, 2 channels, 0 rotas, "
                                                 "0 escalation policies, 1 service, 2 routes, "
                                                 "0 suppressions from 6 files\n")
     for at, verdict in (("2026-12-07T10:00:00+00:00", "paged"),  # Monday, office hours
@@ -244,3 +265,27 @@ def test_inhibit_rules_and_time_intervals_are_written_and_routes_keep_their_refe
                                                       "'nights'")):  # 01:30 in Berlin
         printed = run("route-test", "--config", str(out), "--at", at, "team=db")[1]
         assert f"  verdict         {verdict}" in printed
+
+
+def test_template_files_that_cannot_be_used_are_reported_and_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text("route: {receiver: x}\nreceivers:\n  - name: x\n"
+                    "    slack_configs: [{api_url: 'https://h.example/x', "
+                    "title: '{{ template \"t\" . }}'}]\n"
+                    "templates: ['*.tmpl', 'none/*.tmpl']\n")
+    (tmp_path / "bad.tmpl").write_text('{{ define "t" }}{{ if .Status }}{{ end }}\n')
+    (tmp_path / "good.tmpl").write_text('{{ define "u" }}{{ .Status }}{{ end }}\n')
+    out = tmp_path / "router"
+    code, printed, _ = run("import", "alertmanager", str(path), "--out", str(out))
+    assert code == 0
+    lines = printed.splitlines()
+    assert (f"  {path}:5: templates[0]: {tmp_path}/bad.tmpl: cannot translate: unexpected end "
+            "of the template: missing {{end}}: its definitions are left out") in lines
+    assert (f"  {path}:5: templates[0]: {tmp_path}/good.tmpl: definitions u read for the "
+            "receivers' templates") in lines
+    assert (f"  {path}:5: templates[1]: none/*.tmpl: matches no file (Alertmanager reads "
+            "none either)") in lines
+    assert (f"  {path}:4: receivers[0].slack_configs[0].title: template left out (the channel "
+            "keeps router's default): cannot translate: {{ template \"t\" }}: no such template "
+            "is defined in the template or the config's template files") in lines
+    assert "templates:" not in (out / "channels.yaml").read_text()

@@ -11,6 +11,7 @@ its own: the routes' channels are the receivers' integrations, as in Alertmanage
 from __future__ import annotations
 
 import dataclasses
+import glob
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 
 from router.config.load import Source
+from router.migrate.alertmanager import go_template as go
 from router.migrate.alertmanager.channels import Channels, convert_receivers
 from router.migrate.alertmanager.inhibit import convert_inhibit_rules_at
 from router.migrate.alertmanager.report import Finding, Loaded, Refused, Report, load
@@ -28,19 +30,15 @@ from router.migrate.alertmanager.time_intervals import convert_time_intervals_at
 
 SERVICE = "alertmanager"
 # Sections another converter of this package carries over; wired in at merge.
-NOT_CONVERTED_YET = {
-    "templates": "templates are not converted yet: router's channels use their default "
-                 "texts",
-}
 INTERVAL_SECTIONS = ("time_intervals", "mute_time_intervals")
 _INTERVAL_KEYS = ("mute_time_intervals", "active_time_intervals")  # of a route
-_KNOWN = {"global", "route", "receivers", "inhibit_rules", *INTERVAL_SECTIONS,
-          *NOT_CONVERTED_YET}
+_KNOWN = {"global", "route", "receivers", "inhibit_rules", "templates", *INTERVAL_SECTIONS}
 _GLOBALS_USED = {"resolve_timeout", "smtp_from", "smtp_smarthost", "smtp_auth_username",
                  "smtp_auth_password", "smtp_auth_password_file", "smtp_require_tls",
                  "slack_api_url", "slack_api_url_file", "pagerduty_url"}
 _DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?"
                        r"(?:(\d+)ms)?")
+_TEMPLATE = re.compile(r"\n|\{\{|\{%")
 _SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1)
 
 
@@ -68,8 +66,10 @@ def convert(path: Path, *, webhook_fallback: bool = False) -> Imported:
     if "route" not in data or "receivers" not in data:
         raise Refused(1, "", "not an Alertmanager config: it needs 'route' and 'receivers'")
     report = Report(str(path))
-    channels = convert_receivers(data, source, report, base_dir=path.resolve().parent,
-                                 webhook_fallback=webhook_fallback)
+    base_dir = path.resolve().parent
+    channels = convert_receivers(data, source, report, base_dir=base_dir,
+                                 webhook_fallback=webhook_fallback,
+                                 definitions=_definitions(loaded, base_dir, report))
     rules = flatten(data["route"], source.at("route"), channels.by_receiver, report)
     for rule in rules:
         if rule.receiver not in channels.by_receiver:
@@ -197,12 +197,46 @@ def _placed(name: str, section: str, items: Placed) -> str:
                      paths=[place.path for _, place in items])
 
 
+def _definitions(loaded: Loaded, base_dir: Path, report: Report) -> list[str]:
+    """The texts of the files the config's `templates:` globs name (relative to the config's
+    directory, as Alertmanager reads them), for the receivers' `{{ template }}` calls.
+
+    A file that cannot be read or parsed is left out with a finding: a template that calls
+    one of its definitions is then reported as not translated.
+    """
+    globs = loaded.data.get("templates") or []
+    place = loaded.source.at("templates")
+    if not isinstance(globs, list):
+        raise Refused(place.where.line, place.path, "expected a list of file globs")
+    texts = []
+    for index, pattern in enumerate(globs):
+        spot = place.at(index)
+        files = sorted(glob.glob(str(base_dir / str(pattern))))
+        if not files:
+            report.add("converted", spot, f"{pattern}: matches no file (Alertmanager reads "
+                                          "none either)")
+        for file in files:
+            try:
+                text = Path(file).read_text(encoding="utf-8")
+                names = sorted(go.parse(text).definitions)
+            except (OSError, UnicodeDecodeError) as error:
+                report.add("unsupported", spot, f"{file}: cannot be read ({error}): its "
+                                                "definitions are left out")
+                continue
+            except (go.Malformed, go.Unsupported) as error:
+                report.add("unsupported", spot, f"{file}: cannot translate: {error}: its "
+                                                "definitions are left out")
+                continue
+            report.add("converted", spot, f"{file}: definitions {', '.join(names) or 'none'} "
+                                          "read for the receivers' templates")
+            texts.append(text)
+    return texts
+
+
 def _sections(loaded: Loaded, report: Report) -> None:
-    """The one place that reports sections this importer leaves to other converters."""
+    """The one place that reports sections and global settings this importer ignores."""
     for key in loaded.data:
-        if key in NOT_CONVERTED_YET and loaded.data[key]:
-            report.add("unsupported", loaded.source.key(key), NOT_CONVERTED_YET[key])
-        elif key not in _KNOWN:
+        if key not in _KNOWN:
             report.add("unsupported", loaded.source.key(key), f"unknown section {key!r}")
     global_settings = loaded.data.get("global") or {}
     for key in global_settings if isinstance(global_settings, Mapping) else ():
@@ -282,7 +316,9 @@ def _document(name: str, section: str, items: Sequence[tuple[dict[str, Any], int
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block mappings; a list of plain values on one line (`match: [team=db, env=prod]`)."""
+    """Block mappings; a list of plain values on one line (`match: [team=db, env=prod]`); a
+    template (a text with a Jinja tag, or of several lines) as a literal block, which YAML
+    never folds."""
 
 
 def _represent_list(dumper: yaml.SafeDumper, items: list[Any]) -> yaml.Node:
@@ -290,7 +326,13 @@ def _represent_list(dumper: yaml.SafeDumper, items: list[Any]) -> yaml.Node:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=flow)
 
 
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text,
+                                   style="|" if _TEMPLATE.search(text) else None)
+
+
 _Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(str, _represent_text)
 
 
 def _dump(value: Any) -> str:
