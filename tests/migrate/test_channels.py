@@ -75,7 +75,8 @@ def test_each_integration_becomes_a_channel_of_its_receiver(tmp_path: Path) -> N
     assert by_id["team-mail-email-2"]["security"] == "tls"
     assert by_id["team-mail-email-2"]["password"] == "${file:/etc/am/smtp}"
     assert by_id["chat-slack"] == {"id": "chat-slack", "type": "slack", "channel": "#ops",
-                                   "webhook_url": "${file:" + f"{tmp_path}/secrets/slack}}"}
+                                   "webhook_url": "${file:" + f"{tmp_path}/secrets/slack}}",
+                                   "templates": {"title": "{{ incident.labels.alertname }}"}}
     assert by_id["pager-pagerduty"]["routing_key"] == "${env:ROUTER_PAGER_PAGERDUTY_ROUTING_KEY}"
     assert by_id["pager-pagerduty-2"]["routing_key"] == "${file:" + f"{tmp_path}/pd.key}}"
 
@@ -97,8 +98,7 @@ def test_the_report_says_what_changed_and_what_was_left_out(tmp_path: Path) -> N
         "ROUTER_GLOBAL_SMTP_AUTH_PASSWORD to it (every channel that uses it)",
         f"  {file}:13: receivers[0].webhook_configs[1].send_resolved: send_resolved is false: "
         "router sends a follow-up when the incident resolves all the same",
-        f"  {file}:24: receivers[2].slack_configs[0].title: title: templates are not "
-        "converted yet; router's default text is used",
+        f"  {file}:24: receivers[2].slack_configs[0].title: template translated to Jinja",
         f"  {file}:28: receivers[3].pagerduty_configs[1]: service_key is an Events API v1 "
         "key; router sends Events API v2: give it a v2 integration's routing key",
         f"  {file}:29: receivers[4]: receiver 'nothing' has no integrations: its routes "
@@ -148,3 +148,59 @@ def test_global_settings_router_does_not_use_are_reported() -> None:
     assert found == ["conf.good.yml:10: global.smtp_hello: global smtp_hello is not carried over",
                      "conf.good.yml:12: global.http_config: global http_config is not carried "
                      "over"]
+
+
+TEMPLATED = """\
+route: {receiver: chat}
+receivers:
+  - name: chat
+    slack_configs:
+      - api_url: 'https://hooks.slack.com/services/x'
+        title: '{{ template "my.title" . }}'
+        text: '{{ .CommonAnnotations.summary }}'
+        pretext: '{{ .Status }}'
+  - name: mail
+    email_configs:
+      - {to: a@example.org, from: am@example.org, smarthost: 'smtp.example.org:587',
+         html: '<b>{{ .Status | toUpper }}</b>', text: '{{ .ExternalURL }}',
+         headers: {subject: '[{{ .Status }}] {{ .CommonLabels.alertname }}', X-Team: ops}}
+  - name: pager
+    pagerduty_configs:
+      - {routing_key_file: pd.key, description: '{{ .CommonLabels.instance }} is down',
+         client: '{{ .Receiver }}'}
+"""
+
+
+def test_template_keys_become_the_channels_templates(tmp_path: Path) -> None:
+    """slack title/text, email html/text and the Subject header (router's email title),
+    pagerduty description (router's pagerduty title); an untranslatable one is left out so
+    the channel keeps router's default; keys router has no template for are unsupported."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(TEMPLATED)
+    loaded = load(path)
+    report = Report("alertmanager.yml")
+    definitions = ['{{ define "my.title" }}{{ .Status | toUpper }}{{ end }}']
+    channels = convert_receivers(loaded.data, loaded.source, report, base_dir=tmp_path,
+                                 definitions=definitions)
+    by_id = {channel["id"]: channel.get("templates") for channel in channels.channels}
+    assert by_id == {
+        "chat-slack": {"title": '{{ (("resolved" if incident.state == "resolved" else '
+                                '"firing") | upper) }}',
+                       "text": "{{ incident.summary }}"},
+        "mail-email": {"html": '<b>{{ (("resolved" if incident.state == "resolved" else '
+                               '"firing") | upper) }}</b>',
+                       "title": '[{{ ("resolved" if incident.state == "resolved" else '
+                                '"firing") }}] {{ incident.labels.alertname }}'},
+        "pager-pagerduty": {"title": "{{ incident.labels.instance }} is down"}}
+    found = {(finding.kind, finding.path): finding.message for finding in report.findings}
+    assert found[("unsupported", "receivers[0].slack_configs[0].pretext")] == (
+        "pretext: router's slack channel has no such template; left out")
+    assert found[("unsupported", "receivers[1].email_configs[0].text")].startswith(
+        "template left out (the channel keeps router's default): cannot translate: the "
+        "field .ExternalURL")
+    assert found[("unsupported", "receivers[1].email_configs[0].headers.X-Team")] == (
+        "headers.X-Team: router's email sets only its own headers and the subject (the title)")
+    assert found[("converted", "receivers[1].email_configs[0].headers.subject")] == (
+        "template translated to Jinja")
+    assert found[("unsupported", "receivers[2].pagerduty_configs[0].client")] == (
+        "client is not carried over")

@@ -53,22 +53,18 @@ def lines(report: Report) -> list[str]:
 
 
 @needs_testdata
-def test_alertmanagers_own_example_rule_converts_with_severity_reported(
-        tmp_path: Path) -> None:
+def test_alertmanagers_own_example_rule_converts_reading_the_labels(tmp_path: Path) -> None:
+    """`severity` and `service` in Alertmanager are labels; router's matchers and `equal`
+    name the labels themselves as `labels.severity`, `labels.service`."""
     rules, report = convert_file(TESTDATA / "conf.good.yml")
-    assert rules == [{"source_matchers": ['severity="critical"'],
-                      "target_matchers": ['severity="warning"'],
-                      "equal": ["alertname", "cluster", "service"]}]
+    assert rules == [{"source_matchers": ['labels.severity="critical"'],
+                      "target_matchers": ['labels.severity="warning"'],
+                      "equal": ["alertname", "cluster", "labels.service"]}]
     [finding] = report.findings
-    assert (finding.kind, finding.line, finding.path) == ("changed", 79, "inhibit_rules[0]")
+    assert (finding.kind, finding.line, finding.path) == ("converted", 79, "inhibit_rules[0]")
     assert finding.message == (
-        'source {severity="critical"} inhibits target {severity="warning"} with equal '
-        'alertname, cluster, service; source severity="critical", target '
-        'severity="warning": router\'s `severity` is the alert\'s severity, read from the '
-        "`severity` label through a table (critical and page are `critical`; error and high "
-        "`error`; warning, warn and medium `warning`; info, low and none `info`; anything "
-        "else or no label `warning`), not the label's text; equal service: router's "
-        "`service` is the service the alert was routed to, not the `service` label")
+        'source {labels.severity="critical"} inhibits target {labels.severity="warning"} '
+        "with equal alertname, cluster, labels.service")
     loaded_rules(tmp_path, rules)
 
 
@@ -197,4 +193,28 @@ def test_converted_rules_inhibit_as_alertmanager_does(tmp_path: Path, target: Al
     """)
     index = InhibitionIndex.of(loaded_rules(tmp_path, rules), [(SourceKey(1, "a"), make(
         alertname="NodeDown", cluster="eu-1", instance="db1"))])
+    assert (index.check(target) is not None) is inhibited
+
+
+@pytest.mark.parametrize(("target", "inhibited"), [
+    (make(alertname="DiskFull", severity="warn", service="db", source="db1"), True),
+    # router reads `warn` as its severity warning, but the rule names the label's text
+    (make(alertname="DiskFull", severity="warning", service="db", source="db1"), False),
+    # `equal` compares the labels: another service or source label, or none
+    (make(alertname="DiskFull", severity="warn", service="web", source="db1"), False),
+    (make(alertname="DiskFull", severity="warn", source="db1"), False),
+    (make(alertname="DiskFull", severity="warn", service="db", source="db2"), False),
+])
+def test_reserved_names_in_converted_rules_read_the_labels(tmp_path: Path, target: Alert,
+                                                           inhibited: bool) -> None:
+    rules, report = convert(tmp_path, """
+        inhibit_rules:
+          - source_match: {severity: page}
+            target_matchers: ['severity="warn"']
+            equal: [service, source]
+    """)
+    assert [finding.kind for finding in report.findings] == ["converted"]
+    # router's own severity of the source is critical, its source `alertmanager`
+    index = InhibitionIndex.of(loaded_rules(tmp_path, rules), [(SourceKey(1, "a"), make(
+        alertname="NodeDown", severity="page", service="db", source="db1"))])
     assert (index.check(target) is not None) is inhibited

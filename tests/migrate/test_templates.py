@@ -184,4 +184,4 @@ def test_what_cannot_be_translated_is_reported_by_name(template: str, message: s
     report = Report("alertmanager.yml")
     assert translate_template(template, place(), report) is None
     assert [(finding.kind, finding.message) for finding in report.findings] == [
-        ("unsupported", f"template left out: {message}")]
+        ("unsupported", f"template left out (the channel keeps router's default): {message}")]

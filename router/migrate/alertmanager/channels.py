@@ -7,18 +7,26 @@ Alertmanager file's directory, as Alertmanager reads it), an inline secret becom
 `${env:NAME}` and the report names the variable to set. Integrations router has no channel
 for are reported with their line, or become a webhook channel to a bridge with
 `webhook_fallback`.
+
+Template keys with a router counterpart (docs/channels.md#templates) are translated to Jinja
+(templates.py) into the channel's `templates:`: slack `title` and `text`, email `html`,
+`text` and `headers.Subject` (router's email title is the subject), pagerduty `description`
+(router's pagerduty title is the event's summary). One that cannot be translated is left
+out, so the channel keeps router's default, and the finding says why; the other keys are
+reported as unsupported.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from router.config.load import Source
 from router.migrate.alertmanager.report import Refused, Report
+from router.migrate.alertmanager.templates import translate_template
 
 UNSUPPORTED = ("opsgenie_configs", "victorops_configs", "wechat_configs", "pushover_configs",
                "sns_configs", "telegram_configs", "webex_configs", "discord_configs",
@@ -30,6 +38,10 @@ _KIND = {"webhook_configs": "webhook", "email_configs": "email", "slack_configs"
 _RESOLVED_DEFAULT = {"webhook": True, "email": False, "slack": False, "pagerduty": True}
 _TEMPLATE_KEYS = {"html", "text", "title", "pretext", "fallback", "description", "details",
                   "subject", "message", "footer"}
+_TEMPLATES = {"slack": {"title": "title", "text": "text"},
+              "email": {"html": "html", "text": "text"},
+              "pagerduty": {"description": "title"}}
+"""Each channel type's Alertmanager template keys and the router template they become."""
 _DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 
 
@@ -49,12 +61,15 @@ class _Context:
     globals: Mapping[str, Any]
     global_source: Source
     webhook_fallback: bool
+    definitions: Sequence[str] = ()  # the texts of the config's `templates:` files
     reported: set[str] = field(default_factory=set)  # global secrets' variables named once
 
 
 def convert_receivers(data: Mapping[str, Any], source: Source, report: Report, *,
-                      base_dir: Path, webhook_fallback: bool = False) -> Channels:
-    """The config's `receivers` as router channels.
+                      base_dir: Path, webhook_fallback: bool = False,
+                      definitions: Sequence[str] = ()) -> Channels:
+    """The config's `receivers` as router channels; `definitions` are the texts of the
+    config's `templates:` files, whose `{{ define }}`s the receivers' templates may call.
 
     Raises:
         Refused: `receivers` is not a list of named receivers, or a name repeats.
@@ -65,7 +80,8 @@ def convert_receivers(data: Mapping[str, Any], source: Source, report: Report, *
         raise Refused(source.where.line, source.path, "expected receivers as a list and "
                                                       "global as a mapping")
     context = _Context(report=report, base_dir=base_dir, globals=global_settings,
-                       global_source=source.at("global"), webhook_fallback=webhook_fallback)
+                       global_source=source.at("global"), webhook_fallback=webhook_fallback,
+                       definitions=definitions)
     result = Channels()
     taken: set[str] = set()
     for index, receiver in enumerate(receivers):
@@ -98,6 +114,8 @@ def _receiver(context: _Context, receiver: Mapping[str, Any], place: Source,
             else:
                 channel = _CONVERTERS[kind](context, item or {}, channel_id, spot)
                 _send_resolved(context, kind, item or {}, spot)
+                if channel is not None and kind in _TEMPLATES:
+                    _templates(context, kind, item or {}, spot, channel)
             if channel is not None:
                 result.channels.append(channel)
                 result.lines[channel_id] = spot.where.line
@@ -158,15 +176,41 @@ def _send_resolved(context: _Context, kind: str, item: Mapping[str, Any],
                                       "when the incident resolves all the same")
 
 
-def _leftovers(context: _Context, item: Mapping[str, Any], spot: Source,
-               used: set[str]) -> None:
-    for key in item:
-        if key in used or key == "send_resolved":
+def _templates(context: _Context, kind: str, item: Mapping[str, Any], spot: Source,
+               channel: dict[str, Any]) -> None:
+    """The item's templates router has, translated into `channel["templates"]`."""
+    given = [(key, spot.at(key), item[key]) for key in _TEMPLATES[kind] if key in item]
+    headers = item.get("headers") if kind == "email" else None
+    for name, value in (headers.items() if isinstance(headers, Mapping) else ()):
+        if str(name).lower() == "subject":  # Alertmanager reads header names in any case
+            given.append(("subject", spot.at("headers").at(name), value))
+    templates: dict[str, str] = {}
+    for key, place, value in given:
+        if value is None or isinstance(value, (Mapping, list)):
+            context.report.add("unsupported", place, f"{key}: expected a template text")
             continue
-        if key in _TEMPLATE_KEYS:
-            context.report.add("unsupported", spot.at(key), f"{key}: templates are not "
-                                                            "converted yet; router's default "
-                                                            "text is used")
+        jinja = translate_template(str(value), place, context.report,
+                                   definitions=context.definitions)
+        if jinja is not None:
+            templates[_TEMPLATES[kind].get(key, "title")] = jinja
+    if templates:
+        channel["templates"] = templates
+
+
+def _leftovers(context: _Context, item: Mapping[str, Any], spot: Source,
+               used: set[str], kind: str = "") -> None:
+    for key in item:
+        if key in used or key in _TEMPLATES.get(kind, ()) or key == "send_resolved":
+            continue
+        if key == "headers" and kind == "email" and isinstance(item[key], Mapping):
+            for name in item[key]:
+                if str(name).lower() != "subject":
+                    context.report.add("unsupported", spot.at(key).at(name),
+                                       f"headers.{name}: router's email sets only its own "
+                                       "headers and the subject (the title)")
+        elif key in _TEMPLATE_KEYS:
+            context.report.add("unsupported", spot.at(key), f"{key}: router's {kind} channel "
+                                                            "has no such template; left out")
         else:
             context.report.add("unsupported", spot.at(key), f"{key} is not carried over")
 
@@ -180,7 +224,7 @@ def _webhook(context: _Context, item: Mapping[str, Any], channel_id: str,
         return None
     context.report.add("changed", spot, "router posts its own JSON body (docs/channels.md), "
                                         "not Alertmanager's webhook payload")
-    _leftovers(context, item, spot, {"url", "url_file"})
+    _leftovers(context, item, spot, {"url", "url_file"}, "webhook")
     return {"id": channel_id, "type": "webhook", "url": str(url)}
 
 
@@ -210,7 +254,7 @@ def _email(context: _Context, item: Mapping[str, Any], channel_id: str,
         channel["ca_file"] = str(context.base_dir / str(tls["ca_file"]))
     _leftovers(context, item, spot, {"to", "from", "smarthost", "auth_username",
                                      "auth_password", "auth_password_file", "require_tls"}
-               | ({"tls_config"} if set(tls) <= {"ca_file"} else set()))
+               | ({"tls_config"} if set(tls) <= {"ca_file"} else set()), "email")
     return channel
 
 
@@ -225,7 +269,8 @@ def _slack(context: _Context, item: Mapping[str, Any], channel_id: str,
     for key in ("channel", "username"):
         if item.get(key):
             channel[key] = str(item[key])
-    _leftovers(context, item, spot, {"api_url", "api_url_file", "channel", "username"})
+    _leftovers(context, item, spot, {"api_url", "api_url_file", "channel", "username"},
+               "slack")
     return channel
 
 
@@ -247,7 +292,7 @@ def _pagerduty(context: _Context, item: Mapping[str, Any], channel_id: str,
     if url and str(url) != _DEFAULT_PAGERDUTY_URL and "service_key" not in item:
         channel["url"] = str(url)
     _leftovers(context, item, spot, {"routing_key", "routing_key_file", "service_key",
-                                     "service_key_file", "url"})
+                                     "service_key_file", "url"}, "pagerduty")
     return channel
 
 

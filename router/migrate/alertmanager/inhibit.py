@@ -8,10 +8,12 @@ as Alertmanager anchors them), and each `*_matchers` line is read with Alertmana
 rules (`{a="b", c=~"d"}` lists, optional quotes, `\\"` `\\n` `\\\\` escapes) and written as
 one router matcher per condition. `equal` carries over as is.
 
-What does not mean the same in router, and is reported as `changed`: a matcher or an `equal`
-on `severity`, `source` or `service` reads router's field of that name, not the label
-(router's severity is the `severity` label read through a table, `critical` and `page` both
-`critical`; `service` is the routed service; `source` the format the alert came in). A rule
+A matcher or an `equal` on `severity`, `source` or `service` is written `labels.severity`
+(`labels.source`, `labels.service`): the bare name reads router's field of that name, not
+the label (router's severity is the `severity` label read through a table, `critical` and
+`page` both `critical`; `service` is the routed service; `source` the format the alert came
+in), and `labels.NAME` reads the label as Alertmanager does, as routes.py writes routes'
+matchers (core.matching, core.inhibition's `equal` read through the same fields). A rule
 Alertmanager itself refuses (a null regular expression, a bad label name or matcher) or whose
 regular expression Python cannot compile is left out and reported as `unsupported`.
 """
@@ -23,7 +25,7 @@ import re
 from typing import Any
 
 from router.config.load import Source
-from router.migrate.alertmanager.report import Kind, Report
+from router.migrate.alertmanager.report import Report
 
 KEYS = ("source_match", "source_match_re", "source_matchers", "target_match",
         "target_match_re", "target_matchers", "equal")
@@ -42,17 +44,9 @@ _MATCHER = re.compile(r"[ \t\n\f\r]*([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t\n\f\r]*(=~|=|
 _ROUTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
 """The names router's matchers accept (config/values.py)."""
 
-RESERVED = {
-    "severity": "router's `severity` is the alert's severity, read from the `severity` label "
-                "through a table (critical and page are `critical`; error and high `error`; "
-                "warning, warn and medium `warning`; info, low and none `info`; anything "
-                "else or no label `warning`), not the label's text",
-    "service": "router's `service` is the service the alert was routed to, not the "
-               "`service` label",
-    "source": "router's `source` is the format the alert came in (`alertmanager`, ...), "
-              "not the `source` label",
-}
-"""Matcher names that read a field of the alert in router, and what that field is."""
+RESERVED = ("severity", "service", "source")
+"""Matcher names that read a field of the alert in router: written `labels.NAME`, which reads
+the label."""
 
 Matcher = tuple[str, str, str]
 """(name, operator, value) as Alertmanager means it."""
@@ -69,26 +63,34 @@ def convert_inhibit_rules(rules: list[Any], source: Source,
     Args:
         rules: the Alertmanager file's `inhibit_rules` list.
         source: that list's place (`loaded.source.at("inhibit_rules")`).
-        report: gets `converted`, `changed` (with why) or `unsupported` (with why) per rule.
+        report: gets `converted` (what the rule became) or `unsupported` (with why) per
+            rule.
     Returns:
         The rules router can hold, in their order; an unsupported rule is left out.
     """
+    return [entry for _, entry in convert_inhibit_rules_at(rules, source, report)]
+
+
+def convert_inhibit_rules_at(rules: list[Any], source: Source,
+                             report: Report) -> list[tuple[int, dict[str, Any]]]:
+    """`convert_inhibit_rules`, each entry with its index in `rules` (the importer's line
+    comments name it)."""
     converted = []
     for index, rule in enumerate(rules or ()):
         place = source.at(index)
         try:
-            entry, changes = convert_rule(rule)
+            entry = convert_rule(rule)
         except Refused as error:
             report.add("unsupported", place, f"inhibit rule left out: {error}")
             continue
-        kind: Kind = "changed" if changes else "converted"
-        report.add(kind, place, describe(entry) + "".join(f"; {change}" for change in changes))
-        converted.append(entry)
+        report.add("converted", place, describe(entry))
+        converted.append((index, entry))
     return converted
 
 
-def convert_rule(rule: Any) -> tuple[dict[str, Any], list[str]]:
-    """One rule as router writes it, and the changes of meaning it carries.
+def convert_rule(rule: Any) -> dict[str, Any]:
+    """One rule as router writes it (with Alertmanager's meaning: nothing to report but
+    what it became).
 
     Raises:
         Refused: naming the key at fault and why.
@@ -105,16 +107,8 @@ def convert_rule(rule: Any) -> tuple[dict[str, Any], list[str]]:
         f"{side}_matchers": [_written(matcher) for matcher in matchers]
         for side, matchers in sides.items()}
     if equal:
-        entry["equal"] = equal
-    uses: dict[str, list[str]] = {}
-    for side, matchers in sides.items():
-        for matcher in matchers:
-            if matcher[0] in RESERVED:
-                uses.setdefault(matcher[0], []).append(f"{side} {_written(matcher)}")
-    for name in equal:
-        if name in RESERVED:
-            uses.setdefault(name, []).append(f"equal {name}")
-    return entry, [f"{', '.join(places)}: {RESERVED[name]}" for name, places in uses.items()]
+        entry["equal"] = [_label(name) for name in equal]
+    return entry
 
 
 def describe(entry: dict[str, Any]) -> str:
@@ -242,7 +236,12 @@ def parse_matcher(text: str, key: str = "matchers") -> Matcher:
 def _written(matcher: Matcher) -> str:
     """A router matcher: the value always quoted (JSON), so spaces and commas are kept."""
     name, operator, value = matcher
-    return f"{name}{operator}{json.dumps(value, ensure_ascii=False)}"
+    return f"{_label(name)}{operator}{json.dumps(value, ensure_ascii=False)}"
+
+
+def _label(name: str) -> str:
+    """The name router reads the label `name` by: `labels.NAME` for a reserved name."""
+    return f"labels.{name}" if name in RESERVED else name
 
 
 def _scalar(value: Any) -> str:

@@ -99,7 +99,8 @@ def translate_template(text: str, source: Source, report: Report, *,
     except (go.Malformed, go.Unsupported, Untranslatable) as error:
         what = "not a valid Go template" if isinstance(error, go.Malformed) else "cannot " \
             "translate"
-        report.add("unsupported", source, f"template left out: {what}: {error}")
+        report.add("unsupported", source, f"template left out (the channel keeps router's "
+                                          f"default): {what}: {error}")
         return None
     if notes:
         report.add("changed", source, "template translated to Jinja; " + "; ".join(notes))

@@ -78,6 +78,13 @@ def convert_time_intervals(intervals: list[Any], source: Source,
     Returns:
         The intervals router can hold, in their order; an unsupported one is left out.
     """
+    return [entry for _, entry in convert_time_intervals_at(intervals, source, report)]
+
+
+def convert_time_intervals_at(intervals: list[Any], source: Source,
+                              report: Report) -> list[tuple[int, dict[str, Any]]]:
+    """`convert_time_intervals`, each entry with its index in `intervals` (the importer's
+    line comments name it)."""
     converted = []
     section = source.path.split("[")[0] or "time_intervals"
     for index, interval in enumerate(intervals or ()):
@@ -93,7 +100,7 @@ def convert_time_intervals(intervals: list[Any], source: Source,
         report.add(kind, place, f"time interval {entry['name']!r} with "
                                 f"{_count(len(entry['time_intervals']), 'spec')}{note}"
                    + "".join(f"; {change}" for change in changes))
-        converted.append(entry)
+        converted.append((index, entry))
     return converted
 
 
