@@ -8,6 +8,7 @@ Exit codes: 0 done, 1 no such check, invalid config or a store problem, 2 usage.
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import Any, TextIO
 
 from router.cli.support import (
@@ -46,7 +47,8 @@ def _checks(arguments: argparse.Namespace, config: Config, out: TextIO) -> int:
     if not listed:
         print("no checks", file=out)
         return EXIT_OK
-    rows = [(item["id"], item["type"] or "-", item["status"], item["since"] or "-",
+    rows = [(item["id"], item["type"] or "-", item["status"],
+             text_time(datetime.fromisoformat(item["since"]) if item["since"] else None),
              (item["last_run"] or {}).get("message", "-")) for item in listed]
     print("\n".join(table(("CHECK", "TYPE", "STATUS", "SINCE", "LAST MESSAGE"), rows)),
           file=out)

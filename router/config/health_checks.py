@@ -1,7 +1,8 @@
 """Semantic rules of the `checks:` section, one function per rule (room: config; imports
 config.model, errors): thresholds in order, a command that exists and may be run, a URL
-router can fetch, a cpu check whose samples fit in its timeout, and the checks and services
-that checks, routes and services name. config/checks.py runs them with the others."""
+router can fetch, a cpu check whose samples fit in its timeout, absolute disk paths, and the
+checks and services that checks, routes and services name. config/checks.py runs them with
+the others."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from router.errors import Problem, Where
 
 def run(config: Config, *, references: bool) -> list[Problem]:
     found = [*check_thresholds(config), *check_commands(config), *check_urls(config),
-             *check_samples(config)]
+             *check_samples(config), *check_paths(config)]
     if references:
         found += check_names(config)
     return found
@@ -65,6 +66,16 @@ def check_urls(config: Config) -> Iterator[Problem]:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             yield Problem(check.where, "url", f"{check.url!r} is not an http:// or https:// "
                           "URL with a host")
+
+
+def check_paths(config: Config) -> Iterator[Problem]:
+    """A disk check's paths are absolute: a relative one would be measured from wherever
+    the daemon happened to start."""
+    for check in config.checks.values():
+        for index, path in enumerate(check.paths if check.type == "disk" else ()):
+            if not os.path.isabs(path):
+                yield Problem(check.where, f"paths[{index}]", "expected an absolute path "
+                              f"such as /var/lib, got {path!r}")
 
 
 def check_samples(config: Config) -> Iterator[Problem]:

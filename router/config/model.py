@@ -513,6 +513,8 @@ class Config:
     checks: Mapping[str, Check] = field(default_factory=frozen_mapping)
 
     def summary(self) -> str:
+        """The line `router validate` and a reload print. Router's own alert sources are
+        counted only when there are any, so a config without them reads as it always did."""
         counts = [
             (len(self.people), "person", "people"),
             (len(self.channels), "channel", "channels"),
@@ -522,6 +524,11 @@ class Config:
             (len(self.routes), "route", "routes"),
             (len(self.suppressions), "suppression", "suppressions"),
         ]
+        counts += [count for count in (
+            (len(self.checks), "check", "checks"),
+            (len(self.heartbeats), "heartbeat", "heartbeats"),
+            (len(self.jobs), "job", "jobs"),
+        ) if count[0]]
         parts = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts)
         files = f"{len(self.files)} file" + ("" if len(self.files) == 1 else "s")
         return f"{parts} from {files}"

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from router.alerts.model import DirectMessage, Notification, Severity
 from router.config.model import Config, Secret
@@ -220,10 +220,18 @@ def channels(config: Config) -> list[dict[str, Any]]:
             "enabled": channel.enabled,
             "needs": [_key(item) for item in required],
             "optional": [_key(item) for item in fields if item not in required],
-            "secret": [_key(item) for item in fields
-                       if isinstance(getattr(settings, item.name, None), Secret)],
+            "secret": [_key(item) for item in fields if _holds_secret(settings, item)],
         })
     return found
+
+
+def _holds_secret(settings: object, item: dataclasses.Field[Any]) -> bool:
+    """Whether the setting is a secret by its type, given or not: whoever fills in the
+    channel must know to keep it in a file, though this channel leaves it out."""
+    if isinstance(getattr(settings, item.name, None), Secret):
+        return True
+    hint = get_type_hints(type(settings)).get(item.name)
+    return hint is Secret or Secret in get_args(hint)
 
 
 def _key(item: dataclasses.Field[Any]) -> str:

@@ -227,8 +227,11 @@ def channel_of_type(config: Config, alert_type: str, channel: str | None) -> str
     if channel is not None:
         found = config.channels.get(channel)
         if found is None or found.type != alert_type:
-            raise BadRequest("channel", f"expected a {alert_type} channel of the config, got "
-                                        f"{channel!r}")
+            known = ", ".join(item.id for item in config.channels.values()
+                              if item.type == alert_type) or "it has none"
+            article = "an" if alert_type == "email" else "a"
+            raise BadRequest("channel", f"expected {article} {alert_type} channel of the "
+                                        f"config ({known}), got {channel!r}")
         return channel
     first = next((item.id for item in config.channels.values() if item.type == alert_type),
                  None)

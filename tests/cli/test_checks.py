@@ -4,6 +4,7 @@ runner wrote with real psutil figures and a real Nagios plugin."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import trio
@@ -47,6 +48,8 @@ def test_router_checks_lists_statuses_and_runs(tmp_path: Path, state: Path) -> N
     assert lines[0].split() == ["CHECK", "TYPE", "STATUS", "SINCE", "LAST", "MESSAGE"]
     assert lines[1].split() == ["memory", "memory", "pending", "-", "-"]
     assert lines[2].split()[:3] == ["plugin", "command", "warning"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines[2].split()[3]), \
+        "SINCE reads as the other tables' times"
     assert lines[2].endswith("THING WARNING - 3 queued")
     code, out, err = run("checks", "plugin", "--config", str(config), "--state", str(state),
                          "--format", "json")

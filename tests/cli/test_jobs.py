@@ -58,7 +58,7 @@ def test_add_list_and_remove(options: list[str]) -> None:
     (["--type", "webhook", "--target", "hooks.example.com/x"],
      "--target: expected an http:// or https:// URL with a host, got 'hooks.example.com/x'"),
     (["--type", "webhook", "--target", "https://x.example", "--channel", "mail"],
-     "--channel: expected a webhook channel of the config, got 'mail'"),
+     "--channel: expected a webhook channel of the config (hooks), got 'mail'"),
     (["--type", "email", "--target", "ops@example.com", "--no-on-failure",
       "--no-on-timeout"],
      "--no-on-failure: a target told of neither failures nor timeouts would never be told "

@@ -50,3 +50,15 @@ def test_the_readme_override_example_changes_who_is_on_call(
     code, out, err = run(*before[1:], *config)
     assert (code, err) == (0, "")
     assert out.startswith(f"{rota}: ") and f"({person}) [override]" in out.split(";")[0]
+
+
+def test_the_readme_points_at_each_of_routers_own_alert_sources() -> None:
+    """A new user learns of heartbeats, checks and jobs from the README: each section of
+    docs/sources.md is linked from it."""
+    readme = (CHECKOUT / "README.md").read_text(encoding="utf-8")
+    sources = (CHECKOUT / "docs" / "sources.md").read_text(encoding="utf-8")
+    anchors = [title.lower().replace(" ", "-")
+               for title in re.findall(r"^## (.+)$", sources, re.MULTILINE)]
+    assert anchors == ["local-health-checks", "heartbeats", "jobs"]
+    assert [anchor for anchor in anchors
+            if f"(docs/sources.md#{anchor})" not in readme] == []

@@ -55,7 +55,7 @@ def test_router_validate_has_nothing_to_say_about_the_example_but_its_summary() 
     assert main(["validate", str(EXAMPLE)], out, err) == 0
     assert (out.getvalue(), err.getvalue()) == (
         "config valid: 5 people, 5 channels, 2 rotas, 2 escalation policies, 2 services, "
-        "4 routes, 1 suppression from 11 files\n", "")
+        "5 routes, 1 suppression, 2 checks, 1 heartbeat, 1 job from 11 files\n", "")
 
 
 @pytest.mark.parametrize(("labels", "severity", "service"), [
@@ -83,6 +83,31 @@ def test_every_route_of_the_example_reaches_the_log_channel(
                 for entry in detail.timeline if entry.action == "notified"]
     notified = trio.run(ingest)
     assert ("log", "channel:log") in notified
+
+
+@pytest.mark.parametrize(("source", "alertname"), [
+    ("heartbeat", "HeartbeatMissed"), ("job", "JobFailed"), ("check", "disk")])
+def test_the_examples_own_sources_open_incidents_on_the_service_they_name(
+        tmp_path: Path, source: str, alertname: str) -> None:
+    """docs/sources.md: a heartbeat, job or check opens its incident on its `service` (all
+    `database` in the example), not on the service of the example's catch-all route."""
+    async def ingest() -> str:
+        store = await Store.open(tmp_path / DATABASE_NAME)
+        try:
+            engine = Engine(load_config([EXAMPLE]), store,
+                            FixedClock(datetime(2026, 12, 2, 10, 0, tzinfo=UTC)))
+            accepted = await engine.ingest([Alert(
+                summary="example", source=source, service="database",
+                severity=Severity.CRITICAL, labels={"alertname": alertname})])
+            detail = await engine.incident(accepted[0].incident_id or "")
+        finally:
+            await store.close()
+        assert detail is not None
+        notified = {entry.details["channel"] for entry in detail.timeline
+                    if entry.action == "notified"}
+        assert "log" in notified
+        return detail.incident.service
+    assert trio.run(ingest) == "database"
 
 
 def test_the_examples_christmas_override_changes_who_is_on_call() -> None:

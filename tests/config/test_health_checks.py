@@ -84,3 +84,14 @@ def test_validate_names_each_problem_at_its_place(tmp_path: Path) -> None:
         f"{path}:18:61: checks[6].service: no service with id 'nope'",
         f"{path}:20:5: checks[8]: id 'spare' is defined twice: here and at {path}:19:5",
     ]
+
+
+def test_a_disk_check_s_paths_are_absolute(tmp_path: Path) -> None:
+    """A relative path would be measured from wherever the daemon was started."""
+    path = write(tmp_path, "config/checks.yaml", """
+        checks:
+          - {id: disk, type: disk, paths: [/, var/lib]}
+        """)
+    assert problems([tmp_path / "config"]) == [
+        f"{path}:2:39: checks[0].paths[1]: expected an absolute path such as /var/lib, "
+        "got 'var/lib'"]

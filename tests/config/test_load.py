@@ -238,6 +238,24 @@ def test_empty_and_comment_only_files_are_fine_and_counted(tmp_path: Path) -> No
         "0 suppressions from 2 files")
 
 
+def test_the_summary_counts_checks_heartbeats_and_jobs_when_there_are_any(
+        tmp_path: Path) -> None:
+    write(tmp_path, "sources.yaml", """
+        services:
+          - {id: db}
+        checks:
+          - {id: disk, type: disk, paths: [/]}
+          - {id: memory, type: memory}
+        heartbeats:
+          - {id: nightly, service: db, period: 1d, token: abcdefghijklmnopqrstuvwx}
+        jobs:
+          - {id: backup}
+    """)
+    assert load_config([tmp_path]).summary() == (
+        "0 people, 0 channels, 0 rotas, 0 escalation policies, 1 service, 0 routes, "
+        "0 suppressions, 2 checks, 1 heartbeat, 1 job from 1 file")
+
+
 def test_a_ten_megabyte_file_loads(tmp_path: Path) -> None:
     path = tmp_path / "people.yaml"
     padding = "x" * 1000  # long names: 10 MB without millions of YAML nodes

@@ -97,8 +97,17 @@ async def test_the_channel_list_names_what_each_needs_and_shows_no_secret(
         assert value not in answer.text
     channels = {item["id"]: item for item in answer.json()["channels"]}
     assert sorted(channels) == ["chat", "log", "mail"]
-    assert (channels["chat"]["type"], channels["chat"]["needs"], channels["chat"]["secret"]) \
-        == ("slack", ["webhook_url"], ["webhook_url"])
+    assert (channels["chat"]["type"], channels["chat"]["needs"]) == ("slack", ["webhook_url"])
     assert channels["mail"]["needs"] == ["host", "from"]
     assert channels["mail"]["secret"] == ["password"]
     assert channels["log"]["needs"] == []
+
+
+async def test_the_channel_list_names_secret_settings_a_channel_leaves_unset(
+        served: tuple[Engine, httpx.AsyncClient]) -> None:
+    """`secret` says which of a type's settings hold a secret, so that someone filling in a
+    channel knows to keep them in a file: chat gives no signing_secret, yet it is one."""
+    _, http = served
+    channels = {item["id"]: item for item in (await http.get("/v1/channels")).json()["channels"]}
+    assert channels["chat"]["secret"] == ["webhook_url", "signing_secret"]
+    assert channels["log"]["secret"] == []
