@@ -38,6 +38,8 @@ ROOMS: dict[str, tuple[str, ...]] = {
                               "router.redaction", "router.store", "router.clock"),
     "router.notify.lane": ("router.config.model", "router.store.outbox"),
     "router.notify.recorder": ("router.store", "router.clock"),
+    "router.notify.shipping": ("router.config.model", "router.alerts.model",
+                               "router.store.outbox", "router.clock"),
     "router.engine": ("router.core", "router.store", "router.config.model",
                       "router.alerts.model", "router.alerts.identity", "router.clock",
                       "router.redaction", "router.sandbox"),
@@ -75,7 +77,8 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "psutil": ("router.probes",),
     "trio": ("router.clock", "router.store", "router.notify.deliver", "router.notify.transport",
              "router.notify.http_client", "router.notify.lane", "router.notify.recorder",
-             "router.engine", "router.server", "router.cli", "router.daemon", "router.probes"),
+             "router.engine", "router.server", "router.cli", "router.daemon", "router.probes",
+             "router.notify.shipping"),
 }
 """So `core`, `alerts`, `config` and the channel modules stay pure: no trio, no sockets."""
 

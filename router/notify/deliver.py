@@ -5,8 +5,8 @@ Each channel's queue and limits are a `Lane` (notify/lane.py); the results of se
 committed by the `Recorder` (notify/recorder.py), which also holds them through a full disk.
 
 One dispatcher task, started by the daemon, reads due notifications from the store channel by
-channel, a batch at a time (`BATCH`, kept in the channel's queue), and starts one task per
-send, within each channel's limits:
+channel, a batch at a time (`BATCH`, kept in the channel's queue), and starts a task per free
+slot that sends page after page from that queue, within each channel's limits:
 - `concurrency` sends at once and at most `rate` per second (Slack webhooks take about one a
   second), so a slow or dead channel only ever holds its own slots: ingest and every other
   channel go on. A slot is free again once the receiver answered: the results are committed
@@ -43,23 +43,21 @@ import functools
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import trio
 
-from router.alerts.model import Incident, IncidentState, Notification, Severity
+from router.alerts.model import Incident, IncidentState, Notification
 from router.clock import Clock
 from router.config.model import Channel, Config
 from router.errors import Outcome, StoreUnavailable
-from router.notify import CHANNELS, contract
+from router.notify import CHANNELS
 from router.notify.lane import Lane
 from router.notify.recorder import Recorder, Result, backoff, log_attempt
 from router.notify.rendering import RenderCache
-from router.notify.templates import build_message
-from router.notify.transport import Sent, Transport
-from router.notify.wire import LogLine
+from router.notify.shipping import Shipped, ship
+from router.notify.shipping import send_test as send_test  # the CLI's, from here as before
+from router.notify.transport import Transport
 from router.store import Reader, Store, Transaction, outbox
 from router.store.outbox import Attempt, Due
 
@@ -76,8 +74,6 @@ STALE = 1.0
 resolved meanwhile), in one read for the batch rather than one per notification."""
 AcknowledgeUrl = Callable[[Channel, Notification, Incident], str | None]
 """The signed acknowledge link for a notification, or None (the daemon's link pages)."""
-_SEND_GRACE = 10.0
-"""Seconds beyond a request's own timeout before the deliverer abandons a send."""
 
 
 class Deliverer:
@@ -99,7 +95,6 @@ class Deliverer:
                                   lambda attempt: self.on_attempt(attempt))
         self._queued_config: Config | None = None
         """The config the lanes' queues were read with (a reload empties them)."""
-        self._sends: trio.Nursery | None = None
         self._outages = 0
         """Passes in a row that could not read the outbox."""
         self._checked: tuple[Config | None, datetime | None] = (None, None)
@@ -116,7 +111,6 @@ class Deliverer:
                   ) -> None:
         """Deliver until cancelled; pending notifications stay in the store for the next run."""
         async with trio.open_nursery() as sends:
-            self._sends = sends
             sends.start_soon(self._recorder.run)
             task_status.started()
             while True:
@@ -193,21 +187,59 @@ class Deliverer:
         return later
 
     def _start_queued(self, sends: trio.Nursery, lane: Lane) -> None:
-        """Start sends from the lane's queue while it has room."""
+        """Start slot tasks for the lane's queue while it has room."""
+        while lane.free > 0:
+            taken = self._take(lane)
+            if taken is None:
+                return
+            lane.slots += 1
+            sends.start_soon(self._slot, lane, *taken)
+
+    def _take(self, lane: Lane) -> tuple[Config, Due] | None:
+        """The lane's next notification to send, marked busy, with the config to send it
+        under; None when there is none to send now (its queue may have been emptied)."""
         config = self._config()
         if config.channels.get(lane.channel.id) is not lane.channel:
             lane.queue.clear()  # removed or changed by a reload: the next pass reads again
-            return
+            return None
         if lane.queue and trio.current_time() - lane.queue[0][1] > STALE:
             lane.queue.clear()
             lane.capped = True
             self.wake()
-            return
-        while lane.free > 0 and lane.queue:
-            item, _ = lane.queue.popleft()
-            lane.busy.add(item.notification.id)
-            self._recorder.started()
-            sends.start_soon(self._deliver, lane, config, item)
+            return None
+        if not lane.queue:
+            return None
+        item, _ = lane.queue.popleft()
+        lane.busy.add(item.notification.id)
+        self._recorder.started()
+        return config, item
+
+    async def _slot(self, lane: Lane, config: Config, item: Due) -> None:
+        """One of a lane's `concurrency` send slots: sends page after page from its queue
+        until the queue is empty (issue 15: a task per page cost three turns of the trio
+        loop per page against the connection tasks', and the pages fell behind)."""
+        current: Due | None = item
+        """Sent by this slot now: busy in the lane, in flight for the recorder."""
+        try:
+            while current is not None:
+                look_again = await self._deliver(lane, config, current)
+                lane.busy.discard(current.notification.id)
+                taken = self._take(lane) if lane.free >= 0 else None  # a lowered limit
+                self._recorder.finished()  # after the next started: the recorder lingers
+                current = None
+                # New notifications wake the deliverer themselves, so a page sent at 600 a
+                # second costs a read only once its lane's queue runs low.
+                if look_again or (lane.capped and lane.low):
+                    self.wake()
+                if taken is not None:
+                    config, current = taken
+                    # A log page never waits: let the connection tasks have their turn.
+                    await trio.lowlevel.checkpoint()
+        finally:
+            lane.slots -= 1
+            if current is not None:  # cancelled: it stays pending in the store
+                lane.busy.discard(current.notification.id)
+                self._recorder.finished()
 
     async def _fail_removed(self, config: Config, now: datetime) -> None:
         """Notifications for a channel a reload removed can never be sent: fail them."""
@@ -245,31 +277,22 @@ class Deliverer:
                           incident, acknowledge_url=link, now=self._clock.now(),
                           rendered=self._rendered)
 
-    async def _deliver(self, lane: Lane, config: Config, item: Due) -> None:
-        """Send one notification and hand its result to the recorder; the lane's slot is
-        free again as soon as the receiver answered."""
+    async def _deliver(self, lane: Lane, config: Config, item: Due) -> bool:
+        """Send one notification and hand its result to the recorder; whether to look at
+        the outbox again (the recorder does once it committed a result)."""
         notification = item.notification
-        look_again = True
         try:
             shipped = await self._send(lane, config, item)
             if shipped is None:
-                return
+                return True
             attempt, retry_at = self._settle(lane.channel, item, shipped)
             self._recorder.add(Result(lane, attempt, retry_at, item.trace_id))
-            look_again = False  # the recorder looks again if the result may free another
+            return False
         except Exception:
             # The notification stays pending and is tried again; the daemon goes on.
             logger.exception("delivery failed unexpectedly; it will be tried again",
                              extra={"channel": lane.channel.id, "notification": notification.id})
-        finally:
-            lane.busy.discard(notification.id)
-            if self._sends is not None:
-                self._start_queued(self._sends, lane)
-            self._recorder.finished()  # after the sends started: the recorder lingers
-            # New notifications wake the deliverer themselves, so a page sent at 600 a
-            # second costs a read only once its lane's queue runs low.
-            if look_again or (lane.capped and lane.low):
-                self.wake()
+            return True
 
     def _settle(self, channel: Channel, item: Due, shipped: Shipped
                 ) -> tuple[Attempt, datetime | None]:
@@ -318,78 +341,6 @@ class Deliverer:
         log_attempt(attempt, None)
         self.on_attempt(attempt)
         return attempt
-
-
-async def send_test(config: Config, channel: Channel, clock: Clock,
-                    transport: Transport) -> Attempt:
-    """One test notification through `channel`, unrecorded: the attempt it came to."""
-    now = clock.now()
-    notification_id = f"test-{now.strftime('%Y%m%dT%H%M%S')}-{random.getrandbits(32):08x}"
-    notification = Notification(id=notification_id, incident_number=0, channel=channel.id,
-                                target=f"channel:{channel.id}", address="", event="trigger",
-                                created_at=now)
-    incident = Incident(number=0, dedup_key=notification_id, service=None,
-                        summary=f"Test notification from router through {channel.id}",
-                        severity=Severity.WARNING, state=IncidentState.TRIGGERED,
-                        opened_at=now, updated_at=now, source="router test-channel")
-    shipped = await ship(transport, channel, CHANNELS[channel.type], config, notification,
-                         incident, test=True, now=now)
-    sent, outcome = shipped.sent, shipped.outcome
-    result: outbox.Outcome = "failed"
-    if outcome.kind == "ok":
-        result = "skipped" if sent is None else "delivered"
-    return Attempt(notification_id=notification_id, incident_number=None, channel=channel.id,
-                   target=shipped.target, event="test", attempt=1,
-                   attempted_at=now, outcome=result,
-                   status_code=sent.status_code if sent else None,
-                   latency_ms=sent.latency_ms if sent else None,
-                   error=outcome.reason or None)
-
-
-@dataclass(frozen=True, slots=True)
-class Shipped:
-    """What sending one notification came to. `sent` is None when nothing went out:
-    the channel had nothing to send for the event, or the message could not be rendered."""
-
-    target: str
-    sent: Sent | None
-    outcome: Outcome
-
-
-async def ship(transport: Transport, channel: Channel, module: contract.Channel[Any, Any],
-               config: Config, notification: Notification, incident: Incident, *,
-               now: datetime, test: bool = False, acknowledge_url: str | None = None,
-               rendered: RenderCache | None = None) -> Shipped:
-    """Render one notification through its channel module, send it and classify the answer.
-
-    `now` is the time of this attempt, so a retry is signed afresh (the webhook's
-    timestamp) rather than with a stale time; the send waits the request's own timeout.
-    `rendered` keeps the channel's own templates rendered between sends (the deliverer's)."""
-    target = notification.address or notification.target
-    if not channel.enabled:  # checked here, where every send passes, reloads included
-        return Shipped(target, None, Outcome(
-            "ok", f"channel {channel.id!r} is disabled (enabled: false): nothing sent"))
-    try:
-        message = build_message(config, channel, notification, incident, test=test,
-                                acknowledge_url=acknowledge_url, cache=rendered)
-        request = module.render(message, channel.settings, now=now)
-    except Exception as error:  # a bug must not lose the page: it is tried again later
-        logger.exception("cannot render a notification",
-                         extra={"channel": channel.id, "notification": notification.id})
-        return Shipped(target, None,
-                       Outcome.retry(f"render failed: {type(error).__name__}: {error}"))
-    if request is None:
-        return Shipped(target, None, Outcome("ok", "nothing to send for this event"))
-    if isinstance(request, LogLine):  # written before send returns: no wait to bound
-        sent = await transport.send(request)
-        return Shipped(request.target, sent, sent.outcome or module.classify(sent.response))
-    timeout = request.timeout.total_seconds()
-    with trio.move_on_after(timeout + _SEND_GRACE):
-        sent = await transport.send(request)
-        return Shipped(request.target, sent,
-                       sent.outcome or module.classify(sent.response))
-    return Shipped(request.target, None,
-                   Outcome.retry(f"{request.target}: no answer within {timeout:g}s"))
 
 
 def _fail_channel(transaction: Transaction, *, channel_id: str, now: datetime,

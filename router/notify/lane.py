@@ -2,9 +2,9 @@
 config.model, store.outbox; the trio library).
 
 The deliverer keeps a lane per channel so a slow or dead channel only ever holds its own
-slots: the notifications it is sending now (at most `concurrency`), its queue of due ones
-read from the store a batch at a time (each with the trio time it was read, so a queue gone
-stale is read afresh), and the pace its `rate` allows.
+slots: the notifications it is sending now (at most `concurrency`, one per slot task), its
+queue of due ones read from the store a batch at a time (each with the trio time it was
+read, so a queue gone stale is read afresh), and the pace its `rate` allows.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ class Lane:
     channel: Channel
     module: contract.Channel[Any, Any]
     busy: set[str] = field(default_factory=set)
+    slots: int = 0
+    """Slot tasks running: each sends page after page from the queue until it is empty."""
     queue: deque[tuple[Due, float]] = field(default_factory=deque)
     """Due notifications read but not started yet, with the trio time they were read."""
     next_start: float = 0.0
@@ -36,7 +38,8 @@ class Lane:
 
     @property
     def free(self) -> int:
-        return self.channel.delivery.concurrency - len(self.busy)
+        """Slot tasks this lane may start yet (negative once a reload lowered its limit)."""
+        return self.channel.delivery.concurrency - self.slots
 
     @property
     def low(self) -> bool:
