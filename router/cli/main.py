@@ -19,6 +19,9 @@ import trio
 
 from router import __version__, daemon
 from router.cli import (
+    casereport as cli_casereport,
+)
+from router.cli import (
     checks as cli_checks,
 )
 from router.cli import (
@@ -122,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_importer.add_commands(commands)
     cli_heartbeats.add_commands(commands)
     cli_jobs.add_commands(commands)
+    cli_casereport.add_commands(commands)
     return parser
 
 

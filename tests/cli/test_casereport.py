@@ -1,0 +1,284 @@
+"""`router test`: test files' cases run against a config with no daemon and no store,
+reported as pytest does, with a diff and the file's line for each failure, exit 1 on any
+failure, and JUnit XML for CI."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from router.cli.casefile import read_cases
+from router.config.model import AlertLimits
+from tests.cli.conftest import run, write_config
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+CONFIG = """
+settings: {timezone: Europe/Berlin}
+channels:
+  - {id: log, type: log}
+  - {id: mail, type: email, host: localhost, from: router@example.com}
+people:
+  - id: ann
+    timezone: Europe/Berlin
+    contact_methods: [{type: email, address: ann@example.com}]
+  - id: ben
+    timezone: Europe/Berlin
+    contact_methods: [{type: email, address: ben@example.com}]
+rotas:
+  - id: ops
+    timezone: Europe/Berlin
+    layers:
+      - {members: [ann, ben], every: 1d, handoff: "09:00", start: 2026-03-01}
+escalation_policies:
+  - id: ops
+    levels:
+      - {targets: [{rota: ops}], delay: 15m}
+      - {targets: [{person: ben}], delay: 30m}
+services:
+  - {id: web, escalation_policy: ops, channels: [log], urgency: high}
+  - {id: payments, routing_keys: [abcdefghijabcdefghijabcdefghij12]}
+time_intervals:
+  - name: weekends
+    time_intervals: [{weekdays: ['saturday:sunday']}]
+routes:
+  - name: payments
+    match: [service=payments]
+    service: payments
+  - name: batch
+    match: [team=batch]
+    service: web
+    mute_time_intervals: [weekends]
+  - name: web
+    service: web
+suppressions:
+  - id: maintenance
+    reason: monday maintenance
+    match: [team=web]
+    weekly: [{days: [mon], from: "10:00", until: "11:00"}]
+inhibit_rules:
+  - name: node-down
+    source_matchers: ['alertname="NodeDown"']
+    target_matchers: ['severity="warning"']
+    equal: [instance]
+"""
+
+CASES = """
+cases:
+  - name: web pages the rota then ben
+    at: 2026-03-04T10:00:00+01:00
+    alert:
+      severity: critical
+      labels: {team: web}
+    expect:
+      service: web
+      routes: [web]
+      channels: [log]
+      suppressed: false
+      escalation_policy: ops
+      levels:
+        - {level: 1, after: 0m, paged: [ben via mail]}
+        - {level: 2, after: 15m, paged: [ben via mail]}
+  - name: batch is muted at weekends
+    at: "2026-03-07T12:00:00"
+    timezone: Europe/Berlin
+    alert: {labels: {team: batch}}
+    expect: {suppressed_by: "time_interval:weekends", levels: []}
+  - name: the maintenance window holds web
+    at: 2026-03-02T10:30:00+01:00
+    alert: {labels: {team: web}}
+    expect: {suppressed_by: "suppression:maintenance"}
+  - name: a node down inhibits its warnings
+    at: 2026-03-04T10:00:00+01:00
+    firing: [{severity: critical, labels: {alertname: NodeDown, instance: db1}}]
+    alert: {severity: warning, labels: {alertname: DiskFull, instance: db1}}
+    expect: {suppressed_by: "inhibition:node-down"}
+  - name: an Alertmanager webhook payload
+    at: 2026-03-04T10:00:00Z
+    format: alertmanager
+    payload:
+      version: "4"
+      status: firing
+      receiver: router
+      alerts:
+        - {status: firing, labels: {alertname: X, team: batch}, annotations: {}}
+    expect: {routes: [batch]}
+  - name: a PagerDuty event's routing key picks its service, as on ingest
+    at: 2026-03-04T10:00:00Z
+    format: pagerduty
+    payload:
+      routing_key: abcdefghijabcdefghijabcdefghij12
+      event_action: trigger
+      payload: {summary: Card declines, source: pay1, severity: critical}
+    expect: {service: payments, routes: [payments]}
+  - name: ann is on call on the 5th after nine
+    at: 2026-03-05T09:30:00+01:00
+    rota: ops
+    expect: {on_call: ann}
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return write_config(tmp_path, CONFIG)
+
+
+def cases_file(directory: Path, text: str, name: str = "cases.yaml") -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_passing_cases_print_a_line_each_and_a_summary(config: Path, tmp_path: Path) -> None:
+    path = cases_file(tmp_path, CASES)
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"{path}:3:5: web pages the rota then ben PASSED"
+    assert [line.rsplit(" ", 1)[1] for line in lines[:7]] == ["PASSED"] * 7
+    assert lines[7] == " 7 passed ".center(72, "=")
+
+
+def test_a_failure_shows_its_line_and_a_diff_and_exits_1(config: Path, tmp_path: Path) -> None:
+    path = cases_file(tmp_path, """
+        cases:
+          - name: right
+            at: 2026-03-05T09:30:00+01:00
+            rota: ops
+            expect: {on_call: ann}
+          - name: wrong
+            at: 2026-03-04T10:00:00+01:00
+            alert: {severity: critical, labels: {team: web}}
+            expect:
+              channels: [log, mail]
+              levels:
+                - {level: 1, after: 0m, paged: [ann via mail]}
+        """)
+    code, out, _ = run("test", "--config", str(config), str(path))
+    assert code == 1
+    assert out.splitlines() == [
+        f"{path}:3:5: right PASSED",
+        f"{path}:7:5: wrong FAILED",
+        " FAILURES ".center(72, "="),
+        " wrong ".center(72, "_"),
+        f"{path}:7:5:",
+        "      channels:",
+        "        - \"log\"",
+        "    -   - \"mail\"",
+        "      levels:",
+        "    -   - {\"level\": 1, \"after\": \"0m\", \"paged\": [\"ann via mail\"]}",
+        "    +   - {\"level\": 1, \"after\": \"0m\", \"paged\": [\"ben via mail\"]}",
+        " 1 failed, 1 passed ".center(72, "="),
+    ]
+
+
+def test_junit_xml_names_each_case_and_its_failure(config: Path, tmp_path: Path) -> None:
+    path = cases_file(tmp_path, """
+        cases:
+          - name: wrong person
+            at: 2026-03-05T09:30:00+01:00
+            rota: ops
+            expect: {on_call: ben}
+        """)
+    report = tmp_path / "junit.xml"
+    code, _, _ = run("test", "--config", str(config), "--junit-xml", str(report), str(path))
+    assert code == 1
+    suite = ElementTree.parse(report).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("1", "1")
+    case = suite.find("testcase")
+    assert case is not None
+    assert (case.get("name"), case.get("file"), case.get("line")) == (
+        "wrong person", str(path), "3")
+    failure = case.find("failure")
+    assert failure is not None
+    assert failure.text == f'{path}:3:5:\n- on_call: "ben"\n+ on_call: "ann"'
+
+
+def test_an_unknown_rota_fails_the_case_saying_which_exist(config: Path,
+                                                           tmp_path: Path) -> None:
+    path = cases_file(tmp_path, """
+        cases:
+          - {name: typo, at: "2026-03-05T09:30:00+01:00", rota: opps, expect: {on_call: ann}}
+        """)
+    code, out, _ = run("test", "--config", str(config), str(path))
+    assert code == 1
+    assert "    no rota 'opps' in the config (known: ops)" in out.splitlines()
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("at: '2026-03-05T09:30:00'\n    rota: ops",
+     "4:9: cases[0].at: expected an offset (2026-03-02T03:00:00+01:00) or a `timezone`"),
+    ("at: tuesday\n    rota: ops",
+     "4:9: cases[0].at: expected an ISO 8601 instant, got 'tuesday'"),
+    ("at: '2026-03-05T09:30:00'\n    timezone: Europe/Berln\n    rota: ops",
+     "5:15: cases[0].timezone: 'Europe/Berln' is not a known timezone"),
+    ("at: '2026-03-05T09:30:00Z'\n    rota: ops\n    expect: {on_cal: ann}",
+     "6:14: cases[0].expect.on_cal: unknown key 'on_cal'; expected one of: channels, "
+     "escalation_policy, levels, on_call, routes, service, suppressed, suppressed_by"),
+    ("at: '2026-03-05T09:30:00Z'\n    format: nagios\n    payload: {}",
+     "5:13: cases[0].format: expected one of alertmanager, alertmanager_v2, datadog, "
+     "grafana, native, new_relic, opsgenie, pagerduty, pagerduty_webhook, zabbix, got "
+     "'nagios'"),
+    ("at: '2026-03-05T09:30:00Z'\n    rota: ops\n    alert: {}",
+     "3:5: cases[0]: give exactly one of `alert`, `payload` (with its `format`) or `rota`"),
+    ("at: '2026-03-05T09:30:00Z'\n    alert: {severity: loud}",
+     "5:23: cases[0].alert.severity: 'loud' is not one of ['critical', 'error', "
+     "'warning', 'info']"),
+])
+def test_a_bad_test_file_is_named_by_file_line_and_column(
+        config: Path, tmp_path: Path, case: str, expected: str) -> None:
+    path = cases_file(tmp_path, f"\ncases:\n  - name: n\n    {case}\n")
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == ["router test: invalid test files:", f"{path}:{expected}"]
+
+
+def test_the_example_cases_pass_on_the_example_config(monkeypatch: pytest.MonkeyPatch
+                                                      ) -> None:
+    """With no arguments: config/.tests/*.yaml against config/."""
+    monkeypatch.chdir(CHECKOUT)
+    code, out, err = run("test")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == " 4 passed ".center(72, "=")
+
+
+def test_no_test_files_is_an_error(config: Path) -> None:
+    code, out, err = run("test", "--config", str(config))
+    assert (code, out) == (1, "")
+    assert err == f"router test: {config}/.tests: no such file or directory\n"
+    (config / ".tests").mkdir()
+    code, out, err = run("test", "--config", str(config))
+    assert (code, out) == (1, "")
+    assert err == f"router test: no test files (.yaml) in {config}/.tests\n"
+
+
+def test_the_example_in_the_docs_fits_the_schema(tmp_path: Path) -> None:
+    """docs/testing.md's test file is read without a problem, every case with its place."""
+    text = (CHECKOUT / "docs" / "testing.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(.*?)```", text, re.DOTALL)
+    assert block is not None
+    path = cases_file(tmp_path, block[1])
+    cases = read_cases([path], AlertLimits())
+    assert [(case.name, case.where.line) for case in cases] == [
+        ("a critical database alert pages the database rota, then platform primary", 2),
+        ("Alertmanager's webhook, as Alertmanager would send it", 18),
+        ("a node down inhibits its warnings", 28),
+        ("dave covers Carol over Christmas Eve", 34)]
+
+
+def test_json_gives_each_case_expected_and_actual(config: Path, tmp_path: Path) -> None:
+    path = cases_file(tmp_path, """
+        cases:
+          - {name: wrong, at: "2026-03-05T09:30:00+01:00", rota: ops, expect: {on_call: ben}}
+        """)
+    code, out, _ = run("test", "--config", str(config), "--format", "json", str(path))
+    assert code == 1
+    assert json.loads(out) == {"passed": 0, "failed": 1, "cases": [
+        {"name": "wrong", "file": str(path), "line": 3, "passed": False,
+         "expected": {"on_call": "ben"}, "actual": {"on_call": "ann"}, "error": None}]}
