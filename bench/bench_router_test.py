@@ -15,6 +15,7 @@ includes waiting for a core) and the load average. The goal is under 10 s for 10
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import random
@@ -86,7 +87,11 @@ def write_cases(path: Path, count: int) -> None:
 
 
 def main_bench() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    parser = argparse.ArgumentParser(description="How long `router test` takes for COUNT "
+                                                 "generated cases on the example config.")
+    parser.add_argument("count", nargs="?", type=int, default=10_000,
+                        help="how many cases (default 10,000, issue 20's figure)")
+    count = parser.parse_args().count
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "cases.yaml"
         write_cases(path, count)
