@@ -4,7 +4,8 @@ unit of work per call, so nothing is answered before it is durable.
 
 Split out of engine/core.py (which keeps the facade and the lifecycle: acknowledge, resolve,
 send_alert) so each stays one job. Decisions are the core's; this module gathers their
-inputs from the store and writes back their effects.
+inputs from the store, writes back their effects, and lets `engine/repeats.py` decide a pure
+repeat on the trio thread (only its small durable write goes to the store thread).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from router.engine.ingest_log import IngestLog
 from router.engine.inhibitions import Inhibitions
 from router.engine.legacy_keys import LegacyKeys
 from router.engine.muting import NEVER, UNMUTE, firing_alerts
+from router.engine.repeats import Plan, Repeats, retriggers
 from router.engine.snapshot import Snapshot, render_key
 from router.engine.state import EngineState
 from router.store import Transaction
@@ -61,22 +63,35 @@ class Ingest:
         self.inhibitions = Inhibitions()
         self.log = IngestLog()
         self.legacy_keys = LegacyKeys()
+        self.repeats = Repeats(state.store)
 
     async def ingest(self, alerts: Sequence[Alert], *,
                      trace_id: str | None = None) -> list[Accepted]:
         """Store every alert with its incident changes and notifications, in one commit.
-        `trace_id` names the request in the log lines (the server makes one per request)."""
+        `trace_id` names the request in the log lines (the server makes one per request).
+        A repeat the store's memory can decide (engine/repeats.py) is decided here on the
+        trio thread; its unit only checks that nothing changed meanwhile and writes."""
         snapshot, now = self.state.snapshot, self.state.clock.now()
+        plans = [self.repeats.plan(snapshot, alert, now) for alert in alerts]
+
+        ordinary = [False]  # whether a unit took the ordinary way (it may page)
 
         def work(transaction: Transaction) -> list[Accepted]:
             transaction.trace_id = trace_id or ""  # carried by the notifications to delivery
-            accepted = [self.ingest_one(transaction, snapshot, alert, now) for alert in alerts]
+            accepted = []
+            for alert, plan in zip(alerts, plans, strict=True):
+                if plan is not None and self.repeats.current(transaction, plan):
+                    accepted.append(self._write_planned(transaction, plan))
+                else:
+                    ordinary[0] = True
+                    accepted.append(self.ingest_one(transaction, snapshot, alert, now))
             if self.inhibitions.take_released():  # once per batch: it reads open incidents
                 self.release_inhibited(transaction, snapshot, now)
             return accepted
 
         accepted = await self.write(work)
-        self.state.outbox_written()
+        if ordinary[0]:  # a repeat written as planned writes no notification
+            self.state.outbox_written()
         self.state.timers_written()
         # A line per alert only at DEBUG; the INFO line at most once a second
         # (engine/ingest_log.py): a JSON line costs about as much as accepting the alert.
@@ -88,6 +103,13 @@ class Ingest:
                     "trace_id": trace_id})
         self.log.accepted((item.action for item in accepted), trace_id)
         return accepted
+
+    @staticmethod
+    def _write_planned(transaction: Transaction, plan: Plan) -> Accepted:
+        """A repeat decided on the trio thread: its alert row, deadline and incident."""
+        plan.write(transaction)
+        return Accepted(plan.incident.id, plan.incident.dedup_key, "updated",
+                        plan.suppressed_by)
 
     def ingest_one(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
                    now: datetime, *, page: bool = True) -> Accepted:
@@ -177,7 +199,7 @@ class Ingest:
               and incident.suppressed_by and incident.state is IncidentState.TRIGGERED):
             transaction.set_timer(incident.number, UNMUTE, now)  # muted no more: re-check
         elif change.action == "updated" and firing_alert and retriggers(
-                snapshot, incident, now):
+                snapshot.config, incident, now):
             transaction.add_timeline(incident.number, timeline)
             timeline = []
             incident = self._retrigger(transaction, snapshot, incident, change.firing, now)
@@ -244,11 +266,3 @@ class Ingest:
             self.inhibitions.forget()
             raise
 
-
-def retriggers(snapshot: Snapshot, incident: Incident, now: datetime) -> bool:
-    """Whether a firing alert joining `incident` triggers it again (retrigger_after)."""
-    service = snapshot.config.services.get(incident.service or "")
-    return (incident.state is IncidentState.ACKNOWLEDGED and service is not None
-            and service.retrigger_after is not None
-            and incident.acknowledged_at is not None
-            and now - incident.acknowledged_at >= service.retrigger_after)
