@@ -261,7 +261,7 @@ class Escalation:
 
 
 PageHeld = Callable[[Transaction, Snapshot, Incident, frozenset[str], datetime], str]
-"""What pages a held incident for the first time (the engine's `_page_held`)."""
+"""What pages a held incident for the first time (engine/ingest.py `page_held`)."""
 
 RETRY = "retry:"
 """The kind of a level's repeat timer is RETRY + which repeat it starts (core/escalation.py

@@ -1,6 +1,6 @@
 """The one state the engine's use cases share (room: engine).
 
-Every use case (ingest and the lifecycle in core.py, escalation.py, handoffs.py,
+Every use case (the lifecycle in core.py, ingest.py, escalation.py, handoffs.py,
 silences.py) takes this object explicitly instead of reading attributes a mixin expects
 another class to set: what a use case depends on is in its constructor.
 """

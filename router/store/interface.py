@@ -35,6 +35,7 @@ from router.store.values import (
     JobAlert,
     JobRun,
     Measure,
+    Peek,
     Pruned,
     RotaOverride,
 )
@@ -237,6 +238,9 @@ class Transaction(Reader, Protocol):
     def take_timer(self, number: int, kind: str, due_at: datetime) -> bool: ...
     def hurry_timers(self, kind: str, now: datetime) -> int: ...
     def cancel_timers(self, number: int, *, keep: str = "") -> None: ...
+    def unchanged(self, seen: object) -> bool:
+        """Whether what a `Peek` saw (its `seen`) is still what the store holds."""
+        ...
 
 
 @runtime_checkable
@@ -265,3 +269,8 @@ class Store(Protocol):
     async def checkpoint(self) -> bool: ...
     async def vacuum(self) -> None: ...
     def take_timers_set(self) -> datetime | None: ...
+    def peek(self, dedup_key: str, now: datetime) -> Peek | None:
+        """The open incident of `dedup_key` and the silences in force at `now` if the store
+        holds them in memory, without a round trip to its thread (None otherwise); a unit
+        acting on it asks `Transaction.unchanged(peek.seen)` first."""
+        ...

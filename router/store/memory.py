@@ -1,6 +1,6 @@
 """What the SQLite store keeps in memory between transactions (room: store; imports
 alerts.model): every open incident by dedup key, with the row last written for it, the
-incident counter, and the alert rows ingest wrote lately.
+incident counter, the alert rows ingest wrote lately, and the silences not yet over.
 
 Ingest asks for the open incident of each alert's dedup key and writes it back changed: kept
 here, that costs no SELECT and no decoding of a row, and writing it back costs only an UPDATE
@@ -12,7 +12,12 @@ next use:
 - a unit of work or a whole transaction rolled back (the store's `forget` and `lost`);
 - another connection committed (SQLite's data_version moved: a CLI in another process);
 - a statement written by hand (not through the Transaction's methods) touched the
-  incidents or the alerts table (retention's deletes, tests' set-up).
+  incidents or the alerts table (retention's deletes, tests' set-up); one on silences drops
+  the silences only.
+
+The trio thread may `peek` at an open incident and the silences (engine/repeats.py decides a
+repeat from them) but never loads anything: what it saw is compared (by identity: every
+change makes new objects) with what the store holds when the unit runs.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from router.alerts.model import Incident
+from router.alerts.model import Incident, Silence
 from router.store.rows import _INCIDENT_COLUMNS, _incident
 
 Row = tuple[object, ...]
@@ -31,6 +36,9 @@ AlertWords = tuple[object, ...]
 """(summary, severity, the annotations' items, suppressed_by): what a repeat may change."""
 ALERTS_HELD = 65_536
 """At most this many alert rows are remembered (then they are forgotten all at once)."""
+
+Silences = list[tuple[float, float, Silence]]
+"""(starts_at, ends_at, silence) of each silence not over at `Memory.silences_since`."""
 
 _SELECT_OPEN = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE state != 'resolved'"
 
@@ -47,7 +55,8 @@ class Memory:
     """Open incidents by dedup key and by number, and the incident counter, as the write
     connection sees them. Used only under the store's write limiter."""
 
-    __slots__ = ("_by_key", "_by_number", "_version", "alerts", "number")
+    __slots__ = ("_by_key", "_by_number", "_version", "alerts", "number", "silences",
+                 "silences_since")
 
     def __init__(self) -> None:
         self._by_key: dict[str, Open] | None = None  # None: not loaded
@@ -57,6 +66,9 @@ class Memory:
         """The incident counter, with what this transaction's units took; None: not read."""
         self.alerts: dict[AlertKey, tuple[str, AlertWords]] = {}
         """The identity and words of alert rows written lately (`remember_alert`)."""
+        self.silences: Silences | None = None
+        """The silences not over at `silences_since` (seconds); None: not read."""
+        self.silences_since = 0.0
 
     def check(self, connection: sqlite3.Connection) -> None:
         """At a transaction's start: drop everything if another connection committed."""
@@ -71,6 +83,7 @@ class Memory:
         self._by_key = None
         self._by_number = {}
         self.alerts = {}
+        self.silences = None
 
     def open_incidents(self, connection: sqlite3.Connection) -> dict[str, Open]:
         """Every open incident by dedup key, loaded (rows only) if not held."""
@@ -91,6 +104,15 @@ class Memory:
         if entry.decoded is None:
             entry.decoded = _incident(dict(zip(_COLUMN_NAMES, entry.row, strict=True)))
         return entry.decoded
+
+    def peek(self, dedup_key: str) -> Open | None:
+        """The open incident of `dedup_key` if the memory holds it; never loads (for the
+        trio thread, while the store's thread may be changing it)."""
+        by_key = self._by_key
+        entry = by_key.get(dedup_key) if by_key is not None else None
+        if entry is not None and entry.decoded is None:
+            entry.decoded = _incident(dict(zip(_COLUMN_NAMES, entry.row, strict=True)))
+        return entry
 
     def written(self, connection: sqlite3.Connection, number: int) -> Open | None:
         """What was last written for open incident `number`; None if it is not open."""
@@ -114,6 +136,12 @@ class Memory:
             entry = Open(row, (incident, firing))
             self._by_key[incident.dedup_key] = entry
             self._by_number[incident.number] = entry
+
+
+def in_force(silences: Silences, seconds: float) -> list[Silence]:
+    """The silences of `silences` in force at `seconds`."""
+    return [silence for starts_at, ends_at, silence in silences
+            if starts_at <= seconds < ends_at]
 
 
 _COLUMN_NAMES = tuple(column.strip() for column in _INCIDENT_COLUMNS.split(","))

@@ -30,9 +30,10 @@ import trio
 from router.errors import StoreError, StoreUnavailable
 from router.store import files, interface
 from router.store.health import FailureLog, unavailable
-from router.store.memory import Memory
+from router.store.memory import Memory, in_force
 from router.store.migrations import migrate
 from router.store.records import Reader, from_seconds
+from router.store.values import Peek
 from router.store.writes import Transaction
 
 DATABASE_NAME = "router.db"
@@ -197,6 +198,21 @@ class Store:
             return await trio.to_thread.run_sync(run, limiter=self._write_limiter)
         except sqlite3.Error as error:
             raise (unavailable(error) or StoreError(str(error))) from error
+
+    def peek(self, dedup_key: str, now: datetime) -> Peek | None:
+        """The open incident of `dedup_key` and the silences in force at `now`, from the
+        store's memory, on the caller's (trio) thread; None unless the memory holds both.
+        Never touches the database: a unit that acts on it asks `unchanged` first."""
+        memory = self._memory
+        silences, since = memory.silences, memory.silences_since
+        entry = memory.peek(dedup_key)
+        if entry is None or entry.decoded is None or silences is None:
+            return None
+        seconds = now.timestamp()
+        if seconds < since:
+            return None
+        incident, firing = entry.decoded
+        return Peek(incident, firing, in_force(silences, seconds), (dedup_key, entry, silences))
 
     def take_timers_set(self) -> datetime | None:
         """The earliest deadline that commits set since the last call; None if they set no

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
 
-from router.alerts.model import Incident, Notification, TimelineEntry
+from router.alerts.model import Incident, Notification, Silence, TimelineEntry
 from router.config.model import Override
 
 Outcome = Literal["delivered", "retry", "failed", "skipped"]
@@ -24,6 +24,19 @@ class IncidentDetail:
     incident: Incident
     alerts: tuple[Mapping[str, Any], ...]
     timeline: tuple[TimelineEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Peek:
+    """An open incident and the silences in force, as the store holds them in memory, read
+    on the trio thread with no round trip to the store's thread (`Store.peek`). It may be
+    stale by the time a unit runs: the unit asks `Transaction.unchanged(seen)` first."""
+
+    incident: Incident
+    firing: frozenset[str]
+    silences: list[Silence]
+    seen: object
+    """What `Transaction.unchanged` compares against what the store holds then (opaque)."""
 
 
 @dataclass(frozen=True, slots=True)

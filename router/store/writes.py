@@ -20,7 +20,7 @@ from router.alerts.model import Alert, Incident, Notification, Silence, Timeline
 from router.store.checks import ChecksWriter
 from router.store.heartbeats import HeartbeatsWriter
 from router.store.jobs import JobsWriter
-from router.store.memory import Memory, Open, Row
+from router.store.memory import Memory, Open, Row, Silences, in_force
 from router.store.outbox import OutboxWriter
 from router.store.overrides import OverridesWriter
 from router.store.records import Reader, _silence
@@ -120,9 +120,12 @@ class _Flushing:
         return self._connection.executemany(sql, rows)
 
     def _check(self, sql: str) -> None:
-        if ("incidents" in sql or "alerts" in sql) and not sql.lstrip().upper().startswith(
-                "SELECT"):
+        if sql.lstrip().upper().startswith("SELECT"):
+            return
+        if "incidents" in sql or "alerts" in sql:
             self._memory.drop()
+        elif "silences" in sql:
+            self._memory.silences = None
 
 
 class Transaction(Reader):
@@ -134,7 +137,8 @@ class Transaction(Reader):
       timers are held back and written by `flush` in one statement per table: at the end of
       the unit (the store calls it before releasing the unit's savepoint) or before any
       other statement (`self.connection` flushes first), so no query misses them;
-    - the silences not yet over are read once (again after a unit writes a silence);
+    - the silences not yet over are read once and kept in the store's memory (read again
+      after a silence is written);
     - open incidents and the incident counter come from the store's memory (store/memory.py),
       and an incident is written back as an UPDATE of the columns that changed (none: no
       write); the counter is written once, as the transaction ends (`finish`);
@@ -160,8 +164,6 @@ class Transaction(Reader):
         self._checked = False  # whether the memory was checked against other connections
         self._number_read: int | None = None  # the counter as the transaction found it
         self._number_kept: int | None = None  # ... as the last unit that succeeded left it
-        self._silences: list[tuple[float, float, Silence]] | None = None
-        self._silences_since = 0.0
         self._texts: dict[int, tuple[Mapping[str, Any], str]] = {}
         self.trace_id = ""
         """The request a unit of work serves, stamped on the notifications it writes so the
@@ -222,7 +224,6 @@ class Transaction(Reader):
         self._outbox.clear()
         self._memory.drop()
         self._memory.number = self._number_kept
-        self._silences = None
         self.trace_id = ""
 
     def finish(self) -> None:
@@ -253,17 +254,24 @@ class Transaction(Reader):
         return self._remembered().get(self._raw, dedup_key)
 
     def active_silences(self, now: datetime) -> list[Silence]:
-        """As `Reader.active_silences`, from one query per group commit."""
-        seconds = now.timestamp()
-        if self._silences is None or seconds < self._silences_since:
+        """As `Reader.active_silences`, from the silences the store's memory holds (one
+        query after each change of silences)."""
+        seconds, memory = now.timestamp(), self._remembered()
+        if memory.silences is None or seconds < memory.silences_since:
             since = seconds - _SILENCES_SINCE
-            self._silences = [
+            memory.silences = [
                 (row["starts_at"], row["ends_at"], _silence(row))
                 for row in self._raw.execute(
                     "SELECT * FROM silences WHERE ends_at > ? ORDER BY id", (since,))]
-            self._silences_since = since
-        return [silence for starts_at, ends_at, silence in self._silences
-                if starts_at <= seconds < ends_at]
+            memory.silences_since = since
+        return in_force(memory.silences, seconds)
+
+    def unchanged(self, seen: object) -> bool:
+        """Whether the open incident and the silences a `Peek` saw are still what the store
+        holds (the memory checked against other connections first)."""
+        memory = self._remembered()
+        dedup_key, entry, silences = cast(tuple[str, Open, Silences], seen)
+        return memory.silences is silences and memory.peek(dedup_key) is entry
 
     def _loaded(self, row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
         incident, firing = _incident(row)
@@ -370,7 +378,6 @@ class Transaction(Reader):
         self._timers.append((number, kind, seconds))
 
     def add_silence(self, silence: Silence) -> None:
-        self._silences = None
         self.connection.execute(
             "INSERT INTO silences (id, matchers, starts_at, ends_at, reason, created_by, "
             "created_at, covers) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -380,7 +387,6 @@ class Transaction(Reader):
 
     def expire_silence(self, silence_id: str, now: datetime) -> bool:
         """End a silence now; False if there is no such silence in force."""
-        self._silences = None
         cursor = self.connection.execute(
             "UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?",
             (now.timestamp(), silence_id, now.timestamp()))

@@ -95,6 +95,11 @@ async def test_attached_checks_join_the_alert_within_their_timeout(engine: Engin
     detail = await engine.incident(accepted.incident_id or "")
     assert detail is not None
     assert [entry.action for entry in detail.timeline].count("health context") == 1
+    # the repeat was decided on the trio thread (engine/repeats.py) after the checks
+    # joined it: its row keeps the results (a repeat without them would write `{}`)
+    assert engine.ingesting.repeats.planned == 1
+    assert sorted(name for name in detail.alerts[0]["annotations"]
+                  if name.startswith("health.")) == sorted(health)
 
 
 async def test_an_alert_nothing_attaches_checks_to_is_not_held(engine: Engine) -> None:

@@ -1,0 +1,116 @@
+"""Repeats decided on the trio thread (room: engine; imports core, store, config.model,
+alerts.model).
+
+Prometheus sends every firing alert again each cycle, so most alerts router takes are
+repeats: an alert joining the open incident it already belongs to, which changes the
+incident's count and time, its alert row's count and its deadline timer, and pages nobody.
+Deciding one needs the open incident and the silences in force, which the store keeps in
+memory (store/memory.py), so `plan` decides it on the trio thread from `Store.peek`, with no
+round trip to the store's thread, and the unit of work only writes the result: one UPDATE of
+the incident, one of the alert row's count, one timer upsert, group-committed with the
+others (nothing is answered before its commit, as for every alert).
+
+What the trio thread saw may be stale when the unit runs (another unit of the same commit
+changed the incident, a silence was added, another process committed): the unit asks
+`Transaction.unchanged` and otherwise ingests the alert the ordinary way. Anything that is
+not a plain repeat is left to the ordinary way too: an alert that would open, resolve or
+acknowledge an incident, page it (level 0: never notified), end its muting, trigger it again
+(retrigger_after), and every alert while `inhibit_rules` are configured (the inhibition
+index reads the store).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from router.alerts.model import Alert, Incident, IncidentState, Status
+from router.config.model import Config
+from router.core import incidents as incident_rules
+from router.core.routing import route
+from router.core.suppression import check as check_suppression
+from router.engine import expiry
+from router.engine.snapshot import Snapshot, render_key
+from router.store import Store, Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A repeat decided: what its unit writes, if the store still holds what was seen."""
+
+    alert: Alert
+    change: incident_rules.Change
+    suppressed_by: str | None
+    seen: object
+    config: Config
+    now: datetime
+
+    @property
+    def incident(self) -> Incident:
+        assert self.change.incident is not None
+        return self.change.incident
+
+    def write(self, transaction: Transaction) -> None:
+        """The writes `Ingest.ingest_one` makes for this repeat, in its order."""
+        incident = self.incident
+        transaction.record_alert(self.alert, incident.number, incident.dedup_key, self.now,
+                                 self.suppressed_by)
+        expiry.track(transaction, self.config, self.alert, self.change, self.now)
+        transaction.add_timeline(incident.number, self.change.timeline)
+        transaction.save_incident(incident, self.change.firing)
+
+
+class Repeats:
+    """Plans repeats from the store's memory; counts how many were planned and written."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.planned = 0
+        self.stale = 0
+        """Plans the store no longer held when their unit ran (ingested the ordinary way)."""
+
+    def plan(self, snapshot: Snapshot, alert: Alert, now: datetime) -> Plan | None:
+        """The repeat's writes, decided now; None when `alert` needs the ordinary way."""
+        config = snapshot.config
+        alert = expiry.effective(alert, now)
+        if alert.status is not Status.FIRING or config.inhibit_rules:
+            return None
+        if alert.service is None and alert.routing_key in snapshot.routing_keys:
+            alert = replace(alert, service=snapshot.routing_keys[alert.routing_key])
+        decision = route(alert, snapshot.routes)
+        key = incident_rules.dedup_key(
+            alert, lambda: render_key(snapshot, decision.service, alert), decision.service)
+        peek = self.store.peek(key, now)
+        if peek is None or peek.incident.level == 0:
+            return None  # not held in memory, or never notified: paging is the store's way
+        verdict = check_suppression(alert, config.suppressions, peek.silences, now,
+                                    routes=decision.routes,
+                                    time_intervals=config.time_intervals)
+        opening = incident_rules.Opening(
+            number=0, service=decision.service, severity=decision.severity, dedup_key=key,
+            escalation_policy=None)
+        change = incident_rules.apply_alert(peek.incident, peek.firing, alert, opening, now)
+        incident = change.incident
+        if (change.action != "updated" or incident is None
+                or (not verdict.label and incident.suppressed_by
+                    and incident.state is IncidentState.TRIGGERED)
+                or retriggers(config, incident, now)):
+            return None
+        self.planned += 1
+        return Plan(alert, change, verdict.label, peek.seen, config, now)
+
+    def current(self, transaction: Transaction, plan: Plan) -> bool:
+        """Whether `plan` may be written as decided (in the unit, on the store's thread)."""
+        if transaction.unchanged(plan.seen):
+            return True
+        self.stale += 1
+        return False
+
+
+def retriggers(config: Config, incident: Incident, now: datetime) -> bool:
+    """Whether a firing alert joining `incident` triggers it again (retrigger_after)."""
+    service = config.services.get(incident.service or "")
+    return (incident.state is IncidentState.ACKNOWLEDGED and service is not None
+            and service.retrigger_after is not None
+            and incident.acknowledged_at is not None
+            and now - incident.acknowledged_at >= service.retrigger_after)
