@@ -1,5 +1,5 @@
 """Run `router test` cases against a config (room: cli; imports config, alerts, core,
-engine.snapshot and engine.expiry, errors).
+the engine's snapshot and expiry modules, errors).
 
 No daemon and no store: each case asks router/core the questions the engine asks on ingest
 (engine/core.py `_ingest_one` and `_page`, engine/escalation.py `advance`), with the same

@@ -19,7 +19,11 @@ BEFORE = "people:\n  - {id: ann}\n"
 AFTER = "people:\n  - {id: ann}\n  - {id: ben}\n"
 ROUTER = Path(__file__).resolve().parents[2] / "router"
 REACH = re.compile(r"\bengine\.(store|snapshot|clock)\b")
-ALLOWED: set[tuple[str, str]] = set()  # (file under router/, text of the line)
+ALLOWED: set[tuple[str, str]] = {  # (file under router/, text of the line)
+    # `router test` builds its own Snapshot of a config (no engine, no store): it imports
+    # the module, it does not reach into an engine's state
+    ("cli/cases.py", "from router.engine.snapshot import Snapshot"),
+}
 
 
 async def test_every_use_case_sees_the_one_state_and_a_reload(tmp_path: Path) -> None:
