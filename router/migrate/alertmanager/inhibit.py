@@ -25,7 +25,7 @@ import re
 from typing import Any
 
 from router.config.load import Source
-from router.migrate.alertmanager.report import Report
+from router.migrate.alertmanager.report import Report, kind_of
 
 KEYS = ("source_match", "source_match_re", "source_matchers", "target_match",
         "target_match_re", "target_matchers", "equal")
@@ -96,7 +96,7 @@ def convert_rule(rule: Any) -> dict[str, Any]:
         Refused: naming the key at fault and why.
     """
     if not isinstance(rule, dict):
-        raise Refused(f"expected a mapping of {', '.join(KEYS)}, got {_kind(rule)}")
+        raise Refused(f"expected a mapping of {', '.join(KEYS)}, got {kind_of(rule)}")
     unknown = sorted(str(key) for key in rule if key not in KEYS)
     if unknown:
         raise Refused(f"unknown key {unknown[0]!r} (Alertmanager refuses it too); expected "
@@ -130,19 +130,19 @@ def _side(rule: dict[str, Any], side: str) -> list[Matcher]:
         mapping = rule.get(key) or {}
         if not isinstance(mapping, dict):
             raise Refused(f"{key}: expected a mapping of label names to values, got "
-                          f"{_kind(mapping)}")
+                          f"{kind_of(mapping)}")
         for name, value in mapping.items():
             if not LABEL_NAME.fullmatch(str(name)):
                 raise Refused(f"{key}: invalid label name {str(name)!r}")
             if value is None or isinstance(value, (dict, list)):
                 expected = "a regular expression" if operator == "=~" else "a value"
-                raise Refused(f"{key}.{name}: expected {expected}, got {_kind(value)} "
+                raise Refused(f"{key}.{name}: expected {expected}, got {kind_of(value)} "
                               "(Alertmanager refuses it too)")
             found.append(_checked((str(name), operator, _scalar(value)), key))
     key = f"{side}_matchers"
     lines = rule.get(key) or []
     if not isinstance(lines, list):
-        raise Refused(f"{key}: expected a list of matchers, got {_kind(lines)}")
+        raise Refused(f"{key}: expected a list of matchers, got {kind_of(lines)}")
     for line in lines:
         found.extend(_checked(matcher, key) for matcher in parse_matchers(str(line), key))
     return found
@@ -166,7 +166,7 @@ def _equal(value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise Refused(f"equal: expected a list of label names, got {_kind(value)}")
+        raise Refused(f"equal: expected a list of label names, got {kind_of(value)}")
     names = [str(name) for name in value]
     for name in names:
         if not LABEL_NAME.fullmatch(name):
@@ -249,8 +249,3 @@ def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(
-        type(value), f"{type(value).__name__} {value!r}")

@@ -72,6 +72,12 @@ class Refused(ValueError):
         return Finding("unsupported", self.line, self.path, self.message).describe(file)
 
 
+def kind_of(value: Any) -> str:
+    """What a value from the YAML is, in words, for "expected ..., got ..." messages."""
+    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(
+        type(value), f"{type(value).__name__} {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Loaded:
     """An Alertmanager config file as data, with the node tree that names its lines."""

@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from router.config.load import Source
-from router.migrate.alertmanager.report import Kind, Report
+from router.migrate.alertmanager.report import Kind, Report, kind_of
 
 SPEC_KEYS = ("times", "weekdays", "days_of_month", "months", "years", "location")
 """Every key of one Alertmanager time interval spec."""
@@ -114,7 +114,7 @@ def convert_interval(interval: Any, source: Source) -> tuple[dict[str, Any], lis
         Refused: naming the spec and key at fault and why.
     """
     if not isinstance(interval, dict):
-        raise Refused(f"expected a mapping with name and time_intervals, got {_kind(interval)}")
+        raise Refused(f"expected a mapping with name and time_intervals, got {kind_of(interval)}")
     unknown = sorted(str(key) for key in interval if key not in ("name", "time_intervals"))
     if unknown:
         raise Refused(f"unknown key {unknown[0]!r} (Alertmanager refuses it too); expected "
@@ -124,7 +124,7 @@ def convert_interval(interval: Any, source: Source) -> tuple[dict[str, Any], lis
         raise Refused("missing name (Alertmanager refuses it too)")
     specs = interval.get("time_intervals") or []
     if not isinstance(specs, list):
-        raise Refused(f"time_intervals: expected a list of specs, got {_kind(specs)}")
+        raise Refused(f"time_intervals: expected a list of specs, got {kind_of(specs)}")
     written: list[dict[str, Any]] = []
     changes: list[str] = []
     for position, spec in enumerate(specs):
@@ -149,7 +149,7 @@ def convert_spec(spec: Any, source: Source) -> tuple[dict[str, Any], list[str]]:
     if spec is None:
         spec = {}
     if not isinstance(spec, dict):
-        raise Refused(f"expected a mapping of {', '.join(SPEC_KEYS)}, got {_kind(spec)}")
+        raise Refused(f"expected a mapping of {', '.join(SPEC_KEYS)}, got {kind_of(spec)}")
     unknown = sorted(str(key) for key in spec if key not in SPEC_KEYS)
     if unknown:
         raise Refused(f"{unknown[0]}: unknown key (Alertmanager refuses it too); expected one "
@@ -160,7 +160,7 @@ def convert_spec(spec: Any, source: Source) -> tuple[dict[str, Any], list[str]]:
         if items is None:
             continue  # absent or null: every instant, in both
         if not isinstance(items, list):
-            raise Refused(f"{key}: expected a list, got {_kind(items)}")
+            raise Refused(f"{key}: expected a list, got {kind_of(items)}")
         if not items:
             raise Never()
         entry[key] = convert(key, items, source.at(key))
@@ -196,7 +196,7 @@ def _times(key: str, items: list[Any], source: Source) -> list[dict[str, str]]:
 
 def _time_range(key: str, item: Any, source: Source) -> dict[str, str]:
     if not isinstance(item, dict) or set(item) - {"start_time", "end_time"}:
-        raise Refused(f"{key}: expected start_time and end_time, got {_kind(item)}")
+        raise Refused(f"{key}: expected start_time and end_time, got {kind_of(item)}")
     start, end = (_text(item.get(name), source.at(name)) if item.get(name) is not None
                   else "" for name in ("start_time", "end_time"))
     if not start or not end:
@@ -267,7 +267,7 @@ def _ranges(key: str, items: list[Any], source: Source,
     found = []
     for index, item in enumerate(items):
         if isinstance(item, (dict, list)) or item is None:
-            raise Refused(f"{key}: expected a value or a range, got {_kind(item)}")
+            raise Refused(f"{key}: expected a value or a range, got {kind_of(item)}")
         text = _text(item, source.at(index)).lower()
         parts = text.split(":")
         if len(parts) > 2:
@@ -341,10 +341,6 @@ def _text(value: Any, source: Source) -> str:
         return "true" if value else "false"
     return str(value)
 
-
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(
-        type(value), f"{type(value).__name__} {value!r}")
 
 
 def _count(number: int, noun: str) -> str:
