@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -122,10 +123,16 @@ class _Flushing:
     def _check(self, sql: str) -> None:
         if sql.lstrip().upper().startswith("SELECT"):
             return
-        if "incidents" in sql or "alerts" in sql:
+        if _HOLDS_INCIDENTS.search(sql):
             self._memory.drop()
-        elif "silences" in sql:
+        elif _HOLDS_SILENCES.search(sql):
             self._memory.silences = None
+
+
+_HOLDS_INCIDENTS = re.compile(r"\b(?:incidents|alerts)\b")
+"""A statement by hand on the tables the store's memory mirrors (whole names: `job_alerts`
+is not `alerts`)."""
+_HOLDS_SILENCES = re.compile(r"\bsilences\b")
 
 
 class Transaction(Reader):

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from router.alerts.model import Incident, IncidentState, Severity, Silence, SilenceMatcher
+from router.config.model import Job
 from router.store import Store, Transaction
-from router.store.values import Peek
+from router.store.values import JobAlert, Peek
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -94,4 +95,20 @@ async def test_another_connections_commit_makes_what_was_seen_stale(tmp_path: Pa
     await other.write(lambda transaction: transaction.add_silence(a_silence("s3")))
     await other.close()
     assert not await unchanged(store, peek)
+    await store.close()
+
+
+async def test_a_job_alert_target_written_keeps_the_open_incidents_in_memory(
+        tmp_path: Path) -> None:
+    """`job_alerts` holds the word "alerts" but not the alerts table: adding or removing a
+    job's alert target must not drop the store's memory of open incidents."""
+    store = await opened(tmp_path)
+
+    def work(transaction: Transaction) -> None:
+        transaction.jobs.add_job(Job(id="backup"), NOW)
+        transaction.jobs.add_alert(JobAlert(id="t1", job="backup", alert_type="webhook",
+                                            target="http://127.0.0.1:9/hook", created_at=NOW))
+        transaction.jobs.remove_alert("t1")
+    await store.write(work)
+    assert store.peek("key", NOW) is not None
     await store.close()
