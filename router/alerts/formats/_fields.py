@@ -64,7 +64,10 @@ def epoch_milliseconds(document: Mapping[str, object], key: str,
     field = _json.member(path, key)
     if _DIGITS.fullmatch(value.strip()) is None:
         raise BadRequest(field, f"expected milliseconds since 1970, got {_json.quote(value)}")
-    return _EPOCH + timedelta(milliseconds=int(value))
+    try:
+        return _EPOCH + timedelta(milliseconds=int(value))
+    except OverflowError:
+        raise BadRequest(field, f"{_json.quote(value)} is out of range") from None
 
 
 def text_labels(items: Mapping[str, object], field: str) -> dict[str, str]:

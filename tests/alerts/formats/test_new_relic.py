@@ -82,6 +82,7 @@ def test_a_workflow_title_list_gives_its_first_entry() -> None:
     ({"incident_id": None}, "incident_id"),
     ({"condition_name": None, "policy_name": None}, "condition_name"),
     ({"timestamp": "yesterday"}, "timestamp"),
+    ({"timestamp": 999999999999999}, "timestamp"),  # past year 9999: out of range, not a 500
     ({"targets": [{"labels": ["a"]}]}, "targets[0].labels"),
 ])
 def test_classic_refusals_name_the_field(change: dict[str, Any], field: str) -> None:
