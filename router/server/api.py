@@ -422,11 +422,8 @@ class _Incidents:
                                       "triggered, acknowledged or resolved")
         service = (request.query.get("service") or [None])[-1]
         since = _instant(request, "since", datetime.min.replace(tzinfo=UTC))
-        limit_text = (request.query.get("limit") or ["100"])[-1]
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
-            raise BadRequest("limit", "expected a whole number from 1 to 1000")
         found = await self.engine.incidents(states=states, service=service, since=since,
-                                            limit=int(limit_text))
+                                            limit=request.limit(100, 1000))
         return Response.json(200, {"incidents": [views.incident_json(item) for item in found]})
 
     async def show(self, request: Request) -> Response:

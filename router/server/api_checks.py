@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from router.engine import Engine
 from router.engine.checks import checks_json, run_json
-from router.errors import BadRequest
 from router.server.routes import Request, Response
 
 
@@ -22,9 +21,7 @@ class Checks:
         return Response.json(200, {"checks": checks_json(self.engine.config.checks, states)})
 
     async def runs(self, request: Request) -> Response:
-        limit_text = (request.query.get("limit") or ["100"])[-1]
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
-            raise BadRequest("limit", "expected a whole number from 1 to 1000")
+        limit = request.limit(100, 1000)
         check_id = request.params["id"]
-        runs = await self.engine.checks.runs(check_id, int(limit_text))
+        runs = await self.engine.checks.runs(check_id, limit)
         return Response.json(200, {"check": check_id, "runs": [run_json(run) for run in runs]})

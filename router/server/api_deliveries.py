@@ -29,9 +29,7 @@ class Deliveries:
         failed_text = (request.query.get("failed") or ["false"])[-1].lower()
         if failed_text not in ("true", "false", "1", "0"):
             raise BadRequest("failed", "expected true or false")
-        limit_text = (request.query.get("limit") or ["100"])[-1]
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
-            raise BadRequest("limit", "expected a whole number from 1 to 1000")
+        limit = request.limit(100, 1000)
         incident_id = (request.query.get("incident") or [None])[-1]
         if incident_id is not None:
             try:  # named as the query names it, not as the engine does
@@ -40,7 +38,7 @@ class Deliveries:
                 raise BadRequest("incident", bad.message) from None
         found = await self.engine.deliveries(
             incident_id=incident_id, failed=failed_text in ("true", "1"),
-            channel=(request.query.get("channel") or [None])[-1], limit=int(limit_text))
+            channel=(request.query.get("channel") or [None])[-1], limit=limit)
         return Response.json(200, {"deliveries": [views.attempt_json(item) for item in found]})
 
     async def test(self, request: Request) -> Response:

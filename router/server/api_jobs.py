@@ -17,7 +17,6 @@ from __future__ import annotations
 from router.engine import Engine
 from router.engine.job_requests import check_job_id, parse_alert, parse_job, parse_run
 from router.engine.jobs import alert_json, job_json, run_json
-from router.errors import BadRequest
 from router.server.routes import Request, Response
 
 _RUNS_LIMIT = 1000
@@ -47,10 +46,7 @@ class JobsApi:
         return Response.json(status, {"outcome": outcome, "run": run_json(run)})
 
     async def runs(self, request: Request) -> Response:
-        text = (request.query.get("limit") or ["20"])[-1]
-        if not text.isdigit() or not 0 < int(text) <= _RUNS_LIMIT:
-            raise BadRequest("limit", f"expected a whole number from 1 to {_RUNS_LIMIT}")
-        found = await self.engine.jobs.runs(request.params["id"], int(text))
+        found = await self.engine.jobs.runs(request.params["id"], request.limit(20, _RUNS_LIMIT))
         return Response.json(200, {"runs": [run_json(run) for run in found]})
 
     async def alerts(self, request: Request) -> Response:

@@ -31,6 +31,14 @@ class Request:
     params: Mapping[str, str]  # the `{name}` segments of the matched route
     client: tuple[str, int] | None  # peer address of a TCP connection
 
+    def limit(self, default: int, most: int) -> int:
+        """The `limit` query parameter of a listing, 1 to `most` (ASCII digits only: "²" is
+        a digit to str.isdigit() but not to int())."""
+        text = (self.query.get("limit") or [str(default)])[-1]
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= most:
+            raise BadRequest("limit", f"expected a whole number from 1 to {most}")
+        return int(text)
+
     def json_object(self) -> dict[str, Any]:
         """The body as a JSON object, or a BadRequest saying why it is not one."""
         try:
