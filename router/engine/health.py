@@ -34,8 +34,10 @@ from router.store.values import CheckRun
 PREFIX = "health."
 """Annotations that carry a check's result: `health.disk`."""
 GRACE = 1.0
-"""Seconds past the longest attached timeout before the context is given up on (the
-runner's own grace for a probe to report why it stopped)."""
+"""Seconds past a check's timeout before its run is given up: the command and network
+probes honour the timeout themselves (a command is killed at it) and report why. The
+runner (probes/runner.py) waits this long for one probe, the health context for the
+longest attached one."""
 
 Measure = Callable[[Check], Awaitable[CheckRun]]
 

@@ -51,7 +51,6 @@ EVENT = "job"
 ALERT_NAME = "JobFailed"
 """The alertname label of a job's service alert, whether it failed or timed out: one
 identity, so a success resolves either."""
-_ENDS = ("succeeded", "failed", "timed_out")
 
 IngestOne = Callable[[Transaction, Snapshot, Alert, datetime], object]
 Write = Callable[[Callable[[Transaction], Any]], Awaitable[Any]]

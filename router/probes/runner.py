@@ -23,15 +23,13 @@ from router.config.model import Check
 from router.core.checks import CheckStatus, Reading
 from router.engine import Engine
 from router.engine.checks import CheckRun
+from router.engine.health import GRACE
 from router.notify.transport import Transport
 from router.probes import BLOCKING, http
 
 logger = logging.getLogger(__name__)
 THREADS = 4
 """Blocking probes running at once; an abandoned thread holds its slot until it ends."""
-GRACE = 1.0
-"""Seconds past a check's timeout before the run is given up: the command and network
-probes honour the timeout themselves (a command is killed at it) and report why."""
 RELOAD_POLL = 1.0
 """How often a task looks for a reloaded config's checks."""
 
