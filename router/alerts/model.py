@@ -142,6 +142,11 @@ class TimelineEntry:
     details: Mapping[str, str] = field(default_factory=_empty)
 
 
+JOB_ALERT_TARGET = "job-alert:"
+"""The target prefix of a notification to a job's alert target (`job-alert:<id>`, engine/jobs.py):
+its address is the target's URL or mail address, which the channel sends to."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Notification:
     """One message to one target over one channel, as written to the outbox.

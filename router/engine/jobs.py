@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from router import redaction
-from router.alerts.model import Alert, Notification, Severity, Status
+from router.alerts.model import JOB_ALERT_TARGET, Alert, Notification, Severity, Status
 from router.config.model import Job
 from router.engine.job_requests import AlertRequest, RunReport, channel_of_type
 from router.engine.snapshot import Snapshot
@@ -220,7 +220,7 @@ class Jobs:
                 continue
             found.append(Notification(
                 id=self.state.new_id(), incident_number=0, channel=channel,
-                target=f"job-alert:{alert.id}", address=alert.target, event=EVENT,
+                target=f"{JOB_ALERT_TARGET}{alert.id}", address=alert.target, event=EVENT,
                 created_at=now, note=note))
         return found
 

@@ -22,6 +22,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Literal
 
+from router.alerts.model import JOB_ALERT_TARGET
 from router.config.model import Secret
 from router.errors import Outcome
 from router.notify.wire import Message, SmtpMessage, SmtpReply
@@ -63,7 +64,7 @@ def render(message: Message, settings: Settings, *, now: datetime) -> SmtpMessag
     notification = message.notification
     # A person, or a job's alert target (engine/jobs.py), is mailed at its own address.
     recipients = ((notification.address,)
-                  if notification.target.startswith(("person:", "job-alert:"))
+                  if notification.target.startswith(("person:", JOB_ALERT_TARGET))
                   else settings.to)
     if not recipients:
         return None

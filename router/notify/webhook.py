@@ -21,6 +21,7 @@ from typing import Any, Literal
 import msgspec
 
 from router import redaction
+from router.alerts.model import JOB_ALERT_TARGET
 from router.config.model import Secret, frozen_mapping
 from router.errors import Outcome
 from router.notify.wire import HttpRequest, HttpResponse, Message, classify_http
@@ -29,7 +30,6 @@ BODY_VERSION = 1
 """The version of the default JSON body; raised only when a field changes meaning."""
 
 TIMESTAMP_HEADER = "X-Router-Timestamp"
-JOB_ALERT = "job-alert:"
 """The target prefix of a job's alert target, whose address is the URL to post to."""
 
 DEFAULT_RATE: float | None = None
@@ -68,7 +68,7 @@ def render(message: Message, settings: Settings, *, now: datetime) -> HttpReques
         headers[settings.signature_header] = signature(settings.hmac_secret.reveal(),
                                                        signed_at, body)
     # A job's alert target (engine/jobs.py) carries its own URL as the address.
-    url = (message.notification.address if message.notification.target.startswith(JOB_ALERT)
+    url = (message.notification.address if message.notification.target.startswith(JOB_ALERT_TARGET)
            else settings.url)
     return HttpRequest(method=settings.method, url=url, body=body,
                        target=display_url(url), headers=headers,
