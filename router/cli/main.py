@@ -12,6 +12,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -65,7 +66,7 @@ from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.checks import fallback_warnings
 from router.config.schema import bundled_schema
-from router.config.values import parse_listen
+from router.config.values import parse_listen, parse_positive_duration
 from router.daemon import logs
 from router.engine import roster
 from router.errors import Problem
@@ -86,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="do not resolve ${env:...} and ${file:...} (for CI runners)")
     validate.add_argument("--format", choices=("text", "json"), default="text",
                           help="problems as text lines or one JSON document")
+    validate.add_argument("--horizon", type=_horizon, default=roster.GAP_HORIZON,
+                          metavar="DURATION",
+                          help="how far ahead to look for coverage gaps, e.g. 8w "
+                               f"(default: {roster.GAP_HORIZON.days}d)")
+    validate.add_argument("--at", metavar="INSTANT",
+                          help="look for gaps from this instant, ISO 8601 with an offset "
+                               "(default: now)")
+    validate.add_argument("--strict", action="store_true",
+                          help="coverage gaps are errors: exit 1 when there is any")
     validate.set_defaults(handler=run_validate)
 
     run = commands.add_parser("run", help="run the daemon")
@@ -131,18 +141,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_validate(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
+        now = SystemClock().now() if arguments.at is None else _instant(arguments.at)
+    except ValueError as error:
+        print(f"router validate: --at: {error}", file=err)
+        return EXIT_USAGE
+    try:
         config = load_config(arguments.paths, resolve_secrets=not arguments.no_secrets)
     except ConfigInvalid as invalid:
         _report(invalid.problems, arguments.format, valid=False, out=out, err=err)
         return EXIT_INVALID
-    warnings = [*config.warnings, *fallback_warnings(config),
-                *roster.coverage_warnings(config, SystemClock().now())]
+    gaps = roster.coverage_problems(config, now, arguments.horizon, strict=arguments.strict)
+    problems = [*config.warnings, *fallback_warnings(config), *gaps]
+    valid = not (arguments.strict and gaps)
     if arguments.format == "json":
-        _report(warnings, "json", valid=True, out=out, err=err, summary=config.summary())
+        _report(problems, "json", valid=valid, out=out, err=err,
+                summary=config.summary() if valid else "")
     else:
-        _report(warnings, "text", valid=True, out=out, err=err)
-        print(f"config valid: {config.summary()}", file=out)
-    return EXIT_OK
+        _report(problems, "text", valid=valid, out=out, err=err)
+        if valid:
+            print(f"config valid: {config.summary()}", file=out)
+    return EXIT_OK if valid else EXIT_INVALID
+
+
+def _horizon(text: str) -> timedelta:
+    try:
+        return parse_positive_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _instant(text: str) -> datetime:
+    """An ISO 8601 instant that names its offset (CI runs in UTC, people do not)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected an ISO 8601 instant such as "
+                         f"2026-03-02T09:00:00+01:00, got {text!r}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"expected an offset (2026-03-02T09:00:00+01:00), got {text!r}")
+    return moment
 
 
 def _report(problems: Sequence[Problem], form: str, *, valid: bool, out: TextIO,

@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, Literal
 
 from router.config.model import Config, Override, Rota
 from router.core.calendar import person_calendar, rota_calendar
+from router.core.coverage import Gap, coverage_gaps
 from router.core.fatigue import Fatigue, fatigue_report
 from router.core.oncall import (
     EARLIEST,
     LATEST,
     Shift,
-    first_gap,
     next_shift,
     shift_at,
     shifts_between,
@@ -135,26 +135,34 @@ def fatigue(config: Config, start: datetime, end: datetime,
 
 
 GAP_HORIZON = timedelta(days=90)
-"""How far ahead `router validate` looks for stretches with nobody on call."""
+"""How far ahead `router validate` looks for stretches with nobody on call by default."""
 
 
-def coverage_warnings(config: Config, now: datetime) -> list[Problem]:
-    """One warning per rota that leaves nobody on call in the next `GAP_HORIZON`: the first
-    such gap, so a team sees the hole before an alert falls into it."""
-    warnings = []
-    for rota in config.rotas.values():
-        gap = first_gap(rota, now, GAP_HORIZON)
-        if gap is None:
-            continue
-        zone = rota.timezone
-        start = max(gap.start, now).astimezone(zone).isoformat(timespec="minutes")
-        until = "for good" if gap.end == LATEST else \
-            f"until {gap.end.astimezone(zone).isoformat(timespec='minutes')}"
-        warnings.append(Problem(
-            rota.where, f"rotas.{rota.id}",
-            f"nobody is on call from {start} {until} (the first gap in the next "
-            f"{GAP_HORIZON.days} days)", "warning"))
-    return warnings
+def coverage_problems(config: Config, now: datetime, horizon: timedelta = GAP_HORIZON, *,
+                      strict: bool = False) -> list[Problem]:
+    """One problem per coverage gap in [now, now + horizon) (`core.coverage`): warnings, or
+    errors with `strict`, so a team sees every hole before an alert falls into it."""
+    severity: Literal["error", "warning"] = "error" if strict else "warning"
+    return [Problem(gap.where, _gap_path(gap), gap_message(gap), severity)
+            for gap in coverage_gaps(config, now, horizon)]
+
+
+def gap_message(gap: Gap) -> str:
+    """`level 2 (rota office) reaches nobody from ... until ... (Europe/Berlin)`."""
+    zone = gap.timezone
+    span = (f"from {gap.start.astimezone(zone).isoformat(timespec='minutes')} until "
+            f"{gap.end.astimezone(zone).isoformat(timespec='minutes')} ({zone.key})")
+    if gap.level is None:
+        return f"nobody is on call {span}"
+    rotas = ", ".join(gap.rotas)
+    return f"level {gap.level} (rota{'s' if len(gap.rotas) > 1 else ''} {rotas}) " \
+           f"reaches nobody {span}"
+
+
+def _gap_path(gap: Gap) -> str:
+    if gap.policy is None:
+        return f"rotas.{gap.rotas[0]}"
+    return f"escalation_policies.{gap.policy}.levels[{(gap.level or 1) - 1}]"
 
 
 def _rota(config: Config, rota_id: str) -> Rota:

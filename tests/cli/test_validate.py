@@ -207,3 +207,72 @@ def test_a_fallback_must_name_something_that_exists(tmp_path: Path) -> None:
     assert code == 1
     assert err.splitlines()[0] == (f"{path}:5:24: escalation_policies[0].fallback.person: no "
                                    "person with id 'anne' (did you mean 'ann'?)")
+
+
+WEEKDAYS_ONLY = """
+    people: [{id: ann}]
+    rotas:
+      - id: office
+        timezone: Europe/Berlin
+        layers:
+          - members: [ann]
+            every: 1w
+            start: 2026-01-05
+            restrictions: [{days: [mon, tue, wed, thu, fri], from: "00:00", until: "24:00"}]
+    escalation_policies:
+      - id: ops
+        fallback: {person: ann}
+        levels:
+          - targets: [{rota: office}]
+            delay: 10m
+"""
+
+
+def test_every_coverage_gap_over_the_horizon_is_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, "config.yaml", WEEKDAYS_ONLY)
+    code, out, err = run("validate", "--at", "2026-03-02T09:00:00+01:00", "--horizon", "3w",
+                         str(tmp_path))
+    assert (code, out.startswith("config valid: 1 person")) == (0, True)
+    assert err.splitlines() == [
+        f"{path}:14:9: warning: escalation_policies.ops.levels[0]: level 1 (rota office) "
+        f"reaches nobody from 2026-03-{day:02}T00:00+01:00 until "
+        f"2026-03-{day + 2:02}T00:00+01:00 (Europe/Berlin)" for day in (7, 14, 21)]
+
+
+def test_strict_makes_coverage_gaps_errors(tmp_path: Path) -> None:
+    write(tmp_path, "config.yaml", WEEKDAYS_ONLY)
+    code, out, err = run("validate", "--strict", "--at", "2026-03-02T09:00:00+01:00",
+                         "--horizon", "8w", str(tmp_path))
+    assert (code, out) == (1, "")
+    assert err.count("reaches nobody from") == 8
+    assert "warning" not in err
+    assert err.splitlines()[-1] == "config invalid: 8 problems"
+
+
+def test_strict_json_marks_the_config_invalid(tmp_path: Path) -> None:
+    write(tmp_path, "config.yaml", WEEKDAYS_ONLY)
+    code, out, _ = run("validate", "--strict", "--format", "json", "--at",
+                       "2026-03-02T09:00:00+01:00", "--horizon", "1w", str(tmp_path))
+    document = json.loads(out)
+    assert (code, document["valid"], document["summary"]) == (1, False, "")
+    assert [(problem["path"], problem["severity"]) for problem in document["problems"]] == [
+        ("escalation_policies.ops.levels[0]", "error")]
+
+
+def test_strict_passes_a_config_with_no_gap() -> None:
+    code, out, err = run("validate", "--strict", "--horizon", "8w", str(EXAMPLE))
+    assert (code, out, err) == (0, f"config valid: {SUMMARY}\n", "")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("--horizon", "soon"), "router validate: error: argument --horizon: expected a duration "
+                            "like 30s, 15m, 1h30m or 2w, got 'soon'"),
+    (("--horizon", "0s"), "router validate: error: argument --horizon: expected a duration "
+                          "longer than zero, got '0s'"),
+    (("--at", "2026-03-02T09:00"), "router validate: --at: expected an offset "
+                                   "(2026-03-02T09:00:00+01:00), got '2026-03-02T09:00'"),
+])
+def test_bad_horizon_or_instant_is_a_usage_error(argv: tuple[str, ...], message: str) -> None:
+    code, out, err = run("validate", *argv, str(EXAMPLE))
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == message
