@@ -29,6 +29,9 @@ from router.cli import (
     deliveries as cli_deliveries,
 )
 from router.cli import (
+    diff as cli_diff,
+)
+from router.cli import (
     heartbeats as cli_heartbeats,
 )
 from router.cli import (
@@ -136,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_heartbeats.add_commands(commands)
     cli_jobs.add_commands(commands)
     cli_casereport.add_commands(commands)
+    cli_diff.add_commands(commands)
     return parser
 
 

@@ -1,0 +1,221 @@
+"""`router diff OLD NEW` and `router diff --git REV[..REV]` (room: cli; imports config,
+review, the `router test` modules, clock, errors).
+
+Loads both configs (secrets unresolved: nothing is sent), runs every test file's cases
+(DIR/.tests/*.yaml and DIR/tests/*.yaml of either config; a file both have is read from
+NEW) through both with `router test`'s own runner (cli/cases.py), and prints what
+router/review finds. With `--git`, the config directory is taken from git: `git archive`
+of each revision into a temporary directory (REV alone: REV against the work tree;
+`A...B`: B against the merge base of A and B). No network, no daemon, no store.
+
+Exit: 0 reported; 1 `--fail-on gap` and NEW has a coverage gap OLD has not; 2 bad input
+(a path that is not a config, an unknown revision, invalid test files) or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from router.cli.casefile import Case, CasesInvalid, read_cases
+from router.cli.cases import Runner
+from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, command, positive
+from router.clock import SystemClock
+from router.config import ConfigInvalid, load_config
+from router.config.load import YAML_SUFFIXES
+from router.config.model import Config
+from router.review import report
+from router.review.compare import CaseAnswers, review
+
+TEST_DIRECTORIES = (".tests", "tests")
+ALERT_KEYS = ("service", "routes", "channels", "suppressed_by", "escalation_policy")
+"""What a case's alert is compared on: where it goes and what pages."""
+FORMATS = {"text": report.text, "markdown": report.markdown, "json": report.dumps}
+_EXITS = ("exit status: 0 reported; 1 with --fail-on gap when NEW has a coverage gap OLD has "
+          "not; 2 bad input (not a config, an unknown revision, invalid test files) or usage. "
+          "Config secrets are not resolved: nothing is sent.")
+
+
+class BadInput(Exception):
+    """One line that says what is wrong with a config, a revision or a test file."""
+
+
+def add_commands(commands: Any) -> None:
+    """Register `router diff` on the CLI's subparsers."""
+    diff = command(commands, "diff", "what a config change does: routes, test cases that "
+                   "route differently, shifts that move, escalation, new coverage gaps", _EXITS)
+    diff.add_argument("directories", nargs="*", type=Path, metavar="OLD NEW",
+                      help="two config directories (not with --git)")
+    diff.add_argument("--git", metavar="REV[..REV]",
+                      help="compare the config directory at REV with the work tree, or at "
+                           "two revisions (A..B; A...B from their merge base)")
+    diff.add_argument("--config", type=Path, default=Path("config"), metavar="DIR",
+                      help="with --git: the config directory (default: config)")
+    diff.add_argument("--weeks", type=positive, default=4, metavar="N",
+                      help="how far ahead to compare shifts and coverage (default: 4)")
+    diff.add_argument("--at", metavar="INSTANT",
+                      help="compare from this instant, ISO 8601 with an offset (default: now)")
+    diff.add_argument("--format", choices=sorted(FORMATS), default="text")
+    diff.add_argument("--fail-on", choices=("gap",), metavar="gap",
+                      help="exit 1 when NEW has a coverage gap that OLD has not")
+    diff.set_defaults(handler=run_diff)
+
+
+def run_diff(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if (arguments.git is None) == (len(arguments.directories) != 2):
+        what = "give OLD and NEW directories, or --git REV[..REV], not both" \
+            if arguments.git is not None else "give two directories, OLD and NEW"
+        print(f"router diff: {what}", file=err)
+        return EXIT_USAGE
+    try:
+        start = SystemClock().now() if arguments.at is None else _instant(arguments.at)
+        with _directories(arguments) as (old_directory, new_directory):
+            shown = arguments.config if arguments.git else None
+            old = _load(old_directory, "OLD", shown)
+            new = _load(new_directory, "NEW", shown)
+            answers = list(_answers(old, new, [old_directory, new_directory], shown))
+    except BadInput as bad:
+        print(f"router diff: {bad}", file=err)
+        return EXIT_USAGE
+    found = review(old, new, start, timedelta(weeks=arguments.weeks), answers)
+    print(FORMATS[arguments.format](found), file=out)
+    if arguments.fail_on == "gap" and found.new_gaps:
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"--at: expected an ISO 8601 instant such as "
+                       f"2026-03-02T09:00:00+01:00, got {text!r}") from None
+    if moment.tzinfo is None:
+        raise BadInput(f"--at: expected an offset (2026-03-02T09:00:00+01:00), got {text!r}")
+    return moment
+
+
+def _load(directory: Path, side: str, shown: Path | None) -> Config:
+    """The config in `directory`; a problem names its file under `shown` when given (the
+    --config directory, for a tree git extracted)."""
+    if not directory.is_dir():
+        raise BadInput(f"{side} {directory}: not a directory")
+    try:
+        return load_config([directory], resolve_secrets=False)
+    except ConfigInvalid as invalid:
+        first = str(invalid.problems[0])
+        if shown is not None:
+            first = first.replace(str(directory), str(shown))
+        more = len(invalid.problems) - 1
+        raise BadInput(f"{side} is not a valid config: {first}"
+                       + (f" (and {more} more; router validate lists them)" if more else "")
+                       ) from None
+
+
+def _test_files(directories: Sequence[Path]) -> dict[Path, Path]:
+    """Every test file of either config by its path inside it; NEW's copy when both."""
+    found: dict[Path, Path] = {}
+    for directory in directories:
+        for name in TEST_DIRECTORIES:
+            folder = directory / name
+            if folder.is_dir():
+                for path in sorted(folder.iterdir()):
+                    if path.suffix in YAML_SUFFIXES and path.is_file():
+                        found[path.relative_to(directory)] = path
+    return {key: found[key] for key in sorted(found)}
+
+
+def _answers(old: Config, new: Config, directories: Sequence[Path],
+             shown: Path | None) -> Iterator[CaseAnswers]:
+    """Each case's answers in OLD and NEW, asked as `router test` asks them. A case's file
+    is named under `shown` (the --config directory, for trees git extracted) when given."""
+    files = _test_files(directories)
+    names = {str(path): str(shown / key) for key, path in files.items()} if shown else {}
+    try:
+        cases = read_cases(list(files.values()), new.settings.alert_limits)
+    except CasesInvalid as invalid:
+        problem = invalid.problems[0]
+        where = replace(problem.where, file=names.get(problem.where.file, problem.where.file))
+        raise BadInput(f"invalid test file: {replace(problem, where=where)}") from None
+    before, after = Runner(old), Runner(new)
+    for case in cases:
+        probe = _probe(case)
+        where = replace(case.where, file=names.get(case.where.file, case.where.file))
+        yield (case.name, where, _answer(before, probe), _answer(after, probe))
+
+
+def _probe(case: Case) -> Case:
+    keys = ("on_call",) if case.rota is not None else ALERT_KEYS
+    return replace(case, expect=dict.fromkeys(keys))
+
+
+def _answer(runner: Runner, case: Case) -> dict[str, Any]:
+    result = runner.run(case)
+    return {"error": result.error} if result.error is not None else result.actual
+
+
+@contextlib.contextmanager
+def _directories(arguments: argparse.Namespace) -> Iterator[tuple[Path, Path]]:
+    """OLD and NEW as directories: the two given, or revisions extracted from git into a
+    temporary directory that is removed afterwards."""
+    if arguments.git is None:
+        yield arguments.directories[0], arguments.directories[1]
+        return
+    with tempfile.TemporaryDirectory(prefix="router-diff-") as temporary:
+        yield git_trees(arguments.git, arguments.config, Path(temporary))
+
+
+def git_trees(revisions: str, config: Path, into: Path) -> tuple[Path, Path]:
+    """The config directory at each revision, extracted under `into` (the work tree's own
+    directory for the NEW side of a single revision).
+
+    Raises:
+        BadInput: not in a git repository, an unknown revision, no such directory there.
+    """
+    top = Path(_git(["rev-parse", "--show-toplevel"], Path.cwd()).decode().strip())
+    relative = config.resolve().relative_to(top) if config.resolve().is_relative_to(top) \
+        else None
+    if relative is None:
+        raise BadInput(f"--config {config}: not inside the repository at {top}")
+    if "..." in revisions:
+        first, _, second = revisions.partition("...")
+        first = _git(["merge-base", first or "HEAD", second or "HEAD"], top).decode().strip()
+    elif ".." in revisions:
+        first, _, second = revisions.partition("..")
+    else:
+        return _extract(revisions, relative, top, into / "old"), top / relative
+    return (_extract(first or "HEAD", relative, top, into / "old"),
+            _extract(second or "HEAD", relative, top, into / "new"))
+
+
+def _extract(revision: str, relative: Path, top: Path, into: Path) -> Path:
+    archive = _git(["archive", "--format=tar", f"{revision}:{relative.as_posix()}"]
+                   if relative.parts else ["archive", "--format=tar", revision], top)
+    into.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def _git(arguments: list[str], where: Path) -> bytes:
+    try:
+        done = subprocess.run(["git", *arguments], cwd=where, capture_output=True,
+                              check=False, timeout=60)
+    except FileNotFoundError:
+        raise BadInput("--git: git is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise BadInput(f"--git: git {' '.join(arguments)} took over 60 seconds") from None
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        raise BadInput(f"--git: git {' '.join(arguments)}: "
+                       f"{message[-1] if message else f'exit {done.returncode}'}")
+    return done.stdout

@@ -1,0 +1,169 @@
+"""Compare two configs: what a change does, not which lines moved (room: review; imports
+config.model, core, errors).
+
+Pure: both configs, the window's start and the test cases' answers come in; nothing is
+read or run here. The test cases are run by the caller through `router test`'s own runner
+(cli/cases.py) against each config, so the answers are the daemon's (no second router).
+
+- routes by name: added, removed, changed (any field but the place), and reordered: the
+  routes both configs have, in an order that differs (those off the longest common order);
+- rotas both configs have: their final shifts over the window (`core.oncall`), joined when
+  the same person follows on, and each shift only one side has;
+- escalation policies, channels, people and services by id: added, removed, changed (for
+  policies, field by field: `levels[1].delay`, `levels[0].targets`, ...);
+- coverage gaps (`core.coverage`) over the window in NEW that OLD does not have for the
+  same policy level (or rota): the part of each NEW gap outside OLD's.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from router.config.model import Config, Rota, Route
+from router.core.coverage import Gap, coverage_gaps
+from router.core.oncall import shifts_between
+from router.errors import Where
+from router.review.model import (
+    CaseChange,
+    Changed,
+    Moved,
+    Review,
+    RotaShifts,
+    Section,
+    ShiftMove,
+)
+from router.review.plain import changes, plain
+
+CaseAnswers = tuple[str, Where, Mapping[str, Any], Mapping[str, Any]]
+"""One case's name and place, and its answers in OLD and in NEW."""
+
+
+def review(old: Config, new: Config, start: datetime, window: timedelta,
+           cases: Iterable[CaseAnswers] = ()) -> Review:
+    """Everything that differs from `old` to `new`, shifts and gaps over [start, +window).
+
+    Raises:
+        ValueError: `start` is naive.
+    """
+    start = start.astimezone(UTC)  # aware local + timedelta would be wall-clock arithmetic
+    end = start + window
+    return Review(
+        start=start, end=end, routes=compare_routes(old.routes, new.routes),
+        cases=tuple(compare_cases(cases)),
+        rotas=tuple(compare_rotas(old.rotas, new.rotas, start, end)),
+        escalation_policies=compare_section(old.escalation_policies, new.escalation_policies),
+        channels=compare_section(old.channels, new.channels),
+        people=compare_section(old.people, new.people),
+        services=compare_section(old.services, new.services),
+        new_gaps=tuple(new_gaps(old, new, start, window)))
+
+
+def _named(routes: Sequence[Route]) -> dict[str, Route]:
+    """Routes by name; a name used more than once gets ` (2)`, ` (3)` after its first."""
+    seen: Counter[str] = Counter()
+    named = {}
+    for route in routes:
+        seen[route.name] += 1
+        named[route.name if seen[route.name] == 1 else f"{route.name} ({seen[route.name]})"] \
+            = route
+    return named
+
+
+def compare_routes(old: Sequence[Route], new: Sequence[Route]) -> Section:
+    before, after = _named(old), _named(new)
+    section = compare_section(before, after)
+    common_before = [name for name in before if name in after]
+    common_after = [name for name in after if name in before]
+    matcher = difflib.SequenceMatcher(a=common_before, b=common_after, autojunk=False)
+    kept = {name for block in matcher.get_matching_blocks()
+            for name in common_before[block.a:block.a + block.size]}
+    order_before, order_after = list(before), list(after)
+    moved = tuple(Moved(name=name, before=order_before.index(name),
+                        after=order_after.index(name))
+                  for name in common_after if name not in kept)
+    return Section(added=section.added, removed=section.removed, changed=section.changed,
+                   reordered=moved)
+
+
+def compare_section(old: Mapping[str, object], new: Mapping[str, object]) -> Section:
+    """Ids only one side has, and the objects both have whose fields differ."""
+    changed = []
+    for key in new:
+        if key in old:
+            found = changes(plain(old[key]), plain(new[key]))
+            if found:
+                changed.append(Changed(name=key, changes=tuple(found)))
+    return Section(added=tuple(key for key in new if key not in old),
+                   removed=tuple(key for key in old if key not in new),
+                   changed=tuple(changed))
+
+
+def compare_cases(cases: Iterable[CaseAnswers]) -> Iterable[CaseChange]:
+    for name, where, before, after in cases:
+        found = changes(plain(dict(before)), plain(dict(after)))
+        if found:
+            yield CaseChange(name=name, where=where, changes=tuple(found))
+
+
+def compare_rotas(old: Mapping[str, Rota], new: Mapping[str, Rota], start: datetime,
+                  end: datetime) -> Iterable[RotaShifts]:
+    for rota_id, rota in new.items():
+        if rota_id not in old:
+            continue
+        before, after = _shifts(old[rota_id], start, end), _shifts(rota, start, end)
+        moves = [ShiftMove(person=person, start=low, end=high, side="before")
+                 for person, low, high in before if (person, low, high) not in after]
+        moves += [ShiftMove(person=person, start=low, end=high, side="after")
+                  for person, low, high in after if (person, low, high) not in before]
+        if moves:
+            moves.sort(key=lambda move: (move.start, move.side != "before", move.end))
+            yield RotaShifts(rota=rota_id, timezone=rota.timezone, moves=tuple(moves))
+
+
+def _shifts(rota: Rota, start: datetime, end: datetime) -> dict[
+        tuple[str | None, datetime, datetime], None]:
+    """The final shifts, the same person's next to each other joined (whichever layer or
+    override they come through), as an ordered set."""
+    joined: list[tuple[str | None, datetime, datetime]] = []
+    for shift in shifts_between(rota, start, end):
+        if joined and joined[-1][0] == shift.person and joined[-1][2] == shift.start:
+            joined[-1] = (shift.person, joined[-1][1], shift.end)
+        else:
+            joined.append((shift.person, shift.start, shift.end))
+    return dict.fromkeys(joined)
+
+
+def _gap_key(gap: Gap) -> tuple[str | None, int | None, tuple[str, ...]]:
+    return gap.policy, gap.level, gap.rotas
+
+
+def new_gaps(old: Config, new: Config, start: datetime, window: timedelta) -> Iterable[Gap]:
+    """The parts of NEW's gaps that OLD's gaps for the same policy level (or rota) do not
+    cover, in NEW's order."""
+    known: dict[tuple[str | None, int | None, tuple[str, ...]], list[tuple[datetime, datetime]]]
+    known = {}
+    for gap in coverage_gaps(old, start, window):
+        known.setdefault(_gap_key(gap), []).append((gap.start, gap.end))
+    for gap in coverage_gaps(new, start, window):
+        for low, high in _outside(gap.start, gap.end, known.get(_gap_key(gap), [])):
+            yield Gap(policy=gap.policy, level=gap.level, rotas=gap.rotas, start=low,
+                      end=high, timezone=gap.timezone, where=gap.where)
+
+
+def _outside(start: datetime, end: datetime,
+             spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """[start, end) less the sorted, disjoint `spans`."""
+    pieces, cursor = [], start
+    for low, high in spans:
+        if high <= cursor or low >= end:
+            continue
+        if low > cursor:
+            pieces.append((cursor, low))
+        cursor = max(cursor, high)
+    if cursor < end:
+        pieces.append((cursor, end))
+    return pieces

@@ -1,0 +1,157 @@
+"""A Review as text, as Markdown for a pull-request comment, and as JSON (room: review;
+imports core, errors).
+
+The JSON document is stable: its shape is documented in docs/diff.md and carries
+`"version": 1`; a change to it that breaks a reader bumps the version. Instants are ISO
+8601 in the rota's timezone (shifts, gaps) or UTC (the window).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from router.core.coverage import Gap
+from router.review.model import Review, Section
+from router.review.plain import FieldChange, Plain
+
+JSON_VERSION = 1
+SECTIONS = ("escalation_policies", "channels", "people", "services")
+"""The id-keyed sections, in the order every view shows them."""
+_TITLES = {"escalation_policies": "escalation policies", "channels": "channels",
+           "people": "people", "services": "services"}
+
+
+def _instant(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).isoformat(timespec="minutes")
+
+
+def _value(value: Plain) -> str:
+    return "(none)" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _change(change: FieldChange) -> str:
+    return f"{change.field}: {_value(change.before)} -> {_value(change.after)}"
+
+
+def gap_text(gap: Gap) -> str:
+    """`policy ops level 1 (rota office) reaches nobody from ... until ... (zone)`."""
+    zone = gap.timezone
+    span = f"from {_instant(gap.start, zone)} until {_instant(gap.end, zone)} ({zone.key})"
+    rotas = ", ".join(gap.rotas)
+    if gap.policy is None:
+        return f"rota {rotas}: nobody is on call {span}"
+    return f"policy {gap.policy} level {gap.level} (rota{'s' * (len(gap.rotas) > 1)} " \
+           f"{rotas}) reaches nobody {span}"
+
+
+def _section_lines(section: Section) -> Iterator[str]:
+    for name in section.added:
+        yield f"+ {name}"
+    for name in section.removed:
+        yield f"- {name}"
+    for item in section.changed:
+        for change in item.changes:
+            yield f"~ {item.name}: {_change(change)}"
+    for moved in section.reordered:
+        yield f"~ {moved.name}: moved from position {moved.before + 1} to {moved.after + 1}"
+
+
+def _parts(review: Review) -> Iterator[tuple[str, list[str]]]:
+    """(title, lines) of each part that has something to say, in the order shown."""
+    yield "routes", list(_section_lines(review.routes))
+    yield "test cases that route differently", [
+        f"{case.where}: {case.name}: {_change(change)}"
+        for case in review.cases for change in case.changes]
+    for rota in review.rotas:
+        yield f"rota {rota.rota}: shifts that move ({rota.timezone.key})", [
+            f"{'-' if move.side == 'before' else '+'} {move.person or '(nobody)'} "
+            f"{_instant(move.start, rota.timezone)} until {_instant(move.end, rota.timezone)} "
+            f"({move.side})" for move in rota.moves]
+    for key in SECTIONS:
+        yield _TITLES[key], list(_section_lines(getattr(review, key)))
+    yield "new coverage gaps", [gap_text(gap) for gap in review.new_gaps]
+
+
+def text(review: Review) -> str:
+    window = f"from {_instant(review.start, UTC)} until {_instant(review.end, UTC)}"
+    lines = [f"router diff: shifts and coverage {window}"]
+    for title, items in _parts(review):
+        if items:
+            lines += ["", f"{title}:", *(f"  {item}" for item in items)]
+    if review.empty:
+        lines.append("no change to routing, rotas, escalation, channels, people or services")
+    return "\n".join(lines)
+
+
+def _code(value: str) -> str:
+    """Inline Markdown code that survives backticks and table pipes in the value."""
+    value = value.replace("|", "\\|")
+    fence = "``" if "`" in value else "`"
+    return f"{fence}{value}{fence}"
+
+
+def markdown(review: Review) -> str:
+    """For a pull-request comment: a heading, a summary line, one list or table per part."""
+    lines = ["### router diff", "",
+             f"Shifts and coverage from {_instant(review.start, UTC)} "
+             f"until {_instant(review.end, UTC)}."]
+    if review.empty:
+        lines += ["", "No change to routing, rotas, escalation, channels, people or services."]
+    for title, items in _parts(review):
+        if not items or title.startswith("rota "):
+            continue
+        lines += ["", f"#### {title[0].upper()}{title[1:]}", ""]
+        lines += [f"- {_code(item)}" for item in items]
+    for rota in review.rotas:
+        lines += ["", f"#### Rota `{rota.rota}`: shifts that move ({rota.timezone.key})", "",
+                  "| person | start | end | |", "| --- | --- | --- | --- |"]
+        lines += [f"| {move.person or '(nobody)'} | {_instant(move.start, rota.timezone)} | "
+                  f"{_instant(move.end, rota.timezone)} | {move.side} |" for move in rota.moves]
+    return "\n".join(lines)
+
+
+def _section_json(section: Section) -> dict[str, Any]:
+    return {"added": list(section.added), "removed": list(section.removed),
+            "changed": [{"name": item.name, "changes": [_change_json(change)
+                                                        for change in item.changes]}
+                        for item in section.changed]}
+
+
+def _change_json(change: FieldChange) -> dict[str, Any]:
+    return {"field": change.field, "before": change.before, "after": change.after}
+
+
+def _gap_json(gap: Gap) -> dict[str, Any]:
+    return {"policy": gap.policy, "level": gap.level, "rotas": list(gap.rotas),
+            "start": _instant(gap.start, gap.timezone), "end": _instant(gap.end, gap.timezone),
+            "timezone": gap.timezone.key}
+
+
+def as_json(review: Review) -> dict[str, Any]:
+    """The documented JSON document (docs/diff.md)."""
+    routes = _section_json(review.routes)
+    routes["reordered"] = [{"name": moved.name, "before": moved.before, "after": moved.after}
+                           for moved in review.routes.reordered]
+    return {
+        "version": JSON_VERSION,
+        "start": review.start.isoformat(), "end": review.end.isoformat(),
+        "changed": not review.empty,
+        "routes": routes,
+        "cases": [{"name": case.name, "file": case.where.file, "line": case.where.line,
+                   "changes": [_change_json(change) for change in case.changes]}
+                  for case in review.cases],
+        "rotas": [{"rota": rota.rota, "timezone": rota.timezone.key,
+                   "shifts": [{"person": move.person, "start": _instant(move.start, rota.timezone),
+                               "end": _instant(move.end, rota.timezone), "side": move.side}
+                              for move in rota.moves]} for rota in review.rotas],
+        **{key: _section_json(getattr(review, key)) for key in SECTIONS},
+        "new_gaps": [_gap_json(gap) for gap in review.new_gaps],
+    }
+
+
+def dumps(review: Review) -> str:
+    """`as_json` as text: two-space indents, keys in the documented order."""
+    return json.dumps(as_json(review), indent=2, ensure_ascii=False)

@@ -1,0 +1,126 @@
+"""review/report.py: a Review as text, Markdown and the documented JSON, in exact words."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from router.core.coverage import Gap
+from router.errors import Where
+from router.review.model import (
+    CaseChange,
+    Changed,
+    Moved,
+    Review,
+    RotaShifts,
+    Section,
+    ShiftMove,
+)
+from router.review.plain import FieldChange, duration
+from router.review.report import as_json, dumps, markdown, text
+
+BERLIN = ZoneInfo("Europe/Berlin")
+START = datetime(2026, 3, 2, 8, tzinfo=UTC)
+
+
+def sample() -> Review:
+    def at(day: int, hour: int = 9) -> datetime:
+        return datetime(2026, 3, day, hour, tzinfo=BERLIN).astimezone(UTC)
+    return Review(
+        start=START, end=START + timedelta(weeks=4),
+        routes=Section(added=("api",), removed=("rest",),
+                       changed=(Changed(name="web", changes=(
+                           FieldChange("channels", [], ["chat"]),)),),
+                       reordered=(Moved(name="web", before=1, after=0),)),
+        cases=(CaseChange(name="db alert", where=Where(".tests/a.yaml", 3, 5),
+                          changes=(FieldChange("routes", ["db"], ["web"]),)),),
+        rotas=(RotaShifts(rota="week", timezone=BERLIN, moves=(
+            ShiftMove(person="bob", start=at(9), end=at(16), side="before"),
+            ShiftMove(person="cat", start=at(9), end=at(16), side="after"))),),
+        escalation_policies=Section(changed=(Changed(name="ops", changes=(
+            FieldChange("levels[1].delay", "30m", "15m"),)),)),
+        channels=Section(added=("pager",)), people=Section(removed=("dan",)),
+        services=Section(),
+        new_gaps=(Gap(policy="ops", level=1, rotas=("week",), start=at(7, 0), end=at(9, 0),
+                      timezone=BERLIN),))
+
+
+def test_text() -> None:
+    assert text(sample()).splitlines() == [
+        "router diff: shifts and coverage from 2026-03-02T08:00+00:00 until "
+        "2026-03-30T08:00+00:00",
+        "",
+        "routes:",
+        "  + api",
+        "  - rest",
+        '  ~ web: channels: [] -> ["chat"]',
+        "  ~ web: moved from position 2 to 1",
+        "",
+        "test cases that route differently:",
+        '  .tests/a.yaml:3:5: db alert: routes: ["db"] -> ["web"]',
+        "",
+        "rota week: shifts that move (Europe/Berlin):",
+        "  - bob 2026-03-09T09:00+01:00 until 2026-03-16T09:00+01:00 (before)",
+        "  + cat 2026-03-09T09:00+01:00 until 2026-03-16T09:00+01:00 (after)",
+        "",
+        "escalation policies:",
+        '  ~ ops: levels[1].delay: "30m" -> "15m"',
+        "",
+        "channels:",
+        "  + pager",
+        "",
+        "people:",
+        "  - dan",
+        "",
+        "new coverage gaps:",
+        "  policy ops level 1 (rota week) reaches nobody from 2026-03-07T00:00+01:00 until "
+        "2026-03-09T00:00+01:00 (Europe/Berlin)",
+    ]
+
+
+def test_no_change_says_so() -> None:
+    empty = Review(start=START, end=START, routes=Section(), cases=(), rotas=(),
+                   escalation_policies=Section(), channels=Section(), people=Section(),
+                   services=Section(), new_gaps=())
+    assert text(empty).splitlines()[-1] == (
+        "no change to routing, rotas, escalation, channels, people or services")
+    assert as_json(empty)["changed"] is False
+
+
+def test_markdown_for_a_pull_request_comment() -> None:
+    lines = markdown(sample()).splitlines()
+    assert lines[:3] == ["### router diff", "",
+                         "Shifts and coverage from 2026-03-02T08:00+00:00 until "
+                         "2026-03-30T08:00+00:00."]
+    assert "#### Routes" in lines
+    assert '- `~ web: channels: [] -> ["chat"]`' in lines
+    assert lines[-4:] == [
+        "| person | start | end | |", "| --- | --- | --- | --- |",
+        "| bob | 2026-03-09T09:00+01:00 | 2026-03-16T09:00+01:00 | before |",
+        "| cat | 2026-03-09T09:00+01:00 | 2026-03-16T09:00+01:00 | after |"]
+
+
+def test_json_is_the_documented_document() -> None:
+    document = json.loads(dumps(sample()))
+    assert list(document) == ["version", "start", "end", "changed", "routes", "cases", "rotas",
+                              "escalation_policies", "channels", "people", "services",
+                              "new_gaps"]
+    assert document["version"] == 1
+    assert document["routes"]["reordered"] == [{"name": "web", "before": 1, "after": 0}]
+    assert document["cases"] == [{"name": "db alert", "file": ".tests/a.yaml", "line": 3,
+                                  "changes": [{"field": "routes", "before": ["db"],
+                                               "after": ["web"]}]}]
+    assert document["rotas"][0]["shifts"][1] == {
+        "person": "cat", "start": "2026-03-09T09:00+01:00", "end": "2026-03-16T09:00+01:00",
+        "side": "after"}
+    assert document["new_gaps"] == [{"policy": "ops", "level": 1, "rotas": ["week"],
+                                     "start": "2026-03-07T00:00+01:00",
+                                     "end": "2026-03-09T00:00+01:00",
+                                     "timezone": "Europe/Berlin"}]
+    assert document["people"] == {"added": [], "removed": ["dan"], "changed": []}
+
+
+def test_durations_read_as_the_config_writes_them() -> None:
+    assert [duration(timedelta(seconds=seconds)) for seconds in (0, 90, 5400, 86400 * 15)] == [
+        "0s", "1m30s", "1h30m", "2w1d"]
