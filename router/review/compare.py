@@ -137,33 +137,42 @@ def _shifts(rota: Rota, start: datetime, end: datetime) -> dict[
     return dict.fromkeys(joined)
 
 
-def _gap_key(gap: Gap) -> tuple[str | None, int | None, tuple[str, ...]]:
+_Key = tuple[str | None, int | None, tuple[str, ...]]
+
+
+def _gap_key(gap: Gap) -> _Key:
     return gap.policy, gap.level, gap.rotas
 
 
 def new_gaps(old: Config, new: Config, start: datetime, window: timedelta) -> Iterable[Gap]:
     """The parts of NEW's gaps that OLD's gaps for the same policy level (or rota) do not
-    cover, in NEW's order."""
-    known: dict[tuple[str | None, int | None, tuple[str, ...]], list[tuple[datetime, datetime]]]
-    known = {}
+    cover, in NEW's order. Both come in time order per level, so one pass over each."""
+    known: dict[_Key, list[tuple[datetime, datetime]]] = {}
     for gap in coverage_gaps(old, start, window):
         known.setdefault(_gap_key(gap), []).append((gap.start, gap.end))
+    cursors: dict[_Key, int] = {}
     for gap in coverage_gaps(new, start, window):
-        for low, high in _outside(gap.start, gap.end, known.get(_gap_key(gap), [])):
+        key = _gap_key(gap)
+        spans = known.get(key, [])
+        index = cursors.get(key, 0)
+        while index < len(spans) and spans[index][1] <= gap.start:
+            index += 1  # OLD's gaps that end before this one cannot cover a later one either
+        cursors[key] = index
+        for low, high in _outside(gap.start, gap.end, spans, index):
             yield Gap(policy=gap.policy, level=gap.level, rotas=gap.rotas, start=low,
                       end=high, timezone=gap.timezone, where=gap.where)
 
 
-def _outside(start: datetime, end: datetime,
-             spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """[start, end) less the sorted, disjoint `spans`."""
+def _outside(start: datetime, end: datetime, spans: Sequence[tuple[datetime, datetime]],
+             index: int) -> list[tuple[datetime, datetime]]:
+    """[start, end) less the sorted, disjoint `spans` from `index` on."""
     pieces, cursor = [], start
-    for low, high in spans:
-        if high <= cursor or low >= end:
-            continue
+    while index < len(spans) and spans[index][0] < end:
+        low, high = spans[index]
         if low > cursor:
             pieces.append((cursor, low))
         cursor = max(cursor, high)
+        index += 1
     if cursor < end:
         pieces.append((cursor, end))
     return pieces

@@ -18,6 +18,9 @@ from router.review.model import Review, Section
 from router.review.plain import FieldChange, Plain
 
 JSON_VERSION = 1
+MARKDOWN_ROWS = 50
+"""Shifts shown per rota in Markdown: a comment stays readable (and under GitHub's 65,536
+characters) when a rotation's order changes for months."""
 SECTIONS = ("escalation_policies", "channels", "people", "services")
 """The id-keyed sections, in the order every view shows them."""
 _TITLES = {"escalation_policies": "escalation policies", "channels": "channels",
@@ -109,7 +112,11 @@ def markdown(review: Review) -> str:
         lines += ["", f"#### Rota `{rota.rota}`: shifts that move ({rota.timezone.key})", "",
                   "| person | start | end | |", "| --- | --- | --- | --- |"]
         lines += [f"| {move.person or '(nobody)'} | {_instant(move.start, rota.timezone)} | "
-                  f"{_instant(move.end, rota.timezone)} | {move.side} |" for move in rota.moves]
+                  f"{_instant(move.end, rota.timezone)} | {move.side} |"
+                  for move in rota.moves[:MARKDOWN_ROWS]]
+        if len(rota.moves) > MARKDOWN_ROWS:
+            lines += ["", f"... and {len(rota.moves) - MARKDOWN_ROWS} more shifts "
+                      "(`router diff --format text` lists them all)."]
     return "\n".join(lines)
 
 

@@ -124,3 +124,18 @@ def test_json_is_the_documented_document() -> None:
 def test_durations_read_as_the_config_writes_them() -> None:
     assert [duration(timedelta(seconds=seconds)) for seconds in (0, 90, 5400, 86400 * 15)] == [
         "0s", "1m30s", "1h30m", "2w1d"]
+
+
+def test_markdown_lists_at_most_50_shifts_per_rota() -> None:
+    moment = datetime(2026, 3, 2, tzinfo=UTC)
+    moves = tuple(ShiftMove(person="ann", start=moment + timedelta(hours=hour),
+                            end=moment + timedelta(hours=hour + 1), side="after")
+                  for hour in range(60))
+    many = Review(start=START, end=START, routes=Section(), cases=(),
+                  rotas=(RotaShifts(rota="week", timezone=BERLIN, moves=moves),),
+                  escalation_policies=Section(), channels=Section(), people=Section(),
+                  services=Section(), new_gaps=())
+    lines = markdown(many).splitlines()
+    assert sum(line.startswith("| ann |") for line in lines) == 50
+    assert lines[-1] == "... and 10 more shifts (`router diff --format text` lists them all)."
+    assert len(text(many).splitlines()) == 63
