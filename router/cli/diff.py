@@ -64,7 +64,9 @@ def add_commands(commands: Any) -> None:
                       help="how far ahead to compare shifts and coverage (default: 4)")
     diff.add_argument("--at", metavar="INSTANT",
                       help="compare from this instant, ISO 8601 with an offset (default: now)")
-    diff.add_argument("--format", choices=sorted(FORMATS), default="text")
+    diff.add_argument("--format", choices=sorted(FORMATS), default="text",
+                      help="text (default), markdown for a pull-request comment, or json "
+                           "(its shape: docs/diff.md)")
     diff.add_argument("--fail-on", choices=("gap",), metavar="gap",
                       help="exit 1 when NEW has a coverage gap that OLD has not")
     diff.set_defaults(handler=run_diff)
