@@ -44,6 +44,8 @@ ROOMS: dict[str, tuple[str, ...]] = {
                       "router.alerts.model", "router.alerts.identity", "router.clock",
                       "router.redaction", "router.sandbox"),
     "router.server": ("router.engine", "router.alerts.formats", "router.links"),
+    "router.web": ("router.engine", "router.alerts", "router.core", "router.config",
+                   "router.links", "router.server.routes"),
     "router.cli": ("router.config", "router.alerts", "router.core", "router.engine",
                    "router.store", "router.daemon", "router.notify.deliver",
                    "router.notify.transport", "router.clock", "router.redaction",
