@@ -33,7 +33,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "router.core": ("router.config.model", "router.alerts.model", "router.alerts.identity"),
     "router.store": ("router.config.model", "router.alerts.model"),
     "router.notify": ("router.config.model", "router.alerts.model", "router.redaction",
-                      "router.sandbox"),
+                      "router.sandbox", "router.links"),  # links: the incident page's URL
     "router.notify.deliver": ("router.config.model", "router.alerts.model",
                               "router.redaction", "router.store", "router.clock"),
     "router.notify.lane": ("router.config.model", "router.store.outbox"),
