@@ -107,6 +107,10 @@ def test_the_pages_read_fine_with_javascript_off(tmp_path: Path, daemon: Daemon)
                    what="the filter form's plain GET")
         assert _rows(driver) == [incident]
         driver.get(f"{daemon.base_url}/ui/status")
-        assert "Config revision" in driver.find_element(By.TAG_NAME, "main").text
+        status = driver.find_element(By.TAG_NAME, "main").text
+        for shown in ("Config revision", str(daemon.config_dir / "router.yaml"),
+                      str(daemon.state_dir / "router.db"), daemon.base_url,
+                      f"unix:{daemon.socket_path}"):
+            assert shown in status, status
     finally:
         driver.quit()
