@@ -12,8 +12,9 @@ server/api_access.py decides for it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from router.alerts.model import Incident, Severity
@@ -32,6 +33,8 @@ STATES = {"open": ("triggered", "acknowledged"), "triggered": ("triggered",),
           "acknowledged": ("acknowledged",), "resolved": ("resolved",), "all": ()}
 STATE_CHOICES = (("open", "open"), ("triggered", "triggered"),
                  ("acknowledged", "acknowledged"), ("resolved", "resolved"), ("all", "all"))
+HEALTH = "health."
+"""The annotation prefix of a check result (engine/health.py)."""
 ACTIONS = (("acknowledge", "Acknowledge"), ("resolve", "Resolve"), ("escalate", "Escalate"))
 
 
@@ -115,13 +118,32 @@ class Pages:
         return self.renderer.page(
             "incident.html", incident=detail.incident, alerts=detail.alerts,
             timeline=detail.timeline, deliveries=deliveries, actions=ACTIONS,
-            notes=[entry for entry in detail.timeline if entry.action == "note"])
+            notes=[entry for entry in detail.timeline if entry.action == "note"],
+            checks=_check_results(detail.alerts),
+            annotations=_other_annotations(detail.alerts))
 
     async def status(self, request: Request) -> Response:
         if self.status_source is None:
             return self.renderer.message(404, "No status", "This server has no daemon status.")
         return self.renderer.page("status.html", status=await self.status_source(),
                                   summary=self.engine.config.summary())
+
+
+def _check_results(alerts: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The attached checks' results (engine/health.py's `health.<check>` annotations), by
+    check; where alerts disagree, the latest alert's."""
+    found: dict[str, str] = {}
+    for alert in alerts:  # oldest first: a later alert's result wins
+        for name, value in alert["annotations"].items():
+            if name.startswith(HEALTH):
+                found[name.removeprefix(HEALTH)] = value
+    return dict(sorted(found.items()))
+
+
+def _other_annotations(alerts: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Each alert's annotations but the check results (shown in a section of their own)."""
+    return [{name: value for name, value in sorted(alert["annotations"].items())
+             if not name.startswith(HEALTH)} for alert in alerts]
 
 
 def _page(request: Request) -> int:

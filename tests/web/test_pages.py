@@ -237,3 +237,21 @@ async def test_a_full_page_of_incidents_weighs_under_100_kb(site: Site) -> None:
               re.findall(r'(?:href|src)="(/ui/static/[^"]+)"', page.text)]
     weight = len(page.content) + sum(len(answer.content) for answer in static)
     assert weight < 100_000, weight
+
+
+async def test_the_check_results_attached_to_an_alert_have_their_own_section(site: Site
+                                                                            ) -> None:
+    [accepted] = await site.engine.ingest([Alert(
+        summary="Checkout slow", source="native", labels={"alertname": "Slow", "team": "api"},
+        annotations={"health.root_disk": "critical: disk_percent:/ is 97",
+                     "health.load": "ok: load1 is 0.4", "runbook": "https://wiki/slow"})])
+    text = text_of(await site.get(f"/ui/incidents/{accepted.incident_id}"))
+    assert "Check results load ok: load1 is 0.4 root_disk critical: disk_percent:/ is 97" \
+        in text
+    assert "health.root_disk" not in text  # not again among the annotations
+    assert "runbook: https://wiki/slow" in text
+
+
+async def test_an_incident_without_check_results_has_no_such_section(site: Site) -> None:
+    text = text_of(await site.get(f"/ui/incidents/{await site.open_incident('Disk full')}"))
+    assert "Check results" not in text
