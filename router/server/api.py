@@ -99,7 +99,7 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("POST", "/v1/ingest", "ingest", formats.detected, DETECTED)
     add("POST", "/v1/ingest/{format}", "ingest", formats.forced, "{format}")
     for method, pattern, handler in pages:
-        routes.add(method, pattern, gate.protect(PAGES[method, pattern], handler),
+        routes.add(method, pattern, gate.protect(PAGES[method, pattern], _guard(handler)),
                    access=PAGES[method, pattern])
     add("GET", "/healthz", "open", _health)
     add("GET", "/readyz", "open", _readiness(engine))
