@@ -1,5 +1,5 @@
-"""Signed, expiring links that act on an incident without a login (room: links; imports the
-standard library only).
+"""Signed, expiring links that act on an incident without a login, and the plain link to an
+incident's page (room: links; imports the standard library only).
 
 An acknowledge link in an email must work from a phone with no token, yet nobody who merely
 guesses an incident number may use it. So the link carries its own authority: an expiry
@@ -66,6 +66,12 @@ def make_link(key: bytes, public_url: str, incident_id: str, expires_at: datetim
                        "signature": sign(key, action, incident_id, expires)})
     return (f"{public_url.rstrip('/')}/v1/incidents/{quote(incident_id, safe='')}/"
             f"{action}-link?{query}")
+
+
+def incident_page(public_url: str, incident_id: str) -> str:
+    """The incident's page in the web interface: where Slack's "View Details" button, the
+    email's "Incident:" line and every other notification's link take a person."""
+    return f"{public_url.rstrip('/')}/ui/incidents/{quote(incident_id, safe='')}"
 
 
 def check(key: bytes, incident_id: str, expires: str | None, signature: str | None,

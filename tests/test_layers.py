@@ -33,7 +33,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "router.core": ("router.config.model", "router.alerts.model", "router.alerts.identity"),
     "router.store": ("router.config.model", "router.alerts.model"),
     "router.notify": ("router.config.model", "router.alerts.model", "router.redaction",
-                      "router.sandbox"),
+                      "router.sandbox", "router.links"),  # links: the incident page's URL
     "router.notify.deliver": ("router.config.model", "router.alerts.model",
                               "router.redaction", "router.store", "router.clock"),
     "router.notify.lane": ("router.config.model", "router.store.outbox"),
@@ -44,6 +44,8 @@ ROOMS: dict[str, tuple[str, ...]] = {
                       "router.alerts.model", "router.alerts.identity", "router.clock",
                       "router.redaction", "router.sandbox"),
     "router.server": ("router.engine", "router.alerts.formats", "router.links"),
+    "router.web": ("router.engine", "router.alerts", "router.core", "router.config",
+                   "router.links", "router.server.routes"),
     "router.cli": ("router.config", "router.alerts", "router.core", "router.engine",
                    "router.store", "router.daemon", "router.notify.deliver",
                    "router.notify.transport", "router.clock", "router.redaction",

@@ -123,3 +123,16 @@ def test_a_damaged_key_file_is_a_clear_error(tmp_path: Path, content: str) -> No
     assert str(error.value) == (
         f"{tmp_path / 'link.key'} does not hold a link key (64 hex digits); remove it to have "
         "a new one made (links already sent stop working)")
+
+
+@pytest.mark.parametrize(("public_url", "incident", "expected"), [
+    ("https://router.example.com", "INC3", "https://router.example.com/ui/incidents/INC3"),
+    ("https://router.example.com/", "INC3", "https://router.example.com/ui/incidents/INC3"),
+    ("https://example.com/router/", "INC42", "https://example.com/router/ui/incidents/INC42"),
+    ("http://localhost:9080", "a/b c", "http://localhost:9080/ui/incidents/a%2Fb%20c"),
+])
+def test_an_incident_link_opens_its_page_in_the_web_interface(
+        public_url: str, incident: str, expected: str) -> None:
+    """Slack's "View Details" and the email's "Incident:" link: a page a person reads, not
+    the JSON API (which answers 401 to a browser once tokens are on)."""
+    assert links.incident_page(public_url, incident) == expected

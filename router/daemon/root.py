@@ -36,6 +36,7 @@ from router.daemon import systemd
 from router.daemon.logs import Redactor, secrets_in
 from router.daemon.metrics import Metrics
 from router.daemon.reload import Reloader, ReloadOutcome, watch_config
+from router.daemon.web_status import status_source
 from router.engine import Engine
 from router.engine.retention import Retention
 from router.engine.scheduler import Scheduler
@@ -53,6 +54,7 @@ from router.server.socket import serve_socket
 from router.server.tls import Certificates, TlsFiles, TlsFilesInvalid, load_context
 from router.store import DATABASE_NAME, Store, files
 from router.store.feeds import FeedTokens
+from router.web.pages import page_routes
 
 logger = logging.getLogger(__name__)
 SOCKET_NAME = "router.sock"
@@ -168,7 +170,11 @@ async def run(options: Options, *, clock: Clock | None = None,
                     received=metrics.alerts_received,
                     slack=SlackActions(engine, slack_replies), link_pages=link_pages,
                     admin_token=admin_token, listen_host=host,
-                    feed_token=FeedTokens(options.state_dir).token)
+                    feed_token=FeedTokens(options.state_dir).token,
+                    pages=page_routes(engine, status_source(
+                        reloader, options.state_dir / DATABASE_NAME, lambda: (
+                            f"{scheme}://{host}:{bound_port(listeners)}",
+                            f"unix:{options.socket or options.state_dir / SOCKET_NAME}"))))
                 await servers.start(functools.partial(
                     serve_listeners, routes, listeners, limits=limits,
                     shutdown=shutdown, on_response=metrics.responded,

@@ -30,7 +30,7 @@ documented in docs/channels.md):
     notification    id, target, address
     health          on a first page, the results of the checks its route or service
                     attaches (mapping check id -> "critical: ..."); else empty
-    incident_url    the incident in router's HTTP API
+    incident_url    the incident's page in router's web interface
     acknowledge_url a link that acknowledges the incident, or None
     test            true for a test notification
     title, text     (in the html and payload templates only) the rendered title and text
@@ -44,6 +44,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from router import links
 from router.alerts.model import DirectMessage, Incident, Notification
 from router.config.model import Channel, Config
 from router.notify.rendering import RenderCache
@@ -220,7 +221,7 @@ def build_message(config: Config, channel: Channel, notification: Notification,
     """
     service = config.services.get(incident.service or "")
     person = _person(config, notification)
-    incident_url = f"{config.settings.public_url.rstrip('/')}/v1/incidents/{incident.id}"
+    incident_url = links.incident_page(config.settings.public_url, incident.id)
     context = _context(
         incident=incident, notification=notification, channel=channel, test=test,
         service={"id": incident.service or "", "name": service.name if service else

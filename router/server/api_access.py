@@ -58,6 +58,17 @@ gate asks for the ingest scope, and the handler then for the format detected
 ADMIN_TOKEN_NAME = "admin.token"
 """The name the state directory's admin token goes by (metrics, errors)."""
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+PAGES: dict[tuple[str, str], Access] = {
+    ("GET", "/"): "open",  # a redirect to the incidents page; shows nothing
+    ("GET", "/ui/incidents"): "read",
+    ("GET", "/ui/incidents/rows"): "read",
+    ("GET", "/ui/incidents/{id}"): "read",
+    ("GET", "/ui/status"): "read",
+    ("GET", "/ui/static/{name}"): "open",  # the stylesheet and script: router's, no data
+}
+"""What each page of the web interface (router/web/) needs; a page missing here is refused
+when the server registers it. Pages read as the JSON API does (logins come with issue 22's
+second phase)."""
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _UNAUTHORIZED = Response.error(401, "missing or invalid bearer token",

@@ -117,12 +117,15 @@ class Reader:
         return _incident(row)
 
     def incidents(self, *, states: Sequence[str] = (), service: str | None = None,
-                  since: datetime | None = None, limit: int = 100) -> list[Incident]:
+                  since: datetime | None = None, limit: int = 100,
+                  severities: Sequence[str] = (), offset: int = 0) -> list[Incident]:
+        """Newest first; `offset` skips that many (the web interface's pages)."""
         clauses: list[str] = ["1 = 1"]
         values: list[str | float] = []
-        if states:
-            clauses.append(f"state IN ({', '.join('?' * len(states))})")
-            values.extend(states)
+        for column, wanted in (("state", states), ("severity", severities)):
+            if wanted:
+                clauses.append(f"{column} IN ({', '.join('?' * len(wanted))})")
+                values.extend(wanted)
         if service is not None:
             clauses.append("service = ?")
             values.append(service)
@@ -131,7 +134,7 @@ class Reader:
             values.append(since.timestamp())
         rows = self.connection.execute(
             f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {' AND '.join(clauses)} "
-            "ORDER BY number DESC LIMIT ?", (*values, limit)).fetchall()
+            "ORDER BY number DESC LIMIT ? OFFSET ?", (*values, limit, offset)).fetchall()
         return [_incident(row)[0] for row in rows]
 
     def detail(self, number: int) -> IncidentDetail | None:

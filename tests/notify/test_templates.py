@@ -50,7 +50,7 @@ Severity: critical
 State: triggered, opened 2026-03-02T09:30:00+00:00, 1 alert
 Labels: alertname=DiskFull, host=db-1
 
-Incident: https://router.example.com/v1/incidents/INC3"""
+Incident: https://router.example.com/ui/incidents/INC3"""
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_the_message_carries_names_and_links(config: Config) -> None:
     message = build(config, acknowledge_url="https://ack")
     assert (message.service_name, message.service_description, message.person_name) == (
         "Database", "the main PostgreSQL cluster", "Ann Example")
-    assert message.incident_url == "https://router.example.com/v1/incidents/INC3"
+    assert message.incident_url == "https://router.example.com/ui/incidents/INC3"
     assert message.acknowledge_url == "https://ack"
     assert (message.html, message.payload) == (None, None)  # no such templates: defaults
 

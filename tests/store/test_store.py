@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 from collections.abc import Callable
@@ -143,4 +144,26 @@ async def test_cancelled_writers_never_strand_the_others(tmp_path: Path) -> None
               await store.read(lambda reader: reader.incidents(limit=1000))}
     assert set(answered) <= stored
     assert len(answered) > 100
+    await store.close()
+
+
+async def test_incidents_by_severity_a_page_at_a_time(tmp_path: Path) -> None:
+    """The web interface's incidents table: a severity filter and pages, in the query (not
+    by reading every open incident and filtering them in Python)."""
+    store = await Store.open(tmp_path / "state.db")
+    severities = tuple(Severity)
+
+    def open_twelve(transaction: Transaction) -> None:
+        for number in range(1, 13):
+            transaction.save_incident(dataclasses.replace(
+                an_incident(number, f"key{number}"), severity=severities[number % 4]), ())
+
+    await store.write(open_twelve)
+    numbers = [incident.number for incident in await store.read(
+        lambda reader: reader.incidents(severities=["info", "critical"], limit=100))]
+    assert numbers == [12, 11, 8, 7, 4, 3]
+    pages = [[incident.number for incident in await store.read(
+        lambda reader, offset=offset: reader.incidents(limit=5, offset=offset))]
+        for offset in (0, 5, 10)]
+    assert pages == [[12, 11, 10, 9, 8], [7, 6, 5, 4, 3], [2, 1]]
     await store.close()
