@@ -28,6 +28,9 @@ from router.cli import (
     deliveries as cli_deliveries,
 )
 from router.cli import (
+    export as cli_export,
+)
+from router.cli import (
     heartbeats as cli_heartbeats,
 )
 from router.cli import (
@@ -126,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_heartbeats.add_commands(commands)
     cli_jobs.add_commands(commands)
     cli_casereport.add_commands(commands)
+    cli_export.add_commands(commands)
     return parser
 
 
