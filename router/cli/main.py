@@ -58,6 +58,9 @@ from router.cli import (
     reload as cli_reload,
 )
 from router.cli import (
+    replay as cli_replay,
+)
+from router.cli import (
     routes as cli_routes,
 )
 from router.cli import (
@@ -130,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_jobs.add_commands(commands)
     cli_casereport.add_commands(commands)
     cli_export.add_commands(commands)
+    cli_replay.add_commands(commands)
     return parser
 
 
