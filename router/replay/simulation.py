@@ -154,8 +154,9 @@ class Simulation:
         if alert.status is Status.FIRING:
             entry.latest[identity] = Alert(summary=alert.summary, source=alert.source,
                                            severity=alert.severity, labels=alert.labels)
-        entry.latest = {known: value for known, value in entry.latest.items()
-                        if known in change.firing}
+        if len(entry.latest) != len(change.firing):  # an alert left: its row is no help
+            entry.latest = {known: value for known, value in entry.latest.items()
+                            if known in change.firing}
 
     def _track(self, entry: Open, alert: Alert, change: incident_rules.Change,
                fresh_until: datetime) -> None:
