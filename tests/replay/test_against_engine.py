@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from router.alerts.identity import alert_identity
 from router.alerts.model import Alert, Severity, Status
@@ -109,9 +112,80 @@ async def engine_outcome(config: Config, arrivals: list[Arrival], end: datetime,
         await store.close()
 
 
-async def test_the_replay_pages_as_the_engine_does(tmp_path: Path) -> None:
-    config = load_config([CONFIG], resolve_secrets=False)
-    arrivals = history(600)
+RICHER = """
+channels:
+  - {id: email, type: email, host: localhost, from: router@example.com}
+  - {id: log, type: log}
+  - {id: sms, type: webhook, url: "http://127.0.0.1:9/sms"}
+people:
+  - id: ann
+    name: Ann
+    timezone: America/New_York
+    contact_methods:
+      - {type: email, address: ann@example.com}
+      - {type: phone, address: "+15550100", channel: sms, urgency: high}
+    quiet_hours: {from: "22:00", until: "07:00"}
+  - {id: ben, name: Ben, timezone: Europe/Berlin, contact_methods: [{type: email, address: b@x}]}
+  - {id: cat, name: Cat, timezone: Asia/Tokyo, contact_methods: [{type: email, address: c@x}]}
+rotas:
+  - id: primary
+    name: Primary
+    timezone: America/New_York
+    layers:
+      - {name: daily, members: [ann, ben], every: 1d, handoff: "08:00", start: 2026-03-01}
+escalation_policies:
+  - id: main
+    name: Main
+    repeat: 1
+    levels:
+      - {targets: [{rota: primary}], delay: 15m, repeat: 1, retry_interval: 5m}
+      - {targets: [{person: cat}, {channel: log}], delay: 20m}
+time_intervals:
+  - name: weekend
+    time_intervals: [{weekdays: ['saturday:sunday'], location: America/New_York}]
+inhibit_rules:
+  - name: host-down
+    source_matchers: [alertname=Alert0]
+    target_matchers: ['alertname=~"Alert[1-3]"']
+    equal: [instance]
+services:
+  - {id: web, escalation_policy: main, channels: [log], urgency: dynamic,
+     acknowledge_timeout: 30m, retrigger_after: 1h}
+  - {id: batch, escalation_policy: main, urgency: high}
+routes:
+  - {name: batch waits for the week, match: [team=storage], service: batch,
+     mute_time_intervals: [weekend]}
+  - {name: the rest, service: web}
+"""
+
+
+def acknowledged_by_the_source(arrivals: list[Arrival]) -> list[Arrival]:
+    """Every fifth alert episode's sender acknowledges it (PagerDuty events do) 3 minutes
+    after its first arrival."""
+    found, seen = list(arrivals), set()
+    for arrival in arrivals:
+        key = arrival.alert.dedup_key or arrival.alert.summary
+        if key in seen or arrival.alert.status is not Status.FIRING:
+            continue
+        seen.add(key)
+        if len(seen) % 5 == 0:
+            at = arrival.at + timedelta(minutes=3)
+            found.append(Arrival(at, replace(arrival.alert, status=Status.ACKNOWLEDGED), at))
+    return sorted(found, key=lambda arrival: arrival.at)
+
+
+@pytest.mark.parametrize("richer", [False, True], ids=["example config", "richer config"])
+async def test_the_replay_pages_as_the_engine_does(tmp_path: Path, richer: bool) -> None:
+    """The example config (rotas, quiet hours, a maintenance window, policy repeats); a
+    richer one adds inhibition, a time interval, a level's repeats and senders'
+    acknowledgements with their timeout and retrigger."""
+    if richer:
+        (tmp_path / "richer.yaml").write_text(RICHER)
+        config = load_config([tmp_path / "richer.yaml"], resolve_secrets=False)
+        arrivals = acknowledged_by_the_source(history(600))
+    else:
+        config = load_config([CONFIG], resolve_secrets=False)
+        arrivals = history(600)
     chosen, span = window(arrivals, None, arrivals[-1].at + timedelta(hours=2))
     tally = replay(config, chosen, span.end)
     channels, people, opened, still = await engine_outcome(config, chosen, span.end, tmp_path)
