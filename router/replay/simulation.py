@@ -28,7 +28,6 @@ from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.escalation import Walk, next_step, plan_level, skips, walk
 from router.core.evolve import evolve
-from router.core.inhibition import Inhibition, InhibitionIndex, SourceKey
 from router.core.routing import Decision, route
 from router.core.suppression import Muting, muting
 from router.core.suppression import check as check_suppression
@@ -37,6 +36,7 @@ from router.engine.expiry import deadline, effective
 from router.engine.repeats import retriggers
 from router.engine.snapshot import Snapshot, render_key
 from router.replay.history import Arrival
+from router.replay.inhibition import Sources
 from router.replay.tally import Tally
 
 UNMUTE, RETRY, ESCALATE, UNACKNOWLEDGE = "unmute", "retry:", "escalate", "unacknowledge"
@@ -68,8 +68,7 @@ class Simulation:
         self._order = itertools.count()
         self._next_number = itertools.count(1)
         self._ids = itertools.count(1)
-        self._inhibitions = InhibitionIndex(config.inhibit_rules)
-        self._released = False
+        self._sources = Sources(config.inhibit_rules, self._numbers.__contains__)
 
     def run(self, arrivals: Iterable[Arrival], end: datetime) -> Tally:
         """Replay `arrivals` (in order of their instants); timers fire while before `end`."""
@@ -119,7 +118,7 @@ class Simulation:
         key = incident_rules.dedup_key(
             alert, lambda: render_key(snapshot, decision.service, alert), decision.service)
         verdict = check_suppression(
-            alert, config.suppressions, (), now, inhibition=self._inhibited(alert),
+            alert, config.suppressions, (), now, inhibition=self._sources.check(alert),
             routes=decision.routes, time_intervals=config.time_intervals)
         found = self._open.get(key)
         incident, firing = (found.incident, found.firing) if found else (None, frozenset())
@@ -133,7 +132,7 @@ class Simulation:
         if change.incident is None:
             return
         entry = found or Open(change.incident, change.firing)
-        self._observe(alert, change)
+        self._sources.observe(alert, change)
         self._remember(entry, alert, change)
         self._track(entry, alert, change, max(now, fresh_until))
         if change.action == "opened":
@@ -144,8 +143,7 @@ class Simulation:
                 and updated.state is IncidentState.TRIGGERED):
             self._set_timer(entry, UNMUTE, verdict.until or NEVER)
         self._save(entry, updated, change.firing)
-        if self._released:
-            self._released = False
+        if self._sources.take_released():
             self.release_inhibited(now)
 
     def _remember(self, entry: Open, alert: Alert, change: incident_rules.Change) -> None:
@@ -236,35 +234,7 @@ class Simulation:
         if found.plan.deadline is not None:
             self._set_timer(entry, found.plan.timer, found.plan.deadline)
 
-    # --- inhibition (engine/inhibitions.py) --------------------------------------------
-
-    def _inhibited(self, alert: Alert) -> Inhibition | None:
-        """`Inhibitions.check`: sources whose incident closed are dropped on the way."""
-        if not self.config.inhibit_rules:
-            return None
-        index = self._inhibitions
-        while (found := index.check(alert)) is not None:
-            if found.source.incident in self._numbers:
-                return found
-            self._released = True
-            index.discard_incident(found.source.incident)
-        return None
-
-    def _observe(self, alert: Alert, change: incident_rules.Change) -> None:
-        """`Inhibitions.observe`: keep the sources true after the alert's change."""
-        incident = change.incident
-        if not self.config.inhibit_rules or incident is None:
-            return
-        index, before = self._inhibitions, len(self._inhibitions)
-        identity = incident_rules.alert_identity(alert.labels)
-        if not incident.is_open:
-            index.discard_incident(incident.number)
-        elif alert.status is Status.FIRING:
-            index.add(SourceKey(incident.number, identity),
-                      replace(alert, service=incident.service))
-        elif alert.status is Status.RESOLVED:
-            index.discard(SourceKey(incident.number, identity))
-        self._released = self._released or len(index) < before
+    # --- inhibition (engine/inhibitions.py, engine/ingest.py) --------------------------
 
     def release_inhibited(self, now: datetime) -> None:
         """`Ingest.release_inhibited`: each never-paged incident an inhibition held whose
@@ -276,7 +246,7 @@ class Simulation:
                     or not (incident.suppressed_by or "").startswith("inhibition:")):
                 continue
             free = next((alert for _, alert in sorted(entry.latest.items())
-                         if self._inhibited(replace(alert, service=incident.service)) is None),
+                         if self._sources.check(replace(alert, service=incident.service)) is None),
                         None)
             if free is None:
                 continue
@@ -331,13 +301,9 @@ class Simulation:
         change = incident_rules.resolve(entry.incident, "router", now)
         assert change.incident is not None
         self._settle(entry, change.incident, "resolved", now)
-        if self.config.inhibit_rules:
-            before = len(self._inhibitions)
-            self._inhibitions.discard_incident(entry.incident.number)
-            self._released = self._released or len(self._inhibitions) < before
+        self._sources.resolved(entry.incident.number)
         self._save(entry, change.incident, change.firing)
-        if self._released:
-            self._released = False
+        if self._sources.take_released():
             self.release_inhibited(now)
 
     def _unacknowledge(self, entry: Open, now: datetime) -> None:
