@@ -60,14 +60,14 @@ class Capture(http.server.BaseHTTPRequestHandler):
 
     capture_file: Path  # not `path`: the handler's own attribute for the request's path
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
         with self.capture_file.open("a", encoding="utf-8") as target:
             target.write(json.dumps(json.loads(body)) + "\n")
         self.send_response(200)
         self.end_headers()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet."""
 
 
