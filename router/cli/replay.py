@@ -80,6 +80,9 @@ def run_replay(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"router replay: cannot read {arguments.alerts}: "
               f"{getattr(error, 'strerror', None) or error}", file=err)
         return EXIT_INVALID
+    if not arrivals:
+        print(f"router replay: {arguments.alerts} holds no alerts", file=err)
+        return EXIT_INVALID
     chosen, span = window(arrivals, start, end)
     outcome = Outcome(config=" ".join(directory), tally=replay(config, chosen, span.end))
     against = _against(arguments.against, other, chosen, span.end)

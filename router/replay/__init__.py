@@ -25,14 +25,19 @@ AFTER_LAST = timedelta(microseconds=1)
 def window(arrivals: Sequence[Arrival], start: datetime | None, end: datetime | None
            ) -> tuple[list[Arrival], Window]:
     """The arrivals at or after `start` and before `end` (each None: the history's own
-    first and last arrival), and the window they are replayed over."""
+    first and last arrival), and the window they are replayed over.
+
+    Raises:
+        ValueError: `arrivals` is empty and neither `start` nor `end` is given.
+    """
     chosen = [arrival for arrival in arrivals
               if (start is None or arrival.at >= start) and (end is None or arrival.at < end)]
-    first = start or (chosen[0].at if chosen else None)
-    last = end or (chosen[-1].at + AFTER_LAST if chosen else None)
+    around = chosen or list(arrivals)  # none between --from and --to: the history's edges
+    first = start or (around[0].at if around else None)
+    last = end or (around[-1].at + AFTER_LAST if around else None)
     if first is None or last is None:
-        first = last = start or end or datetime.fromisoformat("1970-01-01T00:00:00+00:00")
-    return chosen, Window(start=first, end=last, alerts=len(chosen))
+        raise ValueError("an empty history has no window")
+    return chosen, Window(start=first, end=max(first, last), alerts=len(chosen))
 
 
 def replay(config: Config, arrivals: Sequence[Arrival], end: datetime) -> Tally:

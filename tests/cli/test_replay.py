@@ -150,5 +150,9 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
         1, "", f"router replay: cannot read {tmp_path / 'none'}: No such file or directory\n")
     assert run("replay", "--config", str(old), str(bad), "--from", "2026-11-03") == (
         2, "", "router replay: --from: '2026-11-03' has no offset: add Z or +01:00, say\n")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    assert run("replay", "--config", str(old), str(empty)) == (
+        1, "", f"router replay: {empty} holds no alerts\n")
     code, _, err = run("replay", "--config", str(tmp_path / "missing"), str(bad))
     assert code == 1 and err.endswith("config invalid: fix it first (router validate)\n")
