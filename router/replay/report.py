@@ -38,7 +38,9 @@ class Window:
 
 def rows(tally: Tally) -> list[tuple[str, int]]:
     """(what, how many) in the report's order."""
-    found = [("incidents opened", tally.incidents_opened)]
+    found = [("alerts a heartbeat took", tally.heartbeat_alerts)] if tally.heartbeat_alerts \
+        else []
+    found += [("incidents opened", tally.incidents_opened)]
     found += [(f"incidents opened for {service}", count)
               for service, count in sorted(tally.opened_by_service.items())]
     found += [("incidents never paged", tally.held_incidents),

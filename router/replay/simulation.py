@@ -28,6 +28,7 @@ from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.escalation import Walk, next_step, plan_level, skips, walk
 from router.core.evolve import evolve
+from router.core.heartbeats import fed_by
 from router.core.routing import Decision, route
 from router.core.suppression import Muting, muting
 from router.core.suppression import check as check_suppression
@@ -68,6 +69,9 @@ class Simulation:
         self._order = itertools.count()
         self._next_number = itertools.count(1)
         self._ids = itertools.count(1)
+        self._watched = tuple(heartbeat for heartbeat in config.heartbeats.values()
+                              if heartbeat.match)
+        """Heartbeats fed by alerts (engine/heartbeats.py `feeds`)."""
         self._sources = Sources(config.inhibit_rules, self._numbers.__contains__)
 
     def run(self, arrivals: Iterable[Arrival], end: datetime) -> Tally:
@@ -108,8 +112,12 @@ class Simulation:
 
     def ingest(self, alert: Alert, now: datetime, fresh_until: datetime) -> None:
         """One alert, as `Ingest.ingest_one` takes it, then `release_inhibited` as the
-        batch's end does."""
+        batch's end does; an alert a heartbeat's `match` takes is the heartbeat's, as
+        `Ingest._accept` leaves it (its pings are not replayed)."""
         config, snapshot = self.config, self.snapshot
+        if self._watched and fed_by(self._watched, alert.labels):
+            self.tally.heartbeat_alerts += 1  # a heartbeat's: it pings, opens nothing
+            return
         alert = effective(alert, now)
         if alert.service is None and alert.routing_key in snapshot.routing_keys:
             alert = replace(alert, service=snapshot.routing_keys[alert.routing_key])

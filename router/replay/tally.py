@@ -33,6 +33,8 @@ class Tally:
     def __init__(self, config: Config) -> None:
         self._people = config.people
         self.alerts = 0
+        self.heartbeat_alerts = 0
+        """Alerts a heartbeat's `match` took: they open no incident."""
         self.incidents_opened = 0
         self.opened_by_service: Counter[str] = Counter()
         self.incidents_resolved = 0

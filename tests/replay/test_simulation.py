@@ -179,3 +179,20 @@ def test_two_configs_compared_in_words(tmp_path: Path) -> None:
     assert changes(after, before) == [
         "ben pages 0 → 3", "ben night pages 0 → 3", "ann pages 3 → 0",
         "ann night pages 3 → 0"]
+
+
+def test_an_alert_a_heartbeat_takes_opens_nothing(tmp_path: Path) -> None:
+    config = config_of(tmp_path, CONFIG + """
+heartbeats:
+  - id: prometheus-watchdog
+    service: api
+    period: 2m
+    grace: 2m
+    match: {alertname: Watchdog}
+    token: a-token-of-sixteen-characters
+""")
+    tally = run(config, [at(MONDAY + timedelta(minutes=minute), alert("Watchdog"))
+                         for minute in range(0, 60, 2)] + [
+        at(MONDAY + timedelta(minutes=61), alert())])
+    assert (tally.alerts, tally.heartbeat_alerts, tally.incidents_opened) == (31, 30, 1)
+    assert dict(tally.pages) == {"ann": 1}
