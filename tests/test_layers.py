@@ -49,9 +49,14 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "router.cli": ("router.config", "router.alerts", "router.core", "router.engine",
                    "router.store", "router.daemon", "router.notify.deliver",
                    "router.notify.transport", "router.clock", "router.redaction",
-                   "router.version", "router.migrate", "router.review"),
+                   "router.version", "router.migrate", "router.review", "router.replay"),
     "router.migrate": ("router.config", "router.core", "router.alerts"),
     "router.review": ("router.config.model", "router.core", "router.alerts"),
+    # `router replay`'s simulation: the engine's pure rules only (its snapshot of the
+    # config, expiry's and repeats' decisions), never its store or clock
+    "router.replay": ("router.config.model", "router.core", "router.alerts",
+                      "router.engine.snapshot", "router.engine.expiry",
+                      "router.engine.repeats"),
     "router.probes": ("router.config.model", "router.core", "router.engine",
                       "router.notify.transport", "router.notify.wire", "router.redaction",
                       "router.clock"),

@@ -32,6 +32,9 @@ from router.cli import (
     diff as cli_diff,
 )
 from router.cli import (
+    export as cli_export,
+)
+from router.cli import (
     heartbeats as cli_heartbeats,
 )
 from router.cli import (
@@ -57,6 +60,9 @@ from router.cli import (
 )
 from router.cli import (
     reload as cli_reload,
+)
+from router.cli import (
+    replay as cli_replay,
 )
 from router.cli import (
     routes as cli_routes,
@@ -140,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_jobs.add_commands(commands)
     cli_casereport.add_commands(commands)
     cli_diff.add_commands(commands)
+    cli_export.add_commands(commands)
+    cli_replay.add_commands(commands)
     return parser
 
 

@@ -1,0 +1,97 @@
+"""The received alerts, read for `router export alerts` (room: store; imports alerts.model,
+errors).
+
+Reads the store's `alerts` table over its own READ-ONLY connection (SQLite's `mode=ro`), so
+it works on a stopped router's store and beside a running daemon: WAL lets a reader see the
+last committed state while the daemon writes, and nothing here can change the file.
+
+What the store keeps of an alert is one row per (incident, dedup key, status, alert
+identity): a repeat of the same alert with the same words only counts on its row (`count`,
+`last_received_at`), so the instants of the arrivals between the first and the last are not
+kept; neither are an alert's `startsAt`/`endsAt` (docs/replay.md says what that means for a
+replay). Resolved incidents older than `settings.retention` were pruned with their alerts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from router.errors import StoreError
+
+_SELECT = (
+    "SELECT alerts.received_at, alerts.last_received_at, alerts.count, alerts.source, "
+    "alerts.status, alerts.dedup_key, alerts.summary, alerts.severity, alerts.labels, "
+    "alerts.annotations, alerts.suppressed_by, alerts.incident_number, incidents.service "
+    "FROM alerts LEFT JOIN incidents ON incidents.number = alerts.incident_number "
+    "WHERE ifnull(alerts.last_received_at, alerts.received_at) >= ? "
+    "AND alerts.received_at < ? ORDER BY alerts.received_at, alerts.id")
+_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceivedAlert:
+    """One row of the `alerts` table: an alert as router received it, with the repeats it
+    counted (`count` arrivals, the last at `last_received_at`)."""
+
+    received_at: datetime
+    last_received_at: datetime
+    count: int
+    source: str
+    status: str
+    dedup_key: str
+    summary: str
+    severity: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    suppressed_by: str | None
+    incident: int | None
+    service: str | None
+    """The service of the incident the alert joined (None: it joined none)."""
+
+
+def received_alerts(path: Path, since: datetime, until: datetime) -> Iterator[ReceivedAlert]:
+    """Every alert row seen (first or last) at or after `since` and first received before
+    `until`, earliest first, from the store file at `path`, read-only.
+
+    Raises:
+        StoreError: no store at `path`, not a database, or one without router's tables;
+            SQLite's exception is the cause.
+    """
+    if not path.is_file():
+        raise StoreError(f"no store {path}")
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                     check_same_thread=False, timeout=30)
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot open {path}: {error}") from error
+    try:
+        cursor = connection.execute(_SELECT, (since.timestamp(), until.timestamp()))
+        while rows := cursor.fetchmany(_BATCH):
+            yield from map(_received, rows)
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot read the alerts of {path}: {error}") from error
+    finally:
+        connection.close()
+
+
+def _received(row: tuple[object, ...]) -> ReceivedAlert:
+    (received, last, count, source, status, dedup_key, summary, severity, labels,
+     annotations, suppressed_by, incident, service) = row
+    first = _moment(received)
+    return ReceivedAlert(
+        received_at=first, last_received_at=_moment(last) if last is not None else first,
+        count=int(count), source=str(source), status=str(status),  # type: ignore[call-overload]
+        dedup_key=str(dedup_key), summary=str(summary), severity=str(severity),
+        labels=json.loads(str(labels)), annotations=json.loads(str(annotations)),
+        suppressed_by=None if suppressed_by is None else str(suppressed_by),
+        incident=None if incident is None else int(incident),  # type: ignore[call-overload]
+        service=None if service is None else str(service))
+
+
+def _moment(seconds: object) -> datetime:
+    return datetime.fromtimestamp(float(seconds), UTC)  # type: ignore[arg-type]

@@ -1,0 +1,149 @@
+"""`router export alerts` through the CLI's `main`, on a real SQLite store filled through the
+engine (issue 20 item 3): the lines `router replay` reads, read-only, beside a writer."""
+
+from __future__ import annotations
+
+import json
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import trio
+
+from router.alerts.model import Alert, Severity, Status
+from router.clock import FixedClock
+from router.config import load_config
+from router.engine import Engine
+from router.store import DATABASE_NAME, Store
+from tests.cli.conftest import run
+
+CONFIG = """
+channels: [{id: log, type: log}]
+services: [{id: api, channels: [log]}]
+routes: [{service: api}]
+"""
+NOW = datetime.now(UTC).replace(microsecond=0)
+START = NOW - timedelta(days=3)
+
+
+def disk_full(status: Status = Status.FIRING, **extra: str) -> Alert:
+    return Alert(summary="Disk full", source="native", severity=Severity.CRITICAL,
+                 status=status, labels={"alertname": "DiskFull", "instance": "db1"},
+                 annotations={"runbook": "r1", **extra})
+
+
+async def fill(directory: Path, config_path: Path) -> None:
+    """DiskFull at START, repeated at +1m and +5m, resolved at +10m; a PagerDuty-style
+    alert with its own key 40 days ago (outside --since 30d)."""
+    store = await Store.open(directory / DATABASE_NAME)
+    clock = FixedClock(NOW - timedelta(days=40))
+    engine = Engine(load_config([config_path]), store, clock)
+    try:
+        await engine.ingest([Alert(summary="Old", source="pagerduty", dedup_key="old-1")])
+        clock.advance(START - clock.now())
+        for minutes in (0, 1, 5):
+            clock.advance(timedelta(minutes=minutes) - (clock.now() - START))
+            await engine.ingest([disk_full()])
+        clock.advance(timedelta(minutes=5))
+        await engine.ingest([disk_full(Status.RESOLVED)])
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    directory = tmp_path / "state"
+    directory.mkdir()
+    trio.run(fill, directory, tmp_path / "config.yaml")
+    return directory
+
+
+def lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_each_stored_alert_is_one_line_with_its_repeats_counted(state: Path) -> None:
+    code, out, err = run("export", "alerts", "--since", "30d", "--state", str(state))
+    assert (code, err) == (0, "")
+    assert lines(out) == [
+        {"received_at": START.isoformat(),
+         "last_received_at": (START + timedelta(minutes=5)).isoformat(),
+         "count": 3, "status": "firing", "source": "native", "summary": "Disk full",
+         "severity": "critical", "labels": {"alertname": "DiskFull", "instance": "db1"},
+         "annotations": {"runbook": "r1"}, "dedup_key": None, "starts_at": None,
+         "ends_at": None, "incident": "INC2", "suppressed_by": None},
+        {"received_at": (START + timedelta(minutes=10)).isoformat(),
+         "last_received_at": (START + timedelta(minutes=10)).isoformat(),
+         "count": 1, "status": "resolved", "source": "native", "summary": "Disk full",
+         "severity": "critical", "labels": {"alertname": "DiskFull", "instance": "db1"},
+         "annotations": {"runbook": "r1"}, "dedup_key": None, "starts_at": None,
+         "ends_at": None, "incident": "INC2", "suppressed_by": None},
+    ]
+    assert START.isoformat().endswith("+00:00")
+
+
+def test_a_sender_s_own_key_is_kept_and_until_bounds_the_lines(state: Path) -> None:
+    code, out, _ = run("export", "alerts", "--since", "45d", "--until", "35d",
+                       "--state-dir", str(state))
+    assert code == 0
+    assert [(line["summary"], line["dedup_key"], line["source"]) for line in lines(out)] == [
+        ("Old", "old-1", "pagerduty")]
+    code, out, _ = run("export", "alerts", "--since", (START - timedelta(seconds=1)).isoformat(),
+                       "--until", (START + timedelta(minutes=10)).isoformat(), "--state",
+                       str(state))
+    assert [line["status"] for line in lines(out)] == ["firing"]
+
+
+def test_out_writes_a_private_file(state: Path, tmp_path: Path) -> None:
+    target = tmp_path / "alerts.jsonl"
+    code, out, err = run("export", "alerts", "--since", "30d", "--state", str(state),
+                         "--out", str(target))
+    assert (code, out, err) == (0, "", f"2 alerts written to {target}\n")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert len(lines(target.read_text())) == 2
+
+
+def test_a_store_being_written_is_read_and_left_as_it_is(state: Path, tmp_path: Path) -> None:
+    """The daemon's store open with a write committed to its WAL and not checkpointed: the
+    export sees it, and the store's files are not changed by the export."""
+    async def beside_a_writer() -> tuple[int, str, bytes, bytes]:
+        store = await Store.open(state / DATABASE_NAME)
+        try:
+            engine = Engine(load_config([tmp_path / "config.yaml"]), store,
+                            FixedClock(NOW - timedelta(hours=1)))
+            await engine.ingest([Alert(summary="Live", source="native")])
+            before = (state / DATABASE_NAME).read_bytes()
+            wal = (state / f"{DATABASE_NAME}-wal").read_bytes()
+            code, out, _ = await trio.to_thread.run_sync(
+                run, "export", "alerts", "--since", "2h", "--state", str(state))
+            assert (state / f"{DATABASE_NAME}-wal").read_bytes() == wal
+            return code, out, before, (state / DATABASE_NAME).read_bytes()
+        finally:
+            await store.close()
+
+    code, out, before, after = trio.run(beside_a_writer)
+    assert code == 0
+    assert [line["summary"] for line in lines(out)] == ["Live"]
+    assert before == after
+
+
+def test_no_store_and_bad_instants_are_clear_errors(tmp_path: Path, state: Path) -> None:
+    assert run("export", "alerts", "--since", "30d", "--state", str(tmp_path / "none")) == (
+        1, "", f"router export alerts: no store {tmp_path / 'none' / DATABASE_NAME} (pass "
+               "--state DIR, the directory `router run --state` names)\n")
+    assert run("export", "alerts", "--since", "yesterday", "--state", str(state)) == (
+        2, "", "router export alerts: --since: expected a duration (30d, 2w) or an ISO 8601 "
+               "instant with an offset (2026-11-01T00:00:00Z), got 'yesterday'\n")
+    assert run("export", "alerts", "--since", "2026-11-01T00:00:00", "--state",
+               str(state)) == (
+        2, "", "router export alerts: --since: '2026-11-01T00:00:00' has no offset: add Z or "
+               "+01:00, say\n")
+    code, _, err = run("export", "alerts", "--since", "1d", "--until", "2d", "--state",
+                       str(state))
+    assert code == 2 and "is not after --since" in err
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / DATABASE_NAME).write_text("not a database")
+    code, _, err = run("export", "alerts", "--since", "1d", "--state", str(tmp_path / "junk"))
+    assert code == 1 and err.startswith("router export alerts: cannot read the alerts of ")
