@@ -52,6 +52,9 @@ from router.cli import (
     overrides as cli_overrides,
 )
 from router.cli import (
+    passwd as cli_passwd,
+)
+from router.cli import (
     reload as cli_reload,
 )
 from router.cli import (
@@ -126,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_heartbeats.add_commands(commands)
     cli_jobs.add_commands(commands)
     cli_casereport.add_commands(commands)
+    cli_passwd.add_commands(commands)
     return parser
 
 
