@@ -52,6 +52,8 @@ ROOMS: dict[str, tuple[str, ...]] = {
     "router.probes": ("router.config.model", "router.core", "router.engine",
                       "router.notify.transport", "router.notify.wire", "router.redaction",
                       "router.clock"),
+    "router.web": ("router.config.model", "router.config.passwords", "router.links",
+                   "router.server.api_access"),
     "router.daemon": ("router",),  # the composition root: everything
     "router.__main__": ("router.cli",),
 }
