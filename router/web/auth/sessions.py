@@ -109,6 +109,13 @@ def _decode(key: bytes, value: str) -> Session:
                    expires=datetime.fromtimestamp(int(expires), UTC), id=session_id)
 
 
+def secure_cookies(served_over_tls: bool, public_url: str) -> bool:
+    """Whether cookies are marked Secure: when router serves TLS itself, or when people
+    reach it over https (`public_url`) through a proxy that terminates TLS, where router
+    cannot see the scheme its clients used."""
+    return served_over_tls or public_url.strip().lower().startswith("https://")
+
+
 def set_cookie(value: str, *, now: datetime, expires: datetime, secure: bool) -> str:
     """The `Set-Cookie` header value for a session: never readable by scripts, never sent
     with a request another site starts, sent to every path, and only over TLS when served

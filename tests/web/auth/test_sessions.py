@@ -96,6 +96,12 @@ def test_the_cookie_attributes() -> None:
         "router_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure")
 
 
+def test_cookies_are_secure_over_tls_or_behind_an_https_proxy() -> None:
+    assert sessions.secure_cookies(True, "http://127.0.0.1:9080")
+    assert sessions.secure_cookies(False, "HTTPS://router.example.com")
+    assert not sessions.secure_cookies(False, "http://router.internal:9080")
+
+
 def test_the_key_is_made_once_with_mode_0600_and_kept(tmp_path: Path) -> None:
     first = keys.session_key(WebSettings(), tmp_path)
     path = tmp_path / "session.key"
