@@ -120,6 +120,15 @@ def test_a_session_secret_written_inline_is_an_error(tmp_path: Path) -> None:
     ]
 
 
+def test_a_short_session_secret_is_an_error_that_does_not_show_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "settings.yaml", "settings:\n  web: {session_secret: '${env:WEB}'}\n")
+    assert problems([tmp_path], environ={"WEB": "tooshort"}) == [
+        f"{path}:2:25: settings.web.session_secret: a session secret must be at least 32 "
+        "characters (it signs every login; try `openssl rand -hex 32` in a file read with "
+        "${file:...})"]
+    assert problems([tmp_path], environ={"WEB": ""}) != []
+
+
 def test_a_session_secret_reference_passes_validate_without_secrets(tmp_path: Path) -> None:
     write(tmp_path, "settings.yaml", "settings:\n  web: {session_secret: '${env:ROUTER_WEB}'}\n")
     assert problems([tmp_path], resolve_secrets=False) == []

@@ -20,6 +20,9 @@ from router.config.secrets import REFERENCE
 from router.config.values import parse_positive_duration
 from router.errors import Problem
 
+MIN_SECRET_LENGTH = 32
+"""Anyone who knows the session secret can sign themselves in as any user."""
+
 
 def user(context: Context, data: dict[str, Any], source: Source) -> User:
     password_hash = data.get("password_hash")
@@ -52,6 +55,10 @@ def _session_secret(context: Context, value: str, source: Source) -> Any:
                               "in the config itself (or leave it out: the daemon then keeps "
                               "one in its state directory)")
         return None
+    if context.resolver.resolve and len(value) < MIN_SECRET_LENGTH:
+        context.error(source, f"a session secret must be at least {MIN_SECRET_LENGTH} "
+                              "characters (it signs every login; try `openssl rand -hex 32` "
+                              "in a file read with ${file:...})")
     return context.secret(value)
 
 
