@@ -107,21 +107,23 @@ def key_from_secret(secret: str) -> bytes:
     return secret.encode()
 
 
-def read_or_create_key(state_dir: Path) -> bytes:
-    """The key kept in `state_dir/link.key`, created (32 random bytes as hex, mode 0600) on
-    first use. Created under a temporary name and linked into place, so a reader never sees
-    half a key and two daemons starting at once agree on one.
+def read_or_create_key(state_dir: Path, name: str = KEY_NAME, *, kind: str = "link key",
+                       lost: str = "links already sent stop working") -> bytes:
+    """The key kept in `state_dir/link.key` (or `name`: the web's sessions keep theirs the
+    same way), created (32 random bytes as hex, mode 0600) on first use. Created under a
+    temporary name and linked into place, so a reader never sees half a key and two daemons
+    starting at once agree on one. `kind` and `lost` word the error for a broken file.
 
     Raises:
         ValueError: the file exists but does not hold a 64-digit hex key.
         OSError: the file cannot be read or written.
     """
-    path = state_dir / KEY_NAME
+    path = state_dir / name
     try:
-        return _read_key(path)
+        return _read_key(path, kind, lost)
     except FileNotFoundError:
         pass
-    temporary = state_dir / f".{KEY_NAME}.{os.getpid()}"
+    temporary = state_dir / f".{name}.{os.getpid()}"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(descriptor, "w") as file:
@@ -132,16 +134,16 @@ def read_or_create_key(state_dir: Path) -> bytes:
             os.link(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-    return _read_key(path)
+    return _read_key(path, kind, lost)
 
 
-def _read_key(path: Path) -> bytes:
+def _read_key(path: Path, kind: str, lost: str) -> bytes:
     text = path.read_text(encoding="ascii", errors="replace").strip()
     try:
         key = bytes.fromhex(text)
     except ValueError:
         key = b""
     if len(key) != KEY_BYTES:
-        raise ValueError(f"{path} does not hold a link key ({KEY_BYTES * 2} hex digits); "
-                         "remove it to have a new one made (links already sent stop working)")
+        raise ValueError(f"{path} does not hold a {kind} ({KEY_BYTES * 2} hex digits); "
+                         f"remove it to have a new one made ({lost})")
     return key

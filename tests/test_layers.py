@@ -45,7 +45,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
                       "router.redaction", "router.sandbox"),
     "router.server": ("router.engine", "router.alerts.formats", "router.links"),
     "router.web": ("router.engine", "router.alerts", "router.core", "router.config",
-                   "router.links", "router.server.routes"),
+                   "router.links", "router.server.routes", "router.server.api_access"),
     "router.cli": ("router.config", "router.alerts", "router.core", "router.engine",
                    "router.store", "router.daemon", "router.notify.deliver",
                    "router.notify.transport", "router.clock", "router.redaction",

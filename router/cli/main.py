@@ -59,6 +59,9 @@ from router.cli import (
     overrides as cli_overrides,
 )
 from router.cli import (
+    passwd as cli_passwd,
+)
+from router.cli import (
     reload as cli_reload,
 )
 from router.cli import (
@@ -148,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_diff.add_commands(commands)
     cli_export.add_commands(commands)
     cli_replay.add_commands(commands)
+    cli_passwd.add_commands(commands)
     return parser
 
 

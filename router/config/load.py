@@ -23,6 +23,7 @@ from router.errors import Problem, Where
 SECTIONS = (
     "settings", "people", "channels", "rotas", "escalation_policies", "services", "routes",
     "suppressions", "time_intervals", "inhibit_rules", "checks", "heartbeats", "jobs",
+    "users",
 )
 LIST_SECTIONS = SECTIONS[1:]
 YAML_SUFFIXES = (".yaml", ".yml")

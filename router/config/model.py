@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from ipaddress import IPv4Network, IPv6Network
 from types import MappingProxyType
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -178,6 +179,42 @@ class Tls:
     where: Where = NOWHERE
 
 
+ROLES = ("read", "respond", "admin")
+"""What a web user may be: one of the API's scopes (server/api_access.py IMPLIED), so a
+user's role grants in the web interface what a token with that scope grants in the API."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class User:
+    """Someone who may log in to the web interface (`users:`). `password_hash` is the text
+    `router passwd` printed (config/passwords.py); None: the user logs in only through the
+    trusted proxy's header."""
+
+    name: str
+    role: str
+    password_hash: str | None = None
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustedProxy:
+    """A reverse proxy that has already authenticated the user: its `header` names a
+    declared user, and is believed only from the addresses in `sources` (config `from`)."""
+
+    header: str = "X-Forwarded-User"
+    sources: tuple[IPv4Network | IPv6Network, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebSettings:
+    """The web interface's sessions (`settings.web`)."""
+
+    session_secret: Secret | None = None
+    """Signs session cookies; None: a key the daemon keeps in the state directory."""
+    session_lifetime: timedelta = timedelta(hours=12)
+    trusted_proxy: TrustedProxy | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Daemon-wide settings; every default lives here and only here."""
@@ -204,6 +241,7 @@ class Settings:
         default_factory=lambda: frozen_mapping(RESOLVE_TIMEOUTS))
     """How long a firing alert that carries no ends_at stays firing without a repeat, by
     source (a fixed format's name, or generic:NAME); a source not named has no deadline."""
+    web: WebSettings = WebSettings()
     where: Where = NOWHERE
 
 
@@ -511,6 +549,7 @@ class Config:
     files: tuple[str, ...] = ()
     warnings: tuple[Problem, ...] = ()
     checks: Mapping[str, Check] = field(default_factory=frozen_mapping)
+    users: Mapping[str, User] = field(default_factory=frozen_mapping)
 
     def summary(self) -> str:
         """The line `router validate` and a reload print. Router's own alert sources are
@@ -528,6 +567,7 @@ class Config:
             (len(self.checks), "check", "checks"),
             (len(self.heartbeats), "heartbeat", "heartbeats"),
             (len(self.jobs), "job", "jobs"),
+            (len(self.users), "user", "users"),
         ) if count[0]]
         parts = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts)
         files = f"{len(self.files)} file" + ("" if len(self.files) == 1 else "s")

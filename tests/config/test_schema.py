@@ -106,7 +106,7 @@ def test_unknown_top_level_section(tmp_path: Path) -> None:
         f"{path}:1:1: peple: unknown key 'peple' (did you mean 'people'?); expected one of: "
         "channels, checks, escalation_policies, heartbeats, inhibit_rules, jobs, people, "
         "rotas, routes, "
-        "services, settings, suppressions, time_intervals"]
+        "services, settings, suppressions, time_intervals, users"]
 
 
 def test_unknown_key_in_a_channel_is_checked_against_that_channel_type(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from router.config.build import (
     oncall,
     routing,
     time_intervals,
+    users,
 )
 from router.config.build.context import Context, Item
 from router.config.build.settings import build_settings
@@ -54,6 +55,7 @@ def build_config(documents: list[Document], resolver: SecretResolver,
     if check_references:
         found += [context.locate(problem) for problem in heartbeats.check_services(config)]
         found += [context.locate(problem) for problem in jobs.check_services(config)]
+    found += [context.locate(problem) for problem in users.check_users(config)]
     if resolver.references:  # a secret's value never reaches a message; its reference does
         found = [dataclasses.replace(problem, message=resolver.redact(problem.message))
                  for problem in found]
@@ -99,6 +101,9 @@ def _assemble(context: Context, documents: list[Document]) -> Config:
         jobs=by_id("jobs", jobs.job),
         files=tuple(dict.fromkeys(document.source.file for document in documents)),
         checks=by_id("checks", local_checks.check),
+        users=frozen_mapping({data["name"]: users.user(context, data, source)
+                              for data, source in sections["users"]
+                              if id(data) not in context.left_out}),
     )
 
 
@@ -148,5 +153,5 @@ def _once(seen: dict[tuple[str, str], Source], key: tuple[str, str], source: Sou
     if first is not source:
         what = {"settings": "setting", "routes": "route name",
                 "time_intervals": "time interval name",
-                "inhibit_rules": "inhibit rule name"}.get(key[0], "id")
+                "inhibit_rules": "inhibit rule name", "users": "user name"}.get(key[0], "id")
         context.error(source, f"{what} {key[1]!r} is defined twice: here and at {first.where}")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from router.config.build.context import Context
+from router.config.build.users import web_settings
 from router.config.load import Source
 from router.config.model import (
     FIELD_PATH,
@@ -68,6 +69,8 @@ def build_settings(context: Context, data: dict[str, Any], source: Source) -> Se
         values["tls"], problems = build_tls(data["tls"], source.at("tls"),
                                             load_files=context.resolver.resolve)
         context.problems.extend(problems)
+    if "web" in data:
+        values["web"] = web_settings(context, data["web"], source.at("web"))
     return Settings(**values)
 
 
