@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import pty
+import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +32,7 @@ def passwd_on_a_terminal(*answers: str, user: str | None = None) -> tuple[int, s
     if pid == 0:  # the child: the pty is its terminal, stdin, stdout and stderr
         os.execv(sys.executable, argv)
     seen, pending = b"", list(answers)
-    while True:
+    while select.select([terminal], [], [], 60)[0]:  # a child that hangs fails, not waits
         try:
             chunk = os.read(terminal, 1024)
         except OSError:  # the child closed the pty (EIO on Linux)
@@ -38,9 +40,13 @@ def passwd_on_a_terminal(*answers: str, user: str | None = None) -> tuple[int, s
         if not chunk:
             break
         seen += chunk
-        if pending and seen.rstrip().endswith(b":"):
+        # Answer a prompt only once it is whole and nothing follows it: getpass turns echo
+        # off with TCSAFLUSH before each prompt, so an answer typed ahead of the second
+        # prompt would be thrown away and the child would wait for ever.
+        if pending and seen.endswith(b": "):
             os.write(terminal, pending.pop(0).encode() + b"\n")
-            seen += b"\n"
+    else:
+        os.kill(pid, signal.SIGKILL)
     os.close(terminal)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), seen.decode()
