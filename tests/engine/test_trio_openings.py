@@ -8,6 +8,7 @@ commit. Real SQLite files, a fixed clock."""
 from __future__ import annotations
 
 import itertools
+import logging
 import textwrap
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -190,4 +191,21 @@ async def test_what_is_no_plain_opening_takes_the_ordinary_way(tmp_path: Path,
     detail = await engine.incident("INC2")
     assert detail is not None
     assert detail.incident.level == (0 if why == "silenced" else 1)
+    await engine.store.close()
+
+
+async def test_an_alert_is_routed_and_keyed_once(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """The plans and the ordinary way share one routing (engine/repeats.py `resolve`): a
+    service's dedup-key template that fails warns once per alert, not once per look."""
+    engine = await an_engine(tmp_path / "state")
+    (tmp_path / "state" / "config.yaml").write_text(textwrap.dedent(CONFIG).replace(
+        "escalation_policy: api}", "escalation_policy: api, "
+        "dedup_key: '{{ labels.missing.deeper }}'}"))
+    engine.use_config(load_config([tmp_path / "state" / "config.yaml"]))
+    with caplog.at_level(logging.WARNING, logger="router.engine.snapshot"):
+        await engine.ingest([alert("a1")])  # the ordinary way: nothing in memory yet
+        await engine.ingest([alert("a1", status=Status.RESOLVED)])  # the ordinary way
+    assert [record.getMessage() for record in caplog.records] == [
+        "dedup key template failed; using the label hash"] * 2
     await engine.store.close()
