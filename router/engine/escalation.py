@@ -274,13 +274,26 @@ def apply_walk(transaction: Transaction, number: int, found: Walk, now: datetime
     (an opening's channels) first, each with `note` (a first page's health context);
     returns its timeline lines: the levels it skipped, the fallback or that nobody was
     reached, what was held, and what was notified."""
-    plan = found.plan
-    notifications = [*also, *plan.notifications]
+    notifications = walk_notifications(found, also, note)
+    transaction.add_notifications(notifications)
+    if found.plan.deadline is not None:
+        transaction.set_timer(number, found.plan.timer, found.plan.deadline)
+    return walk_lines(found, now, notifications)
+
+
+def walk_notifications(found: Walk, also: Sequence[Notification] = (),
+                       note: str = "") -> list[Notification]:
+    """What `apply_walk` writes to the outbox: `also` first, then the walk's, with `note`."""
+    notifications = [*also, *found.plan.notifications]
     if note:
         notifications = [replace(item, note=note) for item in notifications]
-    transaction.add_notifications(notifications)
-    if plan.deadline is not None:
-        transaction.set_timer(number, plan.timer, plan.deadline)
+    return notifications
+
+
+def walk_lines(found: Walk, now: datetime,
+               notifications: Sequence[Notification]) -> list[TimelineEntry]:
+    """`apply_walk`'s timeline lines (pure: a page planned on the trio thread uses it)."""
+    plan = found.plan
     lines = [TimelineEntry(at=now, actor="router", action="level skipped",
                            details={"level": str(level), "why": why})
              for level, why in found.skipped]

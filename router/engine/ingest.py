@@ -30,8 +30,9 @@ from router.engine.ingest_log import IngestLog
 from router.engine.inhibitions import Inhibitions
 from router.engine.legacy_keys import LegacyKeys
 from router.engine.muting import NEVER, UNMUTE, firing_alerts
-from router.engine.repeats import Plan, Repeats, retriggers
-from router.engine.snapshot import Snapshot, render_key
+from router.engine.openings import Opening, Openings
+from router.engine.repeats import Plan, Repeats, Resolved, resolve, retriggers
+from router.engine.snapshot import Snapshot
 from router.engine.state import EngineState
 from router.store import Transaction
 
@@ -72,6 +73,7 @@ class Ingest:
         self.log = IngestLog()
         self.legacy_keys = LegacyKeys()
         self.repeats = Repeats(state.store)
+        self.openings = Openings(state.store)
         self.feeds: Feeds | None = None
         """Set by the engine once its heartbeats exist (they ingest through `ingest_one`)."""
 
@@ -89,7 +91,7 @@ class Ingest:
         if self.health.measure is not None and self.health.attaching(snapshot.config):
             alerts = await self.health.gather(snapshot, alerts)  # attach_checks
         now = self.state.clock.now()
-        plans = [self.repeats.plan(snapshot, alert, now) for alert in alerts]
+        plans = [self._plan(snapshot, alert, now) for alert in alerts]
 
         ordinary = [False]  # whether a unit took the ordinary way (it may page)
 
@@ -124,8 +126,21 @@ class Ingest:
         self.log.accepted((item.action for item in accepted), trace_id)
         return accepted
 
+    def _plan(self, snapshot: Snapshot, alert: Alert,
+              now: datetime) -> tuple[Resolved, Plan | Opening | None]:
+        """The alert routed and keyed once (the ordinary way uses it too), and a repeat or
+        a new incident decided on the trio thread (engine/repeats.py, engine/openings.py);
+        None: the ordinary way (also for a new alert whose key may name an incident opened
+        under its old fingerprint)."""
+        resolved = resolve(snapshot, alert, now)
+        repeat = self.repeats.plan(snapshot, resolved, now)
+        if repeat is not None or not self.legacy_keys.settled(resolved.alert, resolved.key, now):
+            return resolved, repeat
+        return resolved, self.openings.plan(snapshot, resolved, now, self.state.new_id)
+
     def _accept(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
-                plan: Plan | None, now: datetime) -> tuple[Accepted, bool]:
+                planned: tuple[Resolved, Plan | Opening | None],
+                now: datetime) -> tuple[Accepted, bool]:
         """One alert of a sender, in the unit, and whether it took a way that may page: a
         heartbeat's when its `match` selects it (it pings the heartbeat, opens nothing and
         is never a planned repeat: engine/heartbeats.py), else its plan if the store still
@@ -133,9 +148,13 @@ class Ingest:
         fed = self.feeds(transaction, snapshot, alert, now) if self.feeds else None
         if fed is not None:  # a heartbeat failing or recovering may page
             return Accepted(None, fed, "heartbeat"), True
-        if plan is not None and self.repeats.current(transaction, plan):
+        resolved, plan = planned
+        if isinstance(plan, Opening):
+            if self.openings.current(transaction, snapshot, plan):
+                return Accepted(plan.write(transaction), plan.key, "opened"), True
+        elif plan is not None and self.repeats.current(transaction, plan):
             return self._write_planned(transaction, plan), False
-        return self.ingest_one(transaction, snapshot, alert, now), True
+        return self.ingest_one(transaction, snapshot, alert, now, resolved=resolved), True
 
     @staticmethod
     def _write_planned(transaction: Transaction, plan: Plan) -> Accepted:
@@ -145,15 +164,14 @@ class Ingest:
                         plan.suppressed_by)
 
     def ingest_one(self, transaction: Transaction, snapshot: Snapshot, alert: Alert,
-                   now: datetime, *, page: bool = True) -> Accepted:
+                   now: datetime, *, page: bool = True,
+                   resolved: Resolved | None = None) -> Accepted:
+        """One alert, the ordinary way, in `transaction`; `resolved` is what `resolve` made
+        of it on the trio thread (worked out here when not given)."""
         config = snapshot.config
-        alert = expiry.effective(alert, now)
-        if alert.service is None and alert.routing_key in snapshot.routing_keys:
-            alert = replace(alert, service=snapshot.routing_keys[alert.routing_key])
-        decision = route(alert, snapshot.routes)
+        resolved = resolved or resolve(snapshot, alert, now)
+        alert, decision, key = resolved.alert, resolved.decision, resolved.key
         service = config.services.get(decision.service or "")
-        key = incident_rules.dedup_key(
-            alert, lambda: render_key(snapshot, decision.service, alert), decision.service)
         verdict = check_suppression(
             alert, config.suppressions, transaction.active_silences(now), now,
             inhibition=self.inhibitions.check(transaction, config.inhibit_rules, alert),

@@ -37,6 +37,14 @@ class LegacyKeys:
         self._checked_at: datetime | None = None
         self._some = True
 
+    def settled(self, alert: Alert, key: str, now: datetime) -> bool:
+        """Whether `old_key` would answer None without reading the store (for the trio
+        thread: engine/openings.py takes any doubt to the ordinary way)."""
+        if alert.source not in SOURCES or alert.dedup_key != key:
+            return True
+        return (self._checked_at is not None and now - self._checked_at < RECHECK
+                and not self._some)
+
     def old_key(self, reader: Reader, alert: Alert, key: str, now: datetime) -> str | None:
         """The key the alert had before issue 15, if it may still name an open incident."""
         if alert.source not in SOURCES or alert.dedup_key != key:

@@ -27,11 +27,33 @@ from datetime import datetime
 from router.alerts.model import Alert, Incident, IncidentState, Status
 from router.config.model import Config
 from router.core import incidents as incident_rules
-from router.core.routing import route
+from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
 from router.engine import expiry
 from router.engine.snapshot import Snapshot, render_key
 from router.store import Store, Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """An alert as ingest takes it (`expiry.effective`, its service from its routing key),
+    its route and its dedup key: worked out once per alert on the trio thread and shared by
+    the plans (here and engine/openings.py)."""
+
+    alert: Alert
+    decision: Decision
+    key: str
+
+
+def resolve(snapshot: Snapshot, alert: Alert, now: datetime) -> Resolved:
+    """`alert` resolved against `snapshot`, as `Ingest.ingest_one` resolves it."""
+    alert = expiry.effective(alert, now)
+    if alert.service is None and alert.routing_key in snapshot.routing_keys:
+        alert = replace(alert, service=snapshot.routing_keys[alert.routing_key])
+    decision = route(alert, snapshot.routes)
+    key = incident_rules.dedup_key(
+        alert, lambda: render_key(snapshot, decision.service, alert), decision.service)
+    return Resolved(alert, decision, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,19 +91,14 @@ class Repeats:
         self.stale = 0
         """Plans the store no longer held when their unit ran (ingested the ordinary way)."""
 
-    def plan(self, snapshot: Snapshot, alert: Alert, now: datetime) -> Plan | None:
-        """The repeat's writes, decided now; None when `alert` needs the ordinary way."""
+    def plan(self, snapshot: Snapshot, resolved: Resolved, now: datetime) -> Plan | None:
+        """The repeat's writes, decided now; None when the alert needs the ordinary way."""
         config = snapshot.config
-        alert = expiry.effective(alert, now)
+        alert, decision, key = resolved.alert, resolved.decision, resolved.key
         if alert.status is not Status.FIRING or config.inhibit_rules:
             return None
-        if alert.service is None and alert.routing_key in snapshot.routing_keys:
-            alert = replace(alert, service=snapshot.routing_keys[alert.routing_key])
-        decision = route(alert, snapshot.routes)
-        key = incident_rules.dedup_key(
-            alert, lambda: render_key(snapshot, decision.service, alert), decision.service)
         peek = self.store.peek(key, now)
-        if peek is None or peek.incident.level == 0:
+        if peek is None or peek.incident is None or peek.incident.level == 0:
             return None  # not held in memory, or never notified: paging is the store's way
         verdict = check_suppression(alert, config.suppressions, peek.silences, now,
                                     routes=decision.routes,

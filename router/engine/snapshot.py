@@ -68,6 +68,16 @@ class OnCallCache:
         """This process changed the run-time overrides: read them before the next answer."""
         self._seen = None
 
+    def overrides_seen(self) -> object | None:
+        """The run-time overrides the cache answers from, for a page planned on the trio
+        thread (engine/openings.py), or None when it has not read them yet: its unit
+        compares them (`same`) after `within` read them again if they may have changed."""
+        return self._overrides if self._seen is not None else None
+
+    def same(self, seen: object) -> bool:
+        """Whether the cache still answers from the overrides `overrides_seen` returned."""
+        return self._seen is not None and self._overrides is seen
+
     def within(self, transaction: Reader, now: datetime) -> OnCallCache:
         """The cache as escalation's lookup inside `transaction`, run-time overrides current."""
         if self._seen is None or self._seen[0] is not transaction:

@@ -32,8 +32,9 @@ slot that sends page after page from that queue, within each channel's limits:
   notification is not sent again meanwhile, where it once was thousands of times a minute. A
   failed read of the outbox makes the whole deliverer back off alike. The store logs these
   failures, once per cause every ten seconds.
-Every attempt is written to the delivery log and logged: INFO when delivered, WARNING when it
-will be retried, ERROR when it failed for good.
+Every attempt is written to the delivery log and logged: INFO when delivered (one line for
+the pages one commit recorded: notify/recorder.py `log_attempts`), WARNING when it will be
+retried, ERROR when it failed for good.
 """
 
 from __future__ import annotations

@@ -275,3 +275,8 @@ class Store(Protocol):
         holds them in memory, without a round trip to its thread (None otherwise); a unit
         acting on it asks `Transaction.unchanged(peek.seen)` first."""
         ...
+    def peek_absent(self, dedup_key: str, now: datetime) -> Peek | None:
+        """The silences in force at `now` if the store holds them and every open incident in
+        memory and none has `dedup_key` (the Peek's incident is None); None otherwise. A
+        unit opening an incident on it asks `Transaction.unchanged(peek.seen)` first."""
+        ...

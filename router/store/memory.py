@@ -114,6 +114,12 @@ class Memory:
             entry.decoded = _incident(dict(zip(_COLUMN_NAMES, entry.row, strict=True)))
         return entry
 
+    def holds_none(self, dedup_key: str) -> bool:
+        """Whether the memory is loaded and holds no open incident for `dedup_key` (for the
+        trio thread: never loads)."""
+        by_key = self._by_key
+        return by_key is not None and dedup_key not in by_key
+
     def written(self, connection: sqlite3.Connection, number: int) -> Open | None:
         """What was last written for open incident `number`; None if it is not open."""
         self.open_incidents(connection)

@@ -214,6 +214,20 @@ class Store:
         incident, firing = entry.decoded
         return Peek(incident, firing, in_force(silences, seconds), (dedup_key, entry, silences))
 
+    def peek_absent(self, dedup_key: str, now: datetime) -> Peek | None:
+        """The silences in force at `now` when the store's memory holds every open incident
+        and none has `dedup_key` (a Peek whose incident is None), on the caller's thread;
+        None unless the memory holds both. A unit that opens an incident on it asks
+        `unchanged` first (another unit may have opened one for the key meanwhile)."""
+        memory = self._memory
+        silences, since = memory.silences, memory.silences_since
+        if silences is None or not memory.holds_none(dedup_key):
+            return None
+        seconds = now.timestamp()
+        if seconds < since:
+            return None
+        return Peek(None, frozenset(), in_force(silences, seconds), (dedup_key, None, silences))
+
     def take_timers_set(self) -> datetime | None:
         """The earliest deadline that commits set since the last call; None if they set no
         timer. The scheduler's poke asks, so a commit that set no timer (a repeat alert, a

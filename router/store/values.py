@@ -30,9 +30,10 @@ class IncidentDetail:
 class Peek:
     """An open incident and the silences in force, as the store holds them in memory, read
     on the trio thread with no round trip to the store's thread (`Store.peek`). It may be
-    stale by the time a unit runs: the unit asks `Transaction.unchanged(seen)` first."""
+    stale by the time a unit runs: the unit asks `Transaction.unchanged(seen)` first.
+    `incident` is None in what `Store.peek_absent` answers: no incident is open for the key."""
 
-    incident: Incident
+    incident: Incident | None
     firing: frozenset[str]
     silences: list[Silence]
     seen: object

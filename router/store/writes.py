@@ -277,8 +277,12 @@ class Transaction(Reader):
         """Whether the open incident and the silences a `Peek` saw are still what the store
         holds (the memory checked against other connections first)."""
         memory = self._remembered()
-        dedup_key, entry, silences = cast(tuple[str, Open, Silences], seen)
-        return memory.silences is silences and memory.peek(dedup_key) is entry
+        dedup_key, entry, silences = cast(tuple[str, Open | None, Silences], seen)
+        if memory.silences is not silences:
+            return False
+        if entry is None:  # what `peek_absent` saw: still no open incident for the key
+            return dedup_key not in memory.open_incidents(self._raw)
+        return memory.peek(dedup_key) is entry
 
     def _loaded(self, row: sqlite3.Row) -> tuple[Incident, frozenset[str]]:
         incident, firing = _incident(row)
