@@ -31,6 +31,7 @@ from router.alerts.formats import (
     pagerduty,
 )
 from router.engine import Accepted, Engine, overrides, roster, views
+from router.engine.analysis import run_json as analysis_json
 from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
 from router.server.api_access import DETECTED, Access, FeedToken, Gate
 from router.server.api_alertmanager import AlertmanagerApi
@@ -430,7 +431,9 @@ class _Incidents:
         detail = await self.engine.incident(request.params["id"])
         if detail is None:
             raise NotFound(f"no incident {request.params['id']}")
-        return Response.json(200, views.detail_json(detail))
+        runs = await self.engine.analysis.runs(request.params["id"])  # newest first
+        return Response.json(200, {**views.detail_json(detail),
+                                   "analysis": analysis_json(runs[0]) if runs else None})
 
     def transition(self, verb: str) -> Handler:
         async def handle(request: Request) -> Response:
