@@ -73,9 +73,11 @@ class Quick:
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
+        self.on_main_thread: list[bool] = []
 
     def analyse(self, request: Request) -> Result:
         self.requests.append(request)
+        self.on_main_thread.append(threading.current_thread() is threading.main_thread())
         return Result(summary=f"{request.title}: looked at disk; 1 recommendation",
                       probable_cause="/var is 97% full", recommendations=(Recommendation(
                           type="disk", priority="critical", title="/var is 97% full",
@@ -206,6 +208,7 @@ async def test_the_result_is_stored_shown_and_sent_to_the_channels_that_ask(
                                  "0 check result(s)")
     assert run.settings["provider"] == "local" and run.started_at is not None
     assert quick.requests[0].past["by_key"]["count"] == 0
+    assert quick.on_main_thread == [False]  # a worker thread, never the trio thread
     detail = await engine.incident(incident_id)
     assert detail is not None
     entry = detail.timeline[-1]
