@@ -278,8 +278,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX analysis_runs_by_incident ON analysis_runs (incident_number, created_at);
     CREATE INDEX analysis_runs_unfinished ON analysis_runs (created_at)
         WHERE status IN ('pending', 'running');
-    CREATE INDEX incidents_by_key ON incidents (dedup_key, opened_at);
-    CREATE INDEX incidents_by_labels ON incidents (labels, opened_at);
+    CREATE INDEX incidents_by_key ON incidents (dedup_key, opened_at, acknowledged_at,
+                                                resolved_at);
+    CREATE INDEX incidents_by_labels ON incidents (labels, opened_at, acknowledged_at,
+                                                   resolved_at);
     """,
 )
 
