@@ -25,6 +25,7 @@ import trio
 from router.alerts.model import Alert, Incident, Notification, TimelineEntry
 from router.analysis.local import LocalProvider
 from router.analysis.model import Provider, Request, Result
+from router.analysis.openai import ModelProvider
 from router.config.model import Analysis, Route, Service
 from router.core.routing import route
 from router.engine.health import PREFIX as HEALTH_PREFIX
@@ -55,7 +56,10 @@ class Pool:
 
 def provider_for(analysis: Analysis) -> Provider:
     """The provider `analysis` names; a model's falls back to the local one."""
-    return LocalProvider(analysis)
+    local = LocalProvider(analysis)
+    if analysis.provider == "openai_compatible":
+        return ModelProvider(analysis, fallback=local)
+    return local
 
 
 def choose(routes: tuple[Route, ...], service: Service | None) -> Analysis | None:

@@ -261,3 +261,12 @@ def test_the_local_provider_is_the_default(tmp_path: Path) -> None:
     from router.analysis.local import LocalProvider
     from router.engine.analysis import provider_for
     assert isinstance(provider_for(Analysis(provider="local")), LocalProvider)
+
+
+def test_a_model_provider_falls_back_to_the_local_one() -> None:
+    from router.analysis.local import LocalProvider
+    from router.analysis.openai import ModelProvider
+    from router.engine.analysis import provider_for
+    made = provider_for(Analysis(provider="openai_compatible", base_url="http://127.0.0.1:1",
+                                 model="m"))
+    assert isinstance(made, ModelProvider) and isinstance(made.fallback, LocalProvider)
