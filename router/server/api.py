@@ -35,6 +35,7 @@ from router.engine.analysis import run_json as analysis_json
 from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
 from router.server.api_access import DETECTED, Access, FeedToken, Gate
 from router.server.api_alertmanager import AlertmanagerApi
+from router.server.api_analysis import AnalysisApi
 from router.server.api_checks import Checks
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_formats import FormatIngest
@@ -140,6 +141,9 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("POST", "/v1/notify", "respond", notify.send)
     add("POST", "/v1/notify/batch", "respond", notify.batch)
     add("POST", "/v1/incidents/{id}/notes", "respond", Notes(engine).add)
+    analysis = AnalysisApi(engine, trace_id)
+    add("GET", "/v1/incidents/{id}/analysis", "read", analysis.list)
+    add("POST", "/v1/incidents/{id}/analysis", "respond", analysis.run_again)
     checks = Checks(engine)
     add("GET", "/v1/checks", "read", checks.list)
     add("GET", "/v1/checks/{id}/runs", "read", checks.runs)
