@@ -32,7 +32,7 @@ from router.engine.health import PREFIX as HEALTH_PREFIX
 from router.engine.ids import parse_incident_id
 from router.engine.snapshot import Snapshot
 from router.engine.state import EngineState
-from router.errors import NotFound
+from router.errors import NotFound, StoreError
 from router.redaction import redact_settings
 from router.store import Reader, Transaction
 from router.store.values import AnalysisRun, PastIncidents
@@ -203,21 +203,28 @@ class Analyses:
 
     async def _dispatch(self, send: trio.MemorySendChannel[str]) -> None:
         """Hand each unfinished run not yet handed to the workers, in order of creation;
-        one that does not fit the queue is failed at once."""
+        one that does not fit the queue is failed at once. A store that cannot be read or
+        written is tried again at the next wake or poll: the runs wait in it meanwhile."""
         while True:
             self._woken = trio.Event()
-            unfinished = await self.state.store.read(lambda reader: reader.analysis.unfinished())
-            for item in unfinished:
-                if item.id in self._queued:
-                    continue
-                try:
-                    send.send_nowait(item.id)
-                except trio.WouldBlock:
-                    await self._finish(item, None, error="queue full")
-                    continue
-                self._queued.add(item.id)
+            try:
+                await self._hand_over(send)
+            except StoreError as error:
+                logger.warning("analysis: the store failed, runs wait: %s", error)
             with trio.move_on_after(POLL.total_seconds()):
                 await self._woken.wait()
+
+    async def _hand_over(self, send: trio.MemorySendChannel[str]) -> None:
+        unfinished = await self.state.store.read(lambda reader: reader.analysis.unfinished())
+        for item in unfinished:
+            if item.id in self._queued:
+                continue
+            try:
+                send.send_nowait(item.id)
+            except trio.WouldBlock:
+                await self._finish(item, None, error="queue full")
+                continue
+            self._queued.add(item.id)
 
     async def _work(self, receive: trio.MemoryReceiveChannel[str]) -> None:
         async with receive:

@@ -100,3 +100,14 @@ channels:
 """)
     found = problems([path])
     assert len(found) == 1 and "channels[0].follow_up" in found[0], found
+
+
+def test_the_scan_must_leave_time_for_the_rest_of_the_analysis(tmp_path: Path) -> None:
+    path = write(tmp_path, "router.yaml", """
+services:
+  - id: db
+    analysis: {provider: local, timeout: 10s, scan_time: 10s}
+""")
+    assert problems([path]) == [
+        f"{path}:3:58: services[0].analysis.scan_time: '10s' leaves no time of the analysis's "
+        "timeout (10s) for the rest: make it shorter"]

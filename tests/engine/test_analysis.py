@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from router.alerts.model import Alert, Severity
@@ -223,7 +224,8 @@ async def test_the_run_is_written_with_the_first_page_and_not_before(
         harness: Harness) -> None:
     quick = Quick()
     engine = await harness.start(quick)
-    engine.analysis.wake = lambda: None  # type: ignore[method-assign]  # hold it: look
+    harness.scopes[1].cancel()  # no pool: the run stays as the page's unit wrote it
+    await trio.lowlevel.checkpoint()
     incident_id = (await engine.ingest([alert("DiskFull")]))[0].incident_id
     assert incident_id is not None
     pending = await runs_of(engine, incident_id)
@@ -244,12 +246,15 @@ async def test_a_restart_takes_up_runs_left_pending_or_running(
     await engine.store.write(lambda transaction: transaction.analysis.save(AnalysisRun(
         id="left-running", incident_number=1, provider="local", status="running",
         created_at=EPOCH - timedelta(minutes=1))))
+    await wait_for(lambda: len(receiver.accepted) == 1, 10)  # the page, before the stop
     await harness.stop()
     engine = await harness.start(quick)
     try:
         assert incident_id is not None
         await wait_for(lambda: len(quick.requests) == 2, 10)
-        await wait_for(lambda: len(receiver.accepted) == 3, 10)  # a trigger, two follow-ups
+        # two follow-ups (the trigger may come twice: a stop can cut its record short)
+        await wait_for(lambda: [json.loads(item.body)["event"] for item in receiver.accepted
+                                ].count("analysis") == 2, 10)
         runs = await runs_of(engine, incident_id)
         assert sorted((run.id == "left-running", run.status) for run in runs) == [
             (False, "succeeded"), (True, "succeeded")]
@@ -270,3 +275,60 @@ def test_a_model_provider_falls_back_to_the_local_one() -> None:
     made = provider_for(Analysis(provider="openai_compatible", base_url="http://127.0.0.1:1",
                                  model="m"))
     assert isinstance(made, ModelProvider) and isinstance(made.fallback, LocalProvider)
+
+
+async def test_a_local_check_s_metrics_reach_the_provider(harness: Harness,
+                                                          receiver: FakeWebhook) -> None:
+    quick = Quick()
+    engine = await harness.start(quick)
+    await engine.ingest([Alert(
+        summary="check disk on db1 is critical: / is 97% full", source="check",
+        severity=Severity.CRITICAL, labels={"alertname": "disk", "check": "disk"},
+        annotations={"message": "/ is 97% full", "check_status": "critical",
+                     "metric.disk_percent:/": "97", "health.cpu": "ok: load 0.2"})])
+    await wait_for(lambda: bool(quick.requests), 10)
+    assert dict(quick.requests[0].checks) == {
+        "disk": {"status": "critical", "message": "/ is 97% full",
+                 "metrics": {"disk_percent:/": 97.0}},
+        "cpu": {"status": "ok", "message": "ok: load 0.2"}}
+
+
+class FailingReads:
+    """The store, but its reads fail while `failing` (a disk that went away)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.failing = True
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    async def read(self, query: Callable[..., object]) -> object:
+        from router.errors import StoreUnavailable
+        if self.failing:
+            raise StoreUnavailable("disk I/O error")
+        return await self.store.read(query)
+
+
+async def test_a_store_failure_leaves_the_runs_waiting_not_the_pool_dead(
+        tmp_path: Path, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> None:
+    autojump_clock.autojump_threshold = 0.05
+    (tmp_path / "router.yaml").write_text(config_text("http://127.0.0.1:9/hook"))
+    store = await Store.open(tmp_path / "router.db", synchronous="NORMAL")
+    failing = FailingReads(store)
+    engine = Engine(load_config([tmp_path / "router.yaml"]), store, TrioClock(EPOCH))
+    quick = Quick()
+    analyses = Analyses(engine.state, providers=lambda _: quick)
+    engine.ingesting.analyses = analyses
+    try:
+        await engine.ingest([alert("DiskFull")])
+        engine.state.store = failing  # type: ignore[assignment]  # the store fails now
+        scope = await start_stoppable(nursery, analyses.run)
+        await trio.sleep(5)
+        assert quick.requests == []
+        failing.failing = False
+        await trio.sleep(61)  # the next poll
+        assert [request.incident_id for request in quick.requests] == ["INC1"]
+        scope.cancel()
+    finally:
+        await store.close()

@@ -39,6 +39,12 @@ def analysis(context: Context, data: dict[str, Any], source: Source) -> Analysis
             context.error(source.at(key), f"at most {_words(longest)}, got {data[key]!r}")
         elif duration is not None:
             values[key] = duration
+    scan = values.get("scan_time")
+    whole = values.get("timeout", Analysis(provider="local").timeout)  # the default: the model's
+    if scan is not None and scan >= whole:
+        context.error(source.at("scan_time"), f"{data['scan_time']!r} leaves no time of the "
+                                              f"analysis's timeout ({_seconds(whole)}) for "
+                                              "the rest: make it shorter")
     if "keywords" in data:
         values["keywords"] = frozen_mapping({
             **ANALYSIS_KINDS,
@@ -55,6 +61,10 @@ def _check_url(context: Context, text: str, source: Source) -> None:
         context.error(source, f"expected an http:// or https:// URL, got {text!r}")
     elif parts.username or parts.password:
         context.error(source, "no user or password in the URL: give the key as api_key")
+
+
+def _seconds(duration: timedelta) -> str:
+    return f"{duration.total_seconds():g}s"
 
 
 def _words(duration: timedelta) -> str:
