@@ -81,7 +81,7 @@ class LocalProvider:
             type="disk", priority=_level(disk["percent"]),
             title=f"{disk['mount']} is {disk['percent']:.0f}% full",
             description=f"{_mebibytes(disk['free_bytes'])} free on {disk['device']}.",
-            actions=(f"du -xsh {disk['mount']}/* | sort -h | tail",),
+            actions=(f"du -xsh {disk['mount'].rstrip('/')}/* | sort -h | tail",),
             details=disk) for disk in disks[:3]]
         if self.settings.paths:
             scan = host.scan(self.settings.paths, max_files=self.settings.max_files,
