@@ -91,11 +91,12 @@ def scan(paths: Sequence[str], *, max_files: int, seconds: float, count: int = 5
     deadline = monotonic() + seconds
     entries: list[tuple[int, float, str]] = []
     complete = True
-    for index, (path, size, modified) in enumerate(_files(paths)):
-        if index >= max_files or monotonic() > deadline:
+    for path, size, modified in _files(paths):
+        if len(entries) >= max_files or monotonic() > deadline:
             complete = False
             break
-        entries.append((size, modified, path))
+        if size >= 0:  # a directory is -1: the time is checked for it too
+            entries.append((size, modified, path))
     largest = heapq.nlargest(count, entries)
     oldest = heapq.nsmallest(count, entries, key=lambda entry: entry[1])
     return Scan(largest=[{"path": path, "bytes": size} for size, _, path in largest],
@@ -104,11 +105,13 @@ def scan(paths: Sequence[str], *, max_files: int, seconds: float, count: int = 5
 
 
 def _files(paths: Sequence[str]) -> Iterator[tuple[str, int, float]]:
-    """(path, size, modification time) of every regular file under `paths`, depth first;
-    what cannot be read is passed over."""
+    """(path, size, modification time) of every regular file under `paths`, depth first,
+    and (path, -1, 0) for each directory entered (so a tree of empty directories still
+    meets the scan's deadline); what cannot be read is passed over."""
     stack = list(reversed(paths))
     while stack:
         directory = stack.pop()
+        yield directory, -1, 0.0
         try:
             with os.scandir(directory) as found:
                 for entry in found:

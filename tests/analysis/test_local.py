@@ -75,7 +75,7 @@ def test_the_scan_stops_at_its_file_count_and_its_time(tmp_path: Path) -> None:
     ticks = iter(range(100))
     timed = host.scan([str(tmp_path)], max_files=1000, seconds=3.5,
                       monotonic=lambda: float(next(ticks)))
-    assert (timed.files, timed.complete) == (3, False)
+    assert (timed.files, timed.complete) == (2, False)  # a tick for the directory, 2 files
     whole = host.scan([str(tmp_path), str(tmp_path / "missing")], max_files=1000, seconds=60)
     assert (whole.files, whole.complete, whole.largest[0]["bytes"]) == (20, True, 19)
 
@@ -107,3 +107,12 @@ def test_an_incident_no_keyword_picks_gets_the_host_at_a_glance() -> None:
     assert result.findings["kinds"] == []
     assert [item.type for item in result.recommendations] == ["general"]
     assert result.summary.startswith("Backup late: looked at the host in general; 1 ")
+
+
+def test_a_tree_of_empty_directories_still_meets_the_deadline(tmp_path: Path) -> None:
+    for index in range(50):
+        (tmp_path / f"d{index}" / "e").mkdir(parents=True)
+    ticks = iter(range(1000))
+    found = host.scan([str(tmp_path)], max_files=1000, seconds=10.5,
+                      monotonic=lambda: float(next(ticks)))
+    assert (found.files, found.complete) == (0, False)
