@@ -111,3 +111,14 @@ services:
     assert problems([path]) == [
         f"{path}:3:58: services[0].analysis.scan_time: '10s' leaves no time of the analysis's "
         "timeout (10s) for the rest: make it shorter"]
+
+
+def test_a_missing_key_file_is_one_problem(tmp_path: Path) -> None:
+    path = write(tmp_path, "router.yaml", """
+services:
+  - id: db
+    analysis: {provider: openai_compatible, base_url: "http://m:1", model: m,
+               api_key: "${file:gone.key}"}
+""")
+    found = problems([path])
+    assert len(found) == 1 and "gone.key' does not exist" in found[0], found

@@ -29,7 +29,8 @@ def analysis(context: Context, data: dict[str, Any], source: Source) -> Analysis
         _check_url(context, data["base_url"], source.at("base_url"))
     if "api_key" in data:
         secret = context.secret(data["api_key"])
-        if not secret.reference:
+        # a reference that did not resolve (a missing file) is reported by the resolver
+        if not secret.reference and "${" not in data["api_key"]:
             context.error(source.at("api_key"), "write the key as ${file:PATH} or "
                                                 "${env:NAME}, never in the config itself")
         values["api_key"] = secret
