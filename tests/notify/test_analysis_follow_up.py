@@ -47,3 +47,18 @@ def test_templates_read_the_analysis_of_a_follow_up(tmp_path: Path) -> None:
     trigger = make_message(event="trigger")
     page = build_message(config, config.channels["own"], trigger.notification, trigger.incident)
     assert page.text == "trigger: none0"
+
+
+def test_slack_gets_an_analysis_as_a_follow_up_without_buttons() -> None:
+    from datetime import UTC, datetime
+
+    from router.config.model import Secret
+    from router.notify import slack
+    message = make_message(event="analysis", title="Analysis of INC3: Disk full on db-1",
+                           text="Disk full: looked at disk\n- [critical] /var is 97% full")
+    settings = slack.Settings(webhook_url=Secret("https://hooks.slack.invalid/T/B/x"))
+    body = json.loads(slack.render(message, settings, now=datetime(2026, 3, 2, tzinfo=UTC)
+                                   ).body)
+    assert body["text"] == ("Analysis of INC3: Disk full on db-1\nDisk full: looked at "
+                            "disk\n- [critical] /var is 97% full")
+    assert [block["type"] for block in body["blocks"]] == ["section"]  # no buttons
