@@ -12,6 +12,8 @@ pass every URL they show through here.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _URL = re.compile(r"""[A-Za-z][A-Za-z0-9+.-]*:?//[^\s"'<>]*""")
 """Something URL-shaped: a scheme (even without its colon) and `//`."""
@@ -57,3 +59,25 @@ def _display_match(found: re.Match[str]) -> str:
     url = found.group()
     stripped = url.rstrip(".,:;)")
     return display_url(stripped) + url[len(stripped):]
+
+
+SECRET_WORDS = ("key", "secret", "token", "password", "api")
+"""A setting whose name holds any of these (any case) is never shown or stored as it is."""
+REDACTED = "<redacted>"
+
+
+def redact_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """`settings` as they may be stored or shown: the value of every key holding one of
+    SECRET_WORDS replaced by REDACTED (nested mappings too), and text values with their URLs
+    as `display_url` shows them (a key in a URL's user info or query goes as well)."""
+    shown: dict[str, Any] = {}
+    for name, value in settings.items():
+        if any(word in name.lower() for word in SECRET_WORDS):
+            shown[name] = REDACTED
+        elif isinstance(value, Mapping):
+            shown[name] = redact_settings(value)
+        elif isinstance(value, str):
+            shown[name] = redact_urls(value)
+        else:
+            shown[name] = value
+    return shown

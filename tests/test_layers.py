@@ -42,7 +42,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
                                "router.store.outbox", "router.clock"),
     "router.engine": ("router.core", "router.store", "router.config.model",
                       "router.alerts.model", "router.alerts.identity", "router.clock",
-                      "router.redaction", "router.sandbox"),
+                      "router.redaction", "router.sandbox", "router.analysis"),
     "router.server": ("router.engine", "router.alerts.formats", "router.links"),
     "router.web": ("router.engine", "router.alerts", "router.core", "router.config",
                    "router.links", "router.server.routes", "router.server.api_access"),
@@ -61,6 +61,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
                       "router.notify.transport", "router.notify.wire", "router.redaction",
                       "router.clock"),
     "router.daemon": ("router",),  # the composition root: everything
+    "router.analysis": ("router.alerts", "router.core", "router.config"),  # the engine calls it
     "router.__main__": ("router.cli",),
 }
 
@@ -78,11 +79,11 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "sqlite3": ("router.store",),
     "psycopg": ("router.store",),
     "psycopg_pool": ("router.store",),
-    "httpx": ("router.notify.transport",),
+    "httpx": ("router.notify.transport", "router.analysis"),
     "h11": (),  # not router's: server/http.py parses with httptools (httpx brings h11)
     "httptools": ("router.server.http_wire", "router.notify.http_client"),
     "smtplib": ("router.notify.smtp", "router.notify.transport"),
-    "psutil": ("router.probes",),
+    "psutil": ("router.probes", "router.analysis"),
     "trio": ("router.clock", "router.store", "router.notify.deliver", "router.notify.transport",
              "router.notify.http_client", "router.notify.lane", "router.notify.recorder",
              "router.engine", "router.server", "router.cli", "router.daemon", "router.probes",
@@ -225,7 +226,9 @@ def test_the_rules_catch_what_they_are_for(tmp_path: Path) -> None:
     assert why("router.core.oncall", "trio") is not None
     assert why("router.notify.slack", "trio") is not None
     assert why("router.notify.slack", "httpx") == (
-        "httpx may be imported only by router.notify.transport")
+        "httpx may be imported only by router.notify.transport, router.analysis")
+    assert why("router.analysis.local", "trio") is not None
+    assert why("router.analysis.local", "router.store") is not None
     assert why("router.engine.core", "sqlite3") is not None
     assert why("router.store.records", "sqlite3") is None
     assert why("router.config.model", "router.config.load") == (

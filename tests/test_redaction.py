@@ -63,3 +63,15 @@ def test_redacting_word_by_word_is_redacting_the_whole_text() -> None:
                  '"target": "https://ops:pw@example.com/x?token=t", "trace_id": "abc"}')
     for text in texts:
         assert redact_urls(text) == _whole_text(text), repr(text)
+
+
+def test_provider_settings_lose_every_secret_like_value() -> None:
+    from router.redaction import redact_settings
+    assert redact_settings({
+        "provider": "openai_compatible", "base_url": "http://ops:pw@models:8080/x?token=t",
+        "api_key": "sk-1", "Client_Secret": "s", "password": "p", "apiVersion": "2",
+        "max_tokens": 100, "nested": {"access_token": "t", "model": "llama"}}) == {
+        "provider": "openai_compatible", "base_url": "http://models:8080/x",
+        "api_key": "<redacted>", "Client_Secret": "<redacted>", "password": "<redacted>",
+        "apiVersion": "<redacted>", "max_tokens": "<redacted>",
+        "nested": {"access_token": "<redacted>", "model": "llama"}}

@@ -20,6 +20,9 @@ import trio
 
 from router import __version__, daemon
 from router.cli import (
+    analysis as cli_analysis,
+)
+from router.cli import (
     casereport as cli_casereport,
 )
 from router.cli import (
@@ -138,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_overrides.add_commands(commands)
     cli_routes.add_commands(commands)
     cli_incidents.add_commands(commands)
+    cli_analysis.add_commands(commands)
     cli_lifecycle.add_commands(commands)
     cli_reload.add_commands(commands)
     cli_deliveries.add_commands(commands)

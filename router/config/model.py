@@ -310,6 +310,9 @@ class Channel:
     enabled: bool = True
     templates: Mapping[str, TemplateText] = field(default_factory=frozen_mapping)
     delivery: Delivery = Delivery()
+    follow_up: tuple[str, ...] = ()
+    """Follow-up notifications the channel asks for besides pages: `analysis` (an incident's
+    analysis once it is done)."""
     where: Where = NOWHERE
 
 
@@ -410,6 +413,40 @@ class EscalationPolicy:
     fallback: Target | None = None
     where: Where = NOWHERE
 
+AnalysisProvider = Literal["local", "openai_compatible"]
+
+ANALYSIS_KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "memory": ("memory", "oom", "heap"),
+    "disk": ("disk", "space", "inode", "filesystem"),
+    "cpu": ("cpu", "load"),
+    "process": ("process", "crash", "restart"),
+    "network": ("network", "timeout", "connection", "dns"),
+})
+"""The kinds of local analysis and the words (in labels, title, annotations) that pick each
+one, unless an `analysis.keywords` replaces a kind's words."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Analysis:
+    """How an incident of a route or service is analysed after its first page (`analysis`):
+    by the local provider (psutil, files, past incidents; no network), or by a model behind
+    an OpenAI-compatible API (`base_url`, `model`, `api_key`), which falls back to the local
+    one. The scan of `paths` for large and old files stops after `max_files` files or
+    `scan_time`, whichever comes first."""
+
+    provider: AnalysisProvider
+    base_url: str = ""
+    model: str = ""
+    api_key: Secret | None = None
+    timeout: timedelta = timedelta(seconds=30)
+    max_tokens: int = 1024
+    keywords: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: ANALYSIS_KINDS)
+    top_processes: int = 5
+    paths: tuple[str, ...] = ()
+    max_files: int = 10_000
+    scan_time: timedelta = timedelta(seconds=2)
+    where: Where = NOWHERE
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Service:
@@ -426,6 +463,8 @@ class Service:
     """PagerDuty Events v2 integration keys that send to this service."""
     attach_checks: tuple[str, ...] = ()
     """Checks run when an alert for this service arrives; their results join the alert."""
+    analysis: Analysis | None = None
+    """How its incidents are analysed after their first page; None: not at all."""
     where: Where = NOWHERE
 
 
@@ -469,6 +508,8 @@ class Route:
     attach_checks: tuple[str, ...] = ()
     """Checks run when an alert this route takes arrives; their results join the alert."""
     unless: tuple[tuple[Matcher, ...], ...] = ()
+    analysis: Analysis | None = None
+    """How the incidents it takes are analysed (before the service's `analysis`)."""
     where: Where = NOWHERE
 
 

@@ -163,6 +163,7 @@ async def run(options: Options, *, clock: Clock | None = None,
             await nursery.start(slack_replies.run)
             await nursery.start(engine.ingest_log.run)
             await nursery.start(check_runner.run)
+            await nursery.start(engine.analysis.run)  # after a first page: its analysis
             async with trio.open_nursery() as servers:  # both return once drained
                 limits = Limits(max_body_bytes=config.settings.max_body_bytes)
                 routes = build_routes(engine, deliverer, reload=functools.partial(

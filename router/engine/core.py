@@ -26,6 +26,7 @@ from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.inhibition import Inhibition
 from router.engine import direct, expiry
+from router.engine.analysis import Analyses
 from router.engine.checks import Checks
 from router.engine.escalation import Escalation
 from router.engine.handoffs import Handoffs
@@ -76,6 +77,8 @@ class Engine:
         self.heartbeats = Heartbeats(self.state, self.ingesting.ingest_one)
         self.ingesting.feeds = self.heartbeats.feeds  # a heartbeat's alerts are its own
         self.jobs = Jobs(self.state, self.ingesting.ingest_one, self.ingesting.write)
+        self.analysis = Analyses(self.state)
+        self.ingesting.analyses = self.analysis  # a first page queues its analysis
 
     @property
     def inhibitions(self) -> Inhibitions:

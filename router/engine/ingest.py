@@ -23,6 +23,7 @@ from router.core.evolve import evolve
 from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
 from router.engine import expiry
+from router.engine.analysis import Analyses
 from router.engine.escalation import Escalation, apply_walk
 from router.engine.health import Health, health_note
 from router.engine.ids import parse_incident_id
@@ -76,6 +77,8 @@ class Ingest:
         self.openings = Openings(state.store)
         self.feeds: Feeds | None = None
         """Set by the engine once its heartbeats exist (they ingest through `ingest_one`)."""
+        self.analyses: Analyses | None = None
+        """Set by the engine: a first page's unit also writes its pending analysis."""
 
     async def ingest(self, alerts: Sequence[Alert], *,
                      trace_id: str | None = None) -> list[Accepted]:
@@ -114,6 +117,8 @@ class Ingest:
         accepted = await self.write(work)
         if ordinary[0]:  # a repeat written as planned writes no notification
             self.state.outbox_written()
+            if self.analyses is not None:
+                self.analyses.wake()  # a first page's pending analysis, now committed
         self.state.timers_written()
         # A line per alert only at DEBUG; the INFO line at most once a second
         # (engine/ingest_log.py): a JSON line costs about as much as accepting the alert.
@@ -290,6 +295,8 @@ class Ingest:
                      on_call=snapshot.on_call.within(transaction, now))
         timeline.extend(apply_walk(transaction, incident.number, found, now, notifications,
                                    note=note))
+        if self.analyses is not None:  # runs once this unit (the first page) is committed
+            self.analyses.add_pending(transaction, snapshot, incident, decision.routes, now)
         # Level 1 (or the first that reaches someone) is notified even when no policy adds
         # people: re-sent alerts must not page the channels again (level 0: never notified).
         people = found.plan.people

@@ -70,9 +70,11 @@ class Settings:
 def render(message: Message, settings: Settings, *, now: datetime) -> HttpRequest:
     """The webhook request for one notification: a page with buttons for trigger, escalate
     and message events (the latter to the Slack channel in `notification.address`), a
-    follow-up for acknowledge and resolve, and a page without buttons for a test."""
+    follow-up for acknowledge, resolve and an incident's analysis, and a page without
+    buttons for a test."""
     event = message.notification.event
-    if not message.test and event in ("acknowledge", "resolve", "handoff", "notify"):
+    if not message.test and event in ("acknowledge", "resolve", "handoff", "notify",
+                                      "analysis"):
         text, blocks = follow_up(message)
     else:
         text, blocks = page(message)
@@ -143,8 +145,9 @@ def follow_up(message: Message) -> tuple[str, list[dict[str, Any]]]:
     """Fallback text and blocks of an acknowledge or resolve follow-up: what happened, by
     whom, to which incident; no buttons."""
     incident = message.incident
-    if message.notification.event in ("handoff", "notify"):  # a notice about no incident
-        words = incident.summary if message.notification.event == "handoff" else message.text
+    if message.notification.event in ("handoff", "notify", "analysis"):  # no buttons
+        words = {"handoff": incident.summary, "notify": message.text,
+                 "analysis": f"{message.title}\n{message.text}"}[message.notification.event]
         line = f"{_mention(message)}{escape(words)}"
         return _cut(line, FALLBACK_LIMIT), [
             {"type": "section", "text": _mrkdwn(_cut(line, SECTION_LIMIT))}]

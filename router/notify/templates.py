@@ -30,6 +30,10 @@ documented in docs/channels.md):
     notification    id, target, address
     health          on a first page, the results of the checks its route or service
                     attaches (mapping check id -> "critical: ..."); else empty
+    analysis        on an `analysis` follow-up, the incident's analysis: summary,
+                    probable_cause, confidence, provider, model, fallback_used and
+                    recommendations (each type, priority, title, description, actions,
+                    details); else empty
     incident_url    the incident's page in router's web interface
     acknowledge_url a link that acknowledges the incident, or None
     test            true for a test notification
@@ -91,6 +95,7 @@ DEFAULT_TITLES: Mapping[str, str] = {
     "handoff": "On-call handoff: {{ incident.summary }}",
     "notify": "{{ incident.summary }}",
     "job": "{{ incident.summary }}",
+    "analysis": "Analysis of {{ incident.id }}: {{ incident.summary }}",
 }
 """The default title of each event ("test" for every test notification)."""
 
@@ -110,6 +115,11 @@ DEFAULT_TEXTS: Mapping[str, str] = {
               "\n{{ name }}: {{ value }}{% endfor %}{% endif %}",
     "job": "{{ incident.summary }}\n{% for name, value in incident.labels | dictsort %}"
            "\n{{ name }}: {{ value }}{% endfor %}",
+    "analysis": "{{ analysis.summary }}"
+                "{% if analysis.probable_cause %}\nProbable cause: {{ analysis.probable_cause }}"
+                "{% endif %}{% for item in analysis.recommendations %}\n- [{{ item.priority }}] "
+                "{{ item.title }}{% if item.description %}: {{ item.description }}{% endif %}"
+                "{% endfor %}\n\nIncident: {{ incident_url }}",
 }
 """The default text of each event. There is no default html (email escapes the text) and
 no default payload (the webhook sends its documented JSON body)."""
@@ -184,6 +194,7 @@ _DEFAULT_TITLE_MAKERS: Mapping[str, Maker] = {
     "handoff": lambda context: f"On-call handoff: {_summary(context)}",
     "notify": _summary,
     "job": _summary,
+    "analysis": lambda context: f"Analysis of {context['incident']['id']}: {_summary(context)}",
 }
 _DEFAULT_TEXT_MAKERS: Mapping[str, Maker] = {
     "trigger": lambda context: (f"{_summary(context)}\n{_about(context)}{_health_lines(context)}"
@@ -206,7 +217,18 @@ _DEFAULT_TEXT_MAKERS: Mapping[str, Maker] = {
         + ("\n" + _pairs(context["incident"]["labels"]) if context["incident"]["labels"]
            else "")),
     "job": lambda context: f"{_summary(context)}\n{_pairs(context['incident']['labels'])}",
+    "analysis": lambda context: _analysis_text(context["analysis"], context["incident_url"]),
 }
+
+
+def _analysis_text(analysis: Mapping[str, Any], incident_url: str) -> str:
+    """The default text of an `analysis` follow-up."""
+    cause = analysis.get("probable_cause")
+    lines = [f"{analysis.get('summary', '')}", *([f"Probable cause: {cause}"] if cause else [])]
+    for item in analysis.get("recommendations") or ():
+        description = f": {item['description']}" if item.get("description") else ""
+        lines.append(f"- [{item['priority']}] {item['title']}{description}")
+    return "\n".join(lines) + f"\n\nIncident: {incident_url}"
 
 
 def build_message(config: Config, channel: Channel, notification: Notification,
@@ -268,6 +290,7 @@ def _context(*, incident: Incident, notification: Notification, channel: Channel
         "notification": {"id": notification.id, "target": notification.target,
                          "address": notification.address},
         "health": _health(incident, notification),
+        "analysis": _analysis(notification),
         **values,
     }
 
@@ -283,10 +306,22 @@ def _direct(notification: Notification) -> dict[str, Any]:
             "context": dict(message.context)}
 
 
+def _analysis(notification: Notification) -> dict[str, Any]:
+    """An `analysis` follow-up's analysis, carried in its note; empty for the others."""
+    if notification.event != "analysis":
+        return {}
+    try:
+        found = json.loads(notification.note)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def _health(incident: Incident, notification: Notification) -> dict[str, str]:
     """A first page's health context, carried in its note (a handoff notice's note is its
-    text, and it has no incident)."""
-    if not incident.number or not notification.note.startswith("{"):
+    text, and it has no incident; an analysis follow-up's note is its analysis)."""
+    if (not incident.number or notification.event == "analysis"
+            or not notification.note.startswith("{")):
         return {}
     try:
         found = json.loads(notification.note)

@@ -31,9 +31,11 @@ from router.alerts.formats import (
     pagerduty,
 )
 from router.engine import Accepted, Engine, overrides, roster, views
+from router.engine.analysis import run_json as analysis_json
 from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
 from router.server.api_access import DETECTED, PAGES, Access, FeedToken, Gate
 from router.server.api_alertmanager import AlertmanagerApi
+from router.server.api_analysis import AnalysisApi
 from router.server.api_checks import Checks
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_formats import FormatIngest
@@ -146,6 +148,9 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("POST", "/v1/notify", "respond", notify.send)
     add("POST", "/v1/notify/batch", "respond", notify.batch)
     add("POST", "/v1/incidents/{id}/notes", "respond", Notes(engine).add)
+    analysis = AnalysisApi(engine, trace_id)
+    add("GET", "/v1/incidents/{id}/analysis", "read", analysis.list)
+    add("POST", "/v1/incidents/{id}/analysis", "respond", analysis.run_again)
     checks = Checks(engine)
     add("GET", "/v1/checks", "read", checks.list)
     add("GET", "/v1/checks/{id}/runs", "read", checks.runs)
@@ -437,7 +442,9 @@ class _Incidents:
         detail = await self.engine.incident(request.params["id"])
         if detail is None:
             raise NotFound(f"no incident {request.params['id']}")
-        return Response.json(200, views.detail_json(detail))
+        runs = await self.engine.analysis.runs(request.params["id"])  # newest first
+        return Response.json(200, {**views.detail_json(detail),
+                                   "analysis": analysis_json(runs[0]) if runs else None})
 
     def transition(self, verb: str) -> Handler:
         async def handle(request: Request) -> Response:

@@ -17,7 +17,7 @@ trio thread, so they must not await or block on anything but the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, TypeVar, runtime_checkable
@@ -26,6 +26,7 @@ from router.alerts.model import Alert, Incident, Notification, Silence, Timeline
 from router.config.model import Job
 from router.errors import StoreUnavailable
 from router.store.values import (
+    AnalysisRun,
     Attempt,
     CheckRun,
     CheckState,
@@ -35,6 +36,7 @@ from router.store.values import (
     JobAlert,
     JobRun,
     Measure,
+    PastIncidents,
     Peek,
     Pruned,
     RotaOverride,
@@ -166,6 +168,25 @@ class JobsWriter(JobsReader, Protocol):
 
 
 @runtime_checkable
+class AnalysisReader(Protocol):
+    """Incident analysis runs and past incidents (`reader.analysis`; store/analysis.py)."""
+
+    def runs(self, incident_number: int) -> list[AnalysisRun]: ...
+    def run(self, run_id: str) -> AnalysisRun | None: ...
+    def unfinished(self) -> list[AnalysisRun]: ...
+    def past_by_key(self, dedup_key: str, since: datetime, before: int) -> PastIncidents: ...
+    def past_by_labels(self, labels: Mapping[str, str], since: datetime,
+                       before: int) -> PastIncidents: ...
+
+
+@runtime_checkable
+class AnalysisWriter(AnalysisReader, Protocol):
+    """`AnalysisReader` and keeping a run as it is now (`transaction.analysis`)."""
+
+    def save(self, run: AnalysisRun) -> None: ...
+
+
+@runtime_checkable
 class Reader(Protocol):
     """Queries over the last committed state; no writes."""
 
@@ -181,6 +202,8 @@ class Reader(Protocol):
     def heartbeats(self) -> HeartbeatsReader: ...
     @property
     def jobs(self) -> JobsReader: ...
+    @property
+    def analysis(self) -> AnalysisReader: ...
 
     def incident(self, number: int) -> Incident | None: ...
     def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None: ...
@@ -224,6 +247,8 @@ class Transaction(Reader, Protocol):
     def heartbeats(self) -> HeartbeatsWriter: ...
     @property
     def jobs(self) -> JobsWriter: ...
+    @property
+    def analysis(self) -> AnalysisWriter: ...
 
     def next_incident_number(self) -> int: ...
     def save_incident(self, incident: Incident, firing: Iterable[str]) -> None: ...

@@ -248,6 +248,41 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX job_alerts_by_job ON job_alerts (job);
     """,
+    # analysis: every run of an incident's analysis, its audit trail (issue 21); past
+    # incidents of a dedup key or a label set, by when they opened
+    """
+    CREATE TABLE analysis_runs (
+        id TEXT PRIMARY KEY,
+        incident_number INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT NOT NULL,
+        fallback_used INTEGER NOT NULL,
+        input_summary TEXT NOT NULL,
+        recommendations TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        probable_cause TEXT NOT NULL,
+        confidence REAL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        total_tokens INTEGER,
+        settings TEXT NOT NULL,
+        findings TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        completed_at REAL,
+        duration_ms REAL,
+        trace_id TEXT NOT NULL
+    );
+    CREATE INDEX analysis_runs_by_incident ON analysis_runs (incident_number, created_at);
+    CREATE INDEX analysis_runs_unfinished ON analysis_runs (created_at)
+        WHERE status IN ('pending', 'running');
+    CREATE INDEX incidents_by_key ON incidents (dedup_key, opened_at, acknowledged_at,
+                                                resolved_at);
+    CREATE INDEX incidents_by_labels ON incidents (labels, opened_at, acknowledged_at,
+                                                   resolved_at);
+    """,
 )
 
 

@@ -23,6 +23,7 @@ from router.alerts.model import (
     Status,
     TimelineEntry,
 )
+from router.store.analysis import AnalysisReader
 from router.store.checks import ChecksReader
 from router.store.heartbeats import HeartbeatsReader
 from router.store.jobs import JobsReader
@@ -104,6 +105,11 @@ class Reader:
     def jobs(self) -> JobsReader:
         """Jobs created over the API, their runs and alert targets (store/jobs.py)."""
         return JobsReader(self.connection)
+
+    @property
+    def analysis(self) -> AnalysisReader:
+        """Incident analysis runs and past incidents (store/analysis.py)."""
+        return AnalysisReader(self.connection)
 
     def incident(self, number: int) -> Incident | None:
         row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()

@@ -46,7 +46,7 @@ _ENDED_SILENCES = "SELECT id FROM silences WHERE ends_at < :cutoff"
 # What goes with an incident: (table, the kind its rows count as; timers are not counted).
 # The timeline counts entries, not rows (migration 8: a row may hold several).
 _BELONGING = (("alerts", "alerts"), ("timeline", None), ("outbox", "notifications"),
-              ("deliveries", "deliveries"), ("timers", None))
+              ("deliveries", "deliveries"), ("timers", None), ("analysis_runs", None))
 _ENTRIES = "count(*) + ifnull(sum(json_array_length(more)), 0)"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -224,3 +224,51 @@ class JobAlert:
     on_timeout: bool = True
     channel: str | None = None
     created_by: str = ""
+
+
+AnalysisStatus = Literal["pending", "running", "succeeded", "failed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnalysisRun:
+    """One run of an incident's analysis, as its audit trail keeps it (issue 21 item 5).
+
+    `recommendations` and `findings` are JSON-ready (the store knows no analysis types);
+    `settings` are the provider's settings with every secret-like key redacted before they
+    reach the store; token counts are None where the provider gave none."""
+
+    id: str
+    incident_number: int
+    provider: str
+    model: str = ""
+    status: AnalysisStatus = "pending"
+    error: str = ""
+    fallback_used: bool = False
+    input_summary: str = ""
+    recommendations: tuple[Mapping[str, Any], ...] = ()
+    summary: str = ""
+    probable_cause: str = ""
+    confidence: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    findings: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: float | None = None
+    trace_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PastIncidents:
+    """Incidents like one (same dedup key, or same label set) opened since a moment: how
+    many, the last, the median minutes to acknowledge and to resolve (None when none was),
+    and who resolved the latest ones with the notes they left (newest first)."""
+
+    count: int
+    last_opened_at: datetime | None
+    median_minutes_to_acknowledge: float | None
+    median_minutes_to_resolve: float | None
+    resolutions: tuple[Mapping[str, Any], ...] = ()

@@ -18,6 +18,7 @@ from typing import Any, cast
 import msgspec
 
 from router.alerts.model import Alert, Incident, Notification, Silence, TimelineEntry
+from router.store.analysis import AnalysisWriter
 from router.store.checks import ChecksWriter
 from router.store.heartbeats import HeartbeatsWriter
 from router.store.jobs import JobsWriter
@@ -202,6 +203,10 @@ class Transaction(Reader):
     @property
     def jobs(self) -> JobsWriter:
         return JobsWriter(self.connection)
+
+    @property
+    def analysis(self) -> AnalysisWriter:
+        return AnalysisWriter(self.connection)
 
     def flush(self) -> None:
         """Write the rows held back."""

@@ -119,7 +119,7 @@ def test_unknown_key_in_a_channel_is_checked_against_that_channel_type(tmp_path:
     assert problems([tmp_path]) == [
         f"{path}:2:5: channels[0]: missing required key 'webhook_url'",
         f"{path}:4:5: channels[0].webhok: unknown key 'webhok' (did you mean 'webhook_url'?); "
-        "expected one of: channel, concurrency, enabled, id, name, rate, retry_for, "
+        "expected one of: channel, concurrency, enabled, follow_up, id, name, rate, retry_for, "
         "signing_secret, templates, timeout, type, username, webhook_url",
     ]
 

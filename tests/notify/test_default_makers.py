@@ -33,12 +33,21 @@ HEALTH = [{}, {"disk": "critical: 95% used", "Memory": "ok: 40%", "cpu": "warnin
 """A first page's attached checks (issue 19's health context), or none."""
 DIRECT = [{}, {"title": "Deploy finished", "message": "v2 is out"}, {"title": "t", "message": ""}]
 """A direct message's fields (POST /v1/notify), or none for other notifications."""
+ANALYSIS = [{}, {"summary": "Disk full: looked at disk; 2 recommendations",
+                 "probable_cause": "/var is 97% full",
+                 "recommendations": [
+                     {"type": "disk", "priority": "critical", "title": "/var is 97% full",
+                      "description": "1 GiB free"},
+                     {"type": "network", "priority": "medium", "title": "Check DNS",
+                      "description": ""}]},
+            {"summary": "s", "probable_cause": "", "recommendations": []}]
+"""An analysis follow-up's analysis (issue 21), or none for other notifications."""
 
 
 def contexts() -> list[dict[str, Any]]:
     found = []
-    for labels, incident, service, link, health, direct in itertools.product(
-            LABELS, INCIDENTS, SERVICES, LINKS, HEALTH, DIRECT):
+    for labels, incident, service, link, health, direct, analysis in itertools.product(
+            LABELS, INCIDENTS, SERVICES, LINKS, HEALTH, DIRECT, ANALYSIS):
         found.append({
             "incident": {"id": "INC3", "number": 3, "service": service["id"] or None,
                          "dedup_key": "db-1/disk", "opened_at": "2026-03-02T09:30:00+00:00",
@@ -47,7 +56,8 @@ def contexts() -> list[dict[str, Any]]:
             "notification": {"id": "n1", "target": "channel:pager", "address": ""},
             "service": service, "person": None, "test": False,
             "incident_url": "https://router.example.com/v1/incidents/INC3",
-            "acknowledge_url": link, "health": health, "direct": direct})
+            "acknowledge_url": link, "health": health, "direct": direct,
+            "analysis": analysis})
     return found
 
 
@@ -61,7 +71,7 @@ def test_every_default_renders_as_its_jinja_text(kind: str) -> None:
             assert makers.get(kind, makers["message"])(context) == expected, (kind, context)
             checked += 1
     assert checked == 2 * len(LABELS) * len(INCIDENTS) * len(SERVICES) * len(LINKS) \
-        * len(HEALTH) * len(DIRECT)
+        * len(HEALTH) * len(DIRECT) * len(ANALYSIS)
 
 
 def test_every_event_with_a_default_has_a_maker() -> None:

@@ -109,6 +109,8 @@ ACCESS = {
     ("POST", "/v1/notify"): "respond",
     ("POST", "/v1/notify/batch"): "respond",
     ("POST", "/v1/incidents/{id}/notes"): "respond",
+    ("GET", "/v1/incidents/{id}/analysis"): "read",
+    ("POST", "/v1/incidents/{id}/analysis"): "respond",
     ("GET", "/v1/checks"): "read",
     ("GET", "/v1/checks/{id}/runs"): "read",
     ("GET", "/v1/heartbeats"): "read",

@@ -42,7 +42,13 @@ def channel(context: Context, data: dict[str, Any], source: Source) -> Channel:
                    settings=module.Settings(**values),
                    templates=templates(context, data, source),
                    delivery=delivery(context, data, source, module),
+                   follow_up=_follow_up(data.get("follow_up", ())),
                    where=context.place(source), **switch)
+
+
+def _follow_up(value: str | list[str]) -> tuple[str, ...]:
+    """`follow_up: analysis` or a list of such names."""
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def delivery(context: Context, data: dict[str, Any], source: Source,

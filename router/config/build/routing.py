@@ -8,9 +8,11 @@ from typing import Any
 
 import jinja2
 
+from router.config.build.analysis import analysis
 from router.config.build.context import UNSET_END, UNSET_START, Context
 from router.config.load import Source
 from router.config.model import (
+    Analysis,
     EscalationPolicy,
     FixedWindow,
     InhibitRule,
@@ -42,6 +44,7 @@ def service(context: Context, data: dict[str, Any], source: Source) -> Service:
     return Service(id=data["id"], name=data.get("name", data["id"]),
                    channels=tuple(data.get("channels", ())),
                    attach_checks=tuple(data.get("attach_checks", ())),
+                   analysis=_analysis(context, data, source),
                    routing_keys=tuple(context.secret(key)
                                       for key in data.get("routing_keys", ())),
                    where=context.place(source), **values)
@@ -74,8 +77,15 @@ def route(context: Context, data: dict[str, Any], source: Source, index: int) ->
         mute_time_intervals=tuple(data.get("mute_time_intervals", ())),
         attach_checks=tuple(data.get("attach_checks", ())),
         unless=unless_sets(context, data, source),
+        analysis=_analysis(context, data, source),
         where=context.place(source), **values,
     )
+
+
+def _analysis(context: Context, data: dict[str, Any], source: Source) -> Analysis | None:
+    if "analysis" not in data:
+        return None
+    return analysis(context, data["analysis"], source.at("analysis"))
 
 
 def unless_sets(context: Context, data: dict[str, Any], source: Source

@@ -1,0 +1,118 @@
+"""The local provider (issue 21 item 2): keywords pick the kinds of analysis; psutil gives
+the top processes and the disks; the scan of configured paths finds the largest and oldest
+files within its bounds; the incident's check results and past incidents become typed
+recommendations. Real psutil, real files."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from router.analysis import host
+from router.analysis.local import LocalProvider, pick_kinds
+from router.analysis.model import PRIORITIES, Request
+from router.config.model import ANALYSIS_KINDS, Analysis
+
+
+def request(title: str, **labels: str) -> Request:
+    return Request(incident_id="INC3", title=title, severity="critical", labels=labels)
+
+
+def test_keywords_pick_the_kinds_from_labels_title_and_annotations() -> None:
+    assert pick_kinds(request("HighMemoryUsage on db1"), ANALYSIS_KINDS) == ["memory"]
+    assert pick_kinds(request("x", alertname="NodeFilesystemAlmostOutOfSpace"),
+                      ANALYSIS_KINDS) == ["disk"]
+    assert pick_kinds(Request(incident_id="INC3", title="api", severity="warning",
+                              annotations={"description": "DNS lookups time out; CPU "
+                                                          "load high"}),
+                      ANALYSIS_KINDS) == ["cpu", "network"]
+    assert pick_kinds(request("Backup late"), ANALYSIS_KINDS) == []
+    assert pick_kinds(request("Swap storm"), {**ANALYSIS_KINDS, "memory": ("swap",)}) == [
+        "memory"]
+
+
+def test_a_memory_incident_lists_the_top_processes(tmp_path: Path) -> None:
+    result = LocalProvider(Analysis(provider="local", top_processes=3)).analyse(
+        request("OOM killer fired"))
+    assert result.findings["kinds"] == ["memory"]
+    top = result.findings["processes"]["by_memory"]
+    assert 1 <= len(top) <= 3 and top[0]["rss_bytes"] >= top[-1]["rss_bytes"]
+    memory = [item for item in result.recommendations if item.type == "memory"]
+    assert len(memory) == 1 and memory[0].title.startswith("Memory ")
+    assert memory[0].priority in PRIORITIES and memory[0].actions
+
+
+def test_a_disk_incident_finds_the_largest_and_oldest_files(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    for name, size, age_days in (("big.log", 5000, 1), ("old.log", 10, 400),
+                                 ("small.log", 100, 2)):
+        path = tmp_path / "logs" / name
+        path.write_bytes(b"x" * size)
+        moment = path.stat().st_mtime - age_days * 86400
+        os.utime(path, (moment, moment))
+    provider = LocalProvider(Analysis(provider="local", paths=(str(tmp_path),)))
+    result = provider.analyse(request("Disk almost full", mountpoint="/"))
+    files = result.findings["files"]
+    assert [item["path"] for item in files["largest"]] == [
+        str(tmp_path / "logs" / name) for name in ("big.log", "small.log", "old.log")]
+    assert files["oldest"][0]["path"] == str(tmp_path / "logs" / "old.log")
+    assert (files["scanned"], files["complete"]) == (3, True)
+    assert result.findings["disks"] and "percent" in result.findings["disks"][0]
+    kinds = {item.type for item in result.recommendations}
+    assert kinds == {"disk"}
+    assert not [action for item in result.recommendations for action in item.actions
+                if "//" in action]  # `du -xsh /*` for the root, not `//*`
+    titles = [item.title for item in result.recommendations]
+    assert f"Largest and oldest files under {tmp_path}" in titles
+
+
+def test_the_scan_stops_at_its_file_count_and_its_time(tmp_path: Path) -> None:
+    for index in range(20):
+        (tmp_path / f"f{index:02d}").write_bytes(b"x" * index)
+    counted = host.scan([str(tmp_path)], max_files=5, seconds=60)
+    assert (counted.files, counted.complete) == (5, False)
+    ticks = iter(range(100))
+    timed = host.scan([str(tmp_path)], max_files=1000, seconds=3.5,
+                      monotonic=lambda: float(next(ticks)))
+    assert (timed.files, timed.complete) == (2, False)  # a tick for the directory, 2 files
+    whole = host.scan([str(tmp_path), str(tmp_path / "missing")], max_files=1000, seconds=60)
+    assert (whole.files, whole.complete, whole.largest[0]["bytes"]) == (20, True, 19)
+
+
+def test_a_local_check_s_metrics_and_past_incidents_become_recommendations() -> None:
+    checked = Request(
+        incident_id="INC3", title="check disk on db1 is critical", severity="critical",
+        checks={"disk": {"status": "critical", "message": "/ is 97% full",
+                         "metrics": {"disk_percent:/": 97.0}},
+                "cpu": {"status": "ok", "message": "fine"}},
+        past={"by_key": {"count": 6, "median_minutes_to_resolve": 42.0, "resolutions": [
+            {"incident": 2, "resolved_by": "ann", "notes": ["rotated /var/log/app"]}]}})
+    result = LocalProvider(Analysis(provider="local")).analyse(checked)
+    by_type = {item.type: item for item in result.recommendations}
+    assert by_type["check"].title == "Check disk is critical"
+    assert by_type["check"].priority == "critical"
+    assert by_type["check"].details == {"metrics": {"disk_percent:/": 97.0}}
+    assert by_type["history"].title == "Fired 6 times in the last 30 days"
+    assert by_type["history"].description == (
+        "Median time to resolve 42 minutes. Notes left: rotated /var/log/app")
+    assert result.probable_cause == "Check disk is critical"
+    assert [item.priority for item in result.recommendations] == sorted(
+        (item.priority for item in result.recommendations), key=PRIORITIES.index)
+
+
+def test_an_incident_no_keyword_picks_gets_the_host_at_a_glance() -> None:
+    result = LocalProvider(Analysis(provider="local", scan_time=timedelta(seconds=1))
+                           ).analyse(request("Backup late"))
+    assert result.findings["kinds"] == []
+    assert [item.type for item in result.recommendations] == ["general"]
+    assert result.summary.startswith("Backup late: looked at the host in general; 1 ")
+
+
+def test_a_tree_of_empty_directories_still_meets_the_deadline(tmp_path: Path) -> None:
+    for index in range(50):
+        (tmp_path / f"d{index}" / "e").mkdir(parents=True)
+    ticks = iter(range(1000))
+    found = host.scan([str(tmp_path)], max_files=1000, seconds=10.5,
+                      monotonic=lambda: float(next(ticks)))
+    assert (found.files, found.complete) == (0, False)

@@ -1,0 +1,195 @@
+"""The OpenAI-compatible provider (issue 21 item 4) against a stand-in `/v1/chat/completions`
+on loopback (real HTTP): a good answer, JSON in a ```json fence, a 500, no answer in time,
+and garbage; every failure falls back to the local provider with `fallback_used` and why.
+And nothing leaves the host unless such a provider is configured."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from router.analysis.local import LocalProvider
+from router.analysis.model import Request
+from router.analysis.openai import ModelProvider, parse_answer
+from router.config.model import Analysis, Secret
+
+ANSWER = {"summary": "The disk filled with logs.", "probable_cause": "log rotation stopped",
+          "confidence": 0.8, "recommendations": [
+              {"type": "disk", "priority": "HIGH", "title": "Rotate the logs",
+               "description": "logrotate has not run", "actions": ["logrotate -f /etc/x"]},
+              {"type": "disk", "priority": "urgent!", "title": "Watch the disk"},
+              {"priority": "low"}]}
+
+
+class StandIn:
+    """`/v1/chat/completions` on 127.0.0.1: answers what `reply` returns for each request."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+        self.reply: Callable[[], tuple[int, bytes]] = lambda: (200, b"{}")
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.requests.append((self.path, dict(self.headers), json.loads(body)))
+                status, payload = outer.reply()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, content: str, usage: dict[str, int] | None = None) -> None:
+        document = {"choices": [{"message": {"role": "assistant", "content": content}}],
+                    **({"usage": usage} if usage else {})}
+        self.reply = lambda: (200, json.dumps(document).encode())
+
+
+@pytest.fixture
+def stand_in() -> Iterator[StandIn]:
+    server = StandIn()
+    yield server
+    server.release.set()
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def provider(url: str, timeout: float = 4.0) -> ModelProvider:
+    settings = Analysis(provider="openai_compatible", base_url=url + "/", model="llama3.1",
+                        api_key=Secret("sk-local", "${file:model.key}"), max_tokens=300,
+                        timeout=timedelta(seconds=timeout))
+    return ModelProvider(settings, fallback=LocalProvider(settings))
+
+
+REQUEST = Request(incident_id="INC3", title="Disk full on db1", severity="critical",
+                  labels={"alertname": "DiskFull", "host": "db1"},
+                  annotations={"runbook": "https://wiki/disk"},
+                  checks={"disk": {"status": "critical", "message": "/ is 97% full"}},
+                  past={"by_key": {"count": 2}})
+
+
+def test_a_good_answer_is_the_result_with_its_token_counts(stand_in: StandIn) -> None:
+    stand_in.answer(json.dumps(ANSWER), {"prompt_tokens": 412, "completion_tokens": 96,
+                                         "total_tokens": 508})
+    result = provider(stand_in.url).analyse(REQUEST)
+    assert (result.fallback_used, result.error, result.model) == (False, "", "llama3.1")
+    assert (result.summary, result.probable_cause, result.confidence) == (
+        "The disk filled with logs.", "log rotation stopped", 0.8)
+    assert [(item.priority, item.title, item.actions) for item in result.recommendations] == [
+        ("high", "Rotate the logs", ("logrotate -f /etc/x",)),
+        ("medium", "Watch the disk", ())]
+    assert (result.prompt_tokens, result.completion_tokens, result.total_tokens) == (
+        412, 96, 508)
+    assert result.findings["local"]["recommendations"]  # the local findings, kept
+    path, headers, body = stand_in.requests[0]
+    assert path == "/v1/chat/completions"
+    assert headers["Authorization"] == "Bearer sk-local"
+    assert (body["model"], body["max_tokens"]) == ("llama3.1", 300)
+    facts = json.loads(body["messages"][1]["content"])
+    assert facts["incident"]["labels"] == {"alertname": "DiskFull", "host": "db1"}
+    assert facts["check_results"]["disk"]["status"] == "critical"
+    assert facts["past_incidents"] == {"by_key": {"count": 2}}
+    assert "Check disk is critical" in [item["title"] for item in
+                                        facts["host_findings"]["recommendations"]]
+
+
+def test_json_in_a_code_fence_is_accepted(stand_in: StandIn) -> None:
+    stand_in.answer("Here is my analysis:\n```json\n" + json.dumps(ANSWER) + "\n```\nGood luck")
+    result = provider(stand_in.url).analyse(REQUEST)
+    assert (result.fallback_used, result.summary) == (False, "The disk filled with logs.")
+    assert result.prompt_tokens is None
+
+
+@pytest.mark.parametrize(("reply", "error"), [
+    (lambda: (500, b"internal error"), "the model answered 500"),
+    (lambda: (200, b"<html>not json</html>"), "the model's answer is not a chat completion"),
+    (None, "the model's answer is not the JSON asked for"),
+])
+def test_a_failed_answer_falls_back_to_the_local_provider(
+        stand_in: StandIn, reply: Callable[[], tuple[int, bytes]] | None, error: str) -> None:
+    if reply is None:
+        stand_in.answer("I think the disk is full, maybe {restart it}.")
+    else:
+        stand_in.reply = reply
+    result = provider(stand_in.url).analyse(REQUEST)
+    local = LocalProvider(Analysis(provider="local")).analyse(REQUEST)
+    assert (result.fallback_used, result.error, result.model) == (True, error, "llama3.1")
+    assert [item.title for item in result.recommendations if item.type == "check"] == [
+        item.title for item in local.recommendations if item.type == "check"]
+
+
+def test_no_answer_in_time_falls_back(stand_in: StandIn) -> None:
+    def hang() -> tuple[int, bytes]:
+        stand_in.release.wait(10)
+        return 200, b"{}"
+    stand_in.reply = hang
+    result = provider(stand_in.url, timeout=1.0).analyse(REQUEST)
+    assert (result.fallback_used, result.error) == (
+        True, "the model gave no answer in 0.75s")
+
+
+def test_an_unreachable_model_falls_back() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = provider(f"http://127.0.0.1:{port}").analyse(REQUEST)
+    assert (result.fallback_used, result.error) == (
+        True, "the model could not be reached (ConnectError)")
+
+
+def test_parse_answer_takes_the_object_out_of_prose() -> None:
+    assert parse_answer('Sure! {"recommendations": [], "summary": "x"} Hope it helps.') == {
+        "recommendations": [], "summary": "x"}
+
+
+CONNECTS: list[object] = []
+_WATCHING = threading.Event()
+
+
+def _audit(event: str, arguments: tuple[object, ...]) -> None:
+    if _WATCHING.is_set() and event == "socket.connect":
+        CONNECTS.append(arguments[1])
+
+
+sys.addaudithook(_audit)  # audit hooks stay for the process; this one records only while set
+
+
+def test_the_local_provider_opens_no_connection() -> None:
+    CONNECTS.clear()
+    _WATCHING.set()
+    try:
+        result = LocalProvider(Analysis(provider="local")).analyse(Request(
+            incident_id="INC3", title="Network timeout, disk and memory", severity="critical",
+            labels={"alertname": "CpuLoad"}))
+    finally:
+        _WATCHING.clear()
+    assert set(result.findings["kinds"]) == {"memory", "disk", "cpu", "network"}
+    assert CONNECTS == []
+
+
+def test_a_model_provider_connects_only_to_its_base_url(stand_in: StandIn) -> None:
+    stand_in.answer(json.dumps(ANSWER))
+    CONNECTS.clear()
+    _WATCHING.set()
+    try:
+        provider(stand_in.url).analyse(REQUEST)
+    finally:
+        _WATCHING.clear()
+    assert [("127.0.0.1", stand_in.server.server_address[1])] == CONNECTS
