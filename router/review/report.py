@@ -90,8 +90,8 @@ def text(review: Review) -> str:
 
 
 def _code(value: str) -> str:
-    """Inline Markdown code that survives backticks and table pipes in the value."""
-    value = value.replace("|", "\\|")
+    """Inline Markdown code that survives backticks in the value. Pipes stay as written:
+    these are list items, and outside a table GitHub shows a `\\|` with its backslash."""
     fence = "``" if "`" in value else "`"
     return f"{fence}{value}{fence}"
 

@@ -139,3 +139,15 @@ def test_markdown_lists_at_most_50_shifts_per_rota() -> None:
     assert sum(line.startswith("| ann |") for line in lines) == 50
     assert lines[-1] == "... and 10 more shifts (`router diff --format text` lists them all)."
     assert len(text(many).splitlines()) == 63
+
+
+def test_markdown_lists_show_a_regex_pipe_as_written() -> None:
+    # GitHub reads `\|` as a pipe only inside a table; in a list item's code span the
+    # backslash shows, and `db\|storage` reads as a regex for a literal pipe
+    change = FieldChange("matchers", ["team=~db|storage"], ["taem=~db|storage"])
+    found = Review(start=START, end=START, routes=Section(changed=(
+                       Changed(name="database alerts", changes=(change,)),)),
+                   cases=(), rotas=(), escalation_policies=Section(), channels=Section(),
+                   people=Section(), services=Section(), new_gaps=())
+    assert '- `~ database alerts: matchers: ["team=~db|storage"] -> ["taem=~db|storage"]`' \
+        in markdown(found).splitlines()
