@@ -11,6 +11,9 @@ read or run here. The test cases are run by the caller through `router test`'s o
   the same person follows on, and each shift only one side has;
 - escalation policies, channels, people and services by id: added, removed, changed (for
   policies, field by field: `levels[1].delay`, `levels[0].targets`, ...);
+- the rest of the config by `section.id` (a rota's layers or holidays, a suppression's
+  window, `settings`, ...): a change that moves no shift in the window and that no test
+  case asks about is still seen;
 - coverage gaps (`core.coverage`) over the window in NEW that OLD does not have for the
   same policy level (or rota): the part of each NEW gap outside OLD's.
 """
@@ -59,7 +62,8 @@ def review(old: Config, new: Config, start: datetime, window: timedelta,
         channels=compare_section(old.channels, new.channels),
         people=compare_section(old.people, new.people),
         services=compare_section(old.services, new.services),
-        new_gaps=tuple(new_gaps(old, new, start, window)))
+        new_gaps=tuple(new_gaps(old, new, start, window)),
+        other=compare_section(_other(old), _other(new)))
 
 
 def _named(routes: Sequence[Route]) -> dict[str, Route]:
@@ -71,6 +75,25 @@ def _named(routes: Sequence[Route]) -> dict[str, Route]:
         named[route.name if seen[route.name] == 1 else f"{route.name} ({seen[route.name]})"] \
             = route
     return named
+
+
+OTHER = ("rotas", "time_intervals", "heartbeats", "jobs", "checks")
+"""The id-keyed sections compared under `other`, after `settings`; suppressions and
+inhibit rules (lists) follow, by id and by name."""
+
+
+def _other(config: Config) -> dict[str, object]:
+    """What `other` compares, by `section.id`; a name used twice gets ` (2)`, as routes."""
+    found: dict[str, object] = {"settings": config.settings}
+    for section in OTHER:
+        found.update((f"{section}.{key}", item) for key, item in getattr(config, section).items())
+    pairs = [*((f"suppressions.{item.id}", item) for item in config.suppressions),
+             *((f"inhibit_rules.{item.name}", item) for item in config.inhibit_rules)]
+    seen: Counter[str] = Counter()
+    for name, item in pairs:
+        seen[name] += 1
+        found[name if seen[name] == 1 else f"{name} ({seen[name]})"] = item
+    return found
 
 
 def compare_routes(old: Sequence[Route], new: Sequence[Route]) -> Section:

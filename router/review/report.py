@@ -75,6 +75,7 @@ def _parts(review: Review) -> Iterator[tuple[str, list[str]]]:
             f"({move.side})" for move in rota.moves]
     for key in SECTIONS:
         yield _TITLES[key], list(_section_lines(getattr(review, key)))
+    yield "other config", list(_section_lines(review.other))
     yield "new coverage gaps", [gap_text(gap) for gap in review.new_gaps]
 
 
@@ -155,6 +156,7 @@ def as_json(review: Review) -> dict[str, Any]:
                                "end": _instant(move.end, rota.timezone), "side": move.side}
                               for move in rota.moves]} for rota in review.rotas],
         **{key: _section_json(getattr(review, key)) for key in SECTIONS},
+        "other": _section_json(review.other),
         "new_gaps": [_gap_json(gap) for gap in review.new_gaps],
     }
 

@@ -181,3 +181,39 @@ def test_a_secret_reads_as_its_reference_never_its_value(
         "settings.webhook_url", "${env:SLACK_URL}", "${env:OTHER_URL}"),)),)
     assert "very-secret" not in repr(plain(old.channels["inline"]))
     assert plain(old.channels["inline"])["settings"]["webhook_url"] == "(secret)"
+
+
+def test_a_change_that_moves_nothing_in_the_window_is_still_reported(tmp_path: Path) -> None:
+    # a maintenance window grown to the whole weekend, a rota's holiday next year and its
+    # handoff notices: no shift moves in the window and no test case asks, yet the review
+    # said "no change to routing, rotas, ..." and JSON `changed: false`
+    suppression = ("suppressions:\n  - {id: upkeep, reason: upkeep, match: [team=db],"
+                   " weekly: [{days: [sun], from: '02:00', until: '04:00'}]}\n")
+    old = BASE + suppression
+    new = (BASE + suppression.replace("[sun], from: '02:00'", "[sat, sun], from: '00:00'"))\
+        .replace("        handoff_day: mon\n", "        handoff_day: mon\n"
+                 "    holidays: {dates: [2027-05-24]}\n    handoff_notices: true\n")
+    found = review(load(tmp_path / "old", old), load(tmp_path / "new", new), START,
+                   timedelta(weeks=4))
+    assert not found.empty
+    assert found.rotas == ()
+    assert found.other == Section(changed=(
+        Changed(name="rotas.week", changes=(
+            FieldChange("holidays.dates", [], ["2027-05-24"]),
+            FieldChange("handoff_notices", False, True))),
+        Changed(name="suppressions.upkeep", changes=(
+            FieldChange("weekly", ["sun 02:00-04:00"], ["sat,sun 00:00-04:00"]),)),
+    ))
+
+
+def test_rotas_time_intervals_and_settings_added_removed_and_changed(tmp_path: Path) -> None:
+    intervals = "time_intervals:\n  - {name: nights, time_intervals: [{times: " \
+                "[{start_time: '00:00', end_time: '06:00'}]}]}\n"
+    new = (BASE + intervals + "settings: {timezone: Europe/London}\n").replace(
+        "rotas:\n", "rotas:\n  - {id: spare, layers: [{members: [cat], every: 1w, "
+        "start: 2026-01-05}]}\n")
+    found = review(load(tmp_path / "old", BASE), load(tmp_path / "new", new), START,
+                   timedelta(weeks=1)).other
+    assert found.added == ("rotas.spare", "time_intervals.nights")
+    assert [(item.name, [change.field for change in item.changes]) for item in found.changed
+            ] == [("settings", ["timezone"])]

@@ -105,7 +105,7 @@ def test_json_is_the_documented_document() -> None:
     document = json.loads(dumps(sample()))
     assert list(document) == ["version", "start", "end", "changed", "routes", "cases", "rotas",
                               "escalation_policies", "channels", "people", "services",
-                              "new_gaps"]
+                              "other", "new_gaps"]
     assert document["version"] == 1
     assert document["routes"]["reordered"] == [{"name": "web", "before": 1, "after": 0}]
     assert document["cases"] == [{"name": "db alert", "file": ".tests/a.yaml", "line": 3,
@@ -151,3 +151,19 @@ def test_markdown_lists_show_a_regex_pipe_as_written() -> None:
                    people=Section(), services=Section(), new_gaps=())
     assert '- `~ database alerts: matchers: ["team=~db|storage"] -> ["taem=~db|storage"]`' \
         in markdown(found).splitlines()
+
+
+def test_other_config_by_section_and_id() -> None:
+    found = Review(start=START, end=START, routes=Section(), cases=(), rotas=(),
+                   escalation_policies=Section(), channels=Section(), people=Section(),
+                   services=Section(), new_gaps=(), other=Section(
+                       added=("time_intervals.nights",), changed=(Changed(
+                           name="suppressions.upkeep", changes=(FieldChange(
+                               "weekly", ["sun 02:00-04:00"], ["sat,sun 00:00-04:00"]),)),)))
+    assert text(found).splitlines()[1:] == [
+        "", "other config:", "  + time_intervals.nights",
+        '  ~ suppressions.upkeep: weekly: ["sun 02:00-04:00"] -> ["sat,sun 00:00-04:00"]']
+    assert "#### Other config" in markdown(found).splitlines()
+    document = as_json(found)
+    assert document["changed"] is True
+    assert document["other"]["added"] == ["time_intervals.nights"]
