@@ -190,7 +190,8 @@ def git_trees(revisions: str, config: Path, into: Path) -> tuple[Path, Path]:
         raise BadInput(f"--config {config}: not inside the repository at {top}")
     if "..." in revisions:
         first, _, second = revisions.partition("...")
-        first = _git(["merge-base", first or "HEAD", second or "HEAD"], top).decode().strip()
+        first = _git(["merge-base", _commit(first or "HEAD", top),
+                      _commit(second or "HEAD", top)], top).decode().strip()
     elif ".." in revisions:
         first, _, second = revisions.partition("..")
     else:
@@ -199,9 +200,27 @@ def git_trees(revisions: str, config: Path, into: Path) -> tuple[Path, Path]:
             _extract(second or "HEAD", relative, top, into / "new"))
 
 
+def _commit(revision: str, top: Path) -> str:
+    """The commit `revision` names (which also keeps it from reading as an option)."""
+    try:
+        return _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+                    top).decode().strip()
+    except BadInput:
+        raise BadInput(f"--git: unknown revision {revision!r}") from None
+
+
 def _extract(revision: str, relative: Path, top: Path, into: Path) -> Path:
-    archive = _git(["archive", "--format=tar", f"{revision}:{relative.as_posix()}"]
-                   if relative.parts else ["archive", "--format=tar", revision], top)
+    commit = _commit(revision, top)
+    if relative.parts:
+        try:
+            kind = _git(["cat-file", "-t", f"{commit}:{relative.as_posix()}"], top).strip()
+        except BadInput:
+            kind = b""
+        if kind != b"tree":
+            raise BadInput(f"--git: {revision} has no directory {relative.as_posix()!r} "
+                           "(--config names it relative to the current directory)")
+    archive = _git(["archive", "--format=tar", f"{commit}:{relative.as_posix()}"]
+                   if relative.parts else ["archive", "--format=tar", commit], top)
     into.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
