@@ -282,3 +282,29 @@ def test_json_gives_each_case_expected_and_actual(config: Path, tmp_path: Path) 
     assert json.loads(out) == {"passed": 0, "failed": 1, "cases": [
         {"name": "wrong", "file": str(path), "line": 3, "passed": False,
          "expected": {"on_call": "ben"}, "actual": {"on_call": "ann"}, "error": None}]}
+
+
+def test_junit_failure_message_names_the_keys_that_differ(config: Path, tmp_path: Path) -> None:
+    # CI systems show `message` as the failure's headline; it was the diff's first line,
+    # here "  channels:" (a line the two sides share)
+    path = cases_file(tmp_path, """
+        cases:
+          - name: wrong
+            at: 2026-03-04T10:00:00+01:00
+            alert: {severity: critical, labels: {team: web}}
+            expect:
+              service: web
+              channels: [log, mail]
+              levels:
+                - {level: 1, after: 0m, paged: [ann via mail]}
+          - name: no such rota
+            at: 2026-03-04T10:00:00+01:00
+            rota: nope
+            expect: {on_call: ann}
+        """)
+    report = tmp_path / "junit.xml"
+    run("test", "--config", str(config), "--junit-xml", str(report), str(path))
+    failures = [case.find("failure") for case in ElementTree.parse(report).iter("testcase")]
+    assert [failure.get("message") for failure in failures if failure is not None] == [
+        "not as expected: channels, levels",
+        "no rota 'nope' in the config (known: ops)"]
