@@ -2,11 +2,11 @@
 review, the `router test` modules, clock, errors).
 
 Loads both configs (secrets unresolved: nothing is sent), runs every test file's cases
-(DIR/.tests/*.yaml and DIR/tests/*.yaml of either config; a file both have is read from
-NEW) through both with `router test`'s own runner (cli/cases.py), and prints what
-router/review finds. With `--git`, the config directory is taken from git: `git archive`
-of each revision into a temporary directory (REV alone: REV against the work tree;
-`A...B`: B against the merge base of A and B). No network, no daemon, no store.
+(DIR/.tests/*.yaml of either config; a file both have is read from NEW) through both
+with `router test`'s own runner (cli/cases.py), and prints what router/review finds.
+With `--git`, the config directory is taken from git: `git archive` of each revision
+into a temporary directory (REV alone: REV against the work tree; `A...B`: B against the
+merge base of A and B). No network, no daemon, no store.
 
 Exit: 0 reported; 1 `--fail-on gap` and NEW has a coverage gap OLD has not; 2 bad input
 (a path that is not a config, an unknown revision, invalid test files) or usage.
@@ -36,7 +36,8 @@ from router.config.model import Config
 from router.review import report
 from router.review.compare import CaseAnswers, review
 
-TEST_DIRECTORIES = (".tests", "tests")
+TEST_DIRECTORIES = (".tests",)
+"""Where `router test` looks; a `tests/` among the config would be read as config."""
 ALERT_KEYS = ("service", "routes", "channels", "suppressed_by", "escalation_policy")
 """What a case's alert is compared on: where it goes and what pages."""
 FORMATS = {"text": report.text, "markdown": report.markdown, "json": report.dumps}
