@@ -19,8 +19,11 @@ from router.review.plain import FieldChange, Plain
 
 JSON_VERSION = 1
 MARKDOWN_ROWS = 50
-"""Shifts shown per rota in Markdown: a comment stays readable (and under GitHub's 65,536
-characters) when a rotation's order changes for months."""
+"""Shifts shown per rota, and lines per part, in Markdown: a comment stays readable when a
+rotation's order changes for months or a matcher typo reroutes every test case."""
+MARKDOWN_CHARACTERS = 65_536
+"""GitHub refuses a longer comment; Markdown is cut at a line to fit, whatever the parts."""
+_CUT = "... cut here to fit a pull-request comment (`router diff --format text` lists everything)."
 SECTIONS = ("escalation_policies", "channels", "people", "services")
 """The id-keyed sections, in the order every view shows them."""
 _TITLES = {"escalation_policies": "escalation policies", "channels": "channels",
@@ -108,7 +111,10 @@ def markdown(review: Review) -> str:
         if not items or title.startswith("rota "):
             continue
         lines += ["", f"#### {title[0].upper()}{title[1:]}", ""]
-        lines += [f"- {_code(item)}" for item in items]
+        lines += [f"- {_code(item)}" for item in items[:MARKDOWN_ROWS]]
+        if len(items) > MARKDOWN_ROWS:
+            lines += ["", f"... and {len(items) - MARKDOWN_ROWS} more "
+                      "(`router diff --format text` lists them all)."]
     for rota in review.rotas:
         lines += ["", f"#### Rota `{rota.rota}`: shifts that move ({rota.timezone.key})", "",
                   "| person | start | end | |", "| --- | --- | --- | --- |"]
@@ -118,7 +124,22 @@ def markdown(review: Review) -> str:
         if len(rota.moves) > MARKDOWN_ROWS:
             lines += ["", f"... and {len(rota.moves) - MARKDOWN_ROWS} more shifts "
                       "(`router diff --format text` lists them all)."]
-    return "\n".join(lines)
+    return _fitted(lines)
+
+
+def _fitted(lines: list[str]) -> str:
+    """`lines` joined, cut after the last line that leaves room for a note saying so when
+    the whole would be over MARKDOWN_CHARACTERS."""
+    whole = "\n".join(lines)
+    if len(whole) <= MARKDOWN_CHARACTERS:
+        return whole
+    kept, size = [], len(_CUT) + 2
+    for line in lines:
+        if size + len(line) + 1 > MARKDOWN_CHARACTERS:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join([*kept, "", _CUT])
 
 
 def _section_json(section: Section) -> dict[str, Any]:

@@ -167,3 +167,29 @@ def test_other_config_by_section_and_id() -> None:
     document = as_json(found)
     assert document["changed"] is True
     assert document["other"]["added"] == ["time_intervals.nights"]
+
+
+def test_markdown_fits_a_github_comment() -> None:
+    # a matcher typo on 200 routes: 600 case lines and 200 route lines made 73 kB, and
+    # GitHub refuses a comment over 65,536 characters (the CI step failed, no comment)
+    change = FieldChange("matchers", ["severity=~critical|error"], ["severity=~critcal|error"])
+    cases = tuple(CaseChange(name=f"team{index} critical pages its service",
+                             where=Where("config/.tests/cases.yaml", 3 + 4 * index, 5),
+                             changes=(FieldChange("service", f"svc{index}", "svc0"),))
+                  for index in range(60))
+    rotas = tuple(RotaShifts(rota=f"rota{number}", timezone=BERLIN, moves=tuple(
+        ShiftMove(person="ann", start=START + timedelta(hours=hour),
+                  end=START + timedelta(hours=hour + 1), side="after") for hour in range(60)))
+        for number in range(40))
+    found = Review(start=START, end=START, routes=Section(changed=tuple(
+                       Changed(name=f"route {index}", changes=(change,)) for index in range(200))),
+                   cases=cases, rotas=rotas, escalation_policies=Section(), channels=Section(),
+                   people=Section(), services=Section(), new_gaps=())
+    shown = markdown(found)
+    assert len(shown) <= 65_536
+    lines = shown.splitlines()
+    assert sum(line.startswith("- `~ route ") for line in lines) == 50
+    assert "... and 150 more (`router diff --format text` lists them all)." in lines
+    assert sum(line.startswith("- `config/.tests/cases.yaml:") for line in lines) == 50
+    assert lines[-1] == ("... cut here to fit a pull-request comment "
+                         "(`router diff --format text` lists everything).")
