@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 from router.config.load import Source
 from router.config.model import WEEKDAYS, Matcher, Secret, Settings, WeeklyWindow
 from router.config.secrets import SecretResolver
-from router.config.values import parse_matcher, parse_time_of_day, parse_weekday
+from router.config.values import (
+    matcher_slip,
+    parse_matcher,
+    parse_time_of_day,
+    parse_weekday,
+)
 from router.errors import Problem, Where
 
 T = TypeVar("T")
@@ -95,4 +100,8 @@ class Context:
                 matchers.append(parse_matcher(text, place.where))
             except ValueError as error:
                 self.error(place, str(error))
+                continue
+            slip = matcher_slip(text)
+            if slip is not None:
+                self.problems.append(Problem(place.where, place.path, slip, "warning"))
         return tuple(matchers)
