@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +14,7 @@ from router.config import load_config
 from router.config.model import Config
 from router.errors import Where
 from router.review.compare import review
-from router.review.model import Changed, Moved, Section
+from router.review.model import Changed, Moved, Review, Section
 from router.review.plain import FieldChange, plain
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -217,3 +218,47 @@ def test_rotas_time_intervals_and_settings_added_removed_and_changed(tmp_path: P
     assert found.added == ("rotas.spare", "time_intervals.nights")
     assert [(item.name, [change.field for change in item.changes]) for item in found.changed
             ] == [("settings", ["timezone"])]
+
+
+UNNAMED = BASE.replace("  - {name: db, match: [team=db], service: web}\n"
+                       "  - {name: web, match: [team=web], service: web}\n"
+                       "  - {name: rest, service: web}\n",
+                       "  - {match: [team=db], service: web}\n"
+                       "  - {match: [team=web], service: web}\n"
+                       "  - {service: web}\n")
+
+
+def unnamed_review(tmp_path: Path, new_routes: str,
+                   cases: list[tuple[str, Where, dict[str, Any], dict[str, Any]]] | None = None
+                   ) -> Review:
+    new = UNNAMED.split("routes:\n")[0] + "routes:\n" + new_routes
+    return review(load(tmp_path / "old", UNNAMED), load(tmp_path / "new", new), START,
+                  timedelta(weeks=1), cases or [])
+
+
+def test_a_route_inserted_above_unnamed_routes_is_one_added_route(tmp_path: Path) -> None:
+    # unnamed routes are `route N` by place: one inserted at the top renamed every route
+    # below it, which read as every route changed, the catch-all added, and each test case
+    # routing differently ("route 1" -> "route 2")
+    found = unnamed_review(tmp_path, "  - {match: [team=api], service: web}\n"
+                                     "  - {match: [team=db], service: web}\n"
+                                     "  - {match: [team=web], service: web}\n"
+                                     "  - {service: web}\n",
+                           [("db alert", Where("t.yaml", 3, 5), {"routes": ["route 1"]},
+                             {"routes": ["route 2"]})])
+    assert found.routes == Section(added=("route 1",))
+    assert found.cases == ()
+
+
+def test_an_unnamed_route_changed_in_place_or_moved(tmp_path: Path) -> None:
+    changed = unnamed_review(tmp_path, "  - {match: [team=db], service: web}\n"
+                                       "  - {match: [team=www], service: web}\n"
+                                       "  - {service: web}\n").routes
+    assert changed == Section(changed=(Changed(name="route 2", changes=(
+        FieldChange("matchers", ["team=web"], ["team=www"]),)),))
+    (tmp_path / "moved").mkdir()
+    moved = unnamed_review(tmp_path / "moved", "  - {match: [team=web], service: web}\n"
+                                               "  - {match: [team=db], service: web}\n"
+                                               "  - {service: web}\n").routes
+    assert (moved.added, moved.removed, moved.changed) == ((), (), ())
+    assert len(moved.reordered) == 1
