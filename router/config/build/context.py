@@ -93,15 +93,19 @@ class Context:
 
     def matchers(self, data: dict[str, Any], source: Source, key: str = "match"
                  ) -> tuple[Matcher, ...]:
-        matchers = []
-        for index, text in enumerate(data.get(key, ())):
-            place = source.at(key).at(index)
-            try:
-                matchers.append(parse_matcher(text, place.where))
-            except ValueError as error:
-                self.error(place, str(error))
-                continue
-            slip = matcher_slip(text)
-            if slip is not None:
-                self.problems.append(Problem(place.where, place.path, slip, "warning"))
-        return tuple(matchers)
+        found = (self.matcher(text, source.at(key).at(index))
+                 for index, text in enumerate(data.get(key, ())))
+        return tuple(matcher for matcher in found if matcher is not None)
+
+    def matcher(self, text: str, place: Source) -> Matcher | None:
+        """One matcher at its place; None, and an error, when it does not parse; a warning
+        when it parses but reads like a typo (`values.matcher_slip`)."""
+        try:
+            matcher = parse_matcher(text, place.where)
+        except ValueError as error:
+            self.error(place, str(error))
+            return None
+        slip = matcher_slip(text)
+        if slip is not None:
+            self.problems.append(Problem(place.where, place.path, slip, "warning"))
+        return matcher
