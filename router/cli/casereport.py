@@ -153,15 +153,24 @@ def write_junit(results: Sequence[Result], path: Path) -> None:
             suite, "testcase", classname=where.file, name=item.case.name, file=where.file,
             line=str(where.line or 0))
         if not item.passed:
-            lines = failure_lines(item)
-            failure = ElementTree.SubElement(case, "failure", message=lines[0] if lines else "")
-            failure.text = f"{where}:\n" + "\n".join(lines)
+            failure = ElementTree.SubElement(case, "failure", message=_headline(item))
+            failure.text = f"{where}:\n" + "\n".join(failure_lines(item))
     root = ElementTree.Element("testsuites")
     root.append(suite)
     try:
         ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
     except OSError as error:
         raise Failure(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _headline(result: Result) -> str:
+    """A failure in one line, for the CI system's summary: its error, or the keys whose
+    answers differ (the diff is the failure's text)."""
+    if result.error is not None:
+        return result.error
+    keys = [key for key, expected in result.case.expect.items()
+            if result.actual.get(key) != expected]
+    return f"not as expected: {', '.join(keys)}"
 
 
 def _result_json(result: Result) -> dict[str, Any]:

@@ -92,8 +92,9 @@ class Runner:
             or (service.escalation_policy if service else None),
         }
         if "levels" in expect:
-            found["levels"] = [] if verdict.suppressed else self._levels(
-                alert, decision, found["escalation_policy"], case.at, len(expect["levels"]))
+            found["levels"] = [] if verdict.suppressed else _in_expected_order(self._levels(
+                alert, decision, found["escalation_policy"], case.at, len(expect["levels"])),
+                expect["levels"])
         return {key: found[key] for key in expect}
 
     def _verdict(self, case: Case, alert: Alert, decision: Decision) -> Verdict:
@@ -134,6 +135,18 @@ class Runner:
                 break
             step = following
         return steps
+
+
+def _in_expected_order(steps: list[dict[str, Any]], expected: list[Any]
+                       ) -> list[dict[str, Any]]:
+    """Each step's `paged` in the order the case lists them: pages of one step go out at
+    the same instant, so their order is no promise; who the case does not name comes last,
+    so a diff shows only who differs."""
+    for step, wanted in zip(steps, expected, strict=False):
+        names = wanted.get("paged", []) if isinstance(wanted, dict) else []
+        order = {name: index for index, name in enumerate(names)}
+        step["paged"] = sorted(step["paged"], key=lambda name: order.get(name, len(order)))
+    return steps
 
 
 def _level_wait(level: Level) -> timedelta:

@@ -2,11 +2,11 @@
 review, the `router test` modules, clock, errors).
 
 Loads both configs (secrets unresolved: nothing is sent), runs every test file's cases
-(DIR/.tests/*.yaml and DIR/tests/*.yaml of either config; a file both have is read from
-NEW) through both with `router test`'s own runner (cli/cases.py), and prints what
-router/review finds. With `--git`, the config directory is taken from git: `git archive`
-of each revision into a temporary directory (REV alone: REV against the work tree;
-`A...B`: B against the merge base of A and B). No network, no daemon, no store.
+(DIR/.tests/*.yaml of either config; a file both have is read from NEW) through both
+with `router test`'s own runner (cli/cases.py), and prints what router/review finds.
+With `--git`, the config directory is taken from git: `git archive` of each revision
+into a temporary directory (REV alone: REV against the work tree; `A...B`: B against the
+merge base of A and B). No network, no daemon, no store.
 
 Exit: 0 reported; 1 `--fail-on gap` and NEW has a coverage gap OLD has not; 2 bad input
 (a path that is not a config, an unknown revision, invalid test files) or usage.
@@ -36,7 +36,8 @@ from router.config.model import Config
 from router.review import report
 from router.review.compare import CaseAnswers, review
 
-TEST_DIRECTORIES = (".tests", "tests")
+TEST_DIRECTORIES = (".tests",)
+"""Where `router test` looks; a `tests/` among the config would be read as config."""
 ALERT_KEYS = ("service", "routes", "channels", "suppressed_by", "escalation_policy")
 """What a case's alert is compared on: where it goes and what pages."""
 FORMATS = {"text": report.text, "markdown": report.markdown, "json": report.dumps}
@@ -190,7 +191,8 @@ def git_trees(revisions: str, config: Path, into: Path) -> tuple[Path, Path]:
         raise BadInput(f"--config {config}: not inside the repository at {top}")
     if "..." in revisions:
         first, _, second = revisions.partition("...")
-        first = _git(["merge-base", first or "HEAD", second or "HEAD"], top).decode().strip()
+        first = _git(["merge-base", _commit(first or "HEAD", top),
+                      _commit(second or "HEAD", top)], top).decode().strip()
     elif ".." in revisions:
         first, _, second = revisions.partition("..")
     else:
@@ -199,9 +201,27 @@ def git_trees(revisions: str, config: Path, into: Path) -> tuple[Path, Path]:
             _extract(second or "HEAD", relative, top, into / "new"))
 
 
+def _commit(revision: str, top: Path) -> str:
+    """The commit `revision` names (which also keeps it from reading as an option)."""
+    try:
+        return _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+                    top).decode().strip()
+    except BadInput:
+        raise BadInput(f"--git: unknown revision {revision!r}") from None
+
+
 def _extract(revision: str, relative: Path, top: Path, into: Path) -> Path:
-    archive = _git(["archive", "--format=tar", f"{revision}:{relative.as_posix()}"]
-                   if relative.parts else ["archive", "--format=tar", revision], top)
+    commit = _commit(revision, top)
+    if relative.parts:
+        try:
+            kind = _git(["cat-file", "-t", f"{commit}:{relative.as_posix()}"], top).strip()
+        except BadInput:
+            kind = b""
+        if kind != b"tree":
+            raise BadInput(f"--git: {revision} has no directory {relative.as_posix()!r} "
+                           "(--config names it relative to the current directory)")
+    archive = _git(["archive", "--format=tar", f"{commit}:{relative.as_posix()}"]
+                   if relative.parts else ["archive", "--format=tar", commit], top)
     into.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")

@@ -213,6 +213,11 @@ def _quote_hint(error: jsonschema.ValidationError, source: Source) -> str:
     return ""
 
 
+TEST_FILE_HINT = (" (a `router test` file? Test files go in .tests/ beside the config: the "
+                  "loader skips directories whose names start with a dot)")
+"""For `cases:` at the top of a file the loader read as config (docs/testing.md)."""
+
+
 def _unknown_keys(error: jsonschema.ValidationError, source: Source) -> list[Problem]:
     known = sorted(error.schema.get("properties", {}))
     problems = []
@@ -222,6 +227,8 @@ def _unknown_keys(error: jsonschema.ValidationError, source: Source) -> list[Pro
         place = source.key(str(key))
         close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if key == "cases" and not error.absolute_path:
+            hint = TEST_FILE_HINT
         problems.append(Problem(place.where, place.path,
                                 f"unknown key {key!r}{hint}; expected one of: {', '.join(known)}"))
     return problems

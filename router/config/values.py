@@ -187,6 +187,26 @@ def parse_matcher(text: str, where: Where) -> Matcher:
                    pattern=pattern, where=where)
 
 
+def matcher_slip(text: str) -> str | None:
+    """Why a matcher that parses reads like a typo, or None: `env=!staging` (`=` with a value
+    that starts with `!` or `=`, meant `!=` or `=`) and a value quoted at one end only
+    (`team=~"db|storage`), whose quote becomes part of the value. A warning: the value may
+    be meant, and then reads as intended once quoted."""
+    match = _MATCHER.fullmatch(text)
+    if match is None:
+        return None
+    name, operator, value = match.groups()
+    if operator == "=" and value[:1] in ("!", "="):
+        meant = f"{name}{value[0] if value[0] == '!' else ''}={value[1:]}"
+        return (f"{text!r} is {name} equal to {value!r}: did you mean {meant!r}? "
+                f"(write {name}=\"{value}\" to mean it)")
+    if value and (value[:1] == '"') != (len(value) > 1 and value[-1:] == '"'):
+        meant = f'{name}{operator}"{value.strip(chr(34))}"'
+        return (f"{text!r} has a quote at one end of its value only, so the quote is part of "
+                f"the value: did you mean {meant!r}?")
+    return None
+
+
 def parse_listen(text: str) -> tuple[str, int]:
     """`HOST:PORT` or `[v6]:PORT` -> (host, port); an empty host means 127.0.0.1."""
     host, separator, port = text.rpartition(":")

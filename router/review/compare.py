@@ -7,10 +7,14 @@ read or run here. The test cases are run by the caller through `router test`'s o
 
 - routes by name: added, removed, changed (any field but the place), and reordered: the
   routes both configs have, in an order that differs (those off the longest common order);
+  unnamed routes (`route N` by place) paired by content first (`route_renames`);
 - rotas both configs have: their final shifts over the window (`core.oncall`), joined when
   the same person follows on, and each shift only one side has;
 - escalation policies, channels, people and services by id: added, removed, changed (for
   policies, field by field: `levels[1].delay`, `levels[0].targets`, ...);
+- the rest of the config by `section.id` (a rota's layers or holidays, a suppression's
+  window, `settings`, ...): a change that moves no shift in the window and that no test
+  case asks about is still seen;
 - coverage gaps (`core.coverage`) over the window in NEW that OLD does not have for the
   same policy level (or rota): the part of each NEW gap outside OLD's.
 """
@@ -18,6 +22,7 @@ read or run here. The test cases are run by the caller through `router test`'s o
 from __future__ import annotations
 
 import difflib
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -53,13 +58,14 @@ def review(old: Config, new: Config, start: datetime, window: timedelta,
     end = start + window
     return Review(
         start=start, end=end, routes=compare_routes(old.routes, new.routes),
-        cases=tuple(compare_cases(cases)),
+        cases=tuple(compare_cases(cases, route_renames(old.routes, new.routes))),
         rotas=tuple(compare_rotas(old.rotas, new.rotas, start, end)),
         escalation_policies=compare_section(old.escalation_policies, new.escalation_policies),
         channels=compare_section(old.channels, new.channels),
         people=compare_section(old.people, new.people),
         services=compare_section(old.services, new.services),
-        new_gaps=tuple(new_gaps(old, new, start, window)))
+        new_gaps=tuple(new_gaps(old, new, start, window)),
+        other=compare_section(_other(old), _other(new)))
 
 
 def _named(routes: Sequence[Route]) -> dict[str, Route]:
@@ -73,9 +79,95 @@ def _named(routes: Sequence[Route]) -> dict[str, Route]:
     return named
 
 
+OTHER = ("rotas", "time_intervals", "heartbeats", "jobs", "checks")
+"""The id-keyed sections compared under `other`, after `settings`; suppressions and
+inhibit rules (lists) follow, by id and by name."""
+
+
+def _other(config: Config) -> dict[str, object]:
+    """What `other` compares, by `section.id`; a name used twice gets ` (2)`, as routes."""
+    found: dict[str, object] = {"settings": config.settings}
+    for section in OTHER:
+        found.update((f"{section}.{key}", item) for key, item in getattr(config, section).items())
+    pairs = [*((f"suppressions.{item.id}", item) for item in config.suppressions),
+             *((f"inhibit_rules.{item.name}", item) for item in config.inhibit_rules)]
+    seen: Counter[str] = Counter()
+    for name, item in pairs:
+        seen[name] += 1
+        found[name if seen[name] == 1 else f"{name} ({seen[name]})"] = item
+    return found
+
+
+def _unnamed(routes: Sequence[Route]) -> list[int]:
+    """Where the routes without a `name` are: the build names them `route N` by place."""
+    return [index for index, route in enumerate(routes) if route.name == f"route {index + 1}"]
+
+
+def _body(route: Route) -> dict[str, Any]:
+    """A route's fields but its name, which is its key (or, unnamed, its place)."""
+    body: dict[str, Any] = plain(route)
+    body.pop("name", None)
+    return body
+
+
+def _content(route: Route) -> str:
+    return json.dumps(_body(route), sort_keys=True)
+
+
+def route_renames(old: Sequence[Route], new: Sequence[Route]) -> dict[str, str]:
+    """OLD's unnamed routes by the `route N` they are in NEW: the same rule (aligned as a
+    line diff aligns lines, or moved whole), else, among those left, one changed in place.
+    A route inserted above unnamed ones renames every route below it, which changes none
+    of them."""
+    before, after = _unnamed(old), _unnamed(new)
+    keys_before = [_content(old[index]) for index in before]
+    keys_after = [_content(new[index]) for index in after]
+    pairs: dict[int, int] = {}
+    replaced = []
+    matcher = difflib.SequenceMatcher(a=keys_before, b=keys_after, autojunk=False)
+    for tag, low, high, start, end in matcher.get_opcodes():
+        if tag == "equal":
+            pairs.update(zip(range(low, high), range(start, end), strict=True))
+        else:
+            replaced.append((range(low, high), range(start, end)))
+    free = {index: key for index, key in enumerate(keys_after) if index not in pairs.values()}
+    for span, _ in replaced:  # moved whole
+        for index in span:
+            match = next((other for other, key in free.items() if key == keys_before[index]),
+                         None)
+            if match is not None:
+                pairs[index] = match
+                del free[match]
+    for span, targets in replaced:  # changed in place
+        left = [other for other in targets if other in free]
+        for index, other in zip([i for i in span if i not in pairs], left, strict=False):
+            pairs[index] = other
+            del free[other]
+    return {old[before[index]].name: new[after[other]].name for index, other in pairs.items()}
+
+
+def _old_keys(old: Sequence[Route], after: Mapping[str, Route],
+              renames: Mapping[str, str]) -> dict[str, Route]:
+    """OLD's routes by the name they are compared under: NEW's `route N` for an unnamed
+    route NEW has too; `route N (old)` for one NEW has not while NEW's `route N` is
+    another."""
+    unnamed = {old[index].name for index in _unnamed(old)}
+    keyed = {}
+    for name, route in _named(old).items():
+        if name in renames:
+            keyed[renames[name]] = route
+        elif name in unnamed and name in after:
+            keyed[f"{name} (old)"] = route
+        else:
+            keyed[name] = route
+    return keyed
+
+
 def compare_routes(old: Sequence[Route], new: Sequence[Route]) -> Section:
-    before, after = _named(old), _named(new)
-    section = compare_section(before, after)
+    after = _named(new)
+    before = _old_keys(old, after, route_renames(old, new))
+    section = compare_section({name: _body(route) for name, route in before.items()},
+                              {name: _body(route) for name, route in after.items()})
     common_before = [name for name in before if name in after]
     common_after = [name for name in after if name in before]
     matcher = difflib.SequenceMatcher(a=common_before, b=common_after, autojunk=False)
@@ -102,9 +194,15 @@ def compare_section(old: Mapping[str, object], new: Mapping[str, object]) -> Sec
                    changed=tuple(changed))
 
 
-def compare_cases(cases: Iterable[CaseAnswers]) -> Iterable[CaseChange]:
+def compare_cases(cases: Iterable[CaseAnswers], renames: Mapping[str, str] | None = None
+                  ) -> Iterable[CaseChange]:
+    """The cases whose answers differ; OLD's unnamed routes read by their NEW names
+    (`route_renames`), so a route that only moved down is the same route."""
     for name, where, before, after in cases:
-        found = changes(plain(dict(before)), plain(dict(after)))
+        before = dict(before)
+        if renames and isinstance(before.get("routes"), list):
+            before["routes"] = [renames.get(route, route) for route in before["routes"]]
+        found = changes(plain(before), plain(dict(after)))
         if found:
             yield CaseChange(name=name, where=where, changes=tuple(found))
 

@@ -90,8 +90,12 @@ class Review:
     people: Section
     services: Section
     new_gaps: tuple[Gap, ...]
+    other: Section = Section()
+    """The rest of the config by `section.id` (`settings` whole): rotas' definitions,
+    suppressions, time intervals, inhibit rules, heartbeats, jobs, checks."""
 
     @property
     def empty(self) -> bool:
         return not (self.routes or self.cases or self.rotas or self.escalation_policies
-                    or self.channels or self.people or self.services or self.new_gaps)
+                    or self.channels or self.people or self.services or self.new_gaps
+                    or self.other)

@@ -19,8 +19,11 @@ from router.review.plain import FieldChange, Plain
 
 JSON_VERSION = 1
 MARKDOWN_ROWS = 50
-"""Shifts shown per rota in Markdown: a comment stays readable (and under GitHub's 65,536
-characters) when a rotation's order changes for months."""
+"""Shifts shown per rota, and lines per part, in Markdown: a comment stays readable when a
+rotation's order changes for months or a matcher typo reroutes every test case."""
+MARKDOWN_CHARACTERS = 65_536
+"""GitHub refuses a longer comment; Markdown is cut at a line to fit, whatever the parts."""
+_CUT = "... cut here to fit a pull-request comment (`router diff --format text` lists everything)."
 SECTIONS = ("escalation_policies", "channels", "people", "services")
 """The id-keyed sections, in the order every view shows them."""
 _TITLES = {"escalation_policies": "escalation policies", "channels": "channels",
@@ -75,6 +78,7 @@ def _parts(review: Review) -> Iterator[tuple[str, list[str]]]:
             f"({move.side})" for move in rota.moves]
     for key in SECTIONS:
         yield _TITLES[key], list(_section_lines(getattr(review, key)))
+    yield "other config", list(_section_lines(review.other))
     yield "new coverage gaps", [gap_text(gap) for gap in review.new_gaps]
 
 
@@ -90,8 +94,8 @@ def text(review: Review) -> str:
 
 
 def _code(value: str) -> str:
-    """Inline Markdown code that survives backticks and table pipes in the value."""
-    value = value.replace("|", "\\|")
+    """Inline Markdown code that survives backticks in the value. Pipes stay as written:
+    these are list items, and outside a table GitHub shows a `\\|` with its backslash."""
     fence = "``" if "`" in value else "`"
     return f"{fence}{value}{fence}"
 
@@ -107,7 +111,10 @@ def markdown(review: Review) -> str:
         if not items or title.startswith("rota "):
             continue
         lines += ["", f"#### {title[0].upper()}{title[1:]}", ""]
-        lines += [f"- {_code(item)}" for item in items]
+        lines += [f"- {_code(item)}" for item in items[:MARKDOWN_ROWS]]
+        if len(items) > MARKDOWN_ROWS:
+            lines += ["", f"... and {len(items) - MARKDOWN_ROWS} more "
+                      "(`router diff --format text` lists them all)."]
     for rota in review.rotas:
         lines += ["", f"#### Rota `{rota.rota}`: shifts that move ({rota.timezone.key})", "",
                   "| person | start | end | |", "| --- | --- | --- | --- |"]
@@ -117,7 +124,22 @@ def markdown(review: Review) -> str:
         if len(rota.moves) > MARKDOWN_ROWS:
             lines += ["", f"... and {len(rota.moves) - MARKDOWN_ROWS} more shifts "
                       "(`router diff --format text` lists them all)."]
-    return "\n".join(lines)
+    return _fitted(lines)
+
+
+def _fitted(lines: list[str]) -> str:
+    """`lines` joined, cut after the last line that leaves room for a note saying so when
+    the whole would be over MARKDOWN_CHARACTERS."""
+    whole = "\n".join(lines)
+    if len(whole) <= MARKDOWN_CHARACTERS:
+        return whole
+    kept, size = [], len(_CUT) + 2
+    for line in lines:
+        if size + len(line) + 1 > MARKDOWN_CHARACTERS:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join([*kept, "", _CUT])
 
 
 def _section_json(section: Section) -> dict[str, Any]:
@@ -155,6 +177,7 @@ def as_json(review: Review) -> dict[str, Any]:
                                "end": _instant(move.end, rota.timezone), "side": move.side}
                               for move in rota.moves]} for rota in review.rotas],
         **{key: _section_json(getattr(review, key)) for key in SECTIONS},
+        "other": _section_json(review.other),
         "new_gaps": [_gap_json(gap) for gap in review.new_gaps],
     }
 

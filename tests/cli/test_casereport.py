@@ -282,3 +282,57 @@ def test_json_gives_each_case_expected_and_actual(config: Path, tmp_path: Path) 
     assert json.loads(out) == {"passed": 0, "failed": 1, "cases": [
         {"name": "wrong", "file": str(path), "line": 3, "passed": False,
          "expected": {"on_call": "ben"}, "actual": {"on_call": "ann"}, "error": None}]}
+
+
+def test_junit_failure_message_names_the_keys_that_differ(config: Path, tmp_path: Path) -> None:
+    # CI systems show `message` as the failure's headline; it was the diff's first line,
+    # here "  channels:" (a line the two sides share)
+    path = cases_file(tmp_path, """
+        cases:
+          - name: wrong
+            at: 2026-03-04T10:00:00+01:00
+            alert: {severity: critical, labels: {team: web}}
+            expect:
+              service: web
+              channels: [log, mail]
+              levels:
+                - {level: 1, after: 0m, paged: [ann via mail]}
+          - name: no such rota
+            at: 2026-03-04T10:00:00+01:00
+            rota: nope
+            expect: {on_call: ann}
+        """)
+    report = tmp_path / "junit.xml"
+    run("test", "--config", str(config), "--junit-xml", str(report), str(path))
+    failures = [case.find("failure") for case in ElementTree.parse(report).iter("testcase")]
+    assert [failure.get("message") for failure in failures if failure is not None] == [
+        "not as expected: channels, levels",
+        "no rota 'nope' in the config (known: ops)"]
+
+
+def test_who_is_paged_at_a_level_is_compared_in_any_order(tmp_path: Path) -> None:
+    # ann and ben are paged at the same instant; the order router lists them in (targets,
+    # then contact methods) is no promise, and a case that named them the other way failed
+    config = write_config(tmp_path, CONFIG.replace(
+        "- {targets: [{rota: ops}], delay: 15m}", "- {targets: [{rota: ops}, {person: ben}], "
+        "delay: 15m}"))
+    path = cases_file(tmp_path, """
+        cases:
+          - name: both
+            at: 2026-03-05T09:30:00+01:00
+            alert: {severity: critical, labels: {team: web}}
+            expect:
+              levels: [{level: 1, after: 0m, paged: [ben via mail, ann via mail]}]
+          - name: one wrong
+            at: 2026-03-05T09:30:00+01:00
+            alert: {severity: critical, labels: {team: web}}
+            expect:
+              levels: [{level: 1, after: 0m, paged: [ben via mail, cat via mail]}]
+        """)
+    code, out, _ = run("test", "--config", str(config), str(path))
+    assert code == 1
+    assert f"{path}:3:5: both PASSED" in out.splitlines()
+    assert out.splitlines()[-4:-1] == [
+        "      levels:",
+        '    -   - {"level": 1, "after": "0m", "paged": ["ben via mail", "cat via mail"]}',
+        '    +   - {"level": 1, "after": "0m", "paged": ["ben via mail", "ann via mail"]}']

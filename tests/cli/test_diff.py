@@ -206,10 +206,24 @@ def test_git_three_dots_compares_from_the_merge_base(repository: Path) -> None:
 
 
 def test_git_an_unknown_revision_exits_2(repository: Path) -> None:
+    # it was git's own words for `git archive nope:config`: "not a valid object name"
     code, out, err = run("diff", "--git", "nope..HEAD")
+    assert (code, out, err) == (2, "", "router diff: --git: unknown revision 'nope'\n")
+    code, _, err = run("diff", "--git", "HEAD...nope")
+    assert (code, err) == (2, "router diff: --git: unknown revision 'nope'\n")
+
+
+def test_git_a_revision_without_the_config_directory_says_so(
+        repository: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # run from inside config/, --config's default `config` is config/config
+    monkeypatch.chdir(repository / "config")
+    code, out, err = run("diff", "--git", "HEAD~1..HEAD")
     assert (code, out) == (2, "")
-    assert err.startswith("router diff: --git: git archive --format=tar nope:config: ")
-    assert len(err.splitlines()) == 1
+    assert err == ("router diff: --git: HEAD~1 has no directory 'config/config' (--config "
+                   "names it relative to the current directory)\n")
+    code, out, _ = run("diff", "--git", "HEAD~1..HEAD", "--config", ".", "--at", AT)
+    assert code == 0
+    assert '~ db: matchers: ["team=db"] -> ["team=database"]' in out
 
 
 def test_git_outside_a_repository_exits_2(tmp_path: Path,

@@ -116,6 +116,23 @@ def test_a_value_that_does_not_parse_is_reported_at_its_place(
     assert problems([tmp_path]) == [f"{path}:{expected}"]
 
 
+def test_a_matcher_typo_that_parses_is_a_warning_at_its_place(tmp_path: Path) -> None:
+    # `env=!staging` and an unclosed quote parse (as Alertmanager's classic parser reads
+    # them), validated clean and matched something else than meant
+    path = write(tmp_path, "config.yaml", """
+        channels: [{id: log, type: log}]
+        routes:
+          - match: ['team=~"db|storage', env=!staging]
+            channels: [log]
+        """)
+    assert problems([tmp_path]) == [
+        f"{path}:3:13: warning: routes[0].match[0]: 'team=~\"db|storage' has a quote at one "
+        "end of its value only, so the quote is part of the value: did you mean "
+        "'team=~\"db|storage\"'?",
+        f"{path}:3:34: warning: routes[0].match[1]: 'env=!staging' is env equal to "
+        "'!staging': did you mean 'env!=staging'? (write env=\"!staging\" to mean it)"]
+
+
 def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
     path = write(tmp_path, "config.yaml", """
         people:

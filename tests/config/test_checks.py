@@ -312,6 +312,17 @@ def test_unless_sets_are_read_and_a_bad_matcher_is_placed(tmp_path: Path) -> Non
         "missing ), unterminated subpattern at position 0"]
 
 
+def test_a_matcher_slip_in_unless_is_a_warning_at_its_place(tmp_path: Path) -> None:
+    path = write(tmp_path, "routes.yaml", """
+        routes:
+          - name: web
+            unless: [[team=web, env=!staging]]
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:3:25: warning: routes[0].unless[0][1]: 'env=!staging' is env equal to "
+        "'!staging': did you mean 'env!=staging'? (write env=\"!staging\" to mean it)"]
+
+
 def test_labels_prefix_is_kept_only_for_reserved_names(tmp_path: Path) -> None:
     write(tmp_path, "routes.yaml", """
         routes:

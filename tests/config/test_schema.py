@@ -109,6 +109,17 @@ def test_unknown_top_level_section(tmp_path: Path) -> None:
         "services, settings, suppressions, time_intervals, users"]
 
 
+def test_a_router_test_file_among_the_config_says_where_test_files_go(tmp_path: Path) -> None:
+    # config/tests/cases.yaml is read as config: it said "did you mean 'channels'?"
+    path = write(tmp_path / "tests", "cases.yaml", "cases:\n  - name: a\n")
+    assert problems([tmp_path]) == [
+        f"{path}:1:1: cases: unknown key 'cases' (a `router test` file? Test files go in "
+        ".tests/ beside the config: the loader skips directories whose names start with a "
+        "dot); expected one of: channels, checks, escalation_policies, heartbeats, "
+        "inhibit_rules, jobs, people, rotas, routes, services, settings, suppressions, "
+        "time_intervals"]
+
+
 def test_unknown_key_in_a_channel_is_checked_against_that_channel_type(tmp_path: Path) -> None:
     path = write(tmp_path, "channels.yaml", """
         channels:

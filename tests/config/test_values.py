@@ -10,6 +10,7 @@ import pytest
 
 from router.config.values import (
     HOLIDAY_YEARS,
+    matcher_slip,
     parse_calendar_dates,
     parse_date,
     parse_datetime,
@@ -160,6 +161,23 @@ def test_matcher_with_a_broken_quoted_value() -> None:
     with pytest.raises(ValueError) as raised:
         parse_matcher('team="a\\q"', HERE)
     assert str(raised.value) == "the quoted value in 'team=\"a\\\\q\"' is not valid"
+
+
+@pytest.mark.parametrize(("text", "slip"), [
+    ("env=!staging", "'env=!staging' is env equal to '!staging': did you mean 'env!=staging'? "
+                     "(write env=\"!staging\" to mean it)"),
+    ("team==db", "'team==db' is team equal to '=db': did you mean 'team=db'? "
+                 "(write team=\"=db\" to mean it)"),
+    ('team=~"db|storage', "'team=~\"db|storage' has a quote at one end of its value only, so "
+                          "the quote is part of the value: did you mean 'team=~\"db|storage\"'?"),
+    ('team=db"', "'team=db\"' has a quote at one end of its value only, so the quote is part "
+                 "of the value: did you mean 'team=\"db\"'?"),
+    ("team=db", None), ('env="!staging"', None), ("env!=staging", None), ('team=~"a|b"', None),
+    ("env=", None),
+])
+def test_a_matcher_that_parses_but_reads_like_a_slip(text: str, slip: str | None) -> None:
+    parse_matcher(text, HERE)
+    assert matcher_slip(text) == slip
 
 
 def _calendar(*events: str) -> bytes:

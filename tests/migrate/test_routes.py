@@ -240,6 +240,22 @@ def test_go_ascii_classes_stay_ascii_and_scalars_read_as_written(tmp_path: Path)
                  table).channels == ("default",)  # Arabic-Indic digits: not Go's \d
 
 
+def test_a_value_that_would_read_as_a_typo_is_written_quoted(tmp_path: Path) -> None:
+    # router validate warns on `env=!staging` and `q=x"` (config.values.matcher_slip)
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(textwrap.dedent("""\
+        route:
+          receiver: default
+          routes:
+            - match: {env: "!staging", double: "=x", q: 'x"'}
+              receiver: odd
+        """))
+    loaded = load(path)
+    rules = flatten(loaded.data["route"], loaded.source.at("route"),
+                    {"default": ("default",), "odd": ("odd",)}, Report(str(path)))
+    assert rules[0].match == ('env="!staging"', 'double="=x"', 'q="x\\""')
+
+
 def random_tree(chooser: random.Random, depth: int, counter: list[int]) -> dict[str, Any]:
     """A route with 0-3 matchers over two labels and, above the last level, 0-3 children;
     `continue` and receivers at random (a child without receiver inherits)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +14,7 @@ from router.config import load_config
 from router.config.model import Config
 from router.errors import Where
 from router.review.compare import review
-from router.review.model import Changed, Moved, Section
+from router.review.model import Changed, Moved, Review, Section
 from router.review.plain import FieldChange, plain
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -181,3 +182,83 @@ def test_a_secret_reads_as_its_reference_never_its_value(
         "settings.webhook_url", "${env:SLACK_URL}", "${env:OTHER_URL}"),)),)
     assert "very-secret" not in repr(plain(old.channels["inline"]))
     assert plain(old.channels["inline"])["settings"]["webhook_url"] == "(secret)"
+
+
+def test_a_change_that_moves_nothing_in_the_window_is_still_reported(tmp_path: Path) -> None:
+    # a maintenance window grown to the whole weekend, a rota's holiday next year and its
+    # handoff notices: no shift moves in the window and no test case asks, yet the review
+    # said "no change to routing, rotas, ..." and JSON `changed: false`
+    suppression = ("suppressions:\n  - {id: upkeep, reason: upkeep, match: [team=db],"
+                   " weekly: [{days: [sun], from: '02:00', until: '04:00'}]}\n")
+    old = BASE + suppression
+    new = (BASE + suppression.replace("[sun], from: '02:00'", "[sat, sun], from: '00:00'"))\
+        .replace("        handoff_day: mon\n", "        handoff_day: mon\n"
+                 "    holidays: {dates: [2027-05-24]}\n    handoff_notices: true\n")
+    found = review(load(tmp_path / "old", old), load(tmp_path / "new", new), START,
+                   timedelta(weeks=4))
+    assert not found.empty
+    assert found.rotas == ()
+    assert found.other == Section(changed=(
+        Changed(name="rotas.week", changes=(
+            FieldChange("holidays.dates", [], ["2027-05-24"]),
+            FieldChange("handoff_notices", False, True))),
+        Changed(name="suppressions.upkeep", changes=(
+            FieldChange("weekly", ["sun 02:00-04:00"], ["sat,sun 00:00-04:00"]),)),
+    ))
+
+
+def test_rotas_time_intervals_and_settings_added_removed_and_changed(tmp_path: Path) -> None:
+    intervals = "time_intervals:\n  - {name: nights, time_intervals: [{times: " \
+                "[{start_time: '00:00', end_time: '06:00'}]}]}\n"
+    new = (BASE + intervals + "settings: {timezone: Europe/London}\n").replace(
+        "rotas:\n", "rotas:\n  - {id: spare, layers: [{members: [cat], every: 1w, "
+        "start: 2026-01-05}]}\n")
+    found = review(load(tmp_path / "old", BASE), load(tmp_path / "new", new), START,
+                   timedelta(weeks=1)).other
+    assert found.added == ("rotas.spare", "time_intervals.nights")
+    assert [(item.name, [change.field for change in item.changes]) for item in found.changed
+            ] == [("settings", ["timezone"])]
+
+
+UNNAMED = BASE.replace("  - {name: db, match: [team=db], service: web}\n"
+                       "  - {name: web, match: [team=web], service: web}\n"
+                       "  - {name: rest, service: web}\n",
+                       "  - {match: [team=db], service: web}\n"
+                       "  - {match: [team=web], service: web}\n"
+                       "  - {service: web}\n")
+
+
+def unnamed_review(tmp_path: Path, new_routes: str,
+                   cases: list[tuple[str, Where, dict[str, Any], dict[str, Any]]] | None = None
+                   ) -> Review:
+    new = UNNAMED.split("routes:\n")[0] + "routes:\n" + new_routes
+    return review(load(tmp_path / "old", UNNAMED), load(tmp_path / "new", new), START,
+                  timedelta(weeks=1), cases or [])
+
+
+def test_a_route_inserted_above_unnamed_routes_is_one_added_route(tmp_path: Path) -> None:
+    # unnamed routes are `route N` by place: one inserted at the top renamed every route
+    # below it, which read as every route changed, the catch-all added, and each test case
+    # routing differently ("route 1" -> "route 2")
+    found = unnamed_review(tmp_path, "  - {match: [team=api], service: web}\n"
+                                     "  - {match: [team=db], service: web}\n"
+                                     "  - {match: [team=web], service: web}\n"
+                                     "  - {service: web}\n",
+                           [("db alert", Where("t.yaml", 3, 5), {"routes": ["route 1"]},
+                             {"routes": ["route 2"]})])
+    assert found.routes == Section(added=("route 1",))
+    assert found.cases == ()
+
+
+def test_an_unnamed_route_changed_in_place_or_moved(tmp_path: Path) -> None:
+    changed = unnamed_review(tmp_path, "  - {match: [team=db], service: web}\n"
+                                       "  - {match: [team=www], service: web}\n"
+                                       "  - {service: web}\n").routes
+    assert changed == Section(changed=(Changed(name="route 2", changes=(
+        FieldChange("matchers", ["team=web"], ["team=www"]),)),))
+    (tmp_path / "moved").mkdir()
+    moved = unnamed_review(tmp_path / "moved", "  - {match: [team=web], service: web}\n"
+                                               "  - {match: [team=db], service: web}\n"
+                                               "  - {service: web}\n").routes
+    assert (moved.added, moved.removed, moved.changed) == ((), (), ())
+    assert len(moved.reordered) == 1

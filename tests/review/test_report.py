@@ -105,7 +105,7 @@ def test_json_is_the_documented_document() -> None:
     document = json.loads(dumps(sample()))
     assert list(document) == ["version", "start", "end", "changed", "routes", "cases", "rotas",
                               "escalation_policies", "channels", "people", "services",
-                              "new_gaps"]
+                              "other", "new_gaps"]
     assert document["version"] == 1
     assert document["routes"]["reordered"] == [{"name": "web", "before": 1, "after": 0}]
     assert document["cases"] == [{"name": "db alert", "file": ".tests/a.yaml", "line": 3,
@@ -139,3 +139,57 @@ def test_markdown_lists_at_most_50_shifts_per_rota() -> None:
     assert sum(line.startswith("| ann |") for line in lines) == 50
     assert lines[-1] == "... and 10 more shifts (`router diff --format text` lists them all)."
     assert len(text(many).splitlines()) == 63
+
+
+def test_markdown_lists_show_a_regex_pipe_as_written() -> None:
+    # GitHub reads `\|` as a pipe only inside a table; in a list item's code span the
+    # backslash shows, and `db\|storage` reads as a regex for a literal pipe
+    change = FieldChange("matchers", ["team=~db|storage"], ["taem=~db|storage"])
+    found = Review(start=START, end=START, routes=Section(changed=(
+                       Changed(name="database alerts", changes=(change,)),)),
+                   cases=(), rotas=(), escalation_policies=Section(), channels=Section(),
+                   people=Section(), services=Section(), new_gaps=())
+    assert '- `~ database alerts: matchers: ["team=~db|storage"] -> ["taem=~db|storage"]`' \
+        in markdown(found).splitlines()
+
+
+def test_other_config_by_section_and_id() -> None:
+    found = Review(start=START, end=START, routes=Section(), cases=(), rotas=(),
+                   escalation_policies=Section(), channels=Section(), people=Section(),
+                   services=Section(), new_gaps=(), other=Section(
+                       added=("time_intervals.nights",), changed=(Changed(
+                           name="suppressions.upkeep", changes=(FieldChange(
+                               "weekly", ["sun 02:00-04:00"], ["sat,sun 00:00-04:00"]),)),)))
+    assert text(found).splitlines()[1:] == [
+        "", "other config:", "  + time_intervals.nights",
+        '  ~ suppressions.upkeep: weekly: ["sun 02:00-04:00"] -> ["sat,sun 00:00-04:00"]']
+    assert "#### Other config" in markdown(found).splitlines()
+    document = as_json(found)
+    assert document["changed"] is True
+    assert document["other"]["added"] == ["time_intervals.nights"]
+
+
+def test_markdown_fits_a_github_comment() -> None:
+    # a matcher typo on 200 routes: 600 case lines and 200 route lines made 73 kB, and
+    # GitHub refuses a comment over 65,536 characters (the CI step failed, no comment)
+    change = FieldChange("matchers", ["severity=~critical|error"], ["severity=~critcal|error"])
+    cases = tuple(CaseChange(name=f"team{index} critical pages its service",
+                             where=Where("config/.tests/cases.yaml", 3 + 4 * index, 5),
+                             changes=(FieldChange("service", f"svc{index}", "svc0"),))
+                  for index in range(60))
+    rotas = tuple(RotaShifts(rota=f"rota{number}", timezone=BERLIN, moves=tuple(
+        ShiftMove(person="ann", start=START + timedelta(hours=hour),
+                  end=START + timedelta(hours=hour + 1), side="after") for hour in range(60)))
+        for number in range(40))
+    found = Review(start=START, end=START, routes=Section(changed=tuple(
+                       Changed(name=f"route {index}", changes=(change,)) for index in range(200))),
+                   cases=cases, rotas=rotas, escalation_policies=Section(), channels=Section(),
+                   people=Section(), services=Section(), new_gaps=())
+    shown = markdown(found)
+    assert len(shown) <= 65_536
+    lines = shown.splitlines()
+    assert sum(line.startswith("- `~ route ") for line in lines) == 50
+    assert "... and 150 more (`router diff --format text` lists them all)." in lines
+    assert sum(line.startswith("- `config/.tests/cases.yaml:") for line in lines) == 50
+    assert lines[-1] == ("... cut here to fit a pull-request comment "
+                         "(`router diff --format text` lists everything).")

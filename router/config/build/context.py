@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 from router.config.load import Source
 from router.config.model import WEEKDAYS, Matcher, Secret, Settings, WeeklyWindow
 from router.config.secrets import SecretResolver
-from router.config.values import parse_matcher, parse_time_of_day, parse_weekday
+from router.config.values import (
+    matcher_slip,
+    parse_matcher,
+    parse_time_of_day,
+    parse_weekday,
+)
 from router.errors import Problem, Where
 
 T = TypeVar("T")
@@ -88,11 +93,19 @@ class Context:
 
     def matchers(self, data: dict[str, Any], source: Source, key: str = "match"
                  ) -> tuple[Matcher, ...]:
-        matchers = []
-        for index, text in enumerate(data.get(key, ())):
-            place = source.at(key).at(index)
-            try:
-                matchers.append(parse_matcher(text, place.where))
-            except ValueError as error:
-                self.error(place, str(error))
-        return tuple(matchers)
+        found = (self.matcher(text, source.at(key).at(index))
+                 for index, text in enumerate(data.get(key, ())))
+        return tuple(matcher for matcher in found if matcher is not None)
+
+    def matcher(self, text: str, place: Source) -> Matcher | None:
+        """One matcher at its place; None, and an error, when it does not parse; a warning
+        when it parses but reads like a typo (`values.matcher_slip`)."""
+        try:
+            matcher = parse_matcher(text, place.where)
+        except ValueError as error:
+            self.error(place, str(error))
+            return None
+        slip = matcher_slip(text)
+        if slip is not None:
+            self.problems.append(Problem(place.where, place.path, slip, "warning"))
+        return matcher

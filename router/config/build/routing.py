@@ -26,7 +26,6 @@ from router.config.model import (
 )
 from router.config.values import (
     parse_datetime,
-    parse_matcher,
     parse_positive_duration,
     parse_timezone,
 )
@@ -94,13 +93,8 @@ def unless_sets(context: Context, data: dict[str, Any], source: Source
     sets = []
     for index, group in enumerate(data.get("unless", ())):
         place = source.at("unless").at(index)
-        matchers = []
-        for position, text in enumerate(group):
-            try:
-                matchers.append(parse_matcher(text, place.at(position).where))
-            except ValueError as error:
-                context.error(place.at(position), str(error))
-        sets.append(tuple(matchers))
+        found = (context.matcher(text, place.at(position)) for position, text in enumerate(group))
+        sets.append(tuple(matcher for matcher in found if matcher is not None))
     return tuple(sets)
 
 

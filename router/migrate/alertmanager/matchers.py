@@ -15,7 +15,7 @@ import json
 import re
 import warnings
 
-from router.config.values import parse_matcher
+from router.config.values import matcher_slip, parse_matcher
 from router.errors import Where
 
 _MATCHER = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$", re.S)
@@ -105,7 +105,8 @@ def to_router(name: str, operator: str, value: str) -> str:
         if _UNICODE_CLASSES.search(value):
             value = "(?a)" + value  # Go's \d \w \s \b are ASCII; Python's Unicode
     plain = value != "" and value == value.strip() and not value.startswith('"') \
-        and "\n" not in value and "#" not in value
+        and "\n" not in value and "#" not in value \
+        and matcher_slip(f"{name}{operator}{value}") is None  # `env=!x`: router warns
     text = f"{name}{operator}{value if plain else json.dumps(value, ensure_ascii=False)}"
     parse_matcher(text, Where("alertmanager"))  # what router reads back: the same matcher
     return text
