@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -158,12 +158,15 @@ def _zone(raw: dict[str, Any], source: Source) -> ZoneInfo | None:
 
 
 def _native(raw: dict[str, Any], source: Source, limits: AlertLimits) -> Alert:
+    """Router's alert JSON, and `source` (which no sender may set: the format sets it), so a
+    case can stand for a heartbeat's, job's or check's alert."""
     document = {"summary": "router test", **raw}
+    named = document.pop("source", None)
     try:
         alerts = native.parse_document(document, limits=limits)
     except BadRequest as bad:
         raise BadCase(Problem(source.where, source.path, str(bad))) from None
-    return alerts[0]
+    return alerts[0] if named is None else replace(alerts[0], source=named)
 
 
 def _payload(raw: dict[str, Any], source: Source, limits: AlertLimits, at: datetime) -> Alert:
