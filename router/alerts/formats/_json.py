@@ -23,7 +23,7 @@ from typing import Protocol, TypeVar
 import msgspec
 
 from router.alerts.model import Link
-from router.errors import BadRequest
+from router.errors import BadRequest, json_kind
 
 MAX_ALERTS = 1000
 """Most alerts one request may carry (Prometheus sends at most 256 per request)."""
@@ -137,19 +137,7 @@ def index(path: str, position: int) -> str:
     return f"{path}[{position}]"
 
 
-def kind(value: object) -> str:
-    """What a JSON value is, in words, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    return "a mapping"
+kind = json_kind  # what a JSON value is, in words: errors.json_kind, shared with the engine
 
 
 def quote(value: str) -> str:
