@@ -7,8 +7,8 @@ compares the status with the one the store kept from the last run, so a restart 
 opens an alert twice nor misses a change, and sends the check's alert (source `check`,
 one dedup key per check) only when the status changes: ok -> not ok opens, a move between
 warning, critical and unknown changes it, back to ok resolves it. The alert is ingested in
-the run's own unit of work (as a heartbeat's or a job's is), so it takes no health context
-of `attach_checks`: the check's own figures are its annotations.
+the run's own unit of work, as a heartbeat's or a job's is (a check's alert takes no health
+context of `attach_checks`: engine/health.py leaves it alone).
 """
 
 from __future__ import annotations
