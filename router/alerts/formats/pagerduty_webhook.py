@@ -55,7 +55,13 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
     Raises:
         BadRequest: naming the field at fault.
     """
-    document = _json.as_object(_json.decode(body), "",
+    return parse_decoded(_json.decode(body), headers, limits=limits, now=now)
+
+
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                   limits: _json.FieldLimits, now: datetime) -> list[Alert]:
+    """`parse` of a body already decoded from JSON (detect.py decodes it once)."""
+    document = _json.as_object(decoded, "",
                                "a JSON object (a PagerDuty webhook)")
     if "messages" in document:
         alerts = []

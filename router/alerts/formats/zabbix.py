@@ -54,7 +54,13 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
     Raises:
         BadRequest: naming the field at fault.
     """
-    document = _json.as_object(_json.decode(body), "", "a JSON object (a Zabbix webhook)")
+    return parse_decoded(_json.decode(body), headers, limits=limits, now=now)
+
+
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                   limits: _json.FieldLimits, now: datetime) -> list[Alert]:
+    """`parse` of a body already decoded from JSON (detect.py decodes it once)."""
+    document = _json.as_object(decoded, "", "a JSON object (a Zabbix webhook)")
     summary = _value(document, "trigger_name")
     if summary is None or not summary.strip():
         raise BadRequest("trigger_name", "is required")
