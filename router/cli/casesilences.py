@@ -1,11 +1,13 @@
-"""The silences of `router test` files (room: cli; imports config, alerts, errors).
+"""The silences of `router test` files (room: cli; imports config, alerts, migrate, errors).
 
 A test file, or one of its cases, gives the run-time silences the daemon would have in its
-store: `silences` written inline (matchers as a route or `router silence add --match` writes
-them, and `starts`, `ends` or a `duration`), and `silences_file`, a JSON file as
-`amtool silence query -o json` writes it and `GET /api/v2/silences` answers (read by
-alerts/formats/alertmanager_silences.py, as the server reads amtool's silences). Both become
-`alerts.model.Silence` values, which `core.suppression.check` matches as it does the store's.
+store: `silences` written inline (matchers in Alertmanager's syntax, as `amtool silence add`
+takes them, read by migrate/alertmanager/matchers.py; and `starts`, `ends` or a `duration`),
+and `silences_file`, a JSON file as `amtool silence query -o json` writes it and
+`GET /api/v2/silences` answers (read by alerts/formats/alertmanager_silences.py, as the
+server reads amtool's silences). Both become `alerts.model.Silence` values with the names
+as written (`severity` is router's severity, as in a silence amtool adds), which
+`core.suppression.check` matches as it does the store's.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from zoneinfo import ZoneInfo
 from router.alerts.formats import alertmanager_silences
 from router.alerts.model import Silence, SilenceMatcher
 from router.config.load import Source
-from router.config.values import parse_matcher, parse_positive_duration
+from router.config.values import parse_positive_duration
 from router.errors import BadRequest, Problem
+from router.migrate.alertmanager.matchers import MatcherError, parse_line
 
 
 class BadCase(Exception):
@@ -125,11 +128,12 @@ def _inline(raw: dict[str, Any], source: Source, zone: ZoneInfo | None,
     for index, text in enumerate(raw["matchers"]):
         place = source.at("matchers").at(index)
         try:
-            matcher = parse_matcher(text, place.where)
-        except ValueError as error:
-            raise BadCase(Problem(place.where, place.path, str(error))) from None
-        matchers.append(SilenceMatcher(name=matcher.name, operator=matcher.operator,
-                                       value=matcher.value))
+            for name, operator, value in parse_line(text):
+                alertmanager_silences.check_regex(operator, value, "")
+                matchers.append(SilenceMatcher(name=name, operator=operator, value=value))
+        except (MatcherError, BadRequest) as error:
+            message = error.message if isinstance(error, BadRequest) else str(error)
+            raise BadCase(Problem(place.where, place.path, message)) from None
     if ("ends" in raw) == ("duration" in raw):
         raise BadCase(Problem(source.where, source.path,
                               "give the silence's `ends` or its `duration`, not both"

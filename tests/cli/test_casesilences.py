@@ -70,6 +70,25 @@ def test_an_inline_silence_holds_the_alerts_it_matches_while_in_force(
     assert outcome(config, path) == (0, ["PASSED"] * 3)
 
 
+def test_inline_matchers_are_read_as_amtool_reads_them(config: Path, tmp_path: Path) -> None:
+    """Alertmanager's syntax: a line may hold several matchers in braces, and `severity` is
+    router's severity, as in a silence `amtool silence add severity=critical` makes."""
+    path = cases_file(tmp_path, """
+        cases:
+          - name: every matcher of the line holds
+            at: 2026-03-04T10:00:00Z
+            silences: [{id: s, matchers: ['{team="web", severity=~"crit.*"}'], duration: 1h}]
+            alert: {severity: critical, labels: {team: web}}
+            expect: {suppressed: {by: silence, id: s}}
+          - name: one that does not match lets the alert through
+            at: 2026-03-04T10:00:00Z
+            silences: [{id: s, matchers: ['{team="web", severity=~"crit.*"}'], duration: 1h}]
+            alert: {severity: warning, labels: {team: web}}
+            expect: {suppressed: false}
+        """)
+    assert outcome(config, path) == (0, ["PASSED"] * 2)
+
+
 def test_a_file_s_silences_hold_in_every_case_before_the_case_s_own(
         config: Path, tmp_path: Path) -> None:
     path = cases_file(tmp_path, """
@@ -139,8 +158,10 @@ def test_a_silences_file_as_amtool_writes_it(config: Path, tmp_path: Path) -> No
 
 BAD = [
     ("silences: [{matchers: ['team=~\"(\"'], duration: 1h}]",
-     "7:28: cases[0].silences[0].matchers[0]: '(' is not a valid regular expression: "
-     "missing ), unterminated subpattern at position 0"),
+     "7:28: cases[0].silences[0].matchers[0]: bad regex '(': missing ), unterminated "
+     "subpattern at position 0"),
+    ("silences: [{matchers: [team], duration: 1h}]",
+     "7:28: cases[0].silences[0].matchers[0]: bad matcher format: team"),
     ("silences: [{matchers: [team=web]}]",
      "7:16: cases[0].silences[0]: give the silence's `ends` or its `duration`"),
     ("silences: [{matchers: [team=web], ends: '2026-03-04T11:00:00Z', duration: 1h}]",
