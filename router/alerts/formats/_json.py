@@ -22,7 +22,7 @@ from typing import Protocol, TypeVar
 
 import msgspec
 
-from router.alerts.model import Link
+from router.alerts.model import Alert, Link
 from router.errors import BadRequest, json_kind
 
 MAX_ALERTS = 1000
@@ -127,6 +127,30 @@ def _decode_carefully(body: bytes, what: str) -> object:
     except ValueError:  # int() refuses numbers of more than 4300 digits
         raise BadRequest("", "invalid JSON: a number has too many digits") from None
     return document
+
+
+class DecodedParse(Protocol):
+    """A format's reading of a body already decoded from JSON (contract.DecodedFormat)."""
+
+    def __call__(self, decoded: object, headers: Mapping[str, str], *, limits: FieldLimits,
+                 now: datetime) -> list[Alert]: ...
+
+
+class BytesParse(Protocol):
+    """A format's `parse` of a body's bytes (contract.Format)."""
+
+    def __call__(self, body: bytes, headers: Mapping[str, str], *, limits: FieldLimits,
+                 now: datetime) -> list[Alert]: ...
+
+
+def from_bytes(parse_decoded: DecodedParse) -> BytesParse:
+    """The `parse` of a format that reads decoded JSON: `decode` the body, then
+    `parse_decoded` it (detect.py calls `parse_decoded` with what it decoded itself)."""
+    def parse(body: bytes, headers: Mapping[str, str], *, limits: FieldLimits,
+              now: datetime) -> list[Alert]:
+        return parse_decoded(decode(body), headers, limits=limits, now=now)
+    parse.__doc__ = parse_decoded.__doc__
+    return parse
 
 
 def member(path: str, key: str) -> str:

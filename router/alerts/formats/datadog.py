@@ -78,7 +78,7 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
 
 
 def parse_decoded(decoded: object, headers: Mapping[str, str], *,
-                   limits: _json.FieldLimits, now: datetime) -> list[Alert]:
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
     """`parse` of a JSON body already decoded (detect.py decodes it once)."""
     return [_alert(_json.as_object(decoded, "", _WANTED), limits)]
 

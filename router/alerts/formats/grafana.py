@@ -38,19 +38,13 @@ LINKS = (
 )
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
-          now: datetime) -> list[Alert]:
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
     """The alerts of one Grafana webhook notification.
 
     Raises:
         BadRequest: naming the field at fault.
     """
-    return parse_decoded(_json.decode(body), headers, limits=limits, now=now)
-
-
-def parse_decoded(decoded: object, headers: Mapping[str, str], *,
-                   limits: _json.FieldLimits, now: datetime) -> list[Alert]:
-    """`parse` of a body already decoded from JSON (detect.py decodes it once)."""
     document = _json.as_object(decoded, "", "a JSON object (a Grafana webhook)")
     organisation = _json.number(document, "orgId", "")
     entries = _json.alert_list(document, "alerts", "")
@@ -65,6 +59,10 @@ def parse_decoded(decoded: object, headers: Mapping[str, str], *,
             links=_json.url_links(item, path, LINKS),
         ))
     return alerts
+
+
+parse = _json.from_bytes(parse_decoded)
+"""The same, from the body's bytes (contract.Format)."""
 
 
 def _details(

@@ -42,20 +42,14 @@ PRIORITIES: Mapping[str, Severity] = {
 }
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
-          now: datetime) -> list[Alert]:
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
     """The alert one Opsgenie webhook call describes; none for an action that does not
     change whether the alert fires.
 
     Raises:
         BadRequest: naming the field at fault.
     """
-    return parse_decoded(_json.decode(body), headers, limits=limits, now=now)
-
-
-def parse_decoded(decoded: object, headers: Mapping[str, str], *,
-                   limits: _json.FieldLimits, now: datetime) -> list[Alert]:
-    """`parse` of a body already decoded from JSON (detect.py decodes it once)."""
     document = _json.as_object(decoded, "", "a JSON object (an Opsgenie webhook)")
     action = _json.required_text(document, "action", "")
     alert = _json.as_object(document.get("alert"), "alert") if "alert" in document else None
@@ -90,6 +84,10 @@ def parse_decoded(decoded: object, headers: Mapping[str, str], *,
         starts_at=(_fields.epoch_milliseconds(alert, "createdAt", "alert")
                    if status is Status.FIRING else None),
     )]
+
+
+parse = _json.from_bytes(parse_decoded)
+"""The same, from the body's bytes (contract.Format)."""
 
 
 def _details(document: Mapping[str, object], alert: Mapping[str, object]) -> Mapping[str, str]:
