@@ -85,6 +85,22 @@ class BadRequest(Exception):
         return f"{self.field}: {self.message}" if self.field else self.message
 
 
+def json_kind(value: object) -> str:
+    """What a JSON value is, in words, for a BadRequest's message ("expected text, got a
+    number"): the inbound formats and the engine's request readers say it alike."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
 class NotFound(LookupError):
     """No such thing where it is named: an incident, a silence, an override, a rota.
 

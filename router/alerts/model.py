@@ -42,6 +42,12 @@ def _empty() -> Mapping[str, str]:
     return MappingProxyType({})
 
 
+OWN_SOURCES = frozenset({"heartbeat", "job", "check"})
+"""Sources of the alerts router makes from its config (core/heartbeats.py, engine/jobs.py,
+core/checks.py; no inbound format has these names): the `service` such an alert carries is
+the one its heartbeat, job or check declares, which routes do not move (core/routing.py)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Link:
     href: str

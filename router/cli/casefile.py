@@ -5,13 +5,14 @@ loader's own reader (so every value keeps its file:line:col) and checked against
 schema with jsonschema; every problem of every file is reported at once, as `router
 validate` does. An alert is built by the inbound formats' own parsers (router/alerts/formats):
 a case's `alert` is router's native JSON, its `payload` any inbound format named by `format`.
+The silences a file or case gives are read in cli/casesilences.py.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ import jsonschema
 import jsonschema_rs
 
 from router.alerts.formats import FORMATS, native
-from router.alerts.model import Alert
+from router.alerts.model import Alert, Silence
+from router.cli.casesilences import BadCase, Given, SilenceReader, instant, resolved
 from router.config.load import Source, read_file
 from router.config.model import AlertLimits
 from router.config.schema import schema_directory
@@ -34,7 +36,8 @@ SCHEMA_NAME = "router-test.json"
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Case:
     """One test case: what to look at (`alert` and `firing`, or `rota`), when, and what is
-    expected (the keys of `expect` only, as written)."""
+    expected (the keys of `expect` only, as written); `silences` are those in force in the
+    store it stands for (the file's, then its own)."""
 
     name: str
     where: Where
@@ -43,6 +46,7 @@ class Case:
     alert: Alert | None = None
     firing: tuple[Alert, ...] = ()
     rota: str | None = None
+    silences: tuple[Silence, ...] = ()
 
 
 class CasesInvalid(Exception):
@@ -81,6 +85,7 @@ def read_cases(paths: list[Path], limits: AlertLimits) -> list[Case]:
     """
     cases: list[Case] = []
     problems: list[Problem] = []
+    silences = SilenceReader()
     for path in paths:
         documents, found = read_file(path, SecretResolver(resolve=False))
         problems += found
@@ -89,21 +94,21 @@ def read_cases(paths: list[Path], limits: AlertLimits) -> list[Case]:
             problems += shape
             if shape:
                 continue
+            try:
+                common = silences.given(document.data, document.source, path.parent, None,
+                                        in_case=False)
+            except BadCase as bad:
+                problems.append(bad.problem)
+                common = []
             for index, raw in enumerate(document.data["cases"]):
                 source = document.source.at("cases").at(index)
                 try:
-                    cases.append(_case(raw, source, limits))
-                except _Bad as bad:
+                    cases.append(_case(raw, source, limits, common, silences, path.parent))
+                except BadCase as bad:
                     problems.append(bad.problem)
     if problems:
         raise CasesInvalid(problems)
     return cases
-
-
-class _Bad(Exception):
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
 
 
 def _shape_problem(root: Source, error: jsonschema.ValidationError) -> Problem:
@@ -124,8 +129,10 @@ def _shape_problem(root: Source, error: jsonschema.ValidationError) -> Problem:
     return Problem(source.where, source.path, error.message)
 
 
-def _case(raw: dict[str, Any], source: Source, limits: AlertLimits) -> Case:
-    at = _instant(raw, source)
+def _case(raw: dict[str, Any], source: Source, limits: AlertLimits, common: list[Given],
+          silences: SilenceReader, directory: Path) -> Case:
+    zone = _zone(raw, source)
+    at = instant(raw["at"], source.at("at"), zone)
     alert = None
     if "alert" in raw:
         alert = _native(raw["alert"], source.at("alert"), limits)
@@ -134,51 +141,47 @@ def _case(raw: dict[str, Any], source: Source, limits: AlertLimits) -> Case:
     firing = tuple(_native(item, source.at("firing").at(index), limits)
                    for index, item in enumerate(raw.get("firing", ())))
     return Case(name=raw["name"], where=source.where, at=at, expect=raw.get("expect", {}),
-                alert=alert, firing=firing, rota=raw.get("rota"))
+                alert=alert, firing=firing, rota=raw.get("rota"),
+                silences=resolved([*common, *silences.given(raw, source, directory, zone,
+                                                             in_case=True)], at))
 
 
-def _instant(raw: dict[str, Any], source: Source) -> datetime:
-    """`at` with its offset, or read in `timezone`; an instant with neither is an error."""
+def _zone(raw: dict[str, Any], source: Source) -> ZoneInfo | None:
+    """The case's `timezone`, if it gives one."""
+    if "timezone" not in raw:
+        return None
     try:
-        at = datetime.fromisoformat(str(raw["at"]))
-    except ValueError:
-        raise _Bad(Problem(source.at("at").where, source.at("at").path,
-                           f"expected an ISO 8601 instant, got {raw['at']!r}")) from None
-    if "timezone" in raw:
-        try:
-            zone = ZoneInfo(raw["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise _Bad(Problem(source.at("timezone").where, source.at("timezone").path,
-                               f"{raw['timezone']!r} is not a known timezone")) from None
-        return at.replace(tzinfo=zone) if at.tzinfo is None else at.astimezone(zone)
-    if at.tzinfo is None:
-        raise _Bad(Problem(source.at("at").where, source.at("at").path,
-                           "expected an offset (2026-03-02T03:00:00+01:00) or a `timezone`"))
-    return at
+        return ZoneInfo(raw["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadCase(Problem(source.at("timezone").where, source.at("timezone").path,
+                           f"{raw['timezone']!r} is not a known timezone")) from None
 
 
 def _native(raw: dict[str, Any], source: Source, limits: AlertLimits) -> Alert:
+    """Router's alert JSON, and `source` (which no sender may set: the format sets it), so a
+    case can stand for a heartbeat's, job's or check's alert."""
     document = {"summary": "router test", **raw}
+    named = document.pop("source", None)
     try:
         alerts = native.parse_document(document, limits=limits)
     except BadRequest as bad:
-        raise _Bad(Problem(source.where, source.path, str(bad))) from None
-    return alerts[0]
+        raise BadCase(Problem(source.where, source.path, str(bad))) from None
+    return alerts[0] if named is None else replace(alerts[0], source=named)
 
 
 def _payload(raw: dict[str, Any], source: Source, limits: AlertLimits, at: datetime) -> Alert:
     name = raw["format"]
     parser = FORMATS.get(name)
     if parser is None:
-        raise _Bad(Problem(source.at("format").where, source.at("format").path,
+        raise BadCase(Problem(source.at("format").where, source.at("format").path,
                            f"expected one of {', '.join(sorted(FORMATS))}, got {name!r}"))
     body = json.dumps(raw["payload"]).encode()
     try:
         alerts = parser.parse(body, {}, limits=limits, now=at)
     except BadRequest as bad:
-        raise _Bad(Problem(source.at("payload").where, source.at("payload").path,
+        raise BadCase(Problem(source.at("payload").where, source.at("payload").path,
                            str(bad))) from None
     if len(alerts) != 1:
-        raise _Bad(Problem(source.at("payload").where, source.at("payload").path,
+        raise BadCase(Problem(source.at("payload").where, source.at("payload").path,
                            f"expected a payload of exactly one alert, it holds {len(alerts)}"))
     return alerts[0]

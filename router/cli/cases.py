@@ -8,9 +8,9 @@ functions, so what a test says is what the daemon does:
 - routing: `core.routing.route` over the engine's `Snapshot` of the config (its route
   table and services' routing keys), after `engine.expiry.effective`; the service's
   channels and escalation policy fill in what the routes leave out, as on ingest;
-- suppression: `core.suppression.check` with the config's windows, the routes' time
-  intervals and the inhibition that the case's `firing` alerts cause (`core.inhibition`);
-  a case has no store, so no silences;
+- suppression: `core.suppression.check` with the config's windows, the silences the case
+  gives (as the store would hold them), the routes' time intervals and the inhibition that
+  the case's `firing` alerts cause (`core.inhibition`);
 - escalation: `core.escalation.walk` level by level, each step at the instant its timer
   would fall due (`level_deadline` over the level's repeats, then `next_step`);
 - on call: the snapshot's `OnCallCache` over `core.oncall.shift_at`, as escalation asks
@@ -86,7 +86,7 @@ class Runner:
             "routes": [rule.name for rule in decision.routes],
             "channels": list(dict.fromkeys(
                 (*decision.channels, *(service.channels if service else ())))),
-            "suppressed": verdict.suppressed,
+            "suppressed": _suppressed(verdict, expect.get("suppressed")),
             "suppressed_by": verdict.label,
             "escalation_policy": decision.escalation_policy
             or (service.escalation_policy if service else None),
@@ -102,7 +102,7 @@ class Runner:
         index = InhibitionIndex.of(config.inhibit_rules, (
             (SourceKey(number, f"firing:{number}"), firing)
             for number, firing in enumerate(case.firing, start=1)))
-        return check(alert, config.suppressions, (), case.at,
+        return check(alert, config.suppressions, case.silences, case.at,
                      inhibition=index.check(alert), routes=decision.routes,
                      time_intervals=config.time_intervals)
 
@@ -147,6 +147,14 @@ def _in_expected_order(steps: list[dict[str, Any]], expected: list[Any]
         order = {name: index for index, name in enumerate(names)}
         step["paged"] = sorted(step["paged"], key=lambda name: order.get(name, len(order)))
     return steps
+
+
+def _suppressed(verdict: Verdict, expected: object) -> bool | dict[str, str | None]:
+    """`suppressed` as the case asks it: true or false, or `{by, id}` (false when nothing
+    holds the page)."""
+    if not isinstance(expected, dict) or not verdict.suppressed:
+        return verdict.suppressed
+    return {"by": verdict.kind, "id": verdict.id}
 
 
 def _level_wait(level: Level) -> timedelta:

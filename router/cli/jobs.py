@@ -7,12 +7,12 @@ with $ROUTER_TOKEN as the bearer token when set: a token with `sources: [job]`),
 command in a process group of its own, passes its output through (cron still mails it),
 and reports the exit code, the duration and the last 4 KiB of the output. Past the timeout
 it sends SIGTERM to the whole group and, once the command exited or `--grace` (10 s) passed,
-SIGKILL to what is left of the group, and reports
-`timed_out`. A report the daemon does not take (down, refused) is a warning on stderr: the
-job runs all the same. SIGINT, SIGTERM and SIGHUP sent to exec are passed on to the
-command's group, and the run is reported as it then ends. Exit status: the command's own
-(128+N when signal N ended it), 124 when it timed out, 127 when it could not be started, 2
-for usage.
+SIGKILL to what is left of the group, and reports `timed_out`. Reports go to the daemon
+directly: HTTP_PROXY and the like are not used. A report the daemon does not take (down,
+refused) is a warning on stderr: the job runs all the same. SIGINT, SIGTERM and SIGHUP
+sent to exec are passed on to the command's group, and the run is reported as it then
+ends. Exit status: the command's own (128+N when signal N ended it), 124 when it timed out,
+127 when it could not be started, 2 for usage.
 
 `router job list` shows the jobs with their newest run, and `router job alerts
 add|list|remove` manages alert targets in the store in the state directory (whether or not
@@ -138,7 +138,11 @@ class Reporter:
                 "content-type": "application/json",
                 **({"authorization": f"Bearer {self.token}"} if self.token else {})})
         try:
-            with urllib.request.urlopen(request, timeout=REPORT_TIMEOUT) as answer:
+            # straight to router, whatever HTTP_PROXY or HTTPS_PROXY say: a proxy set for
+            # the internet in a cron job's environment must not carry a report (and its
+            # bearer token) away from the daemon
+            direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            with direct.open(request, timeout=REPORT_TIMEOUT) as answer:
                 answer.read()
         except urllib.error.HTTPError as error:
             text = error.read().decode("utf-8", "replace")[:500]

@@ -14,7 +14,8 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from router.config import health_checks
-from router.config.model import Config, Route, Secret
+from router.config.model import Check as HealthCheck
+from router.config.model import Config, Heartbeat, Job, Route, Secret
 from router.errors import Problem, Where
 from router.redaction import display_url
 
@@ -36,7 +37,7 @@ def run_all(config: Config, *, references: bool) -> list[Problem]:
                              check_contact_methods, check_unreachable_routes,
                              check_email_recipients, check_channel_urls]
     if references:
-        selected[:0] = [check_references, check_people_references,
+        selected[:0] = [check_references, check_source_services, check_people_references,
                         check_time_interval_names]
     return [*(problem for check in selected for problem in check(config)),
             *health_checks.run(config, references=references)]
@@ -76,6 +77,14 @@ def check_references(config: Config) -> Iterator[Problem]:
                        *fallback):
             yield from _refer(target.kind, target.id, sections[target.kind],
                               target.where, target.kind)
+
+
+def check_source_services(config: Config) -> Iterator[Problem]:
+    """The service each heartbeat, job and check names exists: its incidents open there."""
+    sources: list[Heartbeat | Job | HealthCheck] = [
+        *config.heartbeats.values(), *config.jobs.values(), *config.checks.values()]
+    for source in sources:
+        yield from _refer("service", source.service, config.services, source.where, "service")
 
 
 def check_people_references(config: Config) -> Iterator[Problem]:

@@ -89,10 +89,8 @@ def check_samples(config: Config) -> Iterator[Problem]:
 
 
 def check_names(config: Config) -> Iterator[Problem]:
-    """The service a check names, and the checks routes and services attach, exist."""
-    for check in config.checks.values():
-        if check.service is not None and check.service not in config.services:
-            yield Problem(check.where, "service", f"no service with id {check.service!r}")
+    """The checks routes and services attach exist (the service a check names:
+    config/checks.py's check_source_services)."""
     holders: Iterable[tuple[Where, tuple[str, ...]]] = [
         *((service.where, service.attach_checks) for service in config.services.values()),
         *((route.where, route.attach_checks) for route in config.routes)]

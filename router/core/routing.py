@@ -13,7 +13,10 @@ Pure: no I/O, no clock. The rules:
   needs "no earlier sibling matched", which order alone cannot say once `continue` is in
   play).
 - Decision. `routes` lists every matched route in order. `service` and `escalation_policy`
-  come from the first matched route that names one; `channels` is the union of the matched
+  come from the first matched route that names one, except that an alert of router's own
+  sources (`alerts.model.OWN_SOURCES`: heartbeats, jobs, checks) keeps the service its
+  config declares, when it declares one (the routes still add channels, severity and
+  policy); `channels` is the union of the matched
   routes' channels in order, without repeats; `severity` starts as the alert's own and each
   matched route in order applies its `severity` (replace) or `severity_map` (rename the
   severities it lists, keep the rest).
@@ -40,7 +43,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from router.alerts.model import Alert, Severity
+from router.alerts.model import OWN_SOURCES, Alert, Severity
 from router.config.model import Matcher, Route
 from router.core.matching import fields_of, first_mismatch
 
@@ -117,9 +120,10 @@ class RouteTable:
     routes: tuple[Route, ...]
     index: Mapping[str, Mapping[str, tuple[int, ...]]] = field(repr=False)
     always: tuple[int, ...] = field(repr=False)
-    # Decisions already made, by (matched positions, severity, service): `decide` reads
-    # nothing else, and most alerts share a few of these (a bounded, per-table memo).
-    decisions: dict[tuple[tuple[int, ...], Severity, str | None], Decision] = field(
+    # Decisions already made, by (matched positions, severity, service, whether the source
+    # is router's own): `decide` reads nothing else, and most alerts share a few of these
+    # (a bounded, per-table memo).
+    decisions: dict[tuple[tuple[int, ...], Severity, str | None, bool], Decision] = field(
         default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -174,7 +178,7 @@ def route(alert: Alert, table: RouteTable) -> Decision:
             matched.append(position)
             if not candidate.continue_matching:
                 break
-    key = (tuple(matched), alert.severity, alert.service)
+    key = (tuple(matched), alert.severity, alert.service, alert.source in OWN_SOURCES)
     decision = table.decisions.get(key)
     if decision is None:
         if len(table.decisions) >= _DECISIONS_KEPT:
@@ -217,10 +221,11 @@ def decide(alert: Alert, matched: Iterable[Route]) -> Decision:
             severity = Severity(rule.severity)
         elif rule.severity_map:
             severity = Severity(rule.severity_map.get(severity.value, severity))
+    declared = alert.service is not None and alert.source in OWN_SOURCES
     return Decision(
         routes=routes,
-        service=next((rule.service for rule in routes if rule.service is not None),
-                     alert.service),
+        service=alert.service if declared else next(
+            (rule.service for rule in routes if rule.service is not None), alert.service),
         channels=tuple(dict.fromkeys(channel for rule in routes for channel in rule.channels)),
         escalation_policy=next((rule.escalation_policy for rule in routes
                                 if rule.escalation_policy is not None), None),

@@ -6,7 +6,9 @@ The probes (router/probes/) measure; this module grades the reading (core/checks
 compares the status with the one the store kept from the last run, so a restart neither
 opens an alert twice nor misses a change, and sends the check's alert (source `check`,
 one dedup key per check) only when the status changes: ok -> not ok opens, a move between
-warning, critical and unknown changes it, back to ok resolves it.
+warning, critical and unknown changes it, back to ok resolves it. The alert is ingested in
+the run's own unit of work, as a heartbeat's or a job's is (a check's alert takes no health
+context of `attach_checks`: engine/health.py leaves it alone).
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from typing import Any
 from router.alerts.model import Alert
 from router.config.model import Check
 from router.core.checks import CheckStatus, Reading, alert_of, evaluate, transition
+from router.engine.ingest import Accepted
+from router.engine.snapshot import Snapshot
 from router.engine.state import EngineState
 from router.errors import NotFound
+from router.store import Transaction
 from router.store.values import CheckRun as CheckRun
 from router.store.values import CheckState as CheckState
 
@@ -27,35 +32,48 @@ RUNS_KEPT = 1000
 """Runs kept per check in the audit trail (a week of runs every ten minutes; a day and a
 half of runs every one); older ones are dropped as new ones are kept."""
 
-Ingest = Callable[..., Awaitable[Sequence[Any]]]
-"""`Engine.ingest`: the alerts' one way in (answers `Accepted`s)."""
+IngestOne = Callable[[Transaction, Snapshot, Alert, datetime], Accepted]
+"""The engine's ingest of one alert inside a unit of work (engine/ingest.py `ingest_one`)."""
+Write = Callable[[Callable[[Transaction], Any]], Awaitable[Any]]
+"""The store's write that keeps the inhibition index (engine/ingest.py `Ingest.write`)."""
 
 
 class Checks:
-    def __init__(self, state: EngineState, ingest: Ingest) -> None:
+    def __init__(self, state: EngineState, ingest_one: IngestOne, write: Write) -> None:
         self.state = state
-        self.ingest = ingest
+        self.ingest_one = ingest_one
+        self.write = write
 
     async def record(self, check: Check, reading: Reading, *, started_at: datetime,
                      duration_ms: float, host: str, error: str | None = None,
                      trace_id: str = "") -> CheckRun:
         """Grade one run of `check`, raise or resolve its alert if its status changed, and
-        keep the run; returns it as stored."""
+        keep the run; returns it as stored. One unit of work, so one round trip to the
+        store: the last status is read, the alert ingested and the run kept together."""
         verdict = evaluate(check, reading)
-        previous = await self.state.store.read(lambda reader: reader.checks.status(check.id))
-        change = transition(None if previous is None else CheckStatus(previous),
-                            verdict.status)
-        incident_id = None
-        if change is not None:
-            alert: Alert = alert_of(check, verdict, reading.metrics, host, started_at)
-            accepted = await self.ingest([alert], trace_id=trace_id)
-            incident_id = accepted[0].incident_id if accepted else None
-        run = CheckRun(check_id=check.id, started_at=started_at, status=verdict.status.value,
-                       message=verdict.message, metrics=reading.metrics,
-                       duration_ms=round(duration_ms, 2), error=error, trace_id=trace_id,
-                       incident_id=incident_id)
-        return await self.state.store.write(
-            lambda transaction: transaction.checks.record(run, RUNS_KEPT))
+        snapshot, now = self.state.snapshot, self.state.clock.now()
+
+        def work(transaction: Transaction) -> tuple[CheckRun, bool]:
+            transaction.trace_id = trace_id  # carried by the notifications to delivery
+            previous = transaction.checks.status(check.id)
+            change = transition(None if previous is None else CheckStatus(previous),
+                                verdict.status)
+            incident_id = None
+            if change is not None:
+                alert = alert_of(check, verdict, reading.metrics, host, started_at)
+                incident_id = self.ingest_one(transaction, snapshot, alert, now).incident_id
+            run = CheckRun(check_id=check.id, started_at=started_at,
+                           status=verdict.status.value, message=verdict.message,
+                           metrics=reading.metrics, duration_ms=round(duration_ms, 2),
+                           error=error, trace_id=trace_id, incident_id=incident_id)
+            return transaction.checks.record(run, RUNS_KEPT), change is not None
+
+        found: tuple[CheckRun, bool] = await self.write(work)
+        run, changed = found
+        if changed:
+            self.state.outbox_written()
+            self.state.timers_written()
+        return run
 
     async def states(self) -> list[CheckState]:
         return await self.state.store.read(lambda reader: reader.checks.states())

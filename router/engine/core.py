@@ -73,7 +73,7 @@ class Engine:
                                     write=self.ingesting.write)
         self.notes = Notes(self.state)
         self.direct = direct.DirectNotifications(self.state)
-        self.checks = Checks(self.state, self.ingest)
+        self.checks = Checks(self.state, self.ingesting.ingest_one, self.ingesting.write)
         self.heartbeats = Heartbeats(self.state, self.ingesting.ingest_one)
         self.ingesting.feeds = self.heartbeats.feeds  # a heartbeat's alerts are its own
         self.jobs = Jobs(self.state, self.ingesting.ingest_one, self.ingesting.write)

@@ -19,6 +19,7 @@ from typing import Any, get_args, get_type_hints
 
 from router.alerts.model import DirectMessage, Notification, Severity
 from router.config.model import Config, Secret
+from router.engine import fields
 from router.engine.state import EngineState
 from router.errors import BadRequest
 from router.store import Transaction
@@ -106,38 +107,22 @@ def read_send(document: object, field: str = "") -> Send:
         BadRequest: naming the field at fault.
     """
     def at(name: str) -> str:
-        return f"{field}.{name}" if field else name
+        return fields.member(field, name)
 
     if not isinstance(document, dict):
         raise BadRequest(field, "expected a JSON object")
-    for name in document:
-        if name not in FIELDS:
-            raise BadRequest(at(name), f"is not a known field (expected one of "
-                                       f"{', '.join(FIELDS)})")
-    title = _text(document, "title", at, TITLE_MOST)
-    if not title.strip():
-        raise BadRequest(at("title"), "is required" if "title" not in document
-                         else "must not be empty")
-    severity = _text(document, "severity", at, 20) or "info"
+    fields.refuse_unknown(document, FIELDS, field)
+    title = fields.text(document, "title", field, most=TITLE_MOST)
+    severity = fields.optional_text(document, "severity", field, most=20) or "info"
     if severity not in {item.value for item in Severity}:
         raise BadRequest(at("severity"), "expected one of critical, error, warning, info; "
                                          f"got {severity!r}")
     message = DirectMessage(
-        title=title, message=_text(document, "message", at, MESSAGE_MOST),
+        title=title,
+        message=fields.optional_text(document, "message", field, most=MESSAGE_MOST) or "",
         severity=Severity(severity), tags=_tags(document.get("tags"), at("tags")),
         context=_context(document.get("context"), at("context")))
     return Send(message, _channels(document, at), field)
-
-
-def _text(document: dict[str, object], name: str, at: Callable[[str], str], most: int) -> str:
-    value = document.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise BadRequest(at(name), "expected text")
-    if len(value) > most:
-        raise BadRequest(at(name), f"is longer than {most} characters ({len(value)})")
-    return value
 
 
 def _tags(value: object, field: str) -> tuple[str, ...]:

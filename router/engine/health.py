@@ -9,14 +9,15 @@ that, and a check that has not answered by then is `unknown` in the context. The
 become the alert's annotations `health.<check>` ("critical: disk_percent:/ is 97, ..."),
 kept with the alert (GET /v1/incidents/{id}) and shown to templates as `health`, and a new
 incident's timeline gets a `health context` entry. Alerts of checks themselves are left
-alone, and a config with no `attach_checks` costs ingest nothing.
+alone, and a config with no `attach_checks` costs ingest nothing. Requests that arrive
+together share a check's run: one that wants a check already running waits for that run.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
@@ -42,12 +43,23 @@ longest attached one."""
 Measure = Callable[[Check], Awaitable[CheckRun]]
 
 
+@dataclass(slots=True)
+class _InFlight:
+    """One attached check's run under way; `result` is set before `done` unless it was
+    given up."""
+
+    done: trio.Event = field(default_factory=trio.Event)
+    result: str | None = None
+
+
 class Health:
     def __init__(self, state: EngineState) -> None:
         self.state = state
         self.measure: Measure | None = None
         """Runs a check now and keeps the run (the daemon's CheckRunner.run_once)."""
         self._attaching: tuple[Config | None, bool] = (None, False)
+        self._in_flight: dict[str, _InFlight] = {}
+        """The attached checks running now, by id: a request that wants one waits for it."""
 
     def attaching(self, config: Config) -> bool:
         """Whether any route or service attaches checks (worked out once per config)."""
@@ -93,11 +105,11 @@ class Health:
                    if _fresh(run, checks[check_id], now)}
         stale = [check for check_id, check in checks.items() if check_id not in results]
         limit = max((check.timeout.total_seconds() for check in stale), default=0) + GRACE
-        measure = self.measure
-        assert measure is not None
 
         async def run(check: Check) -> None:
-            results[check.id] = _text(await measure(check))
+            found = await self._shared(check)
+            if found is not None:
+                results[check.id] = found
 
         with trio.move_on_after(limit):
             async with trio.open_nursery() as nursery:
@@ -106,6 +118,24 @@ class Health:
         for check in stale:
             results.setdefault(check.id, f"unknown: no result within {limit:g}s")
         return results
+
+    async def _shared(self, check: Check) -> str | None:
+        """`check`'s result, from the run another request started if one is under way,
+        else from a run started here that later requests share; None when the run that
+        was under way was given up (its requester's wait ended first)."""
+        flight = self._in_flight.get(check.id)
+        if flight is not None:
+            await flight.done.wait()
+            return flight.result
+        measure = self.measure
+        assert measure is not None
+        flight = self._in_flight[check.id] = _InFlight()
+        try:
+            flight.result = _text(await measure(check))
+        finally:  # done or given up: later requests start their own
+            del self._in_flight[check.id]
+            flight.done.set()
+        return flight.result
 
     @staticmethod
     def note(transaction: Transaction, numbers: Sequence[int | None],

@@ -7,7 +7,6 @@ the CLI). `POST /v1/jobs/{id}/runs`, `POST /v1/jobs`, `POST /v1/jobs/{id}/alerts
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from router.config.model import JOB_SEVERITIES, Config, Job
+from router.engine import fields
 from router.errors import BadRequest
 from router.store.values import JobStatus
 
@@ -55,41 +55,6 @@ class AlertRequest:
     created_by: str = ""
 
 
-def _unknown(body: Mapping[str, Any], known: tuple[str, ...]) -> None:
-    for name in body:
-        if name not in known:
-            raise BadRequest(name, f"unknown field; expected one of: {', '.join(known)}")
-
-
-def _text(body: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise BadRequest(name, "is required")
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(name, f"expected text, got {type(value).__name__}")
-    return value
-
-
-def _number(body: Mapping[str, Any], name: str) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise BadRequest(name, f"expected a number of seconds, got {value!r}")
-    if value < 0:
-        raise BadRequest(name, f"expected a number of seconds of at least 0, got {value!r}")
-    return float(value)
-
-
-def _flag(body: Mapping[str, Any], name: str) -> bool:
-    value = body.get(name, True)
-    if not isinstance(value, bool):
-        raise BadRequest(name, f"expected true or false, got {value!r}")
-    return value
-
-
 def tail(output: str) -> str:
     """The last OUTPUT_BYTES of `output` (UTF-8), cut at a character boundary."""
     encoded = output.encode("utf-8", "replace")
@@ -104,12 +69,12 @@ def parse_run(body: Mapping[str, Any]) -> RunReport:
     Raises:
         BadRequest: naming the first field at fault.
     """
-    _unknown(body, _RUN_FIELDS)
-    run_id = _text(body, "run_id", required=True) or ""
+    fields.refuse_unknown(body, _RUN_FIELDS)
+    run_id = fields.text(body, "run_id")
     if not _RUN_ID.fullmatch(run_id):
         raise BadRequest("run_id", "expected 1 to 128 letters, digits, '.', '_', ':', '@' or "
                                    f"'-', starting with a letter or digit, got {run_id[:200]!r}")
-    status = _text(body, "status", required=True)
+    status = fields.text(body, "status")
     if status not in STATUSES:
         raise BadRequest("status", f"expected one of: {', '.join(STATUSES)}, got {status!r}")
     exit_code = body.get("exit_code")
@@ -119,28 +84,19 @@ def parse_run(body: Mapping[str, Any]) -> RunReport:
                                       f"{exit_code!r}")
     if status == "failed" and exit_code == 0:
         raise BadRequest("exit_code", "a failed run's exit code is not 0")
-    timeout = _number(body, "timeout")
+    timeout = fields.seconds(body, "timeout")
     if timeout is not None and timeout <= 0:
         raise BadRequest("timeout", f"expected a number of seconds above 0, got {timeout!r}")
     return RunReport(
         run_id=run_id, status=status, exit_code=exit_code,
-        duration=_number(body, "duration"), output=tail(_text(body, "output") or ""),
-        started_at=_instant(body, "started_at"),
+        duration=fields.seconds(body, "duration"),
+        output=tail(fields.optional_text(body, "output") or ""),
+        started_at=_utc(fields.instant(body, "started_at")),
         timeout=None if timeout is None else timedelta(seconds=timeout))
 
 
-def _instant(body: Mapping[str, Any], name: str) -> datetime | None:
-    text = _text(body, name)
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(name, f"expected an ISO 8601 time such as 2026-12-05T02:00:00Z, got "
-                               f"{text[:100]!r}") from None
-    if moment.tzinfo is None:
-        raise BadRequest(name, f"expected a time with its offset (Z or +01:00), got {text!r}")
-    return moment.astimezone(UTC)
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
 
 
 def check_job_id(job_id: str, field: str = "id") -> str:
@@ -156,21 +112,21 @@ def parse_job(body: Mapping[str, Any], config: Config) -> Job:
     Raises:
         BadRequest: naming the first field at fault.
     """
-    _unknown(body, _JOB_FIELDS)
-    job_id = check_job_id(_text(body, "id", required=True) or "")
-    service = _text(body, "service")
+    fields.refuse_unknown(body, _JOB_FIELDS)
+    job_id = check_job_id(fields.text(body, "id"))
+    service = fields.optional_text(body, "service")
     if service is not None and service not in config.services:
         raise BadRequest("service", f"unknown service {service!r}")
-    severity = _text(body, "severity") or "critical"
+    severity = fields.optional_text(body, "severity") or "critical"
     if severity not in JOB_SEVERITIES:
         raise BadRequest("severity", f"expected one of: {', '.join(JOB_SEVERITIES)}, got "
                                      f"{severity!r}")
-    timeout = _number(body, "timeout")
+    timeout = fields.seconds(body, "timeout")
     if timeout is not None and timeout <= 0:
         raise BadRequest("timeout", f"expected a number of seconds above 0, got {timeout!r}")
     return Job(id=job_id, service=service, severity=severity,
                timeout=None if timeout is None else timedelta(seconds=timeout),
-               description=_text(body, "description") or "")
+               description=fields.optional_text(body, "description") or "")
 
 
 def parse_alert(body: Mapping[str, Any], config: Config) -> AlertRequest:
@@ -180,22 +136,23 @@ def parse_alert(body: Mapping[str, Any], config: Config) -> AlertRequest:
     Raises:
         BadRequest: naming the first field at fault.
     """
-    _unknown(body, _ALERT_FIELDS)
-    alert_type = _text(body, "alert_type", required=True)
+    fields.refuse_unknown(body, _ALERT_FIELDS)
+    alert_type = fields.text(body, "alert_type")
     if alert_type not in ALERT_TYPES:
         raise BadRequest("alert_type", f"expected one of: {', '.join(ALERT_TYPES)}, got "
                                        f"{alert_type!r}")
-    target = (_text(body, "target", required=True) or "").strip()
+    target = fields.text(body, "target").strip()
     check_target(alert_type, target)
-    channel = _text(body, "channel")
+    channel = fields.optional_text(body, "channel")
     channel_of_type(config, alert_type, channel)
-    on_failure, on_timeout = _flag(body, "on_failure"), _flag(body, "on_timeout")
+    on_failure, on_timeout = fields.flag(body, "on_failure"), fields.flag(body, "on_timeout")
     if not on_failure and not on_timeout:
         raise BadRequest("on_failure", "a target told of neither failures nor timeouts "
                                        "would never be told anything")
     return AlertRequest(alert_type=cast(Literal["webhook", "email"], alert_type),
                         target=target, on_failure=on_failure, on_timeout=on_timeout,
-                        channel=channel, created_by=_text(body, "created_by") or "")
+                        channel=channel,
+                        created_by=fields.optional_text(body, "created_by") or "")
 
 
 def check_target(alert_type: str, target: str) -> None:

@@ -1,5 +1,5 @@
 """The unix socket's lines: the message protocol and native alerts (room: server; imports
-engine, lifecycle, alerts.formats, errors).
+engine, lifecycle, engine.fields (a field's reader), alerts.formats, errors).
 
 One received line in, one line to send back out; `server/socket.py` does the framing. The
 protocol is ../shared/reference/node-protocol.md: an envelope `{"src", "dest", "body"}` whose
@@ -31,6 +31,7 @@ from typing import TypeVar
 
 from router.alerts.formats import decode_json, json_kind, native
 from router.engine import Engine, lifecycle, overrides, parse_incident_id
+from router.engine.fields import instant, integer, optional_text, text
 from router.errors import BadRequest, Conflict, NotFound, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -175,53 +176,6 @@ async def _answer_alerts(engine: Engine, document: object) -> Reply:
         logger.exception("socket alerts failed")
         return {"error": "internal error", "field": ""}
     return {"status": "accepted", "incidents": [item.incident_id for item in accepted]}
-
-
-# Field getters: a missing or wrong field is a BadRequest naming it (answered 400).
-
-
-def optional_text(body: Mapping[str, object], name: str) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(name, f"expected text, got {json_kind(value)}")
-    return value
-
-
-def text(body: Mapping[str, object], name: str) -> str:
-    value = optional_text(body, name)
-    if value is None:
-        raise BadRequest(name, "is required")
-    if not value.strip():
-        raise BadRequest(name, "must not be empty")
-    return value
-
-
-def integer(body: Mapping[str, object], name: str) -> int:
-    value = body.get(name)
-    if value is None:
-        raise BadRequest(name, "is required")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(name, f"expected an integer, got {json_kind(value)}")
-    return value
-
-
-def instant(body: Mapping[str, object], name: str) -> datetime | None:
-    value = optional_text(body, name)
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(name, f"expected an ISO 8601 instant like 2026-05-24T09:30:00Z, "
-                               f"got {value[:60]!r}") from None
-    if moment.tzinfo is None:
-        raise BadRequest(name, "needs a UTC offset (Z or +01:00)")
-    if not 1000 <= moment.year <= 9000:  # shift arithmetic near year 1 or 9999 overflows
-        raise BadRequest(name, f"expected an instant between the years 1000 and 9000, got "
-                               f"{value[:60]!r}")
-    return moment
 
 
 def _utc(moment: datetime) -> str | None:

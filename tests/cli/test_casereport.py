@@ -336,3 +336,21 @@ def test_who_is_paged_at_a_level_is_compared_in_any_order(tmp_path: Path) -> Non
         "      levels:",
         '    -   - {"level": 1, "after": "0m", "paged": ["ben via mail", "cat via mail"]}',
         '    +   - {"level": 1, "after": "0m", "paged": ["ben via mail", "ann via mail"]}']
+
+
+def test_a_case_s_alert_may_name_its_source(config: Path, tmp_path: Path) -> None:
+    """docs/testing.md: `source` routes as the daemon's own sources do (a heartbeat keeps
+    the service its config declares; a sender's is the routes' to change)."""
+    path = cases_file(tmp_path, """
+        cases:
+          - name: a heartbeat's alert keeps its service
+            at: 2026-03-04T10:00:00Z
+            alert: {source: heartbeat, service: backups, labels: {alertname: HeartbeatMissed}}
+            expect: {service: backups, routes: [web]}
+          - name: a sender's service goes where the routes say
+            at: 2026-03-04T10:00:00Z
+            alert: {service: backups, labels: {alertname: HeartbeatMissed}}
+            expect: {service: web, routes: [web]}
+        """)
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, err) == (0, ""), out

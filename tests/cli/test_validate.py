@@ -12,7 +12,7 @@ import pytest
 from tests.cli.conftest import run
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config"
-SUMMARY = ("5 people, 5 channels, 2 rotas, 2 escalation policies, 2 services, 5 routes, "
+SUMMARY = ("5 people, 5 channels, 2 rotas, 2 escalation policies, 2 services, 4 routes, "
            "1 suppression, 2 checks, 1 heartbeat, 1 job from 11 files")
 
 

@@ -331,3 +331,25 @@ def test_labels_prefix_is_kept_only_for_reserved_names(tmp_path: Path) -> None:
     [rule] = load_config([tmp_path]).routes
     assert [matcher.name for matcher in rule.matchers] == [
         "team", "labels.severity", "labels.service"]
+
+
+def test_a_missing_service_is_worded_alike_wherever_it_is_named(tmp_path: Path) -> None:
+    """Routes, heartbeats, jobs and checks name a service through one check (`_refer`):
+    before, a job said `unknown service` and a check gave no hint."""
+    write(tmp_path, "services.yaml", "services:\n  - {id: database}\n")
+    path = write(tmp_path, "sources.yaml", """
+        routes:
+          - {service: databse}
+        heartbeats:
+          - {id: backup, service: databse, period: 1h, token: 0123456789abcdef0123}
+        jobs:
+          - {id: dump, service: databse}
+        checks:
+          - {id: root, type: disk, paths: [/], service: databse}
+    """)
+    wanted = "service: no service with id 'databse' (did you mean 'database'?)"
+    assert problems([tmp_path]) == [
+        f"{path}:2:15: routes[0].{wanted}",
+        f"{path}:4:27: heartbeats[0].{wanted}",
+        f"{path}:6:25: jobs[0].{wanted}",
+        f"{path}:8:49: checks[0].{wanted}"]

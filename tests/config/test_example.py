@@ -55,7 +55,7 @@ def test_router_validate_has_nothing_to_say_about_the_example_but_its_summary() 
     assert main(["validate", str(EXAMPLE)], out, err) == 0
     assert (out.getvalue(), err.getvalue()) == (
         "config valid: 5 people, 5 channels, 2 rotas, 2 escalation policies, 2 services, "
-        "5 routes, 1 suppression, 2 checks, 1 heartbeat, 1 job from 11 files\n", "")
+        "4 routes, 1 suppression, 2 checks, 1 heartbeat, 1 job from 11 files\n", "")
 
 
 @pytest.mark.parametrize(("labels", "severity", "service"), [

@@ -58,7 +58,7 @@ def test_a_service_no_config_declares(tmp_path: Path) -> None:
     write(tmp_path, "services.yaml", SERVICES)
     path = write(tmp_path, "jobs.yaml", "jobs:\n  - {id: backup, service: databse}\n")
     assert problems([tmp_path]) == [
-        f"{path}:2:27: jobs[0].service: unknown service 'databse' (did you mean "
+        f"{path}:2:27: jobs[0].service: no service with id 'databse' (did you mean "
         "'database'?)"]
 
 
@@ -67,4 +67,4 @@ def test_router_validate_prints_them_with_file_line_and_column(tmp_path: Path) -
     out, err = io.StringIO(), io.StringIO()
     assert main(["validate", str(tmp_path)], out, err) == 1
     assert err.getvalue().splitlines()[0] == (
-        f"{path}:2:27: jobs[0].service: unknown service 'nowhere'")
+        f"{path}:2:27: jobs[0].service: no service with id 'nowhere'")

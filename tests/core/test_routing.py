@@ -17,12 +17,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.alerts.model import Alert, Severity
+from router.alerts.formats import FORMATS
+from router.alerts.model import OWN_SOURCES, Alert, Severity
 from router.config import load_config
-from router.config.model import SEVERITIES, Matcher, MatchOperator, Route, frozen_mapping
+from router.config.model import (
+    SEVERITIES,
+    SOURCES,
+    Matcher,
+    MatchOperator,
+    Route,
+    frozen_mapping,
+)
 from router.config.model import Severity as SeverityName
 from router.config.values import parse_matcher
+from router.core import checks, heartbeats
 from router.core.routing import Decision, RouteTable, compile_routes, explain, route
+from router.engine import jobs
 from router.errors import Where
 
 BASE = """
@@ -224,6 +234,29 @@ def test_severity_changes_apply_in_order(routes: list[Route], expected: str) -> 
     assert route(make_alert(), compile_routes(routes)).severity == Severity(expected)
 
 
+@pytest.mark.parametrize("source", ["heartbeat", "job", "check"])
+def test_router_s_own_alerts_keep_the_service_their_config_declares(source: str) -> None:
+    """A heartbeat's, job's or check's `service` is declared in the config as where its
+    incident opens: a route naming another service does not move it (a sender's it does)."""
+    table = compile_routes([
+        rule("db", "team=db", service="database", channels=("db-chat",),
+             continue_matching=True),
+        rule("everything else", service="api"),
+    ])
+    decision = route(make_alert({"team": "db"}, source=source, service="backups"), table)
+    assert (decision.service, [item.name for item in decision.routes], decision.channels) == (
+        "backups", ["db", "everything else"], ("db-chat",))
+    assert explain(make_alert(source=source, service="backups"), table).decision.service \
+        == "backups"
+    assert route(make_alert(source=source), table).service == "api"  # declares none
+    assert route(make_alert(service="backups"), table).service == "api"  # a sender's
+
+
+def test_own_sources_are_those_router_makes_and_no_format_s() -> None:
+    assert {heartbeats.SOURCE, checks.SOURCE, jobs.SOURCE} == OWN_SOURCES
+    assert not OWN_SOURCES & {*FORMATS, *SOURCES}
+
+
 def test_matchers_read_the_severity_as_it_arrived() -> None:
     table = compile_routes([
         rule("lower", severity="info", continue_matching=True),
@@ -356,7 +389,8 @@ def naive_route(alert: Alert, routes: Sequence[Route]) -> Decision:
     channels: list[str] = []
     severity: str = alert.severity.value
     for candidate in reversed(matched):
-        service = candidate.service or service
+        if alert.source not in OWN_SOURCES or alert.service is None:
+            service = candidate.service or service
         policy = candidate.escalation_policy or policy
     for candidate in matched:
         for channel in candidate.channels:
@@ -410,7 +444,7 @@ ALERTS = st.builds(
     st.dictionaries(st.sampled_from((*NAMES, "instance", "labels.severity")),
                     st.sampled_from(VALUES), max_size=5),
     severity=st.sampled_from(SEVERITIES),
-    source=st.sampled_from(("native", "pagerduty", "a")),
+    source=st.sampled_from(("native", "pagerduty", "a", "heartbeat", "check")),
     service=st.sampled_from((None, "api", "db", "a", "")),
 )
 

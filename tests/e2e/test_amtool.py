@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,3 +132,29 @@ def test_config_show_prints_the_loaded_config(daemon: Daemon, amtool: Amtool) ->
         written = written.replace(inline, shown_instead)
     expected = [f"# {daemon.config_dir / 'router.yaml'}", *written.splitlines(), ""]
     assert amtool("config", "show") == expected
+
+
+def test_router_test_reads_the_silences_amtool_queries(daemon: Daemon, amtool: Amtool,
+                                                       tmp_path: Path) -> None:
+    """`amtool silence query -o json` (router's GET /api/v2/silences, as amtool writes it) is
+    a test file's `silences_file`: a case is held by the silence the daemon holds."""
+    added = amtool("silence", "add", "alertname=DiskFull", 'instance=~"db.*"', "severity!=info",
+                   "--comment=swapping a disk", "--author=ann", "--duration=2h")
+    (tmp_path / "silences.json").write_text(
+        "\n".join(amtool("silence", "query", "-o", "json")))
+    with daemon.client() as client:
+        client.post("/api/v2/alerts", json=[DISK]).raise_for_status()
+        held = v2_alerts(client)["DiskFull"]
+    assert held["status"]["silencedBy"] == added
+    now = datetime.now(UTC).isoformat()
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(json.dumps({"silences_file": "silences.json", "cases": [
+        {"name": "held as the daemon holds it", "at": now, "alert": DISK,
+         "expect": {"suppressed": {"by": "silence", "id": added[0]}}},
+        {"name": "info passes severity!=info", "at": now,
+         "alert": {**DISK, "severity": "info"}, "expect": {"suppressed": False}}]}))
+    done = subprocess.run(
+        [sys.executable, "-m", "router", "test", "--config", str(daemon.config_dir),
+         str(cases)], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, ""), done.stdout
+    assert done.stdout.splitlines()[-1] == " 2 passed ".center(72, "=")

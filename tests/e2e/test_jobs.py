@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -60,11 +61,11 @@ def smtp() -> Iterator[FakeSmtp]:
         yield server
 
 
-def router(daemon: Daemon, *arguments: str, timeout: float = 60
-           ) -> subprocess.CompletedProcess[str]:
+def router(daemon: Daemon, *arguments: str, timeout: float = 60,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "router", *arguments], capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, "ROUTER_URL": daemon.base_url})
+        timeout=timeout, env={**os.environ, "ROUTER_URL": daemon.base_url, **(env or {})})
 
 
 def store_options(daemon: Daemon) -> list[str]:
@@ -157,6 +158,29 @@ def test_a_report_the_daemon_refuses_is_a_warning_and_the_job_runs(
     assert finished.returncode == 0 and finished.stdout == "ran\n"
     assert "router refused the started report (404)" in finished.stderr
     assert json.dumps({"error": "no job 'nightly'"}) in finished.stderr.replace('":"', '": "')
+
+
+def dead_port() -> int:
+    """A loopback port nothing listens on: the kernel's pick, closed again."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_a_proxy_in_the_environment_does_not_carry_the_reports_away(
+        start_daemon: StartDaemon, smtp: FakeSmtp) -> None:
+    """cron may run with a proxy set for the internet; the reports go straight to router."""
+    daemon = start_daemon(config(smtp))
+    proxy = f"http://127.0.0.1:{dead_port()}"
+    environment = {name: proxy for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY",
+                                            "https_proxy", "ALL_PROXY", "all_proxy")}
+    environment.update({"NO_PROXY": "", "no_proxy": ""})
+    finished = router(daemon, "exec", "--job", "backup", "--run-id", "proxied", "--",
+                      "sh", "-c", "echo ran", env=environment)
+    assert (finished.returncode, finished.stdout, finished.stderr) == (0, "ran\n", "")
+    [run] = runs(daemon)
+    assert (run["run_id"], run["status"], run["output"]) == ("proxied", "succeeded", "ran\n")
 
 
 IGNORES_TERM = """

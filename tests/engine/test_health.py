@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import trio
 
 from router.alerts.model import Alert, Severity
 from router.clock import SystemClock
@@ -111,3 +112,19 @@ async def test_an_alert_nothing_attaches_checks_to_is_not_held(engine: Engine) -
     assert not [name for name in detail.alerts[0]["annotations"] if name.startswith("health.")]
     assert "health context" not in [entry.action for entry in detail.timeline]
     assert await engine.checks.states() == []
+
+
+async def test_concurrent_alerts_share_a_check_that_is_running(engine: Engine) -> None:
+    """Two requests at once that attach the same stale checks run each of them once: the
+    second waits for the first's runs instead of starting its own (the slow check's command
+    twice, and its timeout twice, otherwise)."""
+    async with trio.open_nursery() as nursery:
+        for name in ("DiskFull", "DiskFull"):
+            nursery.start_soon(engine.ingest, [alert(name)])
+    for check_id in ("disk", "plugin", "slow"):
+        assert len(await engine.checks.runs(check_id)) == 1, check_id
+    [incident] = await engine.incidents(service="db")  # (and the slow check's own, unknown)
+    detail = await engine.incident(incident.id)
+    assert detail is not None
+    assert [sorted(name for name in item["annotations"] if name.startswith("health."))
+            for item in detail.alerts] == [["health.disk", "health.plugin", "health.slow"]]

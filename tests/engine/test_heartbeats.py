@@ -264,3 +264,22 @@ async def test_an_alert_past_its_ends_at_pings_nothing(running: Running,
     assert accepted.action == "heartbeat"
     record = await running.engine.store.read(lambda reader: reader.heartbeats.get("watchdog"))
     assert record is not None and (record.state, record.pings) == ("new", 0)
+
+
+async def test_a_catch_all_route_naming_a_service_leaves_the_heartbeat_s_own(
+        tmp_path: Path, nursery: trio.Nursery, clock: MockClock) -> None:
+    """The heartbeat declares where its incident opens; the catch-all's channel still adds."""
+    config = CONFIG.replace("channels:\n", "channels:\n  - {id: log, type: log}\n", 1)
+    (tmp_path / "router.yaml").write_text(
+        textwrap.dedent(config) + "routes:\n  - {service: monitoring, channels: [log]}\n")
+    running = await start(tmp_path, nursery, START)
+    await trio.sleep(HOUR + 10 * MINUTE + 1)
+    [incident] = await running.incidents()
+    assert (incident.service, incident.summary) == (
+        "backups", "Heartbeat backup missed its deadline")
+    assert [item.dedup_key for item in await running.incidents("monitoring")] == [
+        "heartbeat:watchdog"]  # missed as well, on its own service
+    pending = await running.engine.store.read(lambda reader: reader.pending_notifications())
+    assert sorted(item.channel for item in pending
+                  if item.incident_number == incident.number) == ["log", "pd"]
+    await stop(running)

@@ -14,7 +14,8 @@ from router.alerts.model import Alert, Severity
 from router.config import load_config
 from router.config.model import InhibitRule
 from router.core.inhibition import InhibitionIndex, SourceKey
-from router.migrate.alertmanager.inhibit import Refused, convert_inhibit_rules, parse_matchers
+from router.migrate.alertmanager.inhibit import convert_inhibit_rules
+from router.migrate.alertmanager.matchers import MatcherError, parse_line
 from router.migrate.alertmanager.report import Report, load
 
 TESTDATA = Path("/usr/share/gocode/src/github.com/prometheus/alertmanager/config/testdata")
@@ -124,18 +125,18 @@ def test_every_kind_of_condition_becomes_router_matchers(tmp_path: Path) -> None
 ])
 def test_matcher_lines_are_read_as_alertmanager_reads_them(
         line: str, expected: list[tuple[str, str, str]]) -> None:
-    assert parse_matchers(line) == expected
+    assert parse_line(line) == expected
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ("foo", "matchers: bad matcher format: 'foo'"),
-    ('foo="bar', 'matchers: matcher value contains unescaped double quote: bar'),
-    ('foo=b"ar', 'matchers: matcher value contains unescaped double quote: b"ar'),
-    ("a=b,,c=d", "matchers: bad matcher format: ''"),
+    ("foo", "bad matcher format: foo"),
+    ('foo="bar', 'matcher value contains unescaped double quote: foo="bar'),
+    ('foo=b"ar', 'matcher value contains unescaped double quote: foo=b"ar'),
+    ("a=b,,c=d", "bad matcher format: "),
 ])
 def test_matcher_lines_alertmanager_refuses_are_refused(line: str, message: str) -> None:
-    with pytest.raises(Refused) as refused:
-        parse_matchers(line)
+    with pytest.raises(MatcherError) as refused:
+        parse_line(line)
     assert str(refused.value) == message
 
 
@@ -155,8 +156,8 @@ def test_parts_router_cannot_hold_are_reported_unsupported(tmp_path: Path) -> No
     assert rules == []
     assert lines(report) == [
         "unsupported alertmanager.yml:2: inhibit_rules[0]: inhibit rule left out: "
-        "source_matchers: the regular expression '(?P<x>a' does not compile in router "
-        "(Python's re): missing ), unterminated subpattern at position 0",
+        "source_matchers: regular expression '(?P<x>a' does not compile in Python: "
+        "missing ), unterminated subpattern at position 0",
         "unsupported alertmanager.yml:4: inhibit_rules[1]: inhibit rule left out: equal: "
         "invalid label name 'bad-name'",
         "unsupported alertmanager.yml:7: inhibit_rules[2]: inhibit rule left out: unknown "
@@ -167,6 +168,29 @@ def test_parts_router_cannot_hold_are_reported_unsupported(tmp_path: Path) -> No
         "a mapping of source_match, source_match_re, source_matchers, target_match, "
         "target_match_re, target_matchers, equal, got str 'just text'",
     ]
+
+
+def test_a_regular_expression_means_in_an_inhibit_rule_what_it_means_in_a_route(
+        tmp_path: Path) -> None:
+    """One reading of Alertmanager's matchers (matchers.py) for routes and inhibit rules:
+    Go's `\\d` is ASCII (`(?a)`), and Go-only syntax is refused, not read otherwise."""
+    rules, report = convert(tmp_path, r"""
+        inhibit_rules:
+          - source_matchers: ['instance=~"db\d+"']
+            target_matchers: [severity=warning]
+          - source_matchers: ['name=~"[[:alpha:]]+"']
+            target_matchers: [a=b]
+    """)
+    assert rules == [{"source_matchers": ['instance=~"(?a)db\\\\d+"'],
+                      "target_matchers": ['labels.severity="warning"']}]
+    assert lines(report)[1] == (
+        "unsupported alertmanager.yml:4: inhibit_rules[1]: inhibit rule left out: "
+        "source_matchers: regular expression '[[:alpha:]]+' uses Go syntax (POSIX or "
+        "Unicode classes, \\Q..\\E, \\z, \\C or the U flag) that router's Python regular "
+        "expressions do not read the same way")
+    [loaded] = loaded_rules(tmp_path, rules)
+    assert loaded.source_matchers[0].pattern is not None
+    assert loaded.source_matchers[0].pattern.fullmatch("db\u0661") is None  # Arabic one
 
 
 def make(**labels: str) -> Alert:

@@ -96,8 +96,9 @@ async def test_a_runner_s_token_reports_a_run(client: httpx.AsyncClient) -> None
     ({"run_id": "r1", "status": "started", "timeout": 0}, "timeout",
      "expected a number of seconds above 0, got 0.0"),
     ({"run_id": "r1", "status": "started", "started_at": "yesterday"}, "started_at",
-     "expected an ISO 8601 time"),
-    ({"run_id": "r1", "status": "started", "host": "db1"}, "host", "unknown field"),
+     "expected an ISO 8601 instant like 2026-05-24T09:30:00Z, got 'yesterday'"),
+    ({"run_id": "r1", "status": "started", "host": "db1"}, "host",
+     "is not a known field (expected one of run_id, status, "),
 ])
 async def test_a_bad_run_report_is_a_400_naming_the_field(
         client: httpx.AsyncClient, body: dict[str, Any], field: str, words: str) -> None:

@@ -131,3 +131,40 @@ async def test_a_token_limited_to_sources_posts_only_those_when_detected(
         403, {"error": "token 'zabbix' may not post opsgenie alerts"})
     assert anyone.status_code == 202, anyone.text
     assert sorted(incident.source for incident in opened) == ["opsgenie", "zabbix"]
+
+
+STATIC = [("alertmanager", "alertmanager_firing.json"), ("grafana", "grafana.json"),
+          ("datadog", "datadog_triggered.json")]
+"""The formats with a path of their own, which `/v1/ingest/{format}` would name too."""
+
+
+@pytest.mark.parametrize(("name", "file"), STATIC)
+async def test_a_format_s_own_path_answers_as_detection_does(serve: Client, name: str,
+                                                             file: str) -> None:
+    """`/v1/ingest/alertmanager` is `/v1/ingest/{format}` with the format named: the answer
+    names the format, as detection's does for the same body."""
+    async with serve() as (_, http):
+        detected = await http.post("/v1/ingest", content=body(file))
+        named = await http.post(f"/v1/ingest/{name}", content=body(file))
+    assert (detected.status_code, named.status_code) == (202, 202), named.text
+    assert detected.json()["format"] == name
+    assert named.json() == {**detected.json(), "incidents": [
+        {**item, "action": "updated"} for item in detected.json()["incidents"]]}
+
+
+@pytest.mark.parametrize(("name", "file"), STATIC)
+async def test_a_format_s_own_path_refuses_as_every_named_format(serve: Client, name: str,
+                                                                 file: str) -> None:
+    """A body the format refuses is a 400 naming the field, as `/v1/ingest/zabbix` answers;
+    a token limited to other sources is refused as detection refuses it."""
+    async with serve() as (_, http):
+        zabbix = await http.post("/v1/ingest/zabbix", content=body("opsgenie_create.json"))
+        refused = await http.post(f"/v1/ingest/{name}", content=b"[1]")
+    assert zabbix.json().keys() == refused.json().keys() == {"error", "field"}
+    assert refused.status_code == 400
+    async with serve(tokens=True) as (_, http):
+        headers = {"authorization": "Bearer t-zabbix"}
+        named = await http.post(f"/v1/ingest/{name}", content=body(file), headers=headers)
+        detected = await http.post("/v1/ingest", content=body(file), headers=headers)
+    assert (named.status_code, named.json()) == (detected.status_code, detected.json()) == (
+        403, {"error": f"token 'zabbix' may not post {name} alerts"})

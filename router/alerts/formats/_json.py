@@ -22,8 +22,8 @@ from typing import Protocol, TypeVar
 
 import msgspec
 
-from router.alerts.model import Link
-from router.errors import BadRequest
+from router.alerts.model import Alert, Link
+from router.errors import BadRequest, json_kind
 
 MAX_ALERTS = 1000
 """Most alerts one request may carry (Prometheus sends at most 256 per request)."""
@@ -129,6 +129,30 @@ def _decode_carefully(body: bytes, what: str) -> object:
     return document
 
 
+class DecodedParse(Protocol):
+    """A format's reading of a body already decoded from JSON (contract.DecodedFormat)."""
+
+    def __call__(self, decoded: object, headers: Mapping[str, str], *, limits: FieldLimits,
+                 now: datetime) -> list[Alert]: ...
+
+
+class BytesParse(Protocol):
+    """A format's `parse` of a body's bytes (contract.Format)."""
+
+    def __call__(self, body: bytes, headers: Mapping[str, str], *, limits: FieldLimits,
+                 now: datetime) -> list[Alert]: ...
+
+
+def from_bytes(parse_decoded: DecodedParse) -> BytesParse:
+    """The `parse` of a format that reads decoded JSON: `decode` the body, then
+    `parse_decoded` it (detect.py calls `parse_decoded` with what it decoded itself)."""
+    def parse(body: bytes, headers: Mapping[str, str], *, limits: FieldLimits,
+              now: datetime) -> list[Alert]:
+        return parse_decoded(decode(body), headers, limits=limits, now=now)
+    parse.__doc__ = parse_decoded.__doc__
+    return parse
+
+
 def member(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -137,19 +161,7 @@ def index(path: str, position: int) -> str:
     return f"{path}[{position}]"
 
 
-def kind(value: object) -> str:
-    """What a JSON value is, in words, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    return "a mapping"
+kind = json_kind  # what a JSON value is, in words: errors.json_kind, shared with the engine
 
 
 def quote(value: str) -> str:

@@ -92,11 +92,20 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
     Raises:
         BadRequest: naming the field at fault.
     """
-    return _structs.or_careful(lambda: _typed(body, limits), lambda: _careful(body, limits))
+    return _structs.or_careful(lambda: _typed(_BODY.decode(body).alerts, limits),
+                               lambda: _careful(_json.decode(body), limits))
 
 
-def _typed(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
-    entries = _BODY.decode(body).alerts
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
+    """`parse` of a body already decoded from JSON (detect.py decodes it once): msgspec
+    converts it into the structs its decoder makes, else the careful path reads it."""
+    return _structs.or_careful(
+        lambda: _typed(msgspec.convert(decoded, Notification).alerts, limits),
+        lambda: _careful(decoded, limits))
+
+
+def _typed(entries: list[WebhookAlert], limits: _json.FieldLimits) -> list[Alert]:
     if len(entries) > _json.MAX_ALERTS:
         raise BadRequest("alerts", "too many alerts")
     return [_typed_alert(entry, limits) for entry in entries]
@@ -128,8 +137,8 @@ def not_zero(moment: datetime | None) -> datetime | None:
     return None if moment == _json.ZERO_TIME else moment
 
 
-def _careful(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
-    document = _json.as_object(_json.decode(body), "", "a JSON object (an Alertmanager webhook)")
+def _careful(decoded: object, limits: _json.FieldLimits) -> list[Alert]:
+    document = _json.as_object(decoded, "", "a JSON object (an Alertmanager webhook)")
     entries = _json.alert_list(document, "alerts", "")
     return [
         parse_alert(entry, _json.index("alerts", position), SOURCE, limits)

@@ -69,12 +69,20 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
     Raises:
         BadRequest: naming the field at fault, e.g. `[3].labels`.
     """
-    return _structs.or_careful(lambda: _typed(body, now, limits),
-                               lambda: _careful(body, now, limits))
+    return _structs.or_careful(lambda: _typed(_BODY.decode(body), now, limits),
+                               lambda: _careful(_json.decode(body), now, limits))
 
 
-def _typed(body: bytes, now: datetime, limits: _json.FieldLimits) -> list[Alert]:
-    postables = _BODY.decode(body)
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
+    """`parse` of a body already decoded from JSON (detect.py decodes it once): msgspec
+    converts it into the structs its decoder makes, else the careful path reads it."""
+    return _structs.or_careful(
+        lambda: _typed(msgspec.convert(decoded, list[Postable]), now, limits),
+        lambda: _careful(decoded, now, limits))
+
+
+def _typed(postables: list[Postable], now: datetime, limits: _json.FieldLimits) -> list[Alert]:
     if len(postables) > _json.MAX_ALERTS:
         raise BadRequest("", "too many alerts")
     return [_typed_alert(postable, now, limits) for postable in postables]
@@ -93,8 +101,8 @@ def _typed_alert(postable: Postable, now: datetime, limits: _json.FieldLimits) -
     return _alert(labels, annotations, starts_at, ends_at, now, postable.generatorURL)
 
 
-def _careful(body: bytes, now: datetime, limits: _json.FieldLimits) -> list[Alert]:
-    entries = _json.bounded(_json.decode(body), "", "a JSON list of alerts")
+def _careful(decoded: object, now: datetime, limits: _json.FieldLimits) -> list[Alert]:
+    entries = _json.bounded(decoded, "", "a JSON list of alerts")
     return [_parse_alert(entry, _json.index("", position), now, limits)
             for position, entry in enumerate(entries)]
 

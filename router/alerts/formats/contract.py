@@ -32,3 +32,17 @@ class Format(Protocol):
             BadRequest: naming the field at fault; never any other exception.
         """
         ...
+
+
+class DecodedFormat(Format, Protocol):
+    """A format that also reads a body already decoded from JSON: `POST /v1/ingest` decodes
+    the body once to choose the format (detect.py), and the chosen one reads that."""
+
+    def parse_decoded(self, decoded: object, headers: Mapping[str, str], *,
+                      limits: FieldLimits, now: datetime) -> list[Alert]:
+        """`parse` of the body `decoded` came from, with the same alerts and errors.
+
+        Raises:
+            BadRequest: naming the field at fault; never any other exception.
+        """
+        ...

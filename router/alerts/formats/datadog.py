@@ -64,6 +64,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TITLE_STATE = re.compile(r"\[(?:Re-)?(Triggered|Recovered|Warn|No Data)\b")
 _MILLISECONDS = re.compile(r"[0-9]{1,15}", re.ASCII)
 _FORM_FIELDS = 200
+_WANTED = "a JSON object (a Datadog webhook)"
 
 
 def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
@@ -73,7 +74,16 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
     Raises:
         BadRequest: naming the field at fault.
     """
-    event = _document(body, headers.get("content-type", ""))
+    return [_alert(_document(body, headers.get("content-type", "")), limits)]
+
+
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
+    """`parse` of a JSON body already decoded (detect.py decodes it once)."""
+    return [_alert(_json.as_object(decoded, "", _WANTED), limits)]
+
+
+def _alert(event: Mapping[str, object], limits: _json.FieldLimits) -> Alert:
     summary = _json.required_text(event, "title", "")
     status = _status(event, summary)
     labels = _labels(event, limits)
@@ -82,7 +92,7 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
     annotations = {"description": description} if description else {}
     _json.check_sizes(annotations, "", "annotation", limits,
                       lambda name: "text_only_msg" if _value(event, "text_only_msg") else "body")
-    return [Alert(
+    return Alert(
         summary=summary,
         source=SOURCE,
         severity=_severity(event),
@@ -96,12 +106,12 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
         starts_at=moment if status is Status.FIRING else None,
         ends_at=moment if status is Status.RESOLVED else None,
         links=_json.url_links(event, "", [("link", "Datadog event")]),
-    )]
+    )
 
 
 def _document(body: bytes, content_type: str) -> dict[str, object]:
     if not content_type.lower().startswith("application/x-www-form-urlencoded"):
-        return _json.as_object(_json.decode(body), "", "a JSON object (a Datadog webhook)")
+        return _json.as_object(_json.decode(body), "", _WANTED)
     try:
         fields = urllib.parse.parse_qsl(
             body.decode("utf-8"), keep_blank_values=True, errors="strict",

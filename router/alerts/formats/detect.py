@@ -3,9 +3,10 @@ alerts.model, errors).
 
 `POST /v1/ingest` takes any tool's webhook. The body is decoded once and its top level (or,
 for a list, its first entry) compared with what each format's payload always carries, most
-specific first and the generic reading last; then only the chosen format parses the body.
-So the work is one decode and a few key lookups besides the parse, whatever the body's
-size: no format is tried on a body another one could have claimed.
+specific first and the generic reading last; then only the chosen format reads the decoded
+body (`parse_decoded`: contract.DecodedFormat), without decoding it again. So the work is
+one decode and a few key lookups besides the parse, whatever the body's size: no format is
+tried on a body another one could have claimed.
 
 A body no format claims is a `Undetected`, a BadRequest that lists what each looked for.
 The generic reading (`GENERIC`) is a fixed mapping for payloads that carry an `alerts` list
@@ -32,7 +33,7 @@ from router.alerts.formats import (
     pagerduty_webhook,
     zabbix,
 )
-from router.alerts.formats.contract import Format
+from router.alerts.formats.contract import DecodedFormat, Format
 from router.alerts.model import Alert
 from router.errors import BadRequest
 
@@ -47,7 +48,7 @@ class Candidate:
     name: str
     looks_for: str
     matches: Callable[[Top], bool]
-    inbound: Format
+    inbound: DecodedFormat
     in_list: bool = False  # tested on a list body's first entry instead of an object
 
 
@@ -83,7 +84,10 @@ class _Generic:
 
     def parse(self, body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
               now: datetime) -> list[Alert]:
-        document = _json.decode(body)
+        return self.parse_decoded(_json.decode(body), headers, limits=limits, now=now)
+
+    def parse_decoded(self, document: object, headers: Mapping[str, str], *,
+                      limits: _json.FieldLimits, now: datetime) -> list[Alert]:
         if isinstance(document, dict) and isinstance(document.get("alerts"), list):
             entries = document["alerts"]
             first = entries[0] if entries and isinstance(entries[0], dict) else {}
@@ -91,7 +95,7 @@ class _Generic:
         else:
             top = document if isinstance(document, dict) else {}
             mapping = _AutoMapping(summary=_summary_key(top))
-        return generic.parse(body, headers, mapping, limits=limits)
+        return generic.parse_document(document, mapping, limits=limits)
 
 
 GENERIC = _Generic()
@@ -208,8 +212,10 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
         BadRequest: the body is not JSON; Undetected: no format claims it; Refused: the
             chosen format refuses it, naming the field.
     """
-    candidate = choose(_json.decode(body))
+    document = _json.decode(body)
+    candidate = choose(document)
     try:
-        return candidate.name, candidate.inbound.parse(body, headers, limits=limits, now=now)
+        return candidate.name, candidate.inbound.parse_decoded(document, headers, limits=limits,
+                                                               now=now)
     except BadRequest as refusal:
         raise Refused(candidate.name, refusal) from None

@@ -108,7 +108,12 @@ def parse(
             `items[2].title`).
         ValueError: a path of `mapping` is not a field path (the config refuses those).
     """
-    document = _json.decode(body)
+    return parse_document(_json.decode(body), mapping, limits=limits)
+
+
+def parse_document(document: object, mapping: GenericMappingLike, *,
+                   limits: _json.FieldLimits) -> list[Alert]:
+    """`parse` of a body already decoded from JSON (detect.py decodes it once)."""
     if mapping.alerts is None:
         return [_parse_alert(document, "", mapping, limits)]
     steps = compile_path(mapping.alerts)

@@ -38,14 +38,14 @@ LINKS = (
 )
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
-          now: datetime) -> list[Alert]:
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
     """The alerts of one Grafana webhook notification.
 
     Raises:
         BadRequest: naming the field at fault.
     """
-    document = _json.as_object(_json.decode(body), "", "a JSON object (a Grafana webhook)")
+    document = _json.as_object(decoded, "", "a JSON object (a Grafana webhook)")
     organisation = _json.number(document, "orgId", "")
     entries = _json.alert_list(document, "alerts", "")
     alerts = []
@@ -59,6 +59,10 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
             links=_json.url_links(item, path, LINKS),
         ))
     return alerts
+
+
+parse = _json.from_bytes(parse_decoded)
+"""The same, from the body's bytes (contract.Format)."""
 
 
 def _details(

@@ -85,12 +85,21 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
         BadRequest: naming the field at fault: `summary` for a single alert, `[2].summary` for
             the third of a list.
     """
-    return _structs.or_careful(lambda: _typed(body, limits),
+    return _structs.or_careful(lambda: _typed(_BODY.decode(body), limits),
                                lambda: parse_document(_json.decode(body), limits=limits))
 
 
-def _typed(body: bytes, limits: _json.FieldLimits) -> list[Alert]:
-    document = _BODY.decode(body)
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
+    """`parse` of a body already decoded from JSON (detect.py decodes it once): msgspec
+    converts it into the structs its decoder makes, else the careful path reads it."""
+    return _structs.or_careful(
+        lambda: _typed(msgspec.convert(decoded, NativeAlert | list[NativeAlert]), limits),
+        lambda: parse_document(decoded, limits=limits))
+
+
+def _typed(document: NativeAlert | list[NativeAlert], limits: _json.FieldLimits
+           ) -> list[Alert]:
     if isinstance(document, NativeAlert):
         return [_typed_alert(document, limits)]
     if len(document) > _json.MAX_ALERTS:

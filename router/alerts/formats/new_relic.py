@@ -66,17 +66,21 @@ CLASSIC_DETAILS = ("account_name", "event_type", "duration", "owner",
 WORKFLOW_DETAILS = ("totalIncidents", "trigger", "isCorrelated", "sources")
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
-          now: datetime) -> list[Alert]:
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
     """The alert of one New Relic notification, classic or workflow.
 
     Raises:
         BadRequest: naming the field at fault.
     """
-    document = _json.as_object(_json.decode(body), "", "a JSON object (a New Relic webhook)")
+    document = _json.as_object(decoded, "", "a JSON object (a New Relic webhook)")
     if "issueUrl" in document:
         return [_workflow(document, limits)]
     return [_classic(document, limits)]
+
+
+parse = _json.from_bytes(parse_decoded)
+"""The same, from the body's bytes (contract.Format)."""
 
 
 def _classic(document: Mapping[str, object], limits: _json.FieldLimits) -> Alert:

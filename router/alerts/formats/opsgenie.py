@@ -42,15 +42,15 @@ PRIORITIES: Mapping[str, Severity] = {
 }
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
-          now: datetime) -> list[Alert]:
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
     """The alert one Opsgenie webhook call describes; none for an action that does not
     change whether the alert fires.
 
     Raises:
         BadRequest: naming the field at fault.
     """
-    document = _json.as_object(_json.decode(body), "", "a JSON object (an Opsgenie webhook)")
+    document = _json.as_object(decoded, "", "a JSON object (an Opsgenie webhook)")
     action = _json.required_text(document, "action", "")
     alert = _json.as_object(document.get("alert"), "alert") if "alert" in document else None
     if alert is None:
@@ -84,6 +84,10 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
         starts_at=(_fields.epoch_milliseconds(alert, "createdAt", "alert")
                    if status is Status.FIRING else None),
     )]
+
+
+parse = _json.from_bytes(parse_decoded)
+"""The same, from the body's bytes (contract.Format)."""
 
 
 def _details(document: Mapping[str, object], alert: Mapping[str, object]) -> Mapping[str, str]:

@@ -48,14 +48,14 @@ PRIORITIES: Mapping[str, Severity] = {
 URGENCIES: Mapping[str, Severity] = {"high": Severity.ERROR, "low": Severity.WARNING}
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
-          now: datetime) -> list[Alert]:
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
     """The alerts of one PagerDuty webhook, V3 (`event`) or V2 (`messages`).
 
     Raises:
         BadRequest: naming the field at fault.
     """
-    document = _json.as_object(_json.decode(body), "",
+    document = _json.as_object(decoded, "",
                                "a JSON object (a PagerDuty webhook)")
     if "messages" in document:
         alerts = []
@@ -76,6 +76,10 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
         return []
     return [_alert(data, "event.data", EVENT_STATUSES.get(event_type, Status.FIRING),
                    _event_details(event, "event_type", "event"), limits)]
+
+
+parse = _json.from_bytes(parse_decoded)
+"""The same, from the body's bytes (contract.Format)."""
 
 
 def _alert(incident: Mapping[str, object], path: str, fallback: Status | None,

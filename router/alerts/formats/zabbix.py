@@ -47,14 +47,14 @@ DETAILS = ("host_ip", "item_value", "event_source", "event_date", "event_time")
 _UNRESOLVED = re.compile(r"\{[A-Z0-9_.]+\}")
 
 
-def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
-          now: datetime) -> list[Alert]:
+def parse_decoded(decoded: object, headers: Mapping[str, str], *,
+                  limits: _json.FieldLimits, now: datetime) -> list[Alert]:
     """The alert one Zabbix webhook call describes.
 
     Raises:
         BadRequest: naming the field at fault.
     """
-    document = _json.as_object(_json.decode(body), "", "a JSON object (a Zabbix webhook)")
+    document = _json.as_object(decoded, "", "a JSON object (a Zabbix webhook)")
     summary = _value(document, "trigger_name")
     if summary is None or not summary.strip():
         raise BadRequest("trigger_name", "is required")
@@ -79,6 +79,10 @@ def parse(body: bytes, headers: Mapping[str, str], *, limits: _json.FieldLimits,
         dedup_key=f"zabbix:{event}",
         links=_json.url_links({key: _value(document, key) for key, _ in LINKS}, "", LINKS),
     )]
+
+
+parse = _json.from_bytes(parse_decoded)
+"""The same, from the body's bytes (contract.Format)."""
 
 
 def _value(document: Mapping[str, object], key: str) -> str | None:

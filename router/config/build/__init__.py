@@ -52,9 +52,6 @@ def build_config(documents: list[Document], resolver: SecretResolver,
     config = _assemble(context, documents)
     found = context.problems + [context.locate(problem) for problem in
                                 checks.run_all(config, references=check_references)]
-    if check_references:
-        found += [context.locate(problem) for problem in heartbeats.check_services(config)]
-        found += [context.locate(problem) for problem in jobs.check_services(config)]
     found += [context.locate(problem) for problem in users.check_users(config)]
     if resolver.references:  # a secret's value never reaches a message; its reference does
         found = [dataclasses.replace(problem, message=resolver.redact(problem.message))

@@ -1,6 +1,7 @@
 """The `heartbeats` section -> model (room: config): each heartbeat's period or cron
 schedule, grace, timezone, ping token and alert matchers, every value checked at its own
-place (`heartbeats[0].schedule`), and the service each names checked to exist.
+place (`heartbeats[0].schedule`); the service each names is checked to exist with every
+other reference (config/checks.py).
 
 Schedules are parsed here by the same library the core runs them with (cronsim), so
 `router validate` rejects one the daemon could not run. Only the five fields of cron are
@@ -9,8 +10,6 @@ accepted (cronsim also reads a sixth, seconds, which cron has not).
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +17,8 @@ from cronsim import CronSim, CronSimError
 
 from router.config.build.context import Context
 from router.config.load import Source
-from router.config.model import Config, Heartbeat, Secret, frozen_mapping
+from router.config.model import Heartbeat, Secret, frozen_mapping
 from router.config.values import parse_positive_duration, parse_timezone
-from router.errors import Problem
 
 MIN_TOKEN_LENGTH = 16
 """A ping URL's token is its only credential: shorter ones could be guessed."""
@@ -90,13 +88,3 @@ def _token(context: Context, text: str, source: Source) -> Secret:
                               "(it is the URL's only credential; try `openssl rand -hex 16` "
                               "in a file read with ${file:...})")
     return secret
-
-
-def check_services(config: Config) -> Iterator[Problem]:
-    """Every service a heartbeat names exists (its incidents open there)."""
-    known: Mapping[str, object] = config.services
-    for item in config.heartbeats.values():
-        if item.service not in known:
-            close = difflib.get_close_matches(item.service, list(known), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            yield Problem(item.where, "service", f"no service with id {item.service!r}{hint}")

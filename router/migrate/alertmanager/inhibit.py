@@ -1,12 +1,13 @@
 """Alertmanager's `inhibit_rules` -> router's `inhibit_rules` entries (room: migrate; imports
-config.load and report only).
+config.load, matchers and report only).
 
 Pure: data in, data out, a finding per rule. Router's rules are Alertmanager's with only the
 new-style keys (docs/config.md#inhibit_rules): `source_match` and `target_match` become `=`
 matchers, `source_match_re` and `target_match_re` `=~` matchers (both match the whole value,
 as Alertmanager anchors them), and each `*_matchers` line is read with Alertmanager's own
-rules (`{a="b", c=~"d"}` lists, optional quotes, `\\"` `\\n` `\\\\` escapes) and written as
-one router matcher per condition. `equal` carries over as is.
+rules (`{a="b", c=~"d"}` lists, optional quotes, `\\"` `\\n` `\\\\` escapes: matchers.py, which
+reads routes' matchers too) and written as one router matcher per condition. `equal`
+carries over as is.
 
 A matcher or an `equal` on `severity`, `source` or `service` is written `labels.severity`
 (`labels.source`, `labels.service`): the bare name reads router's field of that name, not
@@ -15,7 +16,8 @@ the label (router's severity is the `severity` label read through a table, `crit
 in), and `labels.NAME` reads the label as Alertmanager does, as routes.py writes routes'
 matchers (core.matching, core.inhibition's `equal` read through the same fields). A rule
 Alertmanager itself refuses (a null regular expression, a bad label name or matcher) or whose
-regular expression Python cannot compile is left out and reported as `unsupported`.
+regular expression Python does not read as Go does is left out and reported as `unsupported`;
+`\\d`, `\\w`, `\\s` and `\\b` are kept ASCII, as in Go (`(?a)`), as for routes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ import re
 from typing import Any
 
 from router.config.load import Source
+from router.migrate.alertmanager.matchers import (
+    MatcherError,
+    label,
+    parse_line,
+    router_matcher,
+)
 from router.migrate.alertmanager.report import Report, kind_of
 
 KEYS = ("source_match", "source_match_re", "source_matchers", "target_match",
@@ -33,20 +41,6 @@ KEYS = ("source_match", "source_match_re", "source_matchers", "target_match",
 
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 """Prometheus' label names (model.LabelNameRE), which `*_match` keys and `equal` must be."""
-
-_SPACE = " \t\n\f\r\v"
-"""Go's white space (strings.TrimSpace, RE2's \\s): ASCII only."""
-
-_MATCHER = re.compile(r"[ \t\n\f\r]*([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t\n\f\r]*(=~|=|!=|!~)"
-                      r"[ \t\n\f\r]*((?s:.*?))[ \t\n\f\r]*")
-"""Alertmanager's pkg/labels matcher: name, operator, raw value (RE2's \\s is ASCII)."""
-
-_ROUTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
-"""The names router's matchers accept (config/values.py)."""
-
-RESERVED = ("severity", "service", "source")
-"""Matcher names that read a field of the alert in router: written `labels.NAME`, which reads
-the label."""
 
 Matcher = tuple[str, str, str]
 """(name, operator, value) as Alertmanager means it."""
@@ -107,7 +101,7 @@ def convert_rule(rule: Any) -> dict[str, Any]:
         f"{side}_matchers": [_written(matcher) for matcher in matchers]
         for side, matchers in sides.items()}
     if equal:
-        entry["equal"] = [_label(name) for name in equal]
+        entry["equal"] = [label(name) for name in equal]
     return entry
 
 
@@ -144,22 +138,26 @@ def _side(rule: dict[str, Any], side: str) -> list[Matcher]:
     if not isinstance(lines, list):
         raise Refused(f"{key}: expected a list of matchers, got {kind_of(lines)}")
     for line in lines:
-        found.extend(_checked(matcher, key) for matcher in parse_matchers(str(line), key))
+        found.extend(_checked(matcher, key) for matcher in _parsed(str(line), key))
     return found
 
 
 def _checked(matcher: Matcher, key: str) -> Matcher:
-    """`matcher` if router can hold it; a regular expression must compile in Python."""
-    name, operator, value = matcher
-    if not _ROUTER_NAME.fullmatch(name):
-        raise Refused(f"{key}: router's matchers cannot name the label {name!r}")
-    if operator in ("=~", "!~"):
-        try:
-            re.compile(value)
-        except re.error as error:
-            raise Refused(f"{key}: the regular expression {value!r} does not compile in "
-                          f"router (Python's re): {error}") from None
-    return matcher
+    """`matcher` as router holds it (matchers.router_matcher: a name router can write, a
+    regular expression Python reads as Go does), its name already `labels.NAME` if
+    reserved."""
+    try:
+        return router_matcher(*matcher)
+    except MatcherError as error:
+        raise Refused(f"{key}: {error}") from None
+
+
+def _parsed(line: str, key: str) -> list[Matcher]:
+    """One `*_matchers` line read by Alertmanager's rules (matchers.parse_line)."""
+    try:
+        return parse_line(line)
+    except MatcherError as error:
+        raise Refused(f"{key}: {error}") from None
 
 
 def _equal(value: Any) -> list[str]:
@@ -174,74 +172,10 @@ def _equal(value: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def parse_matchers(text: str, key: str = "matchers") -> list[Matcher]:
-    """Alertmanager's `labels.ParseMatchers`: one line may hold several matchers, separated
-    by commas outside double quotes, within optional braces.
-
-    Raises:
-        Refused: when Alertmanager would refuse the line.
-    """
-    text = text.removeprefix("{").removesuffix("}")
-    tokens, token, quoted, escaped = [], "", False, False
-    for character in text:
-        if character == ",":
-            if not quoted:
-                tokens.append(token)
-                token = ""
-                continue
-        elif character == '"':
-            quoted, escaped = (quoted, False) if escaped else (not quoted, escaped)
-        elif character == "\\":
-            escaped = not escaped
-        else:
-            escaped = False
-        token += character
-    if token.strip(_SPACE):
-        tokens.append(token.strip(_SPACE))
-    return [parse_matcher(token, key) for token in tokens]
-
-
-def parse_matcher(text: str, key: str = "matchers") -> Matcher:
-    """Alertmanager's `labels.ParseMatcher`: `name op value`, the value optionally quoted,
-    with `\\"`, `\\n` and `\\\\` escapes (any other backslash is itself).
-
-    Raises:
-        Refused: for a line Alertmanager refuses (no operator, a stray double quote).
-    """
-    match = _MATCHER.fullmatch(text)
-    if match is None:
-        raise Refused(f"{key}: bad matcher format: {text!r}")
-    name, operator, raw = match.groups()
-    expect_quote = raw.startswith('"')
-    raw = raw.removeprefix('"')
-    value, escaped = [], False
-    for position, character in enumerate(raw):
-        last = position == len(raw) - 1
-        if escaped:
-            escaped = False
-            value.append({"n": "\n", '"': '"', "\\": "\\"}.get(character, "\\" + character))
-        elif character == "\\" and not last:
-            escaped = True
-        elif character == '"':
-            if not expect_quote or not last:
-                raise Refused(f"{key}: matcher value contains unescaped double quote: {raw}")
-            expect_quote = False
-        else:
-            value.append(character)
-    if expect_quote:
-        raise Refused(f"{key}: matcher value contains unescaped double quote: {raw}")
-    return name, operator, "".join(value)
-
-
 def _written(matcher: Matcher) -> str:
     """A router matcher: the value always quoted (JSON), so spaces and commas are kept."""
     name, operator, value = matcher
-    return f"{_label(name)}{operator}{json.dumps(value, ensure_ascii=False)}"
-
-
-def _label(name: str) -> str:
-    """The name router reads the label `name` by: `labels.NAME` for a reserved name."""
-    return f"labels.{name}" if name in RESERVED else name
+    return f"{name}{operator}{json.dumps(value, ensure_ascii=False)}"
 
 
 def _scalar(value: Any) -> str:

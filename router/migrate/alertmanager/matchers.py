@@ -18,9 +18,15 @@ import warnings
 from router.config.values import matcher_slip, parse_matcher
 from router.errors import Where
 
-_MATCHER = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$", re.S)
+_MATCHER = re.compile(r"[ \t\n\f\r]*([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t\n\f\r]*(=~|=|!=|!~)"
+                      r"[ \t\n\f\r]*((?s:.*?))[ \t\n\f\r]*")
+"""Alertmanager's pkg/labels matcher: name, operator, raw value (RE2's \\s is ASCII)."""
+_SPACE = " \t\n\f\r\v"
+"""Go's white space around a line's matchers (strings.TrimSpace on ASCII)."""
 _ROUTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
-_RESERVED = ("severity", "source", "service")
+RESERVED = ("severity", "source", "service")
+"""Label names router reads as fields of its own: a matcher or `equal` names the label as
+`labels.NAME`."""
 # Go's RE2 syntax that Python's `re` reads differently or not at all.
 _GO_ONLY = re.compile(r"\[\[:|\\[pPQEzC]|\(\?[a-zA-Z]*U")
 _UNICODE_CLASSES = re.compile(r"(?<!\\)(?:\\\\)*\\[dDwWsSbB]")
@@ -52,14 +58,14 @@ def parse_line(line: str) -> list[tuple[str, str, str]]:
         else:
             escaped = False
         token.append(character)
-    if (last := "".join(token).strip()) != "":
+    if (last := "".join(token).strip(_SPACE)) != "":
         tokens.append(last)
     return [parse_one(item) for item in tokens]
 
 
 def parse_one(text: str) -> tuple[str, str, str]:
     """One matcher (Alertmanager's ParseMatcher), escapes and quotes resolved."""
-    found = _MATCHER.match(text)
+    found = _MATCHER.fullmatch(text)
     if found is None:
         raise MatcherError(f"bad matcher format: {text}")
     name, operator, raw = found.groups()
@@ -87,8 +93,13 @@ def parse_one(text: str) -> tuple[str, str, str]:
     return name, operator, "".join(value)
 
 
-def to_router(name: str, operator: str, value: str) -> str:
-    """Router's text for one matcher with Alertmanager's meaning.
+def label(name: str) -> str:
+    """The name router reads the label `name` by: `labels.NAME` for a reserved name."""
+    return f"labels.{name}" if name in RESERVED else name
+
+
+def router_matcher(name: str, operator: str, value: str) -> tuple[str, str, str]:
+    """One matcher with Alertmanager's meaning as router's (name, operator, value).
 
     A regular expression with `\\d`, `\\w`, `\\s` or `\\b` gets `(?a)` in front: those are
     ASCII classes in Go and Unicode ones in Python.
@@ -96,14 +107,23 @@ def to_router(name: str, operator: str, value: str) -> str:
     Raises:
         MatcherError: the label name or the regular expression has no equal in router.
     """
-    if name in _RESERVED:
-        name = f"labels.{name}"
-    elif _ROUTER_NAME.fullmatch(name) is None:
+    if name not in RESERVED and _ROUTER_NAME.fullmatch(name) is None:
         raise MatcherError(f"label name {name!r} cannot be written as a router matcher")
     if operator in ("=~", "!~"):
         check_regex(value)
         if _UNICODE_CLASSES.search(value):
             value = "(?a)" + value  # Go's \d \w \s \b are ASCII; Python's Unicode
+    return label(name), operator, value
+
+
+def to_router(name: str, operator: str, value: str) -> str:
+    """Router's text for one matcher with Alertmanager's meaning (`router_matcher`), its
+    value in JSON quotes where router's reader needs them.
+
+    Raises:
+        MatcherError: the label name or the regular expression has no equal in router.
+    """
+    name, operator, value = router_matcher(name, operator, value)
     plain = value != "" and value == value.strip() and not value.startswith('"') \
         and "\n" not in value and "#" not in value \
         and matcher_slip(f"{name}{operator}{value}") is None  # `env=!x`: router warns

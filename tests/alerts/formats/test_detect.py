@@ -5,13 +5,14 @@ chosen format parses the body; a body no format claims lists what each looked fo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
 from hypothesis import given
 
-from router.alerts.formats import FieldLimits, detect
+from router.alerts.formats import FieldLimits, decode_json, detect
 from router.alerts.model import Alert, Status
 from router.errors import BadRequest
 from tests.alerts.formats import EXAMPLES, LIMITS, NOW, example
@@ -91,6 +92,10 @@ class _Spy:
         self.calls += 1
         raise AssertionError("a format other than the chosen one parsed the body")
 
+    def parse_decoded(self, decoded: object, headers: Any, *, limits: FieldLimits,
+                      now: datetime) -> list[Alert]:
+        return self.parse(b"", headers, limits=limits, now=now)
+
 
 def test_only_the_chosen_format_parses_the_body(monkeypatch: pytest.MonkeyPatch) -> None:
     """Detection reads top-level keys; it never tries formats one after another (which
@@ -134,3 +139,55 @@ def test_a_mutated_payload_of_any_format_gives_alerts_or_a_bad_request(body: byt
 @given(document=robustness.json_values)
 def test_random_json_is_detected_or_refused(document: Any) -> None:
     robustness.check(_detected, json.dumps(document).encode())
+
+
+def _outcome(read: Callable[[], list[Alert]]) -> list[Alert] | tuple[str, str]:
+    try:
+        return read()
+    except BadRequest as refusal:
+        return refusal.field, refusal.message
+
+
+class _Bytes:
+    """A chosen format that must not be handed the bytes again: it reads what detection
+    decoded (`parse_decoded`)."""
+
+    def __init__(self, inbound: Any) -> None:
+        self.inbound = inbound
+
+    def parse(self, body: bytes, headers: Any, *, limits: FieldLimits,
+              now: datetime) -> list[Alert]:
+        raise AssertionError("the chosen format decoded the body again")
+
+    def parse_decoded(self, decoded: object, headers: Any, *, limits: FieldLimits,
+                      now: datetime) -> list[Alert]:
+        alerts: list[Alert] = self.inbound.parse_decoded(decoded, headers, limits=limits,
+                                                         now=now)
+        return alerts
+
+
+def test_the_chosen_format_reads_the_body_detection_decoded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(detect, "CANDIDATES", tuple(
+        detect.Candidate(item.name, item.looks_for, item.matches, _Bytes(item.inbound),
+                         item.in_list) for item in detect.CANDIDATES))
+    for name, files in sorted(DETECTED.items()):
+        for file in files:
+            chosen, alerts = detect.parse(body(example(file)), {}, limits=LIMITS, now=NOW)
+            assert (chosen, bool(alerts)) == (name, True), file
+
+
+@robustness.SETTINGS
+@given(body=robustness.mutated(sorted(
+    file for name, files in DETECTED.items() for file in files)))
+def test_a_decoded_body_reads_as_its_bytes_do(body: bytes) -> None:
+    """Each format's `parse_decoded` gives what its `parse` of the bytes gives: the same
+    alerts, or the same refusal naming the same field."""
+    try:
+        document = decode_json(body)
+        candidate = detect.choose(document)
+    except BadRequest:
+        return
+    inbound = candidate.inbound
+    assert _outcome(lambda: inbound.parse_decoded(document, {}, limits=LIMITS, now=NOW)) \
+        == _outcome(lambda: inbound.parse(body, {}, limits=LIMITS, now=NOW))

@@ -26,11 +26,13 @@ from tests.alerts.formats.test_robustness import SETTINGS, json_values, mutated
 Parse = Callable[[bytes], list[Alert]]
 
 PATHS: dict[str, tuple[Parse, Parse]] = {
-    "alertmanager": (lambda body: alertmanager._typed(body, LIMITS),
-                     lambda body: alertmanager._careful(body, LIMITS)),
-    "alertmanager_v2": (lambda body: alertmanager_v2._typed(body, NOW, LIMITS),
-                        lambda body: alertmanager_v2._careful(body, NOW, LIMITS)),
-    "native": (lambda body: native._typed(body, LIMITS),
+    "alertmanager": (lambda body: alertmanager._typed(alertmanager._BODY.decode(body).alerts,
+                                                      LIMITS),
+                     lambda body: alertmanager._careful(_json.decode(body), LIMITS)),
+    "alertmanager_v2": (lambda body: alertmanager_v2._typed(alertmanager_v2._BODY.decode(body),
+                                                            NOW, LIMITS),
+                        lambda body: alertmanager_v2._careful(_json.decode(body), NOW, LIMITS)),
+    "native": (lambda body: native._typed(native._BODY.decode(body), LIMITS),
                lambda body: native.parse_document(_json.decode(body), limits=LIMITS)),
     "pagerduty": (lambda body: pagerduty._typed(body, LIMITS),
                   lambda body: pagerduty._careful(body, LIMITS)),

@@ -1,0 +1,225 @@
+"""`router test` with silences (issue 20 item 1): a case, or its file, gives the silences the
+store would hold, inline or as the JSON `amtool silence query -o json` writes, and a case
+expects `suppressed: {by: silence, id: ...}`; matched by `core.suppression` as the daemon
+matches its own."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import run, write_config
+from tests.cli.test_casereport import CHECKOUT, CONFIG, cases_file
+
+AMTOOL_JSON = [  # `amtool silence query -o json` against Alertmanager 0.27, as it wrote it
+    {"id": "bae4f0ba-5f7d-4e60-8f9d-4937f4dd5ab2", "status": {"state": "active"},
+     "updatedAt": "2026-03-04T09:17:48.262Z", "comment": "disk swap", "createdBy": "ann",
+     "endsAt": "2026-03-04T11:17:48.258Z",
+     "matchers": [{"isEqual": True, "isRegex": False, "name": "alertname", "value": "DiskFull"},
+                  {"isEqual": True, "isRegex": True, "name": "instance", "value": "db.*"},
+                  {"isEqual": False, "isRegex": False, "name": "severity", "value": "info"}],
+     "startsAt": "2026-03-04T09:17:48.262Z"}]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return write_config(tmp_path, CONFIG)
+
+
+def outcome(config: Path, path: Path) -> tuple[int, list[str]]:
+    """The exit code and each case's PASSED/FAILED, or the lines of a failure report."""
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert err == ""
+    lines = out.splitlines()
+    if code == 0:
+        return code, [line.rsplit(" ", 1)[1] for line in lines[:-1]]
+    return code, lines
+
+
+def test_an_inline_silence_holds_the_alerts_it_matches_while_in_force(
+        config: Path, tmp_path: Path) -> None:
+    path = cases_file(tmp_path, """
+        cases:
+          - name: silenced for two hours from the case's instant
+            at: 2026-03-04T10:00:00+01:00
+            silences:
+              - {id: db-work, matchers: ['alertname="DiskFull"', 'instance=~"db.*"'],
+                 duration: 2h, comment: swapping a disk}
+            alert: {severity: critical, labels: {alertname: DiskFull, instance: db1}}
+            expect:
+              suppressed: {by: silence, id: db-work}
+              suppressed_by: "silence:db-work"
+              levels: []
+          - name: another instance is not held
+            at: 2026-03-04T10:00:00+01:00
+            silences: [{id: db-work, matchers: ['instance=~"db.*"'], duration: 2h}]
+            alert: {severity: critical, labels: {alertname: DiskFull, instance: web1}}
+            expect: {suppressed: false, levels: [{level: 1, after: 0m, paged: [ben via mail]}]}
+          - name: a silence that has ended holds nothing
+            at: "2026-03-04T12:00:00"
+            timezone: Europe/Berlin
+            silences:
+              - {id: db-work, matchers: [instance=db1], starts: "2026-03-04T09:00:00",
+                 ends: "2026-03-04T11:00:00"}
+            alert: {labels: {instance: db1}}
+            expect: {suppressed: false, suppressed_by: null}
+        """)
+    assert outcome(config, path) == (0, ["PASSED"] * 3)
+
+
+def test_inline_matchers_are_read_as_amtool_reads_them(config: Path, tmp_path: Path) -> None:
+    """Alertmanager's syntax: a line may hold several matchers in braces, and `severity` is
+    router's severity, as in a silence `amtool silence add severity=critical` makes."""
+    path = cases_file(tmp_path, """
+        cases:
+          - name: every matcher of the line holds
+            at: 2026-03-04T10:00:00Z
+            silences: [{id: s, matchers: ['{team="web", severity=~"crit.*"}'], duration: 1h}]
+            alert: {severity: critical, labels: {team: web}}
+            expect: {suppressed: {by: silence, id: s}}
+          - name: one that does not match lets the alert through
+            at: 2026-03-04T10:00:00Z
+            silences: [{id: s, matchers: ['{team="web", severity=~"crit.*"}'], duration: 1h}]
+            alert: {severity: warning, labels: {team: web}}
+            expect: {suppressed: false}
+        """)
+    assert outcome(config, path) == (0, ["PASSED"] * 2)
+
+
+def test_a_file_s_silences_hold_in_every_case_before_the_case_s_own(
+        config: Path, tmp_path: Path) -> None:
+    path = cases_file(tmp_path, """
+        silences:
+          - matchers: [team=web]
+            starts: 2026-03-04T00:00:00Z
+            ends: 2026-03-05T00:00:00Z
+        cases:
+          - name: the file's silence, named by its place
+            at: 2026-03-04T10:00:00+01:00
+            alert: {labels: {team: web}}
+            expect: {suppressed: {by: silence, id: "silences[0]"}}
+          - name: the case's own, as well; the one that lasts longer is reported
+            at: 2026-03-04T10:00:00+01:00
+            silences: [{matchers: ['team=~"w.*"'], duration: 1w}]
+            alert: {labels: {team: web}}
+            expect: {suppressed: {by: silence, id: "cases[1].silences[0]"}}
+          - name: a day later, nothing holds it
+            at: 2026-03-05T10:00:00+01:00
+            alert: {labels: {team: web}}
+            expect: {suppressed: false}
+        """)
+    assert outcome(config, path) == (0, ["PASSED"] * 3)
+
+
+def test_a_silence_is_reported_against_a_wrong_expectation(config: Path,
+                                                           tmp_path: Path) -> None:
+    path = cases_file(tmp_path, """
+        cases:
+          - name: wrong
+            at: 2026-03-04T10:00:00+01:00
+            silences: [{id: s1, matchers: [team=web], duration: 1h}]
+            alert: {labels: {team: web}}
+            expect: {suppressed: {by: inhibition, id: node-down}}
+        """)
+    code, lines = outcome(config, path)
+    assert code == 1
+    assert lines[3:6] == [f"{path}:3:5:",
+                          '    - suppressed: {"by": "inhibition", "id": "node-down"}',
+                          '    + suppressed: {"by": "silence", "id": "s1"}']
+
+
+def test_a_silences_file_as_amtool_writes_it(config: Path, tmp_path: Path) -> None:
+    (tmp_path / "silences").mkdir()
+    (tmp_path / "silences" / "now.json").write_text(json.dumps(AMTOOL_JSON))
+    path = cases_file(tmp_path, """
+        cases:
+          - name: amtool's silence holds the disk alert
+            at: 2026-03-04T10:00:00Z
+            silences_file: silences/now.json
+            alert: {severity: critical, labels: {alertname: DiskFull, instance: db1}}
+            expect:
+              suppressed: {by: silence, id: bae4f0ba-5f7d-4e60-8f9d-4937f4dd5ab2}
+          - name: its severity!="info" matcher lets an info alert through
+            at: 2026-03-04T10:00:00Z
+            silences_file: silences/now.json
+            alert: {severity: info, labels: {alertname: DiskFull, instance: db1}}
+            expect: {suppressed: false}
+          - name: after its endsAt it holds nothing
+            at: 2026-03-04T11:17:48.258Z
+            silences_file: silences/now.json
+            alert: {severity: critical, labels: {alertname: DiskFull, instance: db1}}
+            expect: {suppressed: false}
+        """)
+    assert outcome(config, path) == (0, ["PASSED"] * 3)
+
+
+BAD = [
+    ("silences: [{matchers: ['team=~\"(\"'], duration: 1h}]",
+     "7:28: cases[0].silences[0].matchers[0]: bad regex '(': missing ), unterminated "
+     "subpattern at position 0"),
+    ("silences: [{matchers: [team], duration: 1h}]",
+     "7:28: cases[0].silences[0].matchers[0]: bad matcher format: team"),
+    ("silences: [{matchers: [team=web]}]",
+     "7:16: cases[0].silences[0]: give the silence's `ends` or its `duration`"),
+    ("silences: [{matchers: [team=web], ends: '2026-03-04T11:00:00Z', duration: 1h}]",
+     "7:16: cases[0].silences[0]: give the silence's `ends` or its `duration`, not both"),
+    ("silences: [{matchers: [team=web], duration: soon}]",
+     "7:49: cases[0].silences[0].duration: expected a duration like 30s, 15m, 1h30m or 2w, "
+     "got 'soon'"),
+    ("silences: [{matchers: [team=web], starts: '2026-03-04T12:00:00Z', "
+     "ends: '2026-03-04T11:00:00Z'}]",
+     "7:77: cases[0].silences[0].ends: must be after `starts`"),
+    ("silences: [{matchers: []}]",
+     "7:27: cases[0].silences[0].matchers: [] should be non-empty"),
+    ("silences_file: missing.json",
+     "7:20: cases[0].silences_file: cannot read {directory}/missing.json: No such file or "
+     "directory"),
+    ("silences_file: bad.json",
+     "7:20: cases[0].silences_file: {directory}/bad.json: [0].matchers[0].isRegex: "
+     "expected isRegex (and isEqual) true or false"),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), BAD)
+def test_a_bad_silence_is_named_by_file_line_and_column(
+        config: Path, tmp_path: Path, line: str, expected: str) -> None:
+    bad = [{**AMTOOL_JSON[0], "matchers": [{"name": "team", "value": "web"}]}]
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    path = cases_file(tmp_path, f"""
+        cases:
+          - name: n
+            at: 2026-03-04T10:00:00Z
+            alert: {{labels: {{team: web}}}}
+            expect: {{suppressed: true}}
+            {line}
+        """)
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == ["router test: invalid test files:",
+                                f"{path}:{expected.format(directory=tmp_path)}"]
+
+
+def test_a_file_s_silence_needs_an_offset(config: Path, tmp_path: Path) -> None:
+    """No case's `timezone` reaches the file's own silences."""
+    path = cases_file(tmp_path, """
+        silences: [{matchers: [team=web], starts: "2026-03-04T09:00:00", duration: 1h}]
+        cases:
+          - {name: n, at: "2026-03-04T10:00:00Z", alert: {}, expect: {suppressed: false}}
+        """)
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines()[1] == (f"{path}:2:43: silences[0].starts: expected an offset "
+                                   "(2026-03-02T03:00:00+01:00)")
+
+
+def test_the_docs_example_passes(config: Path, tmp_path: Path) -> None:
+    """docs/testing.md's silences example, with an empty silences file beside it."""
+    text = (CHECKOUT / "docs" / "testing.md").read_text(encoding="utf-8")
+    block = re.search(r"## Silences\n.*?```yaml\n(.*?)```", text, re.DOTALL)
+    assert block is not None
+    (tmp_path / "silences.json").write_text("[]")
+    path = cases_file(tmp_path, block[1])
+    assert outcome(config, path) == (0, ["PASSED"] * 2)
