@@ -23,6 +23,8 @@ ALLOWED: set[tuple[str, str]] = {  # (file under router/, text of the line)
     # `router test` builds its own Snapshot of a config (no engine, no store): it imports
     # the module, it does not reach into an engine's state
     ("cli/cases.py", "from router.engine.snapshot import Snapshot"),
+    # `router replay` likewise builds a Snapshot of each config it replays against
+    ("replay/simulation.py", "from router.engine.snapshot import Snapshot, render_key"),
 }
 
 
