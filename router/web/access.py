@@ -144,7 +144,8 @@ class WebAccess:
 def login_redirect(request: Request) -> Response:
     """303 to the login page, which comes back to the page asked for (a GET's own path, a
     form's page for a POST)."""
-    target = request.path if request.method != "POST" else _page_of_form(request.path)
+    target = quote(request.path if request.method != "POST" else _page_of_form(request.path),
+                   safe="/")
     if request.method != "POST" and request.query:
         query = "&".join(f"{quote(name)}={quote(value)}"
                          for name, values in request.query.items() for value in values)

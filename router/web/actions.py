@@ -8,13 +8,17 @@ The browser comes back to the incident's page with what happened (or why not) on
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from router.engine import Engine
 from router.server.routes import Handler, Request
 from router.web.forms import Done, Form, Forms
 
 
 def incident_page(request: Request) -> str:
-    return f"/ui/incidents/{request.params['id']}"
+    """The page the forms live on (the id as the path had it, percent-encoded again: a
+    decoded CR or LF must never reach the Location header)."""
+    return f"/ui/incidents/{quote(request.params['id'], safe='')}"
 
 
 class IncidentActions:

@@ -12,7 +12,7 @@ stores it. "Silence" on an incident's page opens the form with its labels as mat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from router.alerts.model import Silence
@@ -74,8 +74,7 @@ class SilencePages:
         try:
             matchers = parse_matchers(fields["matchers"])
             until_resolved = bool(fields["until_resolved"])
-            ends_at = None if until_resolved else self.engine.now() + _duration(
-                fields["duration"])
+            ends_at = None if until_resolved else _end(self.engine.now(), fields["duration"])
             if not fields["comment"]:
                 raise BadRequest("comment", "say why: a silence needs a comment")
             if form.text("confirm") != "yes":
@@ -126,6 +125,13 @@ def _duration(text: str) -> timedelta:
     if duration <= timedelta(0):
         raise BadRequest("duration", "must be longer than nothing")
     return duration
+
+
+def _end(now: datetime, duration: str) -> datetime:
+    try:
+        return now + _duration(duration)
+    except OverflowError:
+        raise BadRequest("duration", f"ends past the year 9999: {duration[:40]!r}") from None
 
 
 def _quoted(value: str) -> str:

@@ -68,8 +68,10 @@ class Site:
 
     async def login(self, user: str, password: str, next_page: str = "/ui/incidents"
                     ) -> httpx.Response:
-        return await self.http.post("/ui/login", headers=FORM, content=(
+        answer = await self.http.post("/ui/login", headers=FORM, content=(
             f"user={user}&password={password}&next={next_page}").encode())
+        self.http.cookies.clear()  # each request names its session itself
+        return answer
 
     async def session(self, user: str = "ann") -> str:
         """The Cookie header of a logged-in session of `user` (password = name * 2)."""
@@ -288,3 +290,25 @@ async def test_a_form_that_is_not_one_is_a_clear_page(site: Site) -> None:
         content=b"csrf_token=" + token.encode() + b"&matchers=%ff")
     assert answer.status_code == 400
     assert "the form is not UTF-8 text" in text_of(answer)
+
+
+async def test_a_decoded_line_break_in_the_path_never_reaches_a_header(site: Site) -> None:
+    cookie = await site.session("ann")
+    answer = await site.post("/ui/incidents/INC1%0d%0aSet-Cookie:%20x=1/acknowledge",
+                             cookie, {})
+    assert (answer.status_code, answer.headers["location"]) == (
+        303, "/ui/incidents/INC1%0D%0ASet-Cookie%3A%20x%3D1")
+    assert "x=1" not in answer.headers.get_list("set-cookie")
+    anonymous = await site.http.get("/ui/incidents/INC1%0d%0aX:%20y", headers=HTML)
+    assert anonymous.status_code == 303, (anonymous.status_code, anonymous.text)
+    assert anonymous.headers["location"] == (
+        "/ui/login?next=/ui/incidents/INC1%250D%250AX%253A%2520y")
+    assert "x" not in anonymous.headers, anonymous.headers
+
+
+async def test_a_silence_ending_past_the_year_9999_is_a_clear_error(site: Site) -> None:
+    cookie = await site.session("ann")
+    answer = await site.post("/ui/silences", cookie, {
+        "matchers": 'a="b"', "duration": "999999999d", "comment": "x"})
+    assert answer.status_code == 400
+    assert "duration: ends past the year 9999: '999999999d'" in text_of(answer)
