@@ -62,8 +62,10 @@ class Login:
         user = await trio.to_thread.run_sync(check_password, users, name, password)
         if user is None:
             self.access.throttle.record_failure(counted, address, now)
-            logger.warning("web login refused for %r from %s", name[:64], address,
-                           extra={"user": name[:64], "client": address})
+            # An undeclared name is not logged: it may be a password typed in the wrong box.
+            shown = counted or "an unknown user"
+            logger.warning("web login refused for %s from %s", shown, address,
+                           extra={"user": shown, "client": address})
             return self._form(401, target, WRONG, name)
         self.access.throttle.record_success(counted, address)
         session, value = sessions.issue(self.access.key, user, now,

@@ -140,13 +140,17 @@ def test_a_login_sends_only_to_this_router_s_pages(given: str) -> None:
     assert safe_next(given) == "/ui/incidents"
 
 
-async def test_an_unknown_user_and_a_wrong_password_read_the_same(site: Site) -> None:
-    unknown = await site.login("nobody", "annann")
+async def test_an_unknown_user_and_a_wrong_password_read_the_same(
+        site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    unknown = await site.login("hunter2hunter2", "annann")  # a password in the name box
     wrong = await site.login("ann", "wrong")
     assert unknown.status_code == wrong.status_code == 401
     assert "set-cookie" not in unknown.headers
     assert "Unknown user or wrong password." in text_of(unknown)
-    assert text_of(unknown).replace("nobody", "ann") == text_of(wrong)
+    assert text_of(unknown).replace("hunter2hunter2", "ann") == text_of(wrong)
+    assert "hunter2" not in caplog.text
+    assert "web login refused for an unknown user from 127.0.0.1" in caplog.text
+    assert "web login refused for ann from 127.0.0.1" in caplog.text
 
 
 async def test_logins_are_throttled_with_retry_after(site: Site) -> None:
