@@ -45,7 +45,8 @@ ROOMS: dict[str, tuple[str, ...]] = {
                       "router.redaction", "router.sandbox", "router.analysis"),
     "router.server": ("router.engine", "router.alerts.formats", "router.links"),
     "router.web": ("router.engine", "router.alerts", "router.core", "router.config",
-                   "router.links", "router.server.routes", "router.server.api_access"),
+                   "router.links", "router.server.routes", "router.server.api_access",
+                   "router.server.alertmanager_matchers"),  # the silence form's matchers
     "router.cli": ("router.config", "router.alerts", "router.core", "router.engine",
                    "router.store", "router.daemon", "router.notify.deliver",
                    "router.notify.transport", "router.clock", "router.redaction",
@@ -87,7 +88,7 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "trio": ("router.clock", "router.store", "router.notify.deliver", "router.notify.transport",
              "router.notify.http_client", "router.notify.lane", "router.notify.recorder",
              "router.engine", "router.server", "router.cli", "router.daemon", "router.probes",
-             "router.notify.shipping"),
+             "router.notify.shipping", "router.web.login"),  # login: scrypt in a thread
 }
 """So `core`, `alerts`, `config` and the channel modules stay pure: no trio, no sockets."""
 

@@ -36,10 +36,12 @@ from router.daemon import systemd
 from router.daemon.logs import Redactor, secrets_in
 from router.daemon.metrics import Metrics
 from router.daemon.reload import Reloader, ReloadOutcome, watch_config
+from router.daemon.web_logins import SessionKeyUnusable, prepare_key, start_web
 from router.daemon.web_status import status_source
 from router.engine import Engine
 from router.engine.retention import Retention
 from router.engine.scheduler import Scheduler
+from router.errors import Problem, Where
 from router.links import KEY_NAME as LINK_KEY_NAME
 from router.links import read_or_create_key
 from router.notify.deliver import Deliverer
@@ -54,6 +56,8 @@ from router.server.socket import serve_socket
 from router.server.tls import Certificates, TlsFiles, TlsFilesInvalid, load_context
 from router.store import DATABASE_NAME, Store, files
 from router.store.feeds import FeedTokens
+from router.web.access import WebAccess
+from router.web.auth.keys import KEY_NAME as SESSION_KEY_NAME
 from router.web.pages import page_routes
 
 logger = logging.getLogger(__name__)
@@ -110,9 +114,13 @@ async def run(options: Options, *, clock: Clock | None = None,
     if redactor is not None:
         redactor.learn(secrets_in(config))
     certificates = await _start_tls(config, options)
+    try:
+        web = await start_web(engine, options.state_dir, tls=certificates is not None)
+    except SessionKeyUnusable as error:
+        raise StartFailed(f"cannot start: {error}") from None
     reloader = Reloader(engine, options.config_paths, clock, load=load,
                         redactor=redactor, prepare=functools.partial(
-                            _reload_tls, certificates, options))
+                            _prepare_reload, certificates, options, web))
     transport = Transport()
     link_pages = LinkPages(engine, await trio.to_thread.run_sync(
         read_or_create_key, options.state_dir))
@@ -175,7 +183,8 @@ async def run(options: Options, *, clock: Clock | None = None,
                     pages=page_routes(engine, status_source(
                         reloader, options.state_dir / DATABASE_NAME, lambda: (
                             f"{scheme}://{host}:{bound_port(listeners)}",
-                            f"unix:{options.socket or options.state_dir / SOCKET_NAME}"))))
+                            f"unix:{options.socket or options.state_dir / SOCKET_NAME}")),
+                        web=web), web=web)
                 await servers.start(functools.partial(
                     serve_listeners, routes, listeners, limits=limits,
                     shutdown=shutdown, on_response=metrics.responded,
@@ -247,6 +256,22 @@ def _keep() -> None:
     pass
 
 
+async def _prepare_reload(certificates: Certificates | None, options: Options,
+                          web: WebAccess, config: Config) -> Callable[[], None]:
+    """The reload hook: the TLS files and the web's session key of the new config, read
+    before anything is swapped (a key that cannot be read rejects the reload)."""
+    use_tls = await _reload_tls(certificates, options, config)
+    try:
+        use_key = await prepare_key(web, options.state_dir, config)
+    except SessionKeyUnusable as error:
+        raise ConfigInvalid([Problem(Where(""), "settings.web", str(error))]) from None
+
+    def swap() -> None:
+        use_tls()
+        use_key()
+    return swap
+
+
 def _check_public_url(public_url: str, *, tls: bool) -> None:
     """Links in messages use public_url, which only the user can set right."""
     if tls and public_url.startswith("http://"):
@@ -272,7 +297,7 @@ def _prepare_state(state_dir: Path) -> str:
     """The state directory 0750 with its key files 0600; the admin token for the CLI."""
     try:
         files.prepare_directory(state_dir)
-        files.tighten_files([state_dir / LINK_KEY_NAME])
+        files.tighten_files([state_dir / LINK_KEY_NAME, state_dir / SESSION_KEY_NAME])
         return files.read_or_create_admin_token(state_dir)
     except OSError as error:
         raise StartFailed(

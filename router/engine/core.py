@@ -351,6 +351,10 @@ class Engine:
     async def add_silence(self, silence: Silence) -> Silence:
         return await self.silencing.add_silence(silence)
 
+    async def covered_incidents(self, matchers: Sequence[tuple[str, str, str]]
+                                ) -> list[Incident]:
+        return await self.silencing.covered_incidents(matchers)
+
     async def inhibition(self, alert: Alert) -> tuple[Inhibition, Alert] | None:
         """Which firing alert would inhibit `alert` now, by which rule (for route-test)."""
         rules = self.config.inhibit_rules

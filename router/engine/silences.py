@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from router.alerts.model import (
+    Incident,
     Silence,
     SilenceMatcher,
 )
@@ -20,7 +21,7 @@ from router.core.matching import fields_of, first_mismatch, pattern_of
 from router.engine.muting import NEVER, silences_changed
 from router.engine.state import EngineState
 from router.errors import BadRequest
-from router.store import Transaction
+from router.store import Reader, Transaction
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 
@@ -70,6 +71,23 @@ class Silences:
             return made
         return await self.state.store.write(add)
 
+    async def covered_incidents(self, matchers: Sequence[tuple[str, str, str]]
+                                ) -> list[Incident]:
+        """The open incidents a silence of these matchers would cover now (one of their
+        firing alerts matches every matcher), newest first: the web's preview before a
+        silence is added.
+
+        Raises:
+            BadRequest: as create_silence, for the matchers.
+        """
+        checked = _checked(matchers)
+
+        def read(reader: Reader) -> list[Incident]:
+            found = (reader.incident(number) for number in
+                     sorted(_covered(reader, checked), reverse=True))
+            return [incident for incident in found if incident is not None]
+        return await self.state.store.read(read)
+
     async def add_silence(self, silence: Silence) -> Silence:
         await self.state.store.write(lambda transaction: transaction.add_silence(silence))
         return silence
@@ -109,7 +127,7 @@ def _checked(matchers: Sequence[tuple[str, str, str]]) -> tuple[SilenceMatcher, 
     return tuple(checked)
 
 
-def _covered(transaction: Transaction, matchers: Sequence[SilenceMatcher]) -> tuple[int, ...]:
+def _covered(transaction: Reader, matchers: Sequence[SilenceMatcher]) -> tuple[int, ...]:
     """The open incidents with a firing alert that every matcher matches, by number."""
     return tuple(sorted({number for number, alert in transaction.open_firing_alerts()
                          if first_mismatch(matchers, fields_of(alert)) is None}))

@@ -29,7 +29,7 @@ from router.alerts.formats import (
 from router.engine import Engine, overrides, roster, views
 from router.engine.analysis import run_json as analysis_json
 from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
-from router.server.api_access import DETECTED, PAGES, Access, FeedToken, Gate
+from router.server.api_access import DETECTED, PAGES, Access, FeedToken, Gate, WebSessions
 from router.server.api_alertmanager import AlertmanagerApi
 from router.server.api_analysis import AnalysisApi
 from router.server.api_checks import Checks
@@ -63,7 +63,8 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
                  received: Received | None = None, slack: SlackActions | None = None,
                  link_pages: LinkPages | None = None, admin_token: str | None = None,
                  listen_host: str | None = None, feed_token: FeedToken | None = None,
-                 pages: Sequence[tuple[str, str, Handler]] = ()) -> Routes:
+                 pages: Sequence[tuple[str, str, Handler]] = (),
+                 web: WebSessions | None = None) -> Routes:
     """The API's routes, each registered with who may call it (api_access.py).
 
     `tester` sends channel tests (the daemon's deliverer), `reload` reloads the config (the
@@ -74,12 +75,13 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     buttons and the email acknowledge links prove themselves by signature, not by a bearer
     token (slack_actions.py, link_pages.py); no link routes without `link_pages`.
     `feed_token` gives each calendar feed's own secret token (store/feeds.py). `pages` are
-    the web interface's (router/web/), each behind the access PAGES decides for it.
+    the web interface's (router/web/), each behind the access PAGES decides for it, which
+    `web`'s logged-in users meet as tokens do.
 
     Raises:
         KeyError: a page that PAGES has no access for."""
     routes = Routes()
-    gate = Gate(engine, admin_token, listen_host, feed_token)
+    gate = Gate(engine, admin_token, listen_host, feed_token, web)
 
     def add(method: str, pattern: str, access: Access, handler: Handler,
             source: str | None = None) -> None:
@@ -99,7 +101,7 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     for name in _OWN_PATHS:  # the same handler as {format}'s, found by a dict lookup
         add("POST", f"/v1/ingest/{name}", "ingest", formats.named(name), name)
     for method, pattern, handler in pages:
-        routes.add(method, pattern, gate.protect(PAGES[method, pattern], _guard(handler)),
+        routes.add(method, pattern, gate.protect_page(PAGES[method, pattern], _guard(handler)),
                    access=PAGES[method, pattern])
     add("GET", "/healthz", "open", _health)
     add("GET", "/readyz", "open", _readiness(engine))

@@ -16,6 +16,11 @@ API by accident or by design (docs/security.md):
 4. Content type: a body sent to a JSON route must say `application/json`, else 415: a
    browser can send `text/plain` or form bodies cross-site without asking first, never
    `application/json`.
+The web interface's pages (PAGES) also accept its logged-in users (`WebSessions`: a session
+cookie or the trusted proxy's header) beside tokens, skip the content-type check (their
+forms post `application/x-www-form-urlencoded`, and check it and a CSRF token themselves,
+router/web/forms.py), and let the web room answer a refusal (a browser is sent to the login
+page, a JSON client still gets the 401).
 Slack's buttons and the email acknowledge link prove themselves by signature, and PagerDuty
 senders by routing key (their handlers check); health checks are open. A calendar feed
 (`feed`) also opens to its own secret feed token in `?token=` (store/feeds.py), which opens
@@ -28,7 +33,7 @@ import hmac
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 from router.engine import Engine
@@ -65,10 +70,22 @@ PAGES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/incidents/{id}"): "read",
     ("GET", "/ui/status"): "read",
     ("GET", "/ui/static/{name}"): "open",  # the stylesheet and script: router's, no data
+    ("GET", "/ui/login"): "open",  # the login form
+    ("POST", "/ui/login"): "open",  # throttled; the password is the credential
+    ("POST", "/ui/logout"): "read",  # any logged-in user, with the form's CSRF token
+    ("POST", "/ui/incidents/{id}/acknowledge"): "respond",
+    ("POST", "/ui/incidents/{id}/resolve"): "respond",
+    ("POST", "/ui/incidents/{id}/escalate"): "respond",
+    ("POST", "/ui/incidents/{id}/notes"): "respond",
+    ("GET", "/ui/silences"): "read",
+    ("GET", "/ui/silences/new"): "read",  # the form; adding needs respond
+    ("POST", "/ui/silences"): "respond",  # a preview first, then the silence
+    ("POST", "/ui/silences/{id}/expire"): "respond",
 }
 """What each page of the web interface (router/web/) needs; a page missing here is refused
-when the server registers it. Pages read as the JSON API does (logins come with issue 22's
-second phase)."""
+when the server registers it. A role grants in the pages what the same scope grants a
+token in the API (`IMPLIED`): actions as the JSON API's, `respond` for incidents and
+silences."""
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _UNAUTHORIZED = Response.error(401, "missing or invalid bearer token",
@@ -90,14 +107,27 @@ class Principal:
                 or source == DETECTED)
 
 
+class WebSessions(Protocol):
+    """The web interface's logins, as the gate asks about them (router/web/access.py)."""
+
+    def principal(self, request: Request) -> Principal | None:
+        """The logged-in user a page request comes from (session cookie or trusted
+        proxy), as a Principal; None for none."""
+
+    def refused(self, request: Request, refusal: Response) -> Response:
+        """What a page answers instead of the gate's 401 or 403 (a redirect to the login
+        page for a browser, an HTML page for a form)."""
+
+
 class Gate:
     """The checks every route passes; reads the config snapshot at each request, so a
     reload's tokens and names take effect at once."""
 
     def __init__(self, engine: Engine, admin_token: str | None = None,
-                 listen_host: str | None = None, feed_token: FeedToken | None = None
-                 ) -> None:
+                 listen_host: str | None = None, feed_token: FeedToken | None = None,
+                 web: WebSessions | None = None) -> None:
         self.engine = engine
+        self.web = web
         self.admin_token = admin_token
         self.feed_token = feed_token
         self.listen_host = listen_host  # `router run --listen`'s, else settings.listen's
@@ -116,7 +146,20 @@ class Gate:
             return refusal if refusal is not None else await handler(request)
         return protected
 
-    def refusal(self, request: Request, access: Access, source: str | None) -> Response | None:
+    def protect_page(self, access: Access, handler: Handler) -> Handler:
+        """A web page's `handler` behind the Host and Origin checks and the page's access,
+        which a logged-in user's session meets as a token would (`WebSessions`)."""
+        async def protected(request: Request) -> Response:
+            refusal = self.refusal(request, access, None, page=True)
+            if refusal is None:
+                return await handler(request)
+            if refusal.status in (401, 403) and self.web is not None:
+                return self.web.refused(request, refusal)
+            return refusal
+        return protected
+
+    def refusal(self, request: Request, access: Access, source: str | None, *,
+                page: bool = False) -> Response | None:
         """The answer that refuses `request`, or None when it may go on."""
         host = request.headers.get("host", "").strip().lower()
         if not self.host_allowed(host):
@@ -132,9 +175,9 @@ class Gate:
         if access != "routing_key":  # PagerDuty's handler checks the key in the body
             if source is not None and "{" in source:  # generic:{name}
                 source = source.format_map(request.params)
-            if refusal := self.credential_refusal(request, access, source):
+            if refusal := self.credential_refusal(request, access, source, page=page):
                 return refusal
-        if request.method not in _SAFE_METHODS and request.body:
+        if request.method not in _SAFE_METHODS and request.body and not page:
             return _content_type_refusal(request)
         return None
 
@@ -239,8 +282,10 @@ class Gate:
                                                             presented.encode())
 
     def credential_refusal(self, request: Request, access: Access,
-                           source: str | None) -> Response | None:
+                           source: str | None, *, page: bool = False) -> Response | None:
         principal = self.principal(request, query_token=request.path.endswith(".ics"))
+        if principal is None and page and self.web is not None:
+            principal = self.web.principal(request)
         if principal is None:
             if access == "ingest" and self.open_ingest(request):
                 return None

@@ -21,8 +21,13 @@ from router.alerts.model import Incident, Severity
 from router.engine import Engine
 from router.errors import BadRequest
 from router.server.routes import Handler, Request, Response
+from router.web.access import WebAccess
+from router.web.actions import IncidentActions
 from router.web.assets import Assets
+from router.web.forms import Forms
+from router.web.login import Login
 from router.web.render import Renderer
+from router.web.silences import SilencePages
 from router.web.status import StatusSource
 
 PAGE_SIZE = 50
@@ -41,11 +46,12 @@ ACTIONS = (("acknowledge", "Acknowledge"), ("resolve", "Resolve"), ("escalate", 
 class Pages:
     """The page handlers, over one engine and the daemon's status."""
 
-    def __init__(self, engine: Engine, status: StatusSource | None = None) -> None:
+    def __init__(self, engine: Engine, status: StatusSource | None = None,
+                 renderer: Renderer | None = None) -> None:
         self.engine = engine
         self.status_source = status
-        self.assets = Assets()
-        self.renderer = Renderer(self.assets)
+        self.renderer = renderer or Renderer(Assets())
+        self.assets = self.renderer.assets
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [("GET", "/", self.home),
@@ -164,7 +170,18 @@ def _since(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def page_routes(engine: Engine, status: StatusSource | None = None
-                ) -> Sequence[tuple[str, str, Handler]]:
-    """Every route of the web interface, for the server's route table."""
-    return Pages(engine, status).routes()
+def page_routes(engine: Engine, status: StatusSource | None = None, *,
+                web: WebAccess | None = None) -> Sequence[tuple[str, str, Handler]]:
+    """Every route of the web interface, for the server's route table; with `web` (the
+    daemon's logins) also the login, the forms (router/web/forms.py) and the silences, and
+    every handler sees its viewer (access.around). Give the server the same `web`."""
+    if web is None:
+        return Pages(engine, status).routes()
+    forms = Forms(web)
+    login = Login(web)
+    routes = [*Pages(engine, status, web.renderer).routes(),
+              ("GET", "/ui/login", login.page), ("POST", "/ui/login", login.submit),
+              ("POST", "/ui/logout", forms.post("read", login.logout)),
+              *IncidentActions(engine, forms).routes(),
+              *SilencePages(engine, web.renderer, forms).routes()]
+    return [(method, pattern, web.around(handler)) for method, pattern, handler in routes]

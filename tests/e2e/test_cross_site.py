@@ -34,7 +34,7 @@ OVERRIDE = json.dumps({"person": "dave", "until": "2099-01-01T00:00", "reason": 
 @pytest.fixture
 def example(tmp_path: Path) -> Iterator[Daemon]:
     """A daemon on a copy of the example config, with a state directory an older router
-    left open to every user (0755, router.db 0644)."""
+    left open to every user (0755, router.db and session.key 0644)."""
     config_dir = tmp_path / "config"
     shutil.copytree(EXAMPLE, config_dir)
     state_dir = tmp_path / "state"
@@ -42,6 +42,8 @@ def example(tmp_path: Path) -> Iterator[Daemon]:
     state_dir.chmod(0o755)
     (state_dir / "router.db").write_bytes(b"")
     (state_dir / "router.db").chmod(0o644)
+    (state_dir / "session.key").write_text("ab" * 32 + "\n")  # the web's, left open too
+    (state_dir / "session.key").chmod(0o644)
     socket_dir = Path(tempfile.mkdtemp(prefix="router-e2e-"))
     daemon = Daemon(config_dir=config_dir, state_dir=state_dir,
                     socket_path=socket_dir / "router.sock", log_path=tmp_path / "router.log",
@@ -110,11 +112,13 @@ def test_the_state_directory_is_private(example: Daemon) -> None:
     assert mode(state) == 0o750
     assert {path.name: mode(path) for path in state.iterdir() if path.is_file()} == {
         "router.db": 0o600, "router.db-wal": 0o600, "router.db-shm": 0o600,
-        "admin.token": 0o600, "link.key": 0o600}
+        "admin.token": 0o600, "link.key": 0o600, "session.key": 0o600}
     log = example.log()
     assert f"{state} was mode 0755, readable or writable by other users: set to 0750" in log
     assert f"{state / 'router.db'} was mode 0644, readable or writable by other users: " \
            "set to 0600" in log
+    assert f"{state / 'session.key'} was mode 0644, readable or writable by other " \
+           "users: set to 0600" in log
     assert example.admin_token not in log
 
 

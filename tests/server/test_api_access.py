@@ -26,7 +26,10 @@ from router.engine import Attempt, Engine
 from router.server.api import build_routes
 from router.server.link_pages import LinkPages
 from router.server.routes import Routes
+from router.web.access import WebAccess
+from router.web.assets import Assets
 from router.web.pages import page_routes
+from router.web.render import Renderer
 from tests.server.support import Servers
 
 TOKENS = """
@@ -130,6 +133,17 @@ ACCESS = {
     ("GET", "/ui/incidents/{id}"): "read",
     ("GET", "/ui/status"): "read",
     ("GET", "/ui/static/{name}"): "open",
+    ("GET", "/ui/login"): "open",
+    ("POST", "/ui/login"): "open",
+    ("POST", "/ui/logout"): "read",
+    ("POST", "/ui/incidents/{id}/acknowledge"): "respond",
+    ("POST", "/ui/incidents/{id}/resolve"): "respond",
+    ("POST", "/ui/incidents/{id}/escalate"): "respond",
+    ("POST", "/ui/incidents/{id}/notes"): "respond",
+    ("GET", "/ui/silences"): "read",
+    ("GET", "/ui/silences/new"): "read",
+    ("POST", "/ui/silences"): "respond",
+    ("POST", "/ui/silences/{id}/expire"): "respond",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks", "format": "zabbix", "exit_code": "0"}
@@ -190,10 +204,12 @@ async def api(tmp_path: Path) -> AsyncIterator[Serve]:
             (directory / "config.yaml").write_text(config)
             store = await servers.open_store(directory / "router.db")
             engine = Engine(load_config([directory / "config.yaml"]), store, FixedClock(NOW))
+            web = WebAccess(engine, Renderer(Assets()), key=b"k" * 32)
             routes = build_routes(engine, _Tester(), reload=_reload, metrics=_metrics,
                                   link_pages=LinkPages(engine, b"k" * 32),
                                   admin_token=ADMIN_FILE_TOKEN, listen_host=listen_host,
-                                  feed_token=FEEDS.get, pages=page_routes(engine))
+                                  feed_token=FEEDS.get, pages=page_routes(engine, web=web),
+                                  web=web)
             return Api(routes, await servers.serve(routes))
 
         yield serve
@@ -234,6 +250,8 @@ async def test_each_route_needs_its_scope(api: Serve, method: str, pattern: str)
     elif access == "routing_key":  # tokens configured: an unknown key is refused
         assert anonymous.status_code == 400, anonymous.text
         assert admin.status_code == 400, admin.text
+    elif (method, pattern) == ("POST", "/ui/login"):  # a token is no login; {} no form
+        assert (anonymous.status_code, admin.status_code) == (400, 400), anonymous.text
     else:  # open: a 303 for `/`, a 404 for a static file that is not there
         assert anonymous.status_code == admin.status_code, admin.text
         assert anonymous.status_code in (200, 303, 404), anonymous.text

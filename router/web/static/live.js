@@ -9,7 +9,11 @@
   function refresh() {
     fetch(body.getAttribute("data-live"), {credentials: "same-origin",
                                             headers: {"Accept": "text/html"}})
-      .then(function (answer) { return answer.ok ? answer.text() : null; })
+      .then(function (answer) {
+        // Sent to the login page (the session ended): show it, not its form in the table.
+        if (answer.redirected) { window.location.reload(); return null; }
+        return answer.ok ? answer.text() : null;
+      })
       .then(function (html) { if (html !== null) { body.innerHTML = html; } })
       .catch(function () {})
       .then(function () { window.setTimeout(refresh, every); });
