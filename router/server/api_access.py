@@ -65,6 +65,8 @@ PAGES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/incidents/{id}"): "read",
     ("GET", "/ui/status"): "read",
     ("GET", "/ui/static/{name}"): "open",  # the stylesheet and script: router's, no data
+    ("GET", "/ui/oncall"): "read",
+    ("GET", "/ui/oncall/{id}"): "read",
 }
 """What each page of the web interface (router/web/) needs; a page missing here is refused
 when the server registers it. Pages read as the JSON API does (logins come with issue 22's

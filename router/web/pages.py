@@ -22,6 +22,7 @@ from router.engine import Engine
 from router.errors import BadRequest
 from router.server.routes import Handler, Request, Response
 from router.web.assets import Assets
+from router.web.oncall import OnCallPages
 from router.web.render import Renderer
 from router.web.status import StatusSource
 
@@ -53,7 +54,12 @@ class Pages:
                 ("GET", "/ui/incidents/rows", self.rows),
                 ("GET", "/ui/incidents/{id}", self.incident),
                 ("GET", "/ui/status", self.status),
-                ("GET", "/ui/static/{name}", self.assets.serve)]
+                ("GET", "/ui/static/{name}", self.assets.serve),
+                *self.responder_routes()]
+
+    def responder_routes(self) -> list[tuple[str, str, Handler]]:
+        """The responders' pages, each module's own (oncall.py and its kin)."""
+        return [*OnCallPages(self.engine, self.renderer).routes()]
 
     async def home(self, request: Request) -> Response:
         return Response(303, b"", (("location", "/ui/incidents"),))

@@ -128,6 +128,8 @@ ACCESS = {
     ("GET", "/ui/incidents/{id}"): "read",
     ("GET", "/ui/status"): "read",
     ("GET", "/ui/static/{name}"): "open",
+    ("GET", "/ui/oncall"): "read",
+    ("GET", "/ui/oncall/{id}"): "read",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks", "format": "zabbix", "exit_code": "0"}
