@@ -67,6 +67,7 @@ PAGES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/static/{name}"): "open",  # the stylesheet and script: router's, no data
     ("GET", "/ui/oncall"): "read",
     ("GET", "/ui/oncall/{id}"): "read",
+    ("GET", "/ui/overrides"): "read",
 }
 """What each page of the web interface (router/web/) needs; a page missing here is refused
 when the server registers it. Pages read as the JSON API does (logins come with issue 22's
