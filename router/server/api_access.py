@@ -68,6 +68,7 @@ PAGES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/oncall"): "read",
     ("GET", "/ui/oncall/{id}"): "read",
     ("GET", "/ui/overrides"): "read",
+    ("GET", "/ui/dead-letters"): "read",
 }
 """What each page of the web interface (router/web/) needs; a page missing here is refused
 when the server registers it. Pages read as the JSON API does (logins come with issue 22's

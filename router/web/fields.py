@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from router.errors import BadRequest, NotFound
+from router.errors import BadRequest, Conflict, NotFound
 from router.server.routes import Request
 
 T = TypeVar("T")
@@ -29,14 +29,16 @@ class Refused:
 
 
 async def attempt(call: Awaitable[T], missing: str = "id") -> T | Refused:
-    """`call`'s result, or its BadRequest (by its field) or NotFound (by `missing`) as a
-    Refused the form can show."""
+    """`call`'s result, or its BadRequest (by its field), NotFound or Conflict (by
+    `missing`) as a Refused the form can show."""
     try:
         return await call
     except BadRequest as bad:
         return Refused({bad.field or "form": bad.message})
     except NotFound as absent:
         return Refused({missing: absent.message})
+    except Conflict as conflict:
+        return Refused({missing: conflict.message})
 
 
 def field(fields: Fields, name: str) -> str:

@@ -131,6 +131,7 @@ ACCESS = {
     ("GET", "/ui/oncall"): "read",
     ("GET", "/ui/oncall/{id}"): "read",
     ("GET", "/ui/overrides"): "read",
+    ("GET", "/ui/dead-letters"): "read",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks", "format": "zabbix", "exit_code": "0"}
