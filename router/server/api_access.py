@@ -69,6 +69,8 @@ PAGES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/oncall/{id}"): "read",
     ("GET", "/ui/overrides"): "read",
     ("GET", "/ui/dead-letters"): "read",
+    ("GET", "/ui/jobs"): "read",
+    ("GET", "/ui/jobs/{id}"): "read",
 }
 """What each page of the web interface (router/web/) needs; a page missing here is refused
 when the server registers it. Pages read as the JSON API does (logins come with issue 22's

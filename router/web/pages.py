@@ -23,6 +23,7 @@ from router.errors import BadRequest
 from router.server.routes import Handler, Request, Response
 from router.web.assets import Assets
 from router.web.deadletters import DeadLetterPages
+from router.web.jobs import JobPages
 from router.web.oncall import OnCallPages
 from router.web.overrides import OverridePages
 from router.web.render import Renderer
@@ -63,7 +64,8 @@ class Pages:
         """The responders' pages, each module's own (oncall.py and its kin)."""
         return [*OnCallPages(self.engine, self.renderer).routes(),
                 *OverridePages(self.engine, self.renderer).routes(),
-                *DeadLetterPages(self.engine, self.renderer).routes()]
+                *DeadLetterPages(self.engine, self.renderer).routes(),
+                *JobPages(self.engine, self.renderer).routes()]
 
     async def home(self, request: Request) -> Response:
         return Response(303, b"", (("location", "/ui/incidents"),))

@@ -132,6 +132,8 @@ ACCESS = {
     ("GET", "/ui/oncall/{id}"): "read",
     ("GET", "/ui/overrides"): "read",
     ("GET", "/ui/dead-letters"): "read",
+    ("GET", "/ui/jobs"): "read",
+    ("GET", "/ui/jobs/{id}"): "read",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks", "format": "zabbix", "exit_code": "0"}
