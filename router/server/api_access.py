@@ -71,6 +71,7 @@ PAGES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/dead-letters"): "read",
     ("GET", "/ui/jobs"): "read",
     ("GET", "/ui/jobs/{id}"): "read",
+    ("GET", "/ui/health"): "read",
 }
 """What each page of the web interface (router/web/) needs; a page missing here is refused
 when the server registers it. Pages read as the JSON API does (logins come with issue 22's

@@ -50,6 +50,9 @@ jobs:
   - {{id: backup, service: shop, timeout: 2h, description: "nightly <dump>"}}
 heartbeats:
   - {{id: nightly, service: shop, period: 1h, grace: 10m, token: {PING}}}
+checks:
+  - {{id: disk, type: disk, service: shop, paths: [/], warning: 0, critical: 0}}
+  - {{id: memory, type: memory, interval: 30s}}
 """
 
 
