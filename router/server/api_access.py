@@ -72,6 +72,7 @@ PAGES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/jobs"): "read",
     ("GET", "/ui/jobs/{id}"): "read",
     ("GET", "/ui/health"): "read",
+    ("GET", "/ui/fatigue"): "read",
 }
 """What each page of the web interface (router/web/) needs; a page missing here is refused
 when the server registers it. Pages read as the JSON API does (logins come with issue 22's

@@ -23,6 +23,7 @@ from router.errors import BadRequest
 from router.server.routes import Handler, Request, Response
 from router.web.assets import Assets
 from router.web.deadletters import DeadLetterPages
+from router.web.fatigue import FatiguePages
 from router.web.health import HealthPages
 from router.web.jobs import JobPages
 from router.web.oncall import OnCallPages
@@ -67,7 +68,8 @@ class Pages:
                 *OverridePages(self.engine, self.renderer).routes(),
                 *DeadLetterPages(self.engine, self.renderer).routes(),
                 *JobPages(self.engine, self.renderer).routes(),
-                *HealthPages(self.engine, self.renderer).routes()]
+                *HealthPages(self.engine, self.renderer).routes(),
+                *FatiguePages(self.engine, self.renderer).routes()]
 
     async def home(self, request: Request) -> Response:
         return Response(303, b"", (("location", "/ui/incidents"),))

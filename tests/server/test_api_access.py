@@ -135,6 +135,7 @@ ACCESS = {
     ("GET", "/ui/jobs"): "read",
     ("GET", "/ui/jobs/{id}"): "read",
     ("GET", "/ui/health"): "read",
+    ("GET", "/ui/fatigue"): "read",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks", "format": "zabbix", "exit_code": "0"}
