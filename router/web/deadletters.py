@@ -14,8 +14,9 @@ from router.server.routes import Handler, Request, Response
 from router.web.fields import Refused, attempt
 from router.web.render import Renderer
 
-SHOWN = 200
-"""The page shows at most this many (the latest); `router deliveries --failed` has all."""
+SHOWN = 100
+"""The page shows at most this many (the latest), so it stays under 100 KB (issue 22 item
+5); `router deliveries --failed` has all."""
 
 
 async def retry_dead_letter(engine: Engine, user_name: str, notification_id: str

@@ -24,8 +24,11 @@ from router.web.fields import query
 from router.web.render import Renderer
 
 DEFAULT_DAYS = 7
-MOST_DAYS = 366
-"""The longest range a page reports on: a year of shifts is quick to tile, more is not."""
+MOST_DAYS = 92
+"""The longest range a page reports on (a quarter): the chart draws a bar per person and
+day, and a year of them for three people is 130 KB, past the 100 KB a page may weigh
+(tests/web/test_responder_weight.py). `router fatigue` and `GET /v1/fatigue` take longer
+ranges."""
 
 
 class FatiguePages:

@@ -2,7 +2,7 @@
 
 `GET /ui/jobs` lists the jobs (the config's and the API's) with each one's newest run;
 `GET /ui/jobs/{id}[?limit=N]` shows one: its facts, its newest runs (20 unless `limit`
-says, up to 500) and its alert targets, each with a Delete form (posting to
+says, up to 100) and its alert targets, each with a Delete form (posting to
 `/ui/job-alerts/{id}/delete`), above an Add form (posting to `/ui/jobs/{id}/alerts`: fields
 `alert_type`, `target`, `channel`, and the checkboxes `on_failure` and `on_timeout`): the
 seed's job page. Their handlers are `add_job_alert` and `delete_job_alert` below; the
@@ -22,7 +22,8 @@ from router.server.routes import Handler, Request, Response
 from router.web.fields import Fields, Refused, attempt, field
 from router.web.render import Renderer
 
-RUNS, RUNS_MOST = 20, 500
+RUNS, RUNS_MOST = 20, 100
+"""Runs a job page shows by default and at most (`?limit=`): 100 keep it under 100 KB."""
 CHECKED = ("on", "1", "true", "yes")
 """What a checked checkbox may send (browsers send `on` unless the input has a value)."""
 

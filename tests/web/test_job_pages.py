@@ -87,7 +87,7 @@ async def test_a_refused_add_shows_its_error_and_keeps_the_boxes_as_posted(
 async def test_a_bad_limit_is_a_400_and_an_unknown_job_a_404(site: Site) -> None:
     bad = await site.get("/ui/jobs/backup", params={"limit": "lots"})
     assert bad.status_code == 400
-    assert "limit: expected a whole number from 1 to 500" in text_of(bad)
+    assert "limit: expected a whole number from 1 to 100" in text_of(bad)
     unknown = await site.get("/ui/jobs/<nope>")
     assert unknown.status_code == 404
     assert "<nope>" not in unknown.text
