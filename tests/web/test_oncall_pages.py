@@ -76,3 +76,11 @@ async def test_a_bad_date_is_a_400_naming_the_field_and_an_unknown_rota_a_404(
 async def test_the_on_call_pages_need_the_read_scope(site: Site) -> None:
     assert (await site.http.get("/ui/oncall")).status_code == 401
     assert (await site.http.get("/ui/oncall/web")).status_code == 401
+
+
+async def test_the_autumn_change_gives_its_day_25_hours(site: Site) -> None:
+    week = await site.get("/ui/oncall/web", params={"from": "2026-10-22"})
+    # 2026-03-01 + 238 days: the 25th of October is ann's from 09:00, ben's before
+    assert row_text(week, "day-2026-10-25") == (
+        "Sun 2026-10-25 (25 hours) 00:00–09:00 ben 09:00–24:00 ann")
+    assert row_text(week, "day-2026-10-26") == "Mon 2026-10-26 00:00–09:00 ann 09:00–24:00 ben"
