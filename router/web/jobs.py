@@ -24,6 +24,9 @@ from router.web.render import Renderer
 
 RUNS, RUNS_MOST = 20, 100
 """Runs a job page shows by default and at most (`?limit=`): 100 keep it under 100 KB."""
+SHOWN = 100
+"""The jobs page lists at most this many, so it stays under 100 KB; `router job list` has
+every one."""
 CHECKED = ("on", "1", "true", "yes")
 """What a checked checkbox may send (browsers send `on` unless the input has a value)."""
 
@@ -64,7 +67,9 @@ class JobPages:
                 ("GET", "/ui/jobs/{id}", self.job)]
 
     async def listing(self, request: Request) -> Response:
-        return self.renderer.page("jobs.html", jobs=await self.engine.jobs.jobs())
+        found = await self.engine.jobs.jobs()
+        return self.renderer.page("jobs.html", jobs=found[:SHOWN],
+                                  hidden=max(len(found) - SHOWN, 0))
 
     async def job(self, request: Request) -> Response:
         try:

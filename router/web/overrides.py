@@ -18,6 +18,9 @@ from router.web.fields import Fields, Refused, attempt, field, query
 from router.web.oncall import local
 from router.web.render import Renderer
 
+SHOWN = 100
+"""The page lists at most this many (the last to start), so it stays under 100 KB however
+long the history `all` asks for; `router override list --all` has every one."""
 FLAGS = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True,
          "yes": True}
 
@@ -74,7 +77,8 @@ class OverridePages:
         found = await overrides.overrides(self.engine, rota or None, include_past=every)
         extra = {} if refused is None else {"errors": refused.errors}
         return self.renderer.page(
-            "overrides.html", 200 if refused is None else 400, overrides=found,
+            "overrides.html", 200 if refused is None else 400, overrides=found[-SHOWN:],
+            hidden=max(len(found) - SHOWN, 0),
             now=self.engine.now(), rota=rota, every=every, state=overrides.override_state,
             local=local, rotas=config.rotas, rota_ids=sorted(config.rotas),
             people=sorted(config.people),
