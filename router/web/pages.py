@@ -7,7 +7,9 @@ limits, drain on shutdown and the read scope already cover, where an event strea
 hold a connection per open tab for hours. With JavaScript off the page is the same table.
 
 `routes` gives (method, pattern, handler) triples; the server registers each with the access
-server/api_access.py decides for it.
+server/api_access.py decides for it. The responders' pages (on call, overrides, dead
+letters, jobs, health, fatigue) are their own modules beside this one, over the same
+renderer; their forms' handlers are functions there, which the form plumbing calls.
 """
 
 from __future__ import annotations
