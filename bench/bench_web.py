@@ -1,4 +1,6 @@
-"""How long the web interface's incidents page takes with 10,000 open incidents (issue 22).
+"""How long the web interface's incidents page takes with 10,000 open incidents (issue 22),
+and the responder pages over the same store: its 10,000 pages (one per incident, to the
+rota's person), DEAD_LETTERS of them failed for good, a month of fatigue.
 
 The goal: the first page (50 rows, paginated) renders in under 200 ms, and a page with its
 stylesheet and script weighs under 100 KB. The script opens a real SQLite store in a
@@ -28,22 +30,33 @@ from router.config import load_config
 from router.engine import Engine
 from router.server.api import build_routes
 from router.server.http import serve_http
-from router.store import Store
+from router.store import Store, Transaction
+from router.store.values import Attempt
 from router.web.pages import page_routes
 
 CONFIG = """
 settings: {timezone: UTC}
-people: [{id: ann, contact_methods: [{type: email, address: ann@example.com}]}]
-channels: [{id: log, type: log}]
-escalation_policies: [{id: default, levels: [{targets: [{person: ann}], delay: 15m}]}]
+people:
+  - {id: ann, contact_methods: [{type: email, address: ann@example.com}]}
+  - {id: ben, contact_methods: [{type: email, address: ben@example.com}]}
+channels:
+  - {id: log, type: log}
+  - {id: mail, type: email, host: localhost, from: router@example.com}
+rotas:
+  - {id: web, layers: [{members: [ann, ben], every: 1d, handoff: "09:00", start: 2026-11-01}]}
+escalation_policies: [{id: default, levels: [{targets: [{rota: web}], delay: 15m}]}]
 services: [{id: api, escalation_policy: default, channels: [log]}]
 routes: [{service: api}]
+jobs: [{id: backup, service: api, timeout: 2h}]
 """
 TOKEN = "bench"
 SEVERITIES = tuple(Severity)
 PATHS = ("/ui/incidents", "/ui/incidents?page=20", "/ui/incidents/rows",
          "/ui/incidents?service=api&since=2026-01-01", "/ui/incidents?severity=info",
-         "/ui/incidents/INC5000")
+         "/ui/incidents/INC5000", "/ui/oncall", "/ui/oncall/web", "/ui/overrides",
+         "/ui/dead-letters", "/ui/jobs", "/ui/jobs/backup", "/ui/health",
+         "/ui/fatigue?from=2026-11-06&to=2026-12-05")
+DEAD_LETTERS = 1_000
 
 
 async def fill(engine: Engine, incidents: int, batch: int) -> None:
@@ -53,6 +66,17 @@ async def fill(engine: Engine, incidents: int, batch: int) -> None:
             source="native", severity=SEVERITIES[number % 4], status=Status.FIRING,
             labels={"alertname": "DiskFull", "host": f"host-{number:05}", "team": "storage"})
             for number in range(start, min(incidents, start + batch))])
+    dues = await engine.store.read(lambda reader: reader.outbox.due(
+        "mail", engine.now(), DEAD_LETTERS))
+
+    def fail(transaction: Transaction) -> None:
+        for due in dues:
+            transaction.outbox.record(Attempt(
+                notification_id=due.notification.id,
+                incident_number=due.notification.incident_number, channel="mail",
+                target=due.notification.target, event=due.notification.event, attempt=9,
+                attempted_at=engine.now(), outcome="failed", error="SMTP 451 try later"))
+    await engine.store.write(fail)
 
 
 async def measure(incidents: int, batch: int, rounds: int) -> None:

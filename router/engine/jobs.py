@@ -37,7 +37,8 @@ from router.engine.snapshot import Snapshot
 from router.engine.state import EngineState
 from router.errors import Conflict, NotFound
 from router.store import Reader, Transaction
-from router.store.values import JobAlert, JobRun
+from router.store.values import JobAlert as JobAlert  # for the web room
+from router.store.values import JobRun as JobRun
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -33,7 +33,7 @@ from router.engine import roster
 from router.errors import BadRequest, NotFound
 from router.store import Reader, Transaction
 from router.store import overrides as stored
-from router.store.overrides import RotaOverride
+from router.store.overrides import RotaOverride as RotaOverride  # for the web room
 
 if TYPE_CHECKING:
     from router.engine import Engine

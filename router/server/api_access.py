@@ -81,6 +81,14 @@ PAGES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/silences/new"): "read",  # the form; adding needs respond
     ("POST", "/ui/silences"): "respond",  # a preview first, then the silence
     ("POST", "/ui/silences/{id}/expire"): "respond",
+    ("GET", "/ui/oncall"): "read",
+    ("GET", "/ui/oncall/{id}"): "read",
+    ("GET", "/ui/overrides"): "read",
+    ("GET", "/ui/dead-letters"): "read",
+    ("GET", "/ui/jobs"): "read",
+    ("GET", "/ui/jobs/{id}"): "read",
+    ("GET", "/ui/health"): "read",
+    ("GET", "/ui/fatigue"): "read",
 }
 """What each page of the web interface (router/web/) needs; a page missing here is refused
 when the server registers it. A role grants in the pages what the same scope grants a

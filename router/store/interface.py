@@ -30,6 +30,7 @@ from router.store.values import (
     Attempt,
     CheckRun,
     CheckState,
+    DeadLetter,
     Due,
     HeartbeatRecord,
     IncidentDetail,
@@ -59,6 +60,8 @@ class OutboxReader(Protocol):
     def attempts(self, *, incident_number: int | None = None, failed: bool = False,
                  channel: str | None = None, limit: int = 100) -> list[Attempt]: ...
     def counts(self) -> dict[str, int]: ...
+    def dead_letters(self, limit: int) -> list[DeadLetter]: ...
+    def dead_letter(self, notification_id: str) -> DeadLetter | None: ...
 
 
 @runtime_checkable
@@ -69,6 +72,7 @@ class OutboxWriter(OutboxReader, Protocol):
     def cancel_pages(self, incident_number: int, now: datetime,
                      reason: str) -> list[str]: ...
     def fail_channel(self, channel: str, now: datetime, reason: str) -> Sequence[str]: ...
+    def requeue(self, notification_id: str, now: datetime) -> bool: ...
 
 
 @runtime_checkable

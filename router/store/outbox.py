@@ -20,6 +20,7 @@ from types import MappingProxyType
 from router.alerts.model import DirectMessage, Incident, IncidentState, Notification, Severity
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds
 from router.store.values import Attempt as Attempt
+from router.store.values import DeadLetter as DeadLetter
 from router.store.values import Due as Due
 from router.store.values import Outcome as Outcome
 
@@ -238,6 +239,40 @@ def outbox_counts(connection: sqlite3.Connection) -> dict[str, int]:
         "SELECT state, count(*) FROM outbox GROUP BY state")}
 
 
+_DEAD = ("SELECT id, incident_number, channel, target, event, attempts, created_at, "
+         "finished_at, last_error FROM outbox WHERE state = 'failed' ")
+
+
+def dead_letters(connection: sqlite3.Connection, limit: int) -> list[DeadLetter]:
+    """The notifications given up for good, the latest to fail first (at most `limit`)."""
+    return [_dead_letter(row) for row in connection.execute(
+        _DEAD + "ORDER BY finished_at DESC, id DESC LIMIT ?", (limit,))]
+
+
+def dead_letter(connection: sqlite3.Connection, notification_id: str) -> DeadLetter | None:
+    """One notification given up for good, or None (no such one, or not failed)."""
+    row = connection.execute(_DEAD + "AND id = ?", (notification_id,)).fetchone()
+    return None if row is None else _dead_letter(row)
+
+
+def _dead_letter(row: sqlite3.Row) -> DeadLetter:
+    return DeadLetter(
+        notification_id=row["id"], incident_number=row["incident_number"],
+        channel=row["channel"], target=row["target"], event=row["event"],
+        attempts=row["attempts"],
+        created_at=from_seconds(row["created_at"]),  # type: ignore[arg-type]
+        failed_at=from_seconds(row["finished_at"]), error=row["last_error"])
+
+
+def requeue(connection: sqlite3.Connection, notification_id: str, now: datetime) -> bool:
+    """Make a dead letter pending again, due now (its attempts and `created_at` stay, so
+    its `retry_for` deadline is where it was: past it, the deliverer makes one attempt).
+    False when it is not a dead letter."""
+    return connection.execute(
+        "UPDATE outbox SET state = 'pending', due_at = ?, finished_at = NULL "
+        "WHERE id = ? AND state = 'failed'", (now.timestamp(), notification_id)).rowcount == 1
+
+
 def _attempt(row: sqlite3.Row) -> Attempt:
     return Attempt(
         notification_id=row["notification_id"], incident_number=row["incident_number"],
@@ -295,6 +330,12 @@ class OutboxReader:
     def counts(self) -> dict[str, int]:
         return outbox_counts(self._connection)
 
+    def dead_letters(self, limit: int) -> list[DeadLetter]:
+        return dead_letters(self._connection, limit)
+
+    def dead_letter(self, notification_id: str) -> DeadLetter | None:
+        return dead_letter(self._connection, notification_id)
+
 
 class OutboxWriter(OutboxReader):
     """`OutboxReader` and the writes, as a Transaction sees them (`transaction.outbox`)."""
@@ -309,3 +350,6 @@ class OutboxWriter(OutboxReader):
 
     def fail_channel(self, channel: str, now: datetime, reason: str) -> Sequence[str]:
         return fail_channel(self._connection, channel, now, reason)
+
+    def requeue(self, notification_id: str, now: datetime) -> bool:
+        return requeue(self._connection, notification_id, now)

@@ -272,3 +272,19 @@ class PastIncidents:
     median_minutes_to_acknowledge: float | None
     median_minutes_to_resolve: float | None
     resolutions: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetter:
+    """A notification the deliverer gave up on (outbox state `failed`): where it was going,
+    how many attempts it had, when it failed and why (its last error)."""
+
+    notification_id: str
+    incident_number: int | None  # 0 or None: a direct message, about no incident
+    channel: str
+    target: str
+    event: str
+    attempts: int
+    created_at: datetime
+    failed_at: datetime | None
+    error: str | None

@@ -7,7 +7,9 @@ limits, drain on shutdown and the read scope already cover, where an event strea
 hold a connection per open tab for hours. With JavaScript off the page is the same table.
 
 `routes` gives (method, pattern, handler) triples; the server registers each with the access
-server/api_access.py decides for it.
+server/api_access.py decides for it. The responders' pages (on call, overrides, dead
+letters, jobs, health, fatigue) are their own modules beside this one, over the same
+renderer; their forms' handlers are functions there, which the form plumbing calls.
 """
 
 from __future__ import annotations
@@ -24,8 +26,14 @@ from router.server.routes import Handler, Request, Response
 from router.web.access import WebAccess
 from router.web.actions import IncidentActions
 from router.web.assets import Assets
+from router.web.deadletters import DeadLetterPages
+from router.web.fatigue import FatiguePages
 from router.web.forms import Forms
+from router.web.health import HealthPages
+from router.web.jobs import JobPages
 from router.web.login import Login
+from router.web.oncall import OnCallPages
+from router.web.overrides import OverridePages
 from router.web.render import Renderer
 from router.web.silences import SilencePages
 from router.web.status import StatusSource
@@ -59,7 +67,17 @@ class Pages:
                 ("GET", "/ui/incidents/rows", self.rows),
                 ("GET", "/ui/incidents/{id}", self.incident),
                 ("GET", "/ui/status", self.status),
-                ("GET", "/ui/static/{name}", self.assets.serve)]
+                ("GET", "/ui/static/{name}", self.assets.serve),
+                *self.responder_routes()]
+
+    def responder_routes(self) -> list[tuple[str, str, Handler]]:
+        """The responders' pages, each module's own (oncall.py and its kin)."""
+        return [*OnCallPages(self.engine, self.renderer).routes(),
+                *OverridePages(self.engine, self.renderer).routes(),
+                *DeadLetterPages(self.engine, self.renderer).routes(),
+                *JobPages(self.engine, self.renderer).routes(),
+                *HealthPages(self.engine, self.renderer).routes(),
+                *FatiguePages(self.engine, self.renderer).routes()]
 
     async def home(self, request: Request) -> Response:
         return Response(303, b"", (("location", "/ui/incidents"),))

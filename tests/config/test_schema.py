@@ -117,7 +117,7 @@ def test_a_router_test_file_among_the_config_says_where_test_files_go(tmp_path: 
         ".tests/ beside the config: the loader skips directories whose names start with a "
         "dot); expected one of: channels, checks, escalation_policies, heartbeats, "
         "inhibit_rules, jobs, people, rotas, routes, services, settings, suppressions, "
-        "time_intervals"]
+        "time_intervals, users"]
 
 
 def test_unknown_key_in_a_channel_is_checked_against_that_channel_type(tmp_path: Path) -> None:

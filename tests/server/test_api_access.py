@@ -144,6 +144,14 @@ ACCESS = {
     ("GET", "/ui/silences/new"): "read",
     ("POST", "/ui/silences"): "respond",
     ("POST", "/ui/silences/{id}/expire"): "respond",
+    ("GET", "/ui/oncall"): "read",
+    ("GET", "/ui/oncall/{id}"): "read",
+    ("GET", "/ui/overrides"): "read",
+    ("GET", "/ui/dead-letters"): "read",
+    ("GET", "/ui/jobs"): "read",
+    ("GET", "/ui/jobs/{id}"): "read",
+    ("GET", "/ui/health"): "read",
+    ("GET", "/ui/fatigue"): "read",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks", "format": "zabbix", "exit_code": "0"}
