@@ -198,7 +198,7 @@ async def test_the_result_is_stored_shown_and_sent_to_the_channels_that_ask(
     assert follow_up["text"] == (
         "DiskFull: looked at disk; 1 recommendation\nProbable cause: /var is 97% full\n"
         "- [critical] /var is 97% full: 1 GiB free\n\n"
-        "Incident: http://127.0.0.1:9080/v1/incidents/INC1")
+        "Incident: http://127.0.0.1:9080/ui/incidents/INC1")
     runs = await runs_of(engine, incident_id)
     assert len(runs) == 1
     run = runs[0]
