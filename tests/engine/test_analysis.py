@@ -236,6 +236,24 @@ async def test_the_run_is_written_with_the_first_page_and_not_before(
     assert len(await runs_of(engine, incident_id)) == 1
 
 
+async def test_every_new_incident_gets_its_run_also_when_opened_on_the_trio_thread(
+        harness: Harness) -> None:
+    """Once the store's memory holds the open incidents, a new alert is opened the quick
+    way (engine/openings.py), not the ordinary one: its page's unit writes the run too."""
+    quick = Quick()
+    engine = await harness.start(quick)
+    harness.scopes[1].cancel()  # no pool: the runs stay as the pages' units wrote them
+    await trio.lowlevel.checkpoint()
+    accepted = []
+    for name in ("DiskFull", "OOMKill", "HighCPU"):
+        accepted += await engine.ingest([alert(name)])
+    assert engine.ingesting.openings.planned >= 1  # the quick way was taken
+    for item in accepted:
+        assert item.action == "opened" and item.incident_id is not None
+        runs = await runs_of(engine, item.incident_id)
+        assert [run.status for run in runs] == ["pending"], item.incident_id
+
+
 async def test_a_restart_takes_up_runs_left_pending_or_running(
         tmp_path: Path, nursery: trio.Nursery, receiver: FakeWebhook) -> None:
     harness = Harness(tmp_path, nursery, receiver.url)
