@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -71,19 +72,39 @@ class ModelProvider:
         body = {"model": settings.model, "messages": messages,
                 "max_tokens": settings.max_tokens, "temperature": 0.2, "stream": False}
         seconds = settings.timeout.total_seconds() * SHARE_OF_TIMEOUT
+        deadline = time.monotonic() + seconds
         try:
             with httpx.Client(timeout=seconds, transport=self._transport,
-                              trust_env=False) as client:
-                response = client.post(settings.base_url.rstrip("/") + PATH, json=body,
-                                       headers=headers)
+                              trust_env=False) as client, client.stream(
+                    "POST", settings.base_url.rstrip("/") + PATH, json=body,
+                    headers=headers) as response:
+                if response.status_code != 200:
+                    raise ModelError(f"the model answered {response.status_code}")
+                raw = _read(response, deadline)
         except httpx.TimeoutException:
             raise ModelError(f"the model gave no answer in {seconds:g}s") from None
         except httpx.HTTPError as error:
             raise ModelError(f"the model could not be reached ({type(error).__name__})") \
                 from None
-        if response.status_code != 200:
-            raise ModelError(f"the model answered {response.status_code}")
-        return _content(response.content)
+        if raw is None:
+            raise ModelError(f"the model gave no answer in {seconds:g}s")
+        return _content(raw)
+
+
+def _read(response: httpx.Response, deadline: float) -> bytes | None:
+    """The answer's body, read as it comes: at most `ANSWER_LIMIT` bytes (one more and it
+    is too long), and None once `deadline` passes. httpx's timeout bounds each read, not
+    the whole: a server that streams without end or drips a byte at a time would otherwise
+    hold the worker's thread (and memory) for ever."""
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > ANSWER_LIMIT:
+            raise ModelError("the model's answer is too long")
+        if time.monotonic() > deadline:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def prompt(request: Request, local: Result) -> list[dict[str, str]]:

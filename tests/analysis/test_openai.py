@@ -193,3 +193,65 @@ def test_a_model_provider_connects_only_to_its_base_url(stand_in: StandIn) -> No
     finally:
         _WATCHING.clear()
     assert [("127.0.0.1", stand_in.server.server_address[1])] == CONNECTS
+
+
+class Endless:
+    """A server that answers 200 and then sends `chunk` every `pause` seconds, for ever
+    (no Content-Length: the body ends when the connection does)."""
+
+    def __init__(self, chunk: bytes, pause: float) -> None:
+        self.stop = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(200)
+                self.end_headers()
+                try:
+                    while not outer.stop.wait(pause):
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                except OSError:  # the client hung up: what the test wants
+                    return
+
+            def log_message(self, *args: object) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def analyse_within(model: ModelProvider, seconds: float) -> Any:
+    """The provider's result, or a failure if it has none after `seconds` (the thread is
+    left to the stand-in's close)."""
+    found: list[Any] = []
+    worker = threading.Thread(target=lambda: found.append(model.analyse(REQUEST)),
+                              daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert found, f"the provider was still reading after {seconds}s"
+    return found[0]
+
+
+@pytest.mark.parametrize(("chunk", "pause", "error"), [
+    # a model that streams without end: read up to the limit, never all into memory
+    (b"x" * 65536, 0.0, "the model's answer is too long"),
+    # a model that drips a byte at a time: each read is quick, the whole is not
+    (b"x", 0.05, "the model gave no answer in 0.75s"),
+])
+def test_an_endless_answer_is_cut_at_its_size_or_its_time(
+        chunk: bytes, pause: float, error: str) -> None:
+    server = Endless(chunk, pause)
+    try:
+        result = analyse_within(provider(server.url, timeout=1.0), 10)
+    finally:
+        server.close()
+    assert (result.fallback_used, result.error) == (True, error)
