@@ -12,6 +12,7 @@ still fits in it. Nothing here runs unless a route or service names this provide
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -156,14 +157,21 @@ def parse_answer(text: str) -> dict[str, Any]:
 
 def _result(answer: dict[str, Any], usage: Mapping[str, Any], local: Result,
             model: str) -> Result:
-    recommendations = tuple(_recommendation(item) for item in answer["recommendations"]
-                            if isinstance(item, dict) and item.get("title"))
+    """The model's answer as a result. A value of the wrong type (a list for the summary, a
+    mapping for a title) is left out rather than shown as Python's text of it; an answer
+    that lists recommendations none of which is usable is not the JSON asked for."""
+    items = answer["recommendations"]
+    recommendations = tuple(_recommendation(item) for item in items
+                            if isinstance(item, dict) and _text(item.get("title")))
+    if items and not recommendations:
+        raise ModelError("the model's answer is not the JSON asked for")
     confidence = answer.get("confidence")
     return Result(
-        summary=str(answer.get("summary") or local.summary),
-        probable_cause=str(answer.get("probable_cause") or ""),
+        summary=_text(answer.get("summary")) or local.summary,
+        probable_cause=_text(answer.get("probable_cause")),
         confidence=min(1.0, max(0.0, float(confidence)))
-        if isinstance(confidence, (int, float)) else None,
+        if isinstance(confidence, (int, float)) and not isinstance(confidence, bool)
+        and math.isfinite(confidence) else None,
         recommendations=recommendations, findings={**local.findings, "local": {
             "summary": local.summary,
             "recommendations": [item.as_json() for item in local.recommendations]}},
@@ -172,14 +180,20 @@ def _result(answer: dict[str, Any], usage: Mapping[str, Any], local: Result,
         total_tokens=_count(usage, "total_tokens"))
 
 
+def _text(value: object) -> str:
+    """`value` if it is a string, else empty (the model answered another type)."""
+    return value.strip() if isinstance(value, str) else ""
+
+
 def _recommendation(item: Mapping[str, Any]) -> Recommendation:
-    priority = str(item.get("priority", "medium")).lower()
-    actions = item.get("actions") or []
+    priority = _text(item.get("priority")).lower()
+    actions = item.get("actions")
     return Recommendation(
-        type=str(item.get("type") or "general"),
+        type=_text(item.get("type")) or "general",
         priority=priority if priority in PRIORITIES else "medium",
-        title=str(item["title"]), description=str(item.get("description") or ""),
-        actions=tuple(str(action) for action in actions) if isinstance(actions, list) else (),
+        title=_text(item["title"]), description=_text(item.get("description")),
+        actions=tuple(action for action in actions if _text(action))
+        if isinstance(actions, list) else (),
         details={"from": "model"})
 
 

@@ -255,3 +255,36 @@ def test_an_endless_answer_is_cut_at_its_size_or_its_time(
     finally:
         server.close()
     assert (result.fallback_used, result.error) == (True, error)
+
+
+def test_values_of_the_wrong_type_are_left_out_not_shown_as_python_text(
+        stand_in: StandIn) -> None:
+    stand_in.answer(json.dumps({
+        "summary": ["a", "b"], "probable_cause": {"x": 1}, "confidence": "0.9",
+        "recommendations": [
+            {"type": 5, "priority": None, "title": {"t": 1}, "actions": "rm -rf /"},
+            "check the disk",
+            {"type": ["disk"], "title": "Rotate the logs", "description": 7,
+             "actions": ["logrotate -f /etc/x", 1, None]}]}))
+    result = provider(stand_in.url).analyse(REQUEST)
+    local = LocalProvider(Analysis(provider="local")).analyse(REQUEST)
+    assert (result.fallback_used, result.summary, result.probable_cause,
+            result.confidence) == (False, local.summary, "", None)
+    assert [(item.type, item.priority, item.title, item.description, item.actions)
+            for item in result.recommendations] == [
+        ("general", "medium", "Rotate the logs", "", ("logrotate -f /etc/x",))]
+
+
+@pytest.mark.parametrize("confidence", ["NaN", "Infinity", "-Infinity"])
+def test_a_confidence_that_is_no_number_is_none(stand_in: StandIn, confidence: str) -> None:
+    stand_in.answer('{"summary": "s", "confidence": ' + confidence
+                    + ', "recommendations": [{"title": "t"}]}')
+    assert provider(stand_in.url).analyse(REQUEST).confidence is None
+
+
+def test_an_answer_none_of_whose_recommendations_is_usable_falls_back(
+        stand_in: StandIn) -> None:
+    stand_in.answer(json.dumps({"summary": "s", "recommendations": [{"title": 3}, "x"]}))
+    result = provider(stand_in.url).analyse(REQUEST)
+    assert (result.fallback_used, result.error) == (
+        True, "the model's answer is not the JSON asked for")
