@@ -34,10 +34,18 @@ def load() -> dict[str, Any]:
             "load_per_core": round(one / cores, 2)}
 
 
+IMAGE_FILE_SYSTEMS = frozenset({"squashfs", "iso9660", "udf", "erofs", "cramfs"})
+"""File systems that are images, always 100% full (a snap, a mounted ISO): not disks that
+fill up, and reported they would be every disk incident's probable cause."""
+
+
 def disks() -> list[dict[str, Any]]:
-    """Use per mounted file system (pseudo file systems left out), fullest first."""
+    """Use per mounted file system, fullest first; pseudo file systems, images and
+    read-only mounts (nothing can fill them) left out."""
     found = []
     for partition in psutil.disk_partitions(all=False):
+        if partition.fstype in IMAGE_FILE_SYSTEMS or "ro" in partition.opts.split(","):
+            continue
         try:
             usage = psutil.disk_usage(partition.mountpoint)
         except OSError:  # gone or not ours to read: the others still count

@@ -8,6 +8,10 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
+
+import psutil
+import pytest
 
 from router.analysis import host
 from router.analysis.local import LocalProvider, pick_kinds
@@ -116,3 +120,21 @@ def test_a_tree_of_empty_directories_still_meets_the_deadline(tmp_path: Path) ->
     found = host.scan([str(tmp_path)], max_files=1000, seconds=10.5,
                       monotonic=lambda: float(next(ticks)))
     assert (found.files, found.complete) == (0, False)
+
+
+def test_read_only_and_image_file_systems_are_not_disks_that_fill(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snap's squashfs or a mounted ISO is always 100% full: reported, it would be every
+    disk incident's probable cause on an Ubuntu host."""
+    def partition(device: str, mountpoint: str, fstype: str, opts: str) -> SimpleNamespace:
+        return SimpleNamespace(device=device, mountpoint=mountpoint, fstype=fstype, opts=opts)
+    mounts = [partition("/dev/vda1", "/", "ext4", "rw,relatime"),
+              partition("/dev/loop3", "/snap/core20/2015", "squashfs", "ro,nodev,relatime"),
+              partition("/dev/sr0", "/media/cdrom", "iso9660", "ro,nosuid"),
+              partition("/dev/vdb", "/srv/archive", "xfs", "ro,relatime")]
+    monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: mounts)
+    usage = {"/": 40.0, "/snap/core20/2015": 100.0, "/media/cdrom": 100.0,
+             "/srv/archive": 100.0}
+    monkeypatch.setattr(psutil, "disk_usage", lambda mount: SimpleNamespace(
+        total=100, free=100 - int(usage[mount]), percent=usage[mount]))
+    assert [disk["mount"] for disk in host.disks()] == ["/"]
