@@ -8,6 +8,7 @@ past incidents.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from router.analysis import host
@@ -31,8 +32,20 @@ def _level(percent: float) -> Priority:
         if percent >= 70 else "low"
 
 
-def _mebibytes(size: float) -> str:
-    return f"{size / 2**20:.0f} MiB"
+UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def size(count: float) -> str:
+    """`count` bytes in the largest unit it fills: `0 B`, `4.9 KiB`, `513 KiB`, `72 GiB`."""
+    unit = 0
+    while count >= 1024 and unit < len(UNITS) - 1:
+        count, unit = count / 1024, unit + 1
+    return f"{count:.0f} B" if unit == 0 else \
+        f"{count:.1f} {UNITS[unit]}" if count < 10 else f"{count:.0f} {UNITS[unit]}"
+
+
+def _day(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).date().isoformat()
 
 
 class LocalProvider:
@@ -66,7 +79,7 @@ class LocalProvider:
     def _memory(self, findings: dict[str, Any]) -> list[Recommendation]:
         memory = findings["memory"] = host.memory()
         top = findings["processes"]["by_memory"]
-        largest = ", ".join(f"{row['name']} ({row['pid']}, {_mebibytes(row['rss_bytes'])})"
+        largest = ", ".join(f"{row['name']} ({row['pid']}, {size(row['rss_bytes'])})"
                             for row in top[:3])
         return [Recommendation(
             type="memory", priority=_level(memory["percent"]),
@@ -80,7 +93,7 @@ class LocalProvider:
         found = [Recommendation(
             type="disk", priority=_level(disk["percent"]),
             title=f"{disk['mount']} is {disk['percent']:.0f}% full",
-            description=f"{_mebibytes(disk['free_bytes'])} free on {disk['device']}.",
+            description=f"{size(disk['free_bytes'])} free on {disk['device']}.",
             actions=(f"du -xsh {disk['mount'].rstrip('/')}/* | sort -h | tail",),
             details=disk) for disk in disks[:3]]
         if self.settings.paths:
@@ -95,7 +108,9 @@ class LocalProvider:
                     description=f"{scan.files} files looked at"
                                 f"{'' if scan.complete else ' (the scan stopped at its bound)'}"
                                 f"; the largest is {scan.largest[0]['path']} "
-                                f"({_mebibytes(scan.largest[0]['bytes'])}).",
+                                f"({size(scan.largest[0]['bytes'])}), the oldest "
+                                f"{scan.oldest[0]['path']} "
+                                f"(modified {_day(scan.oldest[0]['modified'])}).",
                     actions=tuple(f"ls -l {item['path']}" for item in scan.largest[:3]),
                     details=findings["files"]))
         return found

@@ -6,7 +6,7 @@ recommendations. Real psutil, real files."""
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +15,7 @@ import pytest
 
 from router.analysis import host
 from router.analysis.local import LocalProvider, pick_kinds
+from router.analysis.local import size as local_size
 from router.analysis.model import PRIORITIES, Request
 from router.config.model import ANALYSIS_KINDS, Analysis
 
@@ -138,3 +139,21 @@ def test_read_only_and_image_file_systems_are_not_disks_that_fill(
     monkeypatch.setattr(psutil, "disk_usage", lambda mount: SimpleNamespace(
         total=100, free=100 - int(usage[mount]), percent=usage[mount]))
     assert [disk["mount"] for disk in host.disks()] == ["/"]
+
+
+def test_sizes_read_in_their_unit_and_the_oldest_file_is_named(tmp_path: Path) -> None:
+    """A 5,000-byte file was '(0 MiB)' and 72 GiB free '73826 MiB free'; the oldest files
+    were in the findings but in no text."""
+    (tmp_path / "big.log").write_bytes(b"x" * 5000)
+    old = tmp_path / "old.log"
+    old.write_bytes(b"x")
+    moment = datetime(2025, 5, 20, 12, tzinfo=UTC).timestamp()
+    os.utime(old, (moment, moment))
+    provider = LocalProvider(Analysis(provider="local", paths=(str(tmp_path),)))
+    result = provider.analyse(request("Disk almost full"))
+    files = next(item for item in result.recommendations if item.title.startswith("Largest"))
+    assert files.description == (
+        f"2 files looked at; the largest is {tmp_path / 'big.log'} (4.9 KiB), the oldest "
+        f"{old} (modified 2025-05-20).")
+    assert [local_size(size) for size in (0, 1023, 1024, 525_171, 77_412_446_208)] == [
+        "0 B", "1023 B", "1.0 KiB", "513 KiB", "72 GiB"]
