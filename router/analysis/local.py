@@ -177,12 +177,20 @@ def history(past: Mapping[str, Any]) -> list[Recommendation]:
     count = int(by_key.get("count") or 0)
     if not count:
         return []
-    resolutions = by_key.get("resolutions") or []
-    notes = [note for item in resolutions for note in item.get("notes", ())]
-    resolve = by_key.get("median_minutes_to_resolve")
     return [Recommendation(
         type="history", priority="high" if count >= 5 else "medium",
         title=f"Fired {count} time{'s' if count != 1 else ''} in the last 30 days",
-        description=(f"Median time to resolve {resolve:.0f} minutes. " if resolve is not None
-                     else "") + (f"Notes left: {' | '.join(notes[:3])}" if notes else ""),
-        details=dict(past))]
+        description=_history_text(by_key), details=dict(past))]
+
+
+def _history_text(by_key: Mapping[str, Any]) -> str:
+    """How long they took, who resolved the latest, and the notes left (newest first)."""
+    resolutions = by_key.get("resolutions") or []
+    notes = [note for item in resolutions for note in item.get("notes", ())]
+    resolve = by_key.get("median_minutes_to_resolve")
+    last = resolutions[0] if resolutions else {}
+    parts = [f"Median time to resolve {resolve:.0f} minutes." if resolve is not None else "",
+             f"The last, INC{last['incident']}, resolved by {last['resolved_by']}."
+             if last.get("resolved_by") else "",
+             f"Notes left: {' | '.join(notes[:3])}" if notes else ""]
+    return " ".join(part for part in parts if part)

@@ -100,7 +100,8 @@ def test_a_local_check_s_metrics_and_past_incidents_become_recommendations() -> 
     assert by_type["check"].details == {"metrics": {"disk_percent:/": 97.0}}
     assert by_type["history"].title == "Fired 6 times in the last 30 days"
     assert by_type["history"].description == (
-        "Median time to resolve 42 minutes. Notes left: rotated /var/log/app")
+        "Median time to resolve 42 minutes. The last, INC2, resolved by ann. "
+        "Notes left: rotated /var/log/app")
     assert result.probable_cause == "Check disk is critical"
     assert [item.priority for item in result.recommendations] == sorted(
         (item.priority for item in result.recommendations), key=PRIORITIES.index)
