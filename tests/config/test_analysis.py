@@ -123,3 +123,15 @@ services:
 """)
     found = problems([path])
     assert len(found) == 1 and "gone.key' does not exist" in found[0], found
+
+
+def test_a_relative_scan_path_is_refused(tmp_path: Path) -> None:
+    """Scanned from wherever the daemon started, as a disk check's path would be."""
+    path = write(tmp_path, "router.yaml", """
+services:
+  - id: db
+    analysis: {provider: local, paths: [/var/log, logs]}
+""")
+    found = [line.removeprefix(f"{path}:") for line in problems([path])]
+    assert found == ["3:51: services[0].analysis.paths[1]: expected an absolute path such as "
+                     "/var/log, got 'logs'"], found
