@@ -158,3 +158,12 @@ def test_sizes_read_in_their_unit_and_the_oldest_file_is_named(tmp_path: Path) -
         f"{old} (modified 2025-05-20).")
     assert [local_size(size) for size in (0, 1023, 1024, 525_171, 77_412_446_208)] == [
         "0 B", "1023 B", "1.0 KiB", "513 KiB", "72 GiB"]
+
+
+def test_router_s_own_process_is_not_among_the_top_processes() -> None:
+    """Its analysis (another run's scan, this sampling) would put router at the top of a
+    quiet host's CPU list: a high-CPU incident's analysis would point at itself."""
+    found = host.processes(10**6, sample=0.01)
+    everyone = [row["pid"] for rows in (found["by_memory"], found["by_cpu"]) for row in rows]
+    assert everyone and os.getpid() not in everyone
+    assert [row["pid"] for row in found["router"]] == [os.getpid()]  # kept apart
