@@ -32,6 +32,8 @@ def _level(percent: float) -> Priority:
         if percent >= 70 else "low"
 
 
+OOM_KILLS = "journalctl -k --since '-1h' | grep -i -E 'out of memory|oom'"
+"""Where an OOM kill shows: its memory is free again by the time the analysis looks."""
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
@@ -84,8 +86,10 @@ class LocalProvider:
         return [Recommendation(
             type="memory", priority=_level(memory["percent"]),
             title=f"Memory {memory['percent']:.0f}% used (swap {memory['swap_percent']:.0f}%)",
-            description=f"Largest processes: {largest or 'none readable'}.",
-            actions=tuple(f"ps -o pid,rss,etime,cmd -p {row['pid']}" for row in top[:3]),
+            description=f"Largest processes: {largest or 'none readable'}. A process the "
+                        "kernel killed for memory is in the kernel's log.",
+            actions=(OOM_KILLS, *(f"ps -o pid,rss,etime,cmd -p {row['pid']}"
+                                  for row in top[:3])),
             details={"memory": memory, "top": top})]
 
     def _disk(self, findings: dict[str, Any]) -> list[Recommendation]:

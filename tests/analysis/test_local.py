@@ -167,3 +167,13 @@ def test_router_s_own_process_is_not_among_the_top_processes() -> None:
     everyone = [row["pid"] for rows in (found["by_memory"], found["by_cpu"]) for row in rows]
     assert everyone and os.getpid() not in everyone
     assert [row["pid"] for row in found["router"]] == [os.getpid()]  # kept apart
+
+
+def test_a_memory_incident_points_at_the_kernel_s_oom_kills() -> None:
+    """After an OOM kill the memory is free again ('Memory 4% used', low): what was killed
+    and why is in the kernel's log, which the actions did not mention."""
+    result = LocalProvider(Analysis(provider="local")).analyse(
+        request("postgres killed by OOM killer"))
+    memory = next(item for item in result.recommendations if item.type == "memory")
+    assert memory.actions[0] == "journalctl -k --since '-1h' | grep -i -E 'out of memory|oom'"
+    assert "kernel's log" in memory.description
