@@ -59,8 +59,9 @@ def disks() -> list[dict[str, Any]]:
 def processes(count: int, *, sample: float = CPU_SAMPLE_SECONDS,
               sleep: Callable[[float], None] = time.sleep) -> dict[str, list[dict[str, Any]]]:
     """The `count` processes using the most memory and the most CPU (over `sample`
-    seconds), router's own left out (kept apart as `router`): its analysis (another run's
-    scan, this sampling) would put it at the top of a quiet host, pointing at itself."""
+    seconds; one that used none is not busy). Router's own is left out (kept apart as
+    `router`): its analysis (another run's scan, this sampling) would put it at the top of
+    a quiet host, pointing at itself."""
     alive = list(psutil.process_iter(["pid", "name", "username", "memory_info"]))
     for process in alive:
         try:
@@ -82,7 +83,8 @@ def processes(count: int, *, sample: float = CPU_SAMPLE_SECONDS,
     mine = [row for row in rows if row["pid"] == os.getpid()]
     others = [row for row in rows if row["pid"] != os.getpid()]
     return {"by_memory": heapq.nlargest(count, others, key=lambda row: row["rss_bytes"]),
-            "by_cpu": heapq.nlargest(count, others, key=lambda row: row["cpu_percent"]),
+            "by_cpu": heapq.nlargest(count, [row for row in others if row["cpu_percent"] > 0],
+                                     key=lambda row: row["cpu_percent"]),
             "router": mine}
 
 

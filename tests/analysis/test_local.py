@@ -177,3 +177,10 @@ def test_a_memory_incident_points_at_the_kernel_s_oom_kills() -> None:
     memory = next(item for item in result.recommendations if item.type == "memory")
     assert memory.actions[0] == "journalctl -k --since '-1h' | grep -i -E 'out of memory|oom'"
     assert "kernel's log" in memory.description
+
+
+def test_a_process_that_used_no_cpu_is_not_among_the_busiest() -> None:
+    """'Busiest processes: ..., process_api (1, 0%)' and `top -p 1` pointed at idle ones."""
+    found = host.processes(10**6, sample=0.01)
+    assert all(row["cpu_percent"] > 0 for row in found["by_cpu"])
+    assert len(found["by_memory"]) > len(found["by_cpu"])  # the idle ones are still there
