@@ -11,6 +11,7 @@ import json
 import textwrap
 import threading
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -350,3 +351,27 @@ async def test_a_store_failure_leaves_the_runs_waiting_not_the_pool_dead(
         scope.cancel()
     finally:
         await store.close()
+
+
+class FellBack(Quick):
+    """A model's provider whose model failed: the local result, with why."""
+
+    def analyse(self, request: Request) -> Result:
+        return replace(super().analyse(request), fallback_used=True,
+                       error="the model answered 500")
+
+
+async def test_a_fallback_s_reason_is_on_the_timeline(harness: Harness) -> None:
+    """`router incident show` said fallback_used=true and not why."""
+    engine = await harness.start(FellBack())
+    incident_id = (await engine.ingest([alert("DiskFull")]))[0].incident_id
+    assert incident_id is not None
+    with trio.fail_after(10):
+        while [run.status for run in await runs_of(engine, incident_id)] != [  # noqa: ASYNC110
+                "succeeded"]:  # the store has no event to wait on
+            await trio.sleep(0.01)
+    detail = await engine.incident(incident_id)
+    assert detail is not None
+    entry = detail.timeline[-1]
+    assert (entry.action, entry.details["fallback_used"], entry.details["error"]) == (
+        "analysis succeeded", "true", "the model answered 500")
