@@ -121,17 +121,25 @@ def scan(paths: Sequence[str], *, max_files: int, seconds: float, count: int = 5
 def _files(paths: Sequence[str]) -> Iterator[tuple[str, int, float]]:
     """(path, size, modification time) of every regular file under `paths`, depth first,
     and (path, -1, 0) for each directory entered (so a tree of empty directories still
-    meets the scan's deadline); what cannot be read is passed over."""
-    stack = list(reversed(paths))
+    meets the scan's deadline); what cannot be read is passed over. Each path's walk stays
+    on its file system, as `du -x`: not into /proc (whose kcore would be the largest
+    file), /sys, or a network mount where one read can block past every bound."""
+    stack: list[tuple[str, int]] = []
+    for path in reversed(paths):
+        try:
+            stack.append((path, os.stat(path).st_dev))
+        except OSError:
+            continue
     while stack:
-        directory = stack.pop()
+        directory, device = stack.pop()
         yield directory, -1, 0.0
         try:
             with os.scandir(directory) as found:
                 for entry in found:
                     try:
                         if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
+                            if entry.stat(follow_symlinks=False).st_dev == device:
+                                stack.append((entry.path, device))
                         elif entry.is_file(follow_symlinks=False):
                             status = entry.stat(follow_symlinks=False)
                             yield entry.path, status.st_size, status.st_mtime

@@ -184,3 +184,19 @@ def test_a_process_that_used_no_cpu_is_not_among_the_busiest() -> None:
     found = host.processes(10**6, sample=0.01)
     assert all(row["cpu_percent"] > 0 for row in found["by_cpu"])
     assert len(found["by_memory"]) > len(found["by_cpu"])  # the idle ones are still there
+
+
+def test_the_scan_stays_on_each_path_s_file_system() -> None:
+    """As `du -x`: under / it would otherwise walk /proc (kcore: 128 TiB, 'the largest
+    file'), /sys and any network mount, where one read can block past every bound."""
+    inner = Path("/dev/shm")
+    if not inner.is_dir() or inner.stat().st_dev == Path("/dev").stat().st_dev:
+        pytest.skip("needs /dev/shm mounted apart from /dev")
+    planted = inner / f"router-scan-{os.getpid()}"
+    planted.write_bytes(b"x" * 4096)
+    try:
+        found = host.scan(["/dev"], max_files=10**6, seconds=10, count=10**6)
+    finally:
+        planted.unlink()
+    assert found.complete
+    assert str(planted) not in [item["path"] for item in found.largest]
