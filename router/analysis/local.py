@@ -21,8 +21,10 @@ STATUS_PRIORITY: Mapping[str, Priority] = {"critical": "critical", "warning": "h
 
 def pick_kinds(request: Request, keywords: Mapping[str, Sequence[str]]) -> list[str]:
     """The kinds whose words appear (any case, within words too: `HighMemoryUsage` is
-    memory) in the incident's labels, title and annotations, in `keywords`' order."""
-    text = " ".join([request.title, *request.labels.keys(), *request.labels.values(),
+    memory) in the incident's label values, title and annotations, in `keywords`' order.
+    Not in label names: they say what a value is, not what happened (`namespace`, on every
+    Kubernetes alert, holds `space`)."""
+    text = " ".join([request.title, *request.labels.values(),
                      *request.annotations.values()]).lower()
     return [kind for kind, words in keywords.items() if any(word in text for word in words)]
 

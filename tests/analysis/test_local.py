@@ -200,3 +200,12 @@ def test_the_scan_stays_on_each_path_s_file_system() -> None:
         planted.unlink()
     assert found.complete
     assert str(planted) not in [item["path"] for item in found.largest]
+
+
+def test_label_names_pick_no_kind() -> None:
+    """A label's name says what its value is, not what happened: `namespace` (every
+    Kubernetes alert) holds `space` and picked a disk analysis for a pod's 5xx rate."""
+    assert pick_kinds(request("Pod api-7f9 5xx rate high", alertname="KubeHighErrorRate",
+                              namespace="payments", pod="api-7f9"), ANALYSIS_KINDS) == []
+    assert pick_kinds(request("x", alertname="PodOOMKilled", namespace="payments"),
+                      ANALYSIS_KINDS) == ["memory"]  # a value still picks
