@@ -7,6 +7,7 @@ past incidents.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -20,13 +21,27 @@ STATUS_PRIORITY: Mapping[str, Priority] = {"critical": "critical", "warning": "h
 
 
 def pick_kinds(request: Request, keywords: Mapping[str, Sequence[str]]) -> list[str]:
-    """The kinds whose words appear (any case, within words too: `HighMemoryUsage` is
-    memory) in the incident's label values, title and annotations, in `keywords`' order.
-    Not in label names: they say what a value is, not what happened (`namespace`, on every
-    Kubernetes alert, holds `space`)."""
+    """The kinds whose words appear (any case) in the incident's label values, title and
+    annotations, in `keywords`' order, where a word or a part of a name written together
+    starts (`HighMemoryUsage` and `PodOOMKilled` are memory; 'room', 'download' and
+    'payload' are nothing). Not in label names: they say what a value is, not what
+    happened (`namespace`, on every Kubernetes alert, holds `space`)."""
     text = " ".join([request.title, *request.labels.values(),
-                     *request.annotations.values()]).lower()
-    return [kind for kind, words in keywords.items() if any(word in text for word in words)]
+                     *request.annotations.values()])
+    return [kind for kind, words in keywords.items()
+            if any(_starts_at_a_word(text, word) for word in words)]
+
+
+def _starts_at_a_word(text: str, word: str) -> bool:
+    for found in re.finditer(re.escape(word), text, re.IGNORECASE):
+        at = found.start()
+        before, here = text[at - 1] if at else " ", text[at]
+        after = text[at + 1] if at + 1 < len(text) else " "
+        if (not before.isalnum() or (before.isdigit() and here.isalpha())
+                or (here.isupper() and before.islower())
+                or (here.isupper() and before.isupper() and after.islower())):
+            return True
+    return False
 
 
 def _level(percent: float) -> Priority:

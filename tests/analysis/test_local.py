@@ -209,3 +209,18 @@ def test_label_names_pick_no_kind() -> None:
                               namespace="payments", pod="api-7f9"), ANALYSIS_KINDS) == []
     assert pick_kinds(request("x", alertname="PodOOMKilled", namespace="payments"),
                       ANALYSIS_KINDS) == ["memory"]  # a value still picks
+
+
+def test_a_word_picks_only_where_a_word_or_a_camel_case_part_starts() -> None:
+    """Inside words, `oom` was in 'room', `load` in 'download' and 'payload', `heap` in
+    'cheap': a meeting-room service's outage got a memory analysis, a payload error a CPU
+    one. A word still picks at the start of a part of a name written together."""
+    for title in ("Meeting room booking down", "Downloads failing", "Bad payload from partner",
+                  "Cheap tier over quota"):
+        assert pick_kinds(request(title), ANALYSIS_KINDS) == [], title
+    for title, kinds in (("PodOOMKilled", ["memory"]), ("node_load15 high", ["cpu"]),
+                         ("HTTPTimeout on checkout", ["network"]),
+                         ("NodeFileSystemAlmostFull", ["disk"]), ("CoreDNSDown", ["network"]),
+                         ("HighMemoryUsage", ["memory"]), ("KubeCPUOvercommit", ["cpu"]),
+                         ("inodes exhausted", ["disk"]), ("OOM", ["memory"])):
+        assert pick_kinds(request(title), ANALYSIS_KINDS) == kinds, title
