@@ -34,10 +34,18 @@ def load() -> dict[str, Any]:
             "load_per_core": round(one / cores, 2)}
 
 
+IMAGE_FILE_SYSTEMS = frozenset({"squashfs", "iso9660", "udf", "erofs", "cramfs"})
+"""File systems that are images, always 100% full (a snap, a mounted ISO): not disks that
+fill up, and reported they would be every disk incident's probable cause."""
+
+
 def disks() -> list[dict[str, Any]]:
-    """Use per mounted file system (pseudo file systems left out), fullest first."""
+    """Use per mounted file system, fullest first; pseudo file systems, images and
+    read-only mounts (nothing can fill them) left out."""
     found = []
     for partition in psutil.disk_partitions(all=False):
+        if partition.fstype in IMAGE_FILE_SYSTEMS or "ro" in partition.opts.split(","):
+            continue
         try:
             usage = psutil.disk_usage(partition.mountpoint)
         except OSError:  # gone or not ours to read: the others still count
@@ -51,7 +59,9 @@ def disks() -> list[dict[str, Any]]:
 def processes(count: int, *, sample: float = CPU_SAMPLE_SECONDS,
               sleep: Callable[[float], None] = time.sleep) -> dict[str, list[dict[str, Any]]]:
     """The `count` processes using the most memory and the most CPU (over `sample`
-    seconds)."""
+    seconds; one that used none is not busy). Router's own is left out (kept apart as
+    `router`): its analysis (another run's scan, this sampling) would put it at the top of
+    a quiet host, pointing at itself."""
     alive = list(psutil.process_iter(["pid", "name", "username", "memory_info"]))
     for process in alive:
         try:
@@ -70,8 +80,12 @@ def processes(count: int, *, sample: float = CPU_SAMPLE_SECONDS,
         rows.append({"pid": info["pid"], "name": info.get("name") or "",
                      "user": info.get("username") or "", "rss_bytes": rss,
                      "cpu_percent": cpu})
-    return {"by_memory": heapq.nlargest(count, rows, key=lambda row: row["rss_bytes"]),
-            "by_cpu": heapq.nlargest(count, rows, key=lambda row: row["cpu_percent"])}
+    mine = [row for row in rows if row["pid"] == os.getpid()]
+    others = [row for row in rows if row["pid"] != os.getpid()]
+    return {"by_memory": heapq.nlargest(count, others, key=lambda row: row["rss_bytes"]),
+            "by_cpu": heapq.nlargest(count, [row for row in others if row["cpu_percent"] > 0],
+                                     key=lambda row: row["cpu_percent"]),
+            "router": mine}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +121,25 @@ def scan(paths: Sequence[str], *, max_files: int, seconds: float, count: int = 5
 def _files(paths: Sequence[str]) -> Iterator[tuple[str, int, float]]:
     """(path, size, modification time) of every regular file under `paths`, depth first,
     and (path, -1, 0) for each directory entered (so a tree of empty directories still
-    meets the scan's deadline); what cannot be read is passed over."""
-    stack = list(reversed(paths))
+    meets the scan's deadline); what cannot be read is passed over. Each path's walk stays
+    on its file system, as `du -x`: not into /proc (whose kcore would be the largest
+    file), /sys, or a network mount where one read can block past every bound."""
+    stack: list[tuple[str, int]] = []
+    for path in reversed(paths):
+        try:
+            stack.append((path, os.stat(path).st_dev))
+        except OSError:
+            continue
     while stack:
-        directory = stack.pop()
+        directory, device = stack.pop()
         yield directory, -1, 0.0
         try:
             with os.scandir(directory) as found:
                 for entry in found:
                     try:
                         if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
+                            if entry.stat(follow_symlinks=False).st_dev == device:
+                                stack.append((entry.path, device))
                         elif entry.is_file(follow_symlinks=False):
                             status = entry.stat(follow_symlinks=False)
                             yield entry.path, status.st_size, status.st_mtime

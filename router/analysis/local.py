@@ -7,7 +7,9 @@ past incidents.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from router.analysis import host
@@ -19,11 +21,27 @@ STATUS_PRIORITY: Mapping[str, Priority] = {"critical": "critical", "warning": "h
 
 
 def pick_kinds(request: Request, keywords: Mapping[str, Sequence[str]]) -> list[str]:
-    """The kinds whose words appear (any case, within words too: `HighMemoryUsage` is
-    memory) in the incident's labels, title and annotations, in `keywords`' order."""
-    text = " ".join([request.title, *request.labels.keys(), *request.labels.values(),
-                     *request.annotations.values()]).lower()
-    return [kind for kind, words in keywords.items() if any(word in text for word in words)]
+    """The kinds whose words appear (any case) in the incident's label values, title and
+    annotations, in `keywords`' order, where a word or a part of a name written together
+    starts (`HighMemoryUsage` and `PodOOMKilled` are memory; 'room', 'download' and
+    'payload' are nothing). Not in label names: they say what a value is, not what
+    happened (`namespace`, on every Kubernetes alert, holds `space`)."""
+    text = " ".join([request.title, *request.labels.values(),
+                     *request.annotations.values()])
+    return [kind for kind, words in keywords.items()
+            if any(_starts_at_a_word(text, word) for word in words)]
+
+
+def _starts_at_a_word(text: str, word: str) -> bool:
+    for found in re.finditer(re.escape(word), text, re.IGNORECASE):
+        at = found.start()
+        before, here = text[at - 1] if at else " ", text[at]
+        after = text[at + 1] if at + 1 < len(text) else " "
+        if (not before.isalnum() or (before.isdigit() and here.isalpha())
+                or (here.isupper() and before.islower())
+                or (here.isupper() and before.isupper() and after.islower())):
+            return True
+    return False
 
 
 def _level(percent: float) -> Priority:
@@ -31,8 +49,22 @@ def _level(percent: float) -> Priority:
         if percent >= 70 else "low"
 
 
-def _mebibytes(size: float) -> str:
-    return f"{size / 2**20:.0f} MiB"
+OOM_KILLS = "journalctl -k --since '-1h' | grep -i -E 'out of memory|oom'"
+"""Where an OOM kill shows: its memory is free again by the time the analysis looks."""
+UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def size(count: float) -> str:
+    """`count` bytes in the largest unit it fills: `0 B`, `4.9 KiB`, `513 KiB`, `72 GiB`."""
+    unit = 0
+    while count >= 1024 and unit < len(UNITS) - 1:
+        count, unit = count / 1024, unit + 1
+    return f"{count:.0f} B" if unit == 0 else \
+        f"{count:.1f} {UNITS[unit]}" if count < 10 else f"{count:.0f} {UNITS[unit]}"
+
+
+def _day(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).date().isoformat()
 
 
 class LocalProvider:
@@ -66,13 +98,15 @@ class LocalProvider:
     def _memory(self, findings: dict[str, Any]) -> list[Recommendation]:
         memory = findings["memory"] = host.memory()
         top = findings["processes"]["by_memory"]
-        largest = ", ".join(f"{row['name']} ({row['pid']}, {_mebibytes(row['rss_bytes'])})"
+        largest = ", ".join(f"{row['name']} ({row['pid']}, {size(row['rss_bytes'])})"
                             for row in top[:3])
         return [Recommendation(
             type="memory", priority=_level(memory["percent"]),
             title=f"Memory {memory['percent']:.0f}% used (swap {memory['swap_percent']:.0f}%)",
-            description=f"Largest processes: {largest or 'none readable'}.",
-            actions=tuple(f"ps -o pid,rss,etime,cmd -p {row['pid']}" for row in top[:3]),
+            description=f"Largest processes: {largest or 'none readable'}. A process the "
+                        "kernel killed for memory is in the kernel's log.",
+            actions=(OOM_KILLS, *(f"ps -o pid,rss,etime,cmd -p {row['pid']}"
+                                  for row in top[:3])),
             details={"memory": memory, "top": top})]
 
     def _disk(self, findings: dict[str, Any]) -> list[Recommendation]:
@@ -80,7 +114,7 @@ class LocalProvider:
         found = [Recommendation(
             type="disk", priority=_level(disk["percent"]),
             title=f"{disk['mount']} is {disk['percent']:.0f}% full",
-            description=f"{_mebibytes(disk['free_bytes'])} free on {disk['device']}.",
+            description=f"{size(disk['free_bytes'])} free on {disk['device']}.",
             actions=(f"du -xsh {disk['mount'].rstrip('/')}/* | sort -h | tail",),
             details=disk) for disk in disks[:3]]
         if self.settings.paths:
@@ -95,7 +129,9 @@ class LocalProvider:
                     description=f"{scan.files} files looked at"
                                 f"{'' if scan.complete else ' (the scan stopped at its bound)'}"
                                 f"; the largest is {scan.largest[0]['path']} "
-                                f"({_mebibytes(scan.largest[0]['bytes'])}).",
+                                f"({size(scan.largest[0]['bytes'])}), the oldest "
+                                f"{scan.oldest[0]['path']} "
+                                f"(modified {_day(scan.oldest[0]['modified'])}).",
                     actions=tuple(f"ls -l {item['path']}" for item in scan.largest[:3]),
                     details=findings["files"]))
         return found
@@ -162,12 +198,20 @@ def history(past: Mapping[str, Any]) -> list[Recommendation]:
     count = int(by_key.get("count") or 0)
     if not count:
         return []
-    resolutions = by_key.get("resolutions") or []
-    notes = [note for item in resolutions for note in item.get("notes", ())]
-    resolve = by_key.get("median_minutes_to_resolve")
     return [Recommendation(
         type="history", priority="high" if count >= 5 else "medium",
         title=f"Fired {count} time{'s' if count != 1 else ''} in the last 30 days",
-        description=(f"Median time to resolve {resolve:.0f} minutes. " if resolve is not None
-                     else "") + (f"Notes left: {' | '.join(notes[:3])}" if notes else ""),
-        details=dict(past))]
+        description=_history_text(by_key), details=dict(past))]
+
+
+def _history_text(by_key: Mapping[str, Any]) -> str:
+    """How long they took, who resolved the latest, and the notes left (newest first)."""
+    resolutions = by_key.get("resolutions") or []
+    notes = [note for item in resolutions for note in item.get("notes", ())]
+    resolve = by_key.get("median_minutes_to_resolve")
+    last = resolutions[0] if resolutions else {}
+    parts = [f"Median time to resolve {resolve:.0f} minutes." if resolve is not None else "",
+             f"The last, INC{last['incident']}, resolved by {last['resolved_by']}."
+             if last.get("resolved_by") else "",
+             f"Notes left: {' | '.join(notes[:3])}" if notes else ""]
+    return " ".join(part for part in parts if part)

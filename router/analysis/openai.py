@@ -12,7 +12,9 @@ still fits in it. Nothing here runs unless a route or service names this provide
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -71,19 +73,39 @@ class ModelProvider:
         body = {"model": settings.model, "messages": messages,
                 "max_tokens": settings.max_tokens, "temperature": 0.2, "stream": False}
         seconds = settings.timeout.total_seconds() * SHARE_OF_TIMEOUT
+        deadline = time.monotonic() + seconds
         try:
             with httpx.Client(timeout=seconds, transport=self._transport,
-                              trust_env=False) as client:
-                response = client.post(settings.base_url.rstrip("/") + PATH, json=body,
-                                       headers=headers)
+                              trust_env=False) as client, client.stream(
+                    "POST", settings.base_url.rstrip("/") + PATH, json=body,
+                    headers=headers) as response:
+                if response.status_code != 200:
+                    raise ModelError(f"the model answered {response.status_code}")
+                raw = _read(response, deadline)
         except httpx.TimeoutException:
             raise ModelError(f"the model gave no answer in {seconds:g}s") from None
         except httpx.HTTPError as error:
             raise ModelError(f"the model could not be reached ({type(error).__name__})") \
                 from None
-        if response.status_code != 200:
-            raise ModelError(f"the model answered {response.status_code}")
-        return _content(response.content)
+        if raw is None:
+            raise ModelError(f"the model gave no answer in {seconds:g}s")
+        return _content(raw)
+
+
+def _read(response: httpx.Response, deadline: float) -> bytes | None:
+    """The answer's body, read as it comes: at most `ANSWER_LIMIT` bytes (one more and it
+    is too long), and None once `deadline` passes. httpx's timeout bounds each read, not
+    the whole: a server that streams without end or drips a byte at a time would otherwise
+    hold the worker's thread (and memory) for ever."""
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > ANSWER_LIMIT:
+            raise ModelError("the model's answer is too long")
+        if time.monotonic() > deadline:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def prompt(request: Request, local: Result) -> list[dict[str, str]]:
@@ -135,14 +157,21 @@ def parse_answer(text: str) -> dict[str, Any]:
 
 def _result(answer: dict[str, Any], usage: Mapping[str, Any], local: Result,
             model: str) -> Result:
-    recommendations = tuple(_recommendation(item) for item in answer["recommendations"]
-                            if isinstance(item, dict) and item.get("title"))
+    """The model's answer as a result. A value of the wrong type (a list for the summary, a
+    mapping for a title) is left out rather than shown as Python's text of it; an answer
+    that lists recommendations none of which is usable is not the JSON asked for."""
+    items = answer["recommendations"]
+    recommendations = tuple(_recommendation(item) for item in items
+                            if isinstance(item, dict) and _text(item.get("title")))
+    if items and not recommendations:
+        raise ModelError("the model's answer is not the JSON asked for")
     confidence = answer.get("confidence")
     return Result(
-        summary=str(answer.get("summary") or local.summary),
-        probable_cause=str(answer.get("probable_cause") or ""),
+        summary=_text(answer.get("summary")) or local.summary,
+        probable_cause=_text(answer.get("probable_cause")),
         confidence=min(1.0, max(0.0, float(confidence)))
-        if isinstance(confidence, (int, float)) else None,
+        if isinstance(confidence, (int, float)) and not isinstance(confidence, bool)
+        and math.isfinite(confidence) else None,
         recommendations=recommendations, findings={**local.findings, "local": {
             "summary": local.summary,
             "recommendations": [item.as_json() for item in local.recommendations]}},
@@ -151,14 +180,20 @@ def _result(answer: dict[str, Any], usage: Mapping[str, Any], local: Result,
         total_tokens=_count(usage, "total_tokens"))
 
 
+def _text(value: object) -> str:
+    """`value` if it is a string, else empty (the model answered another type)."""
+    return value.strip() if isinstance(value, str) else ""
+
+
 def _recommendation(item: Mapping[str, Any]) -> Recommendation:
-    priority = str(item.get("priority", "medium")).lower()
-    actions = item.get("actions") or []
+    priority = _text(item.get("priority")).lower()
+    actions = item.get("actions")
     return Recommendation(
-        type=str(item.get("type") or "general"),
+        type=_text(item.get("type")) or "general",
         priority=priority if priority in PRIORITIES else "medium",
-        title=str(item["title"]), description=str(item.get("description") or ""),
-        actions=tuple(str(action) for action in actions) if isinstance(actions, list) else (),
+        title=_text(item["title"]), description=_text(item.get("description")),
+        actions=tuple(action for action in actions if _text(action))
+        if isinstance(actions, list) else (),
         details={"from": "model"})
 
 

@@ -237,8 +237,10 @@ def _unknown_keys(error: jsonschema.ValidationError, source: Source) -> list[Pro
 def _message(error: jsonschema.ValidationError, expected: str | None) -> str:
     kind, value, instance = error.validator, error.validator_value, error.instance
     if kind == "required":
+        # one error per missing key: name the one this error's message is about
         missing = [name for name in value if name not in instance]
-        return f"missing required key {missing[0]!r}" if missing else error.message
+        named = [name for name in missing if error.message.startswith(repr(name))]
+        return f"missing required key {(named or missing)[0]!r}" if missing else error.message
     if expected:
         shown = "" if isinstance(instance, (dict, list)) else f", got {_show(instance)}"
         return f"expected {expected}{shown}"

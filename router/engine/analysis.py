@@ -332,8 +332,8 @@ def _entry(run: AnalysisRun, now: datetime) -> TimelineEntry:
     details = {"run": run.id, "provider": run.provider, "status": run.status}
     if run.status == "succeeded":
         details.update(summary=run.summary, recommendations=str(len(run.recommendations)))
-        if run.fallback_used:
-            details["fallback_used"] = "true"
+        if run.fallback_used:  # and why: the model's failure, not the analysis's
+            details.update(fallback_used="true", error=run.error)
     else:
         details["error"] = run.error
     return TimelineEntry(at=now, actor="router", action=f"analysis {run.status}",

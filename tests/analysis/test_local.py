@@ -6,11 +6,16 @@ recommendations. Real psutil, real files."""
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+
+import psutil
+import pytest
 
 from router.analysis import host
 from router.analysis.local import LocalProvider, pick_kinds
+from router.analysis.local import size as local_size
 from router.analysis.model import PRIORITIES, Request
 from router.config.model import ANALYSIS_KINDS, Analysis
 
@@ -95,7 +100,8 @@ def test_a_local_check_s_metrics_and_past_incidents_become_recommendations() -> 
     assert by_type["check"].details == {"metrics": {"disk_percent:/": 97.0}}
     assert by_type["history"].title == "Fired 6 times in the last 30 days"
     assert by_type["history"].description == (
-        "Median time to resolve 42 minutes. Notes left: rotated /var/log/app")
+        "Median time to resolve 42 minutes. The last, INC2, resolved by ann. "
+        "Notes left: rotated /var/log/app")
     assert result.probable_cause == "Check disk is critical"
     assert [item.priority for item in result.recommendations] == sorted(
         (item.priority for item in result.recommendations), key=PRIORITIES.index)
@@ -116,3 +122,105 @@ def test_a_tree_of_empty_directories_still_meets_the_deadline(tmp_path: Path) ->
     found = host.scan([str(tmp_path)], max_files=1000, seconds=10.5,
                       monotonic=lambda: float(next(ticks)))
     assert (found.files, found.complete) == (0, False)
+
+
+def test_read_only_and_image_file_systems_are_not_disks_that_fill(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snap's squashfs or a mounted ISO is always 100% full: reported, it would be every
+    disk incident's probable cause on an Ubuntu host."""
+    def partition(device: str, mountpoint: str, fstype: str, opts: str) -> SimpleNamespace:
+        return SimpleNamespace(device=device, mountpoint=mountpoint, fstype=fstype, opts=opts)
+    mounts = [partition("/dev/vda1", "/", "ext4", "rw,relatime"),
+              partition("/dev/loop3", "/snap/core20/2015", "squashfs", "ro,nodev,relatime"),
+              partition("/dev/sr0", "/media/cdrom", "iso9660", "ro,nosuid"),
+              partition("/dev/vdb", "/srv/archive", "xfs", "ro,relatime")]
+    monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: mounts)
+    usage = {"/": 40.0, "/snap/core20/2015": 100.0, "/media/cdrom": 100.0,
+             "/srv/archive": 100.0}
+    monkeypatch.setattr(psutil, "disk_usage", lambda mount: SimpleNamespace(
+        total=100, free=100 - int(usage[mount]), percent=usage[mount]))
+    assert [disk["mount"] for disk in host.disks()] == ["/"]
+
+
+def test_sizes_read_in_their_unit_and_the_oldest_file_is_named(tmp_path: Path) -> None:
+    """A 5,000-byte file was '(0 MiB)' and 72 GiB free '73826 MiB free'; the oldest files
+    were in the findings but in no text."""
+    (tmp_path / "big.log").write_bytes(b"x" * 5000)
+    old = tmp_path / "old.log"
+    old.write_bytes(b"x")
+    moment = datetime(2025, 5, 20, 12, tzinfo=UTC).timestamp()
+    os.utime(old, (moment, moment))
+    provider = LocalProvider(Analysis(provider="local", paths=(str(tmp_path),)))
+    result = provider.analyse(request("Disk almost full"))
+    files = next(item for item in result.recommendations if item.title.startswith("Largest"))
+    assert files.description == (
+        f"2 files looked at; the largest is {tmp_path / 'big.log'} (4.9 KiB), the oldest "
+        f"{old} (modified 2025-05-20).")
+    assert [local_size(size) for size in (0, 1023, 1024, 525_171, 77_412_446_208)] == [
+        "0 B", "1023 B", "1.0 KiB", "513 KiB", "72 GiB"]
+
+
+def test_router_s_own_process_is_not_among_the_top_processes() -> None:
+    """Its analysis (another run's scan, this sampling) would put router at the top of a
+    quiet host's CPU list: a high-CPU incident's analysis would point at itself."""
+    found = host.processes(10**6, sample=0.01)
+    everyone = [row["pid"] for rows in (found["by_memory"], found["by_cpu"]) for row in rows]
+    assert everyone and os.getpid() not in everyone
+    assert [row["pid"] for row in found["router"]] == [os.getpid()]  # kept apart
+
+
+def test_a_memory_incident_points_at_the_kernel_s_oom_kills() -> None:
+    """After an OOM kill the memory is free again ('Memory 4% used', low): what was killed
+    and why is in the kernel's log, which the actions did not mention."""
+    result = LocalProvider(Analysis(provider="local")).analyse(
+        request("postgres killed by OOM killer"))
+    memory = next(item for item in result.recommendations if item.type == "memory")
+    assert memory.actions[0] == "journalctl -k --since '-1h' | grep -i -E 'out of memory|oom'"
+    assert "kernel's log" in memory.description
+
+
+def test_a_process_that_used_no_cpu_is_not_among_the_busiest() -> None:
+    """'Busiest processes: ..., process_api (1, 0%)' and `top -p 1` pointed at idle ones."""
+    found = host.processes(10**6, sample=0.01)
+    assert all(row["cpu_percent"] > 0 for row in found["by_cpu"])
+    assert len(found["by_memory"]) > len(found["by_cpu"])  # the idle ones are still there
+
+
+def test_the_scan_stays_on_each_path_s_file_system() -> None:
+    """As `du -x`: under / it would otherwise walk /proc (kcore: 128 TiB, 'the largest
+    file'), /sys and any network mount, where one read can block past every bound."""
+    inner = Path("/dev/shm")
+    if not inner.is_dir() or inner.stat().st_dev == Path("/dev").stat().st_dev:
+        pytest.skip("needs /dev/shm mounted apart from /dev")
+    planted = inner / f"router-scan-{os.getpid()}"
+    planted.write_bytes(b"x" * 4096)
+    try:
+        found = host.scan(["/dev"], max_files=10**6, seconds=10, count=10**6)
+    finally:
+        planted.unlink()
+    assert found.complete
+    assert str(planted) not in [item["path"] for item in found.largest]
+
+
+def test_label_names_pick_no_kind() -> None:
+    """A label's name says what its value is, not what happened: `namespace` (every
+    Kubernetes alert) holds `space` and picked a disk analysis for a pod's 5xx rate."""
+    assert pick_kinds(request("Pod api-7f9 5xx rate high", alertname="KubeHighErrorRate",
+                              namespace="payments", pod="api-7f9"), ANALYSIS_KINDS) == []
+    assert pick_kinds(request("x", alertname="PodOOMKilled", namespace="payments"),
+                      ANALYSIS_KINDS) == ["memory"]  # a value still picks
+
+
+def test_a_word_picks_only_where_a_word_or_a_camel_case_part_starts() -> None:
+    """Inside words, `oom` was in 'room', `load` in 'download' and 'payload', `heap` in
+    'cheap': a meeting-room service's outage got a memory analysis, a payload error a CPU
+    one. A word still picks at the start of a part of a name written together."""
+    for title in ("Meeting room booking down", "Downloads failing", "Bad payload from partner",
+                  "Cheap tier over quota"):
+        assert pick_kinds(request(title), ANALYSIS_KINDS) == [], title
+    for title, kinds in (("PodOOMKilled", ["memory"]), ("node_load15 high", ["cpu"]),
+                         ("HTTPTimeout on checkout", ["network"]),
+                         ("NodeFileSystemAlmostFull", ["disk"]), ("CoreDNSDown", ["network"]),
+                         ("HighMemoryUsage", ["memory"]), ("KubeCPUOvercommit", ["cpu"]),
+                         ("inodes exhausted", ["disk"]), ("OOM", ["memory"])):
+        assert pick_kinds(request(title), ANALYSIS_KINDS) == kinds, title

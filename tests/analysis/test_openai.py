@@ -193,3 +193,98 @@ def test_a_model_provider_connects_only_to_its_base_url(stand_in: StandIn) -> No
     finally:
         _WATCHING.clear()
     assert [("127.0.0.1", stand_in.server.server_address[1])] == CONNECTS
+
+
+class Endless:
+    """A server that answers 200 and then sends `chunk` every `pause` seconds, for ever
+    (no Content-Length: the body ends when the connection does)."""
+
+    def __init__(self, chunk: bytes, pause: float) -> None:
+        self.stop = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(200)
+                self.end_headers()
+                try:
+                    while not outer.stop.wait(pause):
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                except OSError:  # the client hung up: what the test wants
+                    return
+
+            def log_message(self, *args: object) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def analyse_within(model: ModelProvider, seconds: float) -> Any:
+    """The provider's result, or a failure if it has none after `seconds` (the thread is
+    left to the stand-in's close)."""
+    found: list[Any] = []
+    worker = threading.Thread(target=lambda: found.append(model.analyse(REQUEST)),
+                              daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert found, f"the provider was still reading after {seconds}s"
+    return found[0]
+
+
+@pytest.mark.parametrize(("chunk", "pause", "error"), [
+    # a model that streams without end: read up to the limit, never all into memory
+    (b"x" * 65536, 0.0, "the model's answer is too long"),
+    # a model that drips a byte at a time: each read is quick, the whole is not
+    (b"x", 0.05, "the model gave no answer in 0.75s"),
+])
+def test_an_endless_answer_is_cut_at_its_size_or_its_time(
+        chunk: bytes, pause: float, error: str) -> None:
+    server = Endless(chunk, pause)
+    try:
+        result = analyse_within(provider(server.url, timeout=1.0), 10)
+    finally:
+        server.close()
+    assert (result.fallback_used, result.error) == (True, error)
+
+
+def test_values_of_the_wrong_type_are_left_out_not_shown_as_python_text(
+        stand_in: StandIn) -> None:
+    stand_in.answer(json.dumps({
+        "summary": ["a", "b"], "probable_cause": {"x": 1}, "confidence": "0.9",
+        "recommendations": [
+            {"type": 5, "priority": None, "title": {"t": 1}, "actions": "rm -rf /"},
+            "check the disk",
+            {"type": ["disk"], "title": "Rotate the logs", "description": 7,
+             "actions": ["logrotate -f /etc/x", 1, None]}]}))
+    result = provider(stand_in.url).analyse(REQUEST)
+    local = LocalProvider(Analysis(provider="local")).analyse(REQUEST)
+    assert (result.fallback_used, result.summary, result.probable_cause,
+            result.confidence) == (False, local.summary, "", None)
+    assert [(item.type, item.priority, item.title, item.description, item.actions)
+            for item in result.recommendations] == [
+        ("general", "medium", "Rotate the logs", "", ("logrotate -f /etc/x",))]
+
+
+@pytest.mark.parametrize("confidence", ["NaN", "Infinity", "-Infinity"])
+def test_a_confidence_that_is_no_number_is_none(stand_in: StandIn, confidence: str) -> None:
+    stand_in.answer('{"summary": "s", "confidence": ' + confidence
+                    + ', "recommendations": [{"title": "t"}]}')
+    assert provider(stand_in.url).analyse(REQUEST).confidence is None
+
+
+def test_an_answer_none_of_whose_recommendations_is_usable_falls_back(
+        stand_in: StandIn) -> None:
+    stand_in.answer(json.dumps({"summary": "s", "recommendations": [{"title": 3}, "x"]}))
+    result = provider(stand_in.url).analyse(REQUEST)
+    assert (result.fallback_used, result.error) == (
+        True, "the model's answer is not the JSON asked for")

@@ -86,11 +86,12 @@ def test_a_model_needs_its_url_and_name_and_bounded_tokens(tmp_path: Path) -> No
 routes:
   - analysis: {provider: openai_compatible, max_tokens: 0}
 """)
-    found = problems([path])
-    assert len(found) == 3, found
-    assert any("base_url" in line for line in found)
-    assert any("model" in line for line in found)
-    assert any("max_tokens" in line for line in found)
+    found = [line.removeprefix(f"{path}:") for line in problems([path])]
+    # each missing key named once (the path holds the test's name, "model" among it)
+    assert sorted(found) == [
+        "2:15: routes[0].analysis: missing required key 'base_url'",
+        "2:15: routes[0].analysis: missing required key 'model'",
+        "2:57: routes[0].analysis.max_tokens: expected a number at least 1, got 0"], found
 
 
 def test_an_unknown_follow_up_is_refused(tmp_path: Path) -> None:
@@ -122,3 +123,15 @@ services:
 """)
     found = problems([path])
     assert len(found) == 1 and "gone.key' does not exist" in found[0], found
+
+
+def test_a_relative_scan_path_is_refused(tmp_path: Path) -> None:
+    """Scanned from wherever the daemon started, as a disk check's path would be."""
+    path = write(tmp_path, "router.yaml", """
+services:
+  - id: db
+    analysis: {provider: local, paths: [/var/log, logs]}
+""")
+    found = [line.removeprefix(f"{path}:") for line in problems([path])]
+    assert found == ["3:51: services[0].analysis.paths[1]: expected an absolute path such as "
+                     "/var/log, got 'logs'"], found

@@ -11,6 +11,7 @@ import json
 import textwrap
 import threading
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -198,7 +199,7 @@ async def test_the_result_is_stored_shown_and_sent_to_the_channels_that_ask(
     assert follow_up["text"] == (
         "DiskFull: looked at disk; 1 recommendation\nProbable cause: /var is 97% full\n"
         "- [critical] /var is 97% full: 1 GiB free\n\n"
-        "Incident: http://127.0.0.1:9080/v1/incidents/INC1")
+        "Incident: http://127.0.0.1:9080/ui/incidents/INC1")
     runs = await runs_of(engine, incident_id)
     assert len(runs) == 1
     run = runs[0]
@@ -234,6 +235,24 @@ async def test_the_run_is_written_with_the_first_page_and_not_before(
     repeat = await engine.ingest([alert("DiskFull")])  # joins: no second run
     assert repeat[0].incident_id == incident_id
     assert len(await runs_of(engine, incident_id)) == 1
+
+
+async def test_every_new_incident_gets_its_run_also_when_opened_on_the_trio_thread(
+        harness: Harness) -> None:
+    """Once the store's memory holds the open incidents, a new alert is opened the quick
+    way (engine/openings.py), not the ordinary one: its page's unit writes the run too."""
+    quick = Quick()
+    engine = await harness.start(quick)
+    harness.scopes[1].cancel()  # no pool: the runs stay as the pages' units wrote them
+    await trio.lowlevel.checkpoint()
+    accepted = []
+    for name in ("DiskFull", "OOMKill", "HighCPU"):
+        accepted += await engine.ingest([alert(name)])
+    assert engine.ingesting.openings.planned >= 1  # the quick way was taken
+    for item in accepted:
+        assert item.action == "opened" and item.incident_id is not None
+        runs = await runs_of(engine, item.incident_id)
+        assert [run.status for run in runs] == ["pending"], item.incident_id
 
 
 async def test_a_restart_takes_up_runs_left_pending_or_running(
@@ -332,3 +351,27 @@ async def test_a_store_failure_leaves_the_runs_waiting_not_the_pool_dead(
         scope.cancel()
     finally:
         await store.close()
+
+
+class FellBack(Quick):
+    """A model's provider whose model failed: the local result, with why."""
+
+    def analyse(self, request: Request) -> Result:
+        return replace(super().analyse(request), fallback_used=True,
+                       error="the model answered 500")
+
+
+async def test_a_fallback_s_reason_is_on_the_timeline(harness: Harness) -> None:
+    """`router incident show` said fallback_used=true and not why."""
+    engine = await harness.start(FellBack())
+    incident_id = (await engine.ingest([alert("DiskFull")]))[0].incident_id
+    assert incident_id is not None
+    with trio.fail_after(10):
+        while [run.status for run in await runs_of(engine, incident_id)] != [  # noqa: ASYNC110
+                "succeeded"]:  # the store has no event to wait on
+            await trio.sleep(0.01)
+    detail = await engine.incident(incident_id)
+    assert detail is not None
+    entry = detail.timeline[-1]
+    assert (entry.action, entry.details["fallback_used"], entry.details["error"]) == (
+        "analysis succeeded", "true", "the model answered 500")

@@ -2,11 +2,13 @@
 
 Shape is the schema's (provider, types, bounds of the counts); here is what needs more than
 one value or a parser: a provider's URL, an `api_key` written only as `${env:}` or
-`${file:}`, and durations within bounds, so `router validate` finds each at its place.
+`${file:}`, absolute `paths`, and durations within bounds, so `router validate` finds each
+at its place.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +55,10 @@ def analysis(context: Context, data: dict[str, Any], source: Source) -> Analysis
                for kind, words in data["keywords"].items()}})
     if "paths" in data:
         values["paths"] = tuple(data["paths"])
+        for index, path in enumerate(values["paths"]):
+            if not os.path.isabs(path):  # else scanned from wherever the daemon started
+                context.error(source.at("paths").at(index), "expected an absolute path such "
+                                                            f"as /var/log, got {path!r}")
     return Analysis(provider=data["provider"], where=context.place(source), **values)
 
 
