@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
@@ -29,6 +30,7 @@ from router.config.secrets import SecretResolver
 from router.errors import BadRequest, Problem, Where
 
 SCHEMA_NAME = "router-test.json"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,44 +68,62 @@ def _fast_validator() -> Any:
     return jsonschema_rs.validator_for(_schema())
 
 
-def _shape_problems(data: dict[str, Any], root: Source) -> list[Problem]:
+def _shape_problems(data: dict[str, Any], root: Source
+                    ) -> tuple[list[Problem], dict[int, set[str]]]:
+    """The schema's problems, and for each case that has some the keys under which they
+    are ("" for the case itself), so the case's other fields are still checked."""
     if _fast_validator().is_valid(data):
-        return []
+        return [], {}
     validator = jsonschema.Draft202012Validator(_schema())
-    return [_shape_problem(root, error) for error in validator.iter_errors(data)]
+    problems: list[Problem] = []
+    broken: dict[int, set[str]] = {}
+    for error in validator.iter_errors(data):
+        problems.append(_shape_problem(root, error))
+        place = list(error.absolute_path)
+        if len(place) >= 2 and place[0] == "cases" and isinstance(place[1], int):
+            broken.setdefault(place[1], set()).add(str(place[2]) if len(place) > 2 else "")
+        else:
+            broken[-1] = {""}  # the file's own shape: no case can be read
+    return problems, broken
 
 
 def read_cases(paths: list[Path], limits: AlertLimits) -> list[Case]:
     """Every case of the files, in order.
 
     Raises:
-        CasesInvalid: with every problem of every file (YAML, shape, instant, alert).
+        CasesInvalid: with every problem of every file (YAML, shape, instant, alert), all
+            at once: a case's fields that fit the schema are checked even when others do
+            not, so a file is fixed in one round.
     """
     cases: list[Case] = []
     problems: list[Problem] = []
     for path in paths:
         documents, found = read_file(path, SecretResolver(resolve=False))
-        problems += found
         for document in documents:
-            shape = _shape_problems(document.data, document.source)
-            problems += shape
-            if shape:
+            shape, broken = _shape_problems(document.data, document.source)
+            found += shape
+            if -1 in broken:
                 continue
             for index, raw in enumerate(document.data["cases"]):
                 source = document.source.at("cases").at(index)
                 try:
-                    cases.append(_case(raw, source, limits))
+                    case = _case(raw, source, limits, broken.get(index, set()))
                 except _Bad as bad:
-                    problems.append(bad.problem)
+                    found += bad.problems
+                    continue
+                if case is not None:
+                    cases.append(case)
+        problems += sorted(found, key=lambda problem: (problem.where.line,
+                                                        problem.where.column))
     if problems:
         raise CasesInvalid(problems)
     return cases
 
 
 class _Bad(Exception):
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
+    def __init__(self, *problems: Problem) -> None:
+        super().__init__("; ".join(map(str, problems)))
+        self.problems = list(problems)
 
 
 def _shape_problem(root: Source, error: jsonschema.ValidationError) -> Problem:
@@ -124,17 +144,45 @@ def _shape_problem(root: Source, error: jsonschema.ValidationError) -> Problem:
     return Problem(source.where, source.path, error.message)
 
 
-def _case(raw: dict[str, Any], source: Source, limits: AlertLimits) -> Case:
-    at = _instant(raw, source)
-    alert = None
-    if "alert" in raw:
-        alert = _native(raw["alert"], source.at("alert"), limits)
-    elif "payload" in raw:
-        alert = _payload(raw, source, limits, at)
-    firing = tuple(_native(item, source.at("firing").at(index), limits)
-                   for index, item in enumerate(raw.get("firing", ())))
+_SOMETIME = datetime(2026, 1, 1, tzinfo=UTC)
+"""The instant a payload is read at when its case's `at` is itself wrong: its problems are
+still found in the same round."""
+
+
+def _case(raw: dict[str, Any], source: Source, limits: AlertLimits,
+          broken: set[str]) -> Case | None:
+    """The case, or every problem of its fields (those without a shape problem: `broken`
+    names the others; a case with any yields None).
+
+    Raises:
+        _Bad: with each problem found.
+    """
+    problems: list[Problem] = []
+
+    def checked(key: str, read: Callable[[], T]) -> T | None:
+        if key not in raw or key in broken:
+            return None
+        try:
+            return read()
+        except _Bad as bad:
+            problems.extend(bad.problems)
+            return None
+
+    at = checked("at", lambda: _instant(raw, source)) if "timezone" not in broken else None
+    alert = checked("alert", lambda: _native(raw["alert"], source.at("alert"), limits))
+    if "format" in raw and "format" not in broken:
+        alert = checked("payload", lambda: _payload(raw, source, limits, at or _SOMETIME)) \
+            or alert
+    firing = [checked("firing", functools.partial(
+        _native, item, source.at("firing").at(index), limits))
+        for index, item in enumerate(raw.get("firing", ()) if "firing" not in broken else ())]
+    if problems:
+        raise _Bad(*problems)
+    if broken or at is None:
+        return None
     return Case(name=raw["name"], where=source.where, at=at, expect=raw.get("expect", {}),
-                alert=alert, firing=firing, rota=raw.get("rota"))
+                alert=alert, firing=tuple(item for item in firing if item is not None),
+                rota=raw.get("rota"))
 
 
 def _instant(raw: dict[str, Any], source: Source) -> datetime:

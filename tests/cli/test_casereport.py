@@ -336,3 +336,41 @@ def test_who_is_paged_at_a_level_is_compared_in_any_order(tmp_path: Path) -> Non
         "      levels:",
         '    -   - {"level": 1, "after": "0m", "paged": ["ben via mail", "cat via mail"]}',
         '    +   - {"level": 1, "after": "0m", "paged": ["ben via mail", "ann via mail"]}']
+
+
+def test_every_problem_of_every_case_is_reported_at_once(config: Path, tmp_path: Path) -> None:
+    # they came in rounds: shape first, then at/timezone/format, then payloads one at a time
+    path = cases_file(tmp_path, """
+        cases:
+          - name: shape and instant
+            at: tuesday
+            rota: ops
+            expect: {on_cal: ann}
+          - name: timezone and payload
+            at: "2026-03-05T09:30:00"
+            timezone: Europe/Berln
+            format: alertmanager
+            payload: {status: firing, alerts: []}
+          - name: another payload
+            at: soon
+            format: pagerduty
+            payload: {event_action: trigger}
+          - name: firing
+            at: "2026-03-05T09:30:00Z"
+            alert: {labels: {team: web}}
+            firing: [{labels: {a: b}}, {severity: loud}]
+        """)
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[0] == "router test: invalid test files:"
+    assert lines[1:] == [f"{path}:{line}" for line in (
+        "4:9: cases[0].at: expected an ISO 8601 instant, got 'tuesday'",
+        "6:14: cases[0].expect.on_cal: unknown key 'on_cal'; expected one of: channels, "
+        "escalation_policy, levels, on_call, routes, service, suppressed, suppressed_by",
+        "9:15: cases[1].timezone: 'Europe/Berln' is not a known timezone",
+        "11:14: cases[1].payload: expected a payload of exactly one alert, it holds 0",
+        "13:9: cases[2].at: expected an ISO 8601 instant, got 'soon'",
+        "15:14: cases[2].payload: routing_key: is required",
+        "19:43: cases[3].firing[1].severity: 'loud' is not one of ['critical', 'error', "
+        "'warning', 'info']")]
