@@ -374,3 +374,17 @@ def test_every_problem_of_every_case_is_reported_at_once(config: Path, tmp_path:
         "15:14: cases[2].payload: routing_key: is required",
         "19:43: cases[3].firing[1].severity: 'loud' is not one of ['critical', 'error', "
         "'warning', 'info']")]
+
+
+@pytest.mark.parametrize("text", ["cases: []\n", "# nothing yet\n"])
+def test_no_case_at_all_exits_5_as_pytest_does(config: Path, tmp_path: Path,
+                                                text: str) -> None:
+    empty = cases_file(tmp_path, text, "empty.yaml")
+    code, out, err = run("test", "--config", str(config), str(empty))
+    assert (code, err) == (5, "")
+    assert out.splitlines()[-1] == " no cases ".center(72, "=")
+    code, _, _ = run("test", "--config", str(config), str(empty), "--format", "json")
+    assert code == 5
+    # another file has cases: the run is judged by them
+    some = cases_file(tmp_path, CASES)
+    assert run("test", "--config", str(config), str(empty), str(some))[0] == 0
