@@ -1,4 +1,4 @@
-"""Read `router test` files into cases (room: cli; imports config, alerts, errors).
+"""Read `router test` files into cases (room: cli; imports config, alerts, core, errors).
 
 A test file is YAML in the shape of schemas/router-test.json. It is parsed by the config
 loader's own reader (so every value keeps its file:line:col) and checked against that
@@ -27,6 +27,7 @@ from router.config.load import Source, read_file
 from router.config.model import AlertLimits
 from router.config.schema import schema_directory
 from router.config.secrets import SecretResolver
+from router.core.walltime import WallTimeError, settle
 from router.errors import BadRequest, Problem, Where
 
 SCHEMA_NAME = "router-test.json"
@@ -186,7 +187,8 @@ def _case(raw: dict[str, Any], source: Source, limits: AlertLimits,
 
 
 def _instant(raw: dict[str, Any], source: Source) -> datetime:
-    """`at` with its offset, or read in `timezone`; an instant with neither is an error."""
+    """`at` with its offset, or read in `timezone`; an instant with neither is an error, and
+    so is a time in `timezone` that a DST change skips or repeats (core/walltime.py)."""
     try:
         at = datetime.fromisoformat(str(raw["at"]))
     except ValueError:
@@ -198,7 +200,13 @@ def _instant(raw: dict[str, Any], source: Source) -> datetime:
         except (ZoneInfoNotFoundError, ValueError):
             raise _Bad(Problem(source.at("timezone").where, source.at("timezone").path,
                                f"{raw['timezone']!r} is not a known timezone")) from None
-        return at.replace(tzinfo=zone) if at.tzinfo is None else at.astimezone(zone)
+        if at.tzinfo is not None:
+            return at.astimezone(zone)
+        try:
+            return settle(at, zone)
+        except WallTimeError as error:
+            raise _Bad(Problem(source.at("at").where, source.at("at").path,
+                               str(error))) from None
     if at.tzinfo is None:
         raise _Bad(Problem(source.at("at").where, source.at("at").path,
                            "expected an offset (2026-03-02T03:00:00+01:00) or a `timezone`"))

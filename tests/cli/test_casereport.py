@@ -388,3 +388,23 @@ def test_no_case_at_all_exits_5_as_pytest_does(config: Path, tmp_path: Path,
     # another file has cases: the run is judged by them
     some = cases_file(tmp_path, CASES)
     assert run("test", "--config", str(config), str(empty), str(some))[0] == 0
+
+
+@pytest.mark.parametrize(("at", "expected"), [
+    ("2026-03-29T02:30:00", "4:9: cases[0].at: 2026-03-29T02:30:00 does not exist in "
+     "Europe/Berlin: the clocks skip it when they go from UTC+01:00 to UTC+02:00"),
+    ("2026-10-25T02:30:00", "4:9: cases[0].at: 2026-10-25T02:30:00 happens twice in "
+     "Europe/Berlin: 2026-10-25T02:30:00+02:00 or 2026-10-25T02:30:00+01:00; give the "
+     "offset"),
+])
+def test_an_at_the_dst_change_skips_or_repeats_is_an_error(
+        config: Path, tmp_path: Path, at: str, expected: str) -> None:
+    path = cases_file(tmp_path, f"\ncases:\n  - name: n\n    at: '{at}'\n"
+                                "    timezone: Europe/Berlin\n    rota: ops\n"
+                                "    expect: {on_call: ann}\n")
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == ["router test: invalid test files:", f"{path}:{expected}"]
+    # an offset says which of the two readings is meant
+    path.write_text(path.read_text().replace(f"'{at}'", f"'{at}+01:00'"))
+    assert run("test", "--config", str(config), str(path))[2] == ""
