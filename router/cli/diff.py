@@ -22,7 +22,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,6 +35,7 @@ from router.config.build import build_config
 from router.config.load import YAML_SUFFIXES
 from router.config.model import Config
 from router.config.secrets import SecretResolver
+from router.engine import roster
 from router.review import report
 from router.review.compare import CaseAnswers, review
 from router.review.model import Compared
@@ -67,7 +68,8 @@ def add_commands(commands: Any) -> None:
     diff.add_argument("--weeks", type=positive, default=4, metavar="N",
                       help="how far ahead to compare shifts and coverage (default: 4)")
     diff.add_argument("--at", metavar="INSTANT",
-                      help="compare from this instant, ISO 8601 with an offset (default: now)")
+                      help="compare from this instant, ISO 8601; without an offset in NEW's "
+                           "settings' timezone, as `router oncall --at` (default: now)")
     diff.add_argument("--format", choices=sorted(FORMATS), default="text",
                       help="text (default), markdown for a pull-request comment, or json "
                            "(its shape: docs/diff.md)")
@@ -83,12 +85,15 @@ def run_diff(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"router diff: {what}", file=err)
         return EXIT_USAGE
     try:
-        start = SystemClock().now() if arguments.at is None else _instant(arguments.at)
+        if arguments.at is not None:  # its words, before the configs: a usage error first
+            _instant(arguments.at, UTC)
         with _directories(arguments) as (old_side, new_side):
             shown = arguments.config if arguments.git else None
             old = _load(old_side.directory, "OLD", shown) if old_side.directory else _NONE
             assert new_side.directory is not None  # git_trees raises when NEW lacks it
             new = _load(new_side.directory, "NEW", shown)
+            start = SystemClock().now() if arguments.at is None \
+                else _instant(arguments.at, new.settings.timezone)
             answers = list(_answers(old, new, old_side.directories + new_side.directories,
                                     shown))
     except BadInput as bad:
@@ -118,15 +123,13 @@ _NONE = build_config([], SecretResolver(resolve=False), [], files=[])
 """OLD before a config's first commit: nothing in it, so everything in NEW is added."""
 
 
-def _instant(text: str) -> datetime:
+def _instant(text: str, zone: tzinfo) -> datetime:
+    """`--at` as `router oncall --at` reads it: without an offset, in NEW's settings'
+    timezone."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"--at: expected an ISO 8601 instant such as "
-                       f"2026-03-02T09:00:00+01:00, got {text!r}") from None
-    if moment.tzinfo is None:
-        raise BadInput(f"--at: expected an offset (2026-03-02T09:00:00+01:00), got {text!r}")
-    return moment
+        return roster.read_instant(text, zone)
+    except ValueError as error:
+        raise BadInput(f"--at: {error}") from None
 
 
 def _load(directory: Path, side: str, shown: Path | None) -> Config:

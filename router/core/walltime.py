@@ -11,15 +11,14 @@ both are errors that say what the time could mean.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 
 class WallTimeError(ValueError):
     """A wall-clock time that does not exist, or exists twice, in its timezone."""
 
 
-def settle(wall: datetime, zone: ZoneInfo) -> datetime:
+def settle(wall: datetime, zone: tzinfo) -> datetime:
     """`wall` (naive) in `zone`, as an aware instant.
 
     Raises:
@@ -29,13 +28,13 @@ def settle(wall: datetime, zone: ZoneInfo) -> datetime:
     first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
     if first.utcoffset() == second.utcoffset():
         return first
-    shown = wall.isoformat()
+    shown, name = wall.isoformat(), getattr(zone, "key", str(zone))
     if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
         raise WallTimeError(
-            f"{shown} does not exist in {zone.key}: the clocks skip it when they go from "
+            f"{shown} does not exist in {name}: the clocks skip it when they go from "
             f"{_offset(first)} to {_offset(second)}")
     raise WallTimeError(
-        f"{shown} happens twice in {zone.key}: {first.isoformat()} or {second.isoformat()}; "
+        f"{shown} happens twice in {name}: {first.isoformat()} or {second.isoformat()}; "
         "give the offset")
 
 

@@ -150,9 +150,8 @@ def test_an_invalid_test_file_exits_2(tmp_path: Path) -> None:
     ((), "router diff: give two directories, OLD and NEW"),
     (("a", "b", "--git", "HEAD"), "router diff: give OLD and NEW directories, or --git "
                                   "REV[..REV], not both"),
-    (("a", "b", "--at", "2026-03-02T09:00"), "router diff: --at: expected an offset "
-                                             "(2026-03-02T09:00:00+01:00), got "
-                                             "'2026-03-02T09:00'"),
+    (("a", "b", "--at", "soon"), "router diff: --at: expected a date and time such as "
+                                 "2026-12-24T09:00 or 2026-12-24T09:00:00+01:00, got 'soon'"),
 ])
 def test_usage_errors_exit_2(argv: tuple[str, ...], message: str) -> None:
     assert run("diff", *argv) == (2, "", message + "\n")
@@ -283,3 +282,18 @@ def test_the_header_names_the_two_directories(tmp_path: Path) -> None:
     code, out, _ = run("diff", str(old), str(new), "--at", AT, "--format", "markdown")
     assert code == 0
     assert f"Compares `{old}` (OLD) with `{new}` (NEW)." in out.splitlines()
+
+
+def test_at_without_an_offset_is_read_in_new_settings_timezone(tmp_path: Path) -> None:
+    # as `router oncall --at` reads it; it was refused ("expected an offset")
+    zoned = "settings: {timezone: Europe/Berlin}\n" + CONFIG
+    old, new = write(tmp_path / "old", zoned), write(tmp_path / "new", zoned)
+    code, out, err = run("diff", str(old), str(new), "--at", "2026-03-02T09:00",
+                         "--format", "json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["start"] == "2026-03-02T08:00:00+00:00"
+    code, out, err = run("diff", str(old), str(new), "--at", "2026-10-25T02:30")
+    assert (code, out) == (2, "")
+    assert err == ("router diff: --at: 2026-10-25T02:30:00 happens twice in Europe/Berlin: "
+                   "2026-10-25T02:30:00+02:00 or 2026-10-25T02:30:00+01:00; give the "
+                   "offset\n")
