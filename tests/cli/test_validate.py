@@ -293,3 +293,25 @@ def test_at_without_an_offset_is_read_in_the_settings_timezone(tmp_path: Path) -
     assert err == ("router validate: --at: 2026-03-08T02:30:00 does not exist in "
                    "America/New_York: the clocks skip it when they go from UTC-05:00 to "
                    "UTC-04:00\n")
+
+
+def test_strict_makes_every_warning_an_error(tmp_path: Path) -> None:
+    # a CI user's --strict: an unreachable route (or a policy that can reach nobody) fails
+    # the build too, not only coverage gaps
+    path = write(tmp_path, "routes.yaml", """
+        routes:
+          - name: everything
+          - name: web
+            match: [team=web]
+    """)
+    code, out, err = run("validate", "--strict", str(tmp_path))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"{path}:3:5: routes[1]: route 'web' can never match: route 'everything' at "
+        f"{path}:2:5 before it matches every alert and has no 'continue: true'",
+        "config invalid: 1 problem"]
+    code, out, _ = run("validate", "--strict", "--format", "json", str(tmp_path))
+    document = json.loads(out)
+    assert (code, document["valid"]) == (1, False)
+    assert [problem["severity"] for problem in document["problems"]] == ["error"]
+    assert run("validate", str(tmp_path))[0] == 0
