@@ -79,6 +79,8 @@ def _shape_problems(data: dict[str, Any], root: Source
     problems: list[Problem] = []
     broken: dict[int, set[str]] = {}
     for error in validator.iter_errors(data):
+        if error.validator == "oneOf" and not isinstance(error.instance, dict):
+            continue  # a case that is no mapping: its type error says so
         problems.append(_shape_problem(root, error))
         place = list(error.absolute_path)
         if len(place) >= 2 and place[0] == "cases" and isinstance(place[1], int):
@@ -106,6 +108,8 @@ def read_cases(paths: list[Path], limits: AlertLimits) -> list[Case]:
             if -1 in broken:
                 continue
             for index, raw in enumerate(document.data["cases"]):
+                if not isinstance(raw, dict):  # the schema said so; nothing else to read
+                    continue
                 source = document.source.at("cases").at(index)
                 try:
                     case = _case(raw, source, limits, broken.get(index, set()))

@@ -376,6 +376,22 @@ def test_every_problem_of_every_case_is_reported_at_once(config: Path, tmp_path:
         "'warning', 'info']")]
 
 
+def test_a_case_that_is_not_a_mapping_is_a_problem_not_a_traceback(
+        config: Path, tmp_path: Path) -> None:
+    # "patterns" holds "at": read as a case's keys, it was a TypeError
+    path = cases_file(tmp_path, """
+        cases:
+          - patterns
+          - {name: x, at: soon, rota: ops}
+        """)
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        "router test: invalid test files:",
+        f"{path}:3:5: cases[0]: 'patterns' is not of type 'object'",
+        f"{path}:4:19: cases[1].at: expected an ISO 8601 instant, got 'soon'"]
+
+
 @pytest.mark.parametrize("text", ["cases: []\n", "# nothing yet\n"])
 def test_no_case_at_all_exits_5_as_pytest_does(config: Path, tmp_path: Path,
                                                 text: str) -> None:
