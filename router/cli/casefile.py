@@ -192,7 +192,8 @@ def _case(raw: dict[str, Any], source: Source, limits: AlertLimits,
 
 def _instant(raw: dict[str, Any], source: Source) -> datetime:
     """`at` with its offset, or read in `timezone`; an instant with neither is an error, and
-    so is a time in `timezone` that a DST change skips or repeats (core/walltime.py)."""
+    so is a time in `timezone` that a DST change skips, or repeats without a `fold` to say
+    which reading (core/walltime.py)."""
     try:
         at = datetime.fromisoformat(str(raw["at"]))
     except ValueError:
@@ -207,10 +208,12 @@ def _instant(raw: dict[str, Any], source: Source) -> datetime:
         if at.tzinfo is not None:
             return at.astimezone(zone)
         try:
-            return settle(at, zone)
+            return settle(at, zone, raw.get("fold"))
         except WallTimeError as error:
+            more = ", or `fold: 0` for the first and `fold: 1` for the second" \
+                if "twice" in str(error) else ""
             raise _Bad(Problem(source.at("at").where, source.at("at").path,
-                               str(error))) from None
+                               f"{error}{more}")) from None
     if at.tzinfo is None:
         raise _Bad(Problem(source.at("at").where, source.at("at").path,
                            "expected an offset (2026-03-02T03:00:00+01:00) or a `timezone`"))

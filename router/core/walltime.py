@@ -18,12 +18,14 @@ class WallTimeError(ValueError):
     """A wall-clock time that does not exist, or exists twice, in its timezone."""
 
 
-def settle(wall: datetime, zone: tzinfo) -> datetime:
-    """`wall` (naive) in `zone`, as an aware instant.
+def settle(wall: datetime, zone: tzinfo, fold: int | None = None) -> datetime:
+    """`wall` (naive) in `zone`, as an aware instant; `fold` (0 the first, 1 the second)
+    picks one reading of a time the clocks pass twice.
 
     Raises:
         WallTimeError: the clocks skip `wall` there (a DST change forward), or pass it
-            twice (back): the message gives the offsets, and both readings.
+            twice (back) and no `fold` says which: the message gives the offsets, and both
+            readings.
     """
     first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
     if first.utcoffset() == second.utcoffset():
@@ -33,6 +35,8 @@ def settle(wall: datetime, zone: tzinfo) -> datetime:
         raise WallTimeError(
             f"{shown} does not exist in {name}: the clocks skip it when they go from "
             f"{_offset(first)} to {_offset(second)}")
+    if fold is not None:
+        return second if fold else first
     raise WallTimeError(
         f"{shown} happens twice in {name}: {first.isoformat()} or {second.isoformat()}; "
         "give the offset")

@@ -411,7 +411,7 @@ def test_no_case_at_all_exits_5_as_pytest_does(config: Path, tmp_path: Path,
      "Europe/Berlin: the clocks skip it when they go from UTC+01:00 to UTC+02:00"),
     ("2026-10-25T02:30:00", "4:9: cases[0].at: 2026-10-25T02:30:00 happens twice in "
      "Europe/Berlin: 2026-10-25T02:30:00+02:00 or 2026-10-25T02:30:00+01:00; give the "
-     "offset"),
+     "offset, or `fold: 0` for the first and `fold: 1` for the second"),
 ])
 def test_an_at_the_dst_change_skips_or_repeats_is_an_error(
         config: Path, tmp_path: Path, at: str, expected: str) -> None:
@@ -424,3 +424,24 @@ def test_an_at_the_dst_change_skips_or_repeats_is_an_error(
     # an offset says which of the two readings is meant
     path.write_text(path.read_text().replace(f"'{at}'", f"'{at}+01:00'"))
     assert run("test", "--config", str(config), str(path))[2] == ""
+
+
+def test_fold_picks_one_reading_of_an_ambiguous_at(config: Path, tmp_path: Path) -> None:
+    # both readings fall in ben's shift (from 09:00 on the 24th), each an instant of its own
+    path = cases_file(tmp_path, """
+        cases:
+          - {name: first, at: "2026-10-25T02:30:00", timezone: Europe/Berlin, fold: 0,
+             rota: ops, expect: {on_call: ben}}
+          - {name: second, at: "2026-10-25T02:30:00", timezone: Europe/Berlin, fold: 1,
+             rota: ops, expect: {on_call: ben}}
+        """)
+    code, out, err = run("test", "--config", str(config), str(path), "--format", "json")
+    assert (code, err, json.loads(out)["passed"]) == (0, "", 2)
+    cases = read_cases([path], AlertLimits())
+    assert [case.at.isoformat() for case in cases] == [
+        "2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00"]
+    # fold does not make a time the clocks skip exist
+    path.write_text(path.read_text().replace("2026-10-25T02:30", "2026-03-29T02:30"))
+    code, _, err = run("test", "--config", str(config), str(path))
+    assert code == 1
+    assert "does not exist in Europe/Berlin" in err
