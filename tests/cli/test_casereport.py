@@ -338,6 +338,24 @@ def test_who_is_paged_at_a_level_is_compared_in_any_order(tmp_path: Path) -> Non
         '    +   - {"level": 1, "after": "0m", "paged": ["ben via mail", "ann via mail"]}']
 
 
+def test_someone_paged_twice_at_a_level_is_compared_in_any_order(tmp_path: Path) -> None:
+    # ann on call and named too is paged twice at once; a case listing her pages apart
+    # (as router test itself printed them) failed: duplicates were sorted together
+    config = write_config(tmp_path, CONFIG.replace(
+        "- {targets: [{rota: ops}], delay: 15m}", "- {targets: [{rota: ops}, {person: ben}, "
+        "{person: ann}], delay: 15m}"))
+    path = cases_file(tmp_path, """
+        cases:
+          - name: ann twice
+            at: 2026-03-05T09:30:00+01:00
+            alert: {severity: critical, labels: {team: web}}
+            expect:
+              levels: [{level: 1, after: 0m, paged: [ann via mail, ben via mail, ann via mail]}]
+        """)
+    code, out, _ = run("test", "--config", str(config), str(path))
+    assert (code, out.splitlines()[0]) == (0, f"{path}:3:5: ann twice PASSED")
+
+
 def test_every_problem_of_every_case_is_reported_at_once(config: Path, tmp_path: Path) -> None:
     # they came in rounds: shape first, then at/timezone/format, then payloads one at a time
     path = cases_file(tmp_path, """
