@@ -6,7 +6,8 @@ Loads both configs (secrets unresolved: nothing is sent), runs every test file's
 with `router test`'s own runner (cli/cases.py), and prints what router/review finds.
 With `--git`, the config directory is taken from git: `git archive` of each revision
 into a temporary directory (REV alone: REV against the work tree; `A...B`: B against the
-merge base of A and B). No network, no daemon, no store.
+merge base of A and B); an OLD revision without the directory is a config's first change,
+compared with an empty config. No network, no daemon, no store.
 
 Exit: 0 reported; 1 `--fail-on gap` and NEW has a coverage gap OLD has not; 2 bad input
 (a path that is not a config, an unknown revision, invalid test files) or usage.
@@ -89,7 +90,8 @@ def run_diff(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             _instant(arguments.at, UTC)
         with _directories(arguments) as (old_side, new_side):
             shown = arguments.config if arguments.git else None
-            old = _load(old_side.directory, "OLD", shown) if old_side.directory else _NONE
+            old = _load(old_side.directory, "OLD", shown) if old_side.directory \
+                else _no_config()
             assert new_side.directory is not None  # git_trees raises when NEW lacks it
             new = _load(new_side.directory, "NEW", shown)
             start = SystemClock().now() if arguments.at is None \
@@ -119,8 +121,9 @@ class Side:
         return [] if self.directory is None else [self.directory]
 
 
-_NONE = build_config([], SecretResolver(resolve=False), [], files=[])
-"""OLD before a config's first commit: nothing in it, so everything in NEW is added."""
+def _no_config() -> Config:
+    """OLD before a config's first commit: nothing in it, so everything in NEW is added."""
+    return build_config([], SecretResolver(resolve=False), [], files=[])
 
 
 def _instant(text: str, zone: tzinfo) -> datetime:
