@@ -230,6 +230,11 @@ def test_an_unknown_rota_fails_the_case_saying_which_exist(config: Path,
     ("at: '2026-03-05T09:30:00Z'\n    alert: {severity: loud}",
      "5:23: cases[0].alert.severity: 'loud' is not one of ['critical', 'error', "
      "'warning', 'info']"),
+    # a stray copy of the silence schema sat among a level's keys (254094c)
+    ("at: '2026-03-05T09:30:00Z'\n    alert: {}\n"
+     "    expect: {levels: [{level: 1, silence: {matchers: [a=b]}}]}",
+     "6:34: cases[0].expect.levels[0].silence: unknown key 'silence'; expected one of: "
+     "after, level, paged"),
 ])
 def test_a_bad_test_file_is_named_by_file_line_and_column(
         config: Path, tmp_path: Path, case: str, expected: str) -> None:
