@@ -25,6 +25,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -48,8 +49,10 @@ EXPECTED = ("service", "routes", "channels", "suppressed", "suppressed_by",
 
 def make_case(number: int, randomness: random.Random) -> dict[str, Any]:
     instant = START + timedelta(minutes=randomness.randrange(365 * 24 * 60))
-    case: dict[str, Any] = {"name": f"case {number}", "timezone": randomness.choice(ZONES),
-                            "at": instant.replace(tzinfo=None).isoformat()}
+    zone = randomness.choice(ZONES)
+    # with its offset: a wall-clock time alone may fall in a DST change, which is an error
+    case: dict[str, Any] = {"name": f"case {number}", "timezone": zone,
+                            "at": instant.astimezone(ZoneInfo(zone)).isoformat()}
     labels = {"alertname": f"Alert{number % 50}", "instance": f"host{number % 30}",
               "env": randomness.choice(("production", "staging")),
               "team": randomness.choice(TEAMS)}

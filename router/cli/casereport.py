@@ -3,7 +3,8 @@
 Runs the cases of test files (schemas/router-test.json; docs/testing.md) against a config,
 with no daemon and no store, and reports them as pytest does: one line per case, then each
 failure with its file:line and a diff of what the case expected and what router does, then
-a summary line. Exit 1 on any failure, so CI fails; `--junit-xml PATH` writes the results
+a summary line. Exit 1 on any failure, so CI fails, and 5 when the files hold no case
+at all, as pytest does; `--junit-xml PATH` writes the results
 for CI systems that show JUnit reports.
 """
 
@@ -35,8 +36,11 @@ TESTS_DIRECTORY = ".tests"
 """Where test files live by default, inside the config directory: the config loader skips
 directories whose names start with a dot, so it never reads a test file as config."""
 
+EXIT_NO_CASES = 5
+"""As pytest's "no tests collected": files without a case are no passing test run."""
 _EXITS = ("exit status: 0 every case passed; 1 a case failed, or the config or a test file "
-          "is invalid; 2 usage. Config secrets are not resolved: nothing is sent.")
+          "is invalid; 2 usage; 5 the files hold no case at all. Config secrets are not "
+          "resolved: nothing is sent.")
 
 
 def add_commands(commands: Any) -> None:
@@ -70,6 +74,8 @@ def run_tests(arguments: argparse.Namespace, config: Config, out: TextIO) -> int
                     "cases": [_result_json(item) for item in results]}, out)
     else:
         print(report(results), file=out)
+    if not results:
+        return EXIT_NO_CASES
     return EXIT_OK if all(item.passed for item in results) else EXIT_INVALID
 
 

@@ -140,12 +140,18 @@ class Runner:
 def _in_expected_order(steps: list[dict[str, Any]], expected: list[Any]
                        ) -> list[dict[str, Any]]:
     """Each step's `paged` in the order the case lists them: pages of one step go out at
-    the same instant, so their order is no promise; who the case does not name comes last,
-    so a diff shows only who differs."""
+    the same instant, so their order is no promise (someone paged twice, as on-call and by
+    name, may be listed apart); who the case does not name comes last, so a diff shows only
+    who differs."""
     for step, wanted in zip(steps, expected, strict=False):
         names = wanted.get("paged", []) if isinstance(wanted, dict) else []
-        order = {name: index for index, name in enumerate(names)}
-        step["paged"] = sorted(step["paged"], key=lambda name: order.get(name, len(order)))
+        left = list(step["paged"])
+        ordered = []
+        for name in names:  # one of `left` per name the case lists, duplicates included
+            if name in left:
+                left.remove(name)
+                ordered.append(name)
+        step["paged"] = ordered + left
     return steps
 
 

@@ -6,7 +6,8 @@ Loads both configs (secrets unresolved: nothing is sent), runs every test file's
 with `router test`'s own runner (cli/cases.py), and prints what router/review finds.
 With `--git`, the config directory is taken from git: `git archive` of each revision
 into a temporary directory (REV alone: REV against the work tree; `A...B`: B against the
-merge base of A and B). No network, no daemon, no store.
+merge base of A and B); an OLD revision without the directory is a config's first change,
+compared with an empty config. No network, no daemon, no store.
 
 Exit: 0 reported; 1 `--fail-on gap` and NEW has a coverage gap OLD has not; 2 bad input
 (a path that is not a config, an unknown revision, invalid test files) or usage.
@@ -21,8 +22,8 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,10 +32,14 @@ from router.cli.cases import Runner
 from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, command, positive
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
+from router.config.build import build_config
 from router.config.load import YAML_SUFFIXES
 from router.config.model import Config
+from router.config.secrets import SecretResolver
+from router.engine import roster
 from router.review import report
 from router.review.compare import CaseAnswers, review
+from router.review.model import Compared
 
 TEST_DIRECTORIES = (".tests",)
 """Where `router test` looks; a `tests/` among the config would be read as config."""
@@ -64,7 +69,8 @@ def add_commands(commands: Any) -> None:
     diff.add_argument("--weeks", type=positive, default=4, metavar="N",
                       help="how far ahead to compare shifts and coverage (default: 4)")
     diff.add_argument("--at", metavar="INSTANT",
-                      help="compare from this instant, ISO 8601 with an offset (default: now)")
+                      help="compare from this instant, ISO 8601; without an offset in NEW's "
+                           "settings' timezone, as `router oncall --at` (default: now)")
     diff.add_argument("--format", choices=sorted(FORMATS), default="text",
                       help="text (default), markdown for a pull-request comment, or json "
                            "(its shape: docs/diff.md)")
@@ -80,31 +86,53 @@ def run_diff(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"router diff: {what}", file=err)
         return EXIT_USAGE
     try:
-        start = SystemClock().now() if arguments.at is None else _instant(arguments.at)
-        with _directories(arguments) as (old_directory, new_directory):
+        if arguments.at is not None:  # its words, before the configs: a usage error first
+            _instant(arguments.at, UTC)
+        with _directories(arguments) as (old_side, new_side):
             shown = arguments.config if arguments.git else None
-            old = _load(old_directory, "OLD", shown)
-            new = _load(new_directory, "NEW", shown)
-            answers = list(_answers(old, new, [old_directory, new_directory], shown))
+            old = _load(old_side.directory, "OLD", shown) if old_side.directory \
+                else _no_config()
+            assert new_side.directory is not None  # git_trees raises when NEW lacks it
+            new = _load(new_side.directory, "NEW", shown)
+            start = SystemClock().now() if arguments.at is None \
+                else _instant(arguments.at, new.settings.timezone)
+            answers = list(_answers(old, new, old_side.directories + new_side.directories,
+                                    shown))
     except BadInput as bad:
         print(f"router diff: {bad}", file=err)
         return EXIT_USAGE
-    found = review(old, new, start, timedelta(weeks=arguments.weeks), answers)
+    found = replace(review(old, new, start, timedelta(weeks=arguments.weeks), answers),
+                    old=old_side.compared, new=new_side.compared)
     print(FORMATS[arguments.format](found), file=out)
     if arguments.fail_on == "gap" and found.new_gaps:
         return EXIT_INVALID
     return EXIT_OK
 
 
-def _instant(text: str) -> datetime:
+@dataclass(frozen=True, slots=True)
+class Side:
+    """OLD or NEW: its directory (None: no config there yet) and its name in the report."""
+
+    directory: Path | None
+    compared: Compared
+
+    @property
+    def directories(self) -> list[Path]:
+        return [] if self.directory is None else [self.directory]
+
+
+def _no_config() -> Config:
+    """OLD before a config's first commit: nothing in it, so everything in NEW is added."""
+    return build_config([], SecretResolver(resolve=False), [], files=[])
+
+
+def _instant(text: str, zone: tzinfo) -> datetime:
+    """`--at` as `router oncall --at` reads it: without an offset, in NEW's settings'
+    timezone."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"--at: expected an ISO 8601 instant such as "
-                       f"2026-03-02T09:00:00+01:00, got {text!r}") from None
-    if moment.tzinfo is None:
-        raise BadInput(f"--at: expected an offset (2026-03-02T09:00:00+01:00), got {text!r}")
-    return moment
+        return roster.read_instant(text, zone)
+    except ValueError as error:
+        raise BadInput(f"--at: {error}") from None
 
 
 def _load(directory: Path, side: str, shown: Path | None) -> Config:
@@ -167,22 +195,24 @@ def _answer(runner: Runner, case: Case) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _directories(arguments: argparse.Namespace) -> Iterator[tuple[Path, Path]]:
-    """OLD and NEW as directories: the two given, or revisions extracted from git into a
+def _directories(arguments: argparse.Namespace) -> Iterator[tuple[Side, Side]]:
+    """OLD and NEW: the two directories given, or revisions extracted from git into a
     temporary directory that is removed afterwards."""
     if arguments.git is None:
-        yield arguments.directories[0], arguments.directories[1]
+        old, new = arguments.directories
+        yield Side(old, Compared(name=str(old))), Side(new, Compared(name=str(new)))
         return
     with tempfile.TemporaryDirectory(prefix="router-diff-") as temporary:
         yield git_trees(arguments.git, arguments.config, Path(temporary))
 
 
-def git_trees(revisions: str, config: Path, into: Path) -> tuple[Path, Path]:
+def git_trees(revisions: str, config: Path, into: Path) -> tuple[Side, Side]:
     """The config directory at each revision, extracted under `into` (the work tree's own
-    directory for the NEW side of a single revision).
+    directory for the NEW side of a single revision). OLD without the directory is a
+    config's first change: a Side without a directory, not an error.
 
     Raises:
-        BadInput: not in a git repository, an unknown revision, no such directory there.
+        BadInput: not in a git repository, an unknown revision, no such directory in NEW.
     """
     top = Path(_git(["rev-parse", "--show-toplevel"], Path.cwd()).decode().strip())
     relative = config.resolve().relative_to(top) if config.resolve().is_relative_to(top) \
@@ -191,14 +221,25 @@ def git_trees(revisions: str, config: Path, into: Path) -> tuple[Path, Path]:
         raise BadInput(f"--config {config}: not inside the repository at {top}")
     if "..." in revisions:
         first, _, second = revisions.partition("...")
-        first = _git(["merge-base", _commit(first or "HEAD", top),
-                      _commit(second or "HEAD", top)], top).decode().strip()
+        base = _git(["merge-base", _commit(first or "HEAD", top),
+                     _commit(second or "HEAD", top)], top).decode().strip()
+        first = f"the merge base of {first or 'HEAD'} and {second or 'HEAD'}"
+        old = _extract(base, relative, top, into / "old", first)
     elif ".." in revisions:
         first, _, second = revisions.partition("..")
+        old = _extract(first or "HEAD", relative, top, into / "old")
     else:
-        return _extract(revisions, relative, top, into / "old"), top / relative
-    return (_extract(first or "HEAD", relative, top, into / "old"),
-            _extract(second or "HEAD", relative, top, into / "new"))
+        old = _extract(revisions, relative, top, into / "old")
+        return old, Side(top / relative, Compared(name=f"{_name(relative)} in the work tree"))
+    new = _extract(second or "HEAD", relative, top, into / "new")
+    if new.directory is None:
+        raise BadInput(f"--git: {second or 'HEAD'} has no directory {_name(relative)!r} "
+                       "(--config names it relative to the current directory)")
+    return old, new
+
+
+def _name(relative: Path) -> str:
+    return relative.as_posix() if relative.parts else "."
 
 
 def _commit(revision: str, top: Path) -> str:
@@ -210,22 +251,29 @@ def _commit(revision: str, top: Path) -> str:
         raise BadInput(f"--git: unknown revision {revision!r}") from None
 
 
-def _extract(revision: str, relative: Path, top: Path, into: Path) -> Path:
-    commit = _commit(revision, top)
+def _extract(revision: str, relative: Path, top: Path, into: Path,
+             named: str | None = None) -> Side:
+    """`relative` at `revision` (`named` in the report, when not the revision's own
+    words); a Side without a directory when the revision has none there.
+
+    Raises:
+        BadInput: an unknown revision, or something other than a directory there.
+    """
+    commit, named = _commit(revision, top), named or revision
     if relative.parts:
         try:
             kind = _git(["cat-file", "-t", f"{commit}:{relative.as_posix()}"], top).strip()
         except BadInput:
-            kind = b""
+            return Side(None, Compared(name=f"no config yet ({_name(relative)} did not exist "
+                                       f"at {named})", exists=False))
         if kind != b"tree":
-            raise BadInput(f"--git: {revision} has no directory {relative.as_posix()!r} "
-                           "(--config names it relative to the current directory)")
+            raise BadInput(f"--git: {named} has {_name(relative)!r}, but not as a directory")
     archive = _git(["archive", "--format=tar", f"{commit}:{relative.as_posix()}"]
                    if relative.parts else ["archive", "--format=tar", commit], top)
     into.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
-    return into
+    return Side(into, Compared(name=f"{_name(relative)} at {named}"))
 
 
 def _git(arguments: list[str], where: Path) -> bytes:

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, command, print_json
 from router.config import ConfigInvalid, load_config
 from router.config.model import Config
-from router.replay import replay, window
+from router.replay import escalation_span, replay, window
 from router.replay.history import HistoryInvalid, read_history
 from router.replay.report import Outcome, as_json, as_markdown, as_text
 
@@ -46,7 +46,8 @@ def add_commands(commands: Any) -> None:
                              "(default: the first alert)")
     parser.add_argument("--to", dest="end", metavar="INSTANT",
                         help="up to (not including) this instant; timers stop there too "
-                             "(default: just after the last alert)")
+                             "(default: the last alert plus the longest escalation policy's "
+                             "total delay, so its escalations are counted)")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     parser.set_defaults(handler=run_replay)
 
@@ -83,7 +84,8 @@ def run_replay(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not arrivals:
         print(f"router replay: {arguments.alerts} holds no alerts", file=err)
         return EXIT_INVALID
-    chosen, span = window(arrivals, start, end)
+    chosen, span = window(arrivals, start, end,
+                          escalation_span(config, *([other] if other else [])))
     outcome = Outcome(config=" ".join(directory), tally=replay(config, chosen, span.end))
     against = _against(arguments.against, other, chosen, span.end)
     if arguments.format == "json":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 from router.config.model import Config, Override, Rota
@@ -25,6 +25,7 @@ from router.core.oncall import (
     shift_at,
     shifts_between,
 )
+from router.core.walltime import settle
 from router.errors import NotFound, Problem
 
 CALENDAR_SPAN = timedelta(weeks=8)
@@ -46,11 +47,12 @@ def read_instant(text: str, zone: tzinfo) -> datetime:
     """A date or instant someone typed to ask an on-call question (`router fatigue --from`,
     `GET /v1/fatigue?from=`, `--at`): ISO 8601, and without an offset wall-clock time in
     `zone` (the settings' or the rota's timezone), so that a bare date is the same local
-    day from the CLI and over HTTP, across DST changes too.
+    day from the CLI and over HTTP, across DST changes too. A wall-clock time that a DST
+    change skips or repeats in `zone` is no one instant: an error (core/walltime.py).
 
     Raises:
-        ValueError: not ISO 8601, or outside the years 1000 to 9000 (shift arithmetic near
-            year 1 or 9999 overflows).
+        ValueError: not ISO 8601, outside the years 1000 to 9000 (shift arithmetic near
+            year 1 or 9999 overflows), or a time that does not exist or exists twice.
     """
     try:
         moment = datetime.fromisoformat(text.strip())
@@ -59,7 +61,13 @@ def read_instant(text: str, zone: tzinfo) -> datetime:
                          f"2026-12-24T09:00:00+01:00, got {text!r}") from None
     if not 1000 <= moment.year <= 9000:
         raise ValueError(f"expected an instant between the years 1000 and 9000, got {text!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    if moment.tzinfo is not None:
+        return moment
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        return settle(moment, zone)
+    return moment.replace(tzinfo=zone)  # a day: from midnight (fold=0, as config times)
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,15 @@ class CaseChange:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Compared:
+    """One side of the comparison as the report names it: a directory, a revision, or "no
+    config yet" (`exists` false: a config's first change, all of NEW is added)."""
+
+    name: str
+    exists: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Review:
     """Everything `router diff` reports about OLD -> NEW over [start, end)."""
 
@@ -93,6 +102,8 @@ class Review:
     other: Section = Section()
     """The rest of the config by `section.id` (`settings` whole): rotas' definitions,
     suppressions, time intervals, inhibit rules, heartbeats, jobs, checks."""
+    old: Compared = Compared(name="OLD")
+    new: Compared = Compared(name="NEW")
 
     @property
     def empty(self) -> bool:

@@ -97,7 +97,8 @@ def _special(value: object) -> Plain:
 
 def changes(before: Plain, after: Plain, path: str = "") -> list[FieldChange]:
     """Where two plain values differ: dicts key by key, lists of dicts item by item (an
-    item only one side has is a change from or to None), anything else whole."""
+    item only one side has is a change from or to None), anything else whole (its dicts
+    without their unset keys)."""
     if before == after:
         return []
     if isinstance(before, dict) and isinstance(after, dict):
@@ -112,7 +113,17 @@ def changes(before: Plain, after: Plain, path: str = "") -> list[FieldChange]:
             found += changes(before[index] if index < len(before) else None,
                              after[index] if index < len(after) else None, f"{path}[{index}]")
         return found
-    return [FieldChange(path, before, after)]
+    return [FieldChange(path, _set(before), _set(after))]
+
+
+def _set(value: Plain) -> Plain:
+    """A value shown whole (a level added or removed) without the keys it leaves unset: a
+    reviewer reads `{"delay": "5m"}`, not `"retry_interval": null, "skip_empty": null`."""
+    if isinstance(value, dict):
+        return {key: _set(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_set(item) for item in value]
+    return value
 
 
 def _records(value: Plain) -> bool:

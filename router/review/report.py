@@ -14,7 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from router.core.coverage import Gap
-from router.review.model import Review, Section
+from router.review.model import Compared, Review, Section
 from router.review.plain import FieldChange, Plain
 
 JSON_VERSION = 1
@@ -84,7 +84,8 @@ def _parts(review: Review) -> Iterator[tuple[str, list[str]]]:
 
 def text(review: Review) -> str:
     window = f"from {_instant(review.start, UTC)} until {_instant(review.end, UTC)}"
-    lines = [f"router diff: shifts and coverage {window}"]
+    lines = [f"router diff: {review.old.name} -> {review.new.name}",
+             f"shifts and coverage {window}"]
     for title, items in _parts(review):
         if items:
             lines += ["", f"{title}:", *(f"  {item}" for item in items)]
@@ -103,6 +104,7 @@ def _code(value: str) -> str:
 def markdown(review: Review) -> str:
     """For a pull-request comment: a heading, a summary line, one list or table per part."""
     lines = ["### router diff", "",
+             f"Compares {_side(review.old)} (OLD) with {_side(review.new)} (NEW).",
              f"Shifts and coverage from {_instant(review.start, UTC)} "
              f"until {_instant(review.end, UTC)}."]
     if review.empty:
@@ -125,6 +127,11 @@ def markdown(review: Review) -> str:
             lines += ["", f"... and {len(rota.moves) - MARKDOWN_ROWS} more shifts "
                       "(`router diff --format text` lists them all)."]
     return _fitted(lines)
+
+
+def _side(side: Compared) -> str:
+    """A directory or revision as code; "no config yet" as words."""
+    return _code(side.name) if side.exists else f"*{side.name}*"
 
 
 def _fitted(lines: list[str]) -> str:
@@ -167,6 +174,8 @@ def as_json(review: Review) -> dict[str, Any]:
     return {
         "version": JSON_VERSION,
         "start": review.start.isoformat(), "end": review.end.isoformat(),
+        "old": {"name": review.old.name, "exists": review.old.exists},
+        "new": {"name": review.new.name, "exists": review.new.exists},
         "changed": not review.empty,
         "routes": routes,
         "cases": [{"name": case.name, "file": case.where.file, "line": case.where.line,

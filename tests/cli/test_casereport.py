@@ -230,6 +230,11 @@ def test_an_unknown_rota_fails_the_case_saying_which_exist(config: Path,
     ("at: '2026-03-05T09:30:00Z'\n    alert: {severity: loud}",
      "5:23: cases[0].alert.severity: 'loud' is not one of ['critical', 'error', "
      "'warning', 'info']"),
+    # a stray copy of the silence schema sat among a level's keys (254094c)
+    ("at: '2026-03-05T09:30:00Z'\n    alert: {}\n"
+     "    expect: {levels: [{level: 1, silence: {matchers: [a=b]}}]}",
+     "6:34: cases[0].expect.levels[0].silence: unknown key 'silence'; expected one of: "
+     "after, level, paged"),
 ])
 def test_a_bad_test_file_is_named_by_file_line_and_column(
         config: Path, tmp_path: Path, case: str, expected: str) -> None:
@@ -354,3 +359,130 @@ def test_a_case_s_alert_may_name_its_source(config: Path, tmp_path: Path) -> Non
         """)
     code, out, err = run("test", "--config", str(config), str(path))
     assert (code, err) == (0, ""), out
+
+
+def test_someone_paged_twice_at_a_level_is_compared_in_any_order(tmp_path: Path) -> None:
+    # ann on call and named too is paged twice at once; a case listing her pages apart
+    # (as router test itself printed them) failed: duplicates were sorted together
+    config = write_config(tmp_path, CONFIG.replace(
+        "- {targets: [{rota: ops}], delay: 15m}", "- {targets: [{rota: ops}, {person: ben}, "
+        "{person: ann}], delay: 15m}"))
+    path = cases_file(tmp_path, """
+        cases:
+          - name: ann twice
+            at: 2026-03-05T09:30:00+01:00
+            alert: {severity: critical, labels: {team: web}}
+            expect:
+              levels: [{level: 1, after: 0m, paged: [ann via mail, ben via mail, ann via mail]}]
+        """)
+    code, out, _ = run("test", "--config", str(config), str(path))
+    assert (code, out.splitlines()[0]) == (0, f"{path}:3:5: ann twice PASSED")
+
+
+def test_every_problem_of_every_case_is_reported_at_once(config: Path, tmp_path: Path) -> None:
+    # they came in rounds: shape first, then at/timezone/format, then payloads one at a time
+    path = cases_file(tmp_path, """
+        cases:
+          - name: shape and instant
+            at: tuesday
+            rota: ops
+            expect: {on_cal: ann}
+          - name: timezone and payload
+            at: "2026-03-05T09:30:00"
+            timezone: Europe/Berln
+            format: alertmanager
+            payload: {status: firing, alerts: []}
+          - name: another payload
+            at: soon
+            format: pagerduty
+            payload: {event_action: trigger}
+          - name: firing
+            at: "2026-03-05T09:30:00Z"
+            alert: {labels: {team: web}}
+            firing: [{labels: {a: b}}, {severity: loud}]
+        """)
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[0] == "router test: invalid test files:"
+    assert lines[1:] == [f"{path}:{line}" for line in (
+        "4:9: cases[0].at: expected an ISO 8601 instant, got 'tuesday'",
+        "6:14: cases[0].expect.on_cal: unknown key 'on_cal'; expected one of: channels, "
+        "escalation_policy, levels, on_call, routes, service, suppressed, suppressed_by",
+        "9:15: cases[1].timezone: 'Europe/Berln' is not a known timezone",
+        "11:14: cases[1].payload: expected a payload of exactly one alert, it holds 0",
+        "13:9: cases[2].at: expected an ISO 8601 instant, got 'soon'",
+        "15:14: cases[2].payload: routing_key: is required",
+        "19:43: cases[3].firing[1].severity: 'loud' is not one of ['critical', 'error', "
+        "'warning', 'info']")]
+
+
+def test_a_case_that_is_not_a_mapping_is_a_problem_not_a_traceback(
+        config: Path, tmp_path: Path) -> None:
+    # "patterns" holds "at": read as a case's keys, it was a TypeError
+    path = cases_file(tmp_path, """
+        cases:
+          - patterns
+          - {name: x, at: soon, rota: ops}
+        """)
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        "router test: invalid test files:",
+        f"{path}:3:5: cases[0]: 'patterns' is not of type 'object'",
+        f"{path}:4:19: cases[1].at: expected an ISO 8601 instant, got 'soon'"]
+
+
+@pytest.mark.parametrize("text", ["cases: []\n", "# nothing yet\n"])
+def test_no_case_at_all_exits_5_as_pytest_does(config: Path, tmp_path: Path,
+                                                text: str) -> None:
+    empty = cases_file(tmp_path, text, "empty.yaml")
+    code, out, err = run("test", "--config", str(config), str(empty))
+    assert (code, err) == (5, "")
+    assert out.splitlines()[-1] == " no cases ".center(72, "=")
+    code, _, _ = run("test", "--config", str(config), str(empty), "--format", "json")
+    assert code == 5
+    # another file has cases: the run is judged by them
+    some = cases_file(tmp_path, CASES)
+    assert run("test", "--config", str(config), str(empty), str(some))[0] == 0
+
+
+@pytest.mark.parametrize(("at", "expected"), [
+    ("2026-03-29T02:30:00", "4:9: cases[0].at: 2026-03-29T02:30:00 does not exist in "
+     "Europe/Berlin: the clocks skip it when they go from UTC+01:00 to UTC+02:00"),
+    ("2026-10-25T02:30:00", "4:9: cases[0].at: 2026-10-25T02:30:00 happens twice in "
+     "Europe/Berlin: 2026-10-25T02:30:00+02:00 or 2026-10-25T02:30:00+01:00; give the "
+     "offset, or `fold: 0` for the first and `fold: 1` for the second"),
+])
+def test_an_at_the_dst_change_skips_or_repeats_is_an_error(
+        config: Path, tmp_path: Path, at: str, expected: str) -> None:
+    path = cases_file(tmp_path, f"\ncases:\n  - name: n\n    at: '{at}'\n"
+                                "    timezone: Europe/Berlin\n    rota: ops\n"
+                                "    expect: {on_call: ann}\n")
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == ["router test: invalid test files:", f"{path}:{expected}"]
+    # an offset says which of the two readings is meant
+    path.write_text(path.read_text().replace(f"'{at}'", f"'{at}+01:00'"))
+    assert run("test", "--config", str(config), str(path))[2] == ""
+
+
+def test_fold_picks_one_reading_of_an_ambiguous_at(config: Path, tmp_path: Path) -> None:
+    # both readings fall in ben's shift (from 09:00 on the 24th), each an instant of its own
+    path = cases_file(tmp_path, """
+        cases:
+          - {name: first, at: "2026-10-25T02:30:00", timezone: Europe/Berlin, fold: 0,
+             rota: ops, expect: {on_call: ben}}
+          - {name: second, at: "2026-10-25T02:30:00", timezone: Europe/Berlin, fold: 1,
+             rota: ops, expect: {on_call: ben}}
+        """)
+    code, out, err = run("test", "--config", str(config), str(path), "--format", "json")
+    assert (code, err, json.loads(out)["passed"]) == (0, "", 2)
+    cases = read_cases([path], AlertLimits())
+    assert [case.at.isoformat() for case in cases] == [
+        "2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00"]
+    # fold does not make a time the clocks skip exist
+    path.write_text(path.read_text().replace("2026-10-25T02:30", "2026-03-29T02:30"))
+    code, _, err = run("test", "--config", str(config), str(path))
+    assert code == 1
+    assert "does not exist in Europe/Berlin" in err

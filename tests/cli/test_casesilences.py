@@ -223,3 +223,68 @@ def test_the_docs_example_passes(config: Path, tmp_path: Path) -> None:
     (tmp_path / "silences.json").write_text("[]")
     path = cases_file(tmp_path, block[1])
     assert outcome(config, path) == (0, ["PASSED"] * 2)
+
+
+def test_every_problem_of_the_silences_is_reported_with_the_case_s_own(
+        config: Path, tmp_path: Path) -> None:
+    """The merge of mends (silences) and polish20 (every problem in one round): a silence's
+    problems, and each silence's, come with the case's own and the file's, in line order;
+    a file's silence that does not fit the schema does not hide its cases' problems."""
+    path = cases_file(tmp_path, """
+        silences: [{matchers: [team=web], duration: 1h, color: red}]
+        cases:
+          - name: n
+            at: soon
+            alert: {severity: loud}
+            silences_file: missing.json
+            silences:
+              - {matchers: [team, 'a=~"("'], starts: later, duration: soon}
+              - {matchers: [team=web], starts: '2026-03-04T12:00:00Z', ends: then}
+        """)
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines()[1:] == [f"{path}:{line}" for line in (
+        "2:49: silences[0].color: unknown key 'color'; expected one of: comment, duration, "
+        "ends, id, matchers, starts",
+        "5:9: cases[0].at: expected an ISO 8601 instant, got 'soon'",
+        "6:23: cases[0].alert.severity: 'loud' is not one of ['critical', 'error', "
+        "'warning', 'info']",
+        f"7:20: cases[0].silences_file: cannot read {tmp_path}/missing.json: No such file or "
+        "directory",
+        "9:21: cases[0].silences[0].matchers[0]: bad matcher format: team",
+        "9:27: cases[0].silences[0].matchers[1]: bad regex '(': missing ), unterminated "
+        "subpattern at position 0",
+        "9:46: cases[0].silences[0].starts: expected an ISO 8601 instant, got 'later'",
+        "9:63: cases[0].silences[0].duration: expected a duration like 30s, 15m, 1h30m or 2w, "
+        "got 'soon'",
+        "10:70: cases[0].silences[1].ends: expected an ISO 8601 instant, got 'then'")]
+
+
+@pytest.mark.parametrize(("time", "expected"), [
+    ("2026-03-29T02:30:00", "2026-03-29T02:30:00 does not exist in Europe/Berlin: the clocks "
+     "skip it when they go from UTC+01:00 to UTC+02:00"),
+    ("2026-10-25T02:30:00", "2026-10-25T02:30:00 happens twice in Europe/Berlin: "
+     "2026-10-25T02:30:00+02:00 or 2026-10-25T02:30:00+01:00; give the offset"),
+])
+def test_a_silence_s_time_in_the_case_s_zone_is_as_strict_as_at(
+        config: Path, tmp_path: Path, time: str, expected: str) -> None:
+    """A silence's wall-clock time is read in the case's `timezone` (mends), refusing a time
+    a DST change skips or repeats as `at` does (polish20); the case's `fold` is `at`'s only,
+    so the message asks for the offset."""
+    path = cases_file(tmp_path, f"""
+        cases:
+          - name: n
+            at: "2026-10-25T02:30:00"
+            timezone: Europe/Berlin
+            fold: 1
+            silences: [{{matchers: [team=web], starts: "{time}", duration: 2h}}]
+            alert: {{labels: {{team: web}}}}
+            expect: {{suppressed: {{by: silence, id: "cases[0].silences[0]"}}}}
+        """)
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines()[1:] == [f"{path}:7:47: cases[0].silences[0].starts: {expected}"]
+    # with its offset the time is read (outcome: nothing on stderr); October's second 02:30
+    # is the case's `at` with `fold: 1`, so that silence holds the alert from then
+    path.write_text(path.read_text().replace(f'"{time}"', f'"{time}+01:00"'))
+    assert outcome(config, path)[0] == (0 if time.startswith("2026-10") else 1)

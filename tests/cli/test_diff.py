@@ -150,9 +150,8 @@ def test_an_invalid_test_file_exits_2(tmp_path: Path) -> None:
     ((), "router diff: give two directories, OLD and NEW"),
     (("a", "b", "--git", "HEAD"), "router diff: give OLD and NEW directories, or --git "
                                   "REV[..REV], not both"),
-    (("a", "b", "--at", "2026-03-02T09:00"), "router diff: --at: expected an offset "
-                                             "(2026-03-02T09:00:00+01:00), got "
-                                             "'2026-03-02T09:00'"),
+    (("a", "b", "--at", "soon"), "router diff: --at: expected a date and time such as "
+                                 "2026-12-24T09:00 or 2026-12-24T09:00:00+01:00, got 'soon'"),
 ])
 def test_usage_errors_exit_2(argv: tuple[str, ...], message: str) -> None:
     assert run("diff", *argv) == (2, "", message + "\n")
@@ -215,11 +214,12 @@ def test_git_an_unknown_revision_exits_2(repository: Path) -> None:
 
 def test_git_a_revision_without_the_config_directory_says_so(
         repository: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # run from inside config/, --config's default `config` is config/config
+    # run from inside config/, --config's default `config` is config/config: missing in
+    # OLD is a first config (no error), missing in NEW is
     monkeypatch.chdir(repository / "config")
     code, out, err = run("diff", "--git", "HEAD~1..HEAD")
     assert (code, out) == (2, "")
-    assert err == ("router diff: --git: HEAD~1 has no directory 'config/config' (--config "
+    assert err == ("router diff: --git: HEAD has no directory 'config/config' (--config "
                    "names it relative to the current directory)\n")
     code, out, _ = run("diff", "--git", "HEAD~1..HEAD", "--config", ".", "--at", AT)
     assert code == 0
@@ -233,3 +233,67 @@ def test_git_outside_a_repository_exits_2(tmp_path: Path,
     assert (code, out) == (2, "")
     assert err.startswith("router diff: --git: git rev-parse --show-toplevel: fatal: not a git "
                           "repository")
+
+
+def test_git_a_first_config_compares_against_no_config_yet(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a config's first pull request: OLD has no config directory yet, which is no error
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    top = tmp_path / "repo"
+    top.mkdir()
+    (top / "README").write_text("no config yet\n")
+    git(top, "init", "-q", "-b", "main")
+    git(top, "add", ".")
+    git(top, "commit", "-q", "-m", "first")
+    write(top / "config")
+    git(top, "add", ".")
+    git(top, "commit", "-q", "-m", "the config")
+    monkeypatch.chdir(top)
+    code, out, err = run("diff", "--git", "HEAD~1..HEAD", "--at", AT)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "router diff: no config yet (config did not exist at HEAD~1) -> " \
+                       "config at HEAD"
+    assert "  + db" in lines and "  + rest" in lines
+    assert ('  config/.tests/cases.yaml:3:5: a db alert goes to db: service: (none) -> "db"'
+            in lines)
+    code, out, _ = run("diff", "--git", "HEAD~1", "--at", AT, "--format", "json")
+    document = json.loads(out)
+    assert (code, document["old"], document["new"]) == (
+        0, {"name": "no config yet (config did not exist at HEAD~1)", "exists": False},
+        {"name": "config in the work tree", "exists": True})
+    assert document["people"]["added"] == ["ann", "bob", "cat"]
+
+
+def test_git_an_invalid_old_config_is_still_an_error(repository: Path) -> None:
+    (repository / "config" / "router.yaml").write_text("people: nobody\n")
+    git(repository, "commit", "-q", "-am", "broken")
+    (repository / "config" / "router.yaml").write_text(textwrap.dedent(CONFIG))
+    code, out, err = run("diff", "--git", "HEAD", "--at", AT)
+    assert (code, out) == (2, "")
+    assert err.startswith("router diff: OLD is not a valid config: config/router.yaml:1:9")
+
+
+def test_the_header_names_the_two_directories(tmp_path: Path) -> None:
+    old, new = write(tmp_path / "old"), write(tmp_path / "new")
+    code, out, _ = run("diff", str(old), str(new), "--at", AT)
+    assert (code, out.splitlines()[0]) == (0, f"router diff: {old} -> {new}")
+    code, out, _ = run("diff", str(old), str(new), "--at", AT, "--format", "markdown")
+    assert code == 0
+    assert f"Compares `{old}` (OLD) with `{new}` (NEW)." in out.splitlines()
+
+
+def test_at_without_an_offset_is_read_in_new_settings_timezone(tmp_path: Path) -> None:
+    # as `router oncall --at` reads it; it was refused ("expected an offset")
+    zoned = "settings: {timezone: Europe/Berlin}\n" + CONFIG
+    old, new = write(tmp_path / "old", zoned), write(tmp_path / "new", zoned)
+    code, out, err = run("diff", str(old), str(new), "--at", "2026-03-02T09:00",
+                         "--format", "json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["start"] == "2026-03-02T08:00:00+00:00"
+    code, out, err = run("diff", str(old), str(new), "--at", "2026-10-25T02:30")
+    assert (code, out) == (2, "")
+    assert err == ("router diff: --at: 2026-10-25T02:30:00 happens twice in Europe/Berlin: "
+                   "2026-10-25T02:30:00+02:00 or 2026-10-25T02:30:00+01:00; give the "
+                   "offset\n")

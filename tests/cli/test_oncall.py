@@ -135,6 +135,12 @@ def test_fatigue_reads_bare_dates_and_times_in_the_settings_timezone(
     (["schedule", "web", "--from", "2026-04-02", "--until", "2026-04-01"], 2,
      "router schedule: --until (2026-04-01T00:00:00+02:00) must be after --from "
      "(2026-04-02T00:00:00+02:00)\n"),
+    (["oncall", "web", "--at", "2026-03-29T02:30"], 2,
+     "router oncall: 2026-03-29T02:30:00 does not exist in Europe/Berlin: the clocks skip "
+     "it when they go from UTC+01:00 to UTC+02:00\n"),
+    (["oncall", "web", "--at", "2026-10-25T02:30"], 2,
+     "router oncall: 2026-10-25T02:30:00 happens twice in Europe/Berlin: "
+     "2026-10-25T02:30:00+02:00 or 2026-10-25T02:30:00+01:00; give the offset\n"),
 ])
 def test_bad_arguments_get_a_clear_message(config: Path, argv: list[str], code: int,
                                            message: str) -> None:

@@ -136,7 +136,28 @@ def test_from_and_to_pick_the_alerts(tmp_path: Path, history: Path) -> None:
                        "2026-11-03T02:10:00Z", "--format", "json")
     document = json.loads(out)
     assert (code, document["alerts"], document["config"]["incidents"]["opened"]) == (0, 1, 1)
-    assert document["to"] == "2026-11-03T02:30:00Z"
+    # the last alert, 02:30, plus the longest policy's escalation, 10m + 10m
+    assert document["to"] == "2026-11-03T02:50:00Z"
+
+
+def test_by_default_the_last_incidents_escalations_are_counted(tmp_path: Path,
+                                                                history: Path) -> None:
+    # the replay stopped just after the last alert (02:30), so Lag's escalation to ben at
+    # 02:40 and its policy running out at 02:50 were never counted
+    old, new = configs(tmp_path)
+    (new / "router.yaml").write_text((new / "router.yaml").read_text().replace(
+        "delay: 10m}\n      - {targets: [{person: ann}], delay: 10m}",
+        "delay: 10m}\n      - {targets: [{person: ann}], delay: 10m, repeat: 2, "
+        "retry_interval: 5m}"))
+    code, out, _ = run("replay", "--config", str(old), str(history), "--format", "json")
+    document = json.loads(out)
+    assert (code, document["to"]) == (0, "2026-11-03T02:50:00Z")
+    assert document["config"]["people"]["ben"]["pages"] == 1
+    assert document["config"]["incidents"]["exhausted"] == 1
+    # with --against, the longest policy of either config: 10m + (5m + 5m + 10m) in new
+    code, out, _ = run("replay", "--config", str(old), "--against", str(new), str(history),
+                       "--format", "json")
+    assert (code, json.loads(out)["to"]) == (0, "2026-11-03T03:00:00Z")
 
 
 def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:

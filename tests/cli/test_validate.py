@@ -269,10 +269,49 @@ def test_strict_passes_a_config_with_no_gap() -> None:
                             "like 30s, 15m, 1h30m or 2w, got 'soon'"),
     (("--horizon", "0s"), "router validate: error: argument --horizon: expected a duration "
                           "longer than zero, got '0s'"),
-    (("--at", "2026-03-02T09:00"), "router validate: --at: expected an offset "
-                                   "(2026-03-02T09:00:00+01:00), got '2026-03-02T09:00'"),
+    (("--at", "soon"), "router validate: --at: expected a date and time such as "
+                       "2026-12-24T09:00 or 2026-12-24T09:00:00+01:00, got 'soon'"),
 ])
 def test_bad_horizon_or_instant_is_a_usage_error(argv: tuple[str, ...], message: str) -> None:
     code, out, err = run("validate", *argv, str(EXAMPLE))
     assert (code, out) == (2, "")
     assert err.splitlines()[-1] == message
+
+
+def test_at_without_an_offset_is_read_in_the_settings_timezone(tmp_path: Path) -> None:
+    # as `router oncall --at` reads it; it was refused ("expected an offset")
+    write(tmp_path, "config.yaml", "settings: {timezone: America/New_York}\n"
+          + textwrap.dedent(WEEKDAYS_ONLY))
+    code, _, err = run("validate", "--at", "2026-03-07T12:00", "--horizon", "1d",
+                       str(tmp_path))
+    assert code == 0
+    assert err.splitlines()[0].endswith(
+        "reaches nobody from 2026-03-07T18:00+01:00 until 2026-03-08T18:00+01:00 "
+        "(Europe/Berlin)")
+    code, out, err = run("validate", "--at", "2026-03-08T02:30", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert err == ("router validate: --at: 2026-03-08T02:30:00 does not exist in "
+                   "America/New_York: the clocks skip it when they go from UTC-05:00 to "
+                   "UTC-04:00\n")
+
+
+def test_strict_makes_every_warning_an_error(tmp_path: Path) -> None:
+    # a CI user's --strict: an unreachable route (or a policy that can reach nobody) fails
+    # the build too, not only coverage gaps
+    path = write(tmp_path, "routes.yaml", """
+        routes:
+          - name: everything
+          - name: web
+            match: [team=web]
+    """)
+    code, out, err = run("validate", "--strict", str(tmp_path))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"{path}:3:5: routes[1]: route 'web' can never match: route 'everything' at "
+        f"{path}:2:5 before it matches every alert and has no 'continue: true'",
+        "config invalid: 1 problem"]
+    code, out, _ = run("validate", "--strict", "--format", "json", str(tmp_path))
+    document = json.loads(out)
+    assert (code, document["valid"]) == (1, False)
+    assert [problem["severity"] for problem in document["problems"]] == ["error"]
+    assert run("validate", str(tmp_path))[0] == 0

@@ -87,9 +87,15 @@ def test_policy_levels_delays_and_targets(tmp_path: Path) -> None:
     assert policies.changed == (Changed(name="ops", changes=(
         FieldChange("levels[1].targets", ["person:cat"], ["person:cat", "channel:chat"]),
         FieldChange("levels[1].delay", "30m", "15m"),
-        FieldChange("levels[2]", None, {"targets": ["person:ann"], "delay": "5m", "repeat": 0,
-                                        "retry_interval": None, "skip_empty": None}),
+        FieldChange("levels[2]", None, {"targets": ["person:ann"], "delay": "5m", "repeat": 0}),
     )),)
+    # a level removed shows what it had, not the keys it left unset ("retry_interval": null)
+    (tmp_path / "gone").mkdir()
+    gone = compare(tmp_path / "gone", BASE.replace(
+        "      - targets: [{person: cat}]\n        delay: 30m\n", ""))
+    assert gone.escalation_policies.changed == (Changed(  # type: ignore[attr-defined]
+        name="ops", changes=(FieldChange("levels[1]", {"targets": ["person:cat"],
+                                                       "delay": "30m", "repeat": 0}, None),)),)
 
 
 def test_channels_people_services_added_and_removed(tmp_path: Path) -> None:

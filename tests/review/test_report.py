@@ -48,7 +48,8 @@ def sample() -> Review:
 
 def test_text() -> None:
     assert text(sample()).splitlines() == [
-        "router diff: shifts and coverage from 2026-03-02T08:00+00:00 until "
+        "router diff: OLD -> NEW",
+        "shifts and coverage from 2026-03-02T08:00+00:00 until "
         "2026-03-30T08:00+00:00",
         "",
         "routes:",
@@ -90,7 +91,8 @@ def test_no_change_says_so() -> None:
 
 def test_markdown_for_a_pull_request_comment() -> None:
     lines = markdown(sample()).splitlines()
-    assert lines[:3] == ["### router diff", "",
+    assert lines[:4] == ["### router diff", "",
+                         "Compares `OLD` (OLD) with `NEW` (NEW).",
                          "Shifts and coverage from 2026-03-02T08:00+00:00 until "
                          "2026-03-30T08:00+00:00."]
     assert "#### Routes" in lines
@@ -103,7 +105,8 @@ def test_markdown_for_a_pull_request_comment() -> None:
 
 def test_json_is_the_documented_document() -> None:
     document = json.loads(dumps(sample()))
-    assert list(document) == ["version", "start", "end", "changed", "routes", "cases", "rotas",
+    assert list(document) == ["version", "start", "end", "old", "new", "changed", "routes",
+                              "cases", "rotas",
                               "escalation_policies", "channels", "people", "services",
                               "other", "new_gaps"]
     assert document["version"] == 1
@@ -138,7 +141,7 @@ def test_markdown_lists_at_most_50_shifts_per_rota() -> None:
     lines = markdown(many).splitlines()
     assert sum(line.startswith("| ann |") for line in lines) == 50
     assert lines[-1] == "... and 10 more shifts (`router diff --format text` lists them all)."
-    assert len(text(many).splitlines()) == 63
+    assert len(text(many).splitlines()) == 64  # two header lines, a blank, a title and 60 shifts
 
 
 def test_markdown_lists_show_a_regex_pipe_as_written() -> None:
@@ -160,7 +163,7 @@ def test_other_config_by_section_and_id() -> None:
                        added=("time_intervals.nights",), changed=(Changed(
                            name="suppressions.upkeep", changes=(FieldChange(
                                "weekly", ["sun 02:00-04:00"], ["sat,sun 00:00-04:00"]),)),)))
-    assert text(found).splitlines()[1:] == [
+    assert text(found).splitlines()[2:] == [
         "", "other config:", "  + time_intervals.nights",
         '  ~ suppressions.upkeep: weekly: ["sun 02:00-04:00"] -> ["sat,sun 00:00-04:00"]']
     assert "#### Other config" in markdown(found).splitlines()
