@@ -64,6 +64,7 @@ class Done:
 
     location: str
     flash: str = ""
+    flash_kind: str = "ok"  # or "error": the action was refused, said on that page
     headers: tuple[tuple[str, str], ...] = ()
 
 
@@ -124,7 +125,7 @@ class Forms:
     def redirect(self, done: Done) -> Response:
         headers = [("location", done.location), ("cache-control", "no-store"), *done.headers]
         if done.flash:
-            headers.append(self.access.flash_cookie(done.flash))
+            headers.append(self.access.flash_cookie(done.flash, done.flash_kind))
         return Response(303, b"", tuple(headers))
 
     def _failed(self, request: Request, error: BadRequest | NotFound | Conflict,

@@ -35,6 +35,7 @@ from router.web.login import Login
 from router.web.oncall import OnCallPages
 from router.web.overrides import OverridePages
 from router.web.render import Renderer
+from router.web.responder_forms import ResponderForms
 from router.web.silences import SilencePages
 from router.web.status import StatusSource
 
@@ -201,5 +202,6 @@ def page_routes(engine: Engine, status: StatusSource | None = None, *,
               ("GET", "/ui/login", login.page), ("POST", "/ui/login", login.submit),
               ("POST", "/ui/logout", forms.post("read", login.logout)),
               *IncidentActions(engine, forms).routes(),
-              *SilencePages(engine, web.renderer, forms).routes()]
+              *SilencePages(engine, web.renderer, forms).routes(),
+              *ResponderForms(engine, web.renderer, forms).routes()]
     return [(method, pattern, web.around(handler)) for method, pattern, handler in routes]
