@@ -140,8 +140,10 @@ class Pages:
             return self.renderer.message(404, "Unknown incident",
                                          f"router has no incident {incident_id}.")
         deliveries = await self.engine.deliveries(incident_id=detail.incident.id, limit=200)
+        runs = await self.engine.analysis.runs(detail.incident.id)  # newest first
         return self.renderer.page(
             "incident.html", incident=detail.incident, alerts=detail.alerts,
+            analysis=runs[0] if runs else None,
             timeline=detail.timeline, deliveries=deliveries, actions=ACTIONS,
             notes=[entry for entry in detail.timeline if entry.action == "note"],
             checks=_check_results(detail.alerts),
