@@ -212,3 +212,18 @@ async def test_a_user_without_the_api_s_scope_is_refused(site: Site) -> None:
             assert answer.status_code == 403, path
             assert "cy (respond) may not do this" in text_of(answer), path
     await _unchanged(site)
+
+
+async def test_a_page_disables_the_buttons_the_user_s_role_would_refuse(site: Site) -> None:
+    await _every_form(site)
+    pages = ("/ui/overrides", "/ui/jobs/backup", "/ui/dead-letters")
+    for user, disabled in (("ann", []), ("cy", ["/ui/overrides", "/ui/jobs/backup"]),
+                           ("rob", list(pages))):
+        cookie = await site.session(user)
+        for path in pages:
+            page = (await site.page(path, cookie)).text
+            buttons = [re.findall(r"<button[^>]*>", form) for form in re.findall(
+                r'<form[^>]* method="post".*?</form>', page, re.S) if "logout" not in form]
+            assert buttons, path
+            assert all(("disabled" in button) == (path in disabled)
+                       for found in buttons for button in found), (user, path, buttons)
