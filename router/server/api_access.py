@@ -89,6 +89,11 @@ PAGES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/jobs/{id}"): "read",
     ("GET", "/ui/health"): "read",
     ("GET", "/ui/fatigue"): "read",
+    ("POST", "/ui/overrides"): "admin",  # as POST /v1/rotas/{id}/overrides
+    ("POST", "/ui/overrides/{id}/remove"): "admin",  # as DELETE /v1/overrides/{id}
+    ("POST", "/ui/dead-letters/{id}/retry"): "respond",  # sends a page again, as escalate
+    ("POST", "/ui/jobs/{id}/alerts"): "admin",  # as POST /v1/jobs/{id}/alerts
+    ("POST", "/ui/job-alerts/{id}/delete"): "admin",  # as DELETE /v1/job-alerts/{id}
 }
 """What each page of the web interface (router/web/) needs; a page missing here is refused
 when the server registers it. A role grants in the pages what the same scope grants a

@@ -1,6 +1,7 @@
 """The one way a web form is posted (room: web): every POST under /ui goes through `Forms.post`.
 
-Contract for a form's action (the lead wires the other pages' forms onto it the same way):
+Contract for a form's action (the incident page's, the silences', and the responder
+pages' in responder_forms.py):
 
 - Its template puts `{{ csrf_field() }}` inside the `<form method="post">`.
 - Its route is registered in server/api_access.PAGES with the scope the JSON API asks for
@@ -15,8 +16,8 @@ Contract for a form's action (the lead wires the other pages' forms onto it the 
 - `action(request, form)` does the change through the engine's same use case as the JSON
   API, acting as `form.actor` (`web:NAME` in the timeline), and returns `Done(location,
   flash)`: the browser is sent there with 303 (POST-redirect-GET) and the next page shows
-  the flash message. Or it returns a Response itself (a form shown again with its errors,
-  400).
+  the flash message (`flash_kind="error"`: as a refusal, for a button whose thing is
+  gone). Or it returns a Response itself (a form shown again with its errors, 400).
 - A BadRequest, NotFound or Conflict it raises is shown as an error message: on the page
   `back` names (a redirect with an error flash), or on a page of its own.
 """
@@ -64,6 +65,7 @@ class Done:
 
     location: str
     flash: str = ""
+    flash_kind: str = "ok"  # or "error": the action was refused, said on that page
     headers: tuple[tuple[str, str], ...] = ()
 
 
@@ -124,7 +126,7 @@ class Forms:
     def redirect(self, done: Done) -> Response:
         headers = [("location", done.location), ("cache-control", "no-store"), *done.headers]
         if done.flash:
-            headers.append(self.access.flash_cookie(done.flash))
+            headers.append(self.access.flash_cookie(done.flash, done.flash_kind))
         return Response(303, b"", tuple(headers))
 
     def _failed(self, request: Request, error: BadRequest | NotFound | Conflict,

@@ -35,6 +35,7 @@ from router.web.login import Login
 from router.web.oncall import OnCallPages
 from router.web.overrides import OverridePages
 from router.web.render import Renderer
+from router.web.responder_forms import ResponderForms
 from router.web.silences import SilencePages
 from router.web.status import StatusSource
 
@@ -139,8 +140,10 @@ class Pages:
             return self.renderer.message(404, "Unknown incident",
                                          f"router has no incident {incident_id}.")
         deliveries = await self.engine.deliveries(incident_id=detail.incident.id, limit=200)
+        runs = await self.engine.analysis.runs(detail.incident.id)  # newest first
         return self.renderer.page(
             "incident.html", incident=detail.incident, alerts=detail.alerts,
+            analysis=runs[0] if runs else None,
             timeline=detail.timeline, deliveries=deliveries, actions=ACTIONS,
             notes=[entry for entry in detail.timeline if entry.action == "note"],
             checks=_check_results(detail.alerts),
@@ -201,5 +204,6 @@ def page_routes(engine: Engine, status: StatusSource | None = None, *,
               ("GET", "/ui/login", login.page), ("POST", "/ui/login", login.submit),
               ("POST", "/ui/logout", forms.post("read", login.logout)),
               *IncidentActions(engine, forms).routes(),
-              *SilencePages(engine, web.renderer, forms).routes()]
+              *SilencePages(engine, web.renderer, forms).routes(),
+              *ResponderForms(engine, web.renderer, forms).routes()]
     return [(method, pattern, web.around(handler)) for method, pattern, handler in routes]

@@ -152,6 +152,11 @@ ACCESS = {
     ("GET", "/ui/jobs/{id}"): "read",
     ("GET", "/ui/health"): "read",
     ("GET", "/ui/fatigue"): "read",
+    ("POST", "/ui/overrides"): "admin",
+    ("POST", "/ui/overrides/{id}/remove"): "admin",
+    ("POST", "/ui/dead-letters/{id}/retry"): "respond",
+    ("POST", "/ui/jobs/{id}/alerts"): "admin",
+    ("POST", "/ui/job-alerts/{id}/delete"): "admin",
 }
 """The decision for every route: a route added without a line here fails the walk."""
 PARAMS = {"id": "web", "name": "checks", "format": "zabbix", "exit_code": "0"}
