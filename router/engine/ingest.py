@@ -156,7 +156,11 @@ class Ingest:
         resolved, plan = planned
         if isinstance(plan, Opening):
             if self.openings.current(transaction, snapshot, plan):
-                return Accepted(plan.write(transaction), plan.key, "opened"), True
+                incident = plan.write(transaction)
+                if self.analyses is not None:  # as the ordinary way's first page queues it
+                    self.analyses.add_pending(transaction, snapshot, incident,
+                                              resolved.decision.routes, now)
+                return Accepted(incident.id, plan.key, "opened"), True
         elif plan is not None and self.repeats.current(transaction, plan):
             return self._write_planned(transaction, plan), False
         return self.ingest_one(transaction, snapshot, alert, now, resolved=resolved), True

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from router.alerts.model import Alert, Notification, Status, TimelineEntry
+from router.alerts.model import Alert, Incident, Notification, Status, TimelineEntry
 from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.escalation import walk
@@ -61,9 +61,9 @@ class Opening:
         assert self.change.incident is not None
         return self.change.incident.dedup_key
 
-    def write(self, transaction: Transaction) -> str:
-        """The writes `Ingest.ingest_one` makes for this opening, in its order; the
-        incident's id."""
+    def write(self, transaction: Transaction) -> Incident:
+        """The writes `Ingest.ingest_one` makes for this opening, in its order (but the
+        pending analysis, which `Ingest` adds); the numbered incident."""
         number = transaction.next_incident_number()
         planned = self.change.incident
         assert planned is not None
@@ -77,7 +77,7 @@ class Opening:
             transaction.set_timer(number, *self.timer)
         transaction.add_timeline(number, self.timeline)
         transaction.save_incident(incident, change.firing)
-        return incident.id
+        return incident
 
 
 class Openings:

@@ -332,3 +332,18 @@ async def test_a_store_failure_leaves_the_runs_waiting_not_the_pool_dead(
         scope.cancel()
     finally:
         await store.close()
+
+
+async def test_an_incident_opened_once_the_store_s_memory_is_warm_gets_its_run(
+        harness: Harness, autojump_clock: trio.testing.MockClock) -> None:
+    """The first incident takes the ordinary way; the next ones are decided on the trio
+    thread (engine/openings.py, once the store's memory holds every open incident) and
+    queue their analysis all the same (they queued none before)."""
+    autojump_clock.autojump_threshold = 0.05
+    engine = await harness.start(Quick())
+    for index in range(3):
+        [accepted] = await engine.ingest([alert(f"DiskFull{index}")])
+        assert accepted.incident_id is not None
+        runs = await runs_of(engine, accepted.incident_id)
+        assert [(run.incident_number, run.provider) for run in runs] == [
+            (index + 1, "local")], index
