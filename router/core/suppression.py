@@ -110,6 +110,8 @@ def check(alert: Alert, suppressions: Sequence[Suppression], silences: Sequence[
         ValueError: when `now` (or a silence's time) is naive.
     """
     now = _utc(now)
+    if not suppressions and not silences:  # the usual case: no matcher to read fields for
+        return _inhibited_or_muted(inhibition, routes, time_intervals or {}, now)
     fields = fields_of(alert)
     active: list[Verdict] = []
     for suppression in suppressions:

@@ -20,7 +20,7 @@ import platform
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import trio
 from prometheus_client import (
@@ -141,9 +141,23 @@ class Metrics:
             "router_timer_lateness_seconds", "How long after its deadline each timer fired.",
             buckets=LATENESS_BUCKETS, registry=registry)
 
+        # Each labelled child as `labels` returned it, kept by its label values:
+        # prometheus_client's `labels` (keyword checks, a lock) cost as much as the count
+        # itself once per request and once per page (issue 15). Children are never removed,
+        # so neither are these.
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Counter | Histogram, *values: str) -> Any:
+        """`metric.labels(*values)` (label values in the order the metric declares)."""
+        key = (metric, *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def alerts_received(self, inbound_format: str, source: str, count: int) -> None:
         """`count` alerts of one request or line were stored."""
-        self.alerts.labels(source=source, format=inbound_format).inc(count)
+        self._child(self.alerts, source, inbound_format).inc(count)
 
     def responded(self, status: int) -> None:
         """The HTTP server answered a request with `status`."""
@@ -154,9 +168,9 @@ class Metrics:
 
     def delivery_attempted(self, attempt: Attempt) -> None:
         """The deliverer recorded one attempt (including channel tests)."""
-        self.deliveries.labels(channel=attempt.channel, outcome=attempt.outcome).inc()
+        self._child(self.deliveries, attempt.channel, attempt.outcome).inc()
         if attempt.latency_ms is not None:
-            self.delivery_duration.labels(channel=attempt.channel).observe(
+            self._child(self.delivery_duration, attempt.channel).observe(
                 attempt.latency_ms / 1000)
 
     def timer_fired(self, kind: str, lateness: float) -> None:

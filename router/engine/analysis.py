@@ -120,6 +120,9 @@ class Analyses:
         self._queued: set[str] = set()
         self._limiter = trio.CapacityLimiter(pool.workers)
         """Threads a provider may hold, including one abandoned at its timeout."""
+        self.added = 0
+        """Pending runs `add_pending` wrote (on the store's thread): a unit that wrote none
+        need not wake the dispatcher, whose wake costs a read of the store (issue 15)."""
 
     def wake(self) -> None:
         """A unit committed that may have written a pending run."""
@@ -136,6 +139,7 @@ class Analyses:
             id=self.state.new_id(), incident_number=incident.number,
             provider=analysis.provider, model=analysis.model, settings=settings_of(analysis),
             created_at=now, trace_id=transaction.trace_id))
+        self.added += 1
 
     async def request_again(self, incident_id: str, trace_id: str = "") -> AnalysisRun:
         """A new pending run of an incident (`POST /v1/incidents/{id}/analysis`).

@@ -97,9 +97,11 @@ class Ingest:
         plans = [self._plan(snapshot, alert, now) for alert in alerts]
 
         ordinary = [False]  # whether a unit took the ordinary way (it may page)
+        analysed = [False]  # whether a unit wrote a pending analysis
 
         def work(transaction: Transaction) -> list[Accepted]:
             transaction.trace_id = trace_id or ""  # carried by the notifications to delivery
+            added = self.analyses.added if self.analyses is not None else 0
             accepted = []
             for alert, plan in zip(alerts, plans, strict=True):
                 item, paging = self._accept(transaction, snapshot, alert, plan, now)
@@ -112,13 +114,14 @@ class Ingest:
                     for item in accepted], alerts, now)
             if self.inhibitions.take_released():  # once per batch: it reads open incidents
                 self.release_inhibited(transaction, snapshot, now)
+            analysed[0] = self.analyses is not None and self.analyses.added != added
             return accepted
 
         accepted = await self.write(work)
         if ordinary[0]:  # a repeat written as planned writes no notification
             self.state.outbox_written()
-            if self.analyses is not None:
-                self.analyses.wake()  # a first page's pending analysis, now committed
+        if analysed[0] and self.analyses is not None:
+            self.analyses.wake()  # a first page's pending analysis, now committed
         self.state.timers_written()
         # A line per alert only at DEBUG; the INFO line at most once a second
         # (engine/ingest_log.py): a JSON line costs about as much as accepting the alert.

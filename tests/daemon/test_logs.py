@@ -17,6 +17,7 @@ import pytest
 from router.cli import main
 from router.config import load_config
 from router.config.model import Secret
+from router.daemon import logs
 from router.daemon.logs import Redactor, configure, rfc3339, secrets_in, under_journal
 
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -272,3 +273,31 @@ def test_the_time_is_written_as_datetime_writes_it() -> None:
     for moment in moments:
         expected = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
         assert rfc3339(moment) == expected.replace("+00:00", "Z"), moment
+
+
+@pytest.mark.parametrize("form", ["json", "text", "journal"])
+def test_lines_are_the_same_without_the_caller_thread_and_process(
+        form: str, logger: logging.Logger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon's `configure` lets the logging module skip what no line shows (issue 15):
+    each form writes the very same lines, a traceback's included."""
+    stream = io.StringIO()
+    configure(form=form, stream=stream, logger=logger)
+
+    def write() -> None:
+        logger.info("page", extra={"channel": "log"})
+        logger.warning("plain")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logger.exception("failed")
+
+    write()
+    for name in ("logThreads", "logProcesses", "logMultiprocessing", "_srcfile"):
+        monkeypatch.setattr(logging, name, getattr(logging, name))  # restored after
+    logs.skip_unwritten_fields()  # as the daemon's `configure` of the root logger does
+    assert (logging.logThreads, vars(logging)["_srcfile"]) == (False, None)
+    write()
+    written = [re.sub(r"\d\d:\d\d:\d\d\.\d\d\dZ?", "T", line) for line in lines(stream)]
+    half = len(written) // 2
+    assert half >= 3
+    assert written[:half] == written[half:]

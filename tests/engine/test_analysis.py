@@ -375,3 +375,35 @@ async def test_a_fallback_s_reason_is_on_the_timeline(harness: Harness) -> None:
     entry = detail.timeline[-1]
     assert (entry.action, entry.details["fallback_used"], entry.details["error"]) == (
         "analysis succeeded", "true", "the model answered 500")
+
+
+async def test_an_incident_opened_once_the_store_s_memory_is_warm_gets_its_run(
+        harness: Harness, autojump_clock: trio.testing.MockClock) -> None:
+    """The first incident takes the ordinary way; the next ones are decided on the trio
+    thread (engine/openings.py, once the store's memory holds every open incident) and
+    queue their analysis all the same (they queued none before)."""
+    autojump_clock.autojump_threshold = 0.05
+    engine = await harness.start(Quick())
+    for index in range(3):
+        [accepted] = await engine.ingest([alert(f"DiskFull{index}")])
+        assert accepted.incident_id is not None
+        runs = await runs_of(engine, accepted.incident_id)
+        assert [(run.incident_number, run.provider) for run in runs] == [
+            (index + 1, "local")], index
+
+
+async def test_only_a_unit_that_wrote_a_pending_run_wakes_the_dispatcher(
+        harness: Harness, autojump_clock: trio.testing.MockClock) -> None:
+    """A wake costs the dispatcher a read of the store: an incident without analysis, or
+    a repeat, does not wake it (issue 15); one with analysis does."""
+    autojump_clock.autojump_threshold = 0.05
+    engine = await harness.start(Quick())
+    woken: list[int] = []
+    engine.analysis.wake = lambda: woken.append(1)  # type: ignore[method-assign]
+    for index in range(3):
+        await engine.ingest([alert(f"ApiDown{index}", service_name="api")])
+    await engine.ingest([alert("ApiDown0", service_name="api")])
+    assert woken == []
+    await engine.ingest([alert("DiskFull")])
+    await engine.ingest([alert("DiskFull1"), alert("ApiDown9", service_name="api")])
+    assert woken == [1, 1]

@@ -209,3 +209,23 @@ async def test_an_alert_is_routed_and_keyed_once(tmp_path: Path,
     assert [record.getMessage() for record in caplog.records] == [
         "dedup key template failed; using the label hash"] * 2
     await engine.store.close()
+
+
+def test_the_opening_s_copies_equal_dataclasses_replace() -> None:
+    """`_with_incident` and `_numbered` copy every field as `dataclasses.replace` does, each
+    set to a value of its own (a field added later that they missed would fail here)."""
+    import dataclasses
+
+    from router.alerts.model import Notification
+    from router.core.incidents import Change
+    from router.engine.openings import _numbered, _with_incident
+
+    change = Change(**{field.name: object() for field in dataclasses.fields(Change)})
+    incident = object()
+    assert _with_incident(change, incident) == dataclasses.replace(  # type: ignore[arg-type]
+        change, incident=incident)
+    notification = Notification(**{field.name: f"value of {field.name}"
+                                   for field in dataclasses.fields(Notification)})
+    numbered = _numbered(notification, 7)
+    assert numbered == dataclasses.replace(notification, incident_number=7)
+    assert numbered.incident_number == 7 and notification.incident_number != 7
