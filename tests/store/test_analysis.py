@@ -132,3 +132,31 @@ async def test_a_pruned_incident_takes_its_runs_along(tmp_path: Path) -> None:
         await store.close()
     assert kept == "INC2"
     assert ([run.id for run in left[0]], [run.id for run in left[1]]) == ([], ["a2"])
+
+
+async def test_a_past_incident_cites_only_its_latest_notes(tmp_path: Path) -> None:
+    """An incident's notes have no count limit: the past cited (in a model's prompt and in
+    each run's audit record) keeps the latest few, so one long-lived incident's thousand
+    notes do not grow every later analysis of its key."""
+    (tmp_path / "config.yaml").write_text(textwrap.dedent("""
+        channels: [{id: log, type: log}]
+        services: [{id: api, channels: [log]}]
+        routes: [{service: api}]
+        """))
+    store = await Store.open(tmp_path / "router.db")
+    counter = itertools.count(1)
+    clock = FixedClock(NOW - timedelta(days=2))
+    engine = Engine(load_config([tmp_path / "config.yaml"]), store, clock,
+                    new_id=lambda: f"n{next(counter):03d}")
+    try:
+        incident_id = (await engine.ingest([alert("DiskFull")]))[0].incident_id
+        assert incident_id is not None
+        for index in range(12):
+            await engine.add_note(incident_id, f"note {index}", "ann")
+        await engine.resolve(incident_id, "ben")
+        past = await store.read(lambda reader: reader.analysis.past_by_key(
+            "DiskFull", NOW - timedelta(days=30), before=100))
+    finally:
+        await store.close()
+    assert past.resolutions[0]["resolved_by"] == "ben"
+    assert past.resolutions[0]["notes"] == tuple(f"note {index}" for index in range(7, 12))
