@@ -138,7 +138,7 @@ def _content(raw: bytes) -> tuple[dict[str, Any], Mapping[str, Any]]:
         document = json.loads(raw)
         text = document["choices"][0]["message"]["content"]
         usage = document.get("usage") or {}
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError):  # deep nesting
         raise ModelError("the model's answer is not a chat completion") from None
     if not isinstance(text, str):
         raise ModelError("the model's answer has no text")
@@ -154,7 +154,7 @@ def parse_answer(text: str) -> dict[str, Any]:
     for candidate in candidates:
         try:
             found = json.loads(candidate)
-        except ValueError:
+        except (ValueError, RecursionError):  # json's error for deep nesting
             continue
         if isinstance(found, dict) and isinstance(found.get("recommendations"), list):
             return found

@@ -327,3 +327,17 @@ def test_a_local_analysis_that_took_the_model_s_share_leaves_the_model_out(
     result = ModelProvider(settings, fallback=SlowLocal(0.8)).analyse(REQUEST)
     assert (result.fallback_used, result.error) == (True, "the model gave no answer in 0.75s")
     assert stand_in.requests == []
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    (b"[" * 100_000, "the model's answer is not a chat completion"),
+    (json.dumps({"choices": [{"message": {"content": "[" * 100_000}}]}).encode(),
+     "the model's answer is not the JSON asked for"),
+])
+def test_a_deeply_nested_answer_falls_back(stand_in: StandIn, body: bytes,
+                                          error: str) -> None:
+    """json raises RecursionError (no ValueError) on deep nesting: it is a bad answer like
+    any other, not the run's failure."""
+    stand_in.reply = lambda: (200, body)
+    result = provider(stand_in.url).analyse(REQUEST)
+    assert (result.fallback_used, result.error) == (True, error)
