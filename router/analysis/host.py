@@ -120,8 +120,10 @@ def scan(paths: Sequence[str], *, max_files: int, seconds: float, count: int = 5
 
 def _files(paths: Sequence[str]) -> Iterator[tuple[str, int, float]]:
     """(path, size, modification time) of every regular file under `paths`, depth first,
-    and (path, -1, 0) for each directory entered (so a tree of empty directories still
-    meets the scan's deadline); what cannot be read is passed over. Each path's walk stays
+    and (path, -1, 0) for each other entry listed (so a tree of empty directories, or one
+    directory of a million subdirectories or links, still meets the scan's deadline entry
+    by entry, and holds no more directories to enter than it had time to list); what
+    cannot be read is passed over. Each path's walk stays
     on its file system, as `du -x`: not into /proc (whose kcore would be the largest
     file), /sys, or a network mount where one read can block past every bound."""
     stack: list[tuple[str, int]] = []
@@ -136,14 +138,22 @@ def _files(paths: Sequence[str]) -> Iterator[tuple[str, int, float]]:
         try:
             with os.scandir(directory) as found:
                 for entry in found:
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            if entry.stat(follow_symlinks=False).st_dev == device:
-                                stack.append((entry.path, device))
-                        elif entry.is_file(follow_symlinks=False):
-                            status = entry.stat(follow_symlinks=False)
-                            yield entry.path, status.st_size, status.st_mtime
-                    except OSError:
-                        continue
+                    yield _entry(entry, device, stack)
         except OSError:
             continue
+
+
+def _entry(entry: os.DirEntry[str], device: int,
+           stack: list[tuple[str, int]]) -> tuple[str, int, float]:
+    """One listed entry: a regular file's size and time; else -1, a directory on the same
+    file system put on `stack` to enter."""
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            if entry.stat(follow_symlinks=False).st_dev == device:
+                stack.append((entry.path, device))
+        elif entry.is_file(follow_symlinks=False):
+            status = entry.stat(follow_symlinks=False)
+            return entry.path, status.st_size, status.st_mtime
+    except OSError:
+        pass
+    return entry.path, -1, 0.0

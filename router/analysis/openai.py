@@ -5,8 +5,9 @@ recommendations about an incident.
 The local provider always runs first: its findings go into the prompt, and its result is
 the answer whenever the model's is not usable (an error, no answer in time, a 4xx or 5xx,
 an answer that is not the JSON asked for), with `fallback_used` and the reason recorded.
-The model's HTTP deadline is three quarters of the analysis's `timeout`, so the fallback
-still fits in it. Nothing here runs unless a route or service names this provider.
+The model's HTTP deadline is three quarters of the analysis's `timeout` counted from the
+analysis's start (the local run comes first), so the fallback still fits in it. Nothing
+here runs unless a route or service names this provider.
 """
 
 from __future__ import annotations
@@ -57,23 +58,28 @@ class ModelProvider:
         self._transport = transport
 
     def analyse(self, request: Request) -> Result:
+        share = self.settings.timeout.total_seconds() * SHARE_OF_TIMEOUT
+        deadline = time.monotonic() + share  # from the start: the local run is first
         local = self.fallback.analyse(request)
         try:
-            answer, usage = self._ask(prompt(request, local))
+            answer, usage = self._ask(prompt(request, local), deadline, share)
             return _result(answer, usage, local, self.settings.model)
         except ModelError as error:
             return replace(local, fallback_used=True, error=str(error),
                            model=self.settings.model)
 
-    def _ask(self, messages: list[dict[str, str]]) -> tuple[dict[str, Any], Mapping[str, Any]]:
+    def _ask(self, messages: list[dict[str, str]], deadline: float,
+             share: float) -> tuple[dict[str, Any], Mapping[str, Any]]:
+        """The model's answer by `deadline` (`share` seconds after the analysis began)."""
         settings = self.settings
+        seconds = deadline - time.monotonic()
+        if seconds <= 0:  # the local analysis took the model's share
+            raise ModelError(f"the model gave no answer in {share:g}s")
         headers = {"Content-Type": "application/json"}
         if settings.api_key is not None:
             headers["Authorization"] = f"Bearer {settings.api_key.reveal()}"
         body = {"model": settings.model, "messages": messages,
                 "max_tokens": settings.max_tokens, "temperature": 0.2, "stream": False}
-        seconds = settings.timeout.total_seconds() * SHARE_OF_TIMEOUT
-        deadline = time.monotonic() + seconds
         try:
             with httpx.Client(timeout=seconds, transport=self._transport,
                               trust_env=False) as client, client.stream(
@@ -83,12 +89,12 @@ class ModelProvider:
                     raise ModelError(f"the model answered {response.status_code}")
                 raw = _read(response, deadline)
         except httpx.TimeoutException:
-            raise ModelError(f"the model gave no answer in {seconds:g}s") from None
+            raise ModelError(f"the model gave no answer in {share:g}s") from None
         except httpx.HTTPError as error:
             raise ModelError(f"the model could not be reached ({type(error).__name__})") \
                 from None
         if raw is None:
-            raise ModelError(f"the model gave no answer in {seconds:g}s")
+            raise ModelError(f"the model gave no answer in {share:g}s")
         return _content(raw)
 
 
@@ -132,7 +138,7 @@ def _content(raw: bytes) -> tuple[dict[str, Any], Mapping[str, Any]]:
         document = json.loads(raw)
         text = document["choices"][0]["message"]["content"]
         usage = document.get("usage") or {}
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError):  # deep nesting
         raise ModelError("the model's answer is not a chat completion") from None
     if not isinstance(text, str):
         raise ModelError("the model's answer has no text")
@@ -148,7 +154,7 @@ def parse_answer(text: str) -> dict[str, Any]:
     for candidate in candidates:
         try:
             found = json.loads(candidate)
-        except ValueError:
+        except (ValueError, RecursionError):  # json's error for deep nesting
             continue
         if isinstance(found, dict) and isinstance(found.get("recommendations"), list):
             return found

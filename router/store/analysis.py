@@ -30,6 +30,8 @@ _SAVE = (f"INSERT OR REPLACE INTO analysis_runs ({', '.join(_COLUMNS)}) "
          f"VALUES ({', '.join('?' for _ in _COLUMNS)})")
 RESOLUTIONS = 5
 """How many of the latest resolved incidents' resolvers and notes a summary cites."""
+NOTES = 5
+"""How many of a resolved incident's latest notes a summary cites."""
 
 
 def _run(row: sqlite3.Row) -> AnalysisRun:
@@ -117,17 +119,17 @@ class AnalysisReader:
             resolutions=tuple(self._resolution(number) for number in resolved[:RESOLUTIONS]))
 
     def _resolution(self, number: int) -> Mapping[str, Any]:
-        """Who resolved incident `number` and the notes left on it, oldest first."""
-        resolved_by, notes = "", []
-        for row in self._connection.execute(
-                "SELECT actor, action, details FROM timeline WHERE incident_number = ? "
-                "AND action IN ('resolved', 'note') ORDER BY id", (number,)):
-            if row["action"] == "resolved":
-                resolved_by = row["actor"]
-            else:
-                notes.append(json.loads(row["details"]).get("text", ""))
-        return MappingProxyType({"incident": number, "resolved_by": resolved_by,
-                                 "notes": tuple(notes)})
+        """Who resolved incident `number` last and the latest `NOTES` notes left on it,
+        oldest first (an incident's notes have no count limit)."""
+        resolved = self._connection.execute(
+            "SELECT actor FROM timeline WHERE incident_number = ? AND action = 'resolved' "
+            "ORDER BY id DESC LIMIT 1", (number,)).fetchone()
+        notes = [json.loads(row["details"]).get("text", "") for row in self._connection.execute(
+            "SELECT details FROM timeline WHERE incident_number = ? AND action = 'note' "
+            "ORDER BY id DESC LIMIT ?", (number, NOTES))]
+        return MappingProxyType({"incident": number,
+                                 "resolved_by": resolved["actor"] if resolved else "",
+                                 "notes": tuple(reversed(notes))})
 
 
 class AnalysisWriter(AnalysisReader):

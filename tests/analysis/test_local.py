@@ -124,6 +124,41 @@ def test_a_tree_of_empty_directories_still_meets_the_deadline(tmp_path: Path) ->
     assert (found.files, found.complete) == (0, False)
 
 
+def test_one_huge_directory_is_read_no_further_than_the_deadline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory of many subdirectories (a cache, a mail spool) yields no file while it
+    is listed: the deadline is checked for each entry, and the directories waiting to be
+    entered are not all held at once."""
+    for index in range(200):
+        (tmp_path / f"d{index:03d}").mkdir()
+    read = [0]
+    listing = os.scandir
+
+    class Counted:
+        def __init__(self, path: str) -> None:
+            self.inner = listing(path)
+
+        def __enter__(self) -> Counted:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.close()
+
+        def __iter__(self) -> Counted:
+            return self
+
+        def __next__(self) -> os.DirEntry[str]:
+            read[0] += 1
+            return next(self.inner)
+
+    monkeypatch.setattr(os, "scandir", Counted)
+    ticks = iter(range(1000))
+    found = host.scan([str(tmp_path)], max_files=1000, seconds=10.5,
+                      monotonic=lambda: float(next(ticks)))
+    assert (found.files, found.complete) == (0, False)
+    assert read[0] <= 12
+
+
 def test_read_only_and_image_file_systems_are_not_disks_that_fill(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A snap's squashfs or a mounted ISO is always 100% full: reported, it would be every

@@ -9,6 +9,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from router.analysis.local import LocalProvider
-from router.analysis.model import Request
+from router.analysis.model import Request, Result
 from router.analysis.openai import ModelProvider, parse_answer
 from router.config.model import Analysis, Secret
 
@@ -288,3 +289,55 @@ def test_an_answer_none_of_whose_recommendations_is_usable_falls_back(
     result = provider(stand_in.url).analyse(REQUEST)
     assert (result.fallback_used, result.error) == (
         True, "the model's answer is not the JSON asked for")
+
+
+class SlowLocal:
+    """A fallback that takes most of the analysis's time (a long `scan_time`)."""
+
+    name = "local"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def analyse(self, request: Request) -> Result:
+        time.sleep(self.seconds)
+        return Result(summary="looked at the host", recommendations=())
+
+
+def test_the_model_s_share_counts_from_the_start_so_the_fallback_fits_the_timeout(
+        stand_in: StandIn) -> None:
+    """The local provider runs first: the model's three quarters of `timeout` count from
+    the analysis's start, else a slow local scan plus the model's whole share overran the
+    timeout and the run failed with no result instead of falling back."""
+    def hang() -> tuple[int, bytes]:
+        stand_in.release.wait(10)
+        return 200, b"{}"
+    stand_in.reply = hang
+    settings = provider(stand_in.url, timeout=2.0).settings
+    started = time.monotonic()
+    result = ModelProvider(settings, fallback=SlowLocal(1.2)).analyse(REQUEST)
+    assert time.monotonic() - started < 2.0
+    assert (result.fallback_used, result.summary) == (True, "looked at the host")
+    assert result.error == "the model gave no answer in 1.5s"
+
+
+def test_a_local_analysis_that_took_the_model_s_share_leaves_the_model_out(
+        stand_in: StandIn) -> None:
+    settings = provider(stand_in.url, timeout=1.0).settings
+    result = ModelProvider(settings, fallback=SlowLocal(0.8)).analyse(REQUEST)
+    assert (result.fallback_used, result.error) == (True, "the model gave no answer in 0.75s")
+    assert stand_in.requests == []
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    (b"[" * 100_000, "the model's answer is not a chat completion"),
+    (json.dumps({"choices": [{"message": {"content": "[" * 100_000}}]}).encode(),
+     "the model's answer is not the JSON asked for"),
+])
+def test_a_deeply_nested_answer_falls_back(stand_in: StandIn, body: bytes,
+                                          error: str) -> None:
+    """json raises RecursionError (no ValueError) on deep nesting: it is a bad answer like
+    any other, not the run's failure."""
+    stand_in.reply = lambda: (200, body)
+    result = provider(stand_in.url).analyse(REQUEST)
+    assert (result.fallback_used, result.error) == (True, error)

@@ -59,7 +59,8 @@ async def test_a_run_is_kept_as_it_is_now_and_unfinished_ones_are_found(
     assert after[0] == [] and after[1] is not None and after[1].error == "queue full"
 
 
-async def test_past_incidents_by_key_and_by_labels(tmp_path: Path) -> None:
+async def _engine(tmp_path: Path, start: datetime) -> tuple[Store, FixedClock, Engine]:
+    """An engine over a new store whose every alert opens an incident on service api."""
     (tmp_path / "config.yaml").write_text(textwrap.dedent("""
         channels: [{id: log, type: log}]
         services: [{id: api, channels: [log]}]
@@ -67,9 +68,13 @@ async def test_past_incidents_by_key_and_by_labels(tmp_path: Path) -> None:
         """))
     store = await Store.open(tmp_path / "router.db")
     counter = itertools.count(1)
-    clock = FixedClock(NOW - timedelta(days=40))
-    engine = Engine(load_config([tmp_path / "config.yaml"]), store, clock,
-                    new_id=lambda: f"n{next(counter):03d}")
+    clock = FixedClock(start)
+    return store, clock, Engine(load_config([tmp_path / "config.yaml"]), store, clock,
+                                new_id=lambda: f"n{next(counter):03d}")
+
+
+async def test_past_incidents_by_key_and_by_labels(tmp_path: Path) -> None:
+    store, clock, engine = await _engine(tmp_path, NOW - timedelta(days=40))
 
     async def fire_and_settle(start: datetime, acknowledge: int | None, resolve: int,
                               host: str = "db1") -> str:
@@ -132,3 +137,22 @@ async def test_a_pruned_incident_takes_its_runs_along(tmp_path: Path) -> None:
         await store.close()
     assert kept == "INC2"
     assert ([run.id for run in left[0]], [run.id for run in left[1]]) == ([], ["a2"])
+
+
+async def test_a_past_incident_cites_only_its_latest_notes(tmp_path: Path) -> None:
+    """An incident's notes have no count limit: the past cited (in a model's prompt and in
+    each run's audit record) keeps the latest few, so one long-lived incident's thousand
+    notes do not grow every later analysis of its key."""
+    store, _, engine = await _engine(tmp_path, NOW - timedelta(days=2))
+    try:
+        incident_id = (await engine.ingest([alert("DiskFull")]))[0].incident_id
+        assert incident_id is not None
+        for index in range(12):
+            await engine.add_note(incident_id, f"note {index}", "ann")
+        await engine.resolve(incident_id, "ben")
+        past = await store.read(lambda reader: reader.analysis.past_by_key(
+            "DiskFull", NOW - timedelta(days=30), before=100))
+    finally:
+        await store.close()
+    assert past.resolutions[0]["resolved_by"] == "ben"
+    assert past.resolutions[0]["notes"] == tuple(f"note {index}" for index in range(7, 12))
