@@ -156,9 +156,11 @@ def login_redirect(request: Request) -> Response:
 
 def safe_next(text: str) -> str:
     """Where a login may send the browser: a path of this router's web interface only (no
-    scheme, no other host, no `//` or backslash tricks); else the incidents page."""
+    scheme, no other host, no `//` or backslash tricks, and printable ASCII only: it becomes
+    a Location header, and router's own links percent-encode the rest); else the incidents
+    page."""
     if (not text.startswith("/") or text.startswith("//") or "\\" in text
-            or any(ord(character) < 0x20 or ord(character) == 0x7f for character in text)):
+            or not text.isascii() or not text.isprintable()):
         return HOME
     parts = urlsplit(text)
     if parts.scheme or parts.netloc or not (parts.path == "/" or
