@@ -14,7 +14,6 @@ in and only tokens open the pages.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -111,15 +110,16 @@ class WebAccess:
             if flash is None:
                 return response
             return replace(response, headers=(*response.headers, (
-                "set-cookie", _cookie(FLASH_COOKIE, "", 0, secure=self.secure))))
+                "set-cookie", sessions.cookie_header(FLASH_COOKIE, "", 0, secure=self.secure))))
         return visited
 
     def flash_cookie(self, text: str, kind: str = "ok") -> tuple[str, str]:
         """The Set-Cookie header that shows `text` on the next page (signed, so no one
         else can put words on router's pages)."""
         payload = f"{kind}\n{text[:500]}".encode()
-        value = f"{_b64(payload)}.{_b64(self._flash_signature(payload))}"
-        return ("set-cookie", _cookie(FLASH_COOKIE, value, FLASH_SECONDS, secure=self.secure))
+        value = f"{sessions.b64(payload)}.{sessions.b64(self._flash_signature(payload))}"
+        return ("set-cookie", sessions.cookie_header(FLASH_COOKIE, value, FLASH_SECONDS,
+                                                     secure=self.secure))
 
     def flash_of(self, request: Request) -> tuple[str, str] | None:
         """(text, kind) of the request's flash cookie; None for none or a forged one."""
@@ -128,7 +128,7 @@ class WebAccess:
             return None
         encoded, _, signature = value.partition(".")
         try:
-            payload, given = _unb64(encoded), _unb64(signature)
+            payload, given = sessions.unb64(encoded), sessions.unb64(signature)
         except (binascii.Error, ValueError):
             return None
         if not hmac.compare_digest(self._flash_signature(payload), given):
@@ -194,21 +194,3 @@ def _is_form(request: Request) -> bool:
 def _wants_html(request: Request) -> bool:
     return request.method in ("GET", "HEAD") and "text/html" in request.headers.get(
         "accept", "")
-
-
-def _cookie(name: str, value: str, max_age: int, *, secure: bool) -> str:
-    attributes = [f"{name}={value}", "HttpOnly", "SameSite=Strict", "Path=/",
-                  f"Max-Age={max_age}"]
-    if secure:
-        attributes.append("Secure")
-    return "; ".join(attributes)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    if not text.isascii():
-        raise ValueError("not ASCII")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
