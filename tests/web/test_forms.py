@@ -26,6 +26,7 @@ from router.web.access import WebAccess, safe_next
 from router.web.assets import Assets
 from router.web.pages import page_routes
 from router.web.render import Renderer
+from router.web.silences import PREVIEW_SHOWN
 from tests.server.support import Servers
 from tests.web.test_pages import text_of
 
@@ -251,6 +252,24 @@ async def test_logout_clears_the_session(site: Site) -> None:
     assert (answer.status_code, answer.headers["location"]) == (303, "/ui/login")
     assert any(value.startswith("router_session=; ") for value in
                answer.headers.get_list("set-cookie"))
+
+
+async def test_a_silence_s_preview_lists_a_bounded_number_of_incidents(site: Site) -> None:
+    # A broad matcher over a flood of open incidents: the page says how many, lists the
+    # newest PREVIEW_SHOWN, and stays small.
+    await site.engine.ingest([Alert(
+        summary=f"Disk full {number}", source="native", severity=Severity.CRITICAL,
+        status=Status.FIRING, labels={"alertname": "DiskFull", "instance": f"db{number}"})
+        for number in range(PREVIEW_SHOWN + 5)])
+    cookie = await site.session("ann")
+    preview = await site.post("/ui/silences", cookie, {
+        "matchers": 'alertname="DiskFull"', "duration": "2h", "comment": "disks"})
+    assert preview.status_code == 200
+    shown = text_of(preview)
+    assert f"Would cover {PREVIEW_SHOWN + 5} open incidents" in shown
+    assert preview.text.count('<li><a href="/ui/incidents/') == PREVIEW_SHOWN
+    assert f"INC{PREVIEW_SHOWN + 5} " in shown and "INC5 " not in shown  # the newest
+    assert "and 5 more" in shown
 
 
 async def test_a_silence_is_previewed_then_added_then_expired(site: Site) -> None:
