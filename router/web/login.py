@@ -1,11 +1,12 @@
 """Logging in and out of the web interface (room: web; trio for the password check only).
 
 `POST /ui/login` is heard only when the throttle allows (else 429 with Retry-After, before
-any password work), checks the password in a worker thread (scrypt costs ~50 ms of CPU and
-must not stall the loop), answers an unknown name and a wrong password with the same words,
-and on success sets the session cookie and sends the browser to `next` (a page of this
-router only, access.safe_next). The login form needs no CSRF token: there is no session yet,
-and the gate's Origin check and the SameSite=Strict cookie stop another site's post.
+any password work), counts the attempt as a failure until it succeeds, checks the password
+in a worker thread (scrypt costs ~50 ms of CPU and must not stall the loop), answers an
+unknown name and a wrong password with the same words, and on success sets the session
+cookie and sends the browser to `next` (a page of this router only, access.safe_next). The
+login form needs no CSRF token: there is no session yet, and the gate's Origin check and the
+SameSite=Strict cookie stop another site's post.
 `POST /ui/logout` is an ordinary form (forms.py): it clears the cookie.
 """
 
@@ -59,9 +60,11 @@ class Login:
             seconds = max(1, math.ceil(wait.total_seconds()))
             return self._form(429, target, f"Too many failed logins: try again in "
                               f"{seconds} s.", name, headers=(("retry-after", str(seconds)),))
+        # Counted as a failure before the check (a success clears it): a burst of guesses
+        # sent at once must not all pass the throttle while the first are being hashed.
+        self.access.throttle.record_failure(counted, address, now)
         user = await trio.to_thread.run_sync(check_password, users, name, password)
         if user is None:
-            self.access.throttle.record_failure(counted, address, now)
             # An undeclared name is not logged: it may be a password typed in the wrong box.
             shown = counted or "an unknown user"
             logger.warning("web login refused for %s from %s", shown, address,

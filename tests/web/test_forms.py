@@ -174,6 +174,21 @@ async def test_logins_are_throttled_with_retry_after(site: Site) -> None:
     assert "Too many failed logins: try again in 1 s." in text_of(throttled)
 
 
+async def test_concurrent_guesses_are_throttled_as_sequential_ones(site: Site) -> None:
+    # Each guess counts as a failure before its password is checked: a burst sent at once
+    # cannot all pass the throttle while the first ones are still being hashed.
+    statuses: list[int] = []
+
+    async def guess(number: int) -> None:
+        statuses.append((await site.http.post("/ui/login", headers=FORM, content=(
+            f"user=ann&password=wrong{number}").encode())).status_code)
+
+    async with trio.open_nursery() as nursery:
+        for number in range(20):
+            nursery.start_soon(guess, number)
+    assert sorted(statuses) == [401] * 6 + [429] * 14  # 5 free, then the first wait
+
+
 async def test_acknowledge_from_the_page_is_the_user_s_in_the_timeline(site: Site) -> None:
     incident = await site.open_incident()
     cookie = await site.session("ann")
