@@ -26,6 +26,9 @@ from router.web.forms import FORM_TYPE, MAX_FORM_BYTES, Done, Form
 
 logger = logging.getLogger(__name__)
 WRONG = "Unknown user or wrong password."
+PASSWORD_CHECKS = 2
+"""Passwords checked at once, each in a worker thread with its 32 MiB: a flood of logins
+holds no more (trio's threads are shared with email delivery), the others wait their turn."""
 
 
 class Login:
@@ -35,6 +38,7 @@ class Login:
         self.access = access
         self.renderer = access.renderer
         self.engine = access.engine
+        self.password_checks = trio.CapacityLimiter(PASSWORD_CHECKS)
 
     async def page(self, request: Request) -> Response:
         target = safe_next((request.query.get("next") or [HOME])[-1])
@@ -63,7 +67,8 @@ class Login:
         # Counted as a failure before the check (a success clears it): a burst of guesses
         # sent at once must not all pass the throttle while the first are being hashed.
         self.access.throttle.record_failure(counted, address, now)
-        user = await trio.to_thread.run_sync(check_password, users, name, password)
+        user = await trio.to_thread.run_sync(check_password, users, name, password,
+                                             limiter=self.password_checks)
         if user is None:
             # An undeclared name is not logged: it may be a password typed in the wrong box.
             shown = counted or "an unknown user"

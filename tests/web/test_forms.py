@@ -7,10 +7,13 @@ from __future__ import annotations
 import html
 import re
 import textwrap
+import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +25,7 @@ from router.config import load_config
 from router.config.passwords import hash_password
 from router.engine import Engine
 from router.server.api import build_routes
+from router.web import login as login_module
 from router.web.access import WebAccess, safe_next
 from router.web.assets import Assets
 from router.web.pages import page_routes
@@ -187,6 +191,29 @@ async def test_concurrent_guesses_are_throttled_as_sequential_ones(site: Site) -
         for number in range(20):
             nursery.start_soon(guess, number)
     assert sorted(statuses) == [401] * 6 + [429] * 14  # 5 free, then the first wait
+
+
+async def test_at_most_a_few_passwords_are_hashed_at_once(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    # scrypt takes 32 MiB and ~50 ms of CPU a check: a flood of logins must not take every
+    # worker thread (email delivery runs in them too) nor that memory times the flood.
+    running, most, lock = [0], [0], threading.Lock()
+    real = login_module.check_password
+
+    def counted(*arguments: Any) -> Any:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)  # long enough for the others to start if they may
+        with lock:
+            running[0] -= 1
+        return real(*arguments)
+
+    monkeypatch.setattr(login_module, "check_password", counted)
+    async with trio.open_nursery() as nursery:
+        for number in range(6):  # the throttle's free failures and one more
+            nursery.start_soon(site.login, "ann", f"wrong{number}")
+    assert most[0] == login_module.PASSWORD_CHECKS
 
 
 async def test_acknowledge_from_the_page_is_the_user_s_in_the_timeline(site: Site) -> None:
