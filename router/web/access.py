@@ -17,11 +17,12 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import json
 from dataclasses import replace
 from urllib.parse import quote, urlsplit
 
 from router.engine import Engine
-from router.server.api_access import Principal
+from router.server.api_access import CROSS_SITE, Principal
 from router.server.routes import Handler, Request, Response
 from router.web.auth import csrf, sessions
 from router.web.auth.principal import principal_of, proxy_user
@@ -92,6 +93,12 @@ class WebAccess:
             if _wants_html(request) or _is_form(request):
                 return login_redirect(request)
             return refusal
+        said = _error_of(refusal)
+        if said.startswith(CROSS_SITE):  # the gate's Origin check, not a role's rights
+            return self.renderer.message(
+                403, "Refused", f"{said}. If you sent it from router's own page, "
+                "settings.public_url must be the address your browser uses (a proxy in "
+                "front must pass the Host header on).")
         viewer = self.viewer(request)
         who = f"{viewer.principal.name} ({viewer.role})" if viewer else "This token"
         return self.renderer.message(
@@ -139,6 +146,15 @@ class WebAccess:
     def _flash_signature(self, payload: bytes) -> bytes:
         assert self.key is not None
         return hmac.new(self.key, _FLASH_CONTEXT + payload, hashlib.sha256).digest()
+
+
+def _error_of(refusal: Response) -> str:
+    """The `error` of the gate's JSON refusal; "" for any other body."""
+    try:
+        said = json.loads(refusal.body).get("error", "")
+    except (ValueError, AttributeError):
+        return ""
+    return said if isinstance(said, str) else ""
 
 
 def login_redirect(request: Request) -> Response:

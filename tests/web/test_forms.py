@@ -216,6 +216,23 @@ async def test_at_most_a_few_passwords_are_hashed_at_once(
     assert most[0] == login_module.PASSWORD_CHECKS
 
 
+async def test_a_post_from_another_site_is_refused_for_what_it_is(site: Site) -> None:
+    # Not "your role falls short": an admin behind a proxy whose public_url is wrong would
+    # hunt for a missing right. The page names the Origin check and what to look at.
+    incident = await site.open_incident()
+    cookie = await site.session("ann")
+    token = await site.csrf_token(cookie)
+    answer = await site.http.post(
+        f"/ui/incidents/{incident}/acknowledge", data={"csrf_token": token},
+        headers={"cookie": cookie, "origin": "https://evil.example"})
+    assert answer.status_code == 403
+    shown = text_of(answer)
+    assert "Origin 'https://evil.example' is not this router's" in shown
+    assert "public_url" in shown
+    assert "role" not in shown
+    assert (await site.engine.incident(incident)).incident.state.value == "triggered"
+
+
 async def test_acknowledge_from_the_page_is_the_user_s_in_the_timeline(site: Site) -> None:
     incident = await site.open_incident()
     cookie = await site.session("ann")
