@@ -28,9 +28,15 @@ PARALLELISM = 1
 SALT_BYTES = 16
 HASH_BYTES = 32
 MAX_COST = 2**20
-"""The largest N a hash may ask for: a config cannot make one login take a gigabyte."""
+"""The largest N a hash may ask for."""
 MAX_BLOCK_SIZE = 32
 MAX_PARALLELISM = 16
+MAX_MEMORY = 2**30
+"""The most memory (128 * N * r bytes) a hash may make a login take: a gigabyte, which
+N=2^20 at the usual r=8 reaches (r=32 with it would take 4 GiB)."""
+MAX_HASH_BYTES = 64
+"""The longest derived key a hash may hold (router writes 32 bytes): scrypt's last step
+costs in proportion to it."""
 _FORMAT = re.compile(r"scrypt\$([0-9]{1,8})\$([0-9]{1,3})\$([0-9]{1,3})\$"
                      r"([A-Za-z0-9+/]{16,})\$([A-Za-z0-9+/]{16,})")
 EXPECTED = "a hash printed by `router passwd` (scrypt$N$r$p$SALT$HASH)"
@@ -76,10 +82,16 @@ def parse_hash(text: str) -> PasswordHash:
     if not 1 <= block_size <= MAX_BLOCK_SIZE or not 1 <= parallelism <= MAX_PARALLELISM:
         raise ValueError(f"scrypt's r must be 1 to {MAX_BLOCK_SIZE} and p 1 to "
                          f"{MAX_PARALLELISM}, got r={block_size} p={parallelism}")
+    if 128 * cost * block_size > MAX_MEMORY:
+        raise ValueError(f"scrypt's N and r may ask for at most {MAX_MEMORY >> 20} MiB "
+                         f"(128 * N * r bytes), got {(128 * cost * block_size) >> 20} MiB")
     try:
         salt, digest = _decode(match.group(4)), _decode(match.group(5))
     except binascii.Error:
         raise ValueError(f"expected {EXPECTED}: its salt or hash is not base64") from None
+    if len(digest) > MAX_HASH_BYTES:
+        raise ValueError(f"expected {EXPECTED}: its hash may be at most {MAX_HASH_BYTES} "
+                         "bytes")
     return PasswordHash(cost, block_size, parallelism, salt, digest)
 
 

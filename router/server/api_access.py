@@ -100,6 +100,8 @@ PAGES: dict[tuple[str, str], Access] = {
 when the server registers it. A role grants in the pages what the same scope grants a
 token in the API (`IMPLIED`): actions as the JSON API's, `respond` for incidents and
 silences."""
+CROSS_SITE = "cross-site request refused"
+"""How the refusal of another site's request begins (the web shows it as a page of its own)."""
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _UNAUTHORIZED = Response.error(401, "missing or invalid bearer token",
@@ -180,7 +182,7 @@ class Gate:
             return Response.error(421, f"Host {host!r} is not one of this router's names "
                                        "(settings.allowed_hosts)")
         if request.method not in _SAFE_METHODS and (why := self.cross_site(request, host)):
-            return Response.error(403, f"cross-site request refused: {why}")
+            return Response.error(403, f"{CROSS_SITE}: {why}")
         if access in ("open", "signed", "ping") or (
                 access == "feed" and self.own_feed(request)):
             return None

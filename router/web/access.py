@@ -14,15 +14,15 @@ in and only tokens open the pages.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
+import json
 from dataclasses import replace
 from urllib.parse import quote, urlsplit
 
 from router.engine import Engine
-from router.server.api_access import Principal
+from router.server.api_access import CROSS_SITE, Principal
 from router.server.routes import Handler, Request, Response
 from router.web.auth import csrf, sessions
 from router.web.auth.principal import principal_of, proxy_user
@@ -93,6 +93,12 @@ class WebAccess:
             if _wants_html(request) or _is_form(request):
                 return login_redirect(request)
             return refusal
+        said = _error_of(refusal)
+        if said.startswith(CROSS_SITE):  # the gate's Origin check, not a role's rights
+            return self.renderer.message(
+                403, "Refused", f"{said}. If you sent it from router's own page, "
+                "settings.public_url must be the address your browser uses (a proxy in "
+                "front must pass the Host header on).")
         viewer = self.viewer(request)
         who = f"{viewer.principal.name} ({viewer.role})" if viewer else "This token"
         return self.renderer.message(
@@ -111,15 +117,16 @@ class WebAccess:
             if flash is None:
                 return response
             return replace(response, headers=(*response.headers, (
-                "set-cookie", _cookie(FLASH_COOKIE, "", 0, secure=self.secure))))
+                "set-cookie", sessions.cookie_header(FLASH_COOKIE, "", 0, secure=self.secure))))
         return visited
 
     def flash_cookie(self, text: str, kind: str = "ok") -> tuple[str, str]:
         """The Set-Cookie header that shows `text` on the next page (signed, so no one
         else can put words on router's pages)."""
         payload = f"{kind}\n{text[:500]}".encode()
-        value = f"{_b64(payload)}.{_b64(self._flash_signature(payload))}"
-        return ("set-cookie", _cookie(FLASH_COOKIE, value, FLASH_SECONDS, secure=self.secure))
+        value = f"{sessions.b64(payload)}.{sessions.b64(self._flash_signature(payload))}"
+        return ("set-cookie", sessions.cookie_header(FLASH_COOKIE, value, FLASH_SECONDS,
+                                                     secure=self.secure))
 
     def flash_of(self, request: Request) -> tuple[str, str] | None:
         """(text, kind) of the request's flash cookie; None for none or a forged one."""
@@ -128,7 +135,7 @@ class WebAccess:
             return None
         encoded, _, signature = value.partition(".")
         try:
-            payload, given = _unb64(encoded), _unb64(signature)
+            payload, given = sessions.unb64(encoded), sessions.unb64(signature)
         except (binascii.Error, ValueError):
             return None
         if not hmac.compare_digest(self._flash_signature(payload), given):
@@ -139,6 +146,15 @@ class WebAccess:
     def _flash_signature(self, payload: bytes) -> bytes:
         assert self.key is not None
         return hmac.new(self.key, _FLASH_CONTEXT + payload, hashlib.sha256).digest()
+
+
+def _error_of(refusal: Response) -> str:
+    """The `error` of the gate's JSON refusal; "" for any other body."""
+    try:
+        said = json.loads(refusal.body).get("error", "")
+    except (ValueError, AttributeError):
+        return ""
+    return said if isinstance(said, str) else ""
 
 
 def login_redirect(request: Request) -> Response:
@@ -156,9 +172,11 @@ def login_redirect(request: Request) -> Response:
 
 def safe_next(text: str) -> str:
     """Where a login may send the browser: a path of this router's web interface only (no
-    scheme, no other host, no `//` or backslash tricks); else the incidents page."""
+    scheme, no other host, no `//` or backslash tricks, and printable ASCII only: it becomes
+    a Location header, and router's own links percent-encode the rest); else the incidents
+    page."""
     if (not text.startswith("/") or text.startswith("//") or "\\" in text
-            or any(ord(character) < 0x20 or ord(character) == 0x7f for character in text)):
+            or not text.isascii() or not text.isprintable()):
         return HOME
     parts = urlsplit(text)
     if parts.scheme or parts.netloc or not (parts.path == "/" or
@@ -192,21 +210,3 @@ def _is_form(request: Request) -> bool:
 def _wants_html(request: Request) -> bool:
     return request.method in ("GET", "HEAD") and "text/html" in request.headers.get(
         "accept", "")
-
-
-def _cookie(name: str, value: str, max_age: int, *, secure: bool) -> str:
-    attributes = [f"{name}={value}", "HttpOnly", "SameSite=Strict", "Path=/",
-                  f"Max-Age={max_age}"]
-    if secure:
-        attributes.append("Secure")
-    return "; ".join(attributes)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    if not text.isascii():
-        raise ValueError("not ASCII")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -11,8 +11,7 @@ server-drawn SVG, so the page needs no script. Without dates: the seven days to 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from markupsafe import Markup
 
@@ -21,6 +20,7 @@ from router.errors import BadRequest
 from router.server.routes import Handler, Request, Response
 from router.web import charts
 from router.web.fields import query
+from router.web.oncall import midnight, parse_day
 from router.web.render import Renderer
 
 DEFAULT_DAYS = 7
@@ -46,7 +46,7 @@ class FatiguePages:
             first, last = _range(query(request, "from"), query(request, "to"), today)
         except BadRequest as error:
             return self.renderer.message(400, "Bad filter", str(error))
-        start, end = _midnight(first, zone), _midnight(last + timedelta(days=1), zone)
+        start, end = midnight(first, zone), midnight(last + timedelta(days=1), zone)
         pages = await self.engine.pages(start, end)
         extra = await overrides.extra_overrides(self.engine, start)
         report = roster.fatigue(self.engine.config, start, end, pages, extra)
@@ -59,28 +59,11 @@ class FatiguePages:
 
 
 def _range(first_text: str, last_text: str, today: date) -> tuple[date, date]:
-    last = _date("to", last_text, today)
-    first = _date("from", first_text, last - timedelta(days=DEFAULT_DAYS - 1))
+    last = parse_day("to", last_text, today)
+    first = parse_day("from", first_text, last - timedelta(days=DEFAULT_DAYS - 1))
     if last < first:
         raise BadRequest("to", f"must be on or after from ({first.isoformat()})")
     if (last - first).days >= MOST_DAYS:
         raise BadRequest("to", f"expected at most {MOST_DAYS} days from from "
                                f"({first.isoformat()})")
     return first, last
-
-
-def _date(name: str, text: str, default: date) -> date:
-    if not text:
-        return default
-    try:
-        found = date.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(name, f"expected a date such as 2026-12-24, got {text[:40]!r}") \
-            from None
-    if not 1000 <= found.year <= 9000:
-        raise BadRequest(name, f"expected a year from 1000 to 9000, got {found.year}")
-    return found
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), zone).astimezone(UTC)

@@ -24,7 +24,6 @@ pages' in responder_forms.py):
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -113,7 +112,7 @@ class Forms:
             return self._refuse(400, "Bad form", f"the form is not UTF-8 text of at most "
                                                  f"{MAX_FIELDS} fields.")
         given = (fields.get(csrf.FIELD) or [request.headers.get(csrf.HEADER, "")])[-1]
-        if not _holds(viewer, given):
+        if not csrf.matches(viewer.csrf_token, given):
             return self._refuse(403, "Form refused", "This form's security token is missing "
                                 "or out of date (did you log in again?). Go back, reload "
                                 "the page and send it again.")
@@ -142,12 +141,3 @@ class Forms:
 
     def _refuse(self, status: int, heading: str, message: str) -> Response:
         return self.renderer.message(status, heading, message)
-
-
-
-
-def _holds(viewer: Viewer, given: str) -> bool:
-    """Whether `given` is the viewer's CSRF token (csrf.token of their session), compared
-    in constant time."""
-    return bool(viewer.csrf_token) and bool(given) and hmac.compare_digest(
-        viewer.csrf_token.encode("ascii"), given.encode("utf-8", "surrogateescape"))

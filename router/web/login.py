@@ -1,11 +1,12 @@
 """Logging in and out of the web interface (room: web; trio for the password check only).
 
 `POST /ui/login` is heard only when the throttle allows (else 429 with Retry-After, before
-any password work), checks the password in a worker thread (scrypt costs ~50 ms of CPU and
-must not stall the loop), answers an unknown name and a wrong password with the same words,
-and on success sets the session cookie and sends the browser to `next` (a page of this
-router only, access.safe_next). The login form needs no CSRF token: there is no session yet,
-and the gate's Origin check and the SameSite=Strict cookie stop another site's post.
+any password work), counts the attempt as a failure until it succeeds, checks the password
+in a worker thread (scrypt costs ~50 ms of CPU and must not stall the loop), answers an
+unknown name and a wrong password with the same words, and on success sets the session
+cookie and sends the browser to `next` (a page of this router only, access.safe_next). The
+login form needs no CSRF token: there is no session yet, and the gate's Origin check and the
+SameSite=Strict cookie stop another site's post.
 `POST /ui/logout` is an ordinary form (forms.py): it clears the cookie.
 """
 
@@ -25,6 +26,9 @@ from router.web.forms import FORM_TYPE, MAX_FORM_BYTES, Done, Form
 
 logger = logging.getLogger(__name__)
 WRONG = "Unknown user or wrong password."
+PASSWORD_CHECKS = 2
+"""Passwords checked at once, each in a worker thread with its 32 MiB: a flood of logins
+holds no more (trio's threads are shared with email delivery), the others wait their turn."""
 
 
 class Login:
@@ -34,6 +38,7 @@ class Login:
         self.access = access
         self.renderer = access.renderer
         self.engine = access.engine
+        self.password_checks = trio.CapacityLimiter(PASSWORD_CHECKS)
 
     async def page(self, request: Request) -> Response:
         target = safe_next((request.query.get("next") or [HOME])[-1])
@@ -59,9 +64,12 @@ class Login:
             seconds = max(1, math.ceil(wait.total_seconds()))
             return self._form(429, target, f"Too many failed logins: try again in "
                               f"{seconds} s.", name, headers=(("retry-after", str(seconds)),))
-        user = await trio.to_thread.run_sync(check_password, users, name, password)
+        # Counted as a failure before the check (a success clears it): a burst of guesses
+        # sent at once must not all pass the throttle while the first are being hashed.
+        self.access.throttle.record_failure(counted, address, now)
+        user = await trio.to_thread.run_sync(check_password, users, name, password,
+                                             limiter=self.password_checks)
         if user is None:
-            self.access.throttle.record_failure(counted, address, now)
             # An undeclared name is not logged: it may be a password typed in the wrong box.
             shown = counted or "an unknown user"
             logger.warning("web login refused for %s from %s", shown, address,

@@ -74,11 +74,11 @@ class OnCallPages:
             return self.renderer.message(404, "Unknown rota", f"router has no rota {rota_id}.")
         today = self.engine.now().astimezone(rota.timezone).date()
         try:
-            first = _date(query(request, "from"), today)
+            first = parse_day("from", query(request, "from"), today)
         except BadRequest as error:
             return self.renderer.message(400, "Bad filter", str(error))
         days = _days(first)
-        start, end = _midnight(days[0], rota.timezone), _midnight(
+        start, end = midnight(days[0], rota.timezone), midnight(
             days[-1] + timedelta(days=1), rota.timezone)
         extra = await overrides.extra_overrides(self.engine, start)
         shifts = roster.schedule(self.engine.config, rota.id, start, end,
@@ -92,16 +92,19 @@ class OnCallPages:
                        if item.start < end and item.end > start])
 
 
-def _date(text: str, default: date) -> date:
+def parse_day(name: str, text: str, default: date) -> date:
+    """The date query field `name` gives (`default` when empty), kept to years 1000 to
+    9000 so that a week or a range around it never leaves what datetime holds (the fatigue
+    page's too)."""
     if not text:
         return default
     try:
         found = date.fromisoformat(text)
     except ValueError:
-        raise BadRequest("from", f"expected a date such as 2026-12-24, got {text[:40]!r}") \
+        raise BadRequest(name, f"expected a date such as 2026-12-24, got {text[:40]!r}") \
             from None
     if not 1000 <= found.year <= 9000:
-        raise BadRequest("from", f"expected a year from 1000 to 9000, got {found.year}")
+        raise BadRequest(name, f"expected a year from 1000 to 9000, got {found.year}")
     return found
 
 
@@ -109,7 +112,7 @@ def _days(first: date) -> list[date]:
     return [first + timedelta(days=offset) for offset in range(WEEK)]
 
 
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
+def midnight(day: date, zone: ZoneInfo) -> datetime:
     """The first instant of `day` on `zone`'s clock (midnight; no DST change in use skips
     it, and zoneinfo gives the first of a repeated one), in UTC: Python subtracts and
     compares two instants of one zone by their wall clocks, which a DST change breaks."""
@@ -117,7 +120,7 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 
 def _day(day: date, zone: ZoneInfo, shifts: list[Shift]) -> Day:
-    start, end = _midnight(day, zone), _midnight(day + timedelta(days=1), zone)
+    start, end = midnight(day, zone), midnight(day + timedelta(days=1), zone)
     clipped = tuple(Shift(shift.person, max(shift.start, start), min(shift.end, end),
                           shift.layer)
                     for shift in shifts if shift.start < end and shift.end > start)

@@ -96,9 +96,7 @@ class Pages:
             listing = await self._listing(request)
         except BadRequest as error:
             return self.renderer.message(400, "Bad filter", str(error))
-        body = self.renderer.text("incident_rows.html", **listing).encode()
-        return Response(200, body, (("content-type", "text/html; charset=utf-8"),
-                                    ("cache-control", "no-store")))
+        return self.renderer.page("incident_rows.html", **listing)  # every page's headers
 
     async def _listing(self, request: Request) -> dict[str, object]:
         filters = {name: (request.query.get(name) or [""])[-1].strip()

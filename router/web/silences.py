@@ -26,6 +26,9 @@ from router.web.render import Renderer
 
 DEFAULT_DURATION = "2h"
 MATCHERS_MOST = 50
+PREVIEW_SHOWN = 100
+"""The preview lists at most this many (the newest) of the incidents a silence would
+cover, and says how many more: a broad matcher over a flood stays a small page."""
 _STATES = ("active", "pending", "expired")
 
 
@@ -97,7 +100,7 @@ class SilencePages:
     def _form(self, status: int, fields: dict[str, str], *, error: str = "",
               preview: Sequence[Any] | None = None) -> Response:
         return self.renderer.page("silence_new.html", status, fields=fields, error=error,
-                                  preview=preview)
+                                  preview=preview, shown=PREVIEW_SHOWN)
 
 
 def parse_matchers(text: str) -> list[tuple[str, str, str]]:

@@ -39,3 +39,20 @@ def test_a_stored_text_that_is_not_a_hash_verifies_nothing(stored: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_hash(stored)
     assert "hunter2" not in str(caught.value)
+
+
+SALT = "MDEyMzQ1Njc4OWFiY2RlZg"  # 16 bytes
+
+
+@pytest.mark.parametrize(("stored", "said"), [
+    (f"scrypt$1048576$32$1${SALT}${SALT}", "at most 1024 MiB"),  # N=2^20, r=32: 4 GiB
+    (f"scrypt$524288$17$1${SALT}${SALT}", "at most 1024 MiB"),  # 1 GiB and 64 MiB
+    (f"scrypt$1024$8$1${SALT}${'A' * 20000}", "at most 64 bytes"),  # a 15 KB digest to derive
+])
+def test_a_hash_cannot_make_a_login_cost_without_bound(stored: str, said: str) -> None:
+    """A config's hash sets the work of every login for its user (and, through the throttle,
+    memory held while it runs): its memory (128 * N * r) and digest length are bounded."""
+    with pytest.raises(ValueError, match=re.escape(said)):
+        parse_hash(stored)
+    assert not verify("pw", stored)
+    assert parse_hash(f"scrypt$1048576$8$1${SALT}${SALT}").cost == 2**20  # 1 GiB: the most

@@ -4,9 +4,13 @@ run-time overrides applied and listed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from router.engine import overrides
+from router.errors import BadRequest
 from tests.web.responder_site import Site, row_text, site, text_of
 
 __all__ = ["site"]
@@ -84,3 +88,19 @@ async def test_the_autumn_change_gives_its_day_25_hours(site: Site) -> None:
     assert row_text(week, "day-2026-10-25") == (
         "Sun 2026-10-25 (25 hours) 00:00–09:00 ben 09:00–24:00 ann")
     assert row_text(week, "day-2026-10-26") == "Mon 2026-10-26 00:00–09:00 ann 09:00–24:00 ben"
+
+
+def test_the_fatigue_page_reads_dates_and_days_with_the_on_call_page_s_code() -> None:
+    """One date parser and one local-midnight for both pages (they were copies)."""
+    from router.web import fatigue, oncall
+
+    assert fatigue.parse_day is oncall.parse_day and fatigue.midnight is oncall.midnight
+    with pytest.raises(BadRequest) as refused:
+        oncall.parse_day("to", "2026-13-01", date(2026, 12, 5))
+    assert (refused.value.field, refused.value.message) == (
+        "to", "expected a date such as 2026-12-24, got '2026-13-01'")
+    assert oncall.parse_day("from", "", date(2026, 12, 5)) == date(2026, 12, 5)
+    with pytest.raises(BadRequest, match="a year from 1000 to 9000"):
+        oncall.parse_day("from", "9999-01-01", date(2026, 12, 5))
+    assert oncall.midnight(date(2026, 3, 29), ZoneInfo("Europe/Berlin")) == datetime(
+        2026, 3, 28, 23, 0, tzinfo=UTC)

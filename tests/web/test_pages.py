@@ -139,6 +139,17 @@ async def test_the_filters(site: Site, query: str, expected: list[str]) -> None:
     assert "<html" not in rows.text  # a fragment: the table's rows alone
 
 
+async def test_the_rows_fragment_has_the_pages_security_headers(site: Site) -> None:
+    # Opened on its own it is an HTML document like any page: no framing, no sniffing, and
+    # nothing loaded from another host.
+    await site.open_incident("Disk full")
+    rows = await site.get("/ui/incidents/rows")
+    assert rows.status_code == 200
+    assert "frame-ancestors 'none'" in rows.headers["content-security-policy"]
+    assert rows.headers["x-content-type-options"] == "nosniff"
+    assert rows.headers["x-frame-options"] == "DENY"
+
+
 @pytest.mark.parametrize(("query", "field"), [
     ("state=closed", "state"), ("severity=fatal", "severity"), ("since=yesterday", "since"),
     ("page=0", "page"), ("page=%C2%B2", "page")])

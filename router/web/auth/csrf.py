@@ -32,7 +32,13 @@ def token(key: bytes, session_id: str) -> str:
 def holds(key: bytes, session_id: str, given: str | None) -> bool:
     """Whether `given` (the form field or header, None when absent) is the session's token,
     compared in constant time (bytes, so a non-ASCII guess is just wrong, not an error)."""
-    if not given:
+    return matches(token(key, session_id), given)
+
+
+def matches(expected: str, given: str | None) -> bool:
+    """Whether `given` is the token `expected` (a viewer's own, made by `token`), in
+    constant time; an empty `expected` matches nothing."""
+    if not expected or not given:
         return False
-    return hmac.compare_digest(token(key, session_id).encode("ascii"),
+    return hmac.compare_digest(expected.encode("ascii"),
                                given.encode("utf-8", "surrogateescape"))

@@ -68,7 +68,7 @@ def encode(key: bytes, session: Session) -> str:
     fields = (session.user, session.role, str(int(session.issued.timestamp())),
               str(int(session.expires.timestamp())), session.id)
     payload = "\n".join(fields).encode("utf-8")
-    return f"{_b64(payload)}.{_b64(_sign(key, payload))}"
+    return f"{b64(payload)}.{b64(_sign(key, payload))}"
 
 
 def read(key: bytes, value: str, now: datetime, users: Mapping[str, User],
@@ -96,7 +96,7 @@ def _decode(key: bytes, value: str) -> Session:
     if len(value) > MAX_VALUE_CHARACTERS or len(signature) != _SIGNATURE_CHARACTERS:
         raise SessionRefused("not a session cookie")
     try:
-        payload, given = _unb64(payload_text), _unb64(signature)
+        payload, given = unb64(payload_text), unb64(signature)
     except (binascii.Error, ValueError):
         raise SessionRefused("not a session cookie") from None
     if not hmac.compare_digest(_sign(key, payload), given):
@@ -121,16 +121,18 @@ def set_cookie(value: str, *, now: datetime, expires: datetime, secure: bool) ->
     with a request another site starts, sent to every path, and only over TLS when served
     over TLS (a cookie marked Secure is dropped by browsers over plain HTTP)."""
     seconds = max(0, int((expires - now).total_seconds()))
-    return _cookie(value, seconds, secure=secure)
+    return cookie_header(COOKIE_NAME, value, seconds, secure=secure)
 
 
 def clear_cookie(*, secure: bool) -> str:
     """The `Set-Cookie` header value that logs out: an empty value that expires at once."""
-    return _cookie("", 0, secure=secure)
+    return cookie_header(COOKIE_NAME, "", 0, secure=secure)
 
 
-def _cookie(value: str, max_age: int, *, secure: bool) -> str:
-    attributes = [f"{COOKIE_NAME}={value}", "HttpOnly", "SameSite=Strict", "Path=/",
+def cookie_header(name: str, value: str, max_age: int, *, secure: bool) -> str:
+    """A `Set-Cookie` value with the attributes every cookie of the web interface has
+    (this one, and access.py's flash message)."""
+    attributes = [f"{name}={value}", "HttpOnly", "SameSite=Strict", "Path=/",
                   f"Max-Age={max_age}"]
     if secure:
         attributes.append("Secure")
@@ -141,11 +143,13 @@ def _sign(key: bytes, payload: bytes) -> bytes:
     return hmac.new(key, _CONTEXT + b"\n" + payload, hashlib.sha256).digest()
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
+    """Unpadded base64url, as the web's signed cookies carry their parts."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
+def unb64(text: str) -> bytes:
+    """The bytes of `b64`'s text. Raises ValueError (or binascii.Error) for anything else."""
     if not text.isascii():
         raise ValueError("not ASCII")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -28,3 +28,13 @@ def test_anything_else_is_refused(given: str | None) -> None:
 
 def test_each_session_has_its_own_token() -> None:
     assert csrf.token(KEY, "a") != csrf.token(KEY, "b")
+
+
+@pytest.mark.parametrize(("expected", "given", "matches"), [
+    ("abc", "abc", True), ("abc", "abd", False), ("abc", None, False), ("abc", "", False),
+    ("", "", False), ("abc", "\udcff", False)])
+def test_matches_is_the_one_comparison_forms_use(expected: str, given: str | None,
+                                                  matches: bool) -> None:
+    """forms.py compares the viewer's token through it (one constant-time check, not two
+    copies): an empty token, which a viewer without a key has, matches nothing."""
+    assert csrf.matches(expected, given) is matches

@@ -96,6 +96,16 @@ def test_the_cookie_attributes() -> None:
         "router_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure")
 
 
+def test_the_flash_cookie_is_made_by_the_same_code() -> None:
+    """web/access.py's flash message cookie gets its attributes and its base64 from here,
+    not from a copy of them: the two cookies cannot drift apart."""
+    assert sessions.cookie_header("router_flash", "x.y", 60, secure=True) == (
+        "router_flash=x.y; HttpOnly; SameSite=Strict; Path=/; Max-Age=60; Secure")
+    assert sessions.unb64(sessions.b64(b"\xff\x00ok")) == b"\xff\x00ok"
+    with pytest.raises(ValueError, match="not ASCII"):
+        sessions.unb64("\u00e9")
+
+
 def test_cookies_are_secure_over_tls_or_behind_an_https_proxy() -> None:
     assert sessions.secure_cookies(True, "http://127.0.0.1:9080")
     assert sessions.secure_cookies(False, "HTTPS://router.example.com")
