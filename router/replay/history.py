@@ -209,7 +209,7 @@ def _choice(document: Mapping[str, Any], field: str, choices: Mapping[str, T], w
     value = document.get(field)
     if value is None:
         return default
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise HistoryInvalid(f"{where}: {field}: expected one of {', '.join(choices)}, got "
                              f"{json.dumps(value)}")
     return choices[value]

@@ -66,6 +66,10 @@ def test_alertmanager_payloads_arrive_at_startsat_or_endsat(shape: str) -> None:
      "h:1: labels: expected a mapping of text to text"),
     ('{"alerts": [{"status": "firing", "labels": {"a": "b"}}]}',
      "h:1: alerts[0].startsAt: needed as the instant a firing alert arrived"),
+    ('{"received_at": "2026-11-02T10:00:00Z", "status": []}',
+     "h:1: status: expected one of firing, acknowledged, resolved, got []"),
+    ('{"received_at": "2026-11-02T10:00:00Z", "severity": {"a": 1}}',
+     'h:1: severity: expected one of critical, error, warning, info, got {"a": 1}'),
     ('{"alerts": [{"status": "gone", "labels": {}}]}',
      "h:1: Alertmanager payload: alerts[0].status: expected one of firing, resolved; got "
      "'gone'"),
