@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from router.alerts.formats import alertmanager
@@ -26,6 +26,8 @@ from router.errors import BadRequest
 T = TypeVar("T")
 _STATUSES = {status.value: status for status in Status}
 _SEVERITIES = {severity.value: severity for severity in Severity}
+_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+_RANGE = "expected an instant between 1970 and 9000"
 
 
 class HistoryInvalid(Exception):
@@ -155,10 +157,13 @@ def _payload(document: Mapping[str, Any], where: str, limits: FieldLimits) -> li
     arrivals = []
     for position, alert in enumerate(alerts):
         at = alert.starts_at if alert.status is Status.FIRING else alert.ends_at
+        field = "startsAt" if alert.status is Status.FIRING else "endsAt"
         if at is None:
-            field = "startsAt" if alert.status is Status.FIRING else "endsAt"
             raise HistoryInvalid(f"{where}: alerts[{position}].{field}: needed as the "
                                  f"instant a {alert.status.value} alert arrived")
+        if not _in_range(at):
+            raise HistoryInvalid(f"{where}: alerts[{position}].{field}: {_RANGE}, got "
+                                 f"{at.isoformat()}")
         arrivals.append(Arrival(at, alert, at))
     return arrivals
 
@@ -177,7 +182,15 @@ def _instant(document: Mapping[str, Any], field: str, where: str, *,
     if moment is None or moment.tzinfo is None:
         raise HistoryInvalid(f"{where}: {field}: expected an ISO 8601 instant with an "
                              f"offset, got {json.dumps(value)}")
+    if not _in_range(moment):
+        raise HistoryInvalid(f"{where}: {field}: {_RANGE}, got {json.dumps(value)}")
     return moment
+
+
+def _in_range(moment: datetime) -> bool:
+    """Whether the replay can do its time math on `moment` (the window adds the longest
+    escalation to the last arrival; UTC conversion of year 1 overflows)."""
+    return _EARLIEST <= moment < _LATEST
 
 
 def _text(document: Mapping[str, Any], field: str, where: str, default: str) -> str:

@@ -70,6 +70,14 @@ def test_alertmanager_payloads_arrive_at_startsat_or_endsat(shape: str) -> None:
      "h:1: status: expected one of firing, acknowledged, resolved, got []"),
     ('{"received_at": "2026-11-02T10:00:00Z", "severity": {"a": 1}}',
      'h:1: severity: expected one of critical, error, warning, info, got {"a": 1}'),
+    ('{"received_at": "0001-01-01T00:00:00+01:00"}',
+     "h:1: received_at: expected an instant between 1970 and 9000, got "
+     '"0001-01-01T00:00:00+01:00"'),
+    ('{"received_at": "9999-12-31T23:59:00Z"}',
+     'h:1: received_at: expected an instant between 1970 and 9000, got "9999-12-31T23:59:00Z"'),
+    ('{"alerts": [{"status": "firing", "labels": {}, "startsAt": "9999-12-31T23:59:00Z"}]}',
+     "h:1: alerts[0].startsAt: expected an instant between 1970 and 9000, got "
+     "9999-12-31T23:59:00+00:00"),
     ('{"alerts": [{"status": "gone", "labels": {}}]}',
      "h:1: Alertmanager payload: alerts[0].status: expected one of firing, resolved; got "
      "'gone'"),
