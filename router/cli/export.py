@@ -90,7 +90,11 @@ def instant(text: str, now: datetime, option: str) -> datetime:
         Usage: neither, or an instant without an offset.
     """
     with contextlib.suppress(ValueError):
-        return now - parse_positive_duration(text)
+        duration = parse_positive_duration(text)
+        try:
+            return now - duration
+        except OverflowError:
+            raise Usage(f"{option}: {text} ago is before the year 1") from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -140,6 +140,8 @@ def test_no_store_and_bad_instants_are_clear_errors(tmp_path: Path, state: Path)
                str(state)) == (
         2, "", "router export alerts: --since: '2026-11-01T00:00:00' has no offset: add Z or "
                "+01:00, say\n")
+    assert run("export", "alerts", "--since", "99999999w", "--state", str(state)) == (
+        2, "", "router export alerts: --since: 99999999w ago is before the year 1\n")
     code, _, err = run("export", "alerts", "--since", "1d", "--until", "2d", "--state",
                        str(state))
     assert code == 2 and "is not after --since" in err
