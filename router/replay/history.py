@@ -88,7 +88,7 @@ def _documents(text: str, name: str) -> Iterator[tuple[int, Any]]:
 def _array(text: str, name: str) -> Iterator[tuple[int, Any]]:
     decoder = json.JSONDecoder()
     position = text.index("[") + 1
-    expect_value = True
+    expect_value, line, counted = True, 1, 0  # `line`: the line of `counted`, kept as it goes
     while True:
         position = _skip_blank(text, position)
         if position >= len(text):
@@ -110,7 +110,8 @@ def _array(text: str, name: str) -> Iterator[tuple[int, Any]]:
         except json.JSONDecodeError as error:
             raise HistoryInvalid(f"{name}:{error.lineno}:{error.colno}: not JSON: "
                                  f"{error.msg}") from None
-        yield _line(text, position), value
+        line, counted = line + text.count("\n", counted, position), position
+        yield line, value
         position, expect_value = end, False
 
 

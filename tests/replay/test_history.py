@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -86,3 +87,23 @@ def test_what_is_wrong_is_said_with_its_line(text: str, message: str) -> None:
     with pytest.raises(HistoryInvalid) as raised:
         read_history(text, "h", LIMITS)
     assert str(raised.value) == message
+
+
+class _CountedText(str):
+    """Text that adds up how many characters `count` scans: the array reader's line
+    numbers must cost one pass over the file, not one pass per element."""
+
+    scanned = 0
+
+    def count(self, sub: str, start: Any = None, end: Any = None) -> int:
+        window = self[start:end]
+        _CountedText.scanned += len(window)
+        return str(window).count(sub)
+
+
+def test_reading_a_json_array_scans_the_text_once_for_line_numbers() -> None:
+    text = _CountedText(json.dumps([EXPORTED] * 300, indent=1))
+    _CountedText.scanned = 0
+    arrivals = read_history(text, "h", LIMITS)
+    assert len(arrivals) == 600
+    assert _CountedText.scanned <= len(text)
