@@ -28,6 +28,8 @@ _STATUSES = {status.value: status for status in Status}
 _SEVERITIES = {severity.value: severity for severity in Severity}
 _EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
 _RANGE = "expected an instant between 1970 and 9000"
+_TOO_DEEP = "nested too deeply"
+"""Python's JSON reader recurses; nesting past its limit is a RecursionError."""
 
 
 class HistoryInvalid(Exception):
@@ -83,6 +85,9 @@ def _documents(text: str, name: str) -> Iterator[tuple[int, Any]]:
             raise HistoryInvalid(f"{name}:{number}:{error.colno}: not JSON: {error.msg} "
                                  "(expected one JSON object a line, or one JSON array)"
                                  ) from None
+        except RecursionError:
+            raise HistoryInvalid(f"{name}:{number}: not JSON: {_TOO_DEEP} (expected one "
+                                 "JSON object a line, or one JSON array)") from None
 
 
 def _array(text: str, name: str) -> Iterator[tuple[int, Any]]:
@@ -110,6 +115,9 @@ def _array(text: str, name: str) -> Iterator[tuple[int, Any]]:
         except json.JSONDecodeError as error:
             raise HistoryInvalid(f"{name}:{error.lineno}:{error.colno}: not JSON: "
                                  f"{error.msg}") from None
+        except RecursionError:
+            line += text.count("\n", counted, position)
+            raise HistoryInvalid(f"{name}:{line}: not JSON: {_TOO_DEEP}") from None
         line, counted = line + text.count("\n", counted, position), position
         yield line, value
         position, expect_value = end, False

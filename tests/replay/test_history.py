@@ -79,6 +79,10 @@ def test_alertmanager_payloads_arrive_at_startsat_or_endsat(shape: str) -> None:
     ('{"alerts": [{"status": "firing", "labels": {}, "startsAt": "9999-12-31T23:59:00Z"}]}',
      "h:1: alerts[0].startsAt: expected an instant between 1970 and 9000, got "
      "9999-12-31T23:59:00+00:00"),
+    ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}",
+     "h:1: not JSON: nested too deeply (expected one JSON object a line, or one JSON array)"),
+    ('[{"received_at": "2026-11-02T10:00:00Z"},\n' + "[" * 100_000 + "]" * 100_000 + "]",
+     "h:2: not JSON: nested too deeply"),
     ('{"alerts": [{"status": "gone", "labels": {}}]}',
      "h:1: Alertmanager payload: alerts[0].status: expected one of firing, resolved; got "
      "'gone'"),
