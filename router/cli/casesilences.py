@@ -29,7 +29,7 @@ from router.errors import BadRequest, Problem
 from router.migrate.alertmanager.matchers import MatcherError, parse_line
 
 T = TypeVar("T")
-_EARLIEST, _LATEST = datetime(1970, 1, 1), datetime(9000, 1, 1)
+_EARLIEST, _LATEST = datetime(1000, 1, 1), datetime(9000, 1, 1)
 """The wall-clock span an instant must fall in: past either end the time math overflows."""
 
 
@@ -59,8 +59,8 @@ def instant(text: object, source: Source, zone: tzinfo | None, *, zone_allowed: 
         raise BadCase(Problem(source.where, source.path,
                               f"expected an ISO 8601 instant, got {text!r}")) from None
     if not _EARLIEST <= moment.replace(tzinfo=None) < _LATEST:
-        raise BadCase(Problem(source.where, source.path, "expected an instant between 1970 "
-                              f"and 9000, got {text!r}"))
+        raise BadCase(Problem(source.where, source.path, "expected an instant between the "
+                              f"years 1000 and 9000, got {text!r}"))
     if moment.tzinfo is not None:
         return moment if zone is None else moment.astimezone(zone)
     if zone is None:

@@ -26,8 +26,8 @@ from router.errors import BadRequest
 T = TypeVar("T")
 _STATUSES = {status.value: status for status in Status}
 _SEVERITIES = {severity.value: severity for severity in Severity}
-_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
-_RANGE = "expected an instant between 1970 and 9000"
+_EARLIEST, _LATEST = datetime(1000, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+_RANGE = "expected an instant between the years 1000 and 9000"
 _TOO_DEEP = "nested too deeply"
 """Python's JSON reader recurses; nesting past its limit is a RecursionError."""
 

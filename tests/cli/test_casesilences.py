@@ -306,4 +306,5 @@ def test_an_instant_past_the_calendar_s_ends_is_a_line_error(
     code, out, err = run("test", "--config", str(config), str(path))
     assert (code, out) == (1, "")
     assert err.splitlines()[1:] == [
-        f"{path}:4:9: cases[0].at: expected an instant between 1970 and 9000, got {time!r}"]
+        f"{path}:4:9: cases[0].at: expected an instant between the years 1000 and 9000, "
+        f"got {time!r}"]
