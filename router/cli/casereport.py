@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from pathlib import Path
@@ -163,10 +164,22 @@ def write_junit(results: Sequence[Result], path: Path) -> None:
             failure.text = f"{where}:\n" + "\n".join(failure_lines(item))
     root = ElementTree.Element("testsuites")
     root.append(suite)
+    for element in root.iter():
+        element.attrib = {key: _xml_text(value) for key, value in element.attrib.items()}
+        element.text = None if element.text is None else _xml_text(element.text)
     try:
         ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
     except OSError as error:
         raise Failure(f"cannot write {path}: {error.strerror or error}") from None
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""What XML 1.0 cannot hold (control characters, a YAML `\\x01` say): ElementTree writes
+them as they are, and the report would be a file no CI system parses."""
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def _headline(result: Result) -> str:

@@ -29,6 +29,8 @@ from router.errors import BadRequest, Problem
 from router.migrate.alertmanager.matchers import MatcherError, parse_line
 
 T = TypeVar("T")
+_EARLIEST, _LATEST = datetime(1000, 1, 1), datetime(9000, 1, 1)
+"""The wall-clock span an instant must fall in: past either end the time math overflows."""
 
 
 class BadCase(Exception):
@@ -56,6 +58,9 @@ def instant(text: object, source: Source, zone: tzinfo | None, *, zone_allowed: 
     except ValueError:
         raise BadCase(Problem(source.where, source.path,
                               f"expected an ISO 8601 instant, got {text!r}")) from None
+    if not _EARLIEST <= moment.replace(tzinfo=None) < _LATEST:
+        raise BadCase(Problem(source.where, source.path, "expected an instant between the "
+                              f"years 1000 and 9000, got {text!r}"))
     if moment.tzinfo is not None:
         return moment if zone is None else moment.astimezone(zone)
     if zone is None:

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from router.cli.casefile import Case, CasesInvalid, read_cases
 from router.cli.cases import Runner
-from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, command, positive
+from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, command
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.build import build_config
@@ -51,6 +51,18 @@ _EXITS = ("exit status: 0 reported; 1 with --fail-on gap when NEW has a coverage
           "Config secrets are not resolved: nothing is sent.")
 
 
+MOST_WEEKS = 104
+"""Two years: how far a review looks ahead at most, so one run's cost is bounded."""
+
+
+def _weeks(text: str) -> int:
+    """An argparse type: `--weeks`, 1 to MOST_WEEKS."""
+    if not text.isdigit() or not 1 <= int(text) <= MOST_WEEKS:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MOST_WEEKS} "
+                                         f"(two years), got {text!r}")
+    return int(text)
+
+
 class BadInput(Exception):
     """One line that says what is wrong with a config, a revision or a test file."""
 
@@ -66,8 +78,9 @@ def add_commands(commands: Any) -> None:
                            "two revisions (A..B; A...B from their merge base)")
     diff.add_argument("--config", type=Path, default=Path("config"), metavar="DIR",
                       help="with --git: the config directory (default: config)")
-    diff.add_argument("--weeks", type=positive, default=4, metavar="N",
-                      help="how far ahead to compare shifts and coverage (default: 4)")
+    diff.add_argument("--weeks", type=_weeks, default=4, metavar="N",
+                      help=f"how far ahead to compare shifts and coverage, at most "
+                           f"{MOST_WEEKS} (default: 4)")
     diff.add_argument("--at", metavar="INSTANT",
                       help="compare from this instant, ISO 8601; without an offset in NEW's "
                            "settings' timezone, as `router oncall --at` (default: now)")

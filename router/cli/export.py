@@ -90,12 +90,25 @@ def instant(text: str, now: datetime, option: str) -> datetime:
         Usage: neither, or an instant without an offset.
     """
     with contextlib.suppress(ValueError):
-        return now - parse_positive_duration(text)
+        duration = parse_positive_duration(text)
+        try:
+            return now - duration
+        except OverflowError:
+            raise Usage(f"{option}: {text} ago is before the year 1") from None
+    return aware_instant(text, option, "a duration (30d, 2w) or an ISO 8601 instant")
+
+
+def aware_instant(text: str, option: str, expected: str = "an ISO 8601 instant") -> datetime:
+    """An ISO 8601 instant with an offset, as `router export` and `router replay` read one.
+
+    Raises:
+        Usage: not ISO 8601 (the message says `expected`), or no offset.
+    """
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise Usage(f"{option}: expected a duration (30d, 2w) or an ISO 8601 instant with an "
-                    f"offset (2026-11-01T00:00:00Z), got {text!r}") from None
+        raise Usage(f"{option}: expected {expected} with an offset (2026-11-01T00:00:00Z), "
+                    f"got {text!r}") from None
     if moment.tzinfo is None:
         raise Usage(f"{option}: {text!r} has no offset: add Z or +01:00, say")
     return moment

@@ -21,6 +21,9 @@ MIN_LENGTH = 8
 """Shorter passwords fall to a guess faster than login throttling can slow it."""
 
 
+_NOT_UTF8 = "the password is not UTF-8 text"
+
+
 class PasswordRefused(Exception):
     """A password that will not be hashed; the message says why."""
 
@@ -50,7 +53,10 @@ def run_passwd(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _read_line(stream: TextIO) -> str:
-    return stream.readline().removesuffix("\n").removesuffix("\r")
+    try:
+        return stream.readline().removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError:
+        raise PasswordRefused(_NOT_UTF8) from None
 
 
 def _ask_twice(user: str | None) -> str:
@@ -66,5 +72,9 @@ def _ask_twice(user: str | None) -> str:
 
 
 def _check(password: str) -> None:
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:  # bytes a surrogateescape stream (a C locale) let through
+        raise PasswordRefused(_NOT_UTF8) from None
     if len(password) < MIN_LENGTH:
         raise PasswordRefused(f"a password must be at least {MIN_LENGTH} characters")

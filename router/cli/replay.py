@@ -1,4 +1,4 @@
-"""`router replay` (room: cli; imports cli_support, config, replay, errors).
+"""`router replay` (room: cli; imports cli_support, cli.export, config, replay, errors).
 
 Replays a recorded alert history (`router export alerts` lines, or captured Alertmanager
 webhook payloads) against a config on a simulated clock, with no daemon and no store, and
@@ -16,7 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, command, print_json
+from router.cli.export import aware_instant
+from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, Usage, command, print_json
 from router.config import ConfigInvalid, load_config
 from router.config.model import Config
 from router.replay import escalation_span, replay, window
@@ -57,8 +58,8 @@ def run_replay(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         start = _instant(arguments.start, "--from")
         end = _instant(arguments.end, "--to")
         if start is not None and end is not None and end <= start:
-            raise ValueError("--to is not after --from")
-    except ValueError as error:
+            raise Usage("--to is not after --from")
+    except Usage as error:
         print(f"router replay: {error}", file=err)
         return EXIT_USAGE
     directory = arguments.config or ["config"]
@@ -106,11 +107,4 @@ def _against(names: list[str] | None, config: Config | None, chosen: Any,
 def _instant(text: str | None, option: str) -> datetime | None:
     if text is None:
         return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{option}: expected an ISO 8601 instant with an offset "
-                         f"(2026-11-01T00:00:00Z), got {text!r}") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{option}: {text!r} has no offset: add Z or +01:00, say")
-    return moment
+    return aware_instant(text, option)

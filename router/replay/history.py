@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from router.alerts.formats import alertmanager
@@ -26,6 +26,10 @@ from router.errors import BadRequest
 T = TypeVar("T")
 _STATUSES = {status.value: status for status in Status}
 _SEVERITIES = {severity.value: severity for severity in Severity}
+_EARLIEST, _LATEST = datetime(1000, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+_RANGE = "expected an instant between the years 1000 and 9000"
+_TOO_DEEP = "nested too deeply"
+"""Python's JSON reader recurses; nesting past its limit is a RecursionError."""
 
 
 class HistoryInvalid(Exception):
@@ -81,12 +85,15 @@ def _documents(text: str, name: str) -> Iterator[tuple[int, Any]]:
             raise HistoryInvalid(f"{name}:{number}:{error.colno}: not JSON: {error.msg} "
                                  "(expected one JSON object a line, or one JSON array)"
                                  ) from None
+        except RecursionError:
+            raise HistoryInvalid(f"{name}:{number}: not JSON: {_TOO_DEEP} (expected one "
+                                 "JSON object a line, or one JSON array)") from None
 
 
 def _array(text: str, name: str) -> Iterator[tuple[int, Any]]:
     decoder = json.JSONDecoder()
     position = text.index("[") + 1
-    expect_value = True
+    expect_value, line, counted = True, 1, 0  # `line`: the line of `counted`, kept as it goes
     while True:
         position = _skip_blank(text, position)
         if position >= len(text):
@@ -108,7 +115,11 @@ def _array(text: str, name: str) -> Iterator[tuple[int, Any]]:
         except json.JSONDecodeError as error:
             raise HistoryInvalid(f"{name}:{error.lineno}:{error.colno}: not JSON: "
                                  f"{error.msg}") from None
-        yield _line(text, position), value
+        except RecursionError:
+            line += text.count("\n", counted, position)
+            raise HistoryInvalid(f"{name}:{line}: not JSON: {_TOO_DEEP}") from None
+        line, counted = line + text.count("\n", counted, position), position
+        yield line, value
         position, expect_value = end, False
 
 
@@ -155,10 +166,13 @@ def _payload(document: Mapping[str, Any], where: str, limits: FieldLimits) -> li
     arrivals = []
     for position, alert in enumerate(alerts):
         at = alert.starts_at if alert.status is Status.FIRING else alert.ends_at
+        field = "startsAt" if alert.status is Status.FIRING else "endsAt"
         if at is None:
-            field = "startsAt" if alert.status is Status.FIRING else "endsAt"
             raise HistoryInvalid(f"{where}: alerts[{position}].{field}: needed as the "
                                  f"instant a {alert.status.value} alert arrived")
+        if not _in_range(at):
+            raise HistoryInvalid(f"{where}: alerts[{position}].{field}: {_RANGE}, got "
+                                 f"{at.isoformat()}")
         arrivals.append(Arrival(at, alert, at))
     return arrivals
 
@@ -177,7 +191,15 @@ def _instant(document: Mapping[str, Any], field: str, where: str, *,
     if moment is None or moment.tzinfo is None:
         raise HistoryInvalid(f"{where}: {field}: expected an ISO 8601 instant with an "
                              f"offset, got {json.dumps(value)}")
+    if not _in_range(moment):
+        raise HistoryInvalid(f"{where}: {field}: {_RANGE}, got {json.dumps(value)}")
     return moment
+
+
+def _in_range(moment: datetime) -> bool:
+    """Whether the replay can do its time math on `moment` (the window adds the longest
+    escalation to the last arrival; UTC conversion of year 1 overflows)."""
+    return _EARLIEST <= moment < _LATEST
 
 
 def _text(document: Mapping[str, Any], field: str, where: str, default: str) -> str:
@@ -209,7 +231,7 @@ def _choice(document: Mapping[str, Any], field: str, choices: Mapping[str, T], w
     value = document.get(field)
     if value is None:
         return default
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise HistoryInvalid(f"{where}: {field}: expected one of {', '.join(choices)}, got "
                              f"{json.dumps(value)}")
     return choices[value]

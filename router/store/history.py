@@ -64,8 +64,13 @@ def received_alerts(path: Path, since: datetime, until: datetime) -> Iterator[Re
     """
     if not path.is_file():
         raise StoreError(f"no store {path}")
+    # No `-wal` beside it: no daemon has the store open. A plain read-only open would create
+    # `-wal` and `-shm` then (owned by whoever exports, root say, which stops the daemon
+    # opening its own store); `immutable` reads the file alone. A daemon starting meanwhile
+    # could at worst make this read fail; it never touches the store.
+    stopped = "&immutable=1" if not path.with_name(f"{path.name}-wal").exists() else ""
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{stopped}", uri=True,
                                      check_same_thread=False, timeout=30)
     except sqlite3.Error as error:
         raise StoreError(f"cannot open {path}: {error}") from error

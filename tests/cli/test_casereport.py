@@ -289,6 +289,24 @@ def test_json_gives_each_case_expected_and_actual(config: Path, tmp_path: Path) 
          "expected": {"on_call": "ben"}, "actual": {"on_call": "ann"}, "error": None}]}
 
 
+def test_junit_xml_stays_xml_when_a_name_holds_a_control_character(
+        config: Path, tmp_path: Path) -> None:
+    """YAML's "\\x01" is a character XML 1.0 cannot hold: written as it was, the report
+    was a file no CI system could parse. It is shown as U+FFFD instead."""
+    path = cases_file(tmp_path, r"""
+        cases:
+          - name: "wrong\x01person"
+            at: 2026-03-05T09:30:00+01:00
+            rota: ops
+            expect: {on_call: ben}
+        """)
+    report = tmp_path / "junit.xml"
+    code, _, _ = run("test", "--config", str(config), "--junit-xml", str(report), str(path))
+    assert code == 1
+    case = ElementTree.parse(report).getroot().find("testsuite/testcase")
+    assert case is not None and case.get("name") == "wrong\ufffdperson"
+
+
 def test_junit_failure_message_names_the_keys_that_differ(config: Path, tmp_path: Path) -> None:
     # CI systems show `message` as the failure's headline; it was the diff's first line,
     # here "  channels:" (a line the two sides share)

@@ -288,3 +288,23 @@ def test_a_silence_s_time_in_the_case_s_zone_is_as_strict_as_at(
     # is the case's `at` with `fold: 1`, so that silence holds the alert from then
     path.write_text(path.read_text().replace(f'"{time}"', f'"{time}+01:00"'))
     assert outcome(config, path)[0] == (0 if time.startswith("2026-10") else 1)
+
+
+@pytest.mark.parametrize("time", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00"])
+def test_an_instant_past_the_calendar_s_ends_is_a_line_error(
+        config: Path, tmp_path: Path, time: str) -> None:
+    """Year 1 with an offset overflowed turning it into the case's zone (a traceback); near
+    year 9999 the time math that follows (escalation waits) overflows the same way."""
+    path = cases_file(tmp_path, f"""
+        cases:
+          - name: n
+            at: "{time}"
+            timezone: Pacific/Kiritimati
+            alert: {{labels: {{team: web}}}}
+            expect: {{suppressed: false}}
+        """)
+    code, out, err = run("test", "--config", str(config), str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines()[1:] == [
+        f"{path}:4:9: cases[0].at: expected an instant between the years 1000 and 9000, "
+        f"got {time!r}"]

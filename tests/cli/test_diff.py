@@ -157,6 +157,15 @@ def test_usage_errors_exit_2(argv: tuple[str, ...], message: str) -> None:
     assert run("diff", *argv) == (2, "", message + "\n")
 
 
+def test_weeks_is_bounded_so_one_run_is_bounded() -> None:
+    """`--weeks 100000` walked rotas for two thousand years (minutes of CPU); two years is
+    the most a review looks ahead."""
+    code, out, err = run("diff", "a", "b", "--weeks", "105")
+    assert (code, out) == (2, "")
+    assert err.endswith("router diff: error: argument --weeks: expected a whole number from "
+                        "1 to 104 (two years), got '105'\n")
+
+
 def git(repository: Path, *argv: str) -> None:
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org",
                     "-c", "commit.gpgsign=false", *argv], cwd=repository, check=True,

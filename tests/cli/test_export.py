@@ -129,6 +129,17 @@ def test_a_store_being_written_is_read_and_left_as_it_is(state: Path, tmp_path: 
     assert before == after
 
 
+def test_a_stopped_router_s_store_is_read_without_a_file_left_beside_it(state: Path) -> None:
+    """A read-only open of a WAL store created `-wal` and `-shm` beside it when the daemon
+    was stopped; run as another user (root, say), those files then stop the daemon opening
+    its store. The export must leave the state directory as it found it."""
+    before = sorted(path.name for path in state.iterdir())
+    assert f"{DATABASE_NAME}-wal" not in before
+    code, out, _ = run("export", "alerts", "--since", "30d", "--state", str(state))
+    assert (code, len(lines(out))) == (0, 2)
+    assert sorted(path.name for path in state.iterdir()) == before
+
+
 def test_no_store_and_bad_instants_are_clear_errors(tmp_path: Path, state: Path) -> None:
     assert run("export", "alerts", "--since", "30d", "--state", str(tmp_path / "none")) == (
         1, "", f"router export alerts: no store {tmp_path / 'none' / DATABASE_NAME} (pass "
@@ -140,6 +151,8 @@ def test_no_store_and_bad_instants_are_clear_errors(tmp_path: Path, state: Path)
                str(state)) == (
         2, "", "router export alerts: --since: '2026-11-01T00:00:00' has no offset: add Z or "
                "+01:00, say\n")
+    assert run("export", "alerts", "--since", "99999999w", "--state", str(state)) == (
+        2, "", "router export alerts: --since: 99999999w ago is before the year 1\n")
     code, _, err = run("export", "alerts", "--since", "1d", "--until", "2d", "--state",
                        str(state))
     assert code == 2 and "is not after --since" in err

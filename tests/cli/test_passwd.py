@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from router.config.passwords import verify
 from tests.cli.conftest import write_config
 from tests.config.support import problems
@@ -67,6 +69,17 @@ def test_a_short_password_is_refused() -> None:
     done = passwd_stdin("short\n")
     assert (done.returncode, done.stdout, done.stderr) == (
         1, "", "router passwd: a password must be at least 8 characters\n")
+
+
+@pytest.mark.parametrize("errors", ["strict", "surrogateescape"])
+def test_a_password_that_is_not_utf8_is_refused_not_a_traceback(errors: str) -> None:
+    """Bytes that are not UTF-8 failed reading standard input (strict, a UnicodeDecodeError)
+    or reached the hash as surrogates (a C locale's surrogateescape: UnicodeEncodeError)."""
+    done = subprocess.run([*ROUTER, "--stdin"], input=b"abc\xff\xfedefgh\n",
+                          capture_output=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONIOENCODING": f"utf-8:{errors}"})
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, b"", b"router passwd: the password is not UTF-8 text\n")
 
 
 def test_the_terminal_asks_twice_without_echo_and_prints_the_hash() -> None:

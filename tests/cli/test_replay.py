@@ -171,6 +171,12 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
         1, "", f"router replay: cannot read {tmp_path / 'none'}: No such file or directory\n")
     assert run("replay", "--config", str(old), str(bad), "--from", "2026-11-03") == (
         2, "", "router replay: --from: '2026-11-03' has no offset: add Z or +01:00, say\n")
+    assert run("replay", "--config", str(old), str(bad), "--to", "soon") == (
+        2, "", "router replay: --to: expected an ISO 8601 instant with an offset "
+               "(2026-11-01T00:00:00Z), got 'soon'\n")
+    assert run("replay", "--config", str(old), str(bad), "--from", "2026-11-03T00:00:00Z",
+               "--to", "2026-11-02T00:00:00Z") == (
+        2, "", "router replay: --to is not after --from\n")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
     assert run("replay", "--config", str(old), str(empty)) == (

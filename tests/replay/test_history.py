@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -66,6 +67,23 @@ def test_alertmanager_payloads_arrive_at_startsat_or_endsat(shape: str) -> None:
      "h:1: labels: expected a mapping of text to text"),
     ('{"alerts": [{"status": "firing", "labels": {"a": "b"}}]}',
      "h:1: alerts[0].startsAt: needed as the instant a firing alert arrived"),
+    ('{"received_at": "2026-11-02T10:00:00Z", "status": []}',
+     "h:1: status: expected one of firing, acknowledged, resolved, got []"),
+    ('{"received_at": "2026-11-02T10:00:00Z", "severity": {"a": 1}}',
+     'h:1: severity: expected one of critical, error, warning, info, got {"a": 1}'),
+    ('{"received_at": "0001-01-01T00:00:00+01:00"}',
+     "h:1: received_at: expected an instant between the years 1000 and 9000, got "
+     '"0001-01-01T00:00:00+01:00"'),
+    ('{"received_at": "9999-12-31T23:59:00Z"}',
+     "h:1: received_at: expected an instant between the years 1000 and 9000, got "
+     '"9999-12-31T23:59:00Z"'),
+    ('{"alerts": [{"status": "firing", "labels": {}, "startsAt": "9999-12-31T23:59:00Z"}]}',
+     "h:1: alerts[0].startsAt: expected an instant between the years 1000 and 9000, got "
+     "9999-12-31T23:59:00+00:00"),
+    ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}",
+     "h:1: not JSON: nested too deeply (expected one JSON object a line, or one JSON array)"),
+    ('[{"received_at": "2026-11-02T10:00:00Z"},\n' + "[" * 100_000 + "]" * 100_000 + "]",
+     "h:2: not JSON: nested too deeply"),
     ('{"alerts": [{"status": "gone", "labels": {}}]}',
      "h:1: Alertmanager payload: alerts[0].status: expected one of firing, resolved; got "
      "'gone'"),
@@ -74,3 +92,23 @@ def test_what_is_wrong_is_said_with_its_line(text: str, message: str) -> None:
     with pytest.raises(HistoryInvalid) as raised:
         read_history(text, "h", LIMITS)
     assert str(raised.value) == message
+
+
+class _CountedText(str):
+    """Text that adds up how many characters `count` scans: the array reader's line
+    numbers must cost one pass over the file, not one pass per element."""
+
+    scanned = 0
+
+    def count(self, sub: str, start: Any = None, end: Any = None) -> int:
+        window = self[start:end]
+        _CountedText.scanned += len(window)
+        return str(window).count(sub)
+
+
+def test_reading_a_json_array_scans_the_text_once_for_line_numbers() -> None:
+    text = _CountedText(json.dumps([EXPORTED] * 300, indent=1))
+    _CountedText.scanned = 0
+    arrivals = read_history(text, "h", LIMITS)
+    assert len(arrivals) == 600
+    assert _CountedText.scanned <= len(text)
