@@ -26,10 +26,12 @@ from router.errors import StoreError
 _SELECT = (
     "SELECT alerts.received_at, alerts.last_received_at, alerts.count, alerts.source, "
     "alerts.status, alerts.dedup_key, alerts.summary, alerts.severity, alerts.labels, "
-    "alerts.annotations, alerts.suppressed_by, alerts.incident_number, incidents.service "
+    "alerts.annotations, alerts.suppressed_by, alerts.incident_number, incidents.service, "
+    "alerts.id "
     "FROM alerts LEFT JOIN incidents ON incidents.number = alerts.incident_number "
     "WHERE ifnull(alerts.last_received_at, alerts.received_at) >= ? "
-    "AND alerts.received_at < ? ORDER BY alerts.received_at, alerts.id")
+    "AND alerts.received_at < ? AND alerts.id <= ? AND (alerts.received_at, alerts.id) > (?, ?) "
+    "ORDER BY alerts.received_at, alerts.id LIMIT ?")
 _BATCH = 1000
 
 
@@ -54,9 +56,11 @@ class ReceivedAlert:
     """The service of the incident the alert joined (None: it joined none)."""
 
 
-def received_alerts(path: Path, since: datetime, until: datetime) -> Iterator[ReceivedAlert]:
+def received_alerts(path: Path, since: datetime, until: datetime, *,
+                    batch: int = _BATCH) -> Iterator[ReceivedAlert]:
     """Every alert row seen (first or last) at or after `since` and first received before
-    `until`, earliest first, from the store file at `path`, read-only.
+    `until`, earliest first, from the store file at `path`, read-only, `batch` rows to a
+    short read transaction (docs/replay.md says what a daemon writing meanwhile changes).
 
     Raises:
         StoreError: no store at `path`, not a database, or one without router's tables;
@@ -75,13 +79,29 @@ def received_alerts(path: Path, since: datetime, until: datetime) -> Iterator[Re
     except sqlite3.Error as error:
         raise StoreError(f"cannot open {path}: {error}") from error
     try:
-        cursor = connection.execute(_SELECT, (since.timestamp(), until.timestamp()))
-        while rows := cursor.fetchmany(_BATCH):
-            yield from map(_received, rows)
+        yield from _batches(connection, since, until, batch)
     except sqlite3.Error as error:
         raise StoreError(f"cannot read the alerts of {path}: {error}") from error
     finally:
         connection.close()
+
+
+def _batches(connection: sqlite3.Connection, since: datetime, until: datetime,
+             batch: int) -> Iterator[ReceivedAlert]:
+    """The rows, `batch` at a time, each batch read by a statement run to its end, so its
+    read transaction ends before the caller sees a row: a slow consumer (a pipe) holds no
+    snapshot, and the daemon can checkpoint its WAL between batches. Keyset pagination on
+    (received_at, id), the export's order, neither skips nor repeats a row; rows whose id is
+    above the largest at the start (received after the export began) are left out."""
+    last_id = connection.execute("SELECT ifnull(max(id), 0) FROM alerts").fetchone()[0]
+    after: tuple[float, int] = (float("-inf"), -1)
+    while True:
+        rows = connection.execute(_SELECT, (since.timestamp(), until.timestamp(), last_id,
+                                            *after, batch)).fetchall()
+        yield from (_received(row[:-1]) for row in rows)
+        if len(rows) < batch:
+            return
+        after = (float(rows[-1][0]), int(rows[-1][-1]))
 
 
 def _received(row: tuple[object, ...]) -> ReceivedAlert:

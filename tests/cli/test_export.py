@@ -4,6 +4,7 @@ engine (issue 20 item 3): the lines `router replay` reads, read-only, beside a w
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,6 +139,39 @@ def test_a_stopped_router_s_store_is_read_without_a_file_left_beside_it(state: P
     code, out, _ = run("export", "alerts", "--since", "30d", "--state", str(state))
     assert (code, len(lines(out))) == (0, 2)
     assert sorted(path.name for path in state.iterdir()) == before
+
+
+def test_more_lines_than_one_batch_are_each_written_once_in_order(state: Path) -> None:
+    """2,500 rows more (the export reads 1,000 a batch), five to each instant and inserted
+    latest first, so only (received_at, id) orders them: the lines are the ones one read of
+    the whole table gives, in its order, none lost or doubled at a batch's edge."""
+    first = NOW - timedelta(days=2)
+    writer = sqlite3.connect(state / DATABASE_NAME, isolation_level=None)
+    try:
+        writer.execute("BEGIN")
+        for number in reversed(range(2500)):
+            writer.execute(
+                "INSERT INTO alerts (received_at, source, status, dedup_key, summary, "
+                "severity, labels, annotations, identity) VALUES (?, 'native', 'firing', ?, "
+                "'Load', 'warning', ?, '{}', ?)",
+                ((first + timedelta(seconds=number // 5)).timestamp(), f"key-{number}",
+                 json.dumps({"n": str(number)}), str(number)))
+        writer.execute("COMMIT")
+    finally:
+        writer.close()
+    code, out, err = run("export", "alerts", "--since", "30d", "--state", str(state))
+    assert (code, err) == (0, "")
+    exported = lines(out)
+    assert [line["summary"] for line in exported[:2]] == ["Disk full"] * 2
+    order = sorted(range(2500), key=lambda number: (number // 5, -number))
+    assert exported[2:] == [
+        {"received_at": (first + timedelta(seconds=number // 5)).isoformat(),
+         "last_received_at": (first + timedelta(seconds=number // 5)).isoformat(),
+         "count": 1, "status": "firing", "source": "native", "summary": "Load",
+         "severity": "warning", "labels": {"n": str(number)}, "annotations": {},
+         "dedup_key": f"key-{number}", "starts_at": None, "ends_at": None, "incident": None,
+         "suppressed_by": None}
+        for number in order]
 
 
 def test_no_store_and_bad_instants_are_clear_errors(tmp_path: Path, state: Path) -> None:
