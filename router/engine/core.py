@@ -287,9 +287,11 @@ class Engine:
         """When each person was paged in [start, end), for the fatigue report."""
         return await self.store.read(lambda reader: reader.pages(start, end))
 
-    async def incident(self, incident_id: str) -> IncidentDetail | None:
+    async def incident(self, incident_id: str, limit: int | None = None
+                       ) -> IncidentDetail | None:
+        """With `limit`, the newest `limit` alerts and timeline entries (store/records.py)."""
         number = parse_incident_id(incident_id)
-        return await self.store.read(lambda reader: reader.detail(number))
+        return await self.store.read(lambda reader: reader.detail(number, limit))
 
     async def incidents(self, **filters: Any) -> list[Incident]:
         return await self.store.read(lambda reader: reader.incidents(**filters))
