@@ -365,5 +365,9 @@ class Engine:
     async def silences(self, *, include_expired: bool = False) -> list[Silence]:
         return await self.silencing.silences(include_expired=include_expired)
 
+    async def silence_listing(self, expired_limit: int
+                              ) -> tuple[list[Silence], list[Silence], int]:
+        return await self.silencing.silence_listing(expired_limit)
+
     async def expire_silence(self, silence_id: str) -> bool:
         return await self.silencing.expire_silence(silence_id)

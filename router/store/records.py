@@ -264,6 +264,25 @@ class Reader:
     def active_silences(self, now: datetime) -> list[Silence]:
         return self.silences(now)
 
+    def unexpired_silences(self, now: datetime) -> list[Silence]:
+        """Silences in force or to come at `now` (the web page's list; all of them, as the
+        store holds them in memory anyway for muting)."""
+        return [_silence(row) for row in self.connection.execute(
+            "SELECT * FROM silences WHERE ends_at > ? ORDER BY id", (now.timestamp(),))]
+
+    def expired_silences(self, now: datetime, limit: int) -> tuple[list[Silence], int]:
+        """The `limit` silences that ended last by `now`, latest first, and how many ended
+        in all: history grows for ever, the web page's read stays bounded (issue 22)."""
+        rows = self.connection.execute(
+            "SELECT * FROM silences WHERE ends_at <= ? ORDER BY ends_at DESC, id DESC LIMIT ?",
+            (now.timestamp(), limit)).fetchall()
+        total = len(rows)
+        if total == limit:
+            total = int(self.connection.execute(
+                "SELECT count(*) FROM silences WHERE ends_at <= ?", (now.timestamp(),)
+            ).fetchone()[0])
+        return [_silence(row) for row in rows], total
+
     def pages(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
         """When each person was paged (a trigger or escalation reaching them) in [start, end).
 

@@ -1,13 +1,15 @@
 """An incident's detail read with a limit holds at most that many alerts and timeline
-entries (the newest, oldest first) and says how many it left out: the web page's read
-stays bounded however long the incident's history (issue 22)."""
+entries (the newest, oldest first) and says how many it left out, and expired silences are
+read newest first up to a limit with their count: the web pages' reads stay bounded however
+long the history (issue 22)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import dataclasses
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from router.alerts.model import Alert, Severity, TimelineEntry
+from router.alerts.model import Alert, Severity, Silence, SilenceMatcher, TimelineEntry
 from router.store import Store, Transaction
 from tests.store.test_timeline_rows import NOW, an_incident
 
@@ -63,3 +65,30 @@ async def test_without_a_limit_the_detail_holds_everything(tmp_path: Path) -> No
     assert detail is not None
     assert list(detail.timeline) == ENTRIES and len(detail.alerts) == 300
     assert (detail.timeline_omitted, detail.alerts_omitted) == (0, 0)
+
+
+def a_silence(number: int, ends_at: datetime) -> Silence:
+    return Silence(id=f"S{number:05}",
+                   matchers=(SilenceMatcher(name="team", operator="=", value="api"),),
+                   starts_at=ends_at - timedelta(hours=1), ends_at=ends_at, reason="r",
+                   created_by="ann")
+
+
+async def test_expired_silences_are_read_newest_first_up_to_a_limit(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "router.db")
+
+    def work(transaction: Transaction) -> None:
+        for number in range(5_000):  # ended a minute apart, the last a minute ago
+            transaction.add_silence(a_silence(number, NOW - timedelta(minutes=5_000 - number)))
+        transaction.add_silence(a_silence(5_000, NOW + timedelta(hours=1)))  # active
+        transaction.add_silence(dataclasses.replace(  # pending
+            a_silence(5_001, NOW + timedelta(hours=3)), starts_at=NOW + timedelta(hours=2)))
+
+    await store.write(work)
+    expired, total = await store.read(lambda reader: reader.expired_silences(NOW, 50))
+    current = await store.read(lambda reader: reader.unexpired_silences(NOW))
+    await store.close()
+    assert [silence.id for silence in expired] == [f"S{number:05}"
+                                                   for number in range(4_999, 4_949, -1)]
+    assert total == 5_000
+    assert [silence.id for silence in current] == ["S05000", "S05001"]
