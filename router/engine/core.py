@@ -287,9 +287,11 @@ class Engine:
         """When each person was paged in [start, end), for the fatigue report."""
         return await self.store.read(lambda reader: reader.pages(start, end))
 
-    async def incident(self, incident_id: str) -> IncidentDetail | None:
+    async def incident(self, incident_id: str, limit: int | None = None
+                       ) -> IncidentDetail | None:
+        """With `limit`, the newest `limit` alerts and timeline entries (store/records.py)."""
         number = parse_incident_id(incident_id)
-        return await self.store.read(lambda reader: reader.detail(number))
+        return await self.store.read(lambda reader: reader.detail(number, limit))
 
     async def incidents(self, **filters: Any) -> list[Incident]:
         return await self.store.read(lambda reader: reader.incidents(**filters))
@@ -362,6 +364,10 @@ class Engine:
 
     async def silences(self, *, include_expired: bool = False) -> list[Silence]:
         return await self.silencing.silences(include_expired=include_expired)
+
+    async def silence_listing(self, expired_limit: int
+                              ) -> tuple[list[Silence], list[Silence], int]:
+        return await self.silencing.silence_listing(expired_limit)
 
     async def expire_silence(self, silence_id: str) -> bool:
         return await self.silencing.expire_silence(silence_id)

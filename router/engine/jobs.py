@@ -101,6 +101,23 @@ class Jobs:
 
         return await self.state.store.read(query)
 
+    async def listing(self, limit: int) -> tuple[list[JobView], int]:
+        """The first `limit` of what `jobs` lists, and how many it lists: only those read
+        from the store and asked for their newest run (the web page's bounded read)."""
+        config_jobs = list(self.state.snapshot.config.jobs.values())
+
+        def query(reader: Reader) -> tuple[list[JobView], int]:
+            found = [(job, "config") for job in config_jobs[:limit]]
+            stored, stored_total = reader.jobs.page(
+                excluded=[job.id for job in config_jobs],
+                limit=max(limit - len(found), 0))
+            found += [(job, "api") for job in stored]
+            views = [JobView(job, origin, next(iter(reader.jobs.runs(job.id, 1)), None))
+                     for job, origin in found]
+            return views, len(config_jobs) + stored_total
+
+        return await self.state.store.read(query)
+
     async def job(self, job_id: str) -> JobView:
         """Raises: NotFound."""
         snapshot = self.state.snapshot

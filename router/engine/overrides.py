@@ -242,6 +242,14 @@ async def overrides(engine: Engine, rota: str | None = None, include_past: bool 
         lambda reader: reader.overrides.listed(rota=rota, now=now))
 
 
+async def latest_overrides(engine: Engine, rota: str | None, include_past: bool, last: int
+                           ) -> tuple[list[RotaOverride], int]:
+    """The last `last` of what `overrides` lists, and how many it lists (the web page)."""
+    now = None if include_past else engine.clock.now()
+    return await engine.store.read(
+        lambda reader: reader.overrides.latest(rota=rota, now=now, last=last))
+
+
 async def remove_override(engine: Engine, override_id: str) -> RotaOverride:
     """Remove an override in force or to come: it stops applying now; the row stays.
 

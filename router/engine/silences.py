@@ -97,6 +97,18 @@ class Silences:
         return await self.state.store.read(
             lambda reader: reader.silences(None if include_expired else now))
 
+    async def silence_listing(self, expired_limit: int
+                              ) -> tuple[list[Silence], list[Silence], int]:
+        """Silences in force or to come, the `expired_limit` that ended last (latest first)
+        and how many ended in all (the web page's bounded read)."""
+        now = self.state.clock.now()
+
+        def read(reader: Reader) -> tuple[list[Silence], list[Silence], int]:
+            return (reader.unexpired_silences(now),
+                    *reader.expired_silences(now, expired_limit))
+
+        return await self.state.store.read(read)
+
     async def expire_silence(self, silence_id: str) -> bool:
         """End a silence now; the incidents it muted check again at once."""
         now = self.state.clock.now()

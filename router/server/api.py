@@ -55,6 +55,9 @@ Received = Callable[[str, str, int], None]
 """Told (format, source, count) once alerts are stored: the inbound format, the name of the
 token the sender presented (or "anonymous") and how many (metrics count them)."""
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DETAIL_LIMIT, DETAIL_MOST = 1000, 10_000
+"""GET /v1/incidents/{id}: the newest alerts and timeline entries it answers by default and
+at most (`?limit=`); `router incident show` reads every one."""
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 """Reloads the config: returns the new config's summary, or raises ConfigInvalid."""
 
@@ -427,11 +430,16 @@ class _Incidents:
         return Response.json(200, {"incidents": [views.incident_json(item) for item in found]})
 
     async def show(self, request: Request) -> Response:
-        detail = await self.engine.incident(request.params["id"])
+        """The incident with its newest `limit` alerts and timeline entries and how many
+        earlier ones were left out (issue 22: one request's work stays bounded)."""
+        limit = request.limit(DETAIL_LIMIT, DETAIL_MOST)
+        detail = await self.engine.incident(request.params["id"], limit)
         if detail is None:
             raise NotFound(f"no incident {request.params['id']}")
         runs = await self.engine.analysis.runs(request.params["id"])  # newest first
         return Response.json(200, {**views.detail_json(detail),
+                                   "alerts_omitted": detail.alerts_omitted,
+                                   "timeline_omitted": detail.timeline_omitted,
                                    "analysis": analysis_json(runs[0]) if runs else None})
 
     def transition(self, verb: str) -> Handler:

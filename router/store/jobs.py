@@ -10,7 +10,9 @@ commit like every other query. Times are Unix seconds (REAL), as everywhere in t
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from router.config.model import Job
@@ -64,6 +66,19 @@ class JobsReader:
 
     def jobs(self) -> list[Job]:
         return [_job(row) for row in self._connection.execute("SELECT * FROM jobs ORDER BY id")]
+
+    def page(self, *, excluded: Collection[str], limit: int) -> tuple[list[Job], int]:
+        """The first `limit` jobs by id but the `excluded` ids (the config's, which shadow
+        the store's), and how many there are: the web page's read stays bounded."""
+        where = "WHERE id NOT IN (SELECT value FROM json_each(?))"
+        names = json.dumps(sorted(excluded))
+        rows = self._connection.execute(f"SELECT * FROM jobs {where} ORDER BY id LIMIT ?",
+                                        (names, limit)).fetchall()
+        total = len(rows)
+        if total == limit:
+            total = int(self._connection.execute(f"SELECT count(*) FROM jobs {where}",
+                                                 (names,)).fetchone()[0])
+        return [_job(row) for row in rows], total
 
     def run(self, job_id: str, run_id: str) -> JobRun | None:
         row = self._connection.execute(

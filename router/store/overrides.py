@@ -69,6 +69,29 @@ def listed(connection: sqlite3.Connection, *, rota: str | None = None,
            now: datetime | None = None) -> list[RotaOverride]:
     """Overrides by start, then creation: only those in force or to come at `now` (neither
     removed nor over), or every one ever made when `now` is None."""
+    where, values = _where(rota, now)
+    return [_override(row) for row in connection.execute(
+        f"SELECT {_COLUMNS} FROM overrides{where} ORDER BY starts_at, created_at, rowid",
+        values)]
+
+
+def latest(connection: sqlite3.Connection, *, rota: str | None = None,
+           now: datetime | None = None, last: int) -> tuple[list[RotaOverride], int]:
+    """The `last` overrides `listed` would end with, in its order, and how many it would
+    list: the web page's read stays bounded however long the history (issue 22)."""
+    where, values = _where(rota, now)
+    rows = connection.execute(
+        f"SELECT {_COLUMNS} FROM overrides{where} "
+        "ORDER BY starts_at DESC, created_at DESC, rowid DESC LIMIT ?",
+        (*values, last)).fetchall()
+    total = len(rows)
+    if total == last:
+        total = int(connection.execute(f"SELECT count(*) FROM overrides{where}",
+                                       values).fetchone()[0])
+    return [_override(row) for row in reversed(rows)], total
+
+
+def _where(rota: str | None, now: datetime | None) -> tuple[str, list[str | float]]:
     conditions: list[str] = []
     values: list[str | float] = []
     if rota is not None:
@@ -77,10 +100,7 @@ def listed(connection: sqlite3.Connection, *, rota: str | None = None,
     if now is not None:
         conditions.append("removed_at IS NULL AND ends_at > ?")
         values.append(now.timestamp())
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return [_override(row) for row in connection.execute(
-        f"SELECT {_COLUMNS} FROM overrides{where} ORDER BY starts_at, created_at, rowid",
-        values)]
+    return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), values
 
 
 def applying_since(connection: sqlite3.Connection, since: datetime) -> list[RotaOverride]:
@@ -123,6 +143,10 @@ class OverridesReader:
     def listed(self, *, rota: str | None = None,
                now: datetime | None = None) -> list[RotaOverride]:
         return listed(self._connection, rota=rota, now=now)
+
+    def latest(self, *, rota: str | None = None, now: datetime | None = None,
+               last: int) -> tuple[list[RotaOverride], int]:
+        return latest(self._connection, rota=rota, now=now, last=last)
 
     def applying_since(self, since: datetime) -> list[RotaOverride]:
         return applying_since(self._connection, since)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from router.alerts.model import (
     Alert,
@@ -54,6 +55,15 @@ def _silence(row: sqlite3.Row) -> Silence:
 def _firing_alert(row: sqlite3.Row) -> Alert:
     return Alert(summary=row["summary"], source=row["source"],
                  severity=Severity(row["severity"]), labels=json.loads(row["labels"]))
+
+
+def _alert_mapping(row: sqlite3.Row) -> Mapping[str, Any]:
+    return {"received_at": from_seconds(row["received_at"]),
+            "last_received_at": from_seconds(row["last_received_at"] or row["received_at"]),
+            "count": row["count"], "source": row["source"],
+            "status": row["status"], "summary": row["summary"], "severity": row["severity"],
+            "labels": json.loads(row["labels"]), "annotations": json.loads(row["annotations"]),
+            "suppressed_by": row["suppressed_by"]}
 
 
 def timeline_entries(rows: Iterable[sqlite3.Row]) -> Iterator[TimelineEntry]:
@@ -143,22 +153,50 @@ class Reader:
             "ORDER BY number DESC LIMIT ? OFFSET ?", (*values, limit, offset)).fetchall()
         return [_incident(row)[0] for row in rows]
 
-    def detail(self, number: int) -> IncidentDetail | None:
+    def detail(self, number: int, limit: int | None = None) -> IncidentDetail | None:
+        """The incident, its alerts and its timeline, oldest first; with `limit`, only the
+        newest `limit` of each and how many older ones were left out (the web page's read
+        stays bounded however long the incident's history)."""
         incident = self.incident(number)
         if incident is None:
             return None
-        alerts = tuple(
-            {"received_at": from_seconds(row["received_at"]),
-             "last_received_at": from_seconds(row["last_received_at"] or row["received_at"]),
-             "count": row["count"], "source": row["source"],
-             "status": row["status"], "summary": row["summary"], "severity": row["severity"],
-             "labels": json.loads(row["labels"]), "annotations": json.loads(row["annotations"]),
-             "suppressed_by": row["suppressed_by"]}
-            for row in self.connection.execute(
-                "SELECT * FROM alerts WHERE incident_number = ? ORDER BY id", (number,)))
-        timeline = tuple(timeline_entries(self.connection.execute(
-            "SELECT * FROM timeline WHERE incident_number = ? ORDER BY id", (number,))))
-        return IncidentDetail(incident, alerts, timeline)
+        alerts, alerts_omitted = self._alerts_of(number, limit)
+        timeline, timeline_omitted = self._timeline_of(number, limit)
+        return IncidentDetail(incident, alerts, timeline, alerts_omitted=alerts_omitted,
+                              timeline_omitted=timeline_omitted)
+
+    def _alerts_of(self, number: int, limit: int | None
+                   ) -> tuple[tuple[Mapping[str, Any], ...], int]:
+        rows = self.connection.execute(
+            "SELECT * FROM alerts WHERE incident_number = ? ORDER BY id DESC LIMIT ?",
+            (number, -1 if limit is None else limit)).fetchall()
+        omitted = 0
+        if limit is not None and len(rows) == limit:
+            omitted = int(self.connection.execute(
+                "SELECT count(*) FROM alerts WHERE incident_number = ?", (number,)
+            ).fetchone()[0]) - limit
+        return tuple(_alert_mapping(row) for row in reversed(rows)), omitted
+
+    def _timeline_of(self, number: int, limit: int | None
+                     ) -> tuple[tuple[TimelineEntry, ...], int]:
+        """Newest rows first until they hold `limit` entries (a row may hold several)."""
+        rows: list[sqlite3.Row] = []
+        held = 0
+        cursor = self.connection.execute(
+            "SELECT * FROM timeline WHERE incident_number = ? ORDER BY id DESC", (number,))
+        for row in cursor:
+            if limit is not None and held >= limit:
+                break
+            rows.append(row)
+            held += 1 + (len(json.loads(row["more"])) if row["more"] is not None else 0)
+        cursor.close()
+        entries = tuple(timeline_entries(reversed(rows)))
+        if limit is None or held < limit:
+            return entries, 0
+        total = int(self.connection.execute(
+            "SELECT sum(1 + ifnull(json_array_length(more), 0)) FROM timeline "
+            "WHERE incident_number = ?", (number,)).fetchone()[0])
+        return entries[len(entries) - limit:], total - limit
 
     def pending_notifications(self, limit: int = 1000) -> list[Notification]:
         rows = self.connection.execute(
@@ -225,6 +263,25 @@ class Reader:
 
     def active_silences(self, now: datetime) -> list[Silence]:
         return self.silences(now)
+
+    def unexpired_silences(self, now: datetime) -> list[Silence]:
+        """Silences in force or to come at `now` (the web page's list; all of them, as the
+        store holds them in memory anyway for muting)."""
+        return [_silence(row) for row in self.connection.execute(
+            "SELECT * FROM silences WHERE ends_at > ? ORDER BY id", (now.timestamp(),))]
+
+    def expired_silences(self, now: datetime, limit: int) -> tuple[list[Silence], int]:
+        """The `limit` silences that ended last by `now`, latest first, and how many ended
+        in all: history grows for ever, the web page's read stays bounded (issue 22)."""
+        rows = self.connection.execute(
+            "SELECT * FROM silences WHERE ends_at <= ? ORDER BY ends_at DESC, id DESC LIMIT ?",
+            (now.timestamp(), limit)).fetchall()
+        total = len(rows)
+        if total == limit:
+            total = int(self.connection.execute(
+                "SELECT count(*) FROM silences WHERE ends_at <= ?", (now.timestamp(),)
+            ).fetchone()[0])
+        return [_silence(row) for row in rows], total
 
     def pages(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
         """When each person was paged (a trigger or escalation reaching them) in [start, end).

@@ -19,11 +19,14 @@ Outcome = Literal["delivered", "retry", "failed", "skipped"]
 
 @dataclass(frozen=True, slots=True)
 class IncidentDetail:
-    """An incident with its alerts (as JSON-ready mappings) and its timeline."""
+    """An incident with its alerts (as JSON-ready mappings) and its timeline; `*_omitted`
+    count the older ones a limited read (`Reader.detail(number, limit)`) left out."""
 
     incident: Incident
     alerts: tuple[Mapping[str, Any], ...]
     timeline: tuple[TimelineEntry, ...]
+    alerts_omitted: int = 0
+    timeline_omitted: int = 0
 
 
 @dataclass(frozen=True, slots=True)

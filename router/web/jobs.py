@@ -67,9 +67,8 @@ class JobPages:
                 ("GET", "/ui/jobs/{id}", self.job)]
 
     async def listing(self, request: Request) -> Response:
-        found = await self.engine.jobs.jobs()
-        return self.renderer.page("jobs.html", jobs=found[:SHOWN],
-                                  hidden=max(len(found) - SHOWN, 0))
+        found, total = await self.engine.jobs.listing(SHOWN)
+        return self.renderer.page("jobs.html", jobs=found, hidden=total - len(found))
 
     async def job(self, request: Request) -> Response:
         try:

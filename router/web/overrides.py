@@ -74,11 +74,12 @@ class OverridePages:
         """The page; with `refused`, a 400 that shows each error beside its field of the
         Add form, refilled with the `values` posted (the form plumbing's answer)."""
         config = self.engine.config
-        found = await overrides.overrides(self.engine, rota or None, include_past=every)
+        found, total = await overrides.latest_overrides(self.engine, rota or None, every,
+                                                        SHOWN)
         extra = {} if refused is None else {"errors": refused.errors}
         return self.renderer.page(
-            "overrides.html", 200 if refused is None else 400, overrides=found[-SHOWN:],
-            hidden=max(len(found) - SHOWN, 0),
+            "overrides.html", 200 if refused is None else 400, overrides=found,
+            hidden=total - len(found),
             now=self.engine.now(), rota=rota, every=every, state=overrides.override_state,
             local=local, rotas=config.rotas, rota_ids=sorted(config.rotas),
             people=sorted(config.people),

@@ -49,6 +49,9 @@ STATE_CHOICES = (("open", "open"), ("triggered", "triggered"),
                  ("acknowledged", "acknowledged"), ("resolved", "resolved"), ("all", "all"))
 HEALTH = "health."
 """The annotation prefix of a check result (engine/health.py)."""
+SHOWN = 100
+"""The incident page's most alerts and timeline entries, the newest (issue 22: a page's
+read stays bounded however long an incident's history)."""
 ACTIONS = (("acknowledge", "Acknowledge"), ("resolve", "Resolve"), ("escalate", "Escalate"))
 
 
@@ -131,7 +134,7 @@ class Pages:
     async def incident(self, request: Request) -> Response:
         incident_id = request.params["id"]
         try:
-            detail = await self.engine.incident(incident_id)
+            detail = await self.engine.incident(incident_id, limit=SHOWN)
         except BadRequest:
             detail = None
         if detail is None:
@@ -141,7 +144,8 @@ class Pages:
         runs = await self.engine.analysis.runs(detail.incident.id)  # newest first
         return self.renderer.page(
             "incident.html", incident=detail.incident, alerts=detail.alerts,
-            analysis=runs[0] if runs else None,
+            analysis=runs[0] if runs else None, alerts_omitted=detail.alerts_omitted,
+            timeline_omitted=detail.timeline_omitted,
             timeline=detail.timeline, deliveries=deliveries, actions=ACTIONS,
             notes=[entry for entry in detail.timeline if entry.action == "note"],
             checks=_check_results(detail.alerts),

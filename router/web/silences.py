@@ -29,6 +29,9 @@ MATCHERS_MOST = 50
 PREVIEW_SHOWN = 100
 """The preview lists at most this many (the newest) of the incidents a silence would
 cover, and says how many more: a broad matcher over a flood stays a small page."""
+EXPIRED_SHOWN = 50
+"""The list shows the silences that ended last, at most this many, and says how many more:
+expired ones pile up for ever, the page's read stays bounded."""
 _STATES = ("active", "pending", "expired")
 
 
@@ -49,12 +52,15 @@ class SilencePages:
 
     async def listing(self, request: Request) -> Response:
         now = self.engine.now()
+        current, expired, expired_total = await self.engine.silence_listing(EXPIRED_SHOWN)
         grouped: dict[str, list[Silence]] = {state: [] for state in _STATES}
-        for silence in await self.engine.silences(include_expired=True):
+        for silence in current:
             grouped[_state(silence, now)].append(silence)
-        grouped["expired"] = sorted(grouped["expired"], key=lambda item: item.ends_at,
-                                    reverse=True)[:50]
-        return self.renderer.page("silences.html", groups=grouped, forever=_forever)
+        grouped["expired"] = expired
+        totals = {"active": len(grouped["active"]), "pending": len(grouped["pending"]),
+                  "expired": expired_total}
+        return self.renderer.page("silences.html", groups=grouped, totals=totals,
+                                  hidden=expired_total - len(expired), forever=_forever)
 
     async def new(self, request: Request) -> Response:
         """The form; `?incident=INC1` fills the matchers from that incident's labels."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from router.config.model import Job
 from router.store import DATABASE_NAME, Store, Transaction
 from router.store import jobs as store_jobs
 from router.store.values import JobRun
@@ -39,3 +40,19 @@ async def test_each_job_keeps_its_newest_runs(tmp_path: Path,
     assert [(run.run_id, run.status) for run in backup] == [
         ("r4", "failed"), ("r3", "started"), ("r2", "started")]
     assert len(other) == 5  # no run of its ended
+
+
+async def test_a_job_page_reads_its_bound_of_jobs_by_id_and_counts_all(tmp_path: Path
+                                                                       ) -> None:
+    store = await Store.open(tmp_path / DATABASE_NAME)
+
+    def work(transaction: Transaction) -> None:
+        for number in range(5_000):
+            transaction.jobs.add_job(Job(id=f"job-{number:04}"), START)
+
+    await store.write(work)
+    found, total = await store.read(lambda reader: reader.jobs.page(
+        excluded=["job-0000", "job-0002", "absent"], limit=3))
+    await store.close()
+    assert [job.id for job in found] == ["job-0001", "job-0003", "job-0004"]
+    assert total == 4_998

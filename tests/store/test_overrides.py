@@ -162,3 +162,18 @@ async def test_data_version_moves_for_another_connections_commit_only(
                       (NOW.timestamp(),))
     other.close()
     assert await store.write(version) != first
+
+
+async def test_a_listing_with_last_reads_only_the_last_to_start_and_counts_all(
+        store: Store) -> None:
+    await insert(store, *(an_override(f"OVR-{number:04}", NOW + number * HOUR,
+                                      NOW + number * HOUR + HOUR) for number in range(5_000)))
+    await insert(store, an_override("OVR-other", NOW, NOW + HOUR, rota="secondary"))
+    found, total = await store.read(
+        lambda reader: reader.overrides.latest(rota="primary", now=None, last=100))
+    assert [override.id for override in found] == [f"OVR-{number:04}"
+                                                   for number in range(4_900, 5_000)]
+    assert total == 5_000
+    found, total = await store.read(
+        lambda reader: reader.overrides.latest(now=NOW + 4_998 * HOUR, last=100))
+    assert ([override.id for override in found], total) == (["OVR-4998", "OVR-4999"], 2)

@@ -12,13 +12,17 @@ import httpx
 import pytest
 import trio
 
+from router.alerts.model import Alert, TimelineEntry
 from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine, overrides
+from router.engine.ids import parse_incident_id
 from router.engine.job_requests import parse_job
 from router.server.api import build_routes
+from router.store import Transaction
 from router.web import jobs as job_pages
 from router.web import overrides as override_pages
+from router.web import pages as incident_pages
 from router.web.pages import page_routes
 from tests.server.support import Servers
 from tests.web.responder_site import NOW, TOKEN, Site, site, text_of
@@ -43,6 +47,34 @@ async def test_the_overrides_page_lists_at_most_its_bound(site: Site) -> None:
     page = await site.get("/ui/overrides")
     assert len(re.findall(r'<tr id="OVR-', page.text)) == override_pages.SHOWN
     assert "2 earlier ones are not shown" in text_of(page)
+
+
+async def test_the_incident_page_shows_the_newest_alerts_and_entries(site: Site) -> None:
+    [accepted] = await site.engine.ingest([Alert(summary="Disk full", source="native")])
+    assert accepted.incident_id is not None
+    number = parse_incident_id(accepted.incident_id)
+    opening = await site.engine.incident(accepted.incident_id)
+    assert opening is not None
+
+    def work(transaction: Transaction) -> None:
+        transaction.add_timeline(number, [TimelineEntry(
+            at=NOW + timedelta(seconds=second), actor="router", action="notified",
+            details={"n": f"#{second}#"}) for second in range(5_000)])
+        for alert in range(incident_pages.SHOWN + 3):
+            transaction.record_alert(Alert(summary=f"Disk full {alert}", source="native",
+                                           labels={"disk": f"@{alert}@"}),
+                                     number, "many", NOW, None)
+
+    await site.engine.store.write(work)
+    page = await site.get(f"/ui/incidents/{accepted.incident_id}")
+    assert page.status_code == 200
+    assert len(re.findall(r"n=#\d+#", page.text)) == incident_pages.SHOWN
+    assert "n=#4999#" in page.text and "n=#4899#" not in page.text
+    hidden = len(opening.timeline) + 5_000 - incident_pages.SHOWN
+    assert f"{hidden} earlier entries are not shown" in text_of(page)
+    assert len(re.findall(r"disk=@\d+@", page.text)) == incident_pages.SHOWN
+    assert f"Alerts ({incident_pages.SHOWN + 4})" in text_of(page)
+    assert "4 earlier alerts are not shown" in text_of(page)
 
 
 @pytest.fixture
