@@ -7,6 +7,11 @@ the Unix time of signing, and the signature header `sha256=<hex>`, the HMAC-SHA2
 `"<timestamp>.<body>"` under the secret. A receiver recomputes it over the raw body and
 refuses a timestamp too far from its own clock, so a recorded request cannot be replayed
 later; docs/channels.md shows the check in Python.
+
+Every request carries the notification id twice: `X-Router-Notification` (plain) and
+`Idempotency-Key` (an RFC 8941 string, as draft-ietf-httpapi-idempotency-key-header defines
+it), the same on every retry and on every node, so a receiver can drop a repeat (a send
+repeated after a daemon or a node died before recording the answer; docs/delivery.md).
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from router.notify.wire import HttpRequest, HttpResponse, Message, classify_http
 BODY_VERSION = 1
 """The version of the default JSON body; raised only when a field changes meaning."""
 
+NOTIFICATION_HEADER = "X-Router-Notification"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""Both carry the notification id; a header of the same name in the channel's `headers`
+replaces router's."""
 TIMESTAMP_HEADER = "X-Router-Timestamp"
 """The target prefix of a job's alert target, whose address is the URL to post to."""
 
@@ -59,7 +68,8 @@ def render(message: Message, settings: Settings, *, now: datetime) -> HttpReques
     """
     body = (message.payload.encode("utf-8") if message.payload is not None
             else default_body(message))
-    headers = {"X-Router-Notification": message.notification.id, **settings.headers}
+    headers = {**identity_headers(message.notification.id, settings.headers),
+               **settings.headers}
     if not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = "application/json"
     if settings.hmac_secret is not None:
@@ -73,6 +83,23 @@ def render(message: Message, settings: Settings, *, now: datetime) -> HttpReques
     return HttpRequest(method=settings.method, url=url, body=body,
                        target=display_url(url), headers=headers,
                        timeout=settings.timeout)
+
+
+def identity_headers(notification_id: str, configured: Mapping[str, str]
+                     ) -> dict[str, str]:
+    """The notification id as `X-Router-Notification` and as `Idempotency-Key`, less any
+    the channel's own `headers` set (in any case), which win."""
+    ours = {NOTIFICATION_HEADER: notification_id,
+            IDEMPOTENCY_HEADER: idempotency_key(notification_id)}
+    taken = {name.lower() for name in configured}
+    return {name: value for name, value in ours.items() if name.lower() not in taken}
+
+
+def idempotency_key(notification_id: str) -> str:
+    """The id as an RFC 8941 sf-string, `"01JQ..."` (the draft's form: a ULID starting with a
+    digit is no sf-token). Ids are router's own (ASCII letters, digits, `-`), but a quote or
+    a backslash would be escaped."""
+    return '"' + notification_id.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

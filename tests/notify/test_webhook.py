@@ -23,6 +23,7 @@ from router.config import load_config
 from router.config.model import Secret
 from router.notify import webhook
 from router.notify.templates import build_message
+from router.notify.transport import Transport
 from router.notify.wire import HttpRequest, HttpResponse
 from tests.fakes import Answer, Received
 from tests.fakes.webhook import serve_fake_webhook
@@ -69,7 +70,8 @@ def test_the_default_body() -> None:
     assert request == HttpRequest(
         method="POST", url="http://127.0.0.1:9/hook", body=request.body,
         target="http://127.0.0.1:9/hook",
-        headers={"X-Router-Notification": "n1", "Content-Type": "application/json"},
+        headers={"X-Router-Notification": "n1", "Idempotency-Key": '"n1"',
+                 "Content-Type": "application/json"},
         timeout=timedelta(seconds=10))
 
 
@@ -86,9 +88,27 @@ def test_a_body_template_is_sent_as_rendered() -> None:
                              now=OPENED)
     assert (request.method, request.body, request.timeout) == (
         "PUT", b"to=%2B4915112345678&text=INC3", timedelta(seconds=3))
-    assert request.headers == {"X-Router-Notification": "n1",
+    assert request.headers == {"X-Router-Notification": "n1", "Idempotency-Key": '"n1"',
                                "content-type": "application/x-www-form-urlencoded",
                                "Authorization": "Bearer t0ken"}
+
+
+def test_the_idempotency_key_is_the_notification_id_as_a_structured_string() -> None:
+    request = webhook.render(make_message(notification_id="01JQ2V6T4M8K3N5P7R9S1U3W5Y"),
+                             SETTINGS, now=OPENED)
+    assert request.headers["Idempotency-Key"] == '"01JQ2V6T4M8K3N5P7R9S1U3W5Y"'
+    assert webhook.idempotency_key('a"b\\c') == '"a\\"b\\\\c"'  # RFC 8941 escapes
+    retried = webhook.render(make_message(notification_id="01JQ2V6T4M8K3N5P7R9S1U3W5Y"),
+                             SETTINGS, now=SIGNED_AT)
+    assert retried.headers["Idempotency-Key"] == request.headers["Idempotency-Key"]
+
+
+def test_the_channels_own_headers_win_in_any_case() -> None:
+    settings = replace(SETTINGS, headers={"idempotency-key": "mine",
+                                          "X-ROUTER-NOTIFICATION": "also mine"})
+    headers = webhook.render(make_message(), settings, now=OPENED).headers
+    assert headers == {"idempotency-key": "mine", "X-ROUTER-NOTIFICATION": "also mine",
+                       "Content-Type": "application/json"}
 
 
 def test_the_signature_covers_timestamp_and_body() -> None:
@@ -197,6 +217,31 @@ async def test_a_busy_receiver_is_tried_again_after_its_retry_after(
         "retry", "webhook answered 503: busy", timedelta(seconds=7))
     assert webhook.classify(await post(request, receiver.url)).kind == "ok"
     assert [seen.body for seen in receiver.requests] == [request.body, request.body]
+
+
+@pytest.mark.parametrize("client", ["plain", "httpx"])
+async def test_a_repeat_reaches_the_receiver_with_the_same_keys(
+        nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch, client: str) -> None:
+    """Sent twice (a node died before recording the first answer) through the transport's
+    own plain-http client and through httpx: the receiver sees the same Idempotency-Key,
+    X-Router-Notification and body `notification` both times."""
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    receiver = await nursery.start(serve_fake_webhook)
+    transport = Transport() if client == "plain" else Transport(httpx.AsyncClient())
+    request = webhook.render(make_message(notification_id="01JQ2V6T4M8K3N5P7R9S1U3W5Y"),
+                             replace(SETTINGS, url=receiver.url), now=OPENED)
+    try:
+        for _ in range(2):
+            sent = await transport.send(request)
+            assert isinstance(sent.response, HttpResponse) and sent.response.status == 200
+    finally:
+        await transport.aclose()
+    assert [(seen.headers["idempotency-key"], seen.headers["x-router-notification"],
+             seen.json()["notification"]) for seen in receiver.accepted] == [
+        ('"01JQ2V6T4M8K3N5P7R9S1U3W5Y"', "01JQ2V6T4M8K3N5P7R9S1U3W5Y",
+         "01JQ2V6T4M8K3N5P7R9S1U3W5Y")] * 2
+    assert ("user-agent" in receiver.accepted[0].headers) == (client == "httpx")
 
 
 async def test_the_documented_sms_gateway_example(nursery: trio.Nursery,
