@@ -5,6 +5,13 @@ One router incident is one PagerDuty alert: every event is keyed by the incident
 so a trigger sent twice (a retry after a timeout, an escalation) never opens a second alert,
 and the incident's acknowledge and resolve close the same one. The routing key travels in the
 body, so it never appears in a request's `target`, a reason or a log line.
+
+The dedup key is PagerDuty's idempotency key: a trigger repeated after a daemon or a node
+died before recording PagerDuty's answer folds into the open alert (and notifies no one
+again), a repeated acknowledge or resolve changes nothing. The notification id rides along
+in a trigger's `custom_details` (`notification`), the one free-form place the Events API
+has, so the alert's log shows which notification each event was; acknowledge and resolve
+carry no payload and so no id.
 """
 
 from __future__ import annotations
@@ -106,7 +113,9 @@ def trigger_event(message: Message, settings: Settings, severity: str) -> dict[s
         or message.service_name or incident.service or settings.client,
         "severity": severity,
         "timestamp": incident.opened_at.isoformat(),
-        "custom_details": {"incident": incident.id, "service": message.service_name,
+        "custom_details": {"incident": incident.id,
+                           "notification": message.notification.id,
+                           "service": message.service_name,
                            "description": message.text, "labels": labels},
     }
     optional = {"component": _first(labels, "component", "job"),
@@ -148,8 +157,10 @@ def target(settings: Settings) -> str:
 def _request(event: dict[str, Any], settings: Settings) -> HttpRequest:
     body = json.dumps(event, ensure_ascii=False).encode()
     if len(body) > EVENT_SIZE_LIMIT and "payload" in event:
+        details = event["payload"]["custom_details"]
         event["payload"]["custom_details"] = {
-            "error": "custom details were removed: the event exceeded PagerDuty's 512 KB"}
+            "error": "custom details were removed: the event exceeded PagerDuty's 512 KB",
+            "incident": details["incident"], "notification": details["notification"]}
         body = json.dumps(event, ensure_ascii=False).encode()
     return HttpRequest(method="POST", url=settings.url, body=body, target=target(settings),
                        headers={"Content-Type": "application/json"},

@@ -56,7 +56,7 @@ def test_trigger_is_one_event_with_the_incident_dedup_key() -> None:
             "timestamp": "2026-03-02T09:30:00+00:00",
             "group": "database",
             "class": "DiskFull",
-            "custom_details": {"incident": "INC3", "service": "Database",
+            "custom_details": {"incident": "INC3", "notification": "n1", "service": "Database",
                                "description": "Disk / is 97% full on db-1.",
                                "labels": {"host": "db-1", "alertname": "DiskFull"}},
         },
@@ -82,7 +82,16 @@ def test_escalation_sends_the_same_trigger_so_pagerduty_keeps_one_alert() -> Non
     trigger = body(render(make_message(), SETTINGS))
     escalate = body(render(
         make_message(event="escalate", notification_id="n2"), SETTINGS))
+    assert (trigger["payload"]["custom_details"].pop("notification"),
+            escalate["payload"]["custom_details"].pop("notification")) == ("n1", "n2")
     assert escalate == trigger
+
+
+def test_an_event_too_large_keeps_its_incident_and_notification() -> None:
+    huge = body(render(make_message(text="x" * pagerduty.EVENT_SIZE_LIMIT), SETTINGS))
+    assert huge["payload"]["custom_details"] == {
+        "error": "custom details were removed: the event exceeded PagerDuty's 512 KB",
+        "incident": "INC3", "notification": "n1"}
 
 
 @pytest.mark.parametrize("event", ["acknowledge", "resolve"])
@@ -246,6 +255,31 @@ async def test_trigger_acknowledge_resolve_opens_one_alert_and_closes_it() -> No
         assert [event["event_action"] for event in fake.events] == [
             "trigger", "trigger", "trigger", "acknowledge", "resolve"]
         assert fake.requests[0].headers["content-type"] == "application/json"
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_repeat_folds_into_the_alert_and_names_its_notification() -> None:
+    """A node that died after sending and before recording: another sends the same
+    notification again. PagerDuty keeps one alert (the dedup key) and its log shows the same
+    notification id twice; a repeated acknowledge or resolve changes nothing."""
+    async with trio.open_nursery() as nursery, httpx.AsyncClient() as client:
+        fake = await nursery.start(serve_fake_pagerduty)
+        settings = settings_for(fake)
+        acknowledged = {"state": IncidentState.ACKNOWLEDGED, "acknowledged_by": "ann"}
+        sends: list[dict[str, Any]] = [
+            {"notification_id": "n1"}, {"notification_id": "n1"},
+            {"event": "acknowledge", "notification_id": "n2", "incident_changes": acknowledged},
+            {"event": "acknowledge", "notification_id": "n2", "incident_changes": acknowledged},
+            {"event": "resolve", "notification_id": "n3"},
+            {"event": "resolve", "notification_id": "n3"}]
+        for changes in sends:
+            assert await deliver(client, settings, **changes) == Outcome.ok()
+        [alert] = fake.alerts
+        assert (alert.dedup_key, alert.status) == ("db-1/disk", "resolved")
+        triggers = [event for event in alert.events if event["event_action"] == "trigger"]
+        assert [event["payload"]["custom_details"]["notification"] for event in triggers] == [
+            "n1", "n1"]
+        assert fake.refused == []
         nursery.cancel_scope.cancel()
 
 
