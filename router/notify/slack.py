@@ -9,6 +9,13 @@ messages. Everything the alert's sender wrote is escaped, so an alert cannot pin
 forge a link, and every string is cut to Slack's Block Kit limits so Slack never refuses a
 message for its length.
 
+Every message carries the notification id in Slack's message metadata (`metadata`:
+`event_type` `router_notification`, `event_payload` with `notification_id`), which incoming
+webhooks take as chat.postMessage does: not shown to people, but read by apps listening on
+the Events API (`message_metadata_posted`) and by `conversations.history` with
+`include_all_metadata`, so a message repeated after a daemon or a node died before
+recording Slack's answer is recognisable as the same notification.
+
 The webhook URL is a secret: a request's `target` shows its host only.
 """
 
@@ -40,6 +47,9 @@ BUTTON_VALUE_LIMIT = 2000
 BUTTON_URL_LIMIT = 3000
 FALLBACK_LIMIT = 3000
 """Slack's own limit for `text` is 40 000; a notification's fallback needs far less."""
+METADATA_EVENT_TYPE = "router_notification"
+"""The metadata's `event_type`: letters, digits and underscores only, as Slack requires
+(metadata with another `event_type` is ignored)."""
 
 PERMANENT_ERRORS = {
     "invalid_payload": "the message was not valid JSON for Slack",
@@ -51,6 +61,7 @@ PERMANENT_ERRORS = {
     "channel_not_found": "the channel does not exist or the webhook cannot post there",
     "channel_is_archived": "the channel is archived",
     "user_not_found": "the user does not exist",
+    "invalid_metadata_format": "Slack refused the message's metadata",
 }
 """Slack's error words for webhooks and what an operator should read into them."""
 
@@ -78,7 +89,8 @@ def render(message: Message, settings: Settings, *, now: datetime) -> HttpReques
         text, blocks = follow_up(message)
     else:
         text, blocks = page(message)
-    body: dict[str, Any] = {"text": text, "blocks": blocks, "username": settings.username}
+    body: dict[str, Any] = {"text": text, "blocks": blocks, "username": settings.username,
+                            "metadata": metadata(message)}
     if event == "message" and message.notification.address:
         body["channel"] = message.notification.address
     elif settings.channel:
@@ -167,6 +179,18 @@ def escape(text: str) -> str:
     """Slack's three control characters, so text is shown as written (`<!channel>` in an
     alert stays text and pings no one)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def metadata(message: Message) -> dict[str, Any]:
+    """The message metadata: the notification id (the idempotency key), its event, and the
+    incident when there is one (a handoff notice or a direct message has none)."""
+    payload: dict[str, Any] = {"notification_id": message.notification.id,
+                               "event": message.notification.event}
+    if message.notification.incident_number:
+        payload["incident_id"] = message.incident.id
+    if message.test:
+        payload["test"] = True
+    return {"event_type": METADATA_EVENT_TYPE, "event_payload": payload}
 
 
 def block_id(notification_id: str) -> str:

@@ -6,6 +6,7 @@ protocols.md section 2).
     slack.messages     # accepted message payloads, in order
     slack.requests     # every request (tests.fakes.Received)
     slack.refused      # (request, why) of each message answered 4xx
+    slack.ignored_metadata  # metadata dropped for an event_type Slack does not take
 
     # a workspace whose only channels are #alerts and #ops, #old archived:
     slack = await nursery.start(partial(serve_fake_slack, channels={"#alerts", "#ops"},
@@ -18,13 +19,19 @@ rules and limits (50 blocks; unique block ids of at most 255; header plain_text 
 150; section text of at most 3000 or 1-10 fields of at most 2000; 1-10 context elements;
 1-25 buttons with text of at most 75, unique action ids of at most 255, value of at most
 2000, url of at most 3000, style primary or danger) 400 `invalid_blocks`; a `channel` not in
-`channels` 404 `channel_not_found`, in `archived` 410 `channel_is_archived`. Otherwise 200
-`ok`.
+`channels` 404 `channel_not_found`, in `archived` 410 `channel_is_archived`. Message
+metadata (docs.slack.dev/messaging/message-metadata) is checked as Slack describes it: an
+object with a string `event_type` and an `event_payload` object whose values are strings,
+numbers, booleans, objects of those or lists of such objects, else 400
+`invalid_metadata_format`; an `event_type` with anything but letters, digits, `_` and `-` is
+dropped (Slack ignores such metadata with a warning) and kept in `ignored_metadata`.
+Otherwise 200 `ok`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -60,6 +67,7 @@ class FakeSlack(FakeService):
         self.archived = frozenset(archived)
         self.messages: list[dict[str, Any]] = []
         self.refused: list[tuple[Received, str]] = []
+        self.ignored_metadata: list[object] = []
 
     def process(self, request: Received) -> Reply:
         if request.path != self.path:
@@ -74,6 +82,12 @@ class FakeSlack(FakeService):
         problems = block_problems(message.get("blocks", []))
         if problems:
             return self._refuse(request, 400, "invalid_blocks", "; ".join(problems))
+        if "metadata" in message:
+            problem = metadata_problem(message["metadata"])
+            if problem:
+                return self._refuse(request, 400, "invalid_metadata_format", problem)
+            if not _EVENT_TYPE.fullmatch(message["metadata"]["event_type"]):
+                self.ignored_metadata.append(message.pop("metadata"))
         channel = message.get("channel")
         if channel in self.archived:
             return self._refuse(request, 410, "channel_is_archived", str(channel))
@@ -96,6 +110,27 @@ def _decode(request: Received) -> object:
         return json.loads(body)
     except ValueError:
         return None
+
+
+_EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]+")
+_SCALAR = (str, int, float, bool)
+
+
+def metadata_problem(metadata: object) -> str:
+    """Why Slack would refuse `metadata` as malformed; empty when it would take it."""
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("event_type"), str):
+        return "metadata needs a string event_type"
+    payload = metadata.get("event_payload")
+    if not isinstance(payload, dict):
+        return "metadata needs an event_payload object"
+    for name, value in payload.items():
+        nested = value if isinstance(value, list) else [value]
+        if not isinstance(value, _SCALAR) and not all(
+                isinstance(item, dict) and all(isinstance(inner, _SCALAR)
+                                               for inner in item.values())
+                for item in nested):
+            return f"event_payload.{name} is not a string, number, boolean or object of those"
+    return ""
 
 
 def block_problems(blocks: object) -> list[str]:

@@ -70,6 +70,9 @@ def test_trigger_is_a_block_kit_page_with_buttons() -> None:
                  "url": "https://router.example.com/incidents/INC3",
                  "text": plain("View Details")}]},
         ],
+        "metadata": {"event_type": "router_notification",
+                     "event_payload": {"notification_id": "n1", "event": "trigger",
+                                       "incident_id": "INC3"}},
     }
     assert block_problems(body(request)["blocks"]) == []
 
@@ -96,10 +99,29 @@ def test_each_message_carries_its_notification_id() -> None:
     assert block_id.startswith("router:sha256:") and len(block_id) <= 255
 
 
+def test_every_message_carries_its_notification_id_in_its_metadata() -> None:
+    def payload(**changes: Any) -> dict[str, Any]:
+        metadata = body(render(make_message(**changes), SETTINGS))["metadata"]
+        assert metadata["event_type"] == "router_notification"
+        return dict(metadata["event_payload"])
+
+    assert payload(event="resolve", notification_id="01J0CCC") == {
+        "notification_id": "01J0CCC", "event": "resolve", "incident_id": "INC3"}
+    assert payload(test=True, notification_id="test-1") == {
+        "notification_id": "test-1", "event": "trigger", "incident_id": "INC3", "test": True}
+    handoff = make_message(event="handoff", notification_id="01J0DDD")
+    handoff = dataclasses.replace(handoff, notification=dataclasses.replace(
+        handoff.notification, incident_number=0))
+    assert body(render(handoff, SETTINGS))["metadata"]["event_payload"] == {
+        "notification_id": "01J0DDD", "event": "handoff"}
+
+
 def test_escalation_looks_like_the_trigger_with_the_templates_wording() -> None:
     title = "INC3 escalated to level 2: Disk full on db-1"
     trigger = body(render(make_message(title=title), SETTINGS))
     escalate = body(render(make_message(event="escalate", title=title), SETTINGS))
+    assert (trigger["metadata"]["event_payload"].pop("event"),
+            escalate["metadata"]["event_payload"].pop("event")) == ("trigger", "escalate")
     assert escalate == trigger
     assert (escalate["text"], escalate["blocks"][0]["text"]["text"]) == (title, title)
 
@@ -117,7 +139,10 @@ def test_follow_ups_are_short_and_have_no_buttons(event: str, changes: dict[str,
     assert document == {
         "text": expected, "username": "router",
         "blocks": [{"type": "section", "text": mrkdwn(f"*{expected}*: Disk full on db-1")},
-                   {"type": "context", "elements": [mrkdwn("router notification n1")]}]}
+                   {"type": "context", "elements": [mrkdwn("router notification n1")]}],
+        "metadata": {"event_type": "router_notification",
+                     "event_payload": {"notification_id": "n1", "event": event,
+                                       "incident_id": "INC3"}}}
 
 
 def test_a_person_is_mentioned() -> None:
@@ -219,6 +244,8 @@ def test_the_rate_is_the_common_key_now() -> None:
         "cannot post there")),
     (410, "channel_is_archived", {},
      Outcome.failed("Slack answered 410 channel_is_archived: the channel is archived")),
+    (400, "invalid_metadata_format", {}, Outcome.failed(
+        "Slack answered 400 invalid_metadata_format: Slack refused the message's metadata")),
     (400, "something_new", {}, Outcome.failed("Slack answered 400 something_new")),
     (429, "rate_limited", {"retry-after": "30"},
      Outcome.retry("Slack answered 429 rate_limited", timedelta(seconds=30))),
@@ -268,6 +295,10 @@ async def test_every_kind_of_message_is_accepted_by_the_stand_in() -> None:
         assert [message["text"] for message in fake.messages[-2:]] == [
             "INC3 acknowledged by ann", "INC3 resolved"]
         assert fake.messages[2]["channel"] == "#alerts"
+        assert [message["metadata"]["event_payload"]["notification_id"]
+                for message in fake.messages] == [
+            "n1", "n2", "n3", "n4", "n5", "n" * 400, "n1", "n1"]
+        assert fake.ignored_metadata == []
         assert fake.requests[0].headers["content-type"] == "application/json"
         nursery.cancel_scope.cancel()
 
@@ -283,6 +314,33 @@ async def test_rate_limited_then_delivered() -> None:
             Outcome.retry("Slack answered 500 rollup_error"),
             Outcome.ok()]
         assert (len(fake.requests), len(fake.messages)) == (3, 1)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_repeat_carries_the_same_metadata() -> None:
+    """A node that died after posting and before recording: another posts the same
+    notification again, and an app reading the channel sees the same notification id."""
+    async with trio.open_nursery() as nursery, httpx.AsyncClient() as client:
+        fake = await nursery.start(serve_fake_slack)
+        request = render(make_message(notification_id="01JQ2V6T4M8K3N5P7R9S1U3W5Y"),
+                         settings_for(fake))
+        assert [await send(client, request) for _ in range(2)] == [Outcome.ok()] * 2
+        first, second = fake.messages
+        assert first["metadata"] == second["metadata"] == {
+            "event_type": "router_notification",
+            "event_payload": {"notification_id": "01JQ2V6T4M8K3N5P7R9S1U3W5Y",
+                              "event": "trigger", "incident_id": "INC3"}}
+        assert fake.ignored_metadata == []
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_stand_in_drops_metadata_of_an_event_type_slack_ignores() -> None:
+    async with trio.open_nursery() as nursery, httpx.AsyncClient() as client:
+        fake = await nursery.start(serve_fake_slack)
+        metadata = {"event_type": "router.notification", "event_payload": {"id": "n1"}}
+        answer = await client.post(fake.url, json={"text": "x", "metadata": metadata})
+        assert (answer.status_code, answer.text) == (200, "ok")
+        assert (fake.messages, fake.ignored_metadata) == ([{"text": "x"}], [metadata])
         nursery.cancel_scope.cancel()
 
 
@@ -318,6 +376,12 @@ async def test_unknown_and_archived_channels_and_a_wrong_webhook_fail_for_good()
         mrkdwn("f")] * 11}]}).encode(), "invalid_blocks"),
     (json.dumps({"text": "x", "blocks": [{"type": "actions", "elements": []}]}).encode(),
      "invalid_blocks"),
+    (json.dumps({"text": "x", "metadata": {"event_payload": {}}}).encode(),
+     "invalid_metadata_format"),
+    (json.dumps({"text": "x", "metadata": {"event_type": "t", "event_payload": "n1"}})
+     .encode(), "invalid_metadata_format"),
+    (json.dumps({"text": "x", "metadata": {"event_type": "t", "event_payload": {
+        "ids": [1, 2]}}}).encode(), "invalid_metadata_format"),
 ])
 async def test_the_stand_in_refuses_what_slack_refuses(payload: bytes, word: str) -> None:
     async with trio.open_nursery() as nursery, httpx.AsyncClient() as client:
