@@ -8,8 +8,10 @@ Every mail about one incident names the same made-up parent, `<INC3.1772443800@d
 (number and opening time, so a state directory started afresh does not thread new incidents
 under old ones), in In-Reply-To and References: mail clients that thread by reference
 (Thunderbird, Apple Mail, mutt) show the trigger, escalations, acknowledgement and
-resolution as one conversation. The Message-ID is the notification id, so a mail sent again
-after a lost reply is recognisably the same mail.
+resolution as one conversation. The Message-ID is the notification id at the sender's
+domain, so a mail sent again after a lost reply, by this daemon or by another node of a
+cluster (the same `from`, the same id), is recognisably the same mail; mail filters can drop
+it by Message-ID (Sieve's `duplicate`, RFC 7352). `X-Router-Notification` carries the id too.
 """
 
 from __future__ import annotations

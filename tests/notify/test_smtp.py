@@ -57,6 +57,24 @@ def test_plain_smtp_delivers_the_mail() -> None:
     assert email.classify(reply).kind == "ok"
 
 
+def test_a_repeat_arrives_with_the_same_message_id() -> None:
+    """A node that died after the server took the mail and before recording it: another
+    node renders and sends the same notification again, later. The server receives the
+    same Message-ID (made from the notification id) and X-Router-Notification twice."""
+    with serve_smtp() as server:
+        settings = email.Settings(host=server.host, port=server.port, security="none",
+                                  sender="Router <router@example.com>",
+                                  to=("ops@example.com",), timeout=timedelta(seconds=5))
+        notification = make_message(notification_id="01JQ2V6T4M8K3N5P7R9S1U3W5Y")
+        for now in (OPENED, OPENED + timedelta(minutes=1)):
+            rendered = email.render(notification, settings, now=now)
+            assert rendered is not None
+            assert smtp.send(rendered).code == 250
+    assert [(mail.message["Message-ID"], mail.message["X-Router-Notification"])
+            for mail in server.mails] == [
+        ("<01JQ2V6T4M8K3N5P7R9S1U3W5Y@example.com>", "01JQ2V6T4M8K3N5P7R9S1U3W5Y")] * 2
+
+
 def test_starttls_and_login(ca: trustme.CA, trusted: str) -> None:
     with serve_smtp(security="starttls", ca=ca, users={"router": "s3cret"}) as server:
         reply = smtp.send(mail_to(server, "ops@example.com", security="starttls",
