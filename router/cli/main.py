@@ -11,10 +11,12 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, timedelta
 from pathlib import Path
+from socket import gethostname
 from typing import TextIO
 
 import trio
@@ -77,7 +79,7 @@ from router.cli import (
 from router.cli import (
     store as cli_store,
 )
-from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, store_argument
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
 from router.config.checks import fallback_warnings
@@ -87,6 +89,7 @@ from router.daemon import logs
 from router.engine import roster
 from router.errors import Problem
 from router.store import DEFAULT_STATE_DIR
+from router.store.opening import BackendMissing
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
                           "overrides settings.tls.cert; read again on every reload")
     run.add_argument("--tls-key", type=Path, metavar="PEM",
                      help="the certificate's private key, unencrypted (with --tls-cert)")
+    run.add_argument("--store", type=store_argument, metavar="sqlite|URL",
+                     help="the store; overrides settings.store: sqlite (router.db in --state) "
+                          "or postgresql://USER:${env:NAME}@HOST/DB, the password only as "
+                          "${env:NAME} or ${file:PATH}, or the whole URL one (single-quote it "
+                          "in the shell)")
+    run.add_argument("--node-id", type=_node_id, metavar="NAME",
+                     help="this router's name among those sharing one PostgreSQL store "
+                          "(default: the host name)")
     run.add_argument("--log-format", choices=logs.FORMATS, metavar="FORMAT",
                      help="log lines as json, text or journal (default: journal when stderr "
                           "is systemd's journal stream, else json)")
@@ -221,7 +232,8 @@ def run_daemon(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = daemon.Options(config_paths=arguments.config or [Path("config")],
                              state_dir=arguments.state, listen=arguments.listen,
                              socket=arguments.socket, tls_certificate=arguments.tls_cert,
-                             tls_key=arguments.tls_key)
+                             tls_key=arguments.tls_key, store=arguments.store,
+                             node_id=arguments.node_id or gethostname())
     try:
         if arguments.listen is not None:
             parse_listen(arguments.listen)
@@ -231,6 +243,9 @@ def run_daemon(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ConfigInvalid as invalid:
         _report(invalid.problems, "text", valid=False, out=out, err=err)
         return EXIT_INVALID
+    except BackendMissing as missing:  # router was asked for what it cannot do
+        print(f"router run: {missing}", file=err)
+        return EXIT_USAGE
     except daemon.StartFailed as failed:
         print(f"router run: {failed}", file=err)
         return EXIT_INVALID
@@ -241,6 +256,18 @@ def run_daemon(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"router run: {error.strerror or error}", file=err)
         return EXIT_INVALID
     return EXIT_OK
+
+
+NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def _node_id(text: str) -> str:
+    """An argparse type: a node's name, as a host name is spelled (at most 63 characters)."""
+    if NODE_ID.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"expected letters, digits, '.', '_' or '-', at most 63, starting with a letter "
+            f"or digit, got {text!r}")
+    return text
 
 
 def run_schema(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -87,7 +87,7 @@ def _from_store(arguments: argparse.Namespace, config: Config,
             raise Failure(f"no store {DATABASE_NAME} in {str(directory)!r} (router run "
                           "creates it; leave out --state to answer from the config alone)")
         return None
-    return with_engine(argparse.Namespace(state=directory), config, work)
+    return with_engine(argparse.Namespace(state=directory, store="sqlite"), config, work)
 
 
 def _overrides(arguments: argparse.Namespace, config: Config, since: datetime) -> Overrides:

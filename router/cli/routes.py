@@ -134,7 +134,7 @@ def _from_store(arguments: argparse.Namespace, config: Config,
         return (await engine.silences(include_expired=True),
                 [await engine.inhibition(alert) for alert in alerts])
 
-    return with_engine(argparse.Namespace(state=directory), config, read)
+    return with_engine(argparse.Namespace(state=directory, store="sqlite"), config, read)
 
 
 def _holds(alert: Alert, explanation: Explanation, config: Config, at: datetime,

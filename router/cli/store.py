@@ -38,7 +38,8 @@ from router.config.model import Settings
 from router.config.values import parse_positive_duration
 from router.engine.views import instant_json
 from router.errors import StoreError
-from router.store import DATABASE_NAME, DEFAULT_STATE_DIR, Store
+from router.store import DATABASE_NAME, DEFAULT_STATE_DIR
+from router.store.opening import open_store
 from router.store.retention import Measure, Pruned
 
 _EXITS = ("exit status: 0 done; 1 no state directory, an invalid config or a store problem; "
@@ -133,7 +134,7 @@ def _print_stats(arguments: argparse.Namespace, path: Path, older_than: timedelt
     cutoff = SystemClock().now() - older_than
 
     async def session() -> tuple[Measure, Pruned]:
-        store = await Store.open(path)
+        store = await open_store("sqlite", path.parent)
         try:
             return await store.read(lambda reader: (
                 reader.retention.measure(path),
@@ -162,7 +163,7 @@ def _print_stats(arguments: argparse.Namespace, path: Path, older_than: timedelt
 async def _prune_store(path: Path, cutoff: datetime, *, dry_run: bool,
                        vacuum: bool) -> tuple[Pruned, Measure, Measure]:
     """What was removed (or would be), and the store's size before and after."""
-    store = await Store.open(path)
+    store = await open_store("sqlite", path.parent)
     try:
         before = await store.read(lambda reader: reader.retention.measure(path))
         if dry_run:

@@ -22,10 +22,13 @@ import trio
 
 from router.clock import SystemClock
 from router.config import ConfigInvalid, load_config
-from router.config.model import Config, Settings
+from router.config.database_url import parse_store, resolve_later
+from router.config.model import Config, Settings, StoreSetting
+from router.config.secrets import SecretMissing, SecretResolver
 from router.engine import Engine
 from router.errors import NotFound, StoreError
-from router.store import DATABASE_NAME, DEFAULT_STATE_DIR, Store
+from router.store import DATABASE_NAME, DEFAULT_STATE_DIR
+from router.store.opening import BackendMissing, describe, open_store
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 T = TypeVar("T")
@@ -39,6 +42,10 @@ _OPTIONAL_CONFIG_HELP = ("config directory or file; may repeat. Read only when g
                          "./config exists: this command needs only the store")
 _STATE_HELP = (f"state directory holding {DATABASE_NAME}, as `router run --state` "
                f"(default: {DEFAULT_STATE_DIR}); an incident state filter is --status")
+STORE_HELP = ("the store: sqlite (DATABASE in --state) or a PostgreSQL URL, "
+              "postgresql://USER:${env:NAME}@HOST/DB, its password as ${env:NAME} or "
+              "${file:PATH} (single-quote it in the shell); default: the config's "
+              "settings.store").replace("DATABASE", DATABASE_NAME)
 _STORE_EXITS = ("exit status: 0 done; 1 not found, invalid config or a store problem; 2 usage. "
                 "Works with or without a running daemon (SQLite WAL).")
 _PLAIN = re.compile(r"[\w.\-/:@]+")
@@ -83,6 +90,8 @@ def add_common_options(parser: argparse.ArgumentParser, name: str, act: Action, 
     if store:
         parser.add_argument("--state", type=Path, default=DEFAULT_STATE_DIR, metavar="DIR",
                             help=_STATE_HELP)
+        parser.add_argument("--store", type=store_argument, metavar="sqlite|URL",
+                            help=STORE_HELP)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(handler=functools.partial(
         run, name=name, act=act, resolve_secrets=resolve_secrets, store_only=store_only))
@@ -97,7 +106,7 @@ def run(arguments: argparse.Namespace, out: TextIO, err: TextIO, *, name: str, a
     """
     try:
         if store_only and not arguments.config and not Path(DEFAULT_CONFIG).exists():
-            config = _without_config(arguments.state)
+            config = _without_config(arguments.state, arguments.store)
         else:
             config = load_config(arguments.config or [DEFAULT_CONFIG],
                                  resolve_secrets=resolve_secrets)
@@ -121,18 +130,19 @@ def run(arguments: argparse.Namespace, out: TextIO, err: TextIO, *, name: str, a
         return EXIT_INVALID
 
 
-def _without_config(state: Path) -> Config:
+def _without_config(state: Path, store: StoreSetting | None = None) -> Config:
     """The empty config a store-only command runs on when none is given or at ./config.
 
     The engine that opens the store is built over a config, but reading incidents,
-    deliveries, silences and overrides uses none of it. With no store there either, the
-    user is probably in the wrong directory: say so rather than create an empty store.
+    deliveries, silences and overrides uses none of it. With no store there either (and no
+    `--store URL`), the user is probably in the wrong directory: say so rather than create
+    an empty store.
 
     Raises:
         Failure: there is no store in `state` either.
     """
     database = state / DATABASE_NAME
-    if not database.is_file():
+    if (store is None or store == "sqlite") and not database.is_file():
         raise Failure(f"found neither a store ({database}) nor a config ({DEFAULT_CONFIG}): "
                       "pass --state DIR, the directory `router run --state` names, or run "
                       "this where `router run` ran")
@@ -147,20 +157,54 @@ def positive(text: str) -> int:
     return int(text)
 
 
+def store_argument(text: str) -> StoreSetting:
+    """An argparse type: `--store sqlite` or a PostgreSQL URL, its references resolved (a
+    relative `${file:PATH}` against the working directory). The error never repeats the
+    value: argparse would print it whole, password and all."""
+    try:
+        return parse_store(text, SecretResolver(), Path.cwd())
+    except (ValueError, SecretMissing) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def chosen_store(arguments: argparse.Namespace, config: Config) -> StoreSetting:
+    """`--store` when given, else the config's settings.store, its references resolved now
+    if the config was loaded without its secrets.
+
+    Raises:
+        Failure: a reference in settings.store cannot be resolved.
+    """
+    setting: StoreSetting | None = getattr(arguments, "store", None)
+    if setting is not None:
+        return setting
+    setting = config.settings.store
+    if isinstance(setting, str):
+        return setting
+    try:
+        return resolve_later(setting)
+    except (ValueError, SecretMissing) as error:
+        raise Failure(f"settings.store.url ({setting.where}): {error}") from None
+
+
 def with_engine(arguments: argparse.Namespace, config: Config,
                 work: Callable[[Engine], Awaitable[T]]) -> T:
-    """Open the store in the state directory, run `work` on an engine, close the store."""
+    """Open the store (`chosen_store`: SQLite in the state directory, or PostgreSQL), run
+    `work` on an engine, close the store."""
+    setting = chosen_store(arguments, config)
     directory: Path = arguments.state
-    path = directory / DATABASE_NAME
-    if not directory.is_dir():
+    name = describe(setting, directory)
+    if setting == "sqlite" and not directory.is_dir():
         raise Failure(f"no state directory {str(directory)!r} (router run creates it; or "
                       "pass --state DIR)")
 
     async def session() -> T:
         try:
-            store = await Store.open(path)
+            store = await open_store(setting, directory)
+        except BackendMissing as error:
+            raise Usage(str(error)) from None
         except (StoreError, OSError) as error:  # not a database, a newer schema, no access
-            raise Failure(f"cannot open the store {path}: {error}") from None
+            raise Failure(str(error) if setting != "sqlite"
+                          else f"cannot open the store {name}: {error}") from None
         try:
             return await work(Engine(config, store, SystemClock()))
         finally:
@@ -169,7 +213,7 @@ def with_engine(arguments: argparse.Namespace, config: Config,
     try:
         return trio.run(session)
     except StoreError as error:  # e.g. a full disk
-        raise Failure(f"the store {path} failed: {error}") from None
+        raise Failure(f"the store {name} failed: {error}") from None
 
 
 def print_json(document: object, out: TextIO, *, ascii_only: bool = False) -> None:

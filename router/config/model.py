@@ -216,6 +216,32 @@ class WebSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DatabaseUrl:
+    """`settings.store: {url: ...}` or `router run --store URL`: a PostgreSQL database.
+
+    `written` is the URL as written: its password a `${file:...}` or `${env:...}` reference,
+    or the whole URL one, so it holds no secret. `url` is what router connects with
+    (references resolved, the password percent-encoded); None when the config was loaded
+    without its secrets (`router validate --no-secrets`, commands that send nothing), which
+    resolve `written` against `base_dir` (the directory of the file that wrote it) when they
+    open the store. `shown` is the URL as messages and logs show it: no user, password,
+    query or fragment (redaction.display_url).
+    """
+
+    written: str
+    shown: str
+    url: Secret | None = None
+    password: Secret | None = None
+    """The password alone, as read: the log's redactor learns it with the URL."""
+    base_dir: str = "."
+    where: Where = NOWHERE
+
+
+StoreSetting = Literal["sqlite"] | DatabaseUrl
+"""`sqlite`: router.db in the state directory; a DatabaseUrl: PostgreSQL (store/opening.py)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Daemon-wide settings; every default lives here and only here."""
 
@@ -242,6 +268,8 @@ class Settings:
     """How long a firing alert that carries no ends_at stays firing without a repeat, by
     source (a fixed format's name, or generic:NAME); a source not named has no deadline."""
     web: WebSettings = WebSettings()
+    store: StoreSetting = "sqlite"
+    """Where the state is kept; changing it at a reload takes effect at the next start."""
     where: Where = NOWHERE
 
 
@@ -594,7 +622,8 @@ class Config:
 
     def summary(self) -> str:
         """The line `router validate` and a reload print. Router's own alert sources are
-        counted only when there are any, so a config without them reads as it always did."""
+        counted only when there are any, and a PostgreSQL store named (as `shown`), so a
+        config without them reads as it always did."""
         counts = [
             (len(self.people), "person", "people"),
             (len(self.channels), "channel", "channels"),
@@ -612,7 +641,9 @@ class Config:
         ) if count[0]]
         parts = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts)
         files = f"{len(self.files)} file" + ("" if len(self.files) == 1 else "s")
-        return f"{parts} from {files}"
+        store = self.settings.store  # named only when it is not the default
+        shown = "" if isinstance(store, str) else f"; store {store.shown}"
+        return f"{parts} from {files}{shown}"
 
 
 CHECK_TYPES = ("cpu", "memory", "disk", "process", "network", "http", "command")

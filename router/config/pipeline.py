@@ -9,6 +9,7 @@ notify's channels) stay light and free of an import loop.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from router.config.model import Config
 from router.config.schema import check_shape
 from router.config.secrets import SecretResolver
 from router.errors import Problem, Where
+from router.redaction import redact_urls
 
 
 def load_config(paths: Sequence[str | Path], *, resolve_secrets: bool = True,
@@ -38,7 +40,7 @@ def load_config(paths: Sequence[str | Path], *, resolve_secrets: bool = True,
         problems.extend(file_problems)
         dropped = dropped or (bool(file_problems) and not found)
         for document in found:
-            shape, usable = check_shape(document, resolver.redact)
+            shape, usable = check_shape(document, functools.partial(_shown, resolver))
             problems.extend(shape)
             dropped = dropped or bool(shape)
             if usable is not None:
@@ -47,3 +49,10 @@ def load_config(paths: Sequence[str | Path], *, resolve_secrets: bool = True,
         problems.append(Problem(Where(""), "", "no config files given"))
     return build_config(documents, resolver, problems, files=[str(path) for path in files],
                         check_references=not dropped)
+
+
+def _shown(resolver: SecretResolver, message: str) -> str:
+    """A shape problem's message as it may be shown: a secret's value replaced by its
+    reference, and a URL's user info and query left out (`store: postgresql://u:pw@db/x`
+    is the wrong shape, and its password must not be repeated)."""
+    return redact_urls(resolver.redact(message))

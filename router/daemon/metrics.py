@@ -37,7 +37,8 @@ from prometheus_client import (
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from router.alerts.model import IncidentState
-from router.store import Reader, Store
+from router.store import Reader
+from router.store.interface import Store
 from router.store.outbox import Attempt
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -35,7 +35,7 @@ import watchfiles
 
 from router.clock import Clock
 from router.config import ConfigInvalid
-from router.config.model import Config
+from router.config.model import Config, StoreSetting
 from router.daemon.logs import Redactor, secrets_in
 from router.engine import Engine
 from router.errors import Problem, Where
@@ -87,8 +87,11 @@ class Reloader:
 
     def __init__(self, engine: Engine, paths: Sequence[Path], clock: Clock, *,
                  load: Load, redactor: Redactor | None = None,
-                 prepare: Prepare | None = None) -> None:
+                 prepare: Prepare | None = None, store_given: bool = False) -> None:
+        """`store_given`: the store was named by `router run --store`, which wins over
+        settings.store, so a change of the setting changes nothing even at a restart."""
         self.engine = engine
+        self.store_given = store_given
         self.prepare = prepare
         self.paths = tuple(paths)
         self.clock = clock
@@ -120,6 +123,7 @@ class Reloader:
             swap = None if self.prepare is None else await self.prepare(config)
             if self.redactor is not None:
                 self.redactor.learn(secrets_in(config))
+            before = self.engine.config.settings.store
             self.engine.use_config(config)  # the one write; readers take it per use case
             if swap is not None:
                 swap()
@@ -132,6 +136,7 @@ class Reloader:
             return self._rejected(trigger, (Problem(Where(""), "", f"reload failed: {error}"),))
         for warning in config.warnings:
             logger.warning("config warning: %s", warning, extra=_place(warning))
+        _warn_store_change(before, config.settings.store, given=self.store_given)
         logger.info("config reloaded: %s", config.summary(), extra={
             "trigger": trigger,
             "duration_ms": round((trio.current_time() - started) * 1000, 1)})
@@ -155,6 +160,33 @@ class Reloader:
                                    last_failure=self.clock.now(), last_ok=False,
                                    last_problems=problems)
         return ReloadOutcome(problems=problems)
+
+
+def _warn_store_change(before: StoreSetting, after: StoreSetting, *, given: bool) -> None:
+    """The store is opened once, at start: a reload that changes settings.store (another
+    URL, or its password) keeps the running store and says so."""
+    if _store_key(before) == _store_key(after):
+        return
+    if given:
+        logger.warning("settings.store changed to %s, but router run --store names the store: "
+                       "the setting is not used", _shown(after),
+                       extra={"store": _shown(after)})
+        return
+    change = (f"it changed from {_shown(before)} to {_shown(after)}"
+              if _shown(before) != _shown(after)
+              else "its URL changed (user, password or options)")
+    logger.warning("settings.store: %s; that takes effect at the next start, the running "
+                   "store stays in use until then", change,
+                   extra={"store": _shown(before), "configured": _shown(after)})
+
+
+def _store_key(setting: StoreSetting) -> object:
+    """What tells two settings apart: not where they were written."""
+    return setting if isinstance(setting, str) else (setting.written, setting.url)
+
+
+def _shown(setting: StoreSetting) -> str:
+    return setting if isinstance(setting, str) else setting.shown
 
 
 def _place(problem: Problem) -> dict[str, object]:

@@ -21,16 +21,17 @@ import logging
 import signal
 import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from socket import gethostname
 
 import trio
 
 from router import __version__
 from router.clock import Clock, SystemClock
 from router.config import ConfigInvalid, load_config
-from router.config.model import Config, Tls
+from router.config.model import Config, StoreSetting, Tls
 from router.config.values import parse_listen
 from router.daemon import systemd
 from router.daemon.logs import Redactor, secrets_in
@@ -41,7 +42,7 @@ from router.daemon.web_status import status_source
 from router.engine import Engine
 from router.engine.retention import Retention
 from router.engine.scheduler import Scheduler
-from router.errors import Problem, Where
+from router.errors import Problem, StoreError, Where
 from router.links import KEY_NAME as LINK_KEY_NAME
 from router.links import read_or_create_key
 from router.notify.deliver import Deliverer
@@ -54,8 +55,10 @@ from router.server.link_pages import LinkPages
 from router.server.slack_actions import Responder, SlackActions
 from router.server.socket import serve_socket
 from router.server.tls import Certificates, TlsFiles, TlsFilesInvalid, load_context
-from router.store import DATABASE_NAME, Store, files
+from router.store import files
 from router.store.feeds import FeedTokens
+from router.store.interface import Store
+from router.store.opening import BackendMissing, describe, open_store
 from router.web.access import WebAccess
 from router.web.auth.keys import KEY_NAME as SESSION_KEY_NAME
 from router.web.pages import page_routes
@@ -71,8 +74,10 @@ class StartFailed(Exception):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
-    """Where the daemon reads and listens; `listen`, `socket` and the TLS certificate and
-    key (both or neither) override the config."""
+    """Where the daemon reads and listens; `listen`, `socket`, `store` and the TLS
+    certificate and key (both or neither) override the config. `node_id` names this daemon
+    among the routers that share one PostgreSQL store (`router run --node-id`): the cluster
+    table and the deliverer's claims are kept under it."""
 
     config_paths: Sequence[Path]
     state_dir: Path
@@ -80,6 +85,8 @@ class Options:
     socket: Path | None = None
     tls_certificate: Path | None = None
     tls_key: Path | None = None
+    store: StoreSetting | None = None
+    node_id: str = field(default_factory=gethostname)
 
 
 def _beyond_loopback(host: str) -> bool:
@@ -103,12 +110,19 @@ async def run(options: Options, *, clock: Clock | None = None,
 
     Raises:
         ConfigInvalid: the config is invalid at start.
-        StartFailed: the state directory or the listen address cannot be used.
+        StartFailed: the state directory, the store or the listen address cannot be used.
+        BackendMissing: the store is a URL, and this router has no PostgreSQL support.
     """
     config = await load(options.config_paths)
     activated = systemd.listeners(systemd.listen_fds())  # socket activation: not --listen
     admin_token = await trio.to_thread.run_sync(_prepare_state, options.state_dir)
-    store = await Store.open(options.state_dir / DATABASE_NAME)
+    store_setting = options.store or config.settings.store
+    if redactor is not None:
+        redactor.learn(secrets_in(store_setting))  # before its first word is logged
+    store = await _open_store(store_setting, options.state_dir)
+    shown = describe(store_setting, options.state_dir)
+    logger.info("store %s, node %s", shown, options.node_id,
+                extra={"store": shown, "node": options.node_id})
     clock = clock or SystemClock()
     engine = Engine(config, store, clock)
     if redactor is not None:
@@ -120,7 +134,8 @@ async def run(options: Options, *, clock: Clock | None = None,
         raise StartFailed(f"cannot start: {error}") from None
     reloader = Reloader(engine, options.config_paths, clock, load=load,
                         redactor=redactor, prepare=functools.partial(
-                            _prepare_reload, certificates, options, web))
+                            _prepare_reload, certificates, options, web),
+                        store_given=options.store is not None)
     transport = Transport()
     link_pages = LinkPages(engine, await trio.to_thread.run_sync(
         read_or_create_key, options.state_dir))
@@ -181,7 +196,7 @@ async def run(options: Options, *, clock: Clock | None = None,
                     admin_token=admin_token, listen_host=host,
                     feed_token=FeedTokens(options.state_dir).token,
                     pages=page_routes(engine, status_source(
-                        reloader, options.state_dir / DATABASE_NAME, lambda: (
+                        reloader, shown, lambda: (
                             f"{scheme}://{host}:{bound_port(listeners)}",
                             f"unix:{options.socket or options.state_dir / SOCKET_NAME}")),
                         web=web), web=web)
@@ -291,6 +306,24 @@ async def _listen(host: str, port: int) -> list[trio.SocketListener]:
         raise StartFailed(
             f"cannot listen on {host}:{port}: {error.strerror or error}; stop what holds "
             f"that address or choose another with --listen or settings.listen") from None
+
+
+async def _open_store(setting: StoreSetting, state_dir: Path) -> Store:
+    """The store `settings.store` or `--store` names; one line when it cannot be opened.
+
+    Raises:
+        BackendMissing: a URL, and no PostgreSQL support in this router.
+        StartFailed: the store cannot be opened (a newer router's schema, a server that
+            cannot be reached, a password it refused).
+    """
+    try:
+        return await open_store(setting, state_dir)
+    except BackendMissing:
+        raise
+    except (StoreError, OSError) as error:
+        reason = str(error) if setting != "sqlite" else \
+            f"cannot open the store {describe(setting, state_dir)}: {error}"
+        raise StartFailed(f"{reason}; check settings.store or --store") from None
 
 
 def _prepare_state(state_dir: Path) -> str:

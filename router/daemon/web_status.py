@@ -27,9 +27,10 @@ def revision(files: Sequence[str]) -> str:
     return digest.hexdigest()[:12]
 
 
-def status_source(reloader: Reloader, store: Path,
+def status_source(reloader: Reloader, store: str,
                   listeners: Callable[[], Sequence[str]]) -> StatusSource:
-    """Gathers a DaemonStatus at each call (the files are read in a worker thread)."""
+    """Gathers a DaemonStatus at each call (the files are read in a worker thread). `store`
+    names the store: its path, or its URL without user, password or query."""
     async def gather() -> DaemonStatus:
         config = reloader.engine.config
         status = reloader.status
@@ -39,5 +40,5 @@ def status_source(reloader: Reloader, store: Path,
             last_reload=status.last_failure if not status.last_ok else status.last_success,
             reloads=status.successes, reload_failures=status.failures,
             reload_errors=tuple(str(problem) for problem in status.last_problems),
-            store=str(store), listeners=tuple(listeners()))
+            store=store, listeners=tuple(listeners()))
     return gather

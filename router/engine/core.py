@@ -46,8 +46,9 @@ from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot
 from router.engine.state import EngineState
 from router.errors import NotFound, StoreUnavailable
-from router.store import IncidentDetail, Store, Transaction
+from router.store import IncidentDetail, Transaction
 from router.store.heartbeats import TIMER_PREFIX as HEARTBEAT_TIMER
+from router.store.interface import Store
 from router.store.outbox import Attempt as Attempt  # re-exported for server and cli
 
 

@@ -37,7 +37,8 @@ from router.engine.escalation import walk_lines, walk_notifications
 from router.engine.health import health_note
 from router.engine.repeats import Resolved
 from router.engine.snapshot import Snapshot
-from router.store import Store, Transaction
+from router.store import Transaction
+from router.store.interface import Store
 
 
 @dataclass(frozen=True, slots=True)

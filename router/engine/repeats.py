@@ -31,7 +31,8 @@ from router.core.routing import Decision, route
 from router.core.suppression import check as check_suppression
 from router.engine import expiry
 from router.engine.snapshot import Snapshot, render_key
-from router.store import Store, Transaction
+from router.store import Transaction
+from router.store.interface import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from router.clock import Clock
 from router.engine.snapshot import Snapshot
-from router.store import Store
+from router.store.interface import Store
 
 
 def _nothing() -> None:

@@ -59,7 +59,8 @@ from router.notify.rendering import RenderCache
 from router.notify.shipping import Shipped, ship
 from router.notify.shipping import send_test as send_test  # the CLI's, from here as before
 from router.notify.transport import Transport
-from router.store import Reader, Store, Transaction, outbox
+from router.store import Reader, Transaction, outbox
+from router.store.interface import Store
 from router.store.outbox import Attempt, Due
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ import trio
 from router.clock import Clock
 from router.errors import StoreUnavailable
 from router.notify.lane import Lane
-from router.store import Store
+from router.store.interface import Store
 from router.store.outbox import Attempt
 
 logger = logging.getLogger("router.notify.deliver")  # the deliverer's log lines, as before

@@ -165,7 +165,7 @@ def test_a_key_written_twice_in_one_mapping(tmp_path: Path) -> None:
 
 SETTINGS_KEYS = ("alert_limits, allowed_hosts, fatigue, generic_webhooks, ingest_tokens, "
                  "link_lifetime, link_secret, listen, max_body_bytes, public_url, "
-                 "resolve_timeout, retention, timezone, tls, web")
+                 "resolve_timeout, retention, store, timezone, tls, web")
 
 
 def test_a_number_or_boolean_key_is_read_as_its_text(tmp_path: Path) -> None:

@@ -1,14 +1,19 @@
 """The `settings` section -> Settings (room: config): listen address, tokens, allowed hosts,
-generic webhooks, links, fatigue limits, TLS and the sources' resolve timeouts."""
+generic webhooks, links, fatigue limits, TLS, the sources' resolve timeouts and the store."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from router.config.build.context import Context
 from router.config.build.users import web_settings
+from router.config.database_url import parse_database_url
 from router.config.load import Source
 from router.config.model import (
     FIELD_PATH,
@@ -20,8 +25,10 @@ from router.config.model import (
     GenericWebhook,
     IngestToken,
     Settings,
+    StoreSetting,
     frozen_mapping,
 )
+from router.config.secrets import SecretMissing
 from router.config.tls import build_tls
 from router.config.values import (
     parse_allowed_host,
@@ -71,7 +78,27 @@ def build_settings(context: Context, data: dict[str, Any], source: Source) -> Se
         context.problems.extend(problems)
     if "web" in data:
         values["web"] = web_settings(context, data["web"], source.at("web"))
+    if "store" in data:
+        values["store"] = store(context, data["store"], source.at("store"))
     return Settings(**values)
+
+
+def store(context: Context, data: str | dict[str, Any], source: Source) -> StoreSetting:
+    """`sqlite`, or `{url: ...}` read from the text as written: the loader has resolved its
+    references, and whether the password was one can only be seen before."""
+    if not isinstance(data, dict) or "url" not in data:
+        return "sqlite"  # the schema allows no other text, and reported a missing url
+    place = source.at("url")
+    node = place.node
+    written = node.value if isinstance(node, yaml.ScalarNode) else str(data["url"])
+    try:
+        parsed = parse_database_url(written, context.resolver, Path(source.file).parent)
+        return dataclasses.replace(parsed, where=place.where)
+    except ValueError as error:
+        context.error(place, str(error))
+    except SecretMissing:
+        pass  # the loader reported it at this place already
+    return "sqlite"
 
 
 def allowed_hosts(context: Context, hosts: list[str], source: Source) -> tuple[str, ...]:
