@@ -203,41 +203,43 @@ class Store:
     def _run(self, connection: Connection, units: list[_Unit[Any]]) -> float | None:
         transaction = Transaction(connection)
         try:
-            connection.execute("BEGIN")
-            for unit in units:
+            # One round trip between two units: the savepoint of one released and the next
+            # one's set; the commit releases the last.
+            connection.script("BEGIN; SAVEPOINT unit")
+            for index, unit in enumerate(units):
+                if index:
+                    connection.script("RELEASE SAVEPOINT unit; SAVEPOINT unit")
                 _run_unit(connection, transaction, unit)
             transaction.finish()
-            connection.execute("COMMIT")
+            connection.script("COMMIT")
             self.commits += 1
             return transaction.earliest_timer_set
         except BaseException:
             transaction.lost()
             if not connection.raw.closed:
                 with contextlib.suppress(psycopg.Error):
-                    connection.execute("ROLLBACK")
+                    connection.script("ROLLBACK")
             raise
 
 
 def _run_unit(connection: Connection, transaction: Transaction, unit: _Unit[Any]) -> None:
-    """Run one unit in a savepoint, once more if it lost the race to open an incident."""
+    """Run one unit in the savepoint set for it, once more if it lost the race to open an
+    incident (a rollback to a savepoint keeps it)."""
     for attempt in (1, 2):
-        connection.execute("SAVEPOINT unit")
         try:
             unit.result = unit.work(transaction)
             transaction.flush()
             unit.error = None
+            return
         except Exception as error:  # the unit's own failure: undo only its writes
             try:
-                connection.execute("ROLLBACK TO SAVEPOINT unit")
+                connection.script("ROLLBACK TO SAVEPOINT unit")
             except psycopg.Error:
                 raise error from None
             transaction.forget()
             unit.error = error
-            if attempt == 1 and _lost_race(error):
-                connection.execute("RELEASE SAVEPOINT unit")
-                continue
-        connection.execute("RELEASE SAVEPOINT unit")
-        return
+            if attempt == 2 or not _lost_race(error):
+                return
 
 
 def _lost_race(error: BaseException) -> bool:

@@ -113,8 +113,11 @@ class Connection:
         return cursor
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> psycopg.Cursor[Row]:
+        listed = rows if isinstance(rows, list) else list(rows)
+        if len(listed) == 1:  # one row: no pipeline to set up and take down
+            return self.execute(sql, listed[0])
         cursor = self.raw.cursor(row_factory=row_factory)
-        cursor.executemany(translate(sql), rows)
+        cursor.executemany(translate(sql), listed)
         return cursor
 
     def script(self, sql: str) -> None:

@@ -3,22 +3,21 @@
 
 On SQLite the store keeps the open incidents, the incident counter and the silences in
 memory between transactions (store/memory.py), which holds only while this process is the
-one writer. On PostgreSQL other nodes commit too, so every answer comes from the database:
-`open_incident` selects the key's open incident, `active_silences` the silences in force,
-`save_incident` writes the whole row (an upsert on the number), and incident numbers come
-from the sequence `incident_numbers` (a number taken by a unit that rolled back is a gap).
-What the SQLite Transaction holds back until the end of a unit (alert, timeline and outbox
-rows, timers) it still holds back, within the transaction: that is this process's alone.
+one writer. On PostgreSQL other nodes commit, so the answers come from the database:
+`open_incident` selects the key's open incident, `save_incident` writes the whole row (an
+upsert on the number), and incident numbers come from the sequence `incident_numbers` (a
+number taken by a unit that rolled back is a gap). What the SQLite Transaction holds back
+until the end of a unit (alert, timeline and outbox rows, timers) it still holds back,
+within the transaction: that is this process's alone.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime
 from typing import cast
 
-from router.alerts.model import Incident, Silence
+from router.alerts.model import Incident
 from router.store import writes
 from router.store.memory import Memory
 from router.store.postgres_wire import Connection
@@ -26,10 +25,11 @@ from router.store.records import Reader
 
 
 class Transaction(writes.Transaction):
-    """writes.Transaction reading the database where the SQLite one reads its memory. (Its
-    Memory only remembers the alert rows this transaction wrote, so a repeat in a later unit
-    of the same transaction counts on its row: it is never checked against other connections,
-    nor loaded with open incidents.)"""
+    """writes.Transaction reading the database where the SQLite one reads its memory. Its
+    Memory lives as long as the transaction (one group commit, milliseconds): the alert rows
+    it wrote, so a repeat in a later unit counts on its row, and the silences, read once (a
+    statement on the silences table, and a unit rolled back, drop them); it is never checked
+    against other connections, nor loaded with open incidents."""
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(cast(sqlite3.Connection, connection), Memory())
@@ -39,9 +39,6 @@ class Transaction(writes.Transaction):
 
     def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None:
         return Reader.open_incident(self, dedup_key)
-
-    def active_silences(self, now: datetime) -> list[Silence]:
-        return Reader.active_silences(self, now)
 
     def unchanged(self, seen: object) -> bool:
         """Never: the store peeks at nothing on PostgreSQL (`peek` answers None)."""
