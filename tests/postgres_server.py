@@ -81,6 +81,7 @@ class Cluster:
         return subprocess.run(
             [str(self.programs / arguments[0]), *arguments[1:]], check=True,
             capture_output=True, text=True, cwd=self.directory, user=self.run_as,
+            group=pwd.getpwnam(self.run_as).pw_gid if self.run_as else None,
             extra_groups=[] if self.run_as else None,
             env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"})
 

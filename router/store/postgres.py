@@ -82,7 +82,8 @@ class Store:
         try:
             return await trio.to_thread.run_sync(connect)
         except BaseException as error:
-            await trio.to_thread.run_sync(pool.close)
+            with trio.CancelScope(shield=True):  # its threads stop even when cancelled
+                await trio.to_thread.run_sync(pool.close)
             failure = _unavailable(error)
             if failure is not None:
                 raise failure from error
