@@ -11,8 +11,8 @@ SQLite store's, through store/postgres_wire.py's connection. What differs:
   (store/postgres_writes.py); incident numbers come from a sequence, with gaps;
 - two nodes opening an incident for the same new dedup key at the same instant: the second
   insert breaks the unique index `incidents_open_key` once the first commits; the store runs
-  that unit again, once, in a new savepoint, where (READ COMMITTED) it reads the first one's
-  incident and attaches to it;
+  that unit again, once, from its savepoint, where (READ COMMITTED) it reads the first one's
+  incident and attaches to it; a unit PostgreSQL picked to break a deadlock runs again too;
 - a server that is down or a connection lost is `StoreUnavailable` (ingest answers 503), and
   the pool makes new connections by itself once the server is back (each is checked as it
   is taken, so a connection the restart broke is replaced, not used);
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
@@ -43,6 +44,8 @@ from router.store.sqlite import PROBE_EVERY, _Batch, _probe, _Unit
 from router.store.values import Peek
 
 T = TypeVar("T")
+DEADLOCK_PAUSE = 0.05
+"""Seconds a unit PostgreSQL failed to break a deadlock waits before it runs again."""
 RACE = "incidents_open_key"
 """The unique index a unit breaks when another node opened the same incident first."""
 _MIGRATING = 0x726F75746572  # the advisory lock key of migrations ("router")
@@ -224,8 +227,8 @@ class Store:
 
 
 def _run_unit(connection: Connection, transaction: Transaction, unit: _Unit[Any]) -> None:
-    """Run one unit in the savepoint set for it, once more if it lost the race to open an
-    incident (a rollback to a savepoint keeps it)."""
+    """Run one unit in the savepoint set for it, once more if it lost a race to another
+    node (`_lost_race`; a rollback to a savepoint keeps it)."""
     for attempt in (1, 2):
         try:
             unit.result = unit.work(transaction)
@@ -241,10 +244,18 @@ def _run_unit(connection: Connection, transaction: Transaction, unit: _Unit[Any]
             unit.error = error
             if attempt == 2 or not _lost_race(error):
                 return
+            if isinstance(error, errors.DeadlockDetected):
+                # The other transaction waits for the locks this unit just gave up: let it
+                # take them before this unit asks again, or the two may cross again.
+                time.sleep(DEADLOCK_PAUSE)
 
 
 def _lost_race(error: BaseException) -> bool:
-    return isinstance(error, errors.UniqueViolation) and error.diag.constraint_name == RACE
+    """Whether another node's transaction made the unit fail, so that running it again may
+    succeed: it opened the same incident first, or PostgreSQL chose this unit to break a
+    deadlock between the two (rolling back to the savepoint gave up the unit's locks)."""
+    return isinstance(error, errors.DeadlockDetected) or (
+        isinstance(error, errors.UniqueViolation) and error.diag.constraint_name == RACE)
 
 
 def _unavailable(error: BaseException) -> StoreUnavailable | None:

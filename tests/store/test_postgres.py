@@ -231,3 +231,36 @@ async def test_an_incident_with_long_labels_is_stored_and_found_by_them(
     past = await store.read(lambda reader: reader.analysis.past_by_labels(
         labels, NOW - timedelta(days=1), 2))
     assert past.count == 1
+
+
+async def test_a_unit_picked_to_break_a_deadlock_runs_again(
+        nodes: tuple[Store, Store]) -> None:
+    """Two nodes' units lock two rows in opposite orders: PostgreSQL fails one of them; it
+    rolls back to its savepoint (giving up its lock), the other goes on, and the failed one
+    runs again: both succeed."""
+    def setup(transaction: Transaction) -> None:
+        transaction.connection.execute(  # type: ignore[attr-defined]
+            "INSERT INTO counters VALUES ('left', 0), ('right', 0)")
+    await nodes[0].write(setup)
+    barrier = threading.Barrier(2, timeout=10)
+    runs: list[str] = []
+
+    def crossing(first: str, second: str) -> Callable[[Transaction], None]:
+        def work(transaction: Transaction) -> None:
+            connection = transaction.connection  # type: ignore[attr-defined]
+            runs.append(first)
+            bump = "UPDATE counters SET value = value + 1 WHERE name = ?"
+            connection.execute(bump, (first,))
+            if len(runs) <= 2:
+                barrier.wait()
+            connection.execute(bump, (second,))
+        return work
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(nodes[0].write, crossing("left", "right"))
+            nursery.start_soon(nodes[1].write, crossing("right", "left"))
+    assert len(runs) == 3  # one of them ran twice
+    values = await nodes[0].read(lambda reader: reader.connection.execute(  # type: ignore[attr-defined]
+        "SELECT value FROM counters WHERE name IN ('left', 'right')").fetchall())
+    assert [row[0] for row in values] == [2, 2]
