@@ -44,6 +44,10 @@ from router.store.sqlite import PROBE_EVERY, _Batch, _probe, _Unit
 from router.store.values import Peek
 
 T = TypeVar("T")
+UNITS_PER_COMMIT = 50
+"""At most this many units share a transaction (the rest wait for the next): each unit that
+writes is a subtransaction, and past 64 in one transaction PostgreSQL's snapshots overflow
+its per-backend cache and every other session's reads slow down."""
 DEADLOCK_PAUSE = 0.05
 """Seconds a unit PostgreSQL failed to break a deadlock waits before it runs again."""
 RACE = "incidents_open_key"
@@ -175,7 +179,7 @@ class Store:
 
     async def _commit_queued(self) -> None:
         self._committing = True
-        batch, self._queue = self._queue, []
+        batch, self._queue = self._queue[:UNITS_PER_COMMIT], self._queue[UNITS_PER_COMMIT:]
         finished = self._batch
         try:
             earliest = await trio.to_thread.run_sync(self._commit, batch,

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 import trio
+import trio.testing
 
 from router.alerts.model import Incident, IncidentState, Severity, Silence, SilenceMatcher
 from router.engine.snapshot import OnCallCache
 from router.errors import StoreError, StoreUnavailable
-from router.store import Transaction, interface, migrations
+from router.store import Transaction, interface, migrations, postgres
 from router.store.overrides import RotaOverride
 from router.store.postgres import Store, conforms
 from router.store.postgres_wire import translate
@@ -264,3 +265,25 @@ async def test_a_unit_picked_to_break_a_deadlock_runs_again(
     values = await nodes[0].read(lambda reader: reader.connection.execute(  # type: ignore[attr-defined]
         "SELECT value FROM counters WHERE name IN ('left', 'right')").fetchall())
     assert [row[0] for row in values] == [2, 2]
+
+
+async def test_a_commit_holds_at_most_units_per_commit_units(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More units queued than one transaction takes (subtransactions past 64 slow every
+    session's reads down): the rest go in the next commit, none is left waiting."""
+    monkeypatch.setattr(postgres, "UNITS_PER_COMMIT", 5)
+    store = await Store.open(postgres_url)
+    gate = threading.Event()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(store.write, lambda transaction: gate.wait())
+            await trio.testing.wait_all_tasks_blocked()
+            for index in range(12):
+                nursery.start_soon(store.write, lambda transaction, index=index:
+                                   transaction.save_incident(an_incident(index, f"k{index}"), ()))
+            await trio.testing.wait_all_tasks_blocked()
+            gate.set()
+        assert store.commits == 1 + 3  # the gate's, then 5 + 5 + 2
+        assert len(await store.read(lambda reader: reader.incidents())) == 12
+    finally:
+        await store.close()
