@@ -312,8 +312,8 @@ class TemplateText:
 class Delivery:
     """How patiently a channel delivers: at most `concurrency` requests at once, at most
     `rate` per second (None: unlimited; config/build/channels.py fills in the channel module's
-    DEFAULT_RATE when the config leaves it out), retried with backoff until `retry_for`
-    after the notification was written, then failed."""
+    DEFAULT_CONCURRENCY and DEFAULT_RATE when the config leaves them out), retried with
+    backoff until `retry_for` after the notification was written, then failed."""
 
     concurrency: int = 4
     rate: float | None = None
