@@ -216,6 +216,15 @@ class WebSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeliverySettings:
+    """How the nodes sharing one store share its outbox (`settings.delivery`)."""
+
+    lease: timedelta = timedelta(seconds=60)
+    """How long a node's claim on the notifications it is sending holds: after it, another
+    node may send them (the node died). The window in which a page can be sent twice."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Daemon-wide settings; every default lives here and only here."""
 
@@ -242,6 +251,7 @@ class Settings:
     """How long a firing alert that carries no ends_at stays firing without a repeat, by
     source (a fixed format's name, or generic:NAME); a source not named has no deadline."""
     web: WebSettings = WebSettings()
+    delivery: DeliverySettings = DeliverySettings()
     where: Where = NOWHERE
 
 
