@@ -21,7 +21,7 @@ write lock already makes every claim take its turn.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 UNCLAIMED = ("AND (outbox.claimed_by IS NULL OR outbox.claimed_by = ? "
              "OR outbox.lease_until <= ?) ")
@@ -37,12 +37,21 @@ def skip_locked(connection: sqlite3.Connection) -> bool:
     return getattr(connection, "dialect", "sqlite") == "postgresql"
 
 
-def mark(connection: sqlite3.Connection, ids: Collection[str], node: str,
-         lease_until: float) -> None:
-    """Set the claim of `node` on the notifications `ids`, until `lease_until`."""
-    connection.executemany(
-        "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id = ?",
-        [(node, lease_until, notification_id) for notification_id in ids])
+def mark(connection: sqlite3.Connection, ids: Sequence[str], node: str, now: float,
+         lease_until: float) -> set[str]:
+    """Set the claim of `node`, until `lease_until`, on those of the notifications `ids`
+    that are still pending and held by no other node's live lease; the ids it claimed. The
+    condition is checked again by the UPDATE itself, so two nodes never both claim a row
+    even without SKIP LOCKED (PostgreSQL's READ COMMITTED re-reads a row another
+    transaction changed before it updates it)."""
+    if not ids:
+        return set()
+    marks = ", ".join("?" * len(ids))
+    rows = connection.execute(
+        "UPDATE outbox SET claimed_by = ?, lease_until = ? "
+        f"WHERE id IN ({marks}) AND state = 'pending' " + UNCLAIMED.replace("outbox.", "")
+        + "RETURNING id", (node, lease_until, *ids, node, now)).fetchall()
+    return {row[0] for row in rows}
 
 
 def release(connection: sqlite3.Connection, node: str, keep: Collection[str] = ()) -> int:

@@ -95,9 +95,9 @@ def claim(connection: sqlite3.Connection, channel: str, now: datetime, limit: in
                                   horizon=(now + lease / 2).timestamp())
         found = [replace(item, send_at=from_seconds(instant))
                  for item, instant in zip(found, instants, strict=False)]
-    claims.mark(connection, [item.notification.id for item in found], node,
-                (now + lease).timestamp())
-    return found
+    held = claims.mark(connection, [item.notification.id for item in found], node,
+                       now.timestamp(), (now + lease).timestamp())
+    return [item for item in found if item.notification.id in held]
 
 
 def notice(notification: Notification) -> Incident:

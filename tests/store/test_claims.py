@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from router.alerts.model import Incident, IncidentState, Notification, Severity
-from router.store import Reader, Store, Transaction, outbox
+from router.store import Reader, Store, Transaction, claims, outbox
 from router.store.migrations import MIGRATIONS
 from router.store.outbox import Attempt, Due
 
@@ -67,6 +67,18 @@ async def test_a_claimed_notification_is_not_claimed_by_another_node(
     seen = await second.read(lambda reader: (reader.outbox.due("pd", NOW, 10, node="c"),
                                              reader.outbox.due("pd", NOW, 10)))
     assert (ids(seen[0]), ids(seen[1])) == ([], ["n0", "n1", "n2"])
+
+
+async def test_the_claim_s_update_checks_again_that_no_other_node_holds_the_row(
+        stores: tuple[Store, Store]) -> None:
+    """Two nodes that chose the same rows at once (PostgreSQL without SKIP LOCKED: both
+    read before either committed) do not both claim one: the UPDATE checks the lease too."""
+    first, second = stores
+    await claim(first, "a", limit=1)
+    held = await second.write(lambda transaction: claims.mark(
+        transaction.connection, ["n0", "n1"], "b", NOW.timestamp(),
+        (NOW + LEASE).timestamp()))
+    assert held == {"n1"}
 
 
 async def test_a_lease_that_ran_out_lets_another_node_claim(
