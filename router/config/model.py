@@ -242,6 +242,15 @@ StoreSetting = Literal["sqlite"] | DatabaseUrl
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeliverySettings:
+    """How the nodes sharing one store share its outbox (`settings.delivery`)."""
+
+    lease: timedelta = timedelta(seconds=60)
+    """How long a node's claim on the notifications it is sending holds: after it, another
+    node may send them (the node died). The window in which a page can be sent twice."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Daemon-wide settings; every default lives here and only here."""
 
@@ -270,6 +279,7 @@ class Settings:
     web: WebSettings = WebSettings()
     store: StoreSetting = "sqlite"
     """Where the state is kept; changing it at a reload takes effect at the next start."""
+    delivery: DeliverySettings = DeliverySettings()
     where: Where = NOWHERE
 
 
