@@ -109,8 +109,8 @@ def _target(url: str) -> Iterator[postgres_wire.Connection]:
         raise StoreError(f"cannot connect: {_first_line(error)}") from None
     try:
         yield connection
-    except postgres_wire.DatabaseError as error:
-        raise StoreError(_first_line(error)) from None
+    except postgres_wire.DatabaseError as error:  # its transaction was rolled back
+        raise StoreError(f"{_first_line(error)} (nothing was written)") from None
     finally:
         connection.raw.close()
 

@@ -5,6 +5,7 @@ password is never printed."""
 from __future__ import annotations
 
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -140,3 +141,14 @@ def test_no_store_in_the_state_directory(tmp_path: Path, with_password: str) -> 
     assert code == 1
     assert err == (f"router store migrate-to: {shown(with_password)}: no store "
                    f"{tmp_path / 'router.db'}\n")
+
+
+async def test_a_copy_that_fails_half_way_is_one_line_and_exit_1(tmp_path: Path,
+                                                                  with_password: str) -> None:
+    path = await make_history(tmp_path / "state")
+    with sqlite3.connect(path) as lite:  # text with a NUL: SQLite keeps it, PostgreSQL not
+        lite.execute("UPDATE alerts SET summary = ? WHERE id = 3", ("a\x00b",))
+    code, out, err = run("store", "migrate-to", with_password, "--state", str(tmp_path / "state"))
+    assert (code, out) == (1, "")
+    assert err == (f"router store migrate-to: {shown(with_password)}: PostgreSQL text "
+                   "fields cannot contain NUL (0x00) bytes (nothing was written)\n")

@@ -163,8 +163,9 @@ async def test_a_failure_half_way_writes_no_row(tmp_path: Path, postgres_url: st
     with sqlite3.connect(path) as lite:
         lite.execute("UPDATE timeline SET details = ? WHERE id = "
                      "(SELECT max(id) FROM timeline)", ('"\x00"',))
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match=r"^.*\(nothing was written\)$") as failed:
         transfer.copy_store(path, postgres_url)
+    assert "\n" not in str(failed.value)
     assert set(counts(postgres_url, tables).values()) <= {0, 2}  # counters' own rows only
     with sqlite3.connect(path) as lite:
         lite.execute("UPDATE timeline SET details = '\"\"' WHERE id = "
