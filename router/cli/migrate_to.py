@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, Usage, command
 from router.config.secrets import REFERENCE, SecretMissing, SecretResolver
 from router.errors import StoreError
-from router.redaction import display_url, redact_urls
+from router.redaction import redact_urls
 from router.store import DATABASE_NAME, DEFAULT_STATE_DIR
 
 SOCKET_NAME = "router.sock"  # daemon/root.py's, in the state directory
@@ -39,7 +39,7 @@ class _Target:
 
     def __init__(self, url: str, secrets: list[str]) -> None:
         self.url = url
-        self.shown = display_url(url)
+        self.shown = shown_url(url)
         self.secrets = sorted({form for secret in secrets if secret
                                for form in (secret, quote(secret, safe=""))},
                               key=len, reverse=True)
@@ -113,7 +113,7 @@ def target_url(text: str) -> _Target:
         if whole is not None and not whole.group(1):
             url = resolver.expand(text.strip(), here)
             _check_shape(url)
-            return _Target(url, [url, urlsplit(url).password or ""])
+            return _Target(url, [url, _written_password(url) or ""])
         references = [match.group(0) for match in REFERENCE.finditer(text)
                       if not match.group(1)]
         masked = REFERENCE.sub(lambda match: match.group(0) if match.group(1) else
@@ -146,6 +146,14 @@ def _check_shape(url: str) -> None:
         except ValueError:
             raise Usage("the URL's host and port do not parse: expected HOST, HOST:PORT or "
                         "[IPv6]:PORT") from None
+
+
+def shown_url(url: str) -> str:
+    """`url` without user info, query and fragment: the host, port and database. Unlike
+    `display_url`, a password holding `/` (which breaks the URL apart) is never shown."""
+    scheme, separator, rest = url.partition("//")
+    rest = re.split(r"[?#]", rest, maxsplit=1)[0]
+    return scheme + separator + rest.rpartition("@")[2]
 
 
 def _written_password(url: str) -> str | None:

@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -152,3 +153,28 @@ async def test_a_copy_that_fails_half_way_is_one_line_and_exit_1(tmp_path: Path,
     assert (code, out) == (1, "")
     assert err == (f"router store migrate-to: {shown(with_password)}: PostgreSQL text "
                    "fields cannot contain NUL (0x00) bytes (nothing was written)\n")
+
+
+async def test_the_whole_url_from_one_reference(tmp_path: Path, postgres_url: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    await make_history(tmp_path / "state")
+    whole = postgres_url.replace("://router@", f"://router:{quote(SECRET, safe='')}@")
+    monkeypatch.setenv("ROUTER_STORE_URL", whole)
+    code, out, err = run("store", "migrate-to", "${env:ROUTER_STORE_URL}", "--state",
+                         str(tmp_path / "state"))
+    assert (code, err) == (0, "")
+    assert out.startswith(f"copied {tmp_path / 'state' / 'router.db'} to {shown(whole)} ")
+    assert_no_secret(out, err)
+
+
+def test_a_password_with_a_slash_in_a_url_that_breaks_is_never_shown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The URL (from one reference) holds its password unencoded, `/` and all: it does not
+    parse, and no message shows a piece of it."""
+    monkeypatch.setenv("ROUTER_STORE_URL", f"postgresql://router:{SECRET}@127.0.0.1:1/db")
+    code, out, err = run("store", "migrate-to", "${env:ROUTER_STORE_URL}", "--state",
+                         str(tmp_path))
+    assert code == 1
+    assert err == ("router store migrate-to: postgresql://127.0.0.1:1/db: no store "
+                   f"{tmp_path / 'router.db'}\n")
+    assert_no_secret(out, err)
