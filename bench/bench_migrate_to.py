@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -110,6 +111,7 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.stop()
+            shutil.rmtree(cluster.directory, ignore_errors=True)
     rows = sum(copied.rows.values())
     print(", ".join(f"{table} {count:,}" for table, count in copied.rows.items() if count))
     print(f"{rows:,} rows ({copied.rows['alerts']:,} alerts, {copied.incidents_verified:,} "
