@@ -283,6 +283,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX incidents_by_labels ON incidents (labels, opened_at, acknowledged_at,
                                                    resolved_at);
     """,
+    # nodes (issue 18 D5): each router sharing the store, the config it runs on and when it
+    # last beat. One text for both backends: DOUBLE PRECISION is REAL to SQLite and keeps
+    # Unix seconds exact on PostgreSQL (whose REAL is 4 bytes).
+    """
+    CREATE TABLE nodes (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        config_revision TEXT NOT NULL,
+        last_beat DOUBLE PRECISION NOT NULL
+    );
+    """,
 )
 
 
