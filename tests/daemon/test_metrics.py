@@ -346,7 +346,7 @@ def test_the_alert_rules_parse_and_name_only_metrics_router_exposes() -> None:
     assert group["name"] == "router"
     assert [rule["alert"] for rule in group["rules"]] == [
         "RouterDown", "RouterConfigReloadFailing", "RouterNotificationsFailing",
-        "RouterOutboxBacklogGrowing", "RouterTimersLate"]
+        "RouterOutboxBacklogGrowing", "RouterTimersLate", "RouterClusterConfigMismatch"]
     for rule in group["rules"]:
         assert rule["labels"]["severity"] in ("critical", "warning")
         assert rule["annotations"]["summary"] and rule["annotations"]["description"]
@@ -354,7 +354,8 @@ def test_the_alert_rules_parse_and_name_only_metrics_router_exposes() -> None:
             for rule in group["rules"]
             for name in re.findall(r"\brouter_[a-z_]+", rule["expr"])}
     assert used == {"router_config_last_reload_successful", "router_deliveries_total",
-                    "router_outbox_notifications", "router_timer_lateness_seconds"}
+                    "router_outbox_notifications", "router_timer_lateness_seconds",
+                    "router_cluster_config_mismatch"}
     assert used <= documented_metrics()
 
 
@@ -382,6 +383,8 @@ def promtool_tests() -> dict[str, Any]:
             {"series": late % "1.0", "values": "0x40"},
             {"series": late % "2.5", "values": "0+5x40"},
             {"series": late % "+Inf", "values": "0+5x40"},
+            {"series": "router_cluster_config_mismatch{job='router',instance='a:9080'}",
+             "values": "0 0 1 0 1x10"},  # a deploy's moment passes; a lasting one fires
         ],
         "alert_rule_test": [
             {"eval_time": "3m", "alertname": "RouterDown", "exp_alerts": []},
@@ -400,6 +403,9 @@ def promtool_tests() -> dict[str, Any]:
             {"eval_time": "8m", "alertname": "RouterTimersLate", "exp_alerts": []},
             {"eval_time": "25m", "alertname": "RouterTimersLate", "exp_alerts": [
                 _fired("RouterTimersLate", instance="a:9080")]},
+            {"eval_time": "8m", "alertname": "RouterClusterConfigMismatch", "exp_alerts": []},
+            {"eval_time": "10m", "alertname": "RouterClusterConfigMismatch", "exp_alerts": [
+                _fired("RouterClusterConfigMismatch", instance="a:9080", job="router")]},
         ],
     }]}
 
@@ -424,7 +430,7 @@ def test_promtool_checks_the_rules_and_each_fires_when_it_should(tmp_path: Path)
     checked = subprocess.run([PROMTOOL, "check", "rules", str(RULES)], capture_output=True,
                              text=True, timeout=60, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 5 rules found" in checked.stdout
+    assert "SUCCESS: 6 rules found" in checked.stdout
     tests = tmp_path / "router-rules-test.yml"
     tests.write_text(json.dumps(promtool_tests()))  # JSON is YAML
     tested = subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True,
