@@ -206,6 +206,15 @@ class TrustedProxy:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AnalysisPool:
+    """The incident analysis pool's bounds (`settings.analysis_pool`): runs at once, each
+    in a worker thread, and runs waiting for a worker; one more is recorded failed."""
+
+    workers: int = 2
+    queue: int = 32
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WebSettings:
     """The web interface's sessions (`settings.web`)."""
 
@@ -242,6 +251,8 @@ class Settings:
     """How long a firing alert that carries no ends_at stays firing without a repeat, by
     source (a fixed format's name, or generic:NAME); a source not named has no deadline."""
     web: WebSettings = WebSettings()
+    analysis_pool: AnalysisPool = AnalysisPool()
+    """Read when the daemon starts: a reload does not resize the running pool."""
     where: Where = NOWHERE
 
 

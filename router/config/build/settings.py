@@ -1,5 +1,6 @@
 """The `settings` section -> Settings (room: config): listen address, tokens, allowed hosts,
-generic webhooks, links, fatigue limits, TLS and the sources' resolve timeouts."""
+generic webhooks, links, fatigue limits, TLS, the sources' resolve timeouts and the analysis
+pool's bounds."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from router.config.model import (
     SCOPES,
     SOURCES,
     AlertLimits,
+    AnalysisPool,
     FatigueLimits,
     GenericWebhook,
     IngestToken,
@@ -50,6 +52,8 @@ def build_settings(context: Context, data: dict[str, Any], source: Source) -> Se
         values["fatigue"] = FatigueLimits(**data["fatigue"])
     if "alert_limits" in data:
         values["alert_limits"] = AlertLimits(**data["alert_limits"])
+    if "analysis_pool" in data:
+        values["analysis_pool"] = AnalysisPool(**data["analysis_pool"])
     if "link_secret" in data:
         values["link_secret"] = context.secret(data["link_secret"])
     if (lifetime := context.parse(parse_positive_duration, data, source, "link_lifetime")):
