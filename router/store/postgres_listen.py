@@ -19,9 +19,11 @@ and answer a cancel only at its next timeout.) Only connecting (and LISTEN) runs
 thread: libpq connects blocking. When the connection is lost (the server restarted, the
 backend was terminated) the listener connects again, after 1 s, doubling to 30 s while it
 cannot: one WARNING when it is lost, DEBUG lines for the retries, one INFO once it listens
-again. After every connect it reports that anything may have been missed, and the node
-looks at its outbox and timers once: notifications sent while nobody listened are not
-kept by PostgreSQL. TCP keepalives find a server that vanished without closing the socket.
+again; a connection lost again within 30 s of its start continues the outage (a longer
+pause, a DEBUG line), so a server that keeps dropping it is not a line a second. After
+every connect it reports that anything may have been missed, and the node looks at its
+outbox and timers once: notifications sent while nobody listened are not kept by
+PostgreSQL. TCP keepalives find a server that vanished without closing the socket.
 
 The polls stay as the fallback (the deliverer's RESCAN and the scheduler's IDLE, 5 s each):
 a node that is not listening finds the work late, never not at all.
@@ -144,24 +146,29 @@ class Listener:
 
     async def run(self) -> None:
         failures = 0
+        """Failures in a row: attempts to connect, and connections lost within
+        `longest_pause` of their start (a server that keeps dropping it is one outage)."""
+        warned = False
         while True:
             try:
                 connection = await trio.to_thread.run_sync(self._connect)
             except psycopg.Error as error:
                 failures += 1
-                self._failed(failures, error)
+                warned = self._failed(failures, error) or warned
                 await trio.sleep(self._pause(failures))
                 continue
+            opened = trio.current_time()
             try:
-                if failures:
+                if warned:
                     logger.info("listening for other nodes' work again",
                                 extra={"failures": failures})
-                failures = 0
+                    warned = False
                 self._heard(MISSED)
                 await self._receive(connection.pgconn)
             except psycopg.Error as error:
-                failures = 1
-                self._failed(failures, error)
+                steady = trio.current_time() - opened >= self._longest_pause
+                failures = 1 if steady else failures + 1
+                warned = self._failed(failures, error)
             finally:
                 with trio.CancelScope(shield=True), contextlib.suppress(psycopg.Error):
                     await trio.to_thread.run_sync(connection.close)
@@ -197,12 +204,14 @@ class Listener:
         return float(min(self._first_pause * 2 ** min(max(failures - 1, 0), 16),
                          self._longest_pause))
 
-    def _failed(self, failures: int, error: psycopg.Error) -> None:
+    def _failed(self, failures: int, error: psycopg.Error) -> bool:
+        """Log the failure: a WARNING for the first of an outage (True), DEBUG after."""
         reason = str(error).strip().splitlines()[0] if str(error) else type(error).__name__
         if failures == 1:
             logger.warning("not listening for other nodes' work: %s; they are found by the "
                            "polls every few seconds until it listens again", reason,
                            extra={"cause": reason})
-        else:
-            logger.debug("still not listening for other nodes' work: %s", reason,
-                         extra={"cause": reason, "failures": failures})
+            return True
+        logger.debug("still not listening for other nodes' work: %s", reason,
+                     extra={"cause": reason, "failures": failures})
+        return False

@@ -213,25 +213,35 @@ async def test_the_listener_listens_again_after_its_connection_is_lost_with_one_
         retried: Retries, caplog: pytest.LogCaptureFixture) -> None:
     """Its backend terminated, and the database refusing connections for a while: the
     listener tries again and again (DEBUG lines), says so once (WARNING), and once it can
-    connect it listens again and wakes for what it may have missed."""
+    connect it listens again and wakes for what it may have missed. Terminated again at
+    once, it is the same outage: a DEBUG line, no second WARNING."""
     caplog.set_level(logging.DEBUG, logger=LISTENER)
     first, second = nodes
     database = postgres_url.rsplit("/", 1)[1]
     heard = Woken()
+    admin = psycopg.connect(postgres_cluster.url(), autocommit=True)
+
+    def terminate() -> None:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                      "datname = %s AND application_name = 'router listen'", (database,))
     async with trio.open_nursery() as nursery:
         nursery.start_soon(functools.partial(second.watch, heard, first_pause=0.05))
         await heard.listening(second)
-        with psycopg.connect(postgres_cluster.url(), autocommit=True) as admin:
-            admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                          "datname = %s AND application_name = 'router listen'", (database,))
-            with trio.fail_after(10):
-                await retried.enough.wait()
-            admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+        admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
+        terminate()
+        with trio.fail_after(10):
+            await retried.enough.wait()
+        admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
         await heard.listening(second, 10.0)
         await first.write(add_notification("after"))
         await heard.until(lambda words: OUTBOX in words, 1.0)
+        heard.words.clear()
+        terminate()
+        await heard.listening(second, 10.0)
+        await first.write(add_notification("again"))
+        await heard.until(lambda words: OUTBOX in words, 1.0)
         nursery.cancel_scope.cancel()
+    admin.close()
     lines = [(record.levelname, record.getMessage()) for record in caplog.records
              if record.name == LISTENER and record.levelno >= logging.INFO]
     assert lines == [
