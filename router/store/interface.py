@@ -46,6 +46,11 @@ from router.store.values import (
 
 T = TypeVar("T")
 
+OUTBOX = "outbox"
+"""`Store.watch`'s word for "another process added notifications"."""
+TIMERS = "timers"
+"""`Store.watch`'s word for "another process set a timer" (`take_timers_set` answers it)."""
+
 
 @runtime_checkable
 class OutboxReader(Protocol):
@@ -330,6 +335,12 @@ class Store(Protocol):
     async def checkpoint(self) -> bool: ...
     async def vacuum(self) -> None: ...
     def take_timers_set(self) -> datetime | None: ...
+    async def watch(self, wake: Callable[[str], None]) -> None:
+        """Until cancelled, call wake(OUTBOX) or wake(TIMERS) as soon as another process
+        (another node) commits notifications or timers, so this one's deliverer and scheduler
+        need not wait for their next poll; a deadline it heard of is then also
+        `take_timers_set`'s. Returns at once where no other process writes (SQLite)."""
+        ...
     def peek(self, dedup_key: str, now: datetime) -> Peek | None:
         """The open incident of `dedup_key` and the silences in force at `now` if the store
         holds them in memory, without a round trip to its thread (None otherwise); a unit
