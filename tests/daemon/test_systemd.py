@@ -411,4 +411,4 @@ def test_node_drop_in_starts_a_node_on_postgresql(tmp_path: Path) -> None:
     assert url.url.reveal() == (
         "postgresql://router_node:s3cret%2F%3A%40@db1.example.com,db2.example.com/router"
         "?target_session_attrs=read-write&sslmode=verify-full&sslrootcert=/etc/router/pg-ca.crt"
-        "&connect_timeout=5")
+        "&connect_timeout=5&tcp_user_timeout=10000")
