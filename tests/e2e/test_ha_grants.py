@@ -6,7 +6,8 @@ from the page (so the page cannot drift from what works), on a fresh database of
 throwaway cluster (tests/postgres_server.py) after the owner migrated it, then starts
 `router run` as that role and does what a node does: ingest an alert, deliver its page
 (claiming it first, through a rate-limited channel so the channel's pace row is taken too),
-add a silence, acknowledge, resolve. A privilege the page forgot is a failed request or a
+add a silence, acknowledge, resolve, and the reads of /readyz, /metrics (the store's
+gauges), the incident list and who is on call. A privilege the page forgot is a failed request or a
 delivery that never comes, with the daemon's log quoted.
 """
 
@@ -88,6 +89,12 @@ def test_the_documented_role_runs_a_node(postgres_cluster: Cluster, postgres_url
     url = node_role(postgres_cluster, postgres_url)
     with psycopg.connect(url) as probe, pytest.raises(psycopg.errors.InsufficientPrivilege):
         probe.execute("CREATE TABLE intruder (id INTEGER)")  # least: no DDL
+    with psycopg.connect(postgres_url, autocommit=True) as owner:  # a later migration's table
+        owner.execute("CREATE TABLE later (id BIGINT GENERATED ALWAYS AS IDENTITY, note TEXT)")
+        owner.execute("CREATE SEQUENCE later_numbers")
+    with psycopg.connect(url) as node:
+        node.execute("INSERT INTO later (note) VALUES ('the default privileges hold')")
+        node.execute("SELECT nextval('later_numbers')")
     daemon = start_daemon(CONFIG, arguments=["--store", url, "--node-id", "n1"])
     with daemon.client() as client:
         [incident_id] = incident_ids(client.post("/v1/alerts", json={
@@ -109,4 +116,7 @@ def test_the_documented_role_runs_a_node(postgres_cluster: Cluster, postgres_url
             answer = client.post(f"/v1/incidents/{incident_id}/{verb}", json={})
             assert answer.status_code == 200, f"{verb}: {answer.text}\n{daemon.log()}"
         assert show(client, incident_id)["incident"]["state"] == "resolved"
+        for path in ("/readyz", "/metrics", "/v1/incidents", "/v1/oncall"):
+            answer = client.get(path)
+            assert answer.status_code == 200, f"{path}: {answer.text}\n{daemon.log()}"
     assert "permission denied" not in daemon.log()
