@@ -319,7 +319,10 @@ def migrate(connection: _Scripted) -> int:
     connection.script("BEGIN")
     try:
         connection.script(f"SELECT pg_advisory_xact_lock({_MIGRATING})")
-        connection.script("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        # Only when missing: even IF NOT EXISTS asks for CREATE on the schema, which the
+        # nodes' least-privileged role lacks (docs/ha.md, "The database role").
+        if connection.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
+            connection.script("CREATE TABLE schema_version (version BIGINT NOT NULL)")
         version = int(connection.execute(
             "SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
         newest = migrations.MIGRATIONS
