@@ -1,0 +1,143 @@
+"""Any node takes any request (issue 18 item 3, proven on three routers and one PostgreSQL).
+
+- The same new alert sent to two nodes at the same instant opens one incident: one answer
+  says `opened`, the other `updated` with the same incident, and every node lists one.
+- Incident numbers come from one sequence: alerts sent to all three nodes at once get
+  distinct numbers.
+- A silence, an acknowledgement and a rota override made on one node hold on the others at
+  once: the very next request to another node sees them (no wait, no poll).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from tests.ha.cluster import Node, Pager, PagerDuty, Routers, alert, config, post_alerts
+
+RACES = 12
+"""Alerts sent to two nodes at once, each a new dedup key."""
+SPREAD = 60
+"""Alerts of their own incident sent to the three nodes at once."""
+
+
+def answers(response: httpx.Response) -> list[dict[str, Any]]:
+    assert response.status_code == 202, response.text
+    items: list[dict[str, Any]] = response.json()["incidents"]
+    return items
+
+
+def same_instant(first: Node, second: Node, document: dict[str, Any]) -> list[httpx.Response]:
+    """POST the same alert to both nodes, released together by a barrier."""
+    barrier = threading.Barrier(2)
+    clients = [httpx.Client(base_url=node.base_url, timeout=10.0, trust_env=False)
+               for node in (first, second)]
+
+    def send(client: httpx.Client) -> httpx.Response:
+        client.get("/healthz")  # the connection is open before the barrier
+        barrier.wait()
+        return client.post("/v1/alerts", json=document)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(send, clients))
+    finally:
+        for client in clients:
+            client.close()
+
+
+def incidents(node: Node) -> list[dict[str, Any]]:
+    with node.client() as client:
+        answer = client.get("/v1/incidents", params={"limit": "1000"})
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()["incidents"]
+    return found
+
+
+def test_the_same_new_alert_on_two_nodes_opens_one_incident(
+        routers: Routers, pager: Pager, pagerduty: PagerDuty) -> None:
+    routers.write_config(config(pager=pager.url, pagerduty=pagerduty.url))
+    nodes = routers.start_many(3)
+    for race in range(RACES):
+        first, second = nodes[race % 3], nodes[(race + 1) % 3]
+        document = alert(f"race-{race}")
+        [one], [other] = (answers(response)
+                          for response in same_instant(first, second, document))
+        assert one["incident_id"] == other["incident_id"], (one, other, routers.logs())
+        assert sorted([one["action"], other["action"]]) == ["opened", "updated"], (one, other)
+    for node in nodes:
+        by_uid: dict[str, list[str]] = {}
+        for item in incidents(node):
+            by_uid.setdefault(item["labels"]["uid"], []).append(item["id"])
+        assert {uid: len(ids) for uid, ids in by_uid.items()} == {
+            f"race-{race}": 1 for race in range(RACES)}, node.name
+
+
+def test_incident_numbers_are_unique_across_nodes(
+        routers: Routers, pager: Pager, pagerduty: PagerDuty) -> None:
+    routers.write_config(config(pager=pager.url, pagerduty=pagerduty.url))
+    routers.start_many(3)
+
+    def send(index: int) -> str:
+        [item] = answers(post_alerts(routers.next(), [alert(f"spread-{index}")]))
+        assert item["action"] == "opened", item
+        return str(item["incident_id"])
+
+    with ThreadPoolExecutor(6) as pool:
+        ids = list(pool.map(send, range(SPREAD)))
+    numbers = sorted(int(incident_id.removeprefix("INC")) for incident_id in ids)
+    assert len(set(numbers)) == SPREAD, sorted(ids)
+    # One sequence: a gap only where a unit rolled back, and none rolls back here.
+    assert numbers == list(range(numbers[0], numbers[0] + SPREAD)), numbers
+
+
+def test_a_silence_an_acknowledgement_and_an_override_hold_on_every_node_at_once(
+        routers: Routers, pager: Pager, pagerduty: PagerDuty) -> None:
+    routers.write_config(config(pager=pager.url, pagerduty=pagerduty.url))
+    first, second, third = routers.start_many(3)
+
+    # A silence made on the first node holds on the second and third at once.
+    with first.client() as client:
+        made = client.post("/v1/silences", json={
+            "matchers": [{"name": "team", "operator": "=", "value": "quiet"}],
+            "ends_at": "2099-01-01T00:00:00Z", "reason": "maintenance",
+            "created_by": "ann"})
+    assert made.status_code == 201, made.text
+    silence = made.json()["id"]
+    for index, node in enumerate((second, third)):
+        [item] = answers(post_alerts(node, [alert(f"quiet-{index}", team="quiet")]))
+        assert item["suppressed_by"] == f"silence:{silence}", (node.name, item)
+
+    # An acknowledgement made on the second node shows on the others at once, and a second
+    # one there finds the incident acknowledged already.
+    [opened] = answers(post_alerts(third, [alert("acknowledged")]))
+    incident_id = opened["incident_id"]
+    with second.client() as client:
+        acknowledged = client.post(f"/v1/incidents/{incident_id}/acknowledge",
+                                   json={"by": "ann"})
+    assert acknowledged.status_code == 200, acknowledged.text
+    for node in (first, third):
+        with node.client() as client:
+            shown = client.get(f"/v1/incidents/{incident_id}")
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["incident"]["state"] == "acknowledged", node.name
+
+    # A rota override added on the third node: the others page its person at once.
+    with third.client() as client:
+        added = client.post("/v1/rotas/primary/overrides", json={
+            "person": "bob", "until": "2099-01-01T00:00:00Z", "reason": "Ann is away",
+            "created_by": "ann"})
+    assert added.status_code == 201, added.text
+    for index, node in enumerate((first, second)):
+        with node.client() as client:
+            on_call = client.get("/v1/oncall", params={"team": "primary"})
+            assert on_call.status_code == 200, on_call.text
+            [rota] = on_call.json()["rotas"]
+            assert rota["on_call"]["person"] == "bob", (node.name, rota)
+        [item] = answers(post_alerts(node, [alert(f"override-{index}")]))
+        with node.client() as client:
+            detail = client.get(f"/v1/incidents/{item['incident_id']}").json()
+        assert detail["incident"]["assigned_to"] == "bob", (node.name, detail["incident"])
