@@ -24,7 +24,12 @@ units; `trio` the rest (the trio thread: scheduling, the write queue); alerts/s 
 that cost the most CPU of their own (cProfile).
 
     .venv/bin/python bench/bench_store_write.py [--alerts 3000] [--runs 3] [--cases a b c]
-        [--before REV] [--router-source CHECKOUT] [--profile 25]
+        [--before REV] [--router-source CHECKOUT] [--profile 25] [--store URL]
+
+`--store postgresql://USER@HOST:PORT/DB` measures the PostgreSQL store instead (issue 18):
+each measurement creates two databases of its own through that URL (its user must be
+allowed to CREATE DATABASE) and drops them after; `store` then includes the round trips to
+the server, which SQLite does not make.
 
 The figures and how to read them are in docs/benchmarks.md.
 """
@@ -32,7 +37,9 @@ The figures and how to read them are in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -44,6 +51,7 @@ import children  # the sibling module: children on a checkout, exported revision
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 50
+STORE = "ROUTER_BENCH_STORE"  # the environment variable that hands the child `--store`
 POOL = 1000  # open incidents whose alerts case c repeats
 
 CONFIG = """
@@ -106,7 +114,30 @@ def child(case: str, count: int, profile: int) -> dict[str, Any]:
     from router.clock import SystemClock
     from router.config import load_config
     from router.engine import Engine
-    from router.store import Store
+    from router.store import Store, postgres
+
+    url = os.environ.get(STORE)
+
+    @contextlib.contextmanager
+    def databases() -> Any:
+        """Two new PostgreSQL databases (the run's and the replay's), dropped after."""
+        import psycopg
+        names = [f"bench_{os.getpid()}_{which}" for which in ("run", "replay")]
+        with psycopg.connect(url, autocommit=True) as admin:  # type: ignore[arg-type]
+            for name in names:
+                admin.execute(f"CREATE DATABASE {name}")
+            try:
+                yield [admin.info.dsn + f" dbname={name}" for name in names]
+            finally:
+                for name in names:
+                    admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+    async def opened(directory: Path, name: str) -> Any:
+        if url is None:
+            return await Store.open(directory / f"{name}.db")
+        return await postgres.Store.open(pg_urls[0 if name == "router" else 1])
+
+    pg_urls: list[str] = []
 
     def alert(instance: str) -> Alert:
         labels = {"alertname": "HighLatency", "job": "api", "service": "api",
@@ -194,7 +225,7 @@ def child(case: str, count: int, profile: int) -> dict[str, Any]:
         (directory / "config").mkdir()
         (directory / "config" / "router.yaml").write_text(CONFIG)
         config = load_config([directory / "config"])
-        store = await Store.open(directory / "router.db")
+        store = await opened(directory, "router")
         engine = Engine(config, store, SystemClock())
         before: list[list[Call]] = []  # case c's pool, opened before the measured run
         units: list[list[Call]] = []
@@ -211,7 +242,7 @@ def child(case: str, count: int, profile: int) -> dict[str, Any]:
             batches = [[alert(f"new-{index}")] for index in range(count)]
         spent["work"] = 0.0
         store._commit = timed_commit(store._commit, False)  # type: ignore[method-assign]
-        store.write = recorded_write(Store.write.__get__(store), units)  # type: ignore[method-assign]
+        store.write = recorded_write(type(store).write.__get__(store), units)  # type: ignore[method-assign]
         concurrency = CONCURRENCY if case != "b" else 5
         cpu, wall = time.process_time(), time.perf_counter()
         await drive(engine.ingest, batches, concurrency)
@@ -219,7 +250,7 @@ def child(case: str, count: int, profile: int) -> dict[str, Any]:
         await store.close()
         commit, work = spent["commit"], spent["work"]
         # The same calls again on a fresh store, with no engine: the store's own CPU.
-        replay = await Store.open(directory / "replay.db")
+        replay = await opened(directory, "replay")
         await drive(replay.write, [replayed(calls) for calls in before], 1)
         spent["commit"] = 0.0
         replay._commit = timed_commit(replay._commit, bool(profile))  # type: ignore[method-assign]
@@ -239,7 +270,9 @@ def child(case: str, count: int, profile: int) -> dict[str, Any]:
             result["profile"] = text.getvalue()
         return result
 
-    with tempfile.TemporaryDirectory(prefix="bench-store-write-") as directory:
+    with tempfile.TemporaryDirectory(prefix="bench-store-write-") as directory, \
+            (databases() if url else contextlib.nullcontext([])) as made:
+        pg_urls.extend(made)
         return trio.run(main, Path(directory))
 
 
@@ -283,7 +316,11 @@ def main() -> None:
     parser.add_argument("--router-source", type=Path, default=ROOT)
     parser.add_argument("--before", metavar="REV",
                         help="also measure this git revision's router/")
+    parser.add_argument("--store", metavar="URL",
+                        help="measure the PostgreSQL store through this server instead")
     arguments = parser.parse_args()
+    if arguments.store:
+        os.environ[STORE] = arguments.store
     print(f"{arguments.alerts:,} alerts a case, {CONCURRENCY} at once; {arguments.runs} runs "
           f"each; python {sys.version.split()[0]}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-store-write-source-") as directory:

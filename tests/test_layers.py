@@ -78,8 +78,9 @@ WITHIN_ROOM: dict[str, tuple[str, ...]] = {
 LIBRARIES: dict[str, tuple[str, ...]] = {
     # a library that does I/O -> the only modules that may import it
     "sqlite3": ("router.store",),
-    "psycopg": ("router.store",),
-    "psycopg_pool": ("router.store",),
+    # PostgreSQL (issue 18): the store's two modules that talk to it, nothing else
+    "psycopg": ("router.store.postgres", "router.store.postgres_wire"),
+    "psycopg_pool": ("router.store.postgres",),
     "httpx": ("router.notify.transport", "router.analysis"),
     "h11": (),  # not router's: server/http.py parses with httptools (httpx brings h11)
     "httptools": ("router.server.http_wire", "router.notify.http_client"),

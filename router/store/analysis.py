@@ -18,6 +18,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from router.store.dialect import SQLITE, dialect, upsert
 from router.store.rows import from_seconds, to_seconds
 from router.store.values import AnalysisRun, PastIncidents
 
@@ -26,8 +27,7 @@ _COLUMNS = ("id", "incident_number", "provider", "model", "status", "error", "fa
             "prompt_tokens", "completion_tokens", "total_tokens", "settings", "findings",
             "created_at", "started_at", "completed_at", "duration_ms", "trace_id")
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM analysis_runs"
-_SAVE = (f"INSERT OR REPLACE INTO analysis_runs ({', '.join(_COLUMNS)}) "
-         f"VALUES ({', '.join('?' for _ in _COLUMNS)})")
+_SAVE = upsert("analysis_runs", _COLUMNS, ("id",))
 RESOLUTIONS = 5
 """How many of the latest resolved incidents' resolvers and notes a summary cites."""
 NOTES = 5
@@ -101,11 +101,16 @@ class AnalysisReader:
         return self._past("labels", text, since, before)
 
     def _past(self, column: str, value: str, since: datetime, before: int) -> PastIncidents:
+        # SQLite is told the index; PostgreSQL has no INDEXED BY (its planner picks it), and
+        # indexes the labels by their hash (store/migrations.py: a B-tree entry is bounded).
+        indexed = (f"INDEXED BY incidents_by_{'key' if column == 'dedup_key' else column} "
+                   if dialect(self._connection) == SQLITE else "")
+        hashed = column == "labels" and not indexed
         rows = self._connection.execute(
-            f"SELECT number, opened_at, acknowledged_at, resolved_at FROM incidents "
-            f"INDEXED BY incidents_by_{'key' if column == 'dedup_key' else column} "
-            f"WHERE {column} = ? AND opened_at >= ? AND number < ? ORDER BY opened_at DESC",
-            (value, since.timestamp(), before)).fetchall()
+            f"SELECT number, opened_at, acknowledged_at, resolved_at FROM incidents {indexed}"
+            f"WHERE {'md5(labels) = md5(?) AND ' if hashed else ''}{column} = ? "
+            "AND opened_at >= ? AND number < ? ORDER BY opened_at DESC",
+            ((value,) if hashed else ()) + (value, since.timestamp(), before)).fetchall()
         acknowledge = [(row["acknowledged_at"] - row["opened_at"]) / 60 for row in rows
                        if row["acknowledged_at"] is not None]
         resolve = [(row["resolved_at"] - row["opened_at"]) / 60 for row in rows

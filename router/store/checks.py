@@ -72,17 +72,18 @@ class ChecksWriter(ChecksReader):
     def record(self, run: CheckRun, keep: int) -> CheckRun:
         """Keep `run`, make it the check's last, and drop the check's runs older than its
         newest `keep`; returns the run with its number."""
-        cursor = self._connection.execute(
-            f"INSERT INTO check_runs ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        # RETURNING, not lastrowid: PostgreSQL has none (both backends number the row).
+        number = self._connection.execute(
+            f"INSERT INTO check_runs ({_COLUMNS.removeprefix('id, ')}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (run.check_id, run.started_at.timestamp(), run.status, run.message,
              json.dumps(dict(run.metrics), sort_keys=True), run.duration_ms, run.error,
-             run.trace_id, run.incident_id))
-        number = cursor.lastrowid
-        assert number is not None
+             run.trace_id, run.incident_id)).fetchone()[0]
         self._connection.execute(
             "INSERT INTO check_states (check_id, status, since, last_run) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (check_id) DO UPDATE SET last_run = excluded.last_run, "
-            "since = CASE WHEN status = excluded.status THEN since ELSE excluded.since END, "
+            "since = CASE WHEN check_states.status = excluded.status THEN check_states.since "
+            "ELSE excluded.since END, "
             "status = excluded.status",
             (run.check_id, run.status, run.started_at.timestamp(), number))
         self._connection.execute(

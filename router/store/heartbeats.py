@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from router.store.dialect import upsert
 from router.store.rows import from_seconds, to_seconds
 from router.store.values import HeartbeatRecord
 
@@ -19,6 +20,7 @@ _COLUMNS = ("id, state, watched_since, last_ping_at, last_signal, last_exit_code
 _SELECT = (f"SELECT {', '.join('h.' + name for name in _COLUMNS.split(', '))}, "
            "t.due_at AS deadline FROM heartbeats h LEFT JOIN timers t "
            "ON t.incident_number = 0 AND t.kind = ? || h.id")
+_SAVE = upsert("heartbeats", [column.strip() for column in _COLUMNS.split(",")], ("id",))
 
 
 def _record(row: sqlite3.Row) -> HeartbeatRecord:
@@ -47,7 +49,7 @@ def listed(connection: sqlite3.Connection) -> list[HeartbeatRecord]:
 def save(connection: sqlite3.Connection, record: HeartbeatRecord) -> None:
     """Insert or replace the row (its `deadline` is the timer's: set apart)."""
     connection.execute(
-        f"INSERT OR REPLACE INTO heartbeats ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _SAVE,
         (record.id, record.state, record.watched_since.timestamp(),
          to_seconds(record.last_ping_at), record.last_signal, record.last_exit_code,
          record.last_message, to_seconds(record.started_at),

@@ -10,12 +10,12 @@ commit like every other query. Times are Unix seconds (REAL), as everywhere in t
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from router.config.model import Job
+from router.store.dialect import member_of, upsert
 from router.store.rows import from_seconds, to_seconds
 from router.store.values import JobAlert, JobRun
 
@@ -26,6 +26,8 @@ _RUN_COLUMNS = ("job, run_id, status, exit_code, duration, output, started_at, e
                 "timeout_at")
 _ALERT_COLUMNS = ("id, job, alert_type, target, channel, on_failure, on_timeout, created_at, "
                   "created_by")
+_SAVE_RUN = upsert("job_runs", [column.strip() for column in _RUN_COLUMNS.split(",")],
+                   ("job", "run_id"))
 
 
 def _job(row: sqlite3.Row) -> Job:
@@ -70,8 +72,8 @@ class JobsReader:
     def page(self, *, excluded: Collection[str], limit: int) -> tuple[list[Job], int]:
         """The first `limit` jobs by id but the `excluded` ids (the config's, which shadow
         the store's), and how many there are: the web page's read stays bounded."""
-        where = "WHERE id NOT IN (SELECT value FROM json_each(?))"
-        names = json.dumps(sorted(excluded))
+        condition, names = member_of(self._connection, "id", sorted(excluded), negate=True)
+        where = f"WHERE {condition}"
         rows = self._connection.execute(f"SELECT * FROM jobs {where} ORDER BY id LIMIT ?",
                                         (names, limit)).fetchall()
         total = len(rows)
@@ -129,7 +131,7 @@ class JobsWriter(JobsReader):
     def save_run(self, run: JobRun) -> None:
         """Write the run; when it ended, the job's runs beyond its newest RUNS_KEPT go."""
         self._connection.execute(
-            f"INSERT OR REPLACE INTO job_runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _SAVE_RUN,
             (run.job, run.run_id, run.status, run.exit_code, run.duration, run.output,
              run.started_at.timestamp(), to_seconds(run.ended_at), to_seconds(run.timeout_at)))
         if run.ended_at is not None:

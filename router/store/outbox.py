@@ -18,6 +18,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from router.alerts.model import DirectMessage, Incident, IncidentState, Notification, Severity
+from router.store.dialect import member_of
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds
 from router.store.values import Attempt as Attempt
 from router.store.values import DeadLetter as DeadLetter
@@ -149,7 +150,7 @@ def _record_late(connection: sqlite3.Connection, attempt: Attempt) -> bool:
         (attempt.attempt, attempt.attempted_at.timestamp(), attempt.notification_id))
     # The trigger reached a channel after the incident was resolved: tell it, once.
     return connection.execute(
-        "INSERT OR IGNORE INTO outbox (id, incident_number, channel, target, address, event, "
+        "INSERT INTO outbox (id, incident_number, channel, target, address, event, "
         "created_at, due_at, note, trace_id) "
         "SELECT this.id || '-resolve', this.incident_number, this.channel, this.target, "
         "this.address, 'resolve', ?, ?, '', this.trace_id FROM outbox AS this "
@@ -157,7 +158,7 @@ def _record_late(connection: sqlite3.Connection, attempt: Attempt) -> bool:
         "WHERE this.id = ? AND this.event = 'trigger' AND this.target LIKE 'channel:%' "
         "AND incidents.state = 'resolved' AND NOT EXISTS (SELECT 1 FROM outbox AS later "
         "WHERE later.incident_number = this.incident_number AND later.channel = this.channel "
-        "AND later.target = this.target AND later.event = 'resolve')",
+        "AND later.target = this.target AND later.event = 'resolve') ON CONFLICT DO NOTHING",
         (attempt.attempted_at.timestamp(),) * 2 + (attempt.notification_id,)).rowcount > 0
 
 
@@ -196,11 +197,11 @@ def told_channels(connection: sqlite3.Connection, incident_number: int,
     """The channels that were told of the incident's trigger: it was delivered to them, or,
     for those in `by_key` (PagerDuty: a resolve names the dedup key, and one for a key never
     seen changes nothing), it was tried at least once and may have arrived unanswered."""
-    marks = ", ".join("?" * len(by_key))
+    keyed, channels = member_of(connection, "channel", list(by_key))
     return [row[0] for row in connection.execute(
         "SELECT DISTINCT channel FROM outbox WHERE incident_number = ? AND event = 'trigger' "
-        "AND target LIKE 'channel:%' AND (state = 'delivered' OR (attempts > 0 AND channel "
-        f"IN ({marks}))) ORDER BY channel", (incident_number, *by_key))]
+        "AND target LIKE 'channel:%' AND (state = 'delivered' OR (attempts > 0 AND "
+        f"{keyed})) ORDER BY channel", (incident_number, channels))]
 
 
 def _log_attempt(connection: sqlite3.Connection, attempt: Attempt) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from router.config.model import Override
+from router.store.dialect import POSTGRESQL, dialect
 from router.store.rows import from_seconds, to_seconds
 from router.store.values import RUN_TIME_ORDER as RUN_TIME_ORDER
 from router.store.values import RotaOverride as RotaOverride
@@ -22,7 +23,9 @@ from router.store.values import RotaOverride as RotaOverride
 _COLUMNS = ("id, rota, person, replaces, starts_at, ends_at, reason, created_by, created_at, "
             "removed_at")
 # When an override stops applying: at its end, or when it was removed if that came first.
-_UNTIL = "min(ends_at, coalesce(removed_at, ends_at))"
+# (A CASE, not SQLite's two-argument min: the same SQL on PostgreSQL.)
+_UNTIL = ("CASE WHEN removed_at IS NOT NULL AND removed_at < ends_at THEN removed_at "
+          "ELSE ends_at END")
 
 
 def _override(row: sqlite3.Row) -> RotaOverride:
@@ -122,7 +125,11 @@ def by_rota(overrides: Iterable[RotaOverride]) -> dict[str, tuple[Override, ...]
 def data_version(connection: sqlite3.Connection) -> int:
     """SQLite's counter of commits made by OTHER connections (another process's `router
     override add`): unchanged, the overrides read before are still current, unless this
-    connection wrote them itself."""
+    connection wrote them itself. On PostgreSQL, a counter that every transaction writing
+    overrides or silences moves (a trigger: any node's, this one's too)."""
+    if dialect(connection) == POSTGRESQL:
+        return int(connection.execute(
+            "SELECT value FROM counters WHERE name = 'data_version'").fetchone()[0])
     return int(connection.execute("PRAGMA data_version").fetchone()[0])
 
 

@@ -167,9 +167,10 @@ class Reader:
 
     def _alerts_of(self, number: int, limit: int | None
                    ) -> tuple[tuple[Mapping[str, Any], ...], int]:
+        # No LIMIT for no limit: PostgreSQL refuses SQLite's `LIMIT -1`.
         rows = self.connection.execute(
-            "SELECT * FROM alerts WHERE incident_number = ? ORDER BY id DESC LIMIT ?",
-            (number, -1 if limit is None else limit)).fetchall()
+            "SELECT * FROM alerts WHERE incident_number = ? ORDER BY id DESC"
+            + ("" if limit is None else f" LIMIT {int(limit)}"), (number,)).fetchall()
         omitted = 0
         if limit is not None and len(rows) == limit:
             omitted = int(self.connection.execute(
@@ -194,7 +195,7 @@ class Reader:
         if limit is None or held < limit:
             return entries, 0
         total = int(self.connection.execute(
-            "SELECT sum(1 + ifnull(json_array_length(more), 0)) FROM timeline "
+            "SELECT sum(1 + coalesce(json_array_length(more), 0)) FROM timeline "
             "WHERE incident_number = ?", (number,)).fetchone()[0])
         return entries[len(entries) - limit:], total - limit
 

@@ -21,6 +21,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+from router.store.dialect import POSTGRESQL, dialect
 from router.store.rows import from_seconds
 from router.store.values import Measure as Measure
 from router.store.values import Pruned as Pruned
@@ -37,8 +38,8 @@ _EXPIRED_INCIDENTS = (
 # What belongs to no incident: alerts that joined none (ignored resolves), notices (incident
 # number 0: rota handoffs) and the delivery attempts of notices and channel tests.
 _LOOSE_ALERTS = ("SELECT id FROM alerts WHERE incident_number IS NULL "
-                 "AND ifnull(last_received_at, received_at) < :cutoff")
-_FINISHED_NOTICES = ("SELECT rowid FROM outbox WHERE incident_number = 0 "
+                 "AND coalesce(last_received_at, received_at) < :cutoff")
+_FINISHED_NOTICES = ("SELECT id FROM outbox WHERE incident_number = 0 "
                      "AND state != 'pending' AND finished_at < :cutoff")
 _NOTICE_DELIVERIES = ("SELECT id FROM deliveries WHERE (incident_number = 0 OR "
                       "incident_number IS NULL) AND attempted_at < :cutoff")
@@ -47,7 +48,7 @@ _ENDED_SILENCES = "SELECT id FROM silences WHERE ends_at < :cutoff"
 # The timeline counts entries, not rows (migration 8: a row may hold several).
 _BELONGING = (("alerts", "alerts"), ("timeline", None), ("outbox", "notifications"),
               ("deliveries", "deliveries"), ("timers", None), ("analysis_runs", None))
-_ENTRIES = "count(*) + ifnull(sum(json_array_length(more)), 0)"
+_ENTRIES = "count(*) + coalesce(sum(json_array_length(more)), 0)"
 
 
 def prune(connection: sqlite3.Connection, cutoff: datetime, limit: int) -> Pruned:
@@ -75,7 +76,7 @@ def prune(connection: sqlite3.Connection, cutoff: datetime, limit: int) -> Prune
             f"DELETE FROM incidents WHERE number IN ({marks})", numbers).rowcount
     for table, key, query, kind in (
             ("alerts", "id", _LOOSE_ALERTS, "alerts"),
-            ("outbox", "rowid", _FINISHED_NOTICES, "notifications"),
+            ("outbox", "id", _FINISHED_NOTICES, "notifications"),
             ("deliveries", "id", _NOTICE_DELIVERIES, "deliveries"),
             ("silences", "id", _ENDED_SILENCES, "silences")):
         removed[kind] += connection.execute(
@@ -97,18 +98,21 @@ def prunable(connection: sqlite3.Connection, cutoff: datetime) -> Pruned:
 
     return Pruned(
         incidents=count(expired + "SELECT count(*) FROM expired"),
-        alerts=belonging("alerts") + count(f"SELECT count(*) FROM ({_LOOSE_ALERTS})"),
+        alerts=belonging("alerts") + count(f"SELECT count(*) FROM ({_LOOSE_ALERTS}) AS found"),
         timeline=belonging("timeline", _ENTRIES),
         notifications=belonging("outbox") + count(
-            f"SELECT count(*) FROM ({_FINISHED_NOTICES})"),
+            f"SELECT count(*) FROM ({_FINISHED_NOTICES}) AS found"),
         deliveries=belonging("deliveries") + count(
-            f"SELECT count(*) FROM ({_NOTICE_DELIVERIES})"),
-        silences=count(f"SELECT count(*) FROM ({_ENDED_SILENCES})"))
+            f"SELECT count(*) FROM ({_NOTICE_DELIVERIES}) AS found"),
+        silences=count(f"SELECT count(*) FROM ({_ENDED_SILENCES}) AS found"))
 
 
 def reclaim(connection: sqlite3.Connection, pages: int) -> int:
     """Give up to `pages` free pages back to the file system (incremental auto-vacuum; a
-    store that has none keeps them for its next rows). Returns the pages given back."""
+    store that has none keeps them for its next rows). Returns the pages given back. On
+    PostgreSQL, none: autovacuum makes dead rows' space reusable by itself."""
+    if dialect(connection) == POSTGRESQL:
+        return 0
     if connection.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
         return 0
     free = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
@@ -121,14 +125,19 @@ def reclaim(connection: sqlite3.Connection, pages: int) -> int:
 
 def measure(connection: sqlite3.Connection, path: Path) -> Measure:
     """Rows per table (the timeline's entries), the database and WAL files' sizes, and the
-    oldest resolved incident."""
+    oldest resolved incident. On PostgreSQL: the database's size (`path` is not used), no
+    WAL or free pages of its own to show."""
     rows = {table: int(connection.execute(
         f"SELECT {_ENTRIES if table == 'timeline' else 'count(*)'} FROM {table}").fetchone()[0])
             for table in TABLES}
-    page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
-    free = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
     oldest = connection.execute(
         "SELECT min(resolved_at) FROM incidents WHERE state = 'resolved'").fetchone()[0]
+    if dialect(connection) == POSTGRESQL:
+        size = connection.execute("SELECT pg_database_size(current_database())").fetchone()
+        return Measure(rows=rows, database_bytes=int(size[0]), wal_bytes=0, free_bytes=0,
+                       incremental_vacuum=False, oldest_resolved=from_seconds(oldest))
+    page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
+    free = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
     return Measure(
         rows=rows, database_bytes=_size(path), wal_bytes=_size(Path(f"{path}-wal")),
         free_bytes=free * page_size,

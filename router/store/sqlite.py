@@ -29,6 +29,7 @@ import trio
 
 from router.errors import StoreError, StoreUnavailable
 from router.store import files, interface
+from router.store.dialect import SQLITE, Dialect
 from router.store.health import FailureLog, unavailable
 from router.store.memory import Memory, in_force
 from router.store.migrations import migrate
@@ -58,8 +59,15 @@ class _Batch:
     finished: trio.Event = field(default_factory=trio.Event)
 
 
+class Connection(sqlite3.Connection):
+    """sqlite3's connection, saying which SQL it speaks (the query modules ask:
+    store/dialect.py)."""
+
+    dialect: Dialect = SQLITE
+
+
 def _connect(path: Path, synchronous: Synchronous,
-             factory: type[sqlite3.Connection] = sqlite3.Connection) -> sqlite3.Connection:
+             factory: type[sqlite3.Connection] = Connection) -> sqlite3.Connection:
     # trio's thread cache may run each call on a different thread; the limiters make sure
     # only one thread uses a connection at a time.
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
@@ -93,7 +101,7 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path, *, synchronous: Synchronous = "FULL",
-                   writer_factory: type[sqlite3.Connection] = sqlite3.Connection) -> Store:
+                   writer_factory: type[sqlite3.Connection] = Connection) -> Store:
         """Open (creating and migrating as needed) the store at `path`; its files are
         created 0600, and existing ones that other users may read are tightened.
         `writer_factory` makes the write connection (tests pass one whose commits fail as
@@ -301,7 +309,7 @@ def _probe(transaction: interface.Transaction) -> None:
     its own Transaction, so it may use the connection.)"""
     cast(Transaction, transaction).connection.execute(
         "INSERT INTO counters (name, value) VALUES ('writable', 1) "
-        "ON CONFLICT (name) DO UPDATE SET value = value + 1")
+        "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1")
 
 
 def conforms(store: Store, reader: Reader, transaction: Transaction

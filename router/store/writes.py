@@ -20,6 +20,7 @@ import msgspec
 from router.alerts.model import Alert, Incident, Notification, Silence, TimelineEntry
 from router.store.analysis import AnalysisWriter
 from router.store.checks import ChecksWriter
+from router.store.dialect import Dialect, dialect
 from router.store.heartbeats import HeartbeatsWriter
 from router.store.jobs import JobsWriter
 from router.store.memory import Memory, Open, Row, Silences, in_force
@@ -45,7 +46,7 @@ _INSERT_ALERT = (
     "severity, labels, annotations, suppressed_by, identity, last_received_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (ifnull(incident_number, 0), dedup_key, status, identity) "
-    "WHERE identity IS NOT NULL DO UPDATE SET count = count + 1, "
+    "WHERE identity IS NOT NULL DO UPDATE SET count = alerts.count + 1, "
     "last_received_at = excluded.last_received_at, "
     "summary = excluded.summary, severity = excluded.severity, "
     "annotations = excluded.annotations, suppressed_by = excluded.suppressed_by")
@@ -110,6 +111,10 @@ class _Flushing:
         self._connection = connection
         self._flush = flush
         self._memory = memory
+
+    @property
+    def dialect(self) -> Dialect:
+        return dialect(self._connection)
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
         self._flush()

@@ -13,8 +13,9 @@ from router.alerts.model import Alert, Severity, Status
 from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
-from router.store import Store, Transaction
+from router.store import Transaction, interface
 from router.store.values import AnalysisRun
+from tests.store.conftest import Backend
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
@@ -25,8 +26,8 @@ def alert(name: str, status: Status = Status.FIRING, host: str = "db1") -> Alert
 
 
 async def test_a_run_is_kept_as_it_is_now_and_unfinished_ones_are_found(
-        tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "router.db")
+        backend: Backend) -> None:
+    store = await backend.open()
     pending = AnalysisRun(id="a1", incident_number=3, provider="local", created_at=NOW,
                           settings={"provider": "local"}, trace_id="t1")
     done = AnalysisRun(
@@ -59,22 +60,23 @@ async def test_a_run_is_kept_as_it_is_now_and_unfinished_ones_are_found(
     assert after[0] == [] and after[1] is not None and after[1].error == "queue full"
 
 
-async def _engine(tmp_path: Path, start: datetime) -> tuple[Store, FixedClock, Engine]:
+async def _engine(tmp_path: Path, backend: Backend, start: datetime
+                  ) -> tuple[interface.Store, FixedClock, Engine]:
     """An engine over a new store whose every alert opens an incident on service api."""
     (tmp_path / "config.yaml").write_text(textwrap.dedent("""
         channels: [{id: log, type: log}]
         services: [{id: api, channels: [log]}]
         routes: [{service: api}]
         """))
-    store = await Store.open(tmp_path / "router.db")
+    store = await backend.open()
     counter = itertools.count(1)
     clock = FixedClock(start)
     return store, clock, Engine(load_config([tmp_path / "config.yaml"]), store, clock,
                                 new_id=lambda: f"n{next(counter):03d}")
 
 
-async def test_past_incidents_by_key_and_by_labels(tmp_path: Path) -> None:
-    store, clock, engine = await _engine(tmp_path, NOW - timedelta(days=40))
+async def test_past_incidents_by_key_and_by_labels(tmp_path: Path, backend: Backend) -> None:
+    store, clock, engine = await _engine(tmp_path, backend, NOW - timedelta(days=40))
 
     async def fire_and_settle(start: datetime, acknowledge: int | None, resolve: int,
                               host: str = "db1") -> str:
@@ -112,9 +114,9 @@ async def test_past_incidents_by_key_and_by_labels(tmp_path: Path) -> None:
     assert none.count == 0 and none.last_opened_at is None
 
 
-async def test_a_pruned_incident_takes_its_runs_along(tmp_path: Path) -> None:
+async def test_a_pruned_incident_takes_its_runs_along(tmp_path: Path, backend: Backend) -> None:
     (tmp_path / "config.yaml").write_text("channels: [{id: log, type: log}]\n")
-    store = await Store.open(tmp_path / "router.db")
+    store = await backend.open()
     clock = FixedClock(NOW - timedelta(days=100))
     engine = Engine(load_config([tmp_path / "config.yaml"]), store, clock)
     try:
@@ -139,11 +141,12 @@ async def test_a_pruned_incident_takes_its_runs_along(tmp_path: Path) -> None:
     assert ([run.id for run in left[0]], [run.id for run in left[1]]) == ([], ["a2"])
 
 
-async def test_a_past_incident_cites_only_its_latest_notes(tmp_path: Path) -> None:
+async def test_a_past_incident_cites_only_its_latest_notes(tmp_path: Path,
+                                                          backend: Backend) -> None:
     """An incident's notes have no count limit: the past cited (in a model's prompt and in
     each run's audit record) keeps the latest few, so one long-lived incident's thousand
     notes do not grow every later analysis of its key."""
-    store, _, engine = await _engine(tmp_path, NOW - timedelta(days=2))
+    store, _, engine = await _engine(tmp_path, backend, NOW - timedelta(days=2))
     try:
         incident_id = (await engine.ingest([alert("DiskFull")]))[0].incident_id
         assert incident_id is not None

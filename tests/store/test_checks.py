@@ -4,10 +4,10 @@ check, and a check's status with the time it last changed (not the time of its l
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from router.store import Store, Transaction
+from router.store import Transaction
 from router.store.values import CheckRun
+from tests.store.conftest import Backend
 
 START = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
@@ -19,8 +19,8 @@ def run(check_id: str, minute: int, status: str) -> CheckRun:
 
 
 async def test_the_trail_is_bounded_per_check_and_the_status_keeps_its_since(
-        tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "router.db")
+        backend: Backend) -> None:
+    store = await backend.open()
     try:
         statuses = ["ok", "critical", "critical", "critical", "ok", "ok"]
         for minute, status in enumerate(statuses):

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from router.alerts.model import Alert, Severity, Silence, SilenceMatcher, TimelineEntry
-from router.store import Store, Transaction
+from router.store import Transaction, interface
+from tests.store.conftest import Backend
 from tests.store.test_timeline_rows import NOW, an_incident
 
 ENTRIES = [TimelineEntry(at=NOW + timedelta(seconds=second), actor="router", action="notified",
@@ -22,8 +22,8 @@ def alert(number: int) -> Alert:
                  labels={"host": f"db{number}"})
 
 
-async def stocked(path: Path) -> Store:
-    store = await Store.open(path)
+async def stocked(backend: Backend) -> interface.Store:
+    store = await backend.open()
 
     def work(transaction: Transaction) -> None:
         transaction.save_incident(an_incident(), {"abc"})
@@ -37,8 +37,8 @@ async def stocked(path: Path) -> Store:
     return store
 
 
-async def test_a_limited_detail_holds_the_newest_and_counts_the_rest(tmp_path: Path) -> None:
-    store = await stocked(tmp_path / "router.db")
+async def test_a_limited_detail_holds_the_newest_and_counts_the_rest(backend: Backend) -> None:
+    store = await stocked(backend)
     detail = await store.read(lambda reader: reader.detail(1, limit=100))
     await store.close()
     assert detail is not None
@@ -49,8 +49,8 @@ async def test_a_limited_detail_holds_the_newest_and_counts_the_rest(tmp_path: P
     assert detail.alerts_omitted == 200
 
 
-async def test_a_limited_detail_cuts_inside_a_shared_row(tmp_path: Path) -> None:
-    store = await stocked(tmp_path / "router.db")
+async def test_a_limited_detail_cuts_inside_a_shared_row(backend: Backend) -> None:
+    store = await stocked(backend)
     detail = await store.read(lambda reader: reader.detail(1, limit=1_500))
     await store.close()
     assert detail is not None
@@ -58,8 +58,8 @@ async def test_a_limited_detail_cuts_inside_a_shared_row(tmp_path: Path) -> None
     assert detail.timeline_omitted == 3_500
 
 
-async def test_without_a_limit_the_detail_holds_everything(tmp_path: Path) -> None:
-    store = await stocked(tmp_path / "router.db")
+async def test_without_a_limit_the_detail_holds_everything(backend: Backend) -> None:
+    store = await stocked(backend)
     detail = await store.read(lambda reader: reader.detail(1))
     await store.close()
     assert detail is not None
@@ -74,8 +74,8 @@ def a_silence(number: int, ends_at: datetime) -> Silence:
                    created_by="ann")
 
 
-async def test_expired_silences_are_read_newest_first_up_to_a_limit(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "router.db")
+async def test_expired_silences_are_read_newest_first_up_to_a_limit(backend: Backend) -> None:
+    store = await backend.open()
 
     def work(transaction: Transaction) -> None:
         for number in range(5_000):  # ended a minute apart, the last a minute ago

@@ -1,6 +1,9 @@
 """The state directory's modes and admin token (store/files.py, Store.open): new files are
 private, existing ones that other users may read are tightened with a log line, and a mode
-the operator narrowed to a group (0640, 0750) is left alone."""
+the operator narrowed to a group (0640, 0750) is left alone.
+
+SQLite only: files and their modes.
+"""
 
 from __future__ import annotations
 

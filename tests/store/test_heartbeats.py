@@ -4,11 +4,8 @@ heartbeat's timer, the migration, and the views as the interface's Protocols."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from router.store import DATABASE_NAME, Reader, Store, Transaction, interface
 from router.store.heartbeats import TIMER_PREFIX
@@ -18,14 +15,7 @@ from router.store.values import HeartbeatRecord
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / DATABASE_NAME)
-    yield opened
-    await opened.close()
-
-
-async def test_a_heartbeat_round_trips_with_its_timer_as_deadline(store: Store) -> None:
+async def test_a_heartbeat_round_trips_with_its_timer_as_deadline(store: interface.Store) -> None:
     record = HeartbeatRecord(id="backup", state="up", watched_since=NOW,
                              last_ping_at=NOW + timedelta(minutes=1), last_signal="failure",
                              last_exit_code=3, last_message="disk full ü",
@@ -55,7 +45,7 @@ async def test_a_heartbeat_round_trips_with_its_timer_as_deadline(store: Store) 
         ("backup", "missed", 3, None)]
 
 
-async def test_the_views_are_the_interface_s_protocols(store: Store) -> None:
+async def test_the_views_are_the_interface_s_protocols(store: interface.Store) -> None:
     def views(reader: Reader) -> object:
         return reader.heartbeats
 
@@ -66,7 +56,11 @@ async def test_the_views_are_the_interface_s_protocols(store: Store) -> None:
     assert isinstance(written, interface.HeartbeatsWriter)
 
 
-async def test_the_table_comes_with_the_newest_migration(store: Store) -> None:
+async def test_the_table_comes_with_the_newest_migration(tmp_path: Path) -> None:
+    """SQLite's schema (PRAGMAs): the PostgreSQL store's migrations are tests/store/
+    test_postgres.py's."""
+    store = await Store.open(tmp_path / DATABASE_NAME)
+
     def version(reader: Reader) -> tuple[int, list[str]]:
         number = reader.connection.execute("PRAGMA user_version").fetchone()[0]
         columns = [row[1] for row in reader.connection.execute(
@@ -74,5 +68,6 @@ async def test_the_table_comes_with_the_newest_migration(store: Store) -> None:
         return number, columns
 
     number, columns = await store.read(version)
+    await store.close()
     assert number == len(MIGRATIONS)
     assert columns[:3] == ["id", "state", "watched_since"]

@@ -1,6 +1,9 @@
 """The export's read of the `alerts` table (router/store/history.py) beside a writer, on a
 real SQLite store in WAL mode: it reads in batches, each its own short read transaction, so a
-slow consumer never stops the daemon checkpointing its WAL, and no row is lost or doubled."""
+slow consumer never stops the daemon checkpointing its WAL, and no row is lost or doubled.
+
+SQLite only: the export reads a store file.
+"""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from router.store import DATABASE_NAME, Store, interface
-from router.store.sqlite import conforms
+from router.store import interface, postgres, sqlite
+from tests.store.conftest import Backend
 
 ROUTER = Path(__file__).resolve().parent.parent.parent / "router"
 
@@ -35,10 +35,12 @@ def test_no_module_outside_the_store_touches_a_connection() -> None:
     assert found == [], "go through reader.outbox, transaction.overrides, ... instead"
 
 
-async def test_the_sqlite_classes_are_the_interface_s_protocols(tmp_path: Path) -> None:
-    """mypy checks the signatures (`sqlite.conforms`, in `make lint`); this checks, on a real
-    store, that every member the Protocols name is there, views included."""
-    store = await Store.open(tmp_path / DATABASE_NAME)
+async def test_both_backends_classes_are_the_interface_s_protocols(backend: Backend) -> None:
+    """mypy checks the signatures (`sqlite.conforms`, `postgres.conforms`, in `make lint`);
+    this checks, on a real store of each backend, that every member the Protocols name is
+    there, views included."""
+    store = await backend.open()
+    conforms = postgres.conforms if backend.name == "postgresql" else sqlite.conforms
     try:
         assert isinstance(store, interface.Store)
 
@@ -48,7 +50,8 @@ async def test_the_sqlite_classes_are_the_interface_s_protocols(tmp_path: Path) 
 
         read = await store.read(views)
         written = await store.write(views)
-        assert conforms(store, *read[:1], *written[:1]) == (store, read[0], written[0])
+        assert conforms(store, *read[:1], *written[:1]) == (  # type: ignore[arg-type]
+            store, read[0], written[0])
     finally:
         await store.close()
     assert [isinstance(view, protocol) for view, protocol in zip(read[1:], READS, strict=True)] \

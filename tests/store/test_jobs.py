@@ -1,25 +1,25 @@
-"""The store's jobs view (store/jobs.py) on a real SQLite file: runs written again as they
+"""The store's jobs view (store/jobs.py) on both backends: runs written again as they
 move on, and each job's runs beyond its newest RUNS_KEPT removed when one ends."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from router.config.model import Job
-from router.store import DATABASE_NAME, Store, Transaction
+from router.store import Transaction
 from router.store import jobs as store_jobs
 from router.store.values import JobRun
+from tests.store.conftest import Backend
 
 START = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
 
 
-async def test_each_job_keeps_its_newest_runs(tmp_path: Path,
+async def test_each_job_keeps_its_newest_runs(backend: Backend,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_jobs, "RUNS_KEPT", 3)
-    store = await Store.open(tmp_path / DATABASE_NAME)
+    store = await backend.open()
     try:
         def work(transaction: Transaction) -> None:
             for number in range(5):
@@ -42,9 +42,9 @@ async def test_each_job_keeps_its_newest_runs(tmp_path: Path,
     assert len(other) == 5  # no run of its ended
 
 
-async def test_a_job_page_reads_its_bound_of_jobs_by_id_and_counts_all(tmp_path: Path
+async def test_a_job_page_reads_its_bound_of_jobs_by_id_and_counts_all(backend: Backend
                                                                        ) -> None:
-    store = await Store.open(tmp_path / DATABASE_NAME)
+    store = await backend.open()
 
     def work(transaction: Transaction) -> None:
         for number in range(5_000):

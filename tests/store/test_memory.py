@@ -2,7 +2,10 @@
 transactions (open incidents, the incident counter, recent alert rows) answers exactly as the
 database would after everything that may change the database behind it: a unit or a whole
 transaction rolled back, another connection's commit (a CLI in another process), a statement
-written by hand. Real SQLite files; the full disk through tests.fakes.full_disk."""
+written by hand. Real SQLite files; the full disk through tests.fakes.full_disk.
+
+SQLite only: PostgreSQL's store keeps no memory (docs/ha.md).
+"""
 
 from __future__ import annotations
 

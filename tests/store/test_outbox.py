@@ -8,16 +8,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from router.alerts.model import Incident, IncidentState, Notification, Severity
-from router.store import Reader, Store, Transaction, outbox
+from router.store import Reader, Store, Transaction, interface, outbox
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 async def test_an_acknowledge_decided_at_the_same_instant_waits_for_its_trigger(
-        tmp_path: Path) -> None:
+        store: interface.Store) -> None:
     """A trigger and its acknowledge can carry the same time (one commit, or a clock that did
     not move between them); the one written first goes first, whatever the ids sort as."""
-    store = await Store.open(tmp_path / "state.db")
     trigger = Notification(id="ffff", incident_number=1, channel="pd", target="channel:pd",
                            address="", event="trigger", created_at=NOW)
     acknowledge = dataclasses.replace(trigger, id="0000", event="acknowledge")
@@ -49,7 +48,8 @@ def _plan(connection: sqlite3.Connection, query: str, parameters: tuple[object, 
 async def test_the_due_query_reads_only_its_own_channel(tmp_path: Path) -> None:
     """One channel's backlog must not cost another channel's pass anything (issue 13 item 5):
     the due query seeks the channel's pending rows by (channel, due_at), and the ordering
-    subquery and `record`'s follow-up look up one incident, channel and target."""
+    subquery and `record`'s follow-up look up one incident, channel and target. (SQLite's
+    query plan: SQLite only.)"""
     store = await Store.open(tmp_path / "state.db")
 
     def plans(reader: Reader) -> tuple[str, str]:
@@ -69,7 +69,8 @@ async def test_the_due_query_reads_only_its_own_channel(tmp_path: Path) -> None:
 
 
 async def test_a_backlog_on_one_channel_is_never_visited_for_another(tmp_path: Path) -> None:
-    """The same, counted: the healthy channel's pass steps through its own rows only."""
+    """The same, counted: the healthy channel's pass steps through its own rows only
+    (SQLite's progress handler: SQLite only)."""
     store = await Store.open(tmp_path / "state.db")
 
     def work(transaction: Transaction) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,9 +13,11 @@ import pytest
 
 from router.config.model import Override
 from router.errors import StoreError
-from router.store import DATABASE_NAME, Reader, Store, Transaction
+from router.store import DATABASE_NAME, Reader, Transaction, sqlite
 from router.store import overrides as stored
+from router.store.interface import Store
 from router.store.overrides import RUN_TIME_ORDER, RotaOverride
+from tests.store.conftest import Backend
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -28,13 +29,6 @@ def an_override(override_id: str, start: datetime, end: datetime, *, rota: str =
     return RotaOverride(id=override_id, rota=rota, person=person, replaces=replaces,
                         start=start, end=end, reason="covering", created_by="alice",
                         created_at=created_at)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / DATABASE_NAME)
-    yield opened
-    await opened.close()
 
 
 async def insert(store: Store, *overrides: RotaOverride) -> None:
@@ -51,11 +45,11 @@ async def listed(store: Store, *, rota: str | None = None,
 
 
 async def test_an_override_survives_reopening_the_store_as_it_was_written(
-        store: Store, tmp_path: Path) -> None:
+        store: Store, backend: Backend) -> None:
     written = an_override("OVR-00000001", NOW + HOUR, NOW + 9 * HOUR, replaces="ann")
     await insert(store, written)
     await store.close()
-    reopened = await Store.open(tmp_path / DATABASE_NAME)
+    reopened = await backend.open()
     try:
         found = await reopened.read(lambda reader: reader.overrides.get("OVR-00000001"))
     finally:
@@ -68,7 +62,8 @@ async def test_a_duplicate_id_is_a_store_error_and_the_first_override_stays(
         store: Store) -> None:
     first = an_override("OVR-00000001", NOW + HOUR, NOW + 2 * HOUR)
     await insert(store, first)
-    with pytest.raises(StoreError, match=r"UNIQUE constraint failed: overrides\.id"):
+    with pytest.raises(StoreError, match=r"UNIQUE constraint failed: overrides\.id|"
+                       r"duplicate key value violates unique constraint \"overrides_pkey\""):
         await insert(store, an_override("OVR-00000001", NOW, NOW + HOUR, person="erin"))
     assert await store.read(lambda reader: reader.overrides.get("OVR-00000001")) == first
 
@@ -148,8 +143,10 @@ def test_an_override_removed_before_it_began_never_applies() -> None:
     assert applied.start == applied.end == NOW + HOUR  # empty: core.oncall skips it
 
 
-async def test_data_version_moves_for_another_connections_commit_only(
-        store: Store, tmp_path: Path) -> None:
+async def test_data_version_moves_for_another_connections_commit_only(tmp_path: Path) -> None:
+    """SQLite's PRAGMA data_version; PostgreSQL's counter moves for every commit that wrote
+    overrides (tests/store/test_postgres.py)."""
+    store = await sqlite.Store.open(tmp_path / DATABASE_NAME)
     def version(transaction: Transaction) -> int:
         return transaction.overrides.data_version()
 
@@ -162,6 +159,7 @@ async def test_data_version_moves_for_another_connections_commit_only(
                       (NOW.timestamp(),))
     other.close()
     assert await store.write(version) != first
+    await store.close()
 
 
 async def test_a_listing_with_last_reads_only_the_last_to_start_and_counts_all(

@@ -2,7 +2,10 @@
 incident and the silences in force from the store's memory, never loading anything, and a
 unit finds out whether what was seen is still so after each thing that may change it: a
 unit that saved the incident, a silence added or ended, another connection's commit, a
-statement by hand. Real SQLite files."""
+statement by hand. Real SQLite files.
+
+SQLite only: the store's memory is SQLite's (on PostgreSQL `peek` answers None).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The SQLite store: migrations, durability across reopen, group commit, unit isolation."""
+"""The store on both backends: durability across reopen, group commit, unit isolation; and
+SQLite's migrations."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import trio.lowlevel
 
 from router.alerts.model import Incident, IncidentState, Severity, TimelineEntry
 from router.errors import StoreError, StoreUnavailable
-from router.store import Store, Transaction
+from router.store import Store, Transaction, interface
 from router.store.migrations import MIGRATIONS
+from tests.store.conftest import Backend
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -28,6 +30,7 @@ def an_incident(number: int, dedup_key: str = "key") -> Incident:
 
 
 async def test_a_new_store_is_migrated_to_the_newest_version(tmp_path: Path) -> None:
+    """SQLite's file (user_version, WAL); PostgreSQL's: tests/store/test_postgres.py."""
     store = await Store.open(tmp_path / "state.db")
     await store.close()
     connection = sqlite3.connect(tmp_path / "state.db")
@@ -36,6 +39,7 @@ async def test_a_new_store_is_migrated_to_the_newest_version(tmp_path: Path) -> 
 
 
 async def test_a_store_from_a_newer_router_is_refused(tmp_path: Path) -> None:
+    """SQLite's user_version; PostgreSQL's: tests/store/test_postgres.py."""
     connection = sqlite3.connect(tmp_path / "state.db")
     connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     connection.close()
@@ -43,8 +47,8 @@ async def test_a_store_from_a_newer_router_is_refused(tmp_path: Path) -> None:
         await Store.open(tmp_path / "state.db")
 
 
-async def test_committed_writes_survive_reopening(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "state.db")
+async def test_committed_writes_survive_reopening(backend: Backend) -> None:
+    store = await backend.open()
 
     def work(transaction: Transaction) -> int:
         number = transaction.next_incident_number()
@@ -52,21 +56,20 @@ async def test_committed_writes_survive_reopening(tmp_path: Path) -> None:
         transaction.add_timeline(number, [TimelineEntry(at=NOW, actor="me", action="opened")])
         return number
 
-    assert await store.write(work) == 1
+    number = await store.write(work)
     await store.close()
-    reopened = await Store.open(tmp_path / "state.db")
-    detail = await reopened.read(lambda reader: reader.detail(1))
+    reopened = await backend.open()
+    detail = await reopened.read(lambda reader: reader.detail(number))
     assert detail is not None
-    assert detail.incident == an_incident(1)
+    assert detail.incident == an_incident(number)
     assert [entry.action for entry in detail.timeline] == ["opened"]
     found = await reopened.read(lambda reader: reader.open_incident("key"))
-    assert found == (an_incident(1), frozenset({"abc"}))
+    assert found == (an_incident(number), frozenset({"abc"}))
     await reopened.close()
 
 
 async def test_concurrent_writes_share_commits_and_a_failing_unit_rolls_back_alone(
-        tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "state.db")
+        store: interface.Store) -> None:
     results: dict[int, object] = {}
 
     async def write(index: int) -> None:
@@ -94,26 +97,24 @@ async def test_concurrent_writes_share_commits_and_a_failing_unit_rolls_back_alo
     await store.close()
 
 
-async def test_only_one_open_incident_per_dedup_key(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "state.db")
+async def test_only_one_open_incident_per_dedup_key(store: interface.Store) -> None:
 
     def two_open(transaction: Transaction) -> None:
         transaction.save_incident(an_incident(1), ())
         transaction.save_incident(an_incident(2), ())
 
-    with pytest.raises(StoreError, match="UNIQUE constraint failed") as raised:
+    with pytest.raises(StoreError, match=r"(?i)unique") as raised:
         await store.write(two_open)
     assert not isinstance(raised.value, StoreUnavailable)
-    assert isinstance(raised.value.__cause__, sqlite3.IntegrityError)  # kept for the log
+    assert raised.value.__cause__ is not None  # the database's own, kept for the log
     assert await store.read(lambda reader: reader.incidents()) == []
     await store.close()
 
 
-async def test_cancelled_writers_never_strand_the_others(tmp_path: Path) -> None:
+async def test_cancelled_writers_never_strand_the_others(store: interface.Store) -> None:
     """Writers cancelled at random points (waiting, leading, committing): every writer that
     was not cancelled gets its answer and its row; a cancelled one may or may not be
     written (at least once once a commit holds it), and nobody waits forever."""
-    store = await Store.open(tmp_path / "state.db")
     randomness = random.Random(7)
     answered: list[str] = []
 
@@ -147,10 +148,9 @@ async def test_cancelled_writers_never_strand_the_others(tmp_path: Path) -> None
     await store.close()
 
 
-async def test_incidents_by_severity_a_page_at_a_time(tmp_path: Path) -> None:
+async def test_incidents_by_severity_a_page_at_a_time(store: interface.Store) -> None:
     """The web interface's incidents table: a severity filter and pages, in the query (not
     by reading every open incident and filtering them in Python)."""
-    store = await Store.open(tmp_path / "state.db")
     severities = tuple(Severity)
 
     def open_twelve(transaction: Transaction) -> None:

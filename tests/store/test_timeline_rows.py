@@ -1,5 +1,8 @@
 """The timeline's entries of one call share one row (migration 8), and rows written before
-it stay readable: what the detail view and retention see is entries, not rows."""
+it stay readable: what the detail view and retention see is entries, not rows.
+
+SQLite only: a state directory written before migration 8.
+"""
 
 from __future__ import annotations
 

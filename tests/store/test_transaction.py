@@ -6,9 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 import trio
 import trio.testing
 
@@ -22,7 +20,9 @@ from router.alerts.model import (
     SilenceMatcher,
     TimelineEntry,
 )
-from router.store import Store, Transaction
+from router.store import Transaction
+from router.store.interface import Store
+from tests.store.conftest import Backend
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -45,11 +45,6 @@ def a_silence(silence_id: str, starts_at: datetime, ends_at: datetime) -> Silenc
                    starts_at=starts_at, ends_at=ends_at, reason="maintenance")
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> Store:
-    return await Store.open(tmp_path / "state.db")
-
-
 async def test_rows_held_back_are_seen_by_every_query_of_the_same_unit(store: Store) -> None:
     def work(transaction: Transaction) -> tuple[list[str], int]:
         number = transaction.next_incident_number()
@@ -68,7 +63,8 @@ async def test_rows_held_back_are_seen_by_every_query_of_the_same_unit(store: St
 
 
 async def test_a_failing_unit_leaves_no_rows_and_no_number_in_a_shared_commit(
-        store: Store) -> None:
+        store: Store, backend: Backend) -> None:
+    """On PostgreSQL the numbers come from a sequence: a failed unit's is a gap."""
     outcomes: dict[int, object] = {}
 
     async def write(index: int) -> None:
@@ -90,7 +86,10 @@ async def test_a_failing_unit_leaves_no_rows_and_no_number_in_a_shared_commit(
         for index in range(20):
             nursery.start_soon(write, index)
     numbers = sorted(value for value in outcomes.values() if isinstance(value, int))
-    assert numbers == list(range(1, 16))  # failed units gave their numbers back
+    if backend.name == "sqlite":
+        assert numbers == list(range(1, 16))  # failed units gave their numbers back
+    else:
+        assert len(set(numbers)) == 15
     assert store.commits < 20
 
     def count(reader: Transaction, table: str) -> int:
@@ -98,7 +97,8 @@ async def test_a_failing_unit_leaves_no_rows_and_no_number_in_a_shared_commit(
 
     for table in ("incidents", "alerts", "outbox"):
         assert await store.write(lambda transaction, table=table: count(transaction, table)) == 15
-    assert await store.write(lambda transaction: transaction.next_incident_number()) == 16
+    following = await store.write(lambda transaction: transaction.next_incident_number())
+    assert following == 16 if backend.name == "sqlite" else following > max(numbers)
     await store.close()
 
 

@@ -1,7 +1,11 @@
 """A store that cannot write (a full disk): writes raise StoreUnavailable with SQLite's words,
 `unavailable` and `check_writable` say so until a write succeeds again, and the log gets one
 line per cause every ten seconds, with the count of what it left out. Real SQLite files; the
-commits fail through tests.fakes.full_disk; trio's MockClock for the ten seconds."""
+commits fail through tests.fakes.full_disk; trio's MockClock for the ten seconds.
+
+SQLite only (full disk, SQLite's words); PostgreSQL's unavailable
+server: tests/store/test_postgres.py.
+"""
 
 from __future__ import annotations
 

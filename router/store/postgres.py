@@ -1,0 +1,315 @@
+"""The store on PostgreSQL (room: store; imports config.model, alerts.model, errors; issue 18,
+D3): store/interface.py's `Store` for several routers on one database.
+
+It behaves as store/sqlite.py's: writes are group-committed (units queued while a commit runs
+share the next transaction, each in its own SAVEPOINT, so a failing unit rolls back alone),
+reads run on a connection of their own, and every database call runs in a worker thread
+(`trio.to_thread.run_sync`), through psycopg 3's connection pool. The query modules are the
+SQLite store's, through store/postgres_wire.py's connection. What differs:
+- no memory between transactions (other nodes commit): `peek` and `peek_absent` answer None,
+  and a unit reads the open incident and the silences from the database
+  (store/postgres_writes.py); incident numbers come from a sequence, with gaps;
+- two nodes opening an incident for the same new dedup key at the same instant: the second
+  insert breaks the unique index `incidents_open_key` once the first commits; the store runs
+  that unit again, once, from its savepoint, where (READ COMMITTED) it reads the first one's
+  incident and attaches to it; a unit PostgreSQL picked to break a deadlock runs again too;
+- a server that is down or a connection lost is `StoreUnavailable` (ingest answers 503), and
+  the pool makes new connections by itself once the server is back (each is checked as it
+  is taken, so a connection the restart broke is replaced, not used);
+- `checkpoint` and `vacuum` do nothing: the server checkpoints, autovacuum reclaims.
+Isolation is PostgreSQL's default, READ COMMITTED; `synchronous_commit` is the server's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol, TypeVar, cast
+
+import psycopg
+import trio
+from psycopg import errors
+from psycopg_pool import ConnectionPool
+
+from router.errors import StoreError, StoreUnavailable
+from router.store import interface, migrations
+from router.store.health import FailureLog
+from router.store.postgres_wire import Connection, configure
+from router.store.postgres_writes import Transaction
+from router.store.records import Reader, from_seconds
+from router.store.sqlite import PROBE_EVERY, _Batch, _probe, _Unit
+from router.store.values import Peek
+
+T = TypeVar("T")
+UNITS_PER_COMMIT = 50
+"""At most this many units share a transaction (the rest wait for the next): each unit that
+writes is a subtransaction, and past 64 in one transaction PostgreSQL's snapshots overflow
+its per-backend cache and every other session's reads slow down."""
+DEADLOCK_PAUSE = 0.05
+"""Seconds a unit PostgreSQL failed to break a deadlock waits before it runs again."""
+RACE = "incidents_open_key"
+"""The unique index a unit breaks when another node opened the same incident first."""
+_MIGRATING = 0x726F75746572  # the advisory lock key of migrations ("router")
+
+
+class Store:
+    def __init__(self, pool: ConnectionPool[Any], readers: int, wait: float) -> None:
+        self._pool = pool
+        self._wait = wait
+        self._write_limiter = trio.CapacityLimiter(1)
+        self._read_limiter = trio.CapacityLimiter(readers)
+        self._queue: list[_Unit[Any]] = []
+        self._committing = False
+        self._batch = _Batch()
+        self._timers_set: float | None = None
+        self.commits = 0
+        self.unavailable: StoreUnavailable | None = None
+        """Why the last write failed, while the store cannot write; None once one succeeds."""
+        self._failures = FailureLog()
+        self._probed_at = -float("inf")
+
+    @classmethod
+    async def open(cls, url: str, *, readers: int = 2, wait: float = 5.0) -> Store:
+        """Connect to the database at `url` (a libpq URL or connection string) and bring its
+        schema to the newest version. `readers`: reads that may run at once; `wait`:
+        seconds a call waits for a connection before it is StoreUnavailable."""
+        pool: ConnectionPool[Any] = ConnectionPool(
+            url, min_size=1, max_size=readers + 2, open=False, timeout=wait,
+            kwargs={"autocommit": True}, configure=configure,
+            check=ConnectionPool.check_connection, name="router-store")
+
+        def connect() -> Store:
+            pool.open(wait=True, timeout=wait)
+            with pool.connection() as raw:
+                migrate(Connection(raw))
+            return cls(pool, readers, wait)
+        try:
+            return await trio.to_thread.run_sync(connect)
+        except BaseException as error:
+            with trio.CancelScope(shield=True):  # its threads stop even when cancelled
+                await trio.to_thread.run_sync(pool.close)
+            failure = _unavailable(error)
+            if failure is not None:
+                raise failure from error
+            if isinstance(error, psycopg.Error):
+                raise StoreError(str(error)) from error
+            raise
+
+    async def close(self) -> None:
+        async with self._write_limiter:
+            await trio.to_thread.run_sync(self._pool.close)
+
+    async def read(self, query: Callable[[interface.Reader], T]) -> T:
+        """Run `query` on a connection of its own (each statement sees what was committed
+        when it began, as on SQLite's reader outside a transaction)."""
+        def run() -> T:
+            with self._pool.connection() as raw:
+                return query(Reader(cast(sqlite3.Connection, Connection(raw))))
+        try:
+            return await trio.to_thread.run_sync(run, limiter=self._read_limiter)
+        except (psycopg.Error, StoreUnavailable) as error:
+            failure = _unavailable(error)
+            if failure is None:
+                raise StoreError(str(error)) from error
+            self._failures.failed(failure, "read")
+            raise failure from error
+
+    async def write(self, work: Callable[[interface.Transaction], T]) -> T:
+        """As sqlite.Store.write: returns once the transaction committed; what `work` raised
+        (its writes undone, others' kept), StoreError for a rule of the data it broke,
+        StoreUnavailable when the server is down or the connection was lost."""
+        unit: _Unit[T] = _Unit(work)
+        self._queue.append(unit)
+        try:
+            while not unit.done:
+                if self._committing:
+                    await self._batch.finished.wait()
+                    continue
+                await self._commit_queued()
+        except BaseException:
+            if unit in self._queue:
+                self._queue.remove(unit)
+            raise
+        if unit.error is not None:
+            failure = _unavailable(unit.error)
+            if failure is None and isinstance(unit.error, psycopg.Error):
+                raise StoreError(str(unit.error)) from unit.error
+            if failure is None:
+                raise unit.error
+            self.unavailable = failure
+            self._failures.failed(failure, "write")
+            raise failure from unit.error
+        if self.unavailable is not None:
+            self.unavailable = None
+            self._failures.recovered()
+        return unit.result  # type: ignore[no-any-return]
+
+    async def check_writable(self) -> StoreUnavailable | None:
+        """As sqlite.Store.check_writable: a test write now and then while writes fail."""
+        if self.unavailable is None:
+            return None
+        if trio.current_time() - self._probed_at >= PROBE_EVERY:
+            self._probed_at = trio.current_time()
+            with contextlib.suppress(StoreUnavailable):
+                await self.write(_probe)
+        return self.unavailable
+
+    async def checkpoint(self) -> bool:
+        """Nothing to do: the server checkpoints its WAL itself."""
+        return True
+
+    async def vacuum(self) -> None:
+        """Nothing to do: autovacuum makes dead rows' space reusable by itself."""
+
+    def peek(self, dedup_key: str, now: datetime) -> Peek | None:
+        """None: the store holds nothing in memory (other nodes commit)."""
+        return None
+
+    def peek_absent(self, dedup_key: str, now: datetime) -> Peek | None:
+        """None: the store holds nothing in memory (other nodes commit)."""
+        return None
+
+    def take_timers_set(self) -> datetime | None:
+        """The earliest deadline that this node's commits set since the last call."""
+        earliest, self._timers_set = self._timers_set, None
+        return from_seconds(earliest)
+
+    async def _commit_queued(self) -> None:
+        self._committing = True
+        batch, self._queue = self._queue[:UNITS_PER_COMMIT], self._queue[UNITS_PER_COMMIT:]
+        finished = self._batch
+        try:
+            earliest = await trio.to_thread.run_sync(self._commit, batch,
+                                                     limiter=self._write_limiter)
+            if earliest is not None and (self._timers_set is None
+                                         or earliest < self._timers_set):
+                self._timers_set = earliest
+        finally:
+            self._queue[:0] = [waiting for waiting in batch if not waiting.done]
+            self._committing = False
+            self._batch = _Batch()
+            finished.finished.set()
+
+    def _commit(self, units: list[_Unit[Any]]) -> float | None:
+        """Run the units in one transaction; the earliest deadline they set, if any."""
+        try:
+            with self._pool.connection() as raw:
+                return self._run(Connection(raw), units)
+        except BaseException as error:  # no connection, or the transaction failed: every unit
+            for unit in units:
+                unit.error = unit.error or error
+            if not isinstance(error, psycopg.Error):
+                raise
+            return None
+        finally:
+            for unit in units:
+                unit.done = True
+
+    def _run(self, connection: Connection, units: list[_Unit[Any]]) -> float | None:
+        transaction = Transaction(connection)
+        try:
+            # One round trip between two units: the savepoint of one released and the next
+            # one's set; the commit releases the last.
+            connection.script("BEGIN; SAVEPOINT unit")
+            for index, unit in enumerate(units):
+                if index:
+                    connection.script("RELEASE SAVEPOINT unit; SAVEPOINT unit")
+                _run_unit(connection, transaction, unit)
+            transaction.finish()
+            connection.script("COMMIT")
+            self.commits += 1
+            return transaction.earliest_timer_set
+        except BaseException:
+            transaction.lost()
+            if not connection.raw.closed:
+                with contextlib.suppress(psycopg.Error):
+                    connection.script("ROLLBACK")
+            raise
+
+
+def _run_unit(connection: Connection, transaction: Transaction, unit: _Unit[Any]) -> None:
+    """Run one unit in the savepoint set for it, once more if it lost a race to another
+    node (`_lost_race`; a rollback to a savepoint keeps it)."""
+    for attempt in (1, 2):
+        try:
+            unit.result = unit.work(transaction)
+            transaction.flush()
+            unit.error = None
+            return
+        except Exception as error:  # the unit's own failure: undo only its writes
+            try:
+                connection.script("ROLLBACK TO SAVEPOINT unit")
+            except psycopg.Error:
+                raise error from None
+            transaction.forget()
+            unit.error = error
+            if attempt == 2 or not _lost_race(error):
+                return
+            if isinstance(error, errors.DeadlockDetected):
+                # The other transaction waits for the locks this unit just gave up: let it
+                # take them before this unit asks again, or the two may cross again.
+                time.sleep(DEADLOCK_PAUSE)
+
+
+def _lost_race(error: BaseException) -> bool:
+    """Whether another node's transaction made the unit fail, so that running it again may
+    succeed: it opened the same incident first, or PostgreSQL chose this unit to break a
+    deadlock between the two (rolling back to the savepoint gave up the unit's locks)."""
+    return isinstance(error, errors.DeadlockDetected) or (
+        isinstance(error, errors.UniqueViolation) and error.diag.constraint_name == RACE)
+
+
+def _unavailable(error: BaseException) -> StoreUnavailable | None:
+    """The StoreUnavailable `error` amounts to: a server that is down or that cannot be
+    reached, a connection lost (the pool replaces it), no connection free in time."""
+    if isinstance(error, StoreUnavailable):
+        return error
+    if isinstance(error, errors.ProgramLimitExceeded):  # the data's fault (too big a row)
+        return None
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return StoreUnavailable(str(error).strip().splitlines()[0] if str(error)
+                                else type(error).__name__)
+    return None
+
+
+class _Scripted(Protocol):
+    def execute(self, sql: str, parameters: tuple[object, ...] = ...) -> Any: ...
+    def script(self, sql: str) -> None: ...
+
+
+def migrate(connection: _Scripted) -> int:
+    """Bring the database to the newest version (store/migrations.py's list) in one
+    transaction (PostgreSQL's DDL is transactional), under an advisory lock: nodes starting
+    together migrate once. The version is the `schema_version` table's.
+
+    Raises:
+        StoreError: the database was written by a newer router than this one.
+    """
+    connection.script("BEGIN")
+    try:
+        connection.script(f"SELECT pg_advisory_xact_lock({_MIGRATING})")
+        connection.script("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        version = int(connection.execute(
+            "SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
+        newest = migrations.MIGRATIONS
+        migrations.check_version(version)
+        for entry in newest[version:]:
+            connection.script(migrations.postgresql_of(entry))
+        if version < len(newest):
+            connection.execute("DELETE FROM schema_version")
+            connection.execute("INSERT INTO schema_version VALUES (?)", (len(newest),))
+        connection.script("COMMIT")
+    except BaseException:
+        with contextlib.suppress(psycopg.Error):
+            connection.script("ROLLBACK")
+        raise
+    return len(newest)
+
+
+def conforms(store: Store, reader: Reader, transaction: Transaction
+             ) -> tuple[interface.Store, interface.Reader, interface.Transaction]:
+    """The PostgreSQL classes as the interface's Protocols: mypy checks each assignment."""
+    return store, reader, transaction
