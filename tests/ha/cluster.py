@@ -49,18 +49,18 @@ ANN = "+4915100000001"
 BOB = "+4915100000002"
 
 
-def config(*, pager: str, pagerduty: str, delay: str = "1h", comment: str = "") -> str:
+def config(*, pager: str, pagerduty: str, delay: str = "1h", comment: str = "",
+           lease: float | None = LEASE) -> str:
     """A complete config: every alert goes to service `api`, whose own channel is PagerDuty
     (one trigger per incident); Ann is on call and paged through the webhook `pager`, Bob is
     the second level `delay` later. `comment` changes the file, not the behaviour (another
-    config revision)."""
+    config revision). `lease`: the outbox claims' lease in seconds, None for the default."""
+    delivery = f"  delivery:\n    lease: {lease:g}s\n" if lease is not None else ""
     return f"""\
 # {comment or "the cluster's config"}
 settings:
   timezone: UTC
-  delivery:
-    lease: {LEASE:g}s
-people:
+{delivery}people:
   - id: ann
     contact_methods: [{{type: phone, address: "{ANN}", channel: pager}}]
   - id: bob
