@@ -58,6 +58,7 @@ def test_kill_9_of_the_node_holding_due_timers_still_escalates(
                             f"{routers.logs()}")
     time.sleep(LEASE)  # a second escalation, if any, would come now
     escalations: dict[str, set[str]] = {}
+    lateness: list[float] = []
     late: dict[str, float] = {}
     early: dict[str, float] = {}
     for at, notification, body in pager.pages():
@@ -66,11 +67,13 @@ def test_kill_9_of_the_node_holding_due_timers_still_escalates(
         uid = body["incident"]["labels"]["uid"]
         escalations.setdefault(uid, set()).add(notification)
         after_deadline = at - (opened[uid] + DELAY)
+        lateness.append(after_deadline)
         if after_deadline > LEASE + POLL + SLACK:
             late[uid] = after_deadline
         if after_deadline < -1.0:
             early[uid] = after_deadline
-    print(f"killed {killed_at - first_due:+.2f} s from the first deadline; escalations "
+    print(f"killed {killed_at - first_due:+.2f} s from the first deadline; Bob paged "
+          f"{min(lateness):.1f} to {max(lateness):.1f} s after each deadline; escalations "
           f"{sorted(len(ids) for ids in escalations.values())}, late {late}, early {early}")
     assert {uid: len(ids) for uid, ids in escalations.items()} == dict.fromkeys(opened, 1)
     assert late == {} and early == {}, (late, early)
