@@ -242,6 +242,15 @@ StoreSetting = Literal["sqlite"] | DatabaseUrl
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeliverySettings:
+    """How the nodes sharing one store share its outbox (`settings.delivery`)."""
+
+    lease: timedelta = timedelta(seconds=60)
+    """How long a node's claim on the notifications it is sending holds: after it, another
+    node may send them (the node died). The window in which a page can be sent twice."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Daemon-wide settings; every default lives here and only here."""
 
@@ -270,6 +279,7 @@ class Settings:
     web: WebSettings = WebSettings()
     store: StoreSetting = "sqlite"
     """Where the state is kept; changing it at a reload takes effect at the next start."""
+    delivery: DeliverySettings = DeliverySettings()
     where: Where = NOWHERE
 
 
@@ -312,8 +322,8 @@ class TemplateText:
 class Delivery:
     """How patiently a channel delivers: at most `concurrency` requests at once, at most
     `rate` per second (None: unlimited; config/build/channels.py fills in the channel module's
-    DEFAULT_RATE when the config leaves it out), retried with backoff until `retry_for`
-    after the notification was written, then failed."""
+    DEFAULT_CONCURRENCY and DEFAULT_RATE when the config leaves them out), retried with
+    backoff until `retry_for` after the notification was written, then failed."""
 
     concurrency: int = 4
     rate: float | None = None

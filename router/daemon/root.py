@@ -139,7 +139,7 @@ async def run(options: Options, *, clock: Clock | None = None,
     transport = Transport()
     link_pages = LinkPages(engine, await trio.to_thread.run_sync(
         read_or_create_key, options.state_dir))
-    deliverer = Deliverer(store, clock, lambda: engine.config, transport,
+    deliverer = Deliverer(store, clock, lambda: engine.config, transport, node=options.node_id,
                           acknowledge_url=lambda channel, notification, incident:
                           link_pages.acknowledge_url(channel.type, notification.event,
                                                      incident.id))

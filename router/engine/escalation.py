@@ -6,7 +6,11 @@ a timer that falls due for it is held as its one "unmute" timer, and when that f
 nothing muting it any more the incident notifies as if new, from its current level.
 
 Each runs in ONE store unit of work; the timer is taken in the same transaction that acts on
-it, so a timer racing an acknowledgement has one outcome whatever the order.
+it, so a timer racing an acknowledgement has one outcome whatever the order, and two routers
+sharing one store that both find a timer due act on it once (the unit is the claim; the
+other finds it gone: "stale"). Every `take_timer` is so: here (escalate, retry, unacknowledge,
+unmute, and handoff through handoffs.fire), expiry.py, heartbeats.py (`timer_fired` and a
+late ping's `apply`) and jobs.py (docs/escalation.md "Timers on several routers").
 """
 
 from __future__ import annotations

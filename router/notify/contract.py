@@ -45,6 +45,12 @@ class Channel(Protocol[SettingsT, ResponseT]):
         ...
 
     @property
+    def DEFAULT_CONCURRENCY(self) -> int:
+        """Sends at once when the channel's `concurrency` is not set (config/build/channels.py
+        applies it)."""
+        ...
+
+    @property
     def DEFAULT_TIMEOUT(self) -> timedelta:
         """How long one send waits for the receiver when the settings do not say."""
         ...

@@ -4,11 +4,21 @@ notify, store, clock, errors).
 Each channel's queue and limits are a `Lane` (notify/lane.py); the results of sends are
 committed by the `Recorder` (notify/recorder.py), which also holds them through a full disk.
 
-One dispatcher task, started by the daemon, reads due notifications from the store channel by
-channel, a batch at a time (`BATCH`, kept in the channel's queue), and starts a task per free
-slot that sends page after page from that queue, within each channel's limits:
+One dispatcher task, started by the daemon, claims due notifications from the store channel
+by channel, a batch at a time (notify/lane.py `BATCH`, kept in the channel's queue), and
+starts a task per free slot that sends page after page from that queue, within each
+channel's limits:
+- it sends only what it claimed: a claim names this deliverer's node and holds for the
+  lease (`settings.delivery.lease`), so routers sharing one store never send one
+  notification together, unless one died after sending and before recording (then another
+  sends it again once the lease ran out: the repeat window). Recording the attempt ends the
+  claim; a stop releases what was claimed and not sent, a start every claim still under
+  the node's id. Only what a read found due is claimed (an idle look writes nothing); when
+  the store cannot write (a full disk) what the read found is sent unclaimed, as before
+  claims (store/claims.py);
 - `concurrency` sends at once and at most `rate` per second (Slack webhooks take about one a
-  second), so a slow or dead channel only ever holds its own slots: ingest and every other
+  second; the claim takes each send's instant from the channel's pace, which every node
+  shares), so a slow or dead channel only ever holds its own slots: ingest and every other
   channel go on. A slot is free again once the receiver answered: the results are committed
   by one recorder task, all those that arrived during the last commit in one unit, and
   meanwhile their notifications are not sent again (issue 15: a slot held until its own
@@ -51,7 +61,7 @@ import trio
 from router.alerts.model import Incident, IncidentState, Notification
 from router.clock import Clock
 from router.config.model import Channel, Config
-from router.errors import Outcome, StoreUnavailable
+from router.errors import Outcome, StoreError, StoreUnavailable
 from router.notify import CHANNELS
 from router.notify.lane import Lane
 from router.notify.recorder import Recorder, Result, backoff, log_attempt
@@ -68,9 +78,12 @@ logger = logging.getLogger(__name__)
 RESCAN = timedelta(seconds=5)
 """Look at the outbox at least this often even when nothing pokes the deliverer: a CLI
 command in another process writes follow-ups that no poke announces."""
-BATCH = 256
-"""Due notifications read at once for one channel (each read costs a thread hop and a
-query; a channel sends them `concurrency` at a time)."""
+LOCAL = "local"
+"""The node id of a router that shares its store with no other (`router run --node-id`)."""
+RELEASE_WITHIN = 5.0
+"""Seconds a stopping deliverer gives the store to release its unsent claims."""
+Wanted = tuple[str, int, frozenset[str], float | None]
+"""What a pass asks of one lane: (channel id, how many, ids to leave out, rate)."""
 STALE = 1.0
 """Seconds a channel's queue is trusted: then it is read again (an incident may have been
 resolved meanwhile), in one read for the batch rather than one per notification."""
@@ -82,8 +95,13 @@ class Deliverer:
     def __init__(self, store: Store, clock: Clock, config: Callable[[], Config],
                  transport: Transport, *, jitter: Callable[[], float] = random.random,
                  acknowledge_url: AcknowledgeUrl | None = None,
-                 rescan: timedelta = RESCAN) -> None:
+                 rescan: timedelta = RESCAN, node: str = LOCAL) -> None:
         self._store = store
+        self._node = node
+        """The id this deliverer's claims carry (one per router sharing the store)."""
+        self._sending: set[str] = set()
+        """Claimed notifications whose send began and whose result is not with the
+        recorder: at a stop they keep their claim (they may have arrived)."""
         self._rescan = rescan
         self._acknowledge_url = acknowledge_url
         self._clock = clock
@@ -111,7 +129,24 @@ class Deliverer:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
-        """Deliver until cancelled; pending notifications stay in the store for the next run."""
+        """Deliver until cancelled; pending notifications stay in the store for the next run.
+        Claims a previous run under this node's id left are released first (a restart does
+        not wait for its own leases), and those not sent at the end (another node may send
+        them at once)."""
+        with contextlib.suppress(StoreUnavailable):  # the store logged it; ours to take anyway
+            await self._store.write(functools.partial(_release, node=self._node,
+                                                      keep=frozenset()))
+        try:
+            await self._deliver_forever(task_status)
+        finally:
+            keep = frozenset(self._sending).union(self._recorder.pending())
+            # shielded: the stop must not cut it short; if the store fails, leases run out
+            with (trio.CancelScope(shield=True), trio.move_on_after(RELEASE_WITHIN),
+                  contextlib.suppress(StoreError)):
+                await self._store.write(functools.partial(
+                    _release, node=self._node, keep=keep))
+
+    async def _deliver_forever(self, task_status: trio.TaskStatus[None]) -> None:
         async with trio.open_nursery() as sends:
             sends.start_soon(self._recorder.run)
             task_status.started()
@@ -168,17 +203,20 @@ class Deliverer:
             else:  # not read now: what this wake announced is read once its queue runs low
                 lane.capped = True
         skip = self._recorder.pending()
-        wanted = [(lane.channel.id, BATCH - len(lane.queue),
-                   skip.union(lane.busy, lane.queued())) for lane in lanes]
+        wanted: list[Wanted] = [
+            (lane.channel.id, lane.room, skip.union(lane.busy, lane.queued()),
+             lane.channel.delivery.rate) for lane in lanes]
+        node = self._node
 
         def read(reader: Reader) -> tuple[list[list[Due]], datetime | None]:
-            found = [reader.outbox.due(channel_id, now, limit, busy)
-                     for channel_id, limit, busy in wanted]
-            return found, reader.outbox.next_due_after(now)
+            found = [reader.outbox.due(channel_id, now, limit, busy, node)
+                     for channel_id, limit, busy, _ in wanted]
+            return found, reader.outbox.next_due_after(now, node)
 
         found, later = await self._store.read(read)
+        found = await self._claim(config, wanted, found)
         read_at = trio.current_time()
-        for lane, (_, limit, _), items in zip(lanes, wanted, found, strict=True):
+        for lane, (_, limit, _, _), items in zip(lanes, wanted, found, strict=True):
             lane.capped = len(items) >= limit
             # Sends or results that finished during the read may have taken some already.
             taken = self._recorder.pending().union(lane.busy, lane.queued())
@@ -187,6 +225,32 @@ class Deliverer:
         for lane in self._lanes.values():
             self._start_queued(sends, lane)
         return later
+
+    async def _claim(self, config: Config, wanted: list[Wanted], found: list[list[Due]]
+                     ) -> list[list[Due]]:
+        """Claim, in one unit, for each lane whose read found some due, what is due and no
+        other node holds (the same query again, in the claim's transaction); what each lane
+        may send. When the store cannot write, what the read found, unclaimed: a full disk
+        must not stop the pages (each is sent once, its result held: notify/recorder.py)."""
+        asks = [(index, ask) for index, (ask, items) in enumerate(zip(wanted, found,
+                                                                      strict=True)) if items]
+        if not asks:
+            return found
+        node, lease, now = self._node, config.settings.delivery.lease, self._clock.now()
+
+        def claim(transaction: Transaction) -> list[list[Due]]:
+            return [transaction.outbox.claim(channel_id, now, limit, node, lease, busy=busy,
+                                             rate=rate)
+                    for _, (channel_id, limit, busy, rate) in asks]
+
+        try:
+            claimed = await self._store.write(claim)
+        except StoreUnavailable:  # the store logged it
+            return found
+        held: list[list[Due]] = [[] for _ in found]
+        for (index, _), items in zip(asks, claimed, strict=True):
+            held[index] = items
+        return held
 
     def _start_queued(self, sends: trio.Nursery, lane: Lane) -> None:
         """Start slot tasks for the lane's queue while it has room."""
@@ -226,6 +290,7 @@ class Deliverer:
             while current is not None:
                 look_again = await self._deliver(lane, config, current)
                 lane.busy.discard(current.notification.id)
+                self._sending.discard(current.notification.id)
                 taken = self._take(lane) if lane.free >= 0 else None  # a lowered limit
                 self._recorder.finished()  # after the next started: the recorder lingers
                 current = None
@@ -261,7 +326,9 @@ class Deliverer:
         a resolve cancelled it while it waited for its turn under the channel's rate)."""
         notification, incident = item.notification, item.incident
         resolved = incident.state is IncidentState.RESOLVED
-        if await lane.pace():  # it waited: look again at what the incident came to
+        wait = (None if item.send_at is None
+                else (item.send_at - self._clock.now()).total_seconds())
+        if await lane.pace(wait):  # it waited: look again at what the incident came to
             try:
                 state, incident_state = await self._store.read(
                     lambda reader: reader.outbox.states(notification.id))
@@ -275,6 +342,7 @@ class Deliverer:
                 "ok", f"{incident.id} was resolved before this was sent"))
         link = (self._acknowledge_url(lane.channel, notification, incident)
                 if self._acknowledge_url else None)
+        self._sending.add(notification.id)
         return await ship(self._transport, lane.channel, lane.module, config, notification,
                           incident, acknowledge_url=link, now=self._clock.now(),
                           rendered=self._rendered)
@@ -343,6 +411,10 @@ class Deliverer:
         log_attempt(attempt, None)
         self.on_attempt(attempt)
         return attempt
+
+
+def _release(transaction: Transaction, *, node: str, keep: frozenset[str]) -> int:
+    return transaction.outbox.release(node, keep)
 
 
 def _fail_channel(transaction: Transaction, *, channel_id: str, now: datetime,

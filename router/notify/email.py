@@ -31,6 +31,8 @@ from router.notify.wire import Message, SmtpMessage, SmtpReply
 
 DEFAULT_RATE: float | None = None
 """No pacing: the SMTP server queues mail."""
+DEFAULT_CONCURRENCY = 4
+"""Sends at once unless the channel sets `concurrency`: each holds an SMTP connection."""
 DEFAULT_TIMEOUT = timedelta(seconds=30)
 
 _NOT_IN_MESSAGE_ID = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]")

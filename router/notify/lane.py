@@ -3,8 +3,8 @@ config.model, store.outbox; the trio library).
 
 The deliverer keeps a lane per channel so a slow or dead channel only ever holds its own
 slots: the notifications it is sending now (at most `concurrency`, one per slot task), its
-queue of due ones read from the store a batch at a time (each with the trio time it was
-read, so a queue gone stale is read afresh), and the pace its `rate` allows.
+queue of due ones claimed from the store a batch at a time (each with the trio time it was
+claimed, so a queue gone stale is read afresh), and the pace its `rate` allows.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ import trio
 from router.config.model import Channel
 from router.notify import contract
 from router.store.outbox import Due
+
+BATCH = 256
+"""Due notifications read (and claimed) at once for one channel (each read costs a thread hop
+and a query; a channel sends them `concurrency` at a time)."""
 
 
 @dataclass(slots=True)
@@ -49,8 +53,24 @@ class Lane:
     def queued(self) -> frozenset[str]:
         return frozenset(item.notification.id for item, _ in self.queue)
 
-    async def pace(self) -> bool:
-        """Wait for this channel's next send slot under its rate limit; whether it waited."""
+    @property
+    def room(self) -> int:
+        """How many due notifications to claim for this lane now: a queue's worth, or for a
+        rate-limited channel one per free slot (each claim takes send instants from the
+        channel's pace that all nodes share, store/claims.py; queued, they would go stale
+        and their instants unused)."""
+        if self.channel.delivery.rate:
+            return max(self.free, 0)
+        return BATCH - len(self.queue)
+
+    async def pace(self, wait: float | None = None) -> bool:
+        """Wait for this channel's next send slot under its rate limit; whether it waited.
+        `wait`: the seconds until the instant the claim took for the notification from the
+        channel's shared pace; None: read without a claim (the store could not write), paced
+        by this lane alone."""
+        if wait is not None:
+            await trio.sleep(max(wait, 0.0))
+            return wait > 0
         rate = self.channel.delivery.rate  # the module's DEFAULT_RATE when not configured
         if not rate:
             return False

@@ -16,6 +16,8 @@ from router.notify.wire import LogLine, Message
 
 DEFAULT_RATE: float | None = None
 """No pacing: a log line costs nothing."""
+DEFAULT_CONCURRENCY = 4
+"""Sends at once unless the channel sets `concurrency`: a log line never waits."""
 DEFAULT_TIMEOUT = timedelta(seconds=30)
 """Writing a line takes no time; the deliverer's deadline for it only needs a number."""
 

@@ -30,6 +30,9 @@ from router.notify.wire import HttpRequest, HttpResponse, Message, classify_http
 
 DEFAULT_RATE: float | None = None
 """No pacing: the Events API takes bursts, and answers an excess with 429 and Retry-After."""
+DEFAULT_CONCURRENCY = 4
+"""Sends at once unless the channel sets `concurrency` (the Events API throttles per
+routing key anyway)."""
 DEFAULT_TIMEOUT = timedelta(seconds=10)
 
 DEFAULT_SEVERITY_MAP = {"critical": "critical", "error": "error", "warning": "warning",

@@ -36,6 +36,8 @@ from router.notify.wire import HttpRequest, HttpResponse, Message, classify_http
 DEFAULT_RATE = 1.0
 """Messages per second: Slack accepts about one webhook message a second and answers a
 sustained excess with 429; a channel's `rate` overrides it."""
+DEFAULT_CONCURRENCY = 4
+"""Sends at once unless the channel sets `concurrency`: its rate of one a second is the limit."""
 DEFAULT_TIMEOUT = timedelta(seconds=10)
 
 HEADER_LIMIT = 150

@@ -337,6 +337,15 @@ MIGRATIONS: tuple[str | Migration, ...] = (
     CREATE INDEX incidents_by_labels ON incidents (labels, opened_at, acknowledged_at,
                                                    resolved_at);
     """, postgresql_extra=_POSTGRESQL_LABELS),
+    # claims (issue 18): the node sending a notification and until when its lease holds (a
+    # partial index: a claim lasts from its claim to its record, so it holds only the
+    # notifications in flight), and each rate-limited channel's next free send instant
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN lease_until REAL;
+    CREATE INDEX outbox_claims ON outbox (lease_until) WHERE claimed_by IS NOT NULL;
+    CREATE TABLE channel_pace (channel TEXT PRIMARY KEY, next_free REAL NOT NULL);
+    """,
 )
 
 

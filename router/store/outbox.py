@@ -6,7 +6,8 @@ letter). A trigger or escalation still pending when its incident is resolved is 
 too (`cancel_pages`), so no late page reaches anyone. Every attempt is a row of `deliveries`,
 kept for `router deliveries` and `GET /v1/deliveries`. Functions here take the connection of
 a Reader or Transaction, so they run inside the store's threads and its group commit like
-every other query.
+every other query. A node sends only what it claimed (`claim`; store/claims.py says how
+several nodes share the outbox and a channel's rate).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from router.alerts.model import DirectMessage, Incident, IncidentState, Notification, Severity
+from router.store import claims
 from router.store.dialect import member_of
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds
 from router.store.values import Attempt as Attempt
@@ -26,13 +29,14 @@ from router.store.values import Due as Due
 from router.store.values import Outcome as Outcome
 
 _QUALIFIED = ", ".join(f"incidents.{column.strip()}" for column in _INCIDENT_COLUMNS.split(","))
-_DUE = (
+_DUE_HEAD = (
     "SELECT outbox.id, outbox.channel, outbox.target, outbox.address, outbox.event, "
     "outbox.created_at, outbox.attempts, outbox.note, outbox.trace_id, "
     "outbox.incident_number AS about, "
     + _QUALIFIED + " FROM outbox "
     "LEFT JOIN incidents ON incidents.number = outbox.incident_number "
-    "WHERE outbox.state = 'pending' AND outbox.channel = ? AND outbox.due_at <= ? "
+    "WHERE outbox.state = 'pending' AND outbox.channel = ? AND outbox.due_at <= ? ")
+_DUE_ORDER = (
     # what an incident tells one target over one channel arrives in the order it was decided:
     # an acknowledge never overtakes its trigger while the trigger waits for a retry
     "AND NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.state = 'pending' "
@@ -41,6 +45,9 @@ _DUE = (
     # decided at the same instant (one commit, or a clock that did not move): written first
     "OR (earlier.created_at = outbox.created_at AND earlier.rowid < outbox.rowid))) "
     "ORDER BY outbox.due_at, outbox.id LIMIT ?")
+_DUE = _DUE_HEAD + _DUE_ORDER
+_DUE_FOR_NODE = _DUE_HEAD + claims.UNCLAIMED + _DUE_ORDER
+"""Due and not held by another node's live claim: (channel, now, node, now, limit)."""
 _LATER_PENDING = (
     "SELECT EXISTS (SELECT 1 FROM outbox AS this JOIN outbox AS later ON "
     "later.incident_number = this.incident_number AND later.channel = this.channel AND "
@@ -49,10 +56,18 @@ _LATER_PENDING = (
 
 
 def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
-        busy: Collection[str] = ()) -> list[Due]:
+        busy: Collection[str] = (), node: str | None = None, *, lock: bool = False
+        ) -> list[Due]:
     """Up to `limit` notifications of `channel` due at `now`, oldest due first, leaving out
-    those in `busy` (being sent right now)."""
-    rows = connection.execute(_DUE, (channel, now.timestamp(), limit + len(busy))).fetchall()
+    those in `busy` (being sent right now) and, for a `node`, those another node's live
+    claim holds; `lock`: take the rows FOR UPDATE SKIP LOCKED (PostgreSQL, for a claim)."""
+    seconds, rows_wanted = now.timestamp(), limit + len(busy)
+    if node is None:
+        rows = connection.execute(_DUE, (channel, seconds, rows_wanted)).fetchall()
+    else:
+        rows = connection.execute(
+            _DUE_FOR_NODE + (claims.SKIP_LOCKED if lock else ""),
+            (channel, seconds, node, seconds, rows_wanted)).fetchall()
     found = []
     for row in rows:
         if row["id"] in busy:
@@ -65,6 +80,25 @@ def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
         incident = _incident(row)[0] if row["number"] is not None else notice(notification)
         found.append(Due(notification, incident, row["attempts"], row["trace_id"]))
     return found[:limit]
+
+
+def claim(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
+          node: str, lease: timedelta, *, busy: Collection[str] = (),
+          rate: float | None = None) -> list[Due]:
+    """Claim for `node`, until `now + lease`, up to `limit` notifications of `channel` due
+    at `now` that no other node holds (`due` for the node, leaving out `busy`), and return
+    them. With a `rate`, each gets its send instant (`Due.send_at`) from the channel's shared
+    pace, none later than half the lease from now: fewer are claimed when other nodes took
+    the instants before that."""
+    found = due(connection, channel, now, limit, busy, node, lock=claims.skip_locked(connection))
+    if found and rate:
+        instants = claims.reserve(connection, channel, now.timestamp(), len(found), rate,
+                                  horizon=(now + lease / 2).timestamp())
+        found = [replace(item, send_at=from_seconds(instant))
+                 for item, instant in zip(found, instants, strict=False)]
+    held = claims.mark(connection, [item.notification.id for item in found], node,
+                       now.timestamp(), (now + lease).timestamp())
+    return [item for item in found if item.notification.id in held]
 
 
 def notice(notification: Notification) -> Incident:
@@ -94,14 +128,20 @@ def notice(notification: Notification) -> Incident:
                     labels=MappingProxyType(labels))
 
 
-def next_due_after(connection: sqlite3.Connection, now: datetime) -> datetime | None:
-    """When the next pending notification falls due after `now`. (Those due already are
-    being sent, or wait for a free slot or for an earlier notification: each of those ends
-    with a send, which wakes the deliverer.)"""
+def next_due_after(connection: sqlite3.Connection, now: datetime,
+                   node: str | None = None) -> datetime | None:
+    """When the next pending notification falls due after `now`, or, for a `node`, another
+    node's claim on one runs out if that is sooner (a node that died: this one takes its
+    work then). (Those due already are being sent, or wait for a free slot or for an
+    earlier notification: each of those ends with a send, which wakes the deliverer.)"""
     row = connection.execute(
         "SELECT min(due_at) FROM outbox WHERE state = 'pending' AND due_at > ?",
         (now.timestamp(),)).fetchone()
-    return from_seconds(row[0]) if row and row[0] is not None else None
+    moments = [row[0]] if row and row[0] is not None else []
+    if node is not None:
+        lease_end = claims.next_lease_end(connection, node, now.timestamp())
+        moments += [] if lease_end is None else [lease_end]
+    return from_seconds(min(moments)) if moments else None
 
 
 def pending_channels(connection: sqlite3.Connection) -> list[str]:
@@ -128,12 +168,13 @@ def record(connection: sqlite3.Connection, attempt: Attempt,
     if attempt.outcome == "retry":
         assert retry_at is not None
         connection.execute(
-            "UPDATE outbox SET attempts = ?, due_at = ?, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET attempts = ?, due_at = ?, last_error = ?, claimed_by = NULL, "
+            "lease_until = NULL WHERE id = ?",
             (attempt.attempt, retry_at.timestamp(), attempt.error, attempt.notification_id))
     else:
         connection.execute(
-            "UPDATE outbox SET attempts = ?, state = ?, last_error = ?, finished_at = ? "
-            "WHERE id = ?",
+            "UPDATE outbox SET attempts = ?, state = ?, last_error = ?, finished_at = ?, "
+            "claimed_by = NULL, lease_until = NULL WHERE id = ?",
             (attempt.attempt, attempt.outcome, attempt.error,
              attempt.attempted_at.timestamp(), attempt.notification_id))
     return bool(connection.execute(_LATER_PENDING, (attempt.notification_id,)).fetchone()[0])
@@ -146,7 +187,8 @@ def _record_late(connection: sqlite3.Connection, attempt: Attempt) -> bool:
     if attempt.outcome != "delivered":
         return False
     connection.execute(
-        "UPDATE outbox SET attempts = ?, state = 'delivered', finished_at = ? WHERE id = ?",
+        "UPDATE outbox SET attempts = ?, state = 'delivered', finished_at = ?, "
+        "claimed_by = NULL, lease_until = NULL WHERE id = ?",
         (attempt.attempt, attempt.attempted_at.timestamp(), attempt.notification_id))
     # The trigger reached a channel after the incident was resolved: tell it, once.
     return connection.execute(
@@ -177,7 +219,8 @@ def cancel_pages(connection: sqlite3.Connection, incident_number: int, now: date
             channel=row["channel"], target=row["target"], event=row["event"],
             attempt=row["attempts"] + 1, attempted_at=now, outcome="skipped", error=reason))
     connection.executemany(
-        "UPDATE outbox SET state = 'skipped', last_error = ?, finished_at = ? WHERE id = ?",
+        "UPDATE outbox SET state = 'skipped', last_error = ?, finished_at = ?, "
+        "claimed_by = NULL, lease_until = NULL WHERE id = ?",
         [(reason, now.timestamp(), row["id"]) for row in rows])
     return [row["id"] for row in rows]
 
@@ -307,12 +350,12 @@ class OutboxReader:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
 
-    def due(self, channel: str, now: datetime, limit: int,
-            busy: Collection[str] = ()) -> list[Due]:
-        return due(self._connection, channel, now, limit, busy)
+    def due(self, channel: str, now: datetime, limit: int, busy: Collection[str] = (),
+            node: str | None = None) -> list[Due]:
+        return due(self._connection, channel, now, limit, busy, node)
 
-    def next_due_after(self, now: datetime) -> datetime | None:
-        return next_due_after(self._connection, now)
+    def next_due_after(self, now: datetime, node: str | None = None) -> datetime | None:
+        return next_due_after(self._connection, now, node)
 
     def pending_channels(self) -> list[str]:
         return pending_channels(self._connection)
@@ -345,6 +388,13 @@ class OutboxWriter(OutboxReader):
 
     def record(self, attempt: Attempt, retry_at: datetime | None = None) -> bool:
         return record(self._connection, attempt, retry_at)
+
+    def claim(self, channel: str, now: datetime, limit: int, node: str, lease: timedelta,
+              *, busy: Collection[str] = (), rate: float | None = None) -> list[Due]:
+        return claim(self._connection, channel, now, limit, node, lease, busy=busy, rate=rate)
+
+    def release(self, node: str, keep: Collection[str] = ()) -> int:
+        return claims.release(self._connection, node, keep)
 
     def cancel_pages(self, incident_number: int, now: datetime, reason: str) -> list[str]:
         return cancel_pages(self._connection, incident_number, now, reason)

@@ -289,9 +289,11 @@ class Store:
             return transaction.earliest_timer_set
         except BaseException as error:
             transaction.lost()
-            if connection.in_transaction:
-                # A full disk may refuse even the rollback; the error that matters is the first.
-                with contextlib.suppress(sqlite3.Error):
+            # A full disk may refuse even the rollback, and a closed store (a unit that came
+            # after `close`: a stopping service's last write) has no transaction to ask about;
+            # the error that matters is the first.
+            with contextlib.suppress(sqlite3.Error):
+                if connection.in_transaction:
                     connection.execute("ROLLBACK")
             for unit in units:
                 unit.error = unit.error or error

@@ -52,6 +52,9 @@ class Due:
     attempts: int
     trace_id: str = ""
     """The ingest request that caused it, for the log lines ("" for timers, acks...)."""
+    send_at: datetime | None = None
+    """When its channel's shared rate limit lets it be sent (store/claims.py): None when the
+    channel has no rate, or it was read without a claim."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,19 @@ def test_channels_without_common_keys_get_the_defaults(tmp_path: Path) -> None:
     assert chat.delivery.rate == 1.0  # notify/slack.py's DEFAULT_RATE
 
 
+def test_a_webhook_sends_16_at_once_unless_it_says_otherwise(tmp_path: Path) -> None:
+    write(tmp_path, "channels.yaml", """
+        channels:
+          - {id: hook, type: webhook, url: "http://127.0.0.1:9/hook"}
+          - {id: slow, type: webhook, url: "http://127.0.0.1:9/hook", concurrency: 2}
+          - {id: pd, type: pagerduty, routing_key: RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR}
+        """)
+    config = load_config([tmp_path], environ={})
+    assert config.channels["hook"].delivery.concurrency == 16  # notify/webhook.py's default
+    assert config.channels["slow"].delivery.concurrency == 2
+    assert config.channels["pd"].delivery.concurrency == 4
+
+
 def test_common_keys_are_built_into_the_channel(tmp_path: Path) -> None:
     path = write(tmp_path, "channels.yaml", """
         channels:

@@ -46,7 +46,8 @@ EXAMPLES: dict[str, tuple[Any, list[tuple[object, str]]]] = {
 """Per registered type: a channel's settings, with a secret wherever it takes one, and what
 the transport may bring back for its requests with the outcome each must come to."""
 ANSWERED_WITH = {HttpRequest: HttpResponse, SmtpMessage: SmtpReply, LogLine: type(None)}
-PARTS = ("Settings", "DEFAULT_RATE", "DEFAULT_TIMEOUT", "render", "classify")
+PARTS = ("Settings", "DEFAULT_RATE", "DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT", "render",
+         "classify")
 SENT_AT = OPENED + timedelta(minutes=3)
 
 
@@ -60,6 +61,10 @@ def broken_parts(module: object) -> list[str]:
     rate = getattr(module, "DEFAULT_RATE", "missing")
     if not (rate is None or (isinstance(rate, float) and rate > 0)):
         problems.append(f"DEFAULT_RATE: expected None or messages a second, got {rate!r}")
+    concurrency = getattr(module, "DEFAULT_CONCURRENCY", None)
+    if not (isinstance(concurrency, int) and concurrency >= 1):
+        problems.append(f"DEFAULT_CONCURRENCY: expected a whole number at least 1, got "
+                        f"{concurrency!r}")
     timeout = getattr(module, "DEFAULT_TIMEOUT", None)
     if not (isinstance(timeout, timedelta) and timeout > timedelta(0)):
         problems.append(f"DEFAULT_TIMEOUT: expected a positive timedelta, got {timeout!r}")

@@ -128,13 +128,14 @@ async def test_a_result_that_cannot_be_committed_is_not_sent_again_and_backs_off
     caplog.set_level(logging.INFO, logger="router")
     await harness.alert("disk full")
     harness.disk.full = True  # before the deliverer's first look: its result cannot commit
-    # jitter 0: the result is committed again after 2.5 s, 5 s, 10 s, 20 s, ...
+    # jitter 0: the claim is refused and the page sent all the same, unclaimed (issue 18);
+    # its result is committed again after 2.5 s, 5 s, 10 s, 20 s, ...
     refused = []
     for seconds in (1, 3, 8, 18, 38, 60):
         await harness.watch(seconds - trio.current_time())
         refused.append(harness.disk.refused)
     assert len(harness.receiver.requests) == 1
-    assert refused == [1, 2, 3, 4, 5, 5]
+    assert refused == [2, 3, 4, 5, 6, 6]  # the claim and the result at once, then the result
     assert await harness.pending() == 1  # nothing lost
     assert not [record for record in caplog.records if record.exc_info]
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]

@@ -2,7 +2,9 @@
 each taking page after page from its queue, where once every page was a task of its own
 (three turns of the trio loop a page against the connection tasks' one, and under ingest
 load the pages fell seconds behind). A log page never waits on a socket, so each slot gives
-the other tasks their turn between pages. A real SQLite store and trio's MockClock.
+the other tasks their turn between pages. A webhook channel sends 16 at once unless it says
+otherwise: 4 slots over a receiver's round trip capped its pages below the ingest rate. A
+real SQLite store, a loopback receiver and trio's MockClock.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import trio.lowlevel
 import trio.testing
 
 from router.alerts.model import Alert, Severity
+from tests.fakes.webhook import Answer, FakeWebhook, serve_fake_webhook
 from tests.notify.test_deliver import Harness
 
 PAGES = 40
@@ -78,3 +81,56 @@ async def test_a_backlog_is_sent_by_at_most_concurrency_tasks_each_fair_to_the_o
     # Between two turns of another task, one page a slot in each of the two batches of the
     # trio loop they span (trio shuffles the order within a batch).
     assert max(steps) <= 2 * 4
+
+
+async def in_waves(harness: Harness, receiver: FakeWebhook, pages: int) -> list[int]:
+    """Open `pages` incidents at once against a receiver that takes 5 s to answer each
+    request; how many requests arrived in each 5 s wave (a wave is the sends in flight)."""
+    receiver.answer_next(*[Answer(delay=5)] * pages)
+    await harness.engine.ingest([
+        Alert(summary="disk full", source="test", severity=Severity.CRITICAL,
+              labels={"alertname": "disk full", "instance": str(number)})
+        for number in range(pages)])
+    assert await harness.settled() == {"delivered": pages}
+    first = receiver.requests[0].time
+    waves: dict[int, int] = {}
+    for request in receiver.requests:
+        wave = int((request.time - first) // 5)
+        waves[wave] = waves.get(wave, 0) + 1
+    return [waves[wave] for wave in sorted(waves)]
+
+
+async def test_a_webhook_sends_16_at_once_by_default(
+        clock: trio.testing.MockClock, tmp_path: Path, nursery: trio.Nursery) -> None:
+    receiver = await nursery.start(serve_fake_webhook)
+    harness = Harness(tmp_path, nursery, textwrap.dedent(f"""
+        channels:
+          - {{id: hook, type: webhook, url: "{receiver.url}"}}
+        services:
+          - {{id: api, channels: [hook]}}
+        routes:
+          - service: api
+        """))
+    await harness.start()
+    try:
+        assert await in_waves(harness, receiver, PAGES) == [16, 16, 8]  # was 4 a wave
+    finally:
+        await harness.stop()
+
+
+async def test_a_webhook_s_own_concurrency_still_holds(
+        clock: trio.testing.MockClock, tmp_path: Path, nursery: trio.Nursery) -> None:
+    receiver = await nursery.start(serve_fake_webhook)
+    harness = Harness(tmp_path, nursery, textwrap.dedent(f"""
+        channels:
+          - {{id: hook, type: webhook, url: "{receiver.url}", concurrency: 3}}
+        services:
+          - {{id: api, channels: [hook]}}
+        routes:
+          - service: api
+        """))
+    await harness.start()
+    try:
+        assert await in_waves(harness, receiver, 9) == [3, 3, 3]
+    finally:
+        await harness.stop()

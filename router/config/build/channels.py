@@ -53,11 +53,14 @@ def _follow_up(value: str | list[str]) -> tuple[str, ...]:
 
 def delivery(context: Context, data: dict[str, Any], source: Source,
              module: notify.Channel[Any, Any]) -> Delivery:
-    """`rate` defaults to the channel module's DEFAULT_RATE (Slack's one a second)."""
+    """`rate` defaults to the channel module's DEFAULT_RATE (Slack's one a second),
+    `concurrency` to its DEFAULT_CONCURRENCY (a webhook's 16, the others' 4)."""
     values: dict[str, Any] = {key: data[key] for key in ("concurrency", "rate")
                               if key in data}
     if "rate" not in data:
         values["rate"] = module.DEFAULT_RATE
+    if "concurrency" not in data:
+        values["concurrency"] = module.DEFAULT_CONCURRENCY
     if (retry_for := context.parse(parse_positive_duration, data, source, "retry_for")):
         values["retry_for"] = retry_for
     return Delivery(**values)

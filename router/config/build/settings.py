@@ -1,5 +1,6 @@
 """The `settings` section -> Settings (room: config): listen address, tokens, allowed hosts,
-generic webhooks, links, fatigue limits, TLS, the sources' resolve timeouts and the store."""
+generic webhooks, links, fatigue limits, TLS, the sources' resolve timeouts, the store and the
+outbox's claim lease."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from router.config.model import (
     SCOPES,
     SOURCES,
     AlertLimits,
+    DeliverySettings,
     FatigueLimits,
     GenericWebhook,
     IngestToken,
@@ -80,6 +82,10 @@ def build_settings(context: Context, data: dict[str, Any], source: Source) -> Se
         values["web"] = web_settings(context, data["web"], source.at("web"))
     if "store" in data:
         values["store"] = store(context, data["store"], source.at("store"))
+    if "delivery" in data:
+        delivery = data["delivery"]
+        lease = context.parse(parse_positive_duration, delivery, source.at("delivery"), "lease")
+        values["delivery"] = DeliverySettings(**({"lease": lease} if lease else {}))
     return Settings(**values)
 
 
