@@ -337,6 +337,16 @@ class Load:
 
 
 
+def claimed_by(store: str, node: str) -> int:
+    """The outbox notifications `node` holds a claim on now, read from the database."""
+    import psycopg
+
+    with psycopg.connect(store, autocommit=True) as connection:
+        row = connection.execute("SELECT count(*) FROM outbox WHERE claimed_by = %s",
+                                 (node,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def repeated(arrivals: list[tuple[float, str]]) -> dict[str, list[float]]:
     """From (arrival, notification id) pairs: the ids that arrived more than once, with the
     times each copy arrived, in order."""

@@ -1,8 +1,9 @@
 """kill -9 of one router in the middle of deliveries (issue 18 item 5, first bullet).
 
 Three routers on one PostgreSQL take alerts in turn from three senders; the pager answers
-each page 50 ms late, so many are in flight at any instant. One router is killed with
-SIGKILL in the middle of it, and the load goes on over the other two. Afterwards:
+each page 200 ms late, so many are in flight at any instant. One router is killed with
+SIGKILL in the middle of it (while it holds claims on the outbox), and the load goes on
+over the other two. Afterwards:
 - every alert answered 2xx reached the pager (Ann) and PagerDuty at least once, whichever
   router took it and whatever that router was doing when it died;
 - a page that arrived twice is a page the dead router had sent and not recorded, sent again
@@ -22,6 +23,7 @@ from tests.ha.cluster import (
     Pager,
     PagerDuty,
     Routers,
+    claimed_by,
     config,
     outside_window,
     repeated,
@@ -39,7 +41,7 @@ DRAIN = 60.0
 def test_kill_9_in_the_middle_of_deliveries_loses_no_page(
         routers: Routers, pager: Pager, pagerduty: PagerDuty) -> None:
     routers.write_config(config(pager=pager.url, pagerduty=pagerduty.url))
-    pager.delay = pagerduty.delay = 0.05
+    pager.delay = pagerduty.delay = 0.2
     victim, *survivors = routers.start_many(3)
     load = Load(routers)
     load.begin(SENDERS)
@@ -47,8 +49,10 @@ def test_kill_9_in_the_middle_of_deliveries_loses_no_page(
         time.sleep(BEFORE)
         wait_until(lambda: len(pager.pages()) >= 50, timeout=20,
                    what=lambda: f"deliveries under way; logs:\n{routers.logs()}")
+        held = wait_until(lambda: claimed_by(routers.store, victim.name), timeout=10,
+                          interval=0.01, what="the victim to hold claims")
         killed_at = time.monotonic()
-        victim.kill()  # SIGKILL
+        victim.kill()  # SIGKILL, holding `held` claims (or about)
         time.sleep(AFTER)
     finally:
         load.end()
@@ -71,9 +75,12 @@ def test_kill_9_in_the_middle_of_deliveries_loses_no_page(
     triggers = repeated([(arrival.at, arrival.request.json()["payload"]["custom_details"]
                           ["notification"]) for arrival in list(pagerduty.arrivals)
                          if arrival.request.json().get("event_action") == "trigger"])
-    print(f"{len(accepted)} alerts accepted, {len(pager.pages())} pages and "
+    print(f"killed holding {held} claims; {len(accepted)} alerts accepted, "
+          f"{len(pager.pages())} pages and "
           f"{len(pagerduty.triggers())} PagerDuty triggers; repeated: {len(pages)} pages, "
-          f"{len(triggers)} triggers; answers {dict(load.statuses())}, "
+          f"{len(triggers)} triggers, the second copy at most "
+          f"{max((times[-1] - times[0] for times in (pages | triggers).values()), default=0):.1f}"
+          f" s after the first; answers {dict(load.statuses())}, "
           f"{load.unanswered} unanswered")
     assert outside_window(pages, killed_at) == {}, pages
     assert outside_window(triggers, killed_at) == {}, triggers
