@@ -50,11 +50,12 @@ BOB = "+4915100000002"
 
 
 def config(*, pager: str, pagerduty: str, delay: str = "1h", comment: str = "",
-           lease: float | None = LEASE) -> str:
+           lease: float | None = LEASE, more: str = "") -> str:
     """A complete config: every alert goes to service `api`, whose own channel is PagerDuty
     (one trigger per incident); Ann is on call and paged through the webhook `pager`, Bob is
     the second level `delay` later. `comment` changes the file, not the behaviour (another
-    config revision). `lease`: the outbox claims' lease in seconds, None for the default."""
+    config revision). `lease`: the outbox claims' lease in seconds, None for the default.
+    `more`: more top-level sections, as YAML."""
     delivery = f"  delivery:\n    lease: {lease:g}s\n" if lease is not None else ""
     return f"""\
 # {comment or "the cluster's config"}
@@ -80,7 +81,7 @@ services:
   - {{id: api, escalation_policy: default, channels: [pagerduty]}}
 routes:
   - service: api
-"""
+{more}"""
 
 
 def alert(uid: str, **labels: str) -> dict[str, Any]:
@@ -147,7 +148,7 @@ class Pager(Stamped, FakeWebhook):
     def paged_uids(self, address: str = ANN) -> set[str]:
         """The uids of the alerts whose incidents paged `address`."""
         return {str(body["incident"]["labels"]["uid"]) for _, _, body in self.pages()
-                if body.get("address") == address}
+                if body.get("address") == address and "uid" in body["incident"]["labels"]}
 
 
 class PagerDuty(Stamped, FakePagerDuty):
@@ -175,7 +176,8 @@ class PagerDuty(Stamped, FakePagerDuty):
     def paged_uids(self) -> set[str]:
         """The uids of the alerts whose incidents PagerDuty was told of."""
         return {str(event["payload"]["custom_details"]["labels"]["uid"])
-                for event in self.triggers()}
+                for event in self.triggers()
+                if "uid" in event["payload"]["custom_details"]["labels"]}
 
 
 async def serve_pager(*, task_status: trio.TaskStatus[Pager] = trio.TASK_STATUS_IGNORED,
@@ -196,7 +198,8 @@ class Node(Daemon):
         self.name = name
 
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        """Listening (its port known) and not exited."""
+        return self.port != 0 and self.process is not None and self.process.poll() is None
 
 
 class Routers:
@@ -207,6 +210,8 @@ class Routers:
         self.root = root
         self.store = store
         self.config_dir = root / "config"
+        self.env: dict[str, str] = {}
+        """More environment variables for every node started from now on."""
         self.nodes: list[Node] = []
         self._turn = itertools.count()
         self._lock = threading.Lock()
@@ -224,7 +229,7 @@ class Routers:
         home = self.root / name
         node = Node(name, config_dir=config_dir or self.config_dir, state_dir=home / "state",
                     socket_path=self.socket_dir / f"{name}.sock",
-                    log_path=self.root / f"{name}.log", env={},
+                    log_path=self.root / f"{name}.log", env=dict(self.env),
                     arguments=("--store", self.store, "--node-id", name))
         self.nodes.append(node)
         node.start()

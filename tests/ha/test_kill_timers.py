@@ -1,22 +1,30 @@
 """kill -9 of the router holding due timers (issue 18 item 5, first bullet).
 
-Every incident is opened on one router, whose scheduler therefore holds their escalation
-timers (a 6 s first level, then Bob). It is killed with SIGKILL just as the first of them
-falls due. The other two routers read the same timers from the database: every incident
-still escalates to Bob once, not before its deadline and at most a lease and a poll after
-it, and Ann was paged for each first.
+- Escalations: every incident is opened on one router, whose scheduler therefore holds their
+  escalation timers (a 6 s first level, then Bob). It is killed with SIGKILL just as the
+  first of them falls due. The other two routers read the same timers from the database:
+  every incident still escalates to Bob once, not before its deadline and at most a lease
+  and a poll after it, and Ann was paged for each first.
+- Heartbeat deadlines: a heartbeat pinged on all three routers in turn, and last on one
+  that is killed right after that ping (so it alone planned the new deadline), is reported
+  missed by another, once, at its deadline (within a lease and a poll).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+
+import httpx
 
 from tests.e2e.conftest import wait_until
 from tests.ha.cluster import (
+    ANN,
     BOB,
     LEASE,
     POLL,
     SLACK,
+    Node,
     Pager,
     PagerDuty,
     Routers,
@@ -79,3 +87,65 @@ def test_kill_9_of_the_node_holding_due_timers_still_escalates(
     assert late == {} and early == {}, (late, early)
     assert pager.paged_uids() >= set(opened)  # Ann first
     assert all(node.running() for node in survivors), routers.logs()
+
+
+HEARTBEAT_TOKEN = "ha-heartbeat-token-0001"
+HEARTBEATS = """\
+heartbeats:
+  - {id: backup, service: api, period: 3s, grace: 2s, token: "${env:HEARTBEAT_TOKEN}"}
+"""
+"""Missed 5 s after its last ping."""
+HEARTBEAT_DUE = 5.0
+
+
+def ping(routers: Routers, node: Node | None = None) -> float:
+    """Ping the heartbeat on `node` (the next router in turn by default); when it answered."""
+    target = node or routers.next()
+    with httpx.Client(timeout=10.0, trust_env=False) as client:
+        answer = client.get(f"{target.base_url}/v1/heartbeats/backup",
+                            params={"token": HEARTBEAT_TOKEN})
+    assert answer.status_code == 200, answer.text
+    return time.monotonic()
+
+
+def misses(pager: Pager) -> list[tuple[float, str]]:
+    """(arrival, notification id) of Ann's pages about the missed heartbeat."""
+    return [(at, notification) for at, notification, body in pager.pages()
+            if body["incident"]["labels"].get("alertname") == "HeartbeatMissed"
+            and body["address"] == ANN]
+
+
+def test_kill_9_of_the_node_that_planned_a_heartbeat_deadline_still_reports_the_miss(
+        routers: Routers, pager: Pager, pagerduty: PagerDuty) -> None:
+    routers.env["HEARTBEAT_TOKEN"] = HEARTBEAT_TOKEN
+    routers.write_config(config(pager=pager.url, pagerduty=pagerduty.url, more=HEARTBEATS))
+    stop = threading.Event()
+
+    def keep_pinging() -> None:  # while the routers start (a few seconds each)
+        while not stop.wait(1.0):
+            ping(routers)
+
+    first = routers.start("node-0")
+    ping(routers, first)
+    pinger = threading.Thread(target=keep_pinging, daemon=True)
+    pinger.start()
+    try:
+        routers.start("node-1")
+        routers.start("node-2")
+        for _ in range(3):  # every router in turn
+            ping(routers)
+    finally:
+        stop.set()
+        pinger.join(timeout=15)
+    last = ping(routers, first)
+    first.kill()  # SIGKILL, right after the ping that set the deadline
+    assert misses(pager) == [], "missed while it was pinged"
+
+    due = last + HEARTBEAT_DUE
+    wait_until(lambda: misses(pager), timeout=HEARTBEAT_DUE + LEASE + POLL + SLACK + 5,
+               what=lambda: f"the miss to be paged; logs:\n{routers.logs()}")
+    time.sleep(LEASE)  # a second report, if any, would come now
+    found = misses(pager)
+    print(f"the miss paged {found[0][0] - due:+.1f} s from its deadline; {len(found)} pages")
+    assert len({notification for _, notification in found}) == 1, found
+    assert -1.0 <= found[0][0] - due <= LEASE + POLL + SLACK, found[0][0] - due
