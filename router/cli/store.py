@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 import trio
 
+from router.cli import migrate_to
 from router.cli.support import (
     EXIT_INVALID,
     EXIT_OK,
@@ -72,6 +73,7 @@ def add_commands(commands: Any) -> None:
                        help="then rewrite the file (VACUUM) and turn on incremental vacuum, "
                             "for a store created before it; best with the daemon stopped")
     prune.set_defaults(handler=_prune)
+    migrate_to.add_command(verbs)
 
 
 def _options(parser: argparse.ArgumentParser) -> None:

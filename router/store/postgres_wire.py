@@ -124,3 +124,15 @@ class Connection:
         """Run several statements without parameters, as they are (migrations)."""
         self.raw.execute(sql.encode())  # bytes: no placeholder parsing
 
+
+
+DatabaseError = psycopg.Error
+"""What psycopg raises, for the store's modules that must not import it (store/transfer.py)."""
+
+
+def connect(url: str, *, timeout: float = 10.0) -> Connection:
+    """A connection of its own, outside any pool, in autocommit (its user says BEGIN and
+    COMMIT): `router store migrate-to`'s one transaction (store/transfer.py)."""
+    raw = psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout)))
+    configure(raw)
+    return Connection(raw)

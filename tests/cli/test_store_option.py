@@ -106,8 +106,10 @@ def test_router_run_with_an_unreachable_store_stops_in_seconds_without_the_passw
          "--store", UNREACHABLE, "--node-id", "node-a"],
         cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
         env={**os.environ, "PYTHONPATH": str(ROOT), "ROUTER_TEST_PG": SECRET})
-    assert time.monotonic() - started < 10
-    assert done.returncode in (1, 2), done.stderr  # 2: no PostgreSQL support in this router
+    # the store waits 5 s for a connection (psycopg's pool alone would wait 30); the rest is a
+    # Python start, which a loaded test machine can stretch to seconds
+    assert time.monotonic() - started < 20
+    assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and SECRET not in done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("router run:")]
     assert len(lines) == 1 and lines[0].startswith(

@@ -226,7 +226,7 @@ async def test_a_rate_limit_holds_for_two_nodes_together(
         clock: trio.testing.MockClock, cluster: Cluster, receiver: FakeWebhook) -> None:
     """`rate: 1` is one send a second through the channel, whichever node sends: each claim
     takes its instants from the channel's pace in the store."""
-    await cluster.open(", rate: 1")
+    await cluster.open(", rate: 1, concurrency: 4")  # each node claims a slot's worth at a time
     await cluster.node("a")
     await cluster.node("b")
     await cluster.alerts(10)
