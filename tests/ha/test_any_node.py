@@ -6,6 +6,9 @@
   distinct numbers.
 - A silence, an acknowledgement and a rota override made on one node hold on the others at
   once: the very next request to another node sees them (no wait, no poll).
+- Socket messages: an incident opened over one node's socket is acknowledged over another's
+  and resolved over the third's.
+(Heartbeats pinged on every node in turn: test_kill_timers.py.)
 """
 
 from __future__ import annotations
@@ -156,3 +159,32 @@ def test_a_silence_an_acknowledgement_and_an_override_hold_on_every_node_at_once
         with node.client() as client:
             detail = client.get(f"/v1/incidents/{item['incident_id']}").json()
         assert detail["incident"]["assigned_to"] == "bob", (node.name, detail["incident"])
+
+
+def test_socket_messages_on_any_node(routers: Routers) -> None:
+    """An incident opened over one router's unix socket is acknowledged over another's and
+    resolved over the third's; the first one's API shows the end at once."""
+    first, second, third = routers.nodes
+
+    def ask(node: Node, message_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        with node.connect() as line:
+            reply = line.ask({"src": "job", "dest": "router",
+                              "body": {**body, "msg_id": message_id}})
+        answer: dict[str, Any] = reply["body"]
+        assert answer.get("in_reply_to") == message_id, (node.name, reply)
+        return answer
+
+    created = ask(first, 1, {"type": "create_incident", "title": "opened over a socket",
+                             "service": "api", "severity": "critical"})
+    assert (created["type"], created["status"]) == ("incident_created", "triggered"), created
+    incident_id = created["incident_id"]
+    acknowledged = ask(second, 2, {"type": "acknowledge_incident", "incident_id": incident_id,
+                                   "by": "ann"})
+    assert (acknowledged["type"], acknowledged["status"]) == (
+        "incident_acknowledged", "acknowledged"), acknowledged
+    resolved = ask(third, 3, {"type": "resolve_incident", "incident_id": incident_id})
+    assert (resolved["type"], resolved["status"]) == ("incident_resolved", "resolved"), resolved
+    with first.client() as client:
+        shown = client.get(f"/v1/incidents/{incident_id}")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["incident"]["state"] == "resolved"
