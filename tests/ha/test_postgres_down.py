@@ -26,6 +26,8 @@ DOWN = 30.0
 """Seconds the server stays stopped."""
 BEFORE = 3.0
 """Seconds of load before the stop."""
+SETTLE = 2.0
+"""Seconds after the stop before every answer must be a 503."""
 RECONNECT = 30.0
 """Seconds each node has, after the server is back, to accept an alert again."""
 DRAIN = 60.0
@@ -76,7 +78,8 @@ def test_postgresql_down_for_30_seconds_loses_nothing_accepted(
         stop(server)
         stopped = time.monotonic()
         time.sleep(DOWN)
-        down = load.statuses(since=stopped, until=time.monotonic())
+        # An alert committed just before the stop may be answered just after it.
+        down = load.statuses(since=stopped + SETTLE, until=time.monotonic())
         start(server)
         started = time.monotonic()
         # Every node accepts again by itself.
@@ -96,7 +99,6 @@ def test_postgresql_down_for_30_seconds_loses_nothing_accepted(
           f"took {load.slowest(503):.1f} s), after {dict(after)}; every node accepted again "
           f"{reconnected:.1f} s after the start")
     assert down and set(down) == {503}, (down, routers.logs())
-    assert load.statuses(since=stopped + 1.0) - down, "no answer after the restart"
     accepted_after = [uid for uid, at in load.accepted.items() if at > started]
     assert accepted_after, "no alert accepted after the restart"
     assert all(node.running() for node in nodes), routers.logs()
