@@ -32,6 +32,9 @@ from router.cli import (
     checks as cli_checks,
 )
 from router.cli import (
+    cluster as cli_cluster,
+)
+from router.cli import (
     deliveries as cli_deliveries,
 )
 from router.cli import (
@@ -164,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_checks.add_commands(commands)
     cli_importer.add_commands(commands)
     cli_heartbeats.add_commands(commands)
+    cli_cluster.add_commands(commands)
     cli_jobs.add_commands(commands)
     cli_casereport.add_commands(commands)
     cli_diff.add_commands(commands)

@@ -1,12 +1,14 @@
-"""Prometheus metrics for `GET /metrics` (room: daemon; imports store, alerts.model).
+"""Prometheus metrics for `GET /metrics` (room: daemon; imports store, alerts.model,
+engine.cluster).
 
 Two kinds of number, kept apart:
 - what happens, counted as it happens through hooks the daemon wires up: alerts accepted
   (the API and the socket), requests refused (the HTTP server), delivery attempts (the
   deliverer's `on_attempt`), timers fired and how late (the scheduler's `on_fired`);
 - what is, read when Prometheus scrapes: incidents by state, the outbox by state and the
-  pending timers (one cheap GROUP BY or count each, on the store's read connection), and
-  the reloads so far (the reloader's status).
+  pending timers (one cheap GROUP BY or count each, on the store's read connection), the
+  reloads so far (the reloader's status), and the cluster's nodes by state and whether
+  another node that is up runs another config (engine/cluster.py).
 
 The metrics live in a `CollectorRegistry` of their own, never prometheus_client's global one:
 two daemons in one process (the tests run several) must not add to each other's counts.
@@ -17,7 +19,7 @@ shared gauges, so two scrapes at once cannot mix their readings.
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -37,6 +39,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from router.alerts.model import IncidentState
+from router.engine.cluster import ClusterView
 from router.store import Reader
 from router.store.interface import Store
 from router.store.outbox import Attempt
@@ -106,15 +109,19 @@ class Metrics:
 
     def __init__(self, store: Store, *, version: str,
                  reloads: Callable[[], ReloadCounts] | None = None,
+                 cluster: Callable[[], Awaitable[ClusterView]] | None = None,
                  process: bool = True) -> None:
         """
         Args:
             version: router's version, for `router_build_info`.
             reloads: the reloader's status now; without it no reload metrics are exposed.
+            cluster: the nodes sharing the store now (the engine's cluster view); without
+                it no cluster metrics are exposed.
             process: also expose the standard process_* and python_* metrics.
         """
         self._store = store
         self._reloads = reloads
+        self._cluster = cluster
         self._render = trio.CapacityLimiter(1)  # one scrape renders at a time
         self.registry = registry = _standard_registry(version, process)
         self.alerts = Counter(
@@ -187,6 +194,8 @@ class Metrics:
         families = [*store_families(counts)]
         if self._reloads is not None:
             families.extend(reload_families(self._reloads()))
+        if self._cluster is not None:
+            families.extend(cluster_families(await self._cluster()))
         scrape = _Scrape(self.registry, families)
         # The process collector reads /proc: file I/O stays off the event loop.
         return await trio.to_thread.run_sync(generate_latest, scrape, limiter=self._render)
@@ -257,3 +266,15 @@ def reload_families(status: ReloadCounts) -> list[Metric]:
             "was loaded (at start or by the last successful reload), in Unix seconds.",
             value=status.last_success.timestamp()))
     return families
+
+
+def cluster_families(view: ClusterView) -> list[Metric]:
+    """The nodes by state, and whether a node that is up runs another config than this one."""
+    nodes = GaugeMetricFamily("router_cluster_nodes", "Routers sharing the store, by state: "
+                              "up (beat within the last 15 s) or down.", labels=["state"])
+    for state, count in view.counts().items():
+        nodes.add_metric([state], count)
+    mismatch = GaugeMetricFamily(
+        "router_cluster_config_mismatch", "1 if another node that is up runs a config "
+        "revision other than this node's, else 0.", value=1 if view.disagreeing() else 0)
+    return [nodes, mismatch]

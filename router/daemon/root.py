@@ -18,7 +18,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+import os
 import signal
+import socket
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +40,9 @@ from router.daemon.logs import Redactor, secrets_in
 from router.daemon.metrics import Metrics
 from router.daemon.reload import Reloader, ReloadOutcome, watch_config
 from router.daemon.web_logins import SessionKeyUnusable, prepare_key, start_web
-from router.daemon.web_status import status_source
+from router.daemon.web_status import revision, status_source
 from router.engine import Engine
+from router.engine.cluster import Identity
 from router.engine.retention import Retention
 from router.engine.scheduler import Scheduler
 from router.errors import Problem, StoreError, Where
@@ -87,6 +90,8 @@ class Options:
     tls_key: Path | None = None
     store: StoreSetting | None = None
     node_id: str = field(default_factory=gethostname)
+    """This router's name among those sharing its store (issue 18 D5): `--node-id`, by default
+    the host name."""
 
 
 def _beyond_loopback(host: str) -> bool:
@@ -149,7 +154,8 @@ async def run(options: Options, *, clock: Clock | None = None,
     check_runner = CheckRunner(engine, transport)
     engine.health.measure = check_runner.run_once  # attach_checks: the checks run at once
     engine.timers_written = scheduler.poke
-    metrics = Metrics(store, version=__version__, reloads=lambda: reloader.status)
+    metrics = Metrics(store, version=__version__, reloads=lambda: reloader.status,
+                      cluster=engine.cluster.view)
     deliverer.on_attempt = metrics.delivery_attempted
     scheduler.on_fired = metrics.timer_fired
     host, port = parse_listen(options.listen or config.settings.listen)
@@ -187,6 +193,7 @@ async def run(options: Options, *, clock: Clock | None = None,
             await nursery.start(engine.ingest_log.run)
             await nursery.start(check_runner.run)
             await nursery.start(engine.analysis.run)  # after a first page: its analysis
+            await nursery.start(engine.cluster.run, _identity(options, clock), _revision)
             async with trio.open_nursery() as servers:  # both return once drained
                 limits = Limits(max_body_bytes=config.settings.max_body_bytes)
                 routes = build_routes(engine, deliverer, reload=functools.partial(
@@ -220,6 +227,18 @@ async def run(options: Options, *, clock: Clock | None = None,
             await transport.aclose()
             await store.close()
     logger.info("stopped")
+
+
+def _identity(options: Options, clock: Clock) -> Identity:
+    """This node as the cluster lists it: by default named after its host."""
+    host = socket.gethostname()
+    return Identity(id=options.node_id or host, host=host, pid=os.getpid(),
+                    started_at=clock.now())
+
+
+async def _revision(config: Config) -> str:
+    """The config's revision as the status page shows it, read off the event loop."""
+    return await trio.to_thread.run_sync(revision, config.files)
 
 
 def _tls_files(tls: Tls | None, options: Options) -> TlsFiles | None:

@@ -28,6 +28,7 @@ from router.core.inhibition import Inhibition
 from router.engine import direct, expiry
 from router.engine.analysis import Analyses
 from router.engine.checks import Checks
+from router.engine.cluster import Cluster
 from router.engine.escalation import Escalation
 from router.engine.handoffs import Handoffs
 from router.engine.health import Health
@@ -80,6 +81,7 @@ class Engine:
         self.jobs = Jobs(self.state, self.ingesting.ingest_one, self.ingesting.write)
         self.analysis = Analyses(self.state)
         self.ingesting.analyses = self.analysis  # a first page queues its analysis
+        self.cluster = Cluster(self.state)  # the routers sharing the store (issue 18 D5)
 
     @property
     def inhibitions(self) -> Inhibitions:

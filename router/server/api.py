@@ -34,6 +34,7 @@ from router.server.api_access import DETECTED, PAGES, Access, FeedToken, Gate, W
 from router.server.api_alertmanager import AlertmanagerApi
 from router.server.api_analysis import AnalysisApi
 from router.server.api_checks import Checks
+from router.server.api_cluster import ClusterApi
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_formats import JSON_HEADERS, FormatIngest, accepted_json
 from router.server.api_heartbeats import HeartbeatApi
@@ -113,6 +114,7 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
         add("GET", "/metrics", "read", _scrape(metrics))
     if reload is not None:
         add("POST", "/-/reload", "admin", _reloading(reload))
+    add("GET", "/v1/cluster", "read", ClusterApi(engine).show)
     reads = _Reads(engine)
     add("GET", "/v1/oncall", "read", reads.on_call)
     add("GET", "/v1/rotas/{id}/shifts", "read", reads.shifts)

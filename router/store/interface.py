@@ -37,6 +37,7 @@ from router.store.values import (
     JobAlert,
     JobRun,
     Measure,
+    NodeRecord,
     PastIncidents,
     Peek,
     Pruned,
@@ -197,6 +198,22 @@ class AnalysisWriter(AnalysisReader, Protocol):
 
 
 @runtime_checkable
+class NodesReader(Protocol):
+    """The routers sharing the store, as they last beat (`reader.nodes`; store/nodes.py)."""
+
+    def listed(self) -> list[NodeRecord]: ...
+
+
+@runtime_checkable
+class NodesWriter(NodesReader, Protocol):
+    """`NodesReader` and the writes (`transaction.nodes`): a node's beat rewrites its row
+    whole; `remove` forgets one (False if it had no row)."""
+
+    def beat(self, node: NodeRecord) -> None: ...
+    def remove(self, node_id: str) -> bool: ...
+
+
+@runtime_checkable
 class Reader(Protocol):
     """Queries over the last committed state; no writes."""
 
@@ -214,6 +231,8 @@ class Reader(Protocol):
     def jobs(self) -> JobsReader: ...
     @property
     def analysis(self) -> AnalysisReader: ...
+    @property
+    def nodes(self) -> NodesReader: ...
 
     def incident(self, number: int) -> Incident | None: ...
     def open_incident(self, dedup_key: str) -> tuple[Incident, frozenset[str]] | None: ...
@@ -261,6 +280,8 @@ class Transaction(Reader, Protocol):
     def jobs(self) -> JobsWriter: ...
     @property
     def analysis(self) -> AnalysisWriter: ...
+    @property
+    def nodes(self) -> NodesWriter: ...
 
     def next_incident_number(self) -> int: ...
     def save_incident(self, incident: Incident, firing: Iterable[str]) -> None: ...

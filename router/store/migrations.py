@@ -346,6 +346,19 @@ MIGRATIONS: tuple[str | Migration, ...] = (
     CREATE INDEX outbox_claims ON outbox (lease_until) WHERE claimed_by IS NOT NULL;
     CREATE TABLE channel_pace (channel TEXT PRIMARY KEY, next_free REAL NOT NULL);
     """,
+    # nodes (issue 18 D5): each router sharing the store, the config it runs on and when it
+    # last beat. One text for both backends: DOUBLE PRECISION is REAL to SQLite and keeps
+    # Unix seconds exact on PostgreSQL (whose REAL is 4 bytes).
+    """
+    CREATE TABLE nodes (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        config_revision TEXT NOT NULL,
+        last_beat DOUBLE PRECISION NOT NULL
+    );
+    """,
 )
 
 

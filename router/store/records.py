@@ -28,6 +28,7 @@ from router.store.analysis import AnalysisReader
 from router.store.checks import ChecksReader
 from router.store.heartbeats import HeartbeatsReader
 from router.store.jobs import JobsReader
+from router.store.nodes import NodesReader
 from router.store.outbox import OutboxReader
 from router.store.overrides import OverridesReader
 from router.store.retention import RetentionReader
@@ -120,6 +121,11 @@ class Reader:
     def analysis(self) -> AnalysisReader:
         """Incident analysis runs and past incidents (store/analysis.py)."""
         return AnalysisReader(self.connection)
+
+    @property
+    def nodes(self) -> NodesReader:
+        """The routers sharing the store, as they last beat (store/nodes.py)."""
+        return NodesReader(self.connection)
 
     def incident(self, number: int) -> Incident | None:
         row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()

@@ -294,3 +294,20 @@ class DeadLetter:
     created_at: datetime
     failed_at: datetime | None
     error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeRecord:
+    """A router sharing the store (a node of the cluster, issue 18): who it is, where it
+    runs, the config it runs on and when it last beat (store/nodes.py). What it holds:
+    `claimed_notifications` counts the outbox rows it has claimed and not yet recorded (the
+    outbox's `claimed_by`, issue 18 D6; None only for a record not read from a store).
+    A node holds a timer only inside the unit that fires it (D6), so none is counted."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    config_revision: str
+    last_beat: datetime
+    claimed_notifications: int | None = None

@@ -24,6 +24,7 @@ from router.store.dialect import Dialect, dialect
 from router.store.heartbeats import HeartbeatsWriter
 from router.store.jobs import JobsWriter
 from router.store.memory import Memory, Open, Row, Silences, in_force
+from router.store.nodes import NodesWriter
 from router.store.outbox import OutboxWriter
 from router.store.overrides import OverridesWriter
 from router.store.records import Reader, _silence
@@ -212,6 +213,10 @@ class Transaction(Reader):
     @property
     def analysis(self) -> AnalysisWriter:
         return AnalysisWriter(self.connection)
+
+    @property
+    def nodes(self) -> NodesWriter:
+        return NodesWriter(self.connection)
 
     def flush(self) -> None:
         """Write the rows held back."""

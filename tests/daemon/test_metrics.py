@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import textwrap
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,17 @@ from prometheus_client.samples import Sample
 from router.alerts.model import Alert
 from router.clock import FixedClock
 from router.config import load_config
+from router.core.cluster import node_state
 from router.daemon.metrics import REJECTIONS, Metrics
 from router.daemon.reload import ReloadStatus
 from router.engine import Engine
+from router.engine.cluster import ClusterView, Member
 from router.server import messages
 from router.server.api import METRICS_TYPE, build_routes
 from router.server.http import bound_port, open_listeners, serve_listeners
 from router.store import Store
 from router.store.outbox import Attempt
+from router.store.values import NodeRecord
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 RULES = DOCS / "prometheus-rules.yml"
@@ -206,6 +209,35 @@ async def test_reload_metrics_come_from_the_reloaders_status(store: Store) -> No
     assert not any(name.startswith("router_config") for name in exposed_names(without))
 
 
+def node(node_id: str, revision: str, beat_seconds_ago: float) -> Member:
+    last_beat = NOW - timedelta(seconds=beat_seconds_ago)
+    return Member(node=NodeRecord(id=node_id, host="h", pid=1, started_at=NOW,
+                                  config_revision=revision, last_beat=last_beat),
+                  state=node_state(last_beat, NOW))
+
+
+@pytest.mark.parametrize(("members", "nodes", "mismatch"), [
+    ((), {"up": 0.0, "down": 0.0}, 0),
+    ((node("a", "r1", 1),), {"up": 1.0, "down": 0.0}, 0),
+    ((node("a", "r1", 1), node("b", "r1", 4), node("c", "r2", 16)),
+     {"up": 2.0, "down": 1.0}, 0),  # c runs another config but is down
+    ((node("a", "r1", 1), node("b", "r1", 4), node("c", "r2", 14)),
+     {"up": 3.0, "down": 0.0}, 1),
+])
+async def test_the_cluster_metrics_count_nodes_and_a_mismatch(
+        store: Store, members: tuple[Member, ...], nodes: dict[str, float],
+        mismatch: int) -> None:
+    async def view() -> ClusterView:
+        return ClusterView(own="a" if members else None, members=members)
+
+    text = (await Metrics(store, version="1", cluster=view, process=False).exposition()).decode()
+    assert labelled(text, "router_cluster_nodes") == {
+        (("state", state),): count for state, count in nodes.items()}
+    assert value(text, "router_cluster_config_mismatch") == mismatch
+    without = (await Metrics(store, version="1", process=False).exposition()).decode()
+    assert not any(name.startswith("router_cluster") for name in exposed_names(without))
+
+
 def documented_metrics() -> set[str]:
     """The metric names in the first column of the table under "### What it exposes"."""
     text = (DOCS / "operations.md").read_text()
@@ -214,12 +246,13 @@ def documented_metrics() -> set[str]:
 
 
 async def test_the_exposition_holds_every_documented_metric_and_no_other(
-        store: Store) -> None:
-    metrics = Metrics(store, version="1", reloads=lambda: ReloadStatus(last_success=NOW))
+        store: Store, engine: Engine) -> None:
+    metrics = Metrics(store, version="1", reloads=lambda: ReloadStatus(last_success=NOW),
+                      cluster=engine.cluster.view)
     text = (await metrics.exposition()).decode()
     names = exposed_names(text)
     assert {name for name in names if name.startswith("router_")} == documented_metrics()
-    assert len(documented_metrics()) == 13
+    assert len(documented_metrics()) == 15
     # The standard collectors work on a registry of their own.
     assert {"process_cpu_seconds_total", "process_resident_memory_bytes", "python_info",
             "python_gc_objects_collected_total"} <= names
@@ -313,7 +346,7 @@ def test_the_alert_rules_parse_and_name_only_metrics_router_exposes() -> None:
     assert group["name"] == "router"
     assert [rule["alert"] for rule in group["rules"]] == [
         "RouterDown", "RouterConfigReloadFailing", "RouterNotificationsFailing",
-        "RouterOutboxBacklogGrowing", "RouterTimersLate"]
+        "RouterOutboxBacklogGrowing", "RouterTimersLate", "RouterClusterConfigMismatch"]
     for rule in group["rules"]:
         assert rule["labels"]["severity"] in ("critical", "warning")
         assert rule["annotations"]["summary"] and rule["annotations"]["description"]
@@ -321,7 +354,8 @@ def test_the_alert_rules_parse_and_name_only_metrics_router_exposes() -> None:
             for rule in group["rules"]
             for name in re.findall(r"\brouter_[a-z_]+", rule["expr"])}
     assert used == {"router_config_last_reload_successful", "router_deliveries_total",
-                    "router_outbox_notifications", "router_timer_lateness_seconds"}
+                    "router_outbox_notifications", "router_timer_lateness_seconds",
+                    "router_cluster_config_mismatch"}
     assert used <= documented_metrics()
 
 
@@ -349,6 +383,8 @@ def promtool_tests() -> dict[str, Any]:
             {"series": late % "1.0", "values": "0x40"},
             {"series": late % "2.5", "values": "0+5x40"},
             {"series": late % "+Inf", "values": "0+5x40"},
+            {"series": "router_cluster_config_mismatch{job='router',instance='a:9080'}",
+             "values": "0 0 1 0 1x10"},  # a deploy's moment passes; a lasting one fires
         ],
         "alert_rule_test": [
             {"eval_time": "3m", "alertname": "RouterDown", "exp_alerts": []},
@@ -367,6 +403,9 @@ def promtool_tests() -> dict[str, Any]:
             {"eval_time": "8m", "alertname": "RouterTimersLate", "exp_alerts": []},
             {"eval_time": "25m", "alertname": "RouterTimersLate", "exp_alerts": [
                 _fired("RouterTimersLate", instance="a:9080")]},
+            {"eval_time": "8m", "alertname": "RouterClusterConfigMismatch", "exp_alerts": []},
+            {"eval_time": "10m", "alertname": "RouterClusterConfigMismatch", "exp_alerts": [
+                _fired("RouterClusterConfigMismatch", instance="a:9080", job="router")]},
         ],
     }]}
 
@@ -391,7 +430,7 @@ def test_promtool_checks_the_rules_and_each_fires_when_it_should(tmp_path: Path)
     checked = subprocess.run([PROMTOOL, "check", "rules", str(RULES)], capture_output=True,
                              text=True, timeout=60, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 5 rules found" in checked.stdout
+    assert "SUCCESS: 6 rules found" in checked.stdout
     tests = tmp_path / "router-rules-test.yml"
     tests.write_text(json.dumps(promtool_tests()))  # JSON is YAML
     tested = subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True,

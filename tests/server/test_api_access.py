@@ -79,6 +79,7 @@ ACCESS = {
     ("GET", "/readyz"): "open",
     ("GET", "/metrics"): "read",
     ("POST", "/-/reload"): "admin",
+    ("GET", "/v1/cluster"): "read",
     ("GET", "/v1/oncall"): "read",
     ("GET", "/v1/rotas/{id}/shifts"): "read",
     ("GET", "/v1/rotas/{id}.ics"): "feed",
