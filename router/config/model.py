@@ -206,6 +206,15 @@ class TrustedProxy:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AnalysisPool:
+    """The incident analysis pool's bounds (`settings.analysis_pool`): runs at once, each
+    in a worker thread, and runs waiting for a worker; one more is recorded failed."""
+
+    workers: int = 2
+    queue: int = 32
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WebSettings:
     """The web interface's sessions (`settings.web`)."""
 
@@ -280,6 +289,8 @@ class Settings:
     store: StoreSetting = "sqlite"
     """Where the state is kept; changing it at a reload takes effect at the next start."""
     delivery: DeliverySettings = DeliverySettings()
+    analysis_pool: AnalysisPool = AnalysisPool()
+    """Read when the daemon starts: a reload does not resize the running pool."""
     where: Where = NOWHERE
 
 

@@ -60,7 +60,7 @@ from router.server.socket import serve_socket
 from router.server.tls import Certificates, TlsFiles, TlsFilesInvalid, load_context
 from router.store import files
 from router.store.feeds import FeedTokens
-from router.store.interface import Store
+from router.store.interface import OUTBOX, Store
 from router.store.opening import BackendMissing, describe, open_store
 from router.web.access import WebAccess
 from router.web.auth.keys import KEY_NAME as SESSION_KEY_NAME
@@ -188,6 +188,8 @@ async def run(options: Options, *, clock: Clock | None = None,
             await engine.schedule_handoffs()
             await engine.schedule_heartbeats()  # before the scheduler: overdue ones fire once
             await nursery.start(scheduler.run)
+            # Other nodes' commits (PostgreSQL) wake both as this node's own commits do.
+            nursery.start_soon(store.watch, functools.partial(_other_work, engine))
             await nursery.start(Retention(engine).run)
             await nursery.start(slack_replies.run)
             await nursery.start(engine.ingest_log.run)
@@ -239,6 +241,14 @@ def _identity(options: Options, clock: Clock) -> Identity:
 async def _revision(config: Config) -> str:
     """The config's revision as the status page shows it, read off the event loop."""
     return await trio.to_thread.run_sync(revision, config.files)
+
+
+def _other_work(engine: Engine, what: str) -> None:
+    """`Store.watch`'s call: another node committed notifications (OUTBOX) or timers."""
+    if what == OUTBOX:
+        engine.outbox_written()
+    else:
+        engine.timers_written()
 
 
 def _tls_files(tls: Tls | None, options: Options) -> TlsFiles | None:

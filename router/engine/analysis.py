@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from router.alerts.model import Alert, Incident, Notification, TimelineEntry
 from router.analysis.local import LocalProvider
 from router.analysis.model import Provider, Request, Result
 from router.analysis.openai import ModelProvider
-from router.config.model import Analysis, Route, Service
+from router.config.model import Analysis, AnalysisPool, Route, Service
 from router.core.routing import route
 from router.engine.health import PREFIX as HEALTH_PREFIX
 from router.engine.ids import parse_incident_id
@@ -46,12 +46,9 @@ POLL = timedelta(minutes=1)
 """How often the dispatcher looks for pending runs no wake announced (a page a timer sent)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pool:
-    """The analysis pool's bounds: runs at once, and runs waiting for a worker."""
-
-    workers: int = 2
-    queue: int = 32
+Pool = AnalysisPool
+"""The analysis pool's bounds: runs at once, and runs waiting for a worker (the setting
+`settings.analysis_pool`; its defaults live on the config model)."""
 
 
 def provider_for(analysis: Analysis) -> Provider:
@@ -111,14 +108,15 @@ class Analyses:
     """The analysis use case over the engine's state. `providers` makes a provider of an
     `Analysis` (tests give stand-ins); `run` is the pool, started by the daemon."""
 
-    def __init__(self, state: EngineState, *, pool: Pool = Pool(),
+    def __init__(self, state: EngineState, *, pool: Pool | None = None,
                  providers: Callable[[Analysis], Provider] = provider_for) -> None:
         self.state = state
-        self.pool = pool
+        self.pool = state.snapshot.config.settings.analysis_pool if pool is None else pool
+        """The config's bounds when the engine was made: the running pool keeps them."""
         self.providers = providers
         self._woken = trio.Event()
         self._queued: set[str] = set()
-        self._limiter = trio.CapacityLimiter(pool.workers)
+        self._limiter = trio.CapacityLimiter(self.pool.workers)
         """Threads a provider may hold, including one abandoned at its timeout."""
         self.added = 0
         """Pending runs `add_pending` wrote (on the store's thread): a unit that wrote none

@@ -368,6 +368,11 @@ class Engine:
     async def silences(self, *, include_expired: bool = False) -> list[Silence]:
         return await self.silencing.silences(include_expired=include_expired)
 
+    async def bounded_silences(self, *, include_expired: bool, limit: int
+                               ) -> tuple[list[Silence], int]:
+        return await self.silencing.bounded_silences(include_expired=include_expired,
+                                                     limit=limit)
+
     async def silence_listing(self, expired_limit: int
                               ) -> tuple[list[Silence], list[Silence], int]:
         return await self.silencing.silence_listing(expired_limit)

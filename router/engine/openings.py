@@ -26,19 +26,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from router.alerts.model import Alert, Incident, Notification, Status, TimelineEntry
+from router.alerts.model import Alert, Incident, Notification, TimelineEntry
 from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.escalation import walk
 from router.core.evolve import evolve
-from router.core.suppression import check as check_suppression
 from router.engine import expiry
 from router.engine.escalation import walk_lines, walk_notifications
 from router.engine.health import health_note
-from router.engine.repeats import Resolved
+from router.engine.repeats import Planner, Resolved
 from router.engine.snapshot import Snapshot
 from router.store import Transaction
-from router.store.interface import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,21 +79,16 @@ class Opening:
         return incident
 
 
-class Openings:
+class Openings(Planner):
     """Plans new incidents from the store's memory; counts how many were planned, and how
     many the store no longer held as seen when their unit ran."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.planned = 0
-        self.stale = 0
 
     def plan(self, snapshot: Snapshot, resolved: Resolved, now: datetime,
              new_id: Callable[[], str]) -> Opening | None:
         """The opening's writes, decided now; None when the alert needs the ordinary way."""
         config = snapshot.config
         alert, decision, key = resolved.alert, resolved.decision, resolved.key
-        if alert.status is not Status.FIRING or config.inhibit_rules:
+        if not self.takes(config, alert):
             return None
         overrides = snapshot.on_call.overrides_seen()
         if overrides is None:
@@ -103,10 +96,7 @@ class Openings:
         peek = self.store.peek_absent(key, now)
         if peek is None:
             return None
-        verdict = check_suppression(alert, config.suppressions, peek.silences, now,
-                                    routes=decision.routes,
-                                    time_intervals=config.time_intervals)
-        if verdict.label:
+        if self.verdict(config, resolved, peek.silences, now).label:
             return None  # held before its first page: the ordinary way sets its timer
         service = config.services.get(decision.service or "")
         change = incident_rules.apply_alert(None, frozenset(), alert, incident_rules.Opening(
@@ -135,11 +125,8 @@ class Openings:
     def current(self, transaction: Transaction, snapshot: Snapshot, plan: Opening) -> bool:
         """Whether `plan` may be written as decided (in the unit, on the store's thread):
         still no incident open for its key, the same silences, the same overrides."""
-        if (transaction.unchanged(plan.seen)
-                and snapshot.on_call.within(transaction, plan.now).same(plan.overrides)):
-            return True
-        self.stale += 1
-        return False
+        return self.kept(transaction.unchanged(plan.seen) and snapshot.on_call.within(
+            transaction, plan.now).same(plan.overrides))
 
 
 # `dataclasses.replace` looks up the fields and calls `__init__` by keyword on each call; an

@@ -234,9 +234,7 @@ async def overrides(engine: Engine, rota: str | None = None, include_past: bool 
         NotFound: `rota` is not in the config (a CLI run with no config, no files, cannot
             tell: it lists what the store holds for that name).
     """
-    config = engine.snapshot.config
-    if rota is not None and config.files and rota not in config.rotas:
-        raise NotFound(f"no rota {rota!r}")
+    _check_rota(engine, rota)
     now = None if include_past else engine.clock.now()
     return await engine.store.read(
         lambda reader: reader.overrides.listed(rota=rota, now=now))
@@ -244,10 +242,22 @@ async def overrides(engine: Engine, rota: str | None = None, include_past: bool 
 
 async def latest_overrides(engine: Engine, rota: str | None, include_past: bool, last: int
                            ) -> tuple[list[RotaOverride], int]:
-    """The last `last` of what `overrides` lists, and how many it lists (the web page)."""
+    """The last `last` of what `overrides` lists, and how many it lists (the web page, and
+    the API's bounded listing).
+
+    Raises:
+        NotFound: as `overrides`.
+    """
+    _check_rota(engine, rota)
     now = None if include_past else engine.clock.now()
     return await engine.store.read(
         lambda reader: reader.overrides.latest(rota=rota, now=now, last=last))
+
+
+def _check_rota(engine: Engine, rota: str | None) -> None:
+    config = engine.snapshot.config
+    if rota is not None and config.files and rota not in config.rotas:
+        raise NotFound(f"no rota {rota!r}")
 
 
 async def remove_override(engine: Engine, override_id: str) -> RotaOverride:

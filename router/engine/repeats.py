@@ -21,13 +21,15 @@ index reads the store).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from router.alerts.model import Alert, Incident, IncidentState, Status
+from router.alerts.model import Alert, Incident, IncidentState, Silence, Status
 from router.config.model import Config
 from router.core import incidents as incident_rules
 from router.core.routing import Decision, route
+from router.core.suppression import Verdict
 from router.core.suppression import check as check_suppression
 from router.engine import expiry
 from router.engine.snapshot import Snapshot, render_key
@@ -44,6 +46,38 @@ class Resolved:
     alert: Alert
     decision: Decision
     key: str
+
+
+class Planner:
+    """What the repeat and opening planners (engine/openings.py) share: the store whose
+    memory they peek at, which alerts they take, the silences' and windows' verdict on one,
+    and the counts of plans made and of plans the store no longer held when their unit ran
+    (those are ingested the ordinary way)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.planned = 0
+        self.stale = 0
+
+    @staticmethod
+    def takes(config: Config, alert: Alert) -> bool:
+        """Only a firing alert, and none while `inhibit_rules` are configured (the
+        inhibition index reads the store)."""
+        return alert.status is Status.FIRING and not config.inhibit_rules
+
+    @staticmethod
+    def verdict(config: Config, resolved: Resolved, silences: Sequence[Silence],
+                now: datetime) -> Verdict:
+        """The suppression windows' and `silences`' verdict on the alert, as ingest's."""
+        return check_suppression(resolved.alert, config.suppressions, silences, now,
+                                 routes=resolved.decision.routes,
+                                 time_intervals=config.time_intervals)
+
+    def kept(self, fresh: bool) -> bool:
+        """`fresh`: whether a plan may be written as decided; a stale one is counted."""
+        if not fresh:
+            self.stale += 1
+        return fresh
 
 
 def resolve(snapshot: Snapshot, alert: Alert, now: datetime) -> Resolved:
@@ -83,27 +117,19 @@ class Plan:
         transaction.save_incident(incident, self.change.firing)
 
 
-class Repeats:
+class Repeats(Planner):
     """Plans repeats from the store's memory; counts how many were planned and written."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.planned = 0
-        self.stale = 0
-        """Plans the store no longer held when their unit ran (ingested the ordinary way)."""
 
     def plan(self, snapshot: Snapshot, resolved: Resolved, now: datetime) -> Plan | None:
         """The repeat's writes, decided now; None when the alert needs the ordinary way."""
         config = snapshot.config
         alert, decision, key = resolved.alert, resolved.decision, resolved.key
-        if alert.status is not Status.FIRING or config.inhibit_rules:
+        if not self.takes(config, alert):
             return None
         peek = self.store.peek(key, now)
         if peek is None or peek.incident is None or peek.incident.level == 0:
             return None  # not held in memory, or never notified: paging is the store's way
-        verdict = check_suppression(alert, config.suppressions, peek.silences, now,
-                                    routes=decision.routes,
-                                    time_intervals=config.time_intervals)
+        verdict = self.verdict(config, resolved, peek.silences, now)
         opening = incident_rules.Opening(
             number=0, service=decision.service, severity=decision.severity, dedup_key=key,
             escalation_policy=None)
@@ -119,10 +145,7 @@ class Repeats:
 
     def current(self, transaction: Transaction, plan: Plan) -> bool:
         """Whether `plan` may be written as decided (in the unit, on the store's thread)."""
-        if transaction.unchanged(plan.seen):
-            return True
-        self.stale += 1
-        return False
+        return self.kept(transaction.unchanged(plan.seen))
 
 
 def retriggers(config: Config, incident: Incident, now: datetime) -> bool:

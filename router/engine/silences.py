@@ -97,6 +97,14 @@ class Silences:
         return await self.state.store.read(
             lambda reader: reader.silences(None if include_expired else now))
 
+    async def bounded_silences(self, *, include_expired: bool, limit: int
+                               ) -> tuple[list[Silence], int]:
+        """At most `limit` of what `silences` lists, those that end last, and how many it
+        lists (GET /v1/silences: one answer stays bounded)."""
+        now = None if include_expired else self.state.clock.now()
+        return await self.state.store.read(
+            lambda reader: reader.silence_listing(now, limit))
+
     async def silence_listing(self, expired_limit: int
                               ) -> tuple[list[Silence], list[Silence], int]:
         """Silences in force or to come, the `expired_limit` that ended last (latest first)

@@ -43,7 +43,14 @@ from router.server.api_notes import Notes
 from router.server.api_notify import Notify
 from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
-from router.server.routes import Handler, Request, Response, Routes
+from router.server.routes import (
+    LISTING_LIMIT,
+    LISTING_MOST,
+    Handler,
+    Request,
+    Response,
+    Routes,
+)
 from router.server.slack_actions import SlackActions
 
 logger = logging.getLogger(__name__)
@@ -459,11 +466,15 @@ class _Incidents:
         return handle
 
     async def silences(self, request: Request) -> Response:
+        """At most `limit` silences, those that end last, by id, and how many were left
+        out (issue 22: ended ones pile up for ever)."""
         every = (request.query.get("all") or ["false"])[-1] in ("1", "true", "yes")
-        found = await self.engine.silences(include_expired=every)
+        found, total = await self.engine.bounded_silences(
+            include_expired=every, limit=request.limit(LISTING_LIMIT, LISTING_MOST))
         now = self.engine.now()
         return Response.json(200, {"silences": [views.silence_json(item, now)
-                                                for item in found]})
+                                                for item in found],
+                                   "silences_omitted": total - len(found)})
 
     async def add_silence(self, request: Request) -> Response:
         body = request.json_object()

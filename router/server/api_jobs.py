@@ -1,6 +1,7 @@
 """Batch jobs over HTTP (room: server; imports engine, errors).
 
-`GET /v1/jobs` lists the jobs (the config's and the API's) with each one's newest run;
+`GET /v1/jobs[?limit=N]` lists the first `limit` (default 100) jobs (the config's, then the
+API's by id) with each one's newest run, and `jobs_omitted`, how many more there are;
 `POST /v1/jobs` creates one (201; `{id, service, timeout (seconds), severity,
 description}`); `GET /v1/jobs/{id}` shows one. A runner reports its runs with
 `POST /v1/jobs/{id}/runs` (`{run_id, status: started|succeeded|failed|timed_out,
@@ -17,7 +18,7 @@ from __future__ import annotations
 from router.engine import Engine
 from router.engine.job_requests import check_job_id, parse_alert, parse_job, parse_run
 from router.engine.jobs import alert_json, job_json, run_json
-from router.server.routes import Request, Response
+from router.server.routes import LISTING_LIMIT, LISTING_MOST, Request, Response
 
 _RUNS_LIMIT = 1000
 
@@ -27,8 +28,12 @@ class JobsApi:
         self.engine = engine
 
     async def list(self, request: Request) -> Response:
-        found = await self.engine.jobs.jobs()
-        return Response.json(200, {"jobs": [job_json(view) for view in found]})
+        """The first `limit` jobs and how many more there are (each costs a read of its
+        newest run)."""
+        found, total = await self.engine.jobs.listing(request.limit(LISTING_LIMIT,
+                                                                    LISTING_MOST))
+        return Response.json(200, {"jobs": [job_json(view) for view in found],
+                                   "jobs_omitted": total - len(found)})
 
     async def show(self, request: Request) -> Response:
         return Response.json(200, job_json(await self.engine.jobs.job(request.params["id"])))

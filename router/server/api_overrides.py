@@ -1,7 +1,9 @@
 """Run-time rota overrides over HTTP (room: server; imports engine, overrides, errors).
 
-`GET /v1/rotas/{id}/overrides[?all=true]` lists a rota's overrides in force or to come (with
-`all`, removed and ended ones too); `POST /v1/rotas/{id}/overrides` adds one (201);
+`GET /v1/rotas/{id}/overrides[?all=true][&limit=N]` lists a rota's overrides in force or to
+come (with `all`, removed and ended ones too), the last `limit` (default 100) by start and
+`overrides_omitted`, how many earlier ones it left out; `POST /v1/rotas/{id}/overrides` adds
+one (201);
 `DELETE /v1/overrides/{id}` removes one in force or to come (200; the row stays as history).
 The checks are router/engine/overrides.py's, shared with `router override`: each failure is a 400
 naming the field of the JSON body (`rota` for the path's rota).
@@ -21,14 +23,14 @@ from typing import Any
 from router.engine import Engine
 from router.engine.overrides import (
     add_override_warned,
+    latest_overrides,
     override_json,
-    overrides,
     parse_override_id,
     parse_time,
     remove_override,
 )
 from router.errors import BadRequest
-from router.server.routes import Request, Response
+from router.server.routes import LISTING_LIMIT, LISTING_MOST, Request, Response
 
 
 def _required(body: dict[str, Any], name: str) -> str:
@@ -47,10 +49,13 @@ class Overrides:
         self.engine = engine
 
     async def list(self, request: Request) -> Response:
+        """The last `limit` overrides by start and how many earlier ones were left out."""
         every = (request.query.get("all") or ["false"])[-1].lower() in ("1", "true", "yes")
-        found = await overrides(self.engine, request.params["id"], include_past=every)
+        found, total = await latest_overrides(self.engine, request.params["id"], every,
+                                              request.limit(LISTING_LIMIT, LISTING_MOST))
         now = self.engine.now()
-        return Response.json(200, {"overrides": [override_json(item, now) for item in found]})
+        return Response.json(200, {"overrides": [override_json(item, now) for item in found],
+                                   "overrides_omitted": total - len(found)})
 
     async def add(self, request: Request) -> Response:
         body = request.json_object()

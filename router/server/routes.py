@@ -17,6 +17,10 @@ from router.errors import BadRequest
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # stateless; reused
 _JSON_TYPE = ("content-type", "application/json")
+LISTING_LIMIT, LISTING_MOST = 100, 10_000
+"""A listing's `?limit=` when none is given, and the most it may ask for (GET /v1/silences,
+/v1/jobs, /v1/rotas/{id}/overrides): each answer also says how many it left out (issue 22:
+one request's work stays bounded however long the history)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,13 +16,16 @@ SQLite store's, through store/postgres_wire.py's connection. What differs:
 - a server that is down or a connection lost is `StoreUnavailable` (ingest answers 503), and
   the pool makes new connections by itself once the server is back (each is checked as it
   is taken, so a connection the restart broke is replaced, not used);
-- `checkpoint` and `vacuum` do nothing: the server checkpoints, autovacuum reclaims.
+- `checkpoint` and `vacuum` do nothing: the server checkpoints, autovacuum reclaims;
+- a commit whose units added notifications or set timers notifies the other nodes
+  (NOTIFY), and `watch` listens for theirs (store/postgres_listen.py).
 Isolation is PostgreSQL's default, READ COMMITTED; `synchronous_commit` is the server's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -37,6 +40,7 @@ from psycopg_pool import ConnectionPool
 from router.errors import StoreError, StoreUnavailable
 from router.store import interface, migrations
 from router.store.health import FailureLog
+from router.store.postgres_listen import FIRST_PAUSE, Listener, Work
 from router.store.postgres_wire import Connection, configure
 from router.store.postgres_writes import Transaction
 from router.store.records import Reader, from_seconds
@@ -65,6 +69,8 @@ class Store:
         self._committing = False
         self._batch = _Batch()
         self._timers_set: float | None = None
+        self._sender = secrets.token_hex(6)
+        """This store's name in its NOTIFY payloads, so that it ignores its own."""
         self.commits = 0
         self.unavailable: StoreUnavailable | None = None
         """Why the last write failed, while the store cannot write; None once one succeeds."""
@@ -177,6 +183,26 @@ class Store:
         earliest, self._timers_set = self._timers_set, None
         return from_seconds(earliest)
 
+    async def watch(self, wake: Callable[[str], None], *,
+                    first_pause: float = FIRST_PAUSE) -> None:
+        """Until cancelled, listen for other stores' commits (other nodes, a CLI command):
+        wake(OUTBOX) when they added notifications, wake(TIMERS) when they set a timer,
+        which `take_timers_set` then answers too (store/postgres_listen.py). After every
+        (re)connect both, once: what was committed while nobody listened is not kept.
+        `first_pause`: seconds before the first attempt to listen again."""
+        def heard(work: Work) -> None:
+            if work.sender == self._sender:
+                return  # this store's own commit: its caller woke what it had to
+            if work.earliest is not None:
+                if self._timers_set is None or work.earliest < self._timers_set:
+                    self._timers_set = work.earliest
+                wake(interface.TIMERS)
+            if work.outbox:
+                wake(interface.OUTBOX)
+        conninfo = self._pool.conninfo
+        await Listener(conninfo if isinstance(conninfo, str) else conninfo(), heard,
+                       first_pause=first_pause).run()
+
     async def _commit_queued(self) -> None:
         self._committing = True
         batch, self._queue = self._queue[:UNITS_PER_COMMIT], self._queue[UNITS_PER_COMMIT:]
@@ -219,7 +245,8 @@ class Store:
                     connection.script("RELEASE SAVEPOINT unit; SAVEPOINT unit")
                 _run_unit(connection, transaction, unit)
             transaction.finish()
-            connection.script("COMMIT")
+            # In the commit's round trip; PostgreSQL delivers it only if the commit succeeds.
+            connection.script(transaction.announced.statement(self._sender) + "COMMIT")
             self.commits += 1
             return transaction.earliest_timer_set
         except BaseException:
@@ -237,6 +264,7 @@ def _run_unit(connection: Connection, transaction: Transaction, unit: _Unit[Any]
         try:
             unit.result = unit.work(transaction)
             transaction.flush()
+            transaction.announced.kept()
             unit.error = None
             return
         except Exception as error:  # the unit's own failure: undo only its writes
@@ -291,7 +319,10 @@ def migrate(connection: _Scripted) -> int:
     connection.script("BEGIN")
     try:
         connection.script(f"SELECT pg_advisory_xact_lock({_MIGRATING})")
-        connection.script("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        # Only when missing: even IF NOT EXISTS asks for CREATE on the schema, which the
+        # nodes' least-privileged role lacks (docs/ha.md, "The database role").
+        if connection.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
+            connection.script("CREATE TABLE schema_version (version BIGINT NOT NULL)")
         version = int(connection.execute(
             "SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
         newest = migrations.MIGRATIONS

@@ -9,17 +9,23 @@ upsert on the number), and incident numbers come from the sequence `incident_num
 number taken by a unit that rolled back is a gap). What the SQLite Transaction holds back
 until the end of a unit (alert, timeline and outbox rows, timers) it still holds back,
 within the transaction: that is this process's alone.
+
+It also notes what other nodes must hear of (`announced`: notifications added, timers set,
+by the units that were kept), which the store announces with NOTIFY at the commit
+(store/postgres_listen.py).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from datetime import datetime
 from typing import cast
 
-from router.alerts.model import Incident
+from router.alerts.model import Incident, Notification
 from router.store import writes
 from router.store.memory import Memory
+from router.store.postgres_listen import Announced
 from router.store.postgres_wire import Connection
 from router.store.records import Reader
 
@@ -33,6 +39,7 @@ class Transaction(writes.Transaction):
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(cast(sqlite3.Connection, connection), Memory())
+        self.announced = Announced()
 
     def _remembered(self) -> Memory:
         return self._memory
@@ -52,3 +59,23 @@ class Transaction(writes.Transaction):
         dedup key breaks `incidents_open_key` (the store retries that unit: postgres.py)."""
         row = self._incident_row(incident, frozenset(firing), None)
         self.connection.execute(writes._SAVE_INCIDENT, row)
+
+    def add_notifications(self, notifications: Iterable[Notification]) -> None:
+        listed = list(notifications)
+        super().add_notifications(listed)
+        if listed:
+            self.announced.notifications_added()
+
+    def set_timer(self, number: int, kind: str, due_at: datetime) -> None:
+        super().set_timer(number, kind, due_at)
+        self.announced.timer_set(due_at.timestamp())
+
+    def hurry_timers(self, kind: str, now: datetime) -> int:
+        moved = super().hurry_timers(kind, now)
+        if moved:
+            self.announced.timer_set(now.timestamp())
+        return moved
+
+    def forget(self) -> None:
+        super().forget()
+        self.announced.dropped()

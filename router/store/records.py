@@ -268,6 +268,24 @@ class Reader:
         return [_silence(row) for row in self.connection.execute(query + " ORDER BY id",
                                                                  values)]
 
+    def silence_listing(self, active_at: datetime | None, limit: int
+                        ) -> tuple[list[Silence], int]:
+        """The `limit` silences that end last of those `silences(active_at)` lists (in force
+        and to come before ended ones), in its order, and how many it lists: the API's read
+        stays bounded however many silences ended over the years (issue 22)."""
+        where, values = "", ()
+        if active_at is not None:
+            where = " WHERE starts_at <= ? AND ends_at > ?"
+            values = (active_at.timestamp(),) * 2  # type: ignore[assignment]
+        rows = self.connection.execute(
+            f"SELECT * FROM silences{where} ORDER BY ends_at DESC, id DESC LIMIT ?",
+            (*values, limit)).fetchall()
+        total = len(rows)
+        if total == limit:
+            total = int(self.connection.execute(f"SELECT count(*) FROM silences{where}",
+                                                values).fetchone()[0])
+        return sorted(map(_silence, rows), key=lambda silence: silence.id), total
+
     def active_silences(self, now: datetime) -> list[Silence]:
         return self.silences(now)
 

@@ -243,6 +243,10 @@ class Store:
         earliest, self._timers_set = self._timers_set, None
         return from_seconds(earliest)
 
+    async def watch(self, wake: Callable[[str], None]) -> None:
+        """Returns at once: this process is the store's only writer, and its commits wake
+        what they must themselves (a CLI command in another process is found by the polls)."""
+
     async def _commit_queued(self) -> None:
         self._committing = True
         batch, self._queue = self._queue, []

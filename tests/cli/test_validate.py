@@ -315,3 +315,22 @@ def test_strict_makes_every_warning_an_error(tmp_path: Path) -> None:
     assert (code, document["valid"]) == (1, False)
     assert [problem["severity"] for problem in document["problems"]] == ["error"]
     assert run("validate", str(tmp_path))[0] == 0
+
+
+def test_strict_refuses_a_trusted_proxy_open_to_every_address(tmp_path: Path) -> None:
+    path = write(tmp_path, "config.yaml", """
+        settings:
+          web: {trusted_proxy: {from: ["::/0"]}}
+        users:
+          - {name: ann, role: read}
+    """)
+    field = "settings.web.trusted_proxy.from[0]"
+    message = ("::/0 is every address: any client that reaches router can send "
+               "X-Forwarded-User and be logged in as any user; list only the proxy's own "
+               "addresses")
+    code, out, err = run("validate", str(tmp_path))
+    assert (code, out.startswith("config valid:"), err) == (
+        0, True, f"{path}:2:32: warning: {field}: {message}\n")
+    code, out, err = run("validate", "--strict", str(tmp_path))
+    assert (code, out, err.splitlines()) == (
+        1, "", [f"{path}:2:32: {field}: {message}", "config invalid: 1 problem"])

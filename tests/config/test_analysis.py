@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from router.config import load_config
-from router.config.model import ANALYSIS_KINDS
+from router.config.model import ANALYSIS_KINDS, AnalysisPool
 from tests.config.support import problems, write
 
 CHANNELS = """
@@ -135,3 +135,24 @@ services:
     found = [line.removeprefix(f"{path}:") for line in problems([path])]
     assert found == ["3:51: services[0].analysis.paths[1]: expected an absolute path such as "
                      "/var/log, got 'logs'"], found
+
+
+def test_the_analysis_pool_s_bounds_are_settings(tmp_path: Path) -> None:
+    path = write(tmp_path, "router.yaml", "settings:\n  analysis_pool: {workers: 4}\n")
+    assert load_config([path], environ={}).settings.analysis_pool == AnalysisPool(
+        workers=4, queue=32)
+    write(tmp_path, "router.yaml", "people: []\n")
+    assert load_config([path], environ={}).settings.analysis_pool == AnalysisPool(
+        workers=2, queue=32)
+
+
+def test_the_analysis_pool_s_bounds_are_checked(tmp_path: Path) -> None:
+    path = write(tmp_path, "router.yaml",
+                 "settings:\n  analysis_pool: {workers: 0, queue: 10001, threads: 3}\n")
+    assert problems([path]) == [
+        f"{path}:2:28: settings.analysis_pool.workers: expected a number at least 1, got 0",
+        f"{path}:2:38: settings.analysis_pool.queue: expected a number at most 10000, got "
+        "10001",
+        f"{path}:2:45: settings.analysis_pool.threads: unknown key 'threads'; expected one "
+        "of: queue, workers",
+    ]

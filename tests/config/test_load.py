@@ -163,9 +163,8 @@ def test_a_key_written_twice_in_one_mapping(tmp_path: Path) -> None:
     assert problems([tmp_path]) == [f"{path}:4:5: key 'name' is written twice in this mapping"]
 
 
-SETTINGS_KEYS = ("alert_limits, allowed_hosts, delivery, fatigue, generic_webhooks, "
-                 "ingest_tokens, "
-                 "link_lifetime, link_secret, listen, max_body_bytes, public_url, "
+SETTINGS_KEYS = ("alert_limits, allowed_hosts, analysis_pool, delivery, fatigue, generic_webhooks, "
+                 "ingest_tokens, link_lifetime, link_secret, listen, max_body_bytes, public_url, "
                  "resolve_timeout, retention, store, timezone, tls, web")
 
 

@@ -160,3 +160,20 @@ def test_who_could_never_log_in_is_warned_about(tmp_path: Path) -> None:
     assert [problem.split(": ", 1)[1] for problem in problems([tmp_path])] == [
         "warning: settings.web.trusted_proxy: a trusted proxy names users, but no `users:` "
         "are declared"]
+
+
+@pytest.mark.parametrize("network", ["0.0.0.0/0", "::/0"])
+def test_a_trusted_proxy_open_to_every_address_is_warned_about(tmp_path: Path,
+                                                               network: str) -> None:
+    """Every client could name any user in the header and be logged in as them."""
+    path = write(tmp_path, "settings.yaml", f"""
+        settings:
+          web:
+            trusted_proxy: {{from: [10.0.0.5, "{network}"]}}
+        users:
+          - {{name: ann, role: read}}
+    """)
+    assert problems([tmp_path]) == [
+        f"{path}:3:38: warning: settings.web.trusted_proxy.from[1]: {network} is every "
+        "address: any client that reaches router can send X-Forwarded-User and be logged in "
+        "as any user; list only the proxy's own addresses"]

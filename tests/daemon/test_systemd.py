@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -26,6 +27,10 @@ import pytest
 import trio
 import trio.testing
 
+from router.cli.main import build_parser
+from router.config.database_url import parse_store
+from router.config.model import DatabaseUrl
+from router.config.secrets import SecretResolver
 from router.daemon import systemd
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -184,6 +189,10 @@ def test_listen_fds_refuses_a_count_that_is_not_one(monkeypatch: pytest.MonkeyPa
 
 ACTIVATED = """
 import json, os, socket, sys
+from router.cli.main import build_parser
+from router.config.database_url import parse_store
+from router.config.model import DatabaseUrl
+from router.config.secrets import SecretResolver
 from router.daemon import systemd
 count = len(sys.argv) - 1
 for target, passed in enumerate(sys.argv[1:], start=3):  # as systemd lays them out
@@ -294,6 +303,19 @@ def units(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def node_units(units: Path) -> Path:
+    """`units` with systemd/router-node.conf installed as router.service's drop-in, as
+    docs/ha.md tells each node to (its ExecStart= pointed at this checkout's `router`)."""
+    drop_in = (UNITS / "router-node.conf").read_text()
+    assert "\nExecStart=/opt/router/venv/bin/router run " in drop_in
+    (units / "router.service.d").mkdir()
+    (units / "router.service.d" / "node.conf").write_text(
+        drop_in.replace("/opt/router/venv/bin/router", str(Path(sys.executable).with_name(
+            "router"))))
+    return units
+
+
 def analyze(*arguments: str) -> subprocess.CompletedProcess[str]:
     assert ANALYZE is not None
     return subprocess.run([ANALYZE, *arguments], capture_output=True, text=True, timeout=60,
@@ -336,3 +358,57 @@ def test_service_runs_what_the_daemon_expects() -> None:
     socket_unit = (UNITS / "router.socket").read_text()
     assert "\nService=router.service\n" in socket_unit
     assert "\nListenStream=127.0.0.1:9080\n" in socket_unit
+
+
+@needs_analyze
+def test_node_drop_in_passes_systemd_analyze_verify(node_units: Path) -> None:
+    verified = analyze("verify", str(node_units / "router.service"))
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stderr == "", "warnings are mistakes in a drop-in too"
+
+
+@needs_analyze
+def test_node_drop_in_keeps_the_exposure(node_units: Path) -> None:
+    rated = analyze("security", "--offline=true", str(node_units / "router.service"))
+    assert rated.returncode == 0, rated.stderr
+    found = re.search(r"Overall exposure level for router\.service: ([0-9.]+) (\w+)",
+                      rated.stdout)
+    assert found is not None, rated.stdout
+    assert float(found[1]) <= EXPOSURE_LIMIT, rated.stdout
+
+
+def node_command(host: str) -> list[str]:
+    """The drop-in's ExecStart= as systemd hands it to exec: continuation lines joined, `$$`
+    a literal `$`, `%H` the host name, the unit's directory variables filled in."""
+    text = (UNITS / "router-node.conf").read_text().replace("\\\n", " ")
+    [line] = [line for line in text.splitlines() if line.startswith("ExecStart=/")]
+    unescaped = re.search(r"(?<!\$)\$\{(?!CONFIGURATION_DIRECTORY\}|STATE_DIRECTORY\})", line)
+    assert unescaped is None, f"systemd would expand {line[unescaped.start():]!r}: write $${{"
+    line = (line.removeprefix("ExecStart=").replace("${CONFIGURATION_DIRECTORY}", "/etc/router")
+            .replace("${STATE_DIRECTORY}", "/var/lib/router").replace("%H", host)
+            .replace("$$", "$"))
+    assert "%" not in line and "$$" not in line, line
+    return shlex.split(line)
+
+
+def test_node_drop_in_starts_a_node_on_postgresql(tmp_path: Path) -> None:
+    """What router reads from the drop-in's command line: the node id, the address, and a
+    store URL it accepts, naming every database host, its password read from the credential."""
+    command = node_command("router-a.example.com")
+    assert command[:2] == ["/opt/router/venv/bin/router", "run"]
+    store = command[command.index("--store") + 1]
+    command[command.index("--store") + 1] = "sqlite"  # the credential exists only under systemd
+    arguments = build_parser().parse_args(command[1:])
+    assert (arguments.node_id, arguments.listen) == ("router-a.example.com", "0.0.0.0:9080")
+    assert (arguments.config, arguments.state) == ([Path("/etc/router")], Path("/var/lib/router"))
+    credential = "/run/credentials/router.service/pg-password"
+    assert f"router_node:${{file:{credential}}}@" in store
+    (tmp_path / "pg-password").write_text("s3cret/:@")
+    url = parse_store(store.replace(credential, str(tmp_path / "pg-password")),
+                      SecretResolver(), tmp_path)
+    assert isinstance(url, DatabaseUrl) and url.url is not None
+    assert url.shown == "postgresql://db1.example.com,db2.example.com/router"
+    assert url.url.reveal() == (
+        "postgresql://router_node:s3cret%2F%3A%40@db1.example.com,db2.example.com/router"
+        "?target_session_attrs=read-write&sslmode=verify-full&sslrootcert=/etc/router/pg-ca.crt"
+        "&connect_timeout=5&tcp_user_timeout=10000")

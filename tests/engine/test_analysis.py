@@ -95,7 +95,7 @@ class Harness:
         self.store = await Store.open(self.tmp_path / "router.db", synchronous="NORMAL")
         engine = Engine(load_config([self.tmp_path / "router.yaml"]), self.store,
                         TrioClock(EPOCH))
-        engine.analysis = Analyses(engine.state, pool=pool or Pool(),
+        engine.analysis = Analyses(engine.state, pool=pool or engine.analysis.pool,
                                    providers=lambda _: provider)
         engine.ingesting.analyses = engine.analysis
         self.transport = Transport()
@@ -171,8 +171,11 @@ async def test_a_full_queue_fails_the_run_instead_of_piling_up(
         harness: Harness, autojump_clock: trio.testing.MockClock) -> None:
     autojump_clock.autojump_threshold = 0.05
     hanging = Hanging()
+    with (harness.tmp_path / "router.yaml").open("a") as config:  # the engine's own pool
+        config.write("settings:\n  analysis_pool: {workers: 1, queue: 1}\n")
     try:
-        engine = await harness.start(hanging, Pool(workers=1, queue=1))
+        engine = await harness.start(hanging)
+        assert engine.analysis.pool == Pool(workers=1, queue=1)
         accepted = await engine.ingest([alert(f"Disk{index}") for index in range(4)])
         await trio.sleep(1)
         runs = [(await runs_of(engine, item.incident_id or ""))[0] for item in accepted]

@@ -7,20 +7,18 @@ commit. Real SQLite files, a fixed clock."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 import textwrap
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from router.alerts.model import Alert, Severity, Status
-from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
-from router.store import Store
+from tests.engine import plans_support
+from tests.engine.plans_support import Step, later, rows
 
 CONFIG = """
 settings: {timezone: Europe/Berlin, resolve_timeout: {native: 10m}}
@@ -71,18 +69,8 @@ TABLES = {
 }
 
 
-def config_in(directory: Path) -> Path:
-    directory.mkdir()
-    (directory / "config.yaml").write_text(textwrap.dedent(CONFIG))
-    return directory / "config.yaml"
-
-
 async def an_engine(directory: Path) -> Engine:
-    config = config_in(directory)
-    store = await Store.open(directory / "state.db")
-    numbers = itertools.count()
-    return Engine(load_config([config]), store, FixedClock(START),
-                  new_id=lambda: f"{next(numbers):026d}")
+    return await plans_support.an_engine(directory, CONFIG, START)
 
 
 def alert(host: str, severity: Severity = Severity.ERROR, team: str = "web",
@@ -92,26 +80,11 @@ def alert(host: str, severity: Severity = Severity.ERROR, team: str = "web",
                  ends_at=START + ends_in if ends_in else None)
 
 
-async def rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
-    return await engine.store.read(lambda reader: {
-        table: [tuple(row) for row in reader.connection.execute(query)]
-        for table, query in TABLES.items()})
-
-
-Step = Callable[[Engine], Awaitable[object]]
-
-
 def scenario() -> list[Step]:
     """A silence (made first: its id comes from the counter a stale plan takes ids from),
     openings on each route (channels, a rota, an empty level skipped, a deadline), two
     alerts of one key in one request (the second plan is stale), one the silence holds, a
     resolve, a rota's handoff, and an alert for a resolved incident's key."""
-    def later(minutes: int) -> Step:
-        async def step(engine: Engine) -> None:
-            clock = engine.clock
-            assert isinstance(clock, FixedClock)
-            clock.advance(timedelta(minutes=minutes))
-        return step
     return [
         lambda engine: engine.create_silence([("host", "=", "a5")], reason="work",
                                              ends_at=START + timedelta(hours=1)),
@@ -136,8 +109,8 @@ async def test_openings_planned_on_the_trio_thread_write_what_the_ordinary_way_w
     for step in scenario():
         await step(planned)
         await step(ordinary)
-    written = await rows(planned)
-    assert written == await rows(ordinary)
+    written = await rows(planned, TABLES)
+    assert written == await rows(ordinary, TABLES)
     assert len(written["incidents"]) == 8
     assert {row[2] for row in written["outbox"]} >= {"channel:log", "channel:loud"}
     openings = planned.ingesting.openings

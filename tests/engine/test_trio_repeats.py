@@ -6,19 +6,17 @@ its commit. Real SQLite files, a fixed clock."""
 
 from __future__ import annotations
 
-import itertools
 import textwrap
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from router.alerts.model import Alert, Severity, Status
-from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
-from router.store import Store
+from tests.engine import plans_support
+from tests.engine.plans_support import Step, later, rows
 
 CONFIG = """
 people: [{id: ann}]
@@ -40,18 +38,8 @@ TABLES = {
 }
 
 
-def config_in(directory: Path) -> Path:
-    directory.mkdir()
-    (directory / "config.yaml").write_text(textwrap.dedent(CONFIG))
-    return directory / "config.yaml"
-
-
 async def an_engine(directory: Path) -> Engine:
-    config = config_in(directory)
-    store = await Store.open(directory / "state.db")
-    numbers = itertools.count()
-    return Engine(load_config([config]), store, FixedClock(START),
-                  new_id=lambda: f"{next(numbers):026d}")
+    return await plans_support.an_engine(directory, CONFIG, START)
 
 
 def alert(host: str = "db1", summary: str = "Disk full",
@@ -62,24 +50,9 @@ def alert(host: str = "db1", summary: str = "Disk full",
                  ends_at=START + ends_in if ends_in else None)
 
 
-async def rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
-    return await engine.store.read(lambda reader: {
-        table: [tuple(row) for row in reader.connection.execute(query)]
-        for table, query in TABLES.items()})
-
-
-Step = Callable[[Engine], Awaitable[object]]
-
-
 def scenario() -> list[Step]:
     """Opening, repeats (new words, a second alert, a new severity, a deadline), two repeats
     in one request, an acknowledge, repeats while silenced, a retrigger, a resolve."""
-    def later(minutes: int) -> Step:
-        async def step(engine: Engine) -> None:
-            clock = engine.clock
-            assert isinstance(clock, FixedClock)
-            clock.advance(timedelta(minutes=minutes))
-        return step
     return [
         lambda engine: engine.ingest([alert()]),
         later(1), lambda engine: engine.ingest([alert()]),
@@ -109,8 +82,8 @@ async def test_repeats_planned_on_the_trio_thread_write_what_the_ordinary_way_wr
     for step in scenario():
         await step(planned)
         await step(ordinary)
-    written = await rows(planned)
-    assert written == await rows(ordinary)
+    written = await rows(planned, TABLES)
+    assert written == await rows(ordinary, TABLES)
     assert [row[10] for row in written["incidents"]] == [13, 1]  # alert_count
     repeats = planned.ingesting.repeats
     # the two repeats in one request: the second finds the incident changed by the first

@@ -75,12 +75,13 @@ async def test_add_list_and_remove(client: httpx.AsyncClient) -> None:
         "created_at": "2026-11-23T12:00:00+00:00", "removed_at": None, "warnings": []}
     listed = await client.get("/v1/rotas/web/overrides")
     del override["warnings"]  # the answer to the POST only
-    assert listed.json() == {"overrides": [override]}
+    assert listed.json() == {"overrides": [override], "overrides_omitted": 0}
     removed = await client.delete(f"/v1/overrides/{override['id']}")
     assert removed.status_code == 200
     assert (removed.json()["state"], removed.json()["removed_at"]) == (
         "removed", "2026-11-23T12:00:00+00:00")
-    assert (await client.get("/v1/rotas/web/overrides")).json() == {"overrides": []}
+    assert (await client.get("/v1/rotas/web/overrides")).json() == {
+        "overrides": [], "overrides_omitted": 0}
     history = await client.get("/v1/rotas/web/overrides", params={"all": "true"})
     assert [item["state"] for item in history.json()["overrides"]] == ["removed"]
     again = await client.delete(f"/v1/overrides/{override['id']}")
@@ -116,7 +117,7 @@ async def test_a_failed_check_is_a_400_naming_the_field(
     refused = await client.post(path, json=body)
     assert (refused.status_code, refused.json()) == (400, {"error": message, "field": field})
     listed = await client.get("/v1/rotas/web/overrides", params={"all": "true"})
-    assert listed.json() == {"overrides": []}
+    assert listed.json() == {"overrides": [], "overrides_omitted": 0}
 
 
 async def test_overrides_need_the_token(client: httpx.AsyncClient) -> None:

@@ -1,6 +1,6 @@
 """The `settings` section -> Settings (room: config): listen address, tokens, allowed hosts,
-generic webhooks, links, fatigue limits, TLS, the sources' resolve timeouts, the store and the
-outbox's claim lease."""
+generic webhooks, links, fatigue limits, TLS, the sources' resolve timeouts, the store, the
+outbox's claim lease and the analysis pool's bounds."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from router.config.model import (
     SCOPES,
     SOURCES,
     AlertLimits,
+    AnalysisPool,
     DeliverySettings,
     FatigueLimits,
     GenericWebhook,
@@ -59,6 +60,8 @@ def build_settings(context: Context, data: dict[str, Any], source: Source) -> Se
         values["fatigue"] = FatigueLimits(**data["fatigue"])
     if "alert_limits" in data:
         values["alert_limits"] = AlertLimits(**data["alert_limits"])
+    if "analysis_pool" in data:
+        values["analysis_pool"] = AnalysisPool(**data["analysis_pool"])
     if "link_secret" in data:
         values["link_secret"] = context.secret(data["link_secret"])
     if (lifetime := context.parse(parse_positive_duration, data, source, "link_lifetime")):

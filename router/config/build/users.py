@@ -63,15 +63,23 @@ def _session_secret(context: Context, value: str, source: Source) -> Any:
 
 
 def _trusted_proxy(context: Context, data: dict[str, Any], source: Source) -> TrustedProxy:
+    values = {"header": data["header"]} if "header" in data else {}
+    header = TrustedProxy(**values).header
     networks = []
     for index, text in enumerate(data.get("from", ())):
+        place = source.at("from").at(index)
         try:
-            networks.append(ipaddress.ip_network(str(text)))
+            network = ipaddress.ip_network(str(text))
         except ValueError:
-            context.error(source.at("from").at(index),
-                          f"expected an address or network such as 10.0.0.5 or "
-                          f"10.0.0.0/24 (host bits zero), got {text!r}")
-    values = {"header": data["header"]} if "header" in data else {}
+            context.error(place, f"expected an address or network such as 10.0.0.5 or "
+                                 f"10.0.0.0/24 (host bits zero), got {text!r}")
+            continue
+        networks.append(network)
+        if network.prefixlen == 0:  # router validate --strict makes this an error
+            context.problems.append(Problem(
+                place.where, place.path, f"{network} is every address: any client that "
+                f"reaches router can send {header} and be logged in as any user; list only "
+                "the proxy's own addresses", severity="warning"))
     return TrustedProxy(sources=tuple(networks), **values)
 
 
