@@ -87,13 +87,22 @@ def _whole_reference(written: str, resolver: SecretResolver, base_dir: Path) -> 
         return DatabaseUrl(written=written, shown=written, base_dir=str(base_dir))
     try:
         _check(url, written=False)
-        password = urlsplit(url).password
     except ValueError as error:
         raise ValueError(f"the URL in {written}: {error}") from None
+    password = password_as_written(url)
     shown = display_url(url)
     return DatabaseUrl(written=written, shown=shown, url=Secret(url, shown),
                        password=None if not password else Secret(unquote(password), written),
                        base_dir=str(base_dir))
+
+
+def password_as_written(url: str) -> str | None:
+    """The password in `url`'s user info as written, or None: up to the LAST `@` (before
+    any `?` or `#` after it), as `display_url` reads it, since a password held unencoded may
+    hold `/`, `?`, `#` or `@`, which break the URL apart where urlsplit looks."""
+    rest = url.partition("//")[2]
+    user_info = rest.rpartition("@")[0]
+    return user_info.partition(":")[2] if ":" in user_info else None
 
 
 def _split(written: str) -> tuple[list[str], list[str]]:

@@ -121,3 +121,16 @@ def test_the_store_setting_names_what_validate_prints(tmp_path: Path) -> None:
     code, out, err = run("validate", "--no-secrets", str(config))
     assert (code, err) == (0, "")
     assert out.endswith("from 1 file; store postgresql://127.0.0.1:1/db\n")
+
+
+def test_a_password_with_a_slash_in_a_whole_reference_is_never_shown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`12/34` unencoded breaks the URL apart where it still parses (host `ops`, port 12):
+    the store is named from its last `@` on, and the password as written is redacted."""
+    monkeypatch.setenv("ROUTER_STORE_URL", "postgresql://ops:12/34@127.0.0.1:1/db")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("incidents", "--store", "${env:ROUTER_STORE_URL}")
+    assert code == 1 and out == ""
+    assert err.startswith("router incidents: cannot open the store "
+                          "postgresql://127.0.0.1:1/db: "), err
+    assert len(err.splitlines()) == 1 and "12/34" not in err and "ops:" not in err
