@@ -23,11 +23,19 @@ _USER_INFO = re.compile(r"""[^\s"'<>/@:]+:[^\s"'<>/@]*@""")
 
 def display_url(url: str) -> str:
     """`url` without user name, password, query and fragment, whether or not it parses:
-    `https://ops:pw@example.com/x?token=t` -> `https://example.com/x`."""
-    text = re.split(r"[?#]", url, maxsplit=1)[0]
-    segments = text.split("/")
-    return "/".join(segment.rpartition("@")[2] if "@" in segment else segment
-                    for segment in segments)
+    `https://ops:pw@example.com/x?token=t` -> `https://example.com/x`.
+
+    A password may hold any character a URL uses to end a part (`/`, `?`, `#`, `@`, `:`), and
+    then nothing tells the user info from the path: `https://ops:12/34@db/x` is `ops` port 12
+    and a path, or a password `12/34`. So everything between the scheme's `//` (or the start,
+    without one) and the LAST `@` is dropped, and only then the query and fragment: no part
+    of a password is ever shown. A URL with `@` in its path or query is shown from that `@`
+    on: less than it holds, never a secret."""
+    scheme, separator, rest = url.partition("//")
+    if not separator:
+        scheme, rest = "", url
+    rest = rest.rpartition("@")[2]
+    return scheme + separator + re.split(r"[?#]", rest, maxsplit=1)[0]
 
 
 _SEPARATORS = re.compile(r"""([\s"'<>]+)""")

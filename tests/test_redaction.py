@@ -17,9 +17,33 @@ from router.redaction import display_url, redact_urls
     ("http://[ops:hunter2@x/", "http://x/"),  # does not parse: urlsplit raises
     ("https://ops@hunter2@example.com/", "https://example.com/"),  # @ in the password
     ("https://example.com/?hunter2", "https://example.com/"),
+    # a password holding what ends a URL's parts (issue 18 follow-up: `/` showed `ops:pa`)
+    ("postgresql://ops:pa/ss@db/router", "postgresql://db/router"),
+    ("postgresql://ops:pa?ss@db:5432/router", "postgresql://db:5432/router"),
+    ("postgresql://ops:pa#ss@db/router?sslmode=require", "postgresql://db/router"),
+    ("postgresql://ops:p@s:s/w?o#r@d@db/router", "postgresql://db/router"),
+    ("postgresql://ops:p%2Fa%40s%3Fs%23@db/router", "postgresql://db/router"),
+    ("postgresql://ops:a//b@db/router", "postgresql://db/router"),
+    ("htp//ops:pa/ss@example.com/hook", "htp//example.com/hook"),
+    ("ops:pa/ss@example.com/hook", "example.com/hook"),
+    ("postgresql://ops:12/34@127.0.0.1:1/db", "postgresql://127.0.0.1:1/db"),
 ])
 def test_display_url_drops_user_info_and_query_of_any_url(url: str, shown: str) -> None:
     assert display_url(url) == shown
+
+
+def test_no_part_of_any_password_is_ever_shown() -> None:
+    """Whatever the password holds (`/`, `@`, `:`, `?`, `#`, `%` escapes), the URL is shown
+    from its host on, in a URL or in a message that holds one."""
+    import random
+    alphabet = "ab/@:?#%2F40[]."
+    randomly = random.Random(18)
+    for _ in range(20_000):
+        password = "".join(randomly.choice(alphabet) for _ in range(randomly.randrange(1, 16)))
+        url = f"postgresql://ops:{password}@db.example:5432/router"
+        assert display_url(url) == "postgresql://db.example:5432/router", repr(url)
+        assert redact_urls(f"cannot open {url}: refused") == (
+            "cannot open postgresql://db.example:5432/router: refused"), repr(url)
 
 
 @pytest.mark.parametrize(("text", "shown"), [

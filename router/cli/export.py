@@ -1,9 +1,10 @@
-"""`router export alerts` (room: cli; imports cli_support, config.values, core, store, clock,
-errors).
+"""`router export alerts` (room: cli; imports cli_support, config.model, config.values, core,
+store, clock, errors).
 
 Writes the alerts a router received, read-only from its store (running or stopped), as
 JSONL: one received alert per line, earliest first, in the shape `router replay` reads
-(docs/replay.md). Needs no config. Exit codes: 0 done, 1 no store or a store problem, 2 usage.
+(docs/replay.md), from the state directory's SQLite store or, with `--store URL`, from
+PostgreSQL. Needs no config. Exit codes: 0 done, 1 no store or a store problem, 2 usage.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from router.cli import support
 from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, Usage, command
 from router.clock import SystemClock
+from router.config.model import StoreSetting
 from router.config.values import parse_positive_duration
 from router.core.incidents import label_fingerprint
 from router.errors import StoreError
 from router.store import DATABASE_NAME, DEFAULT_STATE_DIR
-from router.store.history import ReceivedAlert, received_alerts
+from router.store.history import ReceivedAlert, received_alerts, received_alerts_at
+from router.store.opening import without_secrets
 
 _EXITS = ("exit status: 0 done; 1 no store or a store problem; 2 usage. Reads the store "
           "read-only, with or without a running daemon (SQLite WAL).")
@@ -46,6 +50,12 @@ def add_commands(commands: Any) -> None:
                         default=DEFAULT_STATE_DIR, metavar="DIR",
                         help=f"state directory holding {DATABASE_NAME}, as `router run "
                              f"--state` (default: {DEFAULT_STATE_DIR})")
+    alerts.add_argument("--store", type=support.store_argument, default="sqlite",
+                        metavar="sqlite|URL",
+                        help=f"the store: sqlite ({DATABASE_NAME} in --state, the default: "
+                             "this command reads no config) or a PostgreSQL URL, "
+                             "postgresql://USER:${env:NAME}@HOST/DB, its password as "
+                             "${env:NAME} or ${file:PATH} (single-quote it in the shell)")
     alerts.add_argument("--out", type=Path, metavar="FILE",
                         help="write to FILE (created 0600: alerts may say more than they "
                              "should) instead of standard output")
@@ -63,16 +73,17 @@ def run_export(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except Usage as usage:
         print(f"router export alerts: {usage}", file=err)
         return EXIT_USAGE
-    path = arguments.state / DATABASE_NAME
+    setting: StoreSetting = arguments.store
     try:
         with _destination(arguments.out, out) as target:
             lines = 0
-            for received in received_alerts(path, since, until):
+            for received in _read(setting, arguments.state, since, until):
                 target.write(json.dumps(export_line(received), ensure_ascii=False) + "\n")
                 lines += 1
     except StoreError as error:
-        print(f"router export alerts: {error} (pass --state DIR, the directory "
-              "`router run --state` names)", file=err)
+        where = ("(pass --state DIR, the directory `router run --state` names)"
+                 if setting == "sqlite" else "")
+        print(f"router export alerts: {error} {where}".rstrip(), file=err)
         return EXIT_INVALID
     except OSError as error:
         print(f"router export alerts: {error.filename or ''}: {error.strerror or error}",
@@ -81,6 +92,28 @@ def run_export(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if arguments.out is not None:
         print(f"{lines} alert{'s' if lines != 1 else ''} written to {arguments.out}", file=err)
     return EXIT_OK
+
+
+def _read(setting: StoreSetting, state: Path, since: datetime, until: datetime
+          ) -> Iterator[ReceivedAlert]:
+    """The alerts of the SQLite store in `state`, or of the PostgreSQL database `setting`
+    names; a failure of the latter names it as `settings.store` would, without its password.
+
+    Raises:
+        StoreError: no store, or one that cannot be read.
+    """
+    if isinstance(setting, str):
+        yield from received_alerts(state / DATABASE_NAME, since, until)
+        return
+    assert setting.url is not None  # store_argument resolves the references
+    try:
+        yield from received_alerts_at(setting.url.reveal(), since, until)
+    except StoreError as error:
+        raise StoreError(f"cannot open the store {setting.shown}: "
+                         f"{without_secrets(str(error), setting)}") from None
+    except ImportError as error:  # this router was installed without PostgreSQL support
+        raise StoreError(f"cannot open the store {setting.shown}: PostgreSQL support needs "
+                         f"the {error.name} package, which is not installed") from None
 
 
 def instant(text: str, now: datetime, option: str) -> datetime:

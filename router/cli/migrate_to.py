@@ -1,5 +1,6 @@
-"""`router store migrate-to URL` (room: cli; imports cli_support, config.secrets, redaction,
-store, errors): the way from one SQLite host to several routers on PostgreSQL (docs/ha.md).
+"""`router store migrate-to URL` (room: cli; imports cli_support, config.database_url,
+config.secrets, redaction, store, errors): the way from one SQLite host to several routers
+on PostgreSQL (docs/ha.md).
 
 Copies the store of a state directory into an empty PostgreSQL database in one transaction
 and verifies it there (store/transfer.py); prints what it copied. The URL's password is
@@ -14,32 +15,30 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import re
 import socket
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from router.cli.support import EXIT_INVALID, EXIT_OK, EXIT_USAGE, Usage, command
-from router.config.secrets import REFERENCE, SecretMissing, SecretResolver
+from router.config.database_url import parse_database_url
+from router.config.secrets import SecretMissing, SecretResolver
 from router.errors import StoreError
 from router.redaction import redact_urls
 from router.store import DATABASE_NAME, DEFAULT_STATE_DIR
 
 SOCKET_NAME = "router.sock"  # daemon/root.py's, in the state directory
-_SCHEMES = ("postgresql", "postgres")
 _EXITS = ("exit status: 0 copied and verified; 1 a store problem (nothing written); 2 usage, "
           "or refused: a daemon runs on the store, or the database is not empty. Stop the "
           "daemon first.")
-_HOLE = "\ue000{}\ue001"  # a reference, masked while the URL is checked
 
 
 class _Target:
     """The URL to connect with, as messages show it, and the secrets kept out of them."""
 
-    def __init__(self, url: str, secrets: list[str]) -> None:
+    def __init__(self, url: str, shown: str, secrets: list[str]) -> None:
         self.url = url
-        self.shown = shown_url(url)
+        self.shown = shown
         self.secrets = sorted({form for secret in secrets if secret
                                for form in (secret, quote(secret, safe=""))},
                               key=len, reverse=True)
@@ -100,68 +99,25 @@ def run_migrate_to(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> i
 
 
 def target_url(text: str) -> _Target:
-    """The URL `text`, its `${env:}`/`${file:}` references resolved (a relative file
-    against the working directory; a referenced password percent-encoded).
+    """The URL `text` read as settings.store and `router run --store` read one
+    (config.database_url, one rule for all three): its `${env:}`/`${file:}` references
+    resolved (a relative file against the working directory; a referenced password
+    percent-encoded).
 
     Raises:
         Usage: not a PostgreSQL URL, a password written in it, or a reference that cannot be
             resolved; the message never holds the URL's user info.
     """
-    resolver, here = SecretResolver(), Path.cwd()
     try:
-        whole = REFERENCE.fullmatch(text.strip())
-        if whole is not None and not whole.group(1):
-            url = resolver.expand(text.strip(), here)
-            _check_shape(url)
-            return _Target(url, [url, _written_password(url) or ""])
-        references = [match.group(0) for match in REFERENCE.finditer(text)
-                      if not match.group(1)]
-        masked = REFERENCE.sub(lambda match: match.group(0) if match.group(1) else
-                               _HOLE.format(references.index(match.group(0))), text)
-        _check_shape(masked)
-        password = _written_password(masked)
-        if password and re.fullmatch("\ue000[0-9]+\ue001", password) is None:
-            raise Usage("a password is written in the URL: give it as ${env:NAME} or "
-                        "${file:PATH} (postgresql://USER:${file:PATH}@HOST/DB), never on "
-                        "a command line")
-        values = [resolver.expand(reference, here) for reference in references]
-        url = masked.replace("$${", "${")
-        for index, value in enumerate(values):
-            url = url.replace(_HOLE.format(index), quote(value, safe=""))
-        return _Target(url, values)
+        setting = parse_database_url(text, SecretResolver(), Path.cwd())
     except SecretMissing as missing:
         raise Usage(f"URL: {missing}") from None
-
-
-def _check_shape(url: str) -> None:
-    """Usage unless `url` is a PostgreSQL URL whose port (if any) is a number; the message
-    repeats no part of it (a password with a `/` would break it apart anywhere)."""
-    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", url.strip())
-    if scheme is None or scheme.group(1).lower() not in _SCHEMES:
-        got = f", got a {scheme.group(1)!r} URL" if scheme else ""
-        raise Usage(f"expected a PostgreSQL URL, postgresql://USER:${{env:NAME}}@HOST/DB{got}")
-    if _written_password(url) is None:
-        try:
-            urlsplit(url).port  # noqa: B018 (raises ValueError for a port that is not a number)
-        except ValueError:
-            raise Usage("the URL's host and port do not parse: expected HOST, HOST:PORT or "
-                        "[IPv6]:PORT") from None
-
-
-def shown_url(url: str) -> str:
-    """`url` without user info, query and fragment: the host, port and database. Unlike
-    `display_url`, a password holding `/` (which breaks the URL apart) is never shown."""
-    scheme, separator, rest = url.partition("//")
-    rest = re.split(r"[?#]", rest, maxsplit=1)[0]
-    return scheme + separator + rest.rpartition("@")[2]
-
-
-def _written_password(url: str) -> str | None:
-    """The password in the URL's user info as written (up to the last `@` before any `?`
-    or `#`: a password may hold `/`), or None."""
-    rest = re.split(r"[?#]", url.partition("//")[2], maxsplit=1)[0]
-    user_info = rest.rpartition("@")[0]
-    return user_info.partition(":")[2] if ":" in user_info else None
+    except ValueError as error:
+        raise Usage(str(error)) from None
+    if setting.url is None:  # a resolving resolver always resolves: never here
+        raise Usage("URL: its references were not resolved")
+    password = setting.password.reveal() if setting.password is not None else ""
+    return _Target(setting.url.reveal(), setting.shown, [password])
 
 
 def _check_stopped(state: Path) -> None:

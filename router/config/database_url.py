@@ -87,13 +87,22 @@ def _whole_reference(written: str, resolver: SecretResolver, base_dir: Path) -> 
         return DatabaseUrl(written=written, shown=written, base_dir=str(base_dir))
     try:
         _check(url, written=False)
-        password = urlsplit(url).password
     except ValueError as error:
         raise ValueError(f"the URL in {written}: {error}") from None
+    password = password_as_written(url)
     shown = display_url(url)
     return DatabaseUrl(written=written, shown=shown, url=Secret(url, shown),
                        password=None if not password else Secret(unquote(password), written),
                        base_dir=str(base_dir))
+
+
+def password_as_written(url: str) -> str | None:
+    """The password in `url`'s user info as written, or None: the user info read up to the
+    LAST `@`, as `display_url` reads it, since a password held unencoded may hold `/`, `?`,
+    `#` or `@`, which break the URL apart where urlsplit looks."""
+    rest = url.partition("//")[2]
+    user_info = rest.rpartition("@")[0]
+    return user_info.partition(":")[2] if ":" in user_info else None
 
 
 def _split(written: str) -> tuple[list[str], list[str]]:
@@ -129,8 +138,13 @@ def _check(url: str, *, written: bool = True) -> int | None:
         when the URL is not `written`, which may hold one).
 
     Raises:
-        ValueError: not a PostgreSQL URL, a port that is not a number, or a password written
-            in a URL that is `written`.
+        ValueError: not a PostgreSQL URL, a port that is not a number, a user info holding
+            `/`, `?`, `#` or `@` unencoded (the text reads it up to the last `@`, libpq up to
+            the first `@` or `/`: they would connect as different users to different hosts),
+            or a password written in a URL that is `written`.
+
+    The parts are read from the text as `display_url` reads them (the user info up to the
+    last `@`), never by urlsplit, which a password holding `/` breaks apart.
     """
     text = url.strip()
     scheme = _SCHEME.match(text)
@@ -140,27 +154,33 @@ def _check(url: str, *, written: bool = True) -> int | None:
         raise ValueError(f"{EXPECTED}, got a {scheme.group(1)!r} URL")
     if not text[scheme.end():].startswith("//"):
         raise ValueError(f"{EXPECTED}: write // after {scheme.group(0)!r}")
+    rest = text[scheme.end() + 2:]
+    user_info, _, after = rest.rpartition("@")
+    password = password_as_written(text)
+    hole = None if password is None else _HOLE.fullmatch(password)
+    if written and password and hole is None:
+        raise ValueError("a password is written in the URL: write it as ${file:PATH} or "
+                         "${env:NAME} (postgresql://USER:${file:PATH}@HOST/DATABASE; the file "
+                         "holds only the password), never in the config or on a command line")
+    if any(character in user_info for character in "/?#@"):
+        raise ValueError("the URL's user info holds '/', '?', '#' or '@' as it is, which "
+                         "breaks the URL apart: percent-encode them (%2F, %3F, %23, %40)")
+    host_port = re.split(r"[/?#]", after, maxsplit=1)[0]
     try:
-        parts = urlsplit(text)
-        if not _HOLE.search(parts.netloc.rpartition("@")[2]):
-            parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+        if not _HOLE.search(host_port):
+            urlsplit(f"//{host_port}").port  # noqa: B018 (ValueError: a port not a number)
     except ValueError:
         raise ValueError("the URL's host and port do not parse: expected HOST, HOST:PORT or "
                          "[IPv6]:PORT, the port a number up to 65535") from None
     if not written:
         return None
-    if any(name == "password" for name, _ in parse_qsl(parts.query, keep_blank_values=True)):
+    query = after.partition("?")[2].partition("#")[0]
+    if any(name == "password" for name, _ in parse_qsl(query, keep_blank_values=True)):
         raise ValueError("a password is written in the URL (?password=): give it in the user "
                          "info as ${file:PATH} or ${env:NAME}, postgresql://USER:${file:PATH}"
                          "@HOST/DATABASE")
-    password = parts.password
-    if not password:
-        return None
-    hole = _HOLE.fullmatch(password)
     if hole is None:
-        raise ValueError("a password is written in the URL: write it as ${file:PATH} or "
-                         "${env:NAME} (postgresql://USER:${file:PATH}@HOST/DATABASE; the file "
-                         "holds only the password), never in the config or on a command line")
+        return None
     return int(hole.group(1))
 
 

@@ -62,19 +62,40 @@ def _known(firing: frozenset[str], labels: Mapping[str, str],
     return firing - {legacy} | {identity} if legacy in firing else firing
 
 
+DEDUP_KEY_BYTES = 1024
+"""The longest dedup key kept as it is, in UTF-8 bytes (see `bounded_key`): PostgreSQL's
+B-tree indexes on the key (`incidents_open_key`, `incidents_by_key`, `alerts_repeat`) hold
+at most about 2,700 bytes an entry, while a sender's own key is bounded only by the request
+body (1 MiB) and a template renders label values of up to 16 KiB each."""
+
+
+def bounded_key(key: str) -> str:
+    """`key` itself when it is at most DEDUP_KEY_BYTES long, else its head and the SHA-256
+    of the whole (`<head>~<64 hex digits>`, DEDUP_KEY_BYTES at most): equal keys give equal
+    results, different ones different results, on both backends alike, and no alert is
+    refused for its key. A sender repeating its long key finds its incident."""
+    encoded = key.encode()
+    if len(encoded) <= DEDUP_KEY_BYTES:
+        return key
+    digest = hashlib.sha256(encoded).hexdigest()
+    head = encoded[:DEDUP_KEY_BYTES - len(digest) - 1].decode(errors="ignore")
+    return f"{head}~{digest}"
+
+
 def dedup_key(alert: Alert, from_template: Callable[[], str | None],
               service: str | None = None) -> str:
     """The sender's own key, else the service's template result, else a hash of the labels
     with the source and service, so equal labels sent to two services stay apart.
 
     `from_template` renders the service's template; it is called only when needed, since
-    rendering costs more than the rest of choosing the key.
+    rendering costs more than the rest of choosing the key. A key longer than
+    DEDUP_KEY_BYTES is kept as `bounded_key` makes it.
     """
     if alert.dedup_key:
-        return alert.dedup_key
+        return bounded_key(alert.dedup_key)
     rendered = from_template()
     if rendered:
-        return rendered
+        return bounded_key(rendered)
     return label_fingerprint({**alert.labels, "__source": alert.source,
                               "__service": service or ""})
 

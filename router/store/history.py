@@ -3,7 +3,10 @@ errors).
 
 Reads the store's `alerts` table over its own READ-ONLY connection (SQLite's `mode=ro`), so
 it works on a stopped router's store and beside a running daemon: WAL lets a reader see the
-last committed state while the daemon writes, and nothing here can change the file.
+last committed state while the daemon writes, and nothing here can change the file. On
+PostgreSQL (`received_alerts_at`) the connection's every transaction is read-only
+(`default_transaction_read_only`), one statement each, so a batch's snapshot ends with it
+there too; the same statements run, the ids of a batch passed as an array.
 
 What the store keeps of an alert is one row per (incident, dedup key, status, alert
 identity): a repeat of the same alert with the same words only counts on its row (`count`,
@@ -17,10 +20,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from router.errors import StoreError
 
@@ -33,7 +37,10 @@ _SELECT = (
     "alerts.labels, alerts.annotations, alerts.suppressed_by, alerts.incident_number, "
     "incidents.service "
     "FROM alerts LEFT JOIN incidents ON incidents.number = alerts.incident_number "
-    "WHERE alerts.id IN (SELECT value FROM json_each(?))")
+    "WHERE ")
+_BY_IDS = {"sqlite": "alerts.id IN (SELECT value FROM json_each(?))",
+           "postgresql": "alerts.id = ANY(?)"}
+"""A batch's ids: a JSON array on SQLite, which has no arrays; an array on PostgreSQL."""
 _BATCH = 1000
 
 
@@ -81,14 +88,48 @@ def received_alerts(path: Path, since: datetime, until: datetime, *,
     except sqlite3.Error as error:
         raise StoreError(f"cannot open {path}: {error}") from error
     try:
-        yield from _batches(connection, since, until, batch)
+        yield from _batches(connection, "sqlite", since, until, batch)
     except sqlite3.Error as error:
         raise StoreError(f"cannot read the alerts of {path}: {error}") from error
     finally:
         connection.close()
 
 
-def _batches(connection: sqlite3.Connection, since: datetime, until: datetime,
+def received_alerts_at(url: str, since: datetime, until: datetime, *,
+                       batch: int = _BATCH) -> Iterator[ReceivedAlert]:
+    """`received_alerts` from the PostgreSQL database at `url`, in the same order, `batch`
+    rows to a read-only transaction.
+
+    Raises:
+        StoreError: the server cannot be reached or refused, or the database has no
+            router tables; the message is psycopg's first line, which may name the URL's
+            parts (its caller keeps the password out of what it shows).
+    """
+    from router.store import postgres_wire  # psycopg only for a PostgreSQL store
+
+    try:
+        connection = postgres_wire.connect(url)
+    except postgres_wire.DatabaseError as error:
+        raise StoreError(f"cannot connect: {_first_line(error)}") from None
+    try:
+        connection.execute("SET default_transaction_read_only = on")
+        yield from _batches(connection, "postgresql", since, until, batch)
+    except postgres_wire.DatabaseError as error:
+        raise StoreError(f"cannot read the alerts: {_first_line(error)}") from None
+    finally:
+        connection.raw.close()
+
+
+def _first_line(error: BaseException) -> str:
+    return next((line.strip() for line in str(error).splitlines() if line.strip()),
+                type(error).__name__)
+
+
+class _Connection(Protocol):
+    def execute(self, sql: str, parameters: Sequence[Any], /) -> Iterable[Sequence[Any]]: ...
+
+
+def _batches(connection: _Connection, dialect: str, since: datetime, until: datetime,
              batch: int) -> Iterator[ReceivedAlert]:
     """The rows, `batch` at a time, each batch read by a statement run to its end, so its
     read transaction ends before the caller sees a row: a slow consumer (a pipe) holds no
@@ -100,10 +141,12 @@ def _batches(connection: sqlite3.Connection, since: datetime, until: datetime,
     (no index on received_at): 3.5 times slower at 100,000 rows, and worse the more rows."""
     order = array("q", (number for (number,) in connection.execute(
         _ORDER, (since.timestamp(), until.timestamp()))))
+    select = _SELECT + _BY_IDS[dialect]
     for start in range(0, len(order), batch):
         ids = order[start:start + batch]
-        rows = {row[0]: row[1:] for row in connection.execute(
-            _SELECT, (json.dumps(ids.tolist()),)).fetchall()}
+        listed = ids.tolist()
+        rows = {row[0]: tuple(row[1:]) for row in list(connection.execute(
+            select, (json.dumps(listed) if dialect == "sqlite" else listed,)))}
         # An id without its row: retention pruned it meanwhile.
         yield from (_received(rows[number]) for number in ids if number in rows)
 

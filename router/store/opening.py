@@ -67,10 +67,10 @@ async def _open_postgres(setting: DatabaseUrl, backend: str) -> interface.Store:
     except Exception as error:  # StoreError, or a foreign one the backend did not translate
         reason = error.cause if isinstance(error, StoreUnavailable) else str(error)
         raise StoreError(f"cannot open the store {setting.shown}: "
-                         f"{_without_secrets(reason, setting)}") from None
+                         f"{without_secrets(reason, setting)}") from None
 
 
-def _without_secrets(text: str, setting: DatabaseUrl) -> str:
+def without_secrets(text: str, setting: DatabaseUrl) -> str:
     """`text`'s first line with the URL and its password (as read and as encoded) replaced."""
     line = next((part.strip() for part in text.splitlines() if part.strip()), "failed")
     if setting.url is not None:

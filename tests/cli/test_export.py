@@ -194,3 +194,35 @@ def test_no_store_and_bad_instants_are_clear_errors(tmp_path: Path, state: Path)
     (tmp_path / "junk" / DATABASE_NAME).write_text("not a database")
     code, _, err = run("export", "alerts", "--since", "1d", "--state", str(tmp_path / "junk"))
     assert code == 1 and err.startswith("router export alerts: cannot read the alerts of ")
+
+
+def test_the_export_of_one_history_is_the_same_from_postgresql(
+        tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A history (tests/store/histories.py) exported from its SQLite state directory, then
+    copied by `router store migrate-to` and exported with `--store URL`: the same lines."""
+    from tests.store.histories import NOW as HISTORY_NOW
+    from tests.store.histories import make_history
+    state = tmp_path / "history"
+    trio.run(make_history, state)
+    window = ("--since", (HISTORY_NOW - timedelta(days=400)).isoformat(),
+              "--until", (HISTORY_NOW + timedelta(days=400)).isoformat())
+    code, from_sqlite, err = run("export", "alerts", *window, "--state", str(state))
+    assert (code, err) == (0, "")
+    assert len(from_sqlite.splitlines()) == 12
+    monkeypatch.setenv("ROUTER_PG_PASSWORD", "s3cr3t/pw")
+    url = postgres_url.replace("://router@", "://router:${env:ROUTER_PG_PASSWORD}@")
+    assert run("store", "migrate-to", url, "--state", str(state))[0] == 0
+    code, from_postgresql, err = run("export", "alerts", *window, "--store", url)
+    assert (code, err) == (0, "")
+    assert from_postgresql == from_sqlite
+
+
+def test_a_postgresql_store_that_cannot_be_reached_is_one_line_without_its_password(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTER_PG_PASSWORD", "s3cr3t/pw")
+    code, out, err = run("export", "alerts", "--since", "1d", "--store",
+                         "postgresql://router:${env:ROUTER_PG_PASSWORD}@127.0.0.1:1/router")
+    assert (code, out) == (1, "")
+    assert err.startswith("router export alerts: cannot open the store "
+                          "postgresql://127.0.0.1:1/router: "), err
+    assert err.count("\n") == 1 and "s3cr3t" not in err

@@ -4,6 +4,7 @@ password is never printed."""
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import trio
 
 from router.store import migrations
 from tests.cli.conftest import run
@@ -99,17 +101,20 @@ def test_a_password_written_in_the_url_is_refused_unprinted(tmp_path: Path) -> N
     code, out, err = run("store", "migrate-to", f"postgresql://router:{SECRET}@db/router",
                          "--state", str(tmp_path))
     assert (code, out) == (2, "")
-    assert err == ("router store migrate-to: a password is written in the URL: give it as "
-                   "${env:NAME} or ${file:PATH} (postgresql://USER:${file:PATH}@HOST/DB), "
-                   "never on a command line\n")
+    assert err == ("router store migrate-to: a password is written in the URL: write it as "
+                   "${file:PATH} or ${env:NAME} (postgresql://USER:${file:PATH}@HOST/DATABASE; "
+                   "the file holds only the password), never in the config or on a command "
+                   "line\n")
+    assert_no_secret(out, err)
 
 
 def test_not_a_postgresql_url_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = run("store", "migrate-to", "mysql://router@db/router", "--state",
                        str(tmp_path))
     assert code == 2
-    assert err == ("router store migrate-to: expected a PostgreSQL URL, "
-                   "postgresql://USER:${env:NAME}@HOST/DB, got a 'mysql' URL\n")
+    assert err == ("router store migrate-to: expected sqlite or a PostgreSQL URL such as "
+                   "postgresql://USER:${file:PATH}@HOST/DATABASE (or postgres://), got a "
+                   "'mysql' URL\n")
 
 
 def test_a_password_file_that_is_missing_is_a_usage_error(tmp_path: Path) -> None:
@@ -169,12 +174,60 @@ async def test_the_whole_url_from_one_reference(tmp_path: Path, postgres_url: st
 
 def test_a_password_with_a_slash_in_a_url_that_breaks_is_never_shown(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The URL (from one reference) holds its password unencoded, `/` and all: it does not
-    parse, and no message shows a piece of it."""
+    """The URL (from one reference) holds its password unencoded, `/` and all: libpq would
+    read it as another user at another host, and no message shows a piece of it."""
     monkeypatch.setenv("ROUTER_STORE_URL", f"postgresql://router:{SECRET}@127.0.0.1:1/db")
     code, out, err = run("store", "migrate-to", "${env:ROUTER_STORE_URL}", "--state",
                          str(tmp_path))
-    assert code == 1
-    assert err == ("router store migrate-to: postgresql://127.0.0.1:1/db: no store "
-                   f"{tmp_path / 'router.db'}\n")
+    assert code == 2
+    assert err == ("router store migrate-to: the URL in ${env:ROUTER_STORE_URL}: the URL's "
+                   "user info holds '/', '?', '#' or '@' as it is, which breaks the URL apart: "
+                   "percent-encode them (%2F, %3F, %23, %40)\n")
     assert_no_secret(out, err)
+
+
+@pytest.mark.parametrize("url", [
+    "mysql://router@db/router", "postgresql:/db/router", "postgresql://db:port/router",
+    f"postgresql://router:{SECRET}@db/router", "postgresql://router@db/r?password=x",
+    "postgresql://router:${env:ROUTER_UNSET_PG}@db/router", "${env:ROUTER_STORE_URL}",
+    "postgresql://router:${file:/nonexistent/pg}@db/router"])
+def test_the_url_is_read_by_the_one_rule_of_settings_store(
+        url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """migrate-to reads its URL as `--store` and settings.store do (config.database_url):
+    what one refuses the other refuses, in the same words."""
+    monkeypatch.setenv("ROUTER_STORE_URL", f"postgresql://ops:{SECRET}@127.0.0.1:1/db")
+    code, out, err = run("store", "migrate-to", url, "--state", str(tmp_path))
+    flag_code, _, flag_err = run("incidents", "--store", url)
+    assert (code, flag_code) == (2, 2)
+    reason = flag_err.splitlines()[-1].removeprefix("router incidents: error: argument --store: ")
+    assert err.removeprefix("router store migrate-to: ").removeprefix("URL: ") == reason + "\n"
+    assert_no_secret(out, err)
+
+
+def test_the_cli_shows_the_same_history_before_and_after_the_copy(
+        tmp_path: Path, postgres_url: str, with_password: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The round trip an operator makes: what `router incidents` and `router incident show`
+    print from the SQLite state directory, they print from PostgreSQL after migrate-to, the
+    same to the byte. Sync: the CLI's with_engine calls trio.run itself."""
+    state, empty = tmp_path / "state", tmp_path / "empty"
+    trio.run(make_history, state)
+    empty.mkdir()
+    monkeypatch.chdir(tmp_path)  # no config/ here: these commands need only the store
+
+    def shown_from(*where: str) -> list[str]:
+        code, listed, err = run("incidents", *where, "--format", "json")
+        assert (code, err) == (0, ""), err
+        numbers = [incident["id"] for incident in json.loads(listed)["incidents"]]
+        assert len(numbers) == 6
+        pages = [listed]
+        for number in numbers:
+            code, page, err = run("incident", "show", number, *where, "--format", "json")
+            assert (code, err) == (0, ""), err
+            pages.append(page)
+        return pages
+
+    before = shown_from("--state", str(state))
+    assert run("store", "migrate-to", with_password, "--state", str(state))[0] == 0
+    after = shown_from("--store", with_password, "--state", str(empty))
+    assert after == before

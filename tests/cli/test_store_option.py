@@ -121,3 +121,19 @@ def test_the_store_setting_names_what_validate_prints(tmp_path: Path) -> None:
     code, out, err = run("validate", "--no-secrets", str(config))
     assert (code, err) == (0, "")
     assert out.endswith("from 1 file; store postgresql://127.0.0.1:1/db\n")
+
+
+def test_a_password_with_a_slash_in_a_whole_reference_is_never_shown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`12/34` unencoded breaks the URL apart where it still parses: urlsplit and libpq read
+    host `ops`, port 12, and the store was shown as `postgresql://ops:12/127.0.0.1:1/db`.
+    Such a URL is refused (libpq would connect elsewhere), and no message repeats it."""
+    monkeypatch.setenv("ROUTER_STORE_URL", "postgresql://ops:12/34@127.0.0.1:1/db")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("incidents", "--store", "${env:ROUTER_STORE_URL}")
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1] == (
+        "router incidents: error: argument --store: the URL in ${env:ROUTER_STORE_URL}: the "
+        "URL's user info holds '/', '?', '#' or '@' as it is, which breaks the URL apart: "
+        "percent-encode them (%2F, %3F, %23, %40)")
+    assert "12/34" not in err and "ops" not in err

@@ -2,7 +2,7 @@
 real SQLite store in WAL mode: it reads in batches, each its own short read transaction, so a
 slow consumer never stops the daemon checkpointing its WAL, and no row is lost or doubled.
 
-SQLite only: the export reads a store file.
+The last test reads the same history from PostgreSQL (`--store URL`).
 """
 
 from __future__ import annotations
@@ -101,3 +101,19 @@ def test_rows_changed_during_the_export_are_read_as_their_batch_finds_them(
     rest = {int(received.labels["n"]): received.count for received in export}
     assert sorted(rest) == [number for number in range(1, ROWS) if number != 2000]
     assert rest[1500] == 5
+
+
+def test_postgresql_reads_the_same_rows_in_the_same_order_batch_by_batch(
+        tmp_path: Path, postgres_url: str) -> None:
+    """A history copied to PostgreSQL (store/transfer.py) reads back as from its SQLite file,
+    five rows to a batch (ties on received_at across the boundaries)."""
+    from router.store import transfer
+    from router.store.history import received_alerts_at
+    from tests.store.histories import NOW as HISTORY_NOW
+    from tests.store.histories import make_history
+    path = trio.run(make_history, tmp_path / "history")
+    transfer.copy_store(path, postgres_url)
+    since, until = HISTORY_NOW - timedelta(days=400), HISTORY_NOW + timedelta(days=400)
+    from_sqlite = list(received_alerts(path, since, until, batch=5))
+    assert len(from_sqlite) == 12
+    assert list(received_alerts_at(postgres_url, since, until, batch=5)) == from_sqlite
