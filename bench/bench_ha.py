@@ -29,9 +29,10 @@ sink, bench/ha_sink.py, which counts pages by their `Idempotency-Key`).
 The script refuses to report on a busy machine (as bench_ingest.py) unless `--allow-busy`,
 and stops its routers, sink and cluster on any exit.
 
-    .venv/bin/python bench/bench_ha.py [--parts single,nodes,takeover] [--duration 10]
-        [--warmup 3] [--connections 48] [--rounds 3] [--leases 5,60] [--escalate-after 20]
-        [--py-spy DIR] [--statements] [--allow-busy] [--busy-threshold 0.1]
+    .venv/bin/python bench/bench_ha.py [--parts single,nodes,takeover] [--cases a,c]
+        [--duration 10] [--warmup 3] [--connections 48] [--rounds 3] [--leases 5,60]
+        [--escalate-after 20] [--py-spy DIR] [--statements] [--pg-setting NAME=VALUE ...]
+        [--allow-busy] [--busy-threshold 0.1]
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def post(port: int, path: str, body: bytes = b"", timeout: float = 60) -> int:
 class Postgres:
     """A throwaway cluster (fsync on), a database per run, its processes' CPU time."""
 
-    def __init__(self, directory: Path, statements: bool = False) -> None:
+    def __init__(self, directory: Path, statements: bool = False,
+                 settings: tuple[str, ...] = ()) -> None:
         programs = server_programs()
         if programs is None:
             sys.exit("bench_ha: PostgreSQL is not installed (apt-get install postgresql)")
@@ -103,7 +105,8 @@ class Postgres:
                   "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
         options = (f"-k {directory} -c listen_addresses=127.0.0.1 -p {self.port} "
                    "-c max_connections=200 -c shared_buffers=128MB"
-                   + (" -c shared_preload_libraries=pg_stat_statements" if statements else ""))
+                   + (" -c shared_preload_libraries=pg_stat_statements" if statements else "")
+                   + "".join(f" -c {setting}" for setting in settings))
         self._run("pg_ctl", "start", "-D", str(directory / "data"), "-l",
                   str(directory / "server.log"), "-w", "-t", "60", "-o", options)
         self.pid = int((directory / "data" / "postmaster.pid").read_text().split()[0])
@@ -423,7 +426,7 @@ def single(postgres: Postgres, directory: Path, arguments: argparse.Namespace
     """One router on SQLite vs one on PostgreSQL, server side on core 0."""
     postgres.pin(SERVER_CORE)
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for case in ("a", "c"):
+    for case in arguments.cases.split(","):
         for round_number in range(arguments.rounds):
             order = ["sqlite", "postgresql"][::1 if round_number % 2 == 0 else -1]
             for store in order:
@@ -623,6 +626,9 @@ def parse() -> argparse.Namespace:
                         help="takeover: the level-1 delay of the escalation timer, seconds")
     parser.add_argument("--py-spy", help="record py-spy stacks (collapsed, flamegraph.pl "
                         "input) of the first router of each run into this directory")
+    parser.add_argument("--cases", default="a,c", help="single: the cases, of a,c")
+    parser.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a server setting for the cluster (-c), repeatable")
     parser.add_argument("--statements", action="store_true",
                         help="load pg_stat_statements and print each PostgreSQL run's "
                         "statements per alert (costs the server a little)")
@@ -654,7 +660,8 @@ def main() -> None:
     postgres = None
     try:
         directory.chmod(0o755)  # the cluster's owner (nobody under root) reaches pg/
-        postgres = Postgres(directory / "pg", arguments.statements)
+        postgres = Postgres(directory / "pg", arguments.statements,
+                            tuple(arguments.pg_setting))
         measured(postgres, directory, parts, arguments)
     finally:
         if postgres is not None:
