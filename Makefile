@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_outbox.py
 	$(BIN)/python bench/bench_store_size.py
 	$(BIN)/python bench/bench_web.py
+	$(BIN)/python bench/bench_ha.py
 
 ## wheelhouse: router and every dependency it runs with (no test tools) as wheels in
 ## ./wheelhouse, with a hash-pinned requirements.txt, for hosts with no internet. The wheels
