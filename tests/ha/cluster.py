@@ -334,11 +334,12 @@ class Load:
             return Counter(answer.status for answer in self.answers
                            if since <= answer.at <= until)
 
-    def slowest(self, status: int) -> float:
-        """The longest a request answered `status` took, in seconds."""
+    def slowest(self, status: int, sent_since: float = 0.0) -> float:
+        """The longest a request answered `status` took, in seconds (of those sent at
+        `sent_since` or later)."""
         with self.lock:
-            return max((answer.took for answer in self.answers if answer.status == status),
-                       default=0.0)
+            return max((answer.took for answer in self.answers if answer.status == status
+                        and answer.at - answer.took >= sent_since), default=0.0)
 
 
 
