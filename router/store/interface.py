@@ -320,7 +320,9 @@ class Store(Protocol):
     commits: int
     """Transactions committed since the store was opened."""
     unavailable: StoreUnavailable | None
-    """Why the last write failed, while the store cannot write; None once one succeeds."""
+    """Why the last write failed, while the store cannot write; None once one succeeds.
+    (PostgreSQL: why the last read or write failed for want of the server, which also makes
+    the store refuse calls at once between its probes.)"""
 
     async def close(self) -> None: ...
     async def read(self, query: Callable[[Reader], T]) -> T:

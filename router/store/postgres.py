@@ -16,6 +16,12 @@ SQLite store's, through store/postgres_wire.py's connection. What differs:
 - a server that is down or a connection lost is `StoreUnavailable` (ingest answers 503), and
   the pool makes new connections by itself once the server is back (each is checked as it
   is taken, so a connection the restart broke is replaced, not used);
+- once a call found the server unreachable, the store answers StoreUnavailable at once,
+  reads and writes alike, rather than have each call wait `wait` seconds for a connection
+  (Prometheus gives up on a receiver after 10 s): at most one call every PROBE_EVERY seconds
+  tries to connect, and when it can, the store takes a new pool (the old one's reconnection
+  attempts back off to half a minute apart), so the server's return is noticed within about
+  PROBE_EVERY;
 - `checkpoint` and `vacuum` do nothing: the server checkpoints, autovacuum reclaims;
 - a commit whose units added notifications or set timers notifies the other nodes
   (NOTIFY), and `watch` listens for theirs (store/postgres_listen.py).
@@ -62,6 +68,7 @@ _MIGRATING = 0x726F75746572  # the advisory lock key of migrations ("router")
 class Store:
     def __init__(self, pool: ConnectionPool[Any], readers: int, wait: float) -> None:
         self._pool = pool
+        self._readers = readers
         self._wait = wait
         self._write_limiter = trio.CapacityLimiter(1)
         self._read_limiter = trio.CapacityLimiter(readers)
@@ -73,19 +80,18 @@ class Store:
         """This store's name in its NOTIFY payloads, so that it ignores its own."""
         self.commits = 0
         self.unavailable: StoreUnavailable | None = None
-        """Why the last write failed, while the store cannot write; None once one succeeds."""
+        """Why the last call failed for want of the server; None once one succeeds."""
         self._failures = FailureLog()
         self._probed_at = -float("inf")
+        self._unreachable = False
+        """Whether the last probe could not connect: the pool is replaced once one can."""
 
     @classmethod
     async def open(cls, url: str, *, readers: int = 2, wait: float = 5.0) -> Store:
         """Connect to the database at `url` (a libpq URL or connection string) and bring its
         schema to the newest version. `readers`: reads that may run at once; `wait`:
         seconds a call waits for a connection before it is StoreUnavailable."""
-        pool: ConnectionPool[Any] = ConnectionPool(
-            url, min_size=1, max_size=readers + 2, open=False, timeout=wait,
-            kwargs={"autocommit": True}, configure=configure,
-            check=ConnectionPool.check_connection, name="router-store")
+        pool = _new_pool(url, readers, wait)
 
         def connect() -> Store:
             pool.open(wait=True, timeout=wait)
@@ -114,14 +120,21 @@ class Store:
         def run() -> T:
             with self._pool.connection() as raw:
                 return query(Reader(cast(sqlite3.Connection, Connection(raw))))
+        refused = await self._admit()
+        if refused is not None:
+            self._failures.failed(refused, "read")
+            raise refused
         try:
-            return await trio.to_thread.run_sync(run, limiter=self._read_limiter)
+            result = await trio.to_thread.run_sync(run, limiter=self._read_limiter)
         except (psycopg.Error, StoreUnavailable) as error:
             failure = _unavailable(error)
             if failure is None:
                 raise StoreError(str(error)) from error
+            self.unavailable = failure
             self._failures.failed(failure, "read")
             raise failure from error
+        self._reached()
+        return result
 
     async def write(self, work: Callable[[interface.Transaction], T]) -> T:
         """As sqlite.Store.write: returns once the transaction committed; what `work` raised
@@ -148,19 +161,16 @@ class Store:
             self.unavailable = failure
             self._failures.failed(failure, "write")
             raise failure from unit.error
-        if self.unavailable is not None:
-            self.unavailable = None
-            self._failures.recovered()
+        self._reached()
         return unit.result  # type: ignore[no-any-return]
 
     async def check_writable(self) -> StoreUnavailable | None:
-        """As sqlite.Store.check_writable: a test write now and then while writes fail."""
+        """As sqlite.Store.check_writable: a test write while calls fail, which `_admit`
+        lets through at most every PROBE_EVERY seconds (the others are refused at once)."""
         if self.unavailable is None:
             return None
-        if trio.current_time() - self._probed_at >= PROBE_EVERY:
-            self._probed_at = trio.current_time()
-            with contextlib.suppress(StoreUnavailable):
-                await self.write(_probe)
+        with contextlib.suppress(StoreUnavailable):
+            await self.write(_probe)
         return self.unavailable
 
     async def checkpoint(self) -> bool:
@@ -203,11 +213,55 @@ class Store:
         await Listener(conninfo if isinstance(conninfo, str) else conninfo(), heard,
                        first_pause=first_pause).run()
 
+    def _reached(self) -> None:
+        """A call succeeded: the server answers again."""
+        if self.unavailable is not None:
+            self.unavailable = None
+            self._failures.recovered()
+
+    async def _admit(self) -> StoreUnavailable | None:
+        """None when a call may go to the server; else the StoreUnavailable to answer at
+        once. While the store knows the server unreachable, one call every PROBE_EVERY
+        seconds (the probe) connects first, outside the pool; when it can, the pool is
+        replaced (`_reach`) and the call goes on."""
+        if self.unavailable is None:
+            return None
+        now = trio.current_time()
+        if now - self._probed_at < PROBE_EVERY:
+            return StoreUnavailable(self.unavailable.cause)
+        self._probed_at = now
+        try:
+            await trio.to_thread.run_sync(self._reach)
+        except psycopg.Error as error:
+            self._unreachable = True
+            self.unavailable = _unavailable(error) or StoreUnavailable(str(error))
+            return StoreUnavailable(self.unavailable.cause)
+        return None
+
+    def _reach(self) -> None:
+        """Connect once, outside the pool (in a worker thread); after a probe that could
+        not, take a new pool, whose first connection is made at once: the old pool's
+        attempts, which fail while the server is down, back off ever longer."""
+        conninfo = self._pool.conninfo
+        url = conninfo if isinstance(conninfo, str) else conninfo()
+        psycopg.connect(url, connect_timeout=max(1, round(self._wait))).close()
+        if not self._unreachable:
+            return
+        self._unreachable = False
+        old, self._pool = self._pool, _new_pool(url, self._readers, self._wait)
+        self._pool.open(wait=False)
+        old.close(timeout=self._wait)
+
     async def _commit_queued(self) -> None:
         self._committing = True
         batch, self._queue = self._queue[:UNITS_PER_COMMIT], self._queue[UNITS_PER_COMMIT:]
         finished = self._batch
         try:
+            refused = await self._admit()
+            if refused is not None:
+                for unit in batch:
+                    unit.error, unit.done = StoreUnavailable(refused.cause), True
+                return
             earliest = await trio.to_thread.run_sync(self._commit, batch,
                                                      limiter=self._write_limiter)
             if earliest is not None and (self._timers_set is None
@@ -255,6 +309,15 @@ class Store:
                 with contextlib.suppress(psycopg.Error):
                     connection.script("ROLLBACK")
             raise
+
+
+def _new_pool(url: str, readers: int, wait: float) -> ConnectionPool[Any]:
+    """A pool, not yet open, of at most `readers` + 2 connections (the writer's, the
+    listener's spare); a call waits `wait` seconds for one before it is StoreUnavailable."""
+    return ConnectionPool(
+        url, min_size=1, max_size=readers + 2, open=False, timeout=wait,
+        kwargs={"autocommit": True}, configure=configure,
+        check=ConnectionPool.check_connection, name="router-store")
 
 
 def _run_unit(connection: Connection, transaction: Transaction, unit: _Unit[Any]) -> None:

@@ -45,18 +45,28 @@ SLACK = 3.0
 """Seconds added to every bound, for a loaded 2-core test machine."""
 ROUTING_KEY = "ha00cluster0routing0key000000001"
 """The PagerDuty channel's routing key (PagerDuty's keys are 32 characters)."""
+SLACK_SECRET = "ha0cluster0slack0signing0secret0"
+"""The Slack channel's signing secret (`config(slack=...)`)."""
 ANN = "+4915100000001"
 BOB = "+4915100000002"
 
 
 def config(*, pager: str, pagerduty: str, delay: str = "1h", comment: str = "",
-           lease: float | None = LEASE, more: str = "") -> str:
+           lease: float | None = LEASE, more: str = "", slack: str | None = None) -> str:
     """A complete config: every alert goes to service `api`, whose own channel is PagerDuty
     (one trigger per incident); Ann is on call and paged through the webhook `pager`, Bob is
     the second level `delay` later. `comment` changes the file, not the behaviour (another
     config revision). `lease`: the outbox claims' lease in seconds, None for the default.
-    `more`: more top-level sections, as YAML."""
+    `more`: more top-level sections, as YAML. `slack`: the URL of a Slack stand-in, the
+    channel (signed with SLACK_SECRET) of service `chat`, which alerts labelled `team=chat`
+    go to."""
     delivery = f"  delivery:\n    lease: {lease:g}s\n" if lease is not None else ""
+    chat = ("" if slack is None else
+            f'  - {{id: slack, type: slack, webhook_url: "{slack}", '
+            f"signing_secret: {SLACK_SECRET}}}\n")
+    chat_service = "" if slack is None else (
+        "  - {id: chat, escalation_policy: default, channels: [slack]}\n")
+    chat_route = "" if slack is None else "  - {service: chat, match: [team=chat]}\n"
     return f"""\
 # {comment or "the cluster's config"}
 settings:
@@ -77,10 +87,10 @@ escalation_policies:
 channels:
   - {{id: pager, type: webhook, url: "{pager}", concurrency: 16, timeout: 2s}}
   - {{id: pagerduty, type: pagerduty, routing_key: {ROUTING_KEY}, url: "{pagerduty}"}}
-services:
+{chat}services:
   - {{id: api, escalation_policy: default, channels: [pagerduty]}}
-routes:
-  - service: api
+{chat_service}routes:
+{chat_route}  - service: api
 {more}"""
 
 
@@ -334,11 +344,12 @@ class Load:
             return Counter(answer.status for answer in self.answers
                            if since <= answer.at <= until)
 
-    def slowest(self, status: int) -> float:
-        """The longest a request answered `status` took, in seconds."""
+    def slowest(self, status: int, sent_since: float = 0.0) -> float:
+        """The longest a request answered `status` took, in seconds (of those sent at
+        `sent_since` or later)."""
         with self.lock:
-            return max((answer.took for answer in self.answers if answer.status == status),
-                       default=0.0)
+            return max((answer.took for answer in self.answers if answer.status == status
+                        and answer.at - answer.took >= sent_since), default=0.0)
 
 
 

@@ -8,22 +8,39 @@
   once: the very next request to another node sees them (no wait, no poll).
 - Socket messages: an incident opened over one node's socket is acknowledged over another's
   and resolved over the third's.
+- Slack clicks: a page one node posted to Slack, its Acknowledge button clicked at another
+  node, acknowledges the incident, and the follow-up reaches Slack once.
 (Heartbeats pinged on every node in turn: test_kill_timers.py.)
 """
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from tests import postgres_server
+from tests.e2e.conftest import wait_until
 from tests.fakes import serve_in_thread
-from tests.ha.cluster import Node, Routers, alert, config, post_alerts, serve_pager, serve_pagerduty
+from tests.fakes.slack import FakeSlack, serve_fake_slack
+from tests.ha.cluster import (
+    SLACK_SECRET,
+    Node,
+    Routers,
+    alert,
+    config,
+    post_alerts,
+    serve_pager,
+    serve_pagerduty,
+)
+from tests.server.test_slack_actions import click, signed
 
 RACES = 12
 """Alerts sent to two nodes at once, each a new dedup key."""
@@ -32,15 +49,23 @@ SPREAD = 60
 
 
 @pytest.fixture(scope="module")
+def slack() -> Iterator[FakeSlack]:
+    """The Slack stand-in the module's routers post to (service `chat`)."""
+    with serve_in_thread(serve_fake_slack) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
 def routers(tmp_path_factory: pytest.TempPathFactory,
-            postgres_cluster: postgres_server.Cluster) -> Iterator[Routers]:
+            postgres_cluster: postgres_server.Cluster, slack: FakeSlack) -> Iterator[Routers]:
     """Three routers on one database for the whole module (each test uses its own alerts):
     starting three daemons on a loaded machine takes longer than most of these tests."""
     with serve_in_thread(serve_pager) as pager, serve_in_thread(serve_pagerduty) as pagerduty:
         cluster = Routers(tmp_path_factory.mktemp("any-node"),
                           postgres_cluster.create_database())
         try:
-            cluster.write_config(config(pager=pager.url, pagerduty=pagerduty.url, lease=None))
+            cluster.write_config(config(pager=pager.url, pagerduty=pagerduty.url, lease=None,
+                                        slack=slack.url))
             cluster.start_many(3)
             yield cluster
         finally:
@@ -188,3 +213,37 @@ def test_socket_messages_on_any_node(routers: Routers) -> None:
         shown = client.get(f"/v1/incidents/{incident_id}")
     assert shown.status_code == 200, shown.text
     assert shown.json()["incident"]["state"] == "resolved"
+
+
+def test_a_slack_click_at_another_node_acknowledges_once(routers: Routers,
+                                                         slack: FakeSlack) -> None:
+    first, second, third = routers.running()
+    [opened] = answers(post_alerts(first, [alert("slack-click", team="chat")]))
+    incident_id = opened["incident_id"]
+
+    def pages() -> list[dict[str, Any]]:
+        return [message for message in list(slack.messages)
+                if incident_id in json.dumps(message)]
+    wait_until(lambda: len(pages()) == 1, timeout=15, interval=0.1,
+               what=lambda: f"the page on Slack; {slack.messages[-3:]}")
+    [page] = pages()
+    [buttons] = [block for block in page["blocks"] if block["type"] == "actions"]
+    assert buttons["elements"][0]["value"] == incident_id
+
+    # The click reaches another node than the one that posted the page.
+    body, headers = signed(click("acknowledge", incident_id), secret=SLACK_SECRET,
+                           at=datetime.now(UTC))
+    answer = httpx.post(second.base_url + "/v1/slack/actions", content=body, headers=headers,
+                        timeout=10.0, trust_env=False)
+    assert answer.status_code == 200, answer.text
+    for node in (first, third):
+        with node.client() as client:
+            shown = client.get(f"/v1/incidents/{incident_id}").json()["incident"]
+        assert (shown["state"], shown["acknowledged_by"]) == ("acknowledged", "slack:ann")
+
+    wait_until(lambda: len(pages()) == 2, timeout=15, interval=0.1,
+               what=lambda: f"the follow-up on Slack; {pages()}")
+    time.sleep(2.0)  # a second follow-up, if any node sent one, would be here by now
+    page_again, follow_up = pages()[0], pages()[1]
+    assert page_again == page and len(pages()) == 2, pages()
+    assert "acknowledged by" in follow_up["text"], follow_up

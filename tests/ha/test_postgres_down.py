@@ -4,7 +4,9 @@ second bullet), on a cluster of its own (the session's other tests keep theirs).
 Senders post alerts to the three routers in turn throughout. While the server is down every
 answer is a 503 (never a 2xx for an alert that could not be stored); once it is up again
 every node accepts alerts by itself, with nobody restarting it; and every alert answered
-2xx, before, during or after, reaches the pager.
+2xx, before, during or after, reaches the pager. Once a node knows the server is down, its 503
+comes at once (Prometheus gives up on a receiver after 10 s), and `/readyz` says so until the
+server is back.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests import postgres_server
 from tests.e2e.conftest import wait_until
-from tests.ha.cluster import Load, Pager, PagerDuty, Routers, alert, config, post_alerts
+from tests.ha.cluster import Load, Node, Pager, PagerDuty, Routers, alert, config, post_alerts
 
 Cluster = postgres_server.Cluster
 
@@ -32,6 +35,11 @@ RECONNECT = 30.0
 """Seconds each node has, after the server is back, to accept an alert again."""
 DRAIN = 60.0
 """Seconds for every accepted alert to reach the pager."""
+DISCOVER = 12.0
+"""Seconds after the stop by which every node knows the server is down: a request in flight
+at the stop may wait for a connection (the store's `wait`, 5 s) twice."""
+AT_ONCE = 1.0
+"""Seconds within which a node that knows the server is down answers 503."""
 
 
 @pytest.fixture
@@ -65,6 +73,11 @@ def start(server: Cluster) -> None:
                "-l", str(server.directory / "server.log"))
 
 
+def readiness(node: Node) -> int:
+    """The status of the node's `GET /readyz`."""
+    return httpx.get(node.base_url + "/readyz", timeout=10.0, trust_env=False).status_code
+
+
 def test_postgresql_down_for_30_seconds_loses_nothing_accepted(
         down_routers: Routers, server: Cluster, pager: Pager, pagerduty: PagerDuty) -> None:
     routers = down_routers
@@ -77,11 +90,18 @@ def test_postgresql_down_for_30_seconds_loses_nothing_accepted(
         assert load.accepted, f"nothing accepted before the stop; {load.answers[-5:]}"
         stop(server)
         stopped = time.monotonic()
-        time.sleep(DOWN)
+        time.sleep(DISCOVER)
+        not_ready = {node.name: readiness(node) for node in nodes}
+        time.sleep(DOWN - DISCOVER)
         # An alert committed just before the stop may be answered just after it.
         down = load.statuses(since=stopped + SETTLE, until=time.monotonic())
+        late = load.slowest(503, sent_since=stopped + DISCOVER)
         start(server)
         started = time.monotonic()
+        for node in nodes:
+            wait_until(lambda node=node: readiness(node) == 200, timeout=RECONNECT,
+                       interval=0.1, what=lambda node=node: f"{node.name}'s /readyz 200")
+        ready = time.monotonic() - started
         # Every node accepts again by itself.
         for index, node in enumerate(nodes):
             wait_until(lambda node=node, index=index: post_alerts(
@@ -96,9 +116,12 @@ def test_postgresql_down_for_30_seconds_loses_nothing_accepted(
         load.end()
     after = load.statuses(since=started)
     print(f"{len(load.accepted)} alerts accepted; while down {dict(down)} (the slowest 503 "
-          f"took {load.slowest(503):.1f} s), after {dict(after)}; every node accepted again "
-          f"{reconnected:.1f} s after the start")
+          f"took {load.slowest(503):.1f} s, {late:.2f} s once known), after {dict(after)}; "
+          f"/readyz 200 on every node {ready:.1f} s after the start, every node accepted "
+          f"again {reconnected:.1f} s after it")
     assert down and set(down) == {503}, (down, routers.logs())
+    assert late < AT_ONCE, f"a 503 took {late:.1f} s though the node knew the server was down"
+    assert set(not_ready.values()) == {503}, not_ready
     accepted_after = [uid for uid, at in load.accepted.items() if at > started]
     assert accepted_after, "no alert accepted after the restart"
     assert all(node.running() for node in nodes), routers.logs()
