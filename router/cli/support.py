@@ -13,6 +13,7 @@ import functools
 import getpass
 import json
 import re
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,7 @@ STORE_HELP = ("the store: sqlite (DATABASE in --state) or a PostgreSQL URL, "
               "settings.store").replace("DATABASE", DATABASE_NAME)
 _STORE_EXITS = ("exit status: 0 done; 1 not found, invalid config or a store problem; 2 usage. "
                 "Works with or without a running daemon (SQLite WAL).")
+SOCKET_NAME = "router.sock"  # daemon/root.py's, in the state directory
 _PLAIN = re.compile(r"[\w.\-/:@]+")
 
 
@@ -196,6 +198,8 @@ def with_engine(arguments: argparse.Namespace, config: Config,
     if setting == "sqlite" and not directory.is_dir():
         raise Failure(f"no state directory {str(directory)!r} (router run creates it; or "
                       "pass --state DIR)")
+    if setting == "sqlite":
+        _refuse_beside_another_store(directory)
 
     async def session() -> T:
         try:
@@ -214,6 +218,26 @@ def with_engine(arguments: argparse.Namespace, config: Config,
         return trio.run(session)
     except StoreError as error:  # e.g. a full disk
         raise Failure(f"the store {name} failed: {error}") from None
+
+
+def _refuse_beside_another_store(directory: Path) -> None:
+    """Failure if the state directory holds no SQLite store while a daemon answers on its
+    socket: that daemon keeps its store elsewhere (a node on PostgreSQL), and opening SQLite
+    here would create an empty store and report nothing found."""
+    if (directory / DATABASE_NAME).exists():
+        return
+    path = directory / SOCKET_NAME
+    if not path.exists():
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(str(path))
+        except OSError:  # a socket left behind by a daemon that stopped
+            return
+    raise Failure(f"no store in {str(directory)!r}, and a daemon answers on {path}: it keeps "
+                  "its store elsewhere (settings.store or `router run --store`); give this "
+                  "command the same --store URL or the config that sets it")
 
 
 def print_json(document: object, out: TextIO, *, ascii_only: bool = False) -> None:

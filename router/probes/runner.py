@@ -24,6 +24,7 @@ from router.core.checks import CheckStatus, Reading
 from router.engine import Engine
 from router.engine.checks import CheckRun
 from router.engine.health import GRACE
+from router.errors import StoreError
 from router.notify.transport import Transport
 from router.probes import BLOCKING, http
 
@@ -75,8 +76,14 @@ class CheckRunner:
             due = trio.current_time() + check.interval.total_seconds()
             try:
                 await self.run_once(check)
-            except Exception:  # a store that cannot write, a bug: the next turn tries again
+            except StoreError as error:  # a full disk, PostgreSQL down: one line, no traceback
                 if not failing:  # once per streak: a full disk must not flood the log
+                    logger.error("check %s could not be recorded (%s); trying again every %gs",
+                                 check.id, error, check.interval.total_seconds(),
+                                 extra={"check": check.id})
+                failing = True
+            except Exception:  # a bug: its traceback, and the next turn tries again
+                if not failing:
                     logger.exception("check %s could not be recorded; trying again every "
                                      "%gs", check.id, check.interval.total_seconds(),
                                      extra={"check": check.id})

@@ -41,7 +41,7 @@ from typing import Any, Protocol, TypeVar, cast
 import psycopg
 import trio
 from psycopg import errors
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from router.errors import StoreError, StoreUnavailable
 from router.store import interface, migrations
@@ -94,7 +94,11 @@ class Store:
         pool = _new_pool(url, readers, wait)
 
         def connect() -> Store:
-            pool.open(wait=True, timeout=wait)
+            try:
+                pool.open(wait=True, timeout=wait)
+            except PoolTimeout:
+                _why_not(url, wait)  # the server's reason, when one attempt shows it
+                raise
             with pool.connection() as raw:
                 migrate(Connection(raw))
             return cls(pool, readers, wait)
@@ -351,6 +355,14 @@ def _lost_race(error: BaseException) -> bool:
     deadlock between the two (rolling back to the savepoint gave up the unit's locks)."""
     return isinstance(error, errors.DeadlockDetected) or (
         isinstance(error, errors.UniqueViolation) and error.diag.constraint_name == RACE)
+
+
+def _why_not(url: str, wait: float) -> None:
+    """One direct connection after the pool gave up opening: its error (refused, a password
+    that failed, no such database) says why, where the pool's timeout says only that it
+    waited; that error propagates. Returns if the server answers now after all."""
+    with psycopg.connect(url, connect_timeout=max(2, round(wait))):
+        pass
 
 
 def _unavailable(error: BaseException) -> StoreUnavailable | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -169,6 +170,23 @@ def test_a_missing_argument_or_state_directory(config: Path, tmp_path: Path) -> 
     assert run("ack", "INC1", "--config", str(config), "--state", str(missing)) == (
         1, "", f"router ack: no state directory {str(missing)!r} (router run creates it; or "
                "pass --state DIR)\n")
+
+
+def test_a_daemon_on_another_store_is_named_not_a_new_empty_store(config: Path,
+                                                                  state: Path) -> None:
+    """A node started with --store URL keeps no router.db in its state directory: a command
+    given only --state must say so, not create an empty SQLite store and find nothing."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as daemon:
+        daemon.bind(str(state / "router.sock"))
+        daemon.listen()
+        code, out, err = run("ack", "INC1", "--config", str(config), "--state", str(state))
+        assert (code, out) == (1, "")
+        assert err == (f"router ack: no store in {str(state)!r}, and a daemon answers on "
+                       f"{state / 'router.sock'}: it keeps its store elsewhere (settings.store "
+                       "or `router run --store`); give this command the same --store URL or "
+                       "the config that sets it\n")
+        assert run("cluster", "--state", str(state))[0] == 1
+    assert not (state / DATABASE_NAME).exists()
 
 
 def test_help_names_the_exit_codes() -> None:

@@ -65,6 +65,21 @@ async def test_a_server_that_cannot_be_reached_is_unavailable() -> None:
         await Store.open("postgresql://router@127.0.0.1:1/none", wait=1.0)
 
 
+async def test_a_store_that_cannot_be_opened_says_the_server_s_reason(
+        postgres_url: str) -> None:
+    """The pool's own timeout ("pool initialization incomplete after 1.0 sec") says nothing
+    of why: `router run` and the CLI print the server's reason instead."""
+    with trio.fail_after(20), pytest.raises(StoreUnavailable) as refused:
+        await Store.open("postgresql://router@127.0.0.1:1/none", wait=1.0)
+    assert 'connection to server at "127.0.0.1", port 1 failed: Connection refused' in (
+        refused.value.cause)
+    missing = postgres_url.rsplit("/", 1)[0] + "/no_such_database"
+    with trio.fail_after(20), pytest.raises(StoreUnavailable) as absent:
+        await Store.open(missing, wait=1.0)
+    assert 'database "no_such_database" does not exist' in absent.value.cause
+    assert "pool initialization" not in absent.value.cause
+
+
 async def test_the_postgresql_classes_are_the_interface_s_protocols(postgres_url: str) -> None:
     store = await Store.open(postgres_url)
     try:
