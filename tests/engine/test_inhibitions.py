@@ -20,8 +20,11 @@ from router.alerts.model import Alert, Severity, Silence, SilenceMatcher, Status
 from router.clock import FixedClock
 from router.config import load_config
 from router.config.model import Config
+from router.core.heartbeats import Ping, Signal
 from router.engine import Engine
+from router.errors import StoreUnavailable
 from router.store import Store, interface
+from tests.fakes.full_disk import full_disk
 
 T = TypeVar("T")
 
@@ -284,3 +287,39 @@ async def test_a_release_rolled_back_and_run_again_still_pages_the_target(
     detail = await engine.incident(held.incident_id)
     assert detail is not None
     assert (detail.incident.suppressed_by, detail.incident.level) == (None, 1)
+
+
+HEARTBEAT_SOURCE = """
+channels: [{id: log, type: log}]
+services: [{id: backups, channels: [log]}]
+heartbeats: [{id: backup, service: backups, period: 1h, grace: 10m,
+              token: 0123456789abcdef0123}]
+routes: [{service: backups}]
+inhibit_rules:
+  - {name: backup-failed, source_matchers: ['alertname="HeartbeatFailed"'],
+     target_matchers: ['alertname="BackupLate"']}
+"""
+
+
+async def test_a_heartbeat_unit_that_fails_leaves_the_index_as_committed(
+        tmp_path: Path) -> None:
+    """A ping whose unit does not commit (a full disk) took its heartbeat's failure out of
+    the index as it went; the failure still fires in the store, so it still inhibits."""
+    (tmp_path / "config.yaml").write_text(HEARTBEAT_SOURCE)
+    disk = full_disk()
+    store = await Store.open(tmp_path / "state.db", writer_factory=disk)
+    engine = make_engine(load_config([tmp_path / "config.yaml"]), store)
+    heartbeat = engine.heartbeats.identify("backup", "0123456789abcdef0123")
+    await engine.heartbeats.ping(heartbeat, Ping(signal=Signal.FAILURE, exit_code=1))
+    late = Alert(summary="backup late", source="native", severity=Severity.WARNING,
+                 labels={"alertname": "BackupLate"})
+    [held] = await engine.ingest([late])
+    assert held.suppressed_by == "inhibition:backup-failed"
+    disk.full = True
+    with pytest.raises(StoreUnavailable):
+        await engine.heartbeats.ping(heartbeat, Ping(signal=Signal.SUCCESS))
+    disk.full = False
+    [again] = await engine.ingest([late])
+    assert (again.incident_id, again.suppressed_by) == (
+        held.incident_id, "inhibition:backup-failed")
+    await store.close()
