@@ -35,6 +35,6 @@ async def test_a_start_that_fails_after_the_store_opened_closes_the_store(
                       tls_certificate=tmp_path / "missing.pem", tls_key=tmp_path / "missing.key",
                       node_id="test")
     # The TLS files are read after the store opened (and migrated the database).
-    with pytest.raises(ConfigInvalid, match="missing.pem"):
+    with pytest.raises(ConfigInvalid, match=r"missing\.pem"):
         await run(options)
     assert other_connections(postgres_url) == 0
