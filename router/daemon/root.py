@@ -125,54 +125,54 @@ async def run(options: Options, *, clock: Clock | None = None,
     if redactor is not None:
         redactor.learn(secrets_in(store_setting))  # before its first word is logged
     store = await _open_store(store_setting, options.state_dir)
-    shown = describe(store_setting, options.state_dir)
-    logger.info("store %s, node %s", shown, options.node_id,
-                extra={"store": shown, "node": options.node_id})
-    clock = clock or SystemClock()
-    engine = Engine(config, store, clock)
-    if redactor is not None:
-        redactor.learn(secrets_in(config))
-    certificates = await _start_tls(config, options)
-    try:
-        web = await start_web(engine, options.state_dir, tls=certificates is not None)
-    except SessionKeyUnusable as error:
-        raise StartFailed(f"cannot start: {error}") from None
-    reloader = Reloader(engine, options.config_paths, clock, load=load,
-                        redactor=redactor, prepare=functools.partial(
-                            _prepare_reload, certificates, options, web),
-                        store_given=options.store is not None)
     transport = Transport()
-    link_pages = LinkPages(engine, await trio.to_thread.run_sync(
-        read_or_create_key, options.state_dir))
-    deliverer = Deliverer(store, clock, lambda: engine.config, transport, node=options.node_id,
-                          acknowledge_url=lambda channel, notification, incident:
-                          link_pages.acknowledge_url(channel.type, notification.event,
-                                                     incident.id))
-    slack_replies = Responder(functools.partial(_post_json, transport))
-    engine.outbox_written = deliverer.wake
-    scheduler = Scheduler(engine)
-    check_runner = CheckRunner(engine, transport)
-    engine.health.measure = check_runner.run_once  # attach_checks: the checks run at once
-    engine.timers_written = scheduler.poke
-    metrics = Metrics(store, version=__version__, reloads=lambda: reloader.status,
-                      cluster=engine.cluster.view)
-    deliverer.on_attempt = metrics.delivery_attempted
-    scheduler.on_fired = metrics.timer_fired
-    host, port = parse_listen(options.listen or config.settings.listen)
-    if activated:
-        host, port = activated[0].socket.getsockname()[:2]
-    if _beyond_loopback(host) and not config.settings.ingest_tokens:
-        logger.warning("listening on %s beyond loopback with no ingest tokens configured: "
-                       "only local senders can post alerts (settings.ingest_tokens, "
-                       "docs/security.md)", host, extra={"host": host})
-    if host in ("0.0.0.0", "::") and not config.settings.allowed_hosts:
-        logger.warning("listening on every address of %s: a request must name localhost, "
-                       "public_url's host or one in settings.allowed_hosts, or it is "
-                       "refused (421)", host, extra={"host": host})
-    _check_public_url(config.settings.public_url, tls=certificates is not None)
-    scheme = "http" if certificates is None else "https"
-    shutdown = trio.Event()
-    try:
+    try:  # from here on, a start that fails closes the store (on PostgreSQL: a pool)
+        shown = describe(store_setting, options.state_dir)
+        logger.info("store %s, node %s", shown, options.node_id,
+                    extra={"store": shown, "node": options.node_id})
+        clock = clock or SystemClock()
+        engine = Engine(config, store, clock)
+        if redactor is not None:
+            redactor.learn(secrets_in(config))
+        certificates = await _start_tls(config, options)
+        try:
+            web = await start_web(engine, options.state_dir, tls=certificates is not None)
+        except SessionKeyUnusable as error:
+            raise StartFailed(f"cannot start: {error}") from None
+        reloader = Reloader(engine, options.config_paths, clock, load=load,
+                            redactor=redactor, prepare=functools.partial(
+                                _prepare_reload, certificates, options, web),
+                            store_given=options.store is not None)
+        link_pages = LinkPages(engine, await trio.to_thread.run_sync(
+            read_or_create_key, options.state_dir))
+        deliverer = Deliverer(store, clock, lambda: engine.config, transport, node=options.node_id,
+                              acknowledge_url=lambda channel, notification, incident:
+                              link_pages.acknowledge_url(channel.type, notification.event,
+                                                         incident.id))
+        slack_replies = Responder(functools.partial(_post_json, transport))
+        engine.outbox_written = deliverer.wake
+        scheduler = Scheduler(engine)
+        check_runner = CheckRunner(engine, transport)
+        engine.health.measure = check_runner.run_once  # attach_checks: the checks run at once
+        engine.timers_written = scheduler.poke
+        metrics = Metrics(store, version=__version__, reloads=lambda: reloader.status,
+                          cluster=engine.cluster.view)
+        deliverer.on_attempt = metrics.delivery_attempted
+        scheduler.on_fired = metrics.timer_fired
+        host, port = parse_listen(options.listen or config.settings.listen)
+        if activated:
+            host, port = activated[0].socket.getsockname()[:2]
+        if _beyond_loopback(host) and not config.settings.ingest_tokens:
+            logger.warning("listening on %s beyond loopback with no ingest tokens configured: "
+                           "only local senders can post alerts (settings.ingest_tokens, "
+                           "docs/security.md)", host, extra={"host": host})
+        if host in ("0.0.0.0", "::") and not config.settings.allowed_hosts:
+            logger.warning("listening on every address of %s: a request must name localhost, "
+                           "public_url's host or one in settings.allowed_hosts, or it is "
+                           "refused (421)", host, extra={"host": host})
+        _check_public_url(config.settings.public_url, tls=certificates is not None)
+        scheme = "http" if certificates is None else "https"
+        shutdown = trio.Event()
         # Bound before any task starts, so that a taken port is one error, not a group.
         listeners = activated or await _listen(host, port)
         async with trio.open_nursery() as nursery:

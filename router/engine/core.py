@@ -76,7 +76,8 @@ class Engine:
         self.notes = Notes(self.state)
         self.direct = direct.DirectNotifications(self.state)
         self.checks = Checks(self.state, self.ingesting.ingest_one, self.ingesting.write)
-        self.heartbeats = Heartbeats(self.state, self.ingesting.ingest_one)
+        self.heartbeats = Heartbeats(self.state, self.ingesting.ingest_one,
+                                     self.ingesting.write)
         self.ingesting.feeds = self.heartbeats.feeds  # a heartbeat's alerts are its own
         self.jobs = Jobs(self.state, self.ingesting.ingest_one, self.ingesting.write)
         self.analysis = Analyses(self.state)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,17 +50,21 @@ from router.store.values import HeartbeatRecord
 logger = logging.getLogger(__name__)
 
 IngestOne = Callable[[Transaction, Snapshot, Alert, datetime], object]
+Write = Callable[[Callable[[Transaction], Any]], Awaitable[Any]]
 """The engine's ingest of one alert inside a unit of work (routing, incidents, pages)."""
 _UNKNOWN = b"\x00" * 32
 """What a presented token is compared with when the heartbeat has none: the same work."""
 
 
 class Heartbeats:
-    """The heartbeats' use cases over the engine's state; `ingest_one` is the engine's."""
+    """The heartbeats' use cases over the engine's state; `ingest_one` and `write` are the
+    engine's ingest's (its units change the inhibition index, which a unit that does not
+    commit must drop: engine/inhibitions.py)."""
 
-    def __init__(self, state: EngineState, ingest_one: IngestOne) -> None:
+    def __init__(self, state: EngineState, ingest_one: IngestOne, write: Write) -> None:
         self.state = state
         self.ingest_one = ingest_one
+        self.write = write
         self._fed: tuple[Config, tuple[Heartbeat, ...]] | None = None
 
     def _alert_fed(self, config: Config) -> tuple[Heartbeat, ...]:
@@ -97,7 +101,7 @@ class Heartbeats:
             assert found is not None
             return found
 
-        record = await self.state.store.write(work)
+        record: HeartbeatRecord = await self.write(work)
         self.state.outbox_written()
         self.state.timers_written()
         logger.info("heartbeat ping", extra={"heartbeat": heartbeat.id,
@@ -184,7 +188,7 @@ class Heartbeats:
             self._miss(transaction, snapshot, heartbeat, record, due_at, now)
             return "missed"
 
-        outcome = await self.state.store.write(work)
+        outcome: str = await self.write(work)
         self.state.outbox_written()
         self.state.timers_written()
         return outcome
@@ -208,7 +212,7 @@ class Heartbeats:
                 heartbeat.id), timers.get(TIMER_PREFIX + heartbeat.id), now)
                     for heartbeat in heartbeats.values()}
 
-        deadlines = await self.state.store.write(work)
+        deadlines: dict[str, datetime | None] = await self.write(work)
         self.state.timers_written()
         return deadlines
 

@@ -330,9 +330,21 @@ class Ingest:
 
     async def write(self, work: Callable[[Transaction], T]) -> T:
         """`store.write(work)` for work that keeps the inhibition index: if it does not
-        commit, the index (changed as it went) is dropped and rebuilt on next use."""
+        commit, the index (changed as it went) is dropped and rebuilt on next use. The same
+        when the store undoes a run of `work` and runs it again (PostgreSQL, after another
+        node's transaction broke it: store/postgres.py): the second run starts from the
+        index and the release the first one changed and took, which were rolled back."""
+        runs = 0
+
+        def each_run(transaction: Transaction) -> T:
+            nonlocal runs
+            runs += 1
+            if runs > 1:
+                self.inhibitions.run_again()
+            return work(transaction)
+
         try:
-            return await self.state.store.write(work)
+            return await self.state.store.write(each_run)
         except BaseException:
             self.inhibitions.forget()
             raise

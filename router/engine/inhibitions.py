@@ -49,6 +49,13 @@ class Inhibitions:
         """Drop the index: a unit of work that changed it did not commit."""
         self._index = None
 
+    def run_again(self) -> None:
+        """A unit of work that changed the index was rolled back and runs again: drop the
+        index, and count a source as released, since the rolled-back run may have taken the
+        release its own changes made (an idle look at the held incidents is one read)."""
+        self._index = None
+        self._released = True
+
     def index(self, reader: Reader, rules: Sequence[InhibitRule]) -> InhibitionIndex:
         """The index for `rules`, built from `reader`'s open incidents if it is not."""
         if self._index is None or self._index.rules != tuple(rules):

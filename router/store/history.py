@@ -110,19 +110,15 @@ def received_alerts_at(url: str, since: datetime, until: datetime, *,
     try:
         connection = postgres_wire.connect(url)
     except postgres_wire.DatabaseError as error:
-        raise StoreError(f"cannot connect: {_first_line(error)}") from None
+        raise StoreError(f"cannot connect: {postgres_wire.first_line(error)}") from None
     try:
         connection.execute("SET default_transaction_read_only = on")
         yield from _batches(connection, "postgresql", since, until, batch)
     except postgres_wire.DatabaseError as error:
-        raise StoreError(f"cannot read the alerts: {_first_line(error)}") from None
+        raise StoreError(f"cannot read the alerts: {postgres_wire.first_line(error)}") from None
     finally:
         connection.raw.close()
 
-
-def _first_line(error: BaseException) -> str:
-    return next((line.strip() for line in str(error).splitlines() if line.strip()),
-                type(error).__name__)
 
 
 class _Connection(Protocol):

@@ -42,6 +42,8 @@ import psycopg
 import trio
 from psycopg import pq
 
+from router.store.postgres_wire import first_line
+
 logger = logging.getLogger(__name__)
 
 CHANNEL = "router_work"
@@ -206,7 +208,7 @@ class Listener:
 
     def _failed(self, failures: int, error: psycopg.Error) -> bool:
         """Log the failure: a WARNING for the first of an outage (True), DEBUG after."""
-        reason = str(error).strip().splitlines()[0] if str(error) else type(error).__name__
+        reason = first_line(error)
         if failures == 1:
             logger.warning("not listening for other nodes' work: %s; they are found by the "
                            "polls every few seconds until it listens again", reason,

@@ -130,6 +130,14 @@ DatabaseError = psycopg.Error
 """What psycopg raises, for the store's modules that must not import it (store/transfer.py)."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of `error`'s message, or its type's name if it has none: libpq's
+    messages go on with hints and context lines that a log line or a CLI error does not
+    want."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()),
+                type(error).__name__)
+
+
 def connect(url: str, *, timeout: float = 10.0) -> Connection:
     """A connection of its own, outside any pool, in autocommit (its user says BEGIN and
     COMMIT): `router store migrate-to`'s one transaction (store/transfer.py)."""

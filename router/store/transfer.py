@@ -106,18 +106,14 @@ def _target(url: str) -> Iterator[postgres_wire.Connection]:
     try:
         connection = postgres_wire.connect(url)
     except postgres_wire.DatabaseError as error:
-        raise StoreError(f"cannot connect: {_first_line(error)}") from None
+        raise StoreError(f"cannot connect: {postgres_wire.first_line(error)}") from None
     try:
         yield connection
     except postgres_wire.DatabaseError as error:  # its transaction was rolled back
-        raise StoreError(f"{_first_line(error)} (nothing was written)") from None
+        raise StoreError(f"{postgres_wire.first_line(error)} (nothing was written)") from None
     finally:
         connection.raw.close()
 
-
-def _first_line(error: BaseException) -> str:
-    return next((line.strip() for line in str(error).splitlines() if line.strip()),
-                type(error).__name__)
 
 
 def _check_target(target: postgres_wire.Connection) -> None:

@@ -4,11 +4,14 @@ a restart, follows resolves, and passes over a source another process resolved."
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import textwrap
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -17,8 +20,13 @@ from router.alerts.model import Alert, Severity, Silence, SilenceMatcher, Status
 from router.clock import FixedClock
 from router.config import load_config
 from router.config.model import Config
+from router.core.heartbeats import Ping, Signal
 from router.engine import Engine
-from router.store import Store
+from router.errors import StoreUnavailable
+from router.store import Store, interface
+from tests.fakes.full_disk import full_disk
+
+T = TypeVar("T")
 
 CONFIG = """
 settings: {timezone: Europe/Berlin}
@@ -57,6 +65,24 @@ def config(tmp_path: Path) -> Config:
 @pytest.fixture
 async def store(tmp_path: Path) -> Store:
     return await Store.open(tmp_path / "state.db")
+
+
+class _LostRace(Exception):
+    """The first run of a unit, undone as another node's commit would undo it."""
+
+
+class RunsUnitsTwice(Store):
+    """SQLite's store running each unit of work twice, the first run rolled back: what the
+    PostgreSQL store does to a unit another node's transaction broke (a deadlock, or the
+    same incident opened first), store/postgres.py `_run_unit`. The engine sees one write."""
+
+    async def write(self, work: Callable[[interface.Transaction], T]) -> T:
+        def first_run(transaction: interface.Transaction) -> T:
+            work(transaction)
+            raise _LostRace
+        with contextlib.suppress(_LostRace):
+            await super().write(first_run)
+        return await super().write(work)
 
 
 def make_engine(config: Config, store: Store, moment: datetime = MONDAY) -> Engine:
@@ -238,3 +264,62 @@ async def test_a_source_that_goes_stale_at_its_ends_at_releases_its_targets(
     detail = await engine.incident("INC2")
     assert detail is not None
     assert (detail.incident.suppressed_by, detail.incident.level) == (None, 1)
+
+
+@pytest.mark.parametrize("resolve", ["alert", "by hand"])
+async def test_a_release_rolled_back_and_run_again_still_pages_the_target(
+        config: Config, tmp_path: Path, resolve: str) -> None:
+    """The unit that resolves the source runs twice on a store that retries it (PostgreSQL
+    after another node's commit broke it): the first run's release of the target was
+    rolled back with it, so the second run must release it again."""
+    store = await RunsUnitsTwice.open(tmp_path / "retried.db")
+    engine = make_engine(config, store)
+    [source] = await engine.ingest([node_down()])
+    [held] = await engine.ingest([disk_full()])
+    assert held.incident_id is not None and source.incident_id is not None
+    assert (held.suppressed_by, await triggers(engine, held.incident_id)) == (
+        "inhibition:node-down", 0)
+    if resolve == "alert":
+        await engine.ingest([node_down(Status.RESOLVED)])
+    else:
+        await engine.resolve(source.incident_id, "alice")
+    assert await triggers(engine, held.incident_id) == 2
+    detail = await engine.incident(held.incident_id)
+    assert detail is not None
+    assert (detail.incident.suppressed_by, detail.incident.level) == (None, 1)
+
+
+HEARTBEAT_SOURCE = """
+channels: [{id: log, type: log}]
+services: [{id: backups, channels: [log]}]
+heartbeats: [{id: backup, service: backups, period: 1h, grace: 10m,
+              token: 0123456789abcdef0123}]
+routes: [{service: backups}]
+inhibit_rules:
+  - {name: backup-failed, source_matchers: ['alertname="HeartbeatFailed"'],
+     target_matchers: ['alertname="BackupLate"']}
+"""
+
+
+async def test_a_heartbeat_unit_that_fails_leaves_the_index_as_committed(
+        tmp_path: Path) -> None:
+    """A ping whose unit does not commit (a full disk) took its heartbeat's failure out of
+    the index as it went; the failure still fires in the store, so it still inhibits."""
+    (tmp_path / "config.yaml").write_text(HEARTBEAT_SOURCE)
+    disk = full_disk()
+    store = await Store.open(tmp_path / "state.db", writer_factory=disk)
+    engine = make_engine(load_config([tmp_path / "config.yaml"]), store)
+    heartbeat = engine.heartbeats.identify("backup", "0123456789abcdef0123")
+    await engine.heartbeats.ping(heartbeat, Ping(signal=Signal.FAILURE, exit_code=1))
+    late = Alert(summary="backup late", source="native", severity=Severity.WARNING,
+                 labels={"alertname": "BackupLate"})
+    [held] = await engine.ingest([late])
+    assert held.suppressed_by == "inhibition:backup-failed"
+    disk.full = True
+    with pytest.raises(StoreUnavailable):
+        await engine.heartbeats.ping(heartbeat, Ping(signal=Signal.SUCCESS))
+    disk.full = False
+    [again] = await engine.ingest([late])
+    assert (again.incident_id, again.suppressed_by) == (
+        held.incident_id, "inhibition:backup-failed")
+    await store.close()

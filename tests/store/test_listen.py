@@ -31,6 +31,7 @@ from router.store import Transaction, sqlite
 from router.store.interface import OUTBOX, TIMERS
 from router.store.postgres import Store
 from router.store.postgres_listen import Announced, Work, parse
+from router.store.postgres_wire import first_line
 from tests.postgres_server import Cluster
 from tests.tasks import start_stoppable
 
@@ -291,3 +292,15 @@ def test_a_payload_names_the_kept_units_work_only() -> None:
 def test_a_payload_it_cannot_read_wakes_too_early_never_too_late(payload: str,
                                                                  work: Work) -> None:
     assert parse(payload) == work
+
+
+@pytest.mark.parametrize(("message", "reason"), [
+    ("connection failed: Connection refused\n\tIs the server running on that host?",
+     "connection failed: Connection refused"),
+    ("\n  server closed the connection unexpectedly\n",
+     "server closed the connection unexpectedly"),
+    (" \n", "OperationalError"),
+    ("", "OperationalError")])
+def test_a_failure_is_logged_by_its_message_s_first_line_or_its_type(
+        message: str, reason: str) -> None:
+    assert first_line(psycopg.OperationalError(message)) == reason
