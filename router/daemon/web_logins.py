@@ -45,6 +45,15 @@ async def start_web(engine: Engine, state_dir: Path, *, tls: bool, shared: bool)
 
 async def prepare_key(web: WebAccess, engine: Engine, state_dir: Path, config: Config, *,
                       shared: bool) -> Callable[[], None]:
-    """The reload hook: read the new config's key; the swap uses it once the config is in."""
-    return functools.partial(web.use_key, await read_session_key(engine, config, state_dir,
-                                                                 shared=shared))
+    """The reload hook: read the new config's key; the swap uses it once the config is in.
+    A shared store that cannot be read keeps the key in use when it is the store's already
+    (neither config sets a secret): a database outage does not refuse a reload."""
+    try:
+        key = await read_session_key(engine, config, state_dir, shared=shared)
+    except SessionKeyUnusable:
+        kept = web.key
+        if kept is None or not shared or config.settings.web.session_secret is not None \
+                or engine.config.settings.web.session_secret is not None:
+            raise
+        key = kept
+    return functools.partial(web.use_key, key)
