@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import string
 from collections.abc import Iterable
+from pathlib import Path
 
+from router.errors import StoreError
 from router.store.dialect import POSTGRESQL, dialect
+from router.store.feeds import FEEDS_FILE, read_feed_tokens
 
 KEY_BYTES = 32
 """A link or session key's length (as router/links.py's files hold)."""
@@ -86,6 +90,42 @@ def rotate_feed_tokens(connection: sqlite3.Connection, feeds: Iterable[str]) -> 
     for feed in feeds:
         connection.execute(_SET, (_FEED + feed, secrets.token_urlsafe(_TOKEN_BYTES)))
     return feed_tokens(connection)
+
+
+KEY_FILES = {"link": "link.key", "session": "session.key"}
+"""Each key's file in a SQLite host's state directory (router/links.py, web/auth/keys.py)."""
+
+
+def adopt_files(connection: sqlite3.Connection, state_dir: Path) -> list[str]:
+    """Copy a SQLite host's keys and feed tokens from `state_dir` into the table, for
+    `router store migrate-to`: links already mailed, logins and feed URLs hold on the
+    nodes. The names of the files copied; a file that is missing is skipped.
+
+    Raises:
+        StoreError: a file cannot be read or holds no key or tokens (nothing is written:
+            the caller's transaction rolls back).
+    """
+    adopted = []
+    for name, file in KEY_FILES.items():
+        path = state_dir / file
+        try:
+            text = path.read_text(encoding="ascii", errors="replace").strip().lower()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise StoreError(f"cannot read {path}: {error}") from None
+        if len(text) != KEY_BYTES * 2 or not set(text) <= set(string.hexdigits):
+            raise StoreError(f"{path} does not hold a key ({KEY_BYTES * 2} hex digits): "
+                             "remove it, or fix it, and copy again")
+        connection.execute(_SET, (name, text))
+        adopted.append(file)
+    try:
+        tokens = read_feed_tokens(state_dir)
+    except (OSError, ValueError) as error:
+        raise StoreError(f"cannot copy {state_dir / FEEDS_FILE}: {error}") from None
+    for feed, token in tokens.items():
+        connection.execute(_SET, (_FEED + feed, token))
+    return adopted + ([FEEDS_FILE] if tokens else [])
 
 
 class SecretsReader:

@@ -6,11 +6,18 @@ directory's files, tests/test_links.py and tests/web/auth/test_sessions.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import trio
 
-from router.store import interface
+from router.errors import StoreError
+from router.links import read_or_create_key
+from router.store import DATABASE_NAME, interface
+from router.store.feeds import ensure_feed_tokens
 from router.store.postgres import Store as PostgresStore
+from router.store.sqlite import Store as SqliteStore
+from router.store.transfer import copy_store
 from router.store.writes import Transaction
 from tests.store.conftest import Backend
 
@@ -93,3 +100,40 @@ def _spoil(transaction: interface.Transaction) -> None:
     assert isinstance(transaction, Transaction)
     transaction.connection.execute(
         "UPDATE shared_secrets SET value = 'not hex' WHERE name = 'link'")
+
+
+async def test_migrate_to_keeps_the_state_directory_s_keys_and_feed_tokens(
+        tmp_path: Path, postgres_url: str) -> None:
+    """`router store migrate-to` (store/transfer.py) copies link.key, session.key and
+    feeds.json into the table: links mailed before the move, logins and feed URLs hold."""
+    state = tmp_path / "state"
+    state.mkdir()
+    await (await SqliteStore.open(state / DATABASE_NAME)).close()
+    link = read_or_create_key(state)
+    session = read_or_create_key(state, "session.key")
+    tokens = ensure_feed_tokens(state, ["rota:web", "person:ann"])
+    copied = await trio.to_thread.run_sync(copy_store, state / DATABASE_NAME, postgres_url)
+    assert copied.adopted == ["link.key", "session.key", "feeds.json"]
+    store = await PostgresStore.open(postgres_url)
+    try:
+        assert await store.write(lambda transaction: transaction.secrets.key("link")) == link
+        assert await store.write(
+            lambda transaction: transaction.secrets.key("session")) == session
+        assert await store.read(lambda reader: reader.secrets.feed_tokens()) == tokens
+    finally:
+        await store.close()
+
+
+async def test_migrate_to_refuses_a_key_file_that_holds_no_key(
+        tmp_path: Path, postgres_url: str) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    await (await SqliteStore.open(state / DATABASE_NAME)).close()
+    (state / "link.key").write_text("not a key\n")
+    with pytest.raises(StoreError, match=r"link.key does not hold a key \(64 hex digits\)"):
+        await trio.to_thread.run_sync(copy_store, state / DATABASE_NAME, postgres_url)
+    store = await PostgresStore.open(postgres_url)
+    try:  # nothing was written: a new key is made, not the file's
+        assert await store.read(lambda reader: reader.secrets.feed_tokens()) == {}
+    finally:
+        await store.close()
