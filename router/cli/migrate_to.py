@@ -90,6 +90,9 @@ def run_migrate_to(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> i
     width = max(map(len, copied.rows))
     lines = [f"copied {path} to {target.shown} in one transaction:",
              *(f"  {table:<{width}}  {count:>12,}" for table, count in copied.rows.items()),
+             *([f"kept {', '.join(copied.adopted)} from {arguments.state}: links already "
+                "mailed, logins and calendar feed URLs hold on every node"]
+               if copied.adopted else []),
              f"verified: the rows of {len(copied.rows)} tables counted, "
              f"{copied.incidents_verified:,} incidents read back equal",
              f"the next incident is INC{copied.next_incident}; start the routers with "

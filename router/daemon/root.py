@@ -39,6 +39,7 @@ from router.daemon import systemd
 from router.daemon.logs import Redactor, secrets_in
 from router.daemon.metrics import Metrics
 from router.daemon.reload import Reloader, ReloadOutcome, watch_config
+from router.daemon.shared_keys import feed_tokens, link_key
 from router.daemon.web_logins import SessionKeyUnusable, prepare_key, start_web
 from router.daemon.web_status import revision, status_source
 from router.engine import Engine
@@ -47,7 +48,6 @@ from router.engine.retention import Retention
 from router.engine.scheduler import Scheduler
 from router.errors import Problem, StoreError, Where
 from router.links import KEY_NAME as LINK_KEY_NAME
-from router.links import read_or_create_key
 from router.notify.deliver import Deliverer
 from router.notify.transport import Transport
 from router.notify.wire import HttpRequest
@@ -59,7 +59,6 @@ from router.server.slack_actions import Responder, SlackActions
 from router.server.socket import serve_socket
 from router.server.tls import Certificates, TlsFiles, TlsFilesInvalid, load_context
 from router.store import files
-from router.store.feeds import FeedTokens
 from router.store.interface import OUTBOX, Store
 from router.store.opening import BackendMissing, describe, open_store
 from router.web.access import WebAccess
@@ -135,16 +134,17 @@ async def run(options: Options, *, clock: Clock | None = None,
         if redactor is not None:
             redactor.learn(secrets_in(config))
         certificates = await _start_tls(config, options)
+        shared = await engine.secrets.shared()  # PostgreSQL: the nodes' keys live in the store
         try:
-            web = await start_web(engine, options.state_dir, tls=certificates is not None)
+            web = await start_web(engine, options.state_dir, tls=certificates is not None,
+                                  shared=shared)
         except SessionKeyUnusable as error:
             raise StartFailed(f"cannot start: {error}") from None
         reloader = Reloader(engine, options.config_paths, clock, load=load,
                             redactor=redactor, prepare=functools.partial(
-                                _prepare_reload, certificates, options, web),
+                                _prepare_reload, certificates, options, web, engine, shared),
                             store_given=options.store is not None)
-        link_pages = LinkPages(engine, await trio.to_thread.run_sync(
-            read_or_create_key, options.state_dir))
+        link_pages = LinkPages(engine, await _link_key(engine, options.state_dir, shared))
         deliverer = Deliverer(store, clock, lambda: engine.config, transport, node=options.node_id,
                               acknowledge_url=lambda channel, notification, incident:
                               link_pages.acknowledge_url(channel.type, notification.event,
@@ -203,7 +203,7 @@ async def run(options: Options, *, clock: Clock | None = None,
                     received=metrics.alerts_received,
                     slack=SlackActions(engine, slack_replies), link_pages=link_pages,
                     admin_token=admin_token, listen_host=host,
-                    feed_token=FeedTokens(options.state_dir).token,
+                    feed_token=feed_tokens(engine, options.state_dir, shared=shared),
                     pages=page_routes(engine, status_source(
                         reloader, shown, lambda: (
                             f"{scheme}://{host}:{bound_port(listeners)}",
@@ -300,13 +300,25 @@ def _keep() -> None:
     pass
 
 
+async def _link_key(engine: Engine, state_dir: Path, shared: bool) -> bytes:
+    """The acknowledge links' key when `settings.link_secret` is not set: the store's on
+    PostgreSQL, else `link.key` in the state directory (daemon/shared_keys.py)."""
+    try:
+        return await link_key(engine, state_dir, shared=shared)
+    except (OSError, ValueError, StoreError) as error:
+        where = "the store" if shared else str(state_dir)
+        raise StartFailed(f"cannot start: the acknowledge links' key in {where}: "
+                          f"{error}") from None
+
+
 async def _prepare_reload(certificates: Certificates | None, options: Options,
-                          web: WebAccess, config: Config) -> Callable[[], None]:
+                          web: WebAccess, engine: Engine, shared: bool,
+                          config: Config) -> Callable[[], None]:
     """The reload hook: the TLS files and the web's session key of the new config, read
     before anything is swapped (a key that cannot be read rejects the reload)."""
     use_tls = await _reload_tls(certificates, options, config)
     try:
-        use_key = await prepare_key(web, options.state_dir, config)
+        use_key = await prepare_key(web, engine, options.state_dir, config, shared=shared)
     except SessionKeyUnusable as error:
         raise ConfigInvalid([Problem(Where(""), "settings.web", str(error))]) from None
 

@@ -43,6 +43,7 @@ from router.engine.jobs import Jobs
 from router.engine.legacy_keys import LegacyKeys
 from router.engine.muting import end_until_resolved
 from router.engine.notes import Notes
+from router.engine.secrets import Secrets
 from router.engine.silences import Silences
 from router.engine.snapshot import Snapshot
 from router.engine.state import EngineState
@@ -83,6 +84,7 @@ class Engine:
         self.analysis = Analyses(self.state)
         self.ingesting.analyses = self.analysis  # a first page queues its analysis
         self.cluster = Cluster(self.state)  # the routers sharing the store (issue 18 D5)
+        self.secrets = Secrets(self.state)  # keys every node shares (issue 18 item 3)
 
     @property
     def inhibitions(self) -> Inhibitions:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import hmac
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
@@ -46,7 +46,7 @@ Access = Literal["open", "signed", "routing_key", "feed", "ingest", "read", "res
 routing key its handler checks; the read scope or the feed's own token (`feed`); a token
 with that scope; or a heartbeat's own ping token in `?token=`, which its handler checks
 (`ping`: a wrong one is 404, as an unknown heartbeat)."""
-FeedToken = Callable[[str], "str | None"]
+FeedToken = Callable[[str], Awaitable["str | None"]]
 """A calendar feed's secret token (`rota:web`, `person:ann`), or None if it has none."""
 FEED_KINDS = {"/v1/rotas/": "rota", "/v1/people/": "person"}
 """Which feed an .ics path is, by its prefix."""
@@ -158,7 +158,8 @@ class Gate:
     def protect(self, access: Access, handler: Handler, source: str | None = None) -> Handler:
         """`handler` behind the Host, Origin, credential and content-type checks."""
         async def protected(request: Request) -> Response:
-            refusal = self.refusal(request, access, source)
+            own_feed = access == "feed" and await self.own_feed(request)
+            refusal = self.refusal(request, access, source, own_feed=own_feed)
             return refusal if refusal is not None else await handler(request)
         return protected
 
@@ -175,8 +176,9 @@ class Gate:
         return protected
 
     def refusal(self, request: Request, access: Access, source: str | None, *,
-                page: bool = False) -> Response | None:
-        """The answer that refuses `request`, or None when it may go on."""
+                page: bool = False, own_feed: bool = False) -> Response | None:
+        """The answer that refuses `request`, or None when it may go on (`own_feed`: the
+        request presents the very feed's own token, as `own_feed` found)."""
         host = request.headers.get("host", "").strip().lower()
         if not self.host_allowed(host):
             return Response.error(421, f"Host {host!r} is not one of this router's names "
@@ -184,7 +186,7 @@ class Gate:
         if request.method not in _SAFE_METHODS and (why := self.cross_site(request, host)):
             return Response.error(403, f"{CROSS_SITE}: {why}")
         if access in ("open", "signed", "ping") or (
-                access == "feed" and self.own_feed(request)):
+                access == "feed" and own_feed):
             return None
         if access == "feed":
             access = "read"
@@ -286,14 +288,15 @@ class Gate:
         found = self.principal(request)
         return found is not None and found.may("admin")
 
-    def own_feed(self, request: Request) -> bool:
-        """Whether `?token=` is the secret token of the very feed requested."""
+    async def own_feed(self, request: Request) -> bool:
+        """Whether `?token=` is the secret token of the very feed requested (asked of
+        `feed_token` at each fetch: a rotation on any node holds at once)."""
         presented = (request.query.get("token") or [""])[-1]
         kind = next((kind for prefix, kind in FEED_KINDS.items()
                      if request.path.startswith(prefix)), None)
         if not presented or kind is None or self.feed_token is None:
             return False
-        expected = self.feed_token(f"{kind}:{request.params.get('id', '')}")
+        expected = await self.feed_token(f"{kind}:{request.params.get('id', '')}")
         return expected is not None and hmac.compare_digest(expected.encode(),
                                                             presented.encode())
 

@@ -359,6 +359,16 @@ MIGRATIONS: tuple[str | Migration, ...] = (
         last_beat DOUBLE PRECISION NOT NULL
     );
     """,
+    # shared secrets (issue 18 item 3): on PostgreSQL every node signs and checks with the
+    # same link key and session key, and takes the same calendar feed tokens
+    # (store/secrets.py). SQLite has the table and leaves it empty: its keys stay in the
+    # state directory's files.
+    """
+    CREATE TABLE shared_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )
 
 

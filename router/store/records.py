@@ -33,6 +33,7 @@ from router.store.outbox import OutboxReader
 from router.store.overrides import OverridesReader
 from router.store.retention import RetentionReader
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds, to_seconds
+from router.store.secrets import SecretsReader
 from router.store.values import IncidentDetail
 
 __all__ = ["IncidentDetail", "Reader", "from_seconds", "to_seconds"]
@@ -126,6 +127,11 @@ class Reader:
     def nodes(self) -> NodesReader:
         """The routers sharing the store, as they last beat (store/nodes.py)."""
         return NodesReader(self.connection)
+
+    @property
+    def secrets(self) -> SecretsReader:
+        """Secrets the nodes of a shared store hold in common (store/secrets.py)."""
+        return SecretsReader(self.connection)
 
     def incident(self, number: int) -> Incident | None:
         row = self.connection.execute(_SELECT_NUMBER, (number,)).fetchone()

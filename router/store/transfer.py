@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from router.errors import StoreError
-from router.store import migrations, postgres, postgres_wire
+from router.store import migrations, postgres, postgres_wire, secrets
 from router.store.dialect import upsert
 from router.store.records import Reader
 
@@ -58,6 +58,8 @@ class Copied:
     rows: dict[str, int] = field(default_factory=dict)
     incidents_verified: int = 0
     next_incident: int = 1
+    adopted: list[str] = field(default_factory=list)
+    """The state directory's key files copied into the database (store/secrets.py)."""
 
 
 def copy_store(source: Path, url: str, *, batch: int = BATCH) -> Copied:
@@ -71,7 +73,7 @@ def copy_store(source: Path, url: str, *, batch: int = BATCH) -> Copied:
     with _source(source) as sqlite, _target(url) as target:
         _check_target(target)
         postgres.migrate(target)
-        return _copy(sqlite, target, batch)
+        return _copy(sqlite, target, batch, source.parent)
 
 
 @contextlib.contextmanager
@@ -132,7 +134,7 @@ def _check_target(target: postgres_wire.Connection) -> None:
 
 
 def _copy(sqlite: sqlite3.Connection, target: postgres_wire.Connection,
-          batch: int) -> Copied:
+          batch: int, state_dir: Path) -> Copied:
     tables = source_tables(sqlite)
     missing = sorted(set(tables) - _target_tables(target))
     if missing:
@@ -146,12 +148,13 @@ def _copy(sqlite: sqlite3.Connection, target: postgres_wire.Connection,
         _set_identities(target)
         next_incident = _set_incident_numbers(sqlite, target)
         verified = _verify(sqlite, target, rows)
+        adopted = secrets.adopt_files(cast(sqlite3.Connection, target), state_dir)
         target.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(postgres_wire.DatabaseError):
             target.execute("ROLLBACK")
         raise
-    return Copied(rows, verified, next_incident)
+    return Copied(rows, verified, next_incident, adopted)
 
 
 def source_tables(sqlite: sqlite3.Connection) -> list[str]:

@@ -30,6 +30,7 @@ from router.store.overrides import OverridesWriter
 from router.store.records import Reader, _silence
 from router.store.retention import RetentionWriter
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds, to_seconds
+from router.store.secrets import SecretsWriter
 
 # An upsert on the number only: OR REPLACE would also delete a row that clashes on the
 # one-open-incident-per-dedup-key index, and that clash must be an error instead.
@@ -217,6 +218,10 @@ class Transaction(Reader):
     @property
     def nodes(self) -> NodesWriter:
         return NodesWriter(self.connection)
+
+    @property
+    def secrets(self) -> SecretsWriter:
+        return SecretsWriter(self.connection)
 
     def flush(self) -> None:
         """Write the rows held back."""

@@ -75,7 +75,7 @@ def test_the_cluster_shows_every_node_and_a_mismatch(daemon: Daemon) -> None:
     assert daemon.process is not None
     [own] = cluster(daemon)["nodes"]  # it beat before it reported listening
     assert (own["id"], own["host"], own["pid"], own["state"], own["self"], own["work"]) == (
-        host, host, daemon.process.pid, "up", True, {"claimed_notifications": None})
+        host, host, daemon.process.pid, "up", True, {"claimed_notifications": 0})
     revision = own["config_revision"]
     assert re.fullmatch(r"[0-9a-f]{12}", revision)
     assert mismatch_metric(daemon) == (0.0, 1.0)

@@ -168,6 +168,12 @@ HAVING = {"read": "t-read", "respond": "t-respond", "admin": "t-admin", "ingest"
           "feed": "t-read"}
 FEEDS = {"rota:web": "f-rota-web", "person:ann": "f-person-ann", "rota:db": "f-rota-db"}
 """The calendar feeds' own tokens (store/feeds.py's feeds.json)."""
+
+
+async def feed_token(feed: str) -> str | None:
+    """The gate's question at each fetch (daemon/shared_keys.py answers it in the daemon)."""
+    return FEEDS.get(feed)
+
 SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
 
@@ -222,7 +228,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Serve]:
             routes = build_routes(engine, _Tester(), reload=_reload, metrics=_metrics,
                                   link_pages=LinkPages(engine, b"k" * 32),
                                   admin_token=ADMIN_FILE_TOKEN, listen_host=listen_host,
-                                  feed_token=FEEDS.get, pages=page_routes(engine, web=web),
+                                  feed_token=feed_token, pages=page_routes(engine, web=web),
                                   web=web)
             return Api(routes, await servers.serve(routes))
 

@@ -15,9 +15,9 @@ from tests.store.conftest import Backend
 ROUTER = Path(__file__).resolve().parent.parent.parent / "router"
 
 READS = (interface.OutboxReader, interface.OverridesReader, interface.RetentionReader,
-         interface.ChecksReader, interface.NodesReader)
+         interface.ChecksReader, interface.NodesReader, interface.SecretsReader)
 WRITES = (interface.OutboxWriter, interface.OverridesWriter, interface.RetentionWriter,
-          interface.ChecksWriter, interface.NodesWriter)
+          interface.ChecksWriter, interface.NodesWriter, interface.SecretsWriter)
 
 
 def _connection_uses(path: Path) -> list[str]:
@@ -47,7 +47,7 @@ async def test_both_backends_classes_are_the_interface_s_protocols(backend: Back
         def views(reader: object) -> tuple[object, ...]:
             assert isinstance(reader, interface.Reader)
             return (reader, reader.outbox, reader.overrides, reader.retention, reader.checks,
-                    reader.nodes)
+                    reader.nodes, reader.secrets)
 
         read = await store.read(views)
         written = await store.write(views)
