@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from router.alerts.model import DirectMessage, Incident, IncidentState, Notification, Severity
 from router.store import claims
-from router.store.dialect import member_of
+from router.store.dialect import POSTGRESQL, SQLITE, dialect, member_of
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds
 from router.store.values import Attempt as Attempt
 from router.store.values import DeadLetter as DeadLetter
@@ -45,14 +45,29 @@ _DUE_ORDER = (
     # decided at the same instant (one commit, or a clock that did not move): written first
     "OR (earlier.created_at = outbox.created_at AND earlier.rowid < outbox.rowid))) "
     "ORDER BY outbox.due_at, outbox.id LIMIT ?")
+_FIRST_OF_TARGET = (
+    # PostgreSQL's form of the same check (store/migrations.py's `outbox_first_pending`): a
+    # row is due only as the first pending of its incident, channel and target, found by a
+    # lookup whatever the statistics say (NOT EXISTS let stale ones scan the channel)
+    "AND outbox.id = outbox_first_pending(outbox.incident_number, outbox.channel, "
+    "outbox.target, NULL) "
+    "ORDER BY outbox.due_at, outbox.id LIMIT ?")
 _DUE = _DUE_HEAD + _DUE_ORDER
 _DUE_FOR_NODE = _DUE_HEAD + claims.UNCLAIMED + _DUE_ORDER
 """Due and not held by another node's live claim: (channel, now, node, now, limit)."""
+_DUES = {SQLITE: (_DUE, _DUE_FOR_NODE),
+         POSTGRESQL: (_DUE_HEAD + _FIRST_OF_TARGET,
+                      _DUE_HEAD + claims.UNCLAIMED + _FIRST_OF_TARGET)}
 _LATER_PENDING = (
     "SELECT EXISTS (SELECT 1 FROM outbox AS this JOIN outbox AS later ON "
     "later.incident_number = this.incident_number AND later.channel = this.channel AND "
     "later.target = this.target WHERE this.id = ? AND later.state = 'pending' "
     "AND later.id != this.id)")
+_LATERS_PENDING = {
+    SQLITE: _LATER_PENDING,
+    POSTGRESQL: ("SELECT EXISTS (SELECT 1 FROM outbox WHERE id = ? AND outbox_first_pending("
+                 "incident_number, channel, target, id) IS NOT NULL)")}
+"""Whether another notification of the same incident, channel and target is pending: (id)."""
 
 
 def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
@@ -62,11 +77,12 @@ def due(connection: sqlite3.Connection, channel: str, now: datetime, limit: int,
     those in `busy` (being sent right now) and, for a `node`, those another node's live
     claim holds; `lock`: take the rows FOR UPDATE SKIP LOCKED (PostgreSQL, for a claim)."""
     seconds, rows_wanted = now.timestamp(), limit + len(busy)
+    for_any, for_node = _DUES[dialect(connection)]
     if node is None:
-        rows = connection.execute(_DUE, (channel, seconds, rows_wanted)).fetchall()
+        rows = connection.execute(for_any, (channel, seconds, rows_wanted)).fetchall()
     else:
         rows = connection.execute(
-            _DUE_FOR_NODE + (claims.SKIP_LOCKED if lock else ""),
+            for_node + (claims.SKIP_LOCKED if lock else ""),
             (channel, seconds, node, seconds, rows_wanted)).fetchall()
     found = []
     for row in rows:
@@ -177,7 +193,8 @@ def record(connection: sqlite3.Connection, attempt: Attempt,
             "claimed_by = NULL, lease_until = NULL WHERE id = ?",
             (attempt.attempt, attempt.outcome, attempt.error,
              attempt.attempted_at.timestamp(), attempt.notification_id))
-    return bool(connection.execute(_LATER_PENDING, (attempt.notification_id,)).fetchone()[0])
+    return bool(connection.execute(_LATERS_PENDING[dialect(connection)],
+                                   (attempt.notification_id,)).fetchone()[0])
 
 
 def _record_late(connection: sqlite3.Connection, attempt: Attempt) -> bool:
