@@ -204,9 +204,12 @@ def test_one_alert_reaches_every_channel_and_an_acknowledgement_follows_up(
     assert by_channel["mail"] == f"ann@example.com via 127.0.0.1:{smtp.port}"
     assert ROUTING_KEY not in json.dumps(log)  # the routing key is a secret
     # Slack is paced at one message a second: the follow-up started a second after the page.
+    # A start is read back as the attempt's record time less the send's latency, and the
+    # record comes a loop turn after the answer (tens of ms on a loaded machine), so the gap
+    # read back may fall short of the paced second by that much; unpaced it would be ~0.
     slack_starts = sorted(at(item) - timedelta(milliseconds=item["latency_ms"])
                           for item in log if item["channel"] == "slack")
-    assert slack_starts[1] - slack_starts[0] >= timedelta(seconds=0.95)
+    assert slack_starts[1] - slack_starts[0] >= timedelta(seconds=0.8)
 
 
 # Retries
