@@ -67,13 +67,13 @@ class Cluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A new empty database; its URL."""
+    def create_database(self, template: str = "template1") -> str:
+        """A new database, a copy of `template` (by default empty); its URL."""
         import psycopg
 
         name = f"t_{next(self._numbers)}"
         with psycopg.connect(self.url(), autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
+            admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
         return self.url(name)
 
     def run(self, *arguments: str) -> subprocess.CompletedProcess[str]:

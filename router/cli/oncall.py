@@ -3,8 +3,9 @@ roster, core, engine, store, overrides, clock, errors).
 
 Read-only answers, no daemon needed: who is on call, the final shifts of a rota (text, JSON or
 iCal) and the on-call load per person. Times print in the rota's (or person's) own timezone.
-When the state directory (`--state`, else ./state) holds a store, the answers apply its
-run-time overrides (`router override add`) and the fatigue report counts its pages; without
+When there is a store to read, the answers apply its run-time overrides (`router override
+add`) and the fatigue report counts its pages: a PostgreSQL store (`--store URL`, else
+settings.store), or SQLite's file in the state directory (`--state`, else ./state); without
 one they come from the config alone, without a word. A `--state` given that holds no store
 is an error.
 """
@@ -21,11 +22,14 @@ from zoneinfo import ZoneInfo
 from router.cli.feeds import run_feeds
 from router.cli.support import (
     EXIT_OK,
+    STORE_HELP,
     Action,
     Failure,
     Usage,
     add_common_options,
+    chosen_store,
     print_json,
+    store_argument,
     with_engine,
 )
 from router.clock import SystemClock
@@ -76,18 +80,21 @@ def _common(parser: argparse.ArgumentParser, name: str, act: Action) -> None:
                              "its run-time overrides apply, and fatigue counts its pages "
                              f"(default: {DEFAULT_STATE_DIR} if it holds a store, else the "
                              "config alone)")
+    parser.add_argument("--store", type=store_argument, metavar="sqlite|URL", help=STORE_HELP)
 
 
 def _from_store(arguments: argparse.Namespace, config: Config,
                 work: Callable[[Engine], Awaitable[T]]) -> T | None:
-    """`work` on the store of the state directory, or None when there is none to read."""
+    """`work` on the store (PostgreSQL's when `--store` or settings.store names one, else the
+    state directory's), or None when there is none to read."""
     directory: Path = arguments.state or DEFAULT_STATE_DIR
-    if not (directory / DATABASE_NAME).is_file():
+    store = chosen_store(arguments, config)
+    if store == "sqlite" and not (directory / DATABASE_NAME).is_file():
         if arguments.state is not None:
             raise Failure(f"no store {DATABASE_NAME} in {str(directory)!r} (router run "
                           "creates it; leave out --state to answer from the config alone)")
         return None
-    return with_engine(argparse.Namespace(state=directory, store="sqlite"), config, work)
+    return with_engine(argparse.Namespace(state=directory, store=store), config, work)
 
 
 def _overrides(arguments: argparse.Namespace, config: Config, since: datetime) -> Overrides:

@@ -3,8 +3,9 @@ store, clock, errors).
 
 Which routes an alert matches, what would be notified, and whether at `--at` (default now)
 something would hold the page: the config's suppression windows and the routes' time
-intervals, and, from the store of the state directory when there is one, silences and the
-firing alerts that would inhibit it. No daemon; config secrets are not resolved: nothing is
+intervals, and, from the store when there is one (PostgreSQL's that `--store` or
+settings.store names, else the state directory's), silences and the firing alerts that would
+inhibit it. No daemon; config secrets are not resolved: nothing is
 sent. The exit code tells CI whether a route matched: 0 when one did (for every alert, for a
 list), 1 when only the default route applies or the config or alert file is invalid, 2 usage.
 """
@@ -24,13 +25,16 @@ from router.alerts.model import Alert, Severity, Silence
 from router.cli.support import (
     EXIT_INVALID,
     EXIT_OK,
+    STORE_HELP,
     Failure,
     Usage,
     add_common_options,
+    chosen_store,
     command,
     fields,
     print_json,
     quoted,
+    store_argument,
     with_engine,
 )
 from router.clock import SystemClock
@@ -67,6 +71,7 @@ def add_commands(commands: Any) -> None:
                       help=f"state directory holding {DATABASE_NAME}: its silences and firing "
                            f"alerts are checked (default: {DEFAULT_STATE_DIR} if it holds a "
                            "store, else they are not checked)")
+    test.add_argument("--store", type=store_argument, metavar="sqlite|URL", help=STORE_HELP)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,10 +125,12 @@ Stored = tuple[list[Silence], list[tuple[Inhibition, Alert] | None]]
 
 def _from_store(arguments: argparse.Namespace, config: Config,
                 alerts: list[Alert]) -> Stored | None:
-    """Every silence, and each alert's inhibition now, from the state directory's store;
-    None when there is no store to read (`--state` not given and ./state holds none)."""
+    """Every silence, and each alert's inhibition now, from the store (PostgreSQL's that
+    `--store` or settings.store names, else the state directory's); None when there is no
+    store to read (SQLite, `--state` not given and ./state holds none)."""
     directory: Path = arguments.state or DEFAULT_STATE_DIR
-    if not (directory / DATABASE_NAME).is_file():
+    store = chosen_store(arguments, config)
+    if store == "sqlite" and not (directory / DATABASE_NAME).is_file():
         if arguments.state is not None:
             raise Failure(f"no store {DATABASE_NAME} in {str(directory)!r} (router run "
                           "creates it; leave out --state to test without silences and "
@@ -134,7 +141,7 @@ def _from_store(arguments: argparse.Namespace, config: Config,
         return (await engine.silences(include_expired=True),
                 [await engine.inhibition(alert) for alert in alerts])
 
-    return with_engine(argparse.Namespace(state=directory, store="sqlite"), config, read)
+    return with_engine(argparse.Namespace(state=directory, store=store), config, read)
 
 
 def _holds(alert: Alert, explanation: Explanation, config: Config, at: datetime,

@@ -1,6 +1,7 @@
 """`router route-test --at TIME`: besides the routes, what would hold the page at that
 instant and by what: suppression windows and time intervals from the config, silences and
-inhibiting alerts from the state directory's store, or "not checked" without one."""
+inhibiting alerts from the store (the state directory's, or PostgreSQL's that `--store`
+names), or "not checked" without one."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from router.alerts.model import Alert, Severity, Silence, SilenceMatcher
 from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
-from router.store import DATABASE_NAME, Store
+from router.store import DATABASE_NAME, Store, interface, postgres
 from tests.cli.conftest import run, write_config
 
 CONFIG = """
@@ -62,10 +63,12 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return write_config(tmp_path, CONFIG)
 
 
-def seed(config: Path, state: Path) -> None:
-    """NodeDown on db1 fires (INC1); a silence for team=db until 2026-11-24."""
+def seed(config: Path, state: Path | str) -> None:
+    """NodeDown on db1 fires (INC1); a silence for team=db until 2026-11-24: in the state
+    directory's SQLite store, or in the PostgreSQL database at a URL."""
     async def session() -> None:
-        store = await Store.open(state / DATABASE_NAME)
+        store: interface.Store = (await postgres.Store.open(state) if isinstance(state, str)
+                                  else await Store.open(state / DATABASE_NAME))
         try:
             engine = Engine(load_config([config]), store, FixedClock(SEEDED_AT),
                             new_id=lambda: "n1")
@@ -158,6 +161,18 @@ def test_route_test_reads_silences_and_inhibitions_from_the_store(
     code, out, _ = run("route-test", "--config", str(config), "alertname=DiskFull",
                        "instance=db2", "--format", "json")
     assert json.loads(out)["alerts"][0]["suppression"]["inhibition"] is None
+
+
+def test_route_test_reads_silences_and_inhibitions_from_a_postgresql_store(
+        config: Path, postgres_url: str) -> None:
+    seed(config, postgres_url)
+    code, out, err = run("route-test", "--config", str(config), "--store", postgres_url,
+                         "--at", "2026-11-23T12:00", "alertname=DiskFull", "instance=db1",
+                         "team=db")
+    assert (code, err) == (0, "")
+    assert suppression_lines(out)[2:4] == [
+        "  silences        SIL-00000001: db migration",
+        "  inhibition      rule 'node-down': INC1 fires alertname=NodeDown instance=db1"]
 
 
 @pytest.mark.parametrize(("argv", "code", "message"), [

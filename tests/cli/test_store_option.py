@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "hunter2"
 UNREACHABLE = "postgresql://router:${env:ROUTER_TEST_PG}@127.0.0.1:1/db"
 STORE_COMMANDS = [["run"], ["incidents"], ["incident", "show"], ["ack"], ["note"],
-                  ["silence", "add"], ["override", "list"], ["deliveries"], ["heartbeats"]]
+                  ["silence", "add"], ["override", "list"], ["deliveries"], ["heartbeats"],
+                  ["oncall"], ["schedule"], ["fatigue"], ["route-test"]]
 CONFIG = "channels: [{id: log, type: log}]\n"
 
 

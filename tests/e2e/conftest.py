@@ -6,6 +6,16 @@ unix:PATH` names the port the kernel picked, so no port is guessed and none can 
 another process between choosing and binding it. Its stdout and stderr go to a file, not a pipe:
 a pipe nobody reads fills up under load and stalls the daemon. Every failure message quotes
 that log.
+
+The store is a backend the test is run on (`backend`): every test that starts a daemon through
+`start_daemon` (or `daemon`) runs twice, once on SQLite in the state directory and once on
+PostgreSQL (issue 18: the same behaviour on both), each run on a fresh database of its own from
+the throwaway cluster of tests/postgres_server.py, passed as `router run --store URL`. A test
+about SQLite by nature (file modes, WAL, `router store` on a state directory, export's read of
+the file) or about something the store plays no part in (TLS, systemd, reloading the config)
+is marked `sqlite_only` and runs once, on SQLite; its docstring says why. CLI commands that
+read the daemon's store take `*daemon.store_options` (`--state DIR`, and `--store URL` on
+PostgreSQL).
 """
 
 from __future__ import annotations
@@ -27,8 +37,15 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+import trio
+
+from router.store import postgres
+from tests.postgres_server import Cluster
 
 T = TypeVar("T")
+
+BACKENDS = ("sqlite", "postgresql")
+"""The stores every end-to-end test that starts a daemon runs on, unless `sqlite_only`."""
 
 ROUTING_KEY = "e2e0api0routing0key0000000000001"
 """A PagerDuty routing key of service `api` (PagerDuty's keys are 32 characters)."""
@@ -125,10 +142,12 @@ class Daemon:
     """One `router run` subprocess over a config and a state directory that outlive it."""
 
     def __init__(self, *, config_dir: Path, state_dir: Path, socket_path: Path,
-                 log_path: Path, env: Mapping[str, str], arguments: Sequence[str] = ()) -> None:
+                 log_path: Path, env: Mapping[str, str], arguments: Sequence[str] = (),
+                 store_url: str | None = None) -> None:
         self.config_dir = config_dir
         self.arguments = tuple(arguments)  # more options for `router run`
         self.state_dir = state_dir
+        self.store_url = store_url  # a PostgreSQL database's; None: SQLite in state_dir
         self.socket_path = socket_path
         self.log_path = log_path
         self.env = {**os.environ, **env}
@@ -140,6 +159,13 @@ class Daemon:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def store_options(self) -> list[str]:
+        """The options that name this daemon's store to a CLI command (and to `router run`):
+        `--state DIR`, and `--store URL` when the store is PostgreSQL's."""
+        store = ["--store", self.store_url] if self.store_url is not None else []
+        return ["--state", str(self.state_dir), *store]
+
     def log(self) -> str:
         """Everything the daemon wrote, over all its runs."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -148,7 +174,7 @@ class Daemon:
         """Start and wait until both listeners accept."""
         assert self.process is None or self.process.poll() is not None, "already running"
         command = [sys.executable, "-m", "router", "run", "--config", str(self.config_dir),
-                   "--state", str(self.state_dir), "--listen", "127.0.0.1:0",
+                   *self.store_options, "--listen", "127.0.0.1:0",
                    "--socket", str(self.socket_path), *self.arguments]
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
@@ -254,11 +280,30 @@ class LineClient:
 StartDaemon = Callable[..., Daemon]
 
 
+class Backend:
+    """The store the daemons of a test run on: SQLite in each one's state directory, or on
+    PostgreSQL a fresh database of the session's cluster for each daemon, a copy of
+    `template` (a database migrated once: copying is cheaper than migrating)."""
+
+    def __init__(self, name: str, cluster: Cluster | None = None, template: str = "") -> None:
+        assert (name == "postgresql") == (cluster is not None), name
+        self.name = name
+        self.cluster = cluster
+        self.template = template
+
+    def new_store(self) -> str | None:
+        """A new daemon's store: a new database's URL, or None for SQLite."""
+        if self.cluster is None:
+            return None
+        return self.cluster.create_database(self.template)
+
+
 class Daemons:
     """Starts daemons under one directory and kills them all at `close`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, backend: Backend | None = None) -> None:
         self.root = root
+        self.backend = backend or Backend("sqlite")
         self.started: list[Daemon] = []
         # A unix socket path has at most 107 bytes; pytest's tmp_path can be longer.
         self.socket_dir = Path(tempfile.mkdtemp(prefix="router-e2e-"))
@@ -273,7 +318,8 @@ class Daemons:
         (config_dir / "router.yaml").write_text(textwrap.dedent(config))
         daemon = Daemon(config_dir=config_dir, state_dir=home / "state",
                         socket_path=self.socket_dir / f"{len(self.started)}.sock",
-                        log_path=home / "router.log", env=env or {}, arguments=arguments)
+                        log_path=home / "router.log", env=env or {}, arguments=arguments,
+                        store_url=self.backend.new_store())
         self.started.append(daemon)
         daemon.start()
         return daemon
@@ -286,11 +332,49 @@ class Daemons:
         shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only: an end-to-end test that runs on SQLite alone (about SQLite's "
+                   "files, or not about the store; its docstring says which)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that starts a daemon runs on each backend, a `sqlite_only` one on SQLite."""
+    if ("backend" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("sqlite_only") is None):
+        metafunc.parametrize("backend", BACKENDS, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_cluster: Cluster) -> str:
+    """The name of a database of the session's cluster brought to the newest schema, which
+    the daemons' databases are copies of (CREATE DATABASE ... TEMPLATE)."""
+    url = postgres_cluster.create_database()
+
+    async def migrate() -> None:
+        store = await postgres.Store.open(url)
+        await store.close()
+    trio.run(migrate)
+    return url.rpartition("/")[2]
+
+
+@pytest.fixture(scope="module")
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """The store this run of the test is on (module-scoped, so that a daemon kept for a
+    whole module can be on it too)."""
+    name: str = getattr(request, "param", "sqlite")
+    if name == "postgresql":
+        return Backend(name, request.getfixturevalue("postgres_cluster"),
+                       request.getfixturevalue("postgres_template"))
+    return Backend(name)
+
+
 @pytest.fixture
-def start_daemon(tmp_path: Path) -> Iterator[StartDaemon]:
-    """`start_daemon(config=CONFIG, env={}, arguments=())` starts a daemon; each has its own
-    config and state directory, and every one still running at teardown is killed."""
-    daemons = Daemons(tmp_path)
+def start_daemon(tmp_path: Path, backend: Backend) -> Iterator[StartDaemon]:
+    """`start_daemon(config=CONFIG, env={}, arguments=())` starts a daemon on `backend`; each
+    has its own config, state directory and store, and every one still running at teardown is
+    killed."""
+    daemons = Daemons(tmp_path, backend)
     try:
         yield daemons.start
     finally:

@@ -60,7 +60,7 @@ def test_a_daemon_analyses_after_the_page_and_falls_back_from_a_failing_model(
         assert model.requests[0][1]["Authorization"] == "Bearer sk-e2e"
         printed = subprocess.run(
             [sys.executable, "-m", "router", "analysis", "INC1", "--config",
-             str(daemon.config_dir), "--state", str(daemon.state_dir)],
+             str(daemon.config_dir), *daemon.store_options],
             capture_output=True, text=True, check=False)
         assert printed.returncode == 0, printed.stderr
         assert printed.stdout.splitlines()[1:3] == [

@@ -1,6 +1,6 @@
 """Bad input over real HTTP: every mistake a sender can make is a 4xx with a JSON error
 naming the field, never a 500 or a crash, and it stores nothing. One daemon serves the whole
-module; the last test checks it is still healthy after all of it."""
+module on each store (`backend`); the last test checks it is still healthy after all of it."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Daemon, Daemons
+from tests.e2e.conftest import Backend, Daemon, Daemons
 
 LIMIT = 1024 * 1024  # settings.max_body_bytes by default
 HEADER_TIMEOUT = 10.0  # server/http.py Limits.header_timeout; not a config setting
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    daemons = Daemons(tmp_path_factory.mktemp("bad-input"))
+def daemon(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterator[Daemon]:
+    daemons = Daemons(tmp_path_factory.mktemp("bad-input"), backend)
     try:
         yield daemons.start()
     finally:

@@ -20,6 +20,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
+from router.redaction import display_url
 from tests.e2e.conftest import Daemon, incident_ids, wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -108,8 +109,10 @@ def test_the_pages_read_fine_with_javascript_off(tmp_path: Path, daemon: Daemon)
         assert _rows(driver) == [incident]
         driver.get(f"{daemon.base_url}/ui/status")
         status = driver.find_element(By.TAG_NAME, "main").text
-        for shown in ("Config revision", str(daemon.config_dir / "router.yaml"),
-                      str(daemon.state_dir / "router.db"), daemon.base_url,
+        store = (str(daemon.state_dir / "router.db") if daemon.store_url is None
+                 else display_url(daemon.store_url))  # a URL without its user
+        for shown in ("Config revision", str(daemon.config_dir / "router.yaml"), store,
+                      daemon.base_url,
                       f"unix:{daemon.socket_path}"):
             assert shown in status, status
     finally:

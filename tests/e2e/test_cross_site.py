@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import Daemon, incident_ids
+from tests.e2e.conftest import Backend, Daemon, incident_ids
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config"
 SILENCE = json.dumps({"matchers": [{"name": "alertname", "operator": "=~", "value": ".*"}],
@@ -32,9 +32,10 @@ OVERRIDE = json.dumps({"person": "dave", "until": "2099-01-01T00:00", "reason": 
 
 
 @pytest.fixture
-def example(tmp_path: Path) -> Iterator[Daemon]:
-    """A daemon on a copy of the example config, with a state directory an older router
-    left open to every user (0755, router.db and session.key 0644)."""
+def example(tmp_path: Path, backend: Backend) -> Iterator[Daemon]:
+    """A daemon on a copy of the example config and on `backend`'s store, with a state
+    directory an older router left open to every user (0755, router.db and session.key
+    0644)."""
     config_dir = tmp_path / "config"
     shutil.copytree(EXAMPLE, config_dir)
     state_dir = tmp_path / "state"
@@ -47,7 +48,7 @@ def example(tmp_path: Path) -> Iterator[Daemon]:
     socket_dir = Path(tempfile.mkdtemp(prefix="router-e2e-"))
     daemon = Daemon(config_dir=config_dir, state_dir=state_dir,
                     socket_path=socket_dir / "router.sock", log_path=tmp_path / "router.log",
-                    env={})
+                    env={}, store_url=backend.new_store())
     try:
         daemon.start()
         yield daemon
@@ -108,7 +109,9 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.sqlite_only
 def test_the_state_directory_is_private(example: Daemon) -> None:
+    """SQLite only: about the modes of router.db and its WAL files."""
     state = example.state_dir
     assert mode(state) == 0o750
     assert {path.name: mode(path) for path in state.iterdir() if path.is_file()} == {
@@ -123,8 +126,10 @@ def test_the_state_directory_is_private(example: Daemon) -> None:
     assert example.admin_token not in log
 
 
+@pytest.mark.sqlite_only
 def test_the_cli_reloads_with_the_admin_token_it_finds_in_the_state_directory(
         example: Daemon) -> None:
+    """SQLite only: about the admin token's file and a reload, not the store."""
     env = {key: value for key, value in os.environ.items() if key != "ROUTER_TOKEN"}
     command = [sys.executable, "-m", "router", "reload", "--listen",
                f"127.0.0.1:{example.port}"]

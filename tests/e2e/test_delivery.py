@@ -90,10 +90,10 @@ def at(item: dict[str, Any]) -> datetime:
 
 
 def router(daemon: Daemon, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """`router ARGUMENTS --config ... --state ...` in a process of its own."""
+    """`router ARGUMENTS --config ... --state ... [--store ...]` in a process of its own."""
     return subprocess.run(
         [sys.executable, "-m", "router", *arguments, "--config", str(daemon.config_dir),
-         "--state", str(daemon.state_dir)],
+         *daemon.store_options],
         capture_output=True, text=True, timeout=60, check=False)
 
 

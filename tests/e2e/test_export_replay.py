@@ -28,7 +28,9 @@ def router(*arguments: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, check=False)
 
 
+@pytest.mark.sqlite_only
 def test_export_beside_the_running_daemon_then_replay(daemon: Daemon, tmp_path: Path) -> None:
+    """SQLite only: export reads the state directory's router.db as an immutable file."""
     alert = {"summary": "Disk full", "severity": "critical",
              "labels": {"alertname": "DiskFull", "instance": "db1"}}
     with httpx.Client(base_url=daemon.base_url, timeout=10.0, trust_env=False) as client:

@@ -49,7 +49,7 @@ def ping(daemon: Daemon, path: str = "/v1/heartbeats/backup") -> dict[str, Any]:
 def cli_heartbeats(daemon: Daemon) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "router", "heartbeats", "--config", str(daemon.config_dir),
-         "--state", str(daemon.state_dir), "--format", "json"],
+         *daemon.store_options, "--format", "json"],
         capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return {item["id"]: item for item in json.loads(done.stdout)["heartbeats"]}

@@ -69,7 +69,7 @@ def router(daemon: Daemon, *arguments: str, timeout: float = 60,
 
 
 def store_options(daemon: Daemon) -> list[str]:
-    return ["--config", str(daemon.config_dir), "--state", str(daemon.state_dir)]
+    return ["--config", str(daemon.config_dir), *daemon.store_options]
 
 
 def runs(daemon: Daemon) -> list[dict[str, Any]]:

@@ -82,10 +82,10 @@ class Surfaces:
                 for entry in show(self.http, incident_id)["timeline"]]
 
     def router(self, *arguments: str) -> subprocess.CompletedProcess[str]:
-        """`router ARGUMENTS --config ... --state ...` in a process of its own."""
+        """`router ARGUMENTS --config ... --state ... [--store ...]` in a process of its own."""
         return subprocess.run(
             [sys.executable, "-m", "router", *arguments, "--config",
-             str(self.daemon.config_dir), "--state", str(self.daemon.state_dir)],
+             str(self.daemon.config_dir), *self.daemon.store_options],
             capture_output=True, text=True, timeout=60, check=False)
 
     def slack_messages(self) -> list[str]:

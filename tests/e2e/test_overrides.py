@@ -62,7 +62,7 @@ def socket_on_call(daemon: Daemon) -> str:
 def cli(daemon: Daemon, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "router", *argv, "--config", str(daemon.config_dir),
-         "--state", str(daemon.state_dir)],
+         *daemon.store_options],
         capture_output=True, text=True, timeout=60, env=daemon.env, check=False)
 
 

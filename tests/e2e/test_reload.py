@@ -5,6 +5,8 @@ Each reload is shown by what the daemon answers afterwards: who `GET /v1/oncall`
 call (the rota's members change), or which bearer token it accepts (the token comes from a
 `${file:...}` outside the config directory, which the watcher does not see, so only SIGHUP,
 `POST /-/reload` and `router reload` can bring it in). Every wait polls with a deadline.
+
+SQLite only (`sqlite_only`): these are about reading the config again, not about the store.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import CONFIG, Daemon, StartDaemon, incident_ids, wait_until
+
+pytestmark = pytest.mark.sqlite_only
 
 RELOAD_TIMEOUT = 10.0  # seconds for a change on disk to be in force
 OLD_TOKEN = "first-admin-token-0000000001"

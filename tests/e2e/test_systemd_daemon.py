@@ -6,6 +6,9 @@ name as systemd's is. Socket activation is done as systemd does it: the test bin
 socket and the daemon gets it as descriptor 3 with LISTEN_FDS=1 and LISTEN_PID set to its own
 pid, through a small wrapper that sets the variables and then execs `python -m router` in the
 same process.
+
+Only the MemoryDenyWriteExecute test runs on PostgreSQL too (psycopg's libpq under the same
+rule); the others are about systemd's protocols, not the store, and are `sqlite_only`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import pytest
 from tests.e2e.conftest import (
     CONFIG,
     START_TIMEOUT,
+    Backend,
     Daemon,
     StartDaemon,
     incident_ids,
@@ -99,6 +103,7 @@ def monotonic_usec(message: str) -> int:
     return int(found[1])
 
 
+@pytest.mark.sqlite_only
 def test_notifications_arrive_in_order(start_daemon: StartDaemon,
                                        notifications: Notifications) -> None:
     daemon = start_daemon(env={"NOTIFY_SOCKET": notifications.address})
@@ -127,6 +132,7 @@ def test_notifications_arrive_in_order(start_daemon: StartDaemon,
     assert notifications.rest() == [], "nothing after STOPPING=1, and no watchdog unasked"
 
 
+@pytest.mark.sqlite_only
 def test_watchdog_pings_at_half_watchdog_usec(start_daemon: StartDaemon,
                                               notifications: Notifications) -> None:
     daemon = start_daemon(env={"NOTIFY_SOCKET": notifications.address,
@@ -146,6 +152,7 @@ def test_watchdog_pings_at_half_watchdog_usec(start_daemon: StartDaemon,
     assert set(notifications.rest()) <= {"WATCHDOG=1"}
 
 
+@pytest.mark.sqlite_only
 def test_watchdog_pid_of_another_process_means_no_pings(start_daemon: StartDaemon,
                                                         notifications: Notifications) -> None:
     daemon = start_daemon(env={"NOTIFY_SOCKET": notifications.address,
@@ -158,6 +165,7 @@ def test_watchdog_pid_of_another_process_means_no_pings(start_daemon: StartDaemo
     assert notifications.rest() == []
 
 
+@pytest.mark.sqlite_only
 def test_second_signal_stops_at_once(daemon: Daemon) -> None:
     """SIGTERM waits for a request in flight (up to 10 s); SIGINT then cancels it at once."""
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as connection:
@@ -215,7 +223,7 @@ class WrappedDaemon(Daemon):
         """Start and wait until both listeners accept (as Daemon.start, through WRAPPER)."""
         command = [sys.executable, "-c", WRAPPER, *self.options, "--",
                    sys.executable, "-m", "router", "run", "--config", str(self.config_dir),
-                   "--state", str(self.state_dir), "--listen", "127.0.0.1:0",
+                   *self.store_options, "--listen", "127.0.0.1:0",
                    "--socket", str(self.socket_path)]
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
@@ -228,14 +236,16 @@ class WrappedDaemon(Daemon):
 
 
 @pytest.fixture
-def wrapped(tmp_path: Path) -> Iterator[WrappedDaemon]:
-    """A daemon on CONFIG, not yet started; killed at teardown, its log shown on failure."""
+def wrapped(tmp_path: Path, backend: Backend) -> Iterator[WrappedDaemon]:
+    """A daemon on CONFIG and `backend`'s store, not yet started; killed at teardown, its log
+    shown on failure."""
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "router.yaml").write_text(textwrap.dedent(CONFIG))
     socket_dir = Path(tempfile.mkdtemp(prefix="router-e2e-"))  # sun_path: 107 bytes
     daemon = WrappedDaemon(config_dir=tmp_path / "config", state_dir=tmp_path / "state",
                            socket_path=socket_dir / "router.sock",
-                           log_path=tmp_path / "router.log", env={})
+                           log_path=tmp_path / "router.log", env={},
+                           store_url=backend.new_store())
     try:
         yield daemon
     finally:
@@ -259,6 +269,7 @@ def post_raw(port: int) -> socket.socket:
     return connection
 
 
+@pytest.mark.sqlite_only
 def test_socket_activation_serves_the_passed_socket(
         wrapped: WrappedDaemon, notifications: Notifications) -> None:
     """The daemon serves HTTP on descriptor 3 and binds nothing itself; a request that
@@ -300,6 +311,7 @@ def test_socket_activation_serves_the_passed_socket(
         wrapped.stop()
 
 
+@pytest.mark.sqlite_only
 def test_socket_activation_refuses_a_datagram_socket(wrapped: WrappedDaemon) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as datagram:
         datagram.bind(("127.0.0.1", 0))

@@ -1,7 +1,9 @@
 """`router run --tls-cert/--tls-key` and `settings.tls` end to end: the daemon as a
 subprocess serving HTTPS with certificates from throwaway trustme CAs, clients that check
 them (httpx, and PagerDuty's own Python client, which refuses http:// URLs), the
-certificate renewed on SIGHUP, and client certificates."""
+certificate renewed on SIGHUP, and client certificates.
+
+SQLite only (`sqlite_only`): these are about the listener's TLS, not about the store."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import trustme
 
 from tests.e2e.conftest import CONFIG, ROUTING_KEY, Daemon, StartDaemon, incident_ids, wait_until
 from tests.server.support import trusting
+
+pytestmark = pytest.mark.sqlite_only
 
 ALERT = {"summary": "Disk full", "severity": "critical",
          "labels": {"alertname": "DiskFull", "instance": "db1"}}

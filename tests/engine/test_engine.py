@@ -1,9 +1,11 @@
-"""The engine's use cases against a real SQLite store and the example-shaped config."""
+"""The engine's use cases against a real store, on SQLite and on PostgreSQL (`store`, one run
+each), and the example-shaped config."""
 
 from __future__ import annotations
 
 import itertools
 import textwrap
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from router.clock import FixedClock
 from router.config import load_config
 from router.engine import Engine
 from router.errors import BadRequest, NotFound
-from router.store import Store
+from router.store import Store, interface, postgres
 
 CONFIG = """
 settings: {timezone: Europe/Berlin}
@@ -66,11 +68,27 @@ suppressions:
 MONDAY_NOON = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store's database: a SQLite file, or a fresh PostgreSQL database's URL."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return str(tmp_path / "state.db")
+
+
 @pytest.fixture
-async def engine(tmp_path: Path) -> Engine:
+async def store(where: str) -> AsyncIterator[interface.Store]:
+    opened = (await postgres.Store.open(where) if where.startswith("postgresql:")
+              else await Store.open(Path(where)))
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def engine(tmp_path: Path, store: interface.Store) -> Engine:
     (tmp_path / "config.yaml").write_text(textwrap.dedent(CONFIG))
     config = load_config([tmp_path / "config.yaml"])
-    store = await Store.open(tmp_path / "state.db")
     counter = itertools.count(1)
     return Engine(config, store, FixedClock(MONDAY_NOON), new_id=lambda: f"n{next(counter)}")
 
@@ -189,17 +207,15 @@ async def test_acknowledge_and_resolve_cancel_escalation_and_follow_up(engine: E
 
 
 async def test_an_incident_without_a_policy_notifies_its_channels_once(
-        tmp_path: Path) -> None:
+        tmp_path: Path, store: interface.Store) -> None:
     (tmp_path / "config.yaml").write_text(textwrap.dedent("""
         channels: [{id: log, type: log}]
         services: [{id: batch, channels: [log]}]
         routes: [{service: batch}]
         """))
-    store = await Store.open(tmp_path / "state.db")
     engine = Engine(load_config([tmp_path / "config.yaml"]), store, FixedClock(MONDAY_NOON))
     for _ in range(4):  # Prometheus re-sends a firing alert every cycle
         [accepted] = await engine.ingest([alert(host="db1")])
     assert accepted.action == "updated"
     assert [(channel, event) for channel, _, _, event in await outbox(engine)] == [
         ("log", "trigger")]
-    await store.close()

@@ -1,5 +1,6 @@
-"""Escalation on the one timer task: the engine, the scheduler and a real SQLite store under
-trio's MockClock, so a two-hour policy walk runs in milliseconds. Also the races of issue 6:
+"""Escalation on the one timer task: the engine, the scheduler and a real store (SQLite, and
+PostgreSQL: `where`, one run each) under trio's MockClock, so a two-hour policy walk runs in
+milliseconds. Also the races of issue 6:
 an acknowledge as the timer fires, two acknowledges at once, an acknowledge after resolve, a
 reload that removes the policy of an open incident, and a restart halfway through a policy.
 """
@@ -22,7 +23,7 @@ from router.engine import Engine
 from router.engine.overrides import add_override
 from router.engine.scheduler import Scheduler
 from router.errors import Conflict
-from router.store import Store
+from router.store import Store, interface, postgres
 from tests.tasks import start_stoppable
 
 # Monday 2026-11-23 08:50 in Berlin (07:50 UTC): bob's week ends at 09:00, then alice's begins.
@@ -82,17 +83,20 @@ class Daemon:
     """The engine and the scheduler as the daemon runs them; stoppable and restartable on
     the same state directory."""
 
-    def __init__(self, tmp_path: Path, nursery: trio.Nursery) -> None:
+    def __init__(self, tmp_path: Path, nursery: trio.Nursery, where: str) -> None:
         self.config_path = tmp_path / "router.yaml"
         self.config_path.write_text(textwrap.dedent(CONFIG))
-        self.database = tmp_path / "router.db"
+        self.where = where  # a SQLite file, or a PostgreSQL database's URL
+        self.store: interface.Store
         self.nursery = nursery
         self.epoch_time = trio.current_time()
         self.lateness: list[float] = []
         """Seconds each timer fired after its deadline."""
 
     async def start(self) -> None:
-        self.store = await Store.open(self.database, synchronous="NORMAL")
+        self.store = (await postgres.Store.open(self.where)
+                      if self.where.startswith("postgresql:")
+                      else await Store.open(Path(self.where), synchronous="NORMAL"))
         clock = TrioClock(START)
         clock.start = self.epoch_time  # one time line across restarts
         self.engine = Engine(load_config([self.config_path]), self.store, clock)
@@ -134,20 +138,31 @@ class Daemon:
 
 
 @pytest.fixture
-def clock() -> trio.testing.MockClock:
-    """Virtual time that jumps only after 50 ms of real idleness: SQLite works in threads,
+def clock(where: str) -> trio.testing.MockClock:
+    """Virtual time that jumps only after 50 ms of real idleness (0.5 s on PostgreSQL, whose
+    round trips to the server take longer on a busy machine): the store works in threads,
     and a clock that jumped while a commit runs would move deadlines under it."""
-    return trio.testing.MockClock(autojump_threshold=0.05)
+    idle = 0.5 if where.startswith("postgresql:") else 0.05
+    return trio.testing.MockClock(autojump_threshold=idle)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store's database: a SQLite file, or a fresh PostgreSQL database's URL."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return str(tmp_path / "router.db")
 
 
 @pytest.fixture
-async def daemon(tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Daemon]:
+async def daemon(tmp_path: Path, nursery: trio.Nursery, where: str) -> AsyncIterator[Daemon]:
     """Each test also takes `clock`: pytest-trio runs a test under the clock fixture the
     test itself asks for."""
-    running = Daemon(tmp_path, nursery)
+    running = Daemon(tmp_path, nursery, where)
     await running.start()
     yield running
-    running.scope.cancel()
+    await running.stop()
 
 
 async def test_a_full_policy_walk_with_two_repeats_runs_in_virtual_time(
@@ -304,8 +319,9 @@ async def test_an_alert_firing_again_after_retrigger_after_triggers_again(
 
 
 async def test_handoff_notices_tell_the_outgoing_and_incoming_person_once(
-        tmp_path: Path, nursery: trio.Nursery, clock: trio.testing.MockClock) -> None:
-    daemon = Daemon(tmp_path, nursery)
+        tmp_path: Path, nursery: trio.Nursery, clock: trio.testing.MockClock,
+        where: str) -> None:
+    daemon = Daemon(tmp_path, nursery, where)
     daemon.config_path.write_text(HANDOFF_NOTICES)
     await daemon.start()
     timers = await daemon.engine.schedule_handoffs()
@@ -321,12 +337,13 @@ async def test_handoff_notices_tell_the_outgoing_and_incoming_person_once(
     # the next handoff, a week later, is already set
     assert await daemon.pending_timers() == [
         (0, "handoff:primary", datetime(2026, 11, 30, 8, 0, tzinfo=UTC))]
-    daemon.scope.cancel()
+    await daemon.stop()
 
 
 async def test_a_run_time_override_moves_the_handoff_and_names_who_takes_over(
-        tmp_path: Path, nursery: trio.Nursery, clock: trio.testing.MockClock) -> None:
-    daemon = Daemon(tmp_path, nursery)
+        tmp_path: Path, nursery: trio.Nursery, clock: trio.testing.MockClock,
+        where: str) -> None:
+    daemon = Daemon(tmp_path, nursery, where)
     daemon.config_path.write_text(HANDOFF_NOTICES)
     await daemon.start()
     await daemon.engine.schedule_handoffs()
@@ -351,4 +368,4 @@ async def test_a_run_time_override_moves_the_handoff_and_names_who_takes_over(
     # carol's cover ends at 10:00 Berlin, when alice takes over
     assert await daemon.pending_timers() == [
         (0, "handoff:primary", datetime(2026, 11, 23, 9, 0, tzinfo=UTC))]
-    daemon.scope.cancel()
+    await daemon.stop()

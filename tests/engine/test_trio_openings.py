@@ -3,7 +3,12 @@ key the store's memory holds no open incident for is routed, checked against the
 and walked to its first page on the trio thread, and its unit only numbers and writes it;
 the store ends up with exactly the rows the ordinary way writes, a plan the store no longer
 holds when its unit runs is ingested the ordinary way, and nothing is answered before its
-commit. Real SQLite files, a fixed clock."""
+commit. Real SQLite files, a fixed clock.
+
+SQLite only: the PostgreSQL store keeps no memory between transactions (`peek` answers None:
+other nodes commit), so every alert there takes the ordinary way and there is no fast path to
+compare with it; the ordinary way runs on both backends in tests/engine/test_engine.py and
+tests/e2e."""
 
 from __future__ import annotations
 
