@@ -13,6 +13,9 @@ SQLite store's, through store/postgres_wire.py's connection. What differs:
   insert breaks the unique index `incidents_open_key` once the first commits; the store runs
   that unit again, once, from its savepoint, where (READ COMMITTED) it reads the first one's
   incident and attaches to it; a unit PostgreSQL picked to break a deadlock runs again too;
+- a unit that lost a conflict with another transaction (a deadlock, a serialization failure,
+  a statement cancelled) again after its one retry is `StoreBusy`: the unit failed, the
+  store is not marked unavailable;
 - a server that is down or a connection lost is `StoreUnavailable` (ingest answers 503), and
   the pool makes new connections by itself once the server is back (each is checked as it
   is taken, so a connection the restart broke is replaced, not used);
@@ -43,7 +46,7 @@ import trio
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from router.errors import StoreError, StoreUnavailable
+from router.errors import StoreBusy, StoreError, StoreUnavailable
 from router.store import interface, migrations
 from router.store.health import FailureLog
 from router.store.postgres_listen import FIRST_PAUSE, Listener, Work
@@ -134,6 +137,8 @@ class Store:
             failure = _unavailable(error)
             if failure is None:
                 raise StoreError(str(error)) from error
+            if isinstance(failure, StoreBusy):  # the server is well: nothing to mark
+                raise failure from error
             self.unavailable = failure
             self._failures.failed(failure, "read")
             raise failure from error
@@ -162,6 +167,8 @@ class Store:
                 raise StoreError(str(unit.error)) from unit.error
             if failure is None:
                 raise unit.error
+            if isinstance(failure, StoreBusy):  # the server is well: nothing to mark
+                raise failure from unit.error
             self.unavailable = failure
             self._failures.failed(failure, "write")
             raise failure from unit.error
@@ -372,10 +379,24 @@ def _unavailable(error: BaseException) -> StoreUnavailable | None:
         return error
     if isinstance(error, errors.ProgramLimitExceeded):  # the data's fault (too big a row)
         return None
-    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
-        return StoreUnavailable(str(error).strip().splitlines()[0] if str(error)
-                                else type(error).__name__)
-    return None
+    if not isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return None
+    cause = str(error).strip().splitlines()[0] if str(error) else type(error).__name__
+    if _conflict(error):
+        return StoreBusy(cause)
+    return StoreUnavailable(cause)
+
+
+def _conflict(error: psycopg.Error) -> bool:
+    """Whether `error` is a conflict between transactions (psycopg makes these
+    OperationalErrors too): a deadlock or a serialization failure (SQLSTATE class 40), a
+    statement cancelled (57014, statement_timeout) or a lock not available (55P03). The
+    unit failed, the server is well: StoreBusy, not a store that is down."""
+    state = error.sqlstate or ""
+    return state.startswith("40") or state in _CONFLICTS
+
+
+_CONFLICTS = frozenset({"57014", "55P03"})
 
 
 class _Scripted(Protocol):
