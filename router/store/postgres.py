@@ -48,7 +48,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from router.errors import StoreBusy, StoreError, StoreUnavailable
 from router.store import interface, migrations
-from router.store.health import FailureLog
+from router.store.health import FailureLog, quiet
 from router.store.postgres_listen import FIRST_PAUSE, Listener, Work
 from router.store.postgres_wire import Connection, configure
 from router.store.postgres_writes import Transaction
@@ -324,7 +324,9 @@ class Store:
 
 def _new_pool(url: str, readers: int, wait: float) -> ConnectionPool[Any]:
     """A pool, not yet open, of at most `readers` + 2 connections (the writer's, the
-    listener's spare); a call waits `wait` seconds for one before it is StoreUnavailable."""
+    listener's spare); a call waits `wait` seconds for one before it is StoreUnavailable.
+    The pool's own warnings (one per failed attempt) are throttled as the store's lines."""
+    quiet("psycopg.pool")
     return ConnectionPool(
         url, min_size=1, max_size=readers + 2, open=False, timeout=wait,
         kwargs={"autocommit": True}, configure=configure,
