@@ -44,6 +44,7 @@ from typing import Any, Protocol, TypeVar, cast
 import psycopg
 import trio
 from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from router.errors import StoreBusy, StoreError, StoreUnavailable
@@ -88,6 +89,9 @@ class Store:
         self._probed_at = -float("inf")
         self._unreachable = False
         """Whether the last probe could not connect: the pool is replaced once one can."""
+        conninfo = pool.conninfo
+        self._place = _place(conninfo if isinstance(conninfo, str) else conninfo())
+        """HOST:PORT/DB, as StoreUnavailable's cause names the server (no password)."""
 
     @classmethod
     async def open(cls, url: str, *, readers: int = 2, wait: float = 5.0) -> Store:
@@ -134,7 +138,7 @@ class Store:
         try:
             result = await trio.to_thread.run_sync(run, limiter=self._read_limiter)
         except (psycopg.Error, StoreUnavailable) as error:
-            failure = _unavailable(error)
+            failure = self._no_connection(error)
             if failure is None:
                 raise StoreError(str(error)) from error
             if isinstance(failure, StoreBusy):  # the server is well: nothing to mark
@@ -162,7 +166,7 @@ class Store:
                 self._queue.remove(unit)
             raise
         if unit.error is not None:
-            failure = _unavailable(unit.error)
+            failure = self._no_connection(unit.error)
             if failure is None and isinstance(unit.error, psycopg.Error):
                 raise StoreError(str(unit.error)) from unit.error
             if failure is None:
@@ -224,6 +228,21 @@ class Store:
         await Listener(conninfo if isinstance(conninfo, str) else conninfo(), heard,
                        first_pause=first_pause).run()
 
+    def _no_connection(self, error: BaseException) -> StoreUnavailable | None:
+        """As `_unavailable`, the cause of a psycopg error that means no connection named
+        after the server: "no connection to PostgreSQL at HOST:PORT/DB (Connection
+        refused)", where the pool says only "couldn't get a connection after 5.00 sec"."""
+        failure = _unavailable(error)
+        if failure is None or failure is error or isinstance(failure, StoreBusy):
+            return failure
+        state = getattr(error, "sqlstate", None) or ""
+        if state and not state.startswith("08") and state not in _SHUT_DOWN:
+            return failure  # the server answered (a full disk on it): its words as they are
+        reason = failure.cause.rpartition("failed: ")[2] or failure.cause
+        if isinstance(error, PoolTimeout):  # the pool's attempts are not told: how long
+            reason = f"none within {self._wait:g} s"
+        return StoreUnavailable(f"no connection to PostgreSQL at {self._place} ({reason})")
+
     def _reached(self) -> None:
         """A call succeeded: the server answers again."""
         if self.unavailable is not None:
@@ -245,7 +264,7 @@ class Store:
             await trio.to_thread.run_sync(self._reach)
         except psycopg.Error as error:
             self._unreachable = True
-            self.unavailable = _unavailable(error) or StoreUnavailable(str(error))
+            self.unavailable = self._no_connection(error) or StoreUnavailable(str(error))
             return StoreUnavailable(self.unavailable.cause)
         return None
 
@@ -366,6 +385,18 @@ def _lost_race(error: BaseException) -> bool:
         isinstance(error, errors.UniqueViolation) and error.diag.constraint_name == RACE)
 
 
+def _place(conninfo: str) -> str:
+    """HOST:PORT/DB of a libpq URL or connection string, with libpq's defaults; never its
+    user or password."""
+    try:
+        parts = conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return "an unreadable URL"
+    host = str(parts.get("host") or parts.get("hostaddr") or "localhost")
+    database = parts.get("dbname") or parts.get("user") or "?"
+    return f"{host}:{parts.get('port') or 5432}/{database}"
+
+
 def _why_not(url: str, wait: float) -> None:
     """One direct connection after the pool gave up opening: its error (refused, a password
     that failed, no such database) says why, where the pool's timeout says only that it
@@ -399,6 +430,8 @@ def _conflict(error: psycopg.Error) -> bool:
 
 
 _CONFLICTS = frozenset({"57014", "55P03"})
+_SHUT_DOWN = frozenset({"57P01", "57P02", "57P03"})
+"""The server is shutting down, crashed, or not yet taking connections: no connection."""
 
 
 class _Scripted(Protocol):
