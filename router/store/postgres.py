@@ -44,12 +44,12 @@ from typing import Any, Protocol, TypeVar, cast
 import psycopg
 import trio
 from psycopg import errors
-from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from router.errors import StoreBusy, StoreError, StoreUnavailable
 from router.store import interface, migrations
 from router.store.health import FailureLog, quiet
+from router.store.postgres_failures import SHUT_DOWN, place, unavailable
 from router.store.postgres_listen import FIRST_PAUSE, Listener, Work
 from router.store.postgres_wire import Connection, configure
 from router.store.postgres_writes import Transaction
@@ -90,7 +90,7 @@ class Store:
         self._unreachable = False
         """Whether the last probe could not connect: the pool is replaced once one can."""
         conninfo = pool.conninfo
-        self._place = _place(conninfo if isinstance(conninfo, str) else conninfo())
+        self._place = place(conninfo if isinstance(conninfo, str) else conninfo())
         """HOST:PORT/DB, as StoreUnavailable's cause names the server (no password)."""
 
     @classmethod
@@ -114,7 +114,7 @@ class Store:
         except BaseException as error:
             with trio.CancelScope(shield=True):  # its threads stop even when cancelled
                 await trio.to_thread.run_sync(pool.close)
-            failure = _unavailable(error)
+            failure = unavailable(error)
             if failure is not None:
                 raise failure from error
             if isinstance(error, psycopg.Error):
@@ -229,14 +229,14 @@ class Store:
                        first_pause=first_pause).run()
 
     def _no_connection(self, error: BaseException) -> StoreUnavailable | None:
-        """As `_unavailable`, the cause of a psycopg error that means no connection named
+        """As `unavailable`, the cause of a psycopg error that means no connection named
         after the server: "no connection to PostgreSQL at HOST:PORT/DB (Connection
         refused)", where the pool says only "couldn't get a connection after 5.00 sec"."""
-        failure = _unavailable(error)
+        failure = unavailable(error)
         if failure is None or failure is error or isinstance(failure, StoreBusy):
             return failure
         state = getattr(error, "sqlstate", None) or ""
-        if state and not state.startswith("08") and state not in _SHUT_DOWN:
+        if state and not state.startswith("08") and state not in SHUT_DOWN:
             return failure  # the server answered (a full disk on it): its words as they are
         reason = failure.cause.rpartition("failed: ")[2] or failure.cause
         if isinstance(error, PoolTimeout):  # the pool's attempts are not told: how long
@@ -385,53 +385,12 @@ def _lost_race(error: BaseException) -> bool:
         isinstance(error, errors.UniqueViolation) and error.diag.constraint_name == RACE)
 
 
-def _place(conninfo: str) -> str:
-    """HOST:PORT/DB of a libpq URL or connection string, with libpq's defaults; never its
-    user or password."""
-    try:
-        parts = conninfo_to_dict(conninfo)
-    except psycopg.Error:
-        return "an unreadable URL"
-    host = str(parts.get("host") or parts.get("hostaddr") or "localhost")
-    database = parts.get("dbname") or parts.get("user") or "?"
-    return f"{host}:{parts.get('port') or 5432}/{database}"
-
-
 def _why_not(url: str, wait: float) -> None:
     """One direct connection after the pool gave up opening: its error (refused, a password
     that failed, no such database) says why, where the pool's timeout says only that it
     waited; that error propagates. Returns if the server answers now after all."""
     with psycopg.connect(url, connect_timeout=max(2, round(wait))):
         pass
-
-
-def _unavailable(error: BaseException) -> StoreUnavailable | None:
-    """The StoreUnavailable `error` amounts to: a server that is down or that cannot be
-    reached, a connection lost (the pool replaces it), no connection free in time."""
-    if isinstance(error, StoreUnavailable):
-        return error
-    if isinstance(error, errors.ProgramLimitExceeded):  # the data's fault (too big a row)
-        return None
-    if not isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
-        return None
-    cause = str(error).strip().splitlines()[0] if str(error) else type(error).__name__
-    if _conflict(error):
-        return StoreBusy(cause)
-    return StoreUnavailable(cause)
-
-
-def _conflict(error: psycopg.Error) -> bool:
-    """Whether `error` is a conflict between transactions (psycopg makes these
-    OperationalErrors too): a deadlock or a serialization failure (SQLSTATE class 40), a
-    statement cancelled (57014, statement_timeout) or a lock not available (55P03). The
-    unit failed, the server is well: StoreBusy, not a store that is down."""
-    state = error.sqlstate or ""
-    return state.startswith("40") or state in _CONFLICTS
-
-
-_CONFLICTS = frozenset({"57014", "55P03"})
-_SHUT_DOWN = frozenset({"57P01", "57P02", "57P03"})
-"""The server is shutting down, crashed, or not yet taking connections: no connection."""
 
 
 class _Scripted(Protocol):
