@@ -180,3 +180,18 @@ class StoreUnavailable(StoreError):
 
     def __str__(self) -> str:
         return f"the store cannot write: {self.cause}"
+
+
+class StoreBusy(StoreUnavailable):
+    """A unit lost a conflict with another node's transaction (PostgreSQL broke a deadlock
+    or a serialization failure with it, or cancelled its statement) once more after the
+    store's one retry: its writes are undone, but the store is well, so it is not marked
+    unavailable (no /readyz 503, no log line). A StoreUnavailable so that every caller's
+    back-off applies and servers answer 503, asked to retry after `retry_after` seconds;
+    the deliverer does not send what it could not claim (another node holds it).
+    """
+
+    retry_after = 1
+
+    def __str__(self) -> str:
+        return f"the store is busy: {self.cause}"

@@ -80,7 +80,7 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "sqlite3": ("router.store",),
     # PostgreSQL (issue 18): the store's two modules that talk to it, nothing else
     "psycopg": ("router.store.postgres", "router.store.postgres_wire",
-                "router.store.postgres_listen"),
+                "router.store.postgres_listen", "router.store.postgres_failures"),
     "psycopg_pool": ("router.store.postgres",),
     "httpx": ("router.notify.transport", "router.analysis"),
     "h11": (),  # not router's: server/http.py parses with httptools (httpx brings h11)

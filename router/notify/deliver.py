@@ -61,7 +61,7 @@ import trio
 from router.alerts.model import Incident, IncidentState, Notification
 from router.clock import Clock
 from router.config.model import Channel, Config
-from router.errors import Outcome, StoreError, StoreUnavailable
+from router.errors import Outcome, StoreBusy, StoreError, StoreUnavailable
 from router.notify import CHANNELS
 from router.notify.lane import Lane
 from router.notify.recorder import Recorder, Result, backoff, log_attempt
@@ -231,7 +231,9 @@ class Deliverer:
         """Claim, in one unit, for each lane whose read found some due, what is due and no
         other node holds (the same query again, in the claim's transaction); what each lane
         may send. When the store cannot write, what the read found, unclaimed: a full disk
-        must not stop the pages (each is sent once, its result held: notify/recorder.py)."""
+        must not stop the pages (each is sent once, its result held: notify/recorder.py).
+        A claim that lost a conflict with another node's (StoreBusy) sends nothing: that
+        node may hold the same notifications; the pass is skipped and tried again."""
         asks = [(index, ask) for index, (ask, items) in enumerate(zip(wanted, found,
                                                                       strict=True)) if items]
         if not asks:
@@ -245,6 +247,8 @@ class Deliverer:
 
         try:
             claimed = await self._store.write(claim)
+        except StoreBusy:  # another node's claim won a conflict: skip this pass, back off
+            raise
         except StoreUnavailable:  # the store logged it
             return found
         held: list[list[Due]] = [[] for _ in found]

@@ -4,13 +4,17 @@ A full disk, an I/O error or a read-only file is a condition of the host, not a 
 write fails the same way until it passes. `unavailable` turns such an SQLite error into a
 `StoreUnavailable` the servers answer 503 and the workers back off on, and `FailureLog`
 writes one line per cause every ten seconds however many writes fail, with the count of those
-it left out: a full disk once filled the log with 500 tracebacks a second.
+it left out: a full disk once filled the log with 500 tracebacks a second. `LibraryLog` does
+the same for a library's own warnings (psycopg_pool's, one per failed connection attempt).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -88,3 +92,56 @@ class FailureLog:
         self._seen.clear()
         logger.warning("store writes again after: %s (%d failures not logged)", causes,
                        left_out, extra={"suppressed": left_out})
+
+
+class LibraryLog(logging.Filter):
+    """A library logger's WARNING and ERROR records as the store's own lines: the first line
+    of each message only (libpq's hint, on a line of its own, dropped), one per cause every
+    `every` seconds with the count of those left out, the rest turned DEBUG (and dropped
+    unless the logger writes DEBUG). The cause is the message with its numbers blanked (a
+    port, "after 2.1 sec"). Thread-safe: the pool logs from its worker threads, so `now` is
+    a monotonic clock, not trio's.
+    """
+
+    def __init__(self, every: float = LOG_EVERY,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._every = every
+        self._now = now
+        self._seen: dict[str, _Seen] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        lines = record.getMessage().strip().splitlines()
+        first = lines[0].strip() if lines else ""
+        cause = _NUMBERS.sub("#", first)
+        with self._lock:
+            now = self._now()
+            seen = self._seen.get(cause)
+            if seen is not None and now - seen.logged_at < self._every:
+                seen.left_out += 1
+                record.msg, record.args = first, None
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+                return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+            left_out = seen.left_out if seen else 0
+            self._seen[cause] = _Seen(now)
+        more = f" ({left_out} more like it not logged)" if left_out else ""
+        record.msg, record.args = first + more, None
+        return True
+
+
+_NUMBERS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def quiet(name: str) -> None:
+    """Throttle the library logger `name` with a LibraryLog (once), and give it a handler
+    that writes nothing, so that where nobody configured logging (a CLI command) its lines
+    do not reach stderr through logging's last resort; the daemon's handler, on the root
+    logger, still gets them."""
+    target = logging.getLogger(name)
+    if not any(isinstance(each, LibraryLog) for each in target.filters):
+        target.addFilter(LibraryLog())
+    if not any(isinstance(each, logging.NullHandler) for each in target.handlers):
+        target.addHandler(logging.NullHandler())

@@ -13,6 +13,9 @@ SQLite store's, through store/postgres_wire.py's connection. What differs:
   insert breaks the unique index `incidents_open_key` once the first commits; the store runs
   that unit again, once, from its savepoint, where (READ COMMITTED) it reads the first one's
   incident and attaches to it; a unit PostgreSQL picked to break a deadlock runs again too;
+- a unit that lost a conflict with another transaction (a deadlock, a serialization failure,
+  a statement cancelled) again after its one retry is `StoreBusy`: the unit failed, the
+  store is not marked unavailable;
 - a server that is down or a connection lost is `StoreUnavailable` (ingest answers 503), and
   the pool makes new connections by itself once the server is back (each is checked as it
   is taken, so a connection the restart broke is replaced, not used);
@@ -43,9 +46,10 @@ import trio
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from router.errors import StoreError, StoreUnavailable
+from router.errors import StoreBusy, StoreError, StoreUnavailable
 from router.store import interface, migrations
-from router.store.health import FailureLog
+from router.store.health import FailureLog, quiet
+from router.store.postgres_failures import SHUT_DOWN, place, unavailable
 from router.store.postgres_listen import FIRST_PAUSE, Listener, Work
 from router.store.postgres_wire import Connection, configure
 from router.store.postgres_writes import Transaction
@@ -85,6 +89,9 @@ class Store:
         self._probed_at = -float("inf")
         self._unreachable = False
         """Whether the last probe could not connect: the pool is replaced once one can."""
+        conninfo = pool.conninfo
+        self._place = place(conninfo if isinstance(conninfo, str) else conninfo())
+        """HOST:PORT/DB, as StoreUnavailable's cause names the server (no password)."""
 
     @classmethod
     async def open(cls, url: str, *, readers: int = 2, wait: float = 5.0) -> Store:
@@ -107,7 +114,7 @@ class Store:
         except BaseException as error:
             with trio.CancelScope(shield=True):  # its threads stop even when cancelled
                 await trio.to_thread.run_sync(pool.close)
-            failure = _unavailable(error)
+            failure = unavailable(error)
             if failure is not None:
                 raise failure from error
             if isinstance(error, psycopg.Error):
@@ -131,9 +138,11 @@ class Store:
         try:
             result = await trio.to_thread.run_sync(run, limiter=self._read_limiter)
         except (psycopg.Error, StoreUnavailable) as error:
-            failure = _unavailable(error)
+            failure = self._no_connection(error)
             if failure is None:
                 raise StoreError(str(error)) from error
+            if isinstance(failure, StoreBusy):  # the server is well: nothing to mark
+                raise failure from error
             self.unavailable = failure
             self._failures.failed(failure, "read")
             raise failure from error
@@ -157,11 +166,13 @@ class Store:
                 self._queue.remove(unit)
             raise
         if unit.error is not None:
-            failure = _unavailable(unit.error)
+            failure = self._no_connection(unit.error)
             if failure is None and isinstance(unit.error, psycopg.Error):
                 raise StoreError(str(unit.error)) from unit.error
             if failure is None:
                 raise unit.error
+            if isinstance(failure, StoreBusy):  # the server is well: nothing to mark
+                raise failure from unit.error
             self.unavailable = failure
             self._failures.failed(failure, "write")
             raise failure from unit.error
@@ -217,6 +228,21 @@ class Store:
         await Listener(conninfo if isinstance(conninfo, str) else conninfo(), heard,
                        first_pause=first_pause).run()
 
+    def _no_connection(self, error: BaseException) -> StoreUnavailable | None:
+        """As `unavailable`, the cause of a psycopg error that means no connection named
+        after the server: "no connection to PostgreSQL at HOST:PORT/DB (Connection
+        refused)", where the pool says only "couldn't get a connection after 5.00 sec"."""
+        failure = unavailable(error)
+        if failure is None or failure is error or isinstance(failure, StoreBusy):
+            return failure
+        state = getattr(error, "sqlstate", None) or ""
+        if state and not state.startswith("08") and state not in SHUT_DOWN:
+            return failure  # the server answered (a full disk on it): its words as they are
+        reason = failure.cause.rpartition("failed: ")[2] or failure.cause
+        if isinstance(error, PoolTimeout):  # the pool's attempts are not told: how long
+            reason = f"none within {self._wait:g} s"
+        return StoreUnavailable(f"no connection to PostgreSQL at {self._place} ({reason})")
+
     def _reached(self) -> None:
         """A call succeeded: the server answers again."""
         if self.unavailable is not None:
@@ -238,7 +264,7 @@ class Store:
             await trio.to_thread.run_sync(self._reach)
         except psycopg.Error as error:
             self._unreachable = True
-            self.unavailable = _unavailable(error) or StoreUnavailable(str(error))
+            self.unavailable = self._no_connection(error) or StoreUnavailable(str(error))
             return StoreUnavailable(self.unavailable.cause)
         return None
 
@@ -317,7 +343,9 @@ class Store:
 
 def _new_pool(url: str, readers: int, wait: float) -> ConnectionPool[Any]:
     """A pool, not yet open, of at most `readers` + 2 connections (the writer's, the
-    listener's spare); a call waits `wait` seconds for one before it is StoreUnavailable."""
+    listener's spare); a call waits `wait` seconds for one before it is StoreUnavailable.
+    The pool's own warnings (one per failed attempt) are throttled as the store's lines."""
+    quiet("psycopg.pool")
     return ConnectionPool(
         url, min_size=1, max_size=readers + 2, open=False, timeout=wait,
         kwargs={"autocommit": True}, configure=configure,
@@ -363,19 +391,6 @@ def _why_not(url: str, wait: float) -> None:
     waited; that error propagates. Returns if the server answers now after all."""
     with psycopg.connect(url, connect_timeout=max(2, round(wait))):
         pass
-
-
-def _unavailable(error: BaseException) -> StoreUnavailable | None:
-    """The StoreUnavailable `error` amounts to: a server that is down or that cannot be
-    reached, a connection lost (the pool replaces it), no connection free in time."""
-    if isinstance(error, StoreUnavailable):
-        return error
-    if isinstance(error, errors.ProgramLimitExceeded):  # the data's fault (too big a row)
-        return None
-    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
-        return StoreUnavailable(str(error).strip().splitlines()[0] if str(error)
-                                else type(error).__name__)
-    return None
 
 
 class _Scripted(Protocol):

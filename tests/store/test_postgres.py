@@ -4,6 +4,7 @@ errors, a connection the server dropped, and two stores ("nodes") on one databas
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -16,7 +17,7 @@ import trio.testing
 
 from router.alerts.model import Incident, IncidentState, Severity, Silence, SilenceMatcher
 from router.engine.snapshot import OnCallCache
-from router.errors import StoreError, StoreUnavailable
+from router.errors import StoreBusy, StoreError, StoreUnavailable
 from router.store import Transaction, interface, migrations, postgres
 from router.store.overrides import RotaOverride
 from router.store.postgres import Store, conforms
@@ -301,4 +302,58 @@ async def test_a_commit_holds_at_most_units_per_commit_units(
         assert store.commits == 1 + 3  # the gate's, then 5 + 5 + 2
         assert len(await store.read(lambda reader: reader.incidents())) == 12
     finally:
+        await store.close()
+
+
+async def test_a_deadlock_that_outlives_the_retry_is_busy_not_unavailable(
+        postgres_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Another connection crosses the unit's locks on both of its runs, and PostgreSQL
+    picks the unit each time (the other's deadlock_timeout is longer): the unit fails with
+    StoreBusy (503, Retry-After 1), and the store is not marked unavailable: no /readyz
+    503, no ERROR line, the next write goes through."""
+    store = await Store.open(postgres_url)
+
+    def setup(transaction: Transaction) -> None:
+        transaction.connection.execute(  # type: ignore[attr-defined]
+            "INSERT INTO counters VALUES ('left', 0), ('right', 0)")
+    await store.write(setup)
+    rounds = [(threading.Event(), threading.Event()) for _ in range(2)]
+    runs: list[int] = []
+
+    def other() -> None:  # holds 'right', then asks for 'left', once per run of the unit
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            connection.execute("SET deadlock_timeout = '20s'")
+            for holds, unit_holds in rounds:
+                connection.execute("BEGIN")
+                connection.execute("UPDATE counters SET value = 9 WHERE name = 'right'")
+                holds.set()
+                assert unit_holds.wait(10)
+                connection.execute("UPDATE counters SET value = 9 WHERE name = 'left'")
+                connection.execute("ROLLBACK")
+
+    def crossing(transaction: Transaction) -> None:
+        connection = transaction.connection  # type: ignore[attr-defined]
+        holds, unit_holds = rounds[len(runs)]
+        runs.append(1)
+        assert holds.wait(10)
+        connection.execute("UPDATE counters SET value = 1 WHERE name = 'left'")
+        unit_holds.set()
+        connection.execute("UPDATE counters SET value = 1 WHERE name = 'right'")
+
+    caplog.set_level(logging.INFO, logger="router")
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        with trio.fail_after(30), pytest.raises(StoreBusy) as raised:
+            await store.write(crossing)
+        assert len(runs) == 2  # the store's one retry ran, and lost again
+        assert "deadlock detected" in str(raised.value)
+        assert str(raised.value).startswith("the store is busy: ")
+        assert raised.value.retry_after == 1
+        assert store.unavailable is None
+        assert await store.check_writable() is None
+        assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+        await store.write(lambda transaction: transaction.save_incident(an_incident(1), ()))
+    finally:
+        await trio.to_thread.run_sync(thread.join)
         await store.close()
