@@ -197,12 +197,18 @@ async def test_a_rolled_back_unit_announces_nothing(nodes: tuple[Store, Store]) 
         nursery.start_soon(first.write, hold)  # the next two units wait, and share a commit
         await trio.to_thread.run_sync(holding.wait, 5)
         commits = first.commits
+        kept = trio.Event()
+
+        async def keeps() -> None:
+            await first.write(lambda transaction: transaction.set_timer(2, "escalate", LATER))
+            kept.set()
         nursery.start_soon(fails)
-        nursery.start_soon(first.write, lambda transaction: transaction.set_timer(
-            2, "escalate", LATER))
+        nursery.start_soon(keeps)
         await trio.testing.wait_all_tasks_blocked(0.05)
         release.set()
         await heard.until(lambda words: TIMERS in words, 1.0)
+        with trio.fail_after(5):  # the NOTIFY can be heard before the committing thread is back
+            await kept.wait()
         assert first.commits == commits + 2  # the held unit's, then one for both
         assert heard.words == [TIMERS]
         assert second.take_timers_set() == LATER
