@@ -23,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,16 @@ class Cluster:
 
         name = f"t_{next(self._numbers)}"
         with psycopg.connect(self.url(), autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+            for attempt in range(50):
+                try:
+                    admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+                    break
+                except psycopg.errors.ObjectInUse:
+                    # "source database is being accessed by other users": an autovacuum
+                    # worker visiting the template for a moment; it leaves within seconds
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
         return self.url(name)
 
     def run(self, *arguments: str) -> subprocess.CompletedProcess[str]:
