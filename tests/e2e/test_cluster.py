@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -70,6 +71,9 @@ def mismatch_metric(daemon: Daemon) -> tuple[float, float]:
             samples["router_cluster_nodes", (("state", "up"),)])
 
 
+# sqlite_only: it writes a second node's beat into the daemon's SQLite file; the cluster
+# view on PostgreSQL, with real nodes, is tests/ha/test_cluster_view.py
+@pytest.mark.sqlite_only
 def test_the_cluster_shows_every_node_and_a_mismatch(daemon: Daemon) -> None:
     host = socket.gethostname()
     assert daemon.process is not None

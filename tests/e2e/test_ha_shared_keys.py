@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from router.config.passwords import hash_password
 from tests.e2e.conftest import Daemon, StartDaemon, show, wait_until
@@ -82,6 +83,9 @@ def mailed_link(node: Daemon, smtp_mails: list[object], incident: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
+# sqlite_only: the backend fixture's own store stays out of it; the config names the
+# PostgreSQL database both nodes share (a backend's `--store` would give each its own)
+@pytest.mark.sqlite_only
 def test_two_nodes_share_links_logins_and_feeds(start_daemon: StartDaemon,
                                                 postgres_url: str) -> None:
     with serve_smtp() as smtp:

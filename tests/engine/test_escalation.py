@@ -83,10 +83,12 @@ class Daemon:
     """The engine and the scheduler as the daemon runs them; stoppable and restartable on
     the same state directory."""
 
-    def __init__(self, tmp_path: Path, nursery: trio.Nursery, where: str) -> None:
+    def __init__(self, tmp_path: Path, nursery: trio.Nursery, where: str | None = None) -> None:
         self.config_path = tmp_path / "router.yaml"
         self.config_path.write_text(textwrap.dedent(CONFIG))
-        self.where = where  # a SQLite file, or a PostgreSQL database's URL
+        # a SQLite file (by default in tmp_path: other test modules' daemons), or a
+        # PostgreSQL database's URL
+        self.where = where or str(tmp_path / "router.db")
         self.store: interface.Store
         self.nursery = nursery
         self.epoch_time = trio.current_time()
