@@ -7,7 +7,7 @@ import os
 import re
 import stat
 
-from tests.e2e.conftest import Daemon, show
+from tests.e2e.conftest import Daemon, show, wait_until
 
 # The reference's example session, byte for byte; INC1 because the store is new.
 EXAMPLE_REQUEST = (
@@ -36,6 +36,11 @@ def test_example_session_and_lifecycle(daemon: Daemon) -> None:
         assert re.fullmatch(r"20[0-9]{2}-[0-9]{2}-[0-9]{2}T09:00:00Z", on_call["body"]["until"])
         assert (on_call["src"], on_call["dest"]) == ("router", "alerter")
 
+        # The trigger's page goes first: a resolve while it is still on its way would cancel
+        # it, a race this test is not about (its "pages cancelled" line would end the timeline).
+        with daemon.client() as client:
+            wait_until(lambda: client.get("/v1/deliveries").json()["deliveries"], timeout=10,
+                       what="the trigger's page to the log channel")
         acknowledged = connection.ask(message({"type": "acknowledge_incident", "msg_id": 3,
                                                "incident_id": "INC1", "by": "alice"}))
         assert acknowledged["body"] == {"type": "incident_acknowledged", "in_reply_to": 3,

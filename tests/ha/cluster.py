@@ -86,7 +86,8 @@ escalation_policies:
       - {{targets: [{{person: bob}}], delay: 1h}}
 channels:
   - {{id: pager, type: webhook, url: "{pager}", concurrency: 16, timeout: 2s}}
-  - {{id: pagerduty, type: pagerduty, routing_key: {ROUTING_KEY}, url: "{pagerduty}"}}
+  - {{id: pagerduty, type: pagerduty, routing_key: {ROUTING_KEY}, url: "{pagerduty}",
+     concurrency: 16}}
 {chat}services:
   - {{id: api, escalation_policy: default, channels: [pagerduty]}}
 {chat_service}routes:

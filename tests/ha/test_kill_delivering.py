@@ -30,6 +30,12 @@ from tests.ha.cluster import (
 )
 
 SENDERS = 3
+PAUSE = 0.1
+"""Seconds each sender waits between requests: about 60 alerts a second in all, which the
+two routers left send as they come (16 at once per channel, 0.2 s a send). A repeat goes
+out in its turn among the channel's due notifications, oldest first: under a load its
+channel cannot keep up with, the second copy would wait behind that backlog too, and the
+window measured here would be the backlog's, not the lease's."""
 BEFORE = 5.0
 """Seconds of load before the kill."""
 AFTER = 4.0
@@ -43,7 +49,7 @@ def test_kill_9_in_the_middle_of_deliveries_loses_no_page(
     routers.write_config(config(pager=pager.url, pagerduty=pagerduty.url))
     pager.delay = pagerduty.delay = 0.2
     victim, *survivors = routers.start_many(3)
-    load = Load(routers)
+    load = Load(routers, pause=PAUSE)
     load.begin(SENDERS)
     try:
         time.sleep(BEFORE)
