@@ -48,13 +48,14 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from router.errors import StoreBusy, StoreError, StoreUnavailable
 from router.store import interface, migrations
+from router.store.group_commit import GroupCommit, Unit
 from router.store.health import FailureLog, quiet
 from router.store.postgres_failures import SHUT_DOWN, place, unavailable
 from router.store.postgres_listen import FIRST_PAUSE, Listener, Work
 from router.store.postgres_wire import Connection, configure
 from router.store.postgres_writes import Transaction
 from router.store.records import Reader, from_seconds
-from router.store.sqlite import PROBE_EVERY, _Batch, _probe, _Unit
+from router.store.sqlite import PROBE_EVERY, _probe
 from router.store.values import Peek
 
 T = TypeVar("T")
@@ -76,10 +77,8 @@ class Store:
         self._wait = wait
         self._write_limiter = trio.CapacityLimiter(1)
         self._read_limiter = trio.CapacityLimiter(readers)
-        self._queue: list[_Unit[Any]] = []
-        self._committing = False
-        self._batch = _Batch()
-        self._timers_set: float | None = None
+        self._group = GroupCommit(self._commit, self._write_limiter,
+                                  per_commit=UNITS_PER_COMMIT, admit=self._admit)
         self._sender = secrets.token_hex(6)
         """This store's name in its NOTIFY payloads, so that it ignores its own."""
         self.commits = 0
@@ -153,18 +152,7 @@ class Store:
         """As sqlite.Store.write: returns once the transaction committed; what `work` raised
         (its writes undone, others' kept), StoreError for a rule of the data it broke,
         StoreUnavailable when the server is down or the connection was lost."""
-        unit: _Unit[T] = _Unit(work)
-        self._queue.append(unit)
-        try:
-            while not unit.done:
-                if self._committing:
-                    await self._batch.finished.wait()
-                    continue
-                await self._commit_queued()
-        except BaseException:
-            if unit in self._queue:
-                self._queue.remove(unit)
-            raise
+        unit = await self._group.run(work)
         if unit.error is not None:
             failure = self._no_connection(unit.error)
             if failure is None and isinstance(unit.error, psycopg.Error):
@@ -205,7 +193,7 @@ class Store:
 
     def take_timers_set(self) -> datetime | None:
         """The earliest deadline that this node's commits set since the last call."""
-        earliest, self._timers_set = self._timers_set, None
+        earliest, self._group.timers_set = self._group.timers_set, None
         return from_seconds(earliest)
 
     async def watch(self, wake: Callable[[str], None], *,
@@ -219,8 +207,7 @@ class Store:
             if work.sender == self._sender:
                 return  # this store's own commit: its caller woke what it had to
             if work.earliest is not None:
-                if self._timers_set is None or work.earliest < self._timers_set:
-                    self._timers_set = work.earliest
+                self._group.note_timer(work.earliest)
                 wake(interface.TIMERS)
             if work.outbox:
                 wake(interface.OUTBOX)
@@ -282,28 +269,7 @@ class Store:
         self._pool.open(wait=False)
         old.close(timeout=self._wait)
 
-    async def _commit_queued(self) -> None:
-        self._committing = True
-        batch, self._queue = self._queue[:UNITS_PER_COMMIT], self._queue[UNITS_PER_COMMIT:]
-        finished = self._batch
-        try:
-            refused = await self._admit()
-            if refused is not None:
-                for unit in batch:
-                    unit.error, unit.done = StoreUnavailable(refused.cause), True
-                return
-            earliest = await trio.to_thread.run_sync(self._commit, batch,
-                                                     limiter=self._write_limiter)
-            if earliest is not None and (self._timers_set is None
-                                         or earliest < self._timers_set):
-                self._timers_set = earliest
-        finally:
-            self._queue[:0] = [waiting for waiting in batch if not waiting.done]
-            self._committing = False
-            self._batch = _Batch()
-            finished.finished.set()
-
-    def _commit(self, units: list[_Unit[Any]]) -> float | None:
+    def _commit(self, units: list[Unit[Any]]) -> float | None:
         """Run the units in one transaction; the earliest deadline they set, if any."""
         try:
             with self._pool.connection() as raw:
@@ -318,7 +284,7 @@ class Store:
             for unit in units:
                 unit.done = True
 
-    def _run(self, connection: Connection, units: list[_Unit[Any]]) -> float | None:
+    def _run(self, connection: Connection, units: list[Unit[Any]]) -> float | None:
         transaction = Transaction(connection)
         try:
             # One round trip between two units: the savepoint of one released and the next
@@ -352,7 +318,7 @@ def _new_pool(url: str, readers: int, wait: float) -> ConnectionPool[Any]:
         check=ConnectionPool.check_connection, name="router-store")
 
 
-def _run_unit(connection: Connection, transaction: Transaction, unit: _Unit[Any]) -> None:
+def _run_unit(connection: Connection, transaction: Transaction, unit: Unit[Any]) -> None:
     """Run one unit in the savepoint set for it, once more if it lost a race to another
     node (`_lost_race`; a rollback to a savepoint keeps it)."""
     for attempt in (1, 2):

@@ -3,10 +3,11 @@ implementation behind store/interface.py, with records.py, writes.py, memory.py,
 overrides.py, retention.py, rows.py, migrations.py and health.py.
 
 WAL mode with synchronous=FULL by default, so what a commit returned survives a power cut.
-Writes are group-committed: every `write` that arrives while a commit is running joins the
-next one, each unit of work in its own savepoint, so one failing unit rolls back alone and
-concurrent requests share the cost of one fsync. sqlite3 runs only in worker threads
-(`trio.to_thread.run_sync`): one writer connection behind a limiter of one, and one reader.
+Writes are group-committed (store/group_commit.py): every `write` that arrives while a commit
+is running joins the next one, each unit of work in its own savepoint, so one failing unit
+rolls back alone and concurrent requests share the cost of one fsync. sqlite3 runs only in
+worker threads (`trio.to_thread.run_sync`): one writer connection behind a limiter of one,
+and one reader.
 
 Every failure of SQLite's reaches callers as the store's own `StoreError` (errors.py), with
 SQLite's exception as its cause, so nothing outside store/ needs to know the database: when
@@ -20,16 +21,16 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import trio
 
 from router.errors import StoreError, StoreUnavailable
 from router.store import files, interface
 from router.store.dialect import SQLITE, Dialect
+from router.store.group_commit import GroupCommit, Unit
 from router.store.health import FailureLog, unavailable
 from router.store.memory import Memory, in_force
 from router.store.migrations import migrate
@@ -44,19 +45,6 @@ T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 PROBE_EVERY = 1.0
 """Seconds between two test writes of `check_writable` while the store cannot write."""
-
-
-@dataclass(slots=True)
-class _Unit(Generic[T]):
-    work: Callable[[interface.Transaction], T]
-    result: Any = None
-    error: BaseException | None = None
-    done: bool = False
-
-
-@dataclass(slots=True)
-class _Batch:
-    finished: trio.Event = field(default_factory=trio.Event)
 
 
 class Connection(sqlite3.Connection):
@@ -88,10 +76,7 @@ class Store:
         self._reader = reader
         self._write_limiter = trio.CapacityLimiter(1)
         self._read_limiter = trio.CapacityLimiter(1)
-        self._queue: list[_Unit[Any]] = []
-        self._committing = False
-        self._batch = _Batch()
-        self._timers_set: float | None = None
+        self._group = GroupCommit(self._commit, self._write_limiter)
         self._memory = Memory()  # open incidents and the counter, between transactions
         self.commits = 0
         self.unavailable: StoreUnavailable | None = None
@@ -142,20 +127,7 @@ class Store:
         rolling back that unit alone (a rule of the data it broke, a duplicate id say, as
         StoreError); StoreUnavailable when the host would not let it write.
         """
-        unit: _Unit[T] = _Unit(work)
-        self._queue.append(unit)
-        try:
-            while not unit.done:
-                if self._committing:
-                    await self._batch.finished.wait()
-                    continue
-                await self._commit_queued()
-        except BaseException:
-            # Cancelled before its commit began: the caller will not hear of it, so it is
-            # not written. (Once a commit holds it, the commit finishes: at least once.)
-            if unit in self._queue:
-                self._queue.remove(unit)
-            raise
+        unit = await self._group.run(work)
         if unit.error is not None:
             failure = unavailable(unit.error)
             if failure is None and isinstance(unit.error, sqlite3.Error):
@@ -240,32 +212,14 @@ class Store:
         """The earliest deadline that commits set since the last call; None if they set no
         timer. The scheduler's poke asks, so a commit that set no timer (a repeat alert, a
         delivery) or only later ones costs it no query."""
-        earliest, self._timers_set = self._timers_set, None
+        earliest, self._group.timers_set = self._group.timers_set, None
         return from_seconds(earliest)
 
     async def watch(self, wake: Callable[[str], None]) -> None:
         """Returns at once: this process is the store's only writer, and its commits wake
         what they must themselves (a CLI command in another process is found by the polls)."""
 
-    async def _commit_queued(self) -> None:
-        self._committing = True
-        batch, self._queue = self._queue, []
-        finished = self._batch
-        try:
-            earliest = await trio.to_thread.run_sync(self._commit, batch,
-                                                     limiter=self._write_limiter)
-            if earliest is not None and (self._timers_set is None
-                                         or earliest < self._timers_set):
-                self._timers_set = earliest
-        finally:
-            # A leader cancelled before the worker thread ran leaves units undone: give them
-            # back to the queue for the next writer instead of stranding their callers.
-            self._queue[:0] = [waiting for waiting in batch if not waiting.done]
-            self._committing = False
-            self._batch = _Batch()
-            finished.finished.set()
-
-    def _commit(self, units: list[_Unit[Any]]) -> float | None:
+    def _commit(self, units: list[Unit[Any]]) -> float | None:
         """Run the units in one transaction; the earliest deadline they set, if any."""
         connection = self._writer
         transaction = Transaction(connection, self._memory)
