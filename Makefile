@@ -25,9 +25,10 @@ shell: $(STAMP)
 	@echo "$(VENV) active: router --help lists the commands; exit to leave"
 	@VIRTUAL_ENV="$(abspath $(VENV))" PATH="$(abspath $(BIN)):$$PATH" $${SHELL:-/bin/sh} -i
 
-## test: lint and the whole test suite
+## test: lint and the whole test suite, in TEST_WORKERS processes (pytest-xdist; 0: one)
+TEST_WORKERS ?= 2
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check router tests bench
