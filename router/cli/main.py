@@ -13,11 +13,11 @@ import dataclasses
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, timedelta
 from pathlib import Path
 from socket import gethostname
-from typing import TextIO
+from typing import Any, TextIO
 
 import trio
 
@@ -96,11 +96,47 @@ from router.store.opening import BackendMissing
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every command's parser; `--help` lists the commands in this order."""
     parser = argparse.ArgumentParser(
         prog="router", description="Self-hosted alert router and on-call daemon.")
     parser.add_argument("--version", action="version", version=f"router {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_validate(commands)
+    _add_run(commands)
+    schema = commands.add_parser("schema", help="print the config's JSON Schema")
+    schema.set_defaults(handler=run_schema)
+    for add_commands in _COMMAND_GROUPS:
+        add_commands(commands)
+    return parser
 
+
+_COMMAND_GROUPS: tuple[Callable[[Any], None], ...] = (
+    cli_oncall.add_commands,
+    cli_overrides.add_commands,
+    cli_routes.add_commands,
+    cli_incidents.add_commands,
+    cli_analysis.add_commands,
+    cli_lifecycle.add_commands,
+    cli_reload.add_commands,
+    cli_deliveries.add_commands,
+    cli_store.add_commands,
+    cli_notify.add_commands,
+    cli_checks.add_commands,
+    cli_importer.add_commands,
+    cli_heartbeats.add_commands,
+    cli_cluster.add_commands,
+    cli_jobs.add_commands,
+    cli_casereport.add_commands,
+    cli_diff.add_commands,
+    cli_export.add_commands,
+    cli_replay.add_commands,
+    cli_passwd.add_commands,
+)
+"""The commands of the other modules of cli/, each module adding its own (`add_commands`)."""
+
+
+def _add_validate(commands: Any) -> None:
+    """`router validate`: the config's problems and warnings, as CI runs it."""
     validate = commands.add_parser(
         "validate", help="check a config directory or files; exit 1 listing every problem")
     validate.add_argument("paths", nargs="*", default=["config"], metavar="DIR|FILE",
@@ -122,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "match, matcher slips, ...): exit 1 when there is any")
     validate.set_defaults(handler=run_validate)
 
+
+def _add_run(commands: Any) -> None:
+    """`router run`: the daemon, with what overrides its config."""
     run = commands.add_parser("run", help="run the daemon")
     run.add_argument("--config", action="append", type=Path, metavar="DIR|FILE",
                      help="config directory or file (default: config); may repeat")
@@ -151,30 +190,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", choices=logs.LEVELS, default="info", metavar="LEVEL",
                      help="least level logged: debug, info, warning or error (default: info)")
     run.set_defaults(handler=run_daemon)
-
-    schema = commands.add_parser("schema", help="print the config's JSON Schema")
-    schema.set_defaults(handler=run_schema)
-    cli_oncall.add_commands(commands)
-    cli_overrides.add_commands(commands)
-    cli_routes.add_commands(commands)
-    cli_incidents.add_commands(commands)
-    cli_analysis.add_commands(commands)
-    cli_lifecycle.add_commands(commands)
-    cli_reload.add_commands(commands)
-    cli_deliveries.add_commands(commands)
-    cli_store.add_commands(commands)
-    cli_notify.add_commands(commands)
-    cli_checks.add_commands(commands)
-    cli_importer.add_commands(commands)
-    cli_heartbeats.add_commands(commands)
-    cli_cluster.add_commands(commands)
-    cli_jobs.add_commands(commands)
-    cli_casereport.add_commands(commands)
-    cli_diff.add_commands(commands)
-    cli_export.add_commands(commands)
-    cli_replay.add_commands(commands)
-    cli_passwd.add_commands(commands)
-    return parser
 
 
 def run_validate(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -1,9 +1,11 @@
-"""The HTTP API: which path does what (room: server; imports engine, roster, views,
-alerts.formats, errors).
+"""The HTTP API: which path does what (room: server; imports engine, alerts.formats, errors).
 
-Each ingest endpoint hands the body to its format's parser and the alerts to
-`engine.ingest`, answering only after the store committed them. Bad input is a 4xx with a
-JSON error naming the field; a sender's token is checked before anything is parsed.
+`build_routes` is the one table of routes, added in groups by what they are about; the
+handlers of most subjects are the api_*.py modules' (incidents, on call, Alertmanager's
+API, deliveries, ...), the ingest endpoints' are here. Each ingest endpoint hands the body
+to its format's parser and the alerts to `engine.ingest`, answering only after the store
+committed them. Bad input is a 4xx with a JSON error naming the field; a sender's token is
+checked before anything is parsed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import trio
@@ -27,8 +28,7 @@ from router.alerts.formats import (
     native,
     pagerduty,
 )
-from router.engine import Engine, overrides, roster, views
-from router.engine.analysis import run_json as analysis_json
+from router.engine import Engine
 from router.errors import BadRequest, ConfigInvalid, Conflict, NotFound, StoreUnavailable
 from router.server.api_access import DETECTED, PAGES, Access, FeedToken, Gate, WebSessions
 from router.server.api_alertmanager import AlertmanagerApi
@@ -38,36 +38,29 @@ from router.server.api_cluster import ClusterApi
 from router.server.api_deliveries import ChannelTester, Deliveries
 from router.server.api_formats import JSON_HEADERS, FormatIngest, accepted_json
 from router.server.api_heartbeats import HeartbeatApi
+from router.server.api_incidents import DETAIL_LIMIT as DETAIL_LIMIT
+from router.server.api_incidents import Incidents
 from router.server.api_jobs import JobsApi
 from router.server.api_notes import Notes
 from router.server.api_notify import Notify
+from router.server.api_oncall import OnCall
 from router.server.api_overrides import Overrides
 from router.server.link_pages import LinkPages
-from router.server.routes import (
-    LISTING_LIMIT,
-    LISTING_MOST,
-    Handler,
-    Request,
-    Response,
-    Routes,
-)
+from router.server.routes import Handler, Request, Response, Routes
 from router.server.slack_actions import SlackActions
 
 logger = logging.getLogger(__name__)
 
 
 Reload = Callable[[], Awaitable[str]]
+"""Reloads the config: returns the new config's summary, or raises ConfigInvalid."""
 Exposition = Callable[[], Awaitable[bytes]]
 """Renders the metrics in Prometheus' text format (the daemon's router.daemon.metrics)."""
 Received = Callable[[str, str, int], None]
 """Told (format, source, count) once alerts are stored: the inbound format, the name of the
 token the sender presented (or "anonymous") and how many (metrics count them)."""
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-DETAIL_LIMIT, DETAIL_MOST = 1000, 10_000
-"""GET /v1/incidents/{id}: the newest alerts and timeline entries it answers by default and
-at most (`?limit=`); `router incident show` reads every one."""
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
-"""Reloads the config: returns the new config's summary, or raises ConfigInvalid."""
 
 
 def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
@@ -94,12 +87,38 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
         KeyError: a page that PAGES has no access for."""
     routes = Routes()
     gate = Gate(engine, admin_token, listen_host, feed_token, web)
+    add = _Table(routes, gate)
+    _ingest_routes(add, engine, gate, received)
+    for method, pattern, handler in pages:
+        routes.add(method, pattern, gate.protect_page(PAGES[method, pattern], _guard(handler)),
+                   access=PAGES[method, pattern])
+    _operations_routes(add, engine, metrics, reload)
+    _on_call_routes(add, engine)
+    _incident_routes(add, engine, slack, link_pages)
+    _alertmanager_routes(add, engine, gate)
+    _delivery_routes(add, engine, tester)
+    _source_routes(add, engine)
+    return routes
 
-    def add(method: str, pattern: str, access: Access, handler: Handler,
-            source: str | None = None) -> None:
-        routes.add(method, pattern, gate.protect(access, _guard(handler), source),
-                   access=f"ingest:{source}" if source else access)
 
+class _Table:
+    """Adds a route to the table behind the gate: who may call it (`access`; an ingest
+    route's `source` is what a token's `sources` must name) and its input errors answered
+    (`_guard`)."""
+
+    def __init__(self, routes: Routes, gate: Gate) -> None:
+        self.routes = routes
+        self.gate = gate
+
+    def __call__(self, method: str, pattern: str, access: Access, handler: Handler,
+                 source: str | None = None) -> None:
+        self.routes.add(method, pattern, self.gate.protect(access, _guard(handler), source),
+                        access=f"ingest:{source}" if source else access)
+
+
+def _ingest_routes(add: _Table, engine: Engine, gate: Gate, received: Received | None) -> None:
+    """Alerts in: router's own JSON, Prometheus', PagerDuty's Events API, generic webhooks,
+    and the formats detected from the body or named in the path (api_formats.py)."""
     ingest = _Ingest(engine, gate, received)
     for pattern, source, inbound in _FORMATS:
         add("POST", pattern, "ingest", ingest.endpoint(source, inbound), source)
@@ -112,9 +131,11 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("POST", "/v1/ingest/{format}", "ingest", formats.forced, "{format}")
     for name in _OWN_PATHS:  # the same handler as {format}'s, found by a dict lookup
         add("POST", f"/v1/ingest/{name}", "ingest", formats.named(name), name)
-    for method, pattern, handler in pages:
-        routes.add(method, pattern, gate.protect_page(PAGES[method, pattern], _guard(handler)),
-                   access=PAGES[method, pattern])
+
+
+def _operations_routes(add: _Table, engine: Engine, metrics: Exposition | None,
+                       reload: Reload | None) -> None:
+    """The daemon's own: alive, ready, its metrics, a reload and the routers of its store."""
     add("GET", "/healthz", "open", _health)
     add("GET", "/readyz", "open", _readiness(engine))
     if metrics is not None:
@@ -122,7 +143,11 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     if reload is not None:
         add("POST", "/-/reload", "admin", _reloading(reload))
     add("GET", "/v1/cluster", "read", ClusterApi(engine).show)
-    reads = _Reads(engine)
+
+
+def _on_call_routes(add: _Table, engine: Engine) -> None:
+    """Who is on call, the rotas' shifts and calendar feeds, fatigue, run-time overrides."""
+    reads = OnCall(engine)
     add("GET", "/v1/oncall", "read", reads.on_call)
     add("GET", "/v1/rotas/{id}/shifts", "read", reads.shifts)
     add("GET", "/v1/rotas/{id}.ics", "feed", reads.rota_ics)
@@ -132,7 +157,13 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("GET", "/v1/rotas/{id}/overrides", "read", rota_overrides.list)
     add("POST", "/v1/rotas/{id}/overrides", "admin", rota_overrides.add)
     add("DELETE", "/v1/overrides/{id}", "admin", rota_overrides.remove)
-    incidents = _Incidents(engine)
+
+
+def _incident_routes(add: _Table, engine: Engine, slack: SlackActions | None,
+                     link_pages: LinkPages | None) -> None:
+    """Incidents, moved by a token, Slack's buttons or an emailed acknowledge link, and
+    run-time silences."""
+    incidents = Incidents(engine)
     add("GET", "/v1/incidents", "read", incidents.list)
     add("GET", "/v1/incidents/{id}", "read", incidents.show)
     for verb in ("acknowledge", "resolve", "escalate"):
@@ -144,6 +175,10 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("GET", "/v1/silences", "read", incidents.silences)
     add("POST", "/v1/silences", "respond", incidents.add_silence)
     add("DELETE", "/v1/silences/{id}", "respond", incidents.expire_silence)
+
+
+def _alertmanager_routes(add: _Table, engine: Engine, gate: Gate) -> None:
+    """Alertmanager's API v2 as amtool and Grafana read and write it (api_alertmanager.py)."""
     compatible = AlertmanagerApi(engine, gate.is_admin)
     add("GET", "/api/v2/status", "read", compatible.status)
     add("GET", "/api/v2/receivers", "read", compatible.receivers)
@@ -153,6 +188,11 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("POST", "/api/v2/silences", "respond", compatible.add_silence)
     add("GET", "/api/v2/silence/{id}", "read", compatible.silence)
     add("DELETE", "/api/v2/silence/{id}", "respond", compatible.expire)
+
+
+def _delivery_routes(add: _Table, engine: Engine, tester: ChannelTester | None) -> None:
+    """What router sends and adds to incidents: the delivery log, channel tests, direct
+    notifications, notes and analysis runs."""
     deliveries = Deliveries(engine, tester)
     add("GET", "/v1/deliveries", "read", deliveries.list)
     add("POST", "/v1/channels/{id}/test", "admin", deliveries.test)
@@ -164,6 +204,10 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     analysis = AnalysisApi(engine, trace_id)
     add("GET", "/v1/incidents/{id}/analysis", "read", analysis.list)
     add("POST", "/v1/incidents/{id}/analysis", "respond", analysis.run_again)
+
+
+def _source_routes(add: _Table, engine: Engine) -> None:
+    """Router's own sources of alerts: local health checks, heartbeats and jobs."""
     checks = Checks(engine)
     add("GET", "/v1/checks", "read", checks.list)
     add("GET", "/v1/checks/{id}/runs", "read", checks.runs)
@@ -182,7 +226,6 @@ def build_routes(engine: Engine, tester: ChannelTester | None = None, *,
     add("GET", "/v1/jobs/{id}/alerts", "read", jobs.alerts)
     add("POST", "/v1/jobs/{id}/alerts", "admin", jobs.add_alert)
     add("DELETE", "/v1/job-alerts/{id}", "admin", jobs.remove_alert)
-    return routes
 
 
 _FORMATS: tuple[tuple[str, str, Format], ...] = (
@@ -341,172 +384,3 @@ class _Ingest:
         self.count("pagerduty", request, len(alerts))
         return Response(pagerduty.SUCCESS_STATUS, pagerduty.success_body(accepted[0].dedup_key),
                         (("content-type", "application/json"),))
-
-
-def _instant(request: Request, name: str, default: datetime, zone: tzinfo = UTC) -> datetime:
-    """A query parameter as an aware instant; naive text is wall-clock time in `zone`, as
-    the CLI reads it (roster.read_instant)."""
-    values = request.query.get(name)
-    if not values:
-        return default
-    try:
-        return roster.read_instant(values[-1], zone)
-    except ValueError as error:
-        raise BadRequest(name, str(error)) from None
-
-
-class _Reads:
-    """On-call answers from the current config snapshot and the store's run-time overrides."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def window(self, request: Request, zone: tzinfo) -> tuple[datetime, datetime]:
-        """?from= and ?until=; without an offset, in `zone` (as `router fatigue` and
-        `router schedule` read --from and --until)."""
-        start = _instant(request, "from", self.engine.now(), zone)
-        end = _instant(request, "until", start + roster.CALENDAR_SPAN, zone)
-        if end <= start:
-            raise BadRequest("until", "must be after from")
-        return start, end
-
-    async def on_call(self, request: Request) -> Response:
-        at = _instant(request, "at", self.engine.now(), self.engine.config.settings.timezone)
-        team = (request.query.get("team") or [None])[-1]
-        extra = await overrides.extra_overrides(self.engine, at)
-        answers = roster.on_call(self.engine.config, team, at, extra)
-        return Response.json(200, {"at": at.isoformat(),
-                                   "rotas": [roster.on_call_json(item) for item in answers]})
-
-    async def shifts(self, request: Request) -> Response:
-        rota_id = request.params["id"]
-        rota = self.engine.config.rotas.get(rota_id)
-        start, end = self.window(request, self.engine.config.settings.timezone
-                                 if rota is None else rota.timezone)
-        extra = await overrides.extra_overrides(self.engine, start)
-        shifts = roster.schedule(self.engine.config, rota_id, start, end,
-                                 extra.get(rota_id, ()))
-        return Response.json(200, {"rota": rota_id, "from": start.isoformat(),
-                                   "until": end.isoformat(),
-                                   "shifts": [roster.shift_json(item) for item in shifts]})
-
-    async def rota_ics(self, request: Request) -> Response:
-        now = self.engine.now()
-        extra = await overrides.extra_overrides(self.engine, roster.calendar_window(now)[0])
-        body = roster.rota_ics(self.engine.config, request.params["id"], now,
-                               extra.get(request.params["id"], ()))
-        return Response(200, body, (("content-type", "text/calendar; charset=utf-8"),))
-
-    async def person_ics(self, request: Request) -> Response:
-        now = self.engine.now()
-        extra = await overrides.extra_overrides(self.engine, roster.calendar_window(now)[0])
-        body = roster.person_ics(self.engine.config, request.params["id"], now, extra)
-        return Response(200, body, (("content-type", "text/calendar; charset=utf-8"),))
-
-    async def fatigue(self, request: Request) -> Response:
-        start, end = self.window(request, self.engine.config.settings.timezone)
-        pages = await self.engine.pages(start, end)
-        extra = await overrides.extra_overrides(self.engine, start)
-        reports = roster.fatigue(self.engine.config, start, end, pages, extra)
-        return Response.json(200, {"from": start.isoformat(), "until": end.isoformat(),
-                                   "people": [roster.fatigue_json(item) for item in reports]})
-
-
-def _text(document: dict[str, Any], name: str, default: str | None = None) -> str:
-    value = document.get(name, default)
-    if not isinstance(value, str):
-        raise BadRequest(name, "expected text" if name in document else "is required")
-    return value
-
-
-class _Incidents:
-    """Incidents and silences: reads, lifecycle transitions, run-time silences."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    async def list(self, request: Request) -> Response:
-        states = [state for value in request.query.get("state", ())
-                  for state in value.split(",") if state]
-        unknown = set(states) - {"triggered", "acknowledged", "resolved"}
-        if unknown:
-            raise BadRequest("state", f"unknown state {sorted(unknown)[0]!r}; expected "
-                                      "triggered, acknowledged or resolved")
-        service = (request.query.get("service") or [None])[-1]
-        since = _instant(request, "since", datetime.min.replace(tzinfo=UTC))
-        found = await self.engine.incidents(states=states, service=service, since=since,
-                                            limit=request.limit(100, 1000))
-        return Response.json(200, {"incidents": [views.incident_json(item) for item in found]})
-
-    async def show(self, request: Request) -> Response:
-        """The incident with its newest `limit` alerts and timeline entries and how many
-        earlier ones were left out (issue 22: one request's work stays bounded)."""
-        limit = request.limit(DETAIL_LIMIT, DETAIL_MOST)
-        detail = await self.engine.incident(request.params["id"], limit)
-        if detail is None:
-            raise NotFound(f"no incident {request.params['id']}")
-        runs = await self.engine.analysis.runs(request.params["id"])  # newest first
-        return Response.json(200, {**views.detail_json(detail),
-                                   "alerts_omitted": detail.alerts_omitted,
-                                   "timeline_omitted": detail.timeline_omitted,
-                                   "analysis": analysis_json(runs[0]) if runs else None})
-
-    def transition(self, verb: str) -> Handler:
-        async def handle(request: Request) -> Response:
-            incident_id = request.params["id"]
-            body = request.json_object() if request.body.strip() else {}
-            actor = f"api:{_text(body, 'by', 'anonymous')}"
-            if verb == "acknowledge":  # NotFound: 404, Conflict (escalate): 409
-                incident = await self.engine.acknowledge(incident_id, actor)
-            elif verb == "resolve":
-                incident = await self.engine.resolve(incident_id, actor)
-            else:
-                incident, _ = await self.engine.escalate(incident_id, actor)
-            return Response.json(200, views.incident_json(incident))
-        return handle
-
-    async def silences(self, request: Request) -> Response:
-        """At most `limit` silences, those that end last, by id, and how many were left
-        out (issue 22: ended ones pile up for ever)."""
-        every = (request.query.get("all") or ["false"])[-1] in ("1", "true", "yes")
-        found, total = await self.engine.bounded_silences(
-            include_expired=every, limit=request.limit(LISTING_LIMIT, LISTING_MOST))
-        now = self.engine.now()
-        return Response.json(200, {"silences": [views.silence_json(item, now)
-                                                for item in found],
-                                   "silences_omitted": total - len(found)})
-
-    async def add_silence(self, request: Request) -> Response:
-        body = request.json_object()
-        matchers = body.get("matchers")
-        if not isinstance(matchers, list) or not all(
-                isinstance(item, dict) and all(isinstance(item.get(key), str)
-                                               for key in ("name", "operator", "value"))
-                for item in matchers):
-            raise BadRequest("matchers", 'expected a list of {"name", "operator", "value"} '
-                                         "objects, operator one of = != =~ !~")
-        until_resolved = body.get("until_resolved", False)
-        if not isinstance(until_resolved, bool):
-            raise BadRequest("until_resolved", "expected true or false")
-        silence = await self.engine.create_silence(
-            [(item["name"], item["operator"], item["value"]) for item in matchers],
-            ends_at=_body_instant(body, "ends_at")
-            if "ends_at" in body or not until_resolved else None,
-            starts_at=_body_instant(body, "starts_at") if "starts_at" in body else None,
-            reason=_text(body, "reason"), created_by=_text(body, "created_by", ""),
-            until_resolved=until_resolved)
-        return Response.json(201, views.silence_json(silence, self.engine.now()))
-
-    async def expire_silence(self, request: Request) -> Response:
-        if not await self.engine.expire_silence(request.params["id"]):
-            raise NotFound(f"no silence {request.params['id']} in force")
-        return Response.json(200, {"id": request.params["id"], "state": "expired"})
-
-
-def _body_instant(body: dict[str, Any], name: str) -> datetime:
-    text = _text(body, name)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(name, f"expected an ISO 8601 instant, got {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
