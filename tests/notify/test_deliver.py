@@ -603,7 +603,12 @@ async def test_a_backlog_is_read_and_its_results_committed_in_batches(
     ingested = harness.store.commits
     await wait_for(lambda: len(pagerduty.events) == 40, 60)
     await trio.sleep(1)
-    assert reads <= 3
+    # A read when the ingest's commit announced the 40, one when the queue ran low, and one
+    # more for each wake that came while the queue was full (the lane is then marked capped
+    # and read again once low): how many such wakes come depends on how the store's and the
+    # sends' threads interleave (4 reads in 3 of 20 runs with a core kept busy, else 2).
+    # Before, every finished send read the outbox again: 40 sends, 10 reads or more.
+    assert reads <= 6
     assert await harness.settled(limit=600) == {"delivered": 40}
     assert harness.store.commits - ingested <= 4  # was 10 or more: one per 4 sends
     assert len(pagerduty.events) == 40
