@@ -13,24 +13,26 @@ The rewrites, all of them (anything else must be portable SQL or ask `dialect`):
 - `json_array_length(more)` -> `json_array_length(more::json)` (JSON is kept as TEXT).
 Python's booleans are sent as integers: booleans are integer columns on both backends.
 
-Round trips. Each statement is a round trip to the server and psycopg's work for it, the
-store's main cost on PostgreSQL (docs/benchmarks.md). A statement whose result nobody reads
-(a unit's held-back rows, BEGIN, SAVEPOINT, COMMIT) can be `defer`red: it is sent with the
-next statement, or by `sync`, in one query of several statements (simple query protocol,
-each statement's parameters written in by psycopg: one round trip and one statement's work
-for psycopg; the statements so sent are not prepared). Its error, if any, is raised by that
-call: the server runs nothing after a failed statement of the query, so a transaction is
-never committed past a failed write.
+Round trips. Each statement is a round trip to the server, the store's main cost on
+PostgreSQL (docs/benchmarks.md). A statement whose result nobody reads (a unit's held-back
+rows, BEGIN, SAVEPOINT, COMMIT) can be `defer`red: it is sent with the next statement, in
+one round trip (psycopg's pipeline mode, statements prepared as ever), or by `sync`. Its
+error, if any, is raised by that statement's call: the server skips what follows a failed
+statement until the round trip ends, so a transaction is never committed past a failed
+write. (Sent instead as one query of several statements with psycopg's client-side binding,
+the router's CPU per new alert fell by a fifth but the server's rose by a quarter, its
+statements no longer prepared: docs/benchmarks.md.)
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 import psycopg
+from psycopg import errors
 from psycopg.adapt import Dumper
 from psycopg.rows import RowMaker
 
@@ -122,22 +124,23 @@ class Connection:
 
     def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()
                 ) -> psycopg.Cursor[Row]:
-        if self._deferred:
-            if _inline(parameters):
-                return self._send(sql, cast(Sequence[Any], parameters))
-            self.sync()
         cursor = self.raw.cursor(row_factory=row_factory)
         # Parameters always (an empty tuple too): psycopg then reads `%%` as `%`.
-        cursor.execute(translate(sql), parameters)
+        if self._deferred:
+            self._send(lambda: cursor.execute(translate(sql), parameters))
+        else:
+            cursor.execute(translate(sql), parameters)
         return cursor
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> psycopg.Cursor[Row]:
         listed = rows if isinstance(rows, list) else list(rows)
         if len(listed) == 1:  # one row: no pipeline to set up and take down
             return self.execute(sql, listed[0])
-        self.sync()
         cursor = self.raw.cursor(row_factory=row_factory)
-        cursor.executemany(translate(sql), listed)
+        if self._deferred:
+            self._send(lambda: cursor.executemany(translate(sql), listed))
+        else:
+            cursor.executemany(translate(sql), listed)
         return cursor
 
     def script(self, sql: str) -> None:
@@ -162,7 +165,7 @@ class Connection:
     def sync(self) -> None:
         """Send what is deferred now, in one round trip (nothing: no round trip)."""
         if self._deferred:
-            self._send(None, ())
+            self._send(None)
 
     def discard(self, *, controls: bool = False) -> None:
         """Drop the deferred writes (their unit is rolled back); with `controls`, the
@@ -170,38 +173,37 @@ class Connection:
         self._deferred = [] if controls else [
             (sql, rows) for sql, rows in self._deferred if rows is None]
 
-    def _send(self, sql: str | None, parameters: Sequence[Any]) -> psycopg.Cursor[Row]:
-        """The deferred statements, then `sql` if given (the cursor is left on its result),
-        as one query of several statements, each with its parameters written in by psycopg
-        (`mogrify`, its client-side binding; each statement's text is parsed once, as
-        psycopg caches it): one round trip and one statement's work for psycopg, none of
-        them prepared. The server stops at the first statement that fails, leaving the
-        transaction aborted (nothing after it runs, a COMMIT neither), and psycopg raises
-        its error."""
-        binder = psycopg.ClientCursor(self.raw)
-        texts: list[str] = []
-        for statement, rows in self._deferred:
-            if rows is None:
-                texts.append(statement)
-                continue
-            text = translate(statement)
-            texts.extend(binder.mogrify(text, row) for row in rows)
-        self._deferred = []
-        if sql is not None:
-            texts.append(binder.mogrify(translate(sql), parameters))
-        cursor = self.raw.cursor(row_factory=row_factory)
-        # bytes and no parameters: sent as it is (simple query protocol), never prepared
-        cursor.execute("; ".join(texts).encode(), prepare=False)
-        while cursor.nextset():  # to the last statement's result
-            pass
-        return cursor
+    def _send(self, last: Callable[[], object] | None) -> None:
+        """The deferred statements, then `last` (whose cursor gets its results), in one
+        pipeline: one round trip. Raises the first statement's error that failed (those
+        after it were skipped), never psycopg's "pipeline aborted" for the ones skipped."""
+        deferred, self._deferred = self._deferred, []
+        failure: psycopg.Error | None = None
+        try:
+            with self.raw.pipeline():
+                try:  # an error here must not escape the block: psycopg would log one more
+                    for sql, rows in deferred:
+                        if rows is None:
+                            self.raw.cursor().execute(sql.encode(), prepare=False)
+                        else:
+                            self.raw.cursor().executemany(translate(sql), rows)
+                    if last is not None:
+                        last()
+                except psycopg.Error as error:
+                    failure = error
+        except psycopg.Error as error:  # as the pipeline ended (its Sync): the results
+            failure = failure or error
+        if failure is not None:
+            raise _cause(failure)
 
 
-def _inline(parameters: object) -> bool:
-    """Whether psycopg's client-side binding writes `parameters` as the server would read
-    them bound: numbers, text, NULL (an array or a mapping goes to the server bound)."""
-    return isinstance(parameters, tuple | list) and all(
-        value is None or type(value) in (int, float, str, bool) for value in parameters)
+def _cause(error: psycopg.Error) -> psycopg.Error:
+    """The statement's error behind a "pipeline aborted" raised while reading a failed
+    pipeline's results (psycopg raises it from the first one's handling)."""
+    while isinstance(error, errors.PipelineAborted) and isinstance(
+            error.__context__, psycopg.Error):
+        error = error.__context__
+    return error
 
 
 DatabaseError = psycopg.Error
