@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 Dialect = Literal["sqlite", "postgresql"]
 SQLITE: Dialect = "sqlite"
@@ -24,6 +24,16 @@ def dialect(connection: object) -> Dialect:
     """The SQL dialect `connection` speaks."""
     spoken = getattr(connection, "dialect", SQLITE)
     return POSTGRESQL if spoken == POSTGRESQL else SQLITE
+
+
+def send(connection: Any, sql: str, parameters: Sequence[Any]) -> None:
+    """Run a write whose result (rows, rowcount) nobody reads. On PostgreSQL it is deferred
+    to go with the next statement, in one round trip (store/postgres_wire.py: its error is
+    raised there, or at the end of the unit); SQLite runs it at once (a function call)."""
+    if dialect(connection) == POSTGRESQL:
+        connection.defer(sql, [parameters])
+    else:
+        connection.execute(sql, parameters)
 
 
 def member_of(connection: object, column: str, values: Collection[object], *,

@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from router.alerts.model import DirectMessage, Incident, IncidentState, Notification, Severity
 from router.store import claims
-from router.store.dialect import POSTGRESQL, SQLITE, dialect, member_of
+from router.store.dialect import POSTGRESQL, SQLITE, dialect, member_of, send
 from router.store.rows import _INCIDENT_COLUMNS, _incident, from_seconds
 from router.store.values import Attempt as Attempt
 from router.store.values import DeadLetter as DeadLetter
@@ -180,19 +180,20 @@ def record(connection: sqlite3.Connection, attempt: Attempt,
                              (attempt.notification_id,)).fetchone()
     if row is not None and row["state"] != "pending":
         return _record_late(connection, attempt)
+    # The log line and the move go with the check after them (one round trip on PostgreSQL).
     _log_attempt(connection, attempt)
     if attempt.outcome == "retry":
         assert retry_at is not None
-        connection.execute(
-            "UPDATE outbox SET attempts = ?, due_at = ?, last_error = ?, claimed_by = NULL, "
-            "lease_until = NULL WHERE id = ?",
-            (attempt.attempt, retry_at.timestamp(), attempt.error, attempt.notification_id))
+        send(connection,
+             "UPDATE outbox SET attempts = ?, due_at = ?, last_error = ?, claimed_by = NULL, "
+             "lease_until = NULL WHERE id = ?",
+             (attempt.attempt, retry_at.timestamp(), attempt.error, attempt.notification_id))
     else:
-        connection.execute(
-            "UPDATE outbox SET attempts = ?, state = ?, last_error = ?, finished_at = ?, "
-            "claimed_by = NULL, lease_until = NULL WHERE id = ?",
-            (attempt.attempt, attempt.outcome, attempt.error,
-             attempt.attempted_at.timestamp(), attempt.notification_id))
+        send(connection,
+             "UPDATE outbox SET attempts = ?, state = ?, last_error = ?, finished_at = ?, "
+             "claimed_by = NULL, lease_until = NULL WHERE id = ?",
+             (attempt.attempt, attempt.outcome, attempt.error,
+              attempt.attempted_at.timestamp(), attempt.notification_id))
     return bool(connection.execute(_LATERS_PENDING[dialect(connection)],
                                    (attempt.notification_id,)).fetchone()[0])
 
@@ -265,13 +266,14 @@ def told_channels(connection: sqlite3.Connection, incident_number: int,
 
 
 def _log_attempt(connection: sqlite3.Connection, attempt: Attempt) -> None:
-    connection.execute(
-        "INSERT INTO deliveries (notification_id, incident_number, channel, target, event, "
-        "attempt, attempted_at, outcome, status_code, latency_ms, error) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (attempt.notification_id, attempt.incident_number, attempt.channel, attempt.target,
-         attempt.event, attempt.attempt, attempt.attempted_at.timestamp(), attempt.outcome,
-         attempt.status_code, attempt.latency_ms, attempt.error))
+    """The attempt's row in the delivery log (on PostgreSQL sent with the next statement)."""
+    send(connection,
+         "INSERT INTO deliveries (notification_id, incident_number, channel, target, event, "
+         "attempt, attempted_at, outcome, status_code, latency_ms, error) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         (attempt.notification_id, attempt.incident_number, attempt.channel, attempt.target,
+          attempt.event, attempt.attempt, attempt.attempted_at.timestamp(), attempt.outcome,
+          attempt.status_code, attempt.latency_ms, attempt.error))
 
 
 def attempts(connection: sqlite3.Connection, *, incident_number: int | None = None,

@@ -287,20 +287,25 @@ class Store:
     def _run(self, connection: Connection, units: list[Unit[Any]]) -> float | None:
         transaction = Transaction(connection)
         try:
-            # One round trip between two units: the savepoint of one released and the next
-            # one's set; the commit releases the last.
-            connection.script("BEGIN; SAVEPOINT unit")
+            # Round trips: BEGIN and the first savepoint go with the first unit's first
+            # statement; a unit's held-back rows with its savepoint's release and the next
+            # one's (or with the COMMIT, for the last unit: `_run_unit`).
+            connection.defer("BEGIN")
+            connection.defer("SAVEPOINT unit")
+            committed = False
             for index, unit in enumerate(units):
-                if index:
-                    connection.script("RELEASE SAVEPOINT unit; SAVEPOINT unit")
-                _run_unit(connection, transaction, unit)
-            transaction.finish()
-            # In the commit's round trip; PostgreSQL delivers it only if the commit succeeds.
-            connection.script(transaction.announced.statement(self._sender) + "COMMIT")
+                last = index == len(units) - 1
+                committed = _run_unit(connection, transaction, unit,
+                                      self._sender if last else None)
+            if not committed:  # the last unit failed: the COMMIT of the others alone
+                transaction.finish()
+                _defer_commit(connection, transaction.announced.statement(self._sender))
+                connection.sync()
             self.commits += 1
             return transaction.earliest_timer_set
         except BaseException:
             transaction.lost()
+            connection.discard(controls=True)
             if not connection.raw.closed:
                 with contextlib.suppress(psycopg.Error):
                     connection.script("ROLLBACK")
@@ -318,29 +323,52 @@ def _new_pool(url: str, readers: int, wait: float) -> ConnectionPool[Any]:
         check=ConnectionPool.check_connection, name="router-store")
 
 
-def _run_unit(connection: Connection, transaction: Transaction, unit: Unit[Any]) -> None:
+def _run_unit(connection: Connection, transaction: Transaction, unit: Unit[Any],
+              sender: str | None) -> bool:
     """Run one unit in the savepoint set for it, once more if it lost a race to another
-    node (`_lost_race`; a rollback to a savepoint keeps it)."""
+    node (`_lost_race`; a rollback to a savepoint keeps it). Its held-back rows are sent
+    at its end with, for the last unit (`sender`: the store's name in the NOTIFY), the
+    COMMIT, else the savepoint's release and the next unit's (which wait for the next
+    statement when the unit left nothing to send). True if the COMMIT went; when a unit's
+    rows fail, the server skips what follows them, the COMMIT too."""
     for attempt in (1, 2):
         try:
             unit.result = unit.work(transaction)
             transaction.flush()
+            if sender is None:
+                connection.defer("RELEASE SAVEPOINT unit")
+                connection.defer("SAVEPOINT unit")
+                if connection.writes_deferred:
+                    connection.sync()
+            else:
+                transaction.finish()
+                _defer_commit(connection, transaction.announced.statement(sender, unit=True))
+                connection.sync()
             transaction.announced.kept()
             unit.error = None
-            return
+            return sender is not None
         except Exception as error:  # the unit's own failure: undo only its writes
+            transaction.forget()  # its deferred rows too: they are not sent
             try:
                 connection.script("ROLLBACK TO SAVEPOINT unit")
             except psycopg.Error:
                 raise error from None
-            transaction.forget()
             unit.error = error
             if attempt == 2 or not _lost_race(error):
-                return
+                return False
             if isinstance(error, errors.DeadlockDetected):
                 # The other transaction waits for the locks this unit just gave up: let it
                 # take them before this unit asks again, or the two may cross again.
                 time.sleep(DEADLOCK_PAUSE)
+    return False
+
+
+def _defer_commit(connection: Connection, notify: str) -> None:
+    """The COMMIT, after the NOTIFY of what the kept units did, if any (PostgreSQL delivers
+    it only if the transaction commits)."""
+    if notify:
+        connection.defer(notify.removesuffix("; "))
+    connection.defer("COMMIT")
 
 
 def _lost_race(error: BaseException) -> bool:

@@ -104,13 +104,18 @@ class Announced:
         self._unit_outbox = False
         self._unit_earliest = None
 
-    def statement(self, sender: str) -> str:
-        """The NOTIFY to run before COMMIT ("" when the units did nothing to announce)."""
-        words = [sender]
-        if self._outbox:
+    def statement(self, sender: str, *, unit: bool = False) -> str:
+        """The NOTIFY to run before COMMIT ("" when the units did nothing to announce);
+        `unit`: with the current unit's work too, as if it were kept (the last unit's
+        writes and the COMMIT go in one round trip: store/postgres.py)."""
+        words, earliest = [sender], self._earliest
+        if unit and self._unit_earliest is not None and (
+                earliest is None or self._unit_earliest < earliest):
+            earliest = self._unit_earliest
+        if self._outbox or (unit and self._unit_outbox):
             words.append(OUTBOX)
-        if self._earliest is not None and math.isfinite(self._earliest):
-            words.append(f"{TIMER}{self._earliest!r}")
+        if earliest is not None and math.isfinite(earliest):
+            words.append(f"{TIMER}{earliest!r}")
         if len(words) == 1:
             return ""
         payload = " ".join(words).replace("'", "''")  # our own words: no quote, in fact

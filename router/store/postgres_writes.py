@@ -8,7 +8,10 @@ one writer. On PostgreSQL other nodes commit, so the answers come from the datab
 upsert on the number), and incident numbers come from the sequence `incident_numbers` (a
 number taken by a unit that rolled back is a gap). What the SQLite Transaction holds back
 until the end of a unit (alert, timeline and outbox rows, timers) it still holds back,
-within the transaction: that is this process's alone.
+within the transaction: that is this process's alone; the incident rows too. Its `flush`
+defers them on the connection (store/postgres_wire.py): they go to the server with the
+unit's next statement, or at its end with its savepoint's release or the COMMIT, all in
+one round trip, where each table was one.
 
 It also notes what other nodes must hear of (`announced`: notifications added, timers set,
 by the units that were kept), which the store announces with NOTIFY at the commit
@@ -18,9 +21,9 @@ by the units that were kept), which the store announces with NOTIFY at the commi
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from router.alerts.model import Incident, Notification
 from router.store import writes
@@ -40,6 +43,20 @@ class Transaction(writes.Transaction):
     def __init__(self, connection: Connection) -> None:
         super().__init__(cast(sqlite3.Connection, connection), Memory())
         self.announced = Announced()
+        self._wire = connection
+        self._incidents: list[Sequence[Any]] = []
+
+    def flush(self) -> None:
+        """Defer the rows held back (see the module): each table's in one statement."""
+        for sql, rows in ((writes._INSERT_ALERT, self._alerts),
+                          (writes._REPEAT_ALERT, self._repeats),
+                          (writes._SET_TIMER, self._timers),
+                          (writes._INSERT_TIMELINE, self._timeline),
+                          (writes._INSERT_OUTBOX, self._outbox),
+                          (writes._SAVE_INCIDENT, self._incidents)):
+            if rows:
+                self._wire.defer(sql, list(rows))
+                rows.clear()
 
     def _remembered(self) -> Memory:
         return self._memory
@@ -55,10 +72,10 @@ class Transaction(writes.Transaction):
         return int(self.connection.execute("SELECT nextval('incident_numbers')").fetchone()[0])
 
     def save_incident(self, incident: Incident, firing: Iterable[str]) -> None:
-        """The whole row, inserted or updated by number; a second open incident of the same
-        dedup key breaks `incidents_open_key` (the store retries that unit: postgres.py)."""
-        row = self._incident_row(incident, frozenset(firing), None)
-        self.connection.execute(writes._SAVE_INCIDENT, row)
+        """The whole row, inserted or updated by number, held back as the alert rows are; a
+        second open incident of the same dedup key breaks `incidents_open_key` when it is
+        sent (the store retries that unit: postgres.py)."""
+        self._incidents.append(self._incident_row(incident, frozenset(firing), None))
 
     def add_notifications(self, notifications: Iterable[Notification]) -> None:
         listed = list(notifications)
@@ -78,4 +95,6 @@ class Transaction(writes.Transaction):
 
     def forget(self) -> None:
         super().forget()
+        self._incidents.clear()
+        self._wire.discard()
         self.announced.dropped()

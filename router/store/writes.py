@@ -128,6 +128,13 @@ class _Flushing:
         self._check(sql)
         return self._connection.executemany(sql, rows)
 
+    def defer(self, sql: str, rows: list[Sequence[Any]]) -> None:
+        """PostgreSQL's connection only (store/dialect.py `send`): `sql` for each row, sent
+        with the next statement, after the rows held back."""
+        self._flush()
+        self._check(sql)
+        self._connection.defer(sql, rows)  # type: ignore[attr-defined]
+
     def _check(self, sql: str) -> None:
         if sql.lstrip().upper().startswith("SELECT"):
             return

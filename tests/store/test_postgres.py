@@ -184,9 +184,9 @@ async def test_two_nodes_opening_the_same_key_at_once_open_one_incident(
             nursery.start_soon(node, "first", nodes[0])
             nursery.start_soon(node, "second", nodes[1])
     assert numbers["first"] == numbers["second"]
-    # Both looked and found none (the barrier let both through); the loser's insert failed,
-    # and its second run attached.
-    assert sorted(line.split()[1] for line in done) == ["attached", "opened"]
+    # Both looked and found none (the barrier let both through); the loser's insert failed
+    # (sent with its unit's end: its run had ended "opened"), and its second run attached.
+    assert sorted(line.split()[1] for line in done) == ["attached", "opened", "opened"]
     assert barrier.n_waiting == 0 and not barrier.broken
     incidents = await nodes[1].read(lambda reader: reader.incidents())
     assert [(incident.number, incident.alert_count) for incident in incidents] == [
