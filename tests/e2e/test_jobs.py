@@ -144,9 +144,8 @@ def test_a_run_past_its_timeout_is_killed_with_its_group_and_mails_its_target(
     assert time.monotonic() - began < 15
     assert (finished.returncode, finished.stdout) == (124, "started\n")
     child = int(pid_file.read_text())
-    wait_until(lambda: not Path(f"/proc/{child}").exists()
-               or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2],
-               timeout=5, what="the command's background child killed with its group")
+    wait_until(lambda: gone_or_zombie(child), timeout=5,
+               what="the command's background child killed with its group")
     [run] = runs(daemon)
     assert (run["status"], run["exit_code"], run["output"]) == ("timed_out", None,
                                                                  "started\n")
@@ -165,6 +164,15 @@ def test_a_report_the_daemon_refuses_is_a_warning_and_the_job_runs(
     assert finished.returncode == 0 and finished.stdout == "ran\n"
     assert "router refused the started report (404)" in finished.stderr
     assert json.dumps({"error": "no job 'nightly'"}) in finished.stderr.replace('":"', '": "')
+
+
+def gone_or_zombie(pid: int) -> bool:
+    """Whether process `pid` has ended: reaped, or a zombie its parent has not reaped yet
+    (it may be reaped between two reads of /proc, hence one read)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except FileNotFoundError:
+        return True
 
 
 def dead_port() -> int:
